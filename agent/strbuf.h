@@ -1,0 +1,29 @@
+/*
+ * A growing byte buffer: the one place output text is assembled. Encoders append into it, outputs
+ * write it out, and it is reused between batches so steady state does no allocation.
+ */
+#ifndef POLLSTER_STRBUF_H
+#define POLLSTER_STRBUF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct strbuf {
+    char *data; /* owned; NUL-terminated when non-NULL */
+    size_t len;
+    size_t cap;
+    bool oom; /* sticky: an append failed for lack of memory */
+};
+
+void strbuf_init(struct strbuf *sb);
+void strbuf_release(struct strbuf *sb);
+/* len = 0, keeps the memory and clears oom. */
+void strbuf_reset(struct strbuf *sb);
+/* Makes room for @n more bytes (plus NUL). Returns 0 or -ENOMEM (and sets oom). */
+int strbuf_reserve(struct strbuf *sb, size_t n);
+void strbuf_append(struct strbuf *sb, const char *s, size_t n);
+void strbuf_puts(struct strbuf *sb, const char *s);
+void strbuf_putc(struct strbuf *sb, char c);
+void strbuf_printf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

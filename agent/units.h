@@ -1,0 +1,28 @@
+/*
+ * Parsing of the units users type: Prometheus durations ("1m30s", "500ms") and byte sizes
+ * ("10MB", "1GiB"). Shared by the command line and the config file so both accept the same text.
+ */
+#ifndef POLLSTER_UNITS_H
+#define POLLSTER_UNITS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Parses a Prometheus duration: one or more <integer><unit> terms in decreasing unit order,
+ * units y w d h m s ms (e.g. "1h30m", "500ms", "0"). Returns 0 and stores milliseconds in
+ * @out_ms, or -EINVAL (bad syntax, units out of order) / -ERANGE (overflow).
+ */
+int units_parse_duration(const char *s, int64_t *out_ms);
+
+/*
+ * Parses a byte size: an integer with an optional unit, case-insensitive: B, K/KB/KiB,
+ * M/MB/MiB, G/GB/GiB, TB/TiB. All multiples are powers of 1024, as in Prometheus'
+ * body_size_limit ("10MB" is 10 * 2^20 bytes). Returns 0 or -EINVAL / -ERANGE.
+ */
+int units_parse_size(const char *s, uint64_t *out);
+
+/* Writes @ms as a compact duration ("1m30s", "500ms", "0s") into @buf; returns @buf. */
+char *units_format_duration(int64_t ms, char *buf, size_t len);
+
+#endif
