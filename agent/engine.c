@@ -1,0 +1,470 @@
+/*
+ * Targets, runs and their results. A run: the schedule fires, the target's batch is cleared and
+ * its scrape started; when the transfer ends the job kind has filled the batch, the engine adds
+ * the synthetic series, records the run in the self metrics, logs a failure (rate-limited per
+ * target and reason), encodes the batch once per encoder and writes it to every output.
+ */
+#include "config.h"
+
+#include "engine.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "clock.h"
+#include "log.h"
+#include "loop.h"
+#include "sched.h"
+#include "scrape.h"
+#include "stats.h"
+#include "strbuf.h"
+
+#define ENGINE_MAX_OUTPUTS 16
+
+struct target {
+    struct engine *engine; /* borrowed */
+    char *job;             /* owned */
+    char *url;             /* owned */
+    char *instance;        /* owned */
+    struct label *labels;  /* owned, strings too */
+    size_t nlabels;
+    int64_t interval_ms;
+    int64_t timeout_ms;
+    const struct job_kind *kind; /* borrowed */
+    void *kind_state;            /* owned */
+    struct scrape *scrape;       /* owned */
+    struct batch batch;          /* owned */
+    struct sched_entry sched;    /* owned timer */
+    struct log_limit limit;
+    struct stats_job *stats; /* borrowed: registry */
+    char prefix[160];        /* "job/instance" for log lines */
+};
+
+struct engine_output {
+    const struct encoder *enc; /* borrowed */
+    struct output out;         /* state owned */
+};
+
+struct engine {
+    struct loop *loop; /* borrowed */
+    struct target **targets;
+    size_t ntargets;
+    struct engine_output outputs[ENGINE_MAX_OUTPUTS];
+    size_t noutputs;
+    struct strbuf enc; /* owned: reused encoding buffer */
+
+    /* once mode */
+    bool once;
+    size_t pending;
+    int failed;
+
+    /* daemon mode */
+    bool draining;
+    struct event *sig_int;     /* owned */
+    struct event *sig_term;    /* owned */
+    struct event *sig_hup;     /* owned */
+    struct event *drain_timer; /* owned */
+    int64_t shutdown_timeout_ms;
+};
+
+static void
+target_free(struct target *t)
+{
+    if (t == NULL) {
+        return;
+    }
+    sched_stop(&t->sched);
+    scrape_free(t->scrape);
+    if (t->kind != NULL && t->kind->free != NULL) {
+        t->kind->free(t->kind_state);
+    }
+    batch_release(&t->batch);
+    for (size_t i = 0; i < t->nlabels; i++) {
+        free((char *)t->labels[i].name);
+        free((char *)t->labels[i].value);
+    }
+    free(t->labels);
+    free(t->job);
+    free(t->url);
+    free(t->instance);
+    free(t);
+}
+
+struct engine *
+engine_new(struct loop *l)
+{
+    struct engine *e = calloc(1, sizeof(*e));
+
+    if (e == NULL) {
+        return NULL;
+    }
+    e->loop = l;
+    strbuf_init(&e->enc);
+    return e;
+}
+
+void
+engine_free(struct engine *e)
+{
+    if (e == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < e->ntargets; i++) {
+        target_free(e->targets[i]);
+    }
+    free(e->targets);
+    for (size_t i = 0; i < e->noutputs; i++) {
+        if (e->outputs[i].out.ops->free != NULL) {
+            e->outputs[i].out.ops->free(e->outputs[i].out.state);
+        }
+    }
+    if (e->sig_int != NULL) {
+        event_free(e->sig_int);
+    }
+    if (e->sig_term != NULL) {
+        event_free(e->sig_term);
+    }
+    if (e->sig_hup != NULL) {
+        event_free(e->sig_hup);
+    }
+    if (e->drain_timer != NULL) {
+        event_free(e->drain_timer);
+    }
+    strbuf_release(&e->enc);
+    free(e);
+}
+
+int
+engine_add_output(struct engine *e, const struct encoder *enc, const struct output *out)
+{
+    if (e->noutputs == ENGINE_MAX_OUTPUTS) {
+        if (out->ops->free != NULL) {
+            out->ops->free(out->state);
+        }
+        return -ENOMEM;
+    }
+    e->outputs[e->noutputs].enc = enc;
+    e->outputs[e->noutputs].out = *out;
+    e->noutputs++;
+    return 0;
+}
+
+/* The synthetic series every run yields, as Prometheus adds them to every scrape. */
+static void
+add_synthetic(struct target *t, struct batch *b)
+{
+    double scraped = (double)b->nsamples;
+
+    batch_add(b, "up", SAMPLE_GAUGE, b->ok ? 1 : 0, 0);
+    batch_add(b, "scrape_duration_seconds", SAMPLE_GAUGE, b->duration_s, 0);
+    batch_add(b, "scrape_samples_scraped", SAMPLE_GAUGE, scraped, 0);
+    batch_add(b, "scrape_timeout_seconds", SAMPLE_GAUGE, (double)t->timeout_ms / 1000.0, 0);
+}
+
+static void
+emit(struct engine *e, const struct batch *b)
+{
+    for (size_t i = 0; i < e->noutputs; i++) {
+        struct engine_output *o = &e->outputs[i];
+        /* Encode once per distinct encoder: outputs sharing the previous encoder reuse it. */
+        if (i == 0 || o->enc != e->outputs[i - 1].enc) {
+            strbuf_reset(&e->enc);
+            if (o->enc->encode(&e->enc, b) != 0 || e->enc.oom) {
+                log_err("engine: %s/%s: encoding as %s failed: out of memory", b->job, b->instance,
+                        o->enc->name);
+                continue;
+            }
+        }
+        o->out.ops->write(o->out.state, e->enc.data, e->enc.len);
+    }
+}
+
+static void
+engine_check_drained(struct engine *e)
+{
+    if (e->once && e->pending == 0) {
+        loop_stop(e->loop);
+    }
+    if (e->draining && loop_in_flight(e->loop) == 0) {
+        log_info("engine: drained, stopping");
+        loop_stop(e->loop);
+    }
+}
+
+/* Everything that happens to a finished run, whether it ended in a transfer or not. */
+static void
+run_finished(struct target *t, struct batch *b)
+{
+    struct engine *e = t->engine;
+
+    t->sched.in_flight = false;
+    add_synthetic(t, b);
+    stats_record_run(t->stats, b);
+    if (!b->ok) {
+        log_complain(&t->limit, clock_mono_ms(), (int)b->reason, t->prefix,
+                     "run failed: %s reason=%s", b->error, reason_name(b->reason));
+        e->failed++;
+    }
+    else {
+        log_release(&t->limit, clock_mono_ms(), t->prefix);
+    }
+    emit(e, b);
+    batch_clear(b);
+    if (e->once && e->pending > 0) {
+        e->pending--;
+    }
+    engine_check_drained(e);
+}
+
+static void
+scrape_done_cb(struct scrape *s, struct batch *b, void *arg)
+{
+    run_finished(arg, b);
+}
+
+static void
+target_run(struct target *t)
+{
+    batch_clear(&t->batch);
+    t->sched.in_flight = true;
+    if (scrape_start(t->scrape, &t->batch) != 0) {
+        /* Not started: the batch says why; finish it here so it is counted and emitted. */
+        run_finished(t, &t->batch);
+    }
+}
+
+static void
+sched_fire_cb(struct sched_entry *se, void *arg)
+{
+    target_run(arg);
+}
+
+static void
+sched_skip_cb(struct sched_entry *se, uint64_t n, bool overlap, void *arg)
+{
+    struct target *t = arg;
+
+    if (overlap) {
+        if (t->stats != NULL) {
+            t->stats->skipped_overlap += n;
+        }
+        log_debug("engine: %s: previous run still in flight, tick skipped", t->prefix);
+    }
+    else {
+        if (t->stats != NULL) {
+            t->stats->skipped_late += n;
+        }
+        log_warn("engine: %s: loop late, %llu tick(s) skipped", t->prefix, (unsigned long long)n);
+    }
+}
+
+static char *
+dup_or_null(const char *s, bool *oom)
+{
+    char *d;
+
+    if (s == NULL) {
+        return NULL;
+    }
+    d = strdup(s);
+    if (d == NULL) {
+        *oom = true;
+    }
+    return d;
+}
+
+int
+engine_add_target(struct engine *e, const struct target_spec *spec, char *err, size_t errlen)
+{
+    struct target *t = NULL;
+    struct target **grown;
+    bool oom = false;
+
+    if (spec->timeout_ms <= 0) {
+        snprintf(err, errlen, "%s: timeout must be positive", spec->url);
+        goto invalid;
+    }
+    if (spec->interval_ms > 0 && spec->timeout_ms > spec->interval_ms) {
+        snprintf(err, errlen, "%s: timeout (%lld ms) must not exceed the interval (%lld ms)",
+                 spec->url, (long long)spec->timeout_ms, (long long)spec->interval_ms);
+        goto invalid;
+    }
+    t = calloc(1, sizeof(*t));
+    if (t == NULL) {
+        if (spec->kind->free != NULL) {
+            spec->kind->free(spec->kind_state);
+        }
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    t->kind = spec->kind;
+    t->kind_state = spec->kind_state;
+    t->engine = e;
+    t->job = dup_or_null(spec->job, &oom);
+    t->url = dup_or_null(spec->url, &oom);
+    t->instance = dup_or_null(spec->instance != NULL ? spec->instance : spec->url, &oom);
+    t->interval_ms = spec->interval_ms;
+    t->timeout_ms = spec->timeout_ms;
+    batch_init(&t->batch);
+    if (spec->nlabels > 0) {
+        t->labels = calloc(spec->nlabels, sizeof(*t->labels));
+        if (t->labels == NULL) {
+            goto oom;
+        }
+        for (size_t i = 0; i < spec->nlabels; i++) {
+            t->labels[i].name = dup_or_null(spec->labels[i].name, &oom);
+            t->labels[i].value = dup_or_null(spec->labels[i].value, &oom);
+            t->nlabels++;
+        }
+    }
+    if (oom || t->job == NULL || t->url == NULL) {
+        goto oom;
+    }
+    t->batch.job = t->job;
+    t->batch.instance = t->instance;
+    t->batch.url = t->url;
+    t->batch.target_labels = t->labels;
+    t->batch.ntarget_labels = (uint32_t)t->nlabels;
+    snprintf(t->prefix, sizeof(t->prefix), "%s/%s", t->job, t->instance);
+    t->stats = stats_job_get(t->job);
+
+    struct scrape_opts so = {
+        .url = t->url,
+        .timeout_ms = spec->timeout_ms,
+        .body_limit = spec->body_limit,
+        .fresh_connect = spec->fresh_connect,
+        .follow_redirects = spec->follow_redirects,
+        .max_redirects = 10,
+        .insecure_skip_verify = spec->insecure_skip_verify,
+    };
+    t->scrape = scrape_new(e->loop, &so, t->kind, t->kind_state, scrape_done_cb, t);
+    if (t->scrape == NULL) {
+        snprintf(err, errlen, "%s: cannot set up the transfer (see log)", spec->url);
+        target_free(t);
+        return -EINVAL;
+    }
+    grown = realloc(e->targets, (e->ntargets + 1) * sizeof(*e->targets));
+    if (grown == NULL) {
+        goto oom;
+    }
+    e->targets = grown;
+    e->targets[e->ntargets++] = t;
+    return 0;
+oom:
+    target_free(t);
+    snprintf(err, errlen, "out of memory");
+    return -ENOMEM;
+invalid:
+    if (spec->kind->free != NULL) {
+        spec->kind->free(spec->kind_state);
+    }
+    return -EINVAL;
+}
+
+int
+engine_run_once(struct engine *e)
+{
+    e->once = true;
+    e->failed = 0;
+    e->pending = e->ntargets;
+    /* Start every target before the loop runs: they proceed concurrently. */
+    for (size_t i = 0; i < e->ntargets; i++) {
+        target_run(e->targets[i]);
+    }
+    if (e->pending > 0 && loop_run(e->loop) != 0) {
+        return -EIO;
+    }
+    for (size_t i = 0; i < e->noutputs; i++) {
+        if (e->outputs[i].out.ops->flush != NULL) {
+            e->outputs[i].out.ops->flush(e->outputs[i].out.state);
+        }
+    }
+    return e->failed;
+}
+
+static void
+drain_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct engine *e = arg;
+
+    log_warn("engine: shutdown timeout reached with %u transfer(s) in flight; abandoning them",
+             loop_in_flight(e->loop));
+    loop_stop(e->loop);
+}
+
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+    struct engine *e = arg;
+
+    if (sig == SIGHUP) {
+        log_info("engine: SIGHUP received; nothing to reload without a config file");
+        return;
+    }
+    if (e->draining) {
+        log_warn("engine: second signal, stopping at once");
+        loop_stop(e->loop);
+        return;
+    }
+    e->draining = true;
+    log_info("engine: %s received, draining %u in-flight transfer(s) (up to %lld ms)",
+             sig == SIGTERM ? "SIGTERM" : "SIGINT", loop_in_flight(e->loop),
+             (long long)e->shutdown_timeout_ms);
+    for (size_t i = 0; i < e->ntargets; i++) {
+        sched_stop(&e->targets[i]->sched);
+    }
+    struct timeval tv = {.tv_sec = e->shutdown_timeout_ms / 1000,
+                         .tv_usec = (e->shutdown_timeout_ms % 1000) * 1000};
+    evtimer_add(e->drain_timer, &tv);
+    engine_check_drained(e);
+}
+
+int
+engine_run(struct engine *e, int64_t shutdown_timeout_ms)
+{
+    struct event_base *base = loop_base(e->loop);
+    mono_ms start = clock_mono_ms();
+    int rc = 0;
+
+    e->shutdown_timeout_ms = shutdown_timeout_ms;
+    e->sig_int = evsignal_new(base, SIGINT, signal_cb, e);
+    e->sig_term = evsignal_new(base, SIGTERM, signal_cb, e);
+    e->sig_hup = evsignal_new(base, SIGHUP, signal_cb, e);
+    e->drain_timer = evtimer_new(base, drain_timeout_cb, e);
+    if (e->sig_int == NULL || e->sig_term == NULL || e->sig_hup == NULL || e->drain_timer == NULL ||
+        evsignal_add(e->sig_int, NULL) != 0 || evsignal_add(e->sig_term, NULL) != 0 ||
+        evsignal_add(e->sig_hup, NULL) != 0) {
+        log_err("engine: cannot install signal handlers");
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < e->ntargets; i++) {
+        struct target *t = e->targets[i];
+        sched_init(&t->sched, start, t->interval_ms, t->job, t->url, sched_fire_cb, t);
+        t->sched.skip = sched_skip_cb;
+        if (sched_start(&t->sched, base) != 0) {
+            log_err("engine: %s: cannot create its timer", t->prefix);
+            return -ENOMEM;
+        }
+    }
+    log_info("engine: running %zu target(s)", e->ntargets);
+    rc = loop_run(e->loop);
+    for (size_t i = 0; i < e->noutputs; i++) {
+        if (e->outputs[i].out.ops->flush != NULL) {
+            e->outputs[i].out.ops->flush(e->outputs[i].out.state);
+        }
+    }
+    return rc;
+}
+
+void
+engine_render_metrics(struct strbuf *sb, void *engine)
+{
+    struct engine *e = engine;
+
+    stats_render(sb, loop_in_flight(e->loop));
+}

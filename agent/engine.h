@@ -1,0 +1,66 @@
+/*
+ * The engine: the set of targets and what happens to a run from tick to output. It owns the
+ * targets (each with its schedule, its scrape and its batch), adds the synthetic series every
+ * run yields (up, scrape_duration_seconds, ...), encodes each finished batch once and hands the
+ * bytes to the outputs, records self metrics and logs failures rate-limited per target and cause.
+ * It also runs the two top-level modes: once (every target now, concurrently, then stop) and
+ * daemon (scheduled, until SIGTERM/SIGINT, then a bounded drain).
+ */
+#ifndef POLLSTER_ENGINE_H
+#define POLLSTER_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "encoder.h"
+#include "job.h"
+#include "output.h"
+#include "sample.h"
+
+struct engine;
+struct loop;
+
+struct target_spec {
+    const char *job;            /* copied */
+    const char *url;            /* copied */
+    const char *instance;       /* copied; NULL = the URL */
+    const struct label *labels; /* copied: target labels for every sample's batch */
+    size_t nlabels;
+    int64_t interval_ms; /* > 0 in daemon mode */
+    int64_t timeout_ms;  /* > 0 and <= interval */
+    uint64_t body_limit; /* 0 = none */
+    bool fresh_connect;
+    bool follow_redirects;
+    bool insecure_skip_verify;
+    const struct job_kind *kind; /* borrowed: static table */
+    void *kind_state;            /* ownership passes to the engine, also on failure */
+};
+
+/* @l is borrowed. NULL when out of memory. */
+struct engine *engine_new(struct loop *l);
+void engine_free(struct engine *e);
+
+/* Adds an output; the engine owns @out->state from now on, also on failure. 0 or -ENOMEM. */
+int engine_add_output(struct engine *e, const struct encoder *enc, const struct output *out);
+
+/* Adds a target. 0, or -EINVAL / -ENOMEM with a message in @err. */
+int engine_add_target(struct engine *e, const struct target_spec *spec, char *err, size_t errlen);
+
+/*
+ * Runs every target once, concurrently, and returns when all are done: the number of failed
+ * runs (>= 0), or a negative errno when the loop itself failed.
+ */
+int engine_run_once(struct engine *e);
+
+/*
+ * Runs the schedule until SIGTERM or SIGINT, then drains: stops timers, lets in-flight runs
+ * finish until @shutdown_timeout_ms, flushes outputs. A second signal stops at once.
+ * Returns 0 or a negative errno.
+ */
+int engine_run(struct engine *e, int64_t shutdown_timeout_ms);
+
+/* Renders self metrics (a status_metrics_fn). */
+void engine_render_metrics(struct strbuf *sb, void *engine);
+
+#endif

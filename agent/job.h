@@ -1,0 +1,58 @@
+/*
+ * The job-kind interface: what a kind of collection (probe, prometheus, json) plugs into the
+ * engine. A kind turns one HTTP transfer into samples; it knows nothing about schedules or
+ * outputs, and the engine knows nothing about kinds beyond this table of function pointers.
+ */
+#ifndef POLLSTER_JOB_H
+#define POLLSTER_JOB_H
+
+#include <stddef.h>
+
+#include <curl/curl.h>
+
+#include "sample.h"
+
+/* The transport outcome of one transfer, as scrape.c saw it. */
+struct scrape_result {
+    CURLcode rc;              /* curl's result; CURLE_OK when a response was received */
+    long http_status;         /* 0 when no response */
+    double duration_s;        /* whole transfer */
+    size_t body_bytes;        /* decoded body bytes received */
+    const char *content_type; /* borrowed: curl; NULL when absent */
+};
+
+struct job_kind {
+    const char *name; /* "probe", "prometheus", ... */
+
+    /*
+     * Before each transfer: may set kind-specific options on @easy (headers, certinfo, ...) and
+     * reset per-run state. Returns 0 or a negative errno (the run fails as internal).
+     */
+    int (*prepare)(void *state, CURL *easy, struct batch *b);
+
+    /*
+     * Optional: the response headers are in and the first body chunk follows. The kind may
+     * look at CURLINFO_RESPONSE_CODE / CURLINFO_CONTENT_TYPE on @easy to decide how to read
+     * the body. Same return convention and calling context as feed.
+     */
+    int (*body_start)(void *state, CURL *easy, struct batch *b);
+
+    /*
+     * A chunk of decoded body bytes, in order. Return 0, or a negative errno after calling
+     * batch_fail(b, REASON_PARSE or REASON_LIMIT, ...): the transfer is then aborted.
+     * Called from curl's write callback: must not call curl_multi_*().
+     */
+    int (*feed)(void *state, const char *data, size_t len, struct batch *b);
+
+    /*
+     * The transfer ended. When the transport failed, @b is already failed with the reason and
+     * error text; the kind adds its samples (including its synthetic ones) and may fail a run
+     * that succeeded at transport level (bad status, parse error at end of body).
+     */
+    void (*finish)(void *state, const struct scrape_result *res, CURL *easy, struct batch *b);
+
+    /* Frees the kind's per-target state (accepts NULL). */
+    void (*free)(void *state);
+};
+
+#endif

@@ -1,0 +1,379 @@
+/*
+ * libevent + curl multi-socket glue. curl asks, through loop_sock_cb, to watch a socket for
+ * reading and/or writing, and through loop_curl_timer_cb to be called back after a delay; we map
+ * both onto libevent events and, when they fire, hand them back to
+ * curl_multi_socket_action(). After every socket action, check_multi_info() collects finished
+ * transfers: it is the only place easy handles leave the multi handle.
+ *
+ * Fixes over curl's hiperfifo example: the timer delay keeps its milliseconds (timeval, not
+ * integer seconds), a multi error fails every in-flight transfer and rebuilds the multi handle
+ * instead of exiting, and cleanup runs multi first, then events, then the base.
+ */
+#include "config.h"
+
+#include "loop.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+
+struct loop {
+    struct event_base *base;     /* owned */
+    CURLM *multi;                /* owned */
+    struct event *curl_timer;    /* owned */
+    struct event *rebuild_event; /* owned: deferred multi rebuild */
+    struct loop_xfer *xfers;     /* borrowed: in-flight list */
+    unsigned in_flight;
+    bool multi_failed;
+    char multi_error[128];
+};
+
+/* One per socket curl asked us to watch, attached with curl_multi_assign. */
+struct loop_sock {
+    struct loop *loop; /* borrowed */
+    curl_socket_t fd;
+    struct event *ev; /* owned */
+    int what;         /* CURL_POLL_* */
+};
+
+static void check_multi_info(struct loop *l);
+static int multi_setup(struct loop *l);
+
+static void
+multi_failed(struct loop *l, CURLMcode mc, const char *call)
+{
+    snprintf(l->multi_error, sizeof(l->multi_error), "%s failed: %s", call,
+             curl_multi_strerror(mc));
+    if (!l->multi_failed) {
+        l->multi_failed = true;
+        log_err("loop: %s; failing in-flight transfers and rebuilding the multi handle",
+                l->multi_error);
+        event_active(l->rebuild_event, EV_TIMEOUT, 0);
+    }
+}
+
+static void
+loop_event_cb(evutil_socket_t fd, short kind, void *arg)
+{
+    struct loop_sock *s = arg;
+    struct loop *l = s->loop;
+    int action =
+        ((kind & EV_READ) ? CURL_CSELECT_IN : 0) | ((kind & EV_WRITE) ? CURL_CSELECT_OUT : 0);
+    int running = 0;
+
+    CURLMcode mc = curl_multi_socket_action(l->multi, fd, action, &running);
+    if (mc != CURLM_OK) {
+        multi_failed(l, mc, "curl_multi_socket_action()");
+        return;
+    }
+    /* @s may have been freed by curl's socket callback during the action: do not touch it. */
+    check_multi_info(l);
+}
+
+static void
+loop_timer_event_cb(evutil_socket_t fd, short kind, void *arg)
+{
+    struct loop *l = arg;
+    int running = 0;
+
+    CURLMcode mc = curl_multi_socket_action(l->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    if (mc != CURLM_OK) {
+        multi_failed(l, mc, "curl_multi_socket_action()");
+        return;
+    }
+    check_multi_info(l);
+}
+
+/* CURLMOPT_TIMERFUNCTION: only (re)arms or deletes our one timer event. */
+static int
+loop_curl_timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+    struct loop *l = userp;
+
+    if (timeout_ms < 0) {
+        evtimer_del(l->curl_timer);
+        return 0;
+    }
+    struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
+    if (evtimer_add(l->curl_timer, &tv) != 0) {
+        log_err("loop: evtimer_add() failed for curl's timer");
+    }
+    return 0;
+}
+
+static void
+sock_free(struct loop_sock *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    if (s->ev != NULL) {
+        event_free(s->ev);
+    }
+    free(s);
+}
+
+/* CURLMOPT_SOCKETFUNCTION. Must not call curl_multi_*(); must not return -1 by accident. */
+static int
+loop_sock_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+    struct loop *l = userp;
+    struct loop_sock *s = socketp;
+
+    if (what == CURL_POLL_REMOVE) {
+        if (s != NULL) {
+            curl_multi_assign(l->multi, fd, NULL);
+            sock_free(s);
+        }
+        return 0;
+    }
+    if (s == NULL) {
+        s = calloc(1, sizeof(*s));
+        if (s == NULL) {
+            log_err("loop: out of memory watching socket %d", (int)fd);
+            return 0; /* curl will time the transfer out; -1 would abort everything */
+        }
+        s->loop = l;
+        s->fd = fd;
+        curl_multi_assign(l->multi, fd, s);
+    }
+    short kind = (short)(((what & CURL_POLL_IN) ? EV_READ : 0) |
+                         ((what & CURL_POLL_OUT) ? EV_WRITE : 0) | EV_PERSIST);
+    if (s->ev != NULL && s->what == what) {
+        return 0;
+    }
+    if (s->ev != NULL) {
+        event_free(s->ev);
+    }
+    s->what = what;
+    s->ev = event_new(l->base, fd, kind, loop_event_cb, s);
+    if (s->ev == NULL || event_add(s->ev, NULL) != 0) {
+        log_err("loop: cannot watch socket %d", (int)fd);
+    }
+    return 0;
+}
+
+static void
+xfer_unlink(struct loop *l, struct loop_xfer *x)
+{
+    if (x->prev != NULL) {
+        x->prev->next = x->next;
+    }
+    else {
+        l->xfers = x->next;
+    }
+    if (x->next != NULL) {
+        x->next->prev = x->prev;
+    }
+    x->prev = x->next = NULL;
+    x->active = false;
+    l->in_flight--;
+}
+
+static void
+check_multi_info(struct loop *l)
+{
+    CURLMsg *msg;
+    int left;
+
+    while ((msg = curl_multi_info_read(l->multi, &left)) != NULL) {
+        if (msg->msg != CURLMSG_DONE) {
+            continue;
+        }
+        CURL *easy = msg->easy_handle;
+        CURLcode rc = msg->data.result;
+        struct loop_xfer *x = NULL;
+
+        curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
+        curl_multi_remove_handle(l->multi, easy);
+        if (x == NULL || !x->active) {
+            continue;
+        }
+        xfer_unlink(l, x);
+        x->done(x, rc);
+    }
+}
+
+/* Deferred from the failing callback: fail every transfer, then rebuild the multi handle. */
+static void
+loop_rebuild_cb(evutil_socket_t fd, short kind, void *arg)
+{
+    struct loop *l = arg;
+    struct loop_xfer *failed = l->xfers;
+
+    l->xfers = NULL;
+    for (struct loop_xfer *x = failed; x != NULL; x = x->next) {
+        curl_multi_remove_handle(l->multi, x->easy);
+    }
+    curl_multi_cleanup(l->multi);
+    l->multi = NULL;
+    evtimer_del(l->curl_timer);
+    if (multi_setup(l) != 0) {
+        log_err("loop: cannot rebuild the curl multi handle; transfers will fail");
+    }
+    l->multi_failed = false;
+    while (failed != NULL) {
+        struct loop_xfer *x = failed;
+        failed = x->next;
+        x->prev = x->next = NULL;
+        x->active = false;
+        l->in_flight--;
+        snprintf(x->errbuf, sizeof(x->errbuf), "%s", l->multi_error);
+        x->done(x, CURLE_FAILED_INIT);
+    }
+}
+
+static int
+multi_setup(struct loop *l)
+{
+    l->multi = curl_multi_init();
+    if (l->multi == NULL) {
+        return -ENOMEM;
+    }
+    curl_multi_setopt(l->multi, CURLMOPT_SOCKETFUNCTION, loop_sock_cb);
+    curl_multi_setopt(l->multi, CURLMOPT_SOCKETDATA, l);
+    curl_multi_setopt(l->multi, CURLMOPT_TIMERFUNCTION, loop_curl_timer_cb);
+    curl_multi_setopt(l->multi, CURLMOPT_TIMERDATA, l);
+    return 0;
+}
+
+static void
+libevent_log_cb(int severity, const char *msg)
+{
+    if (severity >= EVENT_LOG_ERR) {
+        log_err("libevent: %s", msg);
+    }
+    else if (severity == EVENT_LOG_WARN) {
+        log_warn("libevent: %s", msg);
+    }
+    else {
+        log_debug("libevent: %s", msg);
+    }
+}
+
+struct loop *
+loop_new(void)
+{
+    struct loop *l = calloc(1, sizeof(*l));
+    struct event_config *cfg = NULL;
+
+    if (l == NULL) {
+        return NULL;
+    }
+    event_set_log_callback(libevent_log_cb);
+    cfg = event_config_new();
+    if (cfg == NULL) {
+        goto fail;
+    }
+    /* Precise CLOCK_MONOTONIC instead of the 1-4 ms coarse clock: ticks land where computed. */
+    event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+    l->base = event_base_new_with_config(cfg);
+    event_config_free(cfg);
+    if (l->base == NULL) {
+        log_err("loop: event_base_new_with_config() failed");
+        goto fail;
+    }
+    l->curl_timer = evtimer_new(l->base, loop_timer_event_cb, l);
+    l->rebuild_event = event_new(l->base, -1, 0, loop_rebuild_cb, l);
+    if (l->curl_timer == NULL || l->rebuild_event == NULL) {
+        goto fail;
+    }
+    if (multi_setup(l) != 0) {
+        log_err("loop: curl_multi_init() failed");
+        goto fail;
+    }
+    return l;
+fail:
+    loop_free(l);
+    return NULL;
+}
+
+void
+loop_free(struct loop *l)
+{
+    if (l == NULL) {
+        return;
+    }
+    if (l->multi != NULL) {
+        for (struct loop_xfer *x = l->xfers; x != NULL; x = x->next) {
+            curl_multi_remove_handle(l->multi, x->easy);
+            x->active = false;
+        }
+        /* Runs the socket callback for every socket still watched: our events must exist. */
+        curl_multi_cleanup(l->multi);
+    }
+    if (l->curl_timer != NULL) {
+        event_free(l->curl_timer);
+    }
+    if (l->rebuild_event != NULL) {
+        event_free(l->rebuild_event);
+    }
+    if (l->base != NULL) {
+        event_base_free(l->base);
+    }
+    free(l);
+}
+
+struct event_base *
+loop_base(struct loop *l)
+{
+    return l->base;
+}
+
+int
+loop_xfer_start(struct loop *l, struct loop_xfer *x)
+{
+    if (x->active) {
+        return -EBUSY;
+    }
+    x->errbuf[0] = '\0';
+    curl_easy_setopt(x->easy, CURLOPT_PRIVATE, (char *)x);
+    curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->errbuf);
+    CURLMcode mc = curl_multi_add_handle(l->multi, x->easy);
+    if (mc != CURLM_OK) {
+        snprintf(x->errbuf, sizeof(x->errbuf), "curl_multi_add_handle() failed: %s",
+                 curl_multi_strerror(mc));
+        return -EIO;
+    }
+    x->active = true;
+    x->prev = NULL;
+    x->next = l->xfers;
+    if (l->xfers != NULL) {
+        l->xfers->prev = x;
+    }
+    l->xfers = x;
+    l->in_flight++;
+    return 0;
+}
+
+void
+loop_xfer_cancel(struct loop *l, struct loop_xfer *x)
+{
+    if (!x->active) {
+        return;
+    }
+    curl_multi_remove_handle(l->multi, x->easy);
+    xfer_unlink(l, x);
+}
+
+unsigned
+loop_in_flight(const struct loop *l)
+{
+    return l->in_flight;
+}
+
+int
+loop_run(struct loop *l)
+{
+    return event_base_dispatch(l->base) < 0 ? -EIO : 0;
+}
+
+void
+loop_stop(struct loop *l)
+{
+    event_base_loopbreak(l->base);
+}

@@ -1,0 +1,59 @@
+/*
+ * The event loop: one libevent event_base and one curl multi handle bound to it through the
+ * multi-socket API (CURLMOPT_SOCKETFUNCTION / CURLMOPT_TIMERFUNCTION, the "hiperfifo" pattern).
+ * No threads, no polling, no sleeps: curl tells us which sockets and deadlines to watch, libevent
+ * tells curl when they fire. The loop knows nothing about job kinds; a transfer is a CURL easy
+ * handle plus a completion callback.
+ */
+#ifndef POLLSTER_LOOP_H
+#define POLLSTER_LOOP_H
+
+#include <stdbool.h>
+
+#include <curl/curl.h>
+
+struct event_base;
+struct loop;
+struct loop_xfer;
+
+/*
+ * Called exactly once per started transfer, after its easy handle was removed from the multi
+ * handle, from the loop (never from inside a curl callback): the handle may be reused or
+ * restarted at once. @rc is the transfer's result; CURLE_FAILED_INIT means the multi handle
+ * failed and was rebuilt, and @x->errbuf says why.
+ */
+typedef void loop_done_fn(struct loop_xfer *x, CURLcode rc);
+
+struct loop_xfer {
+    CURL *easy;         /* borrowed: owned by whoever started the transfer */
+    loop_done_fn *done; /* completion callback */
+    void *arg;          /* for the callback */
+    char errbuf[CURL_ERROR_SIZE];
+
+    /* private to loop.c */
+    struct loop_xfer *prev, *next;
+    bool active;
+};
+
+/* Creates the event base and the multi handle. NULL on failure (logged). */
+struct loop *loop_new(void);
+/* Cleans up in the safe order: multi, events, base. In-flight transfers are dropped silently. */
+void loop_free(struct loop *l);
+struct event_base *loop_base(struct loop *l);
+
+/*
+ * Starts @x: sets CURLOPT_PRIVATE and CURLOPT_ERRORBUFFER on @x->easy and adds it to the multi
+ * handle. Returns 0, or -EBUSY if @x is already active, -EIO if curl refused (x->errbuf says
+ * why); on error done is not called. Safe from any loop callback except curl's own.
+ */
+int loop_xfer_start(struct loop *l, struct loop_xfer *x);
+/* Aborts an active transfer without calling done (shutdown, target removal). */
+void loop_xfer_cancel(struct loop *l, struct loop_xfer *x);
+/* Transfers in flight now. */
+unsigned loop_in_flight(const struct loop *l);
+
+/* Runs until loop_stop() or nothing is left to do. Returns 0 or -EIO. */
+int loop_run(struct loop *l);
+void loop_stop(struct loop *l);
+
+#endif

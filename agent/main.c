@@ -1,0 +1,239 @@
+/*
+ * pollster's entry point: parses the command line into struct run_opts, picks the mode and
+ * returns the exit code. Nothing else lives here. Bad usage is one line on stderr and exit 2.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <event2/event.h>
+
+#include "log.h"
+#include "run.h"
+#include "units.h"
+
+enum {
+    OPT_ONCE = 256,
+    OPT_TARGET,
+    OPT_KIND,
+    OPT_JOB,
+    OPT_INTERVAL,
+    OPT_TIMEOUT,
+    OPT_BODY_SIZE_LIMIT,
+    OPT_VALID_STATUS,
+    OPT_MATCH,
+    OPT_NOT_MATCH,
+    OPT_INSECURE,
+    OPT_FORMAT,
+    OPT_STATUS_LISTEN,
+    OPT_LOG_LEVEL,
+    OPT_SHUTDOWN_TIMEOUT,
+};
+
+static const struct option long_opts[] = {
+    {"once", no_argument, NULL, OPT_ONCE},
+    {"target", required_argument, NULL, OPT_TARGET},
+    {"kind", required_argument, NULL, OPT_KIND},
+    {"job", required_argument, NULL, OPT_JOB},
+    {"interval", required_argument, NULL, OPT_INTERVAL},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"body-size-limit", required_argument, NULL, OPT_BODY_SIZE_LIMIT},
+    {"valid-status-code", required_argument, NULL, OPT_VALID_STATUS},
+    {"fail-if-body-matches", required_argument, NULL, OPT_MATCH},
+    {"fail-if-body-not-matches", required_argument, NULL, OPT_NOT_MATCH},
+    {"insecure", no_argument, NULL, OPT_INSECURE},
+    {"format", required_argument, NULL, OPT_FORMAT},
+    {"status-listen", required_argument, NULL, OPT_STATUS_LISTEN},
+    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"shutdown-timeout", required_argument, NULL, OPT_SHUTDOWN_TIMEOUT},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
+};
+
+static void
+usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: pollster [OPTIONS]\n"
+            "       pollster --once [--target URL]... [OPTIONS]\n"
+            "\n"
+            "Periodic metrics collection agent. Without --target, runs the built-in default:\n"
+            "serves its status endpoint and collects from its own /metrics, printing JSON.\n"
+            "\n"
+            "Modes:\n"
+            "      --once                  run every target once, concurrently, print JSON lines,\n"
+            "                              exit 0 (all ok), 1 (some failed) or 2 (bad usage)\n"
+            "                              (default: run as a daemon in the foreground)\n"
+            "\n"
+            "Targets:\n"
+            "      --target URL            collect from URL (http or https; repeatable)\n"
+            "      --kind KIND             job kind for --target: probe (default probe)\n"
+            "      --job NAME              job name for --target (default: the kind)\n"
+            "      --interval DURATION     collection interval in daemon mode (default 15s)\n"
+            "      --timeout DURATION      deadline of each run, <= interval (default 10s)\n"
+            "      --body-size-limit SIZE  largest accepted body, e.g. 10MiB (default 10MiB)\n"
+            "      --valid-status-code N   probe: accepted HTTP status (repeatable; default 2xx)\n"
+            "      --fail-if-body-matches RE      probe: fail when the body matches RE\n"
+            "      --fail-if-body-not-matches RE  probe: fail when the body does not match RE\n"
+            "      --insecure              do not verify TLS certificates\n"
+            "\n"
+            "Output and operation:\n"
+            "      --format FORMAT         output format: json (default json)\n"
+            "      --status-listen ADDR:PORT  status server address (default %s;\n"
+            "                              port 0 picks a free port)\n"
+            "      --shutdown-timeout DURATION  drain time on SIGTERM/SIGINT (default 5s)\n"
+            "      --log-level LEVEL       error, warn, info or debug (default info)\n"
+            "  -h, --help                  show this help and exit\n"
+            "  -V, --version               show the version and exit\n"
+            "\n"
+            "Durations use Prometheus syntax (500ms, 10s, 1m30s); sizes accept B, KiB, MiB, GiB.\n",
+            RUN_DEFAULT_STATUS_LISTEN);
+}
+
+static int bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* One line on stderr, exit code 2. */
+static int
+bad_usage(const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "pollster: ");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, " (see pollster --help)\n");
+    return RUN_EXIT_USAGE;
+}
+
+static int
+parse_duration_opt(const char *name, const char *arg, int64_t *out)
+{
+    if (units_parse_duration(arg, out) != 0 || *out <= 0) {
+        return bad_usage("%s: invalid duration \"%s\" (expected e.g. 500ms, 10s, 1m30s)", name,
+                         arg);
+    }
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    struct run_opts o;
+    int c;
+    size_t nmatch = 0, nnot = 0;
+    enum log_level lvl;
+    uint64_t size;
+    char *end;
+    long code;
+
+    run_opts_init(&o);
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":hV", long_opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_ONCE:
+            o.once = true;
+            break;
+        case OPT_TARGET:
+            if (o.ntargets == RUN_MAX_TARGETS) {
+                return bad_usage("too many --target options (at most %d)", RUN_MAX_TARGETS);
+            }
+            o.targets[o.ntargets++] = optarg;
+            break;
+        case OPT_KIND:
+            o.kind = optarg;
+            break;
+        case OPT_JOB:
+            o.job = optarg;
+            break;
+        case OPT_INTERVAL:
+            if (parse_duration_opt("--interval", optarg, &o.interval_ms) != 0) {
+                return RUN_EXIT_USAGE;
+            }
+            break;
+        case OPT_TIMEOUT:
+            if (parse_duration_opt("--timeout", optarg, &o.timeout_ms) != 0) {
+                return RUN_EXIT_USAGE;
+            }
+            o.timeout_set = true;
+            break;
+        case OPT_SHUTDOWN_TIMEOUT:
+            if (parse_duration_opt("--shutdown-timeout", optarg, &o.shutdown_timeout_ms) != 0) {
+                return RUN_EXIT_USAGE;
+            }
+            break;
+        case OPT_BODY_SIZE_LIMIT:
+            if (units_parse_size(optarg, &size) != 0 || size == 0) {
+                return bad_usage("%s: invalid size \"%s\" (expected e.g. 512KiB, 10MiB)",
+                                 "--body-size-limit", optarg);
+            }
+            o.body_limit = size;
+            break;
+        case OPT_VALID_STATUS:
+            errno = 0;
+            code = strtol(optarg, &end, 10);
+            if (*optarg == '\0' || *end != '\0' || errno != 0 || code < 100 || code > 599) {
+                return bad_usage("%s: invalid HTTP status code \"%s\"", "--valid-status-code",
+                                 optarg);
+            }
+            if (o.probe.n_valid_status_codes == JOB_PROBE_MAX_CODES) {
+                return bad_usage("too many --valid-status-code options (at most %d)",
+                                 JOB_PROBE_MAX_CODES);
+            }
+            o.probe.valid_status_codes[o.probe.n_valid_status_codes++] = (int)code;
+            break;
+        case OPT_MATCH:
+            if (nmatch == RUN_MAX_REGEXES) {
+                return bad_usage("too many --fail-if-body-matches options (at most %d)",
+                                 RUN_MAX_REGEXES);
+            }
+            o.match[nmatch++] = optarg;
+            break;
+        case OPT_NOT_MATCH:
+            if (nnot == RUN_MAX_REGEXES) {
+                return bad_usage("too many --fail-if-body-not-matches options (at most %d)",
+                                 RUN_MAX_REGEXES);
+            }
+            o.not_match[nnot++] = optarg;
+            break;
+        case OPT_INSECURE:
+            o.insecure_skip_verify = true;
+            break;
+        case OPT_FORMAT:
+            o.format = optarg;
+            break;
+        case OPT_STATUS_LISTEN:
+            o.status_listen = optarg;
+            break;
+        case OPT_LOG_LEVEL:
+            if (log_level_parse(optarg, &lvl) != 0) {
+                return bad_usage("%s: invalid level \"%s\" (error, warn, info, debug)",
+                                 "--log-level", optarg);
+            }
+            log_set_level(lvl);
+            break;
+        case 'h':
+            usage(stdout);
+            return RUN_EXIT_OK;
+        case 'V':
+            printf("pollster %s (libcurl %s, libevent %s)\n", PACKAGE_VERSION,
+                   curl_version_info(CURLVERSION_NOW)->version, event_get_version());
+            return RUN_EXIT_OK;
+        case ':':
+            return bad_usage("option %s needs an argument", argv[optind - 1]);
+        default:
+            return bad_usage("unknown option \"%s\"", argv[optind - 1]);
+        }
+    }
+    if (optind < argc) {
+        return bad_usage("unexpected argument \"%s\"", argv[optind]);
+    }
+    return run_main(&o);
+}

@@ -1,0 +1,202 @@
+/*
+ * Mode wiring: build the loop, the status server, the outputs and the targets a mode needs, run
+ * it, tear everything down in a safe order, and say how it went as an exit code. The built-in
+ * default (no targets given) serves the status endpoint and collects from its own /metrics, so a
+ * new user sees real output with zero setup.
+ */
+#include "config.h"
+
+#include "run.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+
+#include "enc_json.h"
+#include "engine.h"
+#include "log.h"
+#include "loop.h"
+#include "out_stdout.h"
+#include "sample.h"
+#include "scrape.h"
+#include "stats.h"
+#include "status.h"
+
+void
+run_opts_init(struct run_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->kind = "probe";
+    o->interval_ms = 15000;
+    o->timeout_ms = 10000;
+    o->body_limit = RUN_DEFAULT_BODY_LIMIT;
+    o->format = "json";
+    o->shutdown_timeout_ms = RUN_DEFAULT_SHUTDOWN_TIMEOUT_MS;
+}
+
+/* Checks that @url is an absolute http(s) URL with a host. 0 or -EINVAL with @err set. */
+static int
+check_url(const char *url, char *err, size_t errlen)
+{
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL;
+    int rc = -EINVAL;
+
+    if (u == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    CURLUcode uc = curl_url_set(u, CURLUPART_URL, url, 0);
+    if (uc != CURLUE_OK) {
+        snprintf(err, errlen, "invalid URL \"%s\": %s", url, curl_url_strerror(uc));
+        goto out;
+    }
+    if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+        (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0)) {
+        snprintf(err, errlen, "invalid URL \"%s\": only http and https are allowed", url);
+        goto out;
+    }
+    if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || host[0] == '\0') {
+        snprintf(err, errlen, "invalid URL \"%s\": no host", url);
+        goto out;
+    }
+    rc = 0;
+out:
+    curl_free(scheme);
+    curl_free(host);
+    curl_url_cleanup(u);
+    return rc;
+}
+
+static int
+add_probe(struct engine *e, const struct run_opts *o, const char *job, const char *url,
+          int64_t interval_ms, int64_t timeout_ms)
+{
+    char err[512];
+    struct probe_opts po = o->probe;
+
+    po.fail_if_body_matches = o->match[0] != NULL ? o->match : NULL;
+    po.fail_if_body_not_matches = o->not_match[0] != NULL ? o->not_match : NULL;
+    void *state = job_probe_new(&po, err, sizeof(err));
+    if (state == NULL) {
+        fprintf(stderr, "pollster: %s\n", err);
+        return -EINVAL;
+    }
+    struct target_spec spec = {
+        .job = job,
+        .url = url,
+        .interval_ms = interval_ms,
+        .timeout_ms = timeout_ms,
+        .body_limit = o->body_limit,
+        .fresh_connect = true,
+        .follow_redirects = true,
+        .insecure_skip_verify = o->insecure_skip_verify,
+        .kind = &job_probe,
+        .kind_state = state,
+    };
+    if (engine_add_target(e, &spec, err, sizeof(err)) != 0) {
+        fprintf(stderr, "pollster: %s\n", err);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+int
+run_main(const struct run_opts *o)
+{
+    struct loop *l = NULL;
+    struct engine *e = NULL;
+    struct status *st = NULL;
+    int exit_code = RUN_EXIT_FAILED;
+    char err[512];
+    bool builtin = o->ntargets == 0;
+
+    if (strcmp(o->kind, "probe") != 0) {
+        fprintf(stderr, "pollster: unknown --kind \"%s\" (available: probe)\n", o->kind);
+        return RUN_EXIT_USAGE;
+    }
+    if (strcmp(o->format, "json") != 0) {
+        fprintf(stderr, "pollster: unknown --format \"%s\" (available: json)\n", o->format);
+        return RUN_EXIT_USAGE;
+    }
+    for (size_t i = 0; i < o->ntargets; i++) {
+        if (check_url(o->targets[i], err, sizeof(err)) != 0) {
+            fprintf(stderr, "pollster: --target: %s\n", err);
+            return RUN_EXIT_USAGE;
+        }
+    }
+    if (!o->once && o->timeout_ms > o->interval_ms) {
+        fprintf(stderr, "pollster: --timeout (%lld ms) must not exceed --interval (%lld ms)\n",
+                (long long)o->timeout_ms, (long long)o->interval_ms);
+        return RUN_EXIT_USAGE;
+    }
+    /* CURLOPT_NOSIGNAL is set on every handle: a peer closing a socket must not kill us. */
+    signal(SIGPIPE, SIG_IGN);
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf(stderr, "pollster: curl_global_init() failed\n");
+        return RUN_EXIT_FAILED;
+    }
+    if (scrape_check_curl() != 0) {
+        goto out;
+    }
+    l = loop_new();
+    e = l != NULL ? engine_new(l) : NULL;
+    if (e == NULL) {
+        fprintf(stderr, "pollster: cannot set up the event loop\n");
+        goto out;
+    }
+    struct output out = {.ops = &out_stdout_ops, .state = out_stdout_new(1)};
+    if (out.state == NULL || engine_add_output(e, &enc_json, &out) != 0) {
+        fprintf(stderr, "pollster: out of memory\n");
+        goto out;
+    }
+    /* The status server runs in daemon mode, and in once mode when it is the target. */
+    if (!o->once || builtin) {
+        const char *listen = o->status_listen;
+        if (listen == NULL) {
+            listen = o->once ? "127.0.0.1:0" : RUN_DEFAULT_STATUS_LISTEN;
+        }
+        st = status_new(loop_base(l), listen, engine_render_metrics, e, err, sizeof(err));
+        if (st == NULL) {
+            fprintf(stderr, "pollster: status server: %s\n", err);
+            exit_code = RUN_EXIT_USAGE;
+            goto out;
+        }
+    }
+    if (builtin) {
+        char url[400];
+        snprintf(url, sizeof(url), "http://%s/metrics", status_address(st));
+        int64_t timeout = o->timeout_set ? o->timeout_ms : RUN_DEFAULT_TIMEOUT_MS;
+        if (add_probe(e, o, "pollster", url, RUN_DEFAULT_INTERVAL_MS, timeout) != 0) {
+            exit_code = RUN_EXIT_USAGE;
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < o->ntargets; i++) {
+        const char *job = o->job != NULL ? o->job : o->kind;
+        if (add_probe(e, o, job, o->targets[i], o->once ? 0 : o->interval_ms, o->timeout_ms) != 0) {
+            exit_code = RUN_EXIT_USAGE;
+            goto out;
+        }
+    }
+    if (o->once) {
+        int failed = engine_run_once(e);
+        exit_code = failed == 0 ? RUN_EXIT_OK : RUN_EXIT_FAILED;
+    }
+    else {
+        exit_code = engine_run(e, o->shutdown_timeout_ms) == 0 ? RUN_EXIT_OK : RUN_EXIT_FAILED;
+    }
+out:
+    /* Targets (and their easy handles) before the loop: the multi handle must still exist. */
+    engine_free(e);
+    status_free(st);
+    loop_free(l);
+    curl_global_cleanup();
+    stats_free_all();
+    arena_free_cache();
+    return exit_code;
+}

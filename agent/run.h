@@ -1,0 +1,57 @@
+/*
+ * The modes main() picks, with everything they set up and tear down: the loop, the status
+ * server, the targets (from the command line or the built-in default), the outputs. main.c
+ * only parses arguments into struct run_opts and turns the result into an exit code.
+ */
+#ifndef POLLSTER_RUN_H
+#define POLLSTER_RUN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "job_probe.h"
+
+#define RUN_MAX_TARGETS 256
+#define RUN_MAX_REGEXES 16
+
+/* Exit codes (also documented in pollster(8)). */
+enum run_exit {
+    RUN_EXIT_OK = 0,     /* everything ran; in once mode every run succeeded */
+    RUN_EXIT_FAILED = 1, /* once mode: some run failed; daemon: could not start */
+    RUN_EXIT_USAGE = 2,  /* bad command line or configuration */
+};
+
+struct run_opts {
+    bool once;
+    const char *targets[RUN_MAX_TARGETS]; /* borrowed: argv */
+    size_t ntargets;
+    const char *kind; /* "probe" */
+    const char *job;  /* NULL = the kind's name */
+    int64_t interval_ms;
+    int64_t timeout_ms;
+    bool timeout_set;
+    uint64_t body_limit;
+    bool insecure_skip_verify;
+    struct probe_opts probe;
+    const char *match[RUN_MAX_REGEXES + 1];     /* NULL-terminated */
+    const char *not_match[RUN_MAX_REGEXES + 1]; /* NULL-terminated */
+    const char *format;                         /* "json" */
+    const char *status_listen;                  /* NULL = default */
+    int64_t shutdown_timeout_ms;
+};
+
+/* Defaults for every field (the one place they are written down). */
+void run_opts_init(struct run_opts *o);
+
+/* The built-in default's status address and its self-collection settings. */
+#define RUN_DEFAULT_STATUS_LISTEN "127.0.0.1:9464"
+#define RUN_DEFAULT_INTERVAL_MS 10000
+#define RUN_DEFAULT_TIMEOUT_MS 5000
+#define RUN_DEFAULT_BODY_LIMIT (10ULL << 20)
+#define RUN_DEFAULT_SHUTDOWN_TIMEOUT_MS 5000
+
+/* Runs the selected mode to the end; returns an enum run_exit value. */
+int run_main(const struct run_opts *o);
+
+#endif

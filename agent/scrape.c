@@ -1,0 +1,389 @@
+/*
+ * One target's transfer. The easy handle is built once and reused run after run (the multi
+ * handle already shares connections, DNS and TLS sessions between targets). Every bound the
+ * engine promises is set here: connect and total deadlines, http/https only (redirects too), a
+ * body cap enforced in the write callback, no signals, gzip accepted.
+ */
+#include "config.h"
+
+#include "scrape.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "log.h"
+#include "loop.h"
+
+const char SCRAPE_USER_AGENT[] = "pollster/" PACKAGE_VERSION;
+
+struct scrape {
+    struct loop *loop;           /* borrowed */
+    const struct job_kind *kind; /* borrowed */
+    void *kind_state;            /* borrowed: owned by the target */
+    struct scrape_opts opts;     /* strings borrowed */
+    CURL *easy;                  /* owned */
+    struct loop_xfer xfer;
+    struct batch *batch; /* borrowed while a run is in flight */
+    uint64_t body_bytes;
+    bool body_started;
+    bool too_large;
+    bool kind_failed; /* the kind failed the batch from a callback */
+    double started;   /* clock_mono_s */
+    scrape_done_fn *done;
+    void *arg;
+};
+
+enum reason
+scrape_reason_for(CURLcode rc)
+{
+    switch (rc) {
+    case CURLE_OK:
+        return REASON_NONE;
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+        return REASON_DNS;
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+    case CURLE_WEIRD_SERVER_REPLY:
+        return REASON_CONNECT;
+    case CURLE_OPERATION_TIMEDOUT:
+        return REASON_TIMEOUT;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_SHUTDOWN_FAILED:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_CLIENTCERT:
+    case CURLE_USE_SSL_FAILED:
+        return REASON_TLS;
+    case CURLE_FILESIZE_EXCEEDED:
+        return REASON_TOO_LARGE;
+    case CURLE_BAD_CONTENT_ENCODING:
+        return REASON_PARSE;
+    default:
+        return REASON_INTERNAL;
+    }
+}
+
+enum reason
+scrape_reason_for_status(long status)
+{
+    if (status >= 200 && status < 300) {
+        return REASON_NONE;
+    }
+    if (status >= 400 && status < 500) {
+        return REASON_HTTP_4XX;
+    }
+    if (status >= 500 && status < 600) {
+        return REASON_HTTP_5XX;
+    }
+    return REASON_INTERNAL;
+}
+
+int
+scrape_check_curl(void)
+{
+    curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+
+    if (!(v->features & CURL_VERSION_ASYNCHDNS)) {
+        log_err("scrape: libcurl %s has no asynchronous resolver: one slow DNS server would "
+                "block every target",
+                v->version);
+        return -ENOTSUP;
+    }
+    return 0;
+}
+
+/* CURLOPT_WRITEFUNCTION: count, cap, feed the kind. Must not call curl_multi_*(). */
+static size_t
+scrape_write_cb(char *data, size_t size, size_t nmemb, void *userp)
+{
+    struct scrape *s = userp;
+    size_t len = size * nmemb;
+
+    if (!s->body_started) {
+        s->body_started = true;
+        if (s->kind->body_start != NULL &&
+            s->kind->body_start(s->kind_state, s->easy, s->batch) != 0) {
+            s->kind_failed = true;
+            return 0;
+        }
+    }
+    /* curl 7.88 does not stop a chunked body at CURLOPT_MAXFILESIZE (fixed in 8.4.0). */
+    if (s->opts.body_limit > 0 && s->body_bytes + len > s->opts.body_limit) {
+        s->too_large = true;
+        return 0;
+    }
+    s->body_bytes += len;
+    if (s->kind->feed != NULL && s->kind->feed(s->kind_state, data, len, s->batch) != 0) {
+        s->kind_failed = true;
+        return 0;
+    }
+    return len;
+}
+
+static const char *
+lower_first(char *buf, size_t len, const char *s)
+{
+    snprintf(buf, len, "%s", s);
+    if (buf[0] != '\0') {
+        buf[0] = (char)tolower((unsigned char)buf[0]);
+    }
+    return buf;
+}
+
+/* "timeout after 5000 ms (connected, waiting for response, 0 bytes received)" and kin. */
+static void
+fail_timeout(struct scrape *s, struct batch *b)
+{
+    curl_off_t dns = 0, conn = 0, tls = 0, first = 0;
+    char *scheme = NULL;
+    const char *where;
+
+    curl_easy_getinfo(s->easy, CURLINFO_NAMELOOKUP_TIME_T, &dns);
+    curl_easy_getinfo(s->easy, CURLINFO_CONNECT_TIME_T, &conn);
+    curl_easy_getinfo(s->easy, CURLINFO_APPCONNECT_TIME_T, &tls);
+    curl_easy_getinfo(s->easy, CURLINFO_STARTTRANSFER_TIME_T, &first);
+    curl_easy_getinfo(s->easy, CURLINFO_SCHEME, &scheme);
+    if (conn == 0 && dns == 0) {
+        where = "resolving the host name";
+    }
+    else if (conn == 0) {
+        where = "before connect";
+    }
+    else if (tls == 0 && scheme != NULL && strcasecmp(scheme, "https") == 0) {
+        where = "connected, during the TLS handshake";
+    }
+    else if (first == 0) {
+        where = "connected, waiting for response";
+    }
+    else {
+        where = "connected, mid-body";
+    }
+    batch_fail(b, REASON_TIMEOUT, "timeout after %lld ms (%s, %llu bytes received)",
+               (long long)s->opts.timeout_ms, where, (unsigned long long)s->body_bytes);
+}
+
+static void
+classify_failure(struct scrape *s, CURLcode rc, struct batch *b)
+{
+    char buf[CURL_ERROR_SIZE];
+    const char *detail = s->xfer.errbuf[0] != '\0' ? s->xfer.errbuf : curl_easy_strerror(rc);
+    long oserr = 0;
+
+    if (s->kind_failed && !b->ok && b->reason != REASON_NONE) {
+        return; /* the kind said why */
+    }
+    if (s->too_large || rc == CURLE_FILESIZE_EXCEEDED) {
+        batch_fail(b, REASON_TOO_LARGE, "body larger than %llu bytes",
+                   (unsigned long long)s->opts.body_limit);
+        return;
+    }
+    enum reason r = scrape_reason_for(rc);
+    switch (r) {
+    case REASON_TIMEOUT:
+        fail_timeout(s, b);
+        return;
+    case REASON_CONNECT:
+        curl_easy_getinfo(s->easy, CURLINFO_OS_ERRNO, &oserr);
+        if (rc == CURLE_COULDNT_CONNECT && oserr != 0) {
+            batch_fail(b, r, "connect: %s", lower_first(buf, sizeof(buf), strerror((int)oserr)));
+        }
+        else {
+            batch_fail(b, r, "connection: %s", lower_first(buf, sizeof(buf), detail));
+        }
+        return;
+    case REASON_DNS:
+        batch_fail(b, r, "dns: %s", lower_first(buf, sizeof(buf), detail));
+        return;
+    case REASON_TLS:
+        batch_fail(b, r, "tls: %s", lower_first(buf, sizeof(buf), detail));
+        return;
+    default:
+        if (rc == CURLE_TOO_MANY_REDIRECTS) {
+            batch_fail(b, REASON_INTERNAL, "too many redirects (more than %ld)",
+                       s->opts.max_redirects);
+        }
+        else if (rc == CURLE_UNSUPPORTED_PROTOCOL) {
+            batch_fail(b, REASON_INTERNAL, "protocol not allowed (only http and https): %s",
+                       detail);
+        }
+        else {
+            batch_fail(b, r == REASON_NONE ? REASON_INTERNAL : r, "%s",
+                       lower_first(buf, sizeof(buf), detail));
+        }
+        return;
+    }
+}
+
+static void
+scrape_xfer_done_cb(struct loop_xfer *x, CURLcode rc)
+{
+    struct scrape *s = x->arg;
+    struct batch *b = s->batch;
+    struct scrape_result res = {.rc = rc};
+    char *ct = NULL;
+
+    /* Microsecond resolution: more digits would be clock noise in every output line. */
+    res.duration_s = (double)(long long)((clock_mono_s() - s->started) * 1e6 + 0.5) / 1e6;
+    res.body_bytes = s->body_bytes;
+    curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &res.http_status);
+    curl_easy_getinfo(s->easy, CURLINFO_CONTENT_TYPE, &ct);
+    res.content_type = ct;
+    b->duration_s = res.duration_s;
+    b->http_status = (int)res.http_status;
+    if (rc != CURLE_OK || s->too_large || s->kind_failed) {
+        classify_failure(s, rc, b);
+    }
+    else {
+        b->ok = true;
+        b->reason = REASON_NONE;
+    }
+    if (s->kind->finish != NULL) {
+        s->kind->finish(s->kind_state, &res, s->easy, b);
+    }
+    s->batch = NULL;
+    s->done(s, b, s->arg);
+}
+
+static int
+easy_setup(struct scrape *s)
+{
+    CURL *e = s->easy;
+    CURLcode rc = CURLE_OK;
+
+#define SET(opt, val)                                                                              \
+    do {                                                                                           \
+        if (rc == CURLE_OK)                                                                        \
+            rc = curl_easy_setopt(e, opt, val);                                                    \
+    } while (0)
+    SET(CURLOPT_URL, s->opts.url);
+    SET(CURLOPT_NOSIGNAL, 1L);
+    SET(CURLOPT_CONNECTTIMEOUT_MS, (long)s->opts.timeout_ms);
+    /* Counts time queued behind connection limits too; we set no such limit. */
+    SET(CURLOPT_TIMEOUT_MS, (long)s->opts.timeout_ms);
+    SET(CURLOPT_PROTOCOLS_STR, "http,https");
+    SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    SET(CURLOPT_FOLLOWLOCATION, s->opts.follow_redirects ? 1L : 0L);
+    SET(CURLOPT_MAXREDIRS, s->opts.max_redirects);
+    SET(CURLOPT_ACCEPT_ENCODING, ""); /* every encoding this libcurl decodes, gzip included */
+    SET(CURLOPT_USERAGENT, SCRAPE_USER_AGENT);
+    SET(CURLOPT_WRITEFUNCTION, scrape_write_cb);
+    SET(CURLOPT_WRITEDATA, s);
+    if (s->opts.body_limit > 0) {
+        SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)s->opts.body_limit);
+    }
+    if (s->opts.fresh_connect) {
+        SET(CURLOPT_FRESH_CONNECT, 1L);
+        SET(CURLOPT_FORBID_REUSE, 1L);
+    }
+    if (s->opts.insecure_skip_verify) {
+        SET(CURLOPT_SSL_VERIFYPEER, 0L);
+        SET(CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    if (s->opts.headers != NULL) {
+        SET(CURLOPT_HTTPHEADER, (struct curl_slist *)s->opts.headers);
+    }
+#undef SET
+    if (rc != CURLE_OK) {
+        log_err("scrape: %s: curl_easy_setopt() failed: %s", s->opts.url, curl_easy_strerror(rc));
+        return -EINVAL;
+    }
+    return 0;
+}
+
+struct scrape *
+scrape_new(struct loop *l, const struct scrape_opts *opts, const struct job_kind *kind,
+           void *kind_state, scrape_done_fn *done, void *arg)
+{
+    struct scrape *s = calloc(1, sizeof(*s));
+
+    if (s == NULL) {
+        return NULL;
+    }
+    s->loop = l;
+    s->opts = *opts;
+    s->kind = kind;
+    s->kind_state = kind_state;
+    s->done = done;
+    s->arg = arg;
+    s->easy = curl_easy_init();
+    if (s->easy == NULL || easy_setup(s) != 0) {
+        scrape_free(s);
+        return NULL;
+    }
+    s->xfer.easy = s->easy;
+    s->xfer.done = scrape_xfer_done_cb;
+    s->xfer.arg = s;
+    return s;
+}
+
+void
+scrape_free(struct scrape *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    if (s->xfer.active) {
+        loop_xfer_cancel(s->loop, &s->xfer);
+    }
+    if (s->easy != NULL) {
+        curl_easy_cleanup(s->easy);
+    }
+    free(s);
+}
+
+bool
+scrape_busy(const struct scrape *s)
+{
+    return s->xfer.active;
+}
+
+int
+scrape_start(struct scrape *s, struct batch *b)
+{
+    if (s->xfer.active) {
+        batch_fail(b, REASON_INTERNAL, "previous run still in flight");
+        return -EBUSY;
+    }
+    s->batch = b;
+    s->body_bytes = 0;
+    s->body_started = false;
+    s->too_large = false;
+    s->kind_failed = false;
+    b->ts_ms = clock_wall_ms();
+    b->ok = false;
+    b->reason = REASON_NONE;
+    b->error[0] = '\0';
+    if (s->kind->prepare != NULL && s->kind->prepare(s->kind_state, s->easy, b) != 0) {
+        if (b->reason == REASON_NONE) {
+            batch_fail(b, REASON_INTERNAL, "%s: cannot prepare the request", s->kind->name);
+        }
+        s->batch = NULL;
+        return -EINVAL;
+    }
+    s->started = clock_mono_s();
+    int err = loop_xfer_start(s->loop, &s->xfer);
+    if (err != 0) {
+        batch_fail(b, REASON_INTERNAL, "%s", s->xfer.errbuf);
+        s->batch = NULL;
+        return err;
+    }
+    return 0;
+}

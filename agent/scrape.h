@@ -1,0 +1,63 @@
+/*
+ * One transfer of one target: owns a reusable curl easy handle configured with every bound the
+ * engine promises (deadlines, body cap, protocols, no signals), streams body bytes to the job
+ * kind as they arrive, classifies failures into the fixed reason set with an error text that
+ * says what happened, and hands the finished batch to a callback.
+ */
+#ifndef POLLSTER_SCRAPE_H
+#define POLLSTER_SCRAPE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <curl/curl.h>
+
+#include "job.h"
+#include "sample.h"
+
+struct loop;
+struct scrape;
+
+struct scrape_opts {
+    const char *url;       /* borrowed: outlives the scrape */
+    int64_t timeout_ms;    /* connect and total deadline, > 0 */
+    uint64_t body_limit;   /* decoded body bytes; 0 = no limit */
+    bool fresh_connect;    /* new connection every run (probes time the full handshake) */
+    bool follow_redirects; /* follow up to max_redirects */
+    long max_redirects;
+    bool insecure_skip_verify;        /* TLS: do not verify the peer */
+    const struct curl_slist *headers; /* borrowed: extra request headers, may be NULL */
+};
+
+/* Called from the loop (not from a curl callback) when a run ends; @b is the filled batch. */
+typedef void scrape_done_fn(struct scrape *s, struct batch *b, void *arg);
+
+/*
+ * Creates a scrape for one target. @kind and @kind_state are borrowed (the target owns the
+ * state). NULL on failure.
+ */
+struct scrape *scrape_new(struct loop *l, const struct scrape_opts *opts,
+                          const struct job_kind *kind, void *kind_state, scrape_done_fn *done,
+                          void *arg);
+/* Cancels a run in flight (done is not called) and frees the handle. Accepts NULL. */
+void scrape_free(struct scrape *s);
+
+/*
+ * Starts a run that fills @b (borrowed until done is called: the caller clears it before).
+ * Returns 0, or a negative errno with @b failed (REASON_INTERNAL) and done not called.
+ */
+int scrape_start(struct scrape *s, struct batch *b);
+bool scrape_busy(const struct scrape *s);
+
+/* Maps a curl result to a failure reason (CURLE_OK → REASON_NONE). */
+enum reason scrape_reason_for(CURLcode rc);
+/* REASON_HTTP_4XX / REASON_HTTP_5XX / REASON_INTERNAL (other non-2xx), REASON_NONE for 2xx. */
+enum reason scrape_reason_for_status(long status);
+
+/* The User-Agent header value: "pollster/VERSION". */
+extern const char SCRAPE_USER_AGENT[];
+
+/* Checks libcurl's features at start-up (async DNS): 0, or -ENOTSUP with the cause logged. */
+int scrape_check_curl(void);
+
+#endif

@@ -1,0 +1,45 @@
+/*
+ * The agent's own metrics (self-observability): per job, runs by result, failures by reason,
+ * skipped ticks, samples and a run-duration histogram; process CPU and memory. Rendered in the
+ * Prometheus text format for the status server's /metrics. One process-wide registry: counters
+ * survive config reloads, as Prometheus users expect of counters.
+ */
+#ifndef POLLSTER_STATS_H
+#define POLLSTER_STATS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sample.h"
+#include "strbuf.h"
+
+#define STATS_DURATION_BUCKETS 12
+
+struct stats_job {
+    char *job; /* owned */
+    uint64_t runs_ok;
+    uint64_t runs_failed;
+    uint64_t failures[REASON__COUNT];
+    uint64_t skipped_overlap;
+    uint64_t skipped_late;
+    uint64_t samples;
+    double duration_sum;
+    uint64_t duration_buckets[STATS_DURATION_BUCKETS]; /* cumulative at render time, not here */
+    struct stats_job *next;
+};
+
+/* The entry for @job, created on first use. NULL only when out of memory. */
+struct stats_job *stats_job_get(const char *job);
+/* Records one finished run. Accepts a NULL @sj (out of memory earlier): does nothing. */
+void stats_record_run(struct stats_job *sj, const struct batch *b);
+/* Appends every self metric in Prometheus text format 0.0.4. */
+void stats_render(struct strbuf *sb, unsigned in_flight);
+/* Frees the registry (at exit). */
+void stats_free_all(void);
+
+/* Current resident set size in bytes (from /proc/self/statm), 0 if unknown. */
+uint64_t stats_rss_bytes(void);
+/* User + system CPU seconds used by the process so far. */
+double stats_cpu_seconds(void);
+
+#endif

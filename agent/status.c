@@ -1,0 +1,217 @@
+/*
+ * The status HTTP server. Runs on the same event_base as the collection loop: handlers only
+ * format in-memory state, never block.
+ */
+#include "config.h"
+
+#include "status.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "log.h"
+
+struct status {
+    struct evhttp *http; /* owned */
+    status_metrics_fn *metrics;
+    void *arg;
+    unsigned port;
+    char address[300];
+    struct strbuf body; /* owned: reused for /metrics */
+};
+
+int
+status_parse_listen(const char *listen, char *host, size_t hostlen, unsigned *port, char *err,
+                    size_t errlen)
+{
+    const char *colon;
+    size_t hl;
+    char *end;
+
+    if (listen == NULL || *listen == '\0') {
+        snprintf(err, errlen, "empty listen address");
+        return -EINVAL;
+    }
+    if (listen[0] == '[') {
+        const char *close = strchr(listen, ']');
+        if (close == NULL || close[1] != ':') {
+            snprintf(err, errlen, "invalid listen address \"%s\": expected [ADDR]:PORT", listen);
+            return -EINVAL;
+        }
+        hl = (size_t)(close - listen - 1);
+        colon = close + 1;
+        listen++;
+    }
+    else {
+        colon = strrchr(listen, ':');
+        if (colon == NULL) {
+            snprintf(err, errlen, "invalid listen address \"%s\": expected ADDR:PORT", listen);
+            return -EINVAL;
+        }
+        hl = (size_t)(colon - listen);
+    }
+    if (hl == 0 || hl >= hostlen) {
+        snprintf(err, errlen, "invalid listen address \"%s\": bad host part", listen);
+        return -EINVAL;
+    }
+    errno = 0;
+    unsigned long p = strtoul(colon + 1, &end, 10);
+    if (colon[1] == '\0' || *end != '\0' || errno != 0 || p > 65535) {
+        snprintf(err, errlen, "invalid listen address \"%s\": bad port \"%s\"", listen, colon + 1);
+        return -EINVAL;
+    }
+    memcpy(host, listen, hl);
+    host[hl] = '\0';
+    *port = (unsigned)p;
+    return 0;
+}
+
+static void
+reply_text(struct evhttp_request *req, int code, const char *reason, const char *ctype,
+           const char *body, size_t len)
+{
+    struct evbuffer *out = evhttp_request_get_output_buffer(req);
+
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", ctype);
+    evbuffer_add(out, body, len);
+    evhttp_send_reply(req, code, reason, NULL);
+}
+
+static void
+status_request_cb(struct evhttp_request *req, void *arg)
+{
+    struct status *st = arg;
+    const char *uri = evhttp_request_get_uri(req);
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    char path[256];
+    const char *q = strchr(uri, '?');
+    size_t plen = q != NULL ? (size_t)(q - uri) : strlen(uri);
+
+    if (plen >= sizeof(path)) {
+        reply_text(req, 414, "URI Too Long", "text/plain", "uri too long\n", 13);
+        return;
+    }
+    memcpy(path, uri, plen);
+    path[plen] = '\0';
+    if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
+        reply_text(req, 405, "Method Not Allowed", "text/plain", "method not allowed\n", 19);
+        return;
+    }
+    if (strcmp(path, "/healthz") == 0 || strcmp(path, "/-/healthy") == 0 ||
+        strcmp(path, "/-/ready") == 0) {
+        reply_text(req, 200, "OK", "text/plain", "ok\n", 3);
+        return;
+    }
+    if (strcmp(path, "/metrics") == 0) {
+        strbuf_reset(&st->body);
+        st->metrics(&st->body, st->arg);
+        if (st->body.oom) {
+            reply_text(req, 500, "Internal Server Error", "text/plain", "out of memory\n", 14);
+            return;
+        }
+        reply_text(req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", st->body.data,
+                   st->body.len);
+        return;
+    }
+    if (strcmp(path, "/") == 0) {
+        static const char index[] = "pollster status: /metrics /healthz /-/ready\n";
+        reply_text(req, 200, "OK", "text/plain", index, sizeof(index) - 1);
+        return;
+    }
+    reply_text(req, 404, "Not Found", "text/plain", "not found\n", 10);
+}
+
+struct status *
+status_new(struct event_base *base, const char *listen, status_metrics_fn *metrics, void *arg,
+           char *err, size_t errlen)
+{
+    char host[256];
+    unsigned port;
+    struct status *st;
+    struct evhttp_bound_socket *bound;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+
+    if (status_parse_listen(listen, host, sizeof(host), &port, err, errlen) != 0) {
+        return NULL;
+    }
+    st = calloc(1, sizeof(*st));
+    if (st == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    strbuf_init(&st->body);
+    st->metrics = metrics;
+    st->arg = arg;
+    st->http = evhttp_new(base);
+    if (st->http == NULL) {
+        snprintf(err, errlen, "evhttp_new() failed");
+        goto fail;
+    }
+    struct timeval tv = {.tv_sec = 10, .tv_usec = 0};
+    evhttp_set_timeout_tv(st->http, &tv); /* read and write timeouts */
+    evhttp_set_max_headers_size(st->http, 16384);
+    evhttp_set_max_body_size(st->http, 65536);
+    evhttp_set_allowed_methods(st->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST);
+    evhttp_set_gencb(st->http, status_request_cb, st);
+    bound = evhttp_bind_socket_with_handle(st->http, host, (ev_uint16_t)port);
+    if (bound == NULL) {
+        snprintf(err, errlen, "cannot listen on %s: %s", listen, strerror(errno));
+        goto fail;
+    }
+    if (getsockname(evhttp_bound_socket_get_fd(bound), (struct sockaddr *)&ss, &sl) == 0) {
+        char a[INET6_ADDRSTRLEN] = "?";
+        if (ss.ss_family == AF_INET6) {
+            struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+            inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a));
+            st->port = ntohs(s6->sin6_port);
+            snprintf(st->address, sizeof(st->address), "[%s]:%u", a, st->port);
+        }
+        else {
+            struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+            inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a));
+            st->port = ntohs(s4->sin_port);
+            snprintf(st->address, sizeof(st->address), "%s:%u", a, st->port);
+        }
+    }
+    log_info("status: listening on http://%s/metrics", st->address);
+    return st;
+fail:
+    status_free(st);
+    return NULL;
+}
+
+void
+status_free(struct status *st)
+{
+    if (st == NULL) {
+        return;
+    }
+    if (st->http != NULL) {
+        evhttp_free(st->http);
+    }
+    strbuf_release(&st->body);
+    free(st);
+}
+
+unsigned
+status_port(const struct status *st)
+{
+    return st->port;
+}
+
+const char *
+status_address(const struct status *st)
+{
+    return st->address;
+}
