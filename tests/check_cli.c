@@ -1,0 +1,407 @@
+/*
+ * End-to-end tests of the pollster binary ($POLLSTER_BIN): command-line errors and exit codes,
+ * --once against mock targets served by a forked child on loopback (JSON fields asserted after
+ * parsing with json-c), concurrency of several targets, the built-in default, and a daemon run
+ * stopped by SIGTERM.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <stdbool.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "mock_server.h"
+
+struct cmd {
+    int status; /* exit code, or 128 + signal */
+    char out[1 << 18];
+    size_t outlen;
+    char err[1 << 14];
+    size_t errlen;
+    double elapsed;
+};
+
+static double
+now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * Runs pollster with @args (NULL-terminated, without argv[0]). When @term_after > 0, sends
+ * SIGTERM after that many seconds. Kills it after @limit seconds (a hang fails the test).
+ */
+static void
+run(struct cmd *c, double limit, double term_after, const char *const *args)
+{
+    const char *bin = getenv("POLLSTER_BIN");
+    const char *argv[64];
+    int out[2], err[2];
+    size_t n = 0;
+    bool termed = false;
+
+    memset(c, 0, sizeof(*c));
+    ck_assert_msg(bin != NULL, "POLLSTER_BIN not set");
+    /* Under VALGRIND=valgrind make check the binary runs under valgrind too, and slower. */
+    const char *vg = getenv("VALGRIND");
+    if (vg != NULL && *vg != '\0') {
+        argv[n++] = vg;
+        argv[n++] = "--quiet";
+        argv[n++] = "--error-exitcode=99";
+        argv[n++] = "--leak-check=full";
+        argv[n++] = "--errors-for-leak-kinds=definite,indirect,possible";
+        limit *= 4;
+        term_after *= 4;
+    }
+    argv[n++] = bin;
+    for (size_t i = 0; args[i] != NULL && n < 63; i++) {
+        argv[n++] = args[i];
+    }
+    argv[n] = NULL;
+    ck_assert_int_eq(pipe(out), 0);
+    ck_assert_int_eq(pipe(err), 0);
+    double start = now_s();
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(out[1], 1);
+        dup2(err[1], 2);
+        close(out[0]);
+        close(err[0]);
+        execvp(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(out[1]);
+    close(err[1]);
+    struct pollfd p[2] = {{.fd = out[0], .events = POLLIN}, {.fd = err[0], .events = POLLIN}};
+    int open_fds = 2;
+    while (open_fds > 0) {
+        double t = now_s() - start;
+        if (t > limit) {
+            kill(pid, SIGKILL);
+            break;
+        }
+        if (term_after > 0 && !termed && t > term_after) {
+            kill(pid, SIGTERM);
+            termed = true;
+        }
+        if (poll(p, 2, 20) <= 0) {
+            continue;
+        }
+        for (int i = 0; i < 2; i++) {
+            if (p[i].revents == 0 || p[i].fd < 0) {
+                continue;
+            }
+            char *buf = i == 0 ? c->out : c->err;
+            size_t *len = i == 0 ? &c->outlen : &c->errlen;
+            size_t cap = i == 0 ? sizeof(c->out) : sizeof(c->err);
+            ssize_t r = read(p[i].fd, buf + *len, cap - 1 - *len);
+            if (r <= 0) {
+                close(p[i].fd);
+                p[i].fd = -1;
+                open_fds--;
+            }
+            else {
+                *len += (size_t)r;
+                buf[*len] = '\0';
+            }
+        }
+    }
+    for (int i = 0; i < 2; i++) {
+        if (p[i].fd >= 0) {
+            close(p[i].fd);
+        }
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    c->elapsed = now_s() - start;
+    c->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    ck_assert_msg(c->elapsed < limit, "pollster did not finish within %.1f s", limit);
+}
+
+/* Time allowance factor: 4 under valgrind. */
+static double
+slowdown(void)
+{
+    const char *vg = getenv("VALGRIND");
+
+    return vg != NULL && *vg != '\0' ? 4.0 : 1.0;
+}
+
+static unsigned mock_port;
+static pid_t mock_pid;
+
+static void
+setup(void)
+{
+    mock_pid = mock_server_spawn(&mock_port, 60);
+    ck_assert_int_gt(mock_pid, 0);
+}
+
+static void
+teardown(void)
+{
+    mock_server_stop(mock_pid);
+}
+
+static const char *
+url(const char *path)
+{
+    static char buf[8][128];
+    static int i;
+
+    i = (i + 1) % 8;
+    snprintf(buf[i], sizeof(buf[i]), "http://127.0.0.1:%u%s", mock_port, path);
+    return buf[i];
+}
+
+/* Parses every stdout line; asserts each is valid JSON. */
+static json_object *
+lines_of(const struct cmd *c)
+{
+    json_object *arr = json_object_new_array();
+    char *copy = strdup(c->out);
+
+    for (char *line = copy, *nl; (nl = strchr(line, '\n')) != NULL; line = nl + 1) {
+        *nl = '\0';
+        json_object *o = json_tokener_parse(line);
+        ck_assert_msg(o != NULL, "invalid JSON line: %s", line);
+        json_object_array_add(arr, o);
+    }
+    free(copy);
+    return arr;
+}
+
+static const char *
+str_field(json_object *o, const char *key)
+{
+    json_object *v = NULL;
+
+    ck_assert_msg(json_object_object_get_ex(o, key, &v), "no field %s", key);
+    return json_object_get_string(v);
+}
+
+static bool
+bool_field(json_object *o, const char *key)
+{
+    json_object *v = NULL;
+
+    ck_assert_msg(json_object_object_get_ex(o, key, &v), "no field %s", key);
+    return json_object_get_boolean(v);
+}
+
+START_TEST(test_help_and_version)
+{
+    struct cmd c;
+
+    run(&c, 10, 0, (const char *const[]){"--help", NULL});
+    ck_assert_int_eq(c.status, 0);
+    ck_assert_ptr_nonnull(strstr(c.out, "Usage: pollster"));
+    ck_assert_ptr_nonnull(strstr(c.out, "--once"));
+    ck_assert_ptr_nonnull(strstr(c.out, "--status-listen"));
+    run(&c, 10, 0, (const char *const[]){"--version", NULL});
+    ck_assert_int_eq(c.status, 0);
+    ck_assert_msg(strncmp(c.out, "pollster " PACKAGE_VERSION, 9 + strlen(PACKAGE_VERSION)) == 0,
+                  "%s", c.out);
+}
+END_TEST
+
+static const struct {
+    const char *args[8];
+    const char *err;
+} usage_cases[] = {
+    {{"--bogus", NULL}, "pollster: unknown option \"--bogus\" (see pollster --help)\n"},
+    {{"--once", "--timeout", "5x", NULL},
+     "pollster: --timeout: invalid duration \"5x\" (expected e.g. 500ms, 10s, 1m30s) (see "
+     "pollster --help)\n"},
+    {{"--interval", "0", NULL},
+     "pollster: --interval: invalid duration \"0\" (expected e.g. 500ms, 10s, 1m30s) (see "
+     "pollster --help)\n"},
+    {{"--once", "--target", NULL},
+     "pollster: option --target needs an argument (see pollster "
+     "--help)\n"},
+    {{"--once", "--target", "ftp://127.0.0.1/", NULL},
+     "pollster: --target: invalid URL \"ftp://127.0.0.1/\": only http and https are allowed\n"},
+    {{"--once", "--target", "http://", NULL}, NULL},
+    {{"--once", "--kind", "nope", "--target", "http://127.0.0.1/", NULL},
+     "pollster: unknown --kind \"nope\" (available: probe)\n"},
+    {{"--log-level", "loud", NULL},
+     "pollster: --log-level: invalid level \"loud\" (error, warn, info, debug) (see pollster "
+     "--help)\n"},
+    {{"--body-size-limit", "10XB", NULL},
+     "pollster: --body-size-limit: invalid size \"10XB\" (expected e.g. 512KiB, 10MiB) (see "
+     "pollster --help)\n"},
+    {{"--target", "http://127.0.0.1/", "--interval", "1s", "--timeout", "2s", NULL},
+     "pollster: --timeout (2000 ms) must not exceed --interval (1000 ms)\n"},
+    {{"--valid-status-code", "99", NULL},
+     "pollster: --valid-status-code: invalid HTTP status code \"99\" (see pollster --help)\n"},
+    {{"--once", "--fail-if-body-matches", "(", "--target", "http://127.0.0.1/", NULL}, NULL},
+    {{"stray", NULL}, "pollster: unexpected argument \"stray\" (see pollster --help)\n"},
+};
+
+START_TEST(test_bad_usage_exit_2)
+{
+    for (size_t i = 0; i < sizeof(usage_cases) / sizeof(usage_cases[0]); i++) {
+        struct cmd c;
+        run(&c, 10, 0, usage_cases[i].args);
+        ck_assert_msg(c.status == 2, "case %zu (%s): exit %d, stderr %s", i, usage_cases[i].args[0],
+                      c.status, c.err);
+        ck_assert_uint_eq(c.outlen, 0);
+        if (usage_cases[i].err != NULL) {
+            ck_assert_str_eq(c.err, usage_cases[i].err);
+        }
+        else {
+            /* One line naming the cause. */
+            ck_assert_msg(strncmp(c.err, "pollster: ", 10) == 0 &&
+                              strchr(c.err, '\n') == c.err + c.errlen - 1,
+                          "case %zu: %s", i, c.err);
+        }
+    }
+}
+END_TEST
+
+START_TEST(test_once_closed_port)
+{
+    struct cmd c;
+    char target[64];
+
+    snprintf(target, sizeof(target), "http://127.0.0.1:%u/", mock_closed_port());
+    run(&c, 10, 0, (const char *const[]){"--once", "--target", target, "--timeout", "5s", NULL});
+    ck_assert_int_eq(c.status, 1);
+    ck_assert(c.elapsed < 5 * slowdown());
+    json_object *lines = lines_of(&c);
+    ck_assert_int_eq(json_object_array_length(lines), 1);
+    json_object *b = json_object_array_get_idx(lines, 0);
+    ck_assert(!bool_field(b, "ok"));
+    ck_assert_str_eq(str_field(b, "reason"), "connect");
+    ck_assert_str_eq(str_field(b, "error"), "connect: connection refused");
+    ck_assert_str_eq(str_field(b, "url"), target);
+    ck_assert_ptr_nonnull(strstr(c.err, "connect: connection refused reason=connect"));
+    json_object_put(lines);
+}
+END_TEST
+
+START_TEST(test_once_ok)
+{
+    struct cmd c;
+
+    run(&c, 10, 0, (const char *const[]){"--once", "--target", url("/ok"), NULL});
+    ck_assert_int_eq(c.status, 0);
+    json_object *lines = lines_of(&c);
+    ck_assert_int_eq(json_object_array_length(lines), 1);
+    json_object *b = json_object_array_get_idx(lines, 0);
+    ck_assert(bool_field(b, "ok"));
+    ck_assert_str_eq(str_field(b, "job"), "probe");
+    ck_assert_str_eq(str_field(b, "status"), "200");
+    json_object_put(lines);
+}
+END_TEST
+
+/* Several targets run concurrently: wall time is about the slowest, not the sum. */
+START_TEST(test_once_concurrent)
+{
+    struct cmd c;
+
+    run(&c, 20, 0,
+        (const char *const[]){"--once", "--timeout", "2s", "--target", url("/hang"), "--target",
+                              url("/slow/1500"), "--target", url("/slow/1500"), "--target",
+                              url("/slow/1500"), "--target", url("/ok"), NULL});
+    ck_assert_int_eq(c.status, 1);
+    /* The sum would be 6.5 s. */
+    ck_assert_msg(c.elapsed < 3.5 * slowdown(), "took %.2f s", c.elapsed);
+    ck_assert(c.elapsed >= 1.9);
+    json_object *lines = lines_of(&c);
+    ck_assert_int_eq(json_object_array_length(lines), 5);
+    int ok = 0;
+    for (size_t i = 0; i < 5; i++) {
+        json_object *b = json_object_array_get_idx(lines, i);
+        if (bool_field(b, "ok")) {
+            ok++;
+        }
+        else {
+            ck_assert_str_eq(str_field(b, "reason"), "timeout");
+            ck_assert_str_eq(
+                str_field(b, "error"),
+                "timeout after 2000 ms (connected, waiting for response, 0 bytes received)");
+        }
+    }
+    ck_assert_int_eq(ok, 4);
+    json_object_put(lines);
+}
+END_TEST
+
+START_TEST(test_once_builtin_default)
+{
+    struct cmd c;
+
+    run(&c, 15, 0, (const char *const[]){"--once", NULL});
+    ck_assert_msg(c.status == 0, "exit %d: %s", c.status, c.err);
+    json_object *lines = lines_of(&c);
+    ck_assert_int_eq(json_object_array_length(lines), 1);
+    json_object *b = json_object_array_get_idx(lines, 0);
+    ck_assert(bool_field(b, "ok"));
+    ck_assert_str_eq(str_field(b, "job"), "pollster");
+    ck_assert_ptr_nonnull(strstr(str_field(b, "url"), "/metrics"));
+    json_object_put(lines);
+}
+END_TEST
+
+START_TEST(test_daemon_runs_and_drains_on_sigterm)
+{
+    struct cmd c;
+
+    run(&c, 20, 1.6,
+        (const char *const[]){"--target", url("/ok"), "--target", url("/slow/300"), "--interval",
+                              "300ms", "--timeout", "300ms", "--status-listen", "127.0.0.1:0",
+                              NULL});
+    ck_assert_msg(c.status == 0, "exit %d: %s", c.status, c.err);
+    json_object *lines = lines_of(&c);
+    /* ~1.6 s at 300 ms per target: 4 to 6 runs each. */
+    size_t n = json_object_array_length(lines);
+    ck_assert_msg(n >= (slowdown() > 1 ? 2 : 7) && n <= 12 * slowdown(), "%zu runs", n);
+    ck_assert_ptr_nonnull(strstr(c.err, "SIGTERM received"));
+    json_object_put(lines);
+}
+END_TEST
+
+static Suite *
+cli_suite(void)
+{
+    Suite *s = suite_create("cli");
+    TCase *tc = tcase_create("binary");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_help_and_version);
+    tcase_add_test(tc, test_bad_usage_exit_2);
+    tcase_add_test(tc, test_once_closed_port);
+    tcase_add_test(tc, test_once_ok);
+    tcase_add_test(tc, test_once_concurrent);
+    tcase_add_test(tc, test_once_builtin_default);
+    tcase_add_test(tc, test_daemon_runs_and_drains_on_sigterm);
+    tcase_set_timeout(tc, 120);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int
+main(void)
+{
+    SRunner *sr = srunner_create(cli_suite());
+    srunner_run_all(sr, CK_ENV);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,393 @@
+/*
+ * Tests for the probe job kind through the engine's once mode: mock targets on the same loop,
+ * output captured from the stdout output on a pipe and parsed back with json-c, so the
+ * assertions are on the JSON fields a user sees.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "enc_json.h"
+#include "engine.h"
+#include "job_probe.h"
+#include "loop.h"
+#include "mock_server.h"
+#include "out_stdout.h"
+#include "stats.h"
+
+static struct loop *lp;
+static struct mock_server *mock;
+static struct engine *eng;
+static int pipefd[2];
+
+static void
+setup(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    lp = loop_new();
+    mock = mock_server_new(loop_base(lp));
+    eng = engine_new(lp);
+    ck_assert(lp != NULL && mock != NULL && eng != NULL);
+    ck_assert_int_eq(pipe(pipefd), 0);
+    fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
+    struct output out = {.ops = &out_stdout_ops, .state = out_stdout_new(pipefd[1])};
+    ck_assert_int_eq(engine_add_output(eng, &enc_json, &out), 0);
+}
+
+static void
+teardown(void)
+{
+    engine_free(eng);
+    mock_server_free(mock);
+    loop_free(lp);
+    close(pipefd[0]);
+    close(pipefd[1]);
+    curl_global_cleanup();
+    stats_free_all();
+    arena_free_cache();
+}
+
+static void
+add(const char *path, int64_t timeout_ms, const struct probe_opts *po)
+{
+    char url[256], err[256];
+    struct probe_opts def;
+
+    memset(&def, 0, sizeof(def));
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", mock_server_port(mock), path);
+    void *st = job_probe_new(po != NULL ? po : &def, err, sizeof(err));
+    ck_assert_msg(st != NULL, "%s", err);
+    struct target_spec spec = {
+        .job = "web",
+        .url = url,
+        .timeout_ms = timeout_ms,
+        .body_limit = 1 << 20,
+        .fresh_connect = true,
+        .follow_redirects = true,
+        .kind = &job_probe,
+        .kind_state = st,
+    };
+    ck_assert_int_eq(engine_add_target(eng, &spec, err, sizeof(err)), 0);
+}
+
+/* Reads every line the output wrote; returns them parsed, in order, as a json-c array. */
+static json_object *
+read_lines(void)
+{
+    static char buf[1 << 20];
+    size_t len = 0;
+    ssize_t n;
+    json_object *arr = json_object_new_array();
+
+    while ((n = read(pipefd[0], buf + len, sizeof(buf) - 1 - len)) > 0) {
+        len += (size_t)n;
+    }
+    buf[len] = '\0';
+    for (char *line = buf, *nl; (nl = strchr(line, '\n')) != NULL; line = nl + 1) {
+        *nl = '\0';
+        json_object *o = json_tokener_parse(line);
+        ck_assert_msg(o != NULL, "invalid JSON line: %s", line);
+        json_object_array_add(arr, o);
+    }
+    return arr;
+}
+
+static json_object *
+field(json_object *o, const char *key)
+{
+    json_object *v = NULL;
+
+    ck_assert_msg(json_object_object_get_ex(o, key, &v), "no field %s", key);
+    return v;
+}
+
+/* The value of the first sample named @name whose labels include @lk=@lv (if @lk). */
+static double
+sample(json_object *batch, const char *name, const char *lk, const char *lv)
+{
+    json_object *samples = field(batch, "samples");
+
+    for (size_t i = 0; i < json_object_array_length(samples); i++) {
+        json_object *s = json_object_array_get_idx(samples, i);
+        if (strcmp(json_object_get_string(field(s, "name")), name) != 0) {
+            continue;
+        }
+        if (lk != NULL) {
+            json_object *v = NULL;
+            if (!json_object_object_get_ex(field(s, "labels"), lk, &v) ||
+                strcmp(json_object_get_string(v), lv) != 0) {
+                continue;
+            }
+        }
+        return json_object_get_double(field(s, "value"));
+    }
+    ck_abort_msg("no sample %s", name);
+    return 0;
+}
+
+static bool
+has_sample(json_object *batch, const char *name)
+{
+    json_object *samples = field(batch, "samples");
+
+    for (size_t i = 0; i < json_object_array_length(samples); i++) {
+        json_object *s = json_object_array_get_idx(samples, i);
+        if (strcmp(json_object_get_string(field(s, "name")), name) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+START_TEST(test_probe_ok_fields)
+{
+    add("/ok", 2000, NULL);
+    ck_assert_int_eq(engine_run_once(eng), 0);
+    json_object *lines = read_lines();
+    ck_assert_int_eq(json_object_array_length(lines), 1);
+    json_object *b = json_object_array_get_idx(lines, 0);
+
+    ck_assert(json_object_get_boolean(field(b, "ok")));
+    ck_assert_str_eq(json_object_get_string(field(b, "job")), "web");
+    ck_assert_int_eq(json_object_get_int(field(b, "status")), 200);
+    ck_assert(json_object_is_type(field(b, "error"), json_type_null));
+    ck_assert(!json_object_object_get_ex(b, "reason", NULL));
+    ck_assert(json_object_get_int64(field(b, "ts_ms")) > 1600000000000LL);
+    ck_assert(sample(b, "probe_success", NULL, NULL) == 1);
+    ck_assert(sample(b, "probe_http_status_code", NULL, NULL) == 200);
+    ck_assert(sample(b, "probe_http_content_length", NULL, NULL) == 6);
+    ck_assert(sample(b, "probe_http_uncompressed_body_length", NULL, NULL) == 6);
+    ck_assert(sample(b, "probe_http_redirects", NULL, NULL) == 0);
+    ck_assert(sample(b, "probe_http_ssl", NULL, NULL) == 0);
+    ck_assert(sample(b, "probe_http_version", NULL, NULL) == 1.1);
+    ck_assert(sample(b, "probe_duration_seconds", NULL, NULL) > 0);
+    static const char *const phases[] = {"resolve", "connect", "tls", "processing", "transfer"};
+    for (int i = 0; i < 5; i++) {
+        double v = sample(b, "probe_http_duration_seconds", "phase", phases[i]);
+        ck_assert(v >= 0 && v < 2);
+    }
+    ck_assert(sample(b, "probe_http_duration_seconds", "phase", "connect") > 0);
+    ck_assert(!has_sample(b, "probe_ssl_earliest_cert_expiry"));
+    ck_assert(!has_sample(b, "probe_failed_due_to_regex"));
+    ck_assert(sample(b, "up", NULL, NULL) == 1);
+    ck_assert(sample(b, "scrape_samples_scraped", NULL, NULL) == 13);
+    ck_assert(sample(b, "scrape_timeout_seconds", NULL, NULL) == 2);
+    json_object_put(lines);
+}
+END_TEST
+
+START_TEST(test_probe_status_codes)
+{
+    struct probe_opts po;
+
+    memset(&po, 0, sizeof(po));
+    add("/status/500", 2000, NULL);
+    po.valid_status_codes[0] = 404;
+    po.n_valid_status_codes = 1;
+    add("/status/404", 2000, &po);
+    add("/ok", 2000, &po);
+    ck_assert_int_eq(engine_run_once(eng), 2);
+    json_object *lines = read_lines();
+    ck_assert_int_eq(json_object_array_length(lines), 3);
+    for (size_t i = 0; i < 3; i++) {
+        json_object *b = json_object_array_get_idx(lines, i);
+        const char *url = json_object_get_string(field(b, "url"));
+        bool ok = json_object_get_boolean(field(b, "ok"));
+        if (strstr(url, "/status/500") != NULL) {
+            ck_assert(!ok);
+            ck_assert_str_eq(json_object_get_string(field(b, "reason")), "http_5xx");
+            ck_assert_str_eq(json_object_get_string(field(b, "error")),
+                             "HTTP 500 is not a valid status code");
+            ck_assert(sample(b, "probe_http_status_code", NULL, NULL) == 500);
+            ck_assert(sample(b, "probe_success", NULL, NULL) == 0);
+        }
+        else if (strstr(url, "/status/404") != NULL) {
+            ck_assert(ok);
+            ck_assert(sample(b, "probe_success", NULL, NULL) == 1);
+        }
+        else {
+            ck_assert(!ok); /* 200 is not in [404] */
+            ck_assert_str_eq(json_object_get_string(field(b, "error")),
+                             "HTTP 200 is not a valid status code");
+            ck_assert_str_eq(json_object_get_string(field(b, "reason")), "internal");
+        }
+    }
+    json_object_put(lines);
+}
+END_TEST
+
+START_TEST(test_probe_regexes)
+{
+    static const char *const bad[] = {"ERROR", NULL};
+    static const char *const want[] = {"^status: (ok|healthy)", NULL};
+    struct probe_opts po;
+
+    memset(&po, 0, sizeof(po));
+    po.fail_if_body_matches = bad;
+    po.fail_if_body_not_matches = want;
+    add("/text/status:%20healthy%0A", 2000, &po);
+    add("/text/status:%20ERROR%0A", 2000, &po);
+    add("/text/nothing", 2000, &po);
+    ck_assert_int_eq(engine_run_once(eng), 2);
+    json_object *lines = read_lines();
+    ck_assert_int_eq(json_object_array_length(lines), 3);
+    for (size_t i = 0; i < 3; i++) {
+        json_object *b = json_object_array_get_idx(lines, i);
+        const char *url = json_object_get_string(field(b, "url"));
+        if (strstr(url, "healthy") != NULL) {
+            ck_assert(json_object_get_boolean(field(b, "ok")));
+            ck_assert(sample(b, "probe_failed_due_to_regex", NULL, NULL) == 0);
+        }
+        else if (strstr(url, "ERROR") != NULL) {
+            ck_assert_str_eq(json_object_get_string(field(b, "error")),
+                             "body matched fail_if_body_matches_regexp \"ERROR\"");
+            ck_assert(sample(b, "probe_failed_due_to_regex", NULL, NULL) == 1);
+        }
+        else {
+            ck_assert_str_eq(json_object_get_string(field(b, "error")),
+                             "body did not match fail_if_body_not_matches_regexp "
+                             "\"^status: (ok|healthy)\"");
+            ck_assert(sample(b, "probe_failed_due_to_regex", NULL, NULL) == 1);
+        }
+    }
+    json_object_put(lines);
+}
+END_TEST
+
+START_TEST(test_probe_bad_regex_rejected)
+{
+    static const char *const bad[] = {"(unclosed", NULL};
+    struct probe_opts po;
+    char err[256];
+
+    memset(&po, 0, sizeof(po));
+    po.fail_if_body_matches = bad;
+    ck_assert_ptr_null(job_probe_new(&po, err, sizeof(err)));
+    static const char want[] = "fail_if_body_matches_regexp: invalid regular expression "
+                               "\"(unclosed\": ";
+    ck_assert_msg(strncmp(err, want, strlen(want)) == 0 && strlen(err) > strlen(want), "%s", err);
+}
+END_TEST
+
+START_TEST(test_probe_redirects_counted)
+{
+    add("/redirect/3", 2000, NULL);
+    ck_assert_int_eq(engine_run_once(eng), 0);
+    json_object *lines = read_lines();
+    json_object *b = json_object_array_get_idx(lines, 0);
+    ck_assert(sample(b, "probe_http_redirects", NULL, NULL) == 4);
+    ck_assert(sample(b, "probe_http_status_code", NULL, NULL) == 200);
+    json_object_put(lines);
+}
+END_TEST
+
+START_TEST(test_probe_failures_concurrent)
+{
+    char url[64];
+    char err[256];
+    struct probe_opts def;
+
+    memset(&def, 0, sizeof(def));
+    add("/hang", 1000, NULL);
+    add("/ok", 1000, NULL);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u/", mock_closed_port());
+    struct target_spec spec = {
+        .job = "web",
+        .url = url,
+        .timeout_ms = 1000,
+        .kind = &job_probe,
+        .kind_state = job_probe_new(&def, err, sizeof(err)),
+    };
+    ck_assert_int_eq(engine_add_target(eng, &spec, err, sizeof(err)), 0);
+    ck_assert_int_eq(engine_run_once(eng), 2);
+    json_object *lines = read_lines();
+    ck_assert_int_eq(json_object_array_length(lines), 3);
+    /* Results arrive as they finish: the hanging target last. */
+    json_object *last = json_object_array_get_idx(lines, 2);
+    ck_assert_str_eq(json_object_get_string(field(last, "reason")), "timeout");
+    ck_assert(sample(last, "probe_success", NULL, NULL) == 0);
+    ck_assert(sample(last, "up", NULL, NULL) == 0);
+    for (size_t i = 0; i < 2; i++) {
+        json_object *b = json_object_array_get_idx(lines, i);
+        if (!json_object_get_boolean(field(b, "ok"))) {
+            ck_assert_str_eq(json_object_get_string(field(b, "reason")), "connect");
+            ck_assert_str_eq(json_object_get_string(field(b, "error")),
+                             "connect: connection refused");
+        }
+    }
+    json_object_put(lines);
+}
+END_TEST
+
+START_TEST(test_timeout_over_interval_rejected)
+{
+    char err[256];
+    struct probe_opts def;
+
+    memset(&def, 0, sizeof(def));
+    struct target_spec spec = {
+        .job = "web",
+        .url = "http://127.0.0.1:1/",
+        .interval_ms = 1000,
+        .timeout_ms = 2000,
+        .kind = &job_probe,
+        .kind_state = job_probe_new(&def, err, sizeof(err)),
+    };
+    ck_assert_int_eq(engine_add_target(eng, &spec, err, sizeof(err)), -EINVAL);
+    ck_assert_str_eq(
+        err, "http://127.0.0.1:1/: timeout (2000 ms) must not exceed the interval (1000 ms)");
+}
+END_TEST
+
+START_TEST(test_cert_time_parse)
+{
+    int64_t t;
+
+    ck_assert_int_eq(job_probe_parse_cert_time("Jan  1 00:00:00 2030 GMT", &t), 0);
+    ck_assert_int_eq(t, 1893456000);
+    ck_assert_int_eq(job_probe_parse_cert_time("Dec 31 23:59:59 2029 GMT", &t), 0);
+    ck_assert_int_eq(t, 1893455999);
+    ck_assert_int_eq(job_probe_parse_cert_time("garbage", &t), -EINVAL);
+    ck_assert_int_eq(job_probe_parse_cert_time("Jan  1 00:00:00 2030 GMT trailing", &t), -EINVAL);
+}
+END_TEST
+
+static Suite *
+probe_suite(void)
+{
+    Suite *s = suite_create("probe");
+    TCase *tc = tcase_create("once");
+    TCase *tu = tcase_create("units");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_probe_ok_fields);
+    tcase_add_test(tc, test_probe_status_codes);
+    tcase_add_test(tc, test_probe_regexes);
+    tcase_add_test(tc, test_probe_redirects_counted);
+    tcase_add_test(tc, test_probe_failures_concurrent);
+    tcase_add_test(tc, test_timeout_over_interval_rejected);
+    tcase_set_timeout(tc, 30);
+    suite_add_tcase(s, tc);
+    tcase_add_test(tu, test_probe_bad_regex_rejected);
+    tcase_add_test(tu, test_cert_time_parse);
+    suite_add_tcase(s, tu);
+    return s;
+}
+
+int
+main(void)
+{
+    SRunner *sr = srunner_create(probe_suite());
+    srunner_run_all(sr, CK_ENV);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,186 @@
+/*
+ * libFuzzer harness for prom_parse.c. The first byte of the input picks how the rest is split:
+ * the body is parsed once in one piece and once as a first chunk ending at a position derived from
+ * that byte followed by chunks of a size derived from it too, in both formats. Beyond crashes and
+ * sanitizer reports it traps when the two parses disagree (return code, error text or samples) or
+ * when a sample breaks the parser's guarantees: valid metric and label names, no duplicate label
+ * names, valid UTF-8 without NUL in every string, error text valid UTF-8 and short enough for a
+ * batch.
+ *
+ * clang -fsanitize=fuzzer,address,undefined -g -O1 -Iagent -I<dir with config.h> \
+ *     agent/sample.c agent/prom_parse.c tests/fuzz/fuzz_prom_parse.c -lm -o fuzz_prom_parse
+ * ./fuzz_prom_parse -max_total_time=180 corpus/ tests/fixtures/
+ */
+#include "config.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "prom_parse.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define FUZZ_CHECK(cond)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            __builtin_trap();                                                                      \
+        }                                                                                          \
+    } while (0)
+
+static bool
+valid_utf8(const char *str)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    unsigned c, need, i;
+    uint32_t cp;
+
+    while (*s != '\0') {
+        c = *s++;
+        if (c < 0x80) {
+            continue;
+        }
+        if (c >= 0xc2 && c < 0xe0) {
+            need = 1;
+            cp = c & 0x1f;
+        }
+        else if (c >= 0xe0 && c < 0xf0) {
+            need = 2;
+            cp = c & 0x0f;
+        }
+        else if (c >= 0xf0 && c < 0xf5) {
+            need = 3;
+            cp = c & 0x07;
+        }
+        else {
+            return false;
+        }
+        for (i = 0; i < need; i++) {
+            if ((s[i] & 0xc0) != 0x80) {
+                return false;
+            }
+            cp = (cp << 6) | (s[i] & 0x3f);
+        }
+        s += need;
+        if ((need == 2 && cp < 0x800) || (need == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+            (cp >= 0xd800 && cp <= 0xdfff)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool
+valid_name(const char *s, bool metric)
+{
+    const char *p;
+
+    for (p = s; *p != '\0'; p++) {
+        bool alpha = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_';
+        bool ok = alpha || (metric && *p == ':') || (p != s && *p >= '0' && *p <= '9');
+
+        if (!ok) {
+            return false;
+        }
+    }
+    return p != s;
+}
+
+static void
+check_batch(const struct batch *b)
+{
+    size_t i;
+    uint32_t j, k;
+
+    for (i = 0; i < b->nsamples; i++) {
+        const struct sample *s = &b->samples[i];
+
+        FUZZ_CHECK(valid_name(s->name, true));
+        FUZZ_CHECK(s->type < SAMPLE_TYPE__COUNT);
+        FUZZ_CHECK((s->nlabels == 0) == (s->labels == NULL));
+        for (j = 0; j < s->nlabels; j++) {
+            FUZZ_CHECK(valid_name(s->labels[j].name, false));
+            FUZZ_CHECK(valid_utf8(s->labels[j].value));
+            for (k = 0; k < j; k++) {
+                FUZZ_CHECK(strcmp(s->labels[j].name, s->labels[k].name) != 0);
+            }
+        }
+    }
+}
+
+static bool
+same_sample(const struct sample *x, const struct sample *y)
+{
+    uint32_t j;
+
+    if (strcmp(x->name, y->name) != 0 || x->nlabels != y->nlabels || x->type != y->type ||
+        x->has_ts != y->has_ts || x->ts_ms != y->ts_ms ||
+        memcmp(&x->value, &y->value, sizeof(x->value)) != 0) {
+        return false;
+    }
+    for (j = 0; j < x->nlabels; j++) {
+        if (strcmp(x->labels[j].name, y->labels[j].name) != 0 ||
+            strcmp(x->labels[j].value, y->labels[j].value) != 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static struct prom_parser *whole, *split;
+    static struct batch bw, bs;
+    const char *body = (const char *)data + 1;
+    size_t n, first, chunk, off, len, i;
+    int fmt, rw, rs;
+
+    if (whole == NULL) {
+        whole = prom_parser_new();
+        split = prom_parser_new();
+        FUZZ_CHECK(whole != NULL && split != NULL);
+        batch_init(&bw);
+        batch_init(&bs);
+    }
+    if (size == 0) {
+        return 0;
+    }
+    n = size - 1;
+    first = n * data[0] / 256;
+    chunk = 1 + (size_t)(data[0] % 17) * (data[0] % 5 + 1);
+
+    for (fmt = PROM_FORMAT_TEXT; fmt <= PROM_FORMAT_OPENMETRICS; fmt++) {
+        batch_clear(&bw);
+        prom_parser_reset(whole, (enum prom_format)fmt, &bw);
+        rw = prom_parser_feed(whole, body, n);
+        if (rw == 0) {
+            rw = prom_parser_finish(whole);
+        }
+
+        batch_clear(&bs);
+        prom_parser_reset(split, (enum prom_format)fmt, &bs);
+        rs = prom_parser_feed(split, body, first);
+        for (off = first; rs == 0 && off < n; off += len) {
+            len = n - off < chunk ? n - off : chunk;
+            rs = prom_parser_feed(split, body + off, len);
+        }
+        if (rs == 0) {
+            rs = prom_parser_finish(split);
+        }
+
+        FUZZ_CHECK(rw == 0 || rw == -22 /* EINVAL */);
+        FUZZ_CHECK(rw == rs);
+        FUZZ_CHECK(strcmp(prom_parser_error(whole), prom_parser_error(split)) == 0);
+        FUZZ_CHECK(strlen(prom_parser_error(whole)) < BATCH_ERROR_MAX);
+        FUZZ_CHECK(valid_utf8(prom_parser_error(whole)));
+        FUZZ_CHECK((rw == 0) == (prom_parser_error(whole)[0] == '\0'));
+        FUZZ_CHECK(bw.nsamples == bs.nsamples);
+        for (i = 0; i < bw.nsamples; i++) {
+            FUZZ_CHECK(same_sample(&bw.samples[i], &bs.samples[i]));
+        }
+        check_batch(&bw);
+    }
+    return 0;
+}

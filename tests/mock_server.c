@@ -1,0 +1,332 @@
+/* Mock HTTP targets on loopback for the integration tests (see mock_server.h). */
+#include "config.h"
+
+#include "mock_server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+struct mock_server {
+    struct evhttp *http;
+    struct event_base *base;
+    unsigned port;
+    unsigned requests;
+};
+
+struct delayed {
+    struct evhttp_request *req;
+    struct event *ev;
+};
+
+static void
+reply(struct evhttp_request *req, int code, const char *body)
+{
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/plain");
+    evbuffer_add(evhttp_request_get_output_buffer(req), body, strlen(body));
+    evhttp_send_reply(req, code, code == 200 ? "OK" : "Status", NULL);
+}
+
+static void
+delayed_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct delayed *d = arg;
+
+    reply(d->req, 200, "slow hello\n");
+    event_free(d->ev);
+    free(d);
+}
+
+static void
+send_gzip(struct evhttp_request *req)
+{
+    char plain[2000];
+    unsigned char gz[4096];
+    z_stream zs;
+    size_t off = 0;
+
+    for (int i = 0; i < 100; i++) {
+        memcpy(plain + off, "compressed hello\n", 17);
+        off += 17;
+    }
+    memset(&zs, 0, sizeof(zs));
+    deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY);
+    zs.next_in = (unsigned char *)plain;
+    zs.avail_in = (unsigned)off;
+    zs.next_out = gz;
+    zs.avail_out = sizeof(gz);
+    deflate(&zs, Z_FINISH);
+    size_t n = sizeof(gz) - zs.avail_out;
+    deflateEnd(&zs);
+
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Encoding", "gzip");
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/plain");
+    evhttp_send_reply_start(req, 200, "OK");
+    /* Several chunks, split inside the gzip stream. */
+    for (size_t at = 0; at < n; at += 7) {
+        struct evbuffer *b = evbuffer_new();
+        evbuffer_add(b, gz + at, n - at < 7 ? n - at : 7);
+        evhttp_send_reply_chunk(req, b);
+        evbuffer_free(b);
+    }
+    evhttp_send_reply_end(req);
+}
+
+static void
+send_file(struct evhttp_request *req, const char *name)
+{
+    const char *dir = getenv("FIXTURES");
+    char path[1024];
+    char buf[65536];
+    size_t n;
+
+    if (strchr(name, '/') != NULL || strstr(name, "..") != NULL) {
+        reply(req, 400, "bad name\n");
+        return;
+    }
+    snprintf(path, sizeof(path), "%s/%s", dir != NULL ? dir : "tests/fixtures", name);
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        reply(req, 404, "no such fixture\n");
+        return;
+    }
+    struct evbuffer *out = evhttp_request_get_output_buffer(req);
+    while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
+        evbuffer_add(out, buf, n);
+    }
+    fclose(f);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                      "text/plain; version=0.0.4");
+    evhttp_send_reply(req, 200, "OK", NULL);
+}
+
+static void
+mock_cb(struct evhttp_request *req, void *arg)
+{
+    struct mock_server *m = arg;
+    const char *uri = evhttp_request_get_uri(req);
+    char loc[128];
+    long n;
+
+    m->requests++;
+    if (strcmp(uri, "/ok") == 0) {
+        reply(req, 200, "hello\n");
+    }
+    else if (sscanf(uri, "/status/%ld", &n) == 1) {
+        reply(req, (int)n, "status body\n");
+    }
+    else if (strcmp(uri, "/hang") == 0) {
+        /* Never answered; evhttp frees the request with its connection. */
+    }
+    else if (strcmp(uri, "/midbody") == 0) {
+        struct evbuffer *b = evbuffer_new();
+        evbuffer_add(b, "12345", 5);
+        evhttp_send_reply_start(req, 200, "OK");
+        evhttp_send_reply_chunk(req, b);
+        evbuffer_free(b);
+    }
+    else if (sscanf(uri, "/slow/%ld", &n) == 1) {
+        struct delayed *d = calloc(1, sizeof(*d));
+        struct timeval tv = {.tv_sec = n / 1000, .tv_usec = (n % 1000) * 1000};
+        d->req = req;
+        d->ev = evtimer_new(m->base, delayed_cb, d);
+        evtimer_add(d->ev, &tv);
+    }
+    else if (sscanf(uri, "/bigchunked/%ld", &n) == 1) {
+        char chunk[4096];
+        memset(chunk, 'x', sizeof(chunk));
+        evhttp_send_reply_start(req, 200, "OK");
+        for (long sent = 0; sent < n; sent += (long)sizeof(chunk)) {
+            struct evbuffer *b = evbuffer_new();
+            long len = n - sent < (long)sizeof(chunk) ? n - sent : (long)sizeof(chunk);
+            evbuffer_add(b, chunk, (size_t)len);
+            evhttp_send_reply_chunk(req, b);
+            evbuffer_free(b);
+        }
+        evhttp_send_reply_end(req);
+    }
+    else if (sscanf(uri, "/big/%ld", &n) == 1) {
+        struct evbuffer *out = evhttp_request_get_output_buffer(req);
+        char chunk[4096];
+        memset(chunk, 'y', sizeof(chunk));
+        for (long sent = 0; sent < n; sent += (long)sizeof(chunk)) {
+            long len = n - sent < (long)sizeof(chunk) ? n - sent : (long)sizeof(chunk);
+            evbuffer_add(out, chunk, (size_t)len);
+        }
+        evhttp_send_reply(req, 200, "OK", NULL);
+    }
+    else if (sscanf(uri, "/redirect/%ld", &n) == 1) {
+        if (n > 0) {
+            snprintf(loc, sizeof(loc), "/redirect/%ld", n - 1);
+        }
+        else {
+            snprintf(loc, sizeof(loc), "/ok");
+        }
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Location", loc);
+        evhttp_send_reply(req, 302, "Found", NULL);
+    }
+    else if (strcmp(uri, "/ftp-redirect") == 0) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Location", "ftp://127.0.0.1/");
+        evhttp_send_reply(req, 302, "Found", NULL);
+    }
+    else if (strcmp(uri, "/gzip") == 0) {
+        send_gzip(req);
+    }
+    else if (strncmp(uri, "/text/", 6) == 0) {
+        char *dec = evhttp_uridecode(uri + 6, 0, NULL);
+        reply(req, 200, dec != NULL ? dec : "");
+        free(dec);
+    }
+    else if (strncmp(uri, "/file/", 6) == 0) {
+        send_file(req, uri + 6);
+    }
+    else {
+        reply(req, 404, "not found\n");
+    }
+}
+
+struct mock_server *
+mock_server_new(struct event_base *base)
+{
+    struct mock_server *m = calloc(1, sizeof(*m));
+    struct evhttp_bound_socket *bound;
+    struct sockaddr_in sin;
+    socklen_t sl = sizeof(sin);
+
+    if (m == NULL) {
+        return NULL;
+    }
+    m->base = base;
+    m->http = evhttp_new(base);
+    if (m->http == NULL) {
+        free(m);
+        return NULL;
+    }
+    evhttp_set_gencb(m->http, mock_cb, m);
+    bound = evhttp_bind_socket_with_handle(m->http, "127.0.0.1", 0);
+    if (bound == NULL ||
+        getsockname(evhttp_bound_socket_get_fd(bound), (struct sockaddr *)&sin, &sl) != 0) {
+        mock_server_free(m);
+        return NULL;
+    }
+    m->port = ntohs(sin.sin_port);
+    return m;
+}
+
+void
+mock_server_free(struct mock_server *m)
+{
+    if (m == NULL) {
+        return;
+    }
+    evhttp_free(m->http);
+    free(m);
+}
+
+unsigned
+mock_server_port(const struct mock_server *m)
+{
+    return m->port;
+}
+
+unsigned
+mock_server_requests(const struct mock_server *m)
+{
+    return m->requests;
+}
+
+static void
+child_stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+    event_base_loopbreak(arg);
+}
+
+pid_t
+mock_server_spawn(unsigned *port, int max_seconds)
+{
+    int fds[2];
+    pid_t pid;
+
+    if (pipe(fds) != 0) {
+        return -1;
+    }
+    pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        struct event_base *base = event_base_new();
+        struct mock_server *m = base != NULL ? mock_server_new(base) : NULL;
+        unsigned p = m != NULL ? m->port : 0;
+        if (write(fds[1], &p, sizeof(p)) != (ssize_t)sizeof(p) || m == NULL) {
+            _exit(1);
+        }
+        close(fds[1]);
+        struct timeval tv = {.tv_sec = max_seconds, .tv_usec = 0};
+        struct event *stop = evtimer_new(base, child_stop_cb, base);
+        struct event *term = evsignal_new(base, SIGTERM, child_stop_cb, base);
+        evtimer_add(stop, &tv);
+        evsignal_add(term, NULL);
+        event_base_dispatch(base);
+        event_free(stop);
+        event_free(term);
+        mock_server_free(m);
+        event_base_free(base);
+        _exit(0);
+    }
+    close(fds[1]);
+    if (read(fds[0], port, sizeof(*port)) != (ssize_t)sizeof(*port) || *port == 0) {
+        close(fds[0]);
+        mock_server_stop(pid);
+        return -1;
+    }
+    close(fds[0]);
+    return pid;
+}
+
+void
+mock_server_stop(pid_t pid)
+{
+    int status;
+
+    if (pid > 0) {
+        kill(pid, SIGTERM);
+        waitpid(pid, &status, 0);
+    }
+}
+
+unsigned
+mock_closed_port(void)
+{
+    struct sockaddr_in sin;
+    socklen_t sl = sizeof(sin);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    unsigned port = 0;
+
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&sin, &sl) == 0) {
+        port = ntohs(sin.sin_port);
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    return port;
+}

@@ -1,0 +1,44 @@
+/*
+ * Mock HTTP targets for the integration tests: an evhttp server on 127.0.0.1 with an ephemeral
+ * port, serving well-behaved and hostile responses by path. It runs either on the test's own
+ * event_base (in-process tests, same loop as the agent) or in a forked child (tests that run the
+ * pollster binary), which stops by itself after a bounded time.
+ *
+ * Paths:
+ *   /ok                 200 "hello\n"
+ *   /status/N           status N with a short body
+ *   /hang               never answers
+ *   /midbody            headers and 5 body bytes, then nothing
+ *   /slow/MS            200 after MS milliseconds
+ *   /big/N              200 with an N-byte body (Content-Length)
+ *   /bigchunked/N       200 with an N-byte chunked body (no Content-Length)
+ *   /redirect/N         302 to /redirect/N-1; /redirect/0 redirects to /ok
+ *   /gzip               200 chunked, Content-Encoding: gzip, body "compressed hello\n" x 100
+ *   /text/S             200 with body S (URL-decoded)
+ *   /file/NAME          200 with the fixture file $FIXTURES/NAME
+ *   /ftp-redirect       302 to ftp://127.0.0.1/
+ */
+#ifndef POLLSTER_TESTS_MOCK_SERVER_H
+#define POLLSTER_TESTS_MOCK_SERVER_H
+
+#include <sys/types.h>
+
+struct event_base;
+struct mock_server;
+
+struct mock_server *mock_server_new(struct event_base *base);
+void mock_server_free(struct mock_server *m);
+unsigned mock_server_port(const struct mock_server *m);
+/* Requests served so far (all paths). */
+unsigned mock_server_requests(const struct mock_server *m);
+
+/* Forks a child serving the mock on its own loop for at most @max_seconds; returns its pid and
+ * stores the port. -1 on failure. */
+pid_t mock_server_spawn(unsigned *port, int max_seconds);
+/* Stops a spawned child (SIGTERM, then waits). */
+void mock_server_stop(pid_t pid);
+
+/* A loopback port that nothing listens on (bound, then closed). */
+unsigned mock_closed_port(void);
+
+#endif
