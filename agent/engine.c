@@ -25,6 +25,9 @@
 #include "strbuf.h"
 
 #define ENGINE_MAX_OUTPUTS 16
+/* Idle batches kept for reuse. Only runs in flight hold a batch, so memory follows concurrency,
+ * not the number of targets. */
+#define ENGINE_BATCH_POOL 32
 
 struct target {
     struct engine *engine; /* borrowed */
@@ -38,7 +41,7 @@ struct target {
     const struct job_kind *kind; /* borrowed */
     void *kind_state;            /* owned */
     struct scrape *scrape;       /* owned */
-    struct batch batch;          /* owned */
+    struct batch *batch;         /* owned while a run is in flight; from the engine's pool */
     struct sched_entry sched;    /* owned timer */
     struct log_limit limit;
     struct stats_job *stats; /* borrowed: registry */
@@ -56,7 +59,9 @@ struct engine {
     size_t ntargets;
     struct engine_output outputs[ENGINE_MAX_OUTPUTS];
     size_t noutputs;
-    struct strbuf enc; /* owned: reused encoding buffer */
+    struct strbuf enc;                     /* owned: reused encoding buffer */
+    struct batch *pool[ENGINE_BATCH_POOL]; /* owned: idle batches */
+    size_t npool;
 
     /* once mode */
     bool once;
@@ -83,7 +88,10 @@ target_free(struct target *t)
     if (t->kind != NULL && t->kind->free != NULL) {
         t->kind->free(t->kind_state);
     }
-    batch_release(&t->batch);
+    if (t->batch != NULL) {
+        batch_release(t->batch);
+        free(t->batch);
+    }
     for (size_t i = 0; i < t->nlabels; i++) {
         free((char *)t->labels[i].name);
         free((char *)t->labels[i].value);
@@ -135,8 +143,49 @@ engine_free(struct engine *e)
     if (e->drain_timer != NULL) {
         event_free(e->drain_timer);
     }
+    for (size_t i = 0; i < e->npool; i++) {
+        batch_release(e->pool[i]);
+        free(e->pool[i]);
+    }
     strbuf_release(&e->enc);
     free(e);
+}
+
+/* A cleared batch for a run of @t, from the pool or new. NULL when out of memory. */
+static struct batch *
+batch_take(struct engine *e, struct target *t)
+{
+    struct batch *b;
+
+    if (e->npool > 0) {
+        b = e->pool[--e->npool];
+    }
+    else {
+        b = malloc(sizeof(*b));
+        if (b == NULL) {
+            return NULL;
+        }
+        batch_init(b);
+    }
+    b->job = t->job;
+    b->instance = t->instance;
+    b->url = t->url;
+    b->target_labels = t->labels;
+    b->ntarget_labels = (uint32_t)t->nlabels;
+    return b;
+}
+
+static void
+batch_give_back(struct engine *e, struct batch *b)
+{
+    batch_clear(b);
+    if (e->npool < ENGINE_BATCH_POOL) {
+        e->pool[e->npool++] = b;
+    }
+    else {
+        batch_release(b);
+        free(b);
+    }
 }
 
 int
@@ -158,11 +207,15 @@ engine_add_output(struct engine *e, const struct encoder *enc, const struct outp
 static void
 add_synthetic(struct target *t, struct batch *b)
 {
-    double scraped = (double)b->nsamples;
+    double scraped = b->samples_scraped >= 0 ? (double)b->samples_scraped : (double)b->nsamples;
+    int64_t post = b->samples_post_relabel;
 
     batch_add(b, "up", SAMPLE_GAUGE, b->ok ? 1 : 0, 0);
     batch_add(b, "scrape_duration_seconds", SAMPLE_GAUGE, b->duration_s, 0);
     batch_add(b, "scrape_samples_scraped", SAMPLE_GAUGE, scraped, 0);
+    if (post >= 0) {
+        batch_add(b, "scrape_samples_post_metric_relabeling", SAMPLE_GAUGE, (double)post, 0);
+    }
     batch_add(b, "scrape_timeout_seconds", SAMPLE_GAUGE, (double)t->timeout_ms / 1000.0, 0);
 }
 
@@ -214,7 +267,8 @@ run_finished(struct target *t, struct batch *b)
         log_release(&t->limit, clock_mono_ms(), t->prefix);
     }
     emit(e, b);
-    batch_clear(b);
+    batch_give_back(e, b);
+    t->batch = NULL;
     if (e->once && e->pending > 0) {
         e->pending--;
     }
@@ -230,11 +284,22 @@ scrape_done_cb(struct scrape *s, struct batch *b, void *arg)
 static void
 target_run(struct target *t)
 {
-    batch_clear(&t->batch);
+    struct engine *e = t->engine;
+
+    t->batch = batch_take(e, t);
+    if (t->batch == NULL) {
+        log_err("engine: %s: out of memory, run skipped", t->prefix);
+        if (e->once && e->pending > 0) {
+            e->pending--;
+            e->failed++;
+            engine_check_drained(e);
+        }
+        return;
+    }
     t->sched.in_flight = true;
-    if (scrape_start(t->scrape, &t->batch) != 0) {
+    if (scrape_start(t->scrape, t->batch) != 0) {
         /* Not started: the batch says why; finish it here so it is counted and emitted. */
-        run_finished(t, &t->batch);
+        run_finished(t, t->batch);
     }
 }
 
@@ -310,7 +375,6 @@ engine_add_target(struct engine *e, const struct target_spec *spec, char *err, s
     t->instance = dup_or_null(spec->instance != NULL ? spec->instance : spec->url, &oom);
     t->interval_ms = spec->interval_ms;
     t->timeout_ms = spec->timeout_ms;
-    batch_init(&t->batch);
     if (spec->nlabels > 0) {
         t->labels = calloc(spec->nlabels, sizeof(*t->labels));
         if (t->labels == NULL) {
@@ -325,11 +389,6 @@ engine_add_target(struct engine *e, const struct target_spec *spec, char *err, s
     if (oom || t->job == NULL || t->url == NULL) {
         goto oom;
     }
-    t->batch.job = t->job;
-    t->batch.instance = t->instance;
-    t->batch.url = t->url;
-    t->batch.target_labels = t->labels;
-    t->batch.ntarget_labels = (uint32_t)t->nlabels;
     snprintf(t->prefix, sizeof(t->prefix), "%s/%s", t->job, t->instance);
     t->stats = stats_job_get(t->job);
 

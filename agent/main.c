@@ -34,6 +34,7 @@ enum {
     OPT_STATUS_LISTEN,
     OPT_LOG_LEVEL,
     OPT_SHUTDOWN_TIMEOUT,
+    OPT_PARSE,
 };
 
 static const struct option long_opts[] = {
@@ -52,6 +53,7 @@ static const struct option long_opts[] = {
     {"status-listen", required_argument, NULL, OPT_STATUS_LISTEN},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"shutdown-timeout", required_argument, NULL, OPT_SHUTDOWN_TIMEOUT},
+    {"parse", required_argument, NULL, OPT_PARSE},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -63,6 +65,7 @@ usage(FILE *f)
     fprintf(f,
             "Usage: pollster [OPTIONS]\n"
             "       pollster --once [--target URL]... [OPTIONS]\n"
+            "       pollster --parse FILE [--format prom|openmetrics]\n"
             "\n"
             "Periodic metrics collection agent. Without --target, runs the built-in default:\n"
             "serves its status endpoint and collects from its own /metrics, printing JSON.\n"
@@ -71,10 +74,13 @@ usage(FILE *f)
             "      --once                  run every target once, concurrently, print JSON lines,\n"
             "                              exit 0 (all ok), 1 (some failed) or 2 (bad usage)\n"
             "                              (default: run as a daemon in the foreground)\n"
+            "      --parse FILE            parse an exposition file (- = stdin), print one JSON\n"
+            "                              line per sample, or the first error (exit 1)\n"
             "\n"
             "Targets:\n"
             "      --target URL            collect from URL (http or https; repeatable)\n"
-            "      --kind KIND             job kind for --target: probe (default probe)\n"
+            "      --kind KIND             job kind for --target: prometheus or probe\n"
+            "                              (default probe)\n"
             "      --job NAME              job name for --target (default: the kind)\n"
             "      --interval DURATION     collection interval in daemon mode (default 15s)\n"
             "      --timeout DURATION      deadline of each run, <= interval (default 10s)\n"
@@ -85,7 +91,8 @@ usage(FILE *f)
             "      --insecure              do not verify TLS certificates\n"
             "\n"
             "Output and operation:\n"
-            "      --format FORMAT         output format: json (default json)\n"
+            "      --format FORMAT         output format: json (default json); with --parse,\n"
+            "                              the input format: prom (default) or openmetrics\n"
             "      --status-listen ADDR:PORT  status server address (default %s;\n"
             "                              port 0 picks a free port)\n"
             "      --shutdown-timeout DURATION  drain time on SIGTERM/SIGINT (default 5s)\n"
@@ -209,6 +216,9 @@ main(int argc, char **argv)
         case OPT_FORMAT:
             o.format = optarg;
             break;
+        case OPT_PARSE:
+            o.parse_file = optarg;
+            break;
         case OPT_STATUS_LISTEN:
             o.status_listen = optarg;
             break;
@@ -234,6 +244,12 @@ main(int argc, char **argv)
     }
     if (optind < argc) {
         return bad_usage("unexpected argument \"%s\"", argv[optind]);
+    }
+    if (o.parse_file != NULL) {
+        if (o.once || o.ntargets > 0) {
+            return bad_usage("--parse cannot be combined with --once or --target");
+        }
+        return run_parse(o.parse_file, o.format);
     }
     return run_main(&o);
 }

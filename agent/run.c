@@ -9,6 +9,8 @@
 #include "run.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,9 +20,11 @@
 
 #include "enc_json.h"
 #include "engine.h"
+#include "job_prom.h"
 #include "log.h"
 #include "loop.h"
 #include "out_stdout.h"
+#include "prom_parse.h"
 #include "sample.h"
 #include "scrape.h"
 #include "stats.h"
@@ -34,16 +38,18 @@ run_opts_init(struct run_opts *o)
     o->interval_ms = 15000;
     o->timeout_ms = 10000;
     o->body_limit = RUN_DEFAULT_BODY_LIMIT;
-    o->format = "json";
     o->shutdown_timeout_ms = RUN_DEFAULT_SHUTDOWN_TIMEOUT_MS;
 }
 
-/* Checks that @url is an absolute http(s) URL with a host. 0 or -EINVAL with @err set. */
+/*
+ * Checks that @url is an absolute http(s) URL with a host, and writes its "host[:port]" into
+ * @instance (the Prometheus instance label). 0 or -EINVAL with @err set.
+ */
 static int
-check_url(const char *url, char *err, size_t errlen)
+check_url(const char *url, char *instance, size_t instlen, char *err, size_t errlen)
 {
     CURLU *u = curl_url();
-    char *scheme = NULL, *host = NULL;
+    char *scheme = NULL, *host = NULL, *port = NULL;
     int rc = -EINVAL;
 
     if (u == NULL) {
@@ -64,40 +70,63 @@ check_url(const char *url, char *err, size_t errlen)
         snprintf(err, errlen, "invalid URL \"%s\": no host", url);
         goto out;
     }
+    if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK) {
+        snprintf(instance, instlen, "%s:%s", host, port);
+    }
+    else {
+        snprintf(instance, instlen, "%s", host);
+    }
     rc = 0;
 out:
     curl_free(scheme);
     curl_free(host);
+    curl_free(port);
     curl_url_cleanup(u);
     return rc;
 }
 
+/* Adds one ad-hoc target of the kind @o->kind (or the built-in default's self-scrape). */
 static int
-add_probe(struct engine *e, const struct run_opts *o, const char *job, const char *url,
-          int64_t interval_ms, int64_t timeout_ms)
+add_target(struct engine *e, const struct run_opts *o, const char *kind, const char *job,
+           const char *url, int64_t interval_ms, int64_t timeout_ms)
 {
-    char err[512];
-    struct probe_opts po = o->probe;
-
-    po.fail_if_body_matches = o->match[0] != NULL ? o->match : NULL;
-    po.fail_if_body_not_matches = o->not_match[0] != NULL ? o->not_match : NULL;
-    void *state = job_probe_new(&po, err, sizeof(err));
-    if (state == NULL) {
-        fprintf(stderr, "pollster: %s\n", err);
-        return -EINVAL;
-    }
+    char err[512], instance[300];
     struct target_spec spec = {
         .job = job,
         .url = url,
         .interval_ms = interval_ms,
         .timeout_ms = timeout_ms,
         .body_limit = o->body_limit,
-        .fresh_connect = true,
         .follow_redirects = true,
         .insecure_skip_verify = o->insecure_skip_verify,
-        .kind = &job_probe,
-        .kind_state = state,
     };
+
+    if (check_url(url, instance, sizeof(instance), err, sizeof(err)) != 0) {
+        fprintf(stderr, "pollster: --target: %s\n", err);
+        return -EINVAL;
+    }
+    if (strcmp(kind, "probe") == 0) {
+        struct probe_opts po = o->probe;
+        po.fail_if_body_matches = o->match[0] != NULL ? o->match : NULL;
+        po.fail_if_body_not_matches = o->not_match[0] != NULL ? o->not_match : NULL;
+        spec.kind = &job_probe;
+        spec.kind_state = job_probe_new(&po, err, sizeof(err));
+        spec.fresh_connect = true; /* time a full connection, as blackbox_exporter does */
+    }
+    else {
+        struct prom_opts pr = {
+            .honor_timestamps = true,
+            .timeout_ms = timeout_ms,
+        };
+        spec.kind = &job_prom;
+        spec.instance = instance;
+        spec.kind_state = job_prom_new(&pr);
+        snprintf(err, sizeof(err), "out of memory");
+    }
+    if (spec.kind_state == NULL) {
+        fprintf(stderr, "pollster: %s\n", err);
+        return -EINVAL;
+    }
     if (engine_add_target(e, &spec, err, sizeof(err)) != 0) {
         fprintf(stderr, "pollster: %s\n", err);
         return -EINVAL;
@@ -115,16 +144,18 @@ run_main(const struct run_opts *o)
     char err[512];
     bool builtin = o->ntargets == 0;
 
-    if (strcmp(o->kind, "probe") != 0) {
-        fprintf(stderr, "pollster: unknown --kind \"%s\" (available: probe)\n", o->kind);
+    if (strcmp(o->kind, "probe") != 0 && strcmp(o->kind, "prometheus") != 0) {
+        fprintf(stderr, "pollster: unknown --kind \"%s\" (available: prometheus, probe)\n",
+                o->kind);
         return RUN_EXIT_USAGE;
     }
-    if (strcmp(o->format, "json") != 0) {
+    if (o->format != NULL && strcmp(o->format, "json") != 0) {
         fprintf(stderr, "pollster: unknown --format \"%s\" (available: json)\n", o->format);
         return RUN_EXIT_USAGE;
     }
     for (size_t i = 0; i < o->ntargets; i++) {
-        if (check_url(o->targets[i], err, sizeof(err)) != 0) {
+        char instance[300];
+        if (check_url(o->targets[i], instance, sizeof(instance), err, sizeof(err)) != 0) {
             fprintf(stderr, "pollster: --target: %s\n", err);
             return RUN_EXIT_USAGE;
         }
@@ -171,14 +202,16 @@ run_main(const struct run_opts *o)
         char url[400];
         snprintf(url, sizeof(url), "http://%s/metrics", status_address(st));
         int64_t timeout = o->timeout_set ? o->timeout_ms : RUN_DEFAULT_TIMEOUT_MS;
-        if (add_probe(e, o, "pollster", url, RUN_DEFAULT_INTERVAL_MS, timeout) != 0) {
+        if (add_target(e, o, "prometheus", "pollster", url, RUN_DEFAULT_INTERVAL_MS, timeout) !=
+            0) {
             exit_code = RUN_EXIT_USAGE;
             goto out;
         }
     }
     for (size_t i = 0; i < o->ntargets; i++) {
         const char *job = o->job != NULL ? o->job : o->kind;
-        if (add_probe(e, o, job, o->targets[i], o->once ? 0 : o->interval_ms, o->timeout_ms) != 0) {
+        if (add_target(e, o, o->kind, job, o->targets[i], o->once ? 0 : o->interval_ms,
+                       o->timeout_ms) != 0) {
             exit_code = RUN_EXIT_USAGE;
             goto out;
         }
@@ -197,6 +230,75 @@ out:
     loop_free(l);
     curl_global_cleanup();
     stats_free_all();
+    arena_free_cache();
+    return exit_code;
+}
+
+int
+run_parse(const char *path, const char *format)
+{
+    enum prom_format fmt = PROM_FORMAT_TEXT;
+    struct prom_parser *p = NULL;
+    struct batch b;
+    struct strbuf out;
+    char buf[65536];
+    int fd, rc = 0, exit_code = RUN_EXIT_FAILED;
+    ssize_t n;
+
+    if (format != NULL && prom_parse_format_from_name(format, &fmt) != 0) {
+        fprintf(stderr, "pollster: --format \"%s\": expected prom or openmetrics with --parse\n",
+                format);
+        return RUN_EXIT_USAGE;
+    }
+    fd = strcmp(path, "-") == 0 ? 0 : open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        fprintf(stderr, "pollster: %s: %s\n", path, strerror(errno));
+        return RUN_EXIT_USAGE;
+    }
+    batch_init(&b);
+    strbuf_init(&out);
+    p = prom_parser_new();
+    if (p == NULL) {
+        fprintf(stderr, "pollster: out of memory\n");
+        goto done;
+    }
+    prom_parser_reset(p, fmt, &b);
+    while (rc == 0 && (n = read(fd, buf, sizeof(buf))) != 0) {
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            fprintf(stderr, "pollster: %s: read failed: %s\n", path, strerror(errno));
+            goto done;
+        }
+        rc = prom_parser_feed(p, buf, (size_t)n);
+    }
+    if (rc == 0) {
+        rc = prom_parser_finish(p);
+    }
+    if (rc != 0) {
+        fprintf(stderr, "pollster: %s: %s\n", path, prom_parser_error(p));
+        goto done;
+    }
+    for (size_t i = 0; i < b.nsamples; i++) {
+        enc_json_sample(&out, &b.samples[i]);
+        strbuf_putc(&out, '\n');
+        if (out.len >= 65536 || i + 1 == b.nsamples) {
+            if (out.oom || fwrite(out.data, 1, out.len, stdout) != out.len) {
+                fprintf(stderr, "pollster: writing the samples failed\n");
+                goto done;
+            }
+            strbuf_reset(&out);
+        }
+    }
+    exit_code = fflush(stdout) == 0 ? RUN_EXIT_OK : RUN_EXIT_FAILED;
+done:
+    if (fd > 0) {
+        close(fd);
+    }
+    prom_parser_free(p);
+    strbuf_release(&out);
+    batch_release(&b);
     arena_free_cache();
     return exit_code;
 }

@@ -36,8 +36,9 @@ struct run_opts {
     struct probe_opts probe;
     const char *match[RUN_MAX_REGEXES + 1];     /* NULL-terminated */
     const char *not_match[RUN_MAX_REGEXES + 1]; /* NULL-terminated */
-    const char *format;                         /* "json" */
-    const char *status_listen;                  /* NULL = default */
+    const char *format;        /* NULL = "json" (output) / "prom" (--parse input) */
+    const char *parse_file;    /* --parse FILE ("-" = stdin) */
+    const char *status_listen; /* NULL = default */
     int64_t shutdown_timeout_ms;
 };
 
@@ -53,5 +54,12 @@ void run_opts_init(struct run_opts *o);
 
 /* Runs the selected mode to the end; returns an enum run_exit value. */
 int run_main(const struct run_opts *o);
+
+/*
+ * --parse: parses @path (an exposition file, "-" for stdin) in @format ("prom", "text" or
+ * "openmetrics"; NULL = "prom") and prints one JSON line per sample to stdout, or the first error
+ * ("FILE: parse error at line N: cause") to stderr. Returns an enum run_exit value.
+ */
+int run_parse(const char *path, const char *format);
 
 #endif

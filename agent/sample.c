@@ -287,6 +287,8 @@ batch_init(struct batch *b)
     b->ok = false;
     b->reason = REASON_NONE;
     b->samples = NULL;
+    b->samples_scraped = -1;
+    b->samples_post_relabel = -1;
 }
 
 /*
@@ -306,6 +308,8 @@ batch_clear(struct batch *b)
     b->reason = REASON_NONE;
     b->error[0] = '\0';
     b->nsamples = 0;
+    b->samples_scraped = -1;
+    b->samples_post_relabel = -1;
 }
 
 /* Frees the arena contents and the sample array, then re-initialises @b (target fields too). */

@@ -105,6 +105,10 @@ struct batch {
     struct sample *samples; /* owned: array */
     size_t nsamples;
     size_t cap;
+
+    /* Set by job kinds that filter samples (-1 = not set: the engine uses nsamples). */
+    int64_t samples_scraped;      /* samples in the body, before metric relabeling */
+    int64_t samples_post_relabel; /* after metric relabeling; -1 when there are no rules */
 };
 
 void batch_init(struct batch *b);

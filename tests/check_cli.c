@@ -21,6 +21,7 @@
 #include <json-c/json.h>
 
 #include "mock_server.h"
+#include "testutil.h"
 
 struct cmd {
     int status; /* exit code, or 128 + signal */
@@ -168,32 +169,6 @@ url(const char *path)
     return buf[i];
 }
 
-/* Parses every stdout line; asserts each is valid JSON. */
-static json_object *
-lines_of(const struct cmd *c)
-{
-    json_object *arr = json_object_new_array();
-    char *copy = strdup(c->out);
-
-    for (char *line = copy, *nl; (nl = strchr(line, '\n')) != NULL; line = nl + 1) {
-        *nl = '\0';
-        json_object *o = json_tokener_parse(line);
-        ck_assert_msg(o != NULL, "invalid JSON line: %s", line);
-        json_object_array_add(arr, o);
-    }
-    free(copy);
-    return arr;
-}
-
-static const char *
-str_field(json_object *o, const char *key)
-{
-    json_object *v = NULL;
-
-    ck_assert_msg(json_object_object_get_ex(o, key, &v), "no field %s", key);
-    return json_object_get_string(v);
-}
-
 static bool
 bool_field(json_object *o, const char *key)
 {
@@ -237,7 +212,7 @@ static const struct {
      "pollster: --target: invalid URL \"ftp://127.0.0.1/\": only http and https are allowed\n"},
     {{"--once", "--target", "http://", NULL}, NULL},
     {{"--once", "--kind", "nope", "--target", "http://127.0.0.1/", NULL},
-     "pollster: unknown --kind \"nope\" (available: probe)\n"},
+     "pollster: unknown --kind \"nope\" (available: prometheus, probe)\n"},
     {{"--log-level", "loud", NULL},
      "pollster: --log-level: invalid level \"loud\" (error, warn, info, debug) (see pollster "
      "--help)\n"},
@@ -282,13 +257,13 @@ START_TEST(test_once_closed_port)
     run(&c, 10, 0, (const char *const[]){"--once", "--target", target, "--timeout", "5s", NULL});
     ck_assert_int_eq(c.status, 1);
     ck_assert(c.elapsed < 5 * slowdown());
-    json_object *lines = lines_of(&c);
+    json_object *lines = testutil_parse_lines(c.out);
     ck_assert_int_eq(json_object_array_length(lines), 1);
     json_object *b = json_object_array_get_idx(lines, 0);
     ck_assert(!bool_field(b, "ok"));
-    ck_assert_str_eq(str_field(b, "reason"), "connect");
-    ck_assert_str_eq(str_field(b, "error"), "connect: connection refused");
-    ck_assert_str_eq(str_field(b, "url"), target);
+    ck_assert_str_eq(testutil_str(b, "reason"), "connect");
+    ck_assert_str_eq(testutil_str(b, "error"), "connect: connection refused");
+    ck_assert_str_eq(testutil_str(b, "url"), target);
     ck_assert_ptr_nonnull(strstr(c.err, "connect: connection refused reason=connect"));
     json_object_put(lines);
 }
@@ -300,12 +275,12 @@ START_TEST(test_once_ok)
 
     run(&c, 10, 0, (const char *const[]){"--once", "--target", url("/ok"), NULL});
     ck_assert_int_eq(c.status, 0);
-    json_object *lines = lines_of(&c);
+    json_object *lines = testutil_parse_lines(c.out);
     ck_assert_int_eq(json_object_array_length(lines), 1);
     json_object *b = json_object_array_get_idx(lines, 0);
     ck_assert(bool_field(b, "ok"));
-    ck_assert_str_eq(str_field(b, "job"), "probe");
-    ck_assert_str_eq(str_field(b, "status"), "200");
+    ck_assert_str_eq(testutil_str(b, "job"), "probe");
+    ck_assert_str_eq(testutil_str(b, "status"), "200");
     json_object_put(lines);
 }
 END_TEST
@@ -323,7 +298,7 @@ START_TEST(test_once_concurrent)
     /* The sum would be 6.5 s. */
     ck_assert_msg(c.elapsed < 3.5 * slowdown(), "took %.2f s", c.elapsed);
     ck_assert(c.elapsed >= 1.9);
-    json_object *lines = lines_of(&c);
+    json_object *lines = testutil_parse_lines(c.out);
     ck_assert_int_eq(json_object_array_length(lines), 5);
     int ok = 0;
     for (size_t i = 0; i < 5; i++) {
@@ -332,9 +307,9 @@ START_TEST(test_once_concurrent)
             ok++;
         }
         else {
-            ck_assert_str_eq(str_field(b, "reason"), "timeout");
+            ck_assert_str_eq(testutil_str(b, "reason"), "timeout");
             ck_assert_str_eq(
-                str_field(b, "error"),
+                testutil_str(b, "error"),
                 "timeout after 2000 ms (connected, waiting for response, 0 bytes received)");
         }
     }
@@ -349,12 +324,12 @@ START_TEST(test_once_builtin_default)
 
     run(&c, 15, 0, (const char *const[]){"--once", NULL});
     ck_assert_msg(c.status == 0, "exit %d: %s", c.status, c.err);
-    json_object *lines = lines_of(&c);
+    json_object *lines = testutil_parse_lines(c.out);
     ck_assert_int_eq(json_object_array_length(lines), 1);
     json_object *b = json_object_array_get_idx(lines, 0);
     ck_assert(bool_field(b, "ok"));
-    ck_assert_str_eq(str_field(b, "job"), "pollster");
-    ck_assert_ptr_nonnull(strstr(str_field(b, "url"), "/metrics"));
+    ck_assert_str_eq(testutil_str(b, "job"), "pollster");
+    ck_assert_ptr_nonnull(strstr(testutil_str(b, "url"), "/metrics"));
     json_object_put(lines);
 }
 END_TEST
@@ -368,12 +343,64 @@ START_TEST(test_daemon_runs_and_drains_on_sigterm)
                               "300ms", "--timeout", "300ms", "--status-listen", "127.0.0.1:0",
                               NULL});
     ck_assert_msg(c.status == 0, "exit %d: %s", c.status, c.err);
-    json_object *lines = lines_of(&c);
+    json_object *lines = testutil_parse_lines(c.out);
     /* ~1.6 s at 300 ms per target: 4 to 6 runs each. */
     size_t n = json_object_array_length(lines);
     ck_assert_msg(n >= (slowdown() > 1 ? 2 : 7) && n <= 12 * slowdown(), "%zu runs", n);
     ck_assert_ptr_nonnull(strstr(c.err, "SIGTERM received"));
     json_object_put(lines);
+}
+END_TEST
+
+START_TEST(test_parse_fixture)
+{
+    struct cmd c;
+    char path[1024];
+    const char *fx = getenv("FIXTURES");
+
+    snprintf(path, sizeof(path), "%s/node_exporter.prom", fx != NULL ? fx : "tests/fixtures");
+    run(&c, 20, 0, (const char *const[]){"--parse", path, NULL});
+    ck_assert_msg(c.status == 0, "exit %d: %s", c.status, c.err);
+    json_object *lines = testutil_parse_lines(c.out);
+    ck_assert_int_eq(json_object_array_length(lines), 507);
+    json_object *first = json_object_array_get_idx(lines, 0);
+    ck_assert_str_eq(testutil_str(first, "name"), "go_gc_duration_seconds");
+    ck_assert_str_eq(testutil_str(first, "type"), "summary");
+    json_object_put(lines);
+}
+END_TEST
+
+START_TEST(test_parse_errors)
+{
+    struct cmd c;
+    char dir[] = "/tmp/pollster-cli-XXXXXX";
+    char bad[300], om[300];
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(bad, sizeof(bad), "%s/bad.prom", dir);
+    snprintf(om, sizeof(om), "%s/om.txt", dir);
+    FILE *f = fopen(bad, "w");
+    fputs("# TYPE up gauge\nup 1\nup{job=\"a\" 1\n", f);
+    fclose(f);
+    f = fopen(om, "w");
+    fputs("# TYPE up gauge\nup 1\n", f);
+    fclose(f);
+
+    run(&c, 20, 0, (const char *const[]){"--parse", bad, NULL});
+    ck_assert_int_eq(c.status, 1);
+    ck_assert_uint_eq(c.outlen, 0);
+    ck_assert_msg(strstr(c.err, ": parse error at line 3: ") != NULL, "%s", c.err);
+    /* Valid text format, but OpenMetrics requires "# EOF". */
+    run(&c, 20, 0, (const char *const[]){"--parse", om, NULL});
+    ck_assert_int_eq(c.status, 0);
+    run(&c, 20, 0, (const char *const[]){"--parse", om, "--format", "openmetrics", NULL});
+    ck_assert_int_eq(c.status, 1);
+    ck_assert_msg(strstr(c.err, "parse error at line") != NULL, "%s", c.err);
+    run(&c, 20, 0, (const char *const[]){"--parse", om, "--format", "xml", NULL});
+    ck_assert_int_eq(c.status, 2);
+    unlink(bad);
+    unlink(om);
+    rmdir(dir);
 }
 END_TEST
 
@@ -391,6 +418,8 @@ cli_suite(void)
     tcase_add_test(tc, test_once_concurrent);
     tcase_add_test(tc, test_once_builtin_default);
     tcase_add_test(tc, test_daemon_runs_and_drains_on_sigterm);
+    tcase_add_test(tc, test_parse_fixture);
+    tcase_add_test(tc, test_parse_errors);
     tcase_set_timeout(tc, 120);
     suite_add_tcase(s, tc);
     return s;

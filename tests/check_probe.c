@@ -22,6 +22,7 @@
 #include "mock_server.h"
 #include "out_stdout.h"
 #include "stats.h"
+#include "testutil.h"
 
 static struct loop *lp;
 static struct mock_server *mock;
@@ -78,108 +79,45 @@ add(const char *path, int64_t timeout_ms, const struct probe_opts *po)
     ck_assert_int_eq(engine_add_target(eng, &spec, err, sizeof(err)), 0);
 }
 
-/* Reads every line the output wrote; returns them parsed, in order, as a json-c array. */
-static json_object *
-read_lines(void)
-{
-    static char buf[1 << 20];
-    size_t len = 0;
-    ssize_t n;
-    json_object *arr = json_object_new_array();
-
-    while ((n = read(pipefd[0], buf + len, sizeof(buf) - 1 - len)) > 0) {
-        len += (size_t)n;
-    }
-    buf[len] = '\0';
-    for (char *line = buf, *nl; (nl = strchr(line, '\n')) != NULL; line = nl + 1) {
-        *nl = '\0';
-        json_object *o = json_tokener_parse(line);
-        ck_assert_msg(o != NULL, "invalid JSON line: %s", line);
-        json_object_array_add(arr, o);
-    }
-    return arr;
-}
-
-static json_object *
-field(json_object *o, const char *key)
-{
-    json_object *v = NULL;
-
-    ck_assert_msg(json_object_object_get_ex(o, key, &v), "no field %s", key);
-    return v;
-}
-
-/* The value of the first sample named @name whose labels include @lk=@lv (if @lk). */
-static double
-sample(json_object *batch, const char *name, const char *lk, const char *lv)
-{
-    json_object *samples = field(batch, "samples");
-
-    for (size_t i = 0; i < json_object_array_length(samples); i++) {
-        json_object *s = json_object_array_get_idx(samples, i);
-        if (strcmp(json_object_get_string(field(s, "name")), name) != 0) {
-            continue;
-        }
-        if (lk != NULL) {
-            json_object *v = NULL;
-            if (!json_object_object_get_ex(field(s, "labels"), lk, &v) ||
-                strcmp(json_object_get_string(v), lv) != 0) {
-                continue;
-            }
-        }
-        return json_object_get_double(field(s, "value"));
-    }
-    ck_abort_msg("no sample %s", name);
-    return 0;
-}
-
 static bool
 has_sample(json_object *batch, const char *name)
 {
-    json_object *samples = field(batch, "samples");
-
-    for (size_t i = 0; i < json_object_array_length(samples); i++) {
-        json_object *s = json_object_array_get_idx(samples, i);
-        if (strcmp(json_object_get_string(field(s, "name")), name) == 0) {
-            return true;
-        }
-    }
-    return false;
+    return testutil_find_sample(batch, name, NULL, NULL) != NULL;
 }
 
 START_TEST(test_probe_ok_fields)
 {
     add("/ok", 2000, NULL);
     ck_assert_int_eq(engine_run_once(eng), 0);
-    json_object *lines = read_lines();
+    json_object *lines = testutil_read_lines(pipefd[0]);
     ck_assert_int_eq(json_object_array_length(lines), 1);
     json_object *b = json_object_array_get_idx(lines, 0);
 
-    ck_assert(json_object_get_boolean(field(b, "ok")));
-    ck_assert_str_eq(json_object_get_string(field(b, "job")), "web");
-    ck_assert_int_eq(json_object_get_int(field(b, "status")), 200);
-    ck_assert(json_object_is_type(field(b, "error"), json_type_null));
+    ck_assert(json_object_get_boolean(testutil_field(b, "ok")));
+    ck_assert_str_eq(json_object_get_string(testutil_field(b, "job")), "web");
+    ck_assert_int_eq(json_object_get_int(testutil_field(b, "status")), 200);
+    ck_assert(json_object_is_type(testutil_field(b, "error"), json_type_null));
     ck_assert(!json_object_object_get_ex(b, "reason", NULL));
-    ck_assert(json_object_get_int64(field(b, "ts_ms")) > 1600000000000LL);
-    ck_assert(sample(b, "probe_success", NULL, NULL) == 1);
-    ck_assert(sample(b, "probe_http_status_code", NULL, NULL) == 200);
-    ck_assert(sample(b, "probe_http_content_length", NULL, NULL) == 6);
-    ck_assert(sample(b, "probe_http_uncompressed_body_length", NULL, NULL) == 6);
-    ck_assert(sample(b, "probe_http_redirects", NULL, NULL) == 0);
-    ck_assert(sample(b, "probe_http_ssl", NULL, NULL) == 0);
-    ck_assert(sample(b, "probe_http_version", NULL, NULL) == 1.1);
-    ck_assert(sample(b, "probe_duration_seconds", NULL, NULL) > 0);
+    ck_assert(json_object_get_int64(testutil_field(b, "ts_ms")) > 1600000000000LL);
+    ck_assert(testutil_sample_value(b, "probe_success", NULL, NULL) == 1);
+    ck_assert(testutil_sample_value(b, "probe_http_status_code", NULL, NULL) == 200);
+    ck_assert(testutil_sample_value(b, "probe_http_content_length", NULL, NULL) == 6);
+    ck_assert(testutil_sample_value(b, "probe_http_uncompressed_body_length", NULL, NULL) == 6);
+    ck_assert(testutil_sample_value(b, "probe_http_redirects", NULL, NULL) == 0);
+    ck_assert(testutil_sample_value(b, "probe_http_ssl", NULL, NULL) == 0);
+    ck_assert(testutil_sample_value(b, "probe_http_version", NULL, NULL) == 1.1);
+    ck_assert(testutil_sample_value(b, "probe_duration_seconds", NULL, NULL) > 0);
     static const char *const phases[] = {"resolve", "connect", "tls", "processing", "transfer"};
     for (int i = 0; i < 5; i++) {
-        double v = sample(b, "probe_http_duration_seconds", "phase", phases[i]);
+        double v = testutil_sample_value(b, "probe_http_duration_seconds", "phase", phases[i]);
         ck_assert(v >= 0 && v < 2);
     }
-    ck_assert(sample(b, "probe_http_duration_seconds", "phase", "connect") > 0);
+    ck_assert(testutil_sample_value(b, "probe_http_duration_seconds", "phase", "connect") > 0);
     ck_assert(!has_sample(b, "probe_ssl_earliest_cert_expiry"));
     ck_assert(!has_sample(b, "probe_failed_due_to_regex"));
-    ck_assert(sample(b, "up", NULL, NULL) == 1);
-    ck_assert(sample(b, "scrape_samples_scraped", NULL, NULL) == 13);
-    ck_assert(sample(b, "scrape_timeout_seconds", NULL, NULL) == 2);
+    ck_assert(testutil_sample_value(b, "up", NULL, NULL) == 1);
+    ck_assert(testutil_sample_value(b, "scrape_samples_scraped", NULL, NULL) == 13);
+    ck_assert(testutil_sample_value(b, "scrape_timeout_seconds", NULL, NULL) == 2);
     json_object_put(lines);
 }
 END_TEST
@@ -195,29 +133,29 @@ START_TEST(test_probe_status_codes)
     add("/status/404", 2000, &po);
     add("/ok", 2000, &po);
     ck_assert_int_eq(engine_run_once(eng), 2);
-    json_object *lines = read_lines();
+    json_object *lines = testutil_read_lines(pipefd[0]);
     ck_assert_int_eq(json_object_array_length(lines), 3);
     for (size_t i = 0; i < 3; i++) {
         json_object *b = json_object_array_get_idx(lines, i);
-        const char *url = json_object_get_string(field(b, "url"));
-        bool ok = json_object_get_boolean(field(b, "ok"));
+        const char *url = json_object_get_string(testutil_field(b, "url"));
+        bool ok = json_object_get_boolean(testutil_field(b, "ok"));
         if (strstr(url, "/status/500") != NULL) {
             ck_assert(!ok);
-            ck_assert_str_eq(json_object_get_string(field(b, "reason")), "http_5xx");
-            ck_assert_str_eq(json_object_get_string(field(b, "error")),
+            ck_assert_str_eq(json_object_get_string(testutil_field(b, "reason")), "http_5xx");
+            ck_assert_str_eq(json_object_get_string(testutil_field(b, "error")),
                              "HTTP 500 is not a valid status code");
-            ck_assert(sample(b, "probe_http_status_code", NULL, NULL) == 500);
-            ck_assert(sample(b, "probe_success", NULL, NULL) == 0);
+            ck_assert(testutil_sample_value(b, "probe_http_status_code", NULL, NULL) == 500);
+            ck_assert(testutil_sample_value(b, "probe_success", NULL, NULL) == 0);
         }
         else if (strstr(url, "/status/404") != NULL) {
             ck_assert(ok);
-            ck_assert(sample(b, "probe_success", NULL, NULL) == 1);
+            ck_assert(testutil_sample_value(b, "probe_success", NULL, NULL) == 1);
         }
         else {
             ck_assert(!ok); /* 200 is not in [404] */
-            ck_assert_str_eq(json_object_get_string(field(b, "error")),
+            ck_assert_str_eq(json_object_get_string(testutil_field(b, "error")),
                              "HTTP 200 is not a valid status code");
-            ck_assert_str_eq(json_object_get_string(field(b, "reason")), "internal");
+            ck_assert_str_eq(json_object_get_string(testutil_field(b, "reason")), "internal");
         }
     }
     json_object_put(lines);
@@ -237,25 +175,25 @@ START_TEST(test_probe_regexes)
     add("/text/status:%20ERROR%0A", 2000, &po);
     add("/text/nothing", 2000, &po);
     ck_assert_int_eq(engine_run_once(eng), 2);
-    json_object *lines = read_lines();
+    json_object *lines = testutil_read_lines(pipefd[0]);
     ck_assert_int_eq(json_object_array_length(lines), 3);
     for (size_t i = 0; i < 3; i++) {
         json_object *b = json_object_array_get_idx(lines, i);
-        const char *url = json_object_get_string(field(b, "url"));
+        const char *url = json_object_get_string(testutil_field(b, "url"));
         if (strstr(url, "healthy") != NULL) {
-            ck_assert(json_object_get_boolean(field(b, "ok")));
-            ck_assert(sample(b, "probe_failed_due_to_regex", NULL, NULL) == 0);
+            ck_assert(json_object_get_boolean(testutil_field(b, "ok")));
+            ck_assert(testutil_sample_value(b, "probe_failed_due_to_regex", NULL, NULL) == 0);
         }
         else if (strstr(url, "ERROR") != NULL) {
-            ck_assert_str_eq(json_object_get_string(field(b, "error")),
+            ck_assert_str_eq(json_object_get_string(testutil_field(b, "error")),
                              "body matched fail_if_body_matches_regexp \"ERROR\"");
-            ck_assert(sample(b, "probe_failed_due_to_regex", NULL, NULL) == 1);
+            ck_assert(testutil_sample_value(b, "probe_failed_due_to_regex", NULL, NULL) == 1);
         }
         else {
-            ck_assert_str_eq(json_object_get_string(field(b, "error")),
+            ck_assert_str_eq(json_object_get_string(testutil_field(b, "error")),
                              "body did not match fail_if_body_not_matches_regexp "
                              "\"^status: (ok|healthy)\"");
-            ck_assert(sample(b, "probe_failed_due_to_regex", NULL, NULL) == 1);
+            ck_assert(testutil_sample_value(b, "probe_failed_due_to_regex", NULL, NULL) == 1);
         }
     }
     json_object_put(lines);
@@ -281,10 +219,10 @@ START_TEST(test_probe_redirects_counted)
 {
     add("/redirect/3", 2000, NULL);
     ck_assert_int_eq(engine_run_once(eng), 0);
-    json_object *lines = read_lines();
+    json_object *lines = testutil_read_lines(pipefd[0]);
     json_object *b = json_object_array_get_idx(lines, 0);
-    ck_assert(sample(b, "probe_http_redirects", NULL, NULL) == 4);
-    ck_assert(sample(b, "probe_http_status_code", NULL, NULL) == 200);
+    ck_assert(testutil_sample_value(b, "probe_http_redirects", NULL, NULL) == 4);
+    ck_assert(testutil_sample_value(b, "probe_http_status_code", NULL, NULL) == 200);
     json_object_put(lines);
 }
 END_TEST
@@ -308,18 +246,18 @@ START_TEST(test_probe_failures_concurrent)
     };
     ck_assert_int_eq(engine_add_target(eng, &spec, err, sizeof(err)), 0);
     ck_assert_int_eq(engine_run_once(eng), 2);
-    json_object *lines = read_lines();
+    json_object *lines = testutil_read_lines(pipefd[0]);
     ck_assert_int_eq(json_object_array_length(lines), 3);
     /* Results arrive as they finish: the hanging target last. */
     json_object *last = json_object_array_get_idx(lines, 2);
-    ck_assert_str_eq(json_object_get_string(field(last, "reason")), "timeout");
-    ck_assert(sample(last, "probe_success", NULL, NULL) == 0);
-    ck_assert(sample(last, "up", NULL, NULL) == 0);
+    ck_assert_str_eq(json_object_get_string(testutil_field(last, "reason")), "timeout");
+    ck_assert(testutil_sample_value(last, "probe_success", NULL, NULL) == 0);
+    ck_assert(testutil_sample_value(last, "up", NULL, NULL) == 0);
     for (size_t i = 0; i < 2; i++) {
         json_object *b = json_object_array_get_idx(lines, i);
-        if (!json_object_get_boolean(field(b, "ok"))) {
-            ck_assert_str_eq(json_object_get_string(field(b, "reason")), "connect");
-            ck_assert_str_eq(json_object_get_string(field(b, "error")),
+        if (!json_object_get_boolean(testutil_field(b, "ok"))) {
+            ck_assert_str_eq(json_object_get_string(testutil_field(b, "reason")), "connect");
+            ck_assert_str_eq(json_object_get_string(testutil_field(b, "error")),
                              "connect: connection refused");
         }
     }

@@ -24,6 +24,7 @@ struct mock_server {
     struct event_base *base;
     unsigned port;
     unsigned requests;
+    char last_headers[4096]; /* "Name: value\n" lines of the last request */
 };
 
 struct delayed {
@@ -121,6 +122,17 @@ mock_cb(struct evhttp_request *req, void *arg)
     long n;
 
     m->requests++;
+    size_t off = 0;
+    struct evkeyvalq *hdrs = evhttp_request_get_input_headers(req);
+    m->last_headers[0] = '\0';
+    for (struct evkeyval *h = hdrs->tqh_first; h != NULL; h = h->next.tqe_next) {
+        int w = snprintf(m->last_headers + off, sizeof(m->last_headers) - off, "%s: %s\n", h->key,
+                         h->value);
+        if (w < 0 || (size_t)w >= sizeof(m->last_headers) - off) {
+            break;
+        }
+        off += (size_t)w;
+    }
     if (strcmp(uri, "/ok") == 0) {
         reply(req, 200, "hello\n");
     }
@@ -189,6 +201,14 @@ mock_cb(struct evhttp_request *req, void *arg)
         reply(req, 200, dec != NULL ? dec : "");
         free(dec);
     }
+    else if (strncmp(uri, "/om/", 4) == 0) {
+        char *dec = evhttp_uridecode(uri + 4, 0, NULL);
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                          "application/openmetrics-text; version=1.0.0; charset=utf-8");
+        evbuffer_add(evhttp_request_get_output_buffer(req), dec, dec != NULL ? strlen(dec) : 0);
+        evhttp_send_reply(req, 200, "OK", NULL);
+        free(dec);
+    }
     else if (strncmp(uri, "/file/", 6) == 0) {
         send_file(req, uri + 6);
     }
@@ -239,6 +259,12 @@ unsigned
 mock_server_port(const struct mock_server *m)
 {
     return m->port;
+}
+
+const char *
+mock_server_last_headers(const struct mock_server *m)
+{
+    return m->last_headers;
 }
 
 unsigned

@@ -14,7 +14,8 @@
  *   /bigchunked/N       200 with an N-byte chunked body (no Content-Length)
  *   /redirect/N         302 to /redirect/N-1; /redirect/0 redirects to /ok
  *   /gzip               200 chunked, Content-Encoding: gzip, body "compressed hello\n" x 100
- *   /text/S             200 with body S (URL-decoded)
+ *   /text/S             200 with body S (URL-decoded), text/plain
+ *   /om/S               200 with body S (URL-decoded), application/openmetrics-text
  *   /file/NAME          200 with the fixture file $FIXTURES/NAME
  *   /ftp-redirect       302 to ftp://127.0.0.1/
  */
@@ -29,6 +30,8 @@ struct mock_server;
 struct mock_server *mock_server_new(struct event_base *base);
 void mock_server_free(struct mock_server *m);
 unsigned mock_server_port(const struct mock_server *m);
+/* The headers of the last request, as "Name: value\n" lines. */
+const char *mock_server_last_headers(const struct mock_server *m);
 /* Requests served so far (all paths). */
 unsigned mock_server_requests(const struct mock_server *m);
 

@@ -1,0 +1,2022 @@
+/*
+ * The streaming exposition-format parser: Prometheus text 0.0.4 and OpenMetrics 1.0 text, fed in
+ * chunks of any size, samples out into a struct batch.
+ *
+ * Streaming. prom_parser_feed() finds complete lines with memchr() and parses each straight out of
+ * the caller's chunk; only the unfinished last line is copied into the parser's tail buffer, which
+ * the next chunk completes. Every line handed to the line parser is followed by a '\n' (in the
+ * chunk, or written after the tail), which serves as a sentinel: the scanners need no bounds
+ * checks. A line longer than PROM_PARSE_LINE_MAX bytes is an error, so the tail never grows past
+ * that. Errors are sticky until prom_parser_reset().
+ *
+ * Memory. Sample names, label arrays and strings come from the batch's arena. A sample whose
+ * name, label names or whole label set equal the previous sample's shares the previous strings
+ * and array instead of copying them again. The parser's own buffers (tail, label spans, the
+ * OpenMetrics family table) grow as needed and are kept across bodies.
+ *
+ * Grammar, both formats. Metric names [a-zA-Z_:][a-zA-Z0-9_:]*, label names [a-zA-Z_][a-zA-Z0-9_]*,
+ * an optional label set {name="value",...} with an optional trailing comma, a value, an optional
+ * timestamp. Label value escapes \\ \" \n; label values must be valid UTF-8 and contain no NUL
+ * (arena strings are C strings), so every string in the batch is valid UTF-8. Duplicate label names
+ * in one sample are an error. Values follow Go's strconv.ParseFloat as Prometheus uses it: decimal
+ * with optional fraction and exponent, "Inf"/"Infinity" with an optional sign and "NaN" in any
+ * case; no hexadecimal floats, no underscores; a finite number too large for a double is an error,
+ * one too small becomes 0 or a subnormal. Plain decimals whose result is exact (at most 2^53 as an
+ * integer, a power of ten up to 22) are converted by hand; everything else goes through strtod_l()
+ * in the C locale on a NUL-terminated copy, so results are always correctly rounded.
+ *
+ * Prometheus text format. Blanks (spaces, tabs) may surround every token; blank lines are
+ * skipped. "# HELP name text" (help must be valid UTF-8; it is not stored) and "# TYPE name
+ * counter|gauge|histogram|summary|untyped"; any other line starting with '#' is a comment.
+ * Timestamps are integer milliseconds, optionally negative. As in Prometheus, TYPE lines may come
+ * anywhere and repeat: a sample takes the type of the family of the most recent TYPE line when its
+ * name is the family name or the family name plus a suffix of that type (_bucket/_sum/_count for a
+ * histogram, _sum/_count for a summary, _total for a counter), and is untyped otherwise.
+ *
+ * OpenMetrics. Tokens are separated by exactly one space; there are no blank lines and no
+ * comments besides "# HELP", "# TYPE", "# UNIT" and the final "# EOF", after which nothing may
+ * follow (a final '\n' after it is optional). Invalid escapes in label values and help text are
+ * errors. Types add gaugehistogram (_bucket/_gsum/_gcount), stateset, info (_info) and unknown
+ * (stored as untyped); counters also own _created, histograms and summaries _created. The
+ * _created samples are kept as ordinary samples typed like their family. Timestamps are seconds
+ * (any float syntax but NaN and Inf), converted exactly from the decimal text to milliseconds,
+ * truncated toward zero. An exemplar " # {labels} value [timestamp]" is checked and dropped.
+ * Families must be contiguous and their metadata must come first, each kind at most once: a
+ * HELP/TYPE/UNIT line after samples of its family (also samples like "foo_total" before
+ * "# TYPE foo counter"), a repeated one, or a family that resumes after another family started,
+ * are errors. A UNIT must be a suffix of its metric name (as Prometheus checks).
+ *
+ * Deliberate differences from Prometheus' textparse, all in the direction of rejecting input that
+ * the text-format documentation calls invalid, or of exactness: text timestamps may be negative
+ * (textparse accepts only digits); text TYPE words may have extra blanks around them; text label
+ * pairs must be separated by commas (textparse also takes {a="1" b="2"}); a metric name must be
+ * followed by a blank, '{' or the end of the line; label values with NUL bytes are rejected;
+ * duplicate label names are rejected here rather than at append time; the OpenMetrics family
+ * ordering rules above and invalid OpenMetrics escapes are enforced (textparse accepts them);
+ * OpenMetrics timestamps are exact (textparse computes int64(ts*1000) in floating point, so
+ * "1.001" becomes 1000 there and 1001 here); labels keep their exposition order (not sorted);
+ * quoted UTF-8 metric names ({"my.metric"}) are not supported; the 128-character limit on
+ * exemplar labels is not checked (exemplars are dropped anyway); CR is not whitespace (as in
+ * Prometheus), so CRLF bodies fail.
+ */
+#include "config.h"
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* strtod_l */
+#endif
+
+#include "prom_parse.h"
+
+#include <errno.h>
+#include <locale.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Prometheus' own scrape Accept header (scrape/scrape.go), so exporters answer as they would it. */
+const char PROM_PARSE_ACCEPT[] =
+    "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;"
+    "q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+
+/* Buffers above these sizes are given back at reset instead of being kept for the next body. */
+#define TAIL_MIN 4096
+#define TAIL_KEEP (256 * 1024)
+#define SPANS_KEEP 4096
+#define SLOTS_KEEP 65536
+#define NAMES_KEEP (1024 * 1024)
+
+/* Quoted excerpts in error messages: at most this many bytes including quotes and NUL. */
+#define QUOTE_MAX 64
+
+/* Label sets up to this size are checked for duplicates pairwise; larger ones with a hash set. */
+#define DUP_PAIRWISE_MAX 16
+
+/* Character classes, indexed by byte. */
+enum {
+    C_NAME0 = 1 << 0,  /* starts a metric name: [a-zA-Z_:] */
+    C_NAME = 1 << 1,   /* continues a metric name: [a-zA-Z0-9_:] */
+    C_LNAME0 = 1 << 2, /* starts a label name: [a-zA-Z_] */
+    C_LNAME = 1 << 3,  /* continues a label name: [a-zA-Z0-9_] */
+    C_BLANK = 1 << 4,  /* ' ' '\t' */
+    C_LVSTOP = 1 << 5, /* stops the plain label value scan: '"' '\\' '\n' NUL and bytes >= 0x80 */
+    C_DIGIT = 1 << 6,  /* [0-9] */
+    C_TEND_TEXT = 1 << 7, /* ends a value or timestamp token in the text format */
+    C_TEND_OM = 1 << 8,   /* ends a value or timestamp token in OpenMetrics */
+};
+
+#define C_NAMECHARS (C_NAME0 | C_NAME | C_LNAME0 | C_LNAME)
+
+static const uint16_t cls[256] = {
+    [0] = C_LVSTOP,
+    ['\t'] = C_BLANK | C_TEND_TEXT,
+    ['\n'] = C_LVSTOP | C_TEND_TEXT | C_TEND_OM,
+    [' '] = C_BLANK | C_TEND_TEXT | C_TEND_OM,
+    ['"'] = C_LVSTOP,
+    ['\\'] = C_LVSTOP,
+    ['0' ... '9'] = C_NAME | C_LNAME | C_DIGIT,
+    [':'] = C_NAME0 | C_NAME,
+    ['A' ... 'Z'] = C_NAMECHARS,
+    ['_'] = C_NAMECHARS,
+    ['a' ... 'z'] = C_NAMECHARS,
+    [0x80 ... 0xff] = C_LVSTOP,
+};
+
+#define CL(c) (cls[(unsigned char)(c)])
+
+/* Metadata line kinds; also the flag bits of a family. */
+enum { META_HELP = 1, META_TYPE = 2, META_UNIT = 4, FAM_SAMPLES = 8 };
+
+/* One label of the line being parsed, pointing into the line. */
+struct span {
+    const char *name;
+    const char *value; /* raw: escapes not resolved */
+    uint32_t nlen;
+    uint32_t vlen;
+    bool esc; /* the value contains a backslash */
+};
+
+/* An OpenMetrics metric family seen in the current body. */
+struct fam {
+    uint32_t off; /* of the name in prom_parser.names */
+    uint32_t len;
+    uint32_t hash;
+    uint8_t type;  /* enum sample_type */
+    uint8_t flags; /* META_* | FAM_SAMPLES */
+};
+
+struct prom_parser {
+    enum prom_format fmt;
+    struct batch *out; /* borrowed: set by reset */
+    int err;           /* sticky: 0, -EINVAL or -ENOMEM */
+    bool finished;
+    bool after_eof; /* OpenMetrics: "# EOF" seen */
+    size_t lineno;  /* of the line being parsed */
+    char errmsg[BATCH_ERROR_MAX];
+
+    char *tail; /* owned: the unfinished last line, plus room for a '\n' */
+    size_t tail_len;
+    size_t tail_cap;
+
+    struct span *spans; /* owned: labels of the current line (then of its exemplar) */
+    size_t nspans;
+    size_t spans_cap;
+    uint32_t *dup; /* owned: hash slots for the duplicate check of large label sets */
+    size_t dup_cap;
+    char *num; /* owned: NUL-terminated copy of a long number for strtod_l */
+    size_t num_cap;
+    locale_t c_locale; /* owned */
+
+    /* The current family: of the last TYPE line (text) or of the last line (OpenMetrics). */
+    char *cur; /* owned: its name */
+    size_t cur_len;
+    size_t cur_cap;
+    bool have_cur;
+    uint8_t cur_type;
+    size_t cur_idx; /* OpenMetrics: its index in fams */
+
+    /* OpenMetrics: every family of the body, in an open-addressing hash table. */
+    struct fam *fams; /* owned */
+    size_t nfams;
+    size_t fams_cap;
+    uint32_t *slots; /* owned: 0 empty, else index in fams + 1 */
+    size_t nslots;   /* 0 or a power of two */
+    char *names;     /* owned: family names, back to back */
+    size_t names_len;
+    size_t names_cap;
+
+    /* The previous sample's strings in the batch's arena, shared when equal. */
+    const char *last_name;
+    size_t last_nlen;
+    const struct label *last_labels;
+    uint32_t last_nlabels;
+};
+
+static const double pow10_exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                     1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* Suffixes whose samples belong to a family of the given type, OpenMetrics flavour. */
+static const char *const om_sfx_counter[] = {"_total", "_created", NULL};
+static const char *const om_sfx_histogram[] = {"_bucket", "_sum", "_count", "_created", NULL};
+static const char *const om_sfx_gaugehistogram[] = {"_bucket", "_gsum", "_gcount", NULL};
+static const char *const om_sfx_summary[] = {"_sum", "_count", "_created", NULL};
+static const char *const om_sfx_info[] = {"_info", NULL};
+static const char *const om_sfx_none[] = {NULL};
+static const char *const text_sfx_histogram[] = {"_bucket", "_sum", "_count", NULL};
+static const char *const text_sfx_summary[] = {"_sum", "_count", NULL};
+
+/* Every suffix above: a sample name ending in one may belong to an earlier family. */
+static const char *const all_sfx[] = {"_total", "_created", "_bucket", "_sum", "_count",
+                                      "_gsum",  "_gcount",  "_info",   NULL};
+
+/* ---- small helpers ---- */
+
+static inline const char *
+skip_blanks(const char *s)
+{
+    while (CL(*s) & C_BLANK) {
+        s++;
+    }
+    return s;
+}
+
+/*
+ * Reallocates @buf to hold at least @need elements of @elem bytes (doubling from @min); returns
+ * the new buffer and updates *cap, or returns NULL and leaves both alone.
+ */
+static void *
+grow(void *buf, size_t *cap, size_t need, size_t elem, size_t min)
+{
+    size_t ncap = *cap != 0 ? *cap : min;
+    void *nb;
+
+    while (ncap < need) {
+        ncap *= 2;
+    }
+    nb = realloc(buf, ncap * elem);
+    if (nb != NULL) {
+        *cap = ncap;
+    }
+    return nb;
+}
+
+#define SHRINK(buf, cap, keep)                                                                     \
+    do {                                                                                           \
+        if ((cap) > (keep)) {                                                                      \
+            free(buf);                                                                             \
+            (buf) = NULL;                                                                          \
+            (cap) = 0;                                                                             \
+        }                                                                                          \
+    } while (0)
+
+/* Length of the valid UTF-8 sequence at @s (at most @n bytes), or 0 when it is invalid. */
+static size_t
+utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0];
+    unsigned lo = 0x80, hi = 0xbf;
+    size_t len, i;
+
+    if (c < 0x80) {
+        return 1;
+    }
+    if (c < 0xc2) {
+        return 0;
+    }
+    if (c < 0xe0) {
+        len = 2;
+    }
+    else if (c < 0xf0) {
+        len = 3;
+        if (c == 0xe0) {
+            lo = 0xa0; /* overlong */
+        }
+        else if (c == 0xed) {
+            hi = 0x9f; /* surrogates */
+        }
+    }
+    else if (c < 0xf5) {
+        len = 4;
+        if (c == 0xf0) {
+            lo = 0x90; /* overlong */
+        }
+        else if (c == 0xf4) {
+            hi = 0x8f; /* above U+10FFFF */
+        }
+    }
+    else {
+        return 0;
+    }
+    if (n < len || s[1] < lo || s[1] > hi) {
+        return 0;
+    }
+    for (i = 2; i < len; i++) {
+        if (s[i] < 0x80 || s[i] > 0xbf) {
+            return 0;
+        }
+    }
+    return len;
+}
+
+static bool
+utf8_valid(const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0, l;
+    uint64_t w;
+
+    while (i < n) {
+        if (n - i >= 8) {
+            memcpy(&w, s + i, 8);
+            if ((w & 0x8080808080808080ULL) == 0) {
+                i += 8;
+                continue;
+            }
+        }
+        if (s[i] < 0x80) {
+            i++;
+            continue;
+        }
+        l = utf8_seq(s + i, n - i);
+        if (l == 0) {
+            return false;
+        }
+        i += l;
+    }
+    return true;
+}
+
+/* Cuts a NUL-terminated string before a UTF-8 sequence that truncation left incomplete. */
+static void
+utf8_trim_tail(char *str)
+{
+    size_t n = strlen(str), i = n, back = 0;
+
+    while (i > 0 && back < 4 && ((unsigned char)str[i - 1] & 0xc0) == 0x80) {
+        i--;
+        back++;
+    }
+    if (i > 0 && (unsigned char)str[i - 1] >= 0x80 &&
+        utf8_seq((const unsigned char *)str + i - 1, n - i + 1) == 0) {
+        str[i - 1] = '\0';
+    }
+}
+
+/*
+ * Writes @s (@n bytes) into @buf (QUOTE_MAX bytes) as a double-quoted excerpt for an error
+ * message: quotes, backslashes and control characters escaped, invalid UTF-8 as \xNN, long text
+ * cut with "...". Returns @buf.
+ */
+static const char *
+quote(char *buf, const char *s, size_t n)
+{
+    size_t o = 0, i = 0, plen, adv;
+    char piece[8];
+    unsigned char c;
+
+    buf[o++] = '"';
+    while (i < n) {
+        c = (unsigned char)s[i];
+        adv = 1;
+        if (c == '"' || c == '\\') {
+            piece[0] = '\\';
+            piece[1] = (char)c;
+            plen = 2;
+        }
+        else if (c == '\n' || c == '\t' || c == '\r') {
+            piece[0] = '\\';
+            piece[1] = c == '\n' ? 'n' : c == '\t' ? 't' : 'r';
+            plen = 2;
+        }
+        else if (c >= 0x20 && c < 0x7f) {
+            piece[0] = (char)c;
+            plen = 1;
+        }
+        else if (c >= 0x80 && utf8_seq((const unsigned char *)s + i, n - i) != 0) {
+            adv = utf8_seq((const unsigned char *)s + i, n - i);
+            memcpy(piece, s + i, adv);
+            plen = adv;
+        }
+        else {
+            snprintf(piece, sizeof(piece), "\\x%02x", c);
+            plen = 4;
+            adv = 1;
+        }
+        if (o + plen > QUOTE_MAX - 5) {
+            memcpy(buf + o, "...", 3);
+            o += 3;
+            break;
+        }
+        memcpy(buf + o, piece, plen);
+        o += plen;
+        i += adv;
+    }
+    buf[o++] = '"';
+    buf[o] = '\0';
+    return buf;
+}
+
+static int fail(struct prom_parser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Records a syntax error at the current line; returns -EINVAL. */
+static int
+fail(struct prom_parser *p, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    n = snprintf(p->errmsg, sizeof(p->errmsg), "parse error at line %zu: ", p->lineno);
+    if (n > 0 && (size_t)n < sizeof(p->errmsg)) {
+        va_start(ap, fmt);
+        vsnprintf(p->errmsg + n, sizeof(p->errmsg) - (size_t)n, fmt, ap);
+        va_end(ap);
+    }
+    utf8_trim_tail(p->errmsg);
+    p->err = -EINVAL;
+    return -EINVAL;
+}
+
+static int
+oom(struct prom_parser *p)
+{
+    snprintf(p->errmsg, sizeof(p->errmsg), "out of memory while parsing line %zu", p->lineno);
+    p->err = -ENOMEM;
+    return -ENOMEM;
+}
+
+/* a[0..alen) == b, where b is NUL-terminated. */
+static inline bool
+span_is(const char *a, size_t alen, const char *b)
+{
+    return alen == strlen(b) && memcmp(a, b, alen) == 0;
+}
+
+/* @z (NUL-terminated) equals s[0..n), which has no NUL. */
+static inline bool
+str_eq_span(const char *z, const char *s, size_t n)
+{
+    return strncmp(z, s, n) == 0 && z[n] == '\0';
+}
+
+/* s[0..n) equals @lower ignoring ASCII case (locale-independent). */
+static inline bool
+ascii_ieq(const char *s, const char *lower, size_t n)
+{
+    size_t i;
+    char c;
+
+    for (i = 0; i < n; i++) {
+        c = s[i];
+        if (c >= 'A' && c <= 'Z') {
+            c = (char)(c - 'A' + 'a');
+        }
+        if (c != lower[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* ---- numbers ---- */
+
+/* Inf, Infinity (optionally signed) and NaN (unsigned), in any case, as Go accepts them. */
+static int
+parse_special(const char *c, const char *e, bool has_sign, bool neg, double *out)
+{
+    size_t n = (size_t)(e - c);
+
+    if ((n == 3 && ascii_ieq(c, "inf", 3)) || (n == 8 && ascii_ieq(c, "infinity", 8))) {
+        *out = neg ? -INFINITY : INFINITY;
+        return 0;
+    }
+    if (!has_sign && n == 3 && ascii_ieq(c, "nan", 3)) {
+        *out = NAN;
+        return 0;
+    }
+    return -EINVAL;
+}
+
+/* strtod_l() on a NUL-terminated copy of a number whose syntax was already checked. */
+static int
+parse_float_slow(struct prom_parser *p, const char *s, const char *e, double *out)
+{
+    size_t n = (size_t)(e - s);
+    char stackbuf[128], *buf = stackbuf, *end;
+    double v;
+
+    if (n >= sizeof(stackbuf)) {
+        if (n + 1 > p->num_cap) {
+            buf = grow(p->num, &p->num_cap, n + 1, 1, 256);
+            if (buf == NULL) {
+                return -ENOMEM;
+            }
+            p->num = buf;
+        }
+        buf = p->num;
+    }
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    v = strtod_l(buf, &end, p->c_locale);
+    if (end != buf + n) {
+        return -EINVAL;
+    }
+    if (isinf(v)) {
+        return -ERANGE;
+    }
+    *out = v;
+    return 0;
+}
+
+/*
+ * Parses [s, e) as Go's strconv.ParseFloat(s, 64) does, without hexadecimal floats and
+ * underscores (Prometheus refuses those too). Returns 0, -EINVAL for bad syntax, -ERANGE when a
+ * finite number overflows (Go's ErrRange; underflow is not an error), or -ENOMEM.
+ */
+static int
+parse_float(struct prom_parser *p, const char *s, const char *e, double *out)
+{
+    const char *c = s;
+    bool neg = false, any = false, trunc = false;
+    uint64_t m = 0;
+    int nd = 0;
+    long x = 0, ev;
+    unsigned d;
+    double v;
+
+    if (c < e && (*c == '+' || *c == '-')) {
+        neg = *c == '-';
+        c++;
+    }
+    if (c == e) {
+        return -EINVAL;
+    }
+    if (!(CL(*c) & C_DIGIT) && *c != '.') {
+        return parse_special(c, e, c != s, neg, out);
+    }
+    for (; c < e && (CL(*c) & C_DIGIT); c++) {
+        d = (unsigned)(*c - '0');
+        any = true;
+        if (nd < 19) {
+            if (m != 0 || d != 0) {
+                m = m * 10 + d;
+                nd++;
+            }
+        }
+        else {
+            x++;
+            trunc |= d != 0;
+        }
+    }
+    if (c < e && *c == '.') {
+        for (c++; c < e && (CL(*c) & C_DIGIT); c++) {
+            d = (unsigned)(*c - '0');
+            any = true;
+            if (nd < 19) {
+                if (m != 0 || d != 0) {
+                    m = m * 10 + d;
+                    nd++;
+                }
+                x--;
+            }
+            else {
+                trunc |= d != 0;
+            }
+        }
+    }
+    if (!any) {
+        return -EINVAL;
+    }
+    if (c < e && (*c == 'e' || *c == 'E')) {
+        bool eneg = false;
+
+        c++;
+        if (c < e && (*c == '+' || *c == '-')) {
+            eneg = *c == '-';
+            c++;
+        }
+        if (c == e || !(CL(*c) & C_DIGIT)) {
+            return -EINVAL;
+        }
+        for (ev = 0; c < e && (CL(*c) & C_DIGIT); c++) {
+            if (ev < 10000000) {
+                ev = ev * 10 + (*c - '0');
+            }
+        }
+        x += eneg ? -ev : ev;
+    }
+    if (c != e) {
+        return -EINVAL;
+    }
+    if (m == 0) {
+        *out = neg ? -0.0 : 0.0;
+        return 0;
+    }
+    /* Clinger's fast path: both operands exact, so the one rounding is the correct one. */
+    if (!trunc && m <= (UINT64_C(1) << 53) && x >= -22 && x <= 22) {
+        v = (double)m;
+        v = x >= 0 ? v * pow10_exact[x] : v / pow10_exact[-x];
+        *out = neg ? -v : v;
+        return 0;
+    }
+    return parse_float_slow(p, s, e, out);
+}
+
+/* Text timestamp: -?[0-9]+ milliseconds. Returns 0, -EINVAL or -ERANGE. */
+static int
+parse_int_ms(const char *s, const char *e, int64_t *out)
+{
+    const uint64_t lim = (uint64_t)INT64_MAX + 1;
+    const char *c;
+    bool neg = false;
+    uint64_t v = 0;
+    unsigned d;
+
+    if (s < e && *s == '-') {
+        neg = true;
+        s++;
+    }
+    if (s == e) {
+        return -EINVAL;
+    }
+    for (c = s; c < e; c++) {
+        if (!(CL(*c) & C_DIGIT)) {
+            return -EINVAL;
+        }
+    }
+    for (c = s; c < e; c++) {
+        d = (unsigned)(*c - '0');
+        if (v > (lim - d) / 10) {
+            return -ERANGE;
+        }
+        v = v * 10 + d;
+    }
+    if (!neg && v == lim) {
+        return -ERANGE;
+    }
+    *out = neg ? (v == lim ? INT64_MIN : -(int64_t)v) : (int64_t)v;
+    return 0;
+}
+
+/*
+ * OpenMetrics timestamp: seconds in float syntax (not NaN or Inf) to milliseconds, computed
+ * exactly from the digits and truncated toward zero. Returns 0, -EINVAL or -ERANGE.
+ */
+static int
+parse_om_ts(const char *s, const char *e, int64_t *out)
+{
+    const uint64_t lim = (uint64_t)INT64_MAX + 1;
+    const char *ip, *fp = NULL, *c = s;
+    size_t ni = 0, nf = 0, i, ndig;
+    bool neg = false, eneg = false;
+    long ev = 0, k, keep;
+    uint64_t acc = 0;
+    unsigned d;
+
+    if (c < e && (*c == '+' || *c == '-')) {
+        neg = *c == '-';
+        c++;
+    }
+    ip = c;
+    while (c < e && (CL(*c) & C_DIGIT)) {
+        c++;
+    }
+    ni = (size_t)(c - ip);
+    if (c < e && *c == '.') {
+        fp = ++c;
+        while (c < e && (CL(*c) & C_DIGIT)) {
+            c++;
+        }
+        nf = (size_t)(c - fp);
+    }
+    if (ni + nf == 0) {
+        return -EINVAL;
+    }
+    if (c < e && (*c == 'e' || *c == 'E')) {
+        c++;
+        if (c < e && (*c == '+' || *c == '-')) {
+            eneg = *c == '-';
+            c++;
+        }
+        if (c == e || !(CL(*c) & C_DIGIT)) {
+            return -EINVAL;
+        }
+        for (; c < e && (CL(*c) & C_DIGIT); c++) {
+            if (ev < 10000000) {
+                ev = ev * 10 + (*c - '0');
+            }
+        }
+    }
+    if (c != e) {
+        return -EINVAL;
+    }
+    /* value = digits * 10^(exp - nf); ms = trunc(digits * 10^k) */
+    k = (eneg ? -ev : ev) - (long)nf + 3;
+    ndig = ni + nf;
+    keep = (long)ndig + k; /* how many leading digits are at or above the millisecond */
+    for (i = 0; (long)i < keep && i < ndig; i++) {
+        d = (unsigned)((i < ni ? ip[i] : fp[i - ni]) - '0');
+        if (acc > (lim - d) / 10) {
+            return -ERANGE;
+        }
+        acc = acc * 10 + d;
+    }
+    for (; acc != 0 && (long)i < keep; i++) {
+        if (acc > lim / 10) {
+            return -ERANGE;
+        }
+        acc *= 10;
+    }
+    if (!neg && acc == lim) {
+        return -ERANGE;
+    }
+    *out = neg ? (acc == lim ? INT64_MIN : -(int64_t)acc) : (int64_t)acc;
+    return 0;
+}
+
+/* ---- families and types ---- */
+
+/* n[0..nl) == f[0..fl) followed by @sfx. */
+static inline bool
+name_is(const char *n, size_t nl, const char *f, size_t fl, const char *sfx)
+{
+    size_t sl = strlen(sfx);
+
+    return nl == fl + sl && memcmp(n, f, fl) == 0 && memcmp(n + fl, sfx, sl) == 0;
+}
+
+static const char *const *
+type_suffixes(uint8_t type, bool om)
+{
+    switch (type) {
+    case SAMPLE_COUNTER:
+        return om_sfx_counter; /* only used for OpenMetrics: fam_match() handles counters */
+    case SAMPLE_HISTOGRAM:
+        return om ? om_sfx_histogram : text_sfx_histogram;
+    case SAMPLE_GAUGEHISTOGRAM:
+        return om_sfx_gaugehistogram;
+    case SAMPLE_SUMMARY:
+        return om ? om_sfx_summary : text_sfx_summary;
+    case SAMPLE_INFO:
+        return om_sfx_info;
+    default:
+        return om_sfx_none;
+    }
+}
+
+/*
+ * Whether a sample named n[0..nl) belongs to the family f[0..fl) of @type: the same name, or the
+ * family name plus a suffix of that type. Like Prometheus' isSeriesPartOfFamily(), a counter
+ * family may itself be named with _total (and an info family with _info).
+ */
+static bool
+fam_match(const char *f, size_t fl, uint8_t type, const char *n, size_t nl, bool om)
+{
+    const char *const *sfx;
+
+    if (nl == fl && memcmp(n, f, nl) == 0) {
+        return true;
+    }
+    if (type == SAMPLE_COUNTER || type == SAMPLE_INFO) {
+        const char *strip = type == SAMPLE_COUNTER ? "_total" : "_info";
+        size_t sl = strlen(strip);
+
+        if (fl > sl && memcmp(f + fl - sl, strip, sl) == 0) {
+            fl -= sl;
+        }
+        return (nl == fl && memcmp(n, f, nl) == 0) || name_is(n, nl, f, fl, strip) ||
+               (om && type == SAMPLE_COUNTER && name_is(n, nl, f, fl, "_created"));
+    }
+    if (nl <= fl || memcmp(n, f, fl) != 0) {
+        return false;
+    }
+    for (sfx = type_suffixes(type, om); *sfx != NULL; sfx++) {
+        if (span_is(n + fl, nl - fl, *sfx)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static int
+set_cur(struct prom_parser *p, const char *name, size_t nlen, uint8_t type)
+{
+    char *nb;
+
+    if (nlen > p->cur_cap) {
+        nb = grow(p->cur, &p->cur_cap, nlen, 1, 128);
+        if (nb == NULL) {
+            return oom(p);
+        }
+        p->cur = nb;
+    }
+    memcpy(p->cur, name, nlen);
+    p->cur_len = nlen;
+    p->cur_type = type;
+    p->have_cur = true;
+    return 0;
+}
+
+static inline uint32_t
+fnv1a(uint32_t h, const char *s, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 16777619u;
+    }
+    return h;
+}
+
+#define FNV_INIT 2166136261u
+
+/* The family named a[0..alen) + b[0..blen) with hash @h, or -1. */
+static long
+fam_find(const struct prom_parser *p, const char *a, size_t alen, const char *b, size_t blen,
+         uint32_t h)
+{
+    size_t mask = p->nslots - 1, i;
+    const struct fam *f;
+    uint32_t slot;
+
+    if (p->nslots == 0) {
+        return -1;
+    }
+    for (i = h & mask;; i = (i + 1) & mask) {
+        slot = p->slots[i];
+        if (slot == 0) {
+            return -1;
+        }
+        f = &p->fams[slot - 1];
+        if (f->hash == h && f->len == alen + blen && memcmp(p->names + f->off, a, alen) == 0 &&
+            memcmp(p->names + f->off + alen, b, blen) == 0) {
+            return (long)(slot - 1);
+        }
+    }
+}
+
+static void
+slots_insert(uint32_t *slots, size_t nslots, uint32_t h, uint32_t val)
+{
+    size_t mask = nslots - 1, i;
+
+    for (i = h & mask; slots[i] != 0; i = (i + 1) & mask) {
+    }
+    slots[i] = val;
+}
+
+/* Adds a family (not present yet); returns its index or -ENOMEM. */
+static long
+fam_insert(struct prom_parser *p, const char *name, size_t nlen, uint32_t h)
+{
+    struct fam *f;
+    size_t i;
+
+    if (p->nfams >= UINT32_MAX - 1 || p->names_len + nlen > UINT32_MAX) {
+        return -ENOMEM;
+    }
+    if ((p->nfams + 1) * 2 > p->nslots) {
+        size_t ns = p->nslots != 0 ? p->nslots * 2 : 64;
+        uint32_t *slots = calloc(ns, sizeof(*slots));
+
+        if (slots == NULL) {
+            return -ENOMEM;
+        }
+        for (i = 0; i < p->nfams; i++) {
+            slots_insert(slots, ns, p->fams[i].hash, (uint32_t)(i + 1));
+        }
+        free(p->slots);
+        p->slots = slots;
+        p->nslots = ns;
+    }
+    if (p->nfams + 1 > p->fams_cap) {
+        f = grow(p->fams, &p->fams_cap, p->nfams + 1, sizeof(*p->fams), 64);
+        if (f == NULL) {
+            return -ENOMEM;
+        }
+        p->fams = f;
+    }
+    if (p->names_len + nlen > p->names_cap) {
+        char *nb = grow(p->names, &p->names_cap, p->names_len + nlen, 1, 4096);
+
+        if (nb == NULL) {
+            return -ENOMEM;
+        }
+        p->names = nb;
+    }
+    memcpy(p->names + p->names_len, name, nlen);
+    f = &p->fams[p->nfams];
+    f->off = (uint32_t)p->names_len;
+    f->len = (uint32_t)nlen;
+    f->hash = h;
+    f->type = SAMPLE_UNTYPED;
+    f->flags = 0;
+    p->names_len += nlen;
+    slots_insert(p->slots, p->nslots, h, (uint32_t)(p->nfams + 1));
+    return (long)p->nfams++;
+}
+
+static const char *
+meta_keyword(int kind)
+{
+    return kind == META_HELP ? "HELP" : kind == META_TYPE ? "TYPE" : "UNIT";
+}
+
+/* OpenMetrics: a HELP/TYPE/UNIT line for family @name; @type only for TYPE. */
+static int
+om_family_meta(struct prom_parser *p, int kind, const char *name, size_t nlen, uint8_t type)
+{
+    char q1[QUOTE_MAX], q2[QUOTE_MAX];
+    uint32_t h = fnv1a(FNV_INIT, name, nlen);
+    const char *const *sfx;
+    struct fam *f;
+    long idx, sidx;
+    int rc;
+
+    if (p->have_cur && p->cur_len == nlen && memcmp(p->cur, name, nlen) == 0) {
+        idx = (long)p->cur_idx;
+    }
+    else {
+        idx = fam_find(p, name, nlen, "", 0, h);
+        if (idx >= 0 && (p->fams[idx].flags & (FAM_SAMPLES | kind)) == 0) {
+            return fail(p, "metric family %s is interleaved with another family",
+                        quote(q1, name, nlen));
+        }
+        if (idx < 0) {
+            idx = fam_insert(p, name, nlen, h);
+            if (idx < 0) {
+                return oom(p);
+            }
+            rc = set_cur(p, name, nlen, SAMPLE_UNTYPED);
+            if (rc != 0) {
+                return rc;
+            }
+            p->cur_idx = (size_t)idx;
+        }
+    }
+    f = &p->fams[idx];
+    if (f->flags & FAM_SAMPLES) {
+        return fail(p, "# %s line for metric %s after its samples", meta_keyword(kind),
+                    quote(q1, name, nlen));
+    }
+    if (f->flags & kind) {
+        return fail(p, "duplicate # %s line for metric %s", meta_keyword(kind),
+                    quote(q1, name, nlen));
+    }
+    if (kind == META_TYPE) {
+        for (sfx = type_suffixes(type, true); *sfx != NULL; sfx++) {
+            sidx = fam_find(p, name, nlen, *sfx, strlen(*sfx), fnv1a(h, *sfx, strlen(*sfx)));
+            if (sidx >= 0 && (p->fams[sidx].flags & FAM_SAMPLES)) {
+                const struct fam *sf = &p->fams[sidx];
+
+                return fail(p, "# TYPE line for metric %s after samples of %s",
+                            quote(q1, name, nlen), quote(q2, p->names + sf->off, sf->len));
+            }
+        }
+        f->type = type;
+        p->cur_type = type;
+    }
+    f->flags |= (uint8_t)kind;
+    return 0;
+}
+
+/* OpenMetrics: the type of a sample, after checking that its family is contiguous. */
+static int
+om_sample_family(struct prom_parser *p, const char *name, size_t nlen, uint8_t *type)
+{
+    char q1[QUOTE_MAX];
+    const char *const *sfx;
+    uint32_t h;
+    size_t sl;
+    long idx;
+    int rc;
+
+    if (p->have_cur && fam_match(p->cur, p->cur_len, p->cur_type, name, nlen, true)) {
+        p->fams[p->cur_idx].flags |= FAM_SAMPLES;
+        *type = p->cur_type;
+        return 0;
+    }
+    /* A new family: it must not be one that ended already. */
+    h = fnv1a(FNV_INIT, name, nlen);
+    if (fam_find(p, name, nlen, "", 0, h) >= 0) {
+        return fail(p, "metric family %s is interleaved with another family",
+                    quote(q1, name, nlen));
+    }
+    for (sfx = all_sfx; *sfx != NULL; sfx++) {
+        sl = strlen(*sfx);
+        if (nlen > sl && memcmp(name + nlen - sl, *sfx, sl) == 0) {
+            idx = fam_find(p, name, nlen - sl, "", 0, fnv1a(FNV_INIT, name, nlen - sl));
+            if (idx >= 0 && fam_match(name, nlen - sl, p->fams[idx].type, name, nlen, true)) {
+                return fail(p, "metric family %s is interleaved with another family",
+                            quote(q1, name, nlen - sl));
+            }
+        }
+    }
+    idx = fam_insert(p, name, nlen, h);
+    if (idx < 0) {
+        return oom(p);
+    }
+    p->fams[idx].flags = FAM_SAMPLES;
+    rc = set_cur(p, name, nlen, SAMPLE_UNTYPED);
+    if (rc != 0) {
+        return rc;
+    }
+    p->cur_idx = (size_t)idx;
+    *type = SAMPLE_UNTYPED;
+    return 0;
+}
+
+static int
+type_from_word(const char *s, size_t n, bool om)
+{
+    static const struct {
+        const char *word;
+        uint8_t type;
+        uint8_t where; /* 1 text, 2 OpenMetrics */
+    } types[] = {
+        {"counter", SAMPLE_COUNTER, 3},
+        {"gauge", SAMPLE_GAUGE, 3},
+        {"histogram", SAMPLE_HISTOGRAM, 3},
+        {"summary", SAMPLE_SUMMARY, 3},
+        {"untyped", SAMPLE_UNTYPED, 1},
+        {"unknown", SAMPLE_UNTYPED, 2},
+        {"gaugehistogram", SAMPLE_GAUGEHISTOGRAM, 2},
+        {"stateset", SAMPLE_STATESET, 2},
+        {"info", SAMPLE_INFO, 2},
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        if ((types[i].where & (om ? 2 : 1)) && span_is(s, n, types[i].word)) {
+            return types[i].type;
+        }
+    }
+    return -1;
+}
+
+/* ---- lines ---- */
+
+/* Text format: a line starting with '#' (at @s). */
+static int
+text_comment(struct prom_parser *p, const char *s, const char *e)
+{
+    char q1[QUOTE_MAX], q2[QUOTE_MAX];
+    const char *name, *kw, *te;
+    size_t nlen;
+    int kind, type;
+
+    s++;
+    if (!(CL(*s) & C_BLANK)) {
+        return 0;
+    }
+    s = skip_blanks(s);
+    if (e - s < 5 || !(CL(s[4]) & C_BLANK)) {
+        return 0;
+    }
+    if (memcmp(s, "HELP", 4) == 0) {
+        kind = META_HELP;
+    }
+    else if (memcmp(s, "TYPE", 4) == 0) {
+        kind = META_TYPE;
+    }
+    else {
+        return 0;
+    }
+    kw = meta_keyword(kind);
+    s = skip_blanks(s + 4);
+    name = s;
+    if (CL(*s) & C_NAME0) {
+        do {
+            s++;
+        } while (CL(*s) & C_NAME);
+    }
+    if (s == name || (s != e && !(CL(*s) & C_BLANK))) {
+        return fail(p, "expected a metric name after \"# %s\", got %s", kw,
+                    quote(q1, name, (size_t)(e - name)));
+    }
+    nlen = (size_t)(s - name);
+    s = skip_blanks(s);
+    if (kind == META_HELP) {
+        if (!utf8_valid(s, (size_t)(e - s))) {
+            return fail(p, "help text of metric %s is not valid UTF-8", quote(q1, name, nlen));
+        }
+        return 0;
+    }
+    for (te = e; te > s && (CL(te[-1]) & C_BLANK); te--) {
+    }
+    type = type_from_word(s, (size_t)(te - s), false);
+    if (type < 0) {
+        return fail(p, "invalid metric type %s for metric %s", quote(q1, s, (size_t)(te - s)),
+                    quote(q2, name, nlen));
+    }
+    return set_cur(p, name, nlen, (uint8_t)type);
+}
+
+/* OpenMetrics: a line starting with '#'. */
+static int
+om_meta(struct prom_parser *p, const char *s, const char *e)
+{
+    char q1[QUOTE_MAX], q2[QUOTE_MAX];
+    size_t len = (size_t)(e - s), nlen, i;
+    const char *name, *kw, *t;
+    int kind, type = SAMPLE_UNTYPED;
+
+    if (len == 5 && memcmp(s, "# EOF", 5) == 0) {
+        p->after_eof = true;
+        return 0;
+    }
+    if (len >= 7 && memcmp(s, "# HELP ", 7) == 0) {
+        kind = META_HELP;
+    }
+    else if (len >= 7 && memcmp(s, "# TYPE ", 7) == 0) {
+        kind = META_TYPE;
+    }
+    else if (len >= 7 && memcmp(s, "# UNIT ", 7) == 0) {
+        kind = META_UNIT;
+    }
+    else {
+        return fail(p, "invalid line %s: OpenMetrics allows only # HELP, # TYPE, # UNIT and # EOF",
+                    quote(q1, s, len));
+    }
+    kw = meta_keyword(kind);
+    s += 7;
+    name = s;
+    if (!(CL(*s) & C_NAME0)) {
+        return fail(p, "expected a metric name after \"# %s \", got %s", kw,
+                    quote(q1, s, (size_t)(e - s)));
+    }
+    do {
+        s++;
+    } while (CL(*s) & C_NAME);
+    nlen = (size_t)(s - name);
+    if (*s != ' ') {
+        return fail(p, "expected ' ' after metric name %s in # %s line, got %s",
+                    quote(q1, name, nlen), kw, quote(q2, s, (size_t)(e - s)));
+    }
+    s++;
+    len = (size_t)(e - s);
+    switch (kind) {
+    case META_TYPE:
+        type = type_from_word(s, len, true);
+        if (type < 0) {
+            return fail(p, "invalid metric type %s for metric %s", quote(q1, s, len),
+                        quote(q2, name, nlen));
+        }
+        break;
+    case META_UNIT:
+        for (i = 0; i < len; i++) {
+            if (!(CL(s[i]) & C_NAME)) {
+                return fail(p, "invalid unit %s for metric %s", quote(q1, s, len),
+                            quote(q2, name, nlen));
+            }
+        }
+        if (len > 0 && !(nlen > len && name[nlen - len - 1] == '_' &&
+                         memcmp(name + nlen - len, s, len) == 0)) {
+            return fail(p, "unit %s is not a suffix of metric %s", quote(q1, s, len),
+                        quote(q2, name, nlen));
+        }
+        break;
+    default:
+        for (t = memchr(s, '\\', len); t != NULL; t = memchr(t, '\\', (size_t)(e - t))) {
+            if (t[1] != '\\' && t[1] != 'n' && t[1] != '"') {
+                return fail(p, "invalid escape %s in help text of metric %s",
+                            quote(q1, t, t + 1 < e ? 2 : 1), quote(q2, name, nlen));
+            }
+            t += 2; /* a valid escape: t + 1 < e */
+        }
+        if (!utf8_valid(s, len)) {
+            return fail(p, "help text of metric %s is not valid UTF-8", quote(q1, name, nlen));
+        }
+        break;
+    }
+    return om_family_meta(p, kind, name, nlen, (uint8_t)type);
+}
+
+static int
+check_duplicates(struct prom_parser *p, size_t base)
+{
+    char q1[QUOTE_MAX];
+    const struct span *l = p->spans + base;
+    size_t n = p->nspans - base, i, j, ns, mask;
+    uint32_t h;
+
+    if (n <= DUP_PAIRWISE_MAX) {
+        for (i = 1; i < n; i++) {
+            for (j = 0; j < i; j++) {
+                if (l[i].nlen == l[j].nlen && memcmp(l[i].name, l[j].name, l[i].nlen) == 0) {
+                    return fail(p, "duplicate label %s", quote(q1, l[i].name, l[i].nlen));
+                }
+            }
+        }
+        return 0;
+    }
+    for (ns = 64; ns < 2 * n; ns *= 2) {
+    }
+    if (ns > p->dup_cap) {
+        uint32_t *nd = grow(p->dup, &p->dup_cap, ns, sizeof(*p->dup), 64);
+
+        if (nd == NULL) {
+            return oom(p);
+        }
+        p->dup = nd;
+    }
+    memset(p->dup, 0, ns * sizeof(*p->dup));
+    mask = ns - 1;
+    for (i = 0; i < n; i++) {
+        h = fnv1a(FNV_INIT, l[i].name, l[i].nlen);
+        for (j = h & mask; p->dup[j] != 0; j = (j + 1) & mask) {
+            const struct span *o = &l[p->dup[j] - 1];
+
+            if (o->nlen == l[i].nlen && memcmp(o->name, l[i].name, o->nlen) == 0) {
+                return fail(p, "duplicate label %s", quote(q1, l[i].name, l[i].nlen));
+            }
+        }
+        p->dup[j] = (uint32_t)(i + 1);
+    }
+    return 0;
+}
+
+/*
+ * Parses a label set. *ps points just after '{' and is left just after '}'. The labels are
+ * appended to p->spans. @what names the owner for messages ("metric" or "exemplar of metric").
+ */
+static int
+parse_labels(struct prom_parser *p, const char **ps, const char *e, const char *mname, size_t mlen,
+             const char *what)
+{
+    const bool om = p->fmt == PROM_FORMAT_OPENMETRICS;
+    char q1[QUOTE_MAX], q2[QUOTE_MAX];
+    const char *s = *ps, *ln, *v;
+    size_t base = p->nspans, lnl;
+    bool esc, hi;
+    struct span *sp;
+    char c;
+
+    for (;;) {
+        if (!om) {
+            s = skip_blanks(s);
+        }
+        if (*s == '}') {
+            s++;
+            break;
+        }
+        if (!(CL(*s) & C_LNAME0)) {
+            if (s == e) {
+                return fail(p, "missing '}' after labels of %s %s", what, quote(q1, mname, mlen));
+            }
+            return fail(p, "expected label name or '}' in labels of %s %s, got %s", what,
+                        quote(q1, mname, mlen), quote(q2, s, (size_t)(e - s)));
+        }
+        ln = s;
+        do {
+            s++;
+        } while (CL(*s) & C_LNAME);
+        lnl = (size_t)(s - ln);
+        if (!om) {
+            s = skip_blanks(s);
+        }
+        if (*s != '=') {
+            return fail(p, "expected '=' after label name %s", quote(q1, ln, lnl));
+        }
+        s++;
+        if (!om) {
+            s = skip_blanks(s);
+        }
+        if (*s != '"') {
+            return fail(p, "expected '\"' to start the value of label %s, got %s",
+                        quote(q1, ln, lnl), quote(q2, s, (size_t)(e - s)));
+        }
+        v = ++s;
+        esc = false;
+        hi = false;
+        for (;;) {
+            while (!(CL(*s) & C_LVSTOP)) {
+                s++;
+            }
+            c = *s;
+            if (c == '"') {
+                break;
+            }
+            if (c == '\\') {
+                c = s[1];
+                if (c == '\n') {
+                    return fail(p, "unterminated label value for label %s", quote(q1, ln, lnl));
+                }
+                if (c != '\\' && c != '"' && c != 'n') {
+                    if (om) {
+                        return fail(p, "invalid escape %s in value of label %s", quote(q2, s, 2),
+                                    quote(q1, ln, lnl));
+                    }
+                    if (c == '\0') {
+                        return fail(p, "NUL byte in value of label %s", quote(q1, ln, lnl));
+                    }
+                    hi |= (unsigned char)c >= 0x80;
+                }
+                esc = true;
+                s += 2;
+                continue;
+            }
+            if (c == '\n') {
+                return fail(p, "unterminated label value for label %s", quote(q1, ln, lnl));
+            }
+            if (c == '\0') {
+                return fail(p, "NUL byte in value of label %s", quote(q1, ln, lnl));
+            }
+            hi = true;
+            s++;
+        }
+        if (hi && !utf8_valid(v, (size_t)(s - v))) {
+            return fail(p, "invalid UTF-8 in value of label %s", quote(q1, ln, lnl));
+        }
+        if (p->nspans + 1 > p->spans_cap) {
+            sp = grow(p->spans, &p->spans_cap, p->nspans + 1, sizeof(*p->spans), 16);
+            if (sp == NULL) {
+                return oom(p);
+            }
+            p->spans = sp;
+        }
+        sp = &p->spans[p->nspans++];
+        sp->name = ln;
+        sp->nlen = (uint32_t)lnl;
+        sp->value = v;
+        sp->vlen = (uint32_t)(s - v);
+        sp->esc = esc;
+        s++;
+        if (!om) {
+            s = skip_blanks(s);
+        }
+        if (*s == ',') {
+            s++;
+            continue;
+        }
+        if (*s == '}') {
+            s++;
+            break;
+        }
+        if (s == e) {
+            return fail(p, "missing '}' after labels of %s %s", what, quote(q1, mname, mlen));
+        }
+        return fail(p, "expected ',' or '}' after value of label %s, got %s", quote(q1, ln, lnl),
+                    quote(q2, s, (size_t)(e - s)));
+    }
+    *ps = s;
+    return check_duplicates(p, base);
+}
+
+/* OpenMetrics exemplar, @s at the '#' after the value or timestamp and a space. */
+static int
+parse_exemplar(struct prom_parser *p, const char *s, const char *e, const char *name, size_t nlen)
+{
+    char q1[QUOTE_MAX], q2[QUOTE_MAX];
+    size_t base = p->nspans;
+    const char *tok;
+    int64_t ts;
+    double v;
+    int rc;
+
+    if (s[1] != ' ' || s[2] != '{') {
+        return fail(p, "expected \"# {\" to start an exemplar after metric %s, got %s",
+                    quote(q1, name, nlen), quote(q2, s, (size_t)(e - s)));
+    }
+    s += 3;
+    rc = parse_labels(p, &s, e, name, nlen, "exemplar of metric");
+    p->nspans = base;
+    if (rc != 0) {
+        return rc;
+    }
+    if (*s != ' ' || (CL(s[1]) & C_TEND_OM)) {
+        if (s == e || s + 1 == e) {
+            return fail(p, "missing exemplar value for metric %s", quote(q1, name, nlen));
+        }
+        return fail(p, "expected ' ' and a value after exemplar labels of metric %s, got %s",
+                    quote(q1, name, nlen), quote(q2, s, (size_t)(e - s)));
+    }
+    tok = ++s;
+    while (!(CL(*s) & C_TEND_OM)) {
+        s++;
+    }
+    rc = parse_float(p, tok, s, &v);
+    if (rc == -ENOMEM) {
+        return oom(p);
+    }
+    if (rc != 0) {
+        return fail(p, "invalid exemplar value %s for metric %s", quote(q1, tok, (size_t)(s - tok)),
+                    quote(q2, name, nlen));
+    }
+    if (s == e) {
+        return 0;
+    }
+    tok = ++s;
+    while (!(CL(*s) & C_TEND_OM)) {
+        s++;
+    }
+    if (tok == s) {
+        return fail(p, "unexpected whitespace after exemplar value of metric %s",
+                    quote(q1, name, nlen));
+    }
+    rc = parse_om_ts(tok, s, &ts);
+    if (rc != 0) {
+        return fail(p, "invalid exemplar timestamp %s for metric %s",
+                    quote(q1, tok, (size_t)(s - tok)), quote(q2, name, nlen));
+    }
+    if (s != e) {
+        return fail(p, "unexpected %s after exemplar of metric %s", quote(q1, s, (size_t)(e - s)),
+                    quote(q2, name, nlen));
+    }
+    return 0;
+}
+
+/* Copies a label value resolving escapes: \\ \" \n; any other pair is kept as it is. */
+static char *
+arena_unescape(struct arena *a, const char *s, size_t n)
+{
+    const char *e = s + n, *bs;
+    char *d = arena_alloc(a, n + 1), *o = d;
+
+    if (d == NULL) {
+        return NULL;
+    }
+    while (s < e) {
+        bs = memchr(s, '\\', (size_t)(e - s));
+        if (bs == NULL) {
+            memcpy(o, s, (size_t)(e - s));
+            o += e - s;
+            break;
+        }
+        memcpy(o, s, (size_t)(bs - s));
+        o += bs - s;
+        /* A backslash is never last: it would have escaped the closing quote. */
+        if (bs[1] == 'n') {
+            *o++ = '\n';
+        }
+        else if (bs[1] == '\\' || bs[1] == '"') {
+            *o++ = bs[1];
+        }
+        else {
+            *o++ = '\\';
+            *o++ = bs[1];
+        }
+        s = bs + 2;
+    }
+    *o = '\0';
+    return d;
+}
+
+static bool
+same_labels_as_last(const struct prom_parser *p, size_t nl)
+{
+    const struct label *prev = p->last_labels;
+    size_t i;
+
+    if (prev == NULL || p->last_nlabels != nl) {
+        return false;
+    }
+    for (i = 0; i < nl; i++) {
+        const struct span *l = &p->spans[i];
+
+        if (l->esc || !str_eq_span(prev[i].name, l->name, l->nlen) ||
+            !str_eq_span(prev[i].value, l->value, l->vlen)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The label array of the current line in the arena, sharing the previous sample's strings. */
+static const struct label *
+build_labels(struct prom_parser *p, size_t nl)
+{
+    struct arena *a = &p->out->arena;
+    const struct label *prev = p->last_labels;
+    size_t nprev = prev != NULL ? p->last_nlabels : 0, i;
+    struct label *arr;
+
+    if (same_labels_as_last(p, nl)) {
+        return prev;
+    }
+    arr = arena_alloc(a, nl * sizeof(*arr));
+    if (arr == NULL) {
+        return NULL;
+    }
+    for (i = 0; i < nl; i++) {
+        const struct span *l = &p->spans[i];
+
+        if (i < nprev && str_eq_span(prev[i].name, l->name, l->nlen)) {
+            arr[i].name = prev[i].name;
+        }
+        else {
+            arr[i].name = arena_strndup(a, l->name, l->nlen);
+        }
+        if (l->vlen == 0) {
+            arr[i].value = "";
+        }
+        else if (l->esc) {
+            arr[i].value = arena_unescape(a, l->value, l->vlen);
+        }
+        else if (i < nprev && str_eq_span(prev[i].value, l->value, l->vlen)) {
+            arr[i].value = prev[i].value;
+        }
+        else {
+            arr[i].value = arena_strndup(a, l->value, l->vlen);
+        }
+        if (arr[i].name == NULL || arr[i].value == NULL) {
+            return NULL;
+        }
+    }
+    p->last_labels = arr;
+    p->last_nlabels = (uint32_t)nl;
+    return arr;
+}
+
+static int
+emit(struct prom_parser *p, const char *name, size_t nlen, size_t nl, double v, bool has_ts,
+     int64_t ts, uint8_t type)
+{
+    const char *nm = p->last_name;
+    const struct label *labels = NULL;
+    struct sample *smp;
+
+    if (nm == NULL || p->last_nlen != nlen || memcmp(nm, name, nlen) != 0) {
+        nm = arena_strndup(&p->out->arena, name, nlen);
+        if (nm == NULL) {
+            return oom(p);
+        }
+        p->last_name = nm;
+        p->last_nlen = nlen;
+    }
+    if (nl > 0) {
+        labels = build_labels(p, nl);
+        if (labels == NULL) {
+            return oom(p);
+        }
+    }
+    smp = batch_push(p->out);
+    if (smp == NULL) {
+        return oom(p);
+    }
+    smp->name = nm;
+    smp->labels = labels;
+    smp->nlabels = (uint32_t)nl;
+    smp->type = type;
+    smp->has_ts = has_ts;
+    smp->value = v;
+    smp->ts_ms = has_ts ? ts : 0;
+    return 0;
+}
+
+/* A sample line; @s at its first non-blank byte. */
+static int
+parse_sample(struct prom_parser *p, const char *s, const char *e)
+{
+    const bool om = p->fmt == PROM_FORMAT_OPENMETRICS;
+    const uint16_t tend = om ? C_TEND_OM : C_TEND_TEXT;
+    char q1[QUOTE_MAX], q2[QUOTE_MAX];
+    const char *name = s, *tok, *t;
+    bool has_ts = false;
+    size_t nlen, nl = 0;
+    uint8_t type = SAMPLE_UNTYPED;
+    int64_t ts = 0;
+    double v;
+    int rc;
+
+    if (!(CL(*s) & C_NAME0)) {
+        return fail(p, "expected a metric name at the start of the line, got %s",
+                    quote(q1, s, (size_t)(e - s)));
+    }
+    do {
+        s++;
+    } while (CL(*s) & C_NAME);
+    nlen = (size_t)(s - name);
+    p->nspans = 0;
+
+    t = om ? s : skip_blanks(s);
+    if (*t == '{') {
+        s = t + 1;
+        rc = parse_labels(p, &s, e, name, nlen, "metric");
+        if (rc != 0) {
+            return rc;
+        }
+        nl = p->nspans;
+    }
+    else if (s != e && !(CL(*s) & C_BLANK)) {
+        return fail(p, "unexpected %s after metric name %s", quote(q1, s, (size_t)(e - s)),
+                    quote(q2, name, nlen));
+    }
+
+    /* The value. */
+    if (om) {
+        if (*s != ' ' || (CL(s[1]) & C_TEND_OM)) {
+            if (s == e || s + 1 == e) {
+                return fail(p, "missing value for metric %s", quote(q1, name, nlen));
+            }
+            return fail(p, "expected ' ' and a value after metric %s, got %s",
+                        quote(q1, name, nlen), quote(q2, s, (size_t)(e - s)));
+        }
+        s++;
+    }
+    else {
+        s = skip_blanks(s);
+    }
+    tok = s;
+    while (!(CL(*s) & tend)) {
+        s++;
+    }
+    if (tok == s) {
+        return fail(p, "missing value for metric %s", quote(q1, name, nlen));
+    }
+    rc = parse_float(p, tok, s, &v);
+    if (rc == -ENOMEM) {
+        return oom(p);
+    }
+    if (rc == -ERANGE) {
+        return fail(p, "value %s out of range for metric %s", quote(q1, tok, (size_t)(s - tok)),
+                    quote(q2, name, nlen));
+    }
+    if (rc != 0) {
+        return fail(p, "invalid value %s for metric %s", quote(q1, tok, (size_t)(s - tok)),
+                    quote(q2, name, nlen));
+    }
+
+    /* The timestamp, and in OpenMetrics the exemplar. */
+    if (!om) {
+        s = skip_blanks(s);
+        if (s != e) {
+            tok = s;
+            while (!(CL(*s) & C_TEND_TEXT)) {
+                s++;
+            }
+            rc = parse_int_ms(tok, s, &ts);
+            if (rc == -ERANGE) {
+                return fail(p, "timestamp %s out of range for metric %s",
+                            quote(q1, tok, (size_t)(s - tok)), quote(q2, name, nlen));
+            }
+            if (rc != 0) {
+                return fail(p, "invalid timestamp %s for metric %s",
+                            quote(q1, tok, (size_t)(s - tok)), quote(q2, name, nlen));
+            }
+            has_ts = true;
+            s = skip_blanks(s);
+            if (s != e) {
+                return fail(p, "unexpected %s after timestamp of metric %s",
+                            quote(q1, s, (size_t)(e - s)), quote(q2, name, nlen));
+            }
+        }
+    }
+    else if (s != e) {
+        s++; /* the ' ' that ended the value */
+        if (*s != '#') {
+            tok = s;
+            while (!(CL(*s) & C_TEND_OM)) {
+                s++;
+            }
+            if (tok == s) {
+                return fail(p, "unexpected whitespace after value of metric %s",
+                            quote(q1, name, nlen));
+            }
+            rc = parse_om_ts(tok, s, &ts);
+            if (rc == -ERANGE) {
+                return fail(p, "timestamp %s out of range for metric %s",
+                            quote(q1, tok, (size_t)(s - tok)), quote(q2, name, nlen));
+            }
+            if (rc != 0) {
+                return fail(p, "invalid timestamp %s for metric %s",
+                            quote(q1, tok, (size_t)(s - tok)), quote(q2, name, nlen));
+            }
+            has_ts = true;
+            if (s != e) {
+                s++;
+                if (*s != '#') {
+                    return fail(p, "unexpected %s after timestamp of metric %s",
+                                quote(q1, s - 1, (size_t)(e - s + 1)), quote(q2, name, nlen));
+                }
+            }
+        }
+        if (s != e) {
+            rc = parse_exemplar(p, s, e, name, nlen);
+            if (rc != 0) {
+                return rc;
+            }
+        }
+    }
+
+    if (om) {
+        rc = om_sample_family(p, name, nlen, &type);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    else if (p->have_cur && fam_match(p->cur, p->cur_len, p->cur_type, name, nlen, false)) {
+        type = p->cur_type;
+    }
+    else {
+        type = SAMPLE_UNTYPED;
+    }
+    return emit(p, name, nlen, nl, v, has_ts, ts, type);
+}
+
+/* One complete line; s[len] is '\n'. */
+static int
+parse_line(struct prom_parser *p, const char *s, size_t len)
+{
+    const char *e = s + len;
+    int rc;
+
+    if (p->fmt == PROM_FORMAT_OPENMETRICS) {
+        if (len == 0) {
+            rc = fail(p, "empty line (not allowed in OpenMetrics)");
+        }
+        else if (*s == '#') {
+            rc = om_meta(p, s, e);
+        }
+        else {
+            rc = parse_sample(p, s, e);
+        }
+    }
+    else {
+        s = skip_blanks(s);
+        if (s == e) {
+            rc = 0;
+        }
+        else if (*s == '#') {
+            rc = text_comment(p, s, e);
+        }
+        else {
+            rc = parse_sample(p, s, e);
+        }
+    }
+    if (rc == 0) {
+        p->lineno++;
+    }
+    return rc;
+}
+
+static int
+too_long(struct prom_parser *p)
+{
+    return fail(p, "line longer than %d bytes", PROM_PARSE_LINE_MAX);
+}
+
+/* Appends to the unfinished line, keeping room for the '\n' sentinel. */
+static int
+tail_add(struct prom_parser *p, const char *s, size_t n)
+{
+    if (n > PROM_PARSE_LINE_MAX - p->tail_len) {
+        return too_long(p);
+    }
+    if (p->tail_len + n + 1 > p->tail_cap) {
+        size_t cap = p->tail_cap != 0 ? p->tail_cap : TAIL_MIN;
+        char *t;
+
+        while (cap < p->tail_len + n + 1) {
+            cap *= 2;
+        }
+        if (cap > PROM_PARSE_LINE_MAX + 1) {
+            cap = PROM_PARSE_LINE_MAX + 1;
+        }
+        t = realloc(p->tail, cap);
+        if (t == NULL) {
+            return oom(p);
+        }
+        p->tail = t;
+        p->tail_cap = cap;
+    }
+    memcpy(p->tail + p->tail_len, s, n);
+    p->tail_len += n;
+    return 0;
+}
+
+static int
+parse_tail(struct prom_parser *p)
+{
+    size_t n = p->tail_len;
+
+    p->tail[n] = '\n';
+    p->tail_len = 0;
+    return parse_line(p, p->tail, n);
+}
+
+static int
+misuse(struct prom_parser *p, const char *what)
+{
+    snprintf(p->errmsg, sizeof(p->errmsg), "parser misuse: %s", what);
+    p->err = -EINVAL;
+    return -EINVAL;
+}
+
+/* ---- public API ---- */
+
+/*
+ * The body format for a Content-Type value (@ct may be NULL): only the media type counts, compared
+ * without regard to ASCII case; parameters such as version= and charset= are ignored.
+ */
+enum prom_format
+prom_parse_format_from_content_type(const char *ct)
+{
+    static const char om[] = "application/openmetrics-text";
+    size_t n = sizeof(om) - 1;
+
+    if (ct == NULL) {
+        return PROM_FORMAT_TEXT;
+    }
+    while (*ct == ' ' || *ct == '\t') {
+        ct++;
+    }
+    if (strnlen(ct, n) == n && ascii_ieq(ct, om, n) &&
+        (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ' || ct[n] == '\t')) {
+        return PROM_FORMAT_OPENMETRICS;
+    }
+    return PROM_FORMAT_TEXT;
+}
+
+/* "prom"/"text" or "openmetrics" into *@out; 0, or -EINVAL (and *@out untouched) otherwise. */
+int
+prom_parse_format_from_name(const char *name, enum prom_format *out)
+{
+    if (name == NULL) {
+        return -EINVAL;
+    }
+    if (strcmp(name, "prom") == 0 || strcmp(name, "text") == 0) {
+        *out = PROM_FORMAT_TEXT;
+        return 0;
+    }
+    if (strcmp(name, "openmetrics") == 0) {
+        *out = PROM_FORMAT_OPENMETRICS;
+        return 0;
+    }
+    return -EINVAL;
+}
+
+/* The name prom_parse_format_from_name() accepts for @fmt; static, never NULL. */
+const char *
+prom_parse_format_name(enum prom_format fmt)
+{
+    return fmt == PROM_FORMAT_OPENMETRICS ? "openmetrics" : "prom";
+}
+
+/*
+ * An idle parser (feeding fails until prom_parser_reset()) owning only its C locale; buffers are
+ * allocated on first use. Returns NULL when out of memory.
+ */
+struct prom_parser *
+prom_parser_new(void)
+{
+    struct prom_parser *p = calloc(1, sizeof(*p));
+
+    if (p == NULL) {
+        return NULL;
+    }
+    p->c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+    if (p->c_locale == (locale_t)0) {
+        free(p);
+        return NULL;
+    }
+    p->lineno = 1;
+    return p;
+}
+
+/* Frees @p and every buffer it owns; accepts NULL. Never touches the batch it was filling. */
+void
+prom_parser_free(struct prom_parser *p)
+{
+    if (p == NULL) {
+        return;
+    }
+    free(p->tail);
+    free(p->spans);
+    free(p->dup);
+    free(p->num);
+    free(p->cur);
+    free(p->fams);
+    free(p->slots);
+    free(p->names);
+    if (p->c_locale != (locale_t)0) {
+        freelocale(p->c_locale);
+    }
+    free(p);
+}
+
+/*
+ * Starts a body: forgets the error, the unfinished line, the families and the shared strings of
+ * the previous body (@out may be a different batch), and gives back any buffer grown past its
+ * keep size. Allocates nothing.
+ */
+void
+prom_parser_reset(struct prom_parser *p, enum prom_format fmt, struct batch *out)
+{
+    p->fmt = fmt;
+    p->out = out;
+    p->err = 0;
+    p->errmsg[0] = '\0';
+    p->finished = false;
+    p->after_eof = false;
+    p->lineno = 1;
+    p->tail_len = 0;
+    p->nspans = 0;
+    p->have_cur = false;
+    p->cur_len = 0;
+    p->cur_type = SAMPLE_UNTYPED;
+    p->cur_idx = 0;
+    p->nfams = 0;
+    p->names_len = 0;
+    p->last_name = NULL;
+    p->last_nlen = 0;
+    p->last_labels = NULL;
+    p->last_nlabels = 0;
+
+    SHRINK(p->tail, p->tail_cap, TAIL_KEEP);
+    SHRINK(p->spans, p->spans_cap, SPANS_KEEP);
+    SHRINK(p->dup, p->dup_cap, SLOTS_KEEP);
+    SHRINK(p->num, p->num_cap, TAIL_KEEP);
+    SHRINK(p->cur, p->cur_cap, TAIL_KEEP);
+    SHRINK(p->names, p->names_cap, NAMES_KEEP);
+    SHRINK(p->fams, p->fams_cap, SLOTS_KEEP);
+    SHRINK(p->slots, p->nslots, SLOTS_KEEP);
+    if (p->nslots != 0) {
+        memset(p->slots, 0, p->nslots * sizeof(*p->slots));
+    }
+}
+
+/*
+ * Parses the complete lines of @data in place (each is followed by its '\n', the scanners'
+ * sentinel) and copies only an unfinished last line into the tail, which the next chunk's first
+ * '\n' completes. 0, or the sticky -EINVAL / -ENOMEM.
+ */
+int
+prom_parser_feed(struct prom_parser *p, const char *data, size_t len)
+{
+    const char *s = data, *end = data + len, *nl;
+    int rc;
+
+    if (p->err != 0) {
+        return p->err;
+    }
+    if (p->out == NULL) {
+        return misuse(p, "feed before prom_parser_reset()");
+    }
+    if (p->finished) {
+        return misuse(p, "feed after prom_parser_finish()");
+    }
+    if (len == 0) {
+        return 0;
+    }
+    if (p->tail_len > 0) {
+        nl = memchr(s, '\n', len);
+        if (nl == NULL) {
+            return tail_add(p, s, len);
+        }
+        rc = tail_add(p, s, (size_t)(nl - s));
+        if (rc == 0) {
+            rc = parse_tail(p);
+        }
+        if (rc != 0) {
+            return rc;
+        }
+        s = nl + 1;
+    }
+    while (s < end) {
+        if (p->after_eof) {
+            return fail(p, "unexpected data after \"# EOF\"");
+        }
+        nl = memchr(s, '\n', (size_t)(end - s));
+        if (nl == NULL) {
+            return tail_add(p, s, (size_t)(end - s));
+        }
+        if ((size_t)(nl - s) > PROM_PARSE_LINE_MAX) {
+            return too_long(p);
+        }
+        rc = parse_line(p, s, (size_t)(nl - s));
+        if (rc != 0) {
+            return rc;
+        }
+        s = nl + 1;
+    }
+    return 0;
+}
+
+/* Parses the unterminated last line, if any, then checks OpenMetrics' "# EOF". 0 or the error. */
+int
+prom_parser_finish(struct prom_parser *p)
+{
+    int rc;
+
+    if (p->err != 0) {
+        return p->err;
+    }
+    if (p->out == NULL) {
+        return misuse(p, "finish before prom_parser_reset()");
+    }
+    if (p->finished) {
+        return misuse(p, "prom_parser_finish() called twice");
+    }
+    p->finished = true;
+    if (p->tail_len > 0) {
+        rc = parse_tail(p);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    if (p->fmt == PROM_FORMAT_OPENMETRICS && !p->after_eof) {
+        return fail(p, "missing \"# EOF\"");
+    }
+    return 0;
+}
+
+/* The message of the sticky error, "" when there is none; borrowed from @p. */
+const char *
+prom_parser_error(const struct prom_parser *p)
+{
+    return p->err != 0 ? p->errmsg : "";
+}
+
+/* The parser's own footprint: its struct and the capacity of each buffer it owns. */
+size_t
+prom_parser_mem_size(const struct prom_parser *p)
+{
+    return sizeof(*p) + p->tail_cap + p->spans_cap * sizeof(*p->spans) +
+           p->dup_cap * sizeof(*p->dup) + p->num_cap + p->cur_cap + p->fams_cap * sizeof(*p->fams) +
+           p->nslots * sizeof(*p->slots) + p->names_cap;
+}

@@ -1,0 +1,99 @@
+/*
+ * Streaming parser for the Prometheus text exposition format 0.0.4 and the OpenMetrics 1.0 text
+ * format. The scrape's write callback feeds the body chunk by chunk, as it arrives, split anywhere
+ * (mid-line, mid-escape, mid-UTF-8 sequence); every complete line is parsed straight out of the
+ * chunk and only an unfinished last line is copied and kept until the next chunk. Samples go into
+ * a struct batch: their names, label arrays and strings come from the batch's arena; the parser
+ * itself allocates nothing per sample and keeps its buffers from one body to the next.
+ *
+ * What is accepted and rejected, and where pollster deliberately differs from Prometheus, is
+ * documented at the top of prom_parse.c.
+ */
+#ifndef POLLSTER_PROM_PARSE_H
+#define POLLSTER_PROM_PARSE_H
+
+#include <stddef.h>
+
+#include "sample.h"
+
+/* The longest line accepted, in bytes without its '\n'. Bounds the parser's memory. */
+#define PROM_PARSE_LINE_MAX 1048576
+
+enum prom_format {
+    PROM_FORMAT_TEXT = 0,    /* Prometheus text format 0.0.4 */
+    PROM_FORMAT_OPENMETRICS, /* OpenMetrics 1.0 (and 0.0.1) text format */
+};
+
+/*
+ * The Accept header value Prometheus sends: OpenMetrics 1.0.0 preferred, then OpenMetrics 0.0.1,
+ * then text 0.0.4, then anything.
+ */
+extern const char PROM_PARSE_ACCEPT[];
+
+/*
+ * The body format from a Content-Type header value (may be NULL): a media type of
+ * application/openmetrics-text (any case, any parameters) gives PROM_FORMAT_OPENMETRICS,
+ * anything else, including NULL and text/plain, PROM_FORMAT_TEXT (as Prometheus falls back).
+ */
+enum prom_format prom_parse_format_from_content_type(const char *ct);
+
+/*
+ * The format named by @name, as written on the command line and in the config: "prom" or "text"
+ * for the Prometheus text format, "openmetrics" for OpenMetrics. Returns 0 and sets @out, or
+ * -EINVAL for any other name (including NULL).
+ */
+int prom_parse_format_from_name(const char *name, enum prom_format *out);
+
+/* "prom" or "openmetrics"; never NULL. */
+const char *prom_parse_format_name(enum prom_format fmt);
+
+struct prom_parser;
+
+/*
+ * Returns a new parser, or NULL when out of memory. It parses nothing until prom_parser_reset()
+ * gives it a format and a batch. One parser per target, reused for every scrape, keeps the
+ * steady state free of allocations.
+ */
+struct prom_parser *prom_parser_new(void);
+
+/* Frees @p and every buffer it owns; accepts NULL. The batch it was filling is not touched. */
+void prom_parser_free(struct prom_parser *p);
+
+/*
+ * Starts a new body in format @fmt whose samples are appended to @out (borrowed: it must outlive
+ * the parse and must not be cleared until prom_parser_finish(), because consecutive samples share
+ * name and label strings in its arena; treat those strings and label arrays as read-only). Clears
+ * a previous error and all per-body state; keeps buffers for reuse, shrinking any that a previous
+ * body made unusually large.
+ */
+void prom_parser_reset(struct prom_parser *p, enum prom_format fmt, struct batch *out);
+
+/*
+ * Feeds the next @len bytes of the body (any split). Complete lines are parsed at once and their
+ * samples appended to the batch; an unfinished last line is kept for the next call.
+ * Returns 0; -EINVAL on a syntax error, a line longer than PROM_PARSE_LINE_MAX or data after
+ * OpenMetrics' "# EOF" (prom_parser_error() says which, and where); -ENOMEM when a buffer, the
+ * arena or the sample array could not grow. Samples of the lines before the failing one stay in
+ * the batch. After a failure every further call is a no-op that returns the same error.
+ * Calling context: anywhere, including libcurl's write callback; never blocks.
+ */
+int prom_parser_feed(struct prom_parser *p, const char *data, size_t len);
+
+/*
+ * Ends the body: parses a final line that has no '\n' and, in OpenMetrics, requires that the body
+ * ended with "# EOF". Returns 0, -EINVAL or -ENOMEM as prom_parser_feed(). Feeding after finish
+ * is an error until the next prom_parser_reset().
+ */
+int prom_parser_finish(struct prom_parser *p);
+
+/*
+ * After a failure, "parse error at line N: <cause>" (or "out of memory while parsing line N");
+ * "" when there was none. Valid UTF-8, at most BATCH_ERROR_MAX - 1 bytes. Borrowed: valid until
+ * the next call on @p.
+ */
+const char *prom_parser_error(const struct prom_parser *p);
+
+/* Bytes of memory the parser owns now (its buffers, not the batch): for self metrics, tests. */
+size_t prom_parser_mem_size(const struct prom_parser *p);
+
+#endif

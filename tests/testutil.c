@@ -1,0 +1,118 @@
+/* JSON-lines helpers for the integration tests (see testutil.h). */
+#include "config.h"
+
+#include "testutil.h"
+
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+json_object *
+testutil_parse_lines(const char *text)
+{
+    json_object *arr = json_object_new_array();
+    char *copy = strdup(text);
+
+    ck_assert_ptr_nonnull(copy);
+    for (char *line = copy, *nl; (nl = strchr(line, '\n')) != NULL; line = nl + 1) {
+        *nl = '\0';
+        json_object *o = json_tokener_parse(line);
+        ck_assert_msg(o != NULL, "invalid JSON line: %.300s", line);
+        json_object_array_add(arr, o);
+    }
+    free(copy);
+    return arr;
+}
+
+json_object *
+testutil_read_lines(int fd)
+{
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    ssize_t n;
+
+    ck_assert_ptr_nonnull(buf);
+    for (;;) {
+        if (cap - len < 4096) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+            ck_assert_ptr_nonnull(buf);
+        }
+        n = read(fd, buf + len, cap - 1 - len);
+        if (n <= 0) {
+            break;
+        }
+        len += (size_t)n;
+    }
+    buf[len] = '\0';
+    json_object *arr = testutil_parse_lines(buf);
+    free(buf);
+    return arr;
+}
+
+json_object *
+testutil_field(json_object *o, const char *key)
+{
+    json_object *v = NULL;
+
+    ck_assert_msg(json_object_object_get_ex(o, key, &v), "no field \"%s\" in %.300s", key,
+                  json_object_to_json_string(o));
+    return v;
+}
+
+const char *
+testutil_str(json_object *o, const char *key)
+{
+    return json_object_get_string(testutil_field(o, key));
+}
+
+json_object *
+testutil_find_sample(json_object *batch, const char *name, const char *lk, const char *lv)
+{
+    json_object *samples = testutil_field(batch, "samples");
+
+    for (size_t i = 0; i < json_object_array_length(samples); i++) {
+        json_object *s = json_object_array_get_idx(samples, i);
+        json_object *v = NULL;
+        if (strcmp(testutil_str(s, "name"), name) != 0) {
+            continue;
+        }
+        if (lk != NULL && (!json_object_object_get_ex(testutil_field(s, "labels"), lk, &v) ||
+                           strcmp(json_object_get_string(v), lv) != 0)) {
+            continue;
+        }
+        return s;
+    }
+    return NULL;
+}
+
+double
+testutil_sample_value(json_object *batch, const char *name, const char *lk, const char *lv)
+{
+    json_object *s = testutil_find_sample(batch, name, lk, lv);
+
+    ck_assert_msg(s != NULL, "no sample %s%s%s", name, lk != NULL ? " with " : "",
+                  lk != NULL ? lk : "");
+    json_object *v = testutil_field(s, "value");
+    if (json_object_is_type(v, json_type_string)) {
+        const char *t = json_object_get_string(v);
+        return strcmp(t, "NaN") == 0 ? NAN : strcmp(t, "+Inf") == 0 ? INFINITY : -INFINITY;
+    }
+    return json_object_get_double(v);
+}
+
+size_t
+testutil_count_samples(json_object *batch, const char *name)
+{
+    json_object *samples = testutil_field(batch, "samples");
+    size_t n = 0;
+
+    for (size_t i = 0; i < json_object_array_length(samples); i++) {
+        if (strcmp(testutil_str(json_object_array_get_idx(samples, i), "name"), name) == 0) {
+            n++;
+        }
+    }
+    return n;
+}

@@ -1,0 +1,29 @@
+/*
+ * Helpers shared by the integration tests: reading the JSON lines an output wrote and looking
+ * fields and samples up in them, with Check assertions on every step.
+ */
+#ifndef POLLSTER_TESTS_TESTUTIL_H
+#define POLLSTER_TESTS_TESTUTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <json-c/json.h>
+
+/* Reads everything readable from non-blocking @fd and parses each line (asserting it is JSON).
+ * Returns a json-c array the caller puts. */
+json_object *testutil_read_lines(int fd);
+/* Parses each line of @text. */
+json_object *testutil_parse_lines(const char *text);
+/* The member @key of @o (asserted to exist). */
+json_object *testutil_field(json_object *o, const char *key);
+const char *testutil_str(json_object *o, const char *key);
+/* The first sample of @batch named @name whose labels include @lk=@lv (when @lk); NULL if none. */
+json_object *testutil_find_sample(json_object *batch, const char *name, const char *lk,
+                                  const char *lv);
+/* Its value (asserted to exist); "NaN"/"+Inf"/"-Inf" strings become doubles. */
+double testutil_sample_value(json_object *batch, const char *name, const char *lk, const char *lv);
+/* Number of samples named @name in @batch. */
+size_t testutil_count_samples(json_object *batch, const char *name);
+
+#endif
