@@ -148,9 +148,21 @@ is_target_label(const struct batch *b, const char *name)
     return false;
 }
 
+static bool
+has_label(const struct sample *s, const char *name)
+{
+    for (uint32_t i = 0; i < s->nlabels; i++) {
+        if (strcmp(s->labels[i].name, name) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /*
  * honor_labels: false renames an exposed label that collides with a target label to
- * exported_<name> (repeating the prefix while that collides too), as Prometheus does.
+ * exported_<name>, repeating the prefix while the new name is taken by a target label or
+ * another exposed label, as Prometheus does.
  */
 static int
 rename_conflicts(struct sample *s, struct batch *b)
@@ -170,7 +182,8 @@ rename_conflicts(struct sample *s, struct batch *b)
         }
         char name[256];
         snprintf(name, sizeof(name), "exported_%s", s->labels[i].name);
-        while (is_target_label(b, name) && strlen(name) + 9 < sizeof(name)) {
+        while ((is_target_label(b, name) || has_label(s, name)) &&
+               strlen(name) + 9 < sizeof(name)) {
             memmove(name + 9, name, strlen(name) + 1);
             memcpy(name, "exported_", 9);
         }
