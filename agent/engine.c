@@ -306,7 +306,10 @@ target_run(struct target *t)
 static void
 sched_fire_cb(struct sched_entry *se, void *arg)
 {
-    target_run(arg);
+    struct target *t = arg;
+
+    stats_record_lag(t->stats, (double)se->last_lag / 1000.0);
+    target_run(t);
 }
 
 static void

@@ -12,7 +12,7 @@
 
 #include "job_probe.h"
 
-#define RUN_MAX_TARGETS 256
+#define RUN_MAX_TARGETS 10000
 #define RUN_MAX_REGEXES 16
 
 /* Exit codes (also documented in pollster(8)). */

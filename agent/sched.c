@@ -92,7 +92,10 @@ sched_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct sched_entry *e = arg;
     uint64_t overlap = e->skipped_overlap, late = e->skipped_late;
-    bool run = sched_tick(e, clock_mono_ms());
+    mono_ms now = clock_mono_ms();
+
+    e->last_lag = now - sched_next_at(e);
+    bool run = sched_tick(e, now);
 
     /* Arm first: the callbacks may stop the entry. */
     sched_arm(e);

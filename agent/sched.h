@@ -30,6 +30,7 @@ struct sched_entry {
     uint64_t skipped_overlap; /* ticks skipped because the previous run was in flight */
     uint64_t skipped_late;    /* ticks missed because the loop was late */
     uint64_t fired;
+    mono_ms last_lag; /* how late the last timer fired after its tick (ms; < 0 when early) */
     sched_fire_fn *fire;
     sched_skip_fn *skip; /* may be NULL; set after sched_init */
     void *arg;

@@ -56,6 +56,22 @@ stats_job_get(const char *job)
 }
 
 void
+stats_record_lag(struct stats_job *sj, double lag_s)
+{
+    if (sj == NULL) {
+        return;
+    }
+    if (lag_s < 0) {
+        lag_s = 0;
+    }
+    sj->lag_sum += lag_s;
+    sj->lag_count++;
+    if (lag_s > sj->lag_max) {
+        sj->lag_max = lag_s;
+    }
+}
+
+void
 stats_record_run(struct stats_job *sj, const struct batch *b)
 {
     size_t i;
@@ -211,6 +227,24 @@ stats_render(struct strbuf *sb, unsigned in_flight)
         strbuf_puts(sb, "pollster_run_duration_seconds_count{job=");
         put_label_value(sb, j->job);
         strbuf_printf(sb, "} %" PRIu64 "\n", cum);
+    }
+
+    header(sb, "pollster_schedule_lag_seconds", "summary",
+           "How late runs started after their scheduled tick.");
+    for (struct stats_job *j = jobs; j != NULL; j = j->next) {
+        strbuf_puts(sb, "pollster_schedule_lag_seconds_sum{job=");
+        put_label_value(sb, j->job);
+        strbuf_printf(sb, "} %.6f\n", j->lag_sum);
+        strbuf_puts(sb, "pollster_schedule_lag_seconds_count{job=");
+        put_label_value(sb, j->job);
+        strbuf_printf(sb, "} %" PRIu64 "\n", j->lag_count);
+    }
+    header(sb, "pollster_schedule_lag_max_seconds", "gauge",
+           "The latest a run has started after its scheduled tick.");
+    for (struct stats_job *j = jobs; j != NULL; j = j->next) {
+        strbuf_puts(sb, "pollster_schedule_lag_max_seconds{job=");
+        put_label_value(sb, j->job);
+        strbuf_printf(sb, "} %.6f\n", j->lag_max);
     }
 
     header(sb, "pollster_transfers_in_flight", "gauge", "HTTP transfers in flight now.");

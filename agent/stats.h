@@ -23,6 +23,9 @@ struct stats_job {
     uint64_t skipped_overlap;
     uint64_t skipped_late;
     uint64_t samples;
+    double lag_sum;      /* schedule lag of started runs, seconds */
+    uint64_t lag_count;
+    double lag_max;
     double duration_sum;
     uint64_t duration_buckets[STATS_DURATION_BUCKETS]; /* cumulative at render time, not here */
     struct stats_job *next;
@@ -30,6 +33,8 @@ struct stats_job {
 
 /* The entry for @job, created on first use. NULL only when out of memory. */
 struct stats_job *stats_job_get(const char *job);
+/* Records how late a run started after its scheduled tick. Accepts NULL. */
+void stats_record_lag(struct stats_job *sj, double lag_s);
 /* Records one finished run. Accepts a NULL @sj (out of memory earlier): does nothing. */
 void stats_record_run(struct stats_job *sj, const struct batch *b);
 /* Appends every self metric in Prometheus text format 0.0.4. */
