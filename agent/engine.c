@@ -13,10 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 
 #include "clock.h"
+#include "enc_json.h"
 #include "log.h"
 #include "loop.h"
 #include "sched.h"
@@ -46,6 +48,14 @@ struct target {
     struct log_limit limit;
     struct stats_job *stats; /* borrowed: registry */
     char prefix[160];        /* "job/instance" for log lines */
+
+    /* The last finished run, for /api/v1/targets. */
+    int64_t last_ts_ms; /* 0 = never ran */
+    double last_duration_s;
+    bool last_ok;
+    enum reason last_reason;
+    size_t last_samples;
+    char last_error[BATCH_ERROR_MAX];
 };
 
 struct engine_output {
@@ -256,6 +266,12 @@ run_finished(struct target *t, struct batch *b)
     struct engine *e = t->engine;
 
     t->sched.in_flight = false;
+    t->last_ts_ms = b->ts_ms;
+    t->last_duration_s = b->duration_s;
+    t->last_ok = b->ok;
+    t->last_reason = b->reason;
+    t->last_samples = b->nsamples;
+    memcpy(t->last_error, b->error, sizeof(t->last_error));
     add_synthetic(t, b);
     stats_record_run(t->stats, b);
     if (!b->ok) {
@@ -521,6 +537,94 @@ engine_run(struct engine *e, int64_t shutdown_timeout_ms)
         }
     }
     return rc;
+}
+
+static void
+put_key(struct strbuf *sb, const char *key, const char *value)
+{
+    strbuf_putc(sb, '"');
+    strbuf_puts(sb, key);
+    strbuf_puts(sb, "\":");
+    if (value != NULL) {
+        enc_json_string(sb, value, strlen(value));
+    }
+    else {
+        strbuf_puts(sb, "null");
+    }
+}
+
+/* RFC 3339 UTC with milliseconds, as Prometheus' API writes times. */
+static void
+put_time(struct strbuf *sb, const char *key, int64_t ms)
+{
+    char buf[96];
+    struct tm tm;
+    time_t secs = (time_t)(ms / 1000);
+
+    if (ms <= 0) {
+        put_key(sb, key, NULL);
+        return;
+    }
+    gmtime_r(&secs, &tm);
+    snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+    put_key(sb, key, buf);
+}
+
+void
+engine_render_targets(struct strbuf *sb, void *engine)
+{
+    struct engine *e = engine;
+    int64_t wall = clock_wall_ms();
+    mono_ms mono = clock_mono_ms();
+
+    strbuf_puts(sb, "{\"status\":\"success\",\"data\":{\"activeTargets\":[");
+    for (size_t i = 0; i < e->ntargets; i++) {
+        struct target *t = e->targets[i];
+        if (i > 0) {
+            strbuf_putc(sb, ',');
+        }
+        strbuf_putc(sb, '{');
+        put_key(sb, "job", t->job);
+        strbuf_putc(sb, ',');
+        put_key(sb, "kind", t->kind->name);
+        strbuf_putc(sb, ',');
+        put_key(sb, "scrapeUrl", t->url);
+        strbuf_putc(sb, ',');
+        put_key(sb, "instance", t->instance);
+        strbuf_puts(sb, ",\"labels\":{");
+        for (size_t l = 0; l < t->nlabels; l++) {
+            if (l > 0) {
+                strbuf_putc(sb, ',');
+            }
+            put_key(sb, t->labels[l].name, t->labels[l].value);
+        }
+        strbuf_puts(sb, "},");
+        put_key(sb, "health", t->last_ts_ms == 0 ? "unknown" : t->last_ok ? "up" : "down");
+        strbuf_putc(sb, ',');
+        put_time(sb, "lastScrape", t->last_ts_ms);
+        strbuf_puts(sb, ",\"lastScrapeDuration\":");
+        enc_json_double(sb, t->last_duration_s);
+        strbuf_printf(sb, ",\"lastSamples\":%zu,", t->last_samples);
+        put_key(sb, "reason",
+                t->last_ts_ms == 0 || t->last_ok ? NULL : reason_name(t->last_reason));
+        strbuf_putc(sb, ',');
+        put_key(sb, "lastError", t->last_error);
+        strbuf_putc(sb, ',');
+        if (t->sched.ev != NULL && !e->draining) {
+            put_time(sb, "nextScrape", wall + (sched_next_at(&t->sched) - mono));
+        }
+        else {
+            put_key(sb, "nextScrape", NULL);
+        }
+        strbuf_printf(sb, ",\"scrapeInterval\":\"%llds\",\"scrapeTimeout\":\"%lldms\"",
+                      (long long)(t->interval_ms / 1000), (long long)t->timeout_ms);
+        strbuf_printf(sb, ",\"inFlight\":%s,\"skippedOverlaps\":%llu,\"skippedLate\":%llu}",
+                      t->sched.in_flight ? "true" : "false",
+                      (unsigned long long)t->sched.skipped_overlap,
+                      (unsigned long long)t->sched.skipped_late);
+    }
+    strbuf_puts(sb, "]}}");
 }
 
 void

@@ -60,7 +60,13 @@ int engine_run_once(struct engine *e);
  */
 int engine_run(struct engine *e, int64_t shutdown_timeout_ms);
 
-/* Renders self metrics (a status_metrics_fn). */
+/* Renders self metrics (a status_render_fn). */
 void engine_render_metrics(struct strbuf *sb, void *engine);
+/*
+ * Renders /api/v1/targets (a status_render_fn): Prometheus' shape (job, scrapeUrl, labels,
+ * health, lastScrape, lastScrapeDuration, lastError) plus kind, instance, reason, nextScrape,
+ * inFlight and skipped tick counts: what an operator opens first when something is wrong.
+ */
+void engine_render_targets(struct strbuf *sb, void *engine);
 
 #endif

@@ -17,6 +17,8 @@ struct output_ops {
     int (*write)(void *state, const char *data, size_t len);
     /* Pushes out anything buffered (shutdown). May be NULL. */
     int (*flush)(void *state);
+    /* Reopens files after log rotation (SIGHUP). May be NULL. */
+    int (*reopen)(void *state);
     /* Frees the state (accepts NULL). */
     void (*free)(void *state);
 };

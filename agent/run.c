@@ -191,7 +191,11 @@ run_main(const struct run_opts *o)
         if (listen == NULL) {
             listen = o->once ? "127.0.0.1:0" : RUN_DEFAULT_STATUS_LISTEN;
         }
-        st = status_new(loop_base(l), listen, engine_render_metrics, e, err, sizeof(err));
+        static const struct status_hooks hooks = {
+            .metrics = engine_render_metrics,
+            .targets = engine_render_targets,
+        };
+        st = status_new(loop_base(l), listen, &hooks, e, err, sizeof(err));
         if (st == NULL) {
             fprintf(stderr, "pollster: status server: %s\n", err);
             exit_code = RUN_EXIT_USAGE;

@@ -22,8 +22,8 @@
 #include "log.h"
 
 struct status {
-    struct evhttp *http; /* owned */
-    status_metrics_fn *metrics;
+    struct evhttp *http;              /* owned */
+    const struct status_hooks *hooks; /* borrowed */
     void *arg;
     unsigned port;
     char address[300];
@@ -103,6 +103,26 @@ status_request_cb(struct evhttp_request *req, void *arg)
     }
     memcpy(path, uri, plen);
     path[plen] = '\0';
+    if (strcmp(path, "/-/reload") == 0) {
+        char err[1024] = "";
+        if (cmd != EVHTTP_REQ_POST && cmd != EVHTTP_REQ_PUT) {
+            reply_text(req, 405, "Method Not Allowed", "text/plain", "use POST\n", 9);
+        }
+        else if (st->hooks->reload == NULL) {
+            reply_text(req, 404, "Not Found", "text/plain", "nothing to reload\n", 18);
+        }
+        else if (st->hooks->reload(st->arg, err, sizeof(err)) != 0) {
+            size_t n = strlen(err);
+            if (n + 1 < sizeof(err)) {
+                err[n++] = '\n';
+            }
+            reply_text(req, 500, "Internal Server Error", "text/plain", err, n);
+        }
+        else {
+            reply_text(req, 200, "OK", "text/plain", "reloaded\n", 9);
+        }
+        return;
+    }
     if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
         reply_text(req, 405, "Method Not Allowed", "text/plain", "method not allowed\n", 19);
         return;
@@ -112,19 +132,29 @@ status_request_cb(struct evhttp_request *req, void *arg)
         reply_text(req, 200, "OK", "text/plain", "ok\n", 3);
         return;
     }
+    status_render_fn *render = NULL;
+    const char *ctype = NULL;
     if (strcmp(path, "/metrics") == 0) {
+        render = st->hooks->metrics;
+        ctype = "text/plain; version=0.0.4; charset=utf-8";
+    }
+    else if (strcmp(path, "/api/v1/targets") == 0) {
+        render = st->hooks->targets;
+        ctype = "application/json";
+    }
+    if (render != NULL) {
         strbuf_reset(&st->body);
-        st->metrics(&st->body, st->arg);
+        render(&st->body, st->arg);
         if (st->body.oom) {
             reply_text(req, 500, "Internal Server Error", "text/plain", "out of memory\n", 14);
             return;
         }
-        reply_text(req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", st->body.data,
-                   st->body.len);
+        reply_text(req, 200, "OK", ctype, st->body.data != NULL ? st->body.data : "", st->body.len);
         return;
     }
     if (strcmp(path, "/") == 0) {
-        static const char index[] = "pollster status: /metrics /healthz /-/ready\n";
+        static const char index[] =
+            "pollster status: /metrics /api/v1/targets /healthz /-/ready, POST /-/reload\n";
         reply_text(req, 200, "OK", "text/plain", index, sizeof(index) - 1);
         return;
     }
@@ -132,7 +162,7 @@ status_request_cb(struct evhttp_request *req, void *arg)
 }
 
 struct status *
-status_new(struct event_base *base, const char *listen, status_metrics_fn *metrics, void *arg,
+status_new(struct event_base *base, const char *listen, const struct status_hooks *hooks, void *arg,
            char *err, size_t errlen)
 {
     char host[256];
@@ -151,7 +181,7 @@ status_new(struct event_base *base, const char *listen, status_metrics_fn *metri
         return NULL;
     }
     strbuf_init(&st->body);
-    st->metrics = metrics;
+    st->hooks = hooks;
     st->arg = arg;
     st->http = evhttp_new(base);
     if (st->http == NULL) {
@@ -162,7 +192,8 @@ status_new(struct event_base *base, const char *listen, status_metrics_fn *metri
     evhttp_set_timeout_tv(st->http, &tv); /* read and write timeouts */
     evhttp_set_max_headers_size(st->http, 16384);
     evhttp_set_max_body_size(st->http, 65536);
-    evhttp_set_allowed_methods(st->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST);
+    evhttp_set_allowed_methods(st->http,
+                               EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST | EVHTTP_REQ_PUT);
     evhttp_set_gencb(st->http, status_request_cb, st);
     bound = evhttp_bind_socket_with_handle(st->http, host, (ev_uint16_t)port);
     if (bound == NULL) {

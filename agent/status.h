@@ -1,6 +1,7 @@
 /*
- * The status server: a small evhttp server on the agent's loop answering /healthz, /-/ready and
- * /metrics (the agent's own metrics in Prometheus text format). Bounded: read/write timeouts,
+ * The status server: a small evhttp server on the agent's loop answering /healthz, /-/ready,
+ * /metrics (the agent's own metrics in Prometheus text format), /api/v1/targets (per-target
+ * state, JSON) and POST /-/reload. Bounded: read/write timeouts,
  * header and body size limits, so a stuck client cannot hold resources.
  */
 #ifndef POLLSTER_STATUS_H
@@ -13,8 +14,17 @@
 struct event_base;
 struct status;
 
-/* Renders the /metrics body. */
-typedef void status_metrics_fn(struct strbuf *sb, void *arg);
+/* Renders a response body (/metrics, /api/v1/targets). */
+typedef void status_render_fn(struct strbuf *sb, void *arg);
+/* POST /-/reload: 0, or a negative errno with the reason in @err. */
+typedef int status_reload_fn(void *arg, char *err, size_t errlen);
+
+/* What the server asks its owner for; any member may be NULL (the path then answers 404). */
+struct status_hooks {
+    status_render_fn *metrics; /* GET /metrics, Prometheus text format */
+    status_render_fn *targets; /* GET /api/v1/targets, JSON */
+    status_reload_fn *reload;  /* POST /-/reload */
+};
 
 /*
  * Splits "ADDR:PORT" ("127.0.0.1:9464", "[::1]:0", "localhost:9464") into @host and @port.
@@ -23,9 +33,9 @@ typedef void status_metrics_fn(struct strbuf *sb, void *arg);
 int status_parse_listen(const char *listen, char *host, size_t hostlen, unsigned *port, char *err,
                         size_t errlen);
 
-/* Binds and serves @listen on @base. NULL on failure with the cause in @err. */
-struct status *status_new(struct event_base *base, const char *listen, status_metrics_fn *metrics,
-                          void *arg, char *err, size_t errlen);
+/* Binds and serves @listen on @base; @hooks is borrowed. NULL on failure with the cause in @err. */
+struct status *status_new(struct event_base *base, const char *listen,
+                          const struct status_hooks *hooks, void *arg, char *err, size_t errlen);
 void status_free(struct status *st);
 /* The bound port (useful with port 0). */
 unsigned status_port(const struct status *st);

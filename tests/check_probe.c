@@ -22,6 +22,7 @@
 #include "mock_server.h"
 #include "out_stdout.h"
 #include "stats.h"
+#include "strbuf.h"
 #include "testutil.h"
 
 static struct loop *lp;
@@ -265,6 +266,49 @@ START_TEST(test_probe_failures_concurrent)
 }
 END_TEST
 
+START_TEST(test_targets_api)
+{
+    struct strbuf sb;
+
+    add("/ok", 1000, NULL);
+    add("/status/500", 1000, NULL);
+    strbuf_init(&sb);
+    engine_render_targets(&sb, eng);
+    json_object *before = json_tokener_parse(sb.data);
+    ck_assert_ptr_nonnull(before);
+    json_object *list = testutil_field(testutil_field(before, "data"), "activeTargets");
+    ck_assert_int_eq(json_object_array_length(list), 2);
+    ck_assert_str_eq(testutil_str(json_object_array_get_idx(list, 0), "health"), "unknown");
+    json_object_put(before);
+
+    ck_assert_int_eq(engine_run_once(eng), 1);
+    strbuf_reset(&sb);
+    engine_render_targets(&sb, eng);
+    json_object *after = json_tokener_parse(sb.data);
+    ck_assert_msg(after != NULL, "%s", sb.data);
+    list = testutil_field(testutil_field(after, "data"), "activeTargets");
+    for (size_t i = 0; i < 2; i++) {
+        json_object *t = json_object_array_get_idx(list, i);
+        ck_assert_str_eq(testutil_str(t, "job"), "web");
+        ck_assert_str_eq(testutil_str(t, "kind"), "probe");
+        ck_assert_int_eq(strlen(testutil_str(t, "lastScrape")), 24); /* 2026-11-27T08:00:00.123Z */
+        ck_assert(json_object_get_double(testutil_field(t, "lastScrapeDuration")) > 0);
+        if (strstr(testutil_str(t, "scrapeUrl"), "/ok") != NULL) {
+            ck_assert_str_eq(testutil_str(t, "health"), "up");
+            ck_assert(json_object_is_type(testutil_field(t, "reason"), json_type_null));
+            ck_assert_str_eq(testutil_str(t, "lastError"), "");
+        }
+        else {
+            ck_assert_str_eq(testutil_str(t, "health"), "down");
+            ck_assert_str_eq(testutil_str(t, "reason"), "http_5xx");
+            ck_assert_str_eq(testutil_str(t, "lastError"), "HTTP 500 is not a valid status code");
+        }
+    }
+    json_object_put(after);
+    strbuf_release(&sb);
+}
+END_TEST
+
 START_TEST(test_timeout_over_interval_rejected)
 {
     char err[256];
@@ -312,6 +356,7 @@ probe_suite(void)
     tcase_add_test(tc, test_probe_redirects_counted);
     tcase_add_test(tc, test_probe_failures_concurrent);
     tcase_add_test(tc, test_timeout_over_interval_rejected);
+    tcase_add_test(tc, test_targets_api);
     tcase_set_timeout(tc, 30);
     suite_add_tcase(s, tc);
     tcase_add_test(tu, test_probe_bad_regex_rejected);

@@ -81,7 +81,8 @@ fetch_done_cb(struct evhttp_request *req, void *arg)
 }
 
 static void
-fetch(struct event_base *base, unsigned port, const char *path, struct fetch *f)
+fetch_method(struct event_base *base, unsigned port, enum evhttp_cmd_type cmd, const char *path,
+             struct fetch *f)
 {
     struct evhttp_connection *c = evhttp_connection_base_new(base, NULL, "127.0.0.1", port);
     struct evhttp_request *req;
@@ -90,9 +91,15 @@ fetch(struct event_base *base, unsigned port, const char *path, struct fetch *f)
     f->base = base;
     req = evhttp_request_new(fetch_done_cb, f);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Host", "127.0.0.1");
-    ck_assert_int_eq(evhttp_make_request(c, req, EVHTTP_REQ_GET, path), 0);
+    ck_assert_int_eq(evhttp_make_request(c, req, cmd, path), 0);
     event_base_dispatch(base);
     evhttp_connection_free(c);
+}
+
+static void
+fetch(struct event_base *base, unsigned port, const char *path, struct fetch *f)
+{
+    fetch_method(base, port, EVHTTP_REQ_GET, path, f);
 }
 
 static void
@@ -100,6 +107,29 @@ render(struct strbuf *sb, void *arg)
 {
     stats_render(sb, 3);
 }
+
+static void
+render_targets(struct strbuf *sb, void *arg)
+{
+    strbuf_puts(sb, "{\"status\":\"success\"}");
+}
+
+static int reloads;
+
+static int
+reload(void *arg, char *err, size_t errlen)
+{
+    reloads++;
+    if (reloads == 2) {
+        snprintf(err, errlen, "pollster.yaml:3:1: unknown key \"x\"");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static const struct status_hooks hooks = {
+    .metrics = render, .targets = render_targets, .reload = reload};
+static const struct status_hooks metrics_only = {.metrics = render};
 
 START_TEST(test_serves_health_and_metrics)
 {
@@ -117,7 +147,7 @@ START_TEST(test_serves_health_and_metrics)
     b.reason = REASON_NONE;
     stats_record_run(stats_job_get("node \"x\""), &b);
 
-    struct status *st = status_new(base, "127.0.0.1:0", render, NULL, err, sizeof(err));
+    struct status *st = status_new(base, "127.0.0.1:0", &hooks, NULL, err, sizeof(err));
     ck_assert_msg(st != NULL, "%s", err);
     ck_assert_uint_ne(status_port(st), 0);
 
@@ -148,6 +178,21 @@ START_TEST(test_serves_health_and_metrics)
     fetch(base, status_port(st), "/nope", &f);
     ck_assert_int_eq(f.code, 404);
 
+    fetch(base, status_port(st), "/api/v1/targets", &f);
+    ck_assert_int_eq(f.code, 200);
+    ck_assert_str_eq(f.body, "{\"status\":\"success\"}");
+
+    fetch(base, status_port(st), "/-/reload", &f);
+    ck_assert_int_eq(f.code, 405);
+    ck_assert_int_eq(reloads, 0);
+    fetch_method(base, status_port(st), EVHTTP_REQ_POST, "/-/reload", &f);
+    ck_assert_int_eq(f.code, 200);
+    ck_assert_str_eq(f.body, "reloaded\n");
+    fetch_method(base, status_port(st), EVHTTP_REQ_POST, "/-/reload", &f);
+    ck_assert_int_eq(f.code, 500);
+    ck_assert_str_eq(f.body, "pollster.yaml:3:1: unknown key \"x\"\n");
+    ck_assert_int_eq(reloads, 2);
+
     status_free(st);
     event_base_free(base);
     batch_release(&b);
@@ -161,13 +206,13 @@ START_TEST(test_bind_failure_reported)
     struct event_base *base = event_base_new();
     char err[256];
 
-    struct status *a = status_new(base, "127.0.0.1:0", render, NULL, err, sizeof(err));
+    struct status *a = status_new(base, "127.0.0.1:0", &metrics_only, NULL, err, sizeof(err));
     char addr[64];
     ck_assert_ptr_nonnull(a);
     snprintf(addr, sizeof(addr), "127.0.0.1:%u", status_port(a));
-    ck_assert_ptr_null(status_new(base, addr, render, NULL, err, sizeof(err)));
+    ck_assert_ptr_null(status_new(base, addr, &metrics_only, NULL, err, sizeof(err)));
     ck_assert_msg(strncmp(err, "cannot listen on 127.0.0.1:", 27) == 0, "%s", err);
-    ck_assert_ptr_null(status_new(base, "nonsense", render, NULL, err, sizeof(err)));
+    ck_assert_ptr_null(status_new(base, "nonsense", &metrics_only, NULL, err, sizeof(err)));
     status_free(a);
     event_base_free(base);
 }

@@ -1,0 +1,254 @@
+/*
+ * File output. Each batch is written whole with write(2) on an O_APPEND descriptor. When a write
+ * fails, what was not written goes to a pending buffer that is retried before every later write
+ * (and at flush), so records keep their order; the buffer is bounded by OUT_FILE_PENDING_MAX and
+ * only that bound ever drops data, counted and logged.
+ */
+#include "config.h"
+
+#include "out_file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "strbuf.h"
+
+struct out_file {
+    char *path; /* owned */
+    int fd;     /* -1 when closed (reopen failed) */
+    enum out_file_fsync fsync_policy;
+    struct strbuf pending; /* owned: records not yet written, oldest first */
+    size_t pending_off;    /* bytes of pending already written */
+    uint64_t dropped;
+    bool failing;
+};
+
+int
+out_file_fsync_parse(const char *s, enum out_file_fsync *out)
+{
+    if (s != NULL && strcmp(s, "never") == 0) {
+        *out = OUT_FILE_FSYNC_NEVER;
+        return 0;
+    }
+    if (s != NULL && strcmp(s, "batch") == 0) {
+        *out = OUT_FILE_FSYNC_BATCH;
+        return 0;
+    }
+    return -EINVAL;
+}
+
+static int
+open_append(const char *path)
+{
+    return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+}
+
+void *
+out_file_new(const char *path, enum out_file_fsync fsync_policy, char *err, size_t errlen)
+{
+    struct out_file *o = calloc(1, sizeof(*o));
+
+    if (o == NULL || (o->path = strdup(path)) == NULL) {
+        free(o);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    /* A file size limit must fail the write (EFBIG), not kill the agent. */
+    signal(SIGXFSZ, SIG_IGN);
+    o->fsync_policy = fsync_policy;
+    strbuf_init(&o->pending);
+    o->fd = open_append(path);
+    if (o->fd < 0) {
+        snprintf(err, errlen, "cannot open \"%s\" for appending: %s", path, strerror(errno));
+        free(o->path);
+        free(o);
+        return NULL;
+    }
+    return o;
+}
+
+static void
+out_file_free(void *state)
+{
+    struct out_file *o = state;
+
+    if (o == NULL) {
+        return;
+    }
+    if (o->fd >= 0) {
+        close(o->fd);
+    }
+    strbuf_release(&o->pending);
+    free(o->path);
+    free(o);
+}
+
+/* Writes as much of @data as the file takes; returns bytes written, or -errno with none. */
+static ssize_t
+write_some(struct out_file *o, const char *data, size_t len)
+{
+    size_t done = 0;
+
+    if (o->fd < 0) {
+        o->fd = open_append(o->path);
+        if (o->fd < 0) {
+            return -errno;
+        }
+    }
+    while (done < len) {
+        ssize_t n = write(o->fd, data + done, len - done);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            int err = n < 0 ? errno : EIO;
+            return done > 0 ? (ssize_t)done : -err;
+        }
+        done += (size_t)n;
+    }
+    if (o->fsync_policy == OUT_FILE_FSYNC_BATCH && fsync(o->fd) != 0 && errno != EINVAL) {
+        return -errno;
+    }
+    return (ssize_t)done;
+}
+
+static void
+note_failure(struct out_file *o, int err)
+{
+    if (!o->failing) {
+        log_err("out_file: %s: write() failed: %s; keeping records in memory and retrying", o->path,
+                strerror(err));
+        o->failing = true;
+    }
+}
+
+/* Retries the pending records. 0 when none are left. */
+static int
+drain_pending(struct out_file *o)
+{
+    while (o->pending_off < o->pending.len) {
+        ssize_t n =
+            write_some(o, o->pending.data + o->pending_off, o->pending.len - o->pending_off);
+        if (n < 0) {
+            note_failure(o, (int)-n);
+            return (int)n;
+        }
+        o->pending_off += (size_t)n;
+        if ((size_t)n == 0) {
+            return -EIO;
+        }
+    }
+    strbuf_reset(&o->pending);
+    o->pending_off = 0;
+    if (o->failing) {
+        log_info("out_file: %s: writing again", o->path);
+        o->failing = false;
+    }
+    return 0;
+}
+
+/* Keeps @data for later, dropping the oldest pending bytes beyond the bound. */
+static void
+keep_pending(struct out_file *o, const char *data, size_t len)
+{
+    size_t live = o->pending.len - o->pending_off;
+
+    if (live + len > OUT_FILE_PENDING_MAX) {
+        /* Drop whole old records: cut at the first newline after the excess. */
+        size_t excess = live + len - OUT_FILE_PENDING_MAX;
+        const char *start = o->pending.data + o->pending_off;
+        const char *cut = excess < live ? memchr(start + excess, '\n', live - excess) : NULL;
+        size_t drop = cut != NULL ? (size_t)(cut - start) + 1 : live;
+        o->pending_off += drop;
+        o->dropped += drop;
+        log_err("out_file: %s: %zu bytes of records dropped: more than %u bytes waiting", o->path,
+                drop, OUT_FILE_PENDING_MAX);
+    }
+    if (o->pending_off > 0 && o->pending_off == o->pending.len) {
+        strbuf_reset(&o->pending);
+        o->pending_off = 0;
+    }
+    strbuf_append(&o->pending, data, len);
+    if (o->pending.oom) {
+        o->dropped += len;
+        log_err("out_file: %s: out of memory keeping %zu bytes; dropped", o->path, len);
+        o->pending.oom = false;
+    }
+}
+
+static int
+out_file_write(void *state, const char *data, size_t len)
+{
+    struct out_file *o = state;
+
+    if (o->pending.len > o->pending_off && drain_pending(o) != 0) {
+        keep_pending(o, data, len);
+        return -EAGAIN;
+    }
+    ssize_t n = write_some(o, data, len);
+    if (n < 0 || (size_t)n < len) {
+        size_t done = n > 0 ? (size_t)n : 0;
+        note_failure(o, n < 0 ? (int)-n : ENOSPC);
+        keep_pending(o, data + done, len - done);
+        return -EAGAIN;
+    }
+    return 0;
+}
+
+static int
+out_file_flush(void *state)
+{
+    struct out_file *o = state;
+
+    return o->pending.len > o->pending_off ? drain_pending(o) : 0;
+}
+
+static int
+out_file_reopen(void *state)
+{
+    struct out_file *o = state;
+    int fd = open_append(o->path);
+
+    if (fd < 0) {
+        log_err("out_file: %s: reopen failed: %s; keeping the old file open", o->path,
+                strerror(errno));
+        return -errno;
+    }
+    if (o->fd >= 0) {
+        close(o->fd);
+    }
+    o->fd = fd;
+    log_info("out_file: %s: reopened", o->path);
+    return out_file_flush(o);
+}
+
+size_t
+out_file_pending(const void *state)
+{
+    const struct out_file *o = state;
+
+    return o->pending.len - o->pending_off;
+}
+
+uint64_t
+out_file_dropped(const void *state)
+{
+    const struct out_file *o = state;
+
+    return o->dropped;
+}
+
+const struct output_ops out_file_ops = {
+    .name = "file",
+    .write = out_file_write,
+    .flush = out_file_flush,
+    .reopen = out_file_reopen,
+    .free = out_file_free,
+};

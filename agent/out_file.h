@@ -1,0 +1,40 @@
+/*
+ * The file output: encoded batches appended to a file (JSON lines), opened with O_APPEND so
+ * several writers and logrotate's copytruncate are safe, reopened on SIGHUP for logrotate's
+ * create mode. A failing write (full disk, I/O error, file size limit) is logged once per streak
+ * and the records are kept in memory, up to a bound, and retried before the next write: the
+ * agent never stops because a disk filled up.
+ */
+#ifndef POLLSTER_OUT_FILE_H
+#define POLLSTER_OUT_FILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "output.h"
+
+enum out_file_fsync {
+    OUT_FILE_FSYNC_NEVER = 0, /* leave it to the kernel (default) */
+    OUT_FILE_FSYNC_BATCH,     /* fsync after every batch written */
+};
+
+/* Records kept in memory while the file cannot be written; beyond it the oldest are dropped. */
+#define OUT_FILE_PENDING_MAX (64u << 20)
+
+extern const struct output_ops out_file_ops;
+
+/* "never" | "batch"; 0 or -EINVAL. */
+int out_file_fsync_parse(const char *s, enum out_file_fsync *out);
+
+/*
+ * Opens @path for appending (created 0640 if missing). NULL with the cause in @err when it
+ * cannot be opened at start: a bad path is a configuration error, not a runtime one.
+ */
+void *out_file_new(const char *path, enum out_file_fsync fsync_policy, char *err, size_t errlen);
+
+/* Bytes waiting for the file to accept them (self metrics, tests). */
+size_t out_file_pending(const void *state);
+/* Bytes dropped because the pending bound was exceeded. */
+uint64_t out_file_dropped(const void *state);
+
+#endif

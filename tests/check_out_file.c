@@ -1,0 +1,194 @@
+/*
+ * Tests for out_file.c: appending, logrotate's create (rename + reopen) and copytruncate modes,
+ * write failures kept in memory and retried in order, open errors, fsync policy names.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "out_file.h"
+
+static char dir[64];
+static char path[128];
+
+static void
+setup(void)
+{
+    snprintf(dir, sizeof(dir), "/tmp/pollster-out-file-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/metrics.jsonl", dir);
+}
+
+static void
+teardown(void)
+{
+    char p[160];
+
+    snprintf(p, sizeof(p), "%s.1", path);
+    unlink(p);
+    unlink(path);
+    rmdir(dir);
+}
+
+static char *
+slurp(const char *p)
+{
+    static char buf[1 << 16];
+    FILE *f = fopen(p, "r");
+    size_t n = 0;
+
+    if (f != NULL) {
+        n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+static void
+put(void *o, const char *line)
+{
+    ck_assert_int_eq(out_file_ops.write(o, line, strlen(line)), 0);
+}
+
+START_TEST(test_appends)
+{
+    char err[256];
+    void *o = out_file_new(path, OUT_FILE_FSYNC_BATCH, err, sizeof(err));
+
+    ck_assert_msg(o != NULL, "%s", err);
+    put(o, "{\"a\":1}\n");
+    put(o, "{\"b\":2}\n");
+    ck_assert_str_eq(slurp(path), "{\"a\":1}\n{\"b\":2}\n");
+    out_file_ops.free(o);
+    /* A new instance appends, never truncates. */
+    o = out_file_new(path, OUT_FILE_FSYNC_NEVER, err, sizeof(err));
+    put(o, "{\"c\":3}\n");
+    ck_assert_str_eq(slurp(path), "{\"a\":1}\n{\"b\":2}\n{\"c\":3}\n");
+    out_file_ops.free(o);
+}
+END_TEST
+
+START_TEST(test_logrotate_create)
+{
+    char err[256], rotated[160];
+    void *o = out_file_new(path, OUT_FILE_FSYNC_NEVER, err, sizeof(err));
+
+    put(o, "old\n");
+    snprintf(rotated, sizeof(rotated), "%s.1", path);
+    ck_assert_int_eq(rename(path, rotated), 0);
+    put(o, "still old file\n"); /* before SIGHUP the open descriptor follows the rename */
+    ck_assert_int_eq(out_file_ops.reopen(o), 0);
+    put(o, "new\n");
+    ck_assert_str_eq(slurp(rotated), "old\nstill old file\n");
+    ck_assert_str_eq(slurp(path), "new\n");
+    out_file_ops.free(o);
+}
+END_TEST
+
+START_TEST(test_logrotate_copytruncate)
+{
+    char err[256];
+    void *o = out_file_new(path, OUT_FILE_FSYNC_NEVER, err, sizeof(err));
+
+    put(o, "before\n");
+    ck_assert_int_eq(truncate(path, 0), 0);
+    put(o, "after\n");
+    /* O_APPEND: no hole of NULs where the old content was. */
+    ck_assert_str_eq(slurp(path), "after\n");
+    out_file_ops.free(o);
+}
+END_TEST
+
+START_TEST(test_write_failure_kept_and_retried_in_order)
+{
+    char err[256];
+    struct rlimit old, small;
+    void *o = out_file_new(path, OUT_FILE_FSYNC_NEVER, err, sizeof(err));
+
+    ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+    put(o, "one\n");
+    small = old;
+    small.rlim_cur = 4; /* the file may not grow past 4 bytes: writes fail with EFBIG */
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &small), 0);
+    ck_assert_int_eq(out_file_ops.write(o, "two\n", 4), -EAGAIN);
+    ck_assert_int_eq(out_file_ops.write(o, "three\n", 6), -EAGAIN);
+    ck_assert_uint_eq(out_file_pending(o), 10);
+    ck_assert_int_ne(out_file_ops.flush(o), 0);
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+    put(o, "four\n");
+    ck_assert_uint_eq(out_file_pending(o), 0);
+    ck_assert_uint_eq(out_file_dropped(o), 0);
+    ck_assert_str_eq(slurp(path), "one\ntwo\nthree\nfour\n");
+    out_file_ops.free(o);
+}
+END_TEST
+
+START_TEST(test_flush_drains)
+{
+    char err[256];
+    struct rlimit old, small;
+    void *o = out_file_new(path, OUT_FILE_FSYNC_NEVER, err, sizeof(err));
+
+    ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+    small = old;
+    small.rlim_cur = 0;
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &small), 0);
+    ck_assert_int_eq(out_file_ops.write(o, "x\n", 2), -EAGAIN);
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+    ck_assert_int_eq(out_file_ops.flush(o), 0);
+    ck_assert_str_eq(slurp(path), "x\n");
+    out_file_ops.free(o);
+}
+END_TEST
+
+START_TEST(test_open_errors)
+{
+    char err[256];
+    enum out_file_fsync f;
+
+    ck_assert_ptr_null(
+        out_file_new("/nonexistent-dir/x.jsonl", OUT_FILE_FSYNC_NEVER, err, sizeof(err)));
+    ck_assert_str_eq(err, "cannot open \"/nonexistent-dir/x.jsonl\" for appending: No such file "
+                          "or directory");
+    ck_assert_int_eq(out_file_fsync_parse("batch", &f), 0);
+    ck_assert_int_eq(f, OUT_FILE_FSYNC_BATCH);
+    ck_assert_int_eq(out_file_fsync_parse("never", &f), 0);
+    ck_assert_int_eq(f, OUT_FILE_FSYNC_NEVER);
+    ck_assert_int_eq(out_file_fsync_parse("always", &f), -EINVAL);
+}
+END_TEST
+
+static Suite *
+out_file_suite(void)
+{
+    Suite *s = suite_create("out_file");
+    TCase *tc = tcase_create("file");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_appends);
+    tcase_add_test(tc, test_logrotate_create);
+    tcase_add_test(tc, test_logrotate_copytruncate);
+    tcase_add_test(tc, test_write_failure_kept_and_retried_in_order);
+    tcase_add_test(tc, test_flush_drains);
+    tcase_add_test(tc, test_open_errors);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int
+main(void)
+{
+    SRunner *sr = srunner_create(out_file_suite());
+    srunner_run_all(sr, CK_ENV);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
