@@ -18,6 +18,7 @@
 #include <event2/event.h>
 
 #include "clock.h"
+#include "daemon.h"
 #include "enc_json.h"
 #include "log.h"
 #include "loop.h"
@@ -84,6 +85,7 @@ struct engine {
     struct event *sig_term;    /* owned */
     struct event *sig_hup;     /* owned */
     struct event *drain_timer; /* owned */
+    struct event *watchdog;    /* owned: systemd WATCHDOG=1 pings, when asked for */
     int64_t shutdown_timeout_ms;
 };
 
@@ -152,6 +154,9 @@ engine_free(struct engine *e)
     }
     if (e->drain_timer != NULL) {
         event_free(e->drain_timer);
+    }
+    if (e->watchdog != NULL) {
+        event_free(e->watchdog);
     }
     for (size_t i = 0; i < e->npool; i++) {
         batch_release(e->pool[i]);
@@ -476,12 +481,23 @@ drain_timeout_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
+watchdog_cb(evutil_socket_t fd, short what, void *arg)
+{
+    notify_send("WATCHDOG=1");
+}
+
+static void
 signal_cb(evutil_socket_t sig, short what, void *arg)
 {
     struct engine *e = arg;
 
     if (sig == SIGHUP) {
-        log_info("engine: SIGHUP received; nothing to reload without a config file");
+        log_info("engine: SIGHUP received: reopening output files");
+        for (size_t i = 0; i < e->noutputs; i++) {
+            if (e->outputs[i].out.ops->reopen != NULL) {
+                e->outputs[i].out.ops->reopen(e->outputs[i].out.state);
+            }
+        }
         return;
     }
     if (e->draining) {
@@ -490,6 +506,9 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
         return;
     }
     e->draining = true;
+    if (notify_enabled()) {
+        notify_send("STOPPING=1");
+    }
     log_info("engine: %s received, draining %u in-flight transfer(s) (up to %lld ms)",
              sig == SIGTERM ? "SIGTERM" : "SIGINT", loop_in_flight(e->loop),
              (long long)e->shutdown_timeout_ms);
@@ -530,6 +549,18 @@ engine_run(struct engine *e, int64_t shutdown_timeout_ms)
         }
     }
     log_info("engine: running %zu target(s)", e->ntargets);
+    daemon_started(true);
+    if (notify_enabled()) {
+        notify_send("READY=1\nSTATUS=collecting");
+        int64_t wd = notify_watchdog_ms();
+        if (wd > 0) {
+            struct timeval tv = {.tv_sec = wd / 2000, .tv_usec = (wd / 2 % 1000) * 1000};
+            e->watchdog = event_new(base, -1, EV_PERSIST, watchdog_cb, e);
+            if (e->watchdog == NULL || event_add(e->watchdog, &tv) != 0) {
+                log_err("engine: cannot arm the systemd watchdog timer");
+            }
+        }
+    }
     rc = loop_run(e->loop);
     for (size_t i = 0; i < e->noutputs; i++) {
         if (e->outputs[i].out.ops->flush != NULL) {

@@ -35,6 +35,9 @@ enum {
     OPT_LOG_LEVEL,
     OPT_SHUTDOWN_TIMEOUT,
     OPT_PARSE,
+    OPT_DAEMONIZE,
+    OPT_PIDFILE,
+    OPT_OUTPUT_FILE,
 };
 
 static const struct option long_opts[] = {
@@ -54,6 +57,9 @@ static const struct option long_opts[] = {
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"shutdown-timeout", required_argument, NULL, OPT_SHUTDOWN_TIMEOUT},
     {"parse", required_argument, NULL, OPT_PARSE},
+    {"daemonize", no_argument, NULL, OPT_DAEMONIZE},
+    {"pidfile", required_argument, NULL, OPT_PIDFILE},
+    {"output-file", required_argument, NULL, OPT_OUTPUT_FILE},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -95,7 +101,12 @@ usage(FILE *f)
             "                              the input format: prom (default) or openmetrics\n"
             "      --status-listen ADDR:PORT  status server address (default %s;\n"
             "                              port 0 picks a free port)\n"
+            "      --output-file FILE      append JSON lines to FILE instead of stdout\n"
+            "                              (reopened on SIGHUP for logrotate)\n"
             "      --shutdown-timeout DURATION  drain time on SIGTERM/SIGINT (default 5s)\n"
+            "      --daemonize             detach (classic init): double fork, log to syslog;\n"
+            "                              exits once the daemon has started, 1 if it failed\n"
+            "      --pidfile FILE          write and lock FILE while running (removed on exit)\n"
             "      --log-level LEVEL       error, warn, info or debug (default info)\n"
             "  -h, --help                  show this help and exit\n"
             "  -V, --version               show the version and exit\n"
@@ -216,6 +227,15 @@ main(int argc, char **argv)
         case OPT_FORMAT:
             o.format = optarg;
             break;
+        case OPT_DAEMONIZE:
+            o.daemonize = true;
+            break;
+        case OPT_PIDFILE:
+            o.pidfile = optarg;
+            break;
+        case OPT_OUTPUT_FILE:
+            o.output_file = optarg;
+            break;
         case OPT_PARSE:
             o.parse_file = optarg;
             break;
@@ -250,6 +270,9 @@ main(int argc, char **argv)
             return bad_usage("--parse cannot be combined with --once or --target");
         }
         return run_parse(o.parse_file, o.format);
+    }
+    if (o.daemonize && o.once) {
+        return bad_usage("--daemonize cannot be combined with --once");
     }
     return run_main(&o);
 }

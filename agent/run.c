@@ -18,11 +18,13 @@
 
 #include <curl/curl.h>
 
+#include "daemon.h"
 #include "enc_json.h"
 #include "engine.h"
 #include "job_prom.h"
 #include "log.h"
 #include "loop.h"
+#include "out_file.h"
 #include "out_stdout.h"
 #include "prom_parse.h"
 #include "sample.h"
@@ -165,6 +167,14 @@ run_main(const struct run_opts *o)
                 (long long)o->timeout_ms, (long long)o->interval_ms);
         return RUN_EXIT_USAGE;
     }
+    /* Before anything opens sockets or event bases: they must belong to the daemon. */
+    if (o->daemonize) {
+        if (daemon_detach(o->pidfile, err, sizeof(err)) != 0) {
+            fprintf(stderr, "pollster: %s\n", err);
+            return RUN_EXIT_USAGE;
+        }
+        log_set_target(LOG_TARGET_SYSLOG);
+    }
     /* CURLOPT_NOSIGNAL is set on every handle: a peer closing a socket must not kill us. */
     signal(SIGPIPE, SIG_IGN);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
@@ -180,7 +190,20 @@ run_main(const struct run_opts *o)
         fprintf(stderr, "pollster: cannot set up the event loop\n");
         goto out;
     }
-    struct output out = {.ops = &out_stdout_ops, .state = out_stdout_new(1)};
+    struct output out = {.ops = &out_stdout_ops};
+    if (o->output_file != NULL) {
+        out.ops = &out_file_ops;
+        out.state = out_file_new(o->output_file, OUT_FILE_FSYNC_NEVER, err, sizeof(err));
+        if (out.state == NULL) {
+            fprintf(stderr, "pollster: --output-file: %s\n", err);
+            log_err("run: --output-file: %s", err);
+            exit_code = RUN_EXIT_USAGE;
+            goto out;
+        }
+    }
+    else {
+        out.state = out_stdout_new(1);
+    }
     if (out.state == NULL || engine_add_output(e, &enc_json, &out) != 0) {
         fprintf(stderr, "pollster: out of memory\n");
         goto out;
@@ -198,6 +221,7 @@ run_main(const struct run_opts *o)
         st = status_new(loop_base(l), listen, &hooks, e, err, sizeof(err));
         if (st == NULL) {
             fprintf(stderr, "pollster: status server: %s\n", err);
+            log_err("run: status server: %s", err);
             exit_code = RUN_EXIT_USAGE;
             goto out;
         }
@@ -228,6 +252,8 @@ run_main(const struct run_opts *o)
         exit_code = engine_run(e, o->shutdown_timeout_ms) == 0 ? RUN_EXIT_OK : RUN_EXIT_FAILED;
     }
 out:
+    /* A daemon that failed before its loop ran tells the waiting parent (no-op otherwise). */
+    daemon_started(false);
     /* Targets (and their easy handles) before the loop: the multi handle must still exist. */
     engine_free(e);
     status_free(st);
@@ -235,6 +261,7 @@ out:
     curl_global_cleanup();
     stats_free_all();
     arena_free_cache();
+    daemon_cleanup();
     return exit_code;
 }
 

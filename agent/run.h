@@ -40,6 +40,9 @@ struct run_opts {
     const char *parse_file;    /* --parse FILE ("-" = stdin) */
     const char *status_listen; /* NULL = default */
     int64_t shutdown_timeout_ms;
+    bool daemonize;          /* --daemonize: classic init (double fork, syslog) */
+    const char *pidfile;     /* --pidfile FILE, locked while running */
+    const char *output_file; /* --output-file FILE: JSON lines appended there, not stdout */
 };
 
 /* Defaults for every field (the one place they are written down). */

@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -82,6 +84,8 @@ run(struct cmd *c, double limit, double term_after, const char *const *args)
         dup2(err[1], 2);
         close(out[0]);
         close(err[0]);
+        close(out[1]);
+        close(err[1]);
         execvp(argv[0], (char *const *)argv);
         _exit(127);
     }
@@ -404,6 +408,126 @@ START_TEST(test_parse_errors)
 }
 END_TEST
 
+/* Polls @path until it holds a pid, for up to @secs. */
+static long
+wait_pidfile(const char *path, double secs)
+{
+    double start = now_s();
+
+    while (now_s() - start < secs) {
+        FILE *f = fopen(path, "r");
+        long pid = 0;
+        if (f != NULL) {
+            if (fscanf(f, "%ld", &pid) != 1) {
+                pid = 0;
+            }
+            fclose(f);
+        }
+        if (pid > 0) {
+            return pid;
+        }
+        usleep(20000);
+    }
+    return 0;
+}
+
+START_TEST(test_daemonize_pidfile)
+{
+    struct cmd c;
+    char dir[] = "/tmp/pollster-daemon-XXXXXX";
+    char pidfile[128], out[128];
+
+    if (slowdown() > 1) {
+        return; /* the daemon's fork would escape valgrind's watch; covered natively and by ASan */
+    }
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(pidfile, sizeof(pidfile), "%s/pollster.pid", dir);
+    snprintf(out, sizeof(out), "%s/out.jsonl", dir);
+    run(&c, 10, 0,
+        (const char *const[]){"--daemonize", "--pidfile", pidfile, "--output-file", out, "--target",
+                              url("/ok"), "--interval", "200ms", "--timeout", "200ms",
+                              "--status-listen", "127.0.0.1:0", NULL});
+    ck_assert_msg(c.status == 0, "exit %d: %s", c.status, c.err);
+    long pid = wait_pidfile(pidfile, 5);
+    ck_assert_int_gt(pid, 0);
+    ck_assert_int_eq(kill((pid_t)pid, 0), 0);
+
+    /* A second instance with the same pidfile refuses to start, naming the running one. */
+    run(&c, 10, 0,
+        (const char *const[]){"--daemonize", "--pidfile", pidfile, "--target", url("/ok"),
+                              "--status-listen", "127.0.0.1:0", NULL});
+    ck_assert_int_eq(c.status, 2);
+    ck_assert_msg(strstr(c.err, "already running") != NULL, "%s", c.err);
+
+    usleep(700000);
+    ck_assert_int_eq(kill((pid_t)pid, SIGTERM), 0);
+    for (int i = 0; i < 250 && kill((pid_t)pid, 0) == 0; i++) {
+        usleep(20000);
+    }
+    ck_assert_msg(kill((pid_t)pid, 0) != 0, "daemon still running after SIGTERM");
+    ck_assert_msg(access(pidfile, F_OK) != 0, "pidfile left behind");
+    /* It collected while detached: JSON lines in the output file. */
+    FILE *f = fopen(out, "r");
+    ck_assert_ptr_nonnull(f);
+    char line[4096];
+    ck_assert_ptr_nonnull(fgets(line, sizeof(line), f));
+    fclose(f);
+    ck_assert_msg(strncmp(line, "{\"ts_ms\":", 9) == 0, "%s", line);
+    unlink(out);
+    rmdir(dir);
+}
+END_TEST
+
+START_TEST(test_daemonize_failure_reported)
+{
+    struct cmd c;
+
+    if (slowdown() > 1) {
+        return;
+    }
+    /* The status port is taken: the detached daemon fails, and the command says so. */
+    run(&c, 10, 0,
+        (const char *const[]){"--daemonize", "--target", url("/ok"), "--status-listen",
+                              "256.0.0.1:1", NULL});
+    ck_assert_int_eq(c.status, 1);
+}
+END_TEST
+
+START_TEST(test_systemd_notify)
+{
+    struct cmd c;
+    char dir[] = "/tmp/pollster-notify-XXXXXX";
+    char sock[96], msgs[1024] = "";
+    size_t off = 0;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(sock, sizeof(sock), "%s/notify", dir);
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    setenv("NOTIFY_SOCKET", sock, 1);
+    run(&c, 20, 1.0,
+        (const char *const[]){"--target", url("/ok"), "--interval", "300ms", "--timeout", "300ms",
+                              "--status-listen", "127.0.0.1:0", NULL});
+    unsetenv("NOTIFY_SOCKET");
+    ck_assert_int_eq(c.status, 0);
+    for (;;) {
+        ssize_t n = recv(fd, msgs + off, sizeof(msgs) - 1 - off, MSG_DONTWAIT);
+        if (n <= 0) {
+            break;
+        }
+        off += (size_t)n;
+        msgs[off++] = '|';
+    }
+    msgs[off] = '\0';
+    ck_assert_str_eq(msgs, "READY=1\nSTATUS=collecting|STOPPING=1|");
+    close(fd);
+    unlink(sock);
+    rmdir(dir);
+}
+END_TEST
+
 static Suite *
 cli_suite(void)
 {
@@ -420,6 +544,9 @@ cli_suite(void)
     tcase_add_test(tc, test_daemon_runs_and_drains_on_sigterm);
     tcase_add_test(tc, test_parse_fixture);
     tcase_add_test(tc, test_parse_errors);
+    tcase_add_test(tc, test_daemonize_pidfile);
+    tcase_add_test(tc, test_daemonize_failure_reported);
+    tcase_add_test(tc, test_systemd_notify);
     tcase_set_timeout(tc, 120);
     suite_add_tcase(s, tc);
     return s;
