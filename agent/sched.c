@@ -30,7 +30,23 @@ sched_offset(const char *job, const char *key, mono_ms interval)
     if (interval <= 0) {
         return 0;
     }
-    return (mono_ms)(h % (uint64_t)interval);
+    mono_ms off = (mono_ms)(h % (uint64_t)interval);
+    mono_ms slot = sched_slot(interval);
+    return off - off % slot;
+}
+
+mono_ms
+sched_slot(mono_ms interval)
+{
+    mono_ms slot = interval / SCHED_SLOTS;
+
+    if (slot < SCHED_SLOT_MIN_MS) {
+        slot = SCHED_SLOT_MIN_MS;
+    }
+    if (slot > SCHED_SLOT_MAX_MS) {
+        slot = SCHED_SLOT_MAX_MS;
+    }
+    return slot < interval ? slot : (interval > 0 ? interval : 1);
 }
 
 void

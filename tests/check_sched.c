@@ -27,6 +27,11 @@ START_TEST(test_offset_deterministic_and_spread)
         ck_assert(off >= 0 && off < interval);
         buckets[off * 10 / interval]++;
     }
+    ck_assert_int_eq(sched_slot(5000), 100);
+    ck_assert_int_eq(sched_slot(100), 10);
+    ck_assert_int_eq(sched_slot(5), 5);
+    ck_assert_int_eq(sched_slot(3600000), 1000);
+    ck_assert_int_eq(sched_offset("node", "x", 5000) % 100, 0);
     /* 1000 targets over 10 slices of the interval: none empty, none holding a third. */
     for (int i = 0; i < 10; i++) {
         ck_assert_msg(buckets[i] > 40 && buckets[i] < 330, "slice %d holds %d", i, buckets[i]);
