@@ -41,6 +41,8 @@ struct target {
     size_t nlabels;
     int64_t interval_ms;
     int64_t timeout_ms;
+    struct scrape_http http;     /* owned */
+    char *identity;              /* owned; NULL when not given */
     const struct job_kind *kind; /* borrowed */
     void *kind_state;            /* owned */
     struct scrape *scrape;       /* owned */
@@ -109,6 +111,8 @@ target_free(struct target *t)
         free((char *)t->labels[i].value);
     }
     free(t->labels);
+    scrape_http_release(&t->http);
+    free(t->identity);
     free(t->job);
     free(t->url);
     free(t->instance);
@@ -399,6 +403,10 @@ engine_add_target(struct engine *e, const struct target_spec *spec, char *err, s
     t->instance = dup_or_null(spec->instance != NULL ? spec->instance : spec->url, &oom);
     t->interval_ms = spec->interval_ms;
     t->timeout_ms = spec->timeout_ms;
+    t->identity = dup_or_null(spec->identity, &oom);
+    if (scrape_http_copy(&t->http, &spec->http) != 0) {
+        oom = true;
+    }
     if (spec->nlabels > 0) {
         t->labels = calloc(spec->nlabels, sizeof(*t->labels));
         if (t->labels == NULL) {
@@ -421,9 +429,7 @@ engine_add_target(struct engine *e, const struct target_spec *spec, char *err, s
         .timeout_ms = spec->timeout_ms,
         .body_limit = spec->body_limit,
         .fresh_connect = spec->fresh_connect,
-        .follow_redirects = spec->follow_redirects,
-        .max_redirects = 10,
-        .insecure_skip_verify = spec->insecure_skip_verify,
+        .http = &t->http,
     };
     t->scrape = scrape_new(e->loop, &so, t->kind, t->kind_state, scrape_done_cb, t);
     if (t->scrape == NULL) {

@@ -17,6 +17,7 @@
 #include "job.h"
 #include "output.h"
 #include "sample.h"
+#include "scrape.h"
 
 struct engine;
 struct loop;
@@ -31,8 +32,8 @@ struct target_spec {
     int64_t timeout_ms;  /* > 0 and <= interval */
     uint64_t body_limit; /* 0 = none */
     bool fresh_connect;
-    bool follow_redirects;
-    bool insecure_skip_verify;
+    struct scrape_http http;     /* copied: auth, TLS, headers, redirects */
+    const char *identity;        /* copied; reload keeps a target whose identity is unchanged */
     const struct job_kind *kind; /* borrowed: static table */
     void *kind_state;            /* ownership passes to the engine, also on failure */
 };

@@ -99,8 +99,7 @@ add_target(struct engine *e, const struct run_opts *o, const char *kind, const c
         .interval_ms = interval_ms,
         .timeout_ms = timeout_ms,
         .body_limit = o->body_limit,
-        .follow_redirects = true,
-        .insecure_skip_verify = o->insecure_skip_verify,
+        .http = {.follow_redirects = true, .insecure_skip_verify = o->insecure_skip_verify},
     };
 
     if (check_url(url, instance, sizeof(instance), err, sizeof(err)) != 0) {

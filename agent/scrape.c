@@ -22,6 +22,7 @@ const char SCRAPE_USER_AGENT[] = "pollster/" PACKAGE_VERSION;
 
 struct scrape {
     struct loop *loop;           /* borrowed */
+    struct curl_slist *headers;  /* owned: from opts.http->headers */
     const struct job_kind *kind; /* borrowed */
     void *kind_state;            /* borrowed: owned by the target */
     struct scrape_opts opts;     /* strings borrowed */
@@ -265,6 +266,8 @@ scrape_xfer_done_cb(struct loop_xfer *x, CURLcode rc)
 static int
 easy_setup(struct scrape *s)
 {
+    static const struct scrape_http defaults = {.follow_redirects = true};
+    const struct scrape_http *h = s->opts.http != NULL ? s->opts.http : &defaults;
     CURL *e = s->easy;
     CURLcode rc = CURLE_OK;
 
@@ -280,7 +283,7 @@ easy_setup(struct scrape *s)
     SET(CURLOPT_TIMEOUT_MS, (long)s->opts.timeout_ms);
     SET(CURLOPT_PROTOCOLS_STR, "http,https");
     SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    SET(CURLOPT_FOLLOWLOCATION, s->opts.follow_redirects ? 1L : 0L);
+    SET(CURLOPT_FOLLOWLOCATION, h->follow_redirects ? 1L : 0L);
     SET(CURLOPT_MAXREDIRS, s->opts.max_redirects);
     SET(CURLOPT_ACCEPT_ENCODING, ""); /* every encoding this libcurl decodes, gzip included */
     SET(CURLOPT_USERAGENT, SCRAPE_USER_AGENT);
@@ -293,12 +296,36 @@ easy_setup(struct scrape *s)
         SET(CURLOPT_FRESH_CONNECT, 1L);
         SET(CURLOPT_FORBID_REUSE, 1L);
     }
-    if (s->opts.insecure_skip_verify) {
+    if (h->insecure_skip_verify) {
         SET(CURLOPT_SSL_VERIFYPEER, 0L);
         SET(CURLOPT_SSL_VERIFYHOST, 0L);
     }
-    if (s->opts.headers != NULL) {
-        SET(CURLOPT_HTTPHEADER, (struct curl_slist *)s->opts.headers);
+    if (h->username != NULL || h->password != NULL) {
+        SET(CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        SET(CURLOPT_USERNAME, h->username != NULL ? h->username : "");
+        SET(CURLOPT_PASSWORD, h->password != NULL ? h->password : "");
+    }
+    if (h->ca_file != NULL) {
+        SET(CURLOPT_CAINFO, h->ca_file);
+    }
+    if (h->cert_file != NULL) {
+        SET(CURLOPT_SSLCERT, h->cert_file);
+    }
+    if (h->key_file != NULL) {
+        SET(CURLOPT_SSLKEY, h->key_file);
+    }
+    if (h->head) {
+        SET(CURLOPT_NOBODY, 1L);
+    }
+    for (size_t i = 0; i < h->nheaders && rc == CURLE_OK; i++) {
+        struct curl_slist *n = curl_slist_append(s->headers, h->headers[i]);
+        if (n == NULL) {
+            rc = CURLE_OUT_OF_MEMORY;
+        }
+        s->headers = n != NULL ? n : s->headers;
+    }
+    if (s->headers != NULL) {
+        SET(CURLOPT_HTTPHEADER, s->headers);
     }
 #undef SET
     if (rc != CURLE_OK) {
@@ -319,6 +346,9 @@ scrape_new(struct loop *l, const struct scrape_opts *opts, const struct job_kind
     }
     s->loop = l;
     s->opts = *opts;
+    if (s->opts.max_redirects <= 0) {
+        s->opts.max_redirects = SCRAPE_MAX_REDIRECTS;
+    }
     s->kind = kind;
     s->kind_state = kind_state;
     s->done = done;
@@ -346,7 +376,67 @@ scrape_free(struct scrape *s)
     if (s->easy != NULL) {
         curl_easy_cleanup(s->easy);
     }
+    curl_slist_free_all(s->headers);
     free(s);
+}
+
+static char *
+dup_opt(const char *src, bool *oom)
+{
+    char *d;
+
+    if (src == NULL) {
+        return NULL;
+    }
+    d = strdup(src);
+    if (d == NULL) {
+        *oom = true;
+    }
+    return d;
+}
+
+int
+scrape_http_copy(struct scrape_http *dst, const struct scrape_http *src)
+{
+    bool oom = false;
+
+    memset(dst, 0, sizeof(*dst));
+    dst->insecure_skip_verify = src->insecure_skip_verify;
+    dst->follow_redirects = src->follow_redirects;
+    dst->head = src->head;
+    dst->username = dup_opt(src->username, &oom);
+    dst->password = dup_opt(src->password, &oom);
+    dst->ca_file = dup_opt(src->ca_file, &oom);
+    dst->cert_file = dup_opt(src->cert_file, &oom);
+    dst->key_file = dup_opt(src->key_file, &oom);
+    if (src->nheaders > 0) {
+        dst->headers = calloc(src->nheaders, sizeof(*dst->headers));
+        oom = oom || dst->headers == NULL;
+        for (size_t i = 0; dst->headers != NULL && i < src->nheaders; i++) {
+            dst->headers[i] = dup_opt(src->headers[i], &oom);
+            dst->nheaders++;
+        }
+    }
+    if (oom) {
+        scrape_http_release(dst);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+void
+scrape_http_release(struct scrape_http *h)
+{
+    free(h->username);
+    free(h->password);
+    free(h->ca_file);
+    free(h->cert_file);
+    free(h->key_file);
+    for (size_t i = 0; i < h->nheaders; i++) {
+        free(h->headers[i]);
+    }
+    free(h->headers);
+    memset(h, 0, sizeof(*h));
 }
 
 bool

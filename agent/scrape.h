@@ -18,15 +18,34 @@
 struct loop;
 struct scrape;
 
+/* The HTTP client settings of a target (auth, TLS, headers): strings may be NULL (= unset). */
+struct scrape_http {
+    char *username; /* basic auth, with password */
+    char *password; /* secret: never logged */
+    char *ca_file;
+    char *cert_file;
+    char *key_file;
+    bool insecure_skip_verify; /* TLS: do not verify the peer */
+    bool follow_redirects;     /* follow up to SCRAPE_MAX_REDIRECTS */
+    bool head;                 /* HEAD instead of GET */
+    char **headers;            /* "Name: value" lines (values may be secrets) */
+    size_t nheaders;
+};
+
+#define SCRAPE_MAX_REDIRECTS 10
+
+/* Deep-copies @src into @dst (zeroed first). 0 or -ENOMEM (@dst then released). */
+int scrape_http_copy(struct scrape_http *dst, const struct scrape_http *src);
+/* Frees what scrape_http_copy allocated; @h is zeroed. */
+void scrape_http_release(struct scrape_http *h);
+
 struct scrape_opts {
-    const char *url;       /* borrowed: outlives the scrape */
-    int64_t timeout_ms;    /* connect and total deadline, > 0 */
-    uint64_t body_limit;   /* decoded body bytes; 0 = no limit */
-    bool fresh_connect;    /* new connection every run (probes time the full handshake) */
-    bool follow_redirects; /* follow up to max_redirects */
-    long max_redirects;
-    bool insecure_skip_verify;        /* TLS: do not verify the peer */
-    const struct curl_slist *headers; /* borrowed: extra request headers, may be NULL */
+    const char *url;                /* borrowed: outlives the scrape */
+    int64_t timeout_ms;             /* connect and total deadline, > 0 */
+    uint64_t body_limit;            /* decoded body bytes; 0 = no limit */
+    bool fresh_connect;             /* new connection every run (probes time the full handshake) */
+    long max_redirects;             /* 0 = SCRAPE_MAX_REDIRECTS */
+    const struct scrape_http *http; /* borrowed: outlives the scrape; NULL = defaults */
 };
 
 /* Called from the loop (not from a curl callback) when a run ends; @b is the filled batch. */

@@ -73,7 +73,7 @@ add(const char *path, int64_t timeout_ms, const struct probe_opts *po)
         .timeout_ms = timeout_ms,
         .body_limit = 1 << 20,
         .fresh_connect = true,
-        .follow_redirects = true,
+        .http = {.follow_redirects = true},
         .kind = &job_probe,
         .kind_state = st,
     };

@@ -123,12 +123,13 @@ url_for(const char *path)
 static void
 run_start(struct run *r, const char *path, int64_t timeout_ms, uint64_t limit)
 {
+    static const struct scrape_http http = {.follow_redirects = true};
     struct scrape_opts o = {
         .url = url_for(path),
         .timeout_ms = timeout_ms,
         .body_limit = limit,
-        .follow_redirects = true,
         .max_redirects = 5,
+        .http = &http,
     };
 
     memset(r, 0, sizeof(*r));
