@@ -1,0 +1,359 @@
+/*
+ * The configuration: pollster.yaml (JSON is valid YAML too) read with libyaml into a neutral
+ * tree that keeps the line and column of every key and value, then mapped into an immutable
+ * struct config through one declarative table per section (key, type, default, offset,
+ * description, in the style of Fluent Bit's config_map). The tables drive the defaults, the
+ * unknown-key errors, the --check-config summary and the reference text (config_reference).
+ *
+ * Loading collects every error, not just the first, each as "FILE:LINE:COL: message" naming the
+ * offending key or value. A config with any error is never returned. Secrets (passwords,
+ * credentials, header values, URL userinfo) never appear in an error or in the summary.
+ *
+ * What the loader resolves so that other modules do not have to:
+ * - every job (scrape_configs, probes, json_jobs) has its interval and timeout resolved
+ *   (Prometheus rules: a job's timeout defaults to the global one capped to its interval) and
+ *   an effective body size limit (never 0);
+ * - every target has its final URL, its instance and its labels (no "__" label left);
+ * - password_file / credentials_file / bearer_token_file are read at load time, trimmed of
+ *   surrounding white space (as Prometheus does); a reload reads them again;
+ * - relative file paths (password_file, tls files, file_sd globs, ...) are resolved against the
+ *   directory of the config file;
+ * - file_sd_configs files are read at load time (and again on reload);
+ * - with no outputs section, one stdout output in json format.
+ *
+ * What the loader accepts:
+ * - YAML 1.1 as libyaml reads it, one document; JSON. Anchors and aliases (an alias names a
+ *   complete node: no cycles) and "<<" merge keys. A key given twice in one mapping is an error.
+ * - A null value (empty, "~", null) leaves the key at its default.
+ * - Booleans: true/false, and YAML 1.1's yes/no/on/off (also capitalised or upper case).
+ * - Durations: units_parse_duration() ("1m30s"); sizes: units_parse_size() ("10MiB", powers of
+ *   1024); integers: decimal only, no fractions, range-checked.
+ * - Known Prometheus keys pollster does not implement (relabel_configs, *_sd_configs, oauth2,
+ *   rule_files, ...) are errors saying so, distinct from unknown keys (typos).
+ * - Regexes are POSIX ERE; RE2-only syntax (\d, (?i), lazy quantifiers, ...) is an error
+ *   rather than silently meaning something else.
+ */
+#ifndef POLLSTER_CONFIG_H
+#define POLLSTER_CONFIG_H
+
+/*
+ * This header shares its name with autoconf's config.h, and a source file in agent/ that writes
+ * #include "config.h" finds this one first (its own directory is searched first). Forward to
+ * the next config.h on the include path, autoconf's, so those files still get it.
+ */
+#if defined(__has_include_next)
+#if __has_include_next("config.h")
+#include_next "config.h"
+#endif
+#endif
+
+#include <regex.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "log.h"
+#include "sample.h"
+
+/*
+ * Defaults other modules need. Every other default is written once, in the tables of config.c
+ * (see config_reference() for the full list with descriptions).
+ */
+#define CONFIG_DEFAULT_SCRAPE_INTERVAL "1m"
+#define CONFIG_DEFAULT_SCRAPE_TIMEOUT "10s"
+#define CONFIG_DEFAULT_SHUTDOWN_TIMEOUT "5s"
+#define CONFIG_DEFAULT_STATUS_LISTEN "127.0.0.1:9464"
+/* The body size limit of a job whose body_size_limit is 0 (unset): pollster bounds every body. */
+#define CONFIG_DEFAULT_BODY_SIZE_LIMIT (10ULL << 20)
+/* At most this many errors are kept; the rest are counted (config_errors.dropped). */
+#define CONFIG_ERRORS_MAX 200
+
+/* One error: the full line "FILE:LINE:COL: message" ("FILE: message" when there is no line). */
+struct config_error {
+    char *text; /* owned */
+    char *file; /* owned: the file the error is in */
+    int line;   /* 1-based; 0 when the error is about the whole file */
+    int col;    /* 1-based; 0 when unknown */
+};
+
+/*
+ * The errors of loads. Those of one load are sorted by file (in the order the files were first
+ * mentioned) and position. Zero-initialised (or config_errors_init) = empty.
+ */
+struct config_errors {
+    struct config_error *v; /* owned array */
+    size_t n;
+    size_t cap;
+    size_t dropped; /* errors beyond CONFIG_ERRORS_MAX, or lost for lack of memory */
+};
+
+enum config_job_kind {
+    CONFIG_JOB_PROMETHEUS = 0, /* scrape_configs */
+    CONFIG_JOB_PROBE,          /* probes */
+    CONFIG_JOB_JSON,           /* json_jobs */
+};
+
+enum config_scheme { CONFIG_SCHEME_HTTP = 0, CONFIG_SCHEME_HTTPS };
+
+enum config_method { CONFIG_METHOD_GET = 0, CONFIG_METHOD_HEAD };
+
+enum config_relabel_action {
+    CONFIG_RELABEL_REPLACE = 0,
+    CONFIG_RELABEL_KEEP,
+    CONFIG_RELABEL_DROP,
+    CONFIG_RELABEL_LABELDROP,
+    CONFIG_RELABEL_LABELKEEP,
+};
+
+enum config_output_type { CONFIG_OUTPUT_STDOUT = 0, CONFIG_OUTPUT_FILE, CONFIG_OUTPUT_HTTP };
+
+enum config_format {
+    CONFIG_FORMAT_JSON = 0,
+    CONFIG_FORMAT_VM,
+    CONFIG_FORMAT_OTLP,
+    CONFIG_FORMAT_TELEGRAF,
+};
+
+/* File output durability: never fsync, fsync after every batch, or at most once per flush. */
+enum config_fsync { CONFIG_FSYNC_NEVER = 0, CONFIG_FSYNC_BATCH, CONFIG_FSYNC_INTERVAL };
+
+enum config_compression { CONFIG_COMPRESSION_GZIP = 0, CONFIG_COMPRESSION_NONE };
+
+/* basic_auth: set when username or password is non-NULL. */
+struct config_basic_auth {
+    char *username;
+    char *password;      /* secret: as written, or read from password_file */
+    char *password_file; /* path it was read from, or NULL */
+};
+
+/* authorization (and the legacy bearer_token / bearer_token_file): set when type is non-NULL. */
+struct config_authorization {
+    char *type;             /* "Bearer" by default; never "Basic" */
+    char *credentials;      /* secret: as written, or read from credentials_file */
+    char *credentials_file; /* path it was read from, or NULL */
+};
+
+/* tls_config. Files were readable at load time. */
+struct config_tls {
+    char *ca_file;
+    char *cert_file; /* with key_file, or neither */
+    char *key_file;
+    char *server_name;
+    bool insecure_skip_verify;
+};
+
+/* An HTTP request header (probes, json_jobs, http outputs). The value may be a secret. */
+struct config_header {
+    char *name;
+    char *value;
+};
+
+/* The HTTP client settings every job kind and the http output share. */
+struct config_http {
+    struct config_basic_auth basic_auth;
+    struct config_authorization authorization; /* never together with basic_auth */
+    struct config_tls tls;
+    bool follow_redirects;
+    struct config_header *headers; /* document order; names valid tokens, values without CR/LF */
+    size_t nheaders;
+};
+
+/* One query parameter of a scrape job: params: {name: [values...]}. */
+struct config_param {
+    char *name;
+    char **values;
+    size_t nvalues;
+};
+
+/* One metric_relabel_configs rule (only the supported actions get here). */
+struct config_relabel {
+    char **source_labels;
+    size_t nsource_labels;
+    char *separator;    /* default ";" */
+    char *regex;        /* as written; default "(.*)" */
+    regex_t *re;        /* compiled REG_EXTENDED as "^(" regex ")$": the user's group N is N + 1 */
+    char *target_label; /* NULL unless set */
+    char *replacement;  /* default "$1" (Go template syntax: $1, ${1}, $name) */
+    enum config_relabel_action action;
+    int64_t modulus;
+};
+
+/* One metric of a json job. */
+struct config_json_metric {
+    char *name;            /* a valid Prometheus metric name */
+    char *path;            /* non-empty; its grammar belongs to the json job kind */
+    enum sample_type type; /* SAMPLE_GAUGE (default), SAMPLE_COUNTER or SAMPLE_UNTYPED */
+    struct label *labels;  /* owned strings; sorted by name */
+    size_t nlabels;
+    char *label; /* label name for a wildcard path, or NULL */
+    bool required;
+};
+
+/*
+ * One target: what one timer collects. Each URL was accepted by curl_url() and is http or https.
+ * Labels are sorted by name; "instance" and every "__"-prefixed label have been taken out (the
+ * instance has its own field; the job name is the job's). A "job" label from a target group is
+ * kept as an ordinary label.
+ */
+struct config_target {
+    char *url;            /* scrape: scheme://address/metrics_path?params (keys sorted, encoded) */
+    char *instance;       /* scrape: the address or the "instance" label; probe: the URL;
+                             json: the URL's host[:port]; an "instance" label always wins */
+    struct label *labels; /* owned strings (cast away const to free) */
+    size_t nlabels;
+};
+
+struct config_scrape {
+    char *metrics_path;          /* default "/metrics"; starts with '/' */
+    enum config_scheme scheme;   /* default http */
+    struct config_param *params; /* sorted by name */
+    size_t nparams;
+    bool honor_labels;
+    bool honor_timestamps;           /* default true */
+    int64_t sample_limit;            /* 0 = no limit */
+    int64_t label_limit;             /* 0 = no limit */
+    struct config_relabel *relabels; /* metric_relabel_configs, in order */
+    size_t nrelabels;
+    int64_t file_sd_refresh_ms; /* smallest refresh_interval of file_sd_configs; 0 = none */
+};
+
+struct config_probe {
+    int *valid_status_codes; /* 100..599; empty = any 2xx */
+    size_t nvalid_status_codes;
+    char **fail_if_body_matches; /* POSIX ERE (checked to compile), unanchored */
+    size_t nfail_if_body_matches;
+    char **fail_if_body_not_matches;
+    size_t nfail_if_body_not_matches;
+    enum config_method method; /* default GET */
+};
+
+struct config_json {
+    struct config_json_metric *metrics; /* at least one */
+    size_t nmetrics;
+};
+
+/* One job of any kind. Names are unique across all kinds. */
+struct config_job {
+    enum config_job_kind kind;
+    char *name;
+    int line;                 /* of the name in the config file (for messages) */
+    int64_t interval_ms;      /* > 0 */
+    int64_t timeout_ms;       /* > 0 and <= interval_ms */
+    uint64_t body_size_limit; /* > 0: CONFIG_DEFAULT_BODY_SIZE_LIMIT when configured as 0 */
+    struct config_http http;
+    struct label *labels; /* probes / json_jobs: the job's labels (also in every target) */
+    size_t nlabels;
+    struct config_target *targets;
+    size_t ntargets;
+    struct config_scrape scrape; /* kind == CONFIG_JOB_PROMETHEUS */
+    struct config_probe probe;   /* kind == CONFIG_JOB_PROBE */
+    struct config_json json;     /* kind == CONFIG_JOB_JSON */
+};
+
+struct config_output {
+    enum config_output_type type;
+    enum config_format format; /* default json */
+    /* file */
+    char *path;
+    enum config_fsync fsync; /* default never; interval = at most once per flush_interval */
+    /* http */
+    char *url;
+    struct config_http http;   /* headers, basic_auth, authorization, tls_config */
+    int64_t timeout_ms;        /* default 10s */
+    uint64_t batch_max_bytes;  /* default 1MiB */
+    int64_t flush_interval_ms; /* default 1s (http, and file with fsync: interval) */
+    uint64_t queue_max_bytes;  /* default 64MiB */
+    char *spool_dir;           /* NULL = no spool: beyond the queue, data is dropped and counted */
+    uint64_t spool_max_bytes;  /* default 1GiB */
+    int64_t retry_initial_ms;  /* default 1s */
+    int64_t retry_max_ms;      /* default 1m */
+    enum config_compression compression; /* default gzip */
+};
+
+struct config_global {
+    int64_t scrape_interval_ms;    /* default 1m */
+    int64_t scrape_timeout_ms;     /* default 10s; <= scrape_interval_ms */
+    struct label *external_labels; /* sorted by name; added by outputs, not target labels */
+    size_t nexternal_labels;
+    int64_t shutdown_timeout_ms; /* default 5s */
+};
+
+struct config_status {
+    char *listen; /* default CONFIG_DEFAULT_STATUS_LISTEN; valid for status_parse_listen() */
+};
+
+struct config_log {
+    enum log_level level;   /* default info */
+    enum log_target target; /* default stderr */
+};
+
+/* A loaded, valid configuration. Immutable: a reload builds a new one. */
+struct config {
+    char *path; /* the file it came from (the name given to config_load_string) */
+    struct config_global global;
+    struct config_job *jobs; /* scrape_configs, then probes, then json_jobs, in document order */
+    size_t njobs;
+    struct config_output *outputs; /* at least one */
+    size_t noutputs;
+    struct config_status status;
+    struct config_log log;
+};
+
+/*
+ * Reads and validates the config file at @path. Returns the config (free with config_free), or
+ * NULL when there was any error; every error found is appended to @errs (which may be NULL when
+ * the caller does not want them). Reads the files the config refers to (secrets, file_sd).
+ * Blocking file I/O: call at start-up or from a reload, never from a loop callback.
+ */
+struct config *config_load(const char *path, struct config_errors *errs);
+
+/*
+ * Like config_load, from @len bytes of @yaml; @name is used in errors and relative paths are
+ * resolved against its directory part (the current directory when it has none).
+ */
+struct config *config_load_string(const char *name, const char *yaml, size_t len,
+                                  struct config_errors *errs);
+
+/* Frees @c and everything it owns. Accepts NULL and partly built configs. */
+void config_free(struct config *c);
+
+/* Number of targets across all jobs. */
+size_t config_target_count(const struct config *c);
+
+/* "prometheus", "probe" or "json" (the job_kind names). */
+const char *config_job_kind_name(enum config_job_kind k);
+/* "json", "vm", "otlp" or "telegraf" (the encoder names). */
+const char *config_format_name(enum config_format f);
+/* "stdout", "file" or "http". */
+const char *config_output_type_name(enum config_output_type t);
+
+/*
+ * Prints the --check-config summary of @c to @f: one line per job (kind, name, interval,
+ * timeout, number of targets) followed by its first target URLs, one line per output (type,
+ * format, destination) and the status listen address. Never prints a secret: no credentials,
+ * no header values, URL userinfo replaced by "<secret>".
+ */
+void config_summary(FILE *f, const struct config *c);
+
+/*
+ * Prints every section's keys with their type, default and description, from the same tables
+ * the loader uses (text for the man page and for --help-config).
+ */
+void config_reference(FILE *f);
+
+/* Makes @e empty (same as zero-initialising it). */
+void config_errors_init(struct config_errors *e);
+/*
+ * Appends "FILE:LINE:COL: message" (just "FILE: message" when @line is 0, "FILE:LINE: message"
+ * when @col is 0). Out of memory or past CONFIG_ERRORS_MAX, the error is only counted in
+ * dropped.
+ */
+void config_errors_add(struct config_errors *e, const char *file, int line, int col,
+                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Prints each error on its own line, then "N more errors not shown" when some were dropped. */
+void config_errors_print(FILE *f, const struct config_errors *e);
+/* Frees the errors; @e is empty and reusable. */
+void config_errors_release(struct config_errors *e);
+
+#endif
