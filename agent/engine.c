@@ -52,6 +52,10 @@ struct target {
     struct stats_job *stats; /* borrowed: registry */
     char prefix[160];        /* "job/instance" for log lines */
 
+    bool stale;   /* reload: not (yet) found in the new config */
+    bool fresh;   /* reload: added by the reload in progress */
+    bool retired; /* removed by a reload while its run was in flight: freed when it ends */
+
     /* The last finished run, for /api/v1/targets. */
     int64_t last_ts_ms; /* 0 = never ran */
     double last_duration_s;
@@ -82,6 +86,13 @@ struct engine {
     int failed;
 
     /* daemon mode */
+    bool running;            /* engine_run's timers are set: new targets get theirs at once */
+    mono_ms start;           /* anchor of every schedule: a target keeps its phase across reloads */
+    bool reloading;          /* between engine_reload_begin and _end/_abort */
+    struct target **retired; /* removed by a reload, run still in flight */
+    size_t nretired;
+    engine_reload_fn *reload_fn;
+    void *reload_arg;
     bool draining;
     struct event *sig_int;     /* owned */
     struct event *sig_term;    /* owned */
@@ -142,6 +153,10 @@ engine_free(struct engine *e)
         target_free(e->targets[i]);
     }
     free(e->targets);
+    for (size_t i = 0; i < e->nretired; i++) {
+        target_free(e->retired[i]);
+    }
+    free(e->retired);
     for (size_t i = 0; i < e->noutputs; i++) {
         if (e->outputs[i].out.ops->free != NULL) {
             e->outputs[i].out.ops->free(e->outputs[i].out.state);
@@ -268,6 +283,17 @@ engine_check_drained(struct engine *e)
     }
 }
 
+static void
+retired_remove(struct engine *e, struct target *t)
+{
+    for (size_t i = 0; i < e->nretired; i++) {
+        if (e->retired[i] == t) {
+            e->retired[i] = e->retired[--e->nretired];
+            return;
+        }
+    }
+}
+
 /* Everything that happens to a finished run, whether it ended in a transfer or not. */
 static void
 run_finished(struct target *t, struct batch *b)
@@ -294,6 +320,10 @@ run_finished(struct target *t, struct batch *b)
     emit(e, b);
     batch_give_back(e, b);
     t->batch = NULL;
+    if (t->retired) {
+        retired_remove(e, t);
+        target_free(t);
+    }
     if (e->once && e->pending > 0) {
         e->pending--;
     }
@@ -356,6 +386,34 @@ sched_skip_cb(struct sched_entry *se, uint64_t n, bool overlap, void *arg)
     }
 }
 
+static int
+target_schedule(struct engine *e, struct target *t)
+{
+    sched_init(&t->sched, e->start, t->interval_ms, t->job, t->url, sched_fire_cb, t);
+    t->sched.skip = sched_skip_cb;
+    if (sched_start(&t->sched, loop_base(e->loop)) != 0) {
+        log_err("engine: %s: cannot create its timer", t->prefix);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+/* During a reload: the stale target with this identity, or NULL. */
+static struct target *
+find_stale(struct engine *e, const char *identity)
+{
+    if (identity == NULL) {
+        return NULL;
+    }
+    for (size_t i = 0; i < e->ntargets; i++) {
+        struct target *t = e->targets[i];
+        if (t->stale && t->identity != NULL && strcmp(t->identity, identity) == 0) {
+            return t;
+        }
+    }
+    return NULL;
+}
+
 static char *
 dup_or_null(const char *s, bool *oom)
 {
@@ -378,6 +436,17 @@ engine_add_target(struct engine *e, const struct target_spec *spec, char *err, s
     struct target **grown;
     bool oom = false;
 
+    if (e->reloading) {
+        struct target *same = find_stale(e, spec->identity);
+        if (same != NULL) {
+            /* Unchanged: keep the running target, its schedule and its state. */
+            same->stale = false;
+            if (spec->kind->free != NULL) {
+                spec->kind->free(spec->kind_state);
+            }
+            return 0;
+        }
+    }
     if (spec->timeout_ms <= 0) {
         snprintf(err, errlen, "%s: timeout must be positive", spec->url);
         goto invalid;
@@ -443,6 +512,11 @@ engine_add_target(struct engine *e, const struct target_spec *spec, char *err, s
     }
     e->targets = grown;
     e->targets[e->ntargets++] = t;
+    t->fresh = e->reloading;
+    if (e->running && !e->reloading && target_schedule(e, t) != 0) {
+        snprintf(err, errlen, "%s: cannot create its timer", spec->url);
+        return -ENOMEM;
+    }
     return 0;
 oom:
     target_free(t);
@@ -498,11 +572,16 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
     struct engine *e = arg;
 
     if (sig == SIGHUP) {
-        log_info("engine: SIGHUP received: reopening output files");
+        char err[256];
+        log_info("engine: SIGHUP received: reopening output files%s",
+                 e->reload_fn != NULL ? " and reloading the configuration" : "");
         for (size_t i = 0; i < e->noutputs; i++) {
             if (e->outputs[i].out.ops->reopen != NULL) {
                 e->outputs[i].out.ops->reopen(e->outputs[i].out.state);
             }
+        }
+        if (e->reload_fn != NULL && !e->draining) {
+            e->reload_fn(e->reload_arg, err, sizeof(err));
         }
         return;
     }
@@ -531,7 +610,6 @@ int
 engine_run(struct engine *e, int64_t shutdown_timeout_ms)
 {
     struct event_base *base = loop_base(e->loop);
-    mono_ms start = clock_mono_ms();
     int rc = 0;
 
     e->shutdown_timeout_ms = shutdown_timeout_ms;
@@ -545,15 +623,13 @@ engine_run(struct engine *e, int64_t shutdown_timeout_ms)
         log_err("engine: cannot install signal handlers");
         return -ENOMEM;
     }
+    e->start = clock_mono_ms();
     for (size_t i = 0; i < e->ntargets; i++) {
-        struct target *t = e->targets[i];
-        sched_init(&t->sched, start, t->interval_ms, t->job, t->url, sched_fire_cb, t);
-        t->sched.skip = sched_skip_cb;
-        if (sched_start(&t->sched, base) != 0) {
-            log_err("engine: %s: cannot create its timer", t->prefix);
+        if (target_schedule(e, e->targets[i]) != 0) {
             return -ENOMEM;
         }
     }
+    e->running = true;
     log_info("engine: running %zu target(s)", e->ntargets);
     daemon_started(true);
     if (notify_enabled()) {
@@ -574,6 +650,109 @@ engine_run(struct engine *e, int64_t shutdown_timeout_ms)
         }
     }
     return rc;
+}
+
+void
+engine_set_reload(struct engine *e, engine_reload_fn *fn, void *arg)
+{
+    e->reload_fn = fn;
+    e->reload_arg = arg;
+}
+
+int
+engine_reload(struct engine *e, char *err, size_t errlen)
+{
+    if (e->reload_fn == NULL) {
+        snprintf(err, errlen, "no configuration file to reload");
+        return -ENOENT;
+    }
+    if (e->draining) {
+        snprintf(err, errlen, "shutting down");
+        return -ESHUTDOWN;
+    }
+    return e->reload_fn(e->reload_arg, err, errlen);
+}
+
+void
+engine_reload_begin(struct engine *e)
+{
+    for (size_t i = 0; i < e->ntargets; i++) {
+        e->targets[i]->stale = true;
+        e->targets[i]->fresh = false;
+    }
+    e->reloading = true;
+}
+
+/* Takes @t out of the target list; frees it now, or when its run in flight ends. */
+static void
+target_remove_at(struct engine *e, size_t i)
+{
+    struct target *t = e->targets[i];
+
+    e->targets[i] = e->targets[--e->ntargets];
+    sched_stop(&t->sched);
+    if (t->batch == NULL) {
+        target_free(t);
+        return;
+    }
+    struct target **grown = realloc(e->retired, (e->nretired + 1) * sizeof(*e->retired));
+    if (grown == NULL) {
+        /* Cannot keep it for later: cancel the run and free it now. */
+        scrape_free(t->scrape);
+        t->scrape = NULL;
+        batch_give_back(e, t->batch);
+        t->batch = NULL;
+        target_free(t);
+        return;
+    }
+    e->retired = grown;
+    t->retired = true;
+    e->retired[e->nretired++] = t;
+}
+
+int
+engine_reload_end(struct engine *e, size_t *kept, size_t *added, size_t *removed)
+{
+    int rc = 0;
+
+    *kept = *added = *removed = 0;
+    for (size_t i = e->ntargets; i-- > 0;) {
+        if (e->targets[i]->stale) {
+            target_remove_at(e, i);
+            (*removed)++;
+        }
+    }
+    for (size_t i = 0; i < e->ntargets; i++) {
+        struct target *t = e->targets[i];
+        if (t->fresh) {
+            t->fresh = false;
+            (*added)++;
+            if (e->running && target_schedule(e, t) != 0) {
+                rc = -ENOMEM;
+            }
+        }
+        else {
+            (*kept)++;
+        }
+    }
+    e->reloading = false;
+    return rc;
+}
+
+void
+engine_reload_abort(struct engine *e)
+{
+    for (size_t i = e->ntargets; i-- > 0;) {
+        struct target *t = e->targets[i];
+        if (t->fresh) {
+            e->targets[i] = e->targets[--e->ntargets];
+            target_free(t);
+        }
+        else {
+            t->stale = false;
+        }
+    }
+    e->reloading = false;
 }
 
 static void

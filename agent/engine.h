@@ -61,6 +61,28 @@ int engine_run_once(struct engine *e);
  */
 int engine_run(struct engine *e, int64_t shutdown_timeout_ms);
 
+/*
+ * The owner's reload: builds the new configuration and applies it between engine_reload_begin()
+ * and engine_reload_end() (or _abort()). 0, or a negative errno with the reason in @err.
+ */
+typedef int engine_reload_fn(void *arg, char *err, size_t errlen);
+
+/* Sets what SIGHUP and engine_reload() run (SIGHUP also reopens output files). */
+void engine_set_reload(struct engine *e, engine_reload_fn *fn, void *arg);
+/* Runs the reload function now (POST /-/reload). */
+int engine_reload(struct engine *e, char *err, size_t errlen);
+
+/*
+ * Atomic reload of the target set. After _begin, engine_add_target() with the identity of an
+ * existing target keeps that target (schedule phase, state, in-flight run) and frees the new
+ * kind state; any other spec adds a new target. _end removes the targets not re-added (a run in
+ * flight finishes first), schedules the new ones and reports the counts; _abort undoes
+ * everything since _begin.
+ */
+void engine_reload_begin(struct engine *e);
+int engine_reload_end(struct engine *e, size_t *kept, size_t *added, size_t *removed);
+void engine_reload_abort(struct engine *e);
+
 /* Renders self metrics (a status_render_fn). */
 void engine_render_metrics(struct strbuf *sb, void *engine);
 /*

@@ -38,6 +38,7 @@ enum {
     OPT_DAEMONIZE,
     OPT_PIDFILE,
     OPT_OUTPUT_FILE,
+    OPT_CHECK_CONFIG,
 };
 
 static const struct option long_opts[] = {
@@ -60,6 +61,8 @@ static const struct option long_opts[] = {
     {"daemonize", no_argument, NULL, OPT_DAEMONIZE},
     {"pidfile", required_argument, NULL, OPT_PIDFILE},
     {"output-file", required_argument, NULL, OPT_OUTPUT_FILE},
+    {"config", required_argument, NULL, 'c'},
+    {"check-config", no_argument, NULL, OPT_CHECK_CONFIG},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -69,12 +72,19 @@ static void
 usage(FILE *f)
 {
     fprintf(f,
-            "Usage: pollster [OPTIONS]\n"
+            "Usage: pollster [-c FILE] [OPTIONS]\n"
+            "       pollster --check-config -c FILE\n"
             "       pollster --once [--target URL]... [OPTIONS]\n"
             "       pollster --parse FILE [--format prom|openmetrics]\n"
             "\n"
             "Periodic metrics collection agent. Without --target, runs the built-in default:\n"
             "serves its status endpoint and collects from its own /metrics, printing JSON.\n"
+            "\n"
+            "Configuration:\n"
+            "  -c, --config FILE           run the jobs of FILE (YAML or JSON; see\n"
+            "                              pollster.yaml(5)); SIGHUP or POST /-/reload reloads it\n"
+            "      --check-config          validate the -c FILE, print a summary (exit 0) or\n"
+            "                              every error as FILE:LINE:COL: message (exit 2)\n"
             "\n"
             "Modes:\n"
             "      --once                  run every target once, concurrently, print JSON lines,\n"
@@ -87,7 +97,8 @@ usage(FILE *f)
             "      --target URL            collect from URL (http or https; repeatable)\n"
             "      --kind KIND             job kind for --target: prometheus or probe\n"
             "                              (default probe)\n"
-            "      --job NAME              job name for --target (default: the kind)\n"
+            "      --job NAME              job name for --target (default: the kind);\n"
+            "                              with -c: run only that job of the file\n"
             "      --interval DURATION     collection interval in daemon mode (default 15s)\n"
             "      --timeout DURATION      deadline of each run, <= interval (default 10s)\n"
             "      --body-size-limit SIZE  largest accepted body, e.g. 10MiB (default 10MiB)\n"
@@ -154,7 +165,7 @@ main(int argc, char **argv)
 
     run_opts_init(&o);
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":hV", long_opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":hVc:", long_opts, NULL)) != -1) {
         switch (c) {
         case OPT_ONCE:
             o.once = true;
@@ -186,6 +197,7 @@ main(int argc, char **argv)
             if (parse_duration_opt("--shutdown-timeout", optarg, &o.shutdown_timeout_ms) != 0) {
                 return RUN_EXIT_USAGE;
             }
+            o.shutdown_timeout_set = true;
             break;
         case OPT_BODY_SIZE_LIMIT:
             if (units_parse_size(optarg, &size) != 0 || size == 0) {
@@ -227,6 +239,12 @@ main(int argc, char **argv)
         case OPT_FORMAT:
             o.format = optarg;
             break;
+        case 'c':
+            o.config_path = optarg;
+            break;
+        case OPT_CHECK_CONFIG:
+            o.check_config = true;
+            break;
         case OPT_DAEMONIZE:
             o.daemonize = true;
             break;
@@ -248,6 +266,7 @@ main(int argc, char **argv)
                                  "--log-level", optarg);
             }
             log_set_level(lvl);
+            o.log_level_set = true;
             break;
         case 'h':
             usage(stdout);
@@ -273,6 +292,18 @@ main(int argc, char **argv)
     }
     if (o.daemonize && o.once) {
         return bad_usage("--daemonize cannot be combined with --once");
+    }
+    if (o.check_config) {
+        if (o.config_path == NULL) {
+            return bad_usage("--check-config needs -c FILE");
+        }
+        return run_check_config(o.config_path);
+    }
+    if (o.config_path != NULL) {
+        if (o.ntargets > 0) {
+            return bad_usage("--target cannot be combined with -c (put the target in the file)");
+        }
+        o.only_job = o.job;
     }
     return run_main(&o);
 }

@@ -18,6 +18,7 @@
 
 #include <curl/curl.h>
 
+#include "config.h"
 #include "daemon.h"
 #include "enc_json.h"
 #include "engine.h"
@@ -28,6 +29,7 @@
 #include "out_stdout.h"
 #include "prom_parse.h"
 #include "sample.h"
+#include "setup.h"
 #include "scrape.h"
 #include "stats.h"
 #include "status.h"
@@ -135,15 +137,155 @@ add_target(struct engine *e, const struct run_opts *o, const char *kind, const c
     return 0;
 }
 
+/* What a reload needs: the file, the filter, and the config now in force (owned). */
+struct run_ctx {
+    const struct run_opts *opts;
+    struct engine *engine;
+    struct config *config;
+};
+
+/* Logs every error of a failed load, one line each. */
+static void
+log_config_errors(const struct config_errors *errs)
+{
+    for (size_t i = 0; i < errs->n; i++) {
+        log_err("config: %s", errs->v[i].text);
+    }
+    if (errs->dropped > 0) {
+        log_err("config: %zu more errors not shown", errs->dropped);
+    }
+}
+
+/* SIGHUP and POST /-/reload: load, validate, swap atomically, or keep the old config. */
+static int
+run_reload(void *arg, char *err, size_t errlen)
+{
+    struct run_ctx *ctx = arg;
+    struct config_errors errs;
+    size_t kept, added, removed;
+
+    if (notify_enabled()) {
+        notify_send("RELOADING=1");
+    }
+    config_errors_init(&errs);
+    struct config *c = config_load(ctx->opts->config_path, &errs);
+    if (c == NULL) {
+        log_err("config: reload of %s failed (%zu errors); keeping the running configuration",
+                ctx->opts->config_path, errs.n + errs.dropped);
+        log_config_errors(&errs);
+        snprintf(err, errlen, "%s", errs.n > 0 ? errs.v[0].text : "cannot load the configuration");
+        config_errors_release(&errs);
+        stats_set_reload(false);
+        goto done;
+    }
+    config_errors_release(&errs);
+    engine_reload_begin(ctx->engine);
+    if (setup_targets(ctx->engine, c, ctx->opts->only_job, err, errlen) != 0) {
+        engine_reload_abort(ctx->engine);
+        log_err("config: reload failed: %s; keeping the running configuration", err);
+        config_free(c);
+        stats_set_reload(false);
+        goto done;
+    }
+    engine_reload_end(ctx->engine, &kept, &added, &removed);
+    if (!setup_same_outputs(ctx->config, c)) {
+        log_warn("config: outputs, status or log settings changed: restart pollster to apply "
+                 "them");
+    }
+    config_free(ctx->config);
+    ctx->config = c;
+    stats_set_reload(true);
+    log_info("config: reloaded %s: %zu targets kept, %zu added, %zu removed",
+             ctx->opts->config_path, kept, added, removed);
+    if (notify_enabled()) {
+        notify_send("READY=1");
+    }
+    return 0;
+done:
+    if (notify_enabled()) {
+        notify_send("READY=1");
+    }
+    return -EINVAL;
+}
+
+static int
+reload_hook(void *arg, char *err, size_t errlen)
+{
+    return engine_reload(arg, err, errlen);
+}
+
+/* The first load: errors go to stderr (all of them), exit 2. */
+static struct config *
+load_config(const char *path)
+{
+    struct config_errors errs;
+
+    config_errors_init(&errs);
+    struct config *c = config_load(path, &errs);
+    if (c == NULL) {
+        config_errors_print(stderr, &errs);
+    }
+    config_errors_release(&errs);
+    return c;
+}
+
+int
+run_check_config(const char *path)
+{
+    struct config *c = load_config(path);
+
+    if (c == NULL) {
+        return RUN_EXIT_USAGE;
+    }
+    config_summary(stdout, c);
+    config_free(c);
+    return RUN_EXIT_OK;
+}
+
+/* The outputs: --output-file, else the config's, else stdout. */
+static int
+add_outputs(struct engine *e, const struct run_opts *o, const struct config *c)
+{
+    char err[512];
+    struct output out = {.ops = &out_stdout_ops};
+
+    if (o->output_file == NULL && c != NULL) {
+        if (setup_outputs(e, c, err, sizeof(err)) != 0) {
+            fprintf(stderr, "pollster: %s: %s\n", c->path, err);
+            log_err("run: %s", err);
+            return -EINVAL;
+        }
+        return 0;
+    }
+    if (o->output_file != NULL) {
+        out.ops = &out_file_ops;
+        out.state = out_file_new(o->output_file, OUT_FILE_FSYNC_NEVER, err, sizeof(err));
+        if (out.state == NULL) {
+            fprintf(stderr, "pollster: --output-file: %s\n", err);
+            log_err("run: --output-file: %s", err);
+            return -EINVAL;
+        }
+    }
+    else {
+        out.state = out_stdout_new(1);
+    }
+    if (out.state == NULL || engine_add_output(e, &enc_json, &out) != 0) {
+        fprintf(stderr, "pollster: out of memory\n");
+        return -ENOMEM;
+    }
+    return 0;
+}
+
 int
 run_main(const struct run_opts *o)
 {
     struct loop *l = NULL;
     struct engine *e = NULL;
     struct status *st = NULL;
+    struct run_ctx ctx = {.opts = o};
     int exit_code = RUN_EXIT_FAILED;
     char err[512];
-    bool builtin = o->ntargets == 0;
+    bool builtin = o->ntargets == 0 && o->config_path == NULL;
 
     if (strcmp(o->kind, "probe") != 0 && strcmp(o->kind, "prometheus") != 0) {
         fprintf(stderr, "pollster: unknown --kind \"%s\" (available: prometheus, probe)\n",
@@ -166,10 +308,27 @@ run_main(const struct run_opts *o)
                 (long long)o->timeout_ms, (long long)o->interval_ms);
         return RUN_EXIT_USAGE;
     }
+    if (o->config_path != NULL) {
+        ctx.config = load_config(o->config_path);
+        if (ctx.config == NULL) {
+            return RUN_EXIT_USAGE;
+        }
+        if (o->only_job != NULL && !setup_has_job(ctx.config, o->only_job)) {
+            fprintf(stderr, "pollster: --job: %s has no job named \"%s\"\n", o->config_path,
+                    o->only_job);
+            config_free(ctx.config);
+            return RUN_EXIT_USAGE;
+        }
+        if (!o->log_level_set) {
+            log_set_level(ctx.config->log.level);
+        }
+        log_set_target(ctx.config->log.target);
+    }
     /* Before anything opens sockets or event bases: they must belong to the daemon. */
     if (o->daemonize) {
         if (daemon_detach(o->pidfile, err, sizeof(err)) != 0) {
             fprintf(stderr, "pollster: %s\n", err);
+            config_free(ctx.config);
             return RUN_EXIT_USAGE;
         }
         log_set_target(LOG_TARGET_SYSLOG);
@@ -178,6 +337,7 @@ run_main(const struct run_opts *o)
     signal(SIGPIPE, SIG_IGN);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "pollster: curl_global_init() failed\n");
+        config_free(ctx.config);
         return RUN_EXIT_FAILED;
     }
     if (scrape_check_curl() != 0) {
@@ -189,33 +349,23 @@ run_main(const struct run_opts *o)
         fprintf(stderr, "pollster: cannot set up the event loop\n");
         goto out;
     }
-    struct output out = {.ops = &out_stdout_ops};
-    if (o->output_file != NULL) {
-        out.ops = &out_file_ops;
-        out.state = out_file_new(o->output_file, OUT_FILE_FSYNC_NEVER, err, sizeof(err));
-        if (out.state == NULL) {
-            fprintf(stderr, "pollster: --output-file: %s\n", err);
-            log_err("run: --output-file: %s", err);
-            exit_code = RUN_EXIT_USAGE;
-            goto out;
-        }
-    }
-    else {
-        out.state = out_stdout_new(1);
-    }
-    if (out.state == NULL || engine_add_output(e, &enc_json, &out) != 0) {
-        fprintf(stderr, "pollster: out of memory\n");
+    ctx.engine = e;
+    if (add_outputs(e, o, ctx.config) != 0) {
+        exit_code = RUN_EXIT_USAGE;
         goto out;
     }
     /* The status server runs in daemon mode, and in once mode when it is the target. */
     if (!o->once || builtin) {
         const char *listen = o->status_listen;
         if (listen == NULL) {
-            listen = o->once ? "127.0.0.1:0" : RUN_DEFAULT_STATUS_LISTEN;
+            listen = o->once              ? "127.0.0.1:0"
+                     : ctx.config != NULL ? ctx.config->status.listen
+                                          : RUN_DEFAULT_STATUS_LISTEN;
         }
         static const struct status_hooks hooks = {
             .metrics = engine_render_metrics,
             .targets = engine_render_targets,
+            .reload = reload_hook,
         };
         st = status_new(loop_base(l), listen, &hooks, e, err, sizeof(err));
         if (st == NULL) {
@@ -235,6 +385,15 @@ run_main(const struct run_opts *o)
             goto out;
         }
     }
+    if (ctx.config != NULL) {
+        if (setup_targets(e, ctx.config, o->only_job, err, sizeof(err)) != 0) {
+            fprintf(stderr, "pollster: %s: %s\n", o->config_path, err);
+            log_err("run: %s: %s", o->config_path, err);
+            exit_code = RUN_EXIT_USAGE;
+            goto out;
+        }
+        engine_set_reload(e, run_reload, &ctx);
+    }
     for (size_t i = 0; i < o->ntargets; i++) {
         const char *job = o->job != NULL ? o->job : o->kind;
         if (add_target(e, o, o->kind, job, o->targets[i], o->once ? 0 : o->interval_ms,
@@ -248,7 +407,10 @@ run_main(const struct run_opts *o)
         exit_code = failed == 0 ? RUN_EXIT_OK : RUN_EXIT_FAILED;
     }
     else {
-        exit_code = engine_run(e, o->shutdown_timeout_ms) == 0 ? RUN_EXIT_OK : RUN_EXIT_FAILED;
+        int64_t drain = ctx.config != NULL && !o->shutdown_timeout_set
+                            ? ctx.config->global.shutdown_timeout_ms
+                            : o->shutdown_timeout_ms;
+        exit_code = engine_run(e, drain) == 0 ? RUN_EXIT_OK : RUN_EXIT_FAILED;
     }
 out:
     /* A daemon that failed before its loop ran tells the waiting parent (no-op otherwise). */
@@ -257,6 +419,7 @@ out:
     engine_free(e);
     status_free(st);
     loop_free(l);
+    config_free(ctx.config);
     curl_global_cleanup();
     stats_free_all();
     arena_free_cache();

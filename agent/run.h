@@ -43,6 +43,11 @@ struct run_opts {
     bool daemonize;          /* --daemonize: classic init (double fork, syslog) */
     const char *pidfile;     /* --pidfile FILE, locked while running */
     const char *output_file; /* --output-file FILE: JSON lines appended there, not stdout */
+    const char *config_path; /* -c FILE */
+    const char *only_job;    /* --job NAME with -c: only that job */
+    bool check_config;       /* --check-config */
+    bool log_level_set;      /* --log-level given: it wins over the config's */
+    bool shutdown_timeout_set;
 };
 
 /* Defaults for every field (the one place they are written down). */
@@ -57,6 +62,9 @@ void run_opts_init(struct run_opts *o);
 
 /* Runs the selected mode to the end; returns an enum run_exit value. */
 int run_main(const struct run_opts *o);
+
+/* --check-config -c FILE: prints the summary (exit 0) or every error (exit 2). */
+int run_check_config(const char *path);
 
 /*
  * --parse: parses @path (an exposition file, "-" for stdin) in @format ("prom", "text" or

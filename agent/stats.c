@@ -25,6 +25,8 @@ static const double duration_bounds[STATS_DURATION_BUCKETS - 1] = {
 
 static struct stats_job *jobs;
 static int64_t start_wall_ms;
+static bool reload_ok = true;
+static int64_t reload_ok_ms; /* last successful load (the start counts as one) */
 
 struct stats_job *
 stats_job_get(const char *job)
@@ -91,6 +93,15 @@ stats_record_run(struct stats_job *sj, const struct batch *b)
     for (i = 0; i < STATS_DURATION_BUCKETS - 1 && b->duration_s > duration_bounds[i]; i++) {
     }
     sj->duration_buckets[i]++;
+}
+
+void
+stats_set_reload(bool ok)
+{
+    reload_ok = ok;
+    if (ok) {
+        reload_ok_ms = clock_wall_ms();
+    }
 }
 
 void
@@ -175,6 +186,16 @@ stats_render(struct strbuf *sb, unsigned in_flight)
     if (start_wall_ms == 0) {
         start_wall_ms = clock_wall_ms();
     }
+    if (reload_ok_ms == 0) {
+        reload_ok_ms = start_wall_ms;
+    }
+    header(sb, "pollster_config_last_reload_successful", "gauge",
+           "Whether the last configuration reload attempt was successful.");
+    strbuf_printf(sb, "pollster_config_last_reload_successful %d\n", reload_ok ? 1 : 0);
+    header(sb, "pollster_config_last_reload_success_timestamp_seconds", "gauge",
+           "Timestamp of the last successful configuration load.");
+    strbuf_printf(sb, "pollster_config_last_reload_success_timestamp_seconds %.3f\n",
+                  (double)reload_ok_ms / 1000.0);
     header(sb, "pollster_build_info", "gauge", "pollster version.");
     strbuf_printf(sb, "pollster_build_info{version=\"%s\"} 1\n", PACKAGE_VERSION);
 

@@ -39,6 +39,9 @@ void stats_record_lag(struct stats_job *sj, double lag_s);
 void stats_record_run(struct stats_job *sj, const struct batch *b);
 /* Appends every self metric in Prometheus text format 0.0.4. */
 void stats_render(struct strbuf *sb, unsigned in_flight);
+/* Records the outcome of a configuration reload (pollster_config_last_reload_*). */
+void stats_set_reload(bool ok);
+
 /* Frees the registry (at exit). */
 void stats_free_all(void);
 

@@ -47,9 +47,17 @@ now_s(void)
  * Runs pollster with @args (NULL-terminated, without argv[0]). When @term_after > 0, sends
  * SIGTERM after that many seconds. Kills it after @limit seconds (a hang fails the test).
  */
+static double slowdown(void);
+
+/* Optional actions while pollster runs: at mid_at[i] seconds, mid_fn[i](pid). */
+typedef void mid_action_fn(pid_t pid);
+static mid_action_fn *mid_fn[4];
+static double mid_at[4];
+
 static void
 run(struct cmd *c, double limit, double term_after, const char *const *args)
 {
+    bool mid_done[4] = {false, false, false, false};
     const char *bin = getenv("POLLSTER_BIN");
     const char *argv[64];
     int out[2], err[2];
@@ -98,6 +106,12 @@ run(struct cmd *c, double limit, double term_after, const char *const *args)
         if (t > limit) {
             kill(pid, SIGKILL);
             break;
+        }
+        for (int i = 0; i < 4; i++) {
+            if (mid_fn[i] != NULL && !mid_done[i] && t > mid_at[i] * slowdown()) {
+                mid_fn[i](pid);
+                mid_done[i] = true;
+            }
         }
         if (term_after > 0 && !termed && t > term_after) {
             kill(pid, SIGTERM);
@@ -528,6 +542,177 @@ START_TEST(test_systemd_notify)
 }
 END_TEST
 
+static char cfg_dir[64], cfg_path[128];
+
+static void
+write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void
+write_config(const char *jobs)
+{
+    char text[2048];
+
+    snprintf(text, sizeof(text),
+             "status: {listen: '127.0.0.1:0'}\n"
+             "global: {scrape_interval: 300ms, scrape_timeout: 300ms}\n%s",
+             jobs);
+    write_file(cfg_path, text);
+}
+
+static void
+job_a_only(void)
+{
+    char jobs[512];
+
+    snprintf(jobs, sizeof(jobs),
+             "scrape_configs:\n"
+             "  - job_name: a\n"
+             "    metrics_path: /simple\n"
+             "    static_configs: [{targets: ['127.0.0.1:%u'], labels: {env: test}}]\n",
+             mock_port);
+    write_config(jobs);
+}
+
+static void
+reload_add_b(pid_t pid)
+{
+    char jobs[768];
+
+    snprintf(jobs, sizeof(jobs),
+             "scrape_configs:\n"
+             "  - job_name: a\n"
+             "    metrics_path: /simple\n"
+             "    static_configs: [{targets: ['127.0.0.1:%u'], labels: {env: test}}]\n"
+             "probes:\n"
+             "  - name: b\n"
+             "    urls: ['http://127.0.0.1:%u/ok']\n",
+             mock_port, mock_port);
+    write_config(jobs);
+    if (pid > 0) {
+        kill(pid, SIGHUP);
+    }
+}
+
+static void
+reload_broken(pid_t pid)
+{
+    write_config("scrape_configs:\n  - job_name: a\n    scrape_intervall: 1s\n");
+    if (pid > 0) {
+        kill(pid, SIGHUP);
+    }
+}
+
+static void
+config_setup(void)
+{
+    setup();
+    snprintf(cfg_dir, sizeof(cfg_dir), "/tmp/pollster-cfg-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(cfg_dir));
+    snprintf(cfg_path, sizeof(cfg_path), "%s/pollster.yaml", cfg_dir);
+    memset(mid_fn, 0, sizeof(mid_fn));
+}
+
+static void
+config_teardown(void)
+{
+    unlink(cfg_path);
+    rmdir(cfg_dir);
+    teardown();
+}
+
+START_TEST(test_config_once_and_job_filter)
+{
+    struct cmd c;
+
+    reload_add_b(0 /* no process: just writes the file */);
+    run(&c, 20, 0, (const char *const[]){"--once", "-c", cfg_path, NULL});
+    ck_assert_msg(c.status == 0, "exit %d: %s", c.status, c.err);
+    json_object *lines = testutil_parse_lines(c.out);
+    ck_assert_int_eq(json_object_array_length(lines), 2);
+    json_object_put(lines);
+
+    run(&c, 20, 0, (const char *const[]){"--once", "-c", cfg_path, "--job", "a", NULL});
+    ck_assert_int_eq(c.status, 0);
+    lines = testutil_parse_lines(c.out);
+    ck_assert_int_eq(json_object_array_length(lines), 1);
+    json_object *b = json_object_array_get_idx(lines, 0);
+    ck_assert_str_eq(testutil_str(b, "job"), "a");
+    ck_assert_str_eq(testutil_str(testutil_field(b, "labels"), "env"), "test");
+    ck_assert_ptr_nonnull(testutil_find_sample(b, "up_like", NULL, NULL));
+    json_object_put(lines);
+
+    run(&c, 20, 0, (const char *const[]){"--once", "-c", cfg_path, "--job", "zz", NULL});
+    ck_assert_int_eq(c.status, 2);
+    ck_assert_msg(strstr(c.err, "has no job named \"zz\"") != NULL, "%s", c.err);
+}
+END_TEST
+
+START_TEST(test_check_config)
+{
+    struct cmd c;
+
+    job_a_only();
+    run(&c, 10, 0, (const char *const[]){"--check-config", "-c", cfg_path, NULL});
+    ck_assert_int_eq(c.status, 0);
+    ck_assert_ptr_nonnull(strstr(c.out, "job a (prometheus)"));
+    reload_broken(0);
+    run(&c, 10, 0, (const char *const[]){"--check-config", "-c", cfg_path, NULL});
+    ck_assert_int_eq(c.status, 2);
+    ck_assert_msg(strstr(c.err, "pollster.yaml:5:5: unknown key \"scrape_intervall\"") != NULL,
+                  "%s", c.err);
+    run(&c, 10, 0, (const char *const[]){"--check-config", NULL});
+    ck_assert_int_eq(c.status, 2);
+    run(&c, 10, 0, (const char *const[]){"-c", cfg_path, "--target", url("/ok"), NULL});
+    ck_assert_int_eq(c.status, 2);
+}
+END_TEST
+
+START_TEST(test_config_reload)
+{
+    struct cmd c;
+
+    job_a_only();
+    mid_fn[0] = reload_add_b;
+    mid_at[0] = 1.0;
+    mid_fn[1] = reload_broken;
+    mid_at[1] = 2.0;
+    run(&c, 30, 3.0, (const char *const[]){"-c", cfg_path, NULL});
+    ck_assert_msg(c.status == 0, "exit %d: %s", c.status, c.err);
+    ck_assert_msg(strstr(c.err, "1 targets kept, 1 added, 0 removed") != NULL, "%s", c.err);
+    ck_assert_msg(strstr(c.err, "reload of ") != NULL &&
+                      strstr(c.err, "keeping the running") != NULL,
+                  "%s", c.err);
+    ck_assert_msg(strstr(c.err, "pollster.yaml:5:5: unknown key \"scrape_intervall\"") != NULL,
+                  "%s", c.err);
+    json_object *lines = testutil_parse_lines(c.out);
+    size_t n = json_object_array_length(lines), a_after_broken = 0, b = 0;
+    int64_t first_ts = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_object *l = json_object_array_get_idx(lines, i);
+        int64_t ts = json_object_get_int64(testutil_field(l, "ts_ms"));
+        if (first_ts == 0) {
+            first_ts = ts;
+        }
+        if (strcmp(testutil_str(l, "job"), "b") == 0) {
+            b++;
+        }
+        else if (ts - first_ts > 2300) {
+            a_after_broken++;
+        }
+    }
+    ck_assert_msg(b >= 2, "%zu runs of the job added by the reload", b);
+    ck_assert_msg(a_after_broken >= 1, "job a stopped after the broken reload");
+    json_object_put(lines);
+}
+END_TEST
+
 static Suite *
 cli_suite(void)
 {
@@ -549,6 +734,14 @@ cli_suite(void)
     tcase_add_test(tc, test_systemd_notify);
     tcase_set_timeout(tc, 120);
     suite_add_tcase(s, tc);
+
+    TCase *tconf = tcase_create("config");
+    tcase_add_checked_fixture(tconf, config_setup, config_teardown);
+    tcase_add_test(tconf, test_config_once_and_job_filter);
+    tcase_add_test(tconf, test_check_config);
+    tcase_add_test(tconf, test_config_reload);
+    tcase_set_timeout(tconf, 120);
+    suite_add_tcase(s, tconf);
     return s;
 }
 

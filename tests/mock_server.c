@@ -136,6 +136,9 @@ mock_cb(struct evhttp_request *req, void *arg)
     if (strcmp(uri, "/ok") == 0) {
         reply(req, 200, "hello\n");
     }
+    else if (strcmp(uri, "/simple") == 0) {
+        reply(req, 200, "# TYPE up_like gauge\nup_like 1\n");
+    }
     else if (sscanf(uri, "/status/%ld", &n) == 1) {
         reply(req, (int)n, "status body\n");
     }

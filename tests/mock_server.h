@@ -6,6 +6,7 @@
  *
  * Paths:
  *   /ok                 200 "hello\n"
+ *   /simple             200 "# TYPE up_like gauge\nup_like 1\n" (a tiny exposition)
  *   /status/N           status N with a short body
  *   /hang               never answers
  *   /midbody            headers and 5 body bytes, then nothing

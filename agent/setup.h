@@ -1,0 +1,33 @@
+/*
+ * From a loaded struct config to a running engine: one target spec per config target (with its
+ * job kind's state, HTTP settings and an identity string that lets a reload keep unchanged
+ * targets), and the outputs. The only module that knows both the config and the job kinds.
+ */
+#ifndef POLLSTER_SETUP_H
+#define POLLSTER_SETUP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "engine.h"
+
+/*
+ * Adds the targets of every job of @c (only of job @only_job when not NULL) to @e. Returns 0,
+ * or -EINVAL / -ENOMEM with the cause in @err (the targets added so far stay: the caller aborts
+ * a reload or stops).
+ */
+int setup_targets(struct engine *e, const struct config *c, const char *only_job, char *err,
+                  size_t errlen);
+
+/* Adds the outputs of @c to @e. 0, or a negative errno with the cause in @err. */
+int setup_outputs(struct engine *e, const struct config *c, char *err, size_t errlen);
+
+/* True when @a and @b have the same outputs, status address and log settings (what a reload
+ * does not apply). */
+bool setup_same_outputs(const struct config *a, const struct config *b);
+
+/* True when @c has a job named @name. */
+int setup_has_job(const struct config *c, const char *name);
+
+#endif
