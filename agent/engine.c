@@ -37,6 +37,7 @@ struct target {
     char *job;             /* owned */
     char *url;             /* owned */
     char *instance;        /* owned */
+    char *display_url;     /* owned: url without userinfo, for output, logs and the API */
     struct label *labels;  /* owned, strings too */
     size_t nlabels;
     int64_t interval_ms;
@@ -127,6 +128,7 @@ target_free(struct target *t)
     free(t->job);
     free(t->url);
     free(t->instance);
+    free(t->display_url);
     free(t);
 }
 
@@ -203,7 +205,7 @@ batch_take(struct engine *e, struct target *t)
     }
     b->job = t->job;
     b->instance = t->instance;
-    b->url = t->url;
+    b->url = t->display_url;
     b->target_labels = t->labels;
     b->ntarget_labels = (uint32_t)t->nlabels;
     return b;
@@ -469,7 +471,9 @@ engine_add_target(struct engine *e, const struct target_spec *spec, char *err, s
     t->engine = e;
     t->job = dup_or_null(spec->job, &oom);
     t->url = dup_or_null(spec->url, &oom);
-    t->instance = dup_or_null(spec->instance != NULL ? spec->instance : spec->url, &oom);
+    t->display_url = scrape_url_redact_dup(spec->url);
+    oom = oom || t->display_url == NULL;
+    t->instance = dup_or_null(spec->instance != NULL ? spec->instance : t->display_url, &oom);
     t->interval_ms = spec->interval_ms;
     t->timeout_ms = spec->timeout_ms;
     t->identity = dup_or_null(spec->identity, &oom);
@@ -805,7 +809,7 @@ engine_render_targets(struct strbuf *sb, void *engine)
         strbuf_putc(sb, ',');
         put_key(sb, "kind", t->kind->name);
         strbuf_putc(sb, ',');
-        put_key(sb, "scrapeUrl", t->url);
+        put_key(sb, "scrapeUrl", t->display_url);
         strbuf_putc(sb, ',');
         put_key(sb, "instance", t->instance);
         strbuf_puts(sb, ",\"labels\":{");

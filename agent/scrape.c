@@ -477,3 +477,33 @@ scrape_start(struct scrape *s, struct batch *b)
     }
     return 0;
 }
+
+char *
+scrape_url_redact_dup(const char *url)
+{
+    CURLU *u;
+    char *user = NULL, *out = NULL, *copy = NULL;
+
+    if (strchr(url, '@') == NULL) {
+        return strdup(url);
+    }
+    u = curl_url();
+    if (u == NULL) {
+        return NULL;
+    }
+    if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK) {
+        curl_url_set(u, CURLUPART_USER, NULL, 0);
+        curl_url_set(u, CURLUPART_PASSWORD, NULL, 0);
+        if (curl_url_get(u, CURLUPART_URL, &out, 0) == CURLUE_OK) {
+            copy = strdup(out);
+        }
+    }
+    else {
+        copy = strdup(url); /* no userinfo after all ('@' in the path or query) */
+    }
+    curl_free(user);
+    curl_free(out);
+    curl_url_cleanup(u);
+    return copy;
+}

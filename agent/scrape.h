@@ -73,6 +73,12 @@ enum reason scrape_reason_for(CURLcode rc);
 /* REASON_HTTP_4XX / REASON_HTTP_5XX / REASON_INTERNAL (other non-2xx), REASON_NONE for 2xx. */
 enum reason scrape_reason_for_status(long status);
 
+/*
+ * @url without its userinfo (user:password@), for output, logs and the targets API: the
+ * transfer keeps the full URL, nothing else shows it. Caller frees; NULL when out of memory.
+ */
+char *scrape_url_redact_dup(const char *url);
+
 /* The User-Agent header value: "pollster/VERSION". */
 extern const char SCRAPE_USER_AGENT[];
 

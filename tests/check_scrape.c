@@ -360,6 +360,24 @@ START_TEST(test_reason_table)
 }
 END_TEST
 
+START_TEST(test_url_redaction)
+{
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"http://127.0.0.1:9100/metrics", "http://127.0.0.1:9100/metrics"},
+        {"https://user:s3cret@example.org/x?y=1", "https://example.org/x?y=1"},
+        {"http://user@example.org/", "http://example.org/"},
+        {"http://example.org/a@b", "http://example.org/a@b"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *r = scrape_url_redact_dup(cases[i].in);
+        ck_assert_str_eq(r, cases[i].out);
+        free(r);
+    }
+}
+END_TEST
+
 static Suite *
 scrape_suite(void)
 {
@@ -380,6 +398,7 @@ scrape_suite(void)
     tcase_add_test(tc, test_hanging_target_does_not_delay_others);
     tcase_add_test(tc, test_handle_reused_across_runs);
     tcase_add_test(tc, test_reason_table);
+    tcase_add_test(tc, test_url_redaction);
     tcase_set_timeout(tc, 30);
     suite_add_tcase(s, tc);
     return s;
