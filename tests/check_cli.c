@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <dirent.h>
 #include <stdbool.h>
 #include <errno.h>
 #include <poll.h>
@@ -674,6 +675,32 @@ START_TEST(test_check_config)
 }
 END_TEST
 
+/* Every example in conf/ must pass --check-config. */
+START_TEST(test_conf_examples_valid)
+{
+    const char *dir = getenv("CONF_DIR");
+    char path[512];
+    struct cmd c;
+    int n = 0;
+
+    ck_assert_msg(dir != NULL, "CONF_DIR not set");
+    DIR *d = opendir(dir);
+    ck_assert_ptr_nonnull(d);
+    for (struct dirent *de; (de = readdir(d)) != NULL;) {
+        size_t len = strlen(de->d_name);
+        if (len < 6 || strcmp(de->d_name + len - 5, ".yaml") != 0) {
+            continue;
+        }
+        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+        run(&c, 10, 0, (const char *const[]){"--check-config", "-c", path, NULL});
+        ck_assert_msg(c.status == 0, "%s: %s", path, c.err);
+        n++;
+    }
+    closedir(d);
+    ck_assert_int_ge(n, 1);
+}
+END_TEST
+
 START_TEST(test_config_reload)
 {
     struct cmd c;
@@ -740,6 +767,7 @@ cli_suite(void)
     tcase_add_test(tconf, test_config_once_and_job_filter);
     tcase_add_test(tconf, test_check_config);
     tcase_add_test(tconf, test_config_reload);
+    tcase_add_test(tconf, test_conf_examples_valid);
     tcase_set_timeout(tconf, 120);
     suite_add_tcase(s, tconf);
     return s;
