@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <json-c/json.h>
 
 #include "mock_server.h"
@@ -602,6 +603,22 @@ reload_add_b(pid_t pid)
 }
 
 static void
+reload_only_b(pid_t pid)
+{
+    char jobs[512];
+
+    snprintf(jobs, sizeof(jobs),
+             "probes:\n"
+             "  - name: b\n"
+             "    urls: ['http://127.0.0.1:%u/ok']\n",
+             mock_port);
+    write_config(jobs);
+    if (pid > 0) {
+        kill(pid, SIGHUP);
+    }
+}
+
+static void
 reload_broken(pid_t pid)
 {
     write_config("scrape_configs:\n  - job_name: a\n    scrape_intervall: 1s\n");
@@ -710,16 +727,19 @@ START_TEST(test_config_reload)
     mid_at[0] = 1.0;
     mid_fn[1] = reload_broken;
     mid_at[1] = 2.0;
-    run(&c, 30, 3.0, (const char *const[]){"-c", cfg_path, NULL});
+    mid_fn[2] = reload_only_b;
+    mid_at[2] = 3.0;
+    run(&c, 30, 4.0, (const char *const[]){"-c", cfg_path, NULL});
     ck_assert_msg(c.status == 0, "exit %d: %s", c.status, c.err);
     ck_assert_msg(strstr(c.err, "1 targets kept, 1 added, 0 removed") != NULL, "%s", c.err);
+    ck_assert_msg(strstr(c.err, "1 targets kept, 0 added, 1 removed") != NULL, "%s", c.err);
     ck_assert_msg(strstr(c.err, "reload of ") != NULL &&
                       strstr(c.err, "keeping the running") != NULL,
                   "%s", c.err);
     ck_assert_msg(strstr(c.err, "pollster.yaml:5:5: unknown key \"scrape_intervall\"") != NULL,
                   "%s", c.err);
     json_object *lines = testutil_parse_lines(c.out);
-    size_t n = json_object_array_length(lines), a_after_broken = 0, b = 0;
+    size_t n = json_object_array_length(lines), a_after_broken = 0, b = 0, a_after_removal = 0;
     int64_t first_ts = 0;
     for (size_t i = 0; i < n; i++) {
         json_object *l = json_object_array_get_idx(lines, i);
@@ -730,13 +750,158 @@ START_TEST(test_config_reload)
         if (strcmp(testutil_str(l, "job"), "b") == 0) {
             b++;
         }
+        else if (ts - first_ts > 3300) {
+            a_after_removal++;
+        }
         else if (ts - first_ts > 2300) {
             a_after_broken++;
         }
     }
     ck_assert_msg(b >= 2, "%zu runs of the job added by the reload", b);
     ck_assert_msg(a_after_broken >= 1, "job a stopped after the broken reload");
+    ck_assert_msg(a_after_removal == 0, "job a still ran %zu times after its removal",
+                  a_after_removal);
     json_object_put(lines);
+}
+END_TEST
+
+/* Blocking GET of http://127.0.0.1:@port@path into @buf; the HTTP status or -1. */
+static long
+http_get(unsigned port, const char *path, char *buf, size_t cap)
+{
+    char u[128];
+    size_t len = 0;
+    long code = -1;
+    FILE *mem = fmemopen(buf, cap, "w");
+    CURL *h = curl_easy_init();
+
+    snprintf(u, sizeof(u), "http://127.0.0.1:%u%s", port, path);
+    curl_easy_setopt(h, CURLOPT_URL, u);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, mem);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 1000L);
+    if (curl_easy_perform(h) == CURLE_OK) {
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+    }
+    curl_easy_cleanup(h);
+    len = (size_t)ftell(mem);
+    fclose(mem);
+    buf[len < cap ? len : cap - 1] = '\0';
+    return code;
+}
+
+static unsigned status_port_fixed;
+
+/* Waits until the targets API shows a run in flight, then sends SIGTERM. */
+static void
+term_when_in_flight(pid_t pid)
+{
+    static char body[65536];
+    double start = now_s();
+
+    while (now_s() - start < 6 * slowdown()) {
+        if (http_get(status_port_fixed, "/api/v1/targets", body, sizeof(body)) == 200 &&
+            strstr(body, "\"inFlight\":true") != NULL) {
+            break;
+        }
+        usleep(20000);
+    }
+    kill(pid, SIGTERM);
+}
+
+START_TEST(test_sigterm_waits_for_in_flight_run)
+{
+    struct cmd c;
+    char listen[64];
+
+    status_port_fixed = mock_closed_port();
+    snprintf(listen, sizeof(listen), "127.0.0.1:%u", status_port_fixed);
+    memset(mid_fn, 0, sizeof(mid_fn));
+    mid_fn[0] = term_when_in_flight;
+    mid_at[0] = 0.2;
+    run(&c, 30, 0,
+        (const char *const[]){"--target", url("/slow/1200"), "--interval", "2s", "--timeout", "2s",
+                              "--status-listen", listen, "--shutdown-timeout", "3s", NULL});
+    mid_fn[0] = NULL;
+    ck_assert_msg(c.status == 0, "exit %d: %s", c.status, c.err);
+    ck_assert_msg(strstr(c.err, "SIGTERM received, draining 1 in-flight") != NULL, "%s", c.err);
+    json_object *lines = testutil_parse_lines(c.out);
+    ck_assert_int_ge(json_object_array_length(lines), 1);
+    json_object *last = json_object_array_get_idx(lines, json_object_array_length(lines) - 1);
+    /* The run in flight at SIGTERM finished and was written before exit. */
+    ck_assert(json_object_get_boolean(testutil_field(last, "ok")));
+    json_object_put(lines);
+}
+END_TEST
+
+static char rot_path[160];
+
+static void
+rotate(pid_t pid)
+{
+    char to[200];
+
+    snprintf(to, sizeof(to), "%s.1", rot_path);
+    ck_assert_int_eq(rename(rot_path, to), 0);
+    kill(pid, SIGHUP);
+}
+
+static char *
+read_all(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char *buf = calloc(1, 1 << 20);
+    size_t n = 0;
+
+    if (f != NULL) {
+        n = fread(buf, 1, (1 << 20) - 1, f);
+        fclose(f);
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+START_TEST(test_logrotate_no_line_lost_or_duplicated)
+{
+    struct cmd c;
+    char dir[] = "/tmp/pollster-rot-XXXXXX";
+    char rotated[200];
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(rot_path, sizeof(rot_path), "%s/out.jsonl", dir);
+    snprintf(rotated, sizeof(rotated), "%s.1", rot_path);
+    memset(mid_fn, 0, sizeof(mid_fn));
+    mid_fn[0] = rotate;
+    mid_at[0] = 1.0;
+    run(&c, 30, 2.0,
+        (const char *const[]){"--target", url("/ok"), "--interval", "100ms", "--timeout", "100ms",
+                              "--output-file", rot_path, "--status-listen", "127.0.0.1:0", NULL});
+    mid_fn[0] = NULL;
+    ck_assert_msg(c.status == 0, "exit %d: %s", c.status, c.err);
+    char *before = read_all(rotated), *after = read_all(rot_path);
+    json_object *a = testutil_parse_lines(before), *b = testutil_parse_lines(after);
+    size_t na = json_object_array_length(a), nb = json_object_array_length(b);
+    ck_assert_msg(na >= 3 && nb >= 3, "%zu lines before rotation, %zu after", na, nb);
+    /* One target every 100 ms: consecutive runs across both files are one interval apart. */
+    int64_t prev = 0;
+    for (size_t i = 0; i < na + nb; i++) {
+        json_object *l =
+            i < na ? json_object_array_get_idx(a, i) : json_object_array_get_idx(b, i - na);
+        int64_t ts = json_object_get_int64(testutil_field(l, "ts_ms"));
+        if (prev != 0) {
+            ck_assert_msg(ts > prev, "line %zu duplicated or out of order", i);
+            ck_assert_msg(ts - prev < 160 * slowdown(),
+                          "a run is missing before line %zu (%lld ms gap)", i,
+                          (long long)(ts - prev));
+        }
+        prev = ts;
+    }
+    json_object_put(a);
+    json_object_put(b);
+    free(before);
+    free(after);
+    unlink(rotated);
+    unlink(rot_path);
+    rmdir(dir);
 }
 END_TEST
 
@@ -759,6 +924,8 @@ cli_suite(void)
     tcase_add_test(tc, test_daemonize_pidfile);
     tcase_add_test(tc, test_daemonize_failure_reported);
     tcase_add_test(tc, test_systemd_notify);
+    tcase_add_test(tc, test_sigterm_waits_for_in_flight_run);
+    tcase_add_test(tc, test_logrotate_no_line_lost_or_duplicated);
     tcase_set_timeout(tc, 120);
     suite_add_tcase(s, tc);
 

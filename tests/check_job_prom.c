@@ -143,6 +143,46 @@ START_TEST(test_fixtures_scrape_completely)
 }
 END_TEST
 
+START_TEST(test_gzip_chunked_fixture)
+{
+    json_object *lines;
+
+    add("/gzfile/node_exporter.prom", NULL, false);
+    json_object *b = run_one(&lines);
+    ck_assert_msg(json_object_get_boolean(testutil_field(b, "ok")), "%s", testutil_str(b, "error"));
+    ck_assert(testutil_sample_value(b, "scrape_samples_scraped", NULL, NULL) ==
+              (double)count_lines_without_comments("node_exporter.prom"));
+    ck_assert(testutil_sample_value(b, "node_load1", NULL, NULL) >= 0);
+    json_object_put(lines);
+}
+END_TEST
+
+START_TEST(test_body_size_limit)
+{
+    char url[256], err[256];
+    struct prom_opts po = {.honor_timestamps = true, .timeout_ms = 2000};
+    json_object *lines;
+
+    /* The limit applies to the decoded body: a gzip bomb cannot get past it. */
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u/gzfile/node_exporter.prom",
+             mock_server_port(mock));
+    struct target_spec spec = {
+        .job = "node",
+        .url = url,
+        .timeout_ms = 2000,
+        .body_limit = 20000,
+        .kind = &job_prom,
+        .kind_state = job_prom_new(&po),
+    };
+    ck_assert_int_eq(engine_add_target(eng, &spec, err, sizeof(err)), 0);
+    json_object *b = run_one(&lines);
+    ck_assert_str_eq(testutil_str(b, "reason"), "too_large");
+    ck_assert_str_eq(testutil_str(b, "error"), "body larger than 20000 bytes");
+    ck_assert_uint_eq(json_object_array_length(testutil_field(b, "samples")), 4);
+    json_object_put(lines);
+}
+END_TEST
+
 START_TEST(test_request_headers)
 {
     json_object *lines;
@@ -361,6 +401,8 @@ job_prom_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_fixtures_scrape_completely);
     tcase_add_test(tc, test_request_headers);
+    tcase_add_test(tc, test_gzip_chunked_fixture);
+    tcase_add_test(tc, test_body_size_limit);
     tcase_add_test(tc, test_openmetrics_by_content_type);
     tcase_add_test(tc, test_openmetrics_without_eof_fails);
     tcase_add_test(tc, test_malformed_body_no_partial_samples);

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,43 +51,53 @@ delayed_cb(evutil_socket_t fd, short what, void *arg)
     free(d);
 }
 
+/* Sends @len bytes of @plain gzip-compressed, chunked in pieces of @piece bytes. */
 static void
-send_gzip(struct evhttp_request *req)
+send_gzip_body(struct evhttp_request *req, const char *plain, size_t len, size_t piece)
 {
-    char plain[2000];
-    unsigned char gz[4096];
+    size_t cap = compressBound((uLong)len) + 64;
+    unsigned char *gz = malloc(cap);
     z_stream zs;
-    size_t off = 0;
 
-    for (int i = 0; i < 100; i++) {
-        memcpy(plain + off, "compressed hello\n", 17);
-        off += 17;
-    }
     memset(&zs, 0, sizeof(zs));
     deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY);
     zs.next_in = (unsigned char *)plain;
-    zs.avail_in = (unsigned)off;
+    zs.avail_in = (unsigned)len;
     zs.next_out = gz;
-    zs.avail_out = sizeof(gz);
+    zs.avail_out = (unsigned)cap;
     deflate(&zs, Z_FINISH);
-    size_t n = sizeof(gz) - zs.avail_out;
+    size_t n = cap - zs.avail_out;
     deflateEnd(&zs);
 
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Encoding", "gzip");
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/plain");
     evhttp_send_reply_start(req, 200, "OK");
     /* Several chunks, split inside the gzip stream. */
-    for (size_t at = 0; at < n; at += 7) {
+    for (size_t at = 0; at < n; at += piece) {
         struct evbuffer *b = evbuffer_new();
-        evbuffer_add(b, gz + at, n - at < 7 ? n - at : 7);
+        evbuffer_add(b, gz + at, n - at < piece ? n - at : piece);
         evhttp_send_reply_chunk(req, b);
         evbuffer_free(b);
     }
     evhttp_send_reply_end(req);
+    free(gz);
 }
 
 static void
-send_file(struct evhttp_request *req, const char *name)
+send_gzip(struct evhttp_request *req)
+{
+    char plain[2000];
+    size_t off = 0;
+
+    for (int i = 0; i < 100; i++) {
+        memcpy(plain + off, "compressed hello\n", 17);
+        off += 17;
+    }
+    send_gzip_body(req, plain, off, 7);
+}
+
+static void
+send_file(struct evhttp_request *req, const char *name, bool gzip)
 {
     const char *dir = getenv("FIXTURES");
     char path[1024];
@@ -108,6 +119,14 @@ send_file(struct evhttp_request *req, const char *name)
         evbuffer_add(out, buf, n);
     }
     fclose(f);
+    if (gzip) {
+        size_t len = evbuffer_get_length(out);
+        char *plain = malloc(len + 1);
+        evbuffer_remove(out, plain, len);
+        send_gzip_body(req, plain, len, 1000);
+        free(plain);
+        return;
+    }
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
                       "text/plain; version=0.0.4");
     evhttp_send_reply(req, 200, "OK", NULL);
@@ -213,7 +232,10 @@ mock_cb(struct evhttp_request *req, void *arg)
         free(dec);
     }
     else if (strncmp(uri, "/file/", 6) == 0) {
-        send_file(req, uri + 6);
+        send_file(req, uri + 6, false);
+    }
+    else if (strncmp(uri, "/gzfile/", 8) == 0) {
+        send_file(req, uri + 8, true);
     }
     else {
         reply(req, 404, "not found\n");

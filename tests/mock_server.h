@@ -18,6 +18,7 @@
  *   /text/S             200 with body S (URL-decoded), text/plain
  *   /om/S               200 with body S (URL-decoded), application/openmetrics-text
  *   /file/NAME          200 with the fixture file $FIXTURES/NAME
+ *   /gzfile/NAME        the same, gzip-compressed and chunked (1000-byte chunks)
  *   /ftp-redirect       302 to ftp://127.0.0.1/
  */
 #ifndef POLLSTER_TESTS_MOCK_SERVER_H
