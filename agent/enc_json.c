@@ -3,20 +3,32 @@
  * into a struct strbuf. It owns the two hard parts every text encoder shares, string escaping
  * and shortest round-trip number formatting, and is tested by parsing its output back.
  *
- * Speed matters here (DESIGN.md, "Performance targets": 500 ns per sample for everything), so
- * the writers reserve space once and then store into sb->data directly instead of calling
- * strbuf_append() per piece, strings are scanned 8 bytes at a time, and numbers avoid printf
- * and strtod where exact integer and double arithmetic can produce the same text:
+ * Speed matters here (DESIGN.md, "Performance targets": 500 ns per sample for everything), so:
  *
- *   - integers below 2^53: written by hand;
- *   - values that have a decimal form of at most 15 significant digits (0.42, 2.5517e-05):
- *     found by a short search with an exact check, written in %g layout;
- *   - the rest (full-precision values like 0.1 + 0.2): one snprintf("%.16e") gives 17 correctly
- *     rounded digits, the 15- and 16-digit candidates are derived from them and checked exactly
- *     where possible, and snprintf/strtod are used only where that cannot decide.
+ *   - a sample's writer reserves room per variable-length piece (plus the fixed text that
+ *     follows it) and stores through a local pointer into sb->data, instead of calling
+ *     strbuf_append() per piece;
+ *   - strings are checked 16 bytes at a time with SSE2 (8 with a portable word test; short ones
+ *     with two overlapping loads) and copied unchanged when nothing in them needs escaping;
+ *   - within one batch, the text a sample repeats from the previous one (its name and the
+ *     labels up to the first that differs) is copied from the output in one piece, and later
+ *     label names and values found at the same position in the previous sample are copied too,
+ *     when the sample points to the same strings: the Prometheus parser shares them between
+ *     the consecutive samples of a family (see struct enc_cache);
+ *   - numbers avoid printf and strtod where exact integer and double arithmetic can produce the
+ *     same text:
+ *       - integers below 2^53: written by hand;
+ *       - values with a short decimal form (0.42, 2.5517e-05): found by a short search with an
+ *         exact check, written in %g layout;
+ *       - other values of ordinary magnitude (0.1 + 0.2, 1/3): the 15-, 16- and 17-digit
+ *         roundings and their read-back checks are done in exact 128-bit integer arithmetic;
+ *       - the rest (tiny, huge): one snprintf("%.16e") gives 17 correctly rounded digits, the
+ *         15- and 16-digit candidates are derived from them and checked exactly where possible,
+ *         and snprintf/strtod are used only where that cannot decide.
  *
  * The text is always exactly what the reference algorithm (the first of %.15g, %.16g, %.17g
- * that strtod reads back as the same double) prints; tests/check_enc_json.c compares the two.
+ * that strtod reads back as the same double) prints; tests/check_enc_json.c compares the two,
+ * and compares whole batches with an independent encoder written there.
  */
 #include "config.h"
 
@@ -31,11 +43,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ENC_JSON_NUM_MAX 32 /* longest number text: "-2.2250738585072014e-308" is 24 bytes */
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+#define ENC_JSON_NUM_MAX 32 /* room for a number: "-2.2250738585072014e-308" is 24 bytes */
 #define ENC_JSON_I64_MAX 20 /* "-9223372036854775808" */
 #define ENC_JSON_INT_LIMIT 9007199254740992.0 /* 2^53: integers below it are written as such */
 #define ENC_JSON_POW10_EXACT 22               /* 10^22 is the largest exact power of ten */
 #define ENC_JSON_SHORT_DIGITS 15              /* digits of the first candidate, %.15g */
+#define ENC_JSON_DIG_BUF 32 /* digit buffers: 17 digits, read 8 bytes at a time (see copy_by8) */
+#define ENC_JSON_SHORT_SEARCH 6 /* fraction digits fmt_short_decimal tries past its first */
+/* Strings up to this long reserve their worst case, 6 output bytes per input byte, at once. */
+#define ENC_JSON_SHORT_STR 1024
+#define ENC_JSON_CHUNK 4096     /* longer strings are escaped this many input bytes at a time */
+#define ENC_JSON_CACHE_LABELS 8 /* label positions whose text is remembered */
+/* },"value":<number>,"ts_ms":<int64>} around a sample's type text */
+#define ENC_JSON_TAIL_MAX (10 + ENC_JSON_NUM_MAX + 9 + ENC_JSON_I64_MAX + 1)
 
 /*
  * The exact checks below rely on each double operation being rounded once, to double (not x87
@@ -47,9 +71,52 @@
 #define ENC_JSON_EXACT_DOUBLE 0
 #endif
 
+/* The integer path for full-precision values needs unsigned __int128 (gcc, clang on 64-bit). */
+#if ENC_JSON_EXACT_DOUBLE && defined(__SIZEOF_INT128__)
+#define ENC_JSON_EXACT_INT128 1
+#else
+#define ENC_JSON_EXACT_INT128 0
+#endif
+
 const struct encoder enc_json = {
     .name = "json",
     .encode = enc_json_batch,
+};
+
+/* JSON text this call has already written: sb->data[off .. off + len) (offsets: data moves). */
+struct enc_ref {
+    const void *key; /* borrowed: what the text encodes; NULL: unused */
+    size_t off;
+    size_t len;
+};
+
+/*
+ * What one enc_json_batch() call remembers of the previous sample: where its text is and which
+ * strings it encodes. The Prometheus parser gives the consecutive samples of a family one name
+ * string, reuses the previous sample's label name and value strings position by position where
+ * they are equal, and its whole label array when all labels are. So a sample usually repeats
+ * the previous one's text from its '{' up to its last label value or so, and that text is copied
+ * in one piece instead of being escaped again; later label names it repeats are copied too.
+ *
+ * While enc_json_batch() runs the batch is read-only, so the same address means the same string
+ * (NULL, written "", matches NULL) and therefore the same text. The cache lives on
+ * enc_json_batch()'s stack, so it never outlives the batch whose addresses it holds: the next
+ * batch may have other strings at the same addresses (its arena reuses the memory).
+ */
+struct enc_cache {
+    const char *name; /* borrowed: its name; before the first sample, the cache's own address */
+    size_t start;     /* its text {"name":..,"labels":{ starts at sb->data + start */
+    size_t lstart;    /* and its labels' members at sb->data + lstart */
+    uint32_t npos;    /* label positions recorded: min(nlabels, ENC_JSON_CACHE_LABELS) */
+    const char *lname[ENC_JSON_CACHE_LABELS];  /* borrowed: its label i's name */
+    const char *lvalue[ENC_JSON_CACHE_LABELS]; /* borrowed: and value */
+    /*
+     * Label i's "<value>" is sb->data[lstart + vstart[i] .. lstart + vend[i]); its "<name>":
+     * ends at vstart[i] and starts at 0 (i = 0) or at vend[i - 1] + 1 (after the ',').
+     */
+    size_t vstart[ENC_JSON_CACHE_LABELS];
+    size_t vend[ENC_JSON_CACHE_LABELS];
+    struct enc_ref type[SAMPLE_TYPE__COUNT]; /* ,"type":"<name>" by type (key: the name) */
 };
 
 /* Bytes copied into a JSON string unchanged: printable ASCII except '"' and '\\' (and DEL). */
@@ -82,6 +149,29 @@ static const double pow10_dbl[ENC_JSON_POW10_EXACT + 1] = {
     1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 };
 
+static const uint64_t pow10_u64[20] = {
+    1ULL,
+    10ULL,
+    100ULL,
+    1000ULL,
+    10000ULL,
+    100000ULL,
+    1000000ULL,
+    10000000ULL,
+    100000000ULL,
+    1000000000ULL,
+    10000000000ULL,
+    100000000000ULL,
+    1000000000000ULL,
+    10000000000000ULL,
+    100000000000000ULL,
+    1000000000000000ULL,
+    10000000000000000ULL,
+    100000000000000000ULL,
+    1000000000000000000ULL,
+    10000000000000000000ULL,
+};
+
 /*
  * True when @n more bytes (plus the NUL) fit at sb->data + sb->len, growing the buffer if
  * needed. The inline test keeps the common case free of a call into strbuf.c.
@@ -90,6 +180,29 @@ static inline bool
 room(struct strbuf *sb, size_t n)
 {
     return (!sb->oom && sb->cap - sb->len > n) || strbuf_reserve(sb, n) == 0;
+}
+
+/*
+ * room() for a writer that keeps its position in *@pp instead of sb->len: true when @n more
+ * bytes (plus the NUL) fit at *@pp, which moves with the buffer if it grows. On failure sb->len
+ * is the position (the text before it stays, NUL-terminated) and sb is oom. Only call it while
+ * writing after a room() that succeeded: sb->data is then non-NULL and sb not oom.
+ */
+static inline bool
+ensure(struct strbuf *sb, char **pp, size_t n)
+{
+    size_t len = (size_t)(*pp - sb->data);
+
+    if (sb->cap - len > n) {
+        return true;
+    }
+    sb->len = len;
+    sb->data[len] = '\0';
+    if (strbuf_reserve(sb, n) != 0) {
+        return false;
+    }
+    *pp = sb->data + len;
+    return true;
 }
 
 static inline void
@@ -105,59 +218,156 @@ put(struct strbuf *sb, const char *s, size_t n)
 
 #define PUT_LIT(sb, lit) put((sb), (lit), sizeof(lit) - 1)
 
-/* Writes the decimal digits of @u ending just before @end; returns the first digit. */
-static char *
+/*
+ * Copies @n bytes between buffers that do not overlap with fixed-size moves (overlapping ones
+ * at the end), so the short texts of a sample need no call to memcpy.
+ */
+static inline void
+copy_text(char *dst, const char *src, size_t n)
+{
+    uint64_t a, b;
+    uint32_t c, d;
+    size_t i;
+
+    if (n >= 16) {
+        for (i = 0; i + 16 < n; i += 16) {
+            memcpy(dst + i, src + i, 16);
+        }
+        memcpy(dst + n - 16, src + n - 16, 16);
+    }
+    else if (n >= 8) {
+        memcpy(&a, src, 8);
+        memcpy(&b, src + n - 8, 8);
+        memcpy(dst, &a, 8);
+        memcpy(dst + n - 8, &b, 8);
+    }
+    else if (n >= 4) {
+        memcpy(&c, src, 4);
+        memcpy(&d, src + n - 4, 4);
+        memcpy(dst, &c, 4);
+        memcpy(dst + n - 4, &d, 4);
+    }
+    else if (n > 0) {
+        dst[0] = src[0];
+        dst[n / 2] = src[n / 2];
+        dst[n - 1] = src[n - 1];
+    }
+}
+
+/*
+ * Copies @n bytes 8 at a time: reads and writes up to 7 bytes past @n, which both buffers must
+ * have (ENC_JSON_DIG_BUF digit buffers; ENC_JSON_NUM_MAX of output room).
+ */
+static inline void
+copy_by8(char *dst, const char *src, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i += 8) {
+        memcpy(dst + i, src + i, 8);
+    }
+}
+
+/* Number of decimal digits of @u (1 for 0). */
+static inline unsigned
+count_digits(uint64_t u)
+{
+    uint64_t v = u | 1; /* 0 has one digit; no power of ten above 1 is odd */
+    unsigned t = ((unsigned)(64 - __builtin_clzll(v)) * 1233) >> 12; /* ~ bits * log10(2) */
+
+    return t + (v >= pow10_u64[t]);
+}
+
+/* Writes the 8 decimal digits of @u (< 10^8), leading zeros included, at @p. */
+static inline void
+put_8digits(char *p, uint32_t u)
+{
+    uint32_t hi = u / 10000;
+    uint32_t lo = u % 10000;
+
+    memcpy(p, &digit_pairs[(hi / 100) * 2], 2);
+    memcpy(p + 2, &digit_pairs[(hi % 100) * 2], 2);
+    memcpy(p + 4, &digit_pairs[(lo / 100) * 2], 2);
+    memcpy(p + 6, &digit_pairs[(lo % 100) * 2], 2);
+}
+
+/*
+ * Writes the decimal digits of @u ending just before @end, 8 at a time in 32-bit arithmetic
+ * while more than 8 are left.
+ */
+static void
 fmt_u64_backwards(char *end, uint64_t u)
 {
-    char *p = end;
+    uint32_t v;
 
-    while (u >= 100) {
-        p -= 2;
-        memcpy(p, &digit_pairs[(u % 100) * 2], 2);
-        u /= 100;
+    while (u >= 100000000) {
+        end -= 8;
+        put_8digits(end, (uint32_t)(u % 100000000));
+        u /= 100000000;
     }
-    if (u >= 10) {
-        p -= 2;
-        memcpy(p, &digit_pairs[u * 2], 2);
+    v = (uint32_t)u;
+    while (v >= 10000) {
+        end -= 4;
+        memcpy(end, &digit_pairs[(v % 10000 / 100) * 2], 2);
+        memcpy(end + 2, &digit_pairs[(v % 100) * 2], 2);
+        v /= 10000;
+    }
+    if (v >= 100) {
+        end -= 2;
+        memcpy(end, &digit_pairs[(v % 100) * 2], 2);
+        v /= 100;
+    }
+    if (v >= 10) {
+        memcpy(end - 2, &digit_pairs[v * 2], 2);
     }
     else {
-        *--p = (char)('0' + u);
+        end[-1] = (char)('0' + v);
     }
+}
+
+/* Writes @v in decimal at @p (ENC_JSON_I64_MAX bytes of room, no NUL); returns the end. */
+static inline char *
+put_i64(char *p, int64_t v)
+{
+    uint64_t u = (uint64_t)v;
+
+    if (v < 0) {
+        *p++ = '-';
+        u = 0 - u;
+    }
+    if (u < 10) {
+        *p = (char)('0' + u);
+        return p + 1;
+    }
+    if (u < 100) {
+        memcpy(p, &digit_pairs[u * 2], 2);
+        return p + 2;
+    }
+    p += count_digits(u);
+    fmt_u64_backwards(p, u);
     return p;
 }
 
-/* Writes @v in decimal into @buf (at least ENC_JSON_I64_MAX bytes, no NUL); returns the length. */
-static size_t
-fmt_i64(char *buf, int64_t v)
-{
-    char tmp[ENC_JSON_I64_MAX];
-    char *end = tmp + sizeof(tmp);
-    char *p;
-    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-
-    p = fmt_u64_backwards(end, u);
-    if (v < 0) {
-        *--p = '-';
-    }
-    memcpy(buf, p, (size_t)(end - p));
-    return (size_t)(end - p);
-}
-
+/* Appends @v in decimal to @sb. */
 static void
-put_i64(struct strbuf *sb, int64_t v)
+put_i64_sb(struct strbuf *sb, int64_t v)
 {
+    char *p;
+
     if (!room(sb, ENC_JSON_I64_MAX)) {
         return;
     }
-    sb->len += fmt_i64(sb->data + sb->len, v);
-    sb->data[sb->len] = '\0';
+    p = put_i64(sb->data + sb->len, v);
+    sb->len = (size_t)(p - sb->data);
+    *p = '\0';
 }
 
 /*
  * Lays out the decimal 0.@dig x 10^(@x + 1) (@nd digits, @dig[0] != '0', no trailing zeros;
- * @x is the exponent of the first digit) exactly as printf("%.{@prec}g") does: fixed notation
- * when -4 <= x < prec, else d.ddde+XX with at least two exponent digits; trailing zeros and a
- * bare point removed. Writes at most ENC_JSON_NUM_MAX bytes into @buf; returns the length.
+ * @x is the exponent of the first digit; @dig is an ENC_JSON_DIG_BUF buffer) exactly as
+ * printf("%.{@prec}g") does: fixed notation when -4 <= x < prec, else d.ddde+XX with at least
+ * two exponent digits; trailing zeros and a bare point removed. Uses at most ENC_JSON_NUM_MAX
+ * bytes of @buf (the text is at most 24 of them); returns the length.
  */
 static size_t
 fmt_g_layout(char *buf, bool neg, const char *dig, size_t nd, int x, int prec)
@@ -173,7 +383,7 @@ fmt_g_layout(char *buf, bool neg, const char *dig, size_t nd, int x, int prec)
         buf[len++] = dig[0];
         if (nd > 1) {
             buf[len++] = '.';
-            memcpy(buf + len, dig + 1, nd - 1);
+            copy_by8(buf + len, dig + 1, nd - 1);
             len += nd - 1;
         }
         buf[len++] = 'e';
@@ -187,23 +397,21 @@ fmt_g_layout(char *buf, bool neg, const char *dig, size_t nd, int x, int prec)
         return len + 2;
     }
     if (x < 0) {
-        buf[len++] = '0';
-        buf[len++] = '.';
-        memset(buf + len, '0', (size_t)(-x - 1));
-        len += (size_t)(-x - 1);
-        memcpy(buf + len, dig, nd);
+        memcpy(buf + len, "0.000", 5); /* "0." and the -x - 1 (at most 3) zeros */
+        len += (size_t)(1 - x);
+        copy_by8(buf + len, dig, nd);
         return len + nd;
     }
     nint = (size_t)x + 1;
     if (nd <= nint) {
-        memcpy(buf + len, dig, nd);
+        copy_by8(buf + len, dig, nd);
         memset(buf + len + nd, '0', nint - nd);
         return len + nint;
     }
-    memcpy(buf + len, dig, nint);
+    copy_by8(buf + len, dig, nint);
     len += nint;
     buf[len++] = '.';
-    memcpy(buf + len, dig + nint, nd - nint);
+    copy_by8(buf + len, dig + nint, nd - nint);
     return len + nd - nint;
 }
 
@@ -232,7 +440,9 @@ enum short_result {
 /*
  * Looks for the decimal with the fewest fraction digits k (so the fewest significant digits)
  * whose value m / 10^k reads back as non-integral finite @v, among those with m < 10^15, and
- * writes it in %.15g layout.
+ * writes it in %.15g layout. Gives up (SHORT_UNKNOWN) after ENC_JSON_SHORT_SEARCH + 1 tries:
+ * values that need more digits are mostly full precision, which fmt_double_exact() settles at
+ * a fixed cost (exporters' decimals, 6.400116 or 0.000126843, are found within the tries).
  *
  * Why the check is exact: m < 2^53 and 10^k (k <= 22) are exact doubles, so m / 10^k is the
  * correctly rounded value of the decimal m * 10^-k, which is what strtod returns for its text.
@@ -246,10 +456,9 @@ fmt_short_decimal(char *buf, double v, size_t *len)
     double a = fabs(v);
     double x;
     uint64_t bits, m;
-    int e2, k, kstart, xd;
+    int e2, k, kstart, kend, xd;
     size_t nd;
-    char tmp[ENC_JSON_I64_MAX];
-    char *dig;
+    char dig[ENC_JSON_DIG_BUF];
 
     if (a >= ENC_JSON_INT_LIMIT) {
         return SHORT_UNKNOWN; /* integral; may be 1e+20, which needs a search the other way */
@@ -267,30 +476,160 @@ fmt_short_decimal(char *buf, double v, size_t *len)
     if (kstart < 1) {
         kstart = 1;
     }
-    for (k = kstart; k <= ENC_JSON_POW10_EXACT; k++) {
+    kend = kstart + ENC_JSON_SHORT_SEARCH;
+    if (kend > ENC_JSON_POW10_EXACT) {
+        kend = ENC_JSON_POW10_EXACT;
+    }
+    for (k = kstart; k <= kend; k++) {
         x = a * pow10_dbl[k];
         if (x >= 1e15) {
             return SHORT_NONE;
         }
-        m = (uint64_t)(x + 0.5); /* exact: x < 2^50, so x + 0.5 is representable */
+        /* exact: x < 2^50, so x + 0.5 is representable (signed: one instruction each way) */
+        m = (uint64_t)(int64_t)(x + 0.5);
         if (m >= 1000000000000000ULL) {
             return SHORT_NONE;
         }
-        if (m == 0 || (double)m / pow10_dbl[k] != a) {
+        if (m == 0 || (double)(int64_t)m / pow10_dbl[k] != a) {
             continue;
         }
         while (m % 10 == 0) {
             m /= 10;
             k--;
         }
-        dig = fmt_u64_backwards(tmp + sizeof(tmp), m);
-        nd = (size_t)(tmp + sizeof(tmp) - dig);
+        nd = count_digits(m);
+        fmt_u64_backwards(dig + nd, m);
         xd = (int)nd - 1 - k;
         *len = fmt_g_layout(buf, v < 0, dig, nd, xd, ENC_JSON_SHORT_DIGITS);
         return SHORT_FOUND;
     }
     return SHORT_UNKNOWN;
 }
+
+#if ENC_JSON_EXACT_INT128
+/*
+ * Whether a candidate reads back as @v (mantissa @m), for fmt_double_exact()'s candidates near
+ * the limit: @diff2 is twice its distance from V and @pk one ulp of |v|, both in units of
+ * 2^-s of V's; @below when the candidate is below V.
+ */
+static bool
+exact_reads_back(unsigned __int128 diff2, unsigned __int128 pk, uint64_t m, bool below)
+{
+    if (below && m == (1ULL << 52)) {
+        return 2 * diff2 <= pk; /* the double below is half an ulp away; m is even */
+    }
+    return diff2 < pk || (diff2 == pk && (m & 1) == 0);
+}
+
+/*
+ * The reference algorithm for finite non-integral @v with 10^-6 <= |v| < 2^52 (about), in
+ * exact integer arithmetic; tries precisions @pstart (15 or 16) to 17. Returns the length, or
+ * 0 outside that range.
+ *
+ * |v| = m / 2^s exactly (m the 53-bit mantissa), so with k = 16 - (about the exponent of the
+ * first digit), n = m * 10^k (below 2^53 * 10^22 < 2^127) is V = |v| * 10^k times 2^s, exactly:
+ * V = q + r / 2^s, where q = n >> s has 17 or 18 digits. A p-digit candidate is q with dd =
+ * 17 or 18 - p digits dropped, rounded half to even (as glibc's printf does, exactly). One ulp
+ * of |v| is 10^k / 2^s in the units of V, and the candidate reads back as @v when its distance
+ * from V is below half of that (a quarter below a power of two, where the double below is
+ * closer), or equal to it and m is even (strtod also rounds half to even). The distance is an
+ * integer plus or minus r / 2^s, so comparing integer parts with floor(half an ulp) settles all
+ * but the candidates right at the limit, which get the exact 128-bit test.
+ */
+static size_t
+fmt_double_exact(char *buf, double v, int pstart)
+{
+    unsigned __int128 n, r, pk, half;
+    uint64_t bits, m, q, qp, rr, scale, hulp, dist;
+    int s, t, x0, k, x, p, d, rcmp;
+    bool up, ok;
+    size_t nd;
+    char dig[ENC_JSON_DIG_BUF];
+
+    memcpy(&bits, &v, sizeof(bits));
+    if (((bits >> 52) & 0x7FF) == 0) {
+        return 0; /* subnormal (or zero) */
+    }
+    m = (bits & ((1ULL << 52) - 1)) | (1ULL << 52);
+    s = 1075 - (int)((bits >> 52) & 0x7FF); /* |v| = m / 2^s */
+    t = 52 - s;                             /* 2^t <= |v| < 2^(t + 1) */
+    if (s < 1 || t < -19) {
+        return 0;
+    }
+    /*
+     * floor(t * log10(2)) (exact for |t| < 1650; >> of a negative value is arithmetic in the
+     * compilers that have __int128): the first digit's exponent x, or x - 1.
+     */
+    x0 = (t * 78913) >> 18;
+    k = 16 - x0; /* 1..22 */
+    pk = k <= 19 ? (unsigned __int128)pow10_u64[k]
+                 : (unsigned __int128)pow10_u64[19] * pow10_u64[k - 19];
+    n = pk * m;
+    q = (uint64_t)(n >> s);
+    r = n & ((((unsigned __int128)1) << s) - 1);
+    half = ((unsigned __int128)1) << (s - 1);
+    rcmp = r > half ? 1 : r == half ? 0 : -1; /* r / 2^s against 1/2 */
+    hulp = (uint64_t)(pk >> (s + 1));         /* floor(half an ulp): V / 2^53 < 112 */
+    d = q >= pow10_u64[17] ? 1 : 0;           /* digits of q beyond 17 */
+    x = x0 + d;
+    for (p = pstart; p <= 17; p++) {
+        scale = pow10_u64[d + 17 - p];
+        qp = q / scale;
+        rr = q - qp * scale; /* V - qp * scale = rr + r / 2^s */
+        if (scale == 1) {
+            up = rcmp > 0 || (rcmp == 0 && (qp & 1) != 0);
+        }
+        else {
+            up = rr > scale / 2 || (rr == scale / 2 && (r != 0 || (qp & 1) != 0));
+        }
+        /* The distance is dist + r / 2^s below V, or dist - r / 2^s above it. */
+        dist = up ? scale - rr : rr;
+        if (!up && m != (1ULL << 52) && dist < hulp) {
+            ok = true;
+        }
+        else if (up && dist < hulp) {
+            ok = true;
+        }
+        else if (dist > hulp + 1 || (!up && dist > hulp && m != (1ULL << 52))) {
+            ok = false;
+        }
+        else if (up) {
+            ok = exact_reads_back((((unsigned __int128)dist << s) - r) * 2, pk, m, false);
+        }
+        else {
+            ok = exact_reads_back((((unsigned __int128)dist << s) + r) * 2, pk, m, true);
+        }
+        if (!ok) {
+            continue;
+        }
+        if (up && ++qp == pow10_u64[p]) {
+            qp = pow10_u64[p - 1]; /* 9.99..95 became 10.0: one more integer digit */
+            x++;
+        }
+        /* Drop trailing zeros (values like 0.25 have many) before writing the digits. */
+        nd = (size_t)p;
+        if (qp % 100000000 == 0) {
+            qp /= 100000000;
+            nd -= 8;
+        }
+        if (qp % 10000 == 0) {
+            qp /= 10000;
+            nd -= 4;
+        }
+        if (qp % 100 == 0) {
+            qp /= 100;
+            nd -= 2;
+        }
+        if (qp % 10 == 0) {
+            qp /= 10;
+            nd -= 1;
+        }
+        fmt_u64_backwards(dig + nd, qp);
+        return fmt_g_layout(buf, v < 0, dig, nd, x, p);
+    }
+    return 0; /* not reached: 17 digits always read back */
+}
+#endif
 
 /*
  * Whether the decimal @dig (@nd <= 16 digits) x 10^(@x - @nd + 1) reads back as @a (> 0):
@@ -373,8 +712,8 @@ static size_t
 fmt_double_slow(char *buf, double v, bool try15)
 {
     char e[ENC_JSON_NUM_MAX];
-    char d17[17];
-    char dig[17];
+    char d17[ENC_JSON_DIG_BUF];
+    char dig[ENC_JSON_DIG_BUF];
     const char *p;
     size_t nd, len;
     int n, prec, x, xr, exact;
@@ -444,50 +783,70 @@ fmt_double_reference(char *buf, double v)
     return len;
 }
 
+/* put_double() for values that are not integers below 2^53. */
+static char *
+put_double_other(char *p, double v)
+{
+    size_t n;
+
+    if (isnan(v)) {
+        memcpy(p, "\"NaN\"", 5);
+        return p + 5;
+    }
+    if (isinf(v)) {
+        memcpy(p, v > 0 ? "\"+Inf\"" : "\"-Inf\"", 6);
+        return p + 6;
+    }
+#if ENC_JSON_EXACT_DOUBLE
+    {
+        enum short_result r = fmt_short_decimal(p, v, &n);
+
+        if (r != SHORT_FOUND) {
+#if ENC_JSON_EXACT_INT128
+            n = fmt_double_exact(p, v, r == SHORT_UNKNOWN ? 15 : 16);
+            if (n == 0) {
+                n = fmt_double_slow(p, v, r == SHORT_UNKNOWN);
+            }
+#else
+            n = fmt_double_slow(p, v, r == SHORT_UNKNOWN);
+#endif
+        }
+        if (n == 0) {
+            n = fmt_double_reference(p, v);
+        }
+    }
+#else
+    n = fmt_double_reference(p, v);
+#endif
+    return p + n;
+}
+
+/*
+ * Writes @v at @p (ENC_JSON_NUM_MAX bytes of room, no NUL) as enc_json_double(); returns the
+ * end. Inline for the integers most samples carry.
+ */
+static inline char *
+put_double(char *p, double v)
+{
+    /* The range test comes first: converting an out-of-range double to int64_t is undefined. */
+    if (v > -ENC_JSON_INT_LIMIT && v < ENC_JSON_INT_LIMIT && (double)(int64_t)v == v) {
+        return put_i64(p, (int64_t)v); /* -0.0 becomes 0, as documented */
+    }
+    return put_double_other(p, v);
+}
+
 /* Appends @v; see enc_json.h. */
 void
 enc_json_double(struct strbuf *sb, double v)
 {
     char *p;
-    size_t n;
 
-    if (isnan(v)) {
-        PUT_LIT(sb, "\"NaN\"");
-        return;
-    }
-    if (isinf(v)) {
-        if (v > 0) {
-            PUT_LIT(sb, "\"+Inf\"");
-        }
-        else {
-            PUT_LIT(sb, "\"-Inf\"");
-        }
-        return;
-    }
     if (!room(sb, ENC_JSON_NUM_MAX)) {
         return;
     }
-    p = sb->data + sb->len;
-    /* The range test comes first: converting an out-of-range double to int64_t is undefined. */
-    if (v > -ENC_JSON_INT_LIMIT && v < ENC_JSON_INT_LIMIT && (double)(int64_t)v == v) {
-        n = fmt_i64(p, (int64_t)v); /* -0.0 becomes 0, as documented */
-    }
-    else {
-#if ENC_JSON_EXACT_DOUBLE
-        enum short_result r = fmt_short_decimal(p, v, &n);
-
-        if (r != SHORT_FOUND) {
-            n = fmt_double_slow(p, v, r == SHORT_UNKNOWN);
-        }
-        if (n == 0) {
-            n = fmt_double_reference(p, v);
-        }
-#else
-        n = fmt_double_reference(p, v);
-#endif
-    }
-    sb->len += n;
-    sb->data[sb->len] = '\0';
+    p = put_double(sb->data + sb->len, v);
+    sb->len = (size_t)(p - sb->data);
+    *p = '\0';
 }
 
 /*
@@ -560,35 +919,39 @@ word_is_plain(uint64_t x)
     return (t & tops) == 0;
 }
 
-/* Appends @s; see enc_json.h. */
-void
-enc_json_string(struct strbuf *sb, const char *str, size_t n)
+#if defined(__SSE2__)
+/*
+ * word_is_plain() for 16 bytes: as signed bytes, those at or above 0x80 are negative, so one
+ * compare finds them and the control characters.
+ */
+static inline bool
+block_is_plain(__m128i x)
 {
-    const unsigned char *s = (const unsigned char *)str;
-    size_t start_len = sb->len;
-    size_t i = 0;
+    __m128i bad = _mm_or_si128(_mm_cmplt_epi8(x, _mm_set1_epi8(0x20)),
+                               _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
+                                            _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))));
+
+    return _mm_movemask_epi8(bad) == 0;
+}
+#endif
+
+/*
+ * Escapes input bytes from *@pi while they start before @end (a sequence that starts before
+ * @end may run on to at most @n), storing at @p; returns the new end and advances *@pi. Each
+ * input byte becomes at most 6 output bytes, so @p needs 6 * (@end - *@pi + 3) bytes of room
+ * (6 * (@n - *@pi) when @end == @n).
+ */
+static char *
+esc_span(char *p, const unsigned char *s, size_t *pi, size_t end, size_t n)
+{
+    size_t i = *pi;
     size_t k;
     uint64_t word;
     unsigned char c;
     bool valid;
-    char *p;
 
-    /*
-     * Reserve one output byte per input byte plus the quotes. Only escapes and replacements
-     * write more than they read; they reserve the difference when they happen.
-     */
-    if (n > SIZE_MAX / 2) {
-        sb->oom = true;
-        return;
-    }
-    if (!room(sb, n + 2)) {
-        return;
-    }
-    p = sb->data + sb->len;
-    *p++ = '"';
-    for (;;) {
-        /* Output room is at least input left + 2, so whole words can be stored. */
-        while (n - i >= 8) {
+    while (i < end) {
+        while (end - i >= 8) {
             memcpy(&word, s + i, 8);
             if (!word_is_plain(word)) {
                 break;
@@ -597,10 +960,10 @@ enc_json_string(struct strbuf *sb, const char *str, size_t n)
             p += 8;
             i += 8;
         }
-        while (i < n && json_plain[s[i]]) {
+        while (i < end && json_plain[s[i]]) {
             *p++ = (char)s[i++];
         }
-        if (i == n) {
+        if (i >= end) {
             break;
         }
         c = s[i];
@@ -609,26 +972,15 @@ enc_json_string(struct strbuf *sb, const char *str, size_t n)
             if (valid) {
                 memcpy(p, s + i, k);
                 p += k;
-                i += k;
-                continue;
             }
-            /* k bytes in, 3 out: room for the rest of the input, U+FFFD and the quote */
-            sb->len = (size_t)(p - sb->data);
-            if (!room(sb, (n - i - k) + 3 + 1)) {
-                goto fail;
+            else {
+                memcpy(p, "\xEF\xBF\xBD", 3); /* k bytes in, 3 out */
+                p += 3;
             }
-            p = sb->data + sb->len;
-            memcpy(p, "\xEF\xBF\xBD", 3);
-            p += 3;
             i += k;
             continue;
         }
         /* A control character, '"' or '\\': 1 byte in, up to 6 out. */
-        sb->len = (size_t)(p - sb->data);
-        if (!room(sb, (n - i - 1) + 6 + 1)) {
-            goto fail;
-        }
-        p = sb->data + sb->len;
         *p++ = '\\';
         if (c == '"' || c == '\\') {
             *p++ = (char)c;
@@ -644,25 +996,351 @@ enc_json_string(struct strbuf *sb, const char *str, size_t n)
         }
         i++;
     }
+    *pi = i;
+    return p;
+}
+
+/*
+ * Stores @n bytes of @str as a quoted JSON string at @p, which has 6 * @n + 2 bytes of room;
+ * returns the end. Strings with nothing to escape (metric and label names always, label values
+ * nearly always) are checked and copied with a few word-sized loads and stores.
+ */
+static inline __attribute__((always_inline)) char *
+put_str(char *p, const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    uint64_t w;
+    uint32_t a, b;
+
+    *p++ = '"';
+#if defined(__SSE2__)
+    if (n >= 16) {
+        __m128i x;
+
+        for (; n - i > 16; i += 16) {
+            x = _mm_loadu_si128((const __m128i *)(s + i));
+            if (!block_is_plain(x)) {
+                goto escape;
+            }
+            _mm_storeu_si128((__m128i *)p, x);
+            p += 16;
+        }
+        /* The last 16 bytes, overlapping some already copied (p stands for input byte i). */
+        x = _mm_loadu_si128((const __m128i *)(s + n - 16));
+        if (!block_is_plain(x)) {
+            goto escape;
+        }
+        _mm_storeu_si128((__m128i *)(p - (i + 16 - n)), x);
+        p += n - i;
+        *p++ = '"';
+        return p;
+    }
+#endif
+    if (n >= 8) {
+        for (; n - i > 8; i += 8) {
+            memcpy(&w, s + i, 8);
+            if (!word_is_plain(w)) {
+                goto escape;
+            }
+            memcpy(p, &w, 8);
+            p += 8;
+        }
+        /* The last 8 bytes, overlapping some already copied (p stands for input byte i). */
+        memcpy(&w, s + n - 8, 8);
+        if (!word_is_plain(w)) {
+            goto escape;
+        }
+        memcpy(p - (i + 8 - n), &w, 8);
+        p += n - i;
+    }
+    else if (n >= 4) {
+        memcpy(&a, s, 4);
+        memcpy(&b, s + n - 4, 4);
+        if (!word_is_plain(a | (uint64_t)b << 32)) {
+            goto escape;
+        }
+        memcpy(p, &a, 4);
+        memcpy(p + n - 4, &b, 4);
+        p += n;
+    }
+    else {
+        for (; i < n; i++) {
+            if (!json_plain[s[i]]) {
+                goto escape;
+            }
+            *p++ = (char)s[i];
+        }
+    }
+    *p++ = '"';
+    return p;
+
+escape:
+    p = esc_span(p, s, &i, n, n);
+    *p++ = '"';
+    return p;
+}
+
+/* Appends @s; see enc_json.h. */
+void
+enc_json_string(struct strbuf *sb, const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t start_len, i, chunk;
+    char *p;
+
+    if (n <= ENC_JSON_SHORT_STR) {
+        if (!room(sb, 6 * n + 2)) {
+            return;
+        }
+        p = put_str(sb->data + sb->len, str, n);
+        sb->len = (size_t)(p - sb->data);
+        *p = '\0';
+        return;
+    }
+    /* A long string reserves room chunk by chunk, so its buffer stays near its output size. */
+    if (n > SIZE_MAX / 2) {
+        sb->oom = true;
+        return;
+    }
+    if (!room(sb, 1)) {
+        return;
+    }
+    start_len = sb->len;
+    p = sb->data + sb->len;
+    *p++ = '"';
+    i = 0;
+    while (i < n) {
+        chunk = n - i < ENC_JSON_CHUNK ? n - i : ENC_JSON_CHUNK;
+        if (!ensure(sb, &p, 6 * (chunk + 3) + 1)) {
+            sb->len = start_len;
+            sb->data[start_len] = '\0';
+            return;
+        }
+        p = esc_span(p, s, &i, i + chunk, n);
+    }
     *p++ = '"';
     sb->len = (size_t)(p - sb->data);
     *p = '\0';
-    return;
-
-fail:
-    sb->len = start_len;
-    sb->data[start_len] = '\0';
 }
 
-/* Appends the C string @s as a JSON string, "" when NULL. */
-static void
-put_cstr(struct strbuf *sb, const char *s)
+/*
+ * Stores the C string @str at @p as a JSON string, "" when NULL, after making room for it and
+ * @slack more bytes; returns the end, or NULL when sb became oom.
+ */
+static inline __attribute__((always_inline)) char *
+put_cstr_at(struct strbuf *sb, char *p, const char *str, size_t slack)
 {
-    if (s == NULL) {
-        PUT_LIT(sb, "\"\"");
+    size_t n;
+
+    if (str == NULL) {
+        if (!ensure(sb, &p, 2 + slack)) {
+            return NULL;
+        }
+        memcpy(p, "\"\"", 2);
+        return p + 2;
+    }
+    n = strlen(str);
+    if (n <= ENC_JSON_SHORT_STR) {
+        if (!ensure(sb, &p, 6 * n + 2 + slack)) {
+            return NULL;
+        }
+        return put_str(p, str, n);
+    }
+    sb->len = (size_t)(p - sb->data);
+    enc_json_string(sb, str, n);
+    if (sb->oom) {
+        return NULL;
+    }
+    p = sb->data + sb->len;
+    return ensure(sb, &p, slack) ? p : NULL;
+}
+
+/*
+ * Stores a copy of the text at sb->data[@from .. @to) at @p, after making room for it and
+ * @slack more bytes; returns the end, or NULL when sb became oom.
+ */
+static inline char *
+put_copy(struct strbuf *sb, char *p, size_t from, size_t to, size_t slack)
+{
+    if (!ensure(sb, &p, to - from + slack)) {
+        return NULL;
+    }
+    copy_text(p, sb->data + from, to - from);
+    return p + (to - from);
+}
+
+/* Empties @c: no previous sample, no type text. */
+static void
+enc_cache_init(struct enc_cache *c)
+{
+    c->name = (const char *)c; /* no sample's name: it is not a string of the batch */
+    c->start = 0;
+    c->lstart = 0;
+    c->npos = 0;
+    memset(c->type, 0, sizeof(c->type));
+}
+
+/*
+ * Appends one sample object, preceded by ',' when @comma, copying what it repeats of the
+ * previous sample's text (see struct enc_cache) and recording its own in @c. On oom it stops
+ * where it was; the caller tests sb->oom.
+ */
+static void
+put_sample(struct strbuf *sb, const struct sample *s, struct enc_cache *c, bool comma)
+{
+    const struct label *l = s->labels;
+    const char *type = NULL;
+    struct enc_ref *tr = NULL;
+    size_t slack, tlen, start, lstart, to, nfrom, next_nfrom;
+    uint32_t n = s->nlabels, npos = c->npos, k = 0, lim, j;
+    bool name_hit;
+    char *p;
+
+    /* The type text first: its length is part of the slack every piece reserves. */
+    if (s->type < SAMPLE_TYPE__COUNT) {
+        tr = &c->type[s->type];
+    }
+    if (tr != NULL && tr->key != NULL) {
+        tlen = tr->len;
+    }
+    else {
+        type = sample_type_name((enum sample_type)s->type);
+        tlen = 9 + strlen(type) + 1;
+    }
+    /*
+     * Every piece of variable length makes room for itself plus this much, which covers the
+     * fixed text written until the next piece: ',"labels":{', a ',' and a ':', or the tail.
+     */
+    slack = 11 + 2 + ENC_JSON_TAIL_MAX + tlen;
+    if (!room(sb, 1 + 8 + slack)) {
         return;
     }
-    enc_json_string(sb, s, strlen(s));
+    p = sb->data + sb->len;
+    if (comma) {
+        *p++ = ',';
+    }
+    start = (size_t)(p - sb->data);
+
+    /* Labels equal to the previous sample's at the same positions: k of them, then a name? */
+    lim = n < npos ? n : npos;
+    while (k < lim && l[k].name == c->lname[k] && l[k].value == c->lvalue[k]) {
+        k++;
+    }
+    name_hit = k < lim && l[k].name == c->lname[k];
+    to = name_hit ? c->vstart[k] : k > 0 ? c->vend[k - 1] : 0; /* relative to lstart */
+
+    if (s->name == c->name) {
+        /* {"name":"<name>","labels":{ and the repeated labels: one copy */
+        p = put_copy(sb, p, c->start, c->lstart + to, slack);
+        if (p == NULL) {
+            return;
+        }
+        lstart = start + (c->lstart - c->start);
+    }
+    else {
+        memcpy(p, "{\"name\":", 8);
+        p = put_cstr_at(sb, p + 8, s->name, slack);
+        if (p == NULL) {
+            return;
+        }
+        memcpy(p, ",\"labels\":{", 11);
+        p += 11;
+        lstart = (size_t)(p - sb->data);
+        if (to > 0) {
+            p = put_copy(sb, p, c->lstart, c->lstart + to, slack);
+            if (p == NULL) {
+                return;
+            }
+        }
+    }
+
+    /*
+     * The rest of the labels; a name or value the previous sample had at the same position is
+     * copied. Positions below k keep their offsets (relative to lstart); the others are
+     * overwritten as they are written, so the previous sample's vend[j] is kept for j + 1.
+     */
+    nfrom = k > 0 ? c->vend[k - 1] + 1 : 0;
+    for (j = k; j < n; j++) {
+        if (j > k || !name_hit) {
+            if (j > 0) {
+                *p++ = ',';
+            }
+            if (j < npos && l[j].name == c->lname[j]) {
+                p = put_copy(sb, p, c->lstart + nfrom, c->lstart + c->vstart[j], slack);
+            }
+            else {
+                p = put_cstr_at(sb, p, l[j].name, slack);
+                if (p != NULL) {
+                    *p++ = ':';
+                }
+            }
+            if (p == NULL) {
+                return;
+            }
+        }
+        if (j >= ENC_JSON_CACHE_LABELS) {
+            p = put_cstr_at(sb, p, l[j].value, slack);
+        }
+        else {
+            next_nfrom = c->vend[j] + 1;
+            if (j < npos && l[j].value == c->lvalue[j]) {
+                p = put_copy(sb, p, c->lstart + c->vstart[j], c->lstart + c->vend[j], slack);
+                /* same text, so the same length: vend[j] - vstart[j] stays */
+                c->vstart[j] = (size_t)(p - sb->data) - lstart - (c->vend[j] - c->vstart[j]);
+            }
+            else {
+                c->vstart[j] = (size_t)(p - sb->data) - lstart;
+                p = put_cstr_at(sb, p, l[j].value, slack);
+            }
+            if (p == NULL) {
+                return;
+            }
+            c->vend[j] = (size_t)(p - sb->data) - lstart;
+            c->lname[j] = l[j].name;
+            c->lvalue[j] = l[j].value;
+            nfrom = next_nfrom;
+        }
+    }
+    c->name = s->name;
+    c->start = start;
+    c->lstart = lstart;
+    c->npos = n < ENC_JSON_CACHE_LABELS ? n : ENC_JSON_CACHE_LABELS;
+
+    /* },"value":<v>,"type":"<type>"[,"ts_ms":<ts>]}: within the slack */
+    memcpy(p, "},\"value\":", 10);
+    p = put_double(p + 10, s->value);
+    if (type == NULL) {
+        copy_text(p, sb->data + tr->off, tlen);
+    }
+    else {
+        memcpy(p, ",\"type\":\"", 9); /* type names need no escaping */
+        memcpy(p + 9, type, tlen - 10);
+        p[tlen - 1] = '"';
+        if (tr != NULL) {
+            tr->key = type;
+            tr->off = (size_t)(p - sb->data);
+            tr->len = tlen;
+        }
+    }
+    p += tlen;
+    if (s->has_ts) {
+        memcpy(p, ",\"ts_ms\":", 9);
+        p = put_i64(p + 9, s->ts_ms);
+    }
+    *p++ = '}';
+    sb->len = (size_t)(p - sb->data);
+    *p = '\0';
+}
+
+/* Appends one sample object; see enc_json.h. */
+void
+enc_json_sample(struct strbuf *sb, const struct sample *s)
+{
+    struct enc_cache c;
+
+    enc_cache_init(&c);
+    put_sample(sb, s, &c, false);
 }
 
 /* Appends the C string @s as a JSON string, null when NULL. */
@@ -676,9 +1354,9 @@ put_cstr_or_null(struct strbuf *sb, const char *s)
     enc_json_string(sb, s, strlen(s));
 }
 
-/* Appends the members of a labels object (without braces), in array order. */
+/* Appends the members of the target labels object (without braces), in array order. */
 static void
-put_labels(struct strbuf *sb, const struct label *labels, uint32_t n)
+put_target_labels(struct strbuf *sb, const struct label *labels, uint32_t n)
 {
     uint32_t i;
 
@@ -686,33 +1364,19 @@ put_labels(struct strbuf *sb, const struct label *labels, uint32_t n)
         if (i > 0) {
             PUT_LIT(sb, ",");
         }
-        put_cstr(sb, labels[i].name);
+        if (labels[i].name == NULL) {
+            PUT_LIT(sb, "\"\"");
+        }
+        else {
+            enc_json_string(sb, labels[i].name, strlen(labels[i].name));
+        }
         PUT_LIT(sb, ":");
-        put_cstr(sb, labels[i].value);
-    }
-}
-
-/* Appends one sample object; see enc_json.h. */
-void
-enc_json_sample(struct strbuf *sb, const struct sample *s)
-{
-    const char *type = sample_type_name((enum sample_type)s->type);
-
-    PUT_LIT(sb, "{\"name\":");
-    put_cstr(sb, s->name);
-    PUT_LIT(sb, ",\"labels\":{");
-    put_labels(sb, s->labels, s->nlabels);
-    PUT_LIT(sb, "},\"value\":");
-    enc_json_double(sb, s->value);
-    PUT_LIT(sb, ",\"type\":\"");
-    put(sb, type, strlen(type)); /* type names need no escaping */
-    if (s->has_ts) {
-        PUT_LIT(sb, "\",\"ts_ms\":");
-        put_i64(sb, s->ts_ms);
-        PUT_LIT(sb, "}");
-    }
-    else {
-        PUT_LIT(sb, "\"}");
+        if (labels[i].value == NULL) {
+            PUT_LIT(sb, "\"\"");
+        }
+        else {
+            enc_json_string(sb, labels[i].value, strlen(labels[i].value));
+        }
     }
 }
 
@@ -723,12 +1387,14 @@ enc_json_sample(struct strbuf *sb, const struct sample *s)
 int
 enc_json_batch(struct strbuf *sb, const struct batch *b)
 {
+    struct enc_cache cache; /* starts empty for every batch: see struct enc_cache */
     size_t start = sb->len;
     const char *reason;
     size_t i;
 
+    enc_cache_init(&cache);
     PUT_LIT(sb, "{\"ts_ms\":");
-    put_i64(sb, b->ts_ms);
+    put_i64_sb(sb, b->ts_ms);
     PUT_LIT(sb, ",\"job\":");
     put_cstr_or_null(sb, b->job);
     PUT_LIT(sb, ",\"instance\":");
@@ -749,7 +1415,7 @@ enc_json_batch(struct strbuf *sb, const struct batch *b)
         PUT_LIT(sb, "null");
     }
     else {
-        put_i64(sb, b->http_status);
+        put_i64_sb(sb, b->http_status);
     }
     PUT_LIT(sb, ",\"duration_s\":");
     enc_json_double(sb, b->duration_s);
@@ -761,13 +1427,10 @@ enc_json_batch(struct strbuf *sb, const struct batch *b)
         enc_json_string(sb, b->error, strnlen(b->error, sizeof(b->error)));
     }
     PUT_LIT(sb, ",\"labels\":{");
-    put_labels(sb, b->target_labels, b->ntarget_labels);
+    put_target_labels(sb, b->target_labels, b->ntarget_labels);
     PUT_LIT(sb, "},\"samples\":[");
-    for (i = 0; i < b->nsamples; i++) {
-        if (i > 0) {
-            PUT_LIT(sb, ",");
-        }
-        enc_json_sample(sb, &b->samples[i]);
+    for (i = 0; i < b->nsamples && !sb->oom; i++) {
+        put_sample(sb, &b->samples[i], &cache, i > 0);
     }
     PUT_LIT(sb, "]}\n");
 

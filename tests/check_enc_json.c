@@ -877,6 +877,130 @@ START_TEST(test_string_fuzz)
 }
 END_TEST
 
+/*
+ * The expected JSON text of a string (@n bytes at @s): the sanitized bytes (t_utf8_sanitize)
+ * with '"', '\\' and control characters escaped. Independent of enc_json.c, so it checks the
+ * encoder's fast paths byte for byte.
+ */
+static void
+t_ref_string(struct strbuf *out, const void *s, size_t n)
+{
+    char *clean = malloc(3 * n + 1);
+    char esc[8];
+    size_t len, i;
+    unsigned char c;
+
+    T_REQUIRE(clean != NULL, "malloc");
+    len = t_utf8_sanitize(s, n, clean);
+    strbuf_putc(out, '"');
+    for (i = 0; i < len; i++) {
+        c = (unsigned char)clean[i];
+        if (c == '"' || c == '\\') {
+            strbuf_putc(out, '\\');
+            strbuf_putc(out, (char)c);
+        }
+        else if (c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t') {
+            strbuf_putc(out, '\\');
+            strbuf_putc(out, "btnvfr"[c - '\b']);
+        }
+        else if (c < 0x20) {
+            snprintf(esc, sizeof(esc), "\\u%04x", (unsigned)c);
+            strbuf_puts(out, esc);
+        }
+        else {
+            strbuf_putc(out, (char)c);
+        }
+    }
+    strbuf_putc(out, '"');
+    free(clean);
+}
+
+/* Checks enc_json_string(@s) against t_ref_string(@s), appended after @prefix bytes of text. */
+static void
+t_check_string_ref(const void *s, size_t n, size_t prefix)
+{
+    struct strbuf sb, ref;
+
+    strbuf_init(&sb);
+    strbuf_init(&ref);
+    while (sb.len < prefix) {
+        strbuf_putc(&sb, '.');
+        strbuf_putc(&ref, '.');
+    }
+    enc_json_string(&sb, s, n);
+    t_ref_string(&ref, s, n);
+    T_REQUIRE(!sb.oom && sb.len == ref.len && memcmp(sb.data, ref.data, ref.len) == 0 &&
+                  sb.data[sb.len] == '\0',
+              "n=%zu: got %s want %s", n, sb.data, ref.data);
+    strbuf_release(&sb);
+    strbuf_release(&ref);
+}
+
+/*
+ * Every length around the word (8) and block (16) sizes the fast paths work in, plain and with
+ * one byte or sequence to escape or replace at every position: the overlapping final loads must
+ * never hide it nor copy it unescaped.
+ */
+START_TEST(test_string_positions)
+{
+    static const char *const specials[] = {"\"",       "\\",           "\n",
+                                           "\x01",     "\x1f",         "\x7f",
+                                           "\xC3\xA9", "\xE2\x82\xAC", "\xF0\x9F\x98\x80",
+                                           "\xFF",     "\xE2\x82",     "\xC3"};
+    char buf[80] = {0};
+    size_t n, pos, k, sl, j;
+
+    for (n = 0; n <= 70; n++) {
+        for (k = 0; k < n; k++) {
+            buf[k] = (char)('a' + k % 26);
+        }
+        t_check_string_ref(buf, n, n % 5);
+        for (pos = 0; pos < n; pos++) {
+            for (k = 0; k < sizeof(specials) / sizeof(specials[0]); k++) {
+                sl = strlen(specials[k]);
+                if (pos + sl > n) {
+                    continue;
+                }
+                for (j = 0; j < n; j++) {
+                    buf[j] = (char)('a' + j % 26);
+                }
+                memcpy(buf + pos, specials[k], sl);
+                t_check_string_ref(buf, n, pos % 3);
+            }
+        }
+    }
+}
+END_TEST
+
+/*
+ * Strings longer than one reservation chunk: valid and invalid UTF-8 sequences straddling every
+ * chunk boundary, and escapes right at it.
+ */
+START_TEST(test_string_chunk_boundaries)
+{
+    static const char *const seqs[] = {
+        "\xF0\x9F\x98\x80", "\xE2\x82\xAC", "\xC3\xA9", "\xF0\x9F\x98",
+        "\xE2\x82",         "\xFF\xFE",     "\n\"\\"};
+    size_t n = 3 * 4096 + 100, b, k, off, i;
+    char *buf = malloc(n);
+
+    ck_assert_ptr_nonnull(buf);
+    for (k = 0; k < sizeof(seqs) / sizeof(seqs[0]); k++) {
+        for (off = 0; off < 5; off++) {
+            for (i = 0; i < n; i++) {
+                buf[i] = (char)('a' + i % 26);
+            }
+            for (b = 1024; b < n - 8; b += 1024) {
+                memcpy(buf + b - off, seqs[k], strlen(seqs[k]));
+            }
+            t_check_string_ref(buf, n, 0);
+            t_check_string_ref(buf, 1025 + off, 3);
+        }
+    }
+    free(buf);
+}
+END_TEST
+
 /* ---- doubles ---- */
 
 /* Encodes @v and checks: valid JSON number, and strtod reads back the same bits. */
@@ -1034,6 +1158,50 @@ START_TEST(test_double_random_decimal)
         t_check_double(nextafter(v, INFINITY), NULL);
         t_check_double(nextafter(v, -INFINITY), NULL);
     }
+}
+END_TEST
+
+/*
+ * Full-precision values of ordinary magnitude, which the exact 128-bit integer path formats:
+ * random mantissas at every binary exponent it covers, powers of two (where the double below is
+ * closer) and their neighbours, and dyadic values with many digits whose 15th, 16th or 17th
+ * digit rounds exactly half way (printf rounds half to even).
+ */
+START_TEST(test_double_exact_range)
+{
+    uint64_t bits;
+    double v;
+    int e, i, j;
+
+    for (e = -24; e <= 54; e++) {
+        v = ldexp(1.0, e);
+        t_check_double(v, NULL);
+        t_check_double(nextafter(v, 0), NULL);
+        t_check_double(nextafter(v, INFINITY), NULL);
+        t_check_double(-nextafter(v, INFINITY), NULL);
+        for (i = 0; i < 300; i++) {
+            bits = ((uint64_t)(1023 + e) << 52) | (t_rng() & ((1ULL << 52) - 1));
+            memcpy(&v, &bits, sizeof(v));
+            t_check_double(v, NULL);
+        }
+    }
+    for (i = 0; i < 20000; i++) {
+        j = 1 + (int)(t_rng() % 60);
+        v = ldexp((double)(t_rng() >> (11 + t_rng() % 30)), -j);
+        t_check_double(v, NULL);
+        t_check_double(v / 1000.0, NULL);
+    }
+    /* A tie at the 16th digit: 0.1000000000000000055511151231257827 is 0.1's double. */
+    t_check_double(0.1, "0.1");
+    t_check_double(0.3, "0.3");
+    t_check_double(2.5e-06, "2.5e-06");
+    t_check_double(1e-06, "1e-06");
+    t_check_double(9.999999999999999e-07, NULL);
+    t_check_double(4503599627370495.5, "4503599627370495.5");
+    t_check_double(0.5 + 1.0 / 1024.0, "0.5009765625");
+    t_check_double(1.0 / 3.0, "0.3333333333333333");
+    t_check_double(2.0 / 3.0, "0.6666666666666666");
+    t_check_double(1.0 + 2.220446049250313e-16, "1.0000000000000002");
 }
 END_TEST
 
@@ -1355,6 +1523,445 @@ START_TEST(test_batch_fuzz)
 }
 END_TEST
 
+/* ---- the per-batch cache: whole batches against an independent encoder ---- */
+
+/* A C string as the encoder writes it: "" when NULL. */
+static void
+t_ref_cstr(struct strbuf *out, const char *s)
+{
+    t_ref_string(out, s != NULL ? s : "", s != NULL ? strlen(s) : 0);
+}
+
+static void
+t_ref_number(struct strbuf *out, double v)
+{
+    char buf[64];
+
+    if (isnan(v)) {
+        strbuf_puts(out, "\"NaN\"");
+    }
+    else if (isinf(v)) {
+        strbuf_puts(out, v > 0 ? "\"+Inf\"" : "\"-Inf\"");
+    }
+    else {
+        t_ref_double(buf, sizeof(buf), v);
+        strbuf_puts(out, buf);
+    }
+}
+
+static void
+t_ref_labels(struct strbuf *out, const struct label *l, uint32_t n)
+{
+    uint32_t i;
+
+    for (i = 0; i < n; i++) {
+        if (i > 0) {
+            strbuf_putc(out, ',');
+        }
+        t_ref_cstr(out, l[i].name);
+        strbuf_putc(out, ':');
+        t_ref_cstr(out, l[i].value);
+    }
+}
+
+/* The sample object enc_json_sample() must write, built piece by piece. */
+static void
+t_ref_sample(struct strbuf *out, const struct sample *s)
+{
+    strbuf_puts(out, "{\"name\":");
+    t_ref_cstr(out, s->name);
+    strbuf_puts(out, ",\"labels\":{");
+    t_ref_labels(out, s->labels, s->nlabels);
+    strbuf_puts(out, "},\"value\":");
+    t_ref_number(out, s->value);
+    strbuf_printf(out, ",\"type\":\"%s\"", sample_type_name((enum sample_type)s->type));
+    if (s->has_ts) {
+        strbuf_printf(out, ",\"ts_ms\":%" PRId64, s->ts_ms);
+    }
+    strbuf_putc(out, '}');
+}
+
+/* The line enc_json_batch() must write (enc_json.h), built piece by piece. */
+static void
+t_ref_batch(struct strbuf *out, const struct batch *b)
+{
+    const char *const keys[] = {",\"job\":", ",\"instance\":", ",\"url\":"};
+    const char *const vals[] = {b->job, b->instance, b->url};
+    size_t i;
+
+    strbuf_printf(out, "{\"ts_ms\":%" PRId64, b->ts_ms);
+    for (i = 0; i < 3; i++) {
+        strbuf_puts(out, keys[i]);
+        if (vals[i] == NULL) {
+            strbuf_puts(out, "null");
+        }
+        else {
+            t_ref_cstr(out, vals[i]);
+        }
+    }
+    if (b->ok) {
+        strbuf_puts(out, ",\"ok\":true");
+    }
+    else {
+        strbuf_printf(out, ",\"ok\":false,\"reason\":\"%s\"",
+                      reason_name(b->reason == REASON_NONE ? REASON_INTERNAL : b->reason));
+    }
+    if (b->http_status == 0) {
+        strbuf_puts(out, ",\"status\":null");
+    }
+    else {
+        strbuf_printf(out, ",\"status\":%d", b->http_status);
+    }
+    strbuf_puts(out, ",\"duration_s\":");
+    t_ref_number(out, b->duration_s);
+    strbuf_puts(out, ",\"error\":");
+    if (b->ok) {
+        strbuf_puts(out, "null");
+    }
+    else {
+        t_ref_string(out, b->error, strnlen(b->error, sizeof(b->error)));
+    }
+    strbuf_puts(out, ",\"labels\":{");
+    t_ref_labels(out, b->target_labels, b->ntarget_labels);
+    strbuf_puts(out, "},\"samples\":[");
+    for (i = 0; i < b->nsamples; i++) {
+        if (i > 0) {
+            strbuf_putc(out, ',');
+        }
+        t_ref_sample(out, &b->samples[i]);
+    }
+    strbuf_puts(out, "]}\n");
+}
+
+/*
+ * Appends @b to @sb with enc_json_batch() and checks the new line byte for byte against
+ * t_ref_batch(), and every sample against enc_json_sample() alone. @sb may hold earlier lines:
+ * the cache's offsets must be those of this line.
+ */
+static void
+t_check_batch_ref(struct strbuf *sb, const struct batch *b)
+{
+    struct strbuf ref, one;
+    size_t start = sb->len, i;
+
+    strbuf_init(&ref);
+    strbuf_init(&one);
+    T_REQUIRE(enc_json_batch(sb, b) == 0, "enc_json_batch failed");
+    t_ref_batch(&ref, b);
+    T_REQUIRE(!ref.oom, "oom");
+    T_REQUIRE(sb->len - start == ref.len && memcmp(sb->data + start, ref.data, ref.len) == 0,
+              "batch differs:\n got  %s\n want %s", sb->data + start, ref.data);
+    T_REQUIRE(t_json_valid(ref.data, ref.len - 1), "invalid JSON: %s", ref.data);
+    for (i = 0; i < b->nsamples; i++) {
+        strbuf_reset(&one);
+        strbuf_reset(&ref);
+        enc_json_sample(&one, &b->samples[i]);
+        t_ref_sample(&ref, &b->samples[i]);
+        T_REQUIRE(one.len == ref.len && memcmp(one.data, ref.data, ref.len) == 0,
+                  "sample %zu differs:\n got  %s\n want %s", i, one.data, ref.data);
+    }
+    strbuf_release(&ref);
+    strbuf_release(&one);
+}
+
+/* What prom_parse.c's emit() and build_labels() keep to share strings between samples. */
+struct t_sharer {
+    const char *last_name;
+    const struct label *last; /* the last label array built */
+    uint32_t nlast;
+};
+
+static const char *
+t_share_str(struct batch *b, const char *prev, const char *s)
+{
+    const char *p;
+
+    if (prev != NULL && strcmp(prev, s) == 0) {
+        return prev;
+    }
+    p = arena_strdup(&b->arena, s);
+    T_REQUIRE(p != NULL, "arena_strdup");
+    return p;
+}
+
+/*
+ * Appends a sample whose strings are shared the way the parser shares them: the previous name
+ * when equal, the last label array when all @n labels (@kv: name, value, ...) are equal, else
+ * a new array reusing the last array's name and value strings position by position.
+ */
+static struct sample *
+t_push_shared(struct batch *b, struct t_sharer *sh, const char *name, uint32_t n,
+              const char *const *kv, double value, enum sample_type type)
+{
+    struct label *arr;
+    struct sample *s;
+    const struct label *labels = NULL;
+    bool same = n > 0 && sh->last != NULL && sh->nlast == n;
+    uint32_t i;
+
+    for (i = 0; same && i < n; i++) {
+        same = strcmp(sh->last[i].name, kv[2 * i]) == 0 &&
+               strcmp(sh->last[i].value, kv[2 * i + 1]) == 0;
+    }
+    if (same) {
+        labels = sh->last;
+    }
+    else if (n > 0) {
+        arr = arena_alloc(&b->arena, n * sizeof(*arr));
+        T_REQUIRE(arr != NULL, "arena_alloc");
+        for (i = 0; i < n; i++) {
+            arr[i].name = t_share_str(b, i < sh->nlast ? sh->last[i].name : NULL, kv[2 * i]);
+            arr[i].value = t_share_str(b, i < sh->nlast ? sh->last[i].value : NULL, kv[2 * i + 1]);
+        }
+        labels = sh->last = arr;
+        sh->nlast = n;
+    }
+    sh->last_name = t_share_str(b, sh->last_name, name);
+    s = batch_push(b);
+    T_REQUIRE(s != NULL, "batch_push");
+    s->name = sh->last_name;
+    s->labels = labels;
+    s->nlabels = n;
+    s->type = (uint8_t)type;
+    s->value = value;
+    return s;
+}
+
+/*
+ * Batches shaped like the parser's: families whose samples share the name string, label name
+ * strings and equal value strings (some needing escapes or replacement, some longer than one
+ * reservation), whole label arrays, type changes, timestamps, more labels than the cache
+ * remembers, and a label array reused with fewer labels.
+ */
+START_TEST(test_batch_shared_strings)
+{
+    static const char *const cpu_kv[][4] = {
+        {"cpu", "0", "mode", "idle"},   {"cpu", "0", "mode", "user"},
+        {"cpu", "1", "mode", "idle"},   {"cpu", "1", "mode", "us\"er"},
+        {"cpu", "1", "mode", "us\"er"}, {"cpu", "1", "mode", ""},
+    };
+    static const char *const odd_kv[][6] = {
+        {"path", "C:\\tmp\n", "q\"", "\xFF\xFE", "le", "+Inf"},
+        {"path", "C:\\tmp\n", "q\"", "\xFF\xFE", "le", "0.5"},
+        {"path", "C:\\tmp\n", "q\"", "caf\xC3\xA9", "le", "0.5"},
+        {"path", "D:\\", "q\"", "caf\xC3\xA9", "le", "0.5"},
+        {"path", "D:\\", "r", "caf\xC3\xA9", "le", "0.5"},
+    };
+    const char *many[24];
+    char *longname = malloc(3000), *longval = malloc(2000);
+    struct t_sharer sh = {NULL, NULL, 0};
+    struct strbuf sb;
+    struct batch b;
+    struct sample *s;
+    size_t i;
+
+    ck_assert_ptr_nonnull(longname);
+    ck_assert_ptr_nonnull(longval);
+    memset(longname, 'n', 2999);
+    longname[2999] = '\0';
+    longname[1500] = '"';
+    memset(longval, 'v', 1999);
+    longval[1999] = '\0';
+    for (i = 0; i < 24; i++) {
+        many[i] = i % 2 == 0 ? "lbl" : (i % 4 == 1 ? "x" : "y\ty");
+    }
+
+    strbuf_init(&sb);
+    t_fill_batch(&b);
+    batch_clear(&b);
+    b.ok = true;
+    for (i = 0; i < 6; i++) {
+        s = t_push_shared(&b, &sh, "node_cpu_seconds_total", 2, cpu_kv[i], 100.25 * (double)i,
+                          SAMPLE_COUNTER);
+        s->has_ts = i % 2 == 1;
+        s->ts_ms = 1764220800000 + (int64_t)i;
+    }
+    for (i = 0; i < 5; i++) {
+        t_push_shared(&b, &sh, "we\"ird_\x01name", 3, odd_kv[i], 1.0 / (double)(i + 3),
+                      i == 2 ? SAMPLE_GAUGE : SAMPLE_HISTOGRAM);
+    }
+    t_push_shared(&b, &sh, "we\"ird_\x01name", 0, NULL, NAN, SAMPLE_UNTYPED);
+    t_push_shared(&b, &sh, "we\"ird_\x01name", 1, odd_kv[4], -INFINITY, SAMPLE_UNTYPED);
+    for (i = 0; i < 4; i++) {
+        many[2 * i + 1] = i < 2 ? "x" : "z"; /* 12 labels: positions past the cache's too */
+        t_push_shared(&b, &sh, "many", 12, many, (double)i, SAMPLE_GAUGE);
+    }
+    for (i = 0; i < 3; i++) {
+        const char *kv[4] = {"long", longval, "other", i == 1 ? "a" : "b"};
+
+        t_push_shared(&b, &sh, longname, 2, kv, (double)i, SAMPLE_SUMMARY);
+    }
+    /* The same label array with fewer labels, then with all of them again. */
+    s = batch_push(&b);
+    ck_assert_ptr_nonnull(s);
+    *s = b.samples[b.nsamples - 2];
+    s->nlabels = 1;
+    s = batch_push(&b);
+    ck_assert_ptr_nonnull(s);
+    *s = b.samples[b.nsamples - 3];
+    /* An out-of-range type twice, and NULL names and values, which are written "". */
+    s = batch_push(&b);
+    ck_assert_ptr_nonnull(s);
+    *s = b.samples[0];
+    s->type = 99;
+    s->name = NULL;
+    s = batch_push(&b);
+    ck_assert_ptr_nonnull(s);
+    *s = b.samples[b.nsamples - 2];
+    s->labels = arena_alloc(&b.arena, 2 * sizeof(struct label));
+    ck_assert_ptr_nonnull(s->labels);
+    memcpy((struct label *)s->labels, (struct label[]){{NULL, "v"}, {"k", NULL}},
+           2 * sizeof(struct label));
+    s = batch_push(&b);
+    ck_assert_ptr_nonnull(s);
+    *s = b.samples[b.nsamples - 2];
+
+    strbuf_puts(&sb, "an earlier line\n");
+    t_check_batch_ref(&sb, &b);
+    t_check_batch_ref(&sb, &b); /* again, appended: nothing carried over */
+
+    batch_release(&b);
+    strbuf_release(&sb);
+    free(longname);
+    free(longval);
+}
+END_TEST
+
+/*
+ * The cache keys on addresses, which only stand for the same text within one batch: after a
+ * batch is cleared its arena hands the same addresses out again for other strings, and a
+ * caller may rewrite a buffer between two batches. The second line must show the new text.
+ */
+START_TEST(test_batch_cache_reset)
+{
+    static const char *const kv1[] = {"device", "sda", "mode", "ro"};
+    static const char *const kv2[] = {"devicE", "sdb", "mOde", "rw\"x"};
+    static const char *const kv3[] = {"dev", "s", "m", "r"};
+    const char *const *kvs[] = {kv1, kv2, kv3};
+    const char *const names[] = {"node_disk_info", "node_disk_inf\n", "n"};
+    const char *first_name = NULL, *first_label = NULL;
+    struct t_sharer sh;
+    struct strbuf sb;
+    struct batch b;
+    char buf[32];
+    size_t i, j;
+
+    strbuf_init(&sb);
+    t_fill_batch(&b);
+    for (i = 0; i < 3; i++) {
+        batch_clear(&b);
+        b.ok = true;
+        memset(&sh, 0, sizeof(sh));
+        for (j = 0; j < 3; j++) {
+            t_push_shared(&b, &sh, names[i], 2, kvs[i], (double)j, SAMPLE_GAUGE);
+        }
+        if (i == 0) {
+            first_name = b.samples[0].name;
+            first_label = b.samples[0].labels[0].name;
+        }
+        else {
+            /* the scenario under test: same addresses, other strings */
+            ck_assert_ptr_eq(b.samples[0].name, first_name);
+            ck_assert_ptr_eq(b.samples[0].labels[0].name, first_label);
+        }
+        t_check_batch_ref(&sb, &b);
+    }
+
+    /* A buffer rewritten between two batches encoded into the same strbuf. */
+    batch_clear(&b);
+    b.ok = true;
+    strcpy(buf, "first");
+    for (j = 0; j < 2; j++) {
+        ck_assert_int_eq(batch_add(&b, buf, SAMPLE_GAUGE, 1.5, 1, buf, buf), 0);
+    }
+    t_check_batch_ref(&sb, &b);
+    strcpy(buf, "2nd \"one\", longer");
+    t_check_batch_ref(&sb, &b);
+    strcpy(buf, "3");
+    t_check_batch_ref(&sb, &b);
+    ck_assert_ptr_null(strstr(sb.data + sb.len - 120, "first"));
+
+    batch_release(&b);
+    strbuf_release(&sb);
+}
+END_TEST
+
+/*
+ * Random batches over a small pool of strings (plain, escaped, invalid UTF-8, empty, NULL,
+ * longer than one reservation), so addresses repeat within a sample, across positions and
+ * across samples, with label arrays shared whole, shortened or partly reused.
+ */
+START_TEST(test_batch_random_shared)
+{
+    enum { POOL = 24, MAXL = 12 };
+    static char pool[POOL][1100];
+    const char *ptrs[POOL];
+    struct label *arr;
+    struct strbuf sb;
+    struct batch b;
+    struct sample *s, *prev;
+    size_t n, k;
+    uint32_t nl, j;
+    int round, i, ns;
+
+    for (k = 0; k < POOL; k++) {
+        n = k < 2 ? 1050 : t_random_string((unsigned char *)pool[k], 30, k % 3 != 0);
+        if (k < 2) {
+            memset(pool[k], k == 0 ? 'a' : '\\', n);
+        }
+        pool[k][n] = '\0';
+        ptrs[k] = pool[k];
+    }
+    ptrs[2] = NULL;
+    ptrs[3] = "";
+    ptrs[4] = pool[5] + 1; /* a suffix of another pool string */
+
+    strbuf_init(&sb);
+    t_fill_batch(&b);
+    for (round = 0; round < 400; round++) {
+        batch_clear(&b);
+        b.ok = t_rng() % 4 != 0;
+        b.reason = (enum reason)(t_rng() % REASON__COUNT);
+        ns = (int)(t_rng() % 40);
+        for (i = 0; i < ns; i++) {
+            s = batch_push(&b);
+            ck_assert_ptr_nonnull(s);
+            prev = i > 0 ? &b.samples[i - 1] : NULL;
+            s->name = prev != NULL && t_rng() % 4 != 0 ? prev->name : ptrs[t_rng() % POOL];
+            if (prev != NULL && prev->nlabels > 0 && t_rng() % 5 == 0) {
+                s->labels = prev->labels;
+                s->nlabels = (uint32_t)(t_rng() % (prev->nlabels + 1));
+            }
+            else {
+                nl = (uint32_t)(t_rng() % (MAXL + 1));
+                arr = nl > 0 ? arena_alloc(&b.arena, nl * sizeof(*arr)) : NULL;
+                T_REQUIRE(nl == 0 || arr != NULL, "arena_alloc");
+                for (j = 0; j < nl; j++) {
+                    const struct label *pl =
+                        prev != NULL && j < prev->nlabels ? &prev->labels[j] : NULL;
+
+                    arr[j].name = pl != NULL && t_rng() % 4 != 0 ? pl->name : ptrs[t_rng() % POOL];
+                    arr[j].value =
+                        pl != NULL && t_rng() % 2 != 0 ? pl->value : ptrs[t_rng() % POOL];
+                }
+                s->labels = arr;
+                s->nlabels = nl;
+            }
+            s->type = (uint8_t)(t_rng() % (SAMPLE_TYPE__COUNT + 2));
+            s->has_ts = t_rng() % 3 == 0;
+            s->ts_ms = (int64_t)t_rng();
+            s->value = (double)(int64_t)(t_rng() % 2000000) / (double)(1 + t_rng() % 1000);
+        }
+        if (sb.len > 1000000) {
+            strbuf_reset(&sb);
+        }
+        t_check_batch_ref(&sb, &b);
+    }
+    batch_release(&b);
+    strbuf_release(&sb);
+}
+END_TEST
+
 START_TEST(test_encoder_entry)
 {
     ck_assert_str_eq(enc_json.name, "json");
@@ -1389,6 +1996,8 @@ enc_json_suite(void)
     tcase_add_test(tc, test_string_table);
     tcase_add_test(tc, test_string_long);
     tcase_add_test(tc, test_string_fuzz);
+    tcase_add_test(tc, test_string_positions);
+    tcase_add_test(tc, test_string_chunk_boundaries);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("double");
@@ -1397,6 +2006,7 @@ enc_json_suite(void)
     tcase_add_test(tc, test_double_special);
     tcase_add_test(tc, test_double_random_bits);
     tcase_add_test(tc, test_double_random_decimal);
+    tcase_add_test(tc, test_double_exact_range);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("batch");
@@ -1407,6 +2017,9 @@ enc_json_suite(void)
     tcase_add_test(tc, test_batch_failed);
     tcase_add_test(tc, test_batch_oom);
     tcase_add_test(tc, test_batch_fuzz);
+    tcase_add_test(tc, test_batch_shared_strings);
+    tcase_add_test(tc, test_batch_cache_reset);
+    tcase_add_test(tc, test_batch_random_shared);
     tcase_add_test(tc, test_encoder_entry);
     suite_add_tcase(s, tc);
 

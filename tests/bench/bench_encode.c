@@ -1,22 +1,34 @@
 /*
  * Micro-benchmark of the native JSON encoder (not a test: it never fails on speed). Builds one
- * batch of 500 node_exporter-like samples (2-3 labels each; integer byte counters, float seconds
+ * batch of 500 node_exporter-like samples (0-3 labels each; integer byte counters, float seconds
  * and gauges, a few NaN/+Inf) and encodes it repeatedly into one reused strbuf, as an output
  * does in steady state, then prints the CPU time per sample. Compare with DESIGN.md,
  * "Performance targets": 500 ns per sample for everything, encoding included.
  *
- * Usage: bench_encode [iterations]   (default 20000)
+ * Usage: bench_encode [-m shared|interleaved] [-f FILE] [iterations]   (default 20000)
+ *
+ *   -m shared       (default) families of consecutive samples whose name, label names and equal
+ *                   label values are shared strings, as the Prometheus parser makes them: one
+ *                   arena copy of the name per family, the previous sample's label strings
+ *                   reused position by position, the whole label array when all are equal.
+ *   -m interleaved  the original batch: ten sample kinds in turn, so consecutive samples never
+ *                   share a name (names and label names are static strings).
+ *   -f FILE         parse FILE (Prometheus text format, e.g. tests/fixtures/node_exporter.prom)
+ *                   with prom_parse.c and encode that batch.
  */
 #include "config.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "enc_json.h"
+#include "prom_parse.h"
 #include "sample.h"
 #include "strbuf.h"
 
@@ -55,14 +67,11 @@ seconds_value(void)
     return (double)(rng() % 100000000) / 100.0;
 }
 
-/* Fills @b with BENCH_SAMPLES samples shaped like a node_exporter scrape. */
-static int
-build_batch(struct batch *b)
+/* The target fields every mode sets the same way. */
+static void
+set_target(struct batch *b)
 {
     static const struct label target_labels[] = {{"env", "prod"}, {"dc", "eu1"}};
-    unsigned i = 0;
-    int rc = 0;
-    const char *const *m;
 
     b->job = "node";
     b->instance = "127.0.0.1:9100";
@@ -73,6 +82,18 @@ build_batch(struct batch *b)
     b->duration_s = 0.0123;
     b->ok = true;
     b->http_status = 200;
+}
+
+/*
+ * -m interleaved: fills @b with BENCH_SAMPLES samples shaped like a node_exporter scrape, the
+ * ten kinds in turn (the benchmark's original batch).
+ */
+static int
+build_interleaved(struct batch *b)
+{
+    unsigned i = 0;
+    int rc = 0;
+    const char *const *m;
 
     while (b->nsamples < BENCH_SAMPLES && rc == 0) {
         switch (i++ % 10) {
@@ -128,6 +149,260 @@ build_batch(struct batch *b)
     return rc;
 }
 
+/* How a family's values look. */
+enum bench_value {
+    BENCH_SECONDS, /* two decimals, like CPU seconds */
+    BENCH_MILLIS,  /* three decimals */
+    BENCH_BYTES,   /* large integers */
+    BENCH_COUNT,   /* small integers */
+    BENCH_RATIO,   /* a computed ratio: full precision */
+    BENCH_TEMP,    /* two decimals, an occasional NaN */
+};
+
+/*
+ * A metric family: its samples are the cartesian product of the label value lists (the last
+ * label varying fastest), or, when @zip, row r takes the r-th value of every list.
+ */
+struct bench_family {
+    const char *name;
+    enum sample_type type;
+    enum bench_value value;
+    bool zip;
+    unsigned nlabels;
+    const char *lname[3];
+    const char *const *lvals[3];
+    unsigned nvals[3];
+};
+
+static const char *const mount_devices[] = {"/dev/sda1", "/dev/sda2", "tmpfs", "/dev/nvme0n1p1"};
+static const char *const mount_fstypes[] = {"ext4", "ext4", "tmpfs", "xfs"};
+static const char *const mount_points[] = {"/", "/home", "/run", "/var/lib/data"};
+static const char *const edge[] = {"edge"};
+static const char *const ahci[] = {"ahci"};
+static const char *const collector_cpu[] = {"cpu"};
+static const char *const buckets[] = {"0.005", "0.01", "0.025", "0.05",
+                                      "0.1",   "0.25", "0.5",   "+Inf"};
+static const char *const window_10s[] = {"10s"};
+static const char *const coretemp[] = {"platform_coretemp_0"};
+static const char *const sensors[] = {"temp1", "temp2", "temp3", "temp4"};
+
+#define FS_FAMILY(n, v)                                                                            \
+    {                                                                                              \
+        .name = (n), .type = SAMPLE_GAUGE, .value = (v), .zip = true, .nlabels = 3,                \
+        .lname = {"device", "fstype", "mountpoint"},                                               \
+        .lvals = {mount_devices, mount_fstypes, mount_points}, .nvals = {4, 4, 4},                 \
+    }
+#define NET_FAMILY(n, v)                                                                           \
+    {                                                                                              \
+        .name = (n), .type = SAMPLE_COUNTER, .value = (v), .nlabels = 2,                           \
+        .lname = {"device", "instance_role"}, .lvals = {netdevs, edge}, .nvals = {3, 1},           \
+    }
+#define DISK_FAMILY(n, v)                                                                          \
+    {                                                                                              \
+        .name = (n), .type = SAMPLE_COUNTER, .value = (v), .nlabels = 2,                           \
+        .lname = {"device", "controller"}, .lvals = {devices, ahci}, .nvals = {4, 1},              \
+    }
+#define SINGLE_FAMILY(n, v)                                                                        \
+    {                                                                                              \
+        .name = (n), .type = SAMPLE_GAUGE, .value = (v),                                           \
+    }
+
+/* One round of -m shared: 97 samples in 20 families (cpu seconds for 4 CPUs). */
+static const struct bench_family families[] = {
+    {
+        .name = "node_cpu_seconds_total",
+        .type = SAMPLE_COUNTER,
+        .value = BENCH_SECONDS,
+        .nlabels = 2,
+        .lname = {"cpu", "mode"},
+        .lvals = {cpus, cpu_modes},
+        .nvals = {4, 8},
+    },
+    FS_FAMILY("node_filesystem_avail_bytes", BENCH_BYTES),
+    FS_FAMILY("node_filesystem_free_bytes", BENCH_BYTES),
+    FS_FAMILY("node_filesystem_size_bytes", BENCH_BYTES),
+    FS_FAMILY("node_filesystem_files", BENCH_COUNT),
+    FS_FAMILY("node_filesystem_files_free", BENCH_COUNT),
+    NET_FAMILY("node_network_receive_bytes_total", BENCH_BYTES),
+    NET_FAMILY("node_network_receive_packets_total", BENCH_COUNT),
+    NET_FAMILY("node_network_transmit_bytes_total", BENCH_BYTES),
+    NET_FAMILY("node_network_transmit_packets_total", BENCH_COUNT),
+    DISK_FAMILY("node_disk_io_time_seconds_total", BENCH_MILLIS),
+    DISK_FAMILY("node_disk_read_time_seconds_total", BENCH_MILLIS),
+    {
+        .name = "node_scrape_duration_seconds_bucket",
+        .type = SAMPLE_HISTOGRAM,
+        .value = BENCH_COUNT,
+        .nlabels = 2,
+        .lname = {"collector", "le"},
+        .lvals = {collector_cpu, buckets},
+        .nvals = {1, 8},
+    },
+    {
+        .name = "node_pressure_cpu_waiting_ratio",
+        .type = SAMPLE_GAUGE,
+        .value = BENCH_RATIO,
+        .nlabels = 2,
+        .lname = {"cpu", "window"},
+        .lvals = {cpus, window_10s},
+        .nvals = {8, 1},
+    },
+    {
+        .name = "node_hwmon_temp_celsius",
+        .type = SAMPLE_GAUGE,
+        .value = BENCH_TEMP,
+        .nlabels = 2,
+        .lname = {"chip", "sensor"},
+        .lvals = {coretemp, sensors},
+        .nvals = {1, 4},
+    },
+    SINGLE_FAMILY("node_load1", BENCH_TEMP),
+    SINGLE_FAMILY("node_load5", BENCH_TEMP),
+    SINGLE_FAMILY("node_load15", BENCH_TEMP),
+    SINGLE_FAMILY("node_procs_running", BENCH_COUNT),
+    SINGLE_FAMILY("node_boot_time_seconds", BENCH_SECONDS),
+};
+
+static double
+bench_value(enum bench_value v)
+{
+    switch (v) {
+    case BENCH_SECONDS:
+        return seconds_value();
+    case BENCH_MILLIS:
+        return (double)(rng() % 100000000) / 1000.0;
+    case BENCH_BYTES:
+        return (double)(rng() % 500000000000ULL);
+    case BENCH_COUNT:
+        return (double)(rng() % 100000);
+    case BENCH_RATIO:
+        return (double)(rng() % 1000000007) / 1000000007.0;
+    default:
+        return rng() % 50 == 0 ? NAN : (double)(rng() % 10000) / 100.0;
+    }
+}
+
+/* The parser's rule for a string: the previous sample's when equal, else a new arena copy. */
+static const char *
+share(struct batch *b, const char *prev, const char *s)
+{
+    if (prev != NULL && strcmp(prev, s) == 0) {
+        return prev;
+    }
+    return arena_strdup(&b->arena, s);
+}
+
+/*
+ * -m shared: fills @b with BENCH_SAMPLES samples, rounds of families[], sharing strings the way
+ * prom_parse.c's emit() and build_labels() do.
+ */
+static int
+build_shared(struct batch *b)
+{
+    const struct bench_family *f;
+    const struct label *last = NULL; /* the parser's last_labels: the last array it built */
+    unsigned nlast = 0;
+    const char *last_name = NULL;
+    const char *vals[3];
+    const struct label *labels;
+    struct label *arr;
+    struct sample *s;
+    unsigned fi, row, nrows, j, rest;
+    bool same;
+
+    for (fi = 0; b->nsamples < BENCH_SAMPLES;
+         fi = (fi + 1) % (sizeof(families) / sizeof(families[0]))) {
+        f = &families[fi];
+        nrows = 1;
+        if (f->zip) {
+            nrows = f->nvals[0];
+        }
+        else {
+            for (j = 0; j < f->nlabels; j++) {
+                nrows *= f->nvals[j];
+            }
+        }
+        for (row = 0; row < nrows && b->nsamples < BENCH_SAMPLES; row++) {
+            rest = row;
+            for (j = f->nlabels; j-- > 0;) {
+                vals[j] = f->lvals[j][f->zip ? row : rest % f->nvals[j]];
+                rest /= f->nvals[j];
+            }
+            labels = NULL;
+            if (f->nlabels > 0) {
+                same = last != NULL && nlast == f->nlabels;
+                for (j = 0; same && j < f->nlabels; j++) {
+                    same = strcmp(last[j].name, f->lname[j]) == 0 &&
+                           strcmp(last[j].value, vals[j]) == 0;
+                }
+                if (same) {
+                    labels = last;
+                }
+                else {
+                    arr = arena_alloc(&b->arena, f->nlabels * sizeof(*arr));
+                    if (arr == NULL) {
+                        return -ENOMEM;
+                    }
+                    for (j = 0; j < f->nlabels; j++) {
+                        arr[j].name = share(b, j < nlast ? last[j].name : NULL, f->lname[j]);
+                        arr[j].value = share(b, j < nlast ? last[j].value : NULL, vals[j]);
+                        if (arr[j].name == NULL || arr[j].value == NULL) {
+                            return -ENOMEM;
+                        }
+                    }
+                    labels = last = arr;
+                    nlast = f->nlabels;
+                }
+            }
+            last_name = share(b, last_name, f->name);
+            s = batch_push(b);
+            if (s == NULL || last_name == NULL) {
+                return -ENOMEM;
+            }
+            s->name = last_name;
+            s->labels = labels;
+            s->nlabels = f->nlabels;
+            s->type = (uint8_t)f->type;
+            s->value = bench_value(f->value);
+        }
+    }
+    return 0;
+}
+
+/* -f FILE: the batch prom_parse.c makes of FILE (text format). Returns 0 or -errno. */
+static int
+build_from_file(struct batch *b, const char *path)
+{
+    struct prom_parser *p;
+    char buf[65536];
+    size_t n;
+    FILE *f;
+    int rc = 0;
+
+    f = fopen(path, "rb");
+    if (f == NULL) {
+        return -errno;
+    }
+    p = prom_parser_new();
+    if (p == NULL) {
+        fclose(f);
+        return -ENOMEM;
+    }
+    prom_parser_reset(p, PROM_FORMAT_TEXT, b);
+    while (rc == 0 && (n = fread(buf, 1, sizeof(buf), f)) > 0) {
+        rc = prom_parser_feed(p, buf, n);
+    }
+    if (rc == 0) {
+        rc = prom_parser_finish(p);
+    }
+    if (rc != 0) {
+        fprintf(stderr, "bench_encode: %s: %s\n", path, prom_parser_error(p));
+    }
+    prom_parser_free(p);
+    fclose(f);
+    return rc;
+}
+
 static double
 cpu_seconds(void)
 {
@@ -137,31 +412,68 @@ cpu_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static void
+usage(const char *argv0)
+{
+    fprintf(stderr, "usage: %s [-m shared|interleaved] [-f FILE] [iterations]\n", argv0);
+}
+
 int
 main(int argc, char **argv)
 {
     struct batch b;
     struct strbuf sb;
+    const char *mode = "shared";
+    const char *file = NULL;
     long iterations = BENCH_ITERATIONS;
     long i;
     double t0, t1;
     size_t line_len;
+    int opt, rc;
 
-    if (argc > 1) {
-        iterations = strtol(argv[1], NULL, 10);
-        if (iterations <= 0) {
-            fprintf(stderr, "usage: %s [iterations]\n", argv[0]);
+    while ((opt = getopt(argc, argv, "m:f:")) != -1) {
+        switch (opt) {
+        case 'm':
+            mode = optarg;
+            break;
+        case 'f':
+            file = optarg;
+            break;
+        default:
+            usage(argv[0]);
+            return 2;
+        }
+    }
+    if (strcmp(mode, "shared") != 0 && strcmp(mode, "interleaved") != 0) {
+        usage(argv[0]);
+        return 2;
+    }
+    if (optind < argc) {
+        iterations = strtol(argv[optind], NULL, 10);
+        if (iterations <= 0 || optind + 1 < argc) {
+            usage(argv[0]);
             return 2;
         }
     }
 
     batch_init(&b);
     strbuf_init(&sb);
-    if (build_batch(&b) != 0) {
-        fprintf(stderr, "bench_encode: out of memory building the batch\n");
+    set_target(&b);
+    if (file != NULL) {
+        rc = build_from_file(&b, file);
+        mode = file;
+    }
+    else if (strcmp(mode, "shared") == 0) {
+        rc = build_shared(&b);
+    }
+    else {
+        rc = build_interleaved(&b);
+    }
+    if (rc != 0 || b.nsamples == 0) {
+        fprintf(stderr, "bench_encode: cannot build the batch: %s\n",
+                rc != 0 ? strerror(-rc) : "no samples");
         return 1;
     }
-
     for (i = 0; i < BENCH_WARMUP; i++) {
         strbuf_reset(&sb);
         enc_json_batch(&sb, &b);
@@ -182,8 +494,8 @@ main(int argc, char **argv)
         return 1;
     }
 
-    printf("enc_json: %zu samples x %ld batches, %zu bytes/batch (%.0f bytes/sample)\n", b.nsamples,
-           iterations, line_len, (double)line_len / (double)b.nsamples);
+    printf("enc_json (%s): %zu samples x %ld batches, %zu bytes/batch (%.0f bytes/sample)\n", mode,
+           b.nsamples, iterations, line_len, (double)line_len / (double)b.nsamples);
     printf("enc_json: %.1f ns/sample, %.1f us/batch, %.0f MB/s (CPU time)\n",
            (t1 - t0) * 1e9 / ((double)iterations * (double)b.nsamples),
            (t1 - t0) * 1e6 / (double)iterations,
