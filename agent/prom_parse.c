@@ -2,17 +2,25 @@
  * The streaming exposition-format parser: Prometheus text 0.0.4 and OpenMetrics 1.0 text, fed in
  * chunks of any size, samples out into a struct batch.
  *
- * Streaming. prom_parser_feed() finds complete lines with memchr() and parses each straight out of
- * the caller's chunk; only the unfinished last line is copied into the parser's tail buffer, which
- * the next chunk completes. Every line handed to the line parser is followed by a '\n' (in the
+ * Streaming. prom_parser_feed() finds where the chunk's complete lines end with one memrchr() and
+ * parses them straight out of the caller's chunk; only the unfinished last line is copied into the
+ * parser's tail buffer, which the next chunk completes. Every line is followed by a '\n' (in the
  * chunk, or written after the tail), which serves as a sentinel: the scanners need no bounds
- * checks. A line longer than PROM_PARSE_LINE_MAX bytes is an error, so the tail never grows past
- * that. Errors are sticky until prom_parser_reset().
+ * checks, as every one of them stops at a '\n'. A line longer than PROM_PARSE_LINE_MAX bytes is
+ * an error, so the tail never grows past that. Errors are sticky until prom_parser_reset().
+ *
+ * Speed. The usual lines (a sample without blanks, escapes or non-ASCII label values; a text
+ * "# HELP"/"# TYPE" line with single spaces) go through fast paths that parse the line in one pass
+ * and find its '\n' on the way. Any other line, and any line in which a fast path meets anything
+ * unexpected (every error included), is found with memchr() and parsed from its start again by
+ * the general path, which words the errors: the fast paths accept nothing that the general path
+ * would not accept identically. Names are scanned 16 bytes at a time with SSE2 where available.
  *
  * Memory. Sample names, label arrays and strings come from the batch's arena. A sample whose
  * name, label names or whole label set equal the previous sample's shares the previous strings
- * and array instead of copying them again. The parser's own buffers (tail, label spans, the
- * OpenMetrics family table) grow as needed and are kept across bodies.
+ * and array instead of copying them again; a new label array and its new strings take one arena
+ * allocation. The parser's own buffers (tail, label spans, the OpenMetrics family table) grow as
+ * needed and are kept across bodies.
  *
  * Grammar, both formats. Metric names [a-zA-Z_:][a-zA-Z0-9_:]*, label names [a-zA-Z_][a-zA-Z0-9_]*,
  * an optional label set {name="value",...} with an optional trailing comma, a value, an optional
@@ -76,6 +84,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 /* Prometheus' own scrape Accept header (scrape/scrape.go), so exporters answer as they would it. */
 const char PROM_PARSE_ACCEPT[] =
@@ -136,8 +147,11 @@ struct span {
     const char *value; /* raw: escapes not resolved */
     uint32_t nlen;
     uint32_t vlen;
-    bool esc; /* the value contains a backslash */
+    bool esc;      /* the value contains a backslash */
+    uint8_t share; /* SHARE_*: equal to the previous sample's label at the same index */
 };
+
+enum { SHARE_NAME = 1, SHARE_VALUE = 2 };
 
 /* An OpenMetrics metric family seen in the current body. */
 struct fam {
@@ -188,11 +202,20 @@ struct prom_parser {
     size_t names_len;
     size_t names_cap;
 
-    /* The previous sample's strings in the batch's arena, shared when equal. */
+    /*
+     * The previous sample's strings in the batch's arena, shared when equal, and the lengths of
+     * its label strings (name, value, name, value, ...; in the arena after the label array).
+     */
     const char *last_name;
     size_t last_nlen;
     const struct label *last_labels;
+    const uint32_t *last_lens;
     uint32_t last_nlabels;
+    /* The previous sample's type, valid while no '#' line came since: same name, same type. */
+    bool last_type_ok;
+    uint8_t last_type;
+    /* Arena bytes for the current line's label array, its lengths and new strings; 0: share. */
+    size_t label_bytes;
 };
 
 static const double pow10_exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
@@ -219,6 +242,46 @@ static inline const char *
 skip_blanks(const char *s)
 {
     while (CL(*s) & C_BLANK) {
+        s++;
+    }
+    return s;
+}
+
+/*
+ * The first byte at or after @s that is not a metric-name byte [a-zA-Z0-9_:] (with @colon false,
+ * a label-name byte [a-zA-Z0-9_]). The line's '\n' at @e stops the scan, so it never passes @e.
+ * Names are most of a line's bytes, so with SSE2 (every x86-64) 16 bytes are classified per step
+ * while s[0..15] lies within the line and its '\n'; the table handles the rest.
+ */
+static inline const char *
+scan_name(const char *s, const char *e, bool colon)
+{
+    const uint16_t mask = colon ? C_NAME : C_LNAME;
+
+#if defined(__SSE2__)
+    const __m128i case_bit = _mm_set1_epi8(0x20);
+    const __m128i letter_off = _mm_set1_epi8((char)(0x80 - 'a'));
+    const __m128i letter_lim = _mm_set1_epi8((char)(-128 + 26));
+    const __m128i digit_off = _mm_set1_epi8((char)(0x80 - '0'));
+    const __m128i digit_lim = _mm_set1_epi8((char)(-128 + (colon ? 11 : 10))); /* ':' follows '9' */
+    const __m128i underscore = _mm_set1_epi8('_');
+    __m128i v, ok;
+    unsigned bad;
+
+    while (e - s >= 15) {
+        v = _mm_loadu_si128((const __m128i *)(const void *)s);
+        /* Unsigned range checks as signed compares after moving the range's start to -128. */
+        ok = _mm_cmplt_epi8(_mm_add_epi8(_mm_or_si128(v, case_bit), letter_off), letter_lim);
+        ok = _mm_or_si128(ok, _mm_cmplt_epi8(_mm_add_epi8(v, digit_off), digit_lim));
+        ok = _mm_or_si128(ok, _mm_cmpeq_epi8(v, underscore));
+        bad = ~(unsigned)_mm_movemask_epi8(ok) & 0xffffu;
+        if (bad != 0) {
+            return s + __builtin_ctz(bad);
+        }
+        s += 16;
+    }
+#endif
+    while (CL(*s) & mask) {
         s++;
     }
     return s;
@@ -302,6 +365,28 @@ utf8_seq(const unsigned char *s, size_t n)
     return len;
 }
 
+/* Whether s[0..n) has a byte >= 0x80: 8 bytes per step, the last word overlapping. */
+static inline bool
+has_high_bytes(const unsigned char *s, size_t n)
+{
+    uint64_t w, acc = 0;
+    size_t i;
+
+    if (n < 8) {
+        for (i = 0; i < n; i++) {
+            acc |= s[i];
+        }
+        return (acc & 0x80) != 0;
+    }
+    for (i = 0; i + 8 < n; i += 8) {
+        memcpy(&w, s + i, 8);
+        acc |= w;
+    }
+    memcpy(&w, s + n - 8, 8);
+    acc |= w;
+    return (acc & 0x8080808080808080ULL) != 0;
+}
+
 static bool
 utf8_valid(const char *str, size_t n)
 {
@@ -309,6 +394,9 @@ utf8_valid(const char *str, size_t n)
     size_t i = 0, l;
     uint64_t w;
 
+    if (!has_high_bytes(s, n)) {
+        return true; /* plain ASCII, the usual case */
+    }
     while (i < n) {
         if (n - i >= 8) {
             memcpy(&w, s + i, 8);
@@ -435,13 +523,6 @@ span_is(const char *a, size_t alen, const char *b)
     return alen == strlen(b) && memcmp(a, b, alen) == 0;
 }
 
-/* @z (NUL-terminated) equals s[0..n), which has no NUL. */
-static inline bool
-str_eq_span(const char *z, const char *s, size_t n)
-{
-    return strncmp(z, s, n) == 0 && z[n] == '\0';
-}
-
 /* s[0..n) equals @lower ignoring ASCII case (locale-independent). */
 static inline bool
 ascii_ieq(const char *s, const char *lower, size_t n)
@@ -459,6 +540,84 @@ ascii_ieq(const char *s, const char *lower, size_t n)
         }
     }
     return true;
+}
+
+/*
+ * a[0..n) == b[0..n), inline for the short strings that names and label values usually are:
+ * overlapping loads from both ends cover up to 32 bytes without a call.
+ */
+static inline bool
+mem_eq(const char *a, const char *b, size_t n)
+{
+    uint64_t x[4], y[4];
+    uint32_t u, v, u2, v2;
+
+    if (n >= 8) {
+        if (n > 32) {
+            return memcmp(a, b, n) == 0;
+        }
+        if (n > 16) {
+            memcpy(x, a, 16);
+            memcpy(y, b, 16);
+            memcpy(x + 2, a + n - 16, 16);
+            memcpy(y + 2, b + n - 16, 16);
+            return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3])) == 0;
+        }
+        memcpy(x, a, 8);
+        memcpy(y, b, 8);
+        memcpy(x + 1, a + n - 8, 8);
+        memcpy(y + 1, b + n - 8, 8);
+        return ((x[0] ^ y[0]) | (x[1] ^ y[1])) == 0;
+    }
+    if (n >= 4) {
+        memcpy(&u, a, 4);
+        memcpy(&v, b, 4);
+        memcpy(&u2, a + n - 4, 4);
+        memcpy(&v2, b + n - 4, 4);
+        return ((u ^ v) | (u2 ^ v2)) == 0;
+    }
+    if (n == 0) {
+        return true;
+    }
+    /* 1 to 3 bytes: the first, the middle and the last one. */
+    return a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1];
+}
+
+/* Copies s[0..n) to @d: like mem_eq(), without a call for up to 32 bytes. */
+static inline void
+mem_copy(char *d, const char *s, size_t n)
+{
+    uint64_t x[4];
+    uint32_t u, u2;
+
+    if (n >= 8) {
+        if (n > 32) {
+            memcpy(d, s, n);
+        }
+        else if (n > 16) {
+            memcpy(x, s, 16);
+            memcpy(x + 2, s + n - 16, 16);
+            memcpy(d, x, 16);
+            memcpy(d + n - 16, x + 2, 16);
+        }
+        else {
+            memcpy(x, s, 8);
+            memcpy(x + 1, s + n - 8, 8);
+            memcpy(d, x, 8);
+            memcpy(d + n - 8, x + 1, 8);
+        }
+    }
+    else if (n >= 4) {
+        memcpy(&u, s, 4);
+        memcpy(&u2, s + n - 4, 4);
+        memcpy(d, &u, 4);
+        memcpy(d + n - 4, &u2, 4);
+    }
+    else if (n > 0) {
+        d[0] = s[0];
+        d[n / 2] = s[n / 2];
+        d[n - 1] = s[n - 1];
+    }
 }
 
 /* ---- numbers ---- */
@@ -793,10 +952,11 @@ set_cur(struct prom_parser *p, const char *name, size_t nlen, uint8_t type)
         }
         p->cur = nb;
     }
-    memcpy(p->cur, name, nlen);
+    mem_copy(p->cur, name, nlen);
     p->cur_len = nlen;
     p->cur_type = type;
     p->have_cur = true;
+    p->last_type_ok = false;
     return 0;
 }
 
@@ -911,16 +1071,18 @@ static int
 om_family_meta(struct prom_parser *p, int kind, const char *name, size_t nlen, uint8_t type)
 {
     char q1[QUOTE_MAX], q2[QUOTE_MAX];
-    uint32_t h = fnv1a(FNV_INIT, name, nlen);
     const char *const *sfx;
     struct fam *f;
     long idx, sidx;
+    uint32_t h;
     int rc;
 
-    if (p->have_cur && p->cur_len == nlen && memcmp(p->cur, name, nlen) == 0) {
+    if (p->have_cur && p->cur_len == nlen && mem_eq(p->cur, name, nlen)) {
         idx = (long)p->cur_idx;
+        h = p->fams[idx].hash; /* the current family's name is @name: no need to hash it again */
     }
     else {
+        h = fnv1a(FNV_INIT, name, nlen);
         idx = fam_find(p, name, nlen, "", 0, h);
         if (idx >= 0 && (p->fams[idx].flags & (FAM_SAMPLES | kind)) == 0) {
             return fail(p, "metric family %s is interleaved with another family",
@@ -1010,32 +1172,33 @@ om_sample_family(struct prom_parser *p, const char *name, size_t nlen, uint8_t *
     return 0;
 }
 
+/* The type named by the word s[0..n) of a TYPE line, or -1; some words only exist in one format. */
 static int
 type_from_word(const char *s, size_t n, bool om)
 {
-    static const struct {
-        const char *word;
-        uint8_t type;
-        uint8_t where; /* 1 text, 2 OpenMetrics */
-    } types[] = {
-        {"counter", SAMPLE_COUNTER, 3},
-        {"gauge", SAMPLE_GAUGE, 3},
-        {"histogram", SAMPLE_HISTOGRAM, 3},
-        {"summary", SAMPLE_SUMMARY, 3},
-        {"untyped", SAMPLE_UNTYPED, 1},
-        {"unknown", SAMPLE_UNTYPED, 2},
-        {"gaugehistogram", SAMPLE_GAUGEHISTOGRAM, 2},
-        {"stateset", SAMPLE_STATESET, 2},
-        {"info", SAMPLE_INFO, 2},
-    };
-    size_t i;
-
-    for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
-        if ((types[i].where & (om ? 2 : 1)) && span_is(s, n, types[i].word)) {
-            return types[i].type;
+    /* By length, so that each memcmp() has a constant size and becomes a few compares. */
+    switch (n) {
+    case 4:
+        return om && memcmp(s, "info", 4) == 0 ? SAMPLE_INFO : -1;
+    case 5:
+        return memcmp(s, "gauge", 5) == 0 ? SAMPLE_GAUGE : -1;
+    case 7:
+        if (memcmp(s, "counter", 7) == 0) {
+            return SAMPLE_COUNTER;
         }
+        if (memcmp(s, "summary", 7) == 0) {
+            return SAMPLE_SUMMARY;
+        }
+        return memcmp(s, om ? "unknown" : "untyped", 7) == 0 ? SAMPLE_UNTYPED : -1;
+    case 8:
+        return om && memcmp(s, "stateset", 8) == 0 ? SAMPLE_STATESET : -1;
+    case 9:
+        return memcmp(s, "histogram", 9) == 0 ? SAMPLE_HISTOGRAM : -1;
+    case 14:
+        return om && memcmp(s, "gaugehistogram", 14) == 0 ? SAMPLE_GAUGEHISTOGRAM : -1;
+    default:
+        return -1;
     }
-    return -1;
 }
 
 /* ---- lines ---- */
@@ -1070,9 +1233,7 @@ text_comment(struct prom_parser *p, const char *s, const char *e)
     s = skip_blanks(s + 4);
     name = s;
     if (CL(*s) & C_NAME0) {
-        do {
-            s++;
-        } while (CL(*s) & C_NAME);
+        s = scan_name(s + 1, e, true);
     }
     if (s == name || (s != e && !(CL(*s) & C_BLANK))) {
         return fail(p, "expected a metric name after \"# %s\", got %s", kw,
@@ -1129,9 +1290,7 @@ om_meta(struct prom_parser *p, const char *s, const char *e)
         return fail(p, "expected a metric name after \"# %s \", got %s", kw,
                     quote(q1, s, (size_t)(e - s)));
     }
-    do {
-        s++;
-    } while (CL(*s) & C_NAME);
+    s = scan_name(s + 1, e, true);
     nlen = (size_t)(s - name);
     if (*s != ' ') {
         return fail(p, "expected ' ' after metric name %s in # %s line, got %s",
@@ -1180,10 +1339,14 @@ static int
 check_duplicates(struct prom_parser *p, size_t base)
 {
     char q1[QUOTE_MAX];
-    const struct span *l = p->spans + base;
     size_t n = p->nspans - base, i, j, ns, mask;
+    const struct span *l;
     uint32_t h;
 
+    if (n < 2) {
+        return 0; /* and p->spans may still be NULL: no arithmetic on it */
+    }
+    l = p->spans + base;
     if (n <= DUP_PAIRWISE_MAX) {
         for (i = 1; i < n; i++) {
             for (j = 0; j < i; j++) {
@@ -1252,9 +1415,7 @@ parse_labels(struct prom_parser *p, const char **ps, const char *e, const char *
                         quote(q1, mname, mlen), quote(q2, s, (size_t)(e - s)));
         }
         ln = s;
-        do {
-            s++;
-        } while (CL(*s) & C_LNAME);
+        s = scan_name(s + 1, e, false);
         lnl = (size_t)(s - ln);
         if (!om) {
             s = skip_blanks(s);
@@ -1410,16 +1571,16 @@ parse_exemplar(struct prom_parser *p, const char *s, const char *e, const char *
     return 0;
 }
 
-/* Copies a label value resolving escapes: \\ \" \n; any other pair is kept as it is. */
-static char *
-arena_unescape(struct arena *a, const char *s, size_t n)
+/*
+ * Writes the label value s[0..n) to @d resolving escapes: \\ \" \n; any other pair is kept as it
+ * is. Returns the length written (at most @n); no NUL is added.
+ */
+static size_t
+unescape_to(char *d, const char *s, size_t n)
 {
     const char *e = s + n, *bs;
-    char *d = arena_alloc(a, n + 1), *o = d;
+    char *o = d;
 
-    if (d == NULL) {
-        return NULL;
-    }
     while (s < e) {
         bs = memchr(s, '\\', (size_t)(e - s));
         if (bs == NULL) {
@@ -1442,89 +1603,167 @@ arena_unescape(struct arena *a, const char *s, size_t n)
         }
         s = bs + 2;
     }
-    *o = '\0';
-    return d;
+    return (size_t)(o - d);
 }
 
-static bool
-same_labels_as_last(const struct prom_parser *p, size_t nl)
+/* Arena bytes for a label array of @nl labels and the lengths of its strings (label_bytes). */
+#define LABELS_BYTES(nl) ((nl) * (sizeof(struct label) + 2 * sizeof(uint32_t)))
+
+/*
+ * Sets the SHARE_* bits of label @i of the current line, p->spans[i]: a name or value equal to
+ * the previous sample's label @i (a value only when it has no escapes, so that the raw text is
+ * the string), and adds the bytes of the strings that are not shared to *@bytes.
+ */
+static inline void
+mark_label(struct prom_parser *p, size_t i, size_t *bytes)
 {
-    const struct label *prev = p->last_labels;
-    size_t i;
+    struct span *l = &p->spans[i];
 
-    if (prev == NULL || p->last_nlabels != nl) {
-        return false;
-    }
-    for (i = 0; i < nl; i++) {
-        const struct span *l = &p->spans[i];
-
-        if (l->esc || !str_eq_span(prev[i].name, l->name, l->nlen) ||
-            !str_eq_span(prev[i].value, l->value, l->vlen)) {
-            return false;
+    l->share = 0;
+    if (i < p->last_nlabels) {
+        if (l->nlen == p->last_lens[2 * i] && mem_eq(p->last_labels[i].name, l->name, l->nlen)) {
+            l->share = SHARE_NAME;
+        }
+        if (!l->esc && l->vlen == p->last_lens[2 * i + 1] &&
+            mem_eq(p->last_labels[i].value, l->value, l->vlen)) {
+            l->share |= SHARE_VALUE;
         }
     }
-    return true;
+    if (!(l->share & SHARE_NAME)) {
+        *bytes += l->nlen + 1;
+    }
+    if (!(l->share & SHARE_VALUE) && l->vlen != 0) {
+        *bytes += l->vlen + 1;
+    }
 }
 
-/* The label array of the current line in the arena, sharing the previous sample's strings. */
+/*
+ * mark_label() for the @nl labels of the current line, then sets p->label_bytes: 0 when every
+ * label equals the previous sample's (and there are as many), so that its array is shared.
+ */
+static void
+mark_shared(struct prom_parser *p, size_t nl)
+{
+    size_t bytes = LABELS_BYTES(nl), i;
+    bool all = p->last_nlabels == nl;
+
+    for (i = 0; i < nl; i++) {
+        mark_label(p, i, &bytes);
+        all &= p->spans[i].share == (SHARE_NAME | SHARE_VALUE);
+    }
+    p->label_bytes = all ? 0 : bytes;
+}
+
+/*
+ * The label array of the current line (marked by mark_shared() or the fast path) in the arena:
+ * the previous sample's array when every label equals the previous one's, else a new array that
+ * still points to the previous sample's strings where they are equal. One arena allocation holds
+ * the array, the lengths of its strings and the strings that are new. NULL when out of memory.
+ */
 static const struct label *
 build_labels(struct prom_parser *p, size_t nl)
 {
-    struct arena *a = &p->out->arena;
     const struct label *prev = p->last_labels;
-    size_t nprev = prev != NULL ? p->last_nlabels : 0, i;
+    const uint32_t *plen = p->last_lens;
     struct label *arr;
+    uint32_t *lens;
+    size_t i, n;
+    char *str;
 
-    if (same_labels_as_last(p, nl)) {
+    if (p->label_bytes == 0) {
         return prev;
     }
-    arr = arena_alloc(a, nl * sizeof(*arr));
+    arr = arena_alloc(&p->out->arena, p->label_bytes);
     if (arr == NULL) {
         return NULL;
     }
+    lens = (uint32_t *)(arr + nl);
+    str = (char *)(lens + 2 * nl);
     for (i = 0; i < nl; i++) {
         const struct span *l = &p->spans[i];
 
-        if (i < nprev && str_eq_span(prev[i].name, l->name, l->nlen)) {
+        if (l->share & SHARE_NAME) {
             arr[i].name = prev[i].name;
         }
         else {
-            arr[i].name = arena_strndup(a, l->name, l->nlen);
+            mem_copy(str, l->name, l->nlen);
+            str[l->nlen] = '\0';
+            arr[i].name = str;
+            str += l->nlen + 1;
         }
-        if (l->vlen == 0) {
-            arr[i].value = "";
-        }
-        else if (l->esc) {
-            arr[i].value = arena_unescape(a, l->value, l->vlen);
-        }
-        else if (i < nprev && str_eq_span(prev[i].value, l->value, l->vlen)) {
+        lens[2 * i] = l->nlen;
+        if (l->share & SHARE_VALUE) {
             arr[i].value = prev[i].value;
+            lens[2 * i + 1] = plen[2 * i + 1];
+        }
+        else if (l->vlen == 0) {
+            arr[i].value = "";
+            lens[2 * i + 1] = 0;
         }
         else {
-            arr[i].value = arena_strndup(a, l->value, l->vlen);
-        }
-        if (arr[i].name == NULL || arr[i].value == NULL) {
-            return NULL;
+            n = l->esc ? unescape_to(str, l->value, l->vlen) : l->vlen;
+            if (!l->esc) {
+                mem_copy(str, l->value, n);
+            }
+            str[n] = '\0';
+            arr[i].value = str;
+            lens[2 * i + 1] = (uint32_t)n;
+            str += n + 1;
         }
     }
     p->last_labels = arr;
+    p->last_lens = lens;
     p->last_nlabels = (uint32_t)nl;
     return arr;
 }
 
-static int
+/*
+ * Types the sample named name[0..nlen) whose labels are in p->spans (their SHARE_* bits set) and
+ * appends it to the batch. The type is that of the current family (text) or comes from the
+ * OpenMetrics family checks, which may fail; a sample named like the previous one with no '#'
+ * line between them has the previous one's type.
+ */
+static inline __attribute__((always_inline)) int
 emit(struct prom_parser *p, const char *name, size_t nlen, size_t nl, double v, bool has_ts,
-     int64_t ts, uint8_t type)
+     int64_t ts)
 {
     const char *nm = p->last_name;
     const struct label *labels = NULL;
+    bool same = nm != NULL && p->last_nlen == nlen && mem_eq(nm, name, nlen);
+    struct batch *b = p->out;
     struct sample *smp;
+    uint8_t type = SAMPLE_UNTYPED;
+    int rc;
 
-    if (nm == NULL || p->last_nlen != nlen || memcmp(nm, name, nlen) != 0) {
-        nm = arena_strndup(&p->out->arena, name, nlen);
-        if (nm == NULL) {
+    if (same && p->last_type_ok) {
+        type = p->last_type;
+    }
+    else {
+        if (p->fmt == PROM_FORMAT_OPENMETRICS) {
+            rc = om_sample_family(p, name, nlen, &type);
+            if (rc != 0) {
+                return rc;
+            }
+        }
+        else if (p->have_cur && ((p->cur_len == nlen && mem_eq(p->cur, name, nlen)) ||
+                                 fam_match(p->cur, p->cur_len, p->cur_type, name, nlen, false))) {
+            type = p->cur_type;
+        }
+        else {
+            type = SAMPLE_UNTYPED;
+        }
+        p->last_type = type;
+        p->last_type_ok = true;
+    }
+    if (!same) {
+        char *d = arena_alloc(&b->arena, nlen + 1);
+
+        if (d == NULL) {
             return oom(p);
         }
+        mem_copy(d, name, nlen);
+        d[nlen] = '\0';
+        nm = d;
         p->last_name = nm;
         p->last_nlen = nlen;
     }
@@ -1534,17 +1773,25 @@ emit(struct prom_parser *p, const char *name, size_t nlen, size_t nl, double v, 
             return oom(p);
         }
     }
-    smp = batch_push(p->out);
-    if (smp == NULL) {
-        return oom(p);
+    /* batch_push() when the array must grow; else the same, without the call. */
+    if (b->nsamples < b->cap) {
+        smp = &b->samples[b->nsamples++];
     }
-    smp->name = nm;
-    smp->labels = labels;
-    smp->nlabels = (uint32_t)nl;
-    smp->type = type;
-    smp->has_ts = has_ts;
-    smp->value = v;
-    smp->ts_ms = has_ts ? ts : 0;
+    else {
+        smp = batch_push(b);
+        if (smp == NULL) {
+            return oom(p);
+        }
+    }
+    *smp = (struct sample){
+        .name = nm,
+        .labels = labels,
+        .nlabels = (uint32_t)nl,
+        .type = type,
+        .has_ts = has_ts,
+        .value = v,
+        .ts_ms = has_ts ? ts : 0,
+    };
     return 0;
 }
 
@@ -1558,7 +1805,6 @@ parse_sample(struct prom_parser *p, const char *s, const char *e)
     const char *name = s, *tok, *t;
     bool has_ts = false;
     size_t nlen, nl = 0;
-    uint8_t type = SAMPLE_UNTYPED;
     int64_t ts = 0;
     double v;
     int rc;
@@ -1567,9 +1813,7 @@ parse_sample(struct prom_parser *p, const char *s, const char *e)
         return fail(p, "expected a metric name at the start of the line, got %s",
                     quote(q1, s, (size_t)(e - s)));
     }
-    do {
-        s++;
-    } while (CL(*s) & C_NAME);
+    s = scan_name(s + 1, e, true);
     nlen = (size_t)(s - name);
     p->nspans = 0;
 
@@ -1683,22 +1927,311 @@ parse_sample(struct prom_parser *p, const char *s, const char *e)
         }
     }
 
-    if (om) {
-        rc = om_sample_family(p, name, nlen, &type);
-        if (rc != 0) {
-            return rc;
-        }
-    }
-    else if (p->have_cur && fam_match(p->cur, p->cur_len, p->cur_type, name, nlen, false)) {
-        type = p->cur_type;
-    }
-    else {
-        type = SAMPLE_UNTYPED;
-    }
-    return emit(p, name, nlen, nl, v, has_ts, ts, type);
+    mark_shared(p, nl);
+    return emit(p, name, nlen, nl, v, has_ts, ts);
 }
 
-/* One complete line; s[len] is '\n'. */
+/*
+ * The fast path of parse_float() for the usual plain decimal -?[0-9]+(\.[0-9]*)?([eE][+-]?[0-9]+)?
+ * of at most 19 digits (exponent: 3) whose value Clinger's fast path gives exactly, so the result
+ * is parse_float()'s. Returns the end of the number, or NULL for anything else (parse_float()
+ * decides then); the caller checks what follows.
+ */
+static inline const char *
+parse_plain_decimal(const char *s, double *out)
+{
+    const char *c = s, *d;
+    bool neg = false, eneg = false;
+    uint64_t m = 0;
+    size_t nd;
+    int x = 0, ev = 0;
+    double v;
+
+    if (*c == '-') {
+        neg = true;
+        c++;
+    }
+    for (d = c; CL(*c) & C_DIGIT; c++) {
+        m = m * 10 + (unsigned)(*c - '0'); /* wraps harmlessly past 19 digits: refused below */
+    }
+    nd = (size_t)(c - d);
+    if (nd == 0) {
+        return NULL;
+    }
+    if (*c == '.') {
+        for (d = ++c; CL(*c) & C_DIGIT; c++) {
+            m = m * 10 + (unsigned)(*c - '0');
+        }
+        x = -(int)(c - d);
+        nd += (size_t)(c - d);
+    }
+    if (nd > 19) {
+        return NULL;
+    }
+    if (*c == 'e' || *c == 'E') {
+        c++;
+        if (*c == '+' || *c == '-') {
+            eneg = *c == '-';
+            c++;
+        }
+        for (d = c; (CL(*c) & C_DIGIT) && c - d < 3; c++) {
+            ev = ev * 10 + (*c - '0');
+        }
+        if (c == d || (CL(*c) & C_DIGIT)) {
+            return NULL;
+        }
+        x += eneg ? -ev : ev;
+    }
+    if (m == 0) {
+        *out = neg ? -0.0 : 0.0;
+        return c;
+    }
+    if (m > (UINT64_C(1) << 53) || x < -22 || x > 22) {
+        return NULL;
+    }
+    v = (double)m;
+    v = x >= 0 ? v * pow10_exact[x] : v / pow10_exact[-x];
+    *out = neg ? -v : v;
+    return c;
+}
+
+/* A fast path's answer: not the usual line, the general path (parse_line()) must take it. */
+#define FAST_NO 1
+
+/*
+ * The usual sample line in one pass, @s at its start and its name: labels (if any) without
+ * escapes, bytes >= 0x80 or blanks (but after commas, in the text format), one ' ', a value and
+ * the '\n', in the text format also ' ' and an integer timestamp before it. The line's end is
+ * not known yet: @lim is a '\n' at or after it, and every scan stops at the first '\n'. Returns
+ * FAST_NO, having changed nothing but p->spans, for any other line, for every error and for a
+ * line longer than PROM_PARSE_LINE_MAX, so that the general path parses the line again and words
+ * the error. Otherwise sets *@eol to the line's '\n' and returns the result of emit(). The
+ * labels' SHARE_* bits are set while they are read: when every name equals the previous
+ * sample's, no duplicate check is needed.
+ */
+static int
+parse_sample_fast(struct prom_parser *p, const char *s, const char *lim, const char **eol)
+{
+    const bool om = p->fmt == PROM_FORMAT_OPENMETRICS;
+    const char *name = s, *tok;
+    bool names = true, all = true, has_ts = false;
+    size_t nlen, nl = 0, bytes = 0, i, j;
+    struct span *l;
+    int64_t ts = 0;
+    double v;
+
+    s = scan_name(s + 1, lim, true);
+    nlen = (size_t)(s - name);
+    if (*s == '{') {
+        s++;
+        while (*s != '}') {
+            if (!(CL(*s) & C_LNAME0) || nl == p->spans_cap) {
+                return FAST_NO;
+            }
+            l = &p->spans[nl];
+            l->name = s;
+            s = scan_name(s + 1, lim, false);
+            l->nlen = (uint32_t)(s - l->name);
+            if (s[0] != '=' || s[1] != '"') {
+                return FAST_NO;
+            }
+            s += 2;
+            l->value = s;
+            while (!(CL(*s) & C_LVSTOP)) {
+                s++;
+            }
+            if (*s != '"') {
+                return FAST_NO;
+            }
+            l->vlen = (uint32_t)(s - l->value);
+            l->esc = false;
+            mark_label(p, nl, &bytes);
+            names &= l->share & SHARE_NAME;
+            all &= l->share == (SHARE_NAME | SHARE_VALUE);
+            nl++;
+            s++;
+            if (*s == ',') {
+                s++;
+                if (!om) {
+                    s = skip_blanks(s); /* "a=\"1\", b=\"2\"" (VictoriaMetrics) */
+                }
+            }
+            else if (*s != '}') {
+                return FAST_NO;
+            }
+        }
+        s++;
+        if (!names) {
+            if (nl > DUP_PAIRWISE_MAX) {
+                return FAST_NO;
+            }
+            for (i = 1; i < nl; i++) {
+                for (j = 0; j < i; j++) {
+                    if (p->spans[i].nlen == p->spans[j].nlen &&
+                        mem_eq(p->spans[i].name, p->spans[j].name, p->spans[i].nlen)) {
+                        return FAST_NO;
+                    }
+                }
+            }
+        }
+    }
+    if (*s != ' ') {
+        return FAST_NO;
+    }
+    tok = s + 1;
+    s = parse_plain_decimal(tok, &v);
+    if (s == NULL) {
+        /* Any other number (NaN, 17 digits, ...): the token as parse_sample() delimits it. */
+        for (s = tok; !(CL(*s) & (om ? C_TEND_OM : C_TEND_TEXT)); s++) {
+        }
+        if (s == tok || parse_float(p, tok, s, &v) != 0) {
+            return FAST_NO;
+        }
+    }
+    if (*s != '\n') {
+        if (om || *s != ' ') {
+            return FAST_NO;
+        }
+        tok = ++s;
+        if (*s == '-') {
+            s++;
+        }
+        while (CL(*s) & C_DIGIT) {
+            s++;
+        }
+        if (*s != '\n' || parse_int_ms(tok, s, &ts) != 0) {
+            return FAST_NO;
+        }
+        has_ts = true;
+    }
+    if ((size_t)(s - name) > PROM_PARSE_LINE_MAX) {
+        return FAST_NO;
+    }
+    *eol = s;
+    p->nspans = nl;
+    p->label_bytes = all && nl == p->last_nlabels ? 0 : bytes + LABELS_BYTES(nl);
+    return emit(p, name, nlen, nl, v, has_ts, ts);
+}
+
+/*
+ * The '\n' that ends the line at @s when the line has no byte >= 0x80, else NULL. @lim is a '\n'
+ * at or after the end of the line. With SSE2 one pass looks for both, 16 bytes per step.
+ */
+static inline const char *
+ascii_line_end(const char *s, const char *lim)
+{
+#if defined(__SSE2__)
+    const __m128i newline = _mm_set1_epi8('\n');
+    unsigned nl, hi;
+    __m128i v;
+
+    while (lim - s >= 15) {
+        v = _mm_loadu_si128((const __m128i *)(const void *)s);
+        nl = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, newline));
+        hi = (unsigned)_mm_movemask_epi8(v);
+        if (nl != 0) {
+            nl &= -nl; /* the first '\n': only the bytes before it count */
+            return (hi & (nl - 1)) == 0 ? s + __builtin_ctz(nl) : NULL;
+        }
+        if (hi != 0) {
+            return NULL;
+        }
+        s += 16;
+    }
+    while (*s != '\n') {
+        if ((unsigned char)*s >= 0x80) {
+            return NULL;
+        }
+        s++;
+    }
+    return s;
+#else
+    const char *e = memchr(s, '\n', (size_t)(lim - s) + 1);
+
+    return has_high_bytes((const unsigned char *)s, (size_t)(e - s)) ? NULL : e;
+#endif
+}
+
+/*
+ * Text format: the usual "# HELP name text" (ASCII text) and "# TYPE name type" lines, with
+ * single spaces, in one pass, as parse_sample_fast() does for samples (same @lim, *@eol and
+ * FAST_NO). Anything else, "# HELP" with non-ASCII text included, goes to text_comment().
+ */
+static int
+text_meta_fast(struct prom_parser *p, const char *s, const char *lim, const char **eol)
+{
+    const char *line = s, *name, *w;
+    bool help;
+    int type;
+
+    if (lim - s < 8 || memcmp(s, "# ", 2) != 0 || s[6] != ' ') {
+        return FAST_NO;
+    }
+    if (memcmp(s + 2, "HELP", 4) == 0) {
+        help = true;
+    }
+    else if (memcmp(s + 2, "TYPE", 4) == 0) {
+        help = false;
+    }
+    else {
+        return FAST_NO;
+    }
+    name = s + 7;
+    if (!(CL(*name) & C_NAME0)) {
+        return FAST_NO;
+    }
+    s = scan_name(name + 1, lim, true);
+    if (help) {
+        if (*s == ' ') {
+            s = ascii_line_end(s + 1, lim);
+        }
+        if (s == NULL || *s != '\n' || (size_t)(s - line) > PROM_PARSE_LINE_MAX) {
+            return FAST_NO;
+        }
+        *eol = s;
+        return 0;
+    }
+    if (*s != ' ') {
+        return FAST_NO;
+    }
+    w = s + 1;
+    /*
+     * The word and its '\n' as one constant-size compare (no byte past @lim is read); another
+     * word, or blanks around it, go to text_comment().
+     */
+#define TYPE_IS(word, t)                                                                           \
+    ((size_t)(lim - w) >= sizeof(word) - 2 && memcmp(w, word, sizeof(word) - 1) == 0               \
+         ? (s = w + sizeof(word) - 2, (t))                                                         \
+         : -1)
+    switch (*w) {
+    case 'c':
+        type = TYPE_IS("counter\n", SAMPLE_COUNTER);
+        break;
+    case 'g':
+        type = TYPE_IS("gauge\n", SAMPLE_GAUGE);
+        break;
+    case 'h':
+        type = TYPE_IS("histogram\n", SAMPLE_HISTOGRAM);
+        break;
+    case 's':
+        type = TYPE_IS("summary\n", SAMPLE_SUMMARY);
+        break;
+    case 'u':
+        type = TYPE_IS("untyped\n", SAMPLE_UNTYPED);
+        break;
+    default:
+        type = -1;
+        break;
+    }
+#undef TYPE_IS
+    if (type < 0 || (size_t)(s - line) > PROM_PARSE_LINE_MAX) {
+        return FAST_NO;
+    }
+    *eol = s;
+    return set_cur(p, name, (size_t)(w - 1 - name), (uint8_t)type);
+}
+
+/* One complete line, by the general path; s[len] is '\n'. */
 static int
 parse_line(struct prom_parser *p, const char *s, size_t len)
 {
@@ -1710,6 +2243,7 @@ parse_line(struct prom_parser *p, const char *s, size_t len)
             rc = fail(p, "empty line (not allowed in OpenMetrics)");
         }
         else if (*s == '#') {
+            p->last_type_ok = false;
             rc = om_meta(p, s, e);
         }
         else {
@@ -1722,6 +2256,7 @@ parse_line(struct prom_parser *p, const char *s, size_t len)
             rc = 0;
         }
         else if (*s == '#') {
+            p->last_type_ok = false;
             rc = text_comment(p, s, e);
         }
         else {
@@ -1738,6 +2273,54 @@ static int
 too_long(struct prom_parser *p)
 {
     return fail(p, "line longer than %d bytes", PROM_PARSE_LINE_MAX);
+}
+
+/*
+ * Parses the complete lines from @s to @last, the chunk's last '\n'. The usual lines go to the
+ * fast paths, which find their '\n' as they parse; the '\n' at @last bounds every scan. Any
+ * other line is found with memchr() and parsed by parse_line(). 0 or the sticky error.
+ */
+static int
+parse_lines(struct prom_parser *p, const char *s, const char *last)
+{
+    const bool om = p->fmt == PROM_FORMAT_OPENMETRICS;
+    const char *eol;
+    int rc;
+
+    if (p->after_eof) {
+        return fail(p, "unexpected data after \"# EOF\"");
+    }
+    while (s <= last) {
+        if (CL(*s) & C_NAME0) {
+            rc = parse_sample_fast(p, s, last, &eol);
+        }
+        else if (*s == '#' && !om) {
+            p->last_type_ok = false;
+            rc = text_meta_fast(p, s, last, &eol);
+        }
+        else {
+            rc = FAST_NO;
+        }
+        if (rc == FAST_NO) {
+            eol = memchr(s, '\n', (size_t)(last - s) + 1);
+            if ((size_t)(eol - s) > PROM_PARSE_LINE_MAX) {
+                return too_long(p);
+            }
+            rc = parse_line(p, s, (size_t)(eol - s));
+            /* Only this path can set after_eof ("# EOF"): nothing may follow it. */
+            if (rc == 0 && p->after_eof && eol != last) {
+                return fail(p, "unexpected data after \"# EOF\"");
+            }
+        }
+        else if (rc == 0) {
+            p->lineno++;
+        }
+        if (rc != 0) {
+            return rc;
+        }
+        s = eol + 1;
+    }
+    return 0;
 }
 
 /* Appends to the unfinished line, keeping room for the '\n' sentinel. */
@@ -1905,7 +2488,9 @@ prom_parser_reset(struct prom_parser *p, enum prom_format fmt, struct batch *out
     p->last_name = NULL;
     p->last_nlen = 0;
     p->last_labels = NULL;
+    p->last_lens = NULL;
     p->last_nlabels = 0;
+    p->last_type_ok = false;
 
     SHRINK(p->tail, p->tail_cap, TAIL_KEEP);
     SHRINK(p->spans, p->spans_cap, SPANS_KEEP);
@@ -1923,7 +2508,8 @@ prom_parser_reset(struct prom_parser *p, enum prom_format fmt, struct batch *out
 /*
  * Parses the complete lines of @data in place (each is followed by its '\n', the scanners'
  * sentinel) and copies only an unfinished last line into the tail, which the next chunk's first
- * '\n' completes. 0, or the sticky -EINVAL / -ENOMEM.
+ * '\n' completes. One memrchr() finds where the complete lines end. 0, or the sticky -EINVAL /
+ * -ENOMEM.
  */
 int
 prom_parser_feed(struct prom_parser *p, const char *data, size_t len)
@@ -1957,22 +2543,21 @@ prom_parser_feed(struct prom_parser *p, const char *data, size_t len)
         }
         s = nl + 1;
     }
-    while (s < end) {
+    if (s < end) {
+        nl = memrchr(s, '\n', (size_t)(end - s));
+        if (nl != NULL) {
+            rc = parse_lines(p, s, nl);
+            if (rc != 0) {
+                return rc;
+            }
+            s = nl + 1;
+        }
+    }
+    if (s < end) {
         if (p->after_eof) {
             return fail(p, "unexpected data after \"# EOF\"");
         }
-        nl = memchr(s, '\n', (size_t)(end - s));
-        if (nl == NULL) {
-            return tail_add(p, s, (size_t)(end - s));
-        }
-        if ((size_t)(nl - s) > PROM_PARSE_LINE_MAX) {
-            return too_long(p);
-        }
-        rc = parse_line(p, s, (size_t)(nl - s));
-        if (rc != 0) {
-            return rc;
-        }
-        s = nl + 1;
+        return tail_add(p, s, (size_t)(end - s));
     }
     return 0;
 }
