@@ -31,6 +31,7 @@
 #include <curl/curl.h>
 #include <yaml.h>
 
+#include "job_json.h"
 #include "status.h"
 #include "strbuf.h"
 #include "units.h"
@@ -1290,8 +1291,9 @@ static const struct field json_metric_fields[] = {
        .desc = "gauge, counter or untyped."),
     FLDN("labels", FT_LABELS, struct config_json_metric, labels, nlabels,
          .desc = "Labels of the metric."),
-    JM("label", FT_STR, label, .flags = CF_NONEMPTY | CF_LABELNAME,
-       .desc = "Label name taking the key matched by a wildcard."),
+    JM("label", FT_STR, label, .flags = CF_NONEMPTY,
+       .desc = "Label name taking the key or index matched by a wildcard (comma-separated "
+               "names, one per wildcard in path order)."),
     JM("required", FT_BOOL, required, .def = "false",
        .desc = "Fail the run when the path matches nothing."),
 };
@@ -3236,6 +3238,25 @@ metric_check(struct ctx *x, void *base, const struct node *map, const char *path
 
     if (m->name != NULL && n != NULL && m->name[0] != '\0' && !is_metric_name(m->name)) {
         cerr(x, n, "invalid metric name \"%s\" in %s", m->name, path);
+        return;
+    }
+    if (m->name == NULL || m->path == NULL || m->path[0] == '\0') {
+        return; /* reported as missing or empty */
+    }
+    /* The json job kind owns the path grammar: its check gives the precise message. */
+    struct job_json_metric_opts opts = {
+        .name = m->name,
+        .path = m->path,
+        .type = m->type,
+        .labels = m->labels,
+        .nlabels = m->nlabels,
+        .label = m->label,
+        .required = m->required,
+    };
+    char why[256];
+    if (job_json_metric_check(&opts, why, sizeof(why)) != 0) {
+        const struct node *pn = map_get(map, "path");
+        cerr(x, pn != NULL ? pn : n, "%s in %s", why, path);
     }
 }
 

@@ -39,6 +39,7 @@ enum {
     OPT_PIDFILE,
     OPT_OUTPUT_FILE,
     OPT_CHECK_CONFIG,
+    OPT_METRIC,
 };
 
 static const struct option long_opts[] = {
@@ -63,6 +64,7 @@ static const struct option long_opts[] = {
     {"output-file", required_argument, NULL, OPT_OUTPUT_FILE},
     {"config", required_argument, NULL, 'c'},
     {"check-config", no_argument, NULL, OPT_CHECK_CONFIG},
+    {"metric", required_argument, NULL, OPT_METRIC},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -95,8 +97,10 @@ usage(FILE *f)
             "\n"
             "Targets:\n"
             "      --target URL            collect from URL (http or https; repeatable)\n"
-            "      --kind KIND             job kind for --target: prometheus or probe\n"
+            "      --kind KIND             job kind for --target: prometheus, probe or json\n"
             "                              (default probe)\n"
+            "      --metric NAME=PATH[@LABELS]  json: a metric from a JSON path (repeatable),\n"
+            "                              e.g. depth=queues.*.depth@queue\n"
             "      --job NAME              job name for --target (default: the kind);\n"
             "                              with -c: run only that job of the file\n"
             "      --interval DURATION     collection interval in daemon mode (default 15s)\n"
@@ -241,6 +245,12 @@ main(int argc, char **argv)
             break;
         case 'c':
             o.config_path = optarg;
+            break;
+        case OPT_METRIC:
+            if (o.nmetrics == RUN_MAX_METRICS) {
+                return bad_usage("too many --metric options (at most %d)", RUN_MAX_METRICS);
+            }
+            o.metrics[o.nmetrics++] = optarg;
             break;
         case OPT_CHECK_CONFIG:
             o.check_config = true;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -22,6 +23,7 @@
 #include "daemon.h"
 #include "enc_json.h"
 #include "engine.h"
+#include "job_json.h"
 #include "job_prom.h"
 #include "log.h"
 #include "loop.h"
@@ -89,6 +91,55 @@ out:
     return rc;
 }
 
+/*
+ * The json kind's state from --metric NAME=PATH[@LABELS] options: LABELS (after the last '@',
+ * when it is a comma-separated list of label names) names the wildcards of PATH.
+ */
+static void *
+json_cli_state(const struct run_opts *o, char *err, size_t errlen)
+{
+    struct job_json_metric_opts m[RUN_MAX_METRICS];
+    char *copies[RUN_MAX_METRICS];
+    void *state = NULL;
+    size_t n = 0;
+
+    if (o->nmetrics == 0) {
+        snprintf(err, errlen, "--kind json needs at least one --metric NAME=PATH");
+        return NULL;
+    }
+    memset(m, 0, sizeof(m));
+    for (; n < o->nmetrics; n++) {
+        copies[n] = strdup(o->metrics[n]);
+        if (copies[n] == NULL) {
+            snprintf(err, errlen, "out of memory");
+            goto out;
+        }
+        char *eq = strchr(copies[n], '=');
+        if (eq == NULL || eq == copies[n] || eq[1] == '\0') {
+            snprintf(err, errlen, "--metric \"%s\": expected NAME=PATH[@LABELS]", o->metrics[n]);
+            n++;
+            goto out;
+        }
+        *eq = '\0';
+        char *at = strrchr(eq + 1, '@');
+        if (at != NULL && at[1] != '\0' &&
+            strspn(at + 1, "abcdefghijklmnopqrstuvwxyz"
+                           "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_,") == strlen(at + 1)) {
+            *at = '\0';
+            m[n].label = at + 1;
+        }
+        m[n].name = copies[n];
+        m[n].path = eq + 1;
+        m[n].type = SAMPLE_GAUGE;
+    }
+    state = job_json_new(m, n, err, errlen);
+out:
+    for (size_t i = 0; i < n; i++) {
+        free(copies[i]);
+    }
+    return state;
+}
+
 /* Adds one ad-hoc target of the kind @o->kind (or the built-in default's self-scrape). */
 static int
 add_target(struct engine *e, const struct run_opts *o, const char *kind, const char *job,
@@ -108,7 +159,12 @@ add_target(struct engine *e, const struct run_opts *o, const char *kind, const c
         fprintf(stderr, "pollster: --target: %s\n", err);
         return -EINVAL;
     }
-    if (strcmp(kind, "probe") == 0) {
+    if (strcmp(kind, "json") == 0) {
+        spec.instance = instance;
+        spec.kind = &job_json;
+        spec.kind_state = json_cli_state(o, err, sizeof(err));
+    }
+    else if (strcmp(kind, "probe") == 0) {
         struct probe_opts po = o->probe;
         po.fail_if_body_matches = o->match[0] != NULL ? o->match : NULL;
         po.fail_if_body_not_matches = o->not_match[0] != NULL ? o->not_match : NULL;
@@ -287,8 +343,9 @@ run_main(const struct run_opts *o)
     char err[512];
     bool builtin = o->ntargets == 0 && o->config_path == NULL;
 
-    if (strcmp(o->kind, "probe") != 0 && strcmp(o->kind, "prometheus") != 0) {
-        fprintf(stderr, "pollster: unknown --kind \"%s\" (available: prometheus, probe)\n",
+    if (strcmp(o->kind, "probe") != 0 && strcmp(o->kind, "prometheus") != 0 &&
+        strcmp(o->kind, "json") != 0) {
+        fprintf(stderr, "pollster: unknown --kind \"%s\" (available: prometheus, probe, json)\n",
                 o->kind);
         return RUN_EXIT_USAGE;
     }

@@ -14,6 +14,7 @@
 
 #define RUN_MAX_TARGETS 10000
 #define RUN_MAX_REGEXES 16
+#define RUN_MAX_METRICS 64
 
 /* Exit codes (also documented in pollster(8)). */
 enum run_exit {
@@ -43,6 +44,8 @@ struct run_opts {
     bool daemonize;          /* --daemonize: classic init (double fork, syslog) */
     const char *pidfile;     /* --pidfile FILE, locked while running */
     const char *output_file; /* --output-file FILE: JSON lines appended there, not stdout */
+    const char *metrics[RUN_MAX_METRICS]; /* --metric NAME=PATH[@LABELS] (json kind) */
+    size_t nmetrics;
     const char *config_path; /* -c FILE */
     const char *only_job;    /* --job NAME with -c: only that job */
     bool check_config;       /* --check-config */

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "enc_json.h"
+#include "job_json.h"
 #include "job_probe.h"
 #include "job_prom.h"
 #include "log.h"
@@ -121,6 +122,15 @@ identity(struct strbuf *sb, const struct config_job *job, const struct config_ta
                       r->replacement ? r->replacement : "");
         for (size_t k = 0; k < r->nsource_labels; k++) {
             strbuf_printf(sb, "%s,", r->source_labels[k]);
+        }
+        strbuf_putc(sb, '\x1f');
+    }
+    for (size_t i = 0; i < job->json.nmetrics; i++) {
+        const struct config_json_metric *m = &job->json.metrics[i];
+        strbuf_printf(sb, "J%s|%s|%d|%s|%d|", m->name, m->path, (int)m->type,
+                      m->label ? m->label : "", m->required);
+        for (size_t k = 0; k < m->nlabels; k++) {
+            strbuf_printf(sb, "%s=%s,", m->labels[k].name, m->labels[k].value);
         }
         strbuf_putc(sb, '\x1f');
     }
@@ -261,6 +271,33 @@ prom_state(const struct config_job *job, char *err, size_t errlen)
     return state;
 }
 
+static void *
+json_state(const struct config_job *job, char *err, size_t errlen)
+{
+    struct job_json_metric_opts *m = calloc(job->json.nmetrics, sizeof(*m));
+    void *state;
+
+    if (m == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < job->json.nmetrics; i++) {
+        const struct config_json_metric *cm = &job->json.metrics[i];
+        m[i] = (struct job_json_metric_opts){
+            .name = cm->name,
+            .path = cm->path,
+            .type = cm->type,
+            .labels = cm->labels,
+            .nlabels = cm->nlabels,
+            .label = cm->label,
+            .required = cm->required,
+        };
+    }
+    state = job_json_new(m, job->json.nmetrics, err, errlen);
+    free(m);
+    return state;
+}
+
 static int
 add_one(struct engine *e, const struct config *c, const struct config_job *job,
         const struct config_target *t, struct strbuf *id, char *err, size_t errlen)
@@ -310,8 +347,9 @@ add_one(struct engine *e, const struct config *c, const struct config_job *job,
         spec.kind_state = prom_state(job, err, errlen);
         break;
     case CONFIG_JOB_JSON:
-        snprintf(err, errlen, "json job \"%s\": the json job kind is not available yet", job->name);
-        goto out;
+        spec.kind = &job_json;
+        spec.kind_state = json_state(job, err, errlen);
+        break;
     }
     if (spec.kind_state == NULL) {
         goto out;

@@ -232,7 +232,7 @@ static const struct {
      "pollster: --target: invalid URL \"ftp://127.0.0.1/\": only http and https are allowed\n"},
     {{"--once", "--target", "http://", NULL}, NULL},
     {{"--once", "--kind", "nope", "--target", "http://127.0.0.1/", NULL},
-     "pollster: unknown --kind \"nope\" (available: prometheus, probe)\n"},
+     "pollster: unknown --kind \"nope\" (available: prometheus, probe, json)\n"},
     {{"--log-level", "loud", NULL},
      "pollster: --log-level: invalid level \"loud\" (error, warn, info, debug) (see pollster "
      "--help)\n"},
@@ -369,6 +369,34 @@ START_TEST(test_daemon_runs_and_drains_on_sigterm)
     ck_assert_msg(n >= (slowdown() > 1 ? 2 : 7) && n <= 12 * slowdown(), "%zu runs", n);
     ck_assert_ptr_nonnull(strstr(c.err, "SIGTERM received"));
     json_object_put(lines);
+}
+END_TEST
+
+START_TEST(test_once_json_kind)
+{
+    struct cmd c;
+
+    run(&c, 20, 0,
+        (const char *const[]){"--once", "--kind", "json", "--target",
+                              url("/file/json_es_cluster_health.json"), "--metric",
+                              "es_active_shards=active_shards", "--metric",
+                              "es_index_shards=indices.*.active_shards@index", NULL});
+    ck_assert_msg(c.status == 0, "exit %d: %s", c.status, c.err);
+    json_object *lines = testutil_parse_lines(c.out);
+    ck_assert_int_eq(json_object_array_length(lines), 1);
+    json_object *b = json_object_array_get_idx(lines, 0);
+    ck_assert_str_eq(testutil_str(b, "job"), "json");
+    ck_assert_ptr_nonnull(testutil_find_sample(b, "es_active_shards", NULL, NULL));
+    ck_assert_int_ge(testutil_count_samples(b, "es_index_shards"), 2);
+    json_object_put(lines);
+
+    run(&c, 20, 0,
+        (const char *const[]){"--once", "--kind", "json", "--target", url("/ok"), "--metric",
+                              "x=a..b", NULL});
+    ck_assert_int_eq(c.status, 2);
+    ck_assert_msg(strstr(c.err, "invalid path \"a..b\"") != NULL, "%s", c.err);
+    run(&c, 20, 0, (const char *const[]){"--once", "--kind", "json", "--target", url("/ok"), NULL});
+    ck_assert_int_eq(c.status, 2);
 }
 END_TEST
 
@@ -922,6 +950,7 @@ cli_suite(void)
     tcase_add_test(tc, test_once_builtin_default);
     tcase_add_test(tc, test_daemon_runs_and_drains_on_sigterm);
     tcase_add_test(tc, test_parse_fixture);
+    tcase_add_test(tc, test_once_json_kind);
     tcase_add_test(tc, test_parse_errors);
     tcase_add_test(tc, test_daemonize_pidfile);
     tcase_add_test(tc, test_daemonize_failure_reported);

@@ -513,6 +513,18 @@ static const struct invalid_case {
      {"pollster.yaml:5:16: invalid metric name \"app-queue\" in json_jobs[0].metrics[0]",
       "pollster.yaml:6:26: path must not be empty",
       "pollster.yaml:7:36: invalid type \"histogram\" (expected one of: gauge, counter, untyped)"}},
+    {"invalid json paths",
+     "json_jobs:\n"
+     "  - name: j\n"
+     "    url: http://a/\n"
+     "    metrics:\n"
+     "      - {name: a, path: 'x..y'}\n"
+     "      - {name: b, path: 'q.*.depth'}\n"
+     "      - {name: c, path: 'q.*.d.*', label: 'queue,node'}\n",
+     {"pollster.yaml:5:25: invalid path \"x..y\": empty key at offset 2 in "
+      "json_jobs[0].metrics[0]",
+      "pollster.yaml:6:25: path \"q.*.depth\" has 1 wildcard but label is not set in "
+      "json_jobs[0].metrics[1]"}},
     {"invalid target address",
      "scrape_configs:\n"
      "  - job_name: node\n"
