@@ -1198,7 +1198,6 @@ static const char *const scrape_unsupported[] = {
     "label_value_length_limit",
     "keep_dropped_targets",
     "track_timestamps_staleness",
-    "enable_compression",
     "metric_name_validation_scheme",
     "metric_name_escaping_scheme",
     "scrape_failure_log_file",
@@ -1224,6 +1223,9 @@ static const struct field scrape_fields[] = {
        .desc = "Keep scraped labels that clash with target labels."),
     SC("honor_timestamps", FT_BOOL, scrape.honor_timestamps, .def = "true",
        .desc = "Keep the timestamps in the scraped data."),
+    SC("enable_compression", FT_BOOL, scrape.enable_compression, .def = "true",
+       .desc = "Ask targets for gzip (Accept-Encoding); false saves the decompression CPU "
+               "for targets on fast local links."),
     SC("sample_limit", FT_INT, scrape.sample_limit, .def = "0", .min = 0, .max = INT64_MAX,
        .desc = "Fail a scrape with more samples (0: no limit)."),
     SC("label_limit", FT_INT, scrape.label_limit, .def = "0", .min = 0, .max = INT64_MAX,
@@ -1956,6 +1958,200 @@ regex_not_posix(const char *re, char *buf, size_t len)
 }
 
 /*
+ * What glibc's regcomp() builds from a regex can be far larger than its text. It copies every
+ * repeated item (x{2,5} is five copies of x, x+ is "x x*"), so nested repetitions multiply: "a"
+ * followed by 24 "+" asks for 16 million copies, gigabytes. Its memory also grows with the square
+ * of the number of groups, alternatives and optional items (?, *, {0,n}): 5000 "a?" take 200 MB,
+ * 50000 take 19 GB; 50000 "()" overflow its stack, and so do 100000 nested groups. Prometheus'
+ * RE2 refuses such regexes too. These limits keep one regcomp() under about 60 MB.
+ */
+#define REGEX_DEPTH_MAX 100        /* nested groups */
+#define REGEX_EXPANDED_MAX 100000u /* elements, once repetitions are expanded */
+#define REGEX_BRANCHES_MAX 2000u   /* groups, alternatives and optional items, expanded */
+
+/* The size of a part of a regex once its repetitions are expanded. */
+struct regex_cost {
+    uint64_t elems;
+    uint64_t branches; /* groups, alternatives and optional items */
+};
+
+/* A group being measured (the whole regex is level 0). */
+struct regex_level {
+    struct regex_cost sum;  /* the group so far */
+    struct regex_cost last; /* its last item: what a repetition repeats */
+};
+
+/*
+ * Parses the interval at @p ("{n}", "{n,}", "{n,m}" or "{,m}") into the number of copies regcomp
+ * makes of the repeated item, @optional of them optional. Returns the closing "}", or NULL when
+ * @p does not start an interval (regcomp then reads "{" literally or rejects it).
+ */
+static const char *
+regex_interval(const char *p, uint64_t *copies, uint64_t *optional)
+{
+    uint64_t n[2] = {0, 0};
+    bool digits[2] = {false, false};
+    int i = 0;
+
+    for (p++; *p != '}'; p++) {
+        if (*p >= '0' && *p <= '9') {
+            if (n[i] <= REGEX_EXPANDED_MAX) { /* saturated: regcomp stops at 32767 anyway */
+                n[i] = n[i] * 10 + (uint64_t)(*p - '0');
+            }
+            digits[i] = true;
+        }
+        else if (*p == ',' && i == 0) {
+            i = 1;
+        }
+        else {
+            return NULL;
+        }
+    }
+    if (i == 0 && !digits[0]) {
+        return NULL; /* "{}" */
+    }
+    if (i == 0) {
+        *copies = n[0]; /* {n} */
+        *optional = 0;
+    }
+    else if (!digits[1]) {
+        *copies = n[0] + 1; /* {n,}: n copies and a starred one */
+        *optional = 1;
+    }
+    else {
+        *copies = n[1] > n[0] ? n[1] : n[0]; /* {n,m}: m copies, m - n of them optional */
+        *optional = *copies - n[0];
+    }
+    if (*copies == 0) {
+        *copies = 1; /* {0}: the item is still parsed once */
+    }
+    return p;
+}
+
+/*
+ * Appends @item to @l or, when @copies > 0, replaces the last item of @l with @copies copies of
+ * it, @optional of them optional. Returns NULL, or (in @buf) why the regex is too large.
+ */
+static const char *
+regex_level_add(struct regex_level *l, struct regex_cost item, uint64_t copies, uint64_t optional,
+                char *buf, size_t len)
+{
+    if (copies > 0) {
+        item.elems = l->last.elems * copies;
+        item.branches = l->last.branches * copies + optional;
+        l->sum.elems -= l->last.elems;
+        l->sum.branches -= l->last.branches;
+    }
+    l->sum.elems += item.elems;
+    l->sum.branches += item.branches;
+    l->last = item;
+    /* checked at every step, which keeps the products above far from overflowing */
+    if (l->sum.elems > REGEX_EXPANDED_MAX) {
+        snprintf(buf, len, "too large once its repetitions are expanded (more than %u elements)",
+                 REGEX_EXPANDED_MAX);
+        return buf;
+    }
+    if (l->sum.branches > REGEX_BRANCHES_MAX) {
+        snprintf(buf, len,
+                 "too complex once its repetitions are expanded (more than %u groups, "
+                 "alternatives and optional items)",
+                 REGEX_BRANCHES_MAX);
+        return buf;
+    }
+    return NULL;
+}
+
+/*
+ * Checks @re, which regex_not_posix() accepted, against REGEX_DEPTH_MAX, REGEX_EXPANDED_MAX and
+ * REGEX_BRANCHES_MAX. Returns NULL, or (in @buf) what is wrong.
+ */
+static const char *
+regex_too_large(const char *re, char *buf, size_t len)
+{
+    struct regex_level lv[REGEX_DEPTH_MAX + 1];
+    const char *why = NULL;
+    size_t d = 0;
+
+    lv[0] = (struct regex_level){{0, 0}, {0, 0}};
+    for (const char *p = re; *p != '\0' && why == NULL; p++) {
+        struct regex_cost item = {1, 0}; /* an atom, unless the switch says otherwise */
+        uint64_t copies = 0, optional = 0;
+        const char *end;
+
+        switch (*p) {
+        case '\\':
+            if (p[1] != '\0') {
+                p++;
+            }
+            break;
+        case '[':
+            /* one atom: "]" first is literal; skip [:class:] and friends */
+            end = p + 1;
+            if (*end == '^') {
+                end++;
+            }
+            if (*end == ']') {
+                end++;
+            }
+            while (*end != '\0' && *end != ']') {
+                const char *close = NULL;
+                if (*end == '[' && (end[1] == ':' || end[1] == '.' || end[1] == '=')) {
+                    close = strchr(end + 2, end[1]);
+                }
+                end = close != NULL && close[1] == ']' ? close + 2 : end + 1;
+            }
+            if (*end == '\0') {
+                return NULL; /* regcomp reports the unmatched [ */
+            }
+            p = end;
+            break;
+        case '(':
+            if (d == REGEX_DEPTH_MAX) {
+                snprintf(buf, len, "groups nested more than %d deep", REGEX_DEPTH_MAX);
+                return buf;
+            }
+            d++;
+            lv[d] = (struct regex_level){{0, 0}, {0, 0}};
+            continue;
+        case ')':
+            if (d > 0) { /* else regex_not_posix() rejected it: an atom is a safe guess */
+                item = (struct regex_cost){lv[d].sum.elems + 1, lv[d].sum.branches + 1};
+                d--;
+            }
+            break;
+        case '|':
+            item = (struct regex_cost){0, 1};
+            break;
+        case '*':
+        case '?':
+            copies = 1;
+            optional = 1;
+            break;
+        case '+':
+            copies = 2; /* x+ is "x x*" */
+            optional = 1;
+            break;
+        case '{':
+            end = regex_interval(p, &copies, &optional);
+            if (end != NULL) {
+                p = end;
+            }
+            break;
+        default:
+            break;
+        }
+        why = regex_level_add(&lv[d], item, copies, optional, buf, len);
+    }
+    /* groups left open: regcomp builds them before it reports the missing ")" */
+    while (why == NULL && d > 0) {
+        struct regex_cost group = {lv[d].sum.elems + 1, lv[d].sum.branches + 1};
+        d--;
+        why = regex_level_add(&lv[d], group, 0, 0, buf, len);
+    }
+    return why;
+}
+
+/*
  * Checks @re (REG_EXTENDED). With @out, also compiles it anchored as Prometheus anchors it,
  * "^(" re ")$", into a new regex_t. Returns NULL, or the reason it is invalid (in @buf or
  * static). The user's regex is compiled on its own first so that errors are about the text the
@@ -1970,6 +2166,9 @@ regex_compile(const char *re, regex_t **out, char *buf, size_t len)
     char *a;
     int rc;
 
+    if (why == NULL) {
+        why = regex_too_large(re, buf, len);
+    }
     if (why != NULL) {
         return why;
     }

@@ -211,6 +211,7 @@ struct config_scrape {
     size_t nparams;
     bool honor_labels;
     bool honor_timestamps;           /* default true */
+    bool enable_compression;         /* default true: Accept-Encoding gzip */
     int64_t sample_limit;            /* 0 = no limit */
     int64_t label_limit;             /* 0 = no limit */
     struct config_relabel *relabels; /* metric_relabel_configs, in order */

@@ -285,7 +285,8 @@ easy_setup(struct scrape *s)
     SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     SET(CURLOPT_FOLLOWLOCATION, h->follow_redirects ? 1L : 0L);
     SET(CURLOPT_MAXREDIRS, s->opts.max_redirects);
-    SET(CURLOPT_ACCEPT_ENCODING, ""); /* every encoding this libcurl decodes, gzip included */
+    /* Every encoding this libcurl decodes, gzip included, unless the job turned it off. */
+    SET(CURLOPT_ACCEPT_ENCODING, h->no_compression ? NULL : "");
     SET(CURLOPT_USERAGENT, SCRAPE_USER_AGENT);
     SET(CURLOPT_WRITEFUNCTION, scrape_write_cb);
     SET(CURLOPT_WRITEDATA, s);
@@ -404,6 +405,7 @@ scrape_http_copy(struct scrape_http *dst, const struct scrape_http *src)
     dst->insecure_skip_verify = src->insecure_skip_verify;
     dst->follow_redirects = src->follow_redirects;
     dst->head = src->head;
+    dst->no_compression = src->no_compression;
     dst->username = dup_opt(src->username, &oom);
     dst->password = dup_opt(src->password, &oom);
     dst->ca_file = dup_opt(src->ca_file, &oom);

@@ -28,6 +28,7 @@ struct scrape_http {
     bool insecure_skip_verify; /* TLS: do not verify the peer */
     bool follow_redirects;     /* follow up to SCRAPE_MAX_REDIRECTS */
     bool head;                 /* HEAD instead of GET */
+    bool no_compression;       /* do not ask for gzip (Prometheus' enable_compression: false) */
     char **headers;            /* "Name: value" lines (values may be secrets) */
     size_t nheaders;
 };

@@ -113,8 +113,8 @@ identity(struct strbuf *sb, const struct config_job *job, const struct config_ta
         strbuf_printf(sb, "H%s:%s\x1f", h->headers[i].name, h->headers[i].value);
     }
     const struct config_scrape *sc = &job->scrape;
-    strbuf_printf(sb, "S%d%d%lld,%lld\x1f", sc->honor_labels, sc->honor_timestamps,
-                  (long long)sc->sample_limit, (long long)sc->label_limit);
+    strbuf_printf(sb, "S%d%d%d%lld,%lld\x1f", sc->honor_labels, sc->honor_timestamps,
+                  sc->enable_compression, (long long)sc->sample_limit, (long long)sc->label_limit);
     for (size_t i = 0; i < sc->nrelabels; i++) {
         const struct config_relabel *r = &sc->relabels[i];
         strbuf_printf(sb, "M%d|%s|%s|%s|%s|", (int)r->action, r->separator ? r->separator : "",
@@ -167,6 +167,7 @@ http_settings(const struct config_job *job, struct scrape_http *h, char **auth_h
     h->insecure_skip_verify = c->tls.insecure_skip_verify;
     h->follow_redirects = c->follow_redirects;
     h->head = job->kind == CONFIG_JOB_PROBE && job->probe.method == CONFIG_METHOD_HEAD;
+    h->no_compression = job->kind == CONFIG_JOB_PROMETHEUS && !job->scrape.enable_compression;
     h->headers = headers;
     for (size_t i = 0; i < c->nheaders; i++) {
         size_t len = strlen(c->headers[i].name) + strlen(c->headers[i].value) + 3;

@@ -199,6 +199,32 @@ START_TEST(test_request_headers)
 }
 END_TEST
 
+START_TEST(test_compression_off)
+{
+    char url[256], err[256];
+    struct prom_opts po = {.honor_timestamps = true, .timeout_ms = 2000};
+    json_object *lines;
+
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u/gzfile/node_exporter.prom",
+             mock_server_port(mock));
+    struct target_spec spec = {
+        .job = "node",
+        .url = url,
+        .timeout_ms = 2000,
+        .http = {.no_compression = true},
+        .kind = &job_prom,
+        .kind_state = job_prom_new(&po),
+    };
+    ck_assert_int_eq(engine_add_target(eng, &spec, err, sizeof(err)), 0);
+    json_object *b = run_one(&lines);
+    const char *h = mock_server_last_headers(mock);
+    ck_assert_msg(strstr(h, "Accept-Encoding") == NULL, "%s", h);
+    /* This mock sends gzip regardless; without Accept-Encoding curl does not decode it. */
+    ck_assert(!json_object_get_boolean(testutil_field(b, "ok")));
+    json_object_put(lines);
+}
+END_TEST
+
 START_TEST(test_openmetrics_by_content_type)
 {
     json_object *lines;
@@ -402,6 +428,7 @@ job_prom_suite(void)
     tcase_add_test(tc, test_fixtures_scrape_completely);
     tcase_add_test(tc, test_request_headers);
     tcase_add_test(tc, test_gzip_chunked_fixture);
+    tcase_add_test(tc, test_compression_off);
     tcase_add_test(tc, test_body_size_limit);
     tcase_add_test(tc, test_openmetrics_by_content_type);
     tcase_add_test(tc, test_openmetrics_without_eof_fails);
