@@ -40,6 +40,7 @@ enum {
     OPT_OUTPUT_FILE,
     OPT_CHECK_CONFIG,
     OPT_METRIC,
+    OPT_HELP_CONFIG,
 };
 
 static const struct option long_opts[] = {
@@ -65,6 +66,7 @@ static const struct option long_opts[] = {
     {"config", required_argument, NULL, 'c'},
     {"check-config", no_argument, NULL, OPT_CHECK_CONFIG},
     {"metric", required_argument, NULL, OPT_METRIC},
+    {"help-config", no_argument, NULL, OPT_HELP_CONFIG},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -124,6 +126,7 @@ usage(FILE *f)
             "      --pidfile FILE          write and lock FILE while running (removed on exit)\n"
             "      --log-level LEVEL       error, warn, info or debug (default info)\n"
             "  -h, --help                  show this help and exit\n"
+            "      --help-config           list every config key with its type and default\n"
             "  -V, --version               show the version and exit\n"
             "\n"
             "Durations use Prometheus syntax (500ms, 10s, 1m30s); sizes accept B, KiB, MiB, GiB.\n",
@@ -280,6 +283,9 @@ main(int argc, char **argv)
             break;
         case 'h':
             usage(stdout);
+            return RUN_EXIT_OK;
+        case OPT_HELP_CONFIG:
+            config_reference(stdout);
             return RUN_EXIT_OK;
         case 'V':
             printf("pollster %s (libcurl %s, libevent %s)\n", PACKAGE_VERSION,
