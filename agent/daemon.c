@@ -157,6 +157,17 @@ daemon_detach(const char *pidfile, char *err, size_t errlen)
     return 0;
 }
 
+int
+daemon_pidfile(const char *pidfile, char *err, size_t errlen)
+{
+    int rc = pidfile_lock(pidfile, err, errlen);
+
+    if (rc == 0) {
+        pidfile_write();
+    }
+    return rc;
+}
+
 void
 daemon_started(bool ok)
 {

@@ -24,6 +24,12 @@
  */
 int daemon_detach(const char *pidfile, char *err, size_t errlen);
 
+/*
+ * Without detaching (foreground under systemd or a supervisor): locks @pidfile and writes the
+ * pid. 0, or a negative errno with the cause in @err (e.g. another pollster holds it).
+ */
+int daemon_pidfile(const char *pidfile, char *err, size_t errlen);
+
 /* In the daemon: tells the waiting parent that start-up finished (@ok) and releases it. */
 void daemon_started(bool ok);
 

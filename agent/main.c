@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -165,6 +166,7 @@ main(int argc, char **argv)
     struct run_opts o;
     int c;
     size_t nmatch = 0, nnot = 0;
+    bool target_opts_given = false;
     enum log_level lvl;
     uint64_t size;
     char *end;
@@ -184,17 +186,20 @@ main(int argc, char **argv)
             o.targets[o.ntargets++] = optarg;
             break;
         case OPT_KIND:
+            target_opts_given = true;
             o.kind = optarg;
             break;
         case OPT_JOB:
             o.job = optarg;
             break;
         case OPT_INTERVAL:
+            target_opts_given = true;
             if (parse_duration_opt("--interval", optarg, &o.interval_ms) != 0) {
                 return RUN_EXIT_USAGE;
             }
             break;
         case OPT_TIMEOUT:
+            target_opts_given = true;
             if (parse_duration_opt("--timeout", optarg, &o.timeout_ms) != 0) {
                 return RUN_EXIT_USAGE;
             }
@@ -207,6 +212,7 @@ main(int argc, char **argv)
             o.shutdown_timeout_set = true;
             break;
         case OPT_BODY_SIZE_LIMIT:
+            target_opts_given = true;
             if (units_parse_size(optarg, &size) != 0 || size == 0) {
                 return bad_usage("%s: invalid size \"%s\" (expected e.g. 512KiB, 10MiB)",
                                  "--body-size-limit", optarg);
@@ -214,6 +220,7 @@ main(int argc, char **argv)
             o.body_limit = size;
             break;
         case OPT_VALID_STATUS:
+            target_opts_given = true;
             errno = 0;
             code = strtol(optarg, &end, 10);
             if (*optarg == '\0' || *end != '\0' || errno != 0 || code < 100 || code > 599) {
@@ -227,6 +234,7 @@ main(int argc, char **argv)
             o.probe.valid_status_codes[o.probe.n_valid_status_codes++] = (int)code;
             break;
         case OPT_MATCH:
+            target_opts_given = true;
             if (nmatch == RUN_MAX_REGEXES) {
                 return bad_usage("too many --fail-if-body-matches options (at most %d)",
                                  RUN_MAX_REGEXES);
@@ -234,6 +242,7 @@ main(int argc, char **argv)
             o.match[nmatch++] = optarg;
             break;
         case OPT_NOT_MATCH:
+            target_opts_given = true;
             if (nnot == RUN_MAX_REGEXES) {
                 return bad_usage("too many --fail-if-body-not-matches options (at most %d)",
                                  RUN_MAX_REGEXES);
@@ -241,6 +250,7 @@ main(int argc, char **argv)
             o.not_match[nnot++] = optarg;
             break;
         case OPT_INSECURE:
+            target_opts_given = true;
             o.insecure_skip_verify = true;
             break;
         case OPT_FORMAT:
@@ -250,6 +260,7 @@ main(int argc, char **argv)
             o.config_path = optarg;
             break;
         case OPT_METRIC:
+            target_opts_given = true;
             if (o.nmetrics == RUN_MAX_METRICS) {
                 return bad_usage("too many --metric options (at most %d)", RUN_MAX_METRICS);
             }
@@ -318,6 +329,12 @@ main(int argc, char **argv)
     if (o.config_path != NULL) {
         if (o.ntargets > 0) {
             return bad_usage("--target cannot be combined with -c (put the target in the file)");
+        }
+        if (target_opts_given) {
+            return bad_usage("target options (--kind, --interval, --timeout, --metric, "
+                             "--body-size-limit, --insecure, --valid-status-code, "
+                             "--fail-if-body-*) apply to --target, not to -c: set them in the "
+                             "file");
         }
         o.only_job = o.job;
     }

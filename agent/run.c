@@ -360,7 +360,7 @@ run_main(const struct run_opts *o)
             return RUN_EXIT_USAGE;
         }
     }
-    if (!o->once && o->timeout_ms > o->interval_ms) {
+    if (!o->once && o->ntargets > 0 && o->timeout_ms > o->interval_ms) {
         fprintf(stderr, "pollster: --timeout (%lld ms) must not exceed --interval (%lld ms)\n",
                 (long long)o->timeout_ms, (long long)o->interval_ms);
         return RUN_EXIT_USAGE;
@@ -380,6 +380,12 @@ run_main(const struct run_opts *o)
             log_set_level(ctx.config->log.level);
         }
         log_set_target(ctx.config->log.target);
+    }
+    if (!o->daemonize && o->pidfile != NULL && !o->once &&
+        daemon_pidfile(o->pidfile, err, sizeof(err)) != 0) {
+        fprintf(stderr, "pollster: %s\n", err);
+        config_free(ctx.config);
+        return RUN_EXIT_USAGE;
     }
     /* Before anything opens sockets or event bases: they must belong to the daemon. */
     if (o->daemonize) {
