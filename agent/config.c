@@ -301,6 +301,7 @@ struct ctx {
     char *dir;                  /* owned: base of relative paths; NULL = use them as written */
     size_t nerr;                /* errors reported through this context */
     bool oom;
+    uint64_t regex_cost; /* of the regexes checked so far (regex_compile) */
 };
 
 __attribute__((format(printf, 5, 6))) static void
@@ -1962,12 +1963,15 @@ regex_not_posix(const char *re, char *buf, size_t len)
  * repeated item (x{2,5} is five copies of x, x+ is "x x*"), so nested repetitions multiply: "a"
  * followed by 24 "+" asks for 16 million copies, gigabytes. Its memory also grows with the square
  * of the number of groups, alternatives and optional items (?, *, {0,n}): 5000 "a?" take 200 MB,
- * 50000 take 19 GB; 50000 "()" overflow its stack, and so do 100000 nested groups. Prometheus'
- * RE2 refuses such regexes too. These limits keep one regcomp() under about 60 MB.
+ * 50000 take 19 GB; 50000 "()" overflow its stack, and so do 100000 nested groups. With
+ * submatches (the relabel regexes), 1000 "a?" take 26 MB, and the compiled regex keeps most of
+ * it. Prometheus' RE2 refuses such regexes too. These limits keep one regcomp() under about 50 MB
+ * and all the regexes of a config under about 500 MB.
  */
-#define REGEX_DEPTH_MAX 100        /* nested groups */
-#define REGEX_EXPANDED_MAX 100000u /* elements, once repetitions are expanded */
-#define REGEX_BRANCHES_MAX 2000u   /* groups, alternatives and optional items, expanded */
+#define REGEX_DEPTH_MAX 100            /* nested groups */
+#define REGEX_EXPANDED_MAX 100000u     /* elements, once repetitions are expanded */
+#define REGEX_BRANCHES_MAX 1000u       /* groups, alternatives and optional items, expanded */
+#define REGEX_CONFIG_COST_MAX 10000000 /* all the regexes of a config (see regex_too_large) */
 
 /* The size of a part of a regex once its repetitions are expanded. */
 struct regex_cost {
@@ -2063,10 +2067,11 @@ regex_level_add(struct regex_level *l, struct regex_cost item, uint64_t copies, 
 
 /*
  * Checks @re, which regex_not_posix() accepted, against REGEX_DEPTH_MAX, REGEX_EXPANDED_MAX and
- * REGEX_BRANCHES_MAX. Returns NULL, or (in @buf) what is wrong.
+ * REGEX_BRANCHES_MAX. Returns NULL, or (in @buf) what is wrong. Sets *@cost to an estimate of
+ * the memory it takes, at most 2000000: branches squared plus ten per element.
  */
 static const char *
-regex_too_large(const char *re, char *buf, size_t len)
+regex_too_large(const char *re, uint64_t *cost, char *buf, size_t len)
 {
     struct regex_level lv[REGEX_DEPTH_MAX + 1];
     const char *why = NULL;
@@ -2148,6 +2153,7 @@ regex_too_large(const char *re, char *buf, size_t len)
         d--;
         why = regex_level_add(&lv[d], group, 0, 0, buf, len);
     }
+    *cost = lv[0].sum.branches * lv[0].sum.branches + 10 * lv[0].sum.elems;
     return why;
 }
 
@@ -2156,22 +2162,29 @@ regex_too_large(const char *re, char *buf, size_t len)
  * "^(" re ")$", into a new regex_t. Returns NULL, or the reason it is invalid (in @buf or
  * static). The user's regex is compiled on its own first so that errors are about the text the
  * user wrote, and the parenthesis balance is checked so the anchoring cannot change its meaning.
+ * The regexes of one load (@x) together stay within REGEX_CONFIG_COST_MAX.
  */
 static const char *
-regex_compile(const char *re, regex_t **out, char *buf, size_t len)
+regex_compile(struct ctx *x, const char *re, regex_t **out, char *buf, size_t len)
 {
     regex_t plain;
     const char *why = regex_not_posix(re, buf, len);
+    uint64_t cost = 0;
     regex_t *r;
     char *a;
     int rc;
 
     if (why == NULL) {
-        why = regex_too_large(re, buf, len);
+        why = regex_too_large(re, &cost, buf, len);
+    }
+    if (why == NULL && cost > REGEX_CONFIG_COST_MAX - x->regex_cost) {
+        why = "too complex together with the regexes before it: compiling them all would take "
+              "over about 500 MB";
     }
     if (why != NULL) {
         return why;
     }
+    x->regex_cost += cost;
     rc = regcomp(&plain, re, REG_EXTENDED | REG_NOSUB);
     if (rc != 0) {
         regerror(rc, &plain, buf, len);
@@ -2388,7 +2401,7 @@ set_list(struct ctx *x, const struct field *f, void *p, const struct node *v)
             continue;
         }
         if (f->type == FT_REGEXES) {
-            const char *why = regex_compile(it->str, NULL, buf, sizeof(buf));
+            const char *why = regex_compile(x, it->str, NULL, buf, sizeof(buf));
             if (why != NULL) {
                 cerr(x, it, "invalid regex \"%s\" in %s: %s", it->str, what, why);
                 ok = false;
@@ -3394,7 +3407,7 @@ relabel_check(struct ctx *x, void *base, const struct node *map, const char *pat
     char buf[256];
 
     if (r->regex != NULL) {
-        const char *why = regex_compile(r->regex, &r->re, buf, sizeof(buf));
+        const char *why = regex_compile(x, r->regex, &r->re, buf, sizeof(buf));
         if (why != NULL) {
             cerr(x, rn != NULL ? rn : map, "invalid regex \"%s\" in %s: %s", r->regex, path, why);
         }

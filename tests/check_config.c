@@ -398,6 +398,22 @@ static const struct invalid_case {
      "      - {source_labels: [__name__], regex: 'a)|(b', action: keep}\n",
      {"pollster.yaml:4:44: invalid regex \"a)|(b\" in scrape_configs[0].metric_relabel_configs[0]: "
       "unmatched )"}},
+    {"regex repetitions expand too far",
+     "scrape_configs:\n"
+     "  - job_name: node\n"
+     "    metric_relabel_configs:\n"
+     "      - {source_labels: [__name__], regex: '(a{1000}){1000}', action: keep}\n",
+     {"pollster.yaml:4:44: invalid regex \"(a{1000}){1000}\" in "
+      "scrape_configs[0].metric_relabel_configs[0]: too large once its repetitions are expanded "
+      "(more than 100000 elements)"}},
+    {"regex with too many optional items once expanded",
+     "probes:\n"
+     "  - name: p\n"
+     "    urls: ['http://a/']\n"
+     "    fail_if_body_matches_regexp: ['(a?){3000}']\n",
+     {"pollster.yaml:4:35: invalid regex \"(a?){3000}\" in fail_if_body_matches_regexp[0]: too "
+      "complex once its repetitions are expanded (more than 1000 groups, alternatives and optional "
+      "items)"}},
     {"invalid probe body regex",
      "probes:\n"
      "  - name: p\n"
@@ -800,6 +816,93 @@ START_TEST(test_alias_bomb)
     ck_assert_str_eq(e.v[0].text, "pollster.yaml:7:5: document too large (more than 10000000 "
                                   "nodes after alias expansion)");
     config_errors_release(&e);
+}
+END_TEST
+
+/* Writes a job whose relabel regex is @prefix, then @n times @rep, then @suffix (malloc'ed). */
+static char *
+regex_yaml(const char *prefix, const char *rep, size_t n, const char *suffix)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+
+    ck_assert_ptr_nonnull(f);
+    fprintf(f,
+            "scrape_configs:\n"
+            "  - job_name: node\n"
+            "    metric_relabel_configs:\n"
+            "      - source_labels: [__name__]\n"
+            "        action: keep\n"
+            "        regex: '%s",
+            prefix);
+    for (size_t i = 0; i < n; i++) {
+        fputs(rep, f);
+    }
+    fprintf(f, "%s'\n", suffix);
+    fclose(f);
+    return buf;
+}
+
+/* Loads @yaml, which must fail with one error ending in @want. */
+static void
+regex_rejected(char *yaml, const char *want)
+{
+    struct config_errors e;
+    size_t n, w = strlen(want);
+
+    config_errors_init(&e);
+    ck_assert_ptr_null(load(yaml, &e));
+    ck_assert_uint_eq(e.n, 1);
+    n = strlen(e.v[0].text);
+    ck_assert_msg(n > w && strcmp(e.v[0].text + n - w, want) == 0,
+                  "error %.200s... does not end in %s", e.v[0].text, want);
+    config_errors_release(&e);
+    free(yaml);
+}
+
+/*
+ * Regexes glibc's regcomp() cannot compile in bounded memory: each was an out-of-memory abort
+ * (the first one found by tests/fuzz/fuzz_config) or a stack overflow at load time. Realistic
+ * large regexes still load.
+ */
+START_TEST(test_regex_limits)
+{
+    static const char complex[] = "too complex once its repetitions are expanded (more than 1000 "
+                                  "groups, alternatives and optional items)";
+    struct config *c;
+    char *yaml;
+
+    /* "a" then 30 "+": a billion copies of "a" */
+    regex_rejected(regex_yaml("go_a", "+", 30, ""), complex);
+    /* 100000 nested groups, 50000 "()": stack overflows; 50000 "a?": 19 GB */
+    regex_rejected(regex_yaml("", "(", 100000, "a"), "groups nested more than 100 deep");
+    regex_rejected(regex_yaml("(", "()", 50000, ")"), complex);
+    regex_rejected(regex_yaml("", "a?", 50000, ""), complex);
+    regex_rejected(regex_yaml("x", "|y", 5000, ""), complex);
+    /* each within the limits, but ten take about 400 MB with submatches: the tenth is refused */
+    regex_rejected(
+        strdup("probes:\n"
+               "  - name: p\n"
+               "    urls: ['http://a/']\n"
+               "    fail_if_body_matches_regexp: ['(a?){500}', '(a?){500}', '(a?){500}',\n"
+               "      '(a?){500}', '(a?){500}', '(a?){500}', '(a?){500}', '(a?){500}',\n"
+               "      '(a?){500}', '(a?){500}']\n"),
+        "fail_if_body_matches_regexp[9]: too complex together with the regexes before "
+        "it: compiling them all would take over about 500 MB");
+
+    /* a keep list of 300 metric names (10 kB), a dotted quad, nested counts */
+    yaml = regex_yaml("node_metric_0_seconds_total", "|node_metric_N_seconds_total", 299, "");
+    c = load_ok(yaml);
+    ck_assert_int_eq(
+        regexec(c->jobs[0].scrape.relabels[0].re, "node_metric_N_seconds_total", 0, NULL, 0), 0);
+    config_free(c);
+    free(yaml);
+    yaml = regex_yaml("[0-9]{1,3}(\\.[0-9]{1,3}){3}|(a{100}){100}", "", 0, "");
+    c = load_ok(yaml);
+    ck_assert_int_eq(regexec(c->jobs[0].scrape.relabels[0].re, "10.0.0.1", 0, NULL, 0), 0);
+    config_free(c);
+    free(yaml);
 }
 END_TEST
 
@@ -1532,6 +1635,7 @@ config_suite(void)
     tcase_add_test(tc, test_missing_config_file);
     tcase_add_test(tc, test_errors_api);
     tcase_add_test(tc, test_alias_bomb);
+    tcase_add_test(tc, test_regex_limits);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("defaults");
