@@ -33,29 +33,13 @@ static int pipefd[2];
 static void
 setup(void)
 {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    lp = loop_new();
-    mock = mock_server_new(loop_base(lp));
-    eng = engine_new(lp);
-    ck_assert(lp != NULL && mock != NULL && eng != NULL);
-    ck_assert_int_eq(pipe(pipefd), 0);
-    fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
-    fcntl(pipefd[1], F_SETPIPE_SZ, 1 << 20);
-    struct output out = {.ops = &out_stdout_ops, .state = out_stdout_new(pipefd[1])};
-    ck_assert_int_eq(engine_add_output(eng, &enc_json, &out), 0);
+    testutil_once_setup(&lp, &mock, &eng, pipefd);
 }
 
 static void
 teardown(void)
 {
-    engine_free(eng);
-    mock_server_free(mock);
-    loop_free(lp);
-    close(pipefd[0]);
-    close(pipefd[1]);
-    curl_global_cleanup();
-    stats_free_all();
-    arena_free_cache();
+    testutil_once_teardown(lp, mock, eng, pipefd);
 }
 
 static const struct label static_labels[] = {{"env", "prod"}, {"team", "db"}};

@@ -4,10 +4,21 @@
 #include "testutil.h"
 
 #include <check.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "enc_json.h"
+#include "engine.h"
+#include "loop.h"
+#include "mock_server.h"
+#include "out_stdout.h"
+#include "sample.h"
+#include "stats.h"
 
 json_object *
 testutil_parse_lines(const char *text)
@@ -115,4 +126,32 @@ testutil_count_samples(json_object *batch, const char *name)
         }
     }
     return n;
+}
+
+void
+testutil_once_setup(struct loop **lp, struct mock_server **mock, struct engine **eng, int pipefd[2])
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    *lp = loop_new();
+    *mock = *lp != NULL ? mock_server_new(loop_base(*lp)) : NULL;
+    *eng = *lp != NULL ? engine_new(*lp) : NULL;
+    ck_assert(*lp != NULL && *mock != NULL && *eng != NULL);
+    ck_assert_int_eq(pipe(pipefd), 0);
+    fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
+    fcntl(pipefd[1], F_SETPIPE_SZ, 1 << 20);
+    struct output out = {.ops = &out_stdout_ops, .state = out_stdout_new(pipefd[1])};
+    ck_assert_int_eq(engine_add_output(*eng, &enc_json, &out), 0);
+}
+
+void
+testutil_once_teardown(struct loop *lp, struct mock_server *mock, struct engine *eng, int pipefd[2])
+{
+    engine_free(eng);
+    mock_server_free(mock);
+    loop_free(lp);
+    close(pipefd[0]);
+    close(pipefd[1]);
+    curl_global_cleanup();
+    stats_free_all();
+    arena_free_cache();
 }

@@ -10,6 +10,20 @@
 
 #include <json-c/json.h>
 
+struct engine;
+struct loop;
+struct mock_server;
+
+/*
+ * The once-mode integration fixture: curl initialised, a loop, a mock server on it, an engine
+ * whose only output writes JSON lines to a non-blocking pipe (read end in @pipefd[0], 1 MiB).
+ */
+void testutil_once_setup(struct loop **lp, struct mock_server **mock, struct engine **eng,
+                         int pipefd[2]);
+/* Frees what testutil_once_setup made, and the process-wide caches (stats, arena blocks). */
+void testutil_once_teardown(struct loop *lp, struct mock_server *mock, struct engine *eng,
+                            int pipefd[2]);
+
 /* Reads everything readable from non-blocking @fd and parses each line (asserting it is JSON).
  * Returns a json-c array the caller puts. */
 json_object *testutil_read_lines(int fd);
