@@ -80,6 +80,10 @@
 
 const struct encoder enc_json = {
     .name = "json",
+    .content_type = "application/x-ndjson",
+    .doc_open = "",
+    .doc_sep = "",
+    .doc_close = "",
     .encode = enc_json_batch,
 };
 

@@ -1,0 +1,4 @@
+/* The disk spool (spool.h): stub until implemented. */
+#include "config.h"
+
+#include "spool.h"
