@@ -1,4 +1,1138 @@
-/* The disk spool (spool.h): stub until implemented. */
+/*
+ * The disk spool (spool.h): segment files of CRC-checked records under one locked directory, an
+ * in-memory index of those segments (sizes, record and sample counts, acknowledged prefix, first
+ * sequence number) so that stats, acks and drop-oldest never rescan a file, and a queue of the
+ * records handed out but not yet acknowledged so that an ack knows where each of them ends.
+ *
+ * Invariants kept by every function:
+ *   - segs[] is sorted by id; only the newest segment can be the one appended to (wfd >= 0).
+ *   - A segment's records are consecutive sequence numbers; a segment's first unacknowledged
+ *     record (at ack_off) has sequence number first_seq.
+ *   - The reader is never behind the acknowledged position: acks only cover records read.
+ *   - A segment without unacknowledged records is deleted (reap()), except when unlink() fails:
+ *     then it stays listed, counted as acknowledged, and is retried at the next ack.
+ *
+ * Decisions the header leaves open:
+ *   - The ack file holds the segment id as the 16 hex digits of its file name and the offset in
+ *     decimal. Only its first line counts, so a crash between pwrite() and ftruncate() is harmless.
+ *   - Rotation happens before an append when the record would take a non-empty segment past the
+ *     segment size (or past max_bytes), so a segment exceeds the segment size only when it holds
+ *     a single larger record.
+ *   - "A record larger than max_bytes" counts its 16-byte header.
+ *   - stats.bytes is the segment files' size minus the corrupt tails found (corrupt_bytes); the
+ *     bound is kept on the real file sizes, so the disk use never exceeds max_bytes through new
+ *     appends. Data over the bound at open (max_bytes lowered) is dropped by the next append.
+ *   - A record that fails its check when read (it went bad on disk after open) ends its segment's
+ *     extent like a bad record found at open. Its samples and those of the records after it in
+ *     that segment were in the books, so they are counted in stats.corrupt_samples.
+ *   - Acks only cover records handed out by spool_read(); a higher @seq acknowledges up to the
+ *     last record read.
+ */
 #include "config.h"
 
 #include "spool.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "log.h"
+
+#define SPOOL_MAGIC 0x52534c50u
+#define SPOOL_SEG_MIN ((uint64_t)4 << 10)
+#define SPOOL_SEG_MAX ((uint64_t)64 << 20)
+/* Chunk size for checking payloads at open: big records are never loaded whole. */
+#define SPOOL_SCAN_CHUNK (64u << 10)
+#define SPOOL_SEG_NAME_LEN 20 /* 16 hex digits + ".seg" */
+#define SPOOL_ACK_MAX 64
+
+struct spool_seg {
+    uint64_t id;
+    uint64_t size;        /* bytes in the file */
+    uint64_t valid;       /* end of the last good record: records live in [0, valid) */
+    uint64_t corrupt;     /* bytes after valid found bad (in corrupt_bytes, not in bytes) */
+    uint64_t records;     /* records in [0, valid), acknowledged ones included */
+    uint64_t samples;     /* their samples */
+    uint64_t ack_off;     /* start of the first unacknowledged record (valid if none) */
+    uint64_t ack_records; /* records before ack_off */
+    uint64_t ack_samples; /* their samples */
+    uint64_t first_seq;   /* sequence number of the record at ack_off */
+};
+
+/* A record handed out by spool_read() and not acknowledged yet. */
+struct spool_inflight {
+    uint64_t seq;
+    uint64_t seg_id;
+    uint64_t end; /* offset just past the record in its segment */
+    uint32_t nsamples;
+};
+
+struct spool {
+    char *dir;  /* owned */
+    char *what; /* owned */
+    uint64_t max_bytes;
+    uint64_t seg_size;
+    enum spool_fsync policy;
+    int dfd;    /* the directory: every file is opened relative to it */
+    int lockfd; /* flock()ed while open */
+    int ackfd;
+    int wfd; /* the newest segment, appended to; -1 when sealed or none */
+    int rfd; /* segs[read_idx] once the reader entered it; -1 otherwise */
+
+    struct spool_seg *segs; /* owned, sorted by id */
+    size_t nsegs, segcap;
+    uint64_t next_id;    /* id of the next segment created */
+    uint64_t append_seq; /* sequence number of the next record appended */
+
+    /* The reader. read_idx == nsegs means past the end (waiting for a new segment). */
+    size_t read_idx;
+    bool read_fresh; /* not entered segs[read_idx] yet: it starts at that segment's ack_off */
+    uint64_t read_off;
+    uint64_t read_records; /* records of segs[read_idx] before read_off */
+    uint64_t read_samples; /* their samples */
+    uint64_t read_seq;     /* sequence number of the record at read_off */
+
+    struct spool_inflight *fl; /* owned: read, not acked, oldest first from fl_head */
+    size_t fl_head, fl_len, fl_cap;
+
+    uint64_t corrupt_bytes;
+    uint64_t corrupt_records;
+    uint64_t corrupt_samples;
+};
+
+static void
+put_le32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)v;
+    p[1] = (unsigned char)(v >> 8);
+    p[2] = (unsigned char)(v >> 16);
+    p[3] = (unsigned char)(v >> 24);
+}
+
+static uint32_t
+get_le32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* The record CRC: over the nsamples field as stored, then the payload. */
+static uint32_t
+record_crc(const unsigned char *nsamples_le, const void *data, size_t len)
+{
+    uLong crc = crc32(crc32(0L, Z_NULL, 0), nsamples_le, 4);
+
+    /* crc32() returns 0 for a NULL buffer whatever the running value: skip empty payloads. */
+    if (len > 0) {
+        crc = crc32(crc, data, (uInt)len);
+    }
+    return (uint32_t)crc;
+}
+
+static void
+seg_name(char *buf, size_t size, uint64_t id)
+{
+    snprintf(buf, size, "%016" PRIx64 ".seg", id);
+}
+
+/* True for exactly 16 lowercase hex digits + ".seg" (the names seg_name() makes). */
+static bool
+seg_name_parse(const char *name, uint64_t *id)
+{
+    if (strlen(name) != SPOOL_SEG_NAME_LEN || strcmp(name + 16, ".seg") != 0) {
+        return false;
+    }
+    for (int i = 0; i < 16; i++) {
+        if (!isdigit((unsigned char)name[i]) && !(name[i] >= 'a' && name[i] <= 'f')) {
+            return false;
+        }
+    }
+    *id = strtoull(name, NULL, 16);
+    return true;
+}
+
+/* pread() of exactly @len bytes, retrying short reads. Returns 0, -errno, or -ENODATA at EOF. */
+static int
+pread_full(int fd, void *buf, size_t len, uint64_t off)
+{
+    size_t done = 0;
+
+    while (done < len) {
+        ssize_t n = pread(fd, (char *)buf + done, len - done, (off_t)(off + done));
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            return -errno;
+        }
+        if (n == 0) {
+            return -ENODATA;
+        }
+        done += (size_t)n;
+    }
+    return 0;
+}
+
+static int
+pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
+{
+    size_t done = 0;
+
+    while (done < len) {
+        ssize_t n = pwrite(fd, (const char *)buf + done, len - done, (off_t)(off + done));
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            return -errno;
+        }
+        if (n == 0) {
+            return -EIO;
+        }
+        done += (size_t)n;
+    }
+    return 0;
+}
+
+static uint64_t
+disk_bytes(const struct spool *s)
+{
+    uint64_t sum = 0;
+
+    for (size_t i = 0; i < s->nsegs; i++) {
+        sum += s->segs[i].size;
+    }
+    return sum;
+}
+
+static bool
+is_write_seg(const struct spool *s, size_t i)
+{
+    return s->wfd >= 0 && i + 1 == s->nsegs;
+}
+
+static void
+close_fd(int *fd)
+{
+    if (*fd >= 0) {
+        close(*fd);
+        *fd = -1;
+    }
+}
+
+static struct spool_seg *
+seg_push(struct spool *s)
+{
+    if (s->nsegs == s->segcap) {
+        size_t cap = s->segcap == 0 ? 16 : s->segcap * 2;
+        struct spool_seg *n = realloc(s->segs, cap * sizeof(*n));
+        if (n == NULL) {
+            return NULL;
+        }
+        s->segs = n;
+        s->segcap = cap;
+    }
+    struct spool_seg *g = &s->segs[s->nsegs++];
+    memset(g, 0, sizeof(*g));
+    return g;
+}
+
+/* Forgets segs[i] (the file is already gone), keeping the reader and writer consistent. */
+static void
+seg_forget(struct spool *s, size_t i)
+{
+    if (is_write_seg(s, i)) {
+        close_fd(&s->wfd);
+    }
+    if (i == s->read_idx) {
+        close_fd(&s->rfd);
+        /* The reader continues at the start of the next segment, which moves into slot i. */
+        s->read_fresh = true;
+    }
+    else if (i < s->read_idx) {
+        s->read_idx--;
+    }
+    memmove(&s->segs[i], &s->segs[i + 1], (s->nsegs - i - 1) * sizeof(s->segs[0]));
+    s->nsegs--;
+}
+
+/* Unlinks segs[i]'s file. 0 or -errno (logged). */
+static int
+seg_unlink(struct spool *s, size_t i)
+{
+    char name[SPOOL_SEG_NAME_LEN + 1];
+
+    seg_name(name, sizeof(name), s->segs[i].id);
+    if (unlinkat(s->dfd, name, 0) != 0 && errno != ENOENT) {
+        int err = errno;
+        log_err("spool: %s: unlink(%s/%s) failed: %s", s->what, s->dir, name, strerror(err));
+        return -err;
+    }
+    return 0;
+}
+
+/* Deletes every segment without unacknowledged records (the one appended to included). */
+static void
+reap(struct spool *s)
+{
+    size_t i = 0;
+
+    while (i < s->nsegs) {
+        struct spool_seg *g = &s->segs[i];
+        if (g->ack_records < g->records || seg_unlink(s, i) != 0) {
+            i++;
+            continue;
+        }
+        char name[SPOOL_SEG_NAME_LEN + 1];
+        seg_name(name, sizeof(name), g->id);
+        log_debug("spool: %s: %s/%s: every record acknowledged, deleted", s->what, s->dir, name);
+        seg_forget(s, i);
+    }
+}
+
+/* The position of the first unacknowledged record, present or future. */
+static void
+ack_position(const struct spool *s, uint64_t *id, uint64_t *off)
+{
+    for (size_t i = 0; i < s->nsegs; i++) {
+        const struct spool_seg *g = &s->segs[i];
+        if (g->ack_records < g->records) {
+            *id = g->id;
+            *off = g->ack_off;
+            return;
+        }
+    }
+    /* Everything is acknowledged: the next record goes to the end of the segment appended to,
+     * or to the start of the next one created. */
+    if (s->wfd >= 0) {
+        *id = s->segs[s->nsegs - 1].id;
+        *off = s->segs[s->nsegs - 1].valid;
+        return;
+    }
+    *id = s->next_id;
+    *off = 0;
+}
+
+static int
+ack_write(struct spool *s)
+{
+    char buf[SPOOL_ACK_MAX];
+    uint64_t id, off;
+    int rc;
+
+    ack_position(s, &id, &off);
+    int n = snprintf(buf, sizeof(buf), "%016" PRIx64 " %" PRIu64 "\n", id, off);
+    rc = pwrite_full(s->ackfd, buf, (size_t)n, 0);
+    if (rc != 0) {
+        log_err("spool: %s: pwrite(%s/ack) failed: %s", s->what, s->dir, strerror(-rc));
+        return rc;
+    }
+    if (ftruncate(s->ackfd, n) != 0) {
+        rc = -errno;
+        log_err("spool: %s: ftruncate(%s/ack) failed: %s", s->what, s->dir, strerror(-rc));
+        return rc;
+    }
+    if (s->policy == SPOOL_FSYNC_BATCH && fdatasync(s->ackfd) != 0) {
+        rc = -errno;
+        log_err("spool: %s: fdatasync(%s/ack) failed: %s", s->what, s->dir, strerror(-rc));
+        return rc;
+    }
+    return 0;
+}
+
+/*
+ * Parses the ack file's first line "HEXID OFFSET". False when it is missing, empty or garbage:
+ * then reading starts at the oldest record (at-least-once).
+ */
+static bool
+ack_read(struct spool *s, uint64_t *id, uint64_t *off)
+{
+    char buf[SPOOL_ACK_MAX];
+    ssize_t n;
+    char *end;
+
+    do {
+        n = pread(s->ackfd, buf, sizeof(buf) - 1, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        log_warn("spool: %s: read(%s/ack) failed: %s; starting at the oldest record", s->what,
+                 s->dir, strerror(errno));
+        return false;
+    }
+    if (n == 0) {
+        log_info("spool: %s: %s/ack is missing or empty: starting at the oldest record", s->what,
+                 s->dir);
+        return false;
+    }
+    buf[n] = '\0';
+    char *nl = memchr(buf, '\n', (size_t)n);
+    if (nl == NULL || !isxdigit((unsigned char)buf[0])) {
+        goto garbage;
+    }
+    *nl = '\0';
+    errno = 0;
+    *id = strtoull(buf, &end, 16);
+    if (errno != 0 || end - buf > 16 || *end != ' ' || !isdigit((unsigned char)end[1])) {
+        goto garbage;
+    }
+    *off = strtoull(end + 1, &end, 10);
+    if (errno != 0 || *end != '\0') {
+        goto garbage;
+    }
+    return true;
+garbage:
+    log_info("spool: %s: %s/ack is unreadable: starting at the oldest record", s->what, s->dir);
+    return false;
+}
+
+/*
+ * Scans segment @g (open as @fd, size already set) up to its first bad record, setting its
+ * extent, counts and, when @ack_off is a record boundary, its acknowledged prefix (else the
+ * prefix stays empty: the segment is read from its start, at-least-once). Returns whether
+ * @ack_off was a boundary. Never fails: an unreadable part is a bad record.
+ */
+static bool
+seg_scan(struct spool *s, int fd, struct spool_seg *g, const char *name, uint64_t ack_off,
+         unsigned char *buf)
+{
+    uint64_t off = 0;
+    bool found = false;
+    const char *cause = NULL;
+    char causebuf[96];
+
+    for (;;) {
+        if (off == ack_off) {
+            found = true;
+            g->ack_off = off;
+            g->ack_records = g->records;
+            g->ack_samples = g->samples;
+        }
+        if (off == g->size) {
+            break;
+        }
+        unsigned char hdr[SPOOL_HEADER_BYTES];
+        uint64_t left = g->size - off;
+        if (left < SPOOL_HEADER_BYTES) {
+            cause = "truncated header";
+            break;
+        }
+        int rc = pread_full(fd, hdr, sizeof(hdr), off);
+        if (rc != 0) {
+            snprintf(causebuf, sizeof(causebuf), "read failed: %s", strerror(-rc));
+            cause = causebuf;
+            break;
+        }
+        if (get_le32(hdr) != SPOOL_MAGIC) {
+            cause = "bad magic";
+            break;
+        }
+        uint32_t len = get_le32(hdr + 4);
+        if (len > left - SPOOL_HEADER_BYTES) {
+            snprintf(causebuf, sizeof(causebuf),
+                     "truncated payload: %" PRIu32 " bytes, %" PRIu64 " left", len,
+                     left - SPOOL_HEADER_BYTES);
+            cause = causebuf;
+            break;
+        }
+        uLong crc = record_crc(hdr + 8, NULL, 0);
+        for (uint32_t done = 0; done < len && rc == 0;) {
+            uint32_t chunk = len - done < SPOOL_SCAN_CHUNK ? len - done : SPOOL_SCAN_CHUNK;
+            rc = pread_full(fd, buf, chunk, off + SPOOL_HEADER_BYTES + done);
+            if (rc == 0) {
+                crc = crc32(crc, buf, chunk);
+                done += chunk;
+            }
+        }
+        if (rc != 0) {
+            snprintf(causebuf, sizeof(causebuf), "read failed: %s", strerror(-rc));
+            cause = causebuf;
+            break;
+        }
+        if ((uint32_t)crc != get_le32(hdr + 12)) {
+            cause = "CRC mismatch";
+            break;
+        }
+        off += SPOOL_HEADER_BYTES + len;
+        g->records++;
+        g->samples += get_le32(hdr + 8);
+    }
+    g->valid = off;
+    if (cause != NULL) {
+        log_warn("spool: %s: %s/%s: bad record at offset %" PRIu64 " (%s): skipping %" PRIu64
+                 " bytes to the end of the segment",
+                 s->what, s->dir, name, off, cause, g->size - off);
+        g->corrupt = g->size - off;
+        s->corrupt_records++;
+        s->corrupt_bytes += g->corrupt;
+    }
+    return found;
+}
+
+static int
+seg_cmp(const void *a, const void *b)
+{
+    const struct spool_seg *x = a, *y = b;
+
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/*
+ * Lists the segment files and scans them. Segments below the ack file's id are listed with no
+ * records, so reap() deletes them. Returns 0 or -errno with @err set.
+ */
+static int
+scan_dir(struct spool *s, bool have_ack, uint64_t ack_id, uint64_t ack_off, char *err,
+         size_t errlen)
+{
+    unsigned char *buf = malloc(SPOOL_SCAN_CHUNK);
+    int dfd2 = openat(s->dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = dfd2 >= 0 ? fdopendir(dfd2) : NULL;
+    uint64_t max_seen = 0;
+    int rc = 0;
+
+    if (buf == NULL) {
+        snprintf(err, errlen, "spool %s: out of memory", s->dir);
+        rc = -ENOMEM;
+        goto out;
+    }
+    if (d == NULL) {
+        rc = -errno;
+        snprintf(err, errlen, "spool %s: opendir() failed: %s", s->dir, strerror(-rc));
+        goto out;
+    }
+    for (;;) {
+        errno = 0;
+        struct dirent *de = readdir(d);
+        if (de == NULL) {
+            if (errno != 0) {
+                rc = -errno;
+                snprintf(err, errlen, "spool %s: readdir() failed: %s", s->dir, strerror(-rc));
+                goto out;
+            }
+            break;
+        }
+        const char *name = de->d_name;
+        uint64_t id;
+        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || strcmp(name, "lock") == 0 ||
+            strcmp(name, "ack") == 0) {
+            continue;
+        }
+        if (!seg_name_parse(name, &id)) {
+            log_info("spool: %s: %s/%s: not a segment file name, ignored", s->what, s->dir, name);
+            continue;
+        }
+        if (id > max_seen) {
+            max_seen = id;
+        }
+        /* O_NONBLOCK: a FIFO with a segment's name must not hang the open. */
+        int fd = openat(s->dfd, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) != 0) {
+            log_warn("spool: %s: open(%s/%s) failed: %s; ignored", s->what, s->dir, name,
+                     strerror(errno));
+            if (fd >= 0) {
+                close(fd);
+            }
+            continue;
+        }
+        if (!S_ISREG(st.st_mode)) {
+            log_warn("spool: %s: %s/%s: not a regular file, ignored", s->what, s->dir, name);
+            close(fd);
+            continue;
+        }
+        struct spool_seg *g = seg_push(s);
+        if (g == NULL) {
+            close(fd);
+            snprintf(err, errlen, "spool %s: out of memory", s->dir);
+            rc = -ENOMEM;
+            goto out;
+        }
+        g->id = id;
+        g->size = (uint64_t)st.st_size;
+        if (have_ack && id < ack_id) {
+            /* Acknowledged before: no records left, deleted below without reading it. */
+            close(fd);
+            continue;
+        }
+        bool at = seg_scan(s, fd, g, name, have_ack && id == ack_id ? ack_off : 0, buf);
+        close(fd);
+        if (have_ack && id == ack_id && !at) {
+            log_warn("spool: %s: %s/ack: offset %" PRIu64 " is not a record boundary of %s: "
+                     "reading that segment from its start",
+                     s->what, s->dir, ack_off, name);
+        }
+    }
+    qsort(s->segs, s->nsegs, sizeof(s->segs[0]), seg_cmp);
+    /* Sequence numbers from 0 for the first unacknowledged record, in order. */
+    for (size_t i = 0; i < s->nsegs; i++) {
+        s->segs[i].first_seq = s->append_seq;
+        s->append_seq += s->segs[i].records - s->segs[i].ack_records;
+    }
+    /* Never reuse an id: not one seen (maybe torn), nor the one the ack file names. */
+    s->next_id = max_seen + 1;
+    if (have_ack && ack_id >= s->next_id) {
+        s->next_id = ack_id + 1;
+    }
+out:
+    if (d != NULL) {
+        closedir(d);
+    }
+    else if (dfd2 >= 0) {
+        close(dfd2);
+    }
+    free(buf);
+    return rc;
+}
+
+struct spool *
+spool_open(const char *dir, uint64_t max_bytes, enum spool_fsync policy, const char *what,
+           char *err, size_t errlen)
+{
+    struct spool *s = calloc(1, sizeof(*s));
+    uint64_t ack_id = 0, ack_off = 0;
+
+    if (s == NULL) {
+        snprintf(err, errlen, "spool %s: out of memory", dir);
+        return NULL;
+    }
+    s->dfd = s->lockfd = s->ackfd = s->wfd = s->rfd = -1;
+    s->read_fresh = true;
+    s->dir = strdup(dir);
+    s->what = strdup(what != NULL ? what : "spool");
+    if (s->dir == NULL || s->what == NULL) {
+        snprintf(err, errlen, "spool %s: out of memory", dir);
+        goto fail;
+    }
+    if (max_bytes == 0) {
+        snprintf(err, errlen, "spool %s: max_bytes must be > 0", dir);
+        goto fail;
+    }
+    s->max_bytes = max_bytes;
+    s->seg_size = max_bytes / 8;
+    s->seg_size = s->seg_size < SPOOL_SEG_MIN   ? SPOOL_SEG_MIN
+                  : s->seg_size > SPOOL_SEG_MAX ? SPOOL_SEG_MAX
+                                                : s->seg_size;
+    s->policy = policy;
+    /* A file size limit must fail the write (EFBIG), not kill the agent. */
+    signal(SIGXFSZ, SIG_IGN);
+
+    if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "spool %s: mkdir() failed: %s", dir, strerror(errno));
+        goto fail;
+    }
+    s->dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (s->dfd < 0) {
+        snprintf(err, errlen, "spool %s: open() failed: %s", dir, strerror(errno));
+        goto fail;
+    }
+    s->lockfd = openat(s->dfd, "lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640);
+    if (s->lockfd < 0) {
+        snprintf(err, errlen, "spool %s: open(%s/lock) failed: %s", dir, dir, strerror(errno));
+        goto fail;
+    }
+    if (flock(s->lockfd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno == EWOULDBLOCK) {
+            snprintf(err, errlen, "spool %s is locked by another process", dir);
+        }
+        else {
+            snprintf(err, errlen, "spool %s: flock(%s/lock) failed: %s", dir, dir, strerror(errno));
+        }
+        goto fail;
+    }
+    s->ackfd = openat(s->dfd, "ack", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640);
+    if (s->ackfd < 0) {
+        snprintf(err, errlen, "spool %s: open(%s/ack) failed: %s", dir, dir, strerror(errno));
+        goto fail;
+    }
+    bool have_ack = ack_read(s, &ack_id, &ack_off);
+    if (scan_dir(s, have_ack, ack_id, ack_off, err, errlen) != 0) {
+        goto fail;
+    }
+    reap(s);
+    s->read_idx = 0;
+    s->read_fresh = true;
+
+    struct spool_stats st;
+    spool_stats(s, &st);
+    log_info("spool: %s: opened %s: %" PRIu64 " records (%" PRIu64 " samples) in %" PRIu64
+             " segments, %" PRIu64 " bytes",
+             s->what, dir, st.records, st.samples, st.segments, st.bytes);
+    return s;
+fail:
+    spool_close(s);
+    return NULL;
+}
+
+void
+spool_close(struct spool *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    spool_sync(s);
+    /* Also the names of segments created under SPOOL_FSYNC_NEVER (once locked: the ack file is
+     * opened after the lock, so a failed open never touches another process's spool). */
+    if (s->policy == SPOOL_FSYNC_NEVER && s->ackfd >= 0 && fsync(s->dfd) != 0) {
+        log_err("spool: %s: fsync(%s) failed: %s", s->what, s->dir, strerror(errno));
+    }
+    close_fd(&s->rfd);
+    close_fd(&s->wfd);
+    close_fd(&s->ackfd);
+    close_fd(&s->lockfd);
+    close_fd(&s->dfd);
+    free(s->segs);
+    free(s->fl);
+    free(s->dir);
+    free(s->what);
+    free(s);
+}
+
+/* Removes the in-flight entries of a dropped segment: a later ack must not count them. */
+static void
+inflight_drop_seg(struct spool *s, uint64_t seg_id)
+{
+    size_t w = s->fl_head;
+
+    for (size_t r = s->fl_head; r < s->fl_head + s->fl_len; r++) {
+        if (s->fl[r].seg_id != seg_id) {
+            s->fl[w++] = s->fl[r];
+        }
+    }
+    s->fl_len = w - s->fl_head;
+}
+
+static int
+inflight_push(struct spool *s, uint64_t seq, uint64_t seg_id, uint64_t end, uint32_t nsamples)
+{
+    if (s->fl_len == 0) {
+        s->fl_head = 0;
+    }
+    if (s->fl_head + s->fl_len == s->fl_cap) {
+        if (s->fl_head > 0) {
+            memmove(s->fl, s->fl + s->fl_head, s->fl_len * sizeof(s->fl[0]));
+            s->fl_head = 0;
+        }
+        else {
+            size_t cap = s->fl_cap == 0 ? 64 : s->fl_cap * 2;
+            struct spool_inflight *n = realloc(s->fl, cap * sizeof(*n));
+            if (n == NULL) {
+                return -ENOMEM;
+            }
+            s->fl = n;
+            s->fl_cap = cap;
+        }
+    }
+    s->fl[s->fl_head + s->fl_len++] =
+        (struct spool_inflight){.seq = seq, .seg_id = seg_id, .end = end, .nsamples = nsamples};
+    return 0;
+}
+
+/*
+ * Deletes the oldest segments (never the one appended to) until @need more bytes fit under
+ * max_bytes. Returns 0, or -errno when a segment could not be deleted.
+ */
+static int
+make_room(struct spool *s, uint64_t need, uint64_t *dropped_samples)
+{
+    while (disk_bytes(s) + need > s->max_bytes && s->nsegs > 0 && !is_write_seg(s, 0)) {
+        struct spool_seg g = s->segs[0];
+        char name[SPOOL_SEG_NAME_LEN + 1];
+        int rc = seg_unlink(s, 0);
+        if (rc != 0) {
+            return rc;
+        }
+        seg_name(name, sizeof(name), g.id);
+        uint64_t recs = g.records - g.ack_records;
+        uint64_t samples = g.samples - g.ack_samples;
+        log_warn("spool: %s: %s/%s deleted to stay within %" PRIu64 " bytes: dropped %" PRIu64
+                 " records with %" PRIu64 " samples",
+                 s->what, s->dir, name, s->max_bytes, recs, samples);
+        if (dropped_samples != NULL) {
+            *dropped_samples += samples;
+        }
+        inflight_drop_seg(s, g.id);
+        seg_forget(s, 0);
+    }
+    return 0;
+}
+
+/* Opens a new, empty segment to append to. 0 or -errno (logged). */
+static int
+seg_create(struct spool *s)
+{
+    char name[SPOOL_SEG_NAME_LEN + 1];
+    uint64_t id = s->next_id++;
+    int rc;
+
+    seg_name(name, sizeof(name), id);
+    int fd = openat(s->dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        rc = -errno;
+        log_err("spool: %s: open(%s/%s) failed: %s", s->what, s->dir, name, strerror(-rc));
+        return rc;
+    }
+    /* The new name must survive a crash, or records synced into the file could be lost. */
+    if (s->policy != SPOOL_FSYNC_NEVER && fsync(s->dfd) != 0) {
+        rc = -errno;
+        log_err("spool: %s: fsync(%s) failed: %s", s->what, s->dir, strerror(-rc));
+        goto fail;
+    }
+    struct spool_seg *g = seg_push(s);
+    if (g == NULL) {
+        rc = -ENOMEM;
+        log_err("spool: %s: out of memory for segment %s/%s", s->what, s->dir, name);
+        goto fail;
+    }
+    g->id = id;
+    g->first_seq = s->append_seq;
+    s->wfd = fd;
+    return 0;
+fail:
+    close(fd);
+    unlinkat(s->dfd, name, 0);
+    return rc;
+}
+
+/* Writes header and payload with writev(), resuming after short writes. 0 or -errno. */
+static int
+write_record(int fd, unsigned char *hdr, const void *data, size_t len, uint64_t *written)
+{
+    struct iovec iov[2] = {
+        {.iov_base = hdr, .iov_len = SPOOL_HEADER_BYTES},
+        {.iov_base = (void *)(uintptr_t)data, .iov_len = len},
+    };
+    struct iovec *v = iov;
+    int cnt = 2;
+
+    *written = 0;
+    while (cnt > 0) {
+        ssize_t n = writev(fd, v, cnt);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            return -errno;
+        }
+        if (n == 0) {
+            return -EIO;
+        }
+        *written += (uint64_t)n;
+        size_t k = (size_t)n;
+        while (cnt > 0 && k >= v->iov_len) {
+            k -= v->iov_len;
+            v++;
+            cnt--;
+        }
+        if (cnt > 0) {
+            v->iov_base = (char *)v->iov_base + k;
+            v->iov_len -= k;
+        }
+    }
+    return 0;
+}
+
+int
+spool_append(struct spool *s, const void *data, size_t len, uint32_t nsamples,
+             uint64_t *dropped_samples)
+{
+    uint64_t rec = SPOOL_HEADER_BYTES + (uint64_t)len;
+    unsigned char hdr[SPOOL_HEADER_BYTES];
+    char name[SPOOL_SEG_NAME_LEN + 1];
+    uint64_t written = 0;
+    int rc;
+
+    if (len > UINT32_MAX || rec > s->max_bytes) {
+        log_warn("spool: %s: a record of %zu bytes is larger than the spool (%" PRIu64
+                 " bytes): refused",
+                 s->what, len, s->max_bytes);
+        return -EFBIG;
+    }
+    if (s->wfd >= 0) {
+        const struct spool_seg *w = &s->segs[s->nsegs - 1];
+        /* Rotate when the record would take a non-empty segment past the segment size, or when
+         * the current segment itself must go for the record to fit under max_bytes. */
+        if ((w->size > 0 && w->size + rec > s->seg_size) || w->size + rec > s->max_bytes) {
+            close_fd(&s->wfd);
+        }
+    }
+    if (s->wfd < 0) {
+        rc = seg_create(s);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    rc = make_room(s, rec, dropped_samples);
+    if (rc != 0) {
+        return rc;
+    }
+    struct spool_seg *g = &s->segs[s->nsegs - 1];
+    seg_name(name, sizeof(name), g->id);
+    put_le32(hdr, SPOOL_MAGIC);
+    put_le32(hdr + 4, (uint32_t)len);
+    put_le32(hdr + 8, nsamples);
+    put_le32(hdr + 12, record_crc(hdr + 8, data, len));
+    rc = write_record(s->wfd, hdr, data, len, &written);
+    if (rc == 0 && s->policy == SPOOL_FSYNC_BATCH && fdatasync(s->wfd) != 0) {
+        rc = -errno;
+        written = rec;
+        log_err("spool: %s: fdatasync(%s/%s) failed: %s", s->what, s->dir, name, strerror(-rc));
+    }
+    else if (rc != 0) {
+        log_err("spool: %s: writev(%s/%s) failed: %s", s->what, s->dir, name, strerror(-rc));
+    }
+    if (rc != 0) {
+        /* Take the partial record back so the segment stays appendable; if that fails too,
+         * seal the segment: its tail is torn and nothing more may follow it. */
+        if (written > 0 && ftruncate(s->wfd, (off_t)g->size) != 0) {
+            log_err("spool: %s: ftruncate(%s/%s) failed: %s; starting a new segment", s->what,
+                    s->dir, name, strerror(errno));
+            g->size += written;
+            close_fd(&s->wfd);
+        }
+        return rc;
+    }
+    g->size += rec;
+    g->valid = g->size;
+    g->records++;
+    g->samples += nsamples;
+    s->append_seq++;
+    return 0;
+}
+
+/* Ends segs[read_idx]'s extent at the reader's offset after a bad record there. */
+static void
+read_corrupt(struct spool *s, const char *name, const char *cause)
+{
+    struct spool_seg *g = &s->segs[s->read_idx];
+    uint64_t lost_bytes = g->valid - s->read_off;
+    uint64_t lost_records = g->records - s->read_records;
+    uint64_t lost_samples = g->samples > s->read_samples ? g->samples - s->read_samples : 0;
+
+    log_warn("spool: %s: %s/%s: bad record at offset %" PRIu64 " (%s): skipping %" PRIu64
+             " bytes to the end of the segment, losing %" PRIu64 " records with %" PRIu64
+             " samples",
+             s->what, s->dir, name, s->read_off, cause, lost_bytes, lost_records, lost_samples);
+    s->corrupt_records++;
+    s->corrupt_bytes += lost_bytes;
+    s->corrupt_samples += lost_samples;
+    g->corrupt += lost_bytes;
+    g->valid = s->read_off;
+    g->records = s->read_records;
+    g->samples = s->read_samples;
+    if (is_write_seg(s, s->read_idx)) {
+        /* Nothing may be appended after a bad record: the next append starts a new segment. */
+        close_fd(&s->wfd);
+    }
+}
+
+int
+spool_read(struct spool *s, struct strbuf *out, uint32_t *nsamples, uint64_t *seq)
+{
+    char name[SPOOL_SEG_NAME_LEN + 1];
+    unsigned char hdr[SPOOL_HEADER_BYTES];
+    char cause[96];
+    int rc;
+
+    memset(hdr, 0, sizeof(hdr));
+    while (s->read_idx < s->nsegs) {
+        struct spool_seg *g = &s->segs[s->read_idx];
+        if (s->read_fresh) {
+            s->read_fresh = false;
+            s->read_off = g->ack_off;
+            s->read_records = g->ack_records;
+            s->read_samples = g->ack_samples;
+            s->read_seq = g->first_seq;
+            close_fd(&s->rfd);
+        }
+        if (s->read_off >= g->valid) {
+            if (is_write_seg(s, s->read_idx)) {
+                return 0;
+            }
+            close_fd(&s->rfd);
+            s->read_idx++;
+            s->read_fresh = true;
+            continue;
+        }
+        seg_name(name, sizeof(name), g->id);
+        if (s->rfd < 0) {
+            s->rfd = openat(s->dfd, name, O_RDONLY | O_CLOEXEC);
+            if (s->rfd < 0 && errno == ENOENT) {
+                read_corrupt(s, name, "segment file vanished");
+                reap(s);
+                continue;
+            }
+            if (s->rfd < 0) {
+                rc = -errno;
+                log_err("spool: %s: open(%s/%s) failed: %s", s->what, s->dir, name, strerror(-rc));
+                return rc;
+            }
+        }
+        rc = pread_full(s->rfd, hdr, sizeof(hdr), s->read_off);
+        if (rc != 0 && rc != -ENODATA) {
+            log_err("spool: %s: pread(%s/%s) failed: %s", s->what, s->dir, name, strerror(-rc));
+            return rc;
+        }
+        uint32_t len = get_le32(hdr + 4);
+        if (rc == -ENODATA) {
+            snprintf(cause, sizeof(cause), "file shrank");
+        }
+        else if (get_le32(hdr) != SPOOL_MAGIC) {
+            snprintf(cause, sizeof(cause), "bad magic");
+        }
+        else if (len > g->valid - s->read_off - SPOOL_HEADER_BYTES) {
+            snprintf(cause, sizeof(cause), "length %" PRIu32 " beyond the valid extent", len);
+        }
+        else {
+            rc = strbuf_reserve(out, len);
+            if (rc != 0) {
+                log_err("spool: %s: out of memory reading a record of %" PRIu32 " bytes", s->what,
+                        len);
+                return rc;
+            }
+            rc = pread_full(s->rfd, out->data + out->len, len, s->read_off + SPOOL_HEADER_BYTES);
+            if (rc != 0 && rc != -ENODATA) {
+                out->data[out->len] = '\0';
+                log_err("spool: %s: pread(%s/%s) failed: %s", s->what, s->dir, name, strerror(-rc));
+                return rc;
+            }
+            if (rc == 0 && record_crc(hdr + 8, out->data + out->len, len) == get_le32(hdr + 12)) {
+                uint64_t end = s->read_off + SPOOL_HEADER_BYTES + len;
+                rc = inflight_push(s, s->read_seq, g->id, end, get_le32(hdr + 8));
+                if (rc != 0) {
+                    out->data[out->len] = '\0';
+                    log_err("spool: %s: out of memory tracking a read record", s->what);
+                    return rc;
+                }
+                out->len += len;
+                out->data[out->len] = '\0';
+                *nsamples = get_le32(hdr + 8);
+                *seq = s->read_seq++;
+                s->read_off = end;
+                s->read_records++;
+                s->read_samples += *nsamples;
+                return 1;
+            }
+            out->data[out->len] = '\0';
+            snprintf(cause, sizeof(cause), rc != 0 ? "file shrank" : "CRC mismatch");
+        }
+        read_corrupt(s, name, cause);
+        reap(s);
+    }
+    return 0;
+}
+
+void
+spool_rewind(struct spool *s)
+{
+    s->fl_head = 0;
+    s->fl_len = 0;
+    close_fd(&s->rfd);
+    s->read_idx = 0;
+    s->read_fresh = true;
+}
+
+int
+spool_ack(struct spool *s, uint64_t seq, uint64_t *acked_samples)
+{
+    bool any = false;
+
+    while (s->fl_len > 0 && s->fl[s->fl_head].seq <= seq) {
+        struct spool_inflight e = s->fl[s->fl_head];
+        s->fl_head++;
+        s->fl_len--;
+        for (size_t i = 0; i < s->nsegs; i++) {
+            struct spool_seg *g = &s->segs[i];
+            if (g->id == e.seg_id) {
+                g->ack_off = e.end;
+                g->ack_records++;
+                g->ack_samples += e.nsamples;
+                g->first_seq = e.seq + 1;
+                break;
+            }
+        }
+        if (acked_samples != NULL) {
+            *acked_samples += e.nsamples;
+        }
+        any = true;
+    }
+    if (!any) {
+        return 0;
+    }
+    /* The ack file first: if we die before the unlinks, reopening deletes those segments. */
+    int rc = ack_write(s);
+    reap(s);
+    return rc;
+}
+
+bool
+spool_empty(const struct spool *s)
+{
+    for (size_t i = 0; i < s->nsegs; i++) {
+        if (s->segs[i].ack_records < s->segs[i].records) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool
+spool_all_read(const struct spool *s)
+{
+    struct spool_stats st;
+
+    spool_stats(s, &st);
+    return st.records == s->fl_len;
+}
+
+int
+spool_sync(struct spool *s)
+{
+    int rc = 0;
+
+    if (s->wfd >= 0 && fdatasync(s->wfd) != 0) {
+        rc = -errno;
+        log_err("spool: %s: fdatasync(%s/%016" PRIx64 ".seg) failed: %s", s->what, s->dir,
+                s->segs[s->nsegs - 1].id, strerror(-rc));
+    }
+    if (s->ackfd >= 0 && fdatasync(s->ackfd) != 0) {
+        int e = errno;
+        log_err("spool: %s: fdatasync(%s/ack) failed: %s", s->what, s->dir, strerror(e));
+        if (rc == 0) {
+            rc = -e;
+        }
+    }
+    return rc;
+}
+
+void
+spool_stats(const struct spool *s, struct spool_stats *st)
+{
+    memset(st, 0, sizeof(*st));
+    for (size_t i = 0; i < s->nsegs; i++) {
+        const struct spool_seg *g = &s->segs[i];
+        st->bytes += g->size - g->corrupt;
+        st->records += g->records - g->ack_records;
+        st->samples += g->samples - g->ack_samples;
+        if (i < s->read_idx) {
+            continue; /* read through */
+        }
+        bool at = i == s->read_idx && !s->read_fresh;
+        uint64_t from = at ? s->read_off : g->ack_off;
+        uint64_t recs = g->records - (at ? s->read_records : g->ack_records);
+        st->unread_bytes += g->valid - from - recs * SPOOL_HEADER_BYTES;
+    }
+    st->segments = s->nsegs;
+    st->corrupt_bytes = s->corrupt_bytes;
+    st->corrupt_records = s->corrupt_records;
+    st->corrupt_samples = s->corrupt_samples;
+}

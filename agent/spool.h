@@ -53,9 +53,12 @@ struct spool_stats {
     uint64_t bytes;           /* on disk now: all segment files (headers included) */
     uint64_t records;         /* unacknowledged records (read or not) */
     uint64_t samples;         /* their samples */
+    uint64_t unread_bytes;    /* payload bytes of the records not read yet */
     uint64_t segments;        /* segment files */
     uint64_t corrupt_bytes;   /* skipped as corrupt since open (not in bytes) */
     uint64_t corrupt_records; /* bad records found since open (each ends a segment's extent) */
+    uint64_t corrupt_samples; /* samples lost to records that went bad after open (a bad record
+                                 found at open has an untrusted count: not in here) */
 };
 
 struct spool;
