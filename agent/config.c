@@ -1343,8 +1343,10 @@ static const struct field output_fields[] = {
        .desc = "json, vm, otlp or telegraf."),
     OU("path", FT_PATH, path, .flags = CF_NONEMPTY, .only = OUT_FILE,
        .desc = "file: the file appended to (required)."),
-    OU("fsync", FT_ENUM, fsync, .def = "never", .choices = fsync_choices, .only = OUT_FILE,
-       .desc = "file: never, batch (after every batch) or interval (every flush_interval)."),
+    OU("fsync", FT_ENUM, fsync, .def = "never", .choices = fsync_choices,
+       .only = OUT_FILE | OUT_HTTP,
+       .desc = "file, and http's spool: never, batch (after every batch) or interval (every "
+               "flush_interval)."),
     OU("url", FT_STR, url, .flags = CF_NONEMPTY, .only = OUT_HTTP,
        .desc = "http: where batches are POSTed (required)."),
     FLDN("headers", FT_HEADERS, struct config_output, http.headers, http.nheaders, .only = OUT_HTTP,
@@ -1362,9 +1364,11 @@ static const struct field output_fields[] = {
     OU("flush_interval", FT_DURATION, flush_interval_ms, .def = "1s", .only = OUT_FILE | OUT_HTTP,
        .desc = "http: longest wait before sending a partial batch; file: fsync period."),
     OU("queue_max_bytes", FT_SIZE, queue_max_bytes, .def = "64MiB", .only = OUT_HTTP,
-       .desc = "http: memory queue bound; beyond it batches go to the spool."),
+       .desc = "http: memory queue bound (without a spool, or while the spool fails); beyond it "
+               "the oldest batches are dropped and counted."),
     OU("spool_dir", FT_PATH, spool_dir, .flags = CF_NONEMPTY, .only = OUT_HTTP,
-       .desc = "http: disk spool directory (none: overflow is dropped and counted)."),
+       .desc = "http: disk spool directory: every batch is written there before it is sent "
+               "(none: batches wait in memory only)."),
     OU("spool_max_bytes", FT_SIZE, spool_max_bytes, .def = "1GiB", .only = OUT_HTTP,
        .desc = "http: disk spool bound; beyond it the oldest data is dropped and counted."),
     OU("retry_initial", FT_DURATION, retry_initial_ms, .def = "1s", .only = OUT_HTTP,

@@ -31,6 +31,8 @@
 /* Idle batches kept for reuse. Only runs in flight hold a batch, so memory follows concurrency,
  * not the number of targets. */
 #define ENGINE_BATCH_POOL 32
+/* How long a --once run waits for its outputs to deliver when no shutdown_timeout is set. */
+#define ENGINE_DEFAULT_DRAIN_MS 5000
 
 struct target {
     struct engine *engine; /* borrowed */
@@ -77,7 +79,8 @@ struct engine {
     size_t ntargets;
     struct engine_output outputs[ENGINE_MAX_OUTPUTS];
     size_t noutputs;
-    struct strbuf enc;                     /* owned: reused encoding buffer */
+    struct strbuf enc;                     /* owned: reused encoding buffer (a record) */
+    struct strbuf doc;                     /* owned: a record framed as a document */
     struct batch *pool[ENGINE_BATCH_POOL]; /* owned: idle batches */
     size_t npool;
 
@@ -102,6 +105,8 @@ struct engine {
     struct event *watchdog;    /* owned: systemd WATCHDOG=1 pings, when asked for */
     int64_t shutdown_timeout_ms;
 };
+
+static void after_done_cb(void *arg);
 
 static void
 target_free(struct target *t)
@@ -141,7 +146,9 @@ engine_new(struct loop *l)
         return NULL;
     }
     e->loop = l;
+    loop_set_after_done(l, after_done_cb, e);
     strbuf_init(&e->enc);
+    strbuf_init(&e->doc);
     return e;
 }
 
@@ -184,6 +191,7 @@ engine_free(struct engine *e)
         free(e->pool[i]);
     }
     strbuf_release(&e->enc);
+    strbuf_release(&e->doc);
     free(e);
 }
 
@@ -258,31 +266,111 @@ add_synthetic(struct target *t, struct batch *b)
 static void
 emit(struct engine *e, const struct batch *b)
 {
+    const struct encoder *last = NULL;
+    bool have_doc = false;
+
     for (size_t i = 0; i < e->noutputs; i++) {
         struct engine_output *o = &e->outputs[i];
         /* Encode once per distinct encoder: outputs sharing the previous encoder reuse it. */
-        if (i == 0 || o->enc != e->outputs[i - 1].enc) {
+        if (o->enc != last) {
+            last = NULL;
+            have_doc = false;
             strbuf_reset(&e->enc);
             if (o->enc->encode(&e->enc, b) != 0 || e->enc.oom) {
                 log_err("engine: %s/%s: encoding as %s failed: out of memory", b->job, b->instance,
                         o->enc->name);
                 continue;
             }
+            last = o->enc;
         }
-        o->out.ops->write(o->out.state, e->enc.data, e->enc.len);
+        const char *data = e->enc.data;
+        size_t len = e->enc.len;
+        bool framed = o->enc->doc_open[0] != '\0' || o->enc->doc_close[0] != '\0';
+        if (!o->out.ops->records && framed) {
+            if (!have_doc) {
+                strbuf_reset(&e->doc);
+                encoder_document(o->enc, &e->doc, e->enc.data, e->enc.len);
+                have_doc = !e->doc.oom;
+            }
+            if (!have_doc) {
+                log_err("engine: %s/%s: framing as %s failed: out of memory", b->job, b->instance,
+                        o->enc->name);
+                continue;
+            }
+            data = e->doc.data;
+            len = e->doc.len;
+        }
+        o->out.ops->write(o->out.state, data, len, (uint32_t)b->nsamples);
+    }
+}
+
+static void drain_timeout_cb(evutil_socket_t fd, short what, void *arg);
+
+static bool
+outputs_busy(const struct engine *e)
+{
+    for (size_t i = 0; i < e->noutputs; i++) {
+        const struct output *o = &e->outputs[i].out;
+        if (o->ops->busy != NULL && o->ops->busy(o->state)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Tells every output to send what it holds now: the runs are over (shutdown or once). */
+static void
+outputs_drain(struct engine *e)
+{
+    for (size_t i = 0; i < e->noutputs; i++) {
+        const struct output *o = &e->outputs[i].out;
+        if (o->ops->drain != NULL) {
+            o->ops->drain(o->state);
+        }
     }
 }
 
 static void
+arm_drain_timer(struct engine *e)
+{
+    int64_t ms = e->shutdown_timeout_ms > 0 ? e->shutdown_timeout_ms : ENGINE_DEFAULT_DRAIN_MS;
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+
+    if (e->drain_timer == NULL) {
+        e->drain_timer = evtimer_new(loop_base(e->loop), drain_timeout_cb, e);
+    }
+    if (e->drain_timer == NULL || evtimer_add(e->drain_timer, &tv) != 0) {
+        log_err("engine: cannot arm the drain deadline; stopping now");
+        loop_stop(e->loop);
+    }
+}
+
+/*
+ * Stops the loop once a drain is complete: no transfer in flight (runs and output requests)
+ * and no output with sending left. In once mode the drain begins when the last run ended.
+ */
+static void
 engine_check_drained(struct engine *e)
 {
-    if (e->once && e->pending == 0) {
+    if (e->once && e->pending == 0 && !e->draining) {
+        e->draining = true;
+        outputs_drain(e);
+        if (loop_in_flight(e->loop) > 0 || outputs_busy(e)) {
+            arm_drain_timer(e);
+        }
+    }
+    if (e->draining && loop_in_flight(e->loop) == 0 && !outputs_busy(e)) {
+        if (!e->once) {
+            log_info("engine: drained, stopping");
+        }
         loop_stop(e->loop);
     }
-    if (e->draining && loop_in_flight(e->loop) == 0) {
-        log_info("engine: drained, stopping");
-        loop_stop(e->loop);
-    }
+}
+
+static void
+after_done_cb(void *arg)
+{
+    engine_check_drained(arg);
 }
 
 static void
@@ -559,8 +647,9 @@ drain_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct engine *e = arg;
 
-    log_warn("engine: shutdown timeout reached with %u transfer(s) in flight; abandoning them",
-             loop_in_flight(e->loop));
+    log_warn("engine: %s timeout reached with %u transfer(s) in flight%s; abandoning them",
+             e->once ? "output flush" : "shutdown", loop_in_flight(e->loop),
+             outputs_busy(e) ? " and outputs not flushed" : "");
     loop_stop(e->loop);
 }
 
@@ -604,9 +693,8 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
     for (size_t i = 0; i < e->ntargets; i++) {
         sched_stop(&e->targets[i]->sched);
     }
-    struct timeval tv = {.tv_sec = e->shutdown_timeout_ms / 1000,
-                         .tv_usec = (e->shutdown_timeout_ms % 1000) * 1000};
-    evtimer_add(e->drain_timer, &tv);
+    outputs_drain(e);
+    arm_drain_timer(e);
     engine_check_drained(e);
 }
 
@@ -847,10 +935,113 @@ engine_render_targets(struct strbuf *sb, void *engine)
     strbuf_puts(sb, "]}}");
 }
 
+/* One metric family over every output that reports stats (lines of a family stay together). */
+static void
+render_output_family(struct strbuf *sb, const struct output_stats *st, size_t n, int which,
+                     const char *name, const char *type, const char *help)
+{
+    strbuf_printf(sb, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    for (size_t i = 0; i < n; i++) {
+        const struct output_stats *o = &st[i];
+        if (o->type == NULL) {
+            continue;
+        }
+        if (which == 3) {
+            for (int d = 0; d < OUTPUT_DROP__COUNT; d++) {
+                strbuf_printf(sb, "%s{output=\"outputs[%zu]\",type=\"%s\",reason=\"%s\"} %llu\n",
+                              name, i, o->type, output_drop_name((enum output_drop)d),
+                              (unsigned long long)o->dropped[d]);
+            }
+            continue;
+        }
+        double v = 0;
+        switch (which) {
+        case 0:
+            v = (double)o->collected;
+            break;
+        case 1:
+            v = (double)o->recovered;
+            break;
+        case 2:
+            v = (double)o->delivered;
+            break;
+        case 4:
+            v = (double)o->pending_samples;
+            break;
+        case 5:
+            v = (double)o->queue_bytes;
+            break;
+        case 6:
+            v = (double)o->spool_bytes;
+            break;
+        case 7:
+            v = (double)o->requests;
+            break;
+        case 8:
+            v = (double)o->failed_requests;
+            break;
+        case 9:
+            v = (double)o->retries;
+            break;
+        case 10:
+            v = o->last_success;
+            break;
+        case 11:
+            v = o->failing ? 1 : 0;
+            break;
+        default:
+            break;
+        }
+        strbuf_printf(sb, "%s{output=\"outputs[%zu]\",type=\"%s\"} %.17g\n", name, i, o->type, v);
+    }
+}
+
+static void
+render_output_stats(struct strbuf *sb, const struct engine *e)
+{
+    static const struct {
+        const char *name, *type, *help;
+    } fam[] = {
+        {"pollster_output_samples_total", "counter", "Samples handed to the output."},
+        {"pollster_output_recovered_samples_total", "counter",
+         "Samples found in the spool at start (left by an earlier run)."},
+        {"pollster_output_delivered_samples_total", "counter", "Samples the sink acknowledged."},
+        {"pollster_output_dropped_samples_total", "counter",
+         "Samples dropped, by reason. samples + recovered = delivered + dropped + pending."},
+        {"pollster_output_pending_samples", "gauge", "Samples in the memory queue and the spool."},
+        {"pollster_output_queue_bytes", "gauge", "Bytes in the memory queue."},
+        {"pollster_output_spool_bytes", "gauge", "Bytes in the disk spool."},
+        {"pollster_output_requests_total", "counter", "Requests the sink acknowledged."},
+        {"pollster_output_failed_requests_total", "counter", "Requests that failed."},
+        {"pollster_output_retries_total", "counter", "Requests sent again after a failure."},
+        {"pollster_output_last_success_timestamp_seconds", "gauge",
+         "Unix time of the last acknowledged request."},
+        {"pollster_output_failing", "gauge", "1 while the sink is failing and retries back off."},
+    };
+    struct output_stats st[ENGINE_MAX_OUTPUTS];
+    size_t any = 0;
+
+    memset(st, 0, sizeof(st));
+    for (size_t i = 0; i < e->noutputs; i++) {
+        const struct output *o = &e->outputs[i].out;
+        if (o->ops->stats != NULL) {
+            o->ops->stats(o->state, &st[i]);
+            any += st[i].type != NULL;
+        }
+    }
+    if (any == 0) {
+        return;
+    }
+    for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
+        render_output_family(sb, st, e->noutputs, (int)f, fam[f].name, fam[f].type, fam[f].help);
+    }
+}
+
 void
 engine_render_metrics(struct strbuf *sb, void *engine)
 {
     struct engine *e = engine;
 
     stats_render(sb, loop_in_flight(e->loop));
+    render_output_stats(sb, e);
 }

@@ -30,6 +30,8 @@ struct loop {
     unsigned in_flight;
     bool multi_failed;
     char multi_error[128];
+    loop_hook_fn *after_done; /* called after every completion callback */
+    void *after_done_arg;
 };
 
 /* One per socket curl asked us to watch, attached with curl_multi_assign. */
@@ -195,6 +197,9 @@ check_multi_info(struct loop *l)
         }
         xfer_unlink(l, x);
         x->done(x, rc);
+        if (l->after_done != NULL) {
+            l->after_done(l->after_done_arg);
+        }
     }
 }
 
@@ -224,6 +229,9 @@ loop_rebuild_cb(evutil_socket_t fd, short kind, void *arg)
         l->in_flight--;
         snprintf(x->errbuf, sizeof(x->errbuf), "%s", l->multi_error);
         x->done(x, CURLE_FAILED_INIT);
+        if (l->after_done != NULL) {
+            l->after_done(l->after_done_arg);
+        }
     }
 }
 
@@ -376,4 +384,11 @@ void
 loop_stop(struct loop *l)
 {
     event_base_loopbreak(l->base);
+}
+
+void
+loop_set_after_done(struct loop *l, loop_hook_fn *fn, void *arg)
+{
+    l->after_done = fn;
+    l->after_done_arg = arg;
 }

@@ -52,6 +52,13 @@ void loop_xfer_cancel(struct loop *l, struct loop_xfer *x);
 /* Transfers in flight now. */
 unsigned loop_in_flight(const struct loop *l);
 
+/*
+ * Sets a function called after every transfer's completion callback (the engine re-checks
+ * whether a drain has finished). NULL unsets it.
+ */
+typedef void loop_hook_fn(void *arg);
+void loop_set_after_done(struct loop *l, loop_hook_fn *fn, void *arg);
+
 /* Runs until loop_stop() or nothing is left to do. Returns 0 or -EIO. */
 int loop_run(struct loop *l);
 void loop_stop(struct loop *l);

@@ -184,9 +184,11 @@ keep_pending(struct out_file *o, const char *data, size_t len)
 }
 
 static int
-out_file_write(void *state, const char *data, size_t len)
+out_file_write(void *state, const char *data, size_t len, uint32_t nsamples)
 {
     struct out_file *o = state;
+
+    (void)nsamples;
 
     if (o->pending.len > o->pending_off && drain_pending(o) != 0) {
         keep_pending(o, data, len);

@@ -33,9 +33,11 @@ out_stdout_new(int fd)
 }
 
 static int
-out_stdout_write(void *state, const char *data, size_t len)
+out_stdout_write(void *state, const char *data, size_t len, uint32_t nsamples)
 {
     struct out_stdout *o = state;
+
+    (void)nsamples;
 
     while (len > 0) {
         ssize_t n = write(o->fd, data, len);

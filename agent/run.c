@@ -22,6 +22,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "enc_json.h"
+#include "encoder.h"
 #include "engine.h"
 #include "job_json.h"
 #include "job_prom.h"
@@ -298,15 +299,20 @@ run_check_config(const char *path)
     return RUN_EXIT_OK;
 }
 
-/* The outputs: --output-file, else the config's, else stdout. */
+/*
+ * The outputs: --output-file, else stdout when --format is given (it shows what the daemon would
+ * send), else the config's, else stdout; --format (default json) picks the encoder of the first
+ * two.
+ */
 static int
-add_outputs(struct engine *e, const struct run_opts *o, const struct config *c)
+add_outputs(struct engine *e, struct loop *l, const struct run_opts *o, const struct config *c)
 {
     char err[512];
     struct output out = {.ops = &out_stdout_ops};
+    const struct encoder *enc = encoder_find(o->format != NULL ? o->format : "json");
 
-    if (o->output_file == NULL && c != NULL) {
-        if (setup_outputs(e, c, err, sizeof(err)) != 0) {
+    if (o->output_file == NULL && o->format == NULL && c != NULL) {
+        if (setup_outputs(e, l, c, err, sizeof(err)) != 0) {
             fprintf(stderr, "pollster: %s: %s\n", c->path, err);
             log_err("run: %s", err);
             return -EINVAL;
@@ -325,7 +331,7 @@ add_outputs(struct engine *e, const struct run_opts *o, const struct config *c)
     else {
         out.state = out_stdout_new(1);
     }
-    if (out.state == NULL || engine_add_output(e, &enc_json, &out) != 0) {
+    if (out.state == NULL || engine_add_output(e, enc, &out) != 0) {
         fprintf(stderr, "pollster: out of memory\n");
         return -ENOMEM;
     }
@@ -349,8 +355,9 @@ run_main(const struct run_opts *o)
                 o->kind);
         return RUN_EXIT_USAGE;
     }
-    if (o->format != NULL && strcmp(o->format, "json") != 0) {
-        fprintf(stderr, "pollster: unknown --format \"%s\" (available: json)\n", o->format);
+    if (o->format != NULL && encoder_find(o->format) == NULL) {
+        fprintf(stderr, "pollster: unknown --format \"%s\" (available: json, vm, otlp, telegraf)\n",
+                o->format);
         return RUN_EXIT_USAGE;
     }
     for (size_t i = 0; i < o->ntargets; i++) {
@@ -413,7 +420,7 @@ run_main(const struct run_opts *o)
         goto out;
     }
     ctx.engine = e;
-    if (add_outputs(e, o, ctx.config) != 0) {
+    if (add_outputs(e, l, o, ctx.config) != 0) {
         exit_code = RUN_EXIT_USAGE;
         goto out;
     }

@@ -263,6 +263,48 @@ scrape_xfer_done_cb(struct loop_xfer *x, CURLcode rc)
     s->done(s, b, s->arg);
 }
 
+CURLcode
+scrape_http_apply(CURL *e, const struct scrape_http *h, struct curl_slist **headers)
+{
+    CURLcode rc = CURLE_OK;
+
+#define SET(opt, val)                                                                              \
+    do {                                                                                           \
+        if (rc == CURLE_OK)                                                                        \
+            rc = curl_easy_setopt(e, opt, val);                                                    \
+    } while (0)
+    if (h->insecure_skip_verify) {
+        SET(CURLOPT_SSL_VERIFYPEER, 0L);
+        SET(CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    if (h->username != NULL || h->password != NULL) {
+        SET(CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        SET(CURLOPT_USERNAME, h->username != NULL ? h->username : "");
+        SET(CURLOPT_PASSWORD, h->password != NULL ? h->password : "");
+    }
+    if (h->ca_file != NULL) {
+        SET(CURLOPT_CAINFO, h->ca_file);
+    }
+    if (h->cert_file != NULL) {
+        SET(CURLOPT_SSLCERT, h->cert_file);
+    }
+    if (h->key_file != NULL) {
+        SET(CURLOPT_SSLKEY, h->key_file);
+    }
+    for (size_t i = 0; i < h->nheaders && rc == CURLE_OK; i++) {
+        struct curl_slist *n = curl_slist_append(*headers, h->headers[i]);
+        if (n == NULL) {
+            rc = CURLE_OUT_OF_MEMORY;
+        }
+        *headers = n != NULL ? n : *headers;
+    }
+    if (*headers != NULL) {
+        SET(CURLOPT_HTTPHEADER, *headers);
+    }
+#undef SET
+    return rc;
+}
+
 static int
 easy_setup(struct scrape *s)
 {
@@ -297,36 +339,11 @@ easy_setup(struct scrape *s)
         SET(CURLOPT_FRESH_CONNECT, 1L);
         SET(CURLOPT_FORBID_REUSE, 1L);
     }
-    if (h->insecure_skip_verify) {
-        SET(CURLOPT_SSL_VERIFYPEER, 0L);
-        SET(CURLOPT_SSL_VERIFYHOST, 0L);
-    }
-    if (h->username != NULL || h->password != NULL) {
-        SET(CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-        SET(CURLOPT_USERNAME, h->username != NULL ? h->username : "");
-        SET(CURLOPT_PASSWORD, h->password != NULL ? h->password : "");
-    }
-    if (h->ca_file != NULL) {
-        SET(CURLOPT_CAINFO, h->ca_file);
-    }
-    if (h->cert_file != NULL) {
-        SET(CURLOPT_SSLCERT, h->cert_file);
-    }
-    if (h->key_file != NULL) {
-        SET(CURLOPT_SSLKEY, h->key_file);
-    }
     if (h->head) {
         SET(CURLOPT_NOBODY, 1L);
     }
-    for (size_t i = 0; i < h->nheaders && rc == CURLE_OK; i++) {
-        struct curl_slist *n = curl_slist_append(s->headers, h->headers[i]);
-        if (n == NULL) {
-            rc = CURLE_OUT_OF_MEMORY;
-        }
-        s->headers = n != NULL ? n : s->headers;
-    }
-    if (s->headers != NULL) {
-        SET(CURLOPT_HTTPHEADER, s->headers);
+    if (rc == CURLE_OK) {
+        rc = scrape_http_apply(e, h, &s->headers);
     }
 #undef SET
     if (rc != CURLE_OK) {

@@ -40,6 +40,13 @@ int scrape_http_copy(struct scrape_http *dst, const struct scrape_http *src);
 /* Frees what scrape_http_copy allocated; @h is zeroed. */
 void scrape_http_release(struct scrape_http *h);
 
+/*
+ * Applies @h's TLS, basic auth and headers to @e, appending the headers to *@headers (which the
+ * caller frees with curl_slist_free_all after the transfer). Shared by scrapes and the http
+ * output.
+ */
+CURLcode scrape_http_apply(CURL *e, const struct scrape_http *h, struct curl_slist **headers);
+
 struct scrape_opts {
     const char *url;                /* borrowed: outlives the scrape */
     int64_t timeout_ms;             /* connect and total deadline, > 0 */

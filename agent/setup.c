@@ -14,12 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "enc_json.h"
+#include "encoder.h"
 #include "job_json.h"
 #include "job_probe.h"
 #include "job_prom.h"
 #include "log.h"
 #include "out_file.h"
+#include "out_http.h"
 #include "out_stdout.h"
 #include "relabel.h"
 #include "strbuf.h"
@@ -147,16 +148,18 @@ identity(struct strbuf *sb, const struct config_job *job, const struct config_ta
     }
 }
 
-/* The job's HTTP settings as scrape settings (strings borrowed from the config). */
+/*
+ * HTTP client settings from the config as scrape settings (strings borrowed from the config,
+ * header lines allocated into @headers, which holds room for nheaders + 1). @who names the job
+ * or output in errors.
+ */
 static int
-http_settings(const struct config_job *job, struct scrape_http *h, char **auth_header,
-              char **headers, char *err, size_t errlen)
+client_settings(const struct config_http *c, const char *who, struct scrape_http *h, char **headers,
+                char *err, size_t errlen)
 {
-    const struct config_http *c = &job->http;
-
     memset(h, 0, sizeof(*h));
     if (c->tls.server_name != NULL) {
-        snprintf(err, errlen, "job \"%s\": tls_config.server_name is not supported yet", job->name);
+        snprintf(err, errlen, "%s: tls_config.server_name is not supported yet", who);
         return -EINVAL;
     }
     h->username = c->basic_auth.username;
@@ -166,8 +169,6 @@ http_settings(const struct config_job *job, struct scrape_http *h, char **auth_h
     h->key_file = c->tls.key_file;
     h->insecure_skip_verify = c->tls.insecure_skip_verify;
     h->follow_redirects = c->follow_redirects;
-    h->head = job->kind == CONFIG_JOB_PROBE && job->probe.method == CONFIG_METHOD_HEAD;
-    h->no_compression = job->kind == CONFIG_JOB_PROMETHEUS && !job->scrape.enable_compression;
     h->headers = headers;
     for (size_t i = 0; i < c->nheaders; i++) {
         size_t len = strlen(c->headers[i].name) + strlen(c->headers[i].value) + 3;
@@ -180,14 +181,28 @@ http_settings(const struct config_job *job, struct scrape_http *h, char **auth_h
     if (c->authorization.type != NULL) {
         const char *cred = c->authorization.credentials ? c->authorization.credentials : "";
         size_t len = strlen(c->authorization.type) + strlen(cred) + 18;
-        *auth_header = malloc(len);
-        if (*auth_header == NULL) {
+        headers[h->nheaders] = malloc(len);
+        if (headers[h->nheaders] == NULL) {
             return -ENOMEM;
         }
-        snprintf(*auth_header, len, "Authorization: %s %s", c->authorization.type, cred);
-        headers[h->nheaders++] = *auth_header;
-        *auth_header = NULL; /* now in headers[] */
+        snprintf(headers[h->nheaders++], len, "Authorization: %s %s", c->authorization.type, cred);
     }
+    return 0;
+}
+
+/* The job's HTTP settings as scrape settings. */
+static int
+http_settings(const struct config_job *job, struct scrape_http *h, char **headers, char *err,
+              size_t errlen)
+{
+    char who[300];
+
+    snprintf(who, sizeof(who), "job \"%s\"", job->name);
+    if (client_settings(&job->http, who, h, headers, err, errlen) != 0) {
+        return -EINVAL;
+    }
+    h->head = job->kind == CONFIG_JOB_PROBE && job->probe.method == CONFIG_METHOD_HEAD;
+    h->no_compression = job->kind == CONFIG_JOB_PROMETHEUS && !job->scrape.enable_compression;
     return 0;
 }
 
@@ -304,7 +319,6 @@ add_one(struct engine *e, const struct config *c, const struct config_job *job,
         const struct config_target *t, struct strbuf *id, char *err, size_t errlen)
 {
     char *headers[64 + 1];
-    char *auth = NULL;
     size_t nlabels = 0;
     struct target_spec spec;
     int rc = -EINVAL;
@@ -320,7 +334,7 @@ add_one(struct engine *e, const struct config *c, const struct config_job *job,
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
-    if (http_settings(job, &spec.http, &auth, headers, err, errlen) != 0) {
+    if (http_settings(job, &spec.http, headers, err, errlen) != 0) {
         goto out;
     }
     identity(id, job, t, labels, nlabels);
@@ -360,7 +374,6 @@ out:
     for (size_t i = 0; i < 65; i++) {
         free(headers[i]);
     }
-    free(auth);
     free(labels);
     return rc;
 }
@@ -386,14 +399,72 @@ setup_targets(struct engine *e, const struct config *c, const char *only_job, ch
     return rc;
 }
 
+static enum spool_fsync
+spool_fsync_of(enum config_fsync f)
+{
+    switch (f) {
+    case CONFIG_FSYNC_BATCH:
+        return SPOOL_FSYNC_BATCH;
+    case CONFIG_FSYNC_INTERVAL:
+        return SPOOL_FSYNC_INTERVAL;
+    case CONFIG_FSYNC_NEVER:
+        break;
+    }
+    return SPOOL_FSYNC_NEVER;
+}
+
+static void *
+http_output(struct loop *l, const struct config_output *co, size_t i, char *err, size_t errlen)
+{
+    char *headers[64 + 1];
+    char what[32];
+    struct scrape_http http;
+    void *state = NULL;
+
+    memset(headers, 0, sizeof(headers));
+    snprintf(what, sizeof(what), "outputs[%zu]", i);
+    if (co->http.nheaders > 64) {
+        snprintf(err, errlen, "%s: at most 64 headers", what);
+        return NULL;
+    }
+    if (client_settings(&co->http, what, &http, headers, err, errlen) == 0) {
+        struct out_http_opts o = {
+            .what = what,
+            .url = co->url,
+            .http = &http,
+            .enc = encoder_find(config_format_name(co->format)),
+            .timeout_ms = co->timeout_ms,
+            .batch_max_bytes = co->batch_max_bytes,
+            .flush_interval_ms = co->flush_interval_ms,
+            .queue_max_bytes = co->queue_max_bytes,
+            .spool_dir = co->spool_dir,
+            .spool_max_bytes = co->spool_max_bytes,
+            .spool_fsync = spool_fsync_of(co->fsync),
+            .retry_initial_ms = co->retry_initial_ms,
+            .retry_max_ms = co->retry_max_ms,
+            .gzip = co->compression == CONFIG_COMPRESSION_GZIP,
+        };
+        char e2[400];
+        state = out_http_new(l, &o, e2, sizeof(e2));
+        if (state == NULL) {
+            snprintf(err, errlen, "%s: %s", what, e2);
+        }
+    }
+    for (size_t k = 0; k < 65; k++) {
+        free(headers[k]);
+    }
+    return state;
+}
+
 int
-setup_outputs(struct engine *e, const struct config *c, char *err, size_t errlen)
+setup_outputs(struct engine *e, struct loop *l, const struct config *c, char *err, size_t errlen)
 {
     for (size_t i = 0; i < c->noutputs; i++) {
         const struct config_output *co = &c->outputs[i];
+        const struct encoder *enc = encoder_find(config_format_name(co->format));
         struct output out = {0};
-        if (co->format != CONFIG_FORMAT_JSON) {
-            snprintf(err, errlen, "outputs[%zu]: format %s is not available yet (json only)", i,
+        if (enc == NULL) {
+            snprintf(err, errlen, "outputs[%zu]: format %s has no encoder", i,
                      config_format_name(co->format));
             return -EINVAL;
         }
@@ -417,10 +488,14 @@ setup_outputs(struct engine *e, const struct config *c, char *err, size_t errlen
             }
             break;
         case CONFIG_OUTPUT_HTTP:
-            snprintf(err, errlen, "outputs[%zu]: type http is not available yet", i);
-            return -EINVAL;
+            out.ops = &out_http_ops;
+            out.state = http_output(l, co, i, err, errlen);
+            if (out.state == NULL) {
+                return -EINVAL;
+            }
+            break;
         }
-        if (engine_add_output(e, &enc_json, &out) != 0) {
+        if (engine_add_output(e, enc, &out) != 0) {
             snprintf(err, errlen, "out of memory");
             return -ENOMEM;
         }

@@ -12,6 +12,8 @@
 #include "config.h"
 #include "engine.h"
 
+struct loop;
+
 /*
  * Adds the targets of every job of @c (only of job @only_job when not NULL) to @e. Returns 0,
  * or -EINVAL / -ENOMEM with the cause in @err (the targets added so far stay: the caller aborts
@@ -20,8 +22,12 @@
 int setup_targets(struct engine *e, const struct config *c, const char *only_job, char *err,
                   size_t errlen);
 
-/* Adds the outputs of @c to @e. 0, or a negative errno with the cause in @err. */
-int setup_outputs(struct engine *e, const struct config *c, char *err, size_t errlen);
+/*
+ * Adds the outputs of @c to @e (http outputs send through @l and open their spools now). 0, or
+ * a negative errno with the cause in @err.
+ */
+int setup_outputs(struct engine *e, struct loop *l, const struct config *c, char *err,
+                  size_t errlen);
 
 /* True when @a and @b have the same outputs, status address and log settings (what a reload
  * does not apply). */

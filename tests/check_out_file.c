@@ -55,7 +55,7 @@ slurp(const char *p)
 static void
 put(void *o, const char *line)
 {
-    ck_assert_int_eq(out_file_ops.write(o, line, strlen(line)), 0);
+    ck_assert_int_eq(out_file_ops.write(o, line, strlen(line), 1), 0);
 }
 
 START_TEST(test_appends)
@@ -118,8 +118,8 @@ START_TEST(test_write_failure_kept_and_retried_in_order)
     small = old;
     small.rlim_cur = 4; /* the file may not grow past 4 bytes: writes fail with EFBIG */
     ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &small), 0);
-    ck_assert_int_eq(out_file_ops.write(o, "two\n", 4), -EAGAIN);
-    ck_assert_int_eq(out_file_ops.write(o, "three\n", 6), -EAGAIN);
+    ck_assert_int_eq(out_file_ops.write(o, "two\n", 4, 1), -EAGAIN);
+    ck_assert_int_eq(out_file_ops.write(o, "three\n", 6, 1), -EAGAIN);
     ck_assert_uint_eq(out_file_pending(o), 10);
     ck_assert_int_ne(out_file_ops.flush(o), 0);
     ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
@@ -141,7 +141,7 @@ START_TEST(test_flush_drains)
     small = old;
     small.rlim_cur = 0;
     ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &small), 0);
-    ck_assert_int_eq(out_file_ops.write(o, "x\n", 2), -EAGAIN);
+    ck_assert_int_eq(out_file_ops.write(o, "x\n", 2, 1), -EAGAIN);
     ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
     ck_assert_int_eq(out_file_ops.flush(o), 0);
     ck_assert_str_eq(slurp(path), "x\n");

@@ -155,3 +155,53 @@ testutil_once_teardown(struct loop *lp, struct mock_server *mock, struct engine 
     stats_free_all();
     arena_free_cache();
 }
+
+struct grow {
+    char *data;
+    size_t len, cap;
+};
+
+static size_t
+grow_cb(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+    struct grow *g = arg;
+    size_t n = size * nmemb;
+
+    if (g->len + n + 1 > g->cap) {
+        size_t cap = (g->len + n + 1) * 2;
+        char *d = realloc(g->data, cap);
+        if (d == NULL) {
+            return 0;
+        }
+        g->data = d;
+        g->cap = cap;
+    }
+    memcpy(g->data + g->len, ptr, n);
+    g->len += n;
+    g->data[g->len] = '\0';
+    return n;
+}
+
+char *
+testutil_http(const char *url, const char *post, long timeout_ms, long *code)
+{
+    struct grow g = {.data = calloc(1, 1), .cap = 1};
+    CURL *h = curl_easy_init();
+
+    *code = -1;
+    ck_assert_ptr_nonnull(g.data);
+    ck_assert_ptr_nonnull(h);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, grow_cb);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &g);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
+    if (post != NULL) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, post);
+    }
+    if (curl_easy_perform(h) == CURLE_OK) {
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, code);
+    }
+    curl_easy_cleanup(h);
+    return g.data;
+}

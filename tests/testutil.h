@@ -40,4 +40,11 @@ double testutil_sample_value(json_object *batch, const char *name, const char *l
 /* Number of samples named @name in @batch. */
 size_t testutil_count_samples(json_object *batch, const char *name);
 
+/*
+ * Blocking HTTP request to @url (GET, or POST of @post when not NULL) with a @timeout_ms
+ * deadline. Returns the body (malloc'd, NUL-terminated; free it) and sets *@code to the HTTP
+ * status, or -1 when the request failed (the body is then an empty string).
+ */
+char *testutil_http(const char *url, const char *post, long timeout_ms, long *code);
+
 #endif

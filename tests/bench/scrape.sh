@@ -6,8 +6,16 @@
 #   tests/bench/scrape.sh [TARGETS [INTERVAL_S [DURATION_S]]]     (defaults: 500 5 60)
 #   POLLSTER=/path/to/pollster GZIP=0 tests/bench/scrape.sh 100 5 30
 #   PERF_OUT=/tmp/perf.data tests/bench/scrape.sh      (also profiles pollster with perf)
+#   FORWARD=vm tests/bench/scrape.sh                 (forwarding mode, below)
 #
-# Needs nginx (Debian package nginx-light or nginx) and curl. Never part of make check.
+# Forwarding mode (FORWARD=vm): the same targets, but the output is `type: http, format: vm`
+# into a real VictoriaMetrics on loopback (Debian's victoria-metrics, temporary data dir), with
+# SPOOL=1 (default) a spool_dir, COMPRESSION=gzip|none (default gzip). After the run pollster is
+# stopped (it drains), and the script prints the samples pollster delivered and the samples
+# found in VictoriaMetrics (sum of count_over_time over everything).
+#
+# Needs nginx (Debian package nginx-light or nginx), curl and python3; victoria-metrics for
+# FORWARD=vm. Never part of make check.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -18,6 +26,9 @@ pollster=${POLLSTER:-$top/pollster}
 fixture=${FIXTURE:-$top/tests/fixtures/node_exporter.prom}
 gzip=${GZIP:-1}
 out=${OUT:-/dev/null}
+forward=${FORWARD:-}
+spool=${SPOOL:-1}
+compression=${COMPRESSION:-gzip}
 
 command -v nginx >/dev/null || { echo "scrape.sh: nginx not found (apt-get install nginx-light)" >&2; exit 77; }
 [ -x "$pollster" ] || { echo "scrape.sh: $pollster not built" >&2; exit 1; }
@@ -25,9 +36,11 @@ command -v nginx >/dev/null || { echo "scrape.sh: nginx not found (apt-get insta
 work=$(mktemp -d /tmp/pollster-bench.XXXXXX)
 nginx_pid=""
 pollster_pid=""
+vm_pid=""
 cleanup() {
     [ -n "$pollster_pid" ] && kill "$pollster_pid" 2>/dev/null || true
     [ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null || true
+    [ -n "$vm_pid" ] && kill "$vm_pid" 2>/dev/null || true
     wait 2>/dev/null || true
     rm -rf "$work"
 }
@@ -69,11 +82,38 @@ nginx -c "$work/nginx.conf" -p "$work" &
 nginx_pid=$!
 for _ in $(seq 50); do curl -fs "http://127.0.0.1:$port/t/0/metrics" >/dev/null && break; sleep 0.1; done
 
-args=()
-for i in $(seq 1 "$targets"); do args+=(--target "http://127.0.0.1:$port/t/$i/metrics"); done
 timeout_s=$(( interval > 10 ? 10 : interval ))
-"$pollster" --kind prometheus --job node --interval "${interval}s" --timeout "${timeout_s}s" \
-    --status-listen "127.0.0.1:$status_port" --log-level warn "${args[@]}" > "$out" 2> "$work/pollster.log" &
+if [ -n "$forward" ]; then
+    [ "$forward" = vm ] || { echo "scrape.sh: FORWARD=vm is the only forwarding mode" >&2; exit 1; }
+    command -v victoria-metrics >/dev/null || { echo "scrape.sh: victoria-metrics not found" >&2; exit 77; }
+    vm_port=$(free_port)
+    victoria-metrics -storageDataPath="$work/vmdata" -httpListenAddr="127.0.0.1:$vm_port" \
+        -search.latencyOffset=0s -loggerLevel=ERROR > "$work/vm.log" 2>&1 &
+    vm_pid=$!
+    for _ in $(seq 100); do curl -fs "http://127.0.0.1:$vm_port/health" >/dev/null && break; sleep 0.1; done
+    {
+        echo "global: {scrape_interval: ${interval}s, scrape_timeout: ${timeout_s}s}"
+        echo "scrape_configs:"
+        echo "  - job_name: node"
+        echo "    static_configs:"
+        for i in $(seq 1 "$targets"); do
+            echo "      - {targets: ['127.0.0.1:$port'], labels: {__metrics_path__: /t/$i/metrics, t: '$i'}}"
+        done
+        echo "outputs:"
+        echo "  - type: http"
+        echo "    url: http://127.0.0.1:$vm_port/api/v1/import"
+        echo "    format: vm"
+        echo "    compression: $compression"
+        [ "$spool" = 1 ] && echo "    spool_dir: $work/spool"
+        echo "status: {listen: '127.0.0.1:$status_port'}"
+    } > "$work/pollster.yaml"
+    "$pollster" -c "$work/pollster.yaml" --log-level warn > /dev/null 2> "$work/pollster.log" &
+else
+    args=()
+    for i in $(seq 1 "$targets"); do args+=(--target "http://127.0.0.1:$port/t/$i/metrics"); done
+    "$pollster" --kind prometheus --job node --interval "${interval}s" --timeout "${timeout_s}s" \
+        --status-listen "127.0.0.1:$status_port" --log-level warn "${args[@]}" > "$out" 2> "$work/pollster.log" &
+fi
 pollster_pid=$!
 if [ -n "${PERF_OUT:-}" ]; then
     # Profile: perf record -e cpu-clock attached to pollster for the whole run.
@@ -87,6 +127,21 @@ read -r utime stime < <(awk '{print $14, $15}' "/proc/$pollster_pid/stat")
 hwm_kb=$(awk '/VmHWM/ {print $2}' "/proc/$pollster_pid/status")
 rss_kb=$(awk '/VmRSS/ {print $2}' "/proc/$pollster_pid/status")
 kill -TERM "$pollster_pid"; wait "$pollster_pid" || true; pollster_pid=""
+delivered=""
+found=""
+if [ -n "$forward" ]; then
+    # What reached VictoriaMetrics: the drain at SIGTERM delivered the rest (or spooled it).
+    delivered=$(echo "$metrics" | awk '$1 ~ /^pollster_output_delivered_samples_total/ {print $2}')
+    pending=$(echo "$metrics" | awk '$1 ~ /^pollster_output_pending_samples/ {print $2}')
+    spool_bytes=$(echo "$metrics" | awk '$1 ~ /^pollster_output_spool_bytes/ {print $2}')
+    curl -fs "http://127.0.0.1:$vm_port/internal/force_flush" >/dev/null
+    sleep 2
+    found=$(curl -fs "http://127.0.0.1:$vm_port/api/v1/query" \
+        --data-urlencode 'query=sum(count_over_time({__name__=~".+"}[1d]))' |
+        python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else 0)')
+    echo "forwarding           format vm, compression $compression, spool $([ "$spool" = 1 ] && echo on || echo off)"
+    echo "at the last /metrics delivered $delivered samples, pending $pending, spool $spool_bytes bytes"
+fi
 
 get() { echo "$metrics" | awk -v k="$1" '$1 == k {print $2}'; }
 ok=$(get 'pollster_runs_total{job="node",result="ok"}')
@@ -99,10 +154,11 @@ lag_sum=$(get 'pollster_schedule_lag_seconds_sum{job="node"}')
 lag_count=$(get 'pollster_schedule_lag_seconds_count{job="node"}')
 tck=$(getconf CLK_TCK)
 python3 - "$targets" "$interval" "$duration" "$ok" "$failed" "$overlap" "$late" "$samples" \
-    "$utime" "$stime" "$tck" "$hwm_kb" "$rss_kb" "$lag_max" "$lag_sum" "$lag_count" "$gzip" <<'PY'
+    "$utime" "$stime" "$tck" "$hwm_kb" "$rss_kb" "$lag_max" "$lag_sum" "$lag_count" "$gzip" \
+    "$found" <<'PY'
 import sys
 (t, iv, d, ok, failed, overlap, late, samples, ut, st, tck, hwm, rss, lag_max, lag_sum,
- lag_count, gz) = sys.argv[1:]
+ lag_count, gz, found) = sys.argv[1:]
 t, iv, d = int(t), float(iv), float(d)
 ok, failed, overlap, late, samples = (int(float(x or 0)) for x in (ok, failed, overlap, late, samples))
 cpu = (int(ut) + int(st)) / int(tck)
@@ -119,4 +175,6 @@ print(f"samples              {samples} ({samples / d:.0f}/s)")
 print(f"cpu (user+sys)       {cpu:.2f} s")
 print(f"cpu per 1M samples   {cpu / samples * 1e6 if samples else float('nan'):.3f} s")
 print(f"peak RSS             {int(hwm)/1024:.1f} MiB (now {int(rss)/1024:.1f} MiB)")
+if found:
+    print(f"found in VictoriaMetrics {int(float(found))} of {samples} scraped (sum of count_over_time)")
 PY

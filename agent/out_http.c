@@ -1,0 +1,806 @@
+/*
+ * The http output (out_http.h): a queue (the spool, or memory), one request in flight at a time
+ * so batches arrive in order, and a timer for flush intervals and retry backoff.
+ *
+ * The books: every sample handed to write() (collected), or found in the spool at start
+ * (recovered), is at every moment exactly one of delivered, dropped (by reason) or pending (in
+ * the memory queue or the spool). Each counter moves only where the samples move.
+ */
+#include "config.h"
+
+#include "out_http.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "clock.h"
+#include "log.h"
+#include "loop.h"
+
+/* Fastest deflate level: on metrics text it keeps most of the ratio at a fraction of the CPU. */
+#define OUT_HTTP_GZIP_LEVEL 1
+/* How much of a sink's answer is kept for the log line. */
+#define OUT_HTTP_ANSWER_MAX 512
+/* The longest Retry-After honoured (a broken sink must not park the output for days). */
+#define OUT_HTTP_RETRY_AFTER_MAX_MS (3600 * 1000)
+
+/* A batch waiting in the memory queue (no spool, or the spool could not take it). */
+struct rec {
+    struct rec *next;
+    size_t len;
+    uint32_t nsamples;
+    char data[];
+};
+
+struct out_http {
+    struct loop *loop; /* borrowed */
+    struct out_http_opts o;
+    char *what;
+    char *url;
+    struct scrape_http http; /* owned copy */
+
+    struct spool *spool; /* owned; NULL without spool_dir */
+
+    /* memory queue, oldest first */
+    struct rec *head, *tail;
+    uint64_t mem_bytes, mem_samples;
+    size_t mem_count;
+
+    /* the request */
+    CURL *easy;
+    struct curl_slist *headers;
+    struct loop_xfer xfer;
+    bool in_flight;
+    bool from_spool;      /* else: the first req_recs records of the memory queue */
+    size_t req_recs;      /* records in the request */
+    uint64_t req_bytes;   /* their bytes (memory records) */
+    uint64_t req_samples; /* samples in it */
+    uint64_t req_last_seq;
+    struct strbuf body;   /* the document */
+    struct strbuf gz;     /* the document compressed */
+    struct strbuf rec;    /* one record read from the spool */
+    struct strbuf answer; /* the start of the sink's answer */
+    z_stream zs;
+    bool zs_ready;
+
+    struct event *timer; /* flush interval, or retry backoff while failing */
+    bool failing;
+    unsigned attempt; /* failed attempts in a row */
+    bool draining;
+    struct log_limit complain;
+    struct log_limit queue_complain;
+
+    struct output_stats st;
+};
+
+static const char *const drop_names[OUTPUT_DROP__COUNT] = {
+    [OUTPUT_DROP_QUEUE_FULL] = "queue_full",   [OUTPUT_DROP_SPOOL_FULL] = "spool_full",
+    [OUTPUT_DROP_REJECTED] = "rejected",       [OUTPUT_DROP_SHUTDOWN] = "shutdown",
+    [OUTPUT_DROP_SPOOL_ERROR] = "spool_error", [OUTPUT_DROP_CORRUPT] = "corrupt",
+};
+
+const char *
+output_drop_name(enum output_drop d)
+{
+    return d < OUTPUT_DROP__COUNT ? drop_names[d] : "unknown";
+}
+
+static void send_next(struct out_http *h);
+
+static bool
+spool_has_unread(const struct out_http *h)
+{
+    return h->spool != NULL && !spool_all_read(h->spool);
+}
+
+/* Records not yet in a request. */
+static bool
+has_unsent(const struct out_http *h)
+{
+    size_t in_req = h->in_flight && !h->from_spool ? h->req_recs : 0;
+
+    return spool_has_unread(h) || h->mem_count > in_req;
+}
+
+static void
+arm_timer(struct out_http *h, int64_t ms)
+{
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+
+    if (evtimer_add(h->timer, &tv) != 0) {
+        log_err("out_http: %s: cannot arm a timer", h->what);
+    }
+}
+
+/* Bytes waiting that no request carries yet. */
+static uint64_t
+unsent_bytes(const struct out_http *h)
+{
+    uint64_t n = h->mem_bytes;
+
+    if (h->in_flight && !h->from_spool) {
+        n -= h->req_bytes;
+    }
+    if (h->spool != NULL) {
+        struct spool_stats ss;
+        spool_stats(h->spool, &ss);
+        n += ss.unread_bytes;
+    }
+    return n;
+}
+
+/* Sends now when a request's worth is waiting or we drain; else within a flush interval. */
+static void
+kick(struct out_http *h)
+{
+    if (h->in_flight || h->failing || !has_unsent(h)) {
+        return;
+    }
+    if (h->draining || unsent_bytes(h) >= h->o.batch_max_bytes) {
+        evtimer_del(h->timer);
+        send_next(h);
+    }
+    else if (!evtimer_pending(h->timer, NULL)) {
+        arm_timer(h, h->o.flush_interval_ms);
+    }
+}
+
+static void
+mem_pop(struct out_http *h)
+{
+    struct rec *r = h->head;
+
+    h->head = r->next;
+    if (h->head == NULL) {
+        h->tail = NULL;
+    }
+    h->mem_bytes -= r->len;
+    h->mem_samples -= r->nsamples;
+    h->mem_count--;
+    free(r);
+}
+
+/* Drops the oldest records not in the request until the queue fits queue_max_bytes. */
+static void
+mem_bound(struct out_http *h)
+{
+    size_t keep = h->in_flight && !h->from_spool ? h->req_recs : 0;
+    uint64_t samples = 0, records = 0;
+
+    while (h->mem_bytes > h->o.queue_max_bytes && h->mem_count > keep) {
+        /* Unlink the record after the request's ones (or the head). */
+        struct rec **pp = &h->head;
+        for (size_t i = 0; i < keep; i++) {
+            pp = &(*pp)->next;
+        }
+        struct rec *r = *pp;
+        *pp = r->next;
+        if (h->tail == r) {
+            h->tail = NULL;
+            for (struct rec *t = h->head; t != NULL; t = t->next) {
+                h->tail = t;
+            }
+        }
+        h->mem_bytes -= r->len;
+        h->mem_samples -= r->nsamples;
+        h->mem_count--;
+        samples += r->nsamples;
+        records++;
+        free(r);
+    }
+    if (records > 0) {
+        /* With a spool, memory holds batches only when the spool could not take them. */
+        h->st.dropped[h->spool != NULL ? OUTPUT_DROP_SPOOL_ERROR : OUTPUT_DROP_QUEUE_FULL] +=
+            samples;
+        log_complain(&h->queue_complain, clock_mono_ms(), 1, h->what,
+                     "memory queue over queue_max_bytes (%llu): dropped the oldest %llu batch(es), "
+                     "%llu samples (configure spool_dir to keep them)",
+                     (unsigned long long)h->o.queue_max_bytes, (unsigned long long)records,
+                     (unsigned long long)samples);
+    }
+}
+
+static int
+mem_push(struct out_http *h, const char *data, size_t len, uint32_t nsamples)
+{
+    struct rec *r = malloc(sizeof(*r) + len);
+
+    if (r == NULL) {
+        return -ENOMEM;
+    }
+    r->next = NULL;
+    r->len = len;
+    r->nsamples = nsamples;
+    memcpy(r->data, data, len);
+    if (h->tail != NULL) {
+        h->tail->next = r;
+    }
+    else {
+        h->head = r;
+    }
+    h->tail = r;
+    h->mem_bytes += len;
+    h->mem_samples += nsamples;
+    h->mem_count++;
+    return 0;
+}
+
+static int
+out_http_write(void *state, const char *data, size_t len, uint32_t nsamples)
+{
+    struct out_http *h = state;
+    int rc = -ENOSPC;
+
+    h->st.collected += nsamples;
+    /* The memory queue holds records only when the spool failed: keep them in order. */
+    if (h->spool != NULL && h->mem_count == 0) {
+        uint64_t dropped = 0;
+        rc = spool_append(h->spool, data, len, nsamples, &dropped);
+        h->st.dropped[OUTPUT_DROP_SPOOL_FULL] += dropped;
+    }
+    if (rc != 0) {
+        if (h->spool != NULL && h->mem_count == 0) {
+            log_err("out_http: %s: the spool cannot take a batch; queueing it in memory (up to "
+                    "queue_max_bytes)",
+                    h->what);
+        }
+        if (mem_push(h, data, len, nsamples) != 0) {
+            h->st.dropped[h->spool != NULL ? OUTPUT_DROP_SPOOL_ERROR : OUTPUT_DROP_QUEUE_FULL] +=
+                nsamples;
+            log_err("out_http: %s: out of memory: dropped a batch of %u samples", h->what,
+                    nsamples);
+            return -ENOMEM;
+        }
+        mem_bound(h);
+    }
+    kick(h);
+    return 0;
+}
+
+static void
+body_framing(struct out_http *h, bool first)
+{
+    if (first) {
+        strbuf_puts(&h->body, h->o.enc->doc_open);
+    }
+    else {
+        strbuf_puts(&h->body, h->o.enc->doc_sep);
+    }
+}
+
+/* Fills h->body with records from the spool (oldest first) up to batch_max_bytes. */
+static int
+fill_from_spool(struct out_http *h)
+{
+    for (;;) {
+        uint32_t ns = 0;
+        uint64_t seq = 0;
+        strbuf_reset(&h->rec);
+        int rc = spool_read(h->spool, &h->rec, &ns, &seq);
+        if (rc < 0) {
+            return rc;
+        }
+        if (rc == 0) {
+            break;
+        }
+        if (h->rec.oom) {
+            spool_rewind(h->spool);
+            return -ENOMEM;
+        }
+        if (h->rec.len > 0) {
+            body_framing(h, h->body.len == 0);
+            strbuf_append(&h->body, h->rec.data, h->rec.len);
+        }
+        h->req_recs++;
+        h->req_samples += ns;
+        h->req_last_seq = seq;
+        /* A request may pass batch_max_bytes by its last record: records are never split. */
+        if (h->body.len >= h->o.batch_max_bytes) {
+            break;
+        }
+    }
+    return 0;
+}
+
+static void
+fill_from_memory(struct out_http *h)
+{
+    for (struct rec *r = h->head; r != NULL; r = r->next) {
+        if (h->req_recs > 0 && h->body.len + r->len > h->o.batch_max_bytes) {
+            break;
+        }
+        if (r->len > 0) {
+            body_framing(h, h->body.len == 0);
+            strbuf_append(&h->body, r->data, r->len);
+        }
+        h->req_recs++;
+        h->req_samples += r->nsamples;
+        h->req_bytes += r->len;
+    }
+}
+
+static int
+compress_body(struct out_http *h)
+{
+    if (!h->zs_ready) {
+        memset(&h->zs, 0, sizeof(h->zs));
+        if (deflateInit2(&h->zs, OUT_HTTP_GZIP_LEVEL, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
+            Z_OK) {
+            return -ENOMEM;
+        }
+        h->zs_ready = true;
+    }
+    else {
+        deflateReset(&h->zs);
+    }
+    strbuf_reset(&h->gz);
+    size_t bound = deflateBound(&h->zs, (uLong)h->body.len);
+    if (strbuf_reserve(&h->gz, bound) != 0) {
+        return -ENOMEM;
+    }
+    h->zs.next_in = (Bytef *)h->body.data;
+    h->zs.avail_in = (uInt)h->body.len;
+    h->zs.next_out = (Bytef *)h->gz.data;
+    h->zs.avail_out = (uInt)bound;
+    if (deflate(&h->zs, Z_FINISH) != Z_STREAM_END) {
+        return -EIO;
+    }
+    h->gz.len = bound - h->zs.avail_out;
+    return 0;
+}
+
+static size_t
+answer_cb(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+    struct out_http *h = arg;
+    size_t n = size * nmemb;
+
+    if (h->answer.len < OUT_HTTP_ANSWER_MAX) {
+        size_t take =
+            n < OUT_HTTP_ANSWER_MAX - h->answer.len ? n : OUT_HTTP_ANSWER_MAX - h->answer.len;
+        strbuf_append(&h->answer, ptr, take);
+    }
+    return n;
+}
+
+static int
+easy_prepare(struct out_http *h, const char *data, size_t len)
+{
+    CURLcode rc = CURLE_OK;
+
+    if (h->easy == NULL) {
+        char ct[128];
+        h->easy = curl_easy_init();
+        if (h->easy == NULL) {
+            return -ENOMEM;
+        }
+        snprintf(ct, sizeof(ct), "Content-Type: %s", h->o.enc->content_type);
+        struct curl_slist *n = curl_slist_append(NULL, ct);
+        if (n != NULL && h->o.gzip) {
+            struct curl_slist *m = curl_slist_append(n, "Content-Encoding: gzip");
+            n = m != NULL ? m : n;
+        }
+        /* No "Expect: 100-continue" round trip before each body. */
+        if (n != NULL) {
+            struct curl_slist *m = curl_slist_append(n, "Expect:");
+            n = m != NULL ? m : n;
+        }
+        h->headers = n;
+#define SET(opt, val)                                                                              \
+    do {                                                                                           \
+        if (rc == CURLE_OK)                                                                        \
+            rc = curl_easy_setopt(h->easy, opt, val);                                              \
+    } while (0)
+        SET(CURLOPT_URL, h->url);
+        SET(CURLOPT_NOSIGNAL, 1L);
+        SET(CURLOPT_CONNECTTIMEOUT_MS, (long)h->o.timeout_ms);
+        SET(CURLOPT_TIMEOUT_MS, (long)h->o.timeout_ms);
+        SET(CURLOPT_PROTOCOLS_STR, "http,https");
+        SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+        SET(CURLOPT_FOLLOWLOCATION, 0L);
+        SET(CURLOPT_USERAGENT, (const char *)SCRAPE_USER_AGENT);
+        SET(CURLOPT_WRITEFUNCTION, answer_cb);
+        SET(CURLOPT_WRITEDATA, h);
+        SET(CURLOPT_POST, 1L);
+        if (rc == CURLE_OK) {
+            rc = scrape_http_apply(h->easy, &h->http, &h->headers);
+        }
+        if (rc == CURLE_OK && h->headers != NULL) {
+            rc = curl_easy_setopt(h->easy, CURLOPT_HTTPHEADER, h->headers);
+        }
+        if (rc != CURLE_OK) {
+            log_err("out_http: %s: curl_easy_setopt() failed: %s", h->what, curl_easy_strerror(rc));
+            return -EINVAL;
+        }
+    }
+    /* The size first: without it curl would strlen() the (binary) body. */
+    SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    SET(CURLOPT_POSTFIELDS, data);
+#undef SET
+    return rc == CURLE_OK ? 0 : -EINVAL;
+}
+
+static void request_done(struct loop_xfer *x, CURLcode rc);
+
+static void
+send_next(struct out_http *h)
+{
+    int rc = 0;
+
+    if (h->in_flight) {
+        return;
+    }
+    strbuf_reset(&h->body);
+    strbuf_reset(&h->answer);
+    h->req_recs = 0;
+    h->req_samples = 0;
+    h->req_bytes = 0;
+    /* The spool holds the oldest records: memory holds records only after the spool failed. */
+    h->from_spool = spool_has_unread(h);
+    if (h->from_spool) {
+        rc = fill_from_spool(h);
+    }
+    else {
+        fill_from_memory(h);
+    }
+    if (rc == 0 && h->req_recs == 0) {
+        return;
+    }
+    if (rc == 0 && h->body.len > 0) {
+        strbuf_puts(&h->body, h->o.enc->doc_close);
+    }
+    if (rc == 0 && h->body.oom) {
+        rc = -ENOMEM;
+    }
+    const char *data = h->body.data;
+    size_t len = h->body.len;
+    if (rc == 0 && h->o.gzip) {
+        rc = compress_body(h);
+        data = h->gz.data;
+        len = h->gz.len;
+    }
+    if (rc == 0) {
+        rc = easy_prepare(h, data, len);
+    }
+    if (rc == 0) {
+        h->xfer.easy = h->easy;
+        h->xfer.done = request_done;
+        h->xfer.arg = h;
+        rc = loop_xfer_start(h->loop, &h->xfer);
+    }
+    if (rc != 0) {
+        log_err("out_http: %s: cannot send a request: %s; retrying later", h->what, strerror(-rc));
+        if (h->from_spool) {
+            spool_rewind(h->spool);
+        }
+        h->req_recs = 0;
+        h->failing = true;
+        h->attempt++;
+        arm_timer(h, h->o.retry_max_ms);
+        return;
+    }
+    if (h->attempt > 0) {
+        h->st.retries++;
+    }
+    h->in_flight = true;
+}
+
+/* Takes the request's records off the queue: the sink has them, or will never take them. */
+static void
+settle(struct out_http *h, bool delivered)
+{
+    uint64_t samples = 0;
+
+    if (h->from_spool) {
+        if (spool_ack(h->spool, h->req_last_seq, &samples) != 0) {
+            log_err("out_http: %s: cannot record the acknowledgement in the spool; its records "
+                    "may be sent again after a restart",
+                    h->what);
+        }
+    }
+    else {
+        for (size_t i = 0; i < h->req_recs && h->head != NULL; i++) {
+            samples += h->head->nsamples;
+            mem_pop(h);
+        }
+    }
+    if (delivered) {
+        h->st.delivered += samples;
+    }
+    else {
+        h->st.dropped[OUTPUT_DROP_REJECTED] += samples;
+    }
+    h->req_recs = 0;
+}
+
+/* Full jitter: uniform in [0, min(retry_max, retry_initial * 2^(attempt-1))]. */
+static int64_t
+backoff_ms(const struct out_http *h)
+{
+    int64_t cap = h->o.retry_initial_ms;
+
+    for (unsigned i = 1; i < h->attempt && cap < h->o.retry_max_ms; i++) {
+        cap *= 2;
+    }
+    if (cap > h->o.retry_max_ms) {
+        cap = h->o.retry_max_ms;
+    }
+    int64_t d = (int64_t)((double)cap * ((double)random() / (double)RAND_MAX));
+    return d > 0 ? d : 1;
+}
+
+/* Printable start of the sink's answer, for the log. */
+static const char *
+answer_text(struct out_http *h)
+{
+    if (h->answer.len == 0 || h->answer.oom) {
+        return "(empty answer)";
+    }
+    for (size_t i = 0; i < h->answer.len; i++) {
+        unsigned char c = (unsigned char)h->answer.data[i];
+        if (c < 0x20 || c == 0x7f) {
+            h->answer.data[i] = ' ';
+        }
+    }
+    strbuf_putc(&h->answer, '\0');
+    return h->answer.data;
+}
+
+static void
+request_done(struct loop_xfer *x, CURLcode rc)
+{
+    struct out_http *h = x->arg;
+    long status = 0;
+    curl_off_t retry_after = 0;
+    mono_ms now = clock_mono_ms();
+
+    h->in_flight = false;
+    if (rc == CURLE_OK) {
+        curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_getinfo(h->easy, CURLINFO_RETRY_AFTER, &retry_after);
+    }
+    if (rc == CURLE_OK && status >= 200 && status < 300) {
+        h->st.requests++;
+        h->st.last_success = (double)time(NULL);
+        settle(h, true);
+        if (h->failing) {
+            log_release(&h->complain, now, h->what);
+        }
+        h->failing = false;
+        h->attempt = 0;
+        kick(h);
+        return;
+    }
+    h->st.failed_requests++;
+    bool retry = rc != CURLE_OK || status == 408 || status == 429 || status >= 500;
+    if (!retry) {
+        log_err("out_http: %s: the sink refused a request of %llu samples with HTTP %ld: %s; "
+                "dropped (not retried)",
+                h->what, (unsigned long long)h->req_samples, status, answer_text(h));
+        settle(h, false);
+        kick(h);
+        return;
+    }
+    if (h->from_spool) {
+        spool_rewind(h->spool);
+    }
+    h->req_recs = 0;
+    h->failing = true;
+    h->attempt++;
+    int64_t delay = backoff_ms(h);
+    if (retry_after > 0) {
+        int64_t ra = (int64_t)retry_after * 1000;
+        delay = ra < OUT_HTTP_RETRY_AFTER_MAX_MS ? ra : OUT_HTTP_RETRY_AFTER_MAX_MS;
+    }
+    char why[CURL_ERROR_SIZE + 64];
+    if (rc != CURLE_OK) {
+        snprintf(why, sizeof(why), "%s", x->errbuf[0] != '\0' ? x->errbuf : curl_easy_strerror(rc));
+    }
+    else {
+        snprintf(why, sizeof(why), "HTTP %ld: %.200s", status, answer_text(h));
+    }
+    log_complain(&h->complain, now, rc != CURLE_OK ? (int)rc : (int)status + 1000, h->what,
+                 "sending to the sink failed: %s; retry %u in %lld ms%s", why, h->attempt,
+                 (long long)delay, h->spool != NULL ? " (batches are kept in the spool)" : "");
+    if (h->draining) {
+        return; /* the data is safe where it is; the drain does not wait for a failing sink */
+    }
+    arm_timer(h, delay);
+}
+
+static void
+timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct out_http *h = arg;
+
+    (void)fd;
+    (void)what;
+    h->failing = false; /* a retry: the request decides whether the sink is back */
+    if (has_unsent(h)) {
+        send_next(h);
+    }
+}
+
+static void
+out_http_drain(void *state)
+{
+    struct out_http *h = state;
+
+    h->draining = true;
+    if (!h->failing) {
+        kick(h);
+    }
+}
+
+static bool
+out_http_busy(const void *state)
+{
+    const struct out_http *h = state;
+
+    return h->in_flight || (!h->failing && has_unsent(h));
+}
+
+/* The end: what is still in memory goes to the spool, or is counted as lost. */
+static int
+out_http_flush(void *state)
+{
+    struct out_http *h = state;
+
+    if (h->in_flight) {
+        loop_xfer_cancel(h->loop, &h->xfer);
+        h->in_flight = false;
+        if (h->from_spool) {
+            spool_rewind(h->spool);
+        }
+    }
+    while (h->head != NULL && h->spool != NULL) {
+        uint64_t dropped = 0;
+        if (spool_append(h->spool, h->head->data, h->head->len, h->head->nsamples, &dropped) != 0) {
+            break;
+        }
+        h->st.dropped[OUTPUT_DROP_SPOOL_FULL] += dropped;
+        mem_pop(h);
+    }
+    if (h->head != NULL) {
+        log_warn("out_http: %s: exiting with %llu samples not delivered and nowhere to keep them",
+                 h->what, (unsigned long long)h->mem_samples);
+        h->st.dropped[OUTPUT_DROP_SHUTDOWN] += h->mem_samples;
+        while (h->head != NULL) {
+            mem_pop(h);
+        }
+    }
+    if (h->spool != NULL) {
+        struct spool_stats ss;
+        spool_sync(h->spool);
+        spool_stats(h->spool, &ss);
+        if (ss.samples > 0) {
+            log_info("out_http: %s: %llu samples kept in the spool for the next start", h->what,
+                     (unsigned long long)ss.samples);
+        }
+    }
+    return 0;
+}
+
+static void
+out_http_stats(const void *state, struct output_stats *st)
+{
+    const struct out_http *h = state;
+
+    *st = h->st;
+    st->type = "http";
+    st->pending_samples = h->mem_samples;
+    st->queue_bytes = h->mem_bytes;
+    st->failing = h->failing;
+    if (h->spool != NULL) {
+        struct spool_stats ss;
+        spool_stats(h->spool, &ss);
+        st->pending_samples += ss.samples;
+        st->spool_bytes = ss.bytes;
+        st->dropped[OUTPUT_DROP_CORRUPT] = ss.corrupt_samples;
+    }
+}
+
+static void
+out_http_free(void *state)
+{
+    struct out_http *h = state;
+
+    if (h == NULL) {
+        return;
+    }
+    if (h->in_flight) {
+        loop_xfer_cancel(h->loop, &h->xfer);
+    }
+    if (h->timer != NULL) {
+        event_free(h->timer);
+    }
+    while (h->head != NULL) {
+        mem_pop(h);
+    }
+    spool_close(h->spool);
+    if (h->easy != NULL) {
+        curl_easy_cleanup(h->easy);
+    }
+    curl_slist_free_all(h->headers);
+    if (h->zs_ready) {
+        deflateEnd(&h->zs);
+    }
+    strbuf_release(&h->body);
+    strbuf_release(&h->gz);
+    strbuf_release(&h->rec);
+    strbuf_release(&h->answer);
+    scrape_http_release(&h->http);
+    free(h->what);
+    free(h->url);
+    free(h);
+}
+
+void *
+out_http_new(struct loop *l, const struct out_http_opts *o, char *err, size_t errlen)
+{
+    struct out_http *h = calloc(1, sizeof(*h));
+
+    if (h == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    static bool seeded;
+    if (!seeded) {
+        srandom((unsigned)getpid() ^ (unsigned)time(NULL));
+        seeded = true;
+    }
+    h->loop = l;
+    h->o = *o;
+    h->what = strdup(o->what);
+    h->url = strdup(o->url);
+    strbuf_init(&h->body);
+    strbuf_init(&h->gz);
+    strbuf_init(&h->rec);
+    strbuf_init(&h->answer);
+    h->timer = evtimer_new(loop_base(l), timer_cb, h);
+    if (h->what == NULL || h->url == NULL || h->timer == NULL ||
+        (o->http != NULL && scrape_http_copy(&h->http, o->http) != 0)) {
+        snprintf(err, errlen, "out of memory");
+        out_http_free(h);
+        return NULL;
+    }
+    h->o.what = h->what;
+    h->o.url = h->url;
+    h->o.http = NULL;
+    h->o.spool_dir = NULL;
+    if (o->spool_dir != NULL) {
+        h->spool =
+            spool_open(o->spool_dir, o->spool_max_bytes, o->spool_fsync, h->what, err, errlen);
+        if (h->spool == NULL) {
+            out_http_free(h);
+            return NULL;
+        }
+        struct spool_stats ss;
+        spool_stats(h->spool, &ss);
+        h->st.recovered = ss.samples;
+        if (ss.records > 0) {
+            log_info("out_http: %s: %llu batch(es), %llu samples left in the spool by an earlier "
+                     "run; delivering them first",
+                     h->what, (unsigned long long)ss.records, (unsigned long long)ss.samples);
+            kick(h);
+        }
+    }
+    return h;
+}
+
+const struct output_ops out_http_ops = {
+    .name = "http",
+    .records = true,
+    .write = out_http_write,
+    .flush = out_http_flush,
+    .drain = out_http_drain,
+    .busy = out_http_busy,
+    .stats = out_http_stats,
+    .free = out_http_free,
+};

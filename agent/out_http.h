@@ -1,0 +1,56 @@
+/*
+ * The http output: POSTs documents of encoded batches to a sink (VictoriaMetrics, an OTLP
+ * collector, anything that takes the format) through the loop's curl multi handle, never
+ * blocking the loop.
+ *
+ * Delivery is at-least-once and in order, oldest first:
+ *   - with a spool_dir, every batch is appended to the disk spool before anything else happens
+ *     to it (write-ahead): a sink outage, a restart or kill -9 loses nothing, and records left by
+ *     an earlier run are sent first. Memory holds only the request being sent.
+ *   - without one, batches wait in a memory queue bounded by queue_max_bytes; beyond it the
+ *     oldest are dropped and counted (reason queue_full), and what is left at exit is counted
+ *     (reason shutdown).
+ * A request carries records up to batch_max_bytes (at least one), and leaves when that much is
+ * waiting, when flush_interval has passed since the last send, at once when a spool backlog is
+ * being replayed, and at once during a drain. Network errors, timeouts, 408, 429 and 5xx are
+ * retried with full-jitter exponential backoff between retry_initial and retry_max (or after the
+ * sink's Retry-After); any other answer that is not 2xx means the sink will never take the
+ * batch: it is logged with the sink's answer and dropped (reason rejected).
+ */
+#ifndef POLLSTER_OUT_HTTP_H
+#define POLLSTER_OUT_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "encoder.h"
+#include "output.h"
+#include "scrape.h"
+#include "spool.h"
+
+struct loop;
+
+struct out_http_opts {
+    const char *what;               /* names the output in logs, e.g. "outputs[0]" */
+    const char *url;                /* http:// or https:// */
+    const struct scrape_http *http; /* auth, TLS, headers (copied) */
+    const struct encoder *enc;      /* borrowed: static */
+    int64_t timeout_ms;             /* per request */
+    uint64_t batch_max_bytes;
+    int64_t flush_interval_ms;
+    uint64_t queue_max_bytes;
+    const char *spool_dir; /* NULL = no spool */
+    uint64_t spool_max_bytes;
+    enum spool_fsync spool_fsync;
+    int64_t retry_initial_ms;
+    int64_t retry_max_ms;
+    bool gzip;
+};
+
+extern const struct output_ops out_http_ops;
+
+/* NULL with a message in @err (spool cannot be opened, out of memory). */
+void *out_http_new(struct loop *l, const struct out_http_opts *o, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,620 @@
+/*
+ * Tests for the http output against a scripted mock sink on the same loop: delivery in order,
+ * batching, gzip, retries with backoff and Retry-After, rejection without retry, resets and
+ * timeouts, the memory bound, the spool across an outage and a restart, the drain, and the books
+ * (collected + recovered = delivered + dropped + pending) after each.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <event2/event.h>
+
+#include "enc_otlp.h"
+#include "enc_json.h"
+#include "log.h"
+#include "loop.h"
+#include "mock_sink.h"
+#include "out_http.h"
+#include "sample.h"
+#include "stats.h"
+
+static struct loop *lp;
+static struct mock_sink *sink;
+static char spool_dir[64];
+static char logbuf[1 << 16];
+
+static void
+log_capture(enum log_level lvl, const char *line, void *arg)
+{
+    size_t n = strlen(logbuf);
+
+    (void)lvl;
+    (void)arg;
+    snprintf(logbuf + n, sizeof(logbuf) - n, "%s\n", line);
+}
+
+static void
+setup(void)
+{
+    lp = loop_new();
+    ck_assert_ptr_nonnull(lp);
+    sink = mock_sink_new(loop_base(lp));
+    ck_assert_ptr_nonnull(sink);
+    snprintf(spool_dir, sizeof(spool_dir), "/tmp/pollster-spool-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(spool_dir));
+    logbuf[0] = '\0';
+    log_set_sink(log_capture, NULL);
+}
+
+static void
+rm_rf(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    char path[512];
+
+    if (d == NULL) {
+        return;
+    }
+    while ((de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
+            snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+            unlink(path);
+        }
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+static void
+teardown(void)
+{
+    log_set_sink(NULL, NULL);
+    mock_sink_free(sink);
+    loop_free(lp);
+    rm_rf(spool_dir);
+}
+
+static struct out_http_opts
+opts(const char *url_path, bool with_spool)
+{
+    static char url[128];
+    struct out_http_opts o = {
+        .what = "outputs[0]",
+        .url = url,
+        .enc = &enc_json,
+        .timeout_ms = 2000,
+        .batch_max_bytes = 1 << 20,
+        .flush_interval_ms = 50,
+        .queue_max_bytes = 64 << 20,
+        .spool_dir = with_spool ? spool_dir : NULL,
+        .spool_max_bytes = 64 << 20,
+        .spool_fsync = SPOOL_FSYNC_NEVER,
+        .retry_initial_ms = 20,
+        .retry_max_ms = 100,
+        .gzip = true,
+    };
+
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", mock_sink_port(sink), url_path);
+    return o;
+}
+
+typedef bool cond_fn(void *arg);
+
+struct waiter {
+    cond_fn *fn;
+    void *arg;
+    struct event *ev;
+    double deadline;
+    bool met;
+};
+
+static double
+now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+static void
+poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct waiter *w = arg;
+
+    (void)fd;
+    (void)what;
+    if (w->fn(w->arg)) {
+        w->met = true;
+        loop_stop(lp);
+        return;
+    }
+    if (now_ms() > w->deadline) {
+        loop_stop(lp);
+        return;
+    }
+    struct timeval tv = {0, 5000};
+    evtimer_add(w->ev, &tv);
+}
+
+/* Runs the loop until @fn(@arg) holds (checked every 5 ms) or @ms pass; returns whether it held. */
+static bool
+run_until(cond_fn *fn, void *arg, double ms)
+{
+    struct waiter w = {.fn = fn, .arg = arg, .deadline = now_ms() + ms};
+    struct timeval tv = {0, 1000};
+
+    w.ev = evtimer_new(loop_base(lp), poll_cb, &w);
+    evtimer_add(w.ev, &tv);
+    loop_run(lp);
+    event_free(w.ev);
+    return w.met;
+}
+
+static size_t want_accepted;
+
+static bool
+accepted_enough(void *arg)
+{
+    (void)arg;
+    return mock_sink_accepted(sink) >= want_accepted;
+}
+
+static bool
+never(void *arg)
+{
+    (void)arg;
+    return false;
+}
+
+static void
+stats_of(void *h, struct output_stats *st)
+{
+    memset(st, 0, sizeof(*st));
+    out_http_ops.stats(h, st);
+}
+
+static uint64_t
+dropped_total(const struct output_stats *st)
+{
+    uint64_t n = 0;
+
+    for (int i = 0; i < OUTPUT_DROP__COUNT; i++) {
+        n += st->dropped[i];
+    }
+    return n;
+}
+
+/* collected + recovered = delivered + dropped + pending, asserted. */
+static void
+assert_books(void *h)
+{
+    struct output_stats st;
+
+    stats_of(h, &st);
+    ck_assert_msg(st.collected + st.recovered ==
+                      st.delivered + dropped_total(&st) + st.pending_samples,
+                  "books: collected %llu + recovered %llu != delivered %llu + dropped %llu + "
+                  "pending %llu",
+                  (unsigned long long)st.collected, (unsigned long long)st.recovered,
+                  (unsigned long long)st.delivered, (unsigned long long)dropped_total(&st),
+                  (unsigned long long)st.pending_samples);
+}
+
+static void
+write_lines(void *h, int from, int to)
+{
+    char line[64];
+
+    for (int i = from; i < to; i++) {
+        int n = snprintf(line, sizeof(line), "{\"n\":%d}\n", i);
+        ck_assert_int_eq(out_http_ops.write(h, line, (size_t)n, 2), 0);
+    }
+}
+
+/* Asserts the sink got exactly lines from..to-1 in order (each once). */
+static void
+assert_lines(int from, int to)
+{
+    const char *all = mock_sink_all(sink);
+    char line[64];
+    const char *p = all;
+
+    for (int i = from; i < to; i++) {
+        int n = snprintf(line, sizeof(line), "{\"n\":%d}\n", i);
+        ck_assert_msg(strncmp(p, line, (size_t)n) == 0, "expected line %d at offset %zu: %.40s", i,
+                      (size_t)(p - all), p);
+        p += n;
+    }
+    ck_assert_msg(*p == '\0', "unexpected data after the last line: %.60s", p);
+}
+
+START_TEST(test_delivers_in_order_batched_gzip)
+{
+    struct out_http_opts o = opts("/api/v1/import", false);
+    char err[256];
+
+    o.batch_max_bytes = 100; /* about 10 lines per request */
+    void *h = out_http_new(lp, &o, err, sizeof(err));
+    ck_assert_ptr_nonnull(h);
+    write_lines(h, 0, 50);
+    want_accepted = 5;
+    ck_assert(run_until(accepted_enough, NULL, 3000));
+    run_until(never, NULL, 200); /* nothing more arrives */
+    assert_lines(0, 50);
+    ck_assert_str_eq(mock_sink_content_encoding(sink), "gzip");
+    ck_assert_str_eq(mock_sink_content_type(sink), "application/x-ndjson");
+    /* Records are never split, and a request stops at the first record past batch_max_bytes. */
+    for (size_t i = 0; i < mock_sink_accepted(sink); i++) {
+        size_t len;
+        mock_sink_body(sink, i, &len);
+        ck_assert_uint_le(len, 100 + 12);
+    }
+    struct output_stats st;
+    stats_of(h, &st);
+    ck_assert_uint_eq(st.collected, 100);
+    ck_assert_uint_eq(st.delivered, 100);
+    ck_assert_uint_eq(st.pending_samples, 0);
+    ck_assert_uint_eq(st.requests, mock_sink_accepted(sink));
+    ck_assert(st.last_success > 0);
+    assert_books(h);
+    out_http_ops.flush(h);
+    out_http_ops.free(h);
+}
+END_TEST
+
+START_TEST(test_flush_interval_sends_partial_batch)
+{
+    struct out_http_opts o = opts("/", false);
+    char err[256];
+
+    o.flush_interval_ms = 300;
+    o.gzip = false;
+    void *h = out_http_new(lp, &o, err, sizeof(err));
+    ck_assert_ptr_nonnull(h);
+    double t0 = now_ms();
+    write_lines(h, 0, 3);
+    want_accepted = 1;
+    ck_assert(run_until(accepted_enough, NULL, 3000));
+    double waited = mock_sink_arrival_ms(sink, 0) - t0;
+    ck_assert_msg(waited >= 250, "sent after %.0f ms, before the flush interval", waited);
+    ck_assert_str_eq(mock_sink_content_encoding(sink), "");
+    assert_lines(0, 3);
+    out_http_ops.free(h);
+}
+END_TEST
+
+START_TEST(test_retries_5xx_and_reset_then_delivers_in_order)
+{
+    struct out_http_opts o = opts("/", false);
+    char err[256];
+
+    mock_sink_script(sink, (struct mock_sink_answer){.status = 503, .body = "overloaded"});
+    mock_sink_script(sink, (struct mock_sink_answer){.reset = true});
+    mock_sink_script(sink, (struct mock_sink_answer){.status = 500});
+    void *h = out_http_new(lp, &o, err, sizeof(err));
+    ck_assert_ptr_nonnull(h);
+    write_lines(h, 0, 10);
+    want_accepted = 1;
+    ck_assert(run_until(accepted_enough, NULL, 5000));
+    write_lines(h, 10, 20);
+    want_accepted = 2;
+    ck_assert(run_until(accepted_enough, NULL, 5000));
+    assert_lines(0, 20);
+    struct output_stats st;
+    stats_of(h, &st);
+    /* curl itself resends a request whose reused connection was reset before any answer. */
+    ck_assert_uint_eq(mock_sink_requests(sink), 5);
+    ck_assert_uint_ge(st.failed_requests, 2);
+    ck_assert_uint_le(st.failed_requests, 3);
+    ck_assert_uint_eq(st.retries, st.failed_requests);
+    ck_assert_uint_eq(st.delivered, 40);
+    ck_assert_uint_eq(dropped_total(&st), 0);
+    ck_assert(!st.failing);
+    ck_assert_msg(strstr(logbuf, "HTTP 503: overloaded") != NULL, "%s", logbuf);
+    ck_assert_msg(strstr(logbuf, "outputs[0]") != NULL, "%s", logbuf);
+    assert_books(h);
+    out_http_ops.free(h);
+}
+END_TEST
+
+START_TEST(test_retry_after_is_honoured)
+{
+    struct out_http_opts o = opts("/", false);
+    char err[256];
+
+    mock_sink_script(sink, (struct mock_sink_answer){.status = 429, .retry_after = 1});
+    void *h = out_http_new(lp, &o, err, sizeof(err));
+    ck_assert_ptr_nonnull(h);
+    write_lines(h, 0, 1);
+    want_accepted = 1;
+    ck_assert(run_until(accepted_enough, NULL, 5000));
+    double gap = mock_sink_arrival_ms(sink, 1) - mock_sink_arrival_ms(sink, 0);
+    /* retry_max is 100 ms: only Retry-After explains a second's wait. */
+    ck_assert_msg(gap >= 950, "retried after %.0f ms despite Retry-After: 1", gap);
+    assert_lines(0, 1);
+    out_http_ops.free(h);
+}
+END_TEST
+
+START_TEST(test_4xx_rejected_not_retried)
+{
+    struct out_http_opts o = opts("/", false);
+    char err[256];
+
+    mock_sink_script(sink, (struct mock_sink_answer){.status = 400, .body = "cannot parse line 1"});
+    o.flush_interval_ms = 20;
+    void *h = out_http_new(lp, &o, err, sizeof(err));
+    ck_assert_ptr_nonnull(h);
+    write_lines(h, 0, 3);
+    ck_assert(!run_until(never, NULL, 300));
+    ck_assert_uint_eq(mock_sink_requests(sink), 1);
+    write_lines(h, 3, 5);
+    want_accepted = 1;
+    ck_assert(run_until(accepted_enough, NULL, 3000));
+    assert_lines(3, 5);
+    struct output_stats st;
+    stats_of(h, &st);
+    ck_assert_uint_eq(st.dropped[OUTPUT_DROP_REJECTED], 6);
+    ck_assert_uint_eq(st.delivered, 4);
+    ck_assert_uint_eq(st.retries, 0);
+    ck_assert_msg(strstr(logbuf, "HTTP 400: cannot parse line 1") != NULL, "%s", logbuf);
+    ck_assert_msg(strstr(logbuf, "not retried") != NULL, "%s", logbuf);
+    assert_books(h);
+    out_http_ops.free(h);
+}
+END_TEST
+
+START_TEST(test_timeout_is_retried)
+{
+    struct out_http_opts o = opts("/", false);
+    char err[256];
+
+    o.timeout_ms = 200;
+    mock_sink_script(sink, (struct mock_sink_answer){.delay_ms = 1000});
+    void *h = out_http_new(lp, &o, err, sizeof(err));
+    ck_assert_ptr_nonnull(h);
+    write_lines(h, 0, 2);
+    want_accepted = 1;
+    ck_assert(run_until(accepted_enough, NULL, 5000));
+    /* The slow answer may still arrive and be counted by the sink: at least once. */
+    const char *all = mock_sink_all(sink);
+    ck_assert_ptr_nonnull(strstr(all, "{\"n\":1}\n"));
+    struct output_stats st;
+    stats_of(h, &st);
+    ck_assert_uint_ge(st.failed_requests, 1);
+    ck_assert_msg(strstr(logbuf, "imeout") != NULL || strstr(logbuf, "timed out") != NULL, "%s",
+                  logbuf);
+    assert_books(h);
+    out_http_ops.free(h);
+}
+END_TEST
+
+START_TEST(test_memory_bound_drops_oldest_and_counts)
+{
+    struct out_http_opts o = opts("/", false);
+    char err[256];
+
+    mock_sink_stop(sink);
+    o.queue_max_bytes = 100; /* 10 lines of 10 bytes */
+    void *h = out_http_new(lp, &o, err, sizeof(err));
+    ck_assert_ptr_nonnull(h);
+    write_lines(h, 0, 30);
+    run_until(never, NULL, 100);
+    struct output_stats st;
+    stats_of(h, &st);
+    ck_assert_uint_le(st.queue_bytes, 100 + 10);
+    ck_assert_uint_gt(st.dropped[OUTPUT_DROP_QUEUE_FULL], 0);
+    ck_assert(st.failing);
+    ck_assert_msg(strstr(logbuf, "queue_max_bytes") != NULL, "%s", logbuf);
+    assert_books(h);
+    /* Exit with the sink down and no spool: what is left is counted as lost at shutdown. */
+    out_http_ops.flush(h);
+    stats_of(h, &st);
+    ck_assert_uint_eq(st.pending_samples, 0);
+    ck_assert_uint_gt(st.dropped[OUTPUT_DROP_SHUTDOWN], 0);
+    assert_books(h);
+    out_http_ops.free(h);
+}
+END_TEST
+
+START_TEST(test_spool_healthy_sink_in_order)
+{
+    struct out_http_opts o = opts("/", true);
+    char err[256];
+
+    o.batch_max_bytes = 100;
+    void *h = out_http_new(lp, &o, err, sizeof(err));
+    ck_assert_msg(h != NULL, "%s", err);
+    write_lines(h, 0, 5);
+    run_until(never, NULL, 100);
+    write_lines(h, 5, 30);
+    want_accepted = 3;
+    ck_assert(run_until(accepted_enough, NULL, 3000));
+    struct output_stats st;
+    for (int i = 0; i < 100 && (stats_of(h, &st), st.pending_samples > 0); i++) {
+        run_until(never, NULL, 20);
+    }
+    assert_lines(0, 30);
+    assert_books(h);
+    out_http_ops.free(h);
+}
+END_TEST
+
+START_TEST(test_spool_outage_and_restart_lose_nothing)
+{
+    struct out_http_opts o = opts("/", true);
+    char err[256];
+
+    mock_sink_stop(sink);
+    void *h = out_http_new(lp, &o, err, sizeof(err));
+    ck_assert_msg(h != NULL, "%s", err);
+    write_lines(h, 0, 40);
+    run_until(never, NULL, 300);
+    struct output_stats st;
+    stats_of(h, &st);
+    ck_assert_uint_eq(st.pending_samples, 80);
+    ck_assert_uint_gt(st.spool_bytes, 0);
+    ck_assert_uint_eq(st.queue_bytes, 0);
+    assert_books(h);
+    /* A stop during the outage: everything stays in the spool. */
+    out_http_ops.drain(h);
+    ck_assert(!out_http_ops.busy(h));
+    out_http_ops.flush(h);
+    out_http_ops.free(h);
+
+    /* The next start, sink still down, collects more; then the sink comes back. */
+    h = out_http_new(lp, &o, err, sizeof(err));
+    ck_assert_msg(h != NULL, "%s", err);
+    stats_of(h, &st);
+    ck_assert_uint_eq(st.recovered, 80);
+    write_lines(h, 40, 60);
+    run_until(never, NULL, 200);
+    ck_assert_int_eq(mock_sink_start(sink), 0);
+    want_accepted = 1;
+    ck_assert(run_until(accepted_enough, NULL, 5000));
+    for (int i = 0; i < 100 && (stats_of(h, &st), st.pending_samples > 0); i++) {
+        run_until(never, NULL, 20);
+    }
+    assert_lines(0, 60);
+    stats_of(h, &st);
+    ck_assert_uint_eq(st.delivered, 120);
+    ck_assert_uint_eq(st.pending_samples, 0);
+    ck_assert_uint_eq(dropped_total(&st), 0);
+    assert_books(h);
+    out_http_ops.free(h);
+}
+END_TEST
+
+START_TEST(test_spool_survives_abandon_without_flush)
+{
+    /* kill -9 in miniature: the output is freed without drain or flush, the spool stays. */
+    struct out_http_opts o = opts("/", true);
+    char err[256];
+
+    mock_sink_script(sink, (struct mock_sink_answer){.status = 503});
+    mock_sink_script(sink, (struct mock_sink_answer){.status = 503});
+    mock_sink_script(sink, (struct mock_sink_answer){.status = 503});
+    o.retry_initial_ms = 1000;
+    o.retry_max_ms = 1000;
+    void *h = out_http_new(lp, &o, err, sizeof(err));
+    ck_assert_ptr_nonnull(h);
+    write_lines(h, 0, 25);
+    run_until(never, NULL, 200);
+    out_http_ops.free(h);
+    h = out_http_new(lp, &o, err, sizeof(err));
+    ck_assert_ptr_nonnull(h);
+    struct output_stats st;
+    stats_of(h, &st);
+    ck_assert_uint_eq(st.recovered, 50);
+    want_accepted = 1;
+    ck_assert(run_until(accepted_enough, NULL, 10000));
+    for (int i = 0; i < 200 && (stats_of(h, &st), st.pending_samples > 0); i++) {
+        run_until(never, NULL, 20);
+    }
+    assert_lines(0, 25);
+    out_http_ops.free(h);
+}
+END_TEST
+
+START_TEST(test_drain_sends_at_once)
+{
+    struct out_http_opts o = opts("/", false);
+    char err[256];
+
+    o.flush_interval_ms = 60000;
+    void *h = out_http_new(lp, &o, err, sizeof(err));
+    ck_assert_ptr_nonnull(h);
+    write_lines(h, 0, 4);
+    ck_assert(out_http_ops.busy(h));
+    out_http_ops.drain(h);
+    want_accepted = 1;
+    ck_assert(run_until(accepted_enough, NULL, 3000));
+    ck_assert(!out_http_ops.busy(h));
+    assert_lines(0, 4);
+    out_http_ops.free(h);
+}
+END_TEST
+
+START_TEST(test_otlp_documents_frame_records)
+{
+    struct out_http_opts o = opts("/v1/metrics", false);
+    char err[256];
+
+    o.enc = &enc_otlp;
+    o.gzip = false;
+    void *h = out_http_new(lp, &o, err, sizeof(err));
+    ck_assert_ptr_nonnull(h);
+    ck_assert_int_eq(out_http_ops.write(h, "{\"a\":1}", 7, 1), 0);
+    ck_assert_int_eq(out_http_ops.write(h, "{\"b\":2}", 7, 1), 0);
+    want_accepted = 1;
+    ck_assert(run_until(accepted_enough, NULL, 3000));
+    ck_assert_str_eq(mock_sink_body(sink, 0, NULL),
+                     "{\"resourceMetrics\":[{\"a\":1},{\"b\":2}]}\n");
+    ck_assert_str_eq(mock_sink_content_type(sink), enc_otlp.content_type);
+    out_http_ops.free(h);
+}
+END_TEST
+
+START_TEST(test_bad_spool_dir_is_an_error)
+{
+    struct out_http_opts o = opts("/", false);
+    char err[256] = "";
+
+    o.spool_dir = "/proc/version/spool";
+    void *h = out_http_new(lp, &o, err, sizeof(err));
+    ck_assert_ptr_null(h);
+    ck_assert_msg(strstr(err, "/proc/version/spool") != NULL, "%s", err);
+}
+END_TEST
+
+static Suite *
+out_http_suite(void)
+{
+    Suite *s = suite_create("out_http");
+    TCase *tc = tcase_create("sink");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_delivers_in_order_batched_gzip);
+    tcase_add_test(tc, test_flush_interval_sends_partial_batch);
+    tcase_add_test(tc, test_retries_5xx_and_reset_then_delivers_in_order);
+    tcase_add_test(tc, test_retry_after_is_honoured);
+    tcase_add_test(tc, test_4xx_rejected_not_retried);
+    tcase_add_test(tc, test_timeout_is_retried);
+    tcase_add_test(tc, test_memory_bound_drops_oldest_and_counts);
+    tcase_add_test(tc, test_spool_healthy_sink_in_order);
+    tcase_add_test(tc, test_spool_outage_and_restart_lose_nothing);
+    tcase_add_test(tc, test_spool_survives_abandon_without_flush);
+    tcase_add_test(tc, test_drain_sends_at_once);
+    tcase_add_test(tc, test_otlp_documents_frame_records);
+    tcase_add_test(tc, test_bad_spool_dir_is_an_error);
+    tcase_set_timeout(tc, 60);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int
+main(void)
+{
+    /* The mock sink's reset makes its own writes hit a closed socket; pollster ignores SIGPIPE too.
+     */
+    signal(SIGPIPE, SIG_IGN);
+    SRunner *sr = srunner_create(out_http_suite());
+    srunner_run_all(sr, CK_ENV);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    curl_global_cleanup();
+    arena_free_cache();
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
