@@ -25,6 +25,7 @@ struct pending {
     struct evhttp_request *req;
     struct mock_sink_answer a;
     struct event *ev;
+    struct pending *next;
 };
 
 struct mock_sink {
@@ -39,6 +40,7 @@ struct mock_sink {
     size_t lens[SINK_MAX];
     size_t accepted;
     char *all;
+    struct pending *delayed; /* answers not given yet */
     char content_type[128];
     char content_encoding[64];
 };
@@ -148,9 +150,14 @@ static void
 delayed_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct pending *p = arg;
+    struct pending **pp = &p->m->delayed;
 
     (void)fd;
     (void)what;
+    while (*pp != p) {
+        pp = &(*pp)->next;
+    }
+    *pp = p->next;
     answer(p->m, p->req, &p->a);
     event_free(p->ev);
     free(p);
@@ -182,6 +189,8 @@ sink_cb(struct evhttp_request *req, void *arg)
         p->a = a;
         p->a.delay_ms = 0;
         p->ev = evtimer_new(m->base, delayed_cb, p);
+        p->next = m->delayed;
+        m->delayed = p;
         evtimer_add(p->ev, &tv);
         return;
     }
@@ -230,6 +239,13 @@ mock_sink_new(struct event_base *base)
 void
 mock_sink_stop(struct mock_sink *m)
 {
+    /* Unanswered requests die with the server (evhttp_free frees them). */
+    while (m->delayed != NULL) {
+        struct pending *p = m->delayed;
+        m->delayed = p->next;
+        event_free(p->ev);
+        free(p);
+    }
     if (m->http != NULL) {
         evhttp_free(m->http);
         m->http = NULL;
