@@ -1035,7 +1035,8 @@ static const struct choice fsync_choices[] = {{"never", CONFIG_FSYNC_NEVER, fals
                                               {"interval", CONFIG_FSYNC_INTERVAL, false},
                                               {NULL, 0, false}};
 
-static const struct choice compression_choices[] = {{"gzip", CONFIG_COMPRESSION_GZIP, false},
+static const struct choice compression_choices[] = {{"auto", CONFIG_COMPRESSION_AUTO, false},
+                                                    {"gzip", CONFIG_COMPRESSION_GZIP, false},
                                                     {"none", CONFIG_COMPRESSION_NONE, false},
                                                     {NULL, 0, false}};
 
@@ -1375,8 +1376,10 @@ static const struct field output_fields[] = {
        .desc = "http: first retry delay (full-jitter exponential backoff)."),
     OU("retry_max", FT_DURATION, retry_max_ms, .def = "1m", .only = OUT_HTTP,
        .desc = "http: longest retry delay."),
-    OU("compression", FT_ENUM, compression, .def = "gzip", .choices = compression_choices,
-       .only = OUT_HTTP, .desc = "http: gzip or none."),
+    OU("compression", FT_ENUM, compression, .def = "auto", .choices = compression_choices,
+       .only = OUT_HTTP,
+       .desc = "http: gzip, none, or auto (none for a sink on loopback, where compressing costs "
+               "CPU and saves nothing; gzip otherwise)."),
 };
 #undef OU
 static const struct section output_section = {.name = "outputs[]",

@@ -118,7 +118,12 @@ enum config_format {
 /* File output durability: never fsync, fsync after every batch, or at most once per flush. */
 enum config_fsync { CONFIG_FSYNC_NEVER = 0, CONFIG_FSYNC_BATCH, CONFIG_FSYNC_INTERVAL };
 
-enum config_compression { CONFIG_COMPRESSION_GZIP = 0, CONFIG_COMPRESSION_NONE };
+/* auto: none when the sink is on loopback (compressing costs CPU and saves nothing), else gzip. */
+enum config_compression {
+    CONFIG_COMPRESSION_AUTO = 0,
+    CONFIG_COMPRESSION_GZIP,
+    CONFIG_COMPRESSION_NONE
+};
 
 /* basic_auth: set when username or password is non-NULL. */
 struct config_basic_auth {
@@ -269,7 +274,7 @@ struct config_output {
     uint64_t spool_max_bytes;  /* default 1GiB */
     int64_t retry_initial_ms;  /* default 1s */
     int64_t retry_max_ms;      /* default 1m */
-    enum config_compression compression; /* default gzip */
+    enum config_compression compression; /* default auto */
 };
 
 struct config_global {

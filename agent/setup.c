@@ -9,10 +9,13 @@
 
 #include "setup.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <curl/curl.h>
 
 #include "encoder.h"
 #include "job_json.h"
@@ -399,6 +402,24 @@ setup_targets(struct engine *e, const struct config *c, const char *only_job, ch
     return rc;
 }
 
+bool
+setup_url_is_loopback(const char *url)
+{
+    CURLU *u = curl_url();
+    char *host = NULL;
+    bool yes = false;
+
+    if (u != NULL && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+        struct in_addr a4;
+        yes = strcmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0 ||
+              (inet_pton(AF_INET, host, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127);
+    }
+    curl_free(host);
+    curl_url_cleanup(u);
+    return yes;
+}
+
 static enum spool_fsync
 spool_fsync_of(enum config_fsync f)
 {
@@ -442,7 +463,8 @@ http_output(struct loop *l, const struct config_output *co, size_t i, char *err,
             .spool_fsync = spool_fsync_of(co->fsync),
             .retry_initial_ms = co->retry_initial_ms,
             .retry_max_ms = co->retry_max_ms,
-            .gzip = co->compression == CONFIG_COMPRESSION_GZIP,
+            .gzip = co->compression == CONFIG_COMPRESSION_GZIP ||
+                    (co->compression == CONFIG_COMPRESSION_AUTO && !setup_url_is_loopback(co->url)),
         };
         char e2[400];
         state = out_http_new(l, &o, e2, sizeof(e2));

@@ -26,6 +26,7 @@
 #include "mock_sink.h"
 #include "out_http.h"
 #include "sample.h"
+#include "setup.h"
 #include "stats.h"
 
 static struct loop *lp;
@@ -567,6 +568,19 @@ START_TEST(test_otlp_documents_frame_records)
 }
 END_TEST
 
+START_TEST(test_loopback_detection)
+{
+    ck_assert(setup_url_is_loopback("http://127.0.0.1:8428/api/v1/import"));
+    ck_assert(setup_url_is_loopback("http://127.1.2.3/x"));
+    ck_assert(setup_url_is_loopback("http://localhost:8428/"));
+    ck_assert(setup_url_is_loopback("https://[::1]:8428/"));
+    ck_assert(!setup_url_is_loopback("http://10.0.0.1:8428/"));
+    ck_assert(!setup_url_is_loopback("https://vm.example.org/api/v1/import"));
+    ck_assert(!setup_url_is_loopback("http://127.example.org/"));
+    ck_assert(!setup_url_is_loopback("not a url"));
+}
+END_TEST
+
 START_TEST(test_bad_spool_dir_is_an_error)
 {
     struct out_http_opts o = opts("/", false);
@@ -599,6 +613,7 @@ out_http_suite(void)
     tcase_add_test(tc, test_drain_sends_at_once);
     tcase_add_test(tc, test_otlp_documents_frame_records);
     tcase_add_test(tc, test_bad_spool_dir_is_an_error);
+    tcase_add_test(tc, test_loopback_detection);
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
     return s;
