@@ -1365,11 +1365,11 @@ static const struct field output_fields[] = {
     OU("flush_interval", FT_DURATION, flush_interval_ms, .def = "1s", .only = OUT_FILE | OUT_HTTP,
        .desc = "http: longest wait before sending a partial batch; file: fsync period."),
     OU("queue_max_bytes", FT_SIZE, queue_max_bytes, .def = "64MiB", .only = OUT_HTTP,
-       .desc = "http: memory queue bound (without a spool, or while the spool fails); beyond it "
-               "the oldest batches are dropped and counted."),
+       .desc = "http: memory queue bound; beyond it the queue moves to the spool, or without "
+               "one the oldest batches are dropped and counted."),
     OU("spool_dir", FT_PATH, spool_dir, .flags = CF_NONEMPTY, .only = OUT_HTTP,
-       .desc = "http: disk spool directory: every batch is written there before it is sent "
-               "(none: batches wait in memory only)."),
+       .desc = "http: disk spool directory: batches go there while the sink fails, beyond "
+               "queue_max_bytes and at exit (none: batches wait in memory only)."),
     OU("spool_max_bytes", FT_SIZE, spool_max_bytes, .def = "1GiB", .only = OUT_HTTP,
        .desc = "http: disk spool bound; beyond it the oldest data is dropped and counted."),
     OU("retry_initial", FT_DURATION, retry_initial_ms, .def = "1s", .only = OUT_HTTP,

@@ -1,6 +1,11 @@
 /*
- * The http output (out_http.h): a queue (the spool, or memory), one request in flight at a time
- * so batches arrive in order, and a timer for flush intervals and retry backoff.
+ * The http output (out_http.h): a memory queue backed by the spool, one request in flight at a
+ * time so batches arrive in order, and a timer for flush intervals and retry backoff.
+ *
+ * Order: the spool always holds the oldest records (it is a prefix of the queue), memory the
+ * newest. Requests take from the spool while it has unread records, then from memory. Moving
+ * records to the spool ("spilling") moves the whole memory queue to the spool's end, which keeps
+ * that order; a memory request in flight is cancelled first (its records go with the rest).
  *
  * The books: every sample handed to write() (collected), or found in the spool at start
  * (recovered), is at every moment exactly one of delivered, dropped (by reason) or pending (in
@@ -70,7 +75,10 @@ struct out_http {
     bool zs_ready;
 
     struct event *timer; /* flush interval, or retry backoff while failing */
-    bool failing;
+    bool failing;        /* backing off: no request until the timer fires */
+    bool sink_down;      /* the last request failed: until one succeeds, batches go to the spool */
+    bool spool_dirty;    /* appended to since the last spool_sync() */
+    mono_ms last_sync;
     unsigned attempt; /* failed attempts in a row */
     bool draining;
     struct log_limit complain;
@@ -231,6 +239,46 @@ mem_push(struct out_http *h, const char *data, size_t len, uint32_t nsamples)
     return 0;
 }
 
+/* Moves the whole memory queue, oldest first, to the end of the spool (see the order above). */
+static void
+spill(struct out_http *h)
+{
+    if (h->spool == NULL || h->mem_count == 0) {
+        return;
+    }
+    if (h->in_flight && !h->from_spool) {
+        /* Its records go to the spool with the rest; the spool sends them again (at least once). */
+        loop_xfer_cancel(h->loop, &h->xfer);
+        h->in_flight = false;
+        h->req_recs = 0;
+    }
+    while (h->head != NULL) {
+        uint64_t dropped = 0;
+        int rc = spool_append(h->spool, h->head->data, h->head->len, h->head->nsamples, &dropped);
+        h->st.dropped[OUTPUT_DROP_SPOOL_FULL] += dropped;
+        if (rc != 0) {
+            break; /* logged by the spool; the rest stays in memory, bounded by queue_max_bytes */
+        }
+        mem_pop(h);
+    }
+    h->spool_dirty = true;
+}
+
+/* With fsync: interval, the spool is synced at most once per flush_interval. */
+static void
+maybe_sync(struct out_http *h)
+{
+    if (h->spool == NULL || !h->spool_dirty || h->o.spool_fsync != SPOOL_FSYNC_INTERVAL) {
+        return;
+    }
+    mono_ms now = clock_mono_ms();
+    if (now - h->last_sync >= h->o.flush_interval_ms) {
+        spool_sync(h->spool);
+        h->last_sync = now;
+        h->spool_dirty = false;
+    }
+}
+
 static int
 out_http_write(void *state, const char *data, size_t len, uint32_t nsamples)
 {
@@ -238,18 +286,17 @@ out_http_write(void *state, const char *data, size_t len, uint32_t nsamples)
     int rc = -ENOSPC;
 
     h->st.collected += nsamples;
-    /* The memory queue holds records only when the spool failed: keep them in order. */
-    if (h->spool != NULL && h->mem_count == 0) {
+    /*
+     * While the sink is down every batch goes to the spool at once: an outage is when a kill -9
+     * or a crash would cost the most. (Memory is empty then: the failure spilled it.)
+     */
+    if (h->spool != NULL && h->sink_down && h->mem_count == 0) {
         uint64_t dropped = 0;
         rc = spool_append(h->spool, data, len, nsamples, &dropped);
         h->st.dropped[OUTPUT_DROP_SPOOL_FULL] += dropped;
+        h->spool_dirty = true;
     }
     if (rc != 0) {
-        if (h->spool != NULL && h->mem_count == 0) {
-            log_err("out_http: %s: the spool cannot take a batch; queueing it in memory (up to "
-                    "queue_max_bytes)",
-                    h->what);
-        }
         if (mem_push(h, data, len, nsamples) != 0) {
             h->st.dropped[h->spool != NULL ? OUTPUT_DROP_SPOOL_ERROR : OUTPUT_DROP_QUEUE_FULL] +=
                 nsamples;
@@ -257,8 +304,12 @@ out_http_write(void *state, const char *data, size_t len, uint32_t nsamples)
                     nsamples);
             return -ENOMEM;
         }
-        mem_bound(h);
+        if (h->mem_bytes > h->o.queue_max_bytes) {
+            spill(h);
+            mem_bound(h); /* what the spool could not take, or no spool */
+        }
     }
+    maybe_sync(h);
     kick(h);
     return 0;
 }
@@ -573,6 +624,7 @@ request_done(struct loop_xfer *x, CURLcode rc)
             log_release(&h->complain, now, h->what);
         }
         h->failing = false;
+        h->sink_down = false;
         h->attempt = 0;
         kick(h);
         return;
@@ -592,7 +644,11 @@ request_done(struct loop_xfer *x, CURLcode rc)
     }
     h->req_recs = 0;
     h->failing = true;
+    h->sink_down = true;
     h->attempt++;
+    /* Everything waiting goes to disk now, and what comes next goes there directly. */
+    spill(h);
+    maybe_sync(h);
     int64_t delay = backoff_ms(h);
     if (retry_after > 0) {
         int64_t ra = (int64_t)retry_after * 1000;
@@ -652,21 +708,12 @@ out_http_flush(void *state)
 {
     struct out_http *h = state;
 
-    if (h->in_flight) {
+    if (h->in_flight && h->from_spool) {
         loop_xfer_cancel(h->loop, &h->xfer);
         h->in_flight = false;
-        if (h->from_spool) {
-            spool_rewind(h->spool);
-        }
+        spool_rewind(h->spool);
     }
-    while (h->head != NULL && h->spool != NULL) {
-        uint64_t dropped = 0;
-        if (spool_append(h->spool, h->head->data, h->head->len, h->head->nsamples, &dropped) != 0) {
-            break;
-        }
-        h->st.dropped[OUTPUT_DROP_SPOOL_FULL] += dropped;
-        mem_pop(h);
-    }
+    spill(h); /* cancels a memory request in flight: its records go to the spool too */
     if (h->head != NULL) {
         log_warn("out_http: %s: exiting with %llu samples not delivered and nowhere to keep them",
                  h->what, (unsigned long long)h->mem_samples);

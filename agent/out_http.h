@@ -4,12 +4,15 @@
  * blocking the loop.
  *
  * Delivery is at-least-once and in order, oldest first:
- *   - with a spool_dir, every batch is appended to the disk spool before anything else happens
- *     to it (write-ahead): a sink outage, a restart or kill -9 loses nothing, and records left by
- *     an earlier run are sent first. Memory holds only the request being sent.
- *   - without one, batches wait in a memory queue bounded by queue_max_bytes; beyond it the
- *     oldest are dropped and counted (reason queue_full), and what is left at exit is counted
- *     (reason shutdown).
+ *   - batches wait in a memory queue while the sink takes them. With a spool_dir, the moment a
+ *     request fails the whole queue is appended to the disk spool, and until a request succeeds
+ *     again every new batch goes straight to the spool; the same happens beyond queue_max_bytes
+ *     and at exit. So a sink outage, a restart, or kill -9 during an outage loses nothing, and
+ *     records left by an earlier run are sent first. A kill -9 while the sink is healthy loses
+ *     what waited in memory for its request (about one flush_interval): writing every batch
+ *     to disk first measured 0.15 CPU s per million samples, as much as the rest of forwarding.
+ *   - without one, beyond queue_max_bytes the oldest are dropped and counted (reason
+ *     queue_full), and what is left at exit is counted (reason shutdown).
  * A request carries records up to batch_max_bytes (at least one), and leaves when that much is
  * waiting, when flush_interval has passed since the last send, at once when a spool backlog is
  * being replayed, and at once during a drain. Network errors, timeouts, 408, 429 and 5xx are

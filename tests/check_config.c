@@ -1020,7 +1020,7 @@ START_TEST(test_output_defaults)
     ck_assert_uint_eq(h->spool_max_bytes, 1u << 30);
     ck_assert_int_eq(h->retry_initial_ms, 1000);
     ck_assert_int_eq(h->retry_max_ms, 60000);
-    ck_assert_int_eq(h->compression, CONFIG_COMPRESSION_GZIP);
+    ck_assert_int_eq(h->compression, CONFIG_COMPRESSION_AUTO);
     ck_assert_int_eq(f->type, CONFIG_OUTPUT_FILE);
     ck_assert_int_eq(f->format, CONFIG_FORMAT_TELEGRAF);
     ck_assert_str_eq(f->path, "/var/log/pollster/metrics.jsonl");

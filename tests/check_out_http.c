@@ -453,6 +453,40 @@ START_TEST(test_spool_healthy_sink_in_order)
 }
 END_TEST
 
+START_TEST(test_memory_overflow_spills_to_spool_in_order)
+{
+    struct out_http_opts o = opts("/", true);
+    char err[256];
+
+    /* The first request hangs while batches pile up past queue_max_bytes. */
+    mock_sink_script(sink, (struct mock_sink_answer){.status = 503, .delay_ms = 400});
+    o.queue_max_bytes = 100;
+    o.batch_max_bytes = 60;
+    void *h = out_http_new(lp, &o, err, sizeof(err));
+    ck_assert_msg(h != NULL, "%s", err);
+    write_lines(h, 0, 3);
+    run_until(never, NULL, 100);
+    ck_assert_uint_eq(mock_sink_requests(sink), 1);
+    write_lines(h, 3, 40);
+    struct output_stats st;
+    stats_of(h, &st);
+    ck_assert_uint_le(st.queue_bytes, 100);
+    ck_assert_uint_gt(st.spool_bytes, 0);
+    assert_books(h);
+    want_accepted = 1;
+    ck_assert(run_until(accepted_enough, NULL, 5000));
+    for (int i = 0; i < 200 && (stats_of(h, &st), st.pending_samples > 0); i++) {
+        run_until(never, NULL, 20);
+    }
+    assert_lines(0, 40);
+    stats_of(h, &st);
+    ck_assert_uint_eq(st.delivered, 80);
+    ck_assert_uint_eq(dropped_total(&st), 0);
+    assert_books(h);
+    out_http_ops.free(h);
+}
+END_TEST
+
 START_TEST(test_spool_outage_and_restart_lose_nothing)
 {
     struct out_http_opts o = opts("/", true);
@@ -568,6 +602,40 @@ START_TEST(test_otlp_documents_frame_records)
 }
 END_TEST
 
+START_TEST(test_auth_and_headers_reach_the_sink)
+{
+    struct out_http_opts o = opts("/", false);
+    char err[256];
+    char *hdrs[] = {"X-Scope-OrgID: tenant1", "Authorization: Bearer s3cret"};
+    struct scrape_http http = {.headers = hdrs, .nheaders = 2};
+
+    o.http = &http;
+    void *h = out_http_new(lp, &o, err, sizeof(err));
+    ck_assert_ptr_nonnull(h);
+    write_lines(h, 0, 1);
+    want_accepted = 1;
+    ck_assert(run_until(accepted_enough, NULL, 3000));
+    const char *seen = mock_sink_headers(sink);
+    ck_assert_msg(strstr(seen, "X-Scope-OrgID: tenant1\n") != NULL, "%s", seen);
+    ck_assert_msg(strstr(seen, "Authorization: Bearer s3cret\n") != NULL, "%s", seen);
+    ck_assert_msg(strstr(seen, "User-Agent: pollster/") != NULL, "%s", seen);
+    out_http_ops.free(h);
+
+    struct scrape_http basic = {.username = "u", .password = "p"};
+    o.http = &basic;
+    h = out_http_new(lp, &o, err, sizeof(err));
+    ck_assert_ptr_nonnull(h);
+    write_lines(h, 1, 2);
+    want_accepted = 2;
+    ck_assert(run_until(accepted_enough, NULL, 3000));
+    seen = mock_sink_headers(sink);
+    ck_assert_msg(strstr(seen, "Authorization: Basic dTpw\n") != NULL, "%s", seen);
+    /* The secret never reaches the log. */
+    ck_assert_ptr_null(strstr(logbuf, "s3cret"));
+    out_http_ops.free(h);
+}
+END_TEST
+
 START_TEST(test_loopback_detection)
 {
     ck_assert(setup_url_is_loopback("http://127.0.0.1:8428/api/v1/import"));
@@ -608,12 +676,14 @@ out_http_suite(void)
     tcase_add_test(tc, test_timeout_is_retried);
     tcase_add_test(tc, test_memory_bound_drops_oldest_and_counts);
     tcase_add_test(tc, test_spool_healthy_sink_in_order);
+    tcase_add_test(tc, test_memory_overflow_spills_to_spool_in_order);
     tcase_add_test(tc, test_spool_outage_and_restart_lose_nothing);
     tcase_add_test(tc, test_spool_survives_abandon_without_flush);
     tcase_add_test(tc, test_drain_sends_at_once);
     tcase_add_test(tc, test_otlp_documents_frame_records);
     tcase_add_test(tc, test_bad_spool_dir_is_an_error);
     tcase_add_test(tc, test_loopback_detection);
+    tcase_add_test(tc, test_auth_and_headers_reach_the_sink);
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
     return s;

@@ -160,6 +160,26 @@ pollster_start(void)
     return spawn(argv, log);
 }
 
+/* VmHWM of @pid in KiB (0 if unreadable). */
+static long
+peak_rss_kb(pid_t pid)
+{
+    char path[64], line[256];
+    long kb = 0;
+
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+        if (strncmp(line, "VmHWM:", 6) == 0) {
+            kb = strtol(line + 6, NULL, 10);
+        }
+    }
+    if (f != NULL) {
+        fclose(f);
+    }
+    return kb;
+}
+
 /* The value of self metric @name (its output="outputs[0]" series); NAN if unreadable. */
 static double
 self_metric(const char *name)
@@ -400,8 +420,10 @@ START_TEST(test_outage_and_kill9_lose_nothing)
     ck_assert_msg(spool > 0 && pending > 0, "spool %.0f bytes, %.0f pending during the outage",
                   spool, pending);
     ck_assert_msg(queue <= 1 << 20, "memory queue %.0f bytes during the outage", queue);
-    fprintf(stderr, "outage: spool %.0f bytes, %.0f samples pending, queue %.0f bytes\n", spool,
-            pending, queue);
+    fprintf(stderr,
+            "outage: spool %.0f bytes, %.0f samples pending, queue %.0f bytes, pollster peak RSS "
+            "%.1f MiB\n",
+            spool, pending, queue, (double)peak_rss_kb(p) / 1024.0);
 
     /* kill -9 during the outage, then a new start that is still cut off. */
     kill(p, SIGKILL);

@@ -17,6 +17,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/keyvalq_struct.h>
 
 #define SINK_MAX 4096
 
@@ -41,6 +42,7 @@ struct mock_sink {
     size_t accepted;
     char *all;
     struct pending *delayed; /* answers not given yet */
+    char headers[2048];      /* "Name: value\n" lines of the last request */
     char content_type[128];
     char content_encoding[64];
 };
@@ -172,6 +174,13 @@ sink_cb(struct evhttp_request *req, void *arg)
     const char *ce = evhttp_find_header(h, "Content-Encoding");
     struct mock_sink_answer a = {0};
 
+    size_t off = 0;
+    m->headers[0] = '\0';
+    for (struct evkeyval *kv = h->tqh_first; kv != NULL && off < sizeof(m->headers);
+         kv = kv->next.tqe_next) {
+        off += (size_t)snprintf(m->headers + off, sizeof(m->headers) - off, "%s: %s\n", kv->key,
+                                kv->value);
+    }
     snprintf(m->content_type, sizeof(m->content_type), "%s", ct != NULL ? ct : "");
     snprintf(m->content_encoding, sizeof(m->content_encoding), "%s", ce != NULL ? ce : "");
     if (m->requests < SINK_MAX) {
@@ -337,6 +346,12 @@ const char *
 mock_sink_content_type(const struct mock_sink *m)
 {
     return m->content_type;
+}
+
+const char *
+mock_sink_headers(const struct mock_sink *m)
+{
+    return m->headers;
 }
 
 const char *

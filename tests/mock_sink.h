@@ -43,5 +43,7 @@ double mock_sink_arrival_ms(const struct mock_sink *m, size_t i);
 /* The Content-Type / Content-Encoding of the last request ("" if absent). */
 const char *mock_sink_content_type(const struct mock_sink *m);
 const char *mock_sink_content_encoding(const struct mock_sink *m);
+/* Every header of the last request as "Name: value\n" lines. */
+const char *mock_sink_headers(const struct mock_sink *m);
 
 #endif

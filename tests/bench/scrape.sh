@@ -10,7 +10,7 @@
 #
 # Forwarding mode (FORWARD=vm): the same targets, but the output is `type: http, format: vm`
 # into a real VictoriaMetrics on loopback (Debian's victoria-metrics, temporary data dir), with
-# SPOOL=1 (default) a spool_dir, COMPRESSION=gzip|none (default gzip). After the run pollster is
+# SPOOL=1 (default) a spool_dir, COMPRESSION=auto|gzip|none (default auto: none on loopback). After the run pollster is
 # stopped (it drains), and the script prints the samples pollster delivered and the samples
 # found in VictoriaMetrics (sum of count_over_time over everything).
 #
@@ -28,7 +28,7 @@ gzip=${GZIP:-1}
 out=${OUT:-/dev/null}
 forward=${FORWARD:-}
 spool=${SPOOL:-1}
-compression=${COMPRESSION:-gzip}
+compression=${COMPRESSION:-auto}
 
 command -v nginx >/dev/null || { echo "scrape.sh: nginx not found (apt-get install nginx-light)" >&2; exit 77; }
 [ -x "$pollster" ] || { echo "scrape.sh: $pollster not built" >&2; exit 1; }
