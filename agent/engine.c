@@ -621,6 +621,12 @@ invalid:
     return -EINVAL;
 }
 
+void
+engine_set_drain_timeout(struct engine *e, int64_t ms)
+{
+    e->shutdown_timeout_ms = ms;
+}
+
 int
 engine_run_once(struct engine *e)
 {

@@ -54,6 +54,9 @@ int engine_add_target(struct engine *e, const struct target_spec *spec, char *er
  */
 int engine_run_once(struct engine *e);
 
+/* How long a --once run waits for its outputs to deliver (default 5 s). */
+void engine_set_drain_timeout(struct engine *e, int64_t ms);
+
 /*
  * Runs the schedule until SIGTERM or SIGINT, then drains: stops timers, lets in-flight runs
  * finish until @shutdown_timeout_ms, flushes outputs. A second signal stops at once.

@@ -472,14 +472,15 @@ run_main(const struct run_opts *o)
             goto out;
         }
     }
+    int64_t drain = ctx.config != NULL && !o->shutdown_timeout_set
+                        ? ctx.config->global.shutdown_timeout_ms
+                        : o->shutdown_timeout_ms;
     if (o->once) {
+        engine_set_drain_timeout(e, drain);
         int failed = engine_run_once(e);
         exit_code = failed == 0 ? RUN_EXIT_OK : RUN_EXIT_FAILED;
     }
     else {
-        int64_t drain = ctx.config != NULL && !o->shutdown_timeout_set
-                            ? ctx.config->global.shutdown_timeout_ms
-                            : o->shutdown_timeout_ms;
         exit_code = engine_run(e, drain) == 0 ? RUN_EXIT_OK : RUN_EXIT_FAILED;
     }
 out:

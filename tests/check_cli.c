@@ -341,6 +341,50 @@ START_TEST(test_once_ok)
 }
 END_TEST
 
+/* --format prints what an output of that format sends: one document per batch, per line. */
+START_TEST(test_once_formats)
+{
+    struct cmd c;
+
+    run(&c, 10, 0,
+        (const char *const[]){"--once", "--kind", "prometheus", "--format", "vm", "--target",
+                              url("/simple"), NULL});
+    ck_assert_int_eq(c.status, 0);
+    json_object *lines = testutil_parse_lines(c.out);
+    /* up_like plus the four synthetic series (no relabeling rules), one line each. */
+    ck_assert_int_eq(json_object_array_length(lines), 5);
+    json_object *m = testutil_field(json_object_array_get_idx(lines, 0), "metric");
+    ck_assert_str_eq(testutil_str(m, "__name__"), "up_like");
+    ck_assert_str_eq(testutil_str(m, "job"), "prometheus");
+    json_object_put(lines);
+
+    run(&c, 10, 0,
+        (const char *const[]){"--once", "--kind", "prometheus", "--format", "otlp", "--target",
+                              url("/simple"), NULL});
+    ck_assert_int_eq(c.status, 0);
+    lines = testutil_parse_lines(c.out);
+    ck_assert_int_eq(json_object_array_length(lines), 1);
+    json_object *rm = testutil_field(json_object_array_get_idx(lines, 0), "resourceMetrics");
+    ck_assert_int_eq(json_object_array_length(rm), 1);
+    json_object_put(lines);
+
+    run(&c, 10, 0,
+        (const char *const[]){"--once", "--kind", "prometheus", "--format", "telegraf", "--target",
+                              url("/simple"), NULL});
+    ck_assert_int_eq(c.status, 0);
+    lines = testutil_parse_lines(c.out);
+    ck_assert_int_eq(json_object_array_length(lines), 1);
+    json_object *ms = testutil_field(json_object_array_get_idx(lines, 0), "metrics");
+    ck_assert_int_ge(json_object_array_length(ms), 1);
+    json_object_put(lines);
+
+    run(&c, 10, 0,
+        (const char *const[]){"--once", "--format", "xml", "--target", url("/ok"), NULL});
+    ck_assert_int_eq(c.status, 2);
+    ck_assert_msg(strstr(c.err, "unknown --format \"xml\"") != NULL, "%s", c.err);
+}
+END_TEST
+
 /* Several targets run concurrently: wall time is about the slowest, not the sum. */
 START_TEST(test_once_concurrent)
 {
@@ -990,6 +1034,7 @@ cli_suite(void)
     tcase_add_test(tc, test_daemon_runs_and_drains_on_sigterm);
     tcase_add_test(tc, test_parse_fixture);
     tcase_add_test(tc, test_once_json_kind);
+    tcase_add_test(tc, test_once_formats);
     tcase_add_test(tc, test_parse_errors);
     tcase_add_test(tc, test_daemonize_pidfile);
     tcase_add_test(tc, test_daemonize_failure_reported);
