@@ -165,11 +165,11 @@ run_until(cond_fn *fn, void *arg, double ms)
 
 static size_t want_accepted;
 
+/* The sink accepted want_accepted requests and the output @arg (if any) has settled them. */
 static bool
 accepted_enough(void *arg)
 {
-    (void)arg;
-    return mock_sink_accepted(sink) >= want_accepted;
+    return mock_sink_accepted(sink) >= want_accepted && (arg == NULL || !out_http_ops.busy(arg));
 }
 
 static bool
@@ -251,7 +251,7 @@ START_TEST(test_delivers_in_order_batched_gzip)
     ck_assert_ptr_nonnull(h);
     write_lines(h, 0, 50);
     want_accepted = 5;
-    ck_assert(run_until(accepted_enough, NULL, 3000));
+    ck_assert(run_until(accepted_enough, h, 3000));
     run_until(never, NULL, 200); /* nothing more arrives */
     assert_lines(0, 50);
     ck_assert_str_eq(mock_sink_content_encoding(sink), "gzip");
@@ -287,7 +287,7 @@ START_TEST(test_flush_interval_sends_partial_batch)
     double t0 = now_ms();
     write_lines(h, 0, 3);
     want_accepted = 1;
-    ck_assert(run_until(accepted_enough, NULL, 3000));
+    ck_assert(run_until(accepted_enough, h, 3000));
     double waited = mock_sink_arrival_ms(sink, 0) - t0;
     ck_assert_msg(waited >= 250, "sent after %.0f ms, before the flush interval", waited);
     ck_assert_str_eq(mock_sink_content_encoding(sink), "");
@@ -308,10 +308,10 @@ START_TEST(test_retries_5xx_and_reset_then_delivers_in_order)
     ck_assert_ptr_nonnull(h);
     write_lines(h, 0, 10);
     want_accepted = 1;
-    ck_assert(run_until(accepted_enough, NULL, 5000));
+    ck_assert(run_until(accepted_enough, h, 5000));
     write_lines(h, 10, 20);
     want_accepted = 2;
-    ck_assert(run_until(accepted_enough, NULL, 5000));
+    ck_assert(run_until(accepted_enough, h, 5000));
     assert_lines(0, 20);
     struct output_stats st;
     stats_of(h, &st);
@@ -340,7 +340,7 @@ START_TEST(test_retry_after_is_honoured)
     ck_assert_ptr_nonnull(h);
     write_lines(h, 0, 1);
     want_accepted = 1;
-    ck_assert(run_until(accepted_enough, NULL, 5000));
+    ck_assert(run_until(accepted_enough, h, 5000));
     double gap = mock_sink_arrival_ms(sink, 1) - mock_sink_arrival_ms(sink, 0);
     /* retry_max is 100 ms: only Retry-After explains a second's wait. */
     ck_assert_msg(gap >= 950, "retried after %.0f ms despite Retry-After: 1", gap);
@@ -363,7 +363,7 @@ START_TEST(test_4xx_rejected_not_retried)
     ck_assert_uint_eq(mock_sink_requests(sink), 1);
     write_lines(h, 3, 5);
     want_accepted = 1;
-    ck_assert(run_until(accepted_enough, NULL, 3000));
+    ck_assert(run_until(accepted_enough, h, 3000));
     assert_lines(3, 5);
     struct output_stats st;
     stats_of(h, &st);
@@ -388,7 +388,7 @@ START_TEST(test_timeout_is_retried)
     ck_assert_ptr_nonnull(h);
     write_lines(h, 0, 2);
     want_accepted = 1;
-    ck_assert(run_until(accepted_enough, NULL, 5000));
+    ck_assert(run_until(accepted_enough, h, 5000));
     /* The slow answer may still arrive and be counted by the sink: at least once. */
     const char *all = mock_sink_all(sink);
     ck_assert_ptr_nonnull(strstr(all, "{\"n\":1}\n"));
@@ -442,7 +442,7 @@ START_TEST(test_spool_healthy_sink_in_order)
     run_until(never, NULL, 100);
     write_lines(h, 5, 30);
     want_accepted = 3;
-    ck_assert(run_until(accepted_enough, NULL, 3000));
+    ck_assert(run_until(accepted_enough, h, 3000));
     struct output_stats st;
     for (int i = 0; i < 100 && (stats_of(h, &st), st.pending_samples > 0); i++) {
         run_until(never, NULL, 20);
@@ -474,7 +474,7 @@ START_TEST(test_memory_overflow_spills_to_spool_in_order)
     ck_assert_uint_gt(st.spool_bytes, 0);
     assert_books(h);
     want_accepted = 1;
-    ck_assert(run_until(accepted_enough, NULL, 5000));
+    ck_assert(run_until(accepted_enough, h, 5000));
     for (int i = 0; i < 200 && (stats_of(h, &st), st.pending_samples > 0); i++) {
         run_until(never, NULL, 20);
     }
@@ -518,7 +518,7 @@ START_TEST(test_spool_outage_and_restart_lose_nothing)
     run_until(never, NULL, 200);
     ck_assert_int_eq(mock_sink_start(sink), 0);
     want_accepted = 1;
-    ck_assert(run_until(accepted_enough, NULL, 5000));
+    ck_assert(run_until(accepted_enough, h, 5000));
     for (int i = 0; i < 100 && (stats_of(h, &st), st.pending_samples > 0); i++) {
         run_until(never, NULL, 20);
     }
@@ -554,7 +554,7 @@ START_TEST(test_spool_survives_abandon_without_flush)
     stats_of(h, &st);
     ck_assert_uint_eq(st.recovered, 50);
     want_accepted = 1;
-    ck_assert(run_until(accepted_enough, NULL, 10000));
+    ck_assert(run_until(accepted_enough, h, 10000));
     for (int i = 0; i < 200 && (stats_of(h, &st), st.pending_samples > 0); i++) {
         run_until(never, NULL, 20);
     }
@@ -575,7 +575,7 @@ START_TEST(test_drain_sends_at_once)
     ck_assert(out_http_ops.busy(h));
     out_http_ops.drain(h);
     want_accepted = 1;
-    ck_assert(run_until(accepted_enough, NULL, 3000));
+    ck_assert(run_until(accepted_enough, h, 3000));
     ck_assert(!out_http_ops.busy(h));
     assert_lines(0, 4);
     out_http_ops.free(h);
@@ -594,7 +594,7 @@ START_TEST(test_otlp_documents_frame_records)
     ck_assert_int_eq(out_http_ops.write(h, "{\"a\":1}", 7, 1), 0);
     ck_assert_int_eq(out_http_ops.write(h, "{\"b\":2}", 7, 1), 0);
     want_accepted = 1;
-    ck_assert(run_until(accepted_enough, NULL, 3000));
+    ck_assert(run_until(accepted_enough, h, 3000));
     ck_assert_str_eq(mock_sink_body(sink, 0, NULL),
                      "{\"resourceMetrics\":[{\"a\":1},{\"b\":2}]}\n");
     ck_assert_str_eq(mock_sink_content_type(sink), enc_otlp.content_type);
@@ -614,7 +614,7 @@ START_TEST(test_auth_and_headers_reach_the_sink)
     ck_assert_ptr_nonnull(h);
     write_lines(h, 0, 1);
     want_accepted = 1;
-    ck_assert(run_until(accepted_enough, NULL, 3000));
+    ck_assert(run_until(accepted_enough, h, 3000));
     const char *seen = mock_sink_headers(sink);
     ck_assert_msg(strstr(seen, "X-Scope-OrgID: tenant1\n") != NULL, "%s", seen);
     ck_assert_msg(strstr(seen, "Authorization: Bearer s3cret\n") != NULL, "%s", seen);
@@ -627,7 +627,7 @@ START_TEST(test_auth_and_headers_reach_the_sink)
     ck_assert_ptr_nonnull(h);
     write_lines(h, 1, 2);
     want_accepted = 2;
-    ck_assert(run_until(accepted_enough, NULL, 3000));
+    ck_assert(run_until(accepted_enough, h, 3000));
     seen = mock_sink_headers(sink);
     ck_assert_msg(strstr(seen, "Authorization: Basic dTpw\n") != NULL, "%s", seen);
     /* The secret never reaches the log. */
