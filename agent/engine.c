@@ -637,7 +637,9 @@ engine_run_once(struct engine *e)
     for (size_t i = 0; i < e->ntargets; i++) {
         target_run(e->targets[i]);
     }
-    if (e->pending > 0 && loop_run(e->loop) != 0) {
+    /* Runs that all ended at once (no transfer) may still have left outputs sending. */
+    bool more = e->pending > 0 || loop_in_flight(e->loop) > 0 || outputs_busy(e);
+    if (more && loop_run(e->loop) != 0) {
         return -EIO;
     }
     for (size_t i = 0; i < e->noutputs; i++) {

@@ -203,16 +203,31 @@ check_multi_info(struct loop *l)
     }
 }
 
-/* Deferred from the failing callback: fail every transfer, then rebuild the multi handle. */
+/*
+ * Deferred from the failing callback: fail every transfer, then rebuild the multi handle. The
+ * transfers are taken off the list and made inactive before any completion callback runs, and
+ * remembered in an array: a callback may cancel or restart another of them (an output
+ * restarting its request), which must neither corrupt the walk nor get a stale failure.
+ */
 static void
 loop_rebuild_cb(evutil_socket_t fd, short kind, void *arg)
 {
     struct loop *l = arg;
-    struct loop_xfer *failed = l->xfers;
+    unsigned n = l->in_flight;
+    struct loop_xfer **failed = n > 0 ? calloc(n, sizeof(*failed)) : NULL;
+    unsigned count = 0;
 
-    l->xfers = NULL;
-    for (struct loop_xfer *x = failed; x != NULL; x = x->next) {
+    while (l->xfers != NULL) {
+        struct loop_xfer *x = l->xfers;
         curl_multi_remove_handle(l->multi, x->easy);
+        xfer_unlink(l, x);
+        if (failed != NULL && count < n) {
+            x->fail_pending = true;
+            failed[count++] = x;
+        }
+        else {
+            log_err("loop: out of memory failing transfers; one is abandoned");
+        }
     }
     curl_multi_cleanup(l->multi);
     l->multi = NULL;
@@ -221,18 +236,19 @@ loop_rebuild_cb(evutil_socket_t fd, short kind, void *arg)
         log_err("loop: cannot rebuild the curl multi handle; transfers will fail");
     }
     l->multi_failed = false;
-    while (failed != NULL) {
-        struct loop_xfer *x = failed;
-        failed = x->next;
-        x->prev = x->next = NULL;
-        x->active = false;
-        l->in_flight--;
+    for (unsigned i = 0; i < count; i++) {
+        struct loop_xfer *x = failed[i];
+        if (!x->fail_pending) {
+            continue; /* its owner cancelled or restarted it from another callback */
+        }
+        x->fail_pending = false;
         snprintf(x->errbuf, sizeof(x->errbuf), "%s", l->multi_error);
         x->done(x, CURLE_FAILED_INIT);
         if (l->after_done != NULL) {
             l->after_done(l->after_done_arg);
         }
     }
+    free(failed);
 }
 
 static int
@@ -338,6 +354,7 @@ loop_xfer_start(struct loop *l, struct loop_xfer *x)
     if (x->active) {
         return -EBUSY;
     }
+    x->fail_pending = false; /* restarted: a failure of its previous run is no longer owed */
     x->errbuf[0] = '\0';
     curl_easy_setopt(x->easy, CURLOPT_PRIVATE, (char *)x);
     curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->errbuf);
@@ -361,6 +378,7 @@ loop_xfer_start(struct loop *l, struct loop_xfer *x)
 void
 loop_xfer_cancel(struct loop *l, struct loop_xfer *x)
 {
+    x->fail_pending = false;
     if (!x->active) {
         return;
     }
@@ -391,4 +409,10 @@ loop_set_after_done(struct loop *l, loop_hook_fn *fn, void *arg)
 {
     l->after_done = fn;
     l->after_done_arg = arg;
+}
+
+void
+loop_inject_failure(struct loop *l)
+{
+    multi_failed(l, CURLM_INTERNAL_ERROR, "loop_inject_failure()");
 }

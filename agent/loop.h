@@ -33,6 +33,7 @@ struct loop_xfer {
     /* private to loop.c */
     struct loop_xfer *prev, *next;
     bool active;
+    bool fail_pending; /* failed by a multi rebuild, completion not delivered yet */
 };
 
 /* Creates the event base and the multi handle. NULL on failure (logged). */
@@ -58,6 +59,12 @@ unsigned loop_in_flight(const struct loop *l);
  */
 typedef void loop_hook_fn(void *arg);
 void loop_set_after_done(struct loop *l, loop_hook_fn *fn, void *arg);
+
+/*
+ * Fails every transfer in flight and rebuilds the multi handle, as when a curl_multi_* call
+ * fails (that path, made testable): each transfer's done gets CURLE_FAILED_INIT from the loop.
+ */
+void loop_inject_failure(struct loop *l);
 
 /* Runs until loop_stop() or nothing is left to do. Returns 0 or -EIO. */
 int loop_run(struct loop *l);

@@ -78,8 +78,8 @@ struct out_http {
     bool failing;        /* backing off: no request until the timer fires */
     bool sink_down;      /* the last request failed: until one succeeds, batches go to the spool */
     bool spool_dirty;    /* appended to since the last spool_sync() */
-    mono_ms last_sync;
-    unsigned attempt; /* failed attempts in a row */
+    struct event *sync_timer; /* fsync: interval */
+    unsigned attempt;         /* failed attempts in a row */
     bool draining;
     struct log_limit complain;
     struct log_limit queue_complain;
@@ -100,6 +100,7 @@ output_drop_name(enum output_drop d)
 }
 
 static void send_next(struct out_http *h);
+static void arm_sync(struct out_http *h);
 
 static bool
 spool_has_unread(const struct out_http *h)
@@ -150,7 +151,7 @@ kick(struct out_http *h)
     if (h->in_flight || h->failing || !has_unsent(h)) {
         return;
     }
-    if (h->draining || unsent_bytes(h) >= h->o.batch_max_bytes) {
+    if (h->draining || spool_has_unread(h) || unsent_bytes(h) >= h->o.batch_max_bytes) {
         evtimer_del(h->timer);
         send_next(h);
     }
@@ -208,9 +209,11 @@ mem_bound(struct out_http *h)
             samples;
         log_complain(&h->queue_complain, clock_mono_ms(), 1, h->what,
                      "memory queue over queue_max_bytes (%llu): dropped the oldest %llu batch(es), "
-                     "%llu samples (configure spool_dir to keep them)",
+                     "%llu samples (%s)",
                      (unsigned long long)h->o.queue_max_bytes, (unsigned long long)records,
-                     (unsigned long long)samples);
+                     (unsigned long long)samples,
+                     h->spool != NULL ? "the spool cannot take them"
+                                      : "configure spool_dir to keep them");
     }
 }
 
@@ -246,35 +249,57 @@ spill(struct out_http *h)
     if (h->spool == NULL || h->mem_count == 0) {
         return;
     }
-    if (h->in_flight && !h->from_spool) {
-        /* Its records go to the spool with the rest; the spool sends them again (at least once). */
-        loop_xfer_cancel(h->loop, &h->xfer);
-        h->in_flight = false;
-        h->req_recs = 0;
-    }
     while (h->head != NULL) {
         uint64_t dropped = 0;
         int rc = spool_append(h->spool, h->head->data, h->head->len, h->head->nsamples, &dropped);
         h->st.dropped[OUTPUT_DROP_SPOOL_FULL] += dropped;
-        if (rc != 0) {
+        if (rc == -EFBIG) {
+            /* Larger than the whole spool: it can never be kept there. */
+            h->st.dropped[OUTPUT_DROP_SPOOL_ERROR] += h->head->nsamples;
+            log_err("out_http: %s: a batch of %zu bytes is larger than spool_max_bytes; dropped "
+                    "its %u samples",
+                    h->what, h->head->len, h->head->nsamples);
+        }
+        else if (rc != 0) {
             break; /* logged by the spool; the rest stays in memory, bounded by queue_max_bytes */
         }
+        /*
+         * The first record is on disk: only now cancel a memory request in flight (its records
+         * go to the spool with the rest, and are sent again from there: at least once). When the
+         * spool takes nothing, the request runs on and mem_bound() keeps its records.
+         */
+        if (h->in_flight && !h->from_spool) {
+            loop_xfer_cancel(h->loop, &h->xfer);
+            h->in_flight = false;
+            h->req_recs = 0;
+        }
         mem_pop(h);
+        h->spool_dirty = true;
     }
-    h->spool_dirty = true;
+    arm_sync(h);
 }
 
-/* With fsync: interval, the spool is synced at most once per flush_interval. */
+/* With fsync: interval, what was appended is synced within a flush_interval. */
 static void
-maybe_sync(struct out_http *h)
+arm_sync(struct out_http *h)
 {
-    if (h->spool == NULL || !h->spool_dirty || h->o.spool_fsync != SPOOL_FSYNC_INTERVAL) {
-        return;
+    if (h->spool != NULL && h->spool_dirty && h->o.spool_fsync == SPOOL_FSYNC_INTERVAL &&
+        !evtimer_pending(h->sync_timer, NULL)) {
+        struct timeval tv = {.tv_sec = h->o.flush_interval_ms / 1000,
+                             .tv_usec = (h->o.flush_interval_ms % 1000) * 1000};
+        evtimer_add(h->sync_timer, &tv);
     }
-    mono_ms now = clock_mono_ms();
-    if (now - h->last_sync >= h->o.flush_interval_ms) {
+}
+
+static void
+sync_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct out_http *h = arg;
+
+    (void)fd;
+    (void)what;
+    if (h->spool_dirty) {
         spool_sync(h->spool);
-        h->last_sync = now;
         h->spool_dirty = false;
     }
 }
@@ -309,7 +334,7 @@ out_http_write(void *state, const char *data, size_t len, uint32_t nsamples)
             mem_bound(h); /* what the spool could not take, or no spool */
         }
     }
-    maybe_sync(h);
+    arm_sync(h);
     kick(h);
     return 0;
 }
@@ -496,8 +521,12 @@ send_next(struct out_http *h)
     h->from_spool = spool_has_unread(h);
     if (h->from_spool) {
         rc = fill_from_spool(h);
+        if (rc == 0 && h->req_recs == 0) {
+            /* What looked unread in the spool turned out corrupt (counted there): memory next. */
+            h->from_spool = false;
+        }
     }
-    else {
+    if (!h->from_spool) {
         fill_from_memory(h);
     }
     if (rc == 0 && h->req_recs == 0) {
@@ -620,7 +649,7 @@ request_done(struct loop_xfer *x, CURLcode rc)
         h->st.requests++;
         h->st.last_success = (double)time(NULL);
         settle(h, true);
-        if (h->failing) {
+        if (h->sink_down || h->attempt > 0) {
             log_release(&h->complain, now, h->what);
         }
         h->failing = false;
@@ -636,6 +665,12 @@ request_done(struct loop_xfer *x, CURLcode rc)
                 "dropped (not retried)",
                 h->what, (unsigned long long)h->req_samples, status, answer_text(h));
         settle(h, false);
+        /* The sink answered: it is up, whatever it thought of these batches. */
+        if (h->sink_down || h->attempt > 0) {
+            log_release(&h->complain, now, h->what);
+        }
+        h->sink_down = false;
+        h->attempt = 0;
         kick(h);
         return;
     }
@@ -648,11 +683,11 @@ request_done(struct loop_xfer *x, CURLcode rc)
     h->attempt++;
     /* Everything waiting goes to disk now, and what comes next goes there directly. */
     spill(h);
-    maybe_sync(h);
+    arm_sync(h);
     int64_t delay = backoff_ms(h);
     if (retry_after > 0) {
-        int64_t ra = (int64_t)retry_after * 1000;
-        delay = ra < OUT_HTTP_RETRY_AFTER_MAX_MS ? ra : OUT_HTTP_RETRY_AFTER_MAX_MS;
+        delay = retry_after < OUT_HTTP_RETRY_AFTER_MAX_MS / 1000 ? (int64_t)retry_after * 1000
+                                                                 : OUT_HTTP_RETRY_AFTER_MAX_MS;
     }
     char why[CURL_ERROR_SIZE + 64];
     if (rc != CURLE_OK) {
@@ -664,10 +699,10 @@ request_done(struct loop_xfer *x, CURLcode rc)
     log_complain(&h->complain, now, rc != CURLE_OK ? (int)rc : (int)status + 1000, h->what,
                  "sending to the sink failed: %s; retry %u in %lld ms%s", why, h->attempt,
                  (long long)delay, h->spool != NULL ? " (batches are kept in the spool)" : "");
-    if (h->draining) {
-        return; /* the data is safe where it is; the drain does not wait for a failing sink */
+    if (h->draining && h->spool != NULL) {
+        return; /* the data is safe in the spool; the drain does not wait for a failing sink */
     }
-    arm_timer(h, delay);
+    arm_timer(h, delay); /* without a spool, retrying is the only way to keep it */
 }
 
 static void
@@ -699,7 +734,7 @@ out_http_busy(const void *state)
 {
     const struct out_http *h = state;
 
-    return h->in_flight || (!h->failing && has_unsent(h));
+    return h->in_flight || (has_unsent(h) && (!h->failing || h->spool == NULL));
 }
 
 /* The end: what is still in memory goes to the spool, or is counted as lost. */
@@ -743,7 +778,7 @@ out_http_stats(const void *state, struct output_stats *st)
     st->type = "http";
     st->pending_samples = h->mem_samples;
     st->queue_bytes = h->mem_bytes;
-    st->failing = h->failing;
+    st->failing = h->sink_down;
     if (h->spool != NULL) {
         struct spool_stats ss;
         spool_stats(h->spool, &ss);
@@ -766,6 +801,9 @@ out_http_free(void *state)
     }
     if (h->timer != NULL) {
         event_free(h->timer);
+    }
+    if (h->sync_timer != NULL) {
+        event_free(h->sync_timer);
     }
     while (h->head != NULL) {
         mem_pop(h);
@@ -811,7 +849,8 @@ out_http_new(struct loop *l, const struct out_http_opts *o, char *err, size_t er
     strbuf_init(&h->rec);
     strbuf_init(&h->answer);
     h->timer = evtimer_new(loop_base(l), timer_cb, h);
-    if (h->what == NULL || h->url == NULL || h->timer == NULL ||
+    h->sync_timer = evtimer_new(loop_base(l), sync_cb, h);
+    if (h->what == NULL || h->url == NULL || h->timer == NULL || h->sync_timer == NULL ||
         (o->http != NULL && scrape_http_copy(&h->http, o->http) != 0)) {
         snprintf(err, errlen, "out of memory");
         out_http_free(h);
