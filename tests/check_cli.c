@@ -857,8 +857,7 @@ START_TEST(test_down_sink_does_not_slow_collection)
              "    path: %s\n",
              mock_port, mock_port, mock_closed_port(), out);
     write_config(jobs);
-    run(&c, 30, 2.0 * slowdown(),
-        (const char *const[]){"-c", cfg_path, "--shutdown-timeout", "200ms", NULL});
+    run(&c, 30, 2.0, (const char *const[]){"-c", cfg_path, "--shutdown-timeout", "200ms", NULL});
     ck_assert_msg(c.status == 0, "exit %d: %s", c.status, c.err);
     FILE *f = fopen(out, "r");
     ck_assert_ptr_nonnull(f);
