@@ -976,6 +976,43 @@ term_when_in_flight(pid_t pid)
     kill(pid, SIGTERM);
 }
 
+static double second_signal_at;
+
+/* Sends SIGTERM twice, 300 ms apart, once a run is in flight. */
+static void
+term_twice_when_in_flight(pid_t pid)
+{
+    term_when_in_flight(pid);
+    usleep((useconds_t)(300000 * slowdown()));
+    second_signal_at = now_s();
+    kill(pid, SIGTERM);
+}
+
+/* A second signal does not wait for the drain: pollster exits at once, with status 0. */
+START_TEST(test_second_sigterm_exits_at_once)
+{
+    struct cmd c;
+    char listen[64];
+
+    status_port_fixed = mock_closed_port();
+    snprintf(listen, sizeof(listen), "127.0.0.1:%u", status_port_fixed);
+    memset(mid_fn, 0, sizeof(mid_fn));
+    mid_fn[0] = term_twice_when_in_flight;
+    mid_at[0] = 0.2;
+    run(&c, 30, 0,
+        (const char *const[]){"--target", url("/hang"), "--interval", "4s", "--timeout", "4s",
+                              "--status-listen", listen, "--shutdown-timeout", "10s", NULL});
+    double exited_after = now_s() - second_signal_at;
+    mid_fn[0] = NULL;
+    ck_assert_msg(c.status == 0, "exit %d: %s", c.status, c.err);
+    ck_assert_msg(strstr(c.err, "SIGTERM received, draining 1 in-flight") != NULL, "%s", c.err);
+    ck_assert_msg(strstr(c.err, "second signal, stopping at once") != NULL, "%s", c.err);
+    /* The drain alone would wait for the hanging run's 4 s timeout. */
+    ck_assert_msg(exited_after < 1.5 * slowdown(), "exited %.1f s after the second signal",
+                  exited_after);
+}
+END_TEST
+
 START_TEST(test_sigterm_waits_for_in_flight_run)
 {
     struct cmd c;
@@ -1095,6 +1132,7 @@ cli_suite(void)
     tcase_add_test(tc, test_daemonize_failure_reported);
     tcase_add_test(tc, test_systemd_notify);
     tcase_add_test(tc, test_sigterm_waits_for_in_flight_run);
+    tcase_add_test(tc, test_second_sigterm_exits_at_once);
     tcase_add_test(tc, test_logrotate_no_line_lost_or_duplicated);
     tcase_set_timeout(tc, 120);
     suite_add_tcase(s, tc);
