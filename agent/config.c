@@ -1150,7 +1150,8 @@ static const struct field sd_file_fields[] = {
     FLDN("files", FT_STRLIST, struct sd_file, files, nfiles, .flags = CF_REQUIRED | CF_NONEMPTY,
          .desc = "Globs of .json, .yml or .yaml files of target groups, read at load and reload."),
     FLD("refresh_interval", FT_DURATION, struct sd_file, refresh_ms, .def = "5m",
-        .desc = "Accepted for compatibility: the files are read again on reload."),
+        .desc = "How often the files are checked (glob, size, mtime); a change reloads the "
+                "targets."),
 };
 static const struct section sd_file_section = {.name = "file_sd_configs[]", FIELDS(sd_file_fields)};
 
@@ -1608,6 +1609,12 @@ job_release(void *base)
     free(j->targets);
     j->targets = NULL;
     j->ntargets = 0;
+    for (size_t i = 0; i < j->scrape.nfile_sd_globs; i++) {
+        free(j->scrape.file_sd_globs[i]);
+    }
+    free(j->scrape.file_sd_globs);
+    j->scrape.file_sd_globs = NULL;
+    j->scrape.nfile_sd_globs = 0;
 }
 
 static void
@@ -3112,6 +3119,20 @@ file_sd_load(struct ctx *x, struct config_job *job, const struct node *item, con
             oom(x);
             break;
         }
+        char **g =
+            realloc(job->scrape.file_sd_globs, (job->scrape.nfile_sd_globs + 1) * sizeof(*g));
+        char *keep = strdup(pattern);
+        if (g == NULL || keep == NULL) {
+            free(keep);
+            if (g != NULL) {
+                job->scrape.file_sd_globs = g;
+            }
+            free(pattern);
+            oom(x);
+            break;
+        }
+        job->scrape.file_sd_globs = g;
+        g[job->scrape.nfile_sd_globs++] = keep;
         rc = glob(pattern, 0, NULL, &gl);
         if (rc == 0) {
             for (size_t k = 0; k < gl.gl_pathc; k++) {

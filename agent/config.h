@@ -18,7 +18,8 @@
  *   surrounding white space (as Prometheus does); a reload reads them again;
  * - relative file paths (password_file, tls files, file_sd globs, ...) are resolved against the
  *   directory of the config file;
- * - file_sd_configs files are read at load time (and again on reload);
+ * - file_sd_configs files are read at load time (and again on reload; run.c re-globs the
+ *   patterns every refresh_interval and reloads the targets when the files changed);
  * - with no outputs section, one stdout output in json format.
  *
  * What the loader accepts:
@@ -222,6 +223,8 @@ struct config_scrape {
     struct config_relabel *relabels; /* metric_relabel_configs, in order */
     size_t nrelabels;
     int64_t file_sd_refresh_ms; /* smallest refresh_interval of file_sd_configs; 0 = none */
+    char **file_sd_globs;       /* every file_sd pattern, resolved (what the watcher globs) */
+    size_t nfile_sd_globs;
 };
 
 struct config_probe {

@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include <curl/curl.h>
+#include <event2/event.h>
 
 #include "config.h"
 #include "daemon.h"
@@ -34,6 +35,7 @@
 #include "sample.h"
 #include "setup.h"
 #include "scrape.h"
+#include "sdwatch.h"
 #include "stats.h"
 #include "status.h"
 
@@ -198,8 +200,58 @@ add_target(struct engine *e, const struct run_opts *o, const char *kind, const c
 struct run_ctx {
     const struct run_opts *opts;
     struct engine *engine;
+    struct loop *loop;
     struct config *config;
+    char *text; /* the config file as last loaded: a file_sd change re-parses this, not the file */
+    size_t text_len;
+    struct event *sd_timer; /* file_sd refresh */
+    uint64_t sd_fp;         /* fingerprint of the file_sd files the running targets came from */
 };
+
+/* Reads the config file whole (it is small: config.c refuses more than 64 MiB anyway). */
+static int
+read_text(const char *path, char **text, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+
+    if (f == NULL || buf == NULL) {
+        int e = f == NULL ? errno : ENOMEM;
+        if (f != NULL) {
+            fclose(f);
+        }
+        free(buf);
+        return -e;
+    }
+    for (;;) {
+        if (cap - n < 4096) {
+            char *b = cap < (64u << 20) ? realloc(buf, cap * 2) : NULL;
+            if (b == NULL) {
+                fclose(f);
+                free(buf);
+                return -EFBIG;
+            }
+            buf = b;
+            cap *= 2;
+        }
+        size_t r = fread(buf + n, 1, cap - n - 1, f);
+        n += r;
+        if (r == 0) {
+            break;
+        }
+    }
+    int e = ferror(f) ? EIO : 0;
+    fclose(f);
+    if (e != 0) {
+        free(buf);
+        return -e;
+    }
+    buf[n] = '\0';
+    *text = buf;
+    *len = n;
+    return 0;
+}
 
 /* Logs every error of a failed load, one line each. */
 static void
@@ -213,11 +265,12 @@ log_config_errors(const struct config_errors *errs)
     }
 }
 
-/* SIGHUP and POST /-/reload: load, validate, swap atomically, or keep the old config. */
+static void sd_arm(struct run_ctx *ctx);
+
+/* Builds a config from @text (the file @ctx's path), swaps it in atomically, or keeps the old. */
 static int
-run_reload(void *arg, char *err, size_t errlen)
+apply(struct run_ctx *ctx, const char *text, size_t len, const char *why, char *err, size_t errlen)
 {
-    struct run_ctx *ctx = arg;
     struct config_errors errs;
     size_t kept, added, removed;
 
@@ -225,9 +278,9 @@ run_reload(void *arg, char *err, size_t errlen)
         notify_send("RELOADING=1");
     }
     config_errors_init(&errs);
-    struct config *c = config_load(ctx->opts->config_path, &errs);
+    struct config *c = config_load_string(ctx->opts->config_path, text, len, &errs);
     if (c == NULL) {
-        log_err("config: reload of %s failed (%zu errors); keeping the running configuration",
+        log_err("config: %s of %s failed (%zu errors); keeping the running configuration", why,
                 ctx->opts->config_path, errs.n + errs.dropped);
         log_config_errors(&errs);
         snprintf(err, errlen, "%s", errs.n > 0 ? errs.v[0].text : "cannot load the configuration");
@@ -239,7 +292,7 @@ run_reload(void *arg, char *err, size_t errlen)
     engine_reload_begin(ctx->engine);
     if (setup_targets(ctx->engine, c, ctx->opts->only_job, err, errlen) != 0) {
         engine_reload_abort(ctx->engine);
-        log_err("config: reload failed: %s; keeping the running configuration", err);
+        log_err("config: %s failed: %s; keeping the running configuration", why, err);
         config_free(c);
         stats_set_reload(false);
         goto done;
@@ -251,8 +304,10 @@ run_reload(void *arg, char *err, size_t errlen)
     }
     config_free(ctx->config);
     ctx->config = c;
+    ctx->sd_fp = sdwatch_fingerprint(c);
+    sd_arm(ctx);
     stats_set_reload(true);
-    log_info("config: reloaded %s: %zu targets kept, %zu added, %zu removed",
+    log_info("config: %s of %s: %zu targets kept, %zu added, %zu removed", why,
              ctx->opts->config_path, kept, added, removed);
     if (notify_enabled()) {
         notify_send("READY=1");
@@ -263,6 +318,74 @@ done:
         notify_send("READY=1");
     }
     return -EINVAL;
+}
+
+/* SIGHUP and POST /-/reload: read the file again, then apply it. */
+static int
+run_reload(void *arg, char *err, size_t errlen)
+{
+    struct run_ctx *ctx = arg;
+    char *text = NULL;
+    size_t len = 0;
+    int rc = read_text(ctx->opts->config_path, &text, &len);
+
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot read %s: %s", ctx->opts->config_path, strerror(-rc));
+        log_err("config: reload: %s; keeping the running configuration", err);
+        stats_set_reload(false);
+        return rc;
+    }
+    rc = apply(ctx, text, len, "reload", err, errlen);
+    if (rc == 0) {
+        free(ctx->text);
+        ctx->text = text;
+        ctx->text_len = len;
+    }
+    else {
+        free(text);
+    }
+    return rc;
+}
+
+/* Every refresh_interval: when the file_sd files changed, the targets are rebuilt from them. */
+static void
+sd_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct run_ctx *ctx = arg;
+    char err[512];
+
+    (void)fd;
+    (void)what;
+    uint64_t fp = sdwatch_fingerprint(ctx->config);
+    if (fp != ctx->sd_fp) {
+        log_info("config: file_sd files changed; rebuilding the targets");
+        /* A broken file is reported once, not every tick: wait for the next change. */
+        ctx->sd_fp = fp;
+        apply(ctx, ctx->text, ctx->text_len, "file_sd refresh", err, sizeof(err));
+    }
+    sd_arm(ctx);
+}
+
+static void
+sd_arm(struct run_ctx *ctx)
+{
+    int64_t ms = ctx->config != NULL ? sdwatch_period_ms(ctx->config) : 0;
+
+    if (ctx->loop == NULL || ms <= 0) {
+        if (ctx->sd_timer != NULL) {
+            evtimer_del(ctx->sd_timer);
+        }
+        return;
+    }
+    if (ctx->sd_timer == NULL) {
+        ctx->sd_timer = evtimer_new(loop_base(ctx->loop), sd_tick, ctx);
+        if (ctx->sd_timer == NULL) {
+            log_err("config: cannot arm the file_sd refresh timer");
+            return;
+        }
+    }
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    evtimer_add(ctx->sd_timer, &tv);
 }
 
 static int
@@ -373,14 +496,27 @@ run_main(const struct run_opts *o)
         return RUN_EXIT_USAGE;
     }
     if (o->config_path != NULL) {
-        ctx.config = load_config(o->config_path);
+        struct config_errors errs;
+        int rc = read_text(o->config_path, &ctx.text, &ctx.text_len);
+        if (rc != 0) {
+            fprintf(stderr, "pollster: cannot read %s: %s\n", o->config_path, strerror(-rc));
+            return RUN_EXIT_USAGE;
+        }
+        config_errors_init(&errs);
+        ctx.config = config_load_string(o->config_path, ctx.text, ctx.text_len, &errs);
         if (ctx.config == NULL) {
+            config_errors_print(stderr, &errs);
+        }
+        config_errors_release(&errs);
+        if (ctx.config == NULL) {
+            free(ctx.text);
             return RUN_EXIT_USAGE;
         }
         if (o->only_job != NULL && !setup_has_job(ctx.config, o->only_job)) {
             fprintf(stderr, "pollster: --job: %s has no job named \"%s\"\n", o->config_path,
                     o->only_job);
             config_free(ctx.config);
+            free(ctx.text);
             return RUN_EXIT_USAGE;
         }
         if (!o->log_level_set) {
@@ -392,6 +528,7 @@ run_main(const struct run_opts *o)
         daemon_pidfile(o->pidfile, err, sizeof(err)) != 0) {
         fprintf(stderr, "pollster: %s\n", err);
         config_free(ctx.config);
+        free(ctx.text);
         return RUN_EXIT_USAGE;
     }
     /* Before anything opens sockets or event bases: they must belong to the daemon. */
@@ -399,6 +536,7 @@ run_main(const struct run_opts *o)
         if (daemon_detach(o->pidfile, err, sizeof(err)) != 0) {
             fprintf(stderr, "pollster: %s\n", err);
             config_free(ctx.config);
+            free(ctx.text);
             return RUN_EXIT_USAGE;
         }
         log_set_target(LOG_TARGET_SYSLOG);
@@ -408,6 +546,7 @@ run_main(const struct run_opts *o)
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "pollster: curl_global_init() failed\n");
         config_free(ctx.config);
+        free(ctx.text);
         return RUN_EXIT_FAILED;
     }
     if (scrape_check_curl() != 0) {
@@ -463,6 +602,11 @@ run_main(const struct run_opts *o)
             goto out;
         }
         engine_set_reload(e, run_reload, &ctx);
+        if (!o->once) {
+            ctx.loop = l;
+            ctx.sd_fp = sdwatch_fingerprint(ctx.config);
+            sd_arm(&ctx);
+        }
     }
     for (size_t i = 0; i < o->ntargets; i++) {
         const char *job = o->job != NULL ? o->job : o->kind;
@@ -487,6 +631,10 @@ out:
     /* A daemon that failed before its loop ran tells the waiting parent (no-op otherwise). */
     daemon_started(false);
     /* Targets (and their easy handles) before the loop: the multi handle must still exist. */
+    if (ctx.sd_timer != NULL) {
+        event_free(ctx.sd_timer);
+    }
+    free(ctx.text);
     engine_free(e);
     status_free(st);
     loop_free(l);

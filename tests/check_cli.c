@@ -831,6 +831,59 @@ START_TEST(test_conf_examples_valid)
 }
 END_TEST
 
+static char sd_path[200];
+
+/* Rewrites the file_sd file: the target now has label group=two. */
+static void
+sd_change(pid_t pid)
+{
+    char text[256];
+
+    (void)pid;
+    snprintf(text, sizeof(text), "- targets: ['127.0.0.1:%u']\n  labels: {group: two}\n",
+             mock_port);
+    write_file(sd_path, text);
+}
+
+/* file_sd files are checked every refresh_interval: a change rebuilds the targets, no SIGHUP. */
+START_TEST(test_file_sd_refresh)
+{
+    struct cmd c;
+    char jobs[512], text[256];
+
+    snprintf(sd_path, sizeof(sd_path), "%s/targets.yml", cfg_dir);
+    snprintf(text, sizeof(text), "- targets: ['127.0.0.1:%u']\n  labels: {group: one}\n",
+             mock_port);
+    write_file(sd_path, text);
+    snprintf(jobs, sizeof(jobs),
+             "scrape_configs:\n"
+             "  - job_name: sd\n"
+             "    metrics_path: /simple\n"
+             "    file_sd_configs: [{files: ['targets.yml'], refresh_interval: 100ms}]\n");
+    write_config(jobs);
+    mid_fn[0] = sd_change;
+    mid_at[0] = 1.5;
+    run(&c, 30, 3.5, (const char *const[]){"-c", cfg_path, NULL});
+    mid_fn[0] = NULL;
+    unlink(sd_path);
+    ck_assert_msg(c.status == 0, "exit %d: %s", c.status, c.err);
+    ck_assert_msg(strstr(c.err, "file_sd files changed") != NULL, "%s", c.err);
+    ck_assert_msg(strstr(c.err, "0 targets kept, 1 added, 1 removed") != NULL, "%s", c.err);
+    json_object *lines = testutil_parse_lines(c.out);
+    size_t one = 0, two = 0, n = json_object_array_length(lines);
+    for (size_t i = 0; i < n; i++) {
+        const char *g =
+            testutil_str(testutil_field(json_object_array_get_idx(lines, i), "labels"), "group");
+        one += strcmp(g, "one") == 0;
+        two += strcmp(g, "two") == 0;
+        /* Once a run of the new group was written, no run of the old one follows. */
+        ck_assert_msg(!(two > 0 && strcmp(g, "one") == 0), "group one after group two");
+    }
+    json_object_put(lines);
+    ck_assert_msg(one >= 1 && two >= 1, "%zu runs of group one, %zu of group two", one, two);
+}
+END_TEST
+
 /*
  * A sink that is down (its requests hang until their timeout) slows neither collection nor
  * another output: the file output gets every run on schedule.
@@ -1143,6 +1196,7 @@ cli_suite(void)
     tcase_add_test(tconf, test_check_config);
     tcase_add_test(tconf, test_config_reload);
     tcase_add_test(tconf, test_down_sink_does_not_slow_collection);
+    tcase_add_test(tconf, test_file_sd_refresh);
     tcase_add_test(tconf, test_conf_examples_valid);
     tcase_set_timeout(tconf, 120);
     suite_add_tcase(s, tconf);
