@@ -253,6 +253,9 @@ spill(struct out_http *h)
         uint64_t dropped = 0;
         int rc = spool_append(h->spool, h->head->data, h->head->len, h->head->nsamples, &dropped);
         h->st.dropped[OUTPUT_DROP_SPOOL_FULL] += dropped;
+        if (rc == -EFBIG && h->in_flight && !h->from_spool) {
+            break; /* the request in flight may still deliver it: decide when it ends */
+        }
         if (rc == -EFBIG) {
             /* Larger than the whole spool: it can never be kept there. */
             h->st.dropped[OUTPUT_DROP_SPOOL_ERROR] += h->head->nsamples;
@@ -298,10 +301,10 @@ sync_cb(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
-    if (h->spool_dirty) {
-        spool_sync(h->spool);
+    if (h->spool_dirty && spool_sync(h->spool) == 0) {
         h->spool_dirty = false;
     }
+    arm_sync(h); /* a failed sync is tried again a flush_interval later */
 }
 
 static int

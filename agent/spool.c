@@ -147,6 +147,8 @@ seg_name(char *buf, size_t size, uint64_t id)
 }
 
 /* True for exactly 16 lowercase hex digits + ".seg" (the names seg_name() makes). */
+#define SPOOL_ID_MAX (UINT64_C(1) << 63)
+
 static bool
 seg_name_parse(const char *name, uint64_t *id)
 {
@@ -159,7 +161,15 @@ seg_name_parse(const char *name, uint64_t *id)
         }
     }
     *id = strtoull(name, NULL, 16);
-    return true;
+    /* Ids grow by one per segment from 1: 2^63 and beyond can only be damage, and would wrap. */
+    return *id < SPOOL_ID_MAX;
+}
+
+/* Errors worth waiting out (the caller retries later); others mean the record is lost. */
+static bool
+transient(int rc)
+{
+    return rc == -ENOMEM || rc == -EMFILE || rc == -ENFILE || rc == -EAGAIN;
 }
 
 /* pread() of exactly @len bytes, retrying short reads. Returns 0, -errno, or -ENODATA at EOF. */
@@ -229,6 +239,20 @@ close_fd(int *fd)
         close(*fd);
         *fd = -1;
     }
+}
+
+/*
+ * Closes the segment being appended to: later syncs only reach the next one, so unless the
+ * policy is never, what it holds goes to the disk now (spool_sync() would miss it later).
+ */
+static void
+seal_write_seg(struct spool *s)
+{
+    if (s->wfd >= 0 && s->policy != SPOOL_FSYNC_NEVER && fdatasync(s->wfd) != 0) {
+        log_err("spool: %s: fdatasync() of a full segment in %s failed: %s", s->what, s->dir,
+                strerror(errno));
+    }
+    close_fd(&s->wfd);
 }
 
 static struct spool_seg *
@@ -387,7 +411,7 @@ ack_read(struct spool *s, uint64_t *id, uint64_t *off)
         goto garbage;
     }
     *off = strtoull(end + 1, &end, 10);
-    if (errno != 0 || *end != '\0') {
+    if (errno != 0 || *end != '\0' || *id >= SPOOL_ID_MAX) {
         goto garbage;
     }
     return true;
@@ -511,6 +535,30 @@ scan_dir(struct spool *s, bool have_ack, uint64_t ack_id, uint64_t ack_off, char
         snprintf(err, errlen, "spool %s: opendir() failed: %s", s->dir, strerror(-rc));
         goto out;
     }
+    /*
+     * The ack file deletes every segment below the id it names: a damaged id (one flipped bit)
+     * must not delete data. An id above the newest segment + 1 cannot have been written by a
+     * spool that had those segments, so it is ignored: everything is read again (at least once).
+     */
+    if (have_ack) {
+        uint64_t newest = 0;
+        bool any = false;
+        struct dirent *de;
+        while ((de = readdir(d)) != NULL) {
+            uint64_t id;
+            if (seg_name_parse(de->d_name, &id)) {
+                any = true;
+                newest = id > newest ? id : newest;
+            }
+        }
+        rewinddir(d);
+        if (any && ack_id > newest + 1) {
+            log_warn("spool: %s: %s/ack names segment %016" PRIx64 ", beyond the newest one "
+                     "(%016" PRIx64 "): ignored, every record will be read again",
+                     s->what, s->dir, ack_id, newest);
+            have_ack = false;
+        }
+    }
     for (;;) {
         errno = 0;
         struct dirent *de = readdir(d);
@@ -538,13 +586,19 @@ scan_dir(struct spool *s, bool have_ack, uint64_t ack_id, uint64_t ack_off, char
         /* O_NONBLOCK: a FIFO with a segment's name must not hang the open. */
         int fd = openat(s->dfd, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
         struct stat st;
+        if (fd < 0 && (errno == ELOOP || errno == ENXIO)) {
+            log_warn("spool: %s: %s/%s: not a regular file, ignored", s->what, s->dir, name);
+            continue;
+        }
         if (fd < 0 || fstat(fd, &st) != 0) {
-            log_warn("spool: %s: open(%s/%s) failed: %s; ignored", s->what, s->dir, name,
-                     strerror(errno));
+            /* Skipping it now would have a later start delete it unread: refuse instead. */
+            rc = -errno;
+            snprintf(err, errlen, "spool %s: cannot open segment %s: %s", s->dir, name,
+                     strerror(-rc));
             if (fd >= 0) {
                 close(fd);
             }
-            continue;
+            goto out;
         }
         if (!S_ISREG(st.st_mode)) {
             log_warn("spool: %s: %s/%s: not a regular file, ignored", s->what, s->dir, name);
@@ -866,7 +920,7 @@ spool_append(struct spool *s, const void *data, size_t len, uint32_t nsamples,
         /* Rotate when the record would take a non-empty segment past the segment size, or when
          * the current segment itself must go for the record to fit under max_bytes. */
         if ((w->size > 0 && w->size + rec > s->seg_size) || w->size + rec > s->max_bytes) {
-            close_fd(&s->wfd);
+            seal_write_seg(s);
         }
     }
     if (s->wfd < 0) {
@@ -935,7 +989,7 @@ read_corrupt(struct spool *s, const char *name, const char *cause)
     g->samples = s->read_samples;
     if (is_write_seg(s, s->read_idx)) {
         /* Nothing may be appended after a bad record: the next append starts a new segment. */
-        close_fd(&s->wfd);
+        seal_write_seg(s);
     }
 }
 
@@ -978,16 +1032,28 @@ spool_read(struct spool *s, struct strbuf *out, uint32_t *nsamples, uint64_t *se
             if (s->rfd < 0) {
                 rc = -errno;
                 log_err("spool: %s: open(%s/%s) failed: %s", s->what, s->dir, name, strerror(-rc));
-                return rc;
+                if (transient(rc)) {
+                    return rc;
+                }
+                /* EACCES, EIO...: it will not get better; waiting would stop all delivery. */
+                snprintf(cause, sizeof(cause), "cannot open it: %s", strerror(-rc));
+                read_corrupt(s, name, cause);
+                reap(s);
+                continue;
             }
         }
         rc = pread_full(s->rfd, hdr, sizeof(hdr), s->read_off);
         if (rc != 0 && rc != -ENODATA) {
             log_err("spool: %s: pread(%s/%s) failed: %s", s->what, s->dir, name, strerror(-rc));
-            return rc;
+            if (transient(rc)) {
+                return rc;
+            }
         }
         uint32_t len = get_le32(hdr + 4);
-        if (rc == -ENODATA) {
+        if (rc != 0 && rc != -ENODATA) {
+            snprintf(cause, sizeof(cause), "read failed: %s", strerror(-rc));
+        }
+        else if (rc == -ENODATA) {
             snprintf(cause, sizeof(cause), "file shrank");
         }
         else if (get_le32(hdr) != SPOOL_MAGIC) {
@@ -1007,7 +1073,9 @@ spool_read(struct spool *s, struct strbuf *out, uint32_t *nsamples, uint64_t *se
             if (rc != 0 && rc != -ENODATA) {
                 out->data[out->len] = '\0';
                 log_err("spool: %s: pread(%s/%s) failed: %s", s->what, s->dir, name, strerror(-rc));
-                return rc;
+                if (transient(rc)) {
+                    return rc;
+                }
             }
             /*
              * Records this process wrote are read back from the page cache it wrote them to: the
@@ -1033,7 +1101,15 @@ spool_read(struct spool *s, struct strbuf *out, uint32_t *nsamples, uint64_t *se
                 return 1;
             }
             out->data[out->len] = '\0';
-            snprintf(cause, sizeof(cause), rc != 0 ? "file shrank" : "CRC mismatch");
+            if (rc == -ENODATA) {
+                snprintf(cause, sizeof(cause), "file shrank");
+            }
+            else if (rc != 0) {
+                snprintf(cause, sizeof(cause), "read failed: %s", strerror(-rc));
+            }
+            else {
+                snprintf(cause, sizeof(cause), "CRC mismatch");
+            }
         }
         read_corrupt(s, name, cause);
         reap(s);

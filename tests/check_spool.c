@@ -488,6 +488,67 @@ START_TEST(test_ack_deletes_segments)
 }
 END_TEST
 
+/* A damaged ack file must not delete data: an id beyond the newest segment is ignored. */
+static const struct {
+    const char *ack;
+    const char *log;
+} damaged_acks[] = {
+    {"0000000000000101 0\n", "beyond the newest one"}, /* a flipped bit: a plausible-looking id */
+    {"8000000000000001 0\n", "is unreadable"},         /* the top bit: no segment id can be so */
+};
+
+START_TEST(test_implausible_ack_ignored)
+{
+    struct spool *s = open_ok(SEG8_MAX, SPOOL_FSYNC_NEVER);
+    uint64_t seq, acked = 0;
+    char path[128];
+
+    append_range(s, 0, 5, SEG8_LEN);
+    read_expect(s, 0, &seq);
+    ck_assert_int_eq(spool_ack(s, seq, &acked), 0);
+    spool_close(s);
+    snprintf(path, sizeof(path), "%s/ack", dir);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(damaged_acks[_i].ack, f);
+    fclose(f);
+    s = open_ok(SEG8_MAX, SPOOL_FSYNC_NEVER);
+    ck_assert_msg(strstr(logbuf, damaged_acks[_i].log) != NULL, "%s", logbuf);
+    /* Everything is read again (at least once), nothing deleted. */
+    for (uint32_t i = 0; i < 5; i++) {
+        read_expect(s, i, &seq);
+    }
+    read_none(s);
+    spool_close(s);
+}
+END_TEST
+
+/* Segment names at or beyond 2^63 are not ours (ids would wrap): ignored, never deleted. */
+START_TEST(test_huge_segment_id_ignored)
+{
+    char path[128];
+
+    snprintf(path, sizeof(path), "%s/ffffffffffffffff.seg", dir);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fclose(f);
+    struct spool *s = open_ok(SEG8_MAX, SPOOL_FSYNC_NEVER);
+    uint64_t seq, acked = 0;
+    append_range(s, 0, 3, SEG8_LEN);
+    for (uint32_t i = 0; i < 3; i++) {
+        read_expect(s, i, &seq);
+    }
+    ck_assert_int_eq(spool_ack(s, seq, &acked), 0);
+    spool_close(s);
+    /* The new segment did not get id 0 (a wrap): reopening finds nothing left to deliver. */
+    s = open_ok(SEG8_MAX, SPOOL_FSYNC_NEVER);
+    read_none(s);
+    spool_close(s);
+    ck_assert_int_eq(access(path, F_OK), 0);
+    unlink(path);
+}
+END_TEST
+
 START_TEST(test_reopen_continues)
 {
     struct spool *s = open_ok(SEG8_MAX, SPOOL_FSYNC_INTERVAL);
@@ -1159,6 +1220,8 @@ spool_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_ack_deletes_segments);
     tcase_add_test(tc, test_reopen_continues);
+    tcase_add_loop_test(tc, test_implausible_ack_ignored, 0, (int)N_ELEMS(damaged_acks));
+    tcase_add_test(tc, test_huge_segment_id_ignored);
     tcase_add_loop_test(tc, test_reopen_without_ack, 0, (int)N_ELEMS(bad_acks));
     tcase_add_test(tc, test_ack_not_boundary);
     suite_add_tcase(s, tc);
