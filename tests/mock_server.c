@@ -313,13 +313,31 @@ mock_server_spawn(unsigned *port, int max_seconds)
     if (pipe(fds) != 0) {
         return -1;
     }
+    /*
+     * The child inherits the test runner's signal handlers. Check's SIGTERM handler kills the
+     * handler's whole process group, which without fork mode is make's: a SIGTERM from
+     * mock_server_stop() arriving before the child installs its own handler would end the
+     * whole test run. So SIGTERM is blocked across fork() and the child takes the default
+     * action before it unblocks it.
+     */
+    sigset_t stopsigs, old;
+    sigemptyset(&stopsigs);
+    sigaddset(&stopsigs, SIGTERM);
+    sigaddset(&stopsigs, SIGINT);
+    sigprocmask(SIG_BLOCK, &stopsigs, &old);
     pid = fork();
+    if (pid != 0) {
+        sigprocmask(SIG_SETMASK, &old, NULL);
+    }
     if (pid < 0) {
         close(fds[0]);
         close(fds[1]);
         return -1;
     }
     if (pid == 0) {
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGINT, SIG_DFL);
+        sigprocmask(SIG_SETMASK, &old, NULL);
         close(fds[0]);
         struct event_base *base = event_base_new();
         struct mock_server *m = base != NULL ? mock_server_new(base) : NULL;
