@@ -177,20 +177,10 @@ static const uint64_t pow10_u64[20] = {
 };
 
 /*
- * True when @n more bytes (plus the NUL) fit at sb->data + sb->len, growing the buffer if
- * needed. The inline test keeps the common case free of a call into strbuf.c.
- */
-static inline bool
-room(struct strbuf *sb, size_t n)
-{
-    return (!sb->oom && sb->cap - sb->len > n) || strbuf_reserve(sb, n) == 0;
-}
-
-/*
- * room() for a writer that keeps its position in *@pp instead of sb->len: true when @n more
+ * strbuf_room() for a writer that keeps its position in *@pp instead of sb->len: true when @n more
  * bytes (plus the NUL) fit at *@pp, which moves with the buffer if it grows. On failure sb->len
  * is the position (the text before it stays, NUL-terminated) and sb is oom. Only call it while
- * writing after a room() that succeeded: sb->data is then non-NULL and sb not oom.
+ * writing after a strbuf_room() that succeeded: sb->data is then non-NULL and sb not oom.
  */
 static inline bool
 ensure(struct strbuf *sb, char **pp, size_t n)
@@ -208,19 +198,6 @@ ensure(struct strbuf *sb, char **pp, size_t n)
     *pp = sb->data + len;
     return true;
 }
-
-static inline void
-put(struct strbuf *sb, const char *s, size_t n)
-{
-    if (!room(sb, n)) {
-        return;
-    }
-    memcpy(sb->data + sb->len, s, n);
-    sb->len += n;
-    sb->data[sb->len] = '\0';
-}
-
-#define PUT_LIT(sb, lit) put((sb), (lit), sizeof(lit) - 1)
 
 /*
  * Copies @n bytes between buffers that do not overlap with fixed-size moves (overlapping ones
@@ -358,7 +335,7 @@ put_i64_sb(struct strbuf *sb, int64_t v)
 {
     char *p;
 
-    if (!room(sb, ENC_JSON_I64_MAX)) {
+    if (!strbuf_room(sb, ENC_JSON_I64_MAX)) {
         return;
     }
     p = put_i64(sb->data + sb->len, v);
@@ -845,7 +822,7 @@ enc_json_double(struct strbuf *sb, double v)
 {
     char *p;
 
-    if (!room(sb, ENC_JSON_NUM_MAX)) {
+    if (!strbuf_room(sb, ENC_JSON_NUM_MAX)) {
         return;
     }
     p = put_double(sb->data + sb->len, v);
@@ -1094,7 +1071,7 @@ enc_json_string(struct strbuf *sb, const char *str, size_t n)
     char *p;
 
     if (n <= ENC_JSON_SHORT_STR) {
-        if (!room(sb, 6 * n + 2)) {
+        if (!strbuf_room(sb, 6 * n + 2)) {
             return;
         }
         p = put_str(sb->data + sb->len, str, n);
@@ -1107,7 +1084,7 @@ enc_json_string(struct strbuf *sb, const char *str, size_t n)
         sb->oom = true;
         return;
     }
-    if (!room(sb, 1)) {
+    if (!strbuf_room(sb, 1)) {
         return;
     }
     start_len = sb->len;
@@ -1217,7 +1194,7 @@ put_sample(struct strbuf *sb, const struct sample *s, struct enc_cache *c, bool 
      * fixed text written until the next piece: ',"labels":{', a ',' and a ':', or the tail.
      */
     slack = 11 + 2 + ENC_JSON_TAIL_MAX + tlen;
-    if (!room(sb, 1 + 8 + slack)) {
+    if (!strbuf_room(sb, 1 + 8 + slack)) {
         return;
     }
     p = sb->data + sb->len;
@@ -1352,7 +1329,7 @@ static void
 put_cstr_or_null(struct strbuf *sb, const char *s)
 {
     if (s == NULL) {
-        PUT_LIT(sb, "null");
+        STRBUF_PUT_LIT(sb, "null");
         return;
     }
     enc_json_string(sb, s, strlen(s));
@@ -1366,17 +1343,17 @@ put_target_labels(struct strbuf *sb, const struct label *labels, uint32_t n)
 
     for (i = 0; i < n; i++) {
         if (i > 0) {
-            PUT_LIT(sb, ",");
+            STRBUF_PUT_LIT(sb, ",");
         }
         if (labels[i].name == NULL) {
-            PUT_LIT(sb, "\"\"");
+            STRBUF_PUT_LIT(sb, "\"\"");
         }
         else {
             enc_json_string(sb, labels[i].name, strlen(labels[i].name));
         }
-        PUT_LIT(sb, ":");
+        STRBUF_PUT_LIT(sb, ":");
         if (labels[i].value == NULL) {
-            PUT_LIT(sb, "\"\"");
+            STRBUF_PUT_LIT(sb, "\"\"");
         }
         else {
             enc_json_string(sb, labels[i].value, strlen(labels[i].value));
@@ -1397,46 +1374,46 @@ enc_json_batch(struct strbuf *sb, const struct batch *b)
     size_t i;
 
     enc_cache_init(&cache);
-    PUT_LIT(sb, "{\"ts_ms\":");
+    STRBUF_PUT_LIT(sb, "{\"ts_ms\":");
     put_i64_sb(sb, b->ts_ms);
-    PUT_LIT(sb, ",\"job\":");
+    STRBUF_PUT_LIT(sb, ",\"job\":");
     put_cstr_or_null(sb, b->job);
-    PUT_LIT(sb, ",\"instance\":");
+    STRBUF_PUT_LIT(sb, ",\"instance\":");
     put_cstr_or_null(sb, b->instance);
-    PUT_LIT(sb, ",\"url\":");
+    STRBUF_PUT_LIT(sb, ",\"url\":");
     put_cstr_or_null(sb, b->url);
     if (b->ok) {
-        PUT_LIT(sb, ",\"ok\":true");
+        STRBUF_PUT_LIT(sb, ",\"ok\":true");
     }
     else {
         reason = b->reason == REASON_NONE ? reason_name(REASON_INTERNAL) : reason_name(b->reason);
-        PUT_LIT(sb, ",\"ok\":false,\"reason\":\"");
-        put(sb, reason, strlen(reason)); /* reason names need no escaping */
-        PUT_LIT(sb, "\"");
+        STRBUF_PUT_LIT(sb, ",\"ok\":false,\"reason\":\"");
+        strbuf_put(sb, reason, strlen(reason)); /* reason names need no escaping */
+        STRBUF_PUT_LIT(sb, "\"");
     }
-    PUT_LIT(sb, ",\"status\":");
+    STRBUF_PUT_LIT(sb, ",\"status\":");
     if (b->http_status == 0) {
-        PUT_LIT(sb, "null");
+        STRBUF_PUT_LIT(sb, "null");
     }
     else {
         put_i64_sb(sb, b->http_status);
     }
-    PUT_LIT(sb, ",\"duration_s\":");
+    STRBUF_PUT_LIT(sb, ",\"duration_s\":");
     enc_json_double(sb, b->duration_s);
-    PUT_LIT(sb, ",\"error\":");
+    STRBUF_PUT_LIT(sb, ",\"error\":");
     if (b->ok) {
-        PUT_LIT(sb, "null");
+        STRBUF_PUT_LIT(sb, "null");
     }
     else {
         enc_json_string(sb, b->error, strnlen(b->error, sizeof(b->error)));
     }
-    PUT_LIT(sb, ",\"labels\":{");
+    STRBUF_PUT_LIT(sb, ",\"labels\":{");
     put_target_labels(sb, b->target_labels, b->ntarget_labels);
-    PUT_LIT(sb, "},\"samples\":[");
+    STRBUF_PUT_LIT(sb, "},\"samples\":[");
     for (i = 0; i < b->nsamples && !sb->oom; i++) {
         put_sample(sb, &b->samples[i], &cache, i > 0);
     }
-    PUT_LIT(sb, "]}\n");
+    STRBUF_PUT_LIT(sb, "]}\n");
 
     if (sb->oom) {
         if (sb->data != NULL) {

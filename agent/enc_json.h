@@ -10,6 +10,8 @@
 #define POLLSTER_ENC_JSON_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 #include "encoder.h"
 #include "sample.h"
@@ -26,6 +28,44 @@ extern const struct encoder enc_json;
  * JSON in valid UTF-8.
  */
 void enc_json_string(struct strbuf *sb, const char *s, size_t n);
+
+/* Shared by the text encoders: a NULL string is written and compared as "". */
+static inline const char *
+enc_json_str_or_empty(const char *s)
+{
+    return s == NULL ? "" : s;
+}
+
+/* Appends the C string @s (NULL: "") as a quoted JSON string. */
+static inline void
+enc_json_cstr(struct strbuf *sb, const char *s)
+{
+    s = enc_json_str_or_empty(s);
+    enc_json_string(sb, s, strlen(s));
+}
+
+#define ENC_JSON_I64_MAX 20 /* "-9223372036854775808" */
+
+/* Writes @v in decimal into @buf (ENC_JSON_I64_MAX bytes, no NUL); returns the length. */
+static inline size_t
+enc_json_fmt_i64(char *buf, int64_t v)
+{
+    char tmp[ENC_JSON_I64_MAX];
+    char *p = tmp + sizeof(tmp);
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    size_t n;
+
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (v < 0) {
+        *--p = '-';
+    }
+    n = (size_t)(tmp + sizeof(tmp) - p);
+    memcpy(buf, p, n);
+    return n;
+}
 
 /*
  * Appends @v as a JSON value that strtod() reads back bit for bit (except -0, written 0).

@@ -99,42 +99,6 @@ struct otlp_series {
     double parsed[ENC_OTLP_BOUNDS_CACHE]; /* the first le or quantile values */
 };
 
-/* True when @n more bytes (plus the NUL) fit at sb->data + sb->len, growing the buffer. */
-static inline bool
-room(struct strbuf *sb, size_t n)
-{
-    return (!sb->oom && sb->cap - sb->len > n) || strbuf_reserve(sb, n) == 0;
-}
-
-static inline void
-put(struct strbuf *sb, const char *s, size_t n)
-{
-    if (!room(sb, n)) {
-        return;
-    }
-    memcpy(sb->data + sb->len, s, n);
-    sb->len += n;
-    sb->data[sb->len] = '\0';
-}
-
-/* Appends a string literal (the "" makes anything else a compile error). */
-#define PUT_LIT(sb, lit) put((sb), "" lit, sizeof(lit) - 1)
-/* Appends the literal @lit, which starts with ',', leaving that comma out unless @comma. */
-#define PUT_LIT_SEP(sb, comma, lit) put((sb), ("" lit) + !(comma), sizeof(lit) - 1 - !(comma))
-
-static inline const char *
-str_or_empty(const char *s)
-{
-    return s == NULL ? "" : s;
-}
-
-static inline void
-put_cstr(struct strbuf *sb, const char *s)
-{
-    s = str_or_empty(s);
-    enc_json_string(sb, s, strlen(s));
-}
-
 /* Writes @u in decimal, quoted, into @buf (ENC_OTLP_U64_MAX + 2 bytes); returns the length. */
 static size_t
 fmt_u64_quoted(char *buf, uint64_t u)
@@ -160,7 +124,7 @@ put_u64(struct strbuf *sb, uint64_t u)
 {
     char buf[ENC_OTLP_U64_MAX + 2];
 
-    put(sb, buf, fmt_u64_quoted(buf, u));
+    strbuf_put(sb, buf, fmt_u64_quoted(buf, u));
 }
 
 /* Writes the quoted nanoseconds of @ms into @buf (ENC_OTLP_U64_MAX + 8 bytes). */
@@ -190,13 +154,13 @@ put_double(struct strbuf *sb, double v)
         enc_json_double(sb, v);
     }
     else if (isnan(v)) {
-        PUT_LIT(sb, "\"NaN\"");
+        STRBUF_PUT_LIT(sb, "\"NaN\"");
     }
     else if (v > 0) {
-        PUT_LIT(sb, "\"Infinity\"");
+        STRBUF_PUT_LIT(sb, "\"Infinity\"");
     }
     else {
-        PUT_LIT(sb, "\"-Infinity\"");
+        STRBUF_PUT_LIT(sb, "\"-Infinity\"");
     }
 }
 
@@ -258,7 +222,7 @@ match_suffix(struct otlp_class *c, const char *name, size_t len, const struct ot
 static void
 classify(const struct sample *s, struct otlp_class *c)
 {
-    const char *name = str_or_empty(s->name);
+    const char *name = enc_json_str_or_empty(s->name);
     size_t len = strlen(name), k;
 
     c->len = len;
@@ -307,13 +271,13 @@ same_family(const struct sample *a, const struct otlp_class *ca, const struct sa
 {
     return a->type == b->type && ca->base == cb->base &&
            (a->name == b->name ||
-            memcmp(str_or_empty(a->name), str_or_empty(b->name), ca->base) == 0);
+            memcmp(enc_json_str_or_empty(a->name), enc_json_str_or_empty(b->name), ca->base) == 0);
 }
 
 static inline bool
 str_eq(const char *a, const char *b)
 {
-    return a == b || strcmp(str_or_empty(a), str_or_empty(b)) == 0;
+    return a == b || strcmp(enc_json_str_or_empty(a), enc_json_str_or_empty(b)) == 0;
 }
 
 /* Whether @a and @b have the same labels in the same order, ignoring any named @skip. */
@@ -351,7 +315,7 @@ label_value(const struct sample *s, const char *name)
 
     for (i = 0; i < s->nlabels; i++) {
         if (str_eq(s->labels[i].name, name)) {
-            return str_or_empty(s->labels[i].value);
+            return enc_json_str_or_empty(s->labels[i].value);
         }
     }
     return NULL;
@@ -413,29 +377,29 @@ put_attributes(struct strbuf *sb, const struct sample *s, const char *skip)
     bool first = true;
     uint32_t i;
 
-    PUT_LIT(sb, "\"attributes\":[");
+    STRBUF_PUT_LIT(sb, "\"attributes\":[");
     for (i = 0; i < s->nlabels; i++) {
         if (skip != NULL && str_eq(s->labels[i].name, skip)) {
             continue;
         }
-        PUT_LIT_SEP(sb, !first, ",{\"key\":");
-        put_cstr(sb, s->labels[i].name);
-        PUT_LIT(sb, ",\"value\":{\"stringValue\":");
-        put_cstr(sb, s->labels[i].value);
-        PUT_LIT(sb, "}}");
+        STRBUF_PUT_LIT_SEP(sb, !first, ",{\"key\":");
+        enc_json_cstr(sb, s->labels[i].name);
+        STRBUF_PUT_LIT(sb, ",\"value\":{\"stringValue\":");
+        enc_json_cstr(sb, s->labels[i].value);
+        STRBUF_PUT_LIT(sb, "}}");
         first = false;
     }
-    PUT_LIT(sb, "]");
+    STRBUF_PUT_LIT(sb, "]");
 }
 
 static void
 put_resource_attr(struct strbuf *sb, bool comma, const char *key, const char *value)
 {
-    PUT_LIT_SEP(sb, comma, ",{\"key\":");
-    put_cstr(sb, key);
-    PUT_LIT(sb, ",\"value\":{\"stringValue\":");
-    put_cstr(sb, value);
-    PUT_LIT(sb, "}}");
+    STRBUF_PUT_LIT_SEP(sb, comma, ",{\"key\":");
+    enc_json_cstr(sb, key);
+    STRBUF_PUT_LIT(sb, ",\"value\":{\"stringValue\":");
+    enc_json_cstr(sb, value);
+    STRBUF_PUT_LIT(sb, "}}");
 }
 
 /* ,"timeUnixNano":"..." of @s (with the optional start time before it). */
@@ -445,15 +409,15 @@ put_times(struct otlp_writer *w, const struct sample *s, const uint64_t *start_n
     char buf[ENC_OTLP_U64_MAX + 8];
 
     if (start_ns != NULL) {
-        PUT_LIT(w->sb, ",\"startTimeUnixNano\":");
+        STRBUF_PUT_LIT(w->sb, ",\"startTimeUnixNano\":");
         put_u64(w->sb, *start_ns);
     }
-    PUT_LIT(w->sb, ",\"timeUnixNano\":");
+    STRBUF_PUT_LIT(w->sb, ",\"timeUnixNano\":");
     if (s->has_ts) {
-        put(w->sb, buf, fmt_time_ns(buf, s->ts_ms));
+        strbuf_put(w->sb, buf, fmt_time_ns(buf, s->ts_ms));
     }
     else {
-        put(w->sb, w->bts, w->btslen);
+        strbuf_put(w->sb, w->bts, w->btslen);
     }
 }
 
@@ -461,7 +425,7 @@ static void
 metric_close(struct otlp_writer *w)
 {
     if (w->open) {
-        PUT_LIT(w->sb, "]}}");
+        STRBUF_PUT_LIT(w->sb, "]}}");
         w->open = false;
     }
 }
@@ -475,25 +439,25 @@ point_begin(struct otlp_writer *w, uint8_t kind, const char *name, size_t len)
 {
     if (w->open && w->kind == kind && w->name_len == len &&
         (w->name == name || memcmp(w->name, name, len) == 0)) {
-        PUT_LIT(w->sb, ",");
+        STRBUF_PUT_LIT(w->sb, ",");
         return;
     }
     metric_close(w);
-    PUT_LIT_SEP(w->sb, w->any, ",{\"name\":");
+    STRBUF_PUT_LIT_SEP(w->sb, w->any, ",{\"name\":");
     enc_json_string(w->sb, name, len);
     switch (kind) {
     case OTLP_SUM:
-        PUT_LIT(w->sb, ",\"sum\":{\"aggregationTemporality\":2,\"isMonotonic\":true,"
-                       "\"dataPoints\":[");
+        STRBUF_PUT_LIT(w->sb, ",\"sum\":{\"aggregationTemporality\":2,\"isMonotonic\":true,"
+                              "\"dataPoints\":[");
         break;
     case OTLP_HISTOGRAM:
-        PUT_LIT(w->sb, ",\"histogram\":{\"aggregationTemporality\":2,\"dataPoints\":[");
+        STRBUF_PUT_LIT(w->sb, ",\"histogram\":{\"aggregationTemporality\":2,\"dataPoints\":[");
         break;
     case OTLP_SUMMARY:
-        PUT_LIT(w->sb, ",\"summary\":{\"dataPoints\":[");
+        STRBUF_PUT_LIT(w->sb, ",\"summary\":{\"dataPoints\":[");
         break;
     default:
-        PUT_LIT(w->sb, ",\"gauge\":{\"dataPoints\":[");
+        STRBUF_PUT_LIT(w->sb, ",\"gauge\":{\"dataPoints\":[");
         break;
     }
     w->open = true;
@@ -508,13 +472,13 @@ static void
 put_number_point(struct otlp_writer *w, uint8_t kind, const struct sample *s, size_t name_len,
                  const uint64_t *start_ns)
 {
-    point_begin(w, kind, str_or_empty(s->name), name_len);
-    PUT_LIT(w->sb, "{");
+    point_begin(w, kind, enc_json_str_or_empty(s->name), name_len);
+    STRBUF_PUT_LIT(w->sb, "{");
     put_attributes(w->sb, s, NULL);
     put_times(w, s, start_ns);
-    PUT_LIT(w->sb, ",\"asDouble\":");
+    STRBUF_PUT_LIT(w->sb, ",\"asDouble\":");
     put_double(w->sb, s->value);
-    PUT_LIT(w->sb, "}");
+    STRBUF_PUT_LIT(w->sb, "}");
 }
 
 /*
@@ -668,13 +632,13 @@ series_parsed(const struct otlp_series *ser, size_t k, const struct sample *s, c
 static void
 put_series_head(struct otlp_writer *w, const struct otlp_series *ser, const char *skip)
 {
-    PUT_LIT(w->sb, "{");
+    STRBUF_PUT_LIT(w->sb, "{");
     put_attributes(w->sb, ser->count, skip);
     put_times(w, ser->count, ser->created != NULL ? &ser->created_ns : NULL);
-    PUT_LIT(w->sb, ",\"count\":");
+    STRBUF_PUT_LIT(w->sb, ",\"count\":");
     put_u64(w->sb, (uint64_t)ser->count->value);
     if (ser->sum != NULL) {
-        PUT_LIT(w->sb, ",\"sum\":");
+        STRBUF_PUT_LIT(w->sb, ",\"sum\":");
         put_double(w->sb, ser->sum->value);
     }
 }
@@ -689,7 +653,7 @@ put_histogram_point(struct otlp_writer *w, const struct otlp_series *ser)
     bool first = true;
 
     put_series_head(w, ser, "le");
-    PUT_LIT(w->sb, ",\"bucketCounts\":[");
+    STRBUF_PUT_LIT(w->sb, ",\"bucketCounts\":[");
     for (k = ser->first; k < ser->end; k++) {
         classify(&b->samples[k], &c);
         if (c.role != ROLE_BUCKET) {
@@ -697,26 +661,26 @@ put_histogram_point(struct otlp_writer *w, const struct otlp_series *ser)
         }
         cum = (uint64_t)b->samples[k].value;
         if (!first) {
-            PUT_LIT(w->sb, ",");
+            STRBUF_PUT_LIT(w->sb, ",");
         }
         put_u64(w->sb, cum - prev); /* cumulative counts never decrease (checked) */
         prev = cum;
         first = false;
     }
-    PUT_LIT(w->sb, "],\"explicitBounds\":[");
+    STRBUF_PUT_LIT(w->sb, "],\"explicitBounds\":[");
     for (k = ser->first; k < ser->end && nb + 1 < ser->n; k++) {
         classify(&b->samples[k], &c);
         if (c.role != ROLE_BUCKET) {
             continue;
         }
         if (nb > 0) {
-            PUT_LIT(w->sb, ",");
+            STRBUF_PUT_LIT(w->sb, ",");
         }
         /* finite: only the last bound is infinite, and it is left out */
         enc_json_double(w->sb, series_parsed(ser, nb, &b->samples[k], "le"));
         nb++;
     }
-    PUT_LIT(w->sb, "]}");
+    STRBUF_PUT_LIT(w->sb, "]}");
 }
 
 static void
@@ -728,22 +692,22 @@ put_summary_point(struct otlp_writer *w, const struct otlp_series *ser)
 
     put_series_head(w, ser, "quantile");
     if (ser->n > 0) {
-        PUT_LIT(w->sb, ",\"quantileValues\":[");
+        STRBUF_PUT_LIT(w->sb, ",\"quantileValues\":[");
         for (k = ser->first; k < ser->end; k++) {
             classify(&b->samples[k], &c);
             if (c.role != ROLE_VALUE) {
                 continue;
             }
-            PUT_LIT_SEP(w->sb, nq > 0, ",{\"quantile\":");
+            STRBUF_PUT_LIT_SEP(w->sb, nq > 0, ",{\"quantile\":");
             enc_json_double(w->sb, series_parsed(ser, nq, &b->samples[k], "quantile"));
-            PUT_LIT(w->sb, ",\"value\":");
+            STRBUF_PUT_LIT(w->sb, ",\"value\":");
             put_double(w->sb, b->samples[k].value);
-            PUT_LIT(w->sb, "}");
+            STRBUF_PUT_LIT(w->sb, "}");
             nq++;
         }
-        PUT_LIT(w->sb, "]");
+        STRBUF_PUT_LIT(w->sb, "]");
     }
-    PUT_LIT(w->sb, "}");
+    STRBUF_PUT_LIT(w->sb, "}");
 }
 
 /*
@@ -774,7 +738,7 @@ put_series(struct otlp_writer *w, size_t i, const struct otlp_class *c)
     ser.end = g;
     ok = c->kind == OTLP_HISTOGRAM ? check_histogram(b, &ser) : check_summary(b, &ser);
     if (ok) {
-        point_begin(w, c->kind, str_or_empty(s->name), c->base);
+        point_begin(w, c->kind, enc_json_str_or_empty(s->name), c->base);
         if (c->kind == OTLP_HISTOGRAM) {
             put_histogram_point(w, &ser);
         }
@@ -785,7 +749,7 @@ put_series(struct otlp_writer *w, size_t i, const struct otlp_class *c)
     else {
         for (k = i; k < g; k++) {
             put_number_point(w, OTLP_GAUGE, &b->samples[k],
-                             strlen(str_or_empty(b->samples[k].name)), NULL);
+                             strlen(enc_json_str_or_empty(b->samples[k].name)), NULL);
         }
     }
     return g - i;
@@ -813,7 +777,7 @@ encode_otlp(struct strbuf *sb, const struct batch *b)
     w.b = b;
     w.btslen = fmt_time_ns(w.bts, b->ts_ms);
 
-    PUT_LIT(sb, "{\"resource\":{\"attributes\":[");
+    STRBUF_PUT_LIT(sb, "{\"resource\":{\"attributes\":[");
     if (b->job != NULL) {
         put_resource_attr(sb, comma, "service.name", b->job);
         comma = true;
@@ -826,9 +790,9 @@ encode_otlp(struct strbuf *sb, const struct batch *b)
         put_resource_attr(sb, comma, b->target_labels[k].name, b->target_labels[k].value);
         comma = true;
     }
-    PUT_LIT(sb, "]},\"scopeMetrics\":[{\"scope\":{\"name\":\"pollster\",\"version\":");
-    put_cstr(sb, PACKAGE_VERSION);
-    PUT_LIT(sb, "},\"metrics\":[");
+    STRBUF_PUT_LIT(sb, "]},\"scopeMetrics\":[{\"scope\":{\"name\":\"pollster\",\"version\":");
+    enc_json_cstr(sb, PACKAGE_VERSION);
+    STRBUF_PUT_LIT(sb, "},\"metrics\":[");
     while (i < b->nsamples && !sb->oom) {
         classify(&b->samples[i], &c);
         switch (c.kind) {
@@ -846,7 +810,7 @@ encode_otlp(struct strbuf *sb, const struct batch *b)
         }
     }
     metric_close(&w);
-    PUT_LIT(sb, "]}]}");
+    STRBUF_PUT_LIT(sb, "]}]}");
 
     if (sb->oom) {
         if (sb->data != NULL) {

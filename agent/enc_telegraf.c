@@ -40,62 +40,10 @@
 #include "enc_json.h"
 #include "enc_vm.h"
 
-#define ENC_TELEGRAF_I64_MAX 20 /* "-9223372036854775808" */
-
-/* True when @n more bytes (plus the NUL) fit at sb->data + sb->len, growing the buffer. */
-static inline bool
-room(struct strbuf *sb, size_t n)
-{
-    return (!sb->oom && sb->cap - sb->len > n) || strbuf_reserve(sb, n) == 0;
-}
-
-static inline void
-put(struct strbuf *sb, const char *s, size_t n)
-{
-    if (!room(sb, n)) {
-        return;
-    }
-    memcpy(sb->data + sb->len, s, n);
-    sb->len += n;
-    sb->data[sb->len] = '\0';
-}
-
-/* Appends a string literal (the "" makes anything else a compile error). */
-#define PUT_LIT(sb, lit) put((sb), "" lit, sizeof(lit) - 1)
-/* Appends the literal @lit, which starts with ',', leaving that comma out unless @comma. */
-#define PUT_LIT_SEP(sb, comma, lit) put((sb), ("" lit) + !(comma), sizeof(lit) - 1 - !(comma))
-
-static inline const char *
-str_or_empty(const char *s)
-{
-    return s == NULL ? "" : s;
-}
-
-/* Writes @v in decimal into @buf (ENC_TELEGRAF_I64_MAX bytes, no NUL); returns the length. */
-static size_t
-fmt_i64(char *buf, int64_t v)
-{
-    char tmp[ENC_TELEGRAF_I64_MAX];
-    char *p = tmp + sizeof(tmp);
-    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    size_t n;
-
-    do {
-        *--p = (char)('0' + u % 10);
-        u /= 10;
-    } while (u != 0);
-    if (v < 0) {
-        *--p = '-';
-    }
-    n = (size_t)(tmp + sizeof(tmp) - p);
-    memcpy(buf, p, n);
-    return n;
-}
-
 static inline bool
 str_eq(const char *a, const char *b)
 {
-    return a == b || strcmp(str_or_empty(a), str_or_empty(b)) == 0;
+    return a == b || strcmp(enc_json_str_or_empty(a), enc_json_str_or_empty(b)) == 0;
 }
 
 static bool
@@ -146,16 +94,16 @@ count_sum_pair(const struct sample *a, const struct sample *b, const struct samp
         a->has_ts != b->has_ts || (a->has_ts && a->ts_ms != b->ts_ms)) {
         return false;
     }
-    cn = str_or_empty(a->name);
-    sn = str_or_empty(b->name);
+    cn = enc_json_str_or_empty(a->name);
+    sn = enc_json_str_or_empty(b->name);
     c = a;
     s = b;
     cl = strlen(cn);
     if (base_len(cn, cl, "_count") == 0) {
         c = b;
         s = a;
-        cn = str_or_empty(c->name);
-        sn = str_or_empty(s->name);
+        cn = enc_json_str_or_empty(c->name);
+        sn = enc_json_str_or_empty(s->name);
         cl = strlen(cn);
     }
     sl = strlen(sn);
@@ -171,10 +119,10 @@ count_sum_pair(const struct sample *a, const struct sample *b, const struct samp
 static inline void
 put_field(struct strbuf *sb, const struct sample *s)
 {
-    const char *name = str_or_empty(s->name);
+    const char *name = enc_json_str_or_empty(s->name);
 
     enc_json_string(sb, name, strlen(name));
-    PUT_LIT(sb, ":");
+    STRBUF_PUT_LIT(sb, ":");
     enc_json_double(sb, s->value); /* non-finite: "NaN", "+Inf", "-Inf" (see top) */
 }
 
@@ -186,9 +134,9 @@ static int
 encode_telegraf(struct strbuf *sb, const struct batch *b)
 {
     struct enc_vm_ident id;
-    char bts[ENC_TELEGRAF_I64_MAX], ts[ENC_TELEGRAF_I64_MAX];
+    char bts[ENC_JSON_I64_MAX], ts[ENC_JSON_I64_MAX];
     size_t start = sb->len;
-    size_t btslen = fmt_i64(bts, b->ts_ms / 1000);
+    size_t btslen = enc_json_fmt_i64(bts, b->ts_ms / 1000);
     const struct sample *count = NULL;
     size_t i = 0;
 
@@ -197,26 +145,26 @@ encode_telegraf(struct strbuf *sb, const struct batch *b)
         const struct sample *s = &b->samples[i];
         bool pair = i + 1 < b->nsamples && count_sum_pair(s, s + 1, &count);
 
-        PUT_LIT_SEP(sb, i > 0, ",{\"fields\":{");
+        STRBUF_PUT_LIT_SEP(sb, i > 0, ",{\"fields\":{");
         if (pair) {
             /* _count first: the order Go writes the two keys in */
             put_field(sb, count);
-            PUT_LIT(sb, ",");
+            STRBUF_PUT_LIT(sb, ",");
             put_field(sb, count == s ? s + 1 : s);
         }
         else {
             put_field(sb, s);
         }
-        PUT_LIT(sb, "},\"name\":\"prometheus\",\"tags\":{");
+        STRBUF_PUT_LIT(sb, "},\"name\":\"prometheus\",\"tags\":{");
         enc_vm_ident_put(sb, &id, s, false);
-        PUT_LIT(sb, "},\"timestamp\":");
+        STRBUF_PUT_LIT(sb, "},\"timestamp\":");
         if (s->has_ts) {
-            put(sb, ts, fmt_i64(ts, s->ts_ms / 1000));
+            strbuf_put(sb, ts, enc_json_fmt_i64(ts, s->ts_ms / 1000));
         }
         else {
-            put(sb, bts, btslen);
+            strbuf_put(sb, bts, btslen);
         }
-        PUT_LIT(sb, "}");
+        STRBUF_PUT_LIT(sb, "}");
         i += pair ? 2 : 1;
     }
     if (sb->oom) {

@@ -34,68 +34,7 @@
 
 #include "enc_json.h"
 
-#define ENC_VM_I64_MAX 20 /* "-9223372036854775808" */
-
-/* True when @n more bytes (plus the NUL) fit at sb->data + sb->len, growing the buffer. */
-static inline bool
-room(struct strbuf *sb, size_t n)
-{
-    return (!sb->oom && sb->cap - sb->len > n) || strbuf_reserve(sb, n) == 0;
-}
-
-static inline void
-put(struct strbuf *sb, const char *s, size_t n)
-{
-    if (!room(sb, n)) {
-        return;
-    }
-    memcpy(sb->data + sb->len, s, n);
-    sb->len += n;
-    sb->data[sb->len] = '\0';
-}
-
-/* Appends a string literal (the "" makes anything else a compile error). */
-#define PUT_LIT(sb, lit) put((sb), "" lit, sizeof(lit) - 1)
-
-/* Appends the C string @s as a JSON string; NULL is written "". */
-static inline void
-put_cstr(struct strbuf *sb, const char *s)
-{
-    if (s == NULL) {
-        PUT_LIT(sb, "\"\"");
-        return;
-    }
-    enc_json_string(sb, s, strlen(s));
-}
-
-/* Writes @v in decimal into @buf (ENC_VM_I64_MAX bytes, no NUL); returns the length. */
-static size_t
-fmt_i64(char *buf, int64_t v)
-{
-    char tmp[ENC_VM_I64_MAX];
-    char *p = tmp + sizeof(tmp);
-    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    size_t n;
-
-    do {
-        *--p = (char)('0' + u % 10);
-        u /= 10;
-    } while (u != 0);
-    if (v < 0) {
-        *--p = '-';
-    }
-    n = (size_t)(tmp + sizeof(tmp) - p);
-    memcpy(buf, p, n);
-    return n;
-}
-
 /* ---- identity labels (shared with enc_telegraf.c) ---- */
-
-static inline const char *
-str_or_empty(const char *s)
-{
-    return s == NULL ? "" : s;
-}
 
 static inline void
 mark_first(struct enc_vm_ident *id, const char *name)
@@ -125,7 +64,7 @@ enc_vm_ident_init(struct enc_vm_ident *id, const struct batch *b, bool drop_name
     mark_first(id, "job");
     mark_first(id, "instance");
     for (i = 0; i < b->ntarget_labels; i++) {
-        const char *name = str_or_empty(b->target_labels[i].name);
+        const char *name = enc_json_str_or_empty(b->target_labels[i].name);
 
         mark_first(id, name);
         if (strcmp(name, "job") == 0) {
@@ -143,7 +82,7 @@ sample_has_label(const struct sample *s, const char *name)
     uint32_t i;
 
     for (i = 0; i < s->nlabels; i++) {
-        if (strcmp(str_or_empty(s->labels[i].name), name) == 0) {
+        if (strcmp(enc_json_str_or_empty(s->labels[i].name), name) == 0) {
             return true;
         }
     }
@@ -161,7 +100,7 @@ sample_overrides(const struct enc_vm_ident *id, const struct sample *s)
     uint32_t i, k;
 
     for (i = 0; i < s->nlabels; i++) {
-        const char *name = str_or_empty(s->labels[i].name);
+        const char *name = enc_json_str_or_empty(s->labels[i].name);
 
         if (!is_marked(id, name)) {
             continue;
@@ -170,7 +109,7 @@ sample_overrides(const struct enc_vm_ident *id, const struct sample *s)
             return true;
         }
         for (k = 0; k < b->ntarget_labels; k++) {
-            if (strcmp(str_or_empty(b->target_labels[k].name), name) == 0) {
+            if (strcmp(enc_json_str_or_empty(b->target_labels[k].name), name) == 0) {
                 return true;
             }
         }
@@ -188,11 +127,11 @@ static inline void
 put_member(struct strbuf *sb, bool sep, const char *name, const char *value)
 {
     if (sep) {
-        PUT_LIT(sb, ",");
+        STRBUF_PUT_LIT(sb, ",");
     }
-    put_cstr(sb, name);
-    PUT_LIT(sb, ":");
-    put_cstr(sb, value);
+    enc_json_cstr(sb, name);
+    STRBUF_PUT_LIT(sb, ":");
+    enc_json_cstr(sb, value);
 }
 
 /*
@@ -216,7 +155,7 @@ put_common(struct strbuf *sb, const struct enc_vm_ident *id, const struct sample
         any = true;
     }
     for (i = 0; i < b->ntarget_labels; i++) {
-        const char *name = str_or_empty(b->target_labels[i].name);
+        const char *name = enc_json_str_or_empty(b->target_labels[i].name);
 
         if ((s != NULL && sample_has_label(s, name)) || (id->drop_name_label && is_name(name))) {
             continue;
@@ -234,7 +173,7 @@ put_cached(struct strbuf *sb, const struct enc_vm_ident *id, bool comma)
     size_t n = id->len + (comma ? 1 : 0);
     char *p;
 
-    if (!room(sb, n)) {
+    if (!strbuf_room(sb, n)) {
         return;
     }
     p = sb->data + sb->len;
@@ -276,7 +215,7 @@ enc_vm_ident_put(struct strbuf *sb, struct enc_vm_ident *id, const struct sample
         }
     }
     for (i = 0; i < s->nlabels; i++) {
-        const char *name = str_or_empty(s->labels[i].name);
+        const char *name = enc_json_str_or_empty(s->labels[i].name);
 
         if (id->drop_name_label && is_name(name)) {
             continue;
@@ -297,13 +236,13 @@ put_value(struct strbuf *sb, double v)
         enc_json_double(sb, v);
     }
     else if (isnan(v)) {
-        PUT_LIT(sb, "NaN");
+        STRBUF_PUT_LIT(sb, "NaN");
     }
     else if (v > 0) {
-        PUT_LIT(sb, "+Inf");
+        STRBUF_PUT_LIT(sb, "+Inf");
     }
     else {
-        PUT_LIT(sb, "-Inf");
+        STRBUF_PUT_LIT(sb, "-Inf");
     }
 }
 
@@ -315,28 +254,28 @@ static int
 encode_vm(struct strbuf *sb, const struct batch *b)
 {
     struct enc_vm_ident id;
-    char bts[ENC_VM_I64_MAX], ts[ENC_VM_I64_MAX];
+    char bts[ENC_JSON_I64_MAX], ts[ENC_JSON_I64_MAX];
     size_t start = sb->len;
-    size_t btslen = fmt_i64(bts, b->ts_ms);
+    size_t btslen = enc_json_fmt_i64(bts, b->ts_ms);
     size_t i;
 
     enc_vm_ident_init(&id, b, true);
     for (i = 0; i < b->nsamples && !sb->oom; i++) {
         const struct sample *s = &b->samples[i];
 
-        PUT_LIT(sb, "{\"metric\":{\"__name__\":");
-        put_cstr(sb, s->name);
+        STRBUF_PUT_LIT(sb, "{\"metric\":{\"__name__\":");
+        enc_json_cstr(sb, s->name);
         enc_vm_ident_put(sb, &id, s, true);
-        PUT_LIT(sb, "},\"values\":[");
+        STRBUF_PUT_LIT(sb, "},\"values\":[");
         put_value(sb, s->value);
-        PUT_LIT(sb, "],\"timestamps\":[");
+        STRBUF_PUT_LIT(sb, "],\"timestamps\":[");
         if (s->has_ts) {
-            put(sb, ts, fmt_i64(ts, s->ts_ms));
+            strbuf_put(sb, ts, enc_json_fmt_i64(ts, s->ts_ms));
         }
         else {
-            put(sb, bts, btslen);
+            strbuf_put(sb, bts, btslen);
         }
-        PUT_LIT(sb, "]}\n");
+        STRBUF_PUT_LIT(sb, "]}\n");
     }
     if (sb->oom) {
         if (sb->data != NULL) {
