@@ -1642,6 +1642,7 @@ config_free(struct config *c)
     c->jobs = NULL;
     c->njobs = 0;
     section_release(&top_section, c);
+    free(c->source);
     free(c->path);
     free(c);
 }
@@ -3694,10 +3695,30 @@ load_buffer(const char *name, const char *buf, size_t len, struct config_errors 
     return c;
 }
 
+/* load_buffer(), keeping a copy of the text in the config (what a file_sd refresh re-parses). */
+static struct config *
+load_keep(const char *name, const char *yaml, size_t len, struct config_errors *errs)
+{
+    struct config *c = load_buffer(name, yaml, len, errs);
+
+    if (c != NULL) {
+        c->source = malloc(len + 1);
+        if (c->source == NULL) {
+            config_errors_add(errs, name, 0, 0, "out of memory");
+            config_free(c);
+            return NULL;
+        }
+        memcpy(c->source, yaml, len);
+        c->source[len] = '\0';
+        c->source_len = len;
+    }
+    return c;
+}
+
 struct config *
 config_load_string(const char *name, const char *yaml, size_t len, struct config_errors *errs)
 {
-    return load_buffer(name, yaml, len, errs);
+    return load_keep(name, yaml, len, errs);
 }
 
 struct config *
@@ -3713,7 +3734,7 @@ config_load(const char *path, struct config_errors *errs)
                           rc == -EFBIG ? "file too large" : strerror(-rc));
         return NULL;
     }
-    c = load_buffer(path, buf, len, errs);
+    c = load_keep(path, buf, len, errs);
     free(buf);
     return c;
 }

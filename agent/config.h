@@ -299,7 +299,9 @@ struct config_log {
 
 /* A loaded, valid configuration. Immutable: a reload builds a new one. */
 struct config {
-    char *path; /* the file it came from (the name given to config_load_string) */
+    char *path;   /* the file it came from (the name given to config_load_string) */
+    char *source; /* the text it was built from: a file_sd refresh re-parses it */
+    size_t source_len;
     struct config_global global;
     struct config_job *jobs; /* scrape_configs, then probes, then json_jobs, in document order */
     size_t njobs;

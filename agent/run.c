@@ -202,56 +202,9 @@ struct run_ctx {
     struct engine *engine;
     struct loop *loop;
     struct config *config;
-    char *text; /* the config file as last loaded: a file_sd change re-parses this, not the file */
-    size_t text_len;
     struct event *sd_timer; /* file_sd refresh */
     uint64_t sd_fp;         /* fingerprint of the file_sd files the running targets came from */
 };
-
-/* Reads the config file whole (it is small: config.c refuses more than 64 MiB anyway). */
-static int
-read_text(const char *path, char **text, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-
-    if (f == NULL || buf == NULL) {
-        int e = f == NULL ? errno : ENOMEM;
-        if (f != NULL) {
-            fclose(f);
-        }
-        free(buf);
-        return -e;
-    }
-    for (;;) {
-        if (cap - n < 4096) {
-            char *b = cap < (64u << 20) ? realloc(buf, cap * 2) : NULL;
-            if (b == NULL) {
-                fclose(f);
-                free(buf);
-                return -EFBIG;
-            }
-            buf = b;
-            cap *= 2;
-        }
-        size_t r = fread(buf + n, 1, cap - n - 1, f);
-        n += r;
-        if (r == 0) {
-            break;
-        }
-    }
-    int e = ferror(f) ? EIO : 0;
-    fclose(f);
-    if (e != 0) {
-        free(buf);
-        return -e;
-    }
-    buf[n] = '\0';
-    *text = buf;
-    *len = n;
-    return 0;
-}
 
 /* Logs every error of a failed load, one line each. */
 static void
@@ -267,7 +220,10 @@ log_config_errors(const struct config_errors *errs)
 
 static void sd_arm(struct run_ctx *ctx);
 
-/* Builds a config from @text (the file @ctx's path), swaps it in atomically, or keeps the old. */
+/*
+ * Builds a config from the file (@text NULL) or from @text (the file as last loaded), swaps it in
+ * atomically, or keeps the old one and logs why.
+ */
 static int
 apply(struct run_ctx *ctx, const char *text, size_t len, const char *why, char *err, size_t errlen)
 {
@@ -278,7 +234,8 @@ apply(struct run_ctx *ctx, const char *text, size_t len, const char *why, char *
         notify_send("RELOADING=1");
     }
     config_errors_init(&errs);
-    struct config *c = config_load_string(ctx->opts->config_path, text, len, &errs);
+    struct config *c = text != NULL ? config_load_string(ctx->opts->config_path, text, len, &errs)
+                                    : config_load(ctx->opts->config_path, &errs);
     if (c == NULL) {
         log_err("config: %s of %s failed (%zu errors); keeping the running configuration", why,
                 ctx->opts->config_path, errs.n + errs.dropped);
@@ -320,31 +277,11 @@ done:
     return -EINVAL;
 }
 
-/* SIGHUP and POST /-/reload: read the file again, then apply it. */
+/* SIGHUP and POST /-/reload: read the file again. */
 static int
 run_reload(void *arg, char *err, size_t errlen)
 {
-    struct run_ctx *ctx = arg;
-    char *text = NULL;
-    size_t len = 0;
-    int rc = read_text(ctx->opts->config_path, &text, &len);
-
-    if (rc != 0) {
-        snprintf(err, errlen, "cannot read %s: %s", ctx->opts->config_path, strerror(-rc));
-        log_err("config: reload: %s; keeping the running configuration", err);
-        stats_set_reload(false);
-        return rc;
-    }
-    rc = apply(ctx, text, len, "reload", err, errlen);
-    if (rc == 0) {
-        free(ctx->text);
-        ctx->text = text;
-        ctx->text_len = len;
-    }
-    else {
-        free(text);
-    }
-    return rc;
+    return apply(arg, NULL, 0, "reload", err, errlen);
 }
 
 /* Every refresh_interval: when the file_sd files changed, the targets are rebuilt from them. */
@@ -361,7 +298,8 @@ sd_tick(evutil_socket_t fd, short what, void *arg)
         log_info("config: file_sd files changed; rebuilding the targets");
         /* A broken file is reported once, not every tick: wait for the next change. */
         ctx->sd_fp = fp;
-        apply(ctx, ctx->text, ctx->text_len, "file_sd refresh", err, sizeof(err));
+        apply(ctx, ctx->config->source, ctx->config->source_len, "file_sd refresh", err,
+              sizeof(err));
     }
     sd_arm(ctx);
 }
@@ -496,27 +434,14 @@ run_main(const struct run_opts *o)
         return RUN_EXIT_USAGE;
     }
     if (o->config_path != NULL) {
-        struct config_errors errs;
-        int rc = read_text(o->config_path, &ctx.text, &ctx.text_len);
-        if (rc != 0) {
-            fprintf(stderr, "pollster: cannot read %s: %s\n", o->config_path, strerror(-rc));
-            return RUN_EXIT_USAGE;
-        }
-        config_errors_init(&errs);
-        ctx.config = config_load_string(o->config_path, ctx.text, ctx.text_len, &errs);
+        ctx.config = load_config(o->config_path);
         if (ctx.config == NULL) {
-            config_errors_print(stderr, &errs);
-        }
-        config_errors_release(&errs);
-        if (ctx.config == NULL) {
-            free(ctx.text);
             return RUN_EXIT_USAGE;
         }
         if (o->only_job != NULL && !setup_has_job(ctx.config, o->only_job)) {
             fprintf(stderr, "pollster: --job: %s has no job named \"%s\"\n", o->config_path,
                     o->only_job);
             config_free(ctx.config);
-            free(ctx.text);
             return RUN_EXIT_USAGE;
         }
         if (!o->log_level_set) {
@@ -528,7 +453,6 @@ run_main(const struct run_opts *o)
         daemon_pidfile(o->pidfile, err, sizeof(err)) != 0) {
         fprintf(stderr, "pollster: %s\n", err);
         config_free(ctx.config);
-        free(ctx.text);
         return RUN_EXIT_USAGE;
     }
     /* Before anything opens sockets or event bases: they must belong to the daemon. */
@@ -536,7 +460,6 @@ run_main(const struct run_opts *o)
         if (daemon_detach(o->pidfile, err, sizeof(err)) != 0) {
             fprintf(stderr, "pollster: %s\n", err);
             config_free(ctx.config);
-            free(ctx.text);
             return RUN_EXIT_USAGE;
         }
         log_set_target(LOG_TARGET_SYSLOG);
@@ -546,7 +469,6 @@ run_main(const struct run_opts *o)
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "pollster: curl_global_init() failed\n");
         config_free(ctx.config);
-        free(ctx.text);
         return RUN_EXIT_FAILED;
     }
     if (scrape_check_curl() != 0) {
@@ -634,7 +556,6 @@ out:
     if (ctx.sd_timer != NULL) {
         event_free(ctx.sd_timer);
     }
-    free(ctx.text);
     engine_free(e);
     status_free(st);
     loop_free(l);
