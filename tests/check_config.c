@@ -995,6 +995,38 @@ START_TEST(test_timeout_capping)
 }
 END_TEST
 
+/* An http output's spool settings, and the source text every config keeps for file_sd refresh. */
+START_TEST(test_http_output_spool_settings)
+{
+    static const char yaml[] = "outputs:\n"
+                               "  - type: http\n"
+                               "    url: http://vm.example.org/api/v1/import\n"
+                               "    format: vm\n"
+                               "    spool_dir: /var/lib/pollster/spool\n"
+                               "    fsync: batch\n"
+                               "    compression: none\n";
+    struct config *c = load_ok(yaml);
+    const struct config_output *h = &c->outputs[0];
+
+    ck_assert_int_eq(h->fsync, CONFIG_FSYNC_BATCH);
+    ck_assert_int_eq(h->compression, CONFIG_COMPRESSION_NONE);
+    ck_assert_str_eq(h->spool_dir, "/var/lib/pollster/spool");
+    ck_assert_ptr_nonnull(c->source);
+    ck_assert_uint_eq(c->source_len, strlen(yaml));
+    ck_assert_str_eq(c->source, yaml);
+    config_free(c);
+
+    static const char *const want[] = {
+        "pollster.yaml:4:18: invalid compression \"zstd\" (expected one of: auto, gzip, none)"};
+    load_fails("compression zstd",
+               "outputs:\n"
+               "  - type: http\n"
+               "    url: http://vm.example.org/api/v1/import\n"
+               "    compression: zstd\n",
+               want, 1);
+}
+END_TEST
+
 START_TEST(test_output_defaults)
 {
     struct config *c = load_ok("outputs:\n"
@@ -1643,6 +1675,7 @@ config_suite(void)
     tcase_add_test(tc, test_scrape_defaults);
     tcase_add_test(tc, test_timeout_capping);
     tcase_add_test(tc, test_output_defaults);
+    tcase_add_test(tc, test_http_output_spool_settings);
     tcase_add_test(tc, test_probe_and_json);
     suite_add_tcase(s, tc);
 
