@@ -1,5 +1,5 @@
 /* Monotonic and wall clocks, with a seam for a fake monotonic clock in tests. */
-#include "config.h"
+#include "build-config.h"
 
 #include "clock.h"
 

@@ -16,7 +16,9 @@
  *
  * All of this is blocking file I/O, done at start-up or reload, never on the loop.
  */
-#include "config.h" /* agent/config.h: it also pulls in autoconf's config.h */
+#include "build-config.h"
+
+#include "config.h"
 
 #include <ctype.h>
 #include <errno.h>

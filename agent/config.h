@@ -37,17 +37,6 @@
 #ifndef POLLSTER_CONFIG_H
 #define POLLSTER_CONFIG_H
 
-/*
- * This header shares its name with autoconf's config.h, and a source file in agent/ that writes
- * #include "config.h" finds this one first (its own directory is searched first). Forward to
- * the next config.h on the include path, autoconf's, so those files still get it.
- */
-#if defined(__has_include_next)
-#if __has_include_next("config.h")
-#include_next "config.h"
-#endif
-#endif
-
 #include <regex.h>
 #include <stdbool.h>
 #include <stddef.h>

@@ -2,7 +2,7 @@
  * Daemonizing and service-manager notification. Only main/run decide to exit; the exits here are
  * the forked parents' ends of the double fork, which by design never return to the caller.
  */
-#include "config.h"
+#include "build-config.h"
 
 #include "daemon.h"
 

@@ -30,7 +30,7 @@
  * that strtod reads back as the same double) prints; tests/check_enc_json.c compares the two,
  * and compares whole batches with an independent encoder written there.
  */
-#include "config.h"
+#include "build-config.h"
 
 #include "enc_json.h"
 

@@ -31,7 +31,7 @@
  * one is written 0 (fixed64 cannot hold it). Strings and finite doubles go through enc_json.c's
  * writers.
  */
-#include "config.h"
+#include "build-config.h"
 
 #include "enc_otlp.h"
 

@@ -29,7 +29,7 @@
  *
  * A record is the batch's metric objects joined by ','; a batch without samples writes nothing.
  */
-#include "config.h"
+#include "build-config.h"
 
 #include "enc_telegraf.h"
 

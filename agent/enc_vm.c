@@ -23,7 +23,7 @@
  * for every sample of a batch, is escaped once per encode() call and copied from the output for
  * the following samples.
  */
-#include "config.h"
+#include "build-config.h"
 
 #include "enc_vm.h"
 

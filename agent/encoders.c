@@ -1,5 +1,5 @@
 /* The table of output formats, and the framing of records into documents (encoder.h). */
-#include "config.h"
+#include "build-config.h"
 
 #include "encoder.h"
 

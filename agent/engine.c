@@ -4,7 +4,7 @@
  * the synthetic series, records the run in the self metrics, logs a failure (rate-limited per
  * target and reason), encodes the batch once per encoder and writes it to every output.
  */
-#include "config.h"
+#include "build-config.h"
 
 #include "engine.h"
 

@@ -9,7 +9,7 @@
  * The tree lives from the first byte to the end of finish; the paths are walked over it once,
  * in finish, and the samples' label strings are copied into the batch's arena.
  */
-#include "config.h"
+#include "build-config.h"
 
 #include "job_json.h"
 

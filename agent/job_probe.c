@@ -4,7 +4,7 @@
  * otherwise it is counted and discarded. Probes use a fresh connection each run so the phase
  * timings describe a full DNS + connect + TLS + request cycle, as blackbox_exporter's do.
  */
-#include "config.h"
+#include "build-config.h"
 
 #include "job_probe.h"
 

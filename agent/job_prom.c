@@ -4,7 +4,7 @@
  * parser fills the batch as bytes arrive, and at the end the scrape semantics users rely on are
  * applied in one pass over the samples: relabeling, target-label conflicts, limits.
  */
-#include "config.h"
+#include "build-config.h"
 
 #include "job_prom.h"
 

@@ -11,7 +11,7 @@
  *
  * The rate limiter is modeled on collectd's c_complain()/c_release(). See log_complain().
  */
-#include "config.h"
+#include "build-config.h"
 
 #include "log.h"
 
@@ -169,6 +169,9 @@ log_line_truncate(struct log_line *ln, size_t cap)
  * Appends printf output to @ln, keeping @reserve bytes free for a suffix that must survive
  * truncation. Once the message has been truncated, further message text is dropped.
  */
+static void log_line_vadd(struct log_line *ln, size_t reserve, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
 static void
 log_line_vadd(struct log_line *ln, size_t reserve, const char *fmt, va_list ap)
 {
@@ -415,6 +418,9 @@ log_format_duration(char *buf, size_t size, mono_ms ms)
 }
 
 /* Writes "<prefix>: <fmt...><suffix>" at warn. @suffix survives truncation of the message. */
+static void log_complain_emit(const char *prefix, const char *suffix, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
 static void
 log_complain_emit(const char *prefix, const char *suffix, const char *fmt, va_list ap)
 {

@@ -9,7 +9,7 @@
  * integer seconds), a multi error fails every in-flight transfer and rebuilds the multi handle
  * instead of exiting, and cleanup runs multi first, then events, then the base.
  */
-#include "config.h"
+#include "build-config.h"
 
 #include "loop.h"
 

@@ -2,7 +2,7 @@
  * pollster's entry point: parses the command line into struct run_opts, picks the mode and
  * returns the exit code. Nothing else lives here. Bad usage is one line on stderr and exit 2.
  */
-#include "config.h"
+#include "build-config.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -15,6 +15,7 @@
 #include <curl/curl.h>
 #include <event2/event.h>
 
+#include "config.h"
 #include "log.h"
 #include "run.h"
 #include "units.h"

@@ -4,7 +4,7 @@
  * (and at flush), so records keep their order; the buffer is bounded by OUT_FILE_PENDING_MAX and
  * only that bound ever drops data, counted and logged.
  */
-#include "config.h"
+#include "build-config.h"
 
 #include "out_file.h"
 

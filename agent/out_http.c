@@ -11,7 +11,7 @@
  * (recovered), is at every moment exactly one of delivered, dropped (by reason) or pending (in
  * the memory queue or the spool). Each counter moves only where the samples move.
  */
-#include "config.h"
+#include "build-config.h"
 
 #include "out_http.h"
 

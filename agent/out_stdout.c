@@ -3,7 +3,7 @@
  * so lines from one batch never interleave with other output. A write error (closed pipe, full
  * disk) is logged once per streak and counted; the agent keeps collecting.
  */
-#include "config.h"
+#include "build-config.h"
 
 #include "out_stdout.h"
 

@@ -67,7 +67,7 @@
  * exemplar labels is not checked (exemplars are dropped anyway); CR is not whitespace (as in
  * Prometheus), so CRLF bodies fail.
  */
-#include "config.h"
+#include "build-config.h"
 
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* strtod_l */

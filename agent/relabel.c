@@ -4,7 +4,7 @@
  * the batch arena. Values are joined, matched and expanded in fixed stack buffers; a value
  * longer than RELABEL_VALUE_MAX is treated as not matching rather than truncated.
  */
-#include "config.h"
+#include "build-config.h"
 
 #include "relabel.h"
 

@@ -4,7 +4,7 @@
  * default (no targets given) serves the status endpoint and collects from its own /metrics, so a
  * new user sees real output with zero setup.
  */
-#include "config.h"
+#include "build-config.h"
 
 #include "run.h"
 

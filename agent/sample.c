@@ -9,7 +9,7 @@
  * calling malloc after warm-up. The free list is not locked: pollster runs one thread (DESIGN.md);
  * a second thread using arenas would need a lock here.
  */
-#include "config.h"
+#include "build-config.h"
 
 #include "sample.h"
 

@@ -4,7 +4,7 @@
  * errors never accumulate. A one-shot evtimer re-armed per tick is used instead of EV_PERSIST,
  * which re-phases after a miss.
  */
-#include "config.h"
+#include "build-config.h"
 
 #include "sched.h"
 

@@ -4,7 +4,7 @@
  * engine promises is set here: connect and total deadlines, http/https only (redirects too), a
  * body cap enforced in the write callback, no signals, gzip accepted.
  */
-#include "config.h"
+#include "build-config.h"
 
 #include "scrape.h"
 

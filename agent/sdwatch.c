@@ -1,5 +1,5 @@
 /* The file_sd fingerprint (sdwatch.h). */
-#include "config.h"
+#include "build-config.h"
 
 #include "sdwatch.h"
 

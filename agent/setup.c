@@ -5,7 +5,7 @@
  * identity: every setting that shapes its runs, so a reload that changes nothing about a target
  * keeps it running on its phase, and one that changes anything replaces it.
  */
-#include "config.h"
+#include "build-config.h"
 
 #include "setup.h"
 

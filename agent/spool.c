@@ -28,7 +28,7 @@
  *   - Acks only cover records handed out by spool_read(); a higher @seq acknowledges up to the
  *     last record read.
  */
-#include "config.h"
+#include "build-config.h"
 
 #include "spool.h"
 

@@ -3,7 +3,7 @@
  * the process_* family, which follows the Prometheus client library conventions so standard
  * dashboards pick them up.
  */
-#include "config.h"
+#include "build-config.h"
 
 #include "stats.h"
 

@@ -2,7 +2,7 @@
  * The status HTTP server. Runs on the same event_base as the collection loop: handlers only
  * format in-memory state, never block.
  */
-#include "config.h"
+#include "build-config.h"
 
 #include "status.h"
 

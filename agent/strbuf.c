@@ -5,7 +5,7 @@
  * from then on appends are no-ops until strbuf_reset(), so an encoder can write a whole batch
  * without checking every call and test the flag once at the end.
  */
-#include "config.h"
+#include "build-config.h"
 
 #include "strbuf.h"
 

@@ -2,7 +2,7 @@
  * Durations and sizes as users write them. Durations follow Prometheus' model.ParseDuration:
  * terms in strictly decreasing unit order, integers only, no sign, "0" alone allowed.
  */
-#include "config.h"
+#include "build-config.h"
 
 #include "units.h"
 

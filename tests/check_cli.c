@@ -4,7 +4,7 @@
  * parsing with json-c), concurrency of several targets, the built-in default, and a daemon run
  * stopped by SIGTERM.
  */
-#include "config.h"
+#include "build-config.h"
 
 #include <check.h>
 #include <dirent.h>

@@ -5,7 +5,7 @@
  * never into the source tree), a realistic prometheus.yml that loads unchanged, and a summary that
  * never shows a secret.
  */
-#include "config.h" /* autoconf's (tests/ has no config.h of its own) */
+#include "build-config.h"
 
 #include <check.h>
 #include <errno.h>

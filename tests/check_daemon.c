@@ -1,5 +1,5 @@
 /* Tests for daemon.c's notification side: the sd_notify datagram protocol and WATCHDOG_USEC. */
-#include "config.h"
+#include "build-config.h"
 
 #include <check.h>
 #include <errno.h>

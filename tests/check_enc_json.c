@@ -7,7 +7,7 @@
  * with strtod and compared bit for bit, and compared against the reference %.15g/%.16g/%.17g
  * algorithm text for text.
  */
-#include "config.h"
+#include "build-config.h"
 
 #include <check.h>
 #include <errno.h>

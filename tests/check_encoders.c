@@ -8,7 +8,7 @@
  * of invalid UTF-8 that is independent of the encoders), values bit for bit, timestamps, and for
  * otlp the histogram bucket conversion and the int64-as-string fields.
  */
-#include "config.h"
+#include "build-config.h"
 
 #include <check.h>
 #include <errno.h>

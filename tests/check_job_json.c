@@ -7,7 +7,7 @@
  * the same loop: an Elasticsearch-cluster-health-like document and a nested stats document,
  * HTTP errors, invalid bodies, size limits, and a failing target next to a good one.
  */
-#include "config.h"
+#include "build-config.h"
 
 #include <check.h>
 #include <errno.h>

@@ -5,7 +5,7 @@
  * (honor_labels, honor_timestamps, sample_limit, label_limit, metric relabeling, synthetic
  * series) match Prometheus'.
  */
-#include "config.h"
+#include "build-config.h"
 
 #include <check.h>
 #include <errno.h>

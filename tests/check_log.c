@@ -5,7 +5,7 @@
  * fork a child whose fd 2 is a pipe, so the real write(2) path and the lazy JOURNAL_STREAM check
  * run in a fresh process whatever the Check fork mode.
  */
-#include "config.h"
+#include "build-config.h"
 
 #include <check.h>
 #include <errno.h>

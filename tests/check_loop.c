@@ -3,7 +3,7 @@
  * CURLE_FAILED_INIT exactly once, even when a completion callback cancels or restarts another
  * failed transfer (as the http output does when it moves its queue to the spool).
  */
-#include "config.h"
+#include "build-config.h"
 
 #include <check.h>
 #include <stdbool.h>

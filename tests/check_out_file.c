@@ -2,7 +2,7 @@
  * Tests for out_file.c: appending, logrotate's create (rename + reopen) and copytruncate modes,
  * write failures kept in memory and retried in order, open errors, fsync policy names.
  */
-#include "config.h"
+#include "build-config.h"
 
 #include <check.h>
 #include <errno.h>

@@ -4,7 +4,7 @@
  * timeouts, the memory bound, the spool across an outage and a restart, the drain, and the books
  * (collected + recovered = delivered + dropped + pending) after each.
  */
-#include "config.h"
+#include "build-config.h"
 
 #include <check.h>
 #include <dirent.h>

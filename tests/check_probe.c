@@ -3,7 +3,7 @@
  * output captured from the stdout output on a pipe and parsed back with json-c, so the
  * assertions are on the JSON fields a user sees.
  */
-#include "config.h"
+#include "build-config.h"
 
 #include <check.h>
 #include <errno.h>

@@ -8,7 +8,7 @@
  *
  * Fixtures are read from $FIXTURES (default "tests/fixtures").
  */
-#include "config.h"
+#include "build-config.h"
 
 #include <check.h>
 #include <errno.h>

@@ -1,5 +1,5 @@
 /* Tests for relabel.c: each action on hand-built samples, anchoring, $N expansion, errors. */
-#include "config.h"
+#include "build-config.h"
 
 #include <check.h>
 #include <errno.h>

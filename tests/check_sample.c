@@ -2,7 +2,7 @@
  * Unit tests for sample.c: the arena (alignment, big requests, block reuse through the free list
  * and its cap), the batch sample array and its helpers, and the name tables.
  */
-#include "config.h"
+#include "build-config.h"
 
 #include <check.h>
 #include <errno.h>

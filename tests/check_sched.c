@@ -2,7 +2,7 @@
  * Tests for sched.c: the spread offset, the drift-free tick arithmetic driven by a fake clock
  * over many ticks, overlap and late-loop skipping, and a short real-loop run.
  */
-#include "config.h"
+#include "build-config.h"
 
 #include <check.h>
 #include <stdlib.h>

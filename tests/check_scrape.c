@@ -3,7 +3,7 @@
  * one event loop: every failure mode is classified with the right reason and an error text that
  * says what happened, deadlines fire on time, and a hanging target never delays the others.
  */
-#include "config.h"
+#include "build-config.h"
 
 #include <check.h>
 #include <errno.h>

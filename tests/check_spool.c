@@ -5,7 +5,7 @@
  * acked + dropped + corrupt + pending) through a random mix of operations. Every test works in a
  * fresh mkdtemp() directory, removed afterwards; log lines are captured through log_set_sink().
  */
-#include "config.h"
+#include "build-config.h"
 
 #include <check.h>
 #include <dirent.h>

@@ -2,7 +2,7 @@
  * Tests for status.c: listen-address parsing, and the server answering /healthz and /metrics
  * (self metrics in Prometheus text format) to an evhttp client on the same loop.
  */
-#include "config.h"
+#include "build-config.h"
 
 #include <check.h>
 #include <errno.h>

@@ -1,5 +1,5 @@
 /* Tests for units.c: Prometheus durations and byte sizes, accepted and rejected. */
-#include "config.h"
+#include "build-config.h"
 
 #include <check.h>
 #include <errno.h>

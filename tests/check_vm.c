@@ -10,7 +10,7 @@
  * Without the victoria-metrics binary (VICTORIA_METRICS or /usr/bin/victoria-metrics) the test
  * is reported as SKIP (exit 77), never as a pass; .ci/run installs it.
  */
-#include "config.h"
+#include "build-config.h"
 
 #include <check.h>
 #include <errno.h>

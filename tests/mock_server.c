@@ -1,5 +1,5 @@
 /* Mock HTTP targets on loopback for the integration tests (see mock_server.h). */
-#include "config.h"
+#include "build-config.h"
 
 #include "mock_server.h"
 

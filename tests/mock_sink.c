@@ -1,5 +1,5 @@
 /* A scripted metrics sink on loopback for the http output's tests (see mock_sink.h). */
-#include "config.h"
+#include "build-config.h"
 
 #include "mock_sink.h"
 

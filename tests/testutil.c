@@ -1,5 +1,5 @@
 /* JSON-lines helpers for the integration tests (see testutil.h). */
-#include "config.h"
+#include "build-config.h"
 
 #include "testutil.h"
 

@@ -16,7 +16,7 @@
  *   -f FILE         parse FILE (Prometheus text format, e.g. tests/fixtures/node_exporter.prom)
  *                   with prom_parse.c and encode that batch.
  */
-#include "config.h"
+#include "build-config.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -7,7 +7,7 @@
  * N defaults to 100; CHUNK, the bytes per prom_parser_feed() call, to 65536. libcurl's write
  * callback delivers at most 16384 bytes (CURL_MAX_WRITE_SIZE), so 16384 is what the agent sees.
  */
-#include "config.h"
+#include "build-config.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -16,7 +16,7 @@
  * make fuzz-run (tests/fuzz/run.sh); by hand:
  *     ./tests/fuzz/fuzz_config -max_total_time=180 corpus/ tests/fixtures/config/ conf/
  */
-#include "config.h" /* autoconf's (tests/fuzz/ has no config.h of its own) */
+#include "build-config.h"
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -11,7 +11,7 @@
  *     agent/sample.c agent/prom_parse.c tests/fuzz/fuzz_prom_parse.c -lm -o fuzz_prom_parse
  * ./fuzz_prom_parse -max_total_time=180 corpus/ tests/fixtures/
  */
-#include "config.h"
+#include "build-config.h"
 
 #include <stdbool.h>
 #include <stdint.h>
