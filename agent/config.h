@@ -78,16 +78,6 @@ struct config_errors {
     size_t dropped; /* errors beyond CONFIG_ERRORS_MAX, or lost for lack of memory */
 };
 
-enum config_job_kind {
-    CONFIG_JOB_PROMETHEUS = 0, /* scrape_configs */
-    CONFIG_JOB_PROBE,          /* probes */
-    CONFIG_JOB_JSON,           /* json_jobs */
-};
-
-enum config_scheme { CONFIG_SCHEME_HTTP = 0, CONFIG_SCHEME_HTTPS };
-
-enum config_method { CONFIG_METHOD_GET = 0, CONFIG_METHOD_HEAD };
-
 enum config_relabel_action {
     CONFIG_RELABEL_REPLACE = 0,
     CONFIG_RELABEL_KEEP,
@@ -96,24 +86,8 @@ enum config_relabel_action {
     CONFIG_RELABEL_LABELKEEP,
 };
 
-enum config_output_type { CONFIG_OUTPUT_STDOUT = 0, CONFIG_OUTPUT_FILE, CONFIG_OUTPUT_HTTP };
-
-enum config_format {
-    CONFIG_FORMAT_JSON = 0,
-    CONFIG_FORMAT_VM,
-    CONFIG_FORMAT_OTLP,
-    CONFIG_FORMAT_TELEGRAF,
-};
-
-/* File output durability: never fsync, fsync after every batch, or at most once per flush. */
-enum config_fsync { CONFIG_FSYNC_NEVER = 0, CONFIG_FSYNC_BATCH, CONFIG_FSYNC_INTERVAL };
-
-/* auto: none when the sink is on loopback (compressing costs CPU and saves nothing), else gzip. */
-enum config_compression {
-    CONFIG_COMPRESSION_AUTO = 0,
-    CONFIG_COMPRESSION_GZIP,
-    CONFIG_COMPRESSION_NONE
-};
+struct kind;
+struct output_type;
 
 /* basic_auth: set when username or password is non-NULL. */
 struct config_basic_auth {
@@ -174,17 +148,6 @@ struct config_relabel {
     int64_t modulus;
 };
 
-/* One metric of a json job. */
-struct config_json_metric {
-    char *name;            /* a valid Prometheus metric name */
-    char *path;            /* non-empty; its grammar belongs to the json job kind */
-    enum sample_type type; /* SAMPLE_GAUGE (default), SAMPLE_COUNTER or SAMPLE_UNTYPED */
-    struct label *labels;  /* owned strings; sorted by name */
-    size_t nlabels;
-    char *label; /* label name for a wildcard path, or NULL */
-    bool required;
-};
-
 /*
  * One target: what one timer collects. Each URL was accepted by curl_url() and is http or https.
  * Labels are sorted by name; "instance" and every "__"-prefixed label have been taken out (the
@@ -199,41 +162,12 @@ struct config_target {
     size_t nlabels;
 };
 
-struct config_scrape {
-    char *metrics_path;          /* default "/metrics"; starts with '/' */
-    enum config_scheme scheme;   /* default http */
-    struct config_param *params; /* sorted by name */
-    size_t nparams;
-    bool honor_labels;
-    bool honor_timestamps;           /* default true */
-    bool enable_compression;         /* default true: Accept-Encoding gzip */
-    int64_t sample_limit;            /* 0 = no limit */
-    int64_t label_limit;             /* 0 = no limit */
-    struct config_relabel *relabels; /* metric_relabel_configs, in order */
-    size_t nrelabels;
-    int64_t file_sd_refresh_ms; /* smallest refresh_interval of file_sd_configs; 0 = none */
-    char **file_sd_globs;       /* every file_sd pattern, resolved (what the watcher globs) */
-    size_t nfile_sd_globs;
-};
-
-struct config_probe {
-    int *valid_status_codes; /* 100..599; empty = any 2xx */
-    size_t nvalid_status_codes;
-    char **fail_if_body_matches; /* POSIX ERE (checked to compile), unanchored */
-    size_t nfail_if_body_matches;
-    char **fail_if_body_not_matches;
-    size_t nfail_if_body_not_matches;
-    enum config_method method; /* default GET */
-};
-
-struct config_json {
-    struct config_json_metric *metrics; /* at least one */
-    size_t nmetrics;
-};
-
-/* One job of any kind. Names are unique across all kinds. */
+/*
+ * One job of any kind. Names are unique across all kinds. What every kind shares is here; the
+ * kind's own settings are in @opts, a struct of the kind's (described by kind->conf).
+ */
 struct config_job {
-    enum config_job_kind kind;
+    const struct kind *kind; /* borrowed: its row in the kinds registry (kinds.c) */
     char *name;
     int line;                 /* of the name in the config file (for messages) */
     int64_t interval_ms;      /* > 0 */
@@ -244,29 +178,20 @@ struct config_job {
     size_t nlabels;
     struct config_target *targets;
     size_t ntargets;
-    struct config_scrape scrape; /* kind == CONFIG_JOB_PROMETHEUS */
-    struct config_probe probe;   /* kind == CONFIG_JOB_PROBE */
-    struct config_json json;     /* kind == CONFIG_JOB_JSON */
+    int64_t file_sd_refresh_ms; /* smallest refresh_interval of file_sd_configs; 0 = none */
+    char **file_sd_globs;       /* every file_sd pattern, resolved (what sdwatch globs) */
+    size_t nfile_sd_globs;
+    void *opts; /* owned: the kind's settings */
 };
 
+/*
+ * One output. What every output type shares is here; the type's own settings are in @opts, a
+ * struct of the output's (described by type->conf).
+ */
 struct config_output {
-    enum config_output_type type;
-    enum config_format format; /* default json */
-    /* file */
-    char *path;
-    enum config_fsync fsync; /* default never; interval = at most once per flush_interval */
-    /* http */
-    char *url;
-    struct config_http http;   /* headers, basic_auth, authorization, tls_config */
-    int64_t timeout_ms;        /* default 10s */
-    uint64_t batch_max_bytes;  /* default 1MiB */
-    int64_t flush_interval_ms; /* default 1s (http, and file with fsync: interval) */
-    uint64_t queue_max_bytes;  /* default 64MiB */
-    char *spool_dir;           /* NULL = no spool: beyond the queue, data is dropped and counted */
-    uint64_t spool_max_bytes;  /* default 1GiB */
-    int64_t retry_initial_ms;  /* default 1s */
-    int64_t retry_max_ms;      /* default 1m */
-    enum config_compression compression; /* default auto */
+    const struct output_type *type; /* borrowed: its row in the outputs registry (outputs.c) */
+    char *format;                   /* an encoder name (encoder_find); default "json" */
+    void *opts;                     /* owned: the type's settings */
 };
 
 struct config_global {
@@ -320,13 +245,6 @@ void config_free(struct config *c);
 
 /* Number of targets across all jobs. */
 size_t config_target_count(const struct config *c);
-
-/* "prometheus", "probe" or "json" (the job_kind names). */
-const char *config_job_kind_name(enum config_job_kind k);
-/* "json", "vm", "otlp" or "telegraf" (the encoder names). */
-const char *config_format_name(enum config_format f);
-/* "stdout", "file" or "http". */
-const char *config_output_type_name(enum config_output_type t);
 
 /*
  * Prints the --check-config summary of @c to @f: one line per job (kind, name, interval,

@@ -37,6 +37,8 @@ struct encoder {
 
 /* The encoder whose name is @name ("json", "vm", "otlp", "telegraf"), or NULL. */
 const struct encoder *encoder_find(const char *name);
+/* Appends "json, vm, otlp, telegraf" (every encoder's name) to @sb, for messages. */
+void encoder_names(struct strbuf *sb);
 
 /* Appends a document holding the one record @rec (@len bytes) to @sb. */
 void encoder_document(const struct encoder *enc, struct strbuf *sb, const char *rec, size_t len);

@@ -25,6 +25,14 @@ encoder_find(const char *name)
 }
 
 void
+encoder_names(struct strbuf *sb)
+{
+    for (size_t i = 0; i < sizeof(encoders) / sizeof(encoders[0]); i++) {
+        strbuf_printf(sb, "%s%s", i > 0 ? ", " : "", encoders[i]->name);
+    }
+}
+
+void
 encoder_document(const struct encoder *enc, struct strbuf *sb, const char *rec, size_t len)
 {
     strbuf_puts(sb, enc->doc_open);

@@ -25,7 +25,11 @@
 
 #include <json-c/json.h>
 
+#include "conf.h"
+#include "conf_http.h"
+#include "conf_targets.h"
 #include "scrape.h"
+#include "strbuf.h"
 
 /* Integer literals with this many digits may not fit 64 bits: they are read as doubles. */
 #define JJ_BIG_DIGITS 19
@@ -1325,4 +1329,172 @@ const struct job_kind job_json = {
     .feed = jj_feed,
     .finish = jj_finish,
     .free = jj_free,
+};
+
+/* The json kind in the config: json_jobs */
+
+static const struct conf_choice metric_type_choices[] = {{"gauge", SAMPLE_GAUGE, false},
+                                                         {"counter", SAMPLE_COUNTER, false},
+                                                         {"untyped", SAMPLE_UNTYPED, false},
+                                                         {NULL, 0, false}};
+
+_Static_assert(sizeof(enum sample_type) == sizeof(int), "enum size");
+
+static void metric_check(struct conf_ctx *x, void *base, const struct conf_node *map,
+                         const char *path);
+static void json_check(struct conf_ctx *x, void *base, const struct conf_node *map,
+                       const char *path);
+
+#define JM(k, t, m, ...) CONF_FLD(k, t, struct job_json_conf_metric, m, __VA_ARGS__)
+static const struct conf_field json_metric_fields[] = {
+    JM("name", CONF_FT_STR, name, .flags = CONF_F_REQUIRED | CONF_F_NONEMPTY,
+       .desc = "Metric name (Prometheus syntax)."),
+    JM("path", CONF_FT_STR, path, .flags = CONF_F_REQUIRED | CONF_F_NONEMPTY,
+       .desc = "Where the value is in the body (json job path syntax)."),
+    JM("type", CONF_FT_ENUM, type, .def = "gauge", .choices = metric_type_choices,
+       .desc = "gauge, counter or untyped."),
+    CONF_FLDN("labels", CONF_FT_LABELS, struct job_json_conf_metric, labels, nlabels,
+              .desc = "Labels of the metric."),
+    JM("label", CONF_FT_STR, label, .flags = CONF_F_NONEMPTY,
+       .desc = "Label name taking the key or index matched by a wildcard (comma-separated "
+               "names, one per wildcard in path order)."),
+    JM("required", CONF_FT_BOOL, required, .def = "false",
+       .desc = "Fail the run when the path matches nothing."),
+};
+#undef JM
+static const struct conf_section json_metric_section = {.name = "metrics[]",
+                                                        CONF_FIELDS(json_metric_fields),
+                                                        .size = sizeof(struct job_json_conf_metric),
+                                                        .check = metric_check};
+
+#define SC(k, t, m, ...) CONF_FLD(k, t, struct config_job, m, __VA_ARGS__)
+static const struct conf_field json_fields[] = {
+    SC("name", CONF_FT_STR, name, .flags = CONF_F_REQUIRED | CONF_F_NONEMPTY,
+       .desc = "Job name, unique across scrape_configs, probes and json_jobs."),
+    SC("url", CONF_FT_DEFER, name, .flags = CONF_F_REQUIRED,
+       .desc = "http or https URL of the JSON."),
+    SC("interval", CONF_FT_DURATION, interval_ms, .desc = "Default: global scrape_interval."),
+    SC("timeout", CONF_FT_DURATION, timeout_ms,
+       .desc = "Default: global scrape_timeout, capped to interval."),
+    CONF_FLDN("headers", CONF_FT_HEADERS, struct config_job, http.headers, http.nheaders,
+              .desc = "Request headers (values are not shown anywhere)."),
+    CONF_HTTP_CLIENT_FIELDS(struct config_job, http),
+    SC("follow_redirects", CONF_FT_BOOL, http.follow_redirects, .def = "true",
+       .desc = "Follow HTTP redirects (http and https only)."),
+    SC("body_size_limit", CONF_FT_SIZE, body_size_limit, .def = "0",
+       .desc = "Largest uncompressed body (0: pollster's default, 10MiB)."),
+    CONF_FLDN("labels", CONF_FT_LABELS, struct config_job, labels, nlabels,
+              .desc = "Labels of every sample."),
+    CONF_FLDN("metrics", CONF_FT_LIST, struct job_json_conf, metrics, nmetrics,
+              .flags = CONF_F_REQUIRED | CONF_F_OPTS, .sub = &json_metric_section,
+              .desc = "What to read from the body."),
+};
+#undef SC
+static const struct conf_section json_section = {.name = "json_jobs[]",
+                                                 CONF_FIELDS(json_fields),
+                                                 .opts_off = offsetof(struct config_job, opts),
+                                                 .opts_size = sizeof(struct job_json_conf),
+                                                 .check = json_check};
+
+static void
+metric_check(struct conf_ctx *x, void *base, const struct conf_node *map, const char *path)
+{
+    struct job_json_conf_metric *m = base;
+    const struct conf_node *n = conf_tree_get(map, "name");
+
+    if (m->name != NULL && n != NULL && m->name[0] != '\0' && !conf_is_metric_name(m->name)) {
+        conf_err(x, n, "invalid metric name \"%s\" in %s", m->name, path);
+        return;
+    }
+    if (m->name == NULL || m->path == NULL || m->path[0] == '\0') {
+        return; /* reported as missing or empty */
+    }
+    /* The json job kind owns the path grammar: its check gives the precise message. */
+    struct job_json_metric_opts opts = {
+        .name = m->name,
+        .path = m->path,
+        .type = m->type,
+        .labels = m->labels,
+        .nlabels = m->nlabels,
+        .label = m->label,
+        .required = m->required,
+    };
+    char why[256];
+    if (job_json_metric_check(&opts, why, sizeof(why)) != 0) {
+        const struct conf_node *pn = conf_tree_get(map, "path");
+        conf_err(x, pn != NULL ? pn : n, "%s in %s", why, path);
+    }
+}
+
+/* One target, the URL; its instance is the URL's host[:port]. */
+static void
+json_check(struct conf_ctx *x, void *base, const struct conf_node *map, const char *path)
+{
+    struct config_job *job = base;
+    const struct conf_node *n = conf_tree_get(map, "url");
+
+    if (n != NULL) {
+        conf_targets_url(x, job, n, true, path);
+    }
+    n = conf_tree_get(map, "metrics");
+    if (n != NULL && n->kind == CONF_NODE_SEQ && n->n == 0) {
+        conf_err(x, n, "metrics must not be empty in %s", path);
+    }
+}
+
+static void *
+json_state_new(const struct config_job *job, char *err, size_t errlen)
+{
+    const struct job_json_conf *jc = job->opts;
+    struct job_json_metric_opts *m = calloc(jc->nmetrics, sizeof(*m));
+    void *state;
+
+    if (m == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < jc->nmetrics; i++) {
+        const struct job_json_conf_metric *cm = &jc->metrics[i];
+        m[i] = (struct job_json_metric_opts){
+            .name = cm->name,
+            .path = cm->path,
+            .type = cm->type,
+            .labels = cm->labels,
+            .nlabels = cm->nlabels,
+            .label = cm->label,
+            .required = cm->required,
+        };
+    }
+    state = job_json_new(m, jc->nmetrics, err, errlen);
+    free(m);
+    return state;
+}
+
+static void
+json_identity(const struct config_job *job, struct strbuf *sb)
+{
+    const struct job_json_conf *jc = job->opts;
+
+    for (size_t i = 0; i < jc->nmetrics; i++) {
+        const struct job_json_conf_metric *m = &jc->metrics[i];
+        strbuf_printf(sb, "J%s|%s|%d|%s|%d|", m->name, m->path, (int)m->type,
+                      m->label ? m->label : "", m->required);
+        for (size_t k = 0; k < m->nlabels; k++) {
+            strbuf_printf(sb, "%s=%s,", m->labels[k].name, m->labels[k].value);
+        }
+        strbuf_putc(sb, '\x1f');
+    }
+}
+
+const struct kind job_json_kind = {
+    .name = "json",
+    .section = "json_jobs",
+    .name_key = "name",
+    .interval_key = "interval",
+    .timeout_key = "timeout",
+    .desc = "Metrics read from JSON bodies.",
+    .conf = &json_section,
+    .ops = &job_json,
+    .state_new = json_state_new,
+    .identity = json_identity,
 };

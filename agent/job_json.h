@@ -76,6 +76,7 @@
 #include <stddef.h>
 
 #include "job.h"
+#include "kinds.h"
 #include "sample.h"
 
 /* Deepest nesting of arrays and objects a body may have; deeper fails the run. */
@@ -129,5 +130,25 @@ int job_json_metric_check(const struct job_json_metric_opts *m, char *err, size_
 void *job_json_new(const struct job_json_metric_opts *metrics, size_t n, char *err, size_t errlen);
 
 extern const struct job_kind job_json;
+
+/* The json kind's row in the kinds registry (json_jobs). */
+extern const struct kind job_json_kind;
+
+/* One metric of a json job in the config. */
+struct job_json_conf_metric {
+    char *name;            /* a valid Prometheus metric name */
+    char *path;            /* non-empty; the grammar above */
+    enum sample_type type; /* SAMPLE_GAUGE (default), SAMPLE_COUNTER or SAMPLE_UNTYPED */
+    struct label *labels;  /* owned strings; sorted by name */
+    size_t nlabels;
+    char *label; /* label name for a wildcard path, or NULL */
+    bool required;
+};
+
+/* A json job's own settings: config_job.opts of a json job. */
+struct job_json_conf {
+    struct job_json_conf_metric *metrics; /* at least one */
+    size_t nmetrics;
+};
 
 #endif

@@ -9,12 +9,16 @@
 #include "job_probe.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <regex.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
+#include "conf.h"
+#include "conf_http.h"
+#include "conf_targets.h"
 #include "scrape.h"
 #include "strbuf.h"
 
@@ -303,4 +307,145 @@ const struct job_kind job_probe = {
     .feed = probe_feed,
     .finish = probe_finish,
     .free = probe_free,
+};
+
+/* The probe kind in the config: probes */
+
+static const struct conf_choice method_choices[] = {
+    {"GET", JOB_PROBE_METHOD_GET, false}, {"HEAD", JOB_PROBE_METHOD_HEAD, false}, {NULL, 0, false}};
+
+_Static_assert(sizeof(enum job_probe_method) == sizeof(int), "enum size");
+
+static void probe_check(struct conf_ctx *x, void *base, const struct conf_node *map,
+                        const char *path);
+
+#define SC(k, t, m, ...) CONF_FLD(k, t, struct config_job, m, __VA_ARGS__)
+static const struct conf_field probe_fields[] = {
+    SC("name", CONF_FT_STR, name, .flags = CONF_F_REQUIRED | CONF_F_NONEMPTY,
+       .desc = "Job name, unique across scrape_configs, probes and json_jobs."),
+    SC("urls", CONF_FT_DEFER, name, .flags = CONF_F_REQUIRED,
+       .desc = "http or https URLs to check."),
+    SC("interval", CONF_FT_DURATION, interval_ms, .desc = "Default: global scrape_interval."),
+    SC("timeout", CONF_FT_DURATION, timeout_ms,
+       .desc = "Default: global scrape_timeout, capped to interval."),
+    CONF_FLDN("valid_status_codes", CONF_FT_INTLIST, struct job_probe_conf, valid_status_codes,
+              nvalid_status_codes, .flags = CONF_F_OPTS, .min = 100, .max = 599,
+              .desc = "Default: any 2xx."),
+    CONF_FLDN("fail_if_body_matches_regexp", CONF_FT_REGEXES, struct job_probe_conf,
+              fail_if_body_matches, nfail_if_body_matches, .flags = CONF_F_OPTS,
+              .desc = "Fail when the body matches any (POSIX ERE)."),
+    CONF_FLDN("fail_if_body_not_matches_regexp", CONF_FT_REGEXES, struct job_probe_conf,
+              fail_if_body_not_matches, nfail_if_body_not_matches, .flags = CONF_F_OPTS,
+              .desc = "Fail when the body does not match one of them (POSIX ERE)."),
+    CONF_FLD("method", CONF_FT_ENUM, struct job_probe_conf, method, .flags = CONF_F_OPTS,
+             .def = "GET", .choices = method_choices, .desc = "GET or HEAD."),
+    CONF_FLDN("headers", CONF_FT_HEADERS, struct config_job, http.headers, http.nheaders,
+              .desc = "Request headers (values are not shown anywhere)."),
+    CONF_HTTP_CLIENT_FIELDS(struct config_job, http),
+    SC("follow_redirects", CONF_FT_BOOL, http.follow_redirects, .def = "true",
+       .desc = "Follow HTTP redirects (http and https only)."),
+    SC("body_size_limit", CONF_FT_SIZE, body_size_limit, .def = "0",
+       .desc = "Largest uncompressed body (0: pollster's default, 10MiB)."),
+    CONF_FLDN("labels", CONF_FT_LABELS, struct config_job, labels, nlabels,
+              .desc = "Labels of every target."),
+};
+#undef SC
+static const struct conf_section probe_section = {.name = "probes[]",
+                                                  CONF_FIELDS(probe_fields),
+                                                  .opts_off = offsetof(struct config_job, opts),
+                                                  .opts_size = sizeof(struct job_probe_conf),
+                                                  .check = probe_check};
+
+/* One target per URL. */
+static void
+probe_check(struct conf_ctx *x, void *base, const struct conf_node *map, const char *path)
+{
+    struct config_job *job = base;
+    const struct conf_node *n = conf_tree_get(map, "urls");
+
+    if (n != NULL && conf_expect(x, n, CONF_NODE_SEQ, "a sequence", "urls")) {
+        if (n->n == 0) {
+            conf_err(x, n, "urls must not be empty in %s", path);
+        }
+        for (size_t i = 0; i < n->n; i++) {
+            conf_targets_url(x, job, n->kids[i], false, path);
+        }
+    }
+}
+
+static void *
+probe_state_new(const struct config_job *job, char *err, size_t errlen)
+{
+    const struct job_probe_conf *pc = job->opts;
+    struct probe_opts po;
+    const char **match = calloc(pc->nfail_if_body_matches + 1, sizeof(*match));
+    const char **not_match = calloc(pc->nfail_if_body_not_matches + 1, sizeof(*not_match));
+    void *state = NULL;
+
+    memset(&po, 0, sizeof(po));
+    if (match == NULL || not_match == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    if (pc->nvalid_status_codes > JOB_PROBE_MAX_CODES) {
+        snprintf(err, errlen, "probe \"%s\": at most %d valid_status_codes", job->name,
+                 JOB_PROBE_MAX_CODES);
+        goto out;
+    }
+    for (size_t i = 0; i < pc->nvalid_status_codes; i++) {
+        po.valid_status_codes[po.n_valid_status_codes++] = pc->valid_status_codes[i];
+    }
+    for (size_t i = 0; i < pc->nfail_if_body_matches; i++) {
+        match[i] = pc->fail_if_body_matches[i];
+    }
+    for (size_t i = 0; i < pc->nfail_if_body_not_matches; i++) {
+        not_match[i] = pc->fail_if_body_not_matches[i];
+    }
+    po.fail_if_body_matches = match;
+    po.fail_if_body_not_matches = not_match;
+    state = job_probe_new(&po, err, errlen);
+out:
+    free(match);
+    free(not_match);
+    return state;
+}
+
+static void
+probe_identity(const struct config_job *job, struct strbuf *sb)
+{
+    const struct job_probe_conf *p = job->opts;
+
+    strbuf_printf(sb, "P%d|", (int)p->method);
+    for (size_t i = 0; i < p->nvalid_status_codes; i++) {
+        strbuf_printf(sb, "%d,", p->valid_status_codes[i]);
+    }
+    for (size_t i = 0; i < p->nfail_if_body_matches; i++) {
+        strbuf_printf(sb, "m%s\x1e", p->fail_if_body_matches[i]);
+    }
+    for (size_t i = 0; i < p->nfail_if_body_not_matches; i++) {
+        strbuf_printf(sb, "n%s\x1e", p->fail_if_body_not_matches[i]);
+    }
+}
+
+static void
+probe_client(const struct config_job *job, struct scrape_http *h, bool *fresh_connect)
+{
+    const struct job_probe_conf *p = job->opts;
+
+    h->head = p->method == JOB_PROBE_METHOD_HEAD;
+    *fresh_connect = true; /* time a full connection, as blackbox_exporter does */
+}
+
+const struct kind job_probe_kind = {
+    .name = "probe",
+    .section = "probes",
+    .name_key = "name",
+    .interval_key = "interval",
+    .timeout_key = "timeout",
+    .desc = "Blackbox-style HTTP checks.",
+    .conf = &probe_section,
+    .ops = &job_probe,
+    .state_new = probe_state_new,
+    .identity = probe_identity,
+    .client = probe_client,
 };

@@ -12,7 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"
 #include "job.h"
+#include "kinds.h"
 
 #define JOB_PROBE_MAX_CODES 32
 
@@ -24,6 +26,22 @@ struct probe_opts {
 };
 
 extern const struct job_kind job_probe;
+
+/* The probe kind's row in the kinds registry (probes). */
+extern const struct kind job_probe_kind;
+
+enum job_probe_method { JOB_PROBE_METHOD_GET = 0, JOB_PROBE_METHOD_HEAD };
+
+/* A probe job's own settings: config_job.opts of a probe job. */
+struct job_probe_conf {
+    int *valid_status_codes; /* 100..599; empty = any 2xx */
+    size_t nvalid_status_codes;
+    char **fail_if_body_matches; /* POSIX ERE (checked to compile), unanchored */
+    size_t nfail_if_body_matches;
+    char **fail_if_body_not_matches;
+    size_t nfail_if_body_not_matches;
+    enum job_probe_method method; /* default GET */
+};
 
 /*
  * Creates the per-target state: copies the codes and compiles the regexes. NULL on failure,

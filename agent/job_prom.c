@@ -13,6 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf.h"
+#include "conf_http.h"
+#include "conf_relabel.h"
+#include "conf_targets.h"
 #include "prom_parse.h"
 #include "scrape.h"
 
@@ -274,4 +278,222 @@ const struct job_kind job_prom = {
     .feed = prom_feed,
     .finish = prom_finish,
     .free = prom_free,
+};
+
+/* The prometheus kind in the config: scrape_configs */
+
+static const struct conf_choice scheme_choices[] = {{"http", JOB_PROM_SCHEME_HTTP, false},
+                                                    {"https", JOB_PROM_SCHEME_HTTPS, false},
+                                                    {NULL, 0, false}};
+
+_Static_assert(sizeof(enum job_prom_scheme) == sizeof(int), "enum size");
+
+static void prom_check(struct conf_ctx *x, void *base, const struct conf_node *map,
+                       const char *path);
+
+/* Known Prometheus scrape_config keys pollster rejects (fnmatch patterns). */
+static const char *const scrape_unsupported[] = {
+    "relabel_configs",
+    "*_sd_configs",
+    "oauth2",
+    "proxy_url",
+    "no_proxy",
+    "proxy_from_environment",
+    "proxy_connect_header",
+    "enable_http2",
+    "http_headers",
+    "scrape_classic_histograms",
+    "always_scrape_classic_histograms",
+    "native_histogram_*",
+    "convert_classic_histograms_to_nhcb",
+    "scrape_native_histograms",
+    "scrape_protocols",
+    "fallback_scrape_protocol",
+    "target_limit",
+    "label_name_length_limit",
+    "label_value_length_limit",
+    "keep_dropped_targets",
+    "track_timestamps_staleness",
+    "metric_name_validation_scheme",
+    "metric_name_escaping_scheme",
+    "scrape_failure_log_file",
+    NULL,
+};
+
+#define SC(k, t, m, ...) CONF_FLD(k, t, struct config_job, m, __VA_ARGS__)
+/* A key of the prometheus kind's own struct, with flags @fl besides CONF_F_OPTS. */
+#define PO(k, t, m, fl, ...)                                                                       \
+    CONF_FLD(k, t, struct job_prom_conf, m, .flags = CONF_F_OPTS | (fl), __VA_ARGS__)
+static const struct conf_field scrape_fields[] = {
+    SC("job_name", CONF_FT_STR, name, .flags = CONF_F_REQUIRED | CONF_F_NONEMPTY,
+       .desc = "Job name, unique across scrape_configs, probes and json_jobs."),
+    SC("scrape_interval", CONF_FT_DURATION, interval_ms,
+       .desc = "Default: global scrape_interval."),
+    SC("scrape_timeout", CONF_FT_DURATION, timeout_ms,
+       .desc = "Default: global scrape_timeout, capped to scrape_interval."),
+    PO("metrics_path", CONF_FT_STR, metrics_path, CONF_F_NONEMPTY, .def = "/metrics",
+       .desc = "Path of the targets' metrics."),
+    PO("scheme", CONF_FT_ENUM, scheme, 0, .def = "http", .choices = scheme_choices,
+       .desc = "http or https."),
+    CONF_FLDN("params", CONF_FT_PARAMS, struct job_prom_conf, params, nparams, .flags = CONF_F_OPTS,
+              .desc = "Query parameters: name: [values]."),
+    SC("static_configs", CONF_FT_DEFER, name, .sub = &conf_targets_group_section,
+       .desc = "Target groups: [{targets: [...], labels: {}}]."),
+    SC("file_sd_configs", CONF_FT_DEFER, name, .sub = &conf_targets_file_sd_section,
+       .desc = "Files of target groups: [{files: [globs]}]."),
+    PO("honor_labels", CONF_FT_BOOL, honor_labels, 0, .def = "false",
+       .desc = "Keep scraped labels that clash with target labels."),
+    PO("honor_timestamps", CONF_FT_BOOL, honor_timestamps, 0, .def = "true",
+       .desc = "Keep the timestamps in the scraped data."),
+    PO("enable_compression", CONF_FT_BOOL, enable_compression, 0, .def = "true",
+       .desc = "Ask targets for gzip (Accept-Encoding); false saves the decompression CPU "
+               "for targets on fast local links."),
+    PO("sample_limit", CONF_FT_INT, sample_limit, 0, .def = "0", .min = 0, .max = INT64_MAX,
+       .desc = "Fail a scrape with more samples (0: no limit)."),
+    PO("label_limit", CONF_FT_INT, label_limit, 0, .def = "0", .min = 0, .max = INT64_MAX,
+       .desc = "Fail a scrape with a sample with more labels (0: no limit)."),
+    SC("body_size_limit", CONF_FT_SIZE, body_size_limit, .def = "0",
+       .desc = "Largest uncompressed body (0: pollster's default, 10MiB)."),
+    CONF_HTTP_CLIENT_FIELDS(struct config_job, http),
+    SC("bearer_token", CONF_FT_STR, http.authorization.credentials, .flags = CONF_F_SECRET,
+       .desc = "Legacy: authorization with type Bearer."),
+    SC("bearer_token_file", CONF_FT_PATH, http.authorization.credentials_file,
+       .flags = CONF_F_NONEMPTY,
+       .desc = "Legacy: authorization credentials_file with type Bearer."),
+    SC("follow_redirects", CONF_FT_BOOL, http.follow_redirects, .def = "true",
+       .desc = "Follow HTTP redirects (http and https only)."),
+    CONF_FLDN("metric_relabel_configs", CONF_FT_LIST, struct job_prom_conf, relabels, nrelabels,
+              .flags = CONF_F_OPTS, .sub = &conf_relabel_section,
+              .desc = "Rules applied to scraped samples."),
+};
+#undef SC
+#undef PO
+static const struct conf_section scrape_section = {.name = "scrape_configs[]",
+                                                   CONF_FIELDS(scrape_fields),
+                                                   .unsupported = scrape_unsupported,
+                                                   .opts_off = offsetof(struct config_job, opts),
+                                                   .opts_size = sizeof(struct job_prom_conf),
+                                                   .check = prom_check};
+
+/* Resolves the job's targets: static_configs and file_sd_configs, as Prometheus does. */
+static void
+prom_check(struct conf_ctx *x, void *base, const struct conf_node *map, const char *path)
+{
+    struct config_job *job = base;
+    const struct job_prom_conf *pc = job->opts;
+    const struct conf_node *n = conf_tree_get(map, "metrics_path");
+    struct conf_targets_defaults d;
+    char sub[CONF_PATH_MAX + 40];
+
+    if (n != NULL && pc->metrics_path != NULL && pc->metrics_path[0] != '/') {
+        conf_err(x, n, "metrics_path \"%s\" must start with /", pc->metrics_path);
+        return;
+    }
+    d = (struct conf_targets_defaults){
+        .scheme = pc->scheme == JOB_PROM_SCHEME_HTTPS ? "https" : "http",
+        .metrics_path = pc->metrics_path,
+        .params = pc->params,
+        .nparams = pc->nparams,
+    };
+    n = conf_tree_get(map, "static_configs");
+    if (n != NULL && conf_expect(x, n, CONF_NODE_SEQ, "a sequence", "static_configs")) {
+        for (size_t i = 0; i < n->n; i++) {
+            snprintf(sub, sizeof(sub), "%s.static_configs[%zu]", path, i);
+            conf_targets_group_load(x, job, &d, n->kids[i], sub);
+        }
+    }
+    n = conf_tree_get(map, "file_sd_configs");
+    if (n != NULL && conf_expect(x, n, CONF_NODE_SEQ, "a sequence", "file_sd_configs")) {
+        for (size_t i = 0; i < n->n; i++) {
+            snprintf(sub, sizeof(sub), "%s.file_sd_configs[%zu]", path, i);
+            conf_targets_file_sd_load(x, job, &d, n->kids[i], sub);
+        }
+    }
+}
+
+static void *
+prom_state_new(const struct config_job *job, char *err, size_t errlen)
+{
+    const struct job_prom_conf *sc = job->opts;
+    struct relabel_rule *rules = NULL;
+    struct prom_opts po = {
+        .honor_labels = sc->honor_labels,
+        .honor_timestamps = sc->honor_timestamps,
+        .sample_limit = (uint64_t)sc->sample_limit,
+        .label_limit = (uint64_t)sc->label_limit,
+        .timeout_ms = job->timeout_ms,
+    };
+
+    if (sc->nrelabels > 0) {
+        rules = calloc(sc->nrelabels, sizeof(*rules));
+        if (rules == NULL) {
+            snprintf(err, errlen, "out of memory");
+            return NULL;
+        }
+    }
+    for (size_t i = 0; i < sc->nrelabels; i++) {
+        const struct config_relabel *r = &sc->relabels[i];
+        char why[256];
+        /* The enums share their order (config.h and relabel.h). */
+        if (relabel_rule_init(&rules[i], (enum relabel_action)r->action,
+                              (const char *const *)r->source_labels, r->nsource_labels,
+                              r->separator, r->regex, r->target_label, r->replacement, why,
+                              sizeof(why)) != 0) {
+            snprintf(err, errlen, "job \"%s\": metric_relabel_configs[%zu]: %s", job->name, i, why);
+            for (size_t k = 0; k < i; k++) {
+                relabel_rule_release(&rules[k]);
+            }
+            free(rules);
+            return NULL;
+        }
+        po.nrules++;
+    }
+    po.rules = rules;
+    void *state = job_prom_new(&po);
+    if (state == NULL) {
+        snprintf(err, errlen, "out of memory");
+    }
+    return state;
+}
+
+static void
+prom_identity(const struct config_job *job, struct strbuf *sb)
+{
+    const struct job_prom_conf *sc = job->opts;
+
+    strbuf_printf(sb, "S%d%d%d%lld,%lld\x1f", sc->honor_labels, sc->honor_timestamps,
+                  sc->enable_compression, (long long)sc->sample_limit, (long long)sc->label_limit);
+    for (size_t i = 0; i < sc->nrelabels; i++) {
+        const struct config_relabel *r = &sc->relabels[i];
+        strbuf_printf(sb, "M%d|%s|%s|%s|%s|", (int)r->action, r->separator ? r->separator : "",
+                      r->regex ? r->regex : "", r->target_label ? r->target_label : "",
+                      r->replacement ? r->replacement : "");
+        for (size_t k = 0; k < r->nsource_labels; k++) {
+            strbuf_printf(sb, "%s,", r->source_labels[k]);
+        }
+        strbuf_putc(sb, '\x1f');
+    }
+}
+
+static void
+prom_client(const struct config_job *job, struct scrape_http *h, bool *fresh_connect)
+{
+    const struct job_prom_conf *sc = job->opts;
+
+    h->no_compression = !sc->enable_compression;
+    (void)fresh_connect;
+}
+
+const struct kind job_prom_kind = {
+    .name = "prometheus",
+    .section = "scrape_configs",
+    .name_key = "job_name",
+    .interval_key = "scrape_interval",
+    .timeout_key = "scrape_timeout",
+    .desc = "Prometheus scrape jobs (a subset of prometheus.yml).",
+    .conf = &scrape_section,
+    .ops = &job_prom,
+    .state_new = prom_state_new,
+    .identity = prom_identity,
+    .client = prom_client,
 };

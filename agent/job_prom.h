@@ -13,7 +13,9 @@
 
 #include <curl/curl.h>
 
+#include "config.h"
 #include "job.h"
+#include "kinds.h"
 #include "relabel.h"
 
 struct prom_opts {
@@ -28,6 +30,26 @@ struct prom_opts {
 };
 
 extern const struct job_kind job_prom;
+
+/* The prometheus kind's row in the kinds registry (scrape_configs). */
+extern const struct kind job_prom_kind;
+
+enum job_prom_scheme { JOB_PROM_SCHEME_HTTP = 0, JOB_PROM_SCHEME_HTTPS };
+
+/* A scrape job's own settings: config_job.opts of a prometheus job. */
+struct job_prom_conf {
+    char *metrics_path;          /* default "/metrics"; starts with '/' */
+    enum job_prom_scheme scheme; /* default http */
+    struct config_param *params; /* sorted by name */
+    size_t nparams;
+    bool honor_labels;
+    bool honor_timestamps;           /* default true */
+    bool enable_compression;         /* default true: Accept-Encoding gzip */
+    int64_t sample_limit;            /* 0 = no limit */
+    int64_t label_limit;             /* 0 = no limit */
+    struct config_relabel *relabels; /* metric_relabel_configs, in order */
+    size_t nrelabels;
+};
 
 /* The per-target state; NULL when out of memory (the rules are released then too). */
 void *job_prom_new(const struct prom_opts *opts);

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "conf.h"
 #include "log.h"
 #include "strbuf.h"
 
@@ -253,4 +254,87 @@ const struct output_ops out_file_ops = {
     .flush = out_file_flush,
     .reopen = out_file_reopen,
     .free = out_file_free,
+};
+
+/* The file output in the config: type file */
+
+static const struct conf_choice fsync_choices[] = {{"never", OUT_FILE_FSYNC_NEVER, false},
+                                                   {"batch", OUT_FILE_FSYNC_BATCH, false},
+                                                   {"interval", OUT_FILE_FSYNC_BATCH, false},
+                                                   {NULL, 0, false}};
+
+_Static_assert(sizeof(enum out_file_fsync) == sizeof(int), "enum size");
+
+static void file_check(struct conf_ctx *x, void *base, const struct conf_node *map,
+                       const char *path);
+
+#define FO(k, t, m, fl, ...)                                                                       \
+    CONF_FLD(k, t, struct out_file_conf, m, .flags = CONF_F_OPTS | (fl), __VA_ARGS__)
+static const struct conf_field file_fields[] = {
+    CONF_OUTPUT_FIELDS,
+    FO("path", CONF_FT_PATH, path, CONF_F_NONEMPTY | CONF_F_REQUIRED,
+       .desc = "The file appended to; reopened on SIGHUP (logrotate)."),
+    FO("fsync", CONF_FT_ENUM, fsync, 0, .def = "never", .choices = fsync_choices,
+       .desc = "never, batch (after every batch) or interval (every flush_interval; for a file: "
+               "the same as batch)."),
+    FO("flush_interval", CONF_FT_DURATION, flush_interval_ms, 0, .def = "1s",
+       .desc = "http: longest wait before sending a partial batch; file: accepted, unused."),
+};
+#undef FO
+static const struct conf_section file_section = {.name = "outputs[] (type file)",
+                                                 .what = "output type file",
+                                                 CONF_FIELDS(file_fields),
+                                                 .opts_off = offsetof(struct config_output, opts),
+                                                 .opts_size = sizeof(struct out_file_conf),
+                                                 .check = file_check};
+
+/* Two outputs must not append to one file. */
+static void
+file_check(struct conf_ctx *x, void *base, const struct conf_node *map, const char *path)
+{
+    const struct config_output *o = base;
+    const struct out_file_conf *fc = o->opts;
+
+    if (fc->flush_interval_ms == 0) {
+        conf_err(x, conf_tree_get(map, "flush_interval"), "flush_interval must be greater than 0");
+    }
+    if (fc->path != NULL) {
+        conf_claim(x, conf_tree_get(map, "path"), "path", fc->path, path);
+    }
+}
+
+static int
+file_open(const struct config_output *co, const char *what, struct loop *l, struct output *out,
+          char *err, size_t errlen)
+{
+    const struct out_file_conf *fc = co->opts;
+
+    out->ops = &out_file_ops;
+    out->state = out_file_new(fc->path, fc->fsync, err, errlen);
+    return out->state != NULL ? 0 : -EINVAL;
+}
+
+static void
+file_summary(FILE *f, const struct config_output *co)
+{
+    const struct out_file_conf *fc = co->opts;
+
+    fprintf(f, ": %s\n", fc->path);
+}
+
+static void
+file_identity(const struct config_output *co, struct strbuf *sb)
+{
+    const struct out_file_conf *fc = co->opts;
+
+    strbuf_printf(sb, "%s\x1f%d", fc->path, (int)fc->fsync);
+}
+
+const struct output_type out_file_type = {
+    .name = "file",
+    .desc = "Batches appended to a file, one document per line.",
+    .conf = &file_section,
+    .open = file_open,
+    .summary = file_summary,
+    .identity = file_identity,
 };

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "output.h"
+#include "outputs.h"
 
 enum out_file_fsync {
     OUT_FILE_FSYNC_NEVER = 0, /* leave it to the kernel (default) */
@@ -22,6 +23,16 @@ enum out_file_fsync {
 #define OUT_FILE_PENDING_MAX (64u << 20)
 
 extern const struct output_ops out_file_ops;
+
+/* The file output's row in the outputs registry. */
+extern const struct output_type out_file_type;
+
+/* A file output's settings: config_output.opts of a file output. */
+struct out_file_conf {
+    char *path;
+    enum out_file_fsync fsync; /* default never ("interval" is batch for a file) */
+    int64_t flush_interval_ms; /* default 1s */
+};
 
 /* "never" | "batch"; 0 or -EINVAL. */
 int out_file_fsync_parse(const char *s, enum out_file_fsync *out);

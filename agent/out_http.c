@@ -25,6 +25,10 @@
 #include <zlib.h>
 
 #include "clock.h"
+#include "conf.h"
+#include "conf_http.h"
+#include "conf_targets.h"
+#include "setup.h"
 #include "log.h"
 #include "loop.h"
 
@@ -892,4 +896,187 @@ const struct output_ops out_http_ops = {
     .busy = out_http_busy,
     .stats = out_http_stats,
     .free = out_http_free,
+};
+
+/* The http output in the config: type http */
+
+static const struct conf_choice fsync_choices[] = {{"never", SPOOL_FSYNC_NEVER, false},
+                                                   {"batch", SPOOL_FSYNC_BATCH, false},
+                                                   {"interval", SPOOL_FSYNC_INTERVAL, false},
+                                                   {NULL, 0, false}};
+
+static const struct conf_choice compression_choices[] = {{"auto", OUT_HTTP_COMPRESSION_AUTO, false},
+                                                         {"gzip", OUT_HTTP_COMPRESSION_GZIP, false},
+                                                         {"none", OUT_HTTP_COMPRESSION_NONE, false},
+                                                         {NULL, 0, false}};
+
+_Static_assert(sizeof(enum spool_fsync) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum out_http_compression) == sizeof(int), "enum size");
+
+static void http_check(struct conf_ctx *x, void *base, const struct conf_node *map,
+                       const char *path);
+
+#define HO(k, t, m, fl, ...)                                                                       \
+    CONF_FLD(k, t, struct out_http_conf, m, .flags = CONF_F_OPTS | (fl), __VA_ARGS__)
+static const struct conf_field http_fields[] = {
+    CONF_OUTPUT_FIELDS,
+    HO("url", CONF_FT_STR, url, CONF_F_NONEMPTY | CONF_F_REQUIRED,
+       .desc = "Where batches are POSTed."),
+    CONF_FLDN("headers", CONF_FT_HEADERS, struct out_http_conf, http.headers, http.nheaders,
+              .flags = CONF_F_OPTS, .desc = "Request headers (values are not shown anywhere)."),
+    HO("basic_auth", CONF_FT_SECTION, http.basic_auth, 0, .sub = &conf_http_basic_auth_section,
+       .desc = "Basic authentication."),
+    HO("authorization", CONF_FT_SECTION, http.authorization, 0,
+       .sub = &conf_http_authorization_section, .desc = "Authorization header."),
+    HO("tls_config", CONF_FT_SECTION, http.tls, 0, .sub = &conf_http_tls_section,
+       .desc = "TLS settings."),
+    HO("timeout", CONF_FT_DURATION, timeout_ms, 0, .def = "10s",
+       .desc = "Deadline of one request."),
+    HO("batch_max_bytes", CONF_FT_SIZE, batch_max_bytes, 0, .def = "1MiB",
+       .desc = "Largest request body."),
+    HO("flush_interval", CONF_FT_DURATION, flush_interval_ms, 0, .def = "1s",
+       .desc = "Longest wait before sending a partial batch."),
+    HO("queue_max_bytes", CONF_FT_SIZE, queue_max_bytes, 0, .def = "64MiB",
+       .desc = "Memory queue bound; beyond it the queue moves to the spool, or without one the "
+               "oldest batches are dropped and counted."),
+    HO("spool_dir", CONF_FT_PATH, spool_dir, CONF_F_NONEMPTY,
+       .desc = "Disk spool directory: batches go there while the sink fails, beyond "
+               "queue_max_bytes and at exit (none: batches wait in memory only)."),
+    HO("spool_max_bytes", CONF_FT_SIZE, spool_max_bytes, 0, .def = "1GiB",
+       .desc = "Disk spool bound; beyond it the oldest data is dropped and counted."),
+    HO("fsync", CONF_FT_ENUM, fsync, 0, .def = "never", .choices = fsync_choices,
+       .desc = "The spool's: never, batch (after every batch) or interval (every "
+               "flush_interval)."),
+    HO("retry_initial", CONF_FT_DURATION, retry_initial_ms, 0, .def = "1s",
+       .desc = "First retry delay (full-jitter exponential backoff)."),
+    HO("retry_max", CONF_FT_DURATION, retry_max_ms, 0, .def = "1m", .desc = "Longest retry delay."),
+    HO("compression", CONF_FT_ENUM, compression, 0, .def = "auto", .choices = compression_choices,
+       .desc = "gzip, none, or auto (none for a sink on loopback, where compressing costs CPU "
+               "and saves nothing; gzip otherwise)."),
+};
+#undef HO
+static const struct conf_section http_section = {.name = "outputs[] (type http)",
+                                                 .what = "output type http",
+                                                 CONF_FIELDS(http_fields),
+                                                 .opts_off = offsetof(struct config_output, opts),
+                                                 .opts_size = sizeof(struct out_http_conf),
+                                                 .check = http_check};
+
+static void
+http_check(struct conf_ctx *x, void *base, const struct conf_node *map, const char *path)
+{
+    const struct config_output *o = base;
+    struct out_http_conf *hc = o->opts;
+    const struct conf_node *n = conf_tree_get(map, "url");
+    char b1[32], b2[32];
+
+    if (n != NULL && hc->url != NULL) {
+        const char *why = conf_targets_url_check(hc->url, NULL);
+        if (why != NULL) {
+            char *red = conf_targets_redact(hc->url);
+            conf_err(x, n, "invalid URL \"%s\" in %s: %s", red != NULL ? red : "", path, why);
+            free(red);
+        }
+    }
+    conf_http_resolve(x, &hc->http, map);
+    if (hc->timeout_ms == 0) {
+        conf_err(x, conf_tree_get(map, "timeout"), "timeout must be greater than 0");
+    }
+    if (hc->batch_max_bytes == 0) {
+        conf_err(x, conf_tree_get(map, "batch_max_bytes"),
+                 "batch_max_bytes must be greater than 0");
+    }
+    else if (hc->queue_max_bytes < hc->batch_max_bytes) {
+        n = conf_tree_get(map, "queue_max_bytes");
+        conf_err(x, n != NULL ? n : map, "queue_max_bytes must be at least batch_max_bytes in %s",
+                 path);
+    }
+    if (hc->retry_initial_ms == 0) {
+        conf_err(x, conf_tree_get(map, "retry_initial"), "retry_initial must be greater than 0");
+    }
+    else if (hc->retry_max_ms < hc->retry_initial_ms) {
+        n = conf_tree_get(map, "retry_max");
+        conf_err(x, n != NULL ? n : conf_tree_get(map, "retry_initial"),
+                 "retry_max (%s) must not be less than retry_initial (%s) in %s",
+                 conf_fmt_ms(hc->retry_max_ms, b1, sizeof(b1)),
+                 conf_fmt_ms(hc->retry_initial_ms, b2, sizeof(b2)), path);
+    }
+    if (hc->flush_interval_ms == 0) {
+        conf_err(x, conf_tree_get(map, "flush_interval"), "flush_interval must be greater than 0");
+    }
+    if (hc->spool_dir != NULL) {
+        conf_claim(x, conf_tree_get(map, "spool_dir"), "spool_dir", hc->spool_dir, path);
+    }
+}
+
+static int
+http_open(const struct config_output *co, const char *what, struct loop *l, struct output *out,
+          char *err, size_t errlen)
+{
+    const struct out_http_conf *hc = co->opts;
+    char *headers[CONF_HTTP_MAX_HEADERS + 1];
+    struct scrape_http http;
+    int rc;
+
+    memset(headers, 0, sizeof(headers));
+    rc = conf_http_client(&hc->http, what, &http, headers, err, errlen);
+    if (rc == 0) {
+        struct out_http_opts o = {
+            .what = what,
+            .url = hc->url,
+            .http = &http,
+            .enc = encoder_find(co->format),
+            .timeout_ms = hc->timeout_ms,
+            .batch_max_bytes = hc->batch_max_bytes,
+            .flush_interval_ms = hc->flush_interval_ms,
+            .queue_max_bytes = hc->queue_max_bytes,
+            .spool_dir = hc->spool_dir,
+            .spool_max_bytes = hc->spool_max_bytes,
+            .spool_fsync = hc->fsync,
+            .retry_initial_ms = hc->retry_initial_ms,
+            .retry_max_ms = hc->retry_max_ms,
+            .gzip =
+                hc->compression == OUT_HTTP_COMPRESSION_GZIP ||
+                (hc->compression == OUT_HTTP_COMPRESSION_AUTO && !setup_url_is_loopback(hc->url)),
+        };
+        char e2[400];
+        out->ops = &out_http_ops;
+        out->state = out_http_new(l, &o, e2, sizeof(e2));
+        if (out->state == NULL) {
+            snprintf(err, errlen, "%s: %s", what, e2);
+            rc = -EINVAL;
+        }
+    }
+    conf_http_client_release(headers);
+    return rc;
+}
+
+static void
+http_summary(FILE *f, const struct config_output *co)
+{
+    const struct out_http_conf *hc = co->opts;
+    char *red = conf_targets_redact(hc->url);
+
+    fprintf(f, ": %s\n", red != NULL ? red : "<out of memory>");
+    free(red);
+    if (hc->spool_dir != NULL) {
+        fprintf(f, "  spool %s\n", hc->spool_dir);
+    }
+}
+
+static void
+http_identity(const struct config_output *co, struct strbuf *sb)
+{
+    const struct out_http_conf *hc = co->opts;
+
+    strbuf_printf(sb, "%s\x1f%d", hc->url, (int)hc->fsync);
+}
+
+const struct output_type out_http_type = {
+    .name = "http",
+    .desc = "Batches POSTed to a sink, with a memory queue and a disk spool.",
+    .conf = &http_section,
+    .open = http_open,
+    .summary = http_summary,
+    .identity = http_identity,
 };

@@ -28,7 +28,9 @@
 #include <stdint.h>
 
 #include "encoder.h"
+#include "config.h"
 #include "output.h"
+#include "outputs.h"
 #include "scrape.h"
 #include "spool.h"
 
@@ -52,6 +54,32 @@ struct out_http_opts {
 };
 
 extern const struct output_ops out_http_ops;
+
+/* The http output's row in the outputs registry. */
+extern const struct output_type out_http_type;
+
+/* auto: none when the sink is on loopback (compressing costs CPU and saves nothing), else gzip. */
+enum out_http_compression {
+    OUT_HTTP_COMPRESSION_AUTO = 0,
+    OUT_HTTP_COMPRESSION_GZIP,
+    OUT_HTTP_COMPRESSION_NONE
+};
+
+/* An http output's settings: config_output.opts of an http output. */
+struct out_http_conf {
+    char *url;
+    struct config_http http;   /* headers, basic_auth, authorization, tls_config */
+    int64_t timeout_ms;        /* default 10s */
+    uint64_t batch_max_bytes;  /* default 1MiB */
+    int64_t flush_interval_ms; /* default 1s */
+    uint64_t queue_max_bytes;  /* default 64MiB */
+    char *spool_dir;           /* NULL = no spool: beyond the queue, data is dropped and counted */
+    uint64_t spool_max_bytes;  /* default 1GiB */
+    enum spool_fsync fsync;    /* the spool's; default never */
+    int64_t retry_initial_ms;  /* default 1s */
+    int64_t retry_max_ms;      /* default 1m */
+    enum out_http_compression compression; /* default auto */
+};
 
 /* NULL with a message in @err (spool cannot be opened, out of memory). */
 void *out_http_new(struct loop *l, const struct out_http_opts *o, char *err, size_t errlen);

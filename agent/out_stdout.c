@@ -9,11 +9,13 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "conf.h"
 #include "log.h"
 
 struct out_stdout {
@@ -73,4 +75,32 @@ const struct output_ops out_stdout_ops = {
     .write = out_stdout_write,
     .flush = NULL,
     .free = free,
+};
+
+/* The stdout output in the config: type stdout (the default output) */
+
+static const struct conf_field stdout_fields[] = {
+    CONF_OUTPUT_FIELDS,
+};
+static const struct conf_section stdout_section = {
+    .name = "outputs[] (type stdout)", .what = "output type stdout", CONF_FIELDS(stdout_fields)};
+
+static int
+stdout_open(const struct config_output *co, const char *what, struct loop *l, struct output *out,
+            char *err, size_t errlen)
+{
+    out->ops = &out_stdout_ops;
+    out->state = out_stdout_new(1);
+    if (out->state == NULL) {
+        snprintf(err, errlen, "%s: out of memory", what);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+const struct output_type out_stdout_type = {
+    .name = "stdout",
+    .desc = "Batches to standard output, one document per batch.",
+    .conf = &stdout_section,
+    .open = stdout_open,
 };

@@ -27,6 +27,7 @@
 #include "engine.h"
 #include "job_json.h"
 #include "job_prom.h"
+#include "kinds.h"
 #include "log.h"
 #include "loop.h"
 #include "out_file.h"
@@ -410,15 +411,20 @@ run_main(const struct run_opts *o)
     char err[512];
     bool builtin = o->ntargets == 0 && o->config_path == NULL;
 
-    if (strcmp(o->kind, "probe") != 0 && strcmp(o->kind, "prometheus") != 0 &&
-        strcmp(o->kind, "json") != 0) {
-        fprintf(stderr, "pollster: unknown --kind \"%s\" (available: prometheus, probe, json)\n",
-                o->kind);
-        return RUN_EXIT_USAGE;
-    }
-    if (o->format != NULL && encoder_find(o->format) == NULL) {
-        fprintf(stderr, "pollster: unknown --format \"%s\" (available: json, vm, otlp, telegraf)\n",
-                o->format);
+    if (kinds_find(o->kind) == NULL || (o->format != NULL && encoder_find(o->format) == NULL)) {
+        struct strbuf names;
+        bool kind = kinds_find(o->kind) == NULL;
+        strbuf_init(&names);
+        if (kind) {
+            kinds_names(&names);
+        }
+        else {
+            encoder_names(&names);
+        }
+        fprintf(stderr, "pollster: unknown %s \"%s\" (available: %s)\n",
+                kind ? "--kind" : "--format", kind ? o->kind : o->format,
+                names.data != NULL ? names.data : "?");
+        strbuf_release(&names);
         return RUN_EXIT_USAGE;
     }
     for (size_t i = 0; i < o->ntargets; i++) {

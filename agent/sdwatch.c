@@ -25,7 +25,7 @@ sdwatch_fingerprint(const struct config *c)
     uint64_t h = 14695981039346656037ull;
 
     for (size_t j = 0; j < c->njobs; j++) {
-        const struct config_scrape *sc = &c->jobs[j].scrape;
+        const struct config_job *sc = &c->jobs[j];
         for (size_t i = 0; i < sc->nfile_sd_globs; i++) {
             glob_t gl;
             h = mix(h, sc->file_sd_globs[i], strlen(sc->file_sd_globs[i]) + 1);
@@ -53,7 +53,7 @@ sdwatch_period_ms(const struct config *c)
     int64_t p = 0;
 
     for (size_t j = 0; j < c->njobs; j++) {
-        const struct config_scrape *sc = &c->jobs[j].scrape;
+        const struct config_job *sc = &c->jobs[j];
         if (sc->nfile_sd_globs > 0 && sc->file_sd_refresh_ms > 0 &&
             (p == 0 || sc->file_sd_refresh_ms < p)) {
             p = sc->file_sd_refresh_ms;

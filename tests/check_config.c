@@ -14,7 +14,20 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../agent/config.h" /* the config module: "config.h" above is autoconf's */
+#include "config.h"
+#include "job_json.h"
+#include "job_probe.h"
+#include "job_prom.h"
+#include "out_file.h"
+#include "out_http.h"
+#include "out_stdout.h"
+
+/* The kinds' and output types' own settings of a loaded job or output. */
+#define PROM(j) ((const struct job_prom_conf *)(j)->opts)
+#define PROBE(j) ((const struct job_probe_conf *)(j)->opts)
+#define JSONJ(j) ((const struct job_json_conf *)(j)->opts)
+#define HTTPO(o) ((const struct out_http_conf *)(o)->opts)
+#define FILEO(o) ((const struct out_file_conf *)(o)->opts)
 
 /* Loads @yaml as "pollster.yaml". */
 static struct config *
@@ -895,12 +908,12 @@ START_TEST(test_regex_limits)
     yaml = regex_yaml("node_metric_0_seconds_total", "|node_metric_N_seconds_total", 299, "");
     c = load_ok(yaml);
     ck_assert_int_eq(
-        regexec(c->jobs[0].scrape.relabels[0].re, "node_metric_N_seconds_total", 0, NULL, 0), 0);
+        regexec(PROM(&c->jobs[0])->relabels[0].re, "node_metric_N_seconds_total", 0, NULL, 0), 0);
     config_free(c);
     free(yaml);
     yaml = regex_yaml("[0-9]{1,3}(\\.[0-9]{1,3}){3}|(a{100}){100}", "", 0, "");
     c = load_ok(yaml);
-    ck_assert_int_eq(regexec(c->jobs[0].scrape.relabels[0].re, "10.0.0.1", 0, NULL, 0), 0);
+    ck_assert_int_eq(regexec(PROM(&c->jobs[0])->relabels[0].re, "10.0.0.1", 0, NULL, 0), 0);
     config_free(c);
     free(yaml);
 }
@@ -920,8 +933,8 @@ START_TEST(test_empty_config)
         ck_assert_uint_eq(c->njobs, 0);
         ck_assert_uint_eq(config_target_count(c), 0);
         ck_assert_uint_eq(c->noutputs, 1); /* the implied stdout output */
-        ck_assert_int_eq(c->outputs[0].type, CONFIG_OUTPUT_STDOUT);
-        ck_assert_int_eq(c->outputs[0].format, CONFIG_FORMAT_JSON);
+        ck_assert_ptr_eq(c->outputs[0].type, &out_stdout_type);
+        ck_assert_str_eq(c->outputs[0].format, "json");
         ck_assert_str_eq(c->status.listen, CONFIG_DEFAULT_STATUS_LISTEN);
         ck_assert_int_eq(c->log.level, LOG_LVL_INFO);
         ck_assert_int_eq(c->log.target, LOG_TARGET_STDERR);
@@ -939,19 +952,19 @@ START_TEST(test_scrape_defaults)
     const struct config_job *j = &c->jobs[0];
 
     ck_assert_uint_eq(c->njobs, 1);
-    ck_assert_int_eq(j->kind, CONFIG_JOB_PROMETHEUS);
+    ck_assert_ptr_eq(j->kind, &job_prom_kind);
     ck_assert_str_eq(j->name, "node");
     ck_assert_int_eq(j->line, 2);
     ck_assert_int_eq(j->interval_ms, 60000);
     ck_assert_int_eq(j->timeout_ms, 10000);
     ck_assert_uint_eq(j->body_size_limit, CONFIG_DEFAULT_BODY_SIZE_LIMIT);
-    ck_assert_str_eq(j->scrape.metrics_path, "/metrics");
-    ck_assert_int_eq(j->scrape.scheme, CONFIG_SCHEME_HTTP);
-    ck_assert(!j->scrape.honor_labels);
-    ck_assert(j->scrape.honor_timestamps);
-    ck_assert_int_eq(j->scrape.sample_limit, 0);
-    ck_assert_int_eq(j->scrape.label_limit, 0);
-    ck_assert_uint_eq(j->scrape.nrelabels, 0);
+    ck_assert_str_eq(PROM(j)->metrics_path, "/metrics");
+    ck_assert_int_eq(PROM(j)->scheme, JOB_PROM_SCHEME_HTTP);
+    ck_assert(!PROM(j)->honor_labels);
+    ck_assert(PROM(j)->honor_timestamps);
+    ck_assert_int_eq(PROM(j)->sample_limit, 0);
+    ck_assert_int_eq(PROM(j)->label_limit, 0);
+    ck_assert_uint_eq(PROM(j)->nrelabels, 0);
     ck_assert(j->http.follow_redirects);
     ck_assert_ptr_null(j->http.basic_auth.username);
     ck_assert_ptr_null(j->http.authorization.type);
@@ -1008,9 +1021,9 @@ START_TEST(test_http_output_spool_settings)
     struct config *c = load_ok(yaml);
     const struct config_output *h = &c->outputs[0];
 
-    ck_assert_int_eq(h->fsync, CONFIG_FSYNC_BATCH);
-    ck_assert_int_eq(h->compression, CONFIG_COMPRESSION_NONE);
-    ck_assert_str_eq(h->spool_dir, "/var/lib/pollster/spool");
+    ck_assert_int_eq(HTTPO(h)->fsync, SPOOL_FSYNC_BATCH);
+    ck_assert_int_eq(HTTPO(h)->compression, OUT_HTTP_COMPRESSION_NONE);
+    ck_assert_str_eq(HTTPO(h)->spool_dir, "/var/lib/pollster/spool");
     ck_assert_ptr_nonnull(c->source);
     ck_assert_uint_eq(c->source_len, strlen(yaml));
     ck_assert_str_eq(c->source, yaml);
@@ -1041,26 +1054,24 @@ START_TEST(test_output_defaults)
     const struct config_output *h = &c->outputs[0], *f = &c->outputs[1], *s = &c->outputs[2];
 
     ck_assert_uint_eq(c->noutputs, 3);
-    ck_assert_int_eq(h->type, CONFIG_OUTPUT_HTTP);
-    ck_assert_int_eq(h->format, CONFIG_FORMAT_JSON);
-    ck_assert_str_eq(h->url, "http://127.0.0.1:8428/api/v1/import");
-    ck_assert_int_eq(h->timeout_ms, 10000);
-    ck_assert_uint_eq(h->batch_max_bytes, 1u << 20);
-    ck_assert_int_eq(h->flush_interval_ms, 1000);
-    ck_assert_uint_eq(h->queue_max_bytes, 64u << 20);
-    ck_assert_ptr_null(h->spool_dir);
-    ck_assert_uint_eq(h->spool_max_bytes, 1u << 30);
-    ck_assert_int_eq(h->retry_initial_ms, 1000);
-    ck_assert_int_eq(h->retry_max_ms, 60000);
-    ck_assert_int_eq(h->compression, CONFIG_COMPRESSION_AUTO);
-    ck_assert_int_eq(f->type, CONFIG_OUTPUT_FILE);
-    ck_assert_int_eq(f->format, CONFIG_FORMAT_TELEGRAF);
-    ck_assert_str_eq(f->path, "/var/log/pollster/metrics.jsonl");
-    ck_assert_int_eq(f->fsync, CONFIG_FSYNC_INTERVAL);
-    ck_assert_int_eq(s->type, CONFIG_OUTPUT_STDOUT);
-    ck_assert_int_eq(s->format, CONFIG_FORMAT_OTLP);
-    ck_assert_str_eq(config_format_name(CONFIG_FORMAT_VM), "vm");
-    ck_assert_str_eq(config_output_type_name(CONFIG_OUTPUT_HTTP), "http");
+    ck_assert_ptr_eq(h->type, &out_http_type);
+    ck_assert_str_eq(h->format, "json");
+    ck_assert_str_eq(HTTPO(h)->url, "http://127.0.0.1:8428/api/v1/import");
+    ck_assert_int_eq(HTTPO(h)->timeout_ms, 10000);
+    ck_assert_uint_eq(HTTPO(h)->batch_max_bytes, 1u << 20);
+    ck_assert_int_eq(HTTPO(h)->flush_interval_ms, 1000);
+    ck_assert_uint_eq(HTTPO(h)->queue_max_bytes, 64u << 20);
+    ck_assert_ptr_null(HTTPO(h)->spool_dir);
+    ck_assert_uint_eq(HTTPO(h)->spool_max_bytes, 1u << 30);
+    ck_assert_int_eq(HTTPO(h)->retry_initial_ms, 1000);
+    ck_assert_int_eq(HTTPO(h)->retry_max_ms, 60000);
+    ck_assert_int_eq(HTTPO(h)->compression, OUT_HTTP_COMPRESSION_AUTO);
+    ck_assert_ptr_eq(f->type, &out_file_type);
+    ck_assert_str_eq(f->format, "telegraf");
+    ck_assert_str_eq(FILEO(f)->path, "/var/log/pollster/metrics.jsonl");
+    ck_assert_int_eq(FILEO(f)->fsync, OUT_FILE_FSYNC_BATCH);
+    ck_assert_ptr_eq(s->type, &out_stdout_type);
+    ck_assert_str_eq(s->format, "otlp");
     config_free(c);
 }
 END_TEST
@@ -1089,36 +1100,36 @@ START_TEST(test_probe_and_json)
                                "        required: true\n");
     const struct config_job *p = job_named(c, "web"), *j = job_named(c, "app");
 
-    ck_assert_int_eq(p->kind, CONFIG_JOB_PROBE);
+    ck_assert_ptr_eq(p->kind, &job_probe_kind);
     ck_assert_uint_eq(p->ntargets, 2);
     ck_assert_str_eq(p->targets[0].url, "https://example.org/");
     ck_assert_str_eq(p->targets[0].instance, "https://example.org/");
     ck_assert_str_eq(label(p->targets[1].labels, p->targets[1].nlabels, "team"), "web");
-    ck_assert_uint_eq(p->probe.nvalid_status_codes, 2);
-    ck_assert_int_eq(p->probe.valid_status_codes[1], 301);
-    ck_assert_uint_eq(p->probe.nfail_if_body_matches, 1);
-    ck_assert_str_eq(p->probe.fail_if_body_matches[0], "[Ee]rror");
-    ck_assert_uint_eq(p->probe.nfail_if_body_not_matches, 0);
-    ck_assert_int_eq(p->probe.method, CONFIG_METHOD_HEAD);
+    ck_assert_uint_eq(PROBE(p)->nvalid_status_codes, 2);
+    ck_assert_int_eq(PROBE(p)->valid_status_codes[1], 301);
+    ck_assert_uint_eq(PROBE(p)->nfail_if_body_matches, 1);
+    ck_assert_str_eq(PROBE(p)->fail_if_body_matches[0], "[Ee]rror");
+    ck_assert_uint_eq(PROBE(p)->nfail_if_body_not_matches, 0);
+    ck_assert_int_eq(PROBE(p)->method, JOB_PROBE_METHOD_HEAD);
     ck_assert_uint_eq(p->http.nheaders, 1);
     ck_assert_str_eq(p->http.headers[0].name, "X-Probe");
     ck_assert_str_eq(p->http.headers[0].value, "yes");
 
-    ck_assert_int_eq(j->kind, CONFIG_JOB_JSON);
+    ck_assert_ptr_eq(j->kind, &job_json_kind);
     ck_assert_uint_eq(j->ntargets, 1);
     ck_assert_str_eq(j->targets[0].url, "http://127.0.0.1:8080/stats");
     ck_assert_str_eq(j->targets[0].instance, "127.0.0.1:8080");
     ck_assert_str_eq(label(j->targets[0].labels, j->targets[0].nlabels, "app"), "queue");
-    ck_assert_uint_eq(j->json.nmetrics, 2);
-    ck_assert_str_eq(j->json.metrics[0].name, "app_queue_depth");
-    ck_assert_str_eq(j->json.metrics[0].path, "queue.depth");
-    ck_assert_int_eq(j->json.metrics[0].type, SAMPLE_GAUGE);
-    ck_assert(!j->json.metrics[0].required);
-    ck_assert_ptr_null(j->json.metrics[0].label);
-    ck_assert_int_eq(j->json.metrics[1].type, SAMPLE_COUNTER);
-    ck_assert_str_eq(j->json.metrics[1].label, "handler");
-    ck_assert_str_eq(j->json.metrics[1].labels[0].value, "req");
-    ck_assert(j->json.metrics[1].required);
+    ck_assert_uint_eq(JSONJ(j)->nmetrics, 2);
+    ck_assert_str_eq(JSONJ(j)->metrics[0].name, "app_queue_depth");
+    ck_assert_str_eq(JSONJ(j)->metrics[0].path, "queue.depth");
+    ck_assert_int_eq(JSONJ(j)->metrics[0].type, SAMPLE_GAUGE);
+    ck_assert(!JSONJ(j)->metrics[0].required);
+    ck_assert_ptr_null(JSONJ(j)->metrics[0].label);
+    ck_assert_int_eq(JSONJ(j)->metrics[1].type, SAMPLE_COUNTER);
+    ck_assert_str_eq(JSONJ(j)->metrics[1].label, "handler");
+    ck_assert_str_eq(JSONJ(j)->metrics[1].labels[0].value, "req");
+    ck_assert(JSONJ(j)->metrics[1].required);
     config_free(c);
 }
 END_TEST
@@ -1204,9 +1215,9 @@ START_TEST(test_yaml_features)
                                "    follow_redirects: False\n");
     const struct config_job *two = job_named(c, "two"), *three = job_named(c, "three");
 
-    ck_assert(job_named(c, "one")->scrape.honor_labels);
+    ck_assert(PROM(job_named(c, "one"))->honor_labels);
     ck_assert_int_eq(two->interval_ms, 30000);
-    ck_assert(!two->scrape.honor_labels);
+    ck_assert(!PROM(two)->honor_labels);
     ck_assert_uint_eq(two->ntargets, 1);
     ck_assert_str_eq(three->targets[0].url, "http://a:1/metrics");
     ck_assert(!three->http.follow_redirects);
@@ -1234,7 +1245,7 @@ START_TEST(test_relabel_regex)
                                "         target_label: c, replacement: 'v$1'}\n"
                                "      - {regex: 'tmp|id', action: LabelDrop}\n"
                                "      - {source_labels: [__name__], action: keep}\n");
-    const struct config_scrape *s = &c->jobs[0].scrape;
+    const struct job_prom_conf *s = PROM(&c->jobs[0]);
     regmatch_t m[4];
 
     ck_assert_uint_eq(s->nrelabels, 4);
@@ -1273,7 +1284,7 @@ START_TEST(test_file_sd)
     ck_assert_msg(c != NULL, "%s did not load", path);
     j = &c->jobs[0];
     ck_assert_str_eq(c->path, path);
-    ck_assert_int_eq(j->scrape.file_sd_refresh_ms, 60000);
+    ck_assert_int_eq(j->file_sd_refresh_ms, 60000);
     ck_assert_uint_eq(j->ntargets, 4);
     ck_assert_str_eq(j->targets[0].url, "http://10.0.0.1:9100/metrics?format=prometheus");
     ck_assert_str_eq(label(j->targets[0].labels, j->targets[0].nlabels, "team"), "infra");
@@ -1321,8 +1332,8 @@ START_TEST(test_example_config)
     ck_assert_int_eq(c->global.shutdown_timeout_ms, 3000);
     ck_assert_str_eq(c->global.external_labels[0].name, "region");
     ck_assert_uint_eq(job_named(c, "node")->body_size_limit, 10u << 20);
-    ck_assert_int_eq(c->outputs[0].format, CONFIG_FORMAT_VM);
-    ck_assert_str_eq(c->outputs[0].spool_dir, "/var/lib/pollster/spool");
+    ck_assert_str_eq(c->outputs[0].format, "vm");
+    ck_assert_str_eq(HTTPO(&c->outputs[0])->spool_dir, "/var/lib/pollster/spool");
     config_free(c);
 }
 END_TEST
@@ -1507,23 +1518,23 @@ START_TEST(test_prometheus_yml)
     ck_assert_str_eq(j->http.tls.key_file, tmp_paths[4]);
     ck_assert_str_eq(j->http.tls.server_name, "node.internal");
     ck_assert(!j->http.tls.insecure_skip_verify);
-    ck_assert_uint_eq(j->scrape.nrelabels, 4);
-    ck_assert_int_eq(j->scrape.relabels[0].action, CONFIG_RELABEL_DROP);
-    ck_assert_int_eq(regexec(j->scrape.relabels[0].re, "go_memstats_alloc_bytes", 0, NULL, 0), 0);
-    ck_assert_int_eq(j->scrape.relabels[1].action, CONFIG_RELABEL_KEEP);
-    ck_assert_int_eq(regexec(j->scrape.relabels[1].re, "node_cpu_seconds_total_idle", 0, NULL, 0),
+    ck_assert_uint_eq(PROM(j)->nrelabels, 4);
+    ck_assert_int_eq(PROM(j)->relabels[0].action, CONFIG_RELABEL_DROP);
+    ck_assert_int_eq(regexec(PROM(j)->relabels[0].re, "go_memstats_alloc_bytes", 0, NULL, 0), 0);
+    ck_assert_int_eq(PROM(j)->relabels[1].action, CONFIG_RELABEL_KEEP);
+    ck_assert_int_eq(regexec(PROM(j)->relabels[1].re, "node_cpu_seconds_total_idle", 0, NULL, 0),
                      0);
-    ck_assert_int_eq(j->scrape.relabels[2].action, CONFIG_RELABEL_LABELDROP);
-    ck_assert_str_eq(j->scrape.relabels[3].replacement, "${1}");
+    ck_assert_int_eq(PROM(j)->relabels[2].action, CONFIG_RELABEL_LABELDROP);
+    ck_assert_str_eq(PROM(j)->relabels[3].replacement, "${1}");
 
     j = job_named(c, "blackbox");
     ck_assert_str_eq(j->targets[0].url, "http://blackbox.internal:9115/probe?module=http_2xx&"
                                         "target=https%3A%2F%2Fexample.com%2Fhealth%3Ffull%3D1");
     ck_assert_uint_eq(j->targets[0].nlabels, 0);
-    ck_assert(j->scrape.honor_labels);
-    ck_assert(!j->scrape.honor_timestamps);
-    ck_assert_int_eq(j->scrape.sample_limit, 5000);
-    ck_assert_int_eq(j->scrape.label_limit, 30);
+    ck_assert(PROM(j)->honor_labels);
+    ck_assert(!PROM(j)->honor_timestamps);
+    ck_assert_int_eq(PROM(j)->sample_limit, 5000);
+    ck_assert_int_eq(PROM(j)->label_limit, 30);
     ck_assert_uint_eq(j->body_size_limit, 5u << 20);
     ck_assert(!j->http.follow_redirects);
     ck_assert_str_eq(j->http.authorization.type, "Bearer");

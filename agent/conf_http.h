@@ -1,0 +1,49 @@
+/*
+ * The HTTP client section of the config (see conf_http.c): what a job kind or an output puts
+ * in its table to accept basic_auth, authorization and tls_config, and the check that resolves
+ * them into a struct config_http.
+ */
+#ifndef POLLSTER_CONF_HTTP_H
+#define POLLSTER_CONF_HTTP_H
+
+#include "conf.h"
+
+struct scrape_http;
+
+/* Request headers a job or an output may set (the Authorization header comes on top). */
+#define CONF_HTTP_MAX_HEADERS 64
+
+extern const struct conf_section conf_http_basic_auth_section;
+extern const struct conf_section conf_http_authorization_section;
+extern const struct conf_section conf_http_tls_section;
+
+/* The HTTP client keys every kind shares, for a struct with a struct config_http member @m. */
+#define CONF_HTTP_CLIENT_FIELDS(st, m)                                                             \
+    CONF_FLD("basic_auth", CONF_FT_SECTION, st, m.basic_auth,                                      \
+             .sub = &conf_http_basic_auth_section, .desc = "HTTP basic authentication."),          \
+        CONF_FLD("authorization", CONF_FT_SECTION, st, m.authorization,                            \
+                 .sub = &conf_http_authorization_section,                                          \
+                 .desc = "Authorization header (default type Bearer)."),                           \
+        CONF_FLD("tls_config", CONF_FT_SECTION, st, m.tls, .sub = &conf_http_tls_section,          \
+                 .desc = "TLS settings.")
+
+/*
+ * Resolves the HTTP client settings of the section @map (a job or an http output) into @h: the
+ * rules between basic_auth, authorization and the legacy bearer_token* (read from @map), the
+ * secret files, the TLS files. Call from the section's check hook.
+ */
+void conf_http_resolve(struct conf_ctx *x, struct config_http *h, const struct conf_node *map);
+
+/*
+ * The HTTP client settings @c as the client takes them, in @h: strings borrowed from @c, header
+ * lines ("Name: value", and the Authorization header) allocated into @headers, an array of
+ * CONF_HTTP_MAX_HEADERS + 1 NULLs the caller frees with conf_http_client_release after @h is no
+ * longer used. @who names the job or output in errors. 0, or a negative errno with the cause in
+ * @err.
+ */
+int conf_http_client(const struct config_http *c, const char *who, struct scrape_http *h,
+                     char **headers, char *err, size_t errlen);
+/* Frees the header lines conf_http_client allocated into @headers. */
+void conf_http_client_release(char **headers);
+
+#endif
