@@ -21,7 +21,6 @@
 #include "encoder.h"
 #include "kinds.h"
 #include "outputs.h"
-#include "status.h"
 #include "strbuf.h"
 #include "units.h"
 
@@ -551,7 +550,7 @@ status_check(struct conf_ctx *x, void *base, const struct conf_node *map, const 
     unsigned port;
 
     if (n != NULL && s->listen != NULL &&
-        status_parse_listen(s->listen, host, sizeof(host), &port, err, sizeof(err)) != 0) {
+        units_parse_listen(s->listen, host, sizeof(host), &port, err, sizeof(err)) != 0) {
         conf_err(x, n, "%s", err);
     }
 }

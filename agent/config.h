@@ -203,7 +203,7 @@ struct config_global {
 };
 
 struct config_status {
-    char *listen; /* default CONFIG_DEFAULT_STATUS_LISTEN; valid for status_parse_listen() */
+    char *listen; /* default CONFIG_DEFAULT_STATUS_LISTEN; valid for units_parse_listen() */
 };
 
 struct config_log {

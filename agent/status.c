@@ -20,6 +20,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "log.h"
+#include "units.h"
 
 struct status {
     struct evhttp *http;              /* owned */
@@ -29,52 +30,6 @@ struct status {
     char address[300];
     struct strbuf body; /* owned: reused for /metrics */
 };
-
-int
-status_parse_listen(const char *listen, char *host, size_t hostlen, unsigned *port, char *err,
-                    size_t errlen)
-{
-    const char *colon;
-    size_t hl;
-    char *end;
-
-    if (listen == NULL || *listen == '\0') {
-        snprintf(err, errlen, "empty listen address");
-        return -EINVAL;
-    }
-    if (listen[0] == '[') {
-        const char *close = strchr(listen, ']');
-        if (close == NULL || close[1] != ':') {
-            snprintf(err, errlen, "invalid listen address \"%s\": expected [ADDR]:PORT", listen);
-            return -EINVAL;
-        }
-        hl = (size_t)(close - listen - 1);
-        colon = close + 1;
-        listen++;
-    }
-    else {
-        colon = strrchr(listen, ':');
-        if (colon == NULL) {
-            snprintf(err, errlen, "invalid listen address \"%s\": expected ADDR:PORT", listen);
-            return -EINVAL;
-        }
-        hl = (size_t)(colon - listen);
-    }
-    if (hl == 0 || hl >= hostlen) {
-        snprintf(err, errlen, "invalid listen address \"%s\": bad host part", listen);
-        return -EINVAL;
-    }
-    errno = 0;
-    unsigned long p = strtoul(colon + 1, &end, 10);
-    if (colon[1] == '\0' || *end != '\0' || errno != 0 || p > 65535) {
-        snprintf(err, errlen, "invalid listen address \"%s\": bad port \"%s\"", listen, colon + 1);
-        return -EINVAL;
-    }
-    memcpy(host, listen, hl);
-    host[hl] = '\0';
-    *port = (unsigned)p;
-    return 0;
-}
 
 static void
 reply_text(struct evhttp_request *req, int code, const char *reason, const char *ctype,
@@ -172,7 +127,7 @@ status_new(struct event_base *base, const char *listen, const struct status_hook
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
 
-    if (status_parse_listen(listen, host, sizeof(host), &port, err, errlen) != 0) {
+    if (units_parse_listen(listen, host, sizeof(host), &port, err, errlen) != 0) {
         return NULL;
     }
     st = calloc(1, sizeof(*st));

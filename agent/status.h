@@ -26,13 +26,6 @@ struct status_hooks {
     status_reload_fn *reload;  /* POST /-/reload */
 };
 
-/*
- * Splits "ADDR:PORT" ("127.0.0.1:9464", "[::1]:0", "localhost:9464") into @host and @port.
- * 0, or -EINVAL with a message in @err.
- */
-int status_parse_listen(const char *listen, char *host, size_t hostlen, unsigned *port, char *err,
-                        size_t errlen);
-
 /* Binds and serves @listen on @base; @hooks is borrowed. NULL on failure with the cause in @err. */
 struct status *status_new(struct event_base *base, const char *listen,
                           const struct status_hooks *hooks, void *arg, char *err, size_t errlen);

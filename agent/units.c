@@ -1,5 +1,5 @@
 /*
- * Durations and sizes as users write them. Durations follow Prometheus' model.ParseDuration:
+ * Durations, sizes and listen addresses as users write them. Durations follow Prometheus' model.ParseDuration:
  * terms in strictly decreasing unit order, integers only, no sign, "0" alone allowed.
  */
 #include "build-config.h"
@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -175,4 +176,50 @@ units_format_duration(int64_t ms, char *buf, size_t len)
         }
     }
     return buf;
+}
+
+int
+units_parse_listen(const char *listen, char *host, size_t hostlen, unsigned *port, char *err,
+                   size_t errlen)
+{
+    const char *colon;
+    size_t hl;
+    char *end;
+
+    if (listen == NULL || *listen == '\0') {
+        snprintf(err, errlen, "empty listen address");
+        return -EINVAL;
+    }
+    if (listen[0] == '[') {
+        const char *close = strchr(listen, ']');
+        if (close == NULL || close[1] != ':') {
+            snprintf(err, errlen, "invalid listen address \"%s\": expected [ADDR]:PORT", listen);
+            return -EINVAL;
+        }
+        hl = (size_t)(close - listen - 1);
+        colon = close + 1;
+        listen++;
+    }
+    else {
+        colon = strrchr(listen, ':');
+        if (colon == NULL) {
+            snprintf(err, errlen, "invalid listen address \"%s\": expected ADDR:PORT", listen);
+            return -EINVAL;
+        }
+        hl = (size_t)(colon - listen);
+    }
+    if (hl == 0 || hl >= hostlen) {
+        snprintf(err, errlen, "invalid listen address \"%s\": bad host part", listen);
+        return -EINVAL;
+    }
+    errno = 0;
+    unsigned long p = strtoul(colon + 1, &end, 10);
+    if (colon[1] == '\0' || *end != '\0' || errno != 0 || p > 65535) {
+        snprintf(err, errlen, "invalid listen address \"%s\": bad port \"%s\"", listen, colon + 1);
+        return -EINVAL;
+    }
+    memcpy(host, listen, hl);
+    host[hl] = '\0';
+    *port = (unsigned)p;
+    return 0;
 }

@@ -1,6 +1,7 @@
 /*
  * Parsing of the units users type: Prometheus durations ("1m30s", "500ms") and byte sizes
- * ("10MB", "1GiB"). Shared by the command line and the config file so both accept the same text.
+ * ("10MB", "1GiB"), and listen addresses ("127.0.0.1:9464"). Shared by the command line and the
+ * config file so both accept the same text.
  */
 #ifndef POLLSTER_UNITS_H
 #define POLLSTER_UNITS_H
@@ -24,5 +25,12 @@ int units_parse_size(const char *s, uint64_t *out);
 
 /* Writes @ms as a compact duration ("1m30s", "500ms", "0s") into @buf; returns @buf. */
 char *units_format_duration(int64_t ms, char *buf, size_t len);
+
+/*
+ * Splits "ADDR:PORT" ("127.0.0.1:9464", "[::1]:0", "localhost:9464") into @host and @port.
+ * 0, or -EINVAL with a message in @err.
+ */
+int units_parse_listen(const char *listen, char *host, size_t hostlen, unsigned *port, char *err,
+                       size_t errlen);
 
 #endif

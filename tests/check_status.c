@@ -17,6 +17,7 @@
 #include "sample.h"
 #include "stats.h"
 #include "status.h"
+#include "units.h"
 
 static const struct {
     const char *in;
@@ -43,7 +44,7 @@ START_TEST(test_parse_listen)
         char host[64] = "", err[256] = "";
         unsigned port = 12345;
         int rc =
-            status_parse_listen(listen_cases[i].in, host, sizeof(host), &port, err, sizeof(err));
+            units_parse_listen(listen_cases[i].in, host, sizeof(host), &port, err, sizeof(err));
         ck_assert_msg(rc == listen_cases[i].rc, "\"%s\": rc %d", listen_cases[i].in, rc);
         if (rc == 0) {
             ck_assert_str_eq(host, listen_cases[i].host);
