@@ -28,6 +28,19 @@ extern const struct conf_section conf_http_tls_section;
                  .desc = "TLS settings.")
 
 /*
+ * The request keys of a job that fetches URLs of its own (probes, json_jobs): headers, the client
+ * sections, follow_redirects and body_size_limit, all in struct config_job.
+ */
+#define CONF_HTTP_JOB_FIELDS                                                                       \
+    CONF_FLDN("headers", CONF_FT_HEADERS, struct config_job, http.headers, http.nheaders,          \
+              .desc = "Request headers (values are not shown anywhere)."),                         \
+        CONF_HTTP_CLIENT_FIELDS(struct config_job, http),                                          \
+        CONF_FLD("follow_redirects", CONF_FT_BOOL, struct config_job, http.follow_redirects,       \
+                 .def = "true", .desc = "Follow HTTP redirects (http and https only)."),           \
+        CONF_FLD("body_size_limit", CONF_FT_SIZE, struct config_job, body_size_limit, .def = "0",  \
+                 .desc = "Largest uncompressed body (0: pollster's default, 10MiB).")
+
+/*
  * Resolves the HTTP client settings of the section @map (a job or an http output) into @h: the
  * rules between basic_auth, authorization and the legacy bearer_token* (read from @map), the
  * secret files, the TLS files. Call from the section's check hook.

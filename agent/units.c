@@ -1,6 +1,7 @@
 /*
- * Durations, sizes and listen addresses as users write them. Durations follow Prometheus' model.ParseDuration:
- * terms in strictly decreasing unit order, integers only, no sign, "0" alone allowed.
+ * Durations, sizes and listen addresses as users write them. Durations follow Prometheus'
+ * model.ParseDuration: terms in strictly decreasing unit order, integers only, no sign, "0" alone
+ * allowed.
  */
 #include "build-config.h"
 
