@@ -44,7 +44,7 @@ struct target {
     size_t nlabels;
     int64_t interval_ms;
     int64_t timeout_ms;
-    struct scrape_http http;     /* owned */
+    struct httpc_opts http;      /* owned */
     char *identity;              /* owned; NULL when not given */
     const struct job_kind *kind; /* borrowed */
     void *kind_state;            /* owned */
@@ -128,7 +128,7 @@ target_free(struct target *t)
         free((char *)t->labels[i].value);
     }
     free(t->labels);
-    scrape_http_release(&t->http);
+    httpc_opts_release(&t->http);
     free(t->identity);
     free(t->job);
     free(t->url);
@@ -559,13 +559,13 @@ engine_add_target(struct engine *e, const struct target_spec *spec, char *err, s
     t->engine = e;
     t->job = dup_or_null(spec->job, &oom);
     t->url = dup_or_null(spec->url, &oom);
-    t->display_url = scrape_url_redact_dup(spec->url);
+    t->display_url = httpc_redact_url_dup(spec->url);
     oom = oom || t->display_url == NULL;
     t->instance = dup_or_null(spec->instance != NULL ? spec->instance : t->display_url, &oom);
     t->interval_ms = spec->interval_ms;
     t->timeout_ms = spec->timeout_ms;
     t->identity = dup_or_null(spec->identity, &oom);
-    if (scrape_http_copy(&t->http, &spec->http) != 0) {
+    if (httpc_opts_copy(&t->http, &spec->http) != 0) {
         oom = true;
     }
     if (spec->nlabels > 0) {

@@ -48,7 +48,7 @@ struct out_http {
     struct out_http_opts o;
     char *what;
     char *url;
-    struct scrape_http http; /* owned copy */
+    struct httpc_opts http; /* owned copy */
 
     struct spool *spool; /* owned; NULL without spool_dir */
 
@@ -476,23 +476,17 @@ easy_prepare(struct out_http *h, const char *data, size_t len)
         if (rc == CURLE_OK)                                                                        \
             rc = curl_easy_setopt(h->easy, opt, val);                                              \
     } while (0)
+        /* Auth, TLS, headers (after ours in h->headers), user agent, protocols. */
+        rc = httpc_apply(h->easy, &h->http, &h->headers);
         SET(CURLOPT_URL, h->url);
         SET(CURLOPT_NOSIGNAL, 1L);
         SET(CURLOPT_CONNECTTIMEOUT_MS, (long)h->o.timeout_ms);
         SET(CURLOPT_TIMEOUT_MS, (long)h->o.timeout_ms);
-        SET(CURLOPT_PROTOCOLS_STR, "http,https");
-        SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+        /* A sink that redirects a POST is misconfigured: report it, do not replay the body. */
         SET(CURLOPT_FOLLOWLOCATION, 0L);
-        SET(CURLOPT_USERAGENT, (const char *)SCRAPE_USER_AGENT);
         SET(CURLOPT_WRITEFUNCTION, answer_cb);
         SET(CURLOPT_WRITEDATA, h);
         SET(CURLOPT_POST, 1L);
-        if (rc == CURLE_OK) {
-            rc = scrape_http_apply(h->easy, &h->http, &h->headers);
-        }
-        if (rc == CURLE_OK && h->headers != NULL) {
-            rc = curl_easy_setopt(h->easy, CURLOPT_HTTPHEADER, h->headers);
-        }
         if (rc != CURLE_OK) {
             log_err("out_http: %s: curl_easy_setopt() failed: %s", h->what, curl_easy_strerror(rc));
             return -EINVAL;
@@ -823,7 +817,7 @@ out_http_free(void *state)
     strbuf_release(&h->gz);
     strbuf_release(&h->rec);
     strbuf_release(&h->answer);
-    scrape_http_release(&h->http);
+    httpc_opts_release(&h->http);
     free(h->what);
     free(h->url);
     free(h);
@@ -854,7 +848,7 @@ out_http_new(struct loop *l, const struct out_http_opts *o, char *err, size_t er
     h->timer = evtimer_new(loop_base(l), timer_cb, h);
     h->sync_timer = evtimer_new(loop_base(l), sync_cb, h);
     if (h->what == NULL || h->url == NULL || h->timer == NULL || h->sync_timer == NULL ||
-        (o->http != NULL && scrape_http_copy(&h->http, o->http) != 0)) {
+        (o->http != NULL && httpc_opts_copy(&h->http, o->http) != 0)) {
         snprintf(err, errlen, "out of memory");
         out_http_free(h);
         return NULL;

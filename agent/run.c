@@ -34,7 +34,7 @@
 #include "prom_parse.h"
 #include "sample.h"
 #include "setup.h"
-#include "scrape.h"
+#include "httpc.h"
 #include "sdwatch.h"
 #include "stats.h"
 #include "status.h"
@@ -471,7 +471,7 @@ run_main(const struct run_opts *o)
         config_free(ctx.config);
         return RUN_EXIT_FAILED;
     }
-    if (scrape_check_curl() != 0) {
+    if (httpc_check_curl() != 0) {
         goto out;
     }
     l = loop_new();

@@ -9,7 +9,6 @@
 
 #include "setup.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +17,7 @@
 #include <curl/curl.h>
 
 #include "encoder.h"
+#include "httpc.h"
 #include "job_json.h"
 #include "job_probe.h"
 #include "job_prom.h"
@@ -157,7 +157,7 @@ identity(struct strbuf *sb, const struct config_job *job, const struct config_ta
  * or output in errors.
  */
 static int
-client_settings(const struct config_http *c, const char *who, struct scrape_http *h, char **headers,
+client_settings(const struct config_http *c, const char *who, struct httpc_opts *h, char **headers,
                 char *err, size_t errlen)
 {
     memset(h, 0, sizeof(*h));
@@ -195,7 +195,7 @@ client_settings(const struct config_http *c, const char *who, struct scrape_http
 
 /* The job's HTTP settings as scrape settings. */
 static int
-http_settings(const struct config_job *job, struct scrape_http *h, char **headers, char *err,
+http_settings(const struct config_job *job, struct httpc_opts *h, char **headers, char *err,
               size_t errlen)
 {
     char who[300];
@@ -402,24 +402,6 @@ setup_targets(struct engine *e, const struct config *c, const char *only_job, ch
     return rc;
 }
 
-bool
-setup_url_is_loopback(const char *url)
-{
-    CURLU *u = curl_url();
-    char *host = NULL;
-    bool yes = false;
-
-    if (u != NULL && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
-        struct in_addr a4;
-        yes = strcmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0 ||
-              (inet_pton(AF_INET, host, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127);
-    }
-    curl_free(host);
-    curl_url_cleanup(u);
-    return yes;
-}
-
 static enum spool_fsync
 spool_fsync_of(enum config_fsync f)
 {
@@ -439,7 +421,7 @@ http_output(struct loop *l, const struct config_output *co, size_t i, char *err,
 {
     char *headers[64 + 1];
     char what[32];
-    struct scrape_http http;
+    struct httpc_opts http;
     void *state = NULL;
 
     memset(headers, 0, sizeof(headers));
@@ -464,7 +446,7 @@ http_output(struct loop *l, const struct config_output *co, size_t i, char *err,
             .retry_initial_ms = co->retry_initial_ms,
             .retry_max_ms = co->retry_max_ms,
             .gzip = co->compression == CONFIG_COMPRESSION_GZIP ||
-                    (co->compression == CONFIG_COMPRESSION_AUTO && !setup_url_is_loopback(co->url)),
+                    (co->compression == CONFIG_COMPRESSION_AUTO && !httpc_url_is_loopback(co->url)),
         };
         char e2[400];
         state = out_http_new(l, &o, e2, sizeof(e2));
