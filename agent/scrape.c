@@ -20,7 +20,7 @@
 
 struct scrape {
     struct loop *loop;           /* borrowed */
-    struct curl_slist *headers;  /* owned: from opts.http->headers */
+    struct curl_slist *headers;  /* owned: the kind's lines, then opts.http->headers */
     const struct job_kind *kind; /* borrowed */
     void *kind_state;            /* borrowed: owned by the target */
     struct scrape_opts opts;     /* strings borrowed */
@@ -260,7 +260,13 @@ easy_setup(struct scrape *s)
         if (rc == CURLE_OK)                                                                        \
             rc = curl_easy_setopt(e, opt, val);                                                    \
     } while (0)
-    rc = httpc_apply(e, h, &s->headers);
+    /* The kind's lines first (Accept, ...), then the target's auth and custom headers. */
+    if (s->kind->add_headers != NULL && s->kind->add_headers(s->kind_state, &s->headers) != 0) {
+        rc = CURLE_OUT_OF_MEMORY;
+    }
+    if (rc == CURLE_OK) {
+        rc = httpc_apply(e, h, &s->headers);
+    }
     SET(CURLOPT_URL, s->opts.url);
     SET(CURLOPT_NOSIGNAL, 1L);
     SET(CURLOPT_CONNECTTIMEOUT_MS, (long)s->opts.timeout_ms);
