@@ -9,6 +9,7 @@
 #include "build-config.h"
 
 #include <check.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -278,6 +279,39 @@ START_TEST(test_no_auth_is_rejected)
 }
 END_TEST
 
+/* The engine shows a target's URL, instance and errors without the URL's userinfo. */
+START_TEST(test_engine_shows_no_userinfo)
+{
+    char url[256], inst[64], err[256], want[256];
+    json_object *lines;
+
+    snprintf(url, sizeof(url), "http://u:s3cret@127.0.0.1:%u/ok", mock_server_port(mock));
+    snprintf(inst, sizeof(inst), "u:s3cret@127.0.0.1:%u", mock_server_port(mock));
+    struct target_spec spec = {
+        .job = "j",
+        .url = url,
+        .instance = inst,
+        .timeout_ms = 2000,
+        .interval_ms = 1000,
+        .kind = &plain_kind,
+    };
+    /* A spec the engine rejects: the error names the URL without the password. */
+    ck_assert_int_eq(engine_add_target(eng, &spec, err, sizeof(err)), -EINVAL);
+    ck_assert_msg(strstr(err, "s3cret") == NULL && strstr(err, "http://127.0.0.1:") != NULL, "%s",
+                  err);
+    spec.interval_ms = 0;
+    ck_assert_int_eq(engine_add_target(eng, &spec, err, sizeof(err)), 0);
+    engine_run_once(eng);
+    lines = testutil_read_lines(pipefd[0]);
+    json_object *b = json_object_array_get_idx(lines, 0);
+    snprintf(want, sizeof(want), "http://127.0.0.1:%u/ok", mock_server_port(mock));
+    ck_assert_str_eq(testutil_str(b, "url"), want);
+    ck_assert_str_eq(testutil_str(b, "instance"), inst + 9);
+    ck_assert_ptr_null(strstr(json_object_to_json_string(lines), "s3cret"));
+    json_object_put(lines);
+}
+END_TEST
+
 static Suite *
 httpc_suite(void)
 {
@@ -300,6 +334,7 @@ httpc_suite(void)
     tcase_add_loop_test(tc, test_auth_reaches_target, 0,
                         (int)(sizeof(auth_cases) / sizeof(auth_cases[0])));
     tcase_add_loop_test(tc, test_no_auth_is_rejected, 0, 3);
+    tcase_add_test(tc, test_engine_shows_no_userinfo);
     tcase_set_timeout(tc, 30);
     suite_add_tcase(s, tc);
     return s;
