@@ -44,9 +44,10 @@ void httpc_opts_release(struct httpc_opts *h);
  * a configured Authorization header stay with the first host (CURLOPT_UNRESTRICTED_AUTH 0).
  * @h's header lines are appended to *@headers, which may already hold the caller's lines;
  * CURLOPT_HTTPHEADER is set to the whole list, which the caller owns and frees with
- * curl_slist_free_all() after the last transfer. @h's strings must outlive the transfers
- * (curl copies them, the header lines are copied into the list). Called while setting up a
- * handle, never from a curl callback.
+ * curl_slist_free_all() after the last transfer. @h itself may go away afterwards: curl copies
+ * the string options and the header lines are copied into the list. Returns CURLE_OK or the
+ * first failing setopt's code (CURLE_OUT_OF_MEMORY when the list could not grow). Called while
+ * setting up a handle, never from a curl callback.
  */
 CURLcode httpc_apply(CURL *e, const struct httpc_opts *h, struct curl_slist **headers);
 
