@@ -15,7 +15,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "scrape.h"
+#include "httpc.h"
 
 #define SECRET_MAX_BYTES (64u << 10) /* a password_file or credentials_file */
 
@@ -199,8 +199,8 @@ conf_http_resolve(struct conf_ctx *x, struct config_http *h, const struct conf_n
 }
 
 int
-conf_http_client(const struct config_http *c, const char *who, struct scrape_http *h,
-                 char **headers, char *err, size_t errlen)
+conf_http_client(const struct config_http *c, const char *who, struct httpc_opts *h, char **headers,
+                 char *err, size_t errlen)
 {
     memset(h, 0, sizeof(*h));
     if (c->nheaders > CONF_HTTP_MAX_HEADERS) {

@@ -8,7 +8,7 @@
 
 #include "conf.h"
 
-struct scrape_http;
+struct httpc_opts;
 
 /* Request headers a job or an output may set (the Authorization header comes on top). */
 #define CONF_HTTP_MAX_HEADERS 64
@@ -54,7 +54,7 @@ void conf_http_resolve(struct conf_ctx *x, struct config_http *h, const struct c
  * longer used. @who names the job or output in errors. 0, or a negative errno with the cause in
  * @err.
  */
-int conf_http_client(const struct config_http *c, const char *who, struct scrape_http *h,
+int conf_http_client(const struct config_http *c, const char *who, struct httpc_opts *h,
                      char **headers, char *err, size_t errlen);
 /* Frees the header lines conf_http_client allocated into @headers. */
 void conf_http_client_release(char **headers);

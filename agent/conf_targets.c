@@ -17,6 +17,7 @@
 
 #include <curl/curl.h>
 
+#include "httpc.h"
 #include "strbuf.h"
 
 /* A target group, in static_configs or in a file_sd file (a temporary: targets are resolved). */
@@ -62,29 +63,6 @@ conf_targets_release(struct config_target *t)
     free(t->url);
     free(t->instance);
     conf_labels_free(t->labels, t->nlabels);
-}
-
-/*
- * A copy of @url with its userinfo (user:password@) replaced by "<secret>", for messages and
- * the summary. NULL when out of memory.
- */
-char *
-conf_targets_redact(const char *url)
-{
-    const char *auth = strstr(url, "://");
-    const char *end, *at = NULL;
-
-    auth = auth != NULL ? auth + 3 : url; /* "user:pw@host" without a scheme too */
-    end = auth + strcspn(auth, "/?#");
-    for (const char *p = auth; p < end; p++) {
-        if (*p == '@') {
-            at = p;
-        }
-    }
-    if (at == NULL) {
-        return strdup(url);
-    }
-    return conf_printf("%.*s<secret>%s", (int)(auth - url), url, at);
 }
 
 /*
@@ -333,7 +311,10 @@ group_resolve(struct conf_ctx *x, struct config_job *job, const struct conf_targ
         char sep = '?';
 
         if (!address_valid(addr)) {
-            conf_err(x, at, "invalid target address \"%s\" in %s (expected host:port)", addr, path);
+            char *red = httpc_redact_url_dup(addr);
+            conf_err(x, at, "invalid target address \"%s\" in %s (expected host:port)",
+                     red != NULL ? red : "", path);
+            free(red);
             continue;
         }
         strbuf_reset(&sb);
@@ -531,7 +512,7 @@ conf_targets_url(struct conf_ctx *x, struct config_job *job, const struct conf_n
         return;
     }
     why = conf_targets_url_check(un->str, by_host ? &hostport : NULL);
-    red = conf_targets_redact(un->str);
+    red = httpc_redact_url_dup(un->str);
     if (red == NULL) {
         free(hostport);
         conf_oom(x);

@@ -48,9 +48,6 @@ void conf_targets_url(struct conf_ctx *x, struct config_job *job, const struct c
  * @hostport, also returns "host[:port]" (caller frees) there.
  */
 const char *conf_targets_url_check(const char *url, char **hostport);
-/* A copy of @url with its userinfo replaced by "<secret>" (caller frees); NULL when out of memory.
- */
-char *conf_targets_redact(const char *url);
 /* The value of label @name in @l, or NULL. */
 const char *conf_targets_label_get(const struct label *l, size_t n, const char *name);
 /*

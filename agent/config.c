@@ -19,6 +19,7 @@
 #include "conf_http.h"
 #include "conf_targets.h"
 #include "encoder.h"
+#include "httpc.h"
 #include "kinds.h"
 #include "outputs.h"
 #include "strbuf.h"
@@ -686,7 +687,7 @@ config_target_count(const struct config *c)
 static void
 summary_url(FILE *f, const char *prefix, const char *url)
 {
-    char *red = conf_targets_redact(url);
+    char *red = httpc_redact_url_dup(url);
 
     fprintf(f, "%s%s\n", prefix, red != NULL ? red : "<out of memory>");
     free(red);

@@ -250,7 +250,7 @@ size_t config_target_count(const struct config *c);
  * Prints the --check-config summary of @c to @f: one line per job (kind, name, interval,
  * timeout, number of targets) followed by its first target URLs, one line per output (type,
  * format, destination) and the status listen address. Never prints a secret: no credentials,
- * no header values, URL userinfo replaced by "<secret>".
+ * no header values, no URL userinfo (httpc_redact_url_dup).
  */
 void config_summary(FILE *f, const struct config *c);
 

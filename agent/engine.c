@@ -23,7 +23,7 @@
 #include "log.h"
 #include "loop.h"
 #include "sched.h"
-#include "scrape.h"
+#include "httpc.h"
 #include "stats.h"
 #include "strbuf.h"
 
@@ -44,7 +44,7 @@ struct target {
     size_t nlabels;
     int64_t interval_ms;
     int64_t timeout_ms;
-    struct scrape_http http;     /* owned */
+    struct httpc_opts http;      /* owned */
     char *identity;              /* owned; NULL when not given */
     const struct job_kind *kind; /* borrowed */
     void *kind_state;            /* owned */
@@ -128,7 +128,7 @@ target_free(struct target *t)
         free((char *)t->labels[i].value);
     }
     free(t->labels);
-    scrape_http_release(&t->http);
+    httpc_opts_release(&t->http);
     free(t->identity);
     free(t->job);
     free(t->url);
@@ -524,7 +524,9 @@ engine_add_target(struct engine *e, const struct target_spec *spec, char *err, s
 {
     struct target *t = NULL;
     struct target **grown;
+    char *shown = NULL;
     bool oom = false;
+    int rc = -ENOMEM;
 
     if (e->reloading) {
         struct target *same = find_stale(e, spec->identity);
@@ -537,35 +539,49 @@ engine_add_target(struct engine *e, const struct target_spec *spec, char *err, s
             return 0;
         }
     }
+    /* Every message and output shows the URL without its userinfo. */
+    shown = httpc_redact_url_dup(spec->url);
+    if (shown == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto invalid_rc;
+    }
     if (spec->timeout_ms <= 0) {
-        snprintf(err, errlen, "%s: timeout must be positive", spec->url);
+        snprintf(err, errlen, "%s: timeout must be positive", shown);
         goto invalid;
     }
     if (spec->interval_ms > 0 && spec->timeout_ms > spec->interval_ms) {
-        snprintf(err, errlen, "%s: timeout (%lld ms) must not exceed the interval (%lld ms)",
-                 spec->url, (long long)spec->timeout_ms, (long long)spec->interval_ms);
+        snprintf(err, errlen, "%s: timeout (%lld ms) must not exceed the interval (%lld ms)", shown,
+                 (long long)spec->timeout_ms, (long long)spec->interval_ms);
         goto invalid;
     }
     t = calloc(1, sizeof(*t));
     if (t == NULL) {
-        if (spec->kind->free != NULL) {
-            spec->kind->free(spec->kind_state);
-        }
         snprintf(err, errlen, "out of memory");
-        return -ENOMEM;
+        rc = -ENOMEM;
+        goto invalid_rc;
     }
     t->kind = spec->kind;
     t->kind_state = spec->kind_state;
     t->engine = e;
     t->job = dup_or_null(spec->job, &oom);
     t->url = dup_or_null(spec->url, &oom);
-    t->display_url = scrape_url_redact_dup(spec->url);
-    oom = oom || t->display_url == NULL;
-    t->instance = dup_or_null(spec->instance != NULL ? spec->instance : t->display_url, &oom);
+    t->display_url = shown;
+    shown = NULL;
+    if (spec->instance == NULL) {
+        t->instance = dup_or_null(t->display_url, &oom);
+    }
+    else if (strcmp(t->display_url, spec->url) != 0) {
+        /* The URL has userinfo: an instance derived from it ("u:pw@host:1") must not show it. */
+        t->instance = httpc_redact_url_dup(spec->instance);
+        oom = oom || t->instance == NULL;
+    }
+    else {
+        t->instance = dup_or_null(spec->instance, &oom);
+    }
     t->interval_ms = spec->interval_ms;
     t->timeout_ms = spec->timeout_ms;
     t->identity = dup_or_null(spec->identity, &oom);
-    if (scrape_http_copy(&t->http, &spec->http) != 0) {
+    if (httpc_opts_copy(&t->http, &spec->http) != 0) {
         oom = true;
     }
     if (spec->nlabels > 0) {
@@ -594,7 +610,7 @@ engine_add_target(struct engine *e, const struct target_spec *spec, char *err, s
     };
     t->scrape = scrape_new(e->loop, &so, t->kind, t->kind_state, scrape_done_cb, t);
     if (t->scrape == NULL) {
-        snprintf(err, errlen, "%s: cannot set up the transfer (see log)", spec->url);
+        snprintf(err, errlen, "%s: cannot set up the transfer (see log)", t->display_url);
         target_free(t);
         return -EINVAL;
     }
@@ -606,7 +622,7 @@ engine_add_target(struct engine *e, const struct target_spec *spec, char *err, s
     e->targets[e->ntargets++] = t;
     t->fresh = e->reloading;
     if (e->running && !e->reloading && target_schedule(e, t) != 0) {
-        snprintf(err, errlen, "%s: cannot create its timer", spec->url);
+        snprintf(err, errlen, "%s: cannot create its timer", t->display_url);
         return -ENOMEM;
     }
     return 0;
@@ -615,10 +631,13 @@ oom:
     snprintf(err, errlen, "out of memory");
     return -ENOMEM;
 invalid:
+    rc = -EINVAL;
+invalid_rc:
+    free(shown);
     if (spec->kind->free != NULL) {
         spec->kind->free(spec->kind_state);
     }
-    return -EINVAL;
+    return rc;
 }
 
 void

@@ -32,7 +32,7 @@ struct target_spec {
     int64_t timeout_ms;  /* > 0 and <= interval */
     uint64_t body_limit; /* 0 = none */
     bool fresh_connect;
-    struct scrape_http http;     /* copied: auth, TLS, headers, redirects */
+    struct httpc_opts http;      /* copied: auth, TLS, headers, redirects */
     const char *identity;        /* copied; reload keeps a target whose identity is unchanged */
     const struct job_kind *kind; /* borrowed: static table */
     void *kind_state;            /* ownership passes to the engine, also on failure */

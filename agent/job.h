@@ -25,8 +25,18 @@ struct job_kind {
     const char *name; /* "probe", "prometheus", ... */
 
     /*
-     * Before each transfer: may set kind-specific options on @easy (headers, certinfo, ...) and
-     * reset per-run state. Returns 0 or a negative errno (the run fails as internal).
+     * Optional, once when the transfer is set up: appends the kind's request header lines
+     * ("Name: value", e.g. Accept) to *@headers. The list belongs to scrape.c, which adds the
+     * target's auth and custom headers after these and sets CURLOPT_HTTPHEADER itself: a kind
+     * never sets CURLOPT_HTTPHEADER (that would replace the target's Authorization). Returns 0
+     * or a negative errno (the target cannot be set up).
+     */
+    int (*add_headers)(void *state, struct curl_slist **headers);
+
+    /*
+     * Before each transfer: may set kind-specific options on @easy (certinfo, ...; never
+     * CURLOPT_HTTPHEADER, see add_headers) and reset per-run state. Returns 0 or a negative
+     * errno (the run fails as internal).
      */
     int (*prepare)(void *state, CURL *easy, struct batch *b);
 

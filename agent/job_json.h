@@ -67,7 +67,7 @@
  *   counts the samples without it.
  * Labels of a sample: the metric's labels and its wildcard labels, sorted by name (a wildcard
  * label may not repeat a metric label). Request headers, auth and TLS are the scrape's
- * (struct scrape_http): this kind sets no request options.
+ * (struct httpc_opts): this kind sets no request options.
  */
 #ifndef POLLSTER_JOB_JSON_H
 #define POLLSTER_JOB_JSON_H

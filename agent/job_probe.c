@@ -422,7 +422,7 @@ probe_identity(const struct config_job *job, struct strbuf *sb)
 }
 
 static void
-probe_client(const struct config_job *job, struct scrape_http *h, bool *fresh_connect)
+probe_client(const struct config_job *job, struct httpc_opts *h, bool *fresh_connect)
 {
     const struct job_probe_conf *p = job->opts;
 

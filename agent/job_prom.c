@@ -22,7 +22,6 @@
 
 struct prom_job {
     struct prom_parser *parser; /* owned */
-    struct curl_slist *headers; /* owned */
     struct prom_opts opts;      /* rules owned */
     bool parsing;               /* the body is being parsed (2xx response) */
 };
@@ -36,7 +35,6 @@ prom_free(void *state)
         return;
     }
     prom_parser_free(j->parser);
-    curl_slist_free_all(j->headers);
     for (size_t i = 0; i < j->opts.nrules; i++) {
         relabel_rule_release(&j->opts.rules[i]);
     }
@@ -61,8 +59,6 @@ void *
 job_prom_new(const struct prom_opts *opts)
 {
     struct prom_job *j = calloc(1, sizeof(*j));
-    char accept[512], tmo[96];
-    bool ok;
 
     if (j == NULL) {
         for (size_t i = 0; i < opts->nrules; i++) {
@@ -72,20 +68,28 @@ job_prom_new(const struct prom_opts *opts)
         return NULL;
     }
     j->opts = *opts;
-    j->opts.headers = NULL;
     j->parser = prom_parser_new();
-    snprintf(accept, sizeof(accept), "Accept: %s", PROM_PARSE_ACCEPT);
-    snprintf(tmo, sizeof(tmo), "X-Prometheus-Scrape-Timeout-Seconds: %g",
-             (double)opts->timeout_ms / 1000.0);
-    ok = slist_add(&j->headers, accept) && slist_add(&j->headers, tmo);
-    for (const struct curl_slist *l = opts->headers; ok && l != NULL; l = l->next) {
-        ok = slist_add(&j->headers, l->data);
-    }
-    if (!ok || j->parser == NULL) {
+    if (j->parser == NULL) {
         prom_free(j);
         return NULL;
     }
     return j;
+}
+
+/* Prometheus' request headers, before the target's own (auth, custom) in scrape.c's list. */
+static int
+prom_add_headers(void *state, struct curl_slist **headers)
+{
+    struct prom_job *j = state;
+    char accept[512], tmo[96];
+
+    snprintf(accept, sizeof(accept), "Accept: %s", PROM_PARSE_ACCEPT);
+    snprintf(tmo, sizeof(tmo), "X-Prometheus-Scrape-Timeout-Seconds: %g",
+             (double)j->opts.timeout_ms / 1000.0);
+    if (!slist_add(headers, accept) || !slist_add(headers, tmo)) {
+        return -ENOMEM;
+    }
+    return 0;
 }
 
 static int
@@ -93,8 +97,9 @@ prom_prepare(void *state, CURL *easy, struct batch *b)
 {
     struct prom_job *j = state;
 
+    (void)easy;
+    (void)b;
     j->parsing = false;
-    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, j->headers);
     return 0;
 }
 
@@ -273,6 +278,7 @@ prom_finish(void *state, const struct scrape_result *res, CURL *easy, struct bat
 
 const struct job_kind job_prom = {
     .name = "prometheus",
+    .add_headers = prom_add_headers,
     .prepare = prom_prepare,
     .body_start = prom_body_start,
     .feed = prom_feed,
@@ -476,7 +482,7 @@ prom_identity(const struct config_job *job, struct strbuf *sb)
 }
 
 static void
-prom_client(const struct config_job *job, struct scrape_http *h, bool *fresh_connect)
+prom_client(const struct config_job *job, struct httpc_opts *h, bool *fresh_connect)
 {
     const struct job_prom_conf *sc = job->opts;
 

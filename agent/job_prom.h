@@ -26,7 +26,6 @@ struct prom_opts {
     int64_t timeout_ms;         /* sent as X-Prometheus-Scrape-Timeout-Seconds */
     struct relabel_rule *rules; /* ownership passes to the state, also on failure */
     size_t nrules;
-    const struct curl_slist *headers; /* borrowed: extra request headers (copied) */
 };
 
 extern const struct job_kind job_prom;

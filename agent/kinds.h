@@ -12,7 +12,7 @@
 
 #include "config.h"
 #include "job.h"
-#include "scrape.h"
+#include "httpc.h"
 #include "strbuf.h"
 
 struct conf_section;
@@ -45,7 +45,7 @@ struct kind {
      * Optional: kind settings of the HTTP request (HEAD, no compression) in @h, and whether each
      * run needs a fresh connection.
      */
-    void (*client)(const struct config_job *job, struct scrape_http *h, bool *fresh_connect);
+    void (*client)(const struct config_job *job, struct httpc_opts *h, bool *fresh_connect);
 };
 
 /* The kinds, in the order the reference text lists them; kinds_count of them. */

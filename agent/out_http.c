@@ -28,7 +28,6 @@
 #include "conf.h"
 #include "conf_http.h"
 #include "conf_targets.h"
-#include "setup.h"
 #include "log.h"
 #include "loop.h"
 
@@ -52,7 +51,7 @@ struct out_http {
     struct out_http_opts o;
     char *what;
     char *url;
-    struct scrape_http http; /* owned copy */
+    struct httpc_opts http; /* owned copy */
 
     struct spool *spool; /* owned; NULL without spool_dir */
 
@@ -480,23 +479,17 @@ easy_prepare(struct out_http *h, const char *data, size_t len)
         if (rc == CURLE_OK)                                                                        \
             rc = curl_easy_setopt(h->easy, opt, val);                                              \
     } while (0)
+        /* Auth, TLS, headers (after ours in h->headers), user agent, protocols. */
+        rc = httpc_apply(h->easy, &h->http, &h->headers);
         SET(CURLOPT_URL, h->url);
         SET(CURLOPT_NOSIGNAL, 1L);
         SET(CURLOPT_CONNECTTIMEOUT_MS, (long)h->o.timeout_ms);
         SET(CURLOPT_TIMEOUT_MS, (long)h->o.timeout_ms);
-        SET(CURLOPT_PROTOCOLS_STR, "http,https");
-        SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+        /* A sink that redirects a POST is misconfigured: report it, do not replay the body. */
         SET(CURLOPT_FOLLOWLOCATION, 0L);
-        SET(CURLOPT_USERAGENT, (const char *)SCRAPE_USER_AGENT);
         SET(CURLOPT_WRITEFUNCTION, answer_cb);
         SET(CURLOPT_WRITEDATA, h);
         SET(CURLOPT_POST, 1L);
-        if (rc == CURLE_OK) {
-            rc = scrape_http_apply(h->easy, &h->http, &h->headers);
-        }
-        if (rc == CURLE_OK && h->headers != NULL) {
-            rc = curl_easy_setopt(h->easy, CURLOPT_HTTPHEADER, h->headers);
-        }
         if (rc != CURLE_OK) {
             log_err("out_http: %s: curl_easy_setopt() failed: %s", h->what, curl_easy_strerror(rc));
             return -EINVAL;
@@ -827,7 +820,7 @@ out_http_free(void *state)
     strbuf_release(&h->gz);
     strbuf_release(&h->rec);
     strbuf_release(&h->answer);
-    scrape_http_release(&h->http);
+    httpc_opts_release(&h->http);
     free(h->what);
     free(h->url);
     free(h);
@@ -858,7 +851,7 @@ out_http_new(struct loop *l, const struct out_http_opts *o, char *err, size_t er
     h->timer = evtimer_new(loop_base(l), timer_cb, h);
     h->sync_timer = evtimer_new(loop_base(l), sync_cb, h);
     if (h->what == NULL || h->url == NULL || h->timer == NULL || h->sync_timer == NULL ||
-        (o->http != NULL && scrape_http_copy(&h->http, o->http) != 0)) {
+        (o->http != NULL && httpc_opts_copy(&h->http, o->http) != 0)) {
         snprintf(err, errlen, "out of memory");
         out_http_free(h);
         return NULL;
@@ -973,7 +966,7 @@ http_check(struct conf_ctx *x, void *base, const struct conf_node *map, const ch
     if (n != NULL && hc->url != NULL) {
         const char *why = conf_targets_url_check(hc->url, NULL);
         if (why != NULL) {
-            char *red = conf_targets_redact(hc->url);
+            char *red = httpc_redact_url_dup(hc->url);
             conf_err(x, n, "invalid URL \"%s\" in %s: %s", red != NULL ? red : "", path, why);
             free(red);
         }
@@ -1015,7 +1008,7 @@ http_open(const struct config_output *co, const char *what, struct loop *l, stru
 {
     const struct out_http_conf *hc = co->opts;
     char *headers[CONF_HTTP_MAX_HEADERS + 1];
-    struct scrape_http http;
+    struct httpc_opts http;
     int rc;
 
     memset(headers, 0, sizeof(headers));
@@ -1037,7 +1030,7 @@ http_open(const struct config_output *co, const char *what, struct loop *l, stru
             .retry_max_ms = hc->retry_max_ms,
             .gzip =
                 hc->compression == OUT_HTTP_COMPRESSION_GZIP ||
-                (hc->compression == OUT_HTTP_COMPRESSION_AUTO && !setup_url_is_loopback(hc->url)),
+                (hc->compression == OUT_HTTP_COMPRESSION_AUTO && !httpc_url_is_loopback(hc->url)),
         };
         char e2[400];
         out->ops = &out_http_ops;
@@ -1055,7 +1048,7 @@ static void
 http_summary(FILE *f, const struct config_output *co)
 {
     const struct out_http_conf *hc = co->opts;
-    char *red = conf_targets_redact(hc->url);
+    char *red = httpc_redact_url_dup(hc->url);
 
     fprintf(f, ": %s\n", red != NULL ? red : "<out of memory>");
     free(red);

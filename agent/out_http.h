@@ -29,19 +29,19 @@
 
 #include "encoder.h"
 #include "config.h"
+#include "httpc.h"
 #include "output.h"
 #include "outputs.h"
-#include "scrape.h"
 #include "spool.h"
 
 struct loop;
 
 struct out_http_opts {
-    const char *what;               /* names the output in logs, e.g. "outputs[0]" */
-    const char *url;                /* http:// or https:// */
-    const struct scrape_http *http; /* auth, TLS, headers (copied) */
-    const struct encoder *enc;      /* borrowed: static */
-    int64_t timeout_ms;             /* per request */
+    const char *what;              /* names the output in logs, e.g. "outputs[0]" */
+    const char *url;               /* http:// or https:// */
+    const struct httpc_opts *http; /* auth, TLS, headers (copied) */
+    const struct encoder *enc;     /* borrowed: static */
+    int64_t timeout_ms;            /* per request */
     uint64_t batch_max_bytes;
     int64_t flush_interval_ms;
     uint64_t queue_max_bytes;

@@ -35,7 +35,7 @@
 #include "prom_parse.h"
 #include "sample.h"
 #include "setup.h"
-#include "scrape.h"
+#include "httpc.h"
 #include "sdwatch.h"
 #include "stats.h"
 #include "status.h"
@@ -60,24 +60,27 @@ check_url(const char *url, char *instance, size_t instlen, char *err, size_t err
 {
     CURLU *u = curl_url();
     char *scheme = NULL, *host = NULL, *port = NULL;
+    /* Errors show the URL without its userinfo: a typo in the port must not print a password. */
+    char *shown = httpc_redact_url_dup(url);
     int rc = -EINVAL;
 
-    if (u == NULL) {
+    if (u == NULL || shown == NULL) {
         snprintf(err, errlen, "out of memory");
-        return -ENOMEM;
+        rc = -ENOMEM;
+        goto out;
     }
     CURLUcode uc = curl_url_set(u, CURLUPART_URL, url, 0);
     if (uc != CURLUE_OK) {
-        snprintf(err, errlen, "invalid URL \"%s\": %s", url, curl_url_strerror(uc));
+        snprintf(err, errlen, "invalid URL \"%s\": %s", shown, curl_url_strerror(uc));
         goto out;
     }
     if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
         (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0)) {
-        snprintf(err, errlen, "invalid URL \"%s\": only http and https are allowed", url);
+        snprintf(err, errlen, "invalid URL \"%s\": only http and https are allowed", shown);
         goto out;
     }
     if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || host[0] == '\0') {
-        snprintf(err, errlen, "invalid URL \"%s\": no host", url);
+        snprintf(err, errlen, "invalid URL \"%s\": no host", shown);
         goto out;
     }
     if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK) {
@@ -92,6 +95,7 @@ out:
     curl_free(host);
     curl_free(port);
     curl_url_cleanup(u);
+    free(shown);
     return rc;
 }
 
@@ -477,7 +481,7 @@ run_main(const struct run_opts *o)
         config_free(ctx.config);
         return RUN_EXIT_FAILED;
     }
-    if (scrape_check_curl() != 0) {
+    if (httpc_check_curl() != 0) {
         goto out;
     }
     l = loop_new();

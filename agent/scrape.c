@@ -18,11 +18,9 @@
 #include "log.h"
 #include "loop.h"
 
-const char SCRAPE_USER_AGENT[] = "pollster/" PACKAGE_VERSION;
-
 struct scrape {
     struct loop *loop;           /* borrowed */
-    struct curl_slist *headers;  /* owned: from opts.http->headers */
+    struct curl_slist *headers;  /* owned: the kind's lines, then opts.http->headers */
     const struct job_kind *kind; /* borrowed */
     void *kind_state;            /* borrowed: owned by the target */
     struct scrape_opts opts;     /* strings borrowed */
@@ -95,20 +93,6 @@ scrape_reason_for_status(long status)
         return REASON_HTTP_5XX;
     }
     return REASON_INTERNAL;
-}
-
-int
-scrape_check_curl(void)
-{
-    curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
-
-    if (!(v->features & CURL_VERSION_ASYNCHDNS)) {
-        log_err("scrape: libcurl %s has no asynchronous resolver: one slow DNS server would "
-                "block every target",
-                v->version);
-        return -ENOTSUP;
-    }
-    return 0;
 }
 
 /* CURLOPT_WRITEFUNCTION: count, cap, feed the kind. Must not call curl_multi_*(). */
@@ -263,53 +247,11 @@ scrape_xfer_done_cb(struct loop_xfer *x, CURLcode rc)
     s->done(s, b, s->arg);
 }
 
-CURLcode
-scrape_http_apply(CURL *e, const struct scrape_http *h, struct curl_slist **headers)
-{
-    CURLcode rc = CURLE_OK;
-
-#define SET(opt, val)                                                                              \
-    do {                                                                                           \
-        if (rc == CURLE_OK)                                                                        \
-            rc = curl_easy_setopt(e, opt, val);                                                    \
-    } while (0)
-    if (h->insecure_skip_verify) {
-        SET(CURLOPT_SSL_VERIFYPEER, 0L);
-        SET(CURLOPT_SSL_VERIFYHOST, 0L);
-    }
-    if (h->username != NULL || h->password != NULL) {
-        SET(CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-        SET(CURLOPT_USERNAME, h->username != NULL ? h->username : "");
-        SET(CURLOPT_PASSWORD, h->password != NULL ? h->password : "");
-    }
-    if (h->ca_file != NULL) {
-        SET(CURLOPT_CAINFO, h->ca_file);
-    }
-    if (h->cert_file != NULL) {
-        SET(CURLOPT_SSLCERT, h->cert_file);
-    }
-    if (h->key_file != NULL) {
-        SET(CURLOPT_SSLKEY, h->key_file);
-    }
-    for (size_t i = 0; i < h->nheaders && rc == CURLE_OK; i++) {
-        struct curl_slist *n = curl_slist_append(*headers, h->headers[i]);
-        if (n == NULL) {
-            rc = CURLE_OUT_OF_MEMORY;
-        }
-        *headers = n != NULL ? n : *headers;
-    }
-    if (*headers != NULL) {
-        SET(CURLOPT_HTTPHEADER, *headers);
-    }
-#undef SET
-    return rc;
-}
-
 static int
 easy_setup(struct scrape *s)
 {
-    static const struct scrape_http defaults = {.follow_redirects = true};
-    const struct scrape_http *h = s->opts.http != NULL ? s->opts.http : &defaults;
+    static const struct httpc_opts defaults = {.follow_redirects = true};
+    const struct httpc_opts *h = s->opts.http != NULL ? s->opts.http : &defaults;
     CURL *e = s->easy;
     CURLcode rc = CURLE_OK;
 
@@ -318,18 +260,21 @@ easy_setup(struct scrape *s)
         if (rc == CURLE_OK)                                                                        \
             rc = curl_easy_setopt(e, opt, val);                                                    \
     } while (0)
+    /* The kind's lines first (Accept, ...), then the target's auth and custom headers. */
+    if (s->kind->add_headers != NULL && s->kind->add_headers(s->kind_state, &s->headers) != 0) {
+        rc = CURLE_OUT_OF_MEMORY;
+    }
+    if (rc == CURLE_OK) {
+        rc = httpc_apply(e, h, &s->headers);
+    }
     SET(CURLOPT_URL, s->opts.url);
     SET(CURLOPT_NOSIGNAL, 1L);
     SET(CURLOPT_CONNECTTIMEOUT_MS, (long)s->opts.timeout_ms);
     /* Counts time queued behind connection limits too; we set no such limit. */
     SET(CURLOPT_TIMEOUT_MS, (long)s->opts.timeout_ms);
-    SET(CURLOPT_PROTOCOLS_STR, "http,https");
-    SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    SET(CURLOPT_FOLLOWLOCATION, h->follow_redirects ? 1L : 0L);
     SET(CURLOPT_MAXREDIRS, s->opts.max_redirects);
     /* Every encoding this libcurl decodes, gzip included, unless the job turned it off. */
     SET(CURLOPT_ACCEPT_ENCODING, h->no_compression ? NULL : "");
-    SET(CURLOPT_USERAGENT, SCRAPE_USER_AGENT);
     SET(CURLOPT_WRITEFUNCTION, scrape_write_cb);
     SET(CURLOPT_WRITEDATA, s);
     if (s->opts.body_limit > 0) {
@@ -342,12 +287,12 @@ easy_setup(struct scrape *s)
     if (h->head) {
         SET(CURLOPT_NOBODY, 1L);
     }
-    if (rc == CURLE_OK) {
-        rc = scrape_http_apply(e, h, &s->headers);
-    }
 #undef SET
     if (rc != CURLE_OK) {
-        log_err("scrape: %s: curl_easy_setopt() failed: %s", s->opts.url, curl_easy_strerror(rc));
+        char *shown = httpc_redact_url_dup(s->opts.url);
+        log_err("scrape: %s: curl_easy_setopt() failed: %s", shown != NULL ? shown : "(url)",
+                curl_easy_strerror(rc));
+        free(shown);
         return -EINVAL;
     }
     return 0;
@@ -365,7 +310,7 @@ scrape_new(struct loop *l, const struct scrape_opts *opts, const struct job_kind
     s->loop = l;
     s->opts = *opts;
     if (s->opts.max_redirects <= 0) {
-        s->opts.max_redirects = SCRAPE_MAX_REDIRECTS;
+        s->opts.max_redirects = HTTPC_MAX_REDIRECTS;
     }
     s->kind = kind;
     s->kind_state = kind_state;
@@ -396,66 +341,6 @@ scrape_free(struct scrape *s)
     }
     curl_slist_free_all(s->headers);
     free(s);
-}
-
-static char *
-dup_opt(const char *src, bool *oom)
-{
-    char *d;
-
-    if (src == NULL) {
-        return NULL;
-    }
-    d = strdup(src);
-    if (d == NULL) {
-        *oom = true;
-    }
-    return d;
-}
-
-int
-scrape_http_copy(struct scrape_http *dst, const struct scrape_http *src)
-{
-    bool oom = false;
-
-    memset(dst, 0, sizeof(*dst));
-    dst->insecure_skip_verify = src->insecure_skip_verify;
-    dst->follow_redirects = src->follow_redirects;
-    dst->head = src->head;
-    dst->no_compression = src->no_compression;
-    dst->username = dup_opt(src->username, &oom);
-    dst->password = dup_opt(src->password, &oom);
-    dst->ca_file = dup_opt(src->ca_file, &oom);
-    dst->cert_file = dup_opt(src->cert_file, &oom);
-    dst->key_file = dup_opt(src->key_file, &oom);
-    if (src->nheaders > 0) {
-        dst->headers = calloc(src->nheaders, sizeof(*dst->headers));
-        oom = oom || dst->headers == NULL;
-        for (size_t i = 0; dst->headers != NULL && i < src->nheaders; i++) {
-            dst->headers[i] = dup_opt(src->headers[i], &oom);
-            dst->nheaders++;
-        }
-    }
-    if (oom) {
-        scrape_http_release(dst);
-        return -ENOMEM;
-    }
-    return 0;
-}
-
-void
-scrape_http_release(struct scrape_http *h)
-{
-    free(h->username);
-    free(h->password);
-    free(h->ca_file);
-    free(h->cert_file);
-    free(h->key_file);
-    for (size_t i = 0; i < h->nheaders; i++) {
-        free(h->headers[i]);
-    }
-    free(h->headers);
-    memset(h, 0, sizeof(*h));
 }
 
 bool
@@ -495,34 +380,4 @@ scrape_start(struct scrape *s, struct batch *b)
         return err;
     }
     return 0;
-}
-
-char *
-scrape_url_redact_dup(const char *url)
-{
-    CURLU *u;
-    char *user = NULL, *out = NULL, *copy = NULL;
-
-    if (strchr(url, '@') == NULL) {
-        return strdup(url);
-    }
-    u = curl_url();
-    if (u == NULL) {
-        return NULL;
-    }
-    if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK) {
-        curl_url_set(u, CURLUPART_USER, NULL, 0);
-        curl_url_set(u, CURLUPART_PASSWORD, NULL, 0);
-        if (curl_url_get(u, CURLUPART_URL, &out, 0) == CURLUE_OK) {
-            copy = strdup(out);
-        }
-    }
-    else {
-        copy = strdup(url); /* no userinfo after all ('@' in the path or query) */
-    }
-    curl_free(user);
-    curl_free(out);
-    curl_url_cleanup(u);
-    return copy;
 }

@@ -9,13 +9,10 @@
 
 #include "setup.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <curl/curl.h>
 
 #include "conf_http.h"
 #include "encoder.h"
@@ -203,24 +200,6 @@ setup_targets(struct engine *e, const struct config *c, const char *only_job, ch
     }
     strbuf_release(&id);
     return rc;
-}
-
-bool
-setup_url_is_loopback(const char *url)
-{
-    CURLU *u = curl_url();
-    char *host = NULL;
-    bool yes = false;
-
-    if (u != NULL && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
-        struct in_addr a4;
-        yes = strcmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0 ||
-              (inet_pton(AF_INET, host, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127);
-    }
-    curl_free(host);
-    curl_url_cleanup(u);
-    return yes;
 }
 
 int

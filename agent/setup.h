@@ -33,9 +33,6 @@ int setup_outputs(struct engine *e, struct loop *l, const struct config *c, char
  * does not apply). */
 bool setup_same_outputs(const struct config *a, const struct config *b);
 
-/* True when @url's host is localhost, in 127.0.0.0/8 or ::1 (compression: auto sends plain). */
-bool setup_url_is_loopback(const char *url);
-
 /* True when @c has a job named @name. */
 int setup_has_job(const struct config *c, const char *name);
 

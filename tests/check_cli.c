@@ -1163,6 +1163,163 @@ START_TEST(test_logrotate_no_line_lost_or_duplicated)
 }
 END_TEST
 
+/* The password planted in every URL, credential and header of the redaction test. */
+#define PLANTED "s3cretPW"
+
+static char seen_targets[65536], seen_metrics[65536], seen_page[65536];
+
+/* While the daemon runs: what the status server shows, then SIGTERM. */
+static void
+fetch_status_then_term(pid_t pid)
+{
+    double start = now_s();
+
+    /* Wait for every target's first run, so the API shows their URLs and errors. */
+    while (now_s() - start < 6 * slowdown()) {
+        if (http_get(status_port_fixed, "/api/v1/targets", seen_targets, sizeof(seen_targets)) ==
+                200 &&
+            strstr(seen_targets, "\"health\":\"unknown\"") == NULL) {
+            break;
+        }
+        usleep(50000);
+    }
+    http_get(status_port_fixed, "/metrics", seen_metrics, sizeof(seen_metrics));
+    http_get(status_port_fixed, "/", seen_page, sizeof(seen_page));
+    kill(pid, SIGTERM);
+}
+
+static void
+assert_no_password(const char *where, const char *text)
+{
+    ck_assert_msg(strstr(text, PLANTED) == NULL, "%s shows the password: %s", where, text);
+}
+
+/*
+ * A password in a URL's userinfo shows up nowhere: not in stdout, stderr, --check-config, an
+ * output file or the status server, for command-line targets (a valid URL, a port curl
+ * rejects, no scheme at all) and for the targets and outputs of a config file.
+ */
+START_TEST(test_password_shown_nowhere)
+{
+    struct cmd c;
+    char u[256], text[4096], out_path[160];
+
+    /* Command line: a valid URL, with each kind that derives an instance from it. */
+    snprintf(u, sizeof(u), "http://u:" PLANTED "@127.0.0.1:%u/simple", mock_port);
+    static const char *const kinds[] = {"prometheus", "probe"};
+    for (size_t i = 0; i < 2; i++) {
+        run(&c, 20, 0, (const char *const[]){"--once", "--kind", kinds[i], "--target", u, NULL});
+        ck_assert_msg(c.status == 0, "exit %d: %s", c.status, c.err);
+        ck_assert_msg(strstr(c.out, "\"url\":\"http://127.0.0.1:") != NULL, "%s", c.out);
+        assert_no_password("stdout", c.out);
+        assert_no_password("stderr", c.err);
+    }
+    /* A run that fails logs the URL too. */
+    snprintf(u, sizeof(u), "http://u:" PLANTED "@127.0.0.1:%u/status/500", mock_port);
+    run(&c, 20, 0, (const char *const[]){"--once", "--target", u, NULL});
+    ck_assert_int_eq(c.status, 1);
+    ck_assert_msg(strstr(c.err, "run failed") != NULL, "%s", c.err);
+    assert_no_password("stdout", c.out);
+    assert_no_password("stderr", c.err);
+    /* URLs curl rejects: the error names them without the userinfo. */
+    static const char *const bad[] = {"http://u:" PLANTED "@127.0.0.1:99999/",
+                                      "u:" PLANTED "@host:1", "ftp://u:" PLANTED "@host/"};
+    for (size_t i = 0; i < 3; i++) {
+        run(&c, 20, 0, (const char *const[]){"--once", "--target", bad[i], NULL});
+        ck_assert_int_eq(c.status, 2);
+        ck_assert_msg(strstr(c.err, "invalid URL") != NULL, "%s", c.err);
+        assert_no_password("stdout", c.out);
+        assert_no_password("stderr", c.err);
+    }
+
+    /* A config file: URLs with userinfo, credentials and header values, an output file. */
+    snprintf(out_path, sizeof(out_path), "%s/out.jsonl", cfg_dir);
+    status_port_fixed = mock_closed_port();
+    int ms = (int)(300 * slowdown());
+    snprintf(text, sizeof(text),
+             "status: {listen: '127.0.0.1:%u'}\n"
+             "global: {scrape_interval: %dms, scrape_timeout: %dms}\n"
+             "scrape_configs:\n"
+             "  - job_name: a\n"
+             "    metrics_path: /simple\n"
+             "    static_configs: [{targets: ['127.0.0.1:%u']}]\n"
+             "    basic_auth: {username: u, password: " PLANTED "}\n"
+             "  - job_name: b\n"
+             "    metrics_path: /status/401\n"
+             "    static_configs: [{targets: ['127.0.0.1:%u']}]\n"
+             "    authorization: {credentials: " PLANTED "}\n"
+             "probes:\n"
+             "  - name: c\n"
+             "    urls: ['http://u:" PLANTED "@127.0.0.1:%u/ok',\n"
+             "           'http://u:" PLANTED "@127.0.0.1:%u/status/503']\n"
+             "    headers: {X-Key: " PLANTED "}\n"
+             "json_jobs:\n"
+             "  - name: d\n"
+             "    url: 'http://u:" PLANTED "@127.0.0.1:%u/file/json_es_cluster_health.json'\n"
+             "    metrics: [{name: es_active_shards, path: active_shards}]\n"
+             "outputs:\n"
+             "  - {type: stdout}\n"
+             "  - {type: file, path: '%s'}\n"
+             "  - type: http\n"
+             "    url: 'http://u:" PLANTED "@127.0.0.1:%u/ok'\n"
+             "    authorization: {credentials: " PLANTED "}\n",
+             status_port_fixed, ms, ms, mock_port, mock_port, mock_port, mock_port, mock_port,
+             out_path, mock_port);
+    write_file(cfg_path, text);
+
+    run(&c, 10, 0, (const char *const[]){"--check-config", "-c", cfg_path, NULL});
+    ck_assert_msg(c.status == 0, "exit %d: %s", c.status, c.err);
+    ck_assert_msg(strstr(c.out, "job d (json)") != NULL, "%s", c.out);
+    assert_no_password("--check-config stdout", c.out);
+    assert_no_password("--check-config stderr", c.err);
+
+    run(&c, 20, 0, (const char *const[]){"--once", "-c", cfg_path, NULL});
+    ck_assert_int_eq(c.status, 1); /* b (401) and the 503 probe fail */
+    assert_no_password("--once stdout", c.out);
+    assert_no_password("--once stderr", c.err);
+
+    memset(mid_fn, 0, sizeof(mid_fn));
+    seen_targets[0] = seen_metrics[0] = seen_page[0] = '\0';
+    mid_fn[0] = fetch_status_then_term;
+    mid_at[0] = 0.3;
+    run(&c, 30, 0, (const char *const[]){"-c", cfg_path, NULL});
+    mid_fn[0] = NULL;
+    ck_assert_msg(c.status == 0, "exit %d: %s", c.status, c.err);
+    ck_assert_msg(strstr(seen_targets, "\"scrapeUrl\":\"http://127.0.0.1:") != NULL, "%s",
+                  seen_targets);
+    ck_assert_msg(strstr(seen_metrics, "pollster_") != NULL, "%s", seen_metrics);
+    assert_no_password("daemon stdout", c.out);
+    assert_no_password("daemon stderr", c.err);
+    assert_no_password("/api/v1/targets", seen_targets);
+    assert_no_password("/metrics", seen_metrics);
+    assert_no_password("/", seen_page);
+    char *file = read_all(out_path);
+    ck_assert_msg(strstr(file, "\"url\":\"http://127.0.0.1:") != NULL, "%s", file);
+    assert_no_password("the output file", file);
+    free(file);
+    unlink(out_path);
+
+    /* A config the loader rejects names the bad targets and URLs without their userinfo. */
+    write_file(cfg_path, "scrape_configs:\n"
+                         "  - job_name: a\n"
+                         "    static_configs: [{targets: ['u:" PLANTED "@h:1']}]\n"
+                         "probes:\n"
+                         "  - {name: p, urls: ['http://u:" PLANTED "@h:99999/']}\n"
+                         "outputs:\n"
+                         "  - {type: http, url: 'http://u:" PLANTED "@/x'}\n");
+    run(&c, 10, 0, (const char *const[]){"--check-config", "-c", cfg_path, NULL});
+    ck_assert_int_eq(c.status, 2);
+    ck_assert_msg(strstr(c.err, "invalid target address") != NULL, "%s", c.err);
+    ck_assert_msg(strstr(c.err, "invalid URL \"http://h:99999/\"") != NULL, "%s", c.err);
+    ck_assert_msg(strstr(c.err, "invalid URL \"http:///x\"") != NULL, "%s", c.err);
+    assert_no_password("--check-config errors", c.err);
+    assert_no_password("--check-config stdout", c.out);
+    run(&c, 10, 0, (const char *const[]){"--once", "-c", cfg_path, NULL});
+    ck_assert_int_eq(c.status, 2);
+    assert_no_password("--once errors", c.err);
+}
+END_TEST
+
 static Suite *
 cli_suite(void)
 {
@@ -1198,6 +1355,7 @@ cli_suite(void)
     tcase_add_test(tconf, test_down_sink_does_not_slow_collection);
     tcase_add_test(tconf, test_file_sd_refresh);
     tcase_add_test(tconf, test_conf_examples_valid);
+    tcase_add_test(tconf, test_password_shown_nowhere);
     tcase_set_timeout(tconf, 120);
     suite_add_tcase(s, tconf);
     return s;

@@ -26,6 +26,7 @@ struct mock_server {
     unsigned port;
     unsigned requests;
     char last_headers[4096]; /* "Name: value\n" lines of the last request */
+    char *auth;              /* owned: the Authorization value every request needs; NULL: none */
 };
 
 struct delayed {
@@ -152,7 +153,21 @@ mock_cb(struct evhttp_request *req, void *arg)
         }
         off += (size_t)w;
     }
-    if (strcmp(uri, "/ok") == 0) {
+    const char *got = evhttp_find_header(hdrs, "Authorization");
+    if (m->auth != NULL && (got == NULL || strcmp(got, m->auth) != 0)) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
+                          "Basic realm=\"mock\"");
+        reply(req, 401, "unauthorized\n");
+        return;
+    }
+    int pos = 0;
+    unsigned to_port = 0;
+    if (sscanf(uri, "/to/%u%n", &to_port, &pos) == 1 && uri[pos] == '/') {
+        snprintf(loc, sizeof(loc), "http://127.0.0.1:%u%s", to_port, uri + pos);
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Location", loc);
+        evhttp_send_reply(req, 302, "Found", NULL);
+    }
+    else if (strcmp(uri, "/ok") == 0) {
         reply(req, 200, "hello\n");
     }
     else if (strcmp(uri, "/simple") == 0) {
@@ -277,6 +292,7 @@ mock_server_free(struct mock_server *m)
         return;
     }
     evhttp_free(m->http);
+    free(m->auth);
     free(m);
 }
 
@@ -290,6 +306,13 @@ const char *
 mock_server_last_headers(const struct mock_server *m)
 {
     return m->last_headers;
+}
+
+void
+mock_server_require_auth(struct mock_server *m, const char *value)
+{
+    free(m->auth);
+    m->auth = value != NULL ? strdup(value) : NULL;
 }
 
 unsigned

@@ -20,6 +20,10 @@
  *   /file/NAME          200 with the fixture file $FIXTURES/NAME
  *   /gzfile/NAME        the same, gzip-compressed and chunked (1000-byte chunks)
  *   /ftp-redirect       302 to ftp://127.0.0.1/
+ *   /to/PORT/PATH       302 to http://127.0.0.1:PORT/PATH (another server: host+port differ)
+ *
+ * With mock_server_require_auth(), every path answers 401 unless the request's Authorization
+ * header is exactly the required value.
  */
 #ifndef POLLSTER_TESTS_MOCK_SERVER_H
 #define POLLSTER_TESTS_MOCK_SERVER_H
@@ -34,6 +38,8 @@ void mock_server_free(struct mock_server *m);
 unsigned mock_server_port(const struct mock_server *m);
 /* The headers of the last request, as "Name: value\n" lines. */
 const char *mock_server_last_headers(const struct mock_server *m);
+/* From now on every request without "Authorization: @value" gets 401 (NULL: no check). */
+void mock_server_require_auth(struct mock_server *m, const char *value);
 /* Requests served so far (all paths). */
 unsigned mock_server_requests(const struct mock_server *m);
 
