@@ -37,13 +37,13 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "enc_json.h"
+#include "jsonw.h"
 #include "enc_vm.h"
 
 static inline bool
 str_eq(const char *a, const char *b)
 {
-    return a == b || strcmp(enc_json_str_or_empty(a), enc_json_str_or_empty(b)) == 0;
+    return a == b || strcmp(jsonw_str_or_empty(a), jsonw_str_or_empty(b)) == 0;
 }
 
 static bool
@@ -94,16 +94,16 @@ count_sum_pair(const struct sample *a, const struct sample *b, const struct samp
         a->has_ts != b->has_ts || (a->has_ts && a->ts_ms != b->ts_ms)) {
         return false;
     }
-    cn = enc_json_str_or_empty(a->name);
-    sn = enc_json_str_or_empty(b->name);
+    cn = jsonw_str_or_empty(a->name);
+    sn = jsonw_str_or_empty(b->name);
     c = a;
     s = b;
     cl = strlen(cn);
     if (base_len(cn, cl, "_count") == 0) {
         c = b;
         s = a;
-        cn = enc_json_str_or_empty(c->name);
-        sn = enc_json_str_or_empty(s->name);
+        cn = jsonw_str_or_empty(c->name);
+        sn = jsonw_str_or_empty(s->name);
         cl = strlen(cn);
     }
     sl = strlen(sn);
@@ -119,11 +119,11 @@ count_sum_pair(const struct sample *a, const struct sample *b, const struct samp
 static inline void
 put_field(struct strbuf *sb, const struct sample *s)
 {
-    const char *name = enc_json_str_or_empty(s->name);
+    const char *name = jsonw_str_or_empty(s->name);
 
-    enc_json_string(sb, name, strlen(name));
+    jsonw_string(sb, name, strlen(name));
     STRBUF_PUT_LIT(sb, ":");
-    enc_json_double(sb, s->value); /* non-finite: "NaN", "+Inf", "-Inf" (see top) */
+    jsonw_double(sb, s->value); /* non-finite: "NaN", "+Inf", "-Inf" (see top) */
 }
 
 /*
@@ -134,9 +134,9 @@ static int
 encode_telegraf(struct strbuf *sb, const struct batch *b)
 {
     struct enc_vm_ident id;
-    char bts[ENC_JSON_I64_MAX], ts[ENC_JSON_I64_MAX];
+    char bts[JSONW_I64_MAX], ts[JSONW_I64_MAX];
     size_t start = sb->len;
-    size_t btslen = enc_json_fmt_i64(bts, b->ts_ms / 1000);
+    size_t btslen = jsonw_fmt_i64(bts, b->ts_ms / 1000);
     const struct sample *count = NULL;
     size_t i = 0;
 
@@ -159,7 +159,7 @@ encode_telegraf(struct strbuf *sb, const struct batch *b)
         enc_vm_ident_put(sb, &id, s, false);
         STRBUF_PUT_LIT(sb, "},\"timestamp\":");
         if (s->has_ts) {
-            strbuf_put(sb, ts, enc_json_fmt_i64(ts, s->ts_ms / 1000));
+            strbuf_put(sb, ts, jsonw_fmt_i64(ts, s->ts_ms / 1000));
         }
         else {
             strbuf_put(sb, bts, btslen);

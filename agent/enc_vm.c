@@ -5,7 +5,7 @@
  *    "values":[0.42],"timestamps":[1764220800123]}
  *
  * A record is whole lines, so the document framing strings are all "" (encoder.h). Strings and
- * finite numbers are written by enc_json.c's writers, so the escaping (and the replacement of
+ * finite numbers are written by jsonw.c's writers, so the escaping (and the replacement of
  * invalid UTF-8) and the shortest round-trip numbers are the native encoder's.
  *
  * Non-finite values are written as the bare tokens NaN, +Inf and -Inf. That is not RFC 8259
@@ -32,7 +32,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "enc_json.h"
+#include "jsonw.h"
 
 /* ---- identity labels (shared with enc_telegraf.c) ---- */
 
@@ -64,7 +64,7 @@ enc_vm_ident_init(struct enc_vm_ident *id, const struct batch *b, bool drop_name
     mark_first(id, "job");
     mark_first(id, "instance");
     for (i = 0; i < b->ntarget_labels; i++) {
-        const char *name = enc_json_str_or_empty(b->target_labels[i].name);
+        const char *name = jsonw_str_or_empty(b->target_labels[i].name);
 
         mark_first(id, name);
         if (strcmp(name, "job") == 0) {
@@ -82,7 +82,7 @@ sample_has_label(const struct sample *s, const char *name)
     uint32_t i;
 
     for (i = 0; i < s->nlabels; i++) {
-        if (strcmp(enc_json_str_or_empty(s->labels[i].name), name) == 0) {
+        if (strcmp(jsonw_str_or_empty(s->labels[i].name), name) == 0) {
             return true;
         }
     }
@@ -100,7 +100,7 @@ sample_overrides(const struct enc_vm_ident *id, const struct sample *s)
     uint32_t i, k;
 
     for (i = 0; i < s->nlabels; i++) {
-        const char *name = enc_json_str_or_empty(s->labels[i].name);
+        const char *name = jsonw_str_or_empty(s->labels[i].name);
 
         if (!is_marked(id, name)) {
             continue;
@@ -109,7 +109,7 @@ sample_overrides(const struct enc_vm_ident *id, const struct sample *s)
             return true;
         }
         for (k = 0; k < b->ntarget_labels; k++) {
-            if (strcmp(enc_json_str_or_empty(b->target_labels[k].name), name) == 0) {
+            if (strcmp(jsonw_str_or_empty(b->target_labels[k].name), name) == 0) {
                 return true;
             }
         }
@@ -129,9 +129,9 @@ put_member(struct strbuf *sb, bool sep, const char *name, const char *value)
     if (sep) {
         STRBUF_PUT_LIT(sb, ",");
     }
-    enc_json_cstr(sb, name);
+    jsonw_cstr(sb, name);
     STRBUF_PUT_LIT(sb, ":");
-    enc_json_cstr(sb, value);
+    jsonw_cstr(sb, value);
 }
 
 /*
@@ -155,7 +155,7 @@ put_common(struct strbuf *sb, const struct enc_vm_ident *id, const struct sample
         any = true;
     }
     for (i = 0; i < b->ntarget_labels; i++) {
-        const char *name = enc_json_str_or_empty(b->target_labels[i].name);
+        const char *name = jsonw_str_or_empty(b->target_labels[i].name);
 
         if ((s != NULL && sample_has_label(s, name)) || (id->drop_name_label && is_name(name))) {
             continue;
@@ -215,7 +215,7 @@ enc_vm_ident_put(struct strbuf *sb, struct enc_vm_ident *id, const struct sample
         }
     }
     for (i = 0; i < s->nlabels; i++) {
-        const char *name = enc_json_str_or_empty(s->labels[i].name);
+        const char *name = jsonw_str_or_empty(s->labels[i].name);
 
         if (id->drop_name_label && is_name(name)) {
             continue;
@@ -233,7 +233,7 @@ static inline void
 put_value(struct strbuf *sb, double v)
 {
     if (isfinite(v)) {
-        enc_json_double(sb, v);
+        jsonw_double(sb, v);
     }
     else if (isnan(v)) {
         STRBUF_PUT_LIT(sb, "NaN");
@@ -254,9 +254,9 @@ static int
 encode_vm(struct strbuf *sb, const struct batch *b)
 {
     struct enc_vm_ident id;
-    char bts[ENC_JSON_I64_MAX], ts[ENC_JSON_I64_MAX];
+    char bts[JSONW_I64_MAX], ts[JSONW_I64_MAX];
     size_t start = sb->len;
-    size_t btslen = enc_json_fmt_i64(bts, b->ts_ms);
+    size_t btslen = jsonw_fmt_i64(bts, b->ts_ms);
     size_t i;
 
     enc_vm_ident_init(&id, b, true);
@@ -264,13 +264,13 @@ encode_vm(struct strbuf *sb, const struct batch *b)
         const struct sample *s = &b->samples[i];
 
         STRBUF_PUT_LIT(sb, "{\"metric\":{\"__name__\":");
-        enc_json_cstr(sb, s->name);
+        jsonw_cstr(sb, s->name);
         enc_vm_ident_put(sb, &id, s, true);
         STRBUF_PUT_LIT(sb, "},\"values\":[");
         put_value(sb, s->value);
         STRBUF_PUT_LIT(sb, "],\"timestamps\":[");
         if (s->has_ts) {
-            strbuf_put(sb, ts, enc_json_fmt_i64(ts, s->ts_ms));
+            strbuf_put(sb, ts, jsonw_fmt_i64(ts, s->ts_ms));
         }
         else {
             strbuf_put(sb, bts, btslen);

@@ -19,7 +19,7 @@
 
 #include "clock.h"
 #include "daemon.h"
-#include "enc_json.h"
+#include "jsonw.h"
 #include "log.h"
 #include "loop.h"
 #include "sched.h"
@@ -862,7 +862,7 @@ put_key(struct strbuf *sb, const char *key, const char *value)
     strbuf_puts(sb, key);
     strbuf_puts(sb, "\":");
     if (value != NULL) {
-        enc_json_string(sb, value, strlen(value));
+        jsonw_string(sb, value, strlen(value));
     }
     else {
         strbuf_puts(sb, "null");
@@ -920,7 +920,7 @@ engine_render_targets(struct strbuf *sb, void *engine)
         strbuf_putc(sb, ',');
         put_time(sb, "lastScrape", t->last_ts_ms);
         strbuf_puts(sb, ",\"lastScrapeDuration\":");
-        enc_json_double(sb, t->last_duration_s);
+        jsonw_double(sb, t->last_duration_s);
         strbuf_printf(sb, ",\"lastSamples\":%zu,", t->last_samples);
         put_key(sb, "reason",
                 t->last_ts_ms == 0 || t->last_ok ? NULL : reason_name(t->last_reason));
