@@ -20,6 +20,7 @@
 #include <curl/curl.h>
 #include <event2/event.h>
 
+#include "api_targets.h"
 #include "config.h"
 #include "daemon.h"
 #include "enc_json.h"
@@ -495,7 +496,7 @@ run_main(const struct run_opts *o)
         }
         static const struct status_hooks hooks = {
             .metrics = engine_render_metrics,
-            .targets = engine_render_targets,
+            .targets = api_targets_render_cb,
             .reload = reload_hook,
         };
         st = status_new(loop_base(l), listen, &hooks, e, err, sizeof(err));
