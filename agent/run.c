@@ -401,7 +401,7 @@ add_outputs(struct engine *e, struct loop *l, const struct run_opts *o, const st
 }
 
 int
-run_main(const struct run_opts *o)
+run_main(const struct run_opts *o, bool *forked_parent)
 {
     struct loop *l = NULL;
     struct engine *e = NULL;
@@ -410,6 +410,8 @@ run_main(const struct run_opts *o)
     int exit_code = RUN_EXIT_FAILED;
     char err[512];
     bool builtin = o->ntargets == 0 && o->config_path == NULL;
+
+    *forked_parent = false;
 
     if (strcmp(o->kind, "probe") != 0 && strcmp(o->kind, "prometheus") != 0 &&
         strcmp(o->kind, "json") != 0) {
@@ -458,10 +460,18 @@ run_main(const struct run_opts *o)
     }
     /* Before anything opens sockets or event bases: they must belong to the daemon. */
     if (o->daemonize) {
-        if (daemon_detach(o->pidfile, err, sizeof(err)) != 0) {
+        int parent_exit;
+
+        if (daemon_detach(o->pidfile, &parent_exit, err, sizeof(err)) != 0) {
             fprintf(stderr, "pollster: %s\n", err);
             config_free(ctx.config);
             return RUN_EXIT_USAGE;
+        }
+        if (parent_exit >= 0) {
+            /* Not the daemon: release our memory only, and let main() end us (daemon.h). */
+            config_free(ctx.config);
+            *forked_parent = true;
+            return parent_exit;
         }
         log_set_target(LOG_TARGET_SYSLOG);
     }
