@@ -20,7 +20,7 @@
  *     the batch start.
  * Where we differ:
  *   - the tags are job, instance, the target labels (external labels included) and the sample's
- *     labels (enc_vm_ident_put(): each name once, the sample's label winning); Telegraf has no
+ *     labels (enc_labels_ident_put(): each name once, the sample's label winning); Telegraf has no
  *     job/instance and adds a "url" tag instead;
  *   - non-finite values are written as the strings "NaN", "+Inf" and "-Inf", as the native
  *     format writes them (Prometheus HTTP API spelling). Telegraf itself loses them: its parser
@@ -37,8 +37,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "enc_labels.h"
 #include "jsonw.h"
-#include "enc_vm.h"
 
 static inline bool
 str_eq(const char *a, const char *b)
@@ -133,14 +133,14 @@ put_field(struct strbuf *sb, const struct sample *s)
 static int
 encode_telegraf(struct strbuf *sb, const struct batch *b)
 {
-    struct enc_vm_ident id;
+    struct enc_labels_ident id;
     char bts[JSONW_I64_MAX], ts[JSONW_I64_MAX];
     size_t start = sb->len;
     size_t btslen = jsonw_fmt_i64(bts, b->ts_ms / 1000);
     const struct sample *count = NULL;
     size_t i = 0;
 
-    enc_vm_ident_init(&id, b, false);
+    enc_labels_ident_init(&id, b, false);
     while (i < b->nsamples && !sb->oom) {
         const struct sample *s = &b->samples[i];
         bool pair = i + 1 < b->nsamples && count_sum_pair(s, s + 1, &count);
@@ -156,7 +156,7 @@ encode_telegraf(struct strbuf *sb, const struct batch *b)
             put_field(sb, s);
         }
         STRBUF_PUT_LIT(sb, "},\"name\":\"prometheus\",\"tags\":{");
-        enc_vm_ident_put(sb, &id, s, false);
+        enc_labels_ident_put(sb, &id, s, false);
         STRBUF_PUT_LIT(sb, "},\"timestamp\":");
         if (s->has_ts) {
             strbuf_put(sb, ts, jsonw_fmt_i64(ts, s->ts_ms / 1000));
