@@ -8,7 +8,6 @@
 #include "api_targets.h"
 
 #include <stdio.h>
-#include <string.h>
 #include <time.h>
 
 #include "jsonw.h"
