@@ -1,6 +1,7 @@
 /*
- * Daemonizing and service-manager notification. Only main/run decide to exit; the exits here are
- * the forked parents' ends of the double fork, which by design never return to the caller.
+ * Daemonizing and service-manager notification. Nothing here exits: the processes of the double
+ * fork that must end return to their caller with the status to end with (daemon_detach() in
+ * daemon.h), and main() ends them.
  */
 #include "build-config.h"
 
@@ -95,13 +96,31 @@ close_inherited(int keep1, int keep2)
     }
 }
 
+/*
+ * In a process of the double fork that is not the daemon: forgets the pidfile without unlocking
+ * or removing it (the daemon holds the lock through its own descriptor), so no cleanup on this
+ * side can take it from the daemon.
+ */
+static void
+pidfile_forget(void)
+{
+    if (pidfile_fd >= 0) {
+        close(pidfile_fd);
+        pidfile_fd = -1;
+    }
+    free(pidfile_path);
+    pidfile_path = NULL;
+}
+
+/* Detaches; see daemon.h. */
 int
-daemon_detach(const char *pidfile, char *err, size_t errlen)
+daemon_detach(const char *pidfile, int *parent_exit, char *err, size_t errlen)
 {
     int fds[2];
     pid_t pid;
     char status = 1;
 
+    *parent_exit = -1;
     if (pidfile != NULL && pidfile_lock(pidfile, err, errlen) != 0) {
         return -EEXIST;
     }
@@ -109,6 +128,7 @@ daemon_detach(const char *pidfile, char *err, size_t errlen)
         snprintf(err, errlen, "pipe() failed: %s", strerror(errno));
         return -errno;
     }
+    /* Nothing buffered may be written twice: by the parent and again by the daemon. */
     fflush(NULL);
     pid = fork();
     if (pid < 0) {
@@ -122,20 +142,33 @@ daemon_detach(const char *pidfile, char *err, size_t errlen)
         do {
             n = read(fds[0], &status, 1);
         } while (n < 0 && errno == EINTR);
+        close(fds[0]);
         waitpid(pid, NULL, 0);
-        _exit(n == 1 ? (unsigned char)status : 1);
+        pidfile_forget();
+        *parent_exit = n == 1 ? (unsigned char)status : 1;
+        return 0;
     }
     close(fds[0]);
     if (setsid() < 0) {
-        _exit(1);
+        close(fds[1]); /* the original reads end-of-file: a failed start */
+        pidfile_forget();
+        *parent_exit = 1;
+        return 0;
     }
     signal(SIGHUP, SIG_IGN);
     pid = fork();
     if (pid < 0) {
-        _exit(1);
+        close(fds[1]);
+        pidfile_forget();
+        *parent_exit = 1;
+        return 0;
     }
     if (pid > 0) {
-        _exit(0); /* the session leader goes; the daemon can never reacquire a terminal */
+        /* The session leader goes; the daemon can never reacquire a terminal. */
+        close(fds[1]);
+        pidfile_forget();
+        *parent_exit = 0;
+        return 0;
     }
     signal(SIGHUP, SIG_DFL);
     ready_fd = fds[1];

@@ -1,82 +1,35 @@
 /*
  * The native JSON encoder (DESIGN.md, "Output JSON"): streams a batch as one line of JSON text
- * into a struct strbuf. It owns the two hard parts every text encoder shares, string escaping
- * and shortest round-trip number formatting, and is tested by parsing its output back.
+ * into a struct strbuf. The strings and numbers in it are written by jsonw (the JSON text writer
+ * every text encoder shares); this file owns the line's shape and what makes it cheap per sample.
  *
  * Speed matters here (DESIGN.md, "Performance targets": 500 ns per sample for everything), so:
  *
  *   - a sample's writer reserves room per variable-length piece (plus the fixed text that
- *     follows it) and stores through a local pointer into sb->data, instead of calling
- *     strbuf_append() per piece;
- *   - strings are checked 16 bytes at a time with SSE2 (8 with a portable word test; short ones
- *     with two overlapping loads) and copied unchanged when nothing in them needs escaping;
+ *     follows it) and stores through a local pointer into sb->data with jsonw's inline
+ *     jsonw_put_*() writers, instead of calling an append per piece;
  *   - within one batch, the text a sample repeats from the previous one (its name and the
  *     labels up to the first that differs) is copied from the output in one piece, and later
  *     label names and values found at the same position in the previous sample are copied too,
  *     when the sample points to the same strings: the Prometheus parser shares them between
- *     the consecutive samples of a family (see struct enc_cache);
- *   - numbers avoid printf and strtod where exact integer and double arithmetic can produce the
- *     same text:
- *       - integers below 2^53: written by hand;
- *       - values with a short decimal form (0.42, 2.5517e-05): found by a short search with an
- *         exact check, written in %g layout;
- *       - other values of ordinary magnitude (0.1 + 0.2, 1/3): the 15-, 16- and 17-digit
- *         roundings and their read-back checks are done in exact 128-bit integer arithmetic;
- *       - the rest (tiny, huge): one snprintf("%.16e") gives 17 correctly rounded digits, the
- *         15- and 16-digit candidates are derived from them and checked exactly where possible,
- *         and snprintf/strtod are used only where that cannot decide.
+ *     the consecutive samples of a family (see struct enc_cache).
  *
- * The text is always exactly what the reference algorithm (the first of %.15g, %.16g, %.17g
- * that strtod reads back as the same double) prints; tests/check_enc_json.c compares the two,
- * and compares whole batches with an independent encoder written there.
+ * tests/check_enc_json.c compares whole batches with an independent encoder written there.
  */
 #include "build-config.h"
 
 #include "enc_json.h"
 
 #include <errno.h>
-#include <float.h>
-#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
+#include "jsonw.h"
 
-#define ENC_JSON_NUM_MAX 32 /* room for a number: "-2.2250738585072014e-308" is 24 bytes */
-#define ENC_JSON_I64_MAX 20 /* "-9223372036854775808" */
-#define ENC_JSON_INT_LIMIT 9007199254740992.0 /* 2^53: integers below it are written as such */
-#define ENC_JSON_POW10_EXACT 22               /* 10^22 is the largest exact power of ten */
-#define ENC_JSON_SHORT_DIGITS 15              /* digits of the first candidate, %.15g */
-#define ENC_JSON_DIG_BUF 32 /* digit buffers: 17 digits, read 8 bytes at a time (see copy_by8) */
-#define ENC_JSON_SHORT_SEARCH 6 /* fraction digits fmt_short_decimal tries past its first */
-/* Strings up to this long reserve their worst case, 6 output bytes per input byte, at once. */
-#define ENC_JSON_SHORT_STR 1024
-#define ENC_JSON_CHUNK 4096     /* longer strings are escaped this many input bytes at a time */
 #define ENC_JSON_CACHE_LABELS 8 /* label positions whose text is remembered */
 /* },"value":<number>,"ts_ms":<int64>} around a sample's type text */
-#define ENC_JSON_TAIL_MAX (10 + ENC_JSON_NUM_MAX + 9 + ENC_JSON_I64_MAX + 1)
-
-/*
- * The exact checks below rely on each double operation being rounded once, to double (not x87
- * extended precision). Where that does not hold, every number goes through snprintf/strtod.
- */
-#if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0
-#define ENC_JSON_EXACT_DOUBLE 1
-#else
-#define ENC_JSON_EXACT_DOUBLE 0
-#endif
-
-/* The integer path for full-precision values needs unsigned __int128 (gcc, clang on 64-bit). */
-#if ENC_JSON_EXACT_DOUBLE && defined(__SIZEOF_INT128__)
-#define ENC_JSON_EXACT_INT128 1
-#else
-#define ENC_JSON_EXACT_INT128 0
-#endif
+#define ENC_JSON_TAIL_MAX (10 + JSONW_NUM_MAX + 9 + JSONW_I64_MAX + 1)
 
 const struct encoder enc_json = {
     .name = "json",
@@ -123,82 +76,6 @@ struct enc_cache {
     struct enc_ref type[SAMPLE_TYPE__COUNT]; /* ,"type":"<name>" by type (key: the name) */
 };
 
-/* Bytes copied into a JSON string unchanged: printable ASCII except '"' and '\\' (and DEL). */
-static const bool json_plain[256] = {
-    [0x20 ... 0x21] = true,
-    [0x23 ... 0x5B] = true,
-    [0x5D ... 0x7F] = true,
-};
-
-/* The two-character escapes of control characters; 0 means \u00XX. */
-static const char json_short_escape[0x20] = {
-    ['\b'] = 'b', ['\t'] = 't', ['\n'] = 'n', ['\f'] = 'f', ['\r'] = 'r',
-};
-
-static const char hex_digits[] = "0123456789abcdef";
-
-static const char digit_pairs[] = "00010203040506070809"
-                                  "10111213141516171819"
-                                  "20212223242526272829"
-                                  "30313233343536373839"
-                                  "40414243444546474849"
-                                  "50515253545556575859"
-                                  "60616263646566676869"
-                                  "70717273747576777879"
-                                  "80818283848586878889"
-                                  "90919293949596979899";
-
-static const double pow10_dbl[ENC_JSON_POW10_EXACT + 1] = {
-    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
-    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
-};
-
-static const uint64_t pow10_u64[20] = {
-    1ULL,
-    10ULL,
-    100ULL,
-    1000ULL,
-    10000ULL,
-    100000ULL,
-    1000000ULL,
-    10000000ULL,
-    100000000ULL,
-    1000000000ULL,
-    10000000000ULL,
-    100000000000ULL,
-    1000000000000ULL,
-    10000000000000ULL,
-    100000000000000ULL,
-    1000000000000000ULL,
-    10000000000000000ULL,
-    100000000000000000ULL,
-    1000000000000000000ULL,
-    10000000000000000000ULL,
-};
-
-/*
- * strbuf_room() for a writer that keeps its position in *@pp instead of sb->len: true when @n more
- * bytes (plus the NUL) fit at *@pp, which moves with the buffer if it grows. On failure sb->len
- * is the position (the text before it stays, NUL-terminated) and sb is oom. Only call it while
- * writing after a strbuf_room() that succeeded: sb->data is then non-NULL and sb not oom.
- */
-static inline bool
-ensure(struct strbuf *sb, char **pp, size_t n)
-{
-    size_t len = (size_t)(*pp - sb->data);
-
-    if (sb->cap - len > n) {
-        return true;
-    }
-    sb->len = len;
-    sb->data[len] = '\0';
-    if (strbuf_reserve(sb, n) != 0) {
-        return false;
-    }
-    *pp = sb->data + len;
-    return true;
-}
-
 /*
  * Copies @n bytes between buffers that do not overlap with fixed-size moves (overlapping ones
  * at the end), so the short texts of a sample need no call to memcpy.
@@ -236,915 +113,13 @@ copy_text(char *dst, const char *src, size_t n)
 }
 
 /*
- * Copies @n bytes 8 at a time: reads and writes up to 7 bytes past @n, which both buffers must
- * have (ENC_JSON_DIG_BUF digit buffers; ENC_JSON_NUM_MAX of output room).
- */
-static inline void
-copy_by8(char *dst, const char *src, size_t n)
-{
-    size_t i;
-
-    for (i = 0; i < n; i += 8) {
-        memcpy(dst + i, src + i, 8);
-    }
-}
-
-/* Number of decimal digits of @u (1 for 0). */
-static inline unsigned
-count_digits(uint64_t u)
-{
-    uint64_t v = u | 1; /* 0 has one digit; no power of ten above 1 is odd */
-    unsigned t = ((unsigned)(64 - __builtin_clzll(v)) * 1233) >> 12; /* ~ bits * log10(2) */
-
-    return t + (v >= pow10_u64[t]);
-}
-
-/* Writes the 8 decimal digits of @u (< 10^8), leading zeros included, at @p. */
-static inline void
-put_8digits(char *p, uint32_t u)
-{
-    uint32_t hi = u / 10000;
-    uint32_t lo = u % 10000;
-
-    memcpy(p, &digit_pairs[(hi / 100) * 2], 2);
-    memcpy(p + 2, &digit_pairs[(hi % 100) * 2], 2);
-    memcpy(p + 4, &digit_pairs[(lo / 100) * 2], 2);
-    memcpy(p + 6, &digit_pairs[(lo % 100) * 2], 2);
-}
-
-/*
- * Writes the decimal digits of @u ending just before @end, 8 at a time in 32-bit arithmetic
- * while more than 8 are left.
- */
-static void
-fmt_u64_backwards(char *end, uint64_t u)
-{
-    uint32_t v;
-
-    while (u >= 100000000) {
-        end -= 8;
-        put_8digits(end, (uint32_t)(u % 100000000));
-        u /= 100000000;
-    }
-    v = (uint32_t)u;
-    while (v >= 10000) {
-        end -= 4;
-        memcpy(end, &digit_pairs[(v % 10000 / 100) * 2], 2);
-        memcpy(end + 2, &digit_pairs[(v % 100) * 2], 2);
-        v /= 10000;
-    }
-    if (v >= 100) {
-        end -= 2;
-        memcpy(end, &digit_pairs[(v % 100) * 2], 2);
-        v /= 100;
-    }
-    if (v >= 10) {
-        memcpy(end - 2, &digit_pairs[v * 2], 2);
-    }
-    else {
-        end[-1] = (char)('0' + v);
-    }
-}
-
-/* Writes @v in decimal at @p (ENC_JSON_I64_MAX bytes of room, no NUL); returns the end. */
-static inline char *
-put_i64(char *p, int64_t v)
-{
-    uint64_t u = (uint64_t)v;
-
-    if (v < 0) {
-        *p++ = '-';
-        u = 0 - u;
-    }
-    if (u < 10) {
-        *p = (char)('0' + u);
-        return p + 1;
-    }
-    if (u < 100) {
-        memcpy(p, &digit_pairs[u * 2], 2);
-        return p + 2;
-    }
-    p += count_digits(u);
-    fmt_u64_backwards(p, u);
-    return p;
-}
-
-/* Appends @v in decimal to @sb. */
-static void
-put_i64_sb(struct strbuf *sb, int64_t v)
-{
-    char *p;
-
-    if (!strbuf_room(sb, ENC_JSON_I64_MAX)) {
-        return;
-    }
-    p = put_i64(sb->data + sb->len, v);
-    sb->len = (size_t)(p - sb->data);
-    *p = '\0';
-}
-
-/*
- * Lays out the decimal 0.@dig x 10^(@x + 1) (@nd digits, @dig[0] != '0', no trailing zeros;
- * @x is the exponent of the first digit; @dig is an ENC_JSON_DIG_BUF buffer) exactly as
- * printf("%.{@prec}g") does: fixed notation when -4 <= x < prec, else d.ddde+XX with at least
- * two exponent digits; trailing zeros and a bare point removed. Uses at most ENC_JSON_NUM_MAX
- * bytes of @buf (the text is at most 24 of them); returns the length.
- */
-static size_t
-fmt_g_layout(char *buf, bool neg, const char *dig, size_t nd, int x, int prec)
-{
-    size_t len = 0;
-    size_t nint;
-    unsigned ax;
-
-    if (neg) {
-        buf[len++] = '-';
-    }
-    if (x < -4 || x >= prec) {
-        buf[len++] = dig[0];
-        if (nd > 1) {
-            buf[len++] = '.';
-            copy_by8(buf + len, dig + 1, nd - 1);
-            len += nd - 1;
-        }
-        buf[len++] = 'e';
-        buf[len++] = x < 0 ? '-' : '+';
-        ax = x < 0 ? (unsigned)-x : (unsigned)x;
-        if (ax >= 100) {
-            buf[len++] = (char)('0' + ax / 100);
-            ax %= 100;
-        }
-        memcpy(buf + len, &digit_pairs[ax * 2], 2);
-        return len + 2;
-    }
-    if (x < 0) {
-        memcpy(buf + len, "0.000", 5); /* "0." and the -x - 1 (at most 3) zeros */
-        len += (size_t)(1 - x);
-        copy_by8(buf + len, dig, nd);
-        return len + nd;
-    }
-    nint = (size_t)x + 1;
-    if (nd <= nint) {
-        copy_by8(buf + len, dig, nd);
-        memset(buf + len + nd, '0', nint - nd);
-        return len + nint;
-    }
-    copy_by8(buf + len, dig, nint);
-    len += nint;
-    buf[len++] = '.';
-    copy_by8(buf + len, dig + nint, nd - nint);
-    return len + nd - nint;
-}
-
-/*
- * Formats finite @v with printf and checks with strtod, the reference algorithm for precision
- * @prec alone. Returns the length, or 0 when that text does not read back as @v.
- */
-static size_t
-fmt_g_checked(char *buf, double v, int prec)
-{
-    int n = snprintf(buf, ENC_JSON_NUM_MAX, "%.*g", prec, v);
-
-    if (n <= 0 || n >= ENC_JSON_NUM_MAX || strtod(buf, NULL) != v) {
-        return 0;
-    }
-    return (size_t)n;
-}
-
-#if ENC_JSON_EXACT_DOUBLE
-enum short_result {
-    SHORT_FOUND,   /* the shortest decimal has at most 15 digits, and was written */
-    SHORT_NONE,    /* no decimal of at most 15 digits reads back as the value */
-    SHORT_UNKNOWN, /* out of this search's range: ask the slower paths */
-};
-
-/*
- * Looks for the decimal with the fewest fraction digits k (so the fewest significant digits)
- * whose value m / 10^k reads back as non-integral finite @v, among those with m < 10^15, and
- * writes it in %.15g layout. Gives up (SHORT_UNKNOWN) after ENC_JSON_SHORT_SEARCH + 1 tries:
- * values that need more digits are mostly full precision, which fmt_double_exact() settles at
- * a fixed cost (exporters' decimals, 6.400116 or 0.000126843, are found within the tries).
- *
- * Why the check is exact: m < 2^53 and 10^k (k <= 22) are exact doubles, so m / 10^k is the
- * correctly rounded value of the decimal m * 10^-k, which is what strtod returns for its text.
- * Why the text is what "%.15g" prints: a decimal of at most 15 digits within half an ulp of @v
- * lies closer to @v than half the spacing of 15-digit decimals, so it is the 15-digit rounding
- * of @v, the digits %.15g prints.
- */
-static enum short_result
-fmt_short_decimal(char *buf, double v, size_t *len)
-{
-    double a = fabs(v);
-    double x;
-    uint64_t bits, m;
-    int e2, k, kstart, kend, xd;
-    size_t nd;
-    char dig[ENC_JSON_DIG_BUF];
-
-    if (a >= ENC_JSON_INT_LIMIT) {
-        return SHORT_UNKNOWN; /* integral; may be 1e+20, which needs a search the other way */
-    }
-    if (a >= 1e15) {
-        return SHORT_NONE; /* non-integral above 10^15: at least 16 digits */
-    }
-    /*
-     * Start near the first significant digit: a < 2^(e2 + 1), so it needs at least
-     * floor(-(e2 + 1) * log10(2)) fraction digits (0.30102 rounds log10(2) down: a lower bound).
-     */
-    memcpy(&bits, &a, sizeof(bits));
-    e2 = (int)((bits >> 52) & 0x7FF) - 1023;
-    kstart = e2 + 1 >= 0 ? 1 : (int)((-(int64_t)(e2 + 1) * 30102) / 100000);
-    if (kstart < 1) {
-        kstart = 1;
-    }
-    kend = kstart + ENC_JSON_SHORT_SEARCH;
-    if (kend > ENC_JSON_POW10_EXACT) {
-        kend = ENC_JSON_POW10_EXACT;
-    }
-    for (k = kstart; k <= kend; k++) {
-        x = a * pow10_dbl[k];
-        if (x >= 1e15) {
-            return SHORT_NONE;
-        }
-        /* exact: x < 2^50, so x + 0.5 is representable (signed: one instruction each way) */
-        m = (uint64_t)(int64_t)(x + 0.5);
-        if (m >= 1000000000000000ULL) {
-            return SHORT_NONE;
-        }
-        if (m == 0 || (double)(int64_t)m / pow10_dbl[k] != a) {
-            continue;
-        }
-        while (m % 10 == 0) {
-            m /= 10;
-            k--;
-        }
-        nd = count_digits(m);
-        fmt_u64_backwards(dig + nd, m);
-        xd = (int)nd - 1 - k;
-        *len = fmt_g_layout(buf, v < 0, dig, nd, xd, ENC_JSON_SHORT_DIGITS);
-        return SHORT_FOUND;
-    }
-    return SHORT_UNKNOWN;
-}
-
-#if ENC_JSON_EXACT_INT128
-/*
- * Whether a candidate reads back as @v (mantissa @m), for fmt_double_exact()'s candidates near
- * the limit: @diff2 is twice its distance from V and @pk one ulp of |v|, both in units of
- * 2^-s of V's; @below when the candidate is below V.
- */
-static bool
-exact_reads_back(unsigned __int128 diff2, unsigned __int128 pk, uint64_t m, bool below)
-{
-    if (below && m == (1ULL << 52)) {
-        return 2 * diff2 <= pk; /* the double below is half an ulp away; m is even */
-    }
-    return diff2 < pk || (diff2 == pk && (m & 1) == 0);
-}
-
-/*
- * The reference algorithm for finite non-integral @v with 10^-6 <= |v| < 2^52 (about), in
- * exact integer arithmetic; tries precisions @pstart (15 or 16) to 17. Returns the length, or
- * 0 outside that range.
- *
- * |v| = m / 2^s exactly (m the 53-bit mantissa), so with k = 16 - (about the exponent of the
- * first digit), n = m * 10^k (below 2^53 * 10^22 < 2^127) is V = |v| * 10^k times 2^s, exactly:
- * V = q + r / 2^s, where q = n >> s has 17 or 18 digits. A p-digit candidate is q with dd =
- * 17 or 18 - p digits dropped, rounded half to even (as glibc's printf does, exactly). One ulp
- * of |v| is 10^k / 2^s in the units of V, and the candidate reads back as @v when its distance
- * from V is below half of that (a quarter below a power of two, where the double below is
- * closer), or equal to it and m is even (strtod also rounds half to even). The distance is an
- * integer plus or minus r / 2^s, so comparing integer parts with floor(half an ulp) settles all
- * but the candidates right at the limit, which get the exact 128-bit test.
- */
-static size_t
-fmt_double_exact(char *buf, double v, int pstart)
-{
-    unsigned __int128 n, r, pk, half;
-    uint64_t bits, m, q, qp, rr, scale, hulp, dist;
-    int s, t, x0, k, x, p, d, rcmp;
-    bool up, ok;
-    size_t nd;
-    char dig[ENC_JSON_DIG_BUF];
-
-    memcpy(&bits, &v, sizeof(bits));
-    if (((bits >> 52) & 0x7FF) == 0) {
-        return 0; /* subnormal (or zero) */
-    }
-    m = (bits & ((1ULL << 52) - 1)) | (1ULL << 52);
-    s = 1075 - (int)((bits >> 52) & 0x7FF); /* |v| = m / 2^s */
-    t = 52 - s;                             /* 2^t <= |v| < 2^(t + 1) */
-    if (s < 1 || t < -19) {
-        return 0;
-    }
-    /*
-     * floor(t * log10(2)) (exact for |t| < 1650; >> of a negative value is arithmetic in the
-     * compilers that have __int128): the first digit's exponent x, or x - 1.
-     */
-    x0 = (t * 78913) >> 18;
-    k = 16 - x0; /* 1..22 */
-    pk = k <= 19 ? (unsigned __int128)pow10_u64[k]
-                 : (unsigned __int128)pow10_u64[19] * pow10_u64[k - 19];
-    n = pk * m;
-    q = (uint64_t)(n >> s);
-    r = n & ((((unsigned __int128)1) << s) - 1);
-    half = ((unsigned __int128)1) << (s - 1);
-    rcmp = r > half ? 1 : r == half ? 0 : -1; /* r / 2^s against 1/2 */
-    hulp = (uint64_t)(pk >> (s + 1));         /* floor(half an ulp): V / 2^53 < 112 */
-    d = q >= pow10_u64[17] ? 1 : 0;           /* digits of q beyond 17 */
-    x = x0 + d;
-    for (p = pstart; p <= 17; p++) {
-        scale = pow10_u64[d + 17 - p];
-        qp = q / scale;
-        rr = q - qp * scale; /* V - qp * scale = rr + r / 2^s */
-        if (scale == 1) {
-            up = rcmp > 0 || (rcmp == 0 && (qp & 1) != 0);
-        }
-        else {
-            up = rr > scale / 2 || (rr == scale / 2 && (r != 0 || (qp & 1) != 0));
-        }
-        /* The distance is dist + r / 2^s below V, or dist - r / 2^s above it. */
-        dist = up ? scale - rr : rr;
-        if (!up && m != (1ULL << 52) && dist < hulp) {
-            ok = true;
-        }
-        else if (up && dist < hulp) {
-            ok = true;
-        }
-        else if (dist > hulp + 1 || (!up && dist > hulp && m != (1ULL << 52))) {
-            ok = false;
-        }
-        else if (up) {
-            ok = exact_reads_back((((unsigned __int128)dist << s) - r) * 2, pk, m, false);
-        }
-        else {
-            ok = exact_reads_back((((unsigned __int128)dist << s) + r) * 2, pk, m, true);
-        }
-        if (!ok) {
-            continue;
-        }
-        if (up && ++qp == pow10_u64[p]) {
-            qp = pow10_u64[p - 1]; /* 9.99..95 became 10.0: one more integer digit */
-            x++;
-        }
-        /* Drop trailing zeros (values like 0.25 have many) before writing the digits. */
-        nd = (size_t)p;
-        if (qp % 100000000 == 0) {
-            qp /= 100000000;
-            nd -= 8;
-        }
-        if (qp % 10000 == 0) {
-            qp /= 10000;
-            nd -= 4;
-        }
-        if (qp % 100 == 0) {
-            qp /= 100;
-            nd -= 2;
-        }
-        if (qp % 10 == 0) {
-            qp /= 10;
-            nd -= 1;
-        }
-        fmt_u64_backwards(dig + nd, qp);
-        return fmt_g_layout(buf, v < 0, dig, nd, x, p);
-    }
-    return 0; /* not reached: 17 digits always read back */
-}
-#endif
-
-/*
- * Whether the decimal @dig (@nd <= 16 digits) x 10^(@x - @nd + 1) reads back as @a (> 0):
- * 1 yes, 0 no, -1 when the exact check does not apply (mantissa above 2^53 or exponent beyond
- * 10^22). Exact for the same reason as fmt_short_decimal: one correctly rounded operation.
- */
-static int
-decimal_is(const char *dig, size_t nd, int x, double a)
-{
-    uint64_t m = 0;
-    int e = x - (int)nd + 1;
-    size_t i;
-
-    for (i = 0; i < nd; i++) {
-        m = m * 10 + (uint64_t)(dig[i] - '0');
-    }
-    if (m > (1ULL << 53) || e > ENC_JSON_POW10_EXACT || e < -ENC_JSON_POW10_EXACT) {
-        return -1;
-    }
-    if (e >= 0) {
-        return (double)m * pow10_dbl[e] == a;
-    }
-    return (double)m / pow10_dbl[-e] == a;
-}
-
-/*
- * Rounds the 17 correctly rounded digits @d17 (first digit's exponent @x) to @prec digits into
- * @out (@nd digits left after trailing zeros are dropped, first digit's exponent @xr). Returns
- * false when the 17 digits cannot tell: the dropped part reads exactly "5" or "50", which the
- * exact value may lie on either side of (or on) after the first rounding.
- */
-static bool
-round_digits(const char *d17, int x, int prec, char *out, size_t *nd, int *xr)
-{
-    bool up;
-    int i;
-
-    memcpy(out, d17, (size_t)prec);
-    if (d17[prec] != '5') {
-        up = d17[prec] > '5';
-    }
-    else {
-        up = false;
-        for (i = prec + 1; i < 17; i++) {
-            if (d17[i] != '0') {
-                up = true;
-            }
-        }
-        if (!up) {
-            return false;
-        }
-    }
-    *xr = x;
-    if (up) {
-        for (i = prec - 1; i >= 0 && out[i] == '9'; i--) {
-            out[i] = '0';
-        }
-        if (i < 0) {
-            out[0] = '1'; /* 9.99..95 became 10.0: one more integer digit */
-            (*xr)++;
-        }
-        else {
-            out[i]++;
-        }
-    }
-    *nd = (size_t)prec;
-    while (*nd > 1 && out[*nd - 1] == '0') {
-        (*nd)--;
-    }
-    return true;
-}
-
-/*
- * The reference algorithm for finite non-integral @v (or integral beyond 2^53) with one
- * snprintf in the common case: "%.16e" prints the 17 correctly rounded significant digits that
- * %.17g would; the 15- and 16-digit candidates are rounded from them and checked exactly.
- * @try15 is false when fmt_short_decimal already ruled 15 digits out. Returns the length.
- */
-static size_t
-fmt_double_slow(char *buf, double v, bool try15)
-{
-    char e[ENC_JSON_NUM_MAX];
-    char d17[ENC_JSON_DIG_BUF];
-    char dig[ENC_JSON_DIG_BUF];
-    const char *p;
-    size_t nd, len;
-    int n, prec, x, xr, exact;
-    bool neg = v < 0;
-
-    /* "[-]d.dddddddddddddddde[+-]XX[X]" */
-    n = snprintf(e, sizeof(e), "%.16e", v);
-    p = e + (neg ? 1 : 0);
-    if (n <= 0 || n >= (int)sizeof(e) || p[1] != '.' || p[18] != 'e') {
-        return 0;
-    }
-    d17[0] = p[0];
-    memcpy(d17 + 1, p + 2, 16);
-    x = 0;
-    for (p += 20; *p >= '0' && *p <= '9'; p++) {
-        x = x * 10 + (*p - '0');
-    }
-    if (e[(neg ? 1 : 0) + 19] == '-') {
-        x = -x;
-    }
-
-    for (prec = try15 ? ENC_JSON_SHORT_DIGITS : ENC_JSON_SHORT_DIGITS + 1; prec <= 16; prec++) {
-        if (!round_digits(d17, x, prec, dig, &nd, &xr)) {
-            len = fmt_g_checked(buf, v, prec);
-            if (len > 0) {
-                return len;
-            }
-            continue;
-        }
-        exact = decimal_is(dig, nd, xr, fabs(v));
-        if (exact == 0) {
-            continue;
-        }
-        len = fmt_g_layout(buf, neg, dig, nd, xr, prec);
-        if (exact == 1) {
-            return len;
-        }
-        buf[len] = '\0';
-        if (strtod(buf, NULL) == v) {
-            return len;
-        }
-    }
-    /* 17 digits always read back (DBL_DECIMAL_DIG). */
-    nd = 17;
-    while (nd > 1 && d17[nd - 1] == '0') {
-        nd--;
-    }
-    return fmt_g_layout(buf, neg, d17, nd, x, 17);
-}
-#endif
-
-/* The reference algorithm itself, for platforms without ENC_JSON_EXACT_DOUBLE. */
-static size_t
-fmt_double_reference(char *buf, double v)
-{
-    size_t len;
-    int n;
-
-    len = fmt_g_checked(buf, v, 15);
-    if (len == 0) {
-        len = fmt_g_checked(buf, v, 16);
-    }
-    if (len == 0) {
-        n = snprintf(buf, ENC_JSON_NUM_MAX, "%.17g", v);
-        len = n > 0 ? (size_t)n : 0;
-    }
-    return len;
-}
-
-/* put_double() for values that are not integers below 2^53. */
-static char *
-put_double_other(char *p, double v)
-{
-    size_t n;
-
-    if (isnan(v)) {
-        memcpy(p, "\"NaN\"", 5);
-        return p + 5;
-    }
-    if (isinf(v)) {
-        memcpy(p, v > 0 ? "\"+Inf\"" : "\"-Inf\"", 6);
-        return p + 6;
-    }
-#if ENC_JSON_EXACT_DOUBLE
-    {
-        enum short_result r = fmt_short_decimal(p, v, &n);
-
-        if (r != SHORT_FOUND) {
-#if ENC_JSON_EXACT_INT128
-            n = fmt_double_exact(p, v, r == SHORT_UNKNOWN ? 15 : 16);
-            if (n == 0) {
-                n = fmt_double_slow(p, v, r == SHORT_UNKNOWN);
-            }
-#else
-            n = fmt_double_slow(p, v, r == SHORT_UNKNOWN);
-#endif
-        }
-        if (n == 0) {
-            n = fmt_double_reference(p, v);
-        }
-    }
-#else
-    n = fmt_double_reference(p, v);
-#endif
-    return p + n;
-}
-
-/*
- * Writes @v at @p (ENC_JSON_NUM_MAX bytes of room, no NUL) as enc_json_double(); returns the
- * end. Inline for the integers most samples carry.
- */
-static inline char *
-put_double(char *p, double v)
-{
-    /* The range test comes first: converting an out-of-range double to int64_t is undefined. */
-    if (v > -ENC_JSON_INT_LIMIT && v < ENC_JSON_INT_LIMIT && (double)(int64_t)v == v) {
-        return put_i64(p, (int64_t)v); /* -0.0 becomes 0, as documented */
-    }
-    return put_double_other(p, v);
-}
-
-/* Appends @v; see enc_json.h. */
-void
-enc_json_double(struct strbuf *sb, double v)
-{
-    char *p;
-
-    if (!strbuf_room(sb, ENC_JSON_NUM_MAX)) {
-        return;
-    }
-    p = put_double(sb->data + sb->len, v);
-    sb->len = (size_t)(p - sb->data);
-    *p = '\0';
-}
-
-/*
- * Length of the UTF-8 sequence starting at @s (@n > 0 bytes left, s[0] >= 0x80) and whether it
- * is valid. When it is not, the length is that of the maximal invalid subpart (at least 1): the
- * lead byte plus the continuation bytes that were still acceptable, all replaced by one U+FFFD.
- * The ranges are those of RFC 3629 / Unicode table 3-7: no overlongs, no surrogates, no code
- * points above U+10FFFF.
- */
-static size_t
-utf8_sequence(const unsigned char *s, size_t n, bool *valid)
-{
-    unsigned char c = s[0];
-    unsigned char lo = 0x80;
-    unsigned char hi = 0xBF;
-    size_t len, i;
-
-    *valid = false;
-    if (c >= 0xC2 && c <= 0xDF) {
-        len = 2;
-    }
-    else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        if (c == 0xE0) {
-            lo = 0xA0; /* overlong below U+0800 */
-        }
-        else if (c == 0xED) {
-            hi = 0x9F; /* surrogates U+D800..U+DFFF */
-        }
-    }
-    else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        if (c == 0xF0) {
-            lo = 0x90; /* overlong below U+10000 */
-        }
-        else if (c == 0xF4) {
-            hi = 0x8F; /* above U+10FFFF */
-        }
-    }
-    else {
-        return 1; /* continuation byte, C0, C1 or F5..FF: never valid as a lead */
-    }
-    for (i = 1; i < len; i++) {
-        if (i >= n || s[i] < lo || s[i] > hi) {
-            return i;
-        }
-        lo = 0x80;
-        hi = 0xBF;
-    }
-    *valid = true;
-    return len;
-}
-
-/*
- * True when none of the 8 bytes of @x needs attention in a JSON string: no byte below 0x20, no
- * '"', no '\\', none at or above 0x80 (those go through UTF-8 validation). Each term sets a
- * byte's top bit for its class; a borrow between bytes only starts at a byte that already
- * matched, so the answer for the word is exact.
- */
-static inline bool
-word_is_plain(uint64_t x)
-{
-    const uint64_t ones = 0x0101010101010101ULL;
-    const uint64_t tops = 0x8080808080808080ULL;
-    uint64_t t = (x - ones * 0x20)              /* byte < 0x20 */
-                 | ((x ^ (ones * '"')) - ones)  /* byte == '"' */
-                 | ((x ^ (ones * '\\')) - ones) /* byte == '\\' */
-                 | x;                           /* byte >= 0x80 */
-
-    return (t & tops) == 0;
-}
-
-#if defined(__SSE2__)
-/*
- * word_is_plain() for 16 bytes: as signed bytes, those at or above 0x80 are negative, so one
- * compare finds them and the control characters.
- */
-static inline bool
-block_is_plain(__m128i x)
-{
-    __m128i bad = _mm_or_si128(_mm_cmplt_epi8(x, _mm_set1_epi8(0x20)),
-                               _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
-                                            _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))));
-
-    return _mm_movemask_epi8(bad) == 0;
-}
-#endif
-
-/*
- * Escapes input bytes from *@pi while they start before @end (a sequence that starts before
- * @end may run on to at most @n), storing at @p; returns the new end and advances *@pi. Each
- * input byte becomes at most 6 output bytes, so @p needs 6 * (@end - *@pi + 3) bytes of room
- * (6 * (@n - *@pi) when @end == @n).
- */
-static char *
-esc_span(char *p, const unsigned char *s, size_t *pi, size_t end, size_t n)
-{
-    size_t i = *pi;
-    size_t k;
-    uint64_t word;
-    unsigned char c;
-    bool valid;
-
-    while (i < end) {
-        while (end - i >= 8) {
-            memcpy(&word, s + i, 8);
-            if (!word_is_plain(word)) {
-                break;
-            }
-            memcpy(p, &word, 8);
-            p += 8;
-            i += 8;
-        }
-        while (i < end && json_plain[s[i]]) {
-            *p++ = (char)s[i++];
-        }
-        if (i >= end) {
-            break;
-        }
-        c = s[i];
-        if (c >= 0x80) {
-            k = utf8_sequence(s + i, n - i, &valid);
-            if (valid) {
-                memcpy(p, s + i, k);
-                p += k;
-            }
-            else {
-                memcpy(p, "\xEF\xBF\xBD", 3); /* k bytes in, 3 out */
-                p += 3;
-            }
-            i += k;
-            continue;
-        }
-        /* A control character, '"' or '\\': 1 byte in, up to 6 out. */
-        *p++ = '\\';
-        if (c == '"' || c == '\\') {
-            *p++ = (char)c;
-        }
-        else if (json_short_escape[c] != 0) {
-            *p++ = json_short_escape[c];
-        }
-        else {
-            memcpy(p, "u00", 3);
-            p[3] = hex_digits[c >> 4];
-            p[4] = hex_digits[c & 0xF];
-            p += 5;
-        }
-        i++;
-    }
-    *pi = i;
-    return p;
-}
-
-/*
- * Stores @n bytes of @str as a quoted JSON string at @p, which has 6 * @n + 2 bytes of room;
- * returns the end. Strings with nothing to escape (metric and label names always, label values
- * nearly always) are checked and copied with a few word-sized loads and stores.
- */
-static inline __attribute__((always_inline)) char *
-put_str(char *p, const char *str, size_t n)
-{
-    const unsigned char *s = (const unsigned char *)str;
-    size_t i = 0;
-    uint64_t w;
-    uint32_t a, b;
-
-    *p++ = '"';
-#if defined(__SSE2__)
-    if (n >= 16) {
-        __m128i x;
-
-        for (; n - i > 16; i += 16) {
-            x = _mm_loadu_si128((const __m128i *)(s + i));
-            if (!block_is_plain(x)) {
-                goto escape;
-            }
-            _mm_storeu_si128((__m128i *)p, x);
-            p += 16;
-        }
-        /* The last 16 bytes, overlapping some already copied (p stands for input byte i). */
-        x = _mm_loadu_si128((const __m128i *)(s + n - 16));
-        if (!block_is_plain(x)) {
-            goto escape;
-        }
-        _mm_storeu_si128((__m128i *)(p - (i + 16 - n)), x);
-        p += n - i;
-        *p++ = '"';
-        return p;
-    }
-#endif
-    if (n >= 8) {
-        for (; n - i > 8; i += 8) {
-            memcpy(&w, s + i, 8);
-            if (!word_is_plain(w)) {
-                goto escape;
-            }
-            memcpy(p, &w, 8);
-            p += 8;
-        }
-        /* The last 8 bytes, overlapping some already copied (p stands for input byte i). */
-        memcpy(&w, s + n - 8, 8);
-        if (!word_is_plain(w)) {
-            goto escape;
-        }
-        memcpy(p - (i + 8 - n), &w, 8);
-        p += n - i;
-    }
-    else if (n >= 4) {
-        memcpy(&a, s, 4);
-        memcpy(&b, s + n - 4, 4);
-        if (!word_is_plain(a | (uint64_t)b << 32)) {
-            goto escape;
-        }
-        memcpy(p, &a, 4);
-        memcpy(p + n - 4, &b, 4);
-        p += n;
-    }
-    else {
-        for (; i < n; i++) {
-            if (!json_plain[s[i]]) {
-                goto escape;
-            }
-            *p++ = (char)s[i];
-        }
-    }
-    *p++ = '"';
-    return p;
-
-escape:
-    p = esc_span(p, s, &i, n, n);
-    *p++ = '"';
-    return p;
-}
-
-/* Appends @s; see enc_json.h. */
-void
-enc_json_string(struct strbuf *sb, const char *str, size_t n)
-{
-    const unsigned char *s = (const unsigned char *)str;
-    size_t start_len, i, chunk;
-    char *p;
-
-    if (n <= ENC_JSON_SHORT_STR) {
-        if (!strbuf_room(sb, 6 * n + 2)) {
-            return;
-        }
-        p = put_str(sb->data + sb->len, str, n);
-        sb->len = (size_t)(p - sb->data);
-        *p = '\0';
-        return;
-    }
-    /* A long string reserves room chunk by chunk, so its buffer stays near its output size. */
-    if (n > SIZE_MAX / 2) {
-        sb->oom = true;
-        return;
-    }
-    if (!strbuf_room(sb, 1)) {
-        return;
-    }
-    start_len = sb->len;
-    p = sb->data + sb->len;
-    *p++ = '"';
-    i = 0;
-    while (i < n) {
-        chunk = n - i < ENC_JSON_CHUNK ? n - i : ENC_JSON_CHUNK;
-        if (!ensure(sb, &p, 6 * (chunk + 3) + 1)) {
-            sb->len = start_len;
-            sb->data[start_len] = '\0';
-            return;
-        }
-        p = esc_span(p, s, &i, i + chunk, n);
-    }
-    *p++ = '"';
-    sb->len = (size_t)(p - sb->data);
-    *p = '\0';
-}
-
-/*
- * Stores the C string @str at @p as a JSON string, "" when NULL, after making room for it and
- * @slack more bytes; returns the end, or NULL when sb became oom.
- */
-static inline __attribute__((always_inline)) char *
-put_cstr_at(struct strbuf *sb, char *p, const char *str, size_t slack)
-{
-    size_t n;
-
-    if (str == NULL) {
-        if (!ensure(sb, &p, 2 + slack)) {
-            return NULL;
-        }
-        memcpy(p, "\"\"", 2);
-        return p + 2;
-    }
-    n = strlen(str);
-    if (n <= ENC_JSON_SHORT_STR) {
-        if (!ensure(sb, &p, 6 * n + 2 + slack)) {
-            return NULL;
-        }
-        return put_str(p, str, n);
-    }
-    sb->len = (size_t)(p - sb->data);
-    enc_json_string(sb, str, n);
-    if (sb->oom) {
-        return NULL;
-    }
-    p = sb->data + sb->len;
-    return ensure(sb, &p, slack) ? p : NULL;
-}
-
-/*
  * Stores a copy of the text at sb->data[@from .. @to) at @p, after making room for it and
  * @slack more bytes; returns the end, or NULL when sb became oom.
  */
 static inline char *
 put_copy(struct strbuf *sb, char *p, size_t from, size_t to, size_t slack)
 {
-    if (!ensure(sb, &p, to - from + slack)) {
+    if (!jsonw_ensure(sb, &p, to - from + slack)) {
         return NULL;
     }
     copy_text(p, sb->data + from, to - from);
@@ -1221,7 +196,7 @@ put_sample(struct strbuf *sb, const struct sample *s, struct enc_cache *c, bool 
     }
     else {
         memcpy(p, "{\"name\":", 8);
-        p = put_cstr_at(sb, p + 8, s->name, slack);
+        p = jsonw_put_cstr_at(sb, p + 8, s->name, slack);
         if (p == NULL) {
             return;
         }
@@ -1251,7 +226,7 @@ put_sample(struct strbuf *sb, const struct sample *s, struct enc_cache *c, bool 
                 p = put_copy(sb, p, c->lstart + nfrom, c->lstart + c->vstart[j], slack);
             }
             else {
-                p = put_cstr_at(sb, p, l[j].name, slack);
+                p = jsonw_put_cstr_at(sb, p, l[j].name, slack);
                 if (p != NULL) {
                     *p++ = ':';
                 }
@@ -1261,7 +236,7 @@ put_sample(struct strbuf *sb, const struct sample *s, struct enc_cache *c, bool 
             }
         }
         if (j >= ENC_JSON_CACHE_LABELS) {
-            p = put_cstr_at(sb, p, l[j].value, slack);
+            p = jsonw_put_cstr_at(sb, p, l[j].value, slack);
         }
         else {
             next_nfrom = c->vend[j] + 1;
@@ -1272,7 +247,7 @@ put_sample(struct strbuf *sb, const struct sample *s, struct enc_cache *c, bool 
             }
             else {
                 c->vstart[j] = (size_t)(p - sb->data) - lstart;
-                p = put_cstr_at(sb, p, l[j].value, slack);
+                p = jsonw_put_cstr_at(sb, p, l[j].value, slack);
             }
             if (p == NULL) {
                 return;
@@ -1290,7 +265,7 @@ put_sample(struct strbuf *sb, const struct sample *s, struct enc_cache *c, bool 
 
     /* },"value":<v>,"type":"<type>"[,"ts_ms":<ts>]}: within the slack */
     memcpy(p, "},\"value\":", 10);
-    p = put_double(p + 10, s->value);
+    p = jsonw_put_double(p + 10, s->value);
     if (type == NULL) {
         copy_text(p, sb->data + tr->off, tlen);
     }
@@ -1307,7 +282,7 @@ put_sample(struct strbuf *sb, const struct sample *s, struct enc_cache *c, bool 
     p += tlen;
     if (s->has_ts) {
         memcpy(p, ",\"ts_ms\":", 9);
-        p = put_i64(p + 9, s->ts_ms);
+        p = jsonw_put_i64(p + 9, s->ts_ms);
     }
     *p++ = '}';
     sb->len = (size_t)(p - sb->data);
@@ -1324,17 +299,6 @@ enc_json_sample(struct strbuf *sb, const struct sample *s)
     put_sample(sb, s, &c, false);
 }
 
-/* Appends the C string @s as a JSON string, null when NULL. */
-static void
-put_cstr_or_null(struct strbuf *sb, const char *s)
-{
-    if (s == NULL) {
-        STRBUF_PUT_LIT(sb, "null");
-        return;
-    }
-    enc_json_string(sb, s, strlen(s));
-}
-
 /* Appends the members of the target labels object (without braces), in array order. */
 static void
 put_target_labels(struct strbuf *sb, const struct label *labels, uint32_t n)
@@ -1345,19 +309,9 @@ put_target_labels(struct strbuf *sb, const struct label *labels, uint32_t n)
         if (i > 0) {
             STRBUF_PUT_LIT(sb, ",");
         }
-        if (labels[i].name == NULL) {
-            STRBUF_PUT_LIT(sb, "\"\"");
-        }
-        else {
-            enc_json_string(sb, labels[i].name, strlen(labels[i].name));
-        }
+        jsonw_cstr(sb, labels[i].name);
         STRBUF_PUT_LIT(sb, ":");
-        if (labels[i].value == NULL) {
-            STRBUF_PUT_LIT(sb, "\"\"");
-        }
-        else {
-            enc_json_string(sb, labels[i].value, strlen(labels[i].value));
-        }
+        jsonw_cstr(sb, labels[i].value);
     }
 }
 
@@ -1375,13 +329,13 @@ enc_json_batch(struct strbuf *sb, const struct batch *b)
 
     enc_cache_init(&cache);
     STRBUF_PUT_LIT(sb, "{\"ts_ms\":");
-    put_i64_sb(sb, b->ts_ms);
+    jsonw_i64(sb, b->ts_ms);
     STRBUF_PUT_LIT(sb, ",\"job\":");
-    put_cstr_or_null(sb, b->job);
+    jsonw_cstr_or_null(sb, b->job);
     STRBUF_PUT_LIT(sb, ",\"instance\":");
-    put_cstr_or_null(sb, b->instance);
+    jsonw_cstr_or_null(sb, b->instance);
     STRBUF_PUT_LIT(sb, ",\"url\":");
-    put_cstr_or_null(sb, b->url);
+    jsonw_cstr_or_null(sb, b->url);
     if (b->ok) {
         STRBUF_PUT_LIT(sb, ",\"ok\":true");
     }
@@ -1396,16 +350,16 @@ enc_json_batch(struct strbuf *sb, const struct batch *b)
         STRBUF_PUT_LIT(sb, "null");
     }
     else {
-        put_i64_sb(sb, b->http_status);
+        jsonw_i64(sb, b->http_status);
     }
     STRBUF_PUT_LIT(sb, ",\"duration_s\":");
-    enc_json_double(sb, b->duration_s);
+    jsonw_double(sb, b->duration_s);
     STRBUF_PUT_LIT(sb, ",\"error\":");
     if (b->ok) {
         STRBUF_PUT_LIT(sb, "null");
     }
     else {
-        enc_json_string(sb, b->error, strnlen(b->error, sizeof(b->error)));
+        jsonw_string(sb, b->error, strnlen(b->error, sizeof(b->error)));
     }
     STRBUF_PUT_LIT(sb, ",\"labels\":{");
     put_target_labels(sb, b->target_labels, b->ntarget_labels);

@@ -28,7 +28,7 @@
  * as gauges named as exposed, so nothing is lost.
  *
  * Values are written as asDouble. Timestamps (ms) become timeUnixNano = ms * 10^6; a negative
- * one is written 0 (fixed64 cannot hold it). Strings and finite doubles go through enc_json.c's
+ * one is written 0 (fixed64 cannot hold it). Strings and finite doubles go through jsonw.c's
  * writers.
  */
 #include "build-config.h"
@@ -42,7 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "enc_json.h"
+#include "jsonw.h"
 
 #define ENC_OTLP_U64_MAX 20                     /* "18446744073709551615" */
 #define ENC_OTLP_BOUNDS_CACHE 64                /* parsed le / quantile values kept per series */
@@ -151,7 +151,7 @@ static void
 put_double(struct strbuf *sb, double v)
 {
     if (isfinite(v)) {
-        enc_json_double(sb, v);
+        jsonw_double(sb, v);
     }
     else if (isnan(v)) {
         STRBUF_PUT_LIT(sb, "\"NaN\"");
@@ -222,7 +222,7 @@ match_suffix(struct otlp_class *c, const char *name, size_t len, const struct ot
 static void
 classify(const struct sample *s, struct otlp_class *c)
 {
-    const char *name = enc_json_str_or_empty(s->name);
+    const char *name = jsonw_str_or_empty(s->name);
     size_t len = strlen(name), k;
 
     c->len = len;
@@ -271,13 +271,13 @@ same_family(const struct sample *a, const struct otlp_class *ca, const struct sa
 {
     return a->type == b->type && ca->base == cb->base &&
            (a->name == b->name ||
-            memcmp(enc_json_str_or_empty(a->name), enc_json_str_or_empty(b->name), ca->base) == 0);
+            memcmp(jsonw_str_or_empty(a->name), jsonw_str_or_empty(b->name), ca->base) == 0);
 }
 
 static inline bool
 str_eq(const char *a, const char *b)
 {
-    return a == b || strcmp(enc_json_str_or_empty(a), enc_json_str_or_empty(b)) == 0;
+    return a == b || strcmp(jsonw_str_or_empty(a), jsonw_str_or_empty(b)) == 0;
 }
 
 /* Whether @a and @b have the same labels in the same order, ignoring any named @skip. */
@@ -315,7 +315,7 @@ label_value(const struct sample *s, const char *name)
 
     for (i = 0; i < s->nlabels; i++) {
         if (str_eq(s->labels[i].name, name)) {
-            return enc_json_str_or_empty(s->labels[i].value);
+            return jsonw_str_or_empty(s->labels[i].value);
         }
     }
     return NULL;
@@ -383,9 +383,9 @@ put_attributes(struct strbuf *sb, const struct sample *s, const char *skip)
             continue;
         }
         STRBUF_PUT_LIT_SEP(sb, !first, ",{\"key\":");
-        enc_json_cstr(sb, s->labels[i].name);
+        jsonw_cstr(sb, s->labels[i].name);
         STRBUF_PUT_LIT(sb, ",\"value\":{\"stringValue\":");
-        enc_json_cstr(sb, s->labels[i].value);
+        jsonw_cstr(sb, s->labels[i].value);
         STRBUF_PUT_LIT(sb, "}}");
         first = false;
     }
@@ -396,9 +396,9 @@ static void
 put_resource_attr(struct strbuf *sb, bool comma, const char *key, const char *value)
 {
     STRBUF_PUT_LIT_SEP(sb, comma, ",{\"key\":");
-    enc_json_cstr(sb, key);
+    jsonw_cstr(sb, key);
     STRBUF_PUT_LIT(sb, ",\"value\":{\"stringValue\":");
-    enc_json_cstr(sb, value);
+    jsonw_cstr(sb, value);
     STRBUF_PUT_LIT(sb, "}}");
 }
 
@@ -444,7 +444,7 @@ point_begin(struct otlp_writer *w, uint8_t kind, const char *name, size_t len)
     }
     metric_close(w);
     STRBUF_PUT_LIT_SEP(w->sb, w->any, ",{\"name\":");
-    enc_json_string(w->sb, name, len);
+    jsonw_string(w->sb, name, len);
     switch (kind) {
     case OTLP_SUM:
         STRBUF_PUT_LIT(w->sb, ",\"sum\":{\"aggregationTemporality\":2,\"isMonotonic\":true,"
@@ -472,7 +472,7 @@ static void
 put_number_point(struct otlp_writer *w, uint8_t kind, const struct sample *s, size_t name_len,
                  const uint64_t *start_ns)
 {
-    point_begin(w, kind, enc_json_str_or_empty(s->name), name_len);
+    point_begin(w, kind, jsonw_str_or_empty(s->name), name_len);
     STRBUF_PUT_LIT(w->sb, "{");
     put_attributes(w->sb, s, NULL);
     put_times(w, s, start_ns);
@@ -677,7 +677,7 @@ put_histogram_point(struct otlp_writer *w, const struct otlp_series *ser)
             STRBUF_PUT_LIT(w->sb, ",");
         }
         /* finite: only the last bound is infinite, and it is left out */
-        enc_json_double(w->sb, series_parsed(ser, nb, &b->samples[k], "le"));
+        jsonw_double(w->sb, series_parsed(ser, nb, &b->samples[k], "le"));
         nb++;
     }
     STRBUF_PUT_LIT(w->sb, "]}");
@@ -699,7 +699,7 @@ put_summary_point(struct otlp_writer *w, const struct otlp_series *ser)
                 continue;
             }
             STRBUF_PUT_LIT_SEP(w->sb, nq > 0, ",{\"quantile\":");
-            enc_json_double(w->sb, series_parsed(ser, nq, &b->samples[k], "quantile"));
+            jsonw_double(w->sb, series_parsed(ser, nq, &b->samples[k], "quantile"));
             STRBUF_PUT_LIT(w->sb, ",\"value\":");
             put_double(w->sb, b->samples[k].value);
             STRBUF_PUT_LIT(w->sb, "}");
@@ -738,7 +738,7 @@ put_series(struct otlp_writer *w, size_t i, const struct otlp_class *c)
     ser.end = g;
     ok = c->kind == OTLP_HISTOGRAM ? check_histogram(b, &ser) : check_summary(b, &ser);
     if (ok) {
-        point_begin(w, c->kind, enc_json_str_or_empty(s->name), c->base);
+        point_begin(w, c->kind, jsonw_str_or_empty(s->name), c->base);
         if (c->kind == OTLP_HISTOGRAM) {
             put_histogram_point(w, &ser);
         }
@@ -749,7 +749,7 @@ put_series(struct otlp_writer *w, size_t i, const struct otlp_class *c)
     else {
         for (k = i; k < g; k++) {
             put_number_point(w, OTLP_GAUGE, &b->samples[k],
-                             strlen(enc_json_str_or_empty(b->samples[k].name)), NULL);
+                             strlen(jsonw_str_or_empty(b->samples[k].name)), NULL);
         }
     }
     return g - i;
@@ -791,7 +791,7 @@ encode_otlp(struct strbuf *sb, const struct batch *b)
         comma = true;
     }
     STRBUF_PUT_LIT(sb, "]},\"scopeMetrics\":[{\"scope\":{\"name\":\"pollster\",\"version\":");
-    enc_json_cstr(sb, PACKAGE_VERSION);
+    jsonw_cstr(sb, PACKAGE_VERSION);
     STRBUF_PUT_LIT(sb, "},\"metrics\":[");
     while (i < b->nsamples && !sb->oom) {
         classify(&b->samples[i], &c);

@@ -20,7 +20,7 @@
  *     the batch start.
  * Where we differ:
  *   - the tags are job, instance, the target labels (external labels included) and the sample's
- *     labels (enc_vm_ident_put(): each name once, the sample's label winning); Telegraf has no
+ *     labels (enc_labels_ident_put(): each name once, the sample's label winning); Telegraf has no
  *     job/instance and adds a "url" tag instead;
  *   - non-finite values are written as the strings "NaN", "+Inf" and "-Inf", as the native
  *     format writes them (Prometheus HTTP API spelling). Telegraf itself loses them: its parser
@@ -37,13 +37,13 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "enc_json.h"
-#include "enc_vm.h"
+#include "enc_labels.h"
+#include "jsonw.h"
 
 static inline bool
 str_eq(const char *a, const char *b)
 {
-    return a == b || strcmp(enc_json_str_or_empty(a), enc_json_str_or_empty(b)) == 0;
+    return a == b || strcmp(jsonw_str_or_empty(a), jsonw_str_or_empty(b)) == 0;
 }
 
 static bool
@@ -94,16 +94,16 @@ count_sum_pair(const struct sample *a, const struct sample *b, const struct samp
         a->has_ts != b->has_ts || (a->has_ts && a->ts_ms != b->ts_ms)) {
         return false;
     }
-    cn = enc_json_str_or_empty(a->name);
-    sn = enc_json_str_or_empty(b->name);
+    cn = jsonw_str_or_empty(a->name);
+    sn = jsonw_str_or_empty(b->name);
     c = a;
     s = b;
     cl = strlen(cn);
     if (base_len(cn, cl, "_count") == 0) {
         c = b;
         s = a;
-        cn = enc_json_str_or_empty(c->name);
-        sn = enc_json_str_or_empty(s->name);
+        cn = jsonw_str_or_empty(c->name);
+        sn = jsonw_str_or_empty(s->name);
         cl = strlen(cn);
     }
     sl = strlen(sn);
@@ -119,11 +119,11 @@ count_sum_pair(const struct sample *a, const struct sample *b, const struct samp
 static inline void
 put_field(struct strbuf *sb, const struct sample *s)
 {
-    const char *name = enc_json_str_or_empty(s->name);
+    const char *name = jsonw_str_or_empty(s->name);
 
-    enc_json_string(sb, name, strlen(name));
+    jsonw_string(sb, name, strlen(name));
     STRBUF_PUT_LIT(sb, ":");
-    enc_json_double(sb, s->value); /* non-finite: "NaN", "+Inf", "-Inf" (see top) */
+    jsonw_double(sb, s->value); /* non-finite: "NaN", "+Inf", "-Inf" (see top) */
 }
 
 /*
@@ -133,14 +133,14 @@ put_field(struct strbuf *sb, const struct sample *s)
 static int
 encode_telegraf(struct strbuf *sb, const struct batch *b)
 {
-    struct enc_vm_ident id;
-    char bts[ENC_JSON_I64_MAX], ts[ENC_JSON_I64_MAX];
+    struct enc_labels_ident id;
+    char bts[JSONW_I64_MAX], ts[JSONW_I64_MAX];
     size_t start = sb->len;
-    size_t btslen = enc_json_fmt_i64(bts, b->ts_ms / 1000);
+    size_t btslen = jsonw_fmt_i64(bts, b->ts_ms / 1000);
     const struct sample *count = NULL;
     size_t i = 0;
 
-    enc_vm_ident_init(&id, b, false);
+    enc_labels_ident_init(&id, b, false);
     while (i < b->nsamples && !sb->oom) {
         const struct sample *s = &b->samples[i];
         bool pair = i + 1 < b->nsamples && count_sum_pair(s, s + 1, &count);
@@ -156,10 +156,10 @@ encode_telegraf(struct strbuf *sb, const struct batch *b)
             put_field(sb, s);
         }
         STRBUF_PUT_LIT(sb, "},\"name\":\"prometheus\",\"tags\":{");
-        enc_vm_ident_put(sb, &id, s, false);
+        enc_labels_ident_put(sb, &id, s, false);
         STRBUF_PUT_LIT(sb, "},\"timestamp\":");
         if (s->has_ts) {
-            strbuf_put(sb, ts, enc_json_fmt_i64(ts, s->ts_ms / 1000));
+            strbuf_put(sb, ts, jsonw_fmt_i64(ts, s->ts_ms / 1000));
         }
         else {
             strbuf_put(sb, bts, btslen);

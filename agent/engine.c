@@ -13,13 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <event2/event.h>
 
 #include "clock.h"
 #include "daemon.h"
-#include "enc_json.h"
 #include "log.h"
 #include "loop.h"
 #include "sched.h"
@@ -874,92 +872,49 @@ engine_reload_abort(struct engine *e)
     e->reloading = false;
 }
 
-static void
-put_key(struct strbuf *sb, const char *key, const char *value)
+/* The number of targets; see engine.h. */
+size_t
+engine_target_count(const struct engine *e)
 {
-    strbuf_putc(sb, '"');
-    strbuf_puts(sb, key);
-    strbuf_puts(sb, "\":");
-    if (value != NULL) {
-        enc_json_string(sb, value, strlen(value));
-    }
-    else {
-        strbuf_puts(sb, "null");
-    }
+    return e->ntargets;
 }
 
-/* RFC 3339 UTC with milliseconds, as Prometheus' API writes times. */
-static void
-put_time(struct strbuf *sb, const char *key, int64_t ms)
+/* A read-only view of target @i; see engine.h. */
+int
+engine_target_info(const struct engine *e, size_t i, struct engine_target_info *out)
 {
-    char buf[96];
-    struct tm tm;
-    time_t secs = (time_t)(ms / 1000);
+    const struct target *t;
 
-    if (ms <= 0) {
-        put_key(sb, key, NULL);
-        return;
+    if (i >= e->ntargets) {
+        return -ENOENT;
     }
-    gmtime_r(&secs, &tm);
-    snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
-    put_key(sb, key, buf);
-}
+    t = e->targets[i];
+    memset(out, 0, sizeof(*out));
+    out->job = t->job;
+    out->kind = t->kind->name;
+    out->display_url = t->display_url;
+    out->instance = t->instance;
+    out->labels = t->labels;
+    out->nlabels = t->nlabels;
+    out->interval_ms = t->interval_ms;
+    out->timeout_ms = t->timeout_ms;
 
-void
-engine_render_targets(struct strbuf *sb, void *engine)
-{
-    struct engine *e = engine;
-    int64_t wall = clock_wall_ms();
-    mono_ms mono = clock_mono_ms();
+    out->health = t->last_ts_ms == 0 ? ENGINE_HEALTH_UNKNOWN
+                  : t->last_ok       ? ENGINE_HEALTH_UP
+                                     : ENGINE_HEALTH_DOWN;
+    out->last_ts_ms = t->last_ts_ms;
+    out->last_duration_s = t->last_duration_s;
+    out->last_samples = t->last_samples;
+    out->last_reason = out->health == ENGINE_HEALTH_DOWN ? t->last_reason : REASON_NONE;
+    out->last_error = t->last_error;
 
-    strbuf_puts(sb, "{\"status\":\"success\",\"data\":{\"activeTargets\":[");
-    for (size_t i = 0; i < e->ntargets; i++) {
-        struct target *t = e->targets[i];
-        if (i > 0) {
-            strbuf_putc(sb, ',');
-        }
-        strbuf_putc(sb, '{');
-        put_key(sb, "job", t->job);
-        strbuf_putc(sb, ',');
-        put_key(sb, "kind", t->kind->name);
-        strbuf_putc(sb, ',');
-        put_key(sb, "scrapeUrl", t->display_url);
-        strbuf_putc(sb, ',');
-        put_key(sb, "instance", t->instance);
-        strbuf_puts(sb, ",\"labels\":{");
-        for (size_t l = 0; l < t->nlabels; l++) {
-            if (l > 0) {
-                strbuf_putc(sb, ',');
-            }
-            put_key(sb, t->labels[l].name, t->labels[l].value);
-        }
-        strbuf_puts(sb, "},");
-        put_key(sb, "health", t->last_ts_ms == 0 ? "unknown" : t->last_ok ? "up" : "down");
-        strbuf_putc(sb, ',');
-        put_time(sb, "lastScrape", t->last_ts_ms);
-        strbuf_puts(sb, ",\"lastScrapeDuration\":");
-        enc_json_double(sb, t->last_duration_s);
-        strbuf_printf(sb, ",\"lastSamples\":%zu,", t->last_samples);
-        put_key(sb, "reason",
-                t->last_ts_ms == 0 || t->last_ok ? NULL : reason_name(t->last_reason));
-        strbuf_putc(sb, ',');
-        put_key(sb, "lastError", t->last_error);
-        strbuf_putc(sb, ',');
-        if (t->sched.ev != NULL && !e->draining) {
-            put_time(sb, "nextScrape", wall + (sched_next_at(&t->sched) - mono));
-        }
-        else {
-            put_key(sb, "nextScrape", NULL);
-        }
-        strbuf_printf(sb, ",\"scrapeInterval\":\"%llds\",\"scrapeTimeout\":\"%lldms\"",
-                      (long long)(t->interval_ms / 1000), (long long)t->timeout_ms);
-        strbuf_printf(sb, ",\"inFlight\":%s,\"skippedOverlaps\":%llu,\"skippedLate\":%llu}",
-                      t->sched.in_flight ? "true" : "false",
-                      (unsigned long long)t->sched.skipped_overlap,
-                      (unsigned long long)t->sched.skipped_late);
+    if (t->sched.ev != NULL && !e->draining) {
+        out->next_ts_ms = clock_wall_ms() + (sched_next_at(&t->sched) - clock_mono_ms());
     }
-    strbuf_puts(sb, "]}}");
+    out->in_flight = t->sched.in_flight;
+    out->skipped_overlap = t->sched.skipped_overlap;
+    out->skipped_late = t->sched.skipped_late;
+    return 0;
 }
 
 /* One metric family over every output that reports stats (lines of a family stay together). */

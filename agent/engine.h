@@ -88,11 +88,52 @@ void engine_reload_abort(struct engine *e);
 
 /* Renders self metrics (a status_render_fn). */
 void engine_render_metrics(struct strbuf *sb, void *engine);
+
+/* What a target's last finished run says about it. */
+enum engine_health {
+    ENGINE_HEALTH_UNKNOWN, /* it has not finished a run yet */
+    ENGINE_HEALTH_UP,
+    ENGINE_HEALTH_DOWN,
+};
+
 /*
- * Renders /api/v1/targets (a status_render_fn): Prometheus' shape (job, scrapeUrl, labels,
- * health, lastScrape, lastScrapeDuration, lastError) plus kind, instance, reason, nextScrape,
- * inFlight and skipped tick counts: what an operator opens first when something is wrong.
+ * A read-only view of one target for status pages (/api/v1/targets, the HTML page). Strings and
+ * labels are borrowed from the engine: valid until the loop runs again (a reload may free the
+ * target), so a renderer reads them within the request it serves.
  */
-void engine_render_targets(struct strbuf *sb, void *engine);
+struct engine_target_info {
+    const char *job;            /* borrowed */
+    const char *kind;           /* borrowed: the job kind's name ("prometheus", "probe", ...) */
+    const char *display_url;    /* borrowed: the URL without userinfo */
+    const char *instance;       /* borrowed */
+    const struct label *labels; /* borrowed: the target labels, in order */
+    size_t nlabels;
+    int64_t interval_ms;
+    int64_t timeout_ms;
+
+    /* The last finished run. */
+    enum engine_health health;
+    int64_t last_ts_ms;      /* wall-clock start, ms since the epoch; 0 = never ran */
+    double last_duration_s;  /* 0 when never ran */
+    size_t last_samples;     /* samples it delivered, synthetic series included */
+    enum reason last_reason; /* why it failed; REASON_NONE unless health is DOWN */
+    const char *last_error;  /* borrowed: the error text; "" unless it failed */
+
+    /* The schedule. */
+    int64_t next_ts_ms;       /* wall-clock time of the next tick; 0 = none (once, draining) */
+    bool in_flight;           /* a run is in progress */
+    uint64_t skipped_overlap; /* ticks skipped because the previous run was still in flight */
+    uint64_t skipped_late;    /* ticks skipped because the loop was late */
+};
+
+/* The number of targets, for engine_target_info(). */
+size_t engine_target_count(const struct engine *e);
+
+/*
+ * Fills @out with target @i (0 <= @i < engine_target_count(), in configuration order).
+ * Returns 0, or -ENOENT when @i is out of range. Reads the clocks for next_ts_ms; changes
+ * nothing. Called on the loop thread (the status server's request handlers).
+ */
+int engine_target_info(const struct engine *e, size_t i, struct engine_target_info *out);
 
 #endif

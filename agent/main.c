@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <event2/event.h>
@@ -174,6 +175,8 @@ main(int argc, char **argv)
     uint64_t size;
     char *end;
     long code;
+    bool forked_parent;
+    int rc;
 
     run_opts_init(&o);
     opterr = 0;
@@ -341,5 +344,14 @@ main(int argc, char **argv)
         }
         o.only_job = o.job;
     }
-    return run_main(&o);
+    rc = run_main(&o, &forked_parent);
+    if (forked_parent) {
+        /*
+         * A parent of --daemonize's double fork: the one process main() ends with _exit(), so
+         * it neither flushes stdio buffers nor runs atexit handlers shared with the daemon it
+         * forked. Why, in full: daemon_detach() in daemon.h.
+         */
+        _exit(rc);
+    }
+    return rc;
 }

@@ -20,6 +20,7 @@
 #include <curl/curl.h>
 #include <event2/event.h>
 
+#include "api_targets.h"
 #include "config.h"
 #include "daemon.h"
 #include "enc_json.h"
@@ -405,7 +406,7 @@ add_outputs(struct engine *e, struct loop *l, const struct run_opts *o, const st
 }
 
 int
-run_main(const struct run_opts *o)
+run_main(const struct run_opts *o, bool *forked_parent)
 {
     struct loop *l = NULL;
     struct engine *e = NULL;
@@ -414,6 +415,8 @@ run_main(const struct run_opts *o)
     int exit_code = RUN_EXIT_FAILED;
     char err[512];
     bool builtin = o->ntargets == 0 && o->config_path == NULL;
+
+    *forked_parent = false;
 
     if (kinds_find(o->kind) == NULL || (o->format != NULL && encoder_find(o->format) == NULL)) {
         struct strbuf names;
@@ -467,10 +470,18 @@ run_main(const struct run_opts *o)
     }
     /* Before anything opens sockets or event bases: they must belong to the daemon. */
     if (o->daemonize) {
-        if (daemon_detach(o->pidfile, err, sizeof(err)) != 0) {
+        int parent_exit;
+
+        if (daemon_detach(o->pidfile, &parent_exit, err, sizeof(err)) != 0) {
             fprintf(stderr, "pollster: %s\n", err);
             config_free(ctx.config);
             return RUN_EXIT_USAGE;
+        }
+        if (parent_exit >= 0) {
+            /* Not the daemon: release our memory only, and let main() end us (daemon.h). */
+            config_free(ctx.config);
+            *forked_parent = true;
+            return parent_exit;
         }
         log_set_target(LOG_TARGET_SYSLOG);
     }
@@ -505,7 +516,7 @@ run_main(const struct run_opts *o)
         }
         static const struct status_hooks hooks = {
             .metrics = engine_render_metrics,
-            .targets = engine_render_targets,
+            .targets = api_targets_render_cb,
             .reload = reload_hook,
         };
         st = status_new(loop_base(l), listen, &hooks, e, err, sizeof(err));

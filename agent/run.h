@@ -63,8 +63,12 @@ void run_opts_init(struct run_opts *o);
 #define RUN_DEFAULT_BODY_LIMIT (10ULL << 20)
 #define RUN_DEFAULT_SHUTDOWN_TIMEOUT_MS 5000
 
-/* Runs the selected mode to the end; returns an enum run_exit value. */
-int run_main(const struct run_opts *o);
+/*
+ * Runs the selected mode to the end; returns an enum run_exit value. With --daemonize, the
+ * processes of the double fork that are not the daemon return too, with *@forked_parent set and
+ * the status to end with: main() must end them with _exit() (see daemon_detach() in daemon.h).
+ */
+int run_main(const struct run_opts *o, bool *forked_parent);
 
 /* --check-config -c FILE: prints the summary (exit 0) or every error (exit 2). */
 int run_check_config(const char *path);

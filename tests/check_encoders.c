@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "enc_json.h"
+#include "jsonw.h"
 #include "enc_otlp.h"
 #include "enc_telegraf.h"
 #include "enc_vm.h"
@@ -449,9 +450,9 @@ START_TEST(test_utf8_model)
     for (i = 0; i < T_N(cases); i++) {
         t_utf8_fix(cases[i][0], out, sizeof(out));
         ck_assert_str_eq(out, cases[i][1]);
-        /* and the model agrees with what enc_json_string() writes */
+        /* and the model agrees with what jsonw_string() writes */
         strbuf_reset(&sb);
-        enc_json_string(&sb, cases[i][0], strlen(cases[i][0]));
+        jsonw_string(&sb, cases[i][0], strlen(cases[i][0]));
         o = json_tokener_parse(sb.data);
         ck_assert_ptr_nonnull(o);
         ck_assert_str_eq(json_object_get_string(o), cases[i][1]);

@@ -15,6 +15,7 @@
 
 #include <json-c/json.h>
 
+#include "api_targets.h"
 #include "enc_json.h"
 #include "engine.h"
 #include "job_probe.h"
@@ -258,7 +259,7 @@ START_TEST(test_targets_api)
     add("/ok", 1000, NULL);
     add("/status/500", 1000, NULL);
     strbuf_init(&sb);
-    engine_render_targets(&sb, eng);
+    api_targets_render(&sb, eng);
     json_object *before = json_tokener_parse(sb.data);
     ck_assert_ptr_nonnull(before);
     json_object *list = testutil_field(testutil_field(before, "data"), "activeTargets");
@@ -268,7 +269,7 @@ START_TEST(test_targets_api)
 
     ck_assert_int_eq(engine_run_once(eng), 1);
     strbuf_reset(&sb);
-    engine_render_targets(&sb, eng);
+    api_targets_render(&sb, eng);
     json_object *after = json_tokener_parse(sb.data);
     ck_assert_msg(after != NULL, "%s", sb.data);
     list = testutil_field(testutil_field(after, "data"), "activeTargets");
@@ -290,6 +291,55 @@ START_TEST(test_targets_api)
         }
     }
     json_object_put(after);
+    strbuf_release(&sb);
+}
+END_TEST
+
+/*
+ * The accessor api_targets.c reads, and the exact bytes it renders for a target that never ran
+ * (no times in it): the API's field order and formats must not drift.
+ */
+START_TEST(test_target_info)
+{
+    struct engine_target_info info;
+    struct strbuf sb;
+    char want[1024];
+
+    ck_assert_uint_eq(engine_target_count(eng), 0);
+    ck_assert_int_eq(engine_target_info(eng, 0, &info), -ENOENT);
+    add("/ok", 1000, NULL);
+    ck_assert_uint_eq(engine_target_count(eng), 1);
+    ck_assert_int_eq(engine_target_info(eng, 1, &info), -ENOENT);
+    ck_assert_int_eq(engine_target_info(eng, 0, &info), 0);
+    ck_assert_str_eq(info.job, "web");
+    ck_assert_str_eq(info.kind, "probe");
+    ck_assert_ptr_nonnull(strstr(info.display_url, "/ok"));
+    ck_assert_int_eq(info.health, ENGINE_HEALTH_UNKNOWN);
+    ck_assert_int_eq(info.last_ts_ms, 0);
+    ck_assert_int_eq(info.next_ts_ms, 0); /* once mode: no schedule */
+    ck_assert_int_eq(info.last_reason, REASON_NONE);
+    ck_assert_str_eq(info.last_error, "");
+    ck_assert(!info.in_flight);
+
+    strbuf_init(&sb);
+    api_targets_render(&sb, eng);
+    snprintf(want, sizeof(want),
+             "{\"status\":\"success\",\"data\":{\"activeTargets\":[{\"job\":\"web\","
+             "\"kind\":\"probe\",\"scrapeUrl\":\"%s\",\"instance\":\"%s\",\"labels\":{},"
+             "\"health\":\"unknown\",\"lastScrape\":null,\"lastScrapeDuration\":0,"
+             "\"lastSamples\":0,\"reason\":null,\"lastError\":\"\",\"nextScrape\":null,"
+             "\"scrapeInterval\":\"0s\",\"scrapeTimeout\":\"1000ms\",\"inFlight\":false,"
+             "\"skippedOverlaps\":0,\"skippedLate\":0}]}}",
+             info.display_url, info.instance);
+    ck_assert_str_eq(sb.data, want);
+
+    ck_assert_int_eq(engine_run_once(eng), 0);
+    ck_assert_int_eq(engine_target_info(eng, 0, &info), 0);
+    ck_assert_int_eq(info.health, ENGINE_HEALTH_UP);
+    ck_assert_int_gt(info.last_ts_ms, 0);
+    ck_assert(info.last_duration_s > 0);
+    ck_assert_uint_gt(info.last_samples, 0);
+    ck_assert_int_eq(info.last_reason, REASON_NONE);
     strbuf_release(&sb);
 }
 END_TEST
@@ -342,6 +392,7 @@ probe_suite(void)
     tcase_add_test(tc, test_probe_failures_concurrent);
     tcase_add_test(tc, test_timeout_over_interval_rejected);
     tcase_add_test(tc, test_targets_api);
+    tcase_add_test(tc, test_target_info);
     tcase_set_timeout(tc, 30);
     suite_add_tcase(s, tc);
     tcase_add_test(tu, test_probe_bad_regex_rejected);

@@ -1,0 +1,120 @@
+/*
+ * The /api/v1/targets renderer (see api_targets.h): one JSON document per request, written with
+ * jsonw from the engine's target views. The field order and formats are an API: tests/check_cli.c,
+ * tests/check_status.c and tests/check_api_targets.c read them.
+ */
+#include "build-config.h"
+
+#include "api_targets.h"
+
+#include <stdio.h>
+#include <time.h>
+
+#include "jsonw.h"
+
+/* "key":"value", or "key":null when @value is NULL. */
+static void
+put_key(struct strbuf *sb, const char *key, const char *value)
+{
+    strbuf_putc(sb, '"');
+    strbuf_puts(sb, key);
+    strbuf_puts(sb, "\":");
+    jsonw_cstr_or_null(sb, value);
+}
+
+/* RFC 3339 UTC with milliseconds, as Prometheus' API writes times; null when @ms <= 0. */
+static void
+put_time(struct strbuf *sb, const char *key, int64_t ms)
+{
+    char buf[96];
+    struct tm tm;
+    time_t secs = (time_t)(ms / 1000);
+
+    if (ms <= 0) {
+        put_key(sb, key, NULL);
+        return;
+    }
+    gmtime_r(&secs, &tm);
+    snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+    put_key(sb, key, buf);
+}
+
+static const char *
+health_name(enum engine_health h)
+{
+    switch (h) {
+    case ENGINE_HEALTH_UP:
+        return "up";
+    case ENGINE_HEALTH_DOWN:
+        return "down";
+    case ENGINE_HEALTH_UNKNOWN:
+        break;
+    }
+    return "unknown";
+}
+
+/* One target object. */
+static void
+put_target(struct strbuf *sb, const struct engine_target_info *t)
+{
+    strbuf_putc(sb, '{');
+    put_key(sb, "job", t->job);
+    strbuf_putc(sb, ',');
+    put_key(sb, "kind", t->kind);
+    strbuf_putc(sb, ',');
+    put_key(sb, "scrapeUrl", t->display_url);
+    strbuf_putc(sb, ',');
+    put_key(sb, "instance", t->instance);
+    strbuf_puts(sb, ",\"labels\":{");
+    for (size_t l = 0; l < t->nlabels; l++) {
+        if (l > 0) {
+            strbuf_putc(sb, ',');
+        }
+        put_key(sb, t->labels[l].name, t->labels[l].value);
+    }
+    strbuf_puts(sb, "},");
+    put_key(sb, "health", health_name(t->health));
+    strbuf_putc(sb, ',');
+    put_time(sb, "lastScrape", t->last_ts_ms);
+    strbuf_puts(sb, ",\"lastScrapeDuration\":");
+    jsonw_double(sb, t->last_duration_s);
+    strbuf_printf(sb, ",\"lastSamples\":%zu,", t->last_samples);
+    put_key(sb, "reason", t->health == ENGINE_HEALTH_DOWN ? reason_name(t->last_reason) : NULL);
+    strbuf_putc(sb, ',');
+    put_key(sb, "lastError", t->last_error);
+    strbuf_putc(sb, ',');
+    put_time(sb, "nextScrape", t->next_ts_ms);
+    strbuf_printf(sb, ",\"scrapeInterval\":\"%llds\",\"scrapeTimeout\":\"%lldms\"",
+                  (long long)(t->interval_ms / 1000), (long long)t->timeout_ms);
+    strbuf_printf(sb, ",\"inFlight\":%s,\"skippedOverlaps\":%llu,\"skippedLate\":%llu}",
+                  t->in_flight ? "true" : "false", (unsigned long long)t->skipped_overlap,
+                  (unsigned long long)t->skipped_late);
+}
+
+/* Renders /api/v1/targets; see api_targets.h. */
+void
+api_targets_render(struct strbuf *sb, const struct engine *e)
+{
+    struct engine_target_info info;
+    size_t n = engine_target_count(e);
+
+    strbuf_puts(sb, "{\"status\":\"success\",\"data\":{\"activeTargets\":[");
+    for (size_t i = 0; i < n; i++) {
+        if (engine_target_info(e, i, &info) != 0) {
+            break;
+        }
+        if (i > 0) {
+            strbuf_putc(sb, ',');
+        }
+        put_target(sb, &info);
+    }
+    strbuf_puts(sb, "]}}");
+}
+
+/* The status_render_fn for GET /api/v1/targets; see api_targets.h. */
+void
+api_targets_render_cb(struct strbuf *sb, void *engine)
+{
+    api_targets_render(sb, engine);
+}

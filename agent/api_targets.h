@@ -1,0 +1,22 @@
+/*
+ * GET /api/v1/targets: the engine's targets as JSON in Prometheus' shape (job, scrapeUrl,
+ * labels, health, lastScrape, lastScrapeDuration, lastError) plus kind, instance, reason,
+ * nextScrape, inFlight and skipped tick counts: what an operator opens first when something is
+ * wrong. Reads the engine through its read-only target accessors (engine_target_info()).
+ */
+#ifndef POLLSTER_API_TARGETS_H
+#define POLLSTER_API_TARGETS_H
+
+#include "engine.h"
+#include "strbuf.h"
+
+/*
+ * Appends the whole response body for @e's targets to @sb (oom is left in @sb for the caller).
+ * Called on the loop thread by the status server's request handler.
+ */
+void api_targets_render(struct strbuf *sb, const struct engine *e);
+
+/* api_targets_render() as a status_render_fn: @engine is the struct engine. */
+void api_targets_render_cb(struct strbuf *sb, void *engine);
+
+#endif
