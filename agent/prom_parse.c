@@ -2,6 +2,11 @@
  * The streaming exposition-format parser: Prometheus text 0.0.4 and OpenMetrics 1.0 text, fed in
  * chunks of any size, samples out into a struct batch.
  *
+ * Files. This one streams, parses sample lines, labels and numbers and holds the public API;
+ * prom_parse_meta.c parses the '#' lines and keeps the metric families and their types;
+ * prom_parse-internal.h has struct prom_parser and the small helpers that both use, static inline
+ * where the per-sample path calls them, so that the split adds no calls there.
+ *
  * Streaming. prom_parser_feed() finds where the chunk's complete lines end with one memrchr() and
  * parses them straight out of the caller's chunk; only the unfinished last line is copied into the
  * parser's tail buffer, which the next chunk completes. Every line is followed by a '\n' (in the
@@ -74,6 +79,7 @@
 #endif
 
 #include "prom_parse.h"
+#include "prom_parse-internal.h"
 
 #include <errno.h>
 #include <locale.h>
@@ -100,212 +106,14 @@ const char PROM_PARSE_ACCEPT[] =
 #define SLOTS_KEEP 65536
 #define NAMES_KEEP (1024 * 1024)
 
-/* Quoted excerpts in error messages: at most this many bytes including quotes and NUL. */
-#define QUOTE_MAX 64
-
 /* Label sets up to this size are checked for duplicates pairwise; larger ones with a hash set. */
 #define DUP_PAIRWISE_MAX 16
-
-/* Character classes, indexed by byte. */
-enum {
-    C_NAME0 = 1 << 0,  /* starts a metric name: [a-zA-Z_:] */
-    C_NAME = 1 << 1,   /* continues a metric name: [a-zA-Z0-9_:] */
-    C_LNAME0 = 1 << 2, /* starts a label name: [a-zA-Z_] */
-    C_LNAME = 1 << 3,  /* continues a label name: [a-zA-Z0-9_] */
-    C_BLANK = 1 << 4,  /* ' ' '\t' */
-    C_LVSTOP = 1 << 5, /* stops the plain label value scan: '"' '\\' '\n' NUL and bytes >= 0x80 */
-    C_DIGIT = 1 << 6,  /* [0-9] */
-    C_TEND_TEXT = 1 << 7, /* ends a value or timestamp token in the text format */
-    C_TEND_OM = 1 << 8,   /* ends a value or timestamp token in OpenMetrics */
-};
-
-#define C_NAMECHARS (C_NAME0 | C_NAME | C_LNAME0 | C_LNAME)
-
-static const uint16_t cls[256] = {
-    [0] = C_LVSTOP,
-    ['\t'] = C_BLANK | C_TEND_TEXT,
-    ['\n'] = C_LVSTOP | C_TEND_TEXT | C_TEND_OM,
-    [' '] = C_BLANK | C_TEND_TEXT | C_TEND_OM,
-    ['"'] = C_LVSTOP,
-    ['\\'] = C_LVSTOP,
-    ['0' ... '9'] = C_NAME | C_LNAME | C_DIGIT,
-    [':'] = C_NAME0 | C_NAME,
-    ['A' ... 'Z'] = C_NAMECHARS,
-    ['_'] = C_NAMECHARS,
-    ['a' ... 'z'] = C_NAMECHARS,
-    [0x80 ... 0xff] = C_LVSTOP,
-};
-
-#define CL(c) (cls[(unsigned char)(c)])
-
-/* Metadata line kinds; also the flag bits of a family. */
-enum { META_HELP = 1, META_TYPE = 2, META_UNIT = 4, FAM_SAMPLES = 8 };
-
-/* One label of the line being parsed, pointing into the line. */
-struct span {
-    const char *name;
-    const char *value; /* raw: escapes not resolved */
-    uint32_t nlen;
-    uint32_t vlen;
-    bool esc;      /* the value contains a backslash */
-    uint8_t share; /* SHARE_*: equal to the previous sample's label at the same index */
-};
-
-enum { SHARE_NAME = 1, SHARE_VALUE = 2 };
-
-/* An OpenMetrics metric family seen in the current body. */
-struct fam {
-    uint32_t off; /* of the name in prom_parser.names */
-    uint32_t len;
-    uint32_t hash;
-    uint8_t type;  /* enum sample_type */
-    uint8_t flags; /* META_* | FAM_SAMPLES */
-};
-
-struct prom_parser {
-    enum prom_format fmt;
-    struct batch *out; /* borrowed: set by reset */
-    int err;           /* sticky: 0, -EINVAL or -ENOMEM */
-    bool finished;
-    bool after_eof; /* OpenMetrics: "# EOF" seen */
-    size_t lineno;  /* of the line being parsed */
-    char errmsg[BATCH_ERROR_MAX];
-
-    char *tail; /* owned: the unfinished last line, plus room for a '\n' */
-    size_t tail_len;
-    size_t tail_cap;
-
-    struct span *spans; /* owned: labels of the current line (then of its exemplar) */
-    size_t nspans;
-    size_t spans_cap;
-    uint32_t *dup; /* owned: hash slots for the duplicate check of large label sets */
-    size_t dup_cap;
-    char *num; /* owned: NUL-terminated copy of a long number for strtod_l */
-    size_t num_cap;
-    locale_t c_locale; /* owned */
-
-    /* The current family: of the last TYPE line (text) or of the last line (OpenMetrics). */
-    char *cur; /* owned: its name */
-    size_t cur_len;
-    size_t cur_cap;
-    bool have_cur;
-    uint8_t cur_type;
-    size_t cur_idx; /* OpenMetrics: its index in fams */
-
-    /* OpenMetrics: every family of the body, in an open-addressing hash table. */
-    struct fam *fams; /* owned */
-    size_t nfams;
-    size_t fams_cap;
-    uint32_t *slots; /* owned: 0 empty, else index in fams + 1 */
-    size_t nslots;   /* 0 or a power of two */
-    char *names;     /* owned: family names, back to back */
-    size_t names_len;
-    size_t names_cap;
-
-    /*
-     * The previous sample's strings in the batch's arena, shared when equal, and the lengths of
-     * its label strings (name, value, name, value, ...; in the arena after the label array).
-     */
-    const char *last_name;
-    size_t last_nlen;
-    const struct label *last_labels;
-    const uint32_t *last_lens;
-    uint32_t last_nlabels;
-    /* The previous sample's type, valid while no '#' line came since: same name, same type. */
-    bool last_type_ok;
-    uint8_t last_type;
-    /* Arena bytes for the current line's label array, its lengths and new strings; 0: share. */
-    size_t label_bytes;
-};
 
 static const double pow10_exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                      1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
                                      1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
-/* Suffixes whose samples belong to a family of the given type, OpenMetrics flavour. */
-static const char *const om_sfx_counter[] = {"_total", "_created", NULL};
-static const char *const om_sfx_histogram[] = {"_bucket", "_sum", "_count", "_created", NULL};
-static const char *const om_sfx_gaugehistogram[] = {"_bucket", "_gsum", "_gcount", NULL};
-static const char *const om_sfx_summary[] = {"_sum", "_count", "_created", NULL};
-static const char *const om_sfx_info[] = {"_info", NULL};
-static const char *const om_sfx_none[] = {NULL};
-static const char *const text_sfx_histogram[] = {"_bucket", "_sum", "_count", NULL};
-static const char *const text_sfx_summary[] = {"_sum", "_count", NULL};
-
-/* Every suffix above: a sample name ending in one may belong to an earlier family. */
-static const char *const all_sfx[] = {"_total", "_created", "_bucket", "_sum", "_count",
-                                      "_gsum",  "_gcount",  "_info",   NULL};
-
-/* ---- small helpers ---- */
-
-static inline const char *
-skip_blanks(const char *s)
-{
-    while (CL(*s) & C_BLANK) {
-        s++;
-    }
-    return s;
-}
-
-/*
- * The first byte at or after @s that is not a metric-name byte [a-zA-Z0-9_:] (with @colon false,
- * a label-name byte [a-zA-Z0-9_]). The line's '\n' at @e stops the scan, so it never passes @e.
- * Names are most of a line's bytes, so with SSE2 (every x86-64) 16 bytes are classified per step
- * while s[0..15] lies within the line and its '\n'; the table handles the rest.
- */
-static inline const char *
-scan_name(const char *s, const char *e, bool colon)
-{
-    const uint16_t mask = colon ? C_NAME : C_LNAME;
-
-#if defined(__SSE2__)
-    const __m128i case_bit = _mm_set1_epi8(0x20);
-    const __m128i letter_off = _mm_set1_epi8((char)(0x80 - 'a'));
-    const __m128i letter_lim = _mm_set1_epi8((char)(-128 + 26));
-    const __m128i digit_off = _mm_set1_epi8((char)(0x80 - '0'));
-    const __m128i digit_lim = _mm_set1_epi8((char)(-128 + (colon ? 11 : 10))); /* ':' follows '9' */
-    const __m128i underscore = _mm_set1_epi8('_');
-    __m128i v, ok;
-    unsigned bad;
-
-    while (e - s >= 15) {
-        v = _mm_loadu_si128((const __m128i *)(const void *)s);
-        /* Unsigned range checks as signed compares after moving the range's start to -128. */
-        ok = _mm_cmplt_epi8(_mm_add_epi8(_mm_or_si128(v, case_bit), letter_off), letter_lim);
-        ok = _mm_or_si128(ok, _mm_cmplt_epi8(_mm_add_epi8(v, digit_off), digit_lim));
-        ok = _mm_or_si128(ok, _mm_cmpeq_epi8(v, underscore));
-        bad = ~(unsigned)_mm_movemask_epi8(ok) & 0xffffu;
-        if (bad != 0) {
-            return s + __builtin_ctz(bad);
-        }
-        s += 16;
-    }
-#endif
-    while (CL(*s) & mask) {
-        s++;
-    }
-    return s;
-}
-
-/*
- * Reallocates @buf to hold at least @need elements of @elem bytes (doubling from @min); returns
- * the new buffer and updates *cap, or returns NULL and leaves both alone.
- */
-static void *
-grow(void *buf, size_t *cap, size_t need, size_t elem, size_t min)
-{
-    size_t ncap = *cap != 0 ? *cap : min;
-    void *nb;
-
-    while (ncap < need) {
-        ncap *= 2;
-    }
-    nb = realloc(buf, ncap * elem);
-    if (nb != NULL) {
-        *cap = ncap;
-    }
-    return nb;
-}
+/* ---- small helpers (the ones prom_parse_meta.c uses too are in prom_parse-internal.h) ---- */
 
 #define SHRINK(buf, cap, keep)                                                                     \
     do {                                                                                           \
@@ -387,8 +195,12 @@ has_high_bytes(const unsigned char *s, size_t n)
     return (acc & 0x8080808080808080ULL) != 0;
 }
 
-static bool
-utf8_valid(const char *str, size_t n)
+/*
+ * Whether str[0..n) is valid UTF-8 (no overlongs, surrogates or code points above U+10FFFF); NUL
+ * bytes count as valid. Checks plain ASCII 8 bytes at a time. Used for label values and help text.
+ */
+bool
+prom_parse_utf8_valid(const char *str, size_t n)
 {
     const unsigned char *s = (const unsigned char *)str;
     size_t i = 0, l;
@@ -437,10 +249,10 @@ utf8_trim_tail(char *str)
 /*
  * Writes @s (@n bytes) into @buf (QUOTE_MAX bytes) as a double-quoted excerpt for an error
  * message: quotes, backslashes and control characters escaped, invalid UTF-8 as \xNN, long text
- * cut with "...". Returns @buf.
+ * cut with "...". Returns @buf, for a format argument of prom_parse_fail().
  */
-static const char *
-quote(char *buf, const char *s, size_t n)
+const char *
+prom_parse_quote(char *buf, const char *s, size_t n)
 {
     size_t o = 0, i = 0, plen, adv;
     char piece[8];
@@ -488,11 +300,12 @@ quote(char *buf, const char *s, size_t n)
     return buf;
 }
 
-static int fail(struct prom_parser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* Records a syntax error at the current line; returns -EINVAL. */
-static int
-fail(struct prom_parser *p, const char *fmt, ...)
+/*
+ * Records a syntax error at the current line as the sticky error of @p (printf-style message,
+ * cut at a UTF-8 boundary to fit); returns -EINVAL, for the caller to return.
+ */
+int
+prom_parse_fail(struct prom_parser *p, const char *fmt, ...)
 {
     va_list ap;
     int n;
@@ -508,19 +321,13 @@ fail(struct prom_parser *p, const char *fmt, ...)
     return -EINVAL;
 }
 
-static int
-oom(struct prom_parser *p)
+/* Records running out of memory at the current line as the sticky error; returns -ENOMEM. */
+int
+prom_parse_oom(struct prom_parser *p)
 {
     snprintf(p->errmsg, sizeof(p->errmsg), "out of memory while parsing line %zu", p->lineno);
     p->err = -ENOMEM;
     return -ENOMEM;
-}
-
-/* a[0..alen) == b, where b is NUL-terminated. */
-static inline bool
-span_is(const char *a, size_t alen, const char *b)
-{
-    return alen == strlen(b) && memcmp(a, b, alen) == 0;
 }
 
 /* s[0..n) equals @lower ignoring ASCII case (locale-independent). */
@@ -540,84 +347,6 @@ ascii_ieq(const char *s, const char *lower, size_t n)
         }
     }
     return true;
-}
-
-/*
- * a[0..n) == b[0..n), inline for the short strings that names and label values usually are:
- * overlapping loads from both ends cover up to 32 bytes without a call.
- */
-static inline bool
-mem_eq(const char *a, const char *b, size_t n)
-{
-    uint64_t x[4], y[4];
-    uint32_t u, v, u2, v2;
-
-    if (n >= 8) {
-        if (n > 32) {
-            return memcmp(a, b, n) == 0;
-        }
-        if (n > 16) {
-            memcpy(x, a, 16);
-            memcpy(y, b, 16);
-            memcpy(x + 2, a + n - 16, 16);
-            memcpy(y + 2, b + n - 16, 16);
-            return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3])) == 0;
-        }
-        memcpy(x, a, 8);
-        memcpy(y, b, 8);
-        memcpy(x + 1, a + n - 8, 8);
-        memcpy(y + 1, b + n - 8, 8);
-        return ((x[0] ^ y[0]) | (x[1] ^ y[1])) == 0;
-    }
-    if (n >= 4) {
-        memcpy(&u, a, 4);
-        memcpy(&v, b, 4);
-        memcpy(&u2, a + n - 4, 4);
-        memcpy(&v2, b + n - 4, 4);
-        return ((u ^ v) | (u2 ^ v2)) == 0;
-    }
-    if (n == 0) {
-        return true;
-    }
-    /* 1 to 3 bytes: the first, the middle and the last one. */
-    return a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1];
-}
-
-/* Copies s[0..n) to @d: like mem_eq(), without a call for up to 32 bytes. */
-static inline void
-mem_copy(char *d, const char *s, size_t n)
-{
-    uint64_t x[4];
-    uint32_t u, u2;
-
-    if (n >= 8) {
-        if (n > 32) {
-            memcpy(d, s, n);
-        }
-        else if (n > 16) {
-            memcpy(x, s, 16);
-            memcpy(x + 2, s + n - 16, 16);
-            memcpy(d, x, 16);
-            memcpy(d + n - 16, x + 2, 16);
-        }
-        else {
-            memcpy(x, s, 8);
-            memcpy(x + 1, s + n - 8, 8);
-            memcpy(d, x, 8);
-            memcpy(d + n - 8, x + 1, 8);
-        }
-    }
-    else if (n >= 4) {
-        memcpy(&u, s, 4);
-        memcpy(&u2, s + n - 4, 4);
-        memcpy(d, &u, 4);
-        memcpy(d + n - 4, &u2, 4);
-    }
-    else if (n > 0) {
-        d[0] = s[0];
-        d[n / 2] = s[n / 2];
-        d[n - 1] = s[n - 1];
-    }
 }
 
 /* ---- numbers ---- */
@@ -876,464 +605,7 @@ parse_om_ts(const char *s, const char *e, int64_t *out)
     return 0;
 }
 
-/* ---- families and types ---- */
-
-/* n[0..nl) == f[0..fl) followed by @sfx. */
-static inline bool
-name_is(const char *n, size_t nl, const char *f, size_t fl, const char *sfx)
-{
-    size_t sl = strlen(sfx);
-
-    return nl == fl + sl && memcmp(n, f, fl) == 0 && memcmp(n + fl, sfx, sl) == 0;
-}
-
-static const char *const *
-type_suffixes(uint8_t type, bool om)
-{
-    switch (type) {
-    case SAMPLE_COUNTER:
-        return om_sfx_counter; /* only used for OpenMetrics: fam_match() handles counters */
-    case SAMPLE_HISTOGRAM:
-        return om ? om_sfx_histogram : text_sfx_histogram;
-    case SAMPLE_GAUGEHISTOGRAM:
-        return om_sfx_gaugehistogram;
-    case SAMPLE_SUMMARY:
-        return om ? om_sfx_summary : text_sfx_summary;
-    case SAMPLE_INFO:
-        return om_sfx_info;
-    default:
-        return om_sfx_none;
-    }
-}
-
-/*
- * Whether a sample named n[0..nl) belongs to the family f[0..fl) of @type: the same name, or the
- * family name plus a suffix of that type. Like Prometheus' isSeriesPartOfFamily(), a counter
- * family may itself be named with _total (and an info family with _info).
- */
-static bool
-fam_match(const char *f, size_t fl, uint8_t type, const char *n, size_t nl, bool om)
-{
-    const char *const *sfx;
-
-    if (nl == fl && memcmp(n, f, nl) == 0) {
-        return true;
-    }
-    if (type == SAMPLE_COUNTER || type == SAMPLE_INFO) {
-        const char *strip = type == SAMPLE_COUNTER ? "_total" : "_info";
-        size_t sl = strlen(strip);
-
-        if (fl > sl && memcmp(f + fl - sl, strip, sl) == 0) {
-            fl -= sl;
-        }
-        return (nl == fl && memcmp(n, f, nl) == 0) || name_is(n, nl, f, fl, strip) ||
-               (om && type == SAMPLE_COUNTER && name_is(n, nl, f, fl, "_created"));
-    }
-    if (nl <= fl || memcmp(n, f, fl) != 0) {
-        return false;
-    }
-    for (sfx = type_suffixes(type, om); *sfx != NULL; sfx++) {
-        if (span_is(n + fl, nl - fl, *sfx)) {
-            return true;
-        }
-    }
-    return false;
-}
-
-static int
-set_cur(struct prom_parser *p, const char *name, size_t nlen, uint8_t type)
-{
-    char *nb;
-
-    if (nlen > p->cur_cap) {
-        nb = grow(p->cur, &p->cur_cap, nlen, 1, 128);
-        if (nb == NULL) {
-            return oom(p);
-        }
-        p->cur = nb;
-    }
-    mem_copy(p->cur, name, nlen);
-    p->cur_len = nlen;
-    p->cur_type = type;
-    p->have_cur = true;
-    p->last_type_ok = false;
-    return 0;
-}
-
-static inline uint32_t
-fnv1a(uint32_t h, const char *s, size_t n)
-{
-    size_t i;
-
-    for (i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 16777619u;
-    }
-    return h;
-}
-
-#define FNV_INIT 2166136261u
-
-/* The family named a[0..alen) + b[0..blen) with hash @h, or -1. */
-static long
-fam_find(const struct prom_parser *p, const char *a, size_t alen, const char *b, size_t blen,
-         uint32_t h)
-{
-    size_t mask = p->nslots - 1, i;
-    const struct fam *f;
-    uint32_t slot;
-
-    if (p->nslots == 0) {
-        return -1;
-    }
-    for (i = h & mask;; i = (i + 1) & mask) {
-        slot = p->slots[i];
-        if (slot == 0) {
-            return -1;
-        }
-        f = &p->fams[slot - 1];
-        if (f->hash == h && f->len == alen + blen && memcmp(p->names + f->off, a, alen) == 0 &&
-            memcmp(p->names + f->off + alen, b, blen) == 0) {
-            return (long)(slot - 1);
-        }
-    }
-}
-
-static void
-slots_insert(uint32_t *slots, size_t nslots, uint32_t h, uint32_t val)
-{
-    size_t mask = nslots - 1, i;
-
-    for (i = h & mask; slots[i] != 0; i = (i + 1) & mask) {
-    }
-    slots[i] = val;
-}
-
-/* Adds a family (not present yet); returns its index or -ENOMEM. */
-static long
-fam_insert(struct prom_parser *p, const char *name, size_t nlen, uint32_t h)
-{
-    struct fam *f;
-    size_t i;
-
-    if (p->nfams >= UINT32_MAX - 1 || p->names_len + nlen > UINT32_MAX) {
-        return -ENOMEM;
-    }
-    if ((p->nfams + 1) * 2 > p->nslots) {
-        size_t ns = p->nslots != 0 ? p->nslots * 2 : 64;
-        uint32_t *slots = calloc(ns, sizeof(*slots));
-
-        if (slots == NULL) {
-            return -ENOMEM;
-        }
-        for (i = 0; i < p->nfams; i++) {
-            slots_insert(slots, ns, p->fams[i].hash, (uint32_t)(i + 1));
-        }
-        free(p->slots);
-        p->slots = slots;
-        p->nslots = ns;
-    }
-    if (p->nfams + 1 > p->fams_cap) {
-        f = grow(p->fams, &p->fams_cap, p->nfams + 1, sizeof(*p->fams), 64);
-        if (f == NULL) {
-            return -ENOMEM;
-        }
-        p->fams = f;
-    }
-    if (p->names_len + nlen > p->names_cap) {
-        char *nb = grow(p->names, &p->names_cap, p->names_len + nlen, 1, 4096);
-
-        if (nb == NULL) {
-            return -ENOMEM;
-        }
-        p->names = nb;
-    }
-    memcpy(p->names + p->names_len, name, nlen);
-    f = &p->fams[p->nfams];
-    f->off = (uint32_t)p->names_len;
-    f->len = (uint32_t)nlen;
-    f->hash = h;
-    f->type = SAMPLE_UNTYPED;
-    f->flags = 0;
-    p->names_len += nlen;
-    slots_insert(p->slots, p->nslots, h, (uint32_t)(p->nfams + 1));
-    return (long)p->nfams++;
-}
-
-static const char *
-meta_keyword(int kind)
-{
-    return kind == META_HELP ? "HELP" : kind == META_TYPE ? "TYPE" : "UNIT";
-}
-
-/* OpenMetrics: a HELP/TYPE/UNIT line for family @name; @type only for TYPE. */
-static int
-om_family_meta(struct prom_parser *p, int kind, const char *name, size_t nlen, uint8_t type)
-{
-    char q1[QUOTE_MAX], q2[QUOTE_MAX];
-    const char *const *sfx;
-    struct fam *f;
-    long idx, sidx;
-    uint32_t h;
-    int rc;
-
-    if (p->have_cur && p->cur_len == nlen && mem_eq(p->cur, name, nlen)) {
-        idx = (long)p->cur_idx;
-        h = p->fams[idx].hash; /* the current family's name is @name: no need to hash it again */
-    }
-    else {
-        h = fnv1a(FNV_INIT, name, nlen);
-        idx = fam_find(p, name, nlen, "", 0, h);
-        if (idx >= 0 && (p->fams[idx].flags & (FAM_SAMPLES | kind)) == 0) {
-            return fail(p, "metric family %s is interleaved with another family",
-                        quote(q1, name, nlen));
-        }
-        if (idx < 0) {
-            idx = fam_insert(p, name, nlen, h);
-            if (idx < 0) {
-                return oom(p);
-            }
-            rc = set_cur(p, name, nlen, SAMPLE_UNTYPED);
-            if (rc != 0) {
-                return rc;
-            }
-            p->cur_idx = (size_t)idx;
-        }
-    }
-    f = &p->fams[idx];
-    if (f->flags & FAM_SAMPLES) {
-        return fail(p, "# %s line for metric %s after its samples", meta_keyword(kind),
-                    quote(q1, name, nlen));
-    }
-    if (f->flags & kind) {
-        return fail(p, "duplicate # %s line for metric %s", meta_keyword(kind),
-                    quote(q1, name, nlen));
-    }
-    if (kind == META_TYPE) {
-        for (sfx = type_suffixes(type, true); *sfx != NULL; sfx++) {
-            sidx = fam_find(p, name, nlen, *sfx, strlen(*sfx), fnv1a(h, *sfx, strlen(*sfx)));
-            if (sidx >= 0 && (p->fams[sidx].flags & FAM_SAMPLES)) {
-                const struct fam *sf = &p->fams[sidx];
-
-                return fail(p, "# TYPE line for metric %s after samples of %s",
-                            quote(q1, name, nlen), quote(q2, p->names + sf->off, sf->len));
-            }
-        }
-        f->type = type;
-        p->cur_type = type;
-    }
-    f->flags |= (uint8_t)kind;
-    return 0;
-}
-
-/* OpenMetrics: the type of a sample, after checking that its family is contiguous. */
-static int
-om_sample_family(struct prom_parser *p, const char *name, size_t nlen, uint8_t *type)
-{
-    char q1[QUOTE_MAX];
-    const char *const *sfx;
-    uint32_t h;
-    size_t sl;
-    long idx;
-    int rc;
-
-    if (p->have_cur && fam_match(p->cur, p->cur_len, p->cur_type, name, nlen, true)) {
-        p->fams[p->cur_idx].flags |= FAM_SAMPLES;
-        *type = p->cur_type;
-        return 0;
-    }
-    /* A new family: it must not be one that ended already. */
-    h = fnv1a(FNV_INIT, name, nlen);
-    if (fam_find(p, name, nlen, "", 0, h) >= 0) {
-        return fail(p, "metric family %s is interleaved with another family",
-                    quote(q1, name, nlen));
-    }
-    for (sfx = all_sfx; *sfx != NULL; sfx++) {
-        sl = strlen(*sfx);
-        if (nlen > sl && memcmp(name + nlen - sl, *sfx, sl) == 0) {
-            idx = fam_find(p, name, nlen - sl, "", 0, fnv1a(FNV_INIT, name, nlen - sl));
-            if (idx >= 0 && fam_match(name, nlen - sl, p->fams[idx].type, name, nlen, true)) {
-                return fail(p, "metric family %s is interleaved with another family",
-                            quote(q1, name, nlen - sl));
-            }
-        }
-    }
-    idx = fam_insert(p, name, nlen, h);
-    if (idx < 0) {
-        return oom(p);
-    }
-    p->fams[idx].flags = FAM_SAMPLES;
-    rc = set_cur(p, name, nlen, SAMPLE_UNTYPED);
-    if (rc != 0) {
-        return rc;
-    }
-    p->cur_idx = (size_t)idx;
-    *type = SAMPLE_UNTYPED;
-    return 0;
-}
-
-/* The type named by the word s[0..n) of a TYPE line, or -1; some words only exist in one format. */
-static int
-type_from_word(const char *s, size_t n, bool om)
-{
-    /* By length, so that each memcmp() has a constant size and becomes a few compares. */
-    switch (n) {
-    case 4:
-        return om && memcmp(s, "info", 4) == 0 ? SAMPLE_INFO : -1;
-    case 5:
-        return memcmp(s, "gauge", 5) == 0 ? SAMPLE_GAUGE : -1;
-    case 7:
-        if (memcmp(s, "counter", 7) == 0) {
-            return SAMPLE_COUNTER;
-        }
-        if (memcmp(s, "summary", 7) == 0) {
-            return SAMPLE_SUMMARY;
-        }
-        return memcmp(s, om ? "unknown" : "untyped", 7) == 0 ? SAMPLE_UNTYPED : -1;
-    case 8:
-        return om && memcmp(s, "stateset", 8) == 0 ? SAMPLE_STATESET : -1;
-    case 9:
-        return memcmp(s, "histogram", 9) == 0 ? SAMPLE_HISTOGRAM : -1;
-    case 14:
-        return om && memcmp(s, "gaugehistogram", 14) == 0 ? SAMPLE_GAUGEHISTOGRAM : -1;
-    default:
-        return -1;
-    }
-}
-
-/* ---- lines ---- */
-
-/* Text format: a line starting with '#' (at @s). */
-static int
-text_comment(struct prom_parser *p, const char *s, const char *e)
-{
-    char q1[QUOTE_MAX], q2[QUOTE_MAX];
-    const char *name, *kw, *te;
-    size_t nlen;
-    int kind, type;
-
-    s++;
-    if (!(CL(*s) & C_BLANK)) {
-        return 0;
-    }
-    s = skip_blanks(s);
-    if (e - s < 5 || !(CL(s[4]) & C_BLANK)) {
-        return 0;
-    }
-    if (memcmp(s, "HELP", 4) == 0) {
-        kind = META_HELP;
-    }
-    else if (memcmp(s, "TYPE", 4) == 0) {
-        kind = META_TYPE;
-    }
-    else {
-        return 0;
-    }
-    kw = meta_keyword(kind);
-    s = skip_blanks(s + 4);
-    name = s;
-    if (CL(*s) & C_NAME0) {
-        s = scan_name(s + 1, e, true);
-    }
-    if (s == name || (s != e && !(CL(*s) & C_BLANK))) {
-        return fail(p, "expected a metric name after \"# %s\", got %s", kw,
-                    quote(q1, name, (size_t)(e - name)));
-    }
-    nlen = (size_t)(s - name);
-    s = skip_blanks(s);
-    if (kind == META_HELP) {
-        if (!utf8_valid(s, (size_t)(e - s))) {
-            return fail(p, "help text of metric %s is not valid UTF-8", quote(q1, name, nlen));
-        }
-        return 0;
-    }
-    for (te = e; te > s && (CL(te[-1]) & C_BLANK); te--) {
-    }
-    type = type_from_word(s, (size_t)(te - s), false);
-    if (type < 0) {
-        return fail(p, "invalid metric type %s for metric %s", quote(q1, s, (size_t)(te - s)),
-                    quote(q2, name, nlen));
-    }
-    return set_cur(p, name, nlen, (uint8_t)type);
-}
-
-/* OpenMetrics: a line starting with '#'. */
-static int
-om_meta(struct prom_parser *p, const char *s, const char *e)
-{
-    char q1[QUOTE_MAX], q2[QUOTE_MAX];
-    size_t len = (size_t)(e - s), nlen, i;
-    const char *name, *kw, *t;
-    int kind, type = SAMPLE_UNTYPED;
-
-    if (len == 5 && memcmp(s, "# EOF", 5) == 0) {
-        p->after_eof = true;
-        return 0;
-    }
-    if (len >= 7 && memcmp(s, "# HELP ", 7) == 0) {
-        kind = META_HELP;
-    }
-    else if (len >= 7 && memcmp(s, "# TYPE ", 7) == 0) {
-        kind = META_TYPE;
-    }
-    else if (len >= 7 && memcmp(s, "# UNIT ", 7) == 0) {
-        kind = META_UNIT;
-    }
-    else {
-        return fail(p, "invalid line %s: OpenMetrics allows only # HELP, # TYPE, # UNIT and # EOF",
-                    quote(q1, s, len));
-    }
-    kw = meta_keyword(kind);
-    s += 7;
-    name = s;
-    if (!(CL(*s) & C_NAME0)) {
-        return fail(p, "expected a metric name after \"# %s \", got %s", kw,
-                    quote(q1, s, (size_t)(e - s)));
-    }
-    s = scan_name(s + 1, e, true);
-    nlen = (size_t)(s - name);
-    if (*s != ' ') {
-        return fail(p, "expected ' ' after metric name %s in # %s line, got %s",
-                    quote(q1, name, nlen), kw, quote(q2, s, (size_t)(e - s)));
-    }
-    s++;
-    len = (size_t)(e - s);
-    switch (kind) {
-    case META_TYPE:
-        type = type_from_word(s, len, true);
-        if (type < 0) {
-            return fail(p, "invalid metric type %s for metric %s", quote(q1, s, len),
-                        quote(q2, name, nlen));
-        }
-        break;
-    case META_UNIT:
-        for (i = 0; i < len; i++) {
-            if (!(CL(s[i]) & C_NAME)) {
-                return fail(p, "invalid unit %s for metric %s", quote(q1, s, len),
-                            quote(q2, name, nlen));
-            }
-        }
-        if (len > 0 && !(nlen > len && name[nlen - len - 1] == '_' &&
-                         memcmp(name + nlen - len, s, len) == 0)) {
-            return fail(p, "unit %s is not a suffix of metric %s", quote(q1, s, len),
-                        quote(q2, name, nlen));
-        }
-        break;
-    default:
-        for (t = memchr(s, '\\', len); t != NULL; t = memchr(t, '\\', (size_t)(e - t))) {
-            if (t[1] != '\\' && t[1] != 'n' && t[1] != '"') {
-                return fail(p, "invalid escape %s in help text of metric %s",
-                            quote(q1, t, t + 1 < e ? 2 : 1), quote(q2, name, nlen));
-            }
-            t += 2; /* a valid escape: t + 1 < e */
-        }
-        if (!utf8_valid(s, len)) {
-            return fail(p, "help text of metric %s is not valid UTF-8", quote(q1, name, nlen));
-        }
-        break;
-    }
-    return om_family_meta(p, kind, name, nlen, (uint8_t)type);
-}
+/* ---- lines (the '#' lines are prom_parse_meta.c's) ---- */
 
 static int
 check_duplicates(struct prom_parser *p, size_t base)
@@ -1351,7 +623,8 @@ check_duplicates(struct prom_parser *p, size_t base)
         for (i = 1; i < n; i++) {
             for (j = 0; j < i; j++) {
                 if (l[i].nlen == l[j].nlen && memcmp(l[i].name, l[j].name, l[i].nlen) == 0) {
-                    return fail(p, "duplicate label %s", quote(q1, l[i].name, l[i].nlen));
+                    return prom_parse_fail(p, "duplicate label %s",
+                                           prom_parse_quote(q1, l[i].name, l[i].nlen));
                 }
             }
         }
@@ -1363,7 +636,7 @@ check_duplicates(struct prom_parser *p, size_t base)
         uint32_t *nd = grow(p->dup, &p->dup_cap, ns, sizeof(*p->dup), 64);
 
         if (nd == NULL) {
-            return oom(p);
+            return prom_parse_oom(p);
         }
         p->dup = nd;
     }
@@ -1375,7 +648,8 @@ check_duplicates(struct prom_parser *p, size_t base)
             const struct span *o = &l[p->dup[j] - 1];
 
             if (o->nlen == l[i].nlen && memcmp(o->name, l[i].name, o->nlen) == 0) {
-                return fail(p, "duplicate label %s", quote(q1, l[i].name, l[i].nlen));
+                return prom_parse_fail(p, "duplicate label %s",
+                                       prom_parse_quote(q1, l[i].name, l[i].nlen));
             }
         }
         p->dup[j] = (uint32_t)(i + 1);
@@ -1409,10 +683,12 @@ parse_labels(struct prom_parser *p, const char **ps, const char *e, const char *
         }
         if (!(CL(*s) & C_LNAME0)) {
             if (s == e) {
-                return fail(p, "missing '}' after labels of %s %s", what, quote(q1, mname, mlen));
+                return prom_parse_fail(p, "missing '}' after labels of %s %s", what,
+                                       prom_parse_quote(q1, mname, mlen));
             }
-            return fail(p, "expected label name or '}' in labels of %s %s, got %s", what,
-                        quote(q1, mname, mlen), quote(q2, s, (size_t)(e - s)));
+            return prom_parse_fail(p, "expected label name or '}' in labels of %s %s, got %s", what,
+                                   prom_parse_quote(q1, mname, mlen),
+                                   prom_parse_quote(q2, s, (size_t)(e - s)));
         }
         ln = s;
         s = scan_name(s + 1, e, false);
@@ -1421,15 +697,17 @@ parse_labels(struct prom_parser *p, const char **ps, const char *e, const char *
             s = skip_blanks(s);
         }
         if (*s != '=') {
-            return fail(p, "expected '=' after label name %s", quote(q1, ln, lnl));
+            return prom_parse_fail(p, "expected '=' after label name %s",
+                                   prom_parse_quote(q1, ln, lnl));
         }
         s++;
         if (!om) {
             s = skip_blanks(s);
         }
         if (*s != '"') {
-            return fail(p, "expected '\"' to start the value of label %s, got %s",
-                        quote(q1, ln, lnl), quote(q2, s, (size_t)(e - s)));
+            return prom_parse_fail(p, "expected '\"' to start the value of label %s, got %s",
+                                   prom_parse_quote(q1, ln, lnl),
+                                   prom_parse_quote(q2, s, (size_t)(e - s)));
         }
         v = ++s;
         esc = false;
@@ -1445,15 +723,18 @@ parse_labels(struct prom_parser *p, const char **ps, const char *e, const char *
             if (c == '\\') {
                 c = s[1];
                 if (c == '\n') {
-                    return fail(p, "unterminated label value for label %s", quote(q1, ln, lnl));
+                    return prom_parse_fail(p, "unterminated label value for label %s",
+                                           prom_parse_quote(q1, ln, lnl));
                 }
                 if (c != '\\' && c != '"' && c != 'n') {
                     if (om) {
-                        return fail(p, "invalid escape %s in value of label %s", quote(q2, s, 2),
-                                    quote(q1, ln, lnl));
+                        return prom_parse_fail(p, "invalid escape %s in value of label %s",
+                                               prom_parse_quote(q2, s, 2),
+                                               prom_parse_quote(q1, ln, lnl));
                     }
                     if (c == '\0') {
-                        return fail(p, "NUL byte in value of label %s", quote(q1, ln, lnl));
+                        return prom_parse_fail(p, "NUL byte in value of label %s",
+                                               prom_parse_quote(q1, ln, lnl));
                     }
                     hi |= (unsigned char)c >= 0x80;
                 }
@@ -1462,21 +743,24 @@ parse_labels(struct prom_parser *p, const char **ps, const char *e, const char *
                 continue;
             }
             if (c == '\n') {
-                return fail(p, "unterminated label value for label %s", quote(q1, ln, lnl));
+                return prom_parse_fail(p, "unterminated label value for label %s",
+                                       prom_parse_quote(q1, ln, lnl));
             }
             if (c == '\0') {
-                return fail(p, "NUL byte in value of label %s", quote(q1, ln, lnl));
+                return prom_parse_fail(p, "NUL byte in value of label %s",
+                                       prom_parse_quote(q1, ln, lnl));
             }
             hi = true;
             s++;
         }
-        if (hi && !utf8_valid(v, (size_t)(s - v))) {
-            return fail(p, "invalid UTF-8 in value of label %s", quote(q1, ln, lnl));
+        if (hi && !prom_parse_utf8_valid(v, (size_t)(s - v))) {
+            return prom_parse_fail(p, "invalid UTF-8 in value of label %s",
+                                   prom_parse_quote(q1, ln, lnl));
         }
         if (p->nspans + 1 > p->spans_cap) {
             sp = grow(p->spans, &p->spans_cap, p->nspans + 1, sizeof(*p->spans), 16);
             if (sp == NULL) {
-                return oom(p);
+                return prom_parse_oom(p);
             }
             p->spans = sp;
         }
@@ -1499,10 +783,12 @@ parse_labels(struct prom_parser *p, const char **ps, const char *e, const char *
             break;
         }
         if (s == e) {
-            return fail(p, "missing '}' after labels of %s %s", what, quote(q1, mname, mlen));
+            return prom_parse_fail(p, "missing '}' after labels of %s %s", what,
+                                   prom_parse_quote(q1, mname, mlen));
         }
-        return fail(p, "expected ',' or '}' after value of label %s, got %s", quote(q1, ln, lnl),
-                    quote(q2, s, (size_t)(e - s)));
+        return prom_parse_fail(p, "expected ',' or '}' after value of label %s, got %s",
+                               prom_parse_quote(q1, ln, lnl),
+                               prom_parse_quote(q2, s, (size_t)(e - s)));
     }
     *ps = s;
     return check_duplicates(p, base);
@@ -1520,8 +806,9 @@ parse_exemplar(struct prom_parser *p, const char *s, const char *e, const char *
     int rc;
 
     if (s[1] != ' ' || s[2] != '{') {
-        return fail(p, "expected \"# {\" to start an exemplar after metric %s, got %s",
-                    quote(q1, name, nlen), quote(q2, s, (size_t)(e - s)));
+        return prom_parse_fail(p, "expected \"# {\" to start an exemplar after metric %s, got %s",
+                               prom_parse_quote(q1, name, nlen),
+                               prom_parse_quote(q2, s, (size_t)(e - s)));
     }
     s += 3;
     rc = parse_labels(p, &s, e, name, nlen, "exemplar of metric");
@@ -1531,10 +818,12 @@ parse_exemplar(struct prom_parser *p, const char *s, const char *e, const char *
     }
     if (*s != ' ' || (CL(s[1]) & C_TEND_OM)) {
         if (s == e || s + 1 == e) {
-            return fail(p, "missing exemplar value for metric %s", quote(q1, name, nlen));
+            return prom_parse_fail(p, "missing exemplar value for metric %s",
+                                   prom_parse_quote(q1, name, nlen));
         }
-        return fail(p, "expected ' ' and a value after exemplar labels of metric %s, got %s",
-                    quote(q1, name, nlen), quote(q2, s, (size_t)(e - s)));
+        return prom_parse_fail(
+            p, "expected ' ' and a value after exemplar labels of metric %s, got %s",
+            prom_parse_quote(q1, name, nlen), prom_parse_quote(q2, s, (size_t)(e - s)));
     }
     tok = ++s;
     while (!(CL(*s) & C_TEND_OM)) {
@@ -1542,11 +831,12 @@ parse_exemplar(struct prom_parser *p, const char *s, const char *e, const char *
     }
     rc = parse_float(p, tok, s, &v);
     if (rc == -ENOMEM) {
-        return oom(p);
+        return prom_parse_oom(p);
     }
     if (rc != 0) {
-        return fail(p, "invalid exemplar value %s for metric %s", quote(q1, tok, (size_t)(s - tok)),
-                    quote(q2, name, nlen));
+        return prom_parse_fail(p, "invalid exemplar value %s for metric %s",
+                               prom_parse_quote(q1, tok, (size_t)(s - tok)),
+                               prom_parse_quote(q2, name, nlen));
     }
     if (s == e) {
         return 0;
@@ -1556,17 +846,19 @@ parse_exemplar(struct prom_parser *p, const char *s, const char *e, const char *
         s++;
     }
     if (tok == s) {
-        return fail(p, "unexpected whitespace after exemplar value of metric %s",
-                    quote(q1, name, nlen));
+        return prom_parse_fail(p, "unexpected whitespace after exemplar value of metric %s",
+                               prom_parse_quote(q1, name, nlen));
     }
     rc = parse_om_ts(tok, s, &ts);
     if (rc != 0) {
-        return fail(p, "invalid exemplar timestamp %s for metric %s",
-                    quote(q1, tok, (size_t)(s - tok)), quote(q2, name, nlen));
+        return prom_parse_fail(p, "invalid exemplar timestamp %s for metric %s",
+                               prom_parse_quote(q1, tok, (size_t)(s - tok)),
+                               prom_parse_quote(q2, name, nlen));
     }
     if (s != e) {
-        return fail(p, "unexpected %s after exemplar of metric %s", quote(q1, s, (size_t)(e - s)),
-                    quote(q2, name, nlen));
+        return prom_parse_fail(p, "unexpected %s after exemplar of metric %s",
+                               prom_parse_quote(q1, s, (size_t)(e - s)),
+                               prom_parse_quote(q2, name, nlen));
     }
     return 0;
 }
@@ -1740,7 +1032,7 @@ emit(struct prom_parser *p, const char *name, size_t nlen, size_t nl, double v, 
     }
     else {
         if (p->fmt == PROM_FORMAT_OPENMETRICS) {
-            rc = om_sample_family(p, name, nlen, &type);
+            rc = prom_parse_meta_sample_family(p, name, nlen, &type);
             if (rc != 0) {
                 return rc;
             }
@@ -1759,7 +1051,7 @@ emit(struct prom_parser *p, const char *name, size_t nlen, size_t nl, double v, 
         char *d = arena_alloc(&b->arena, nlen + 1);
 
         if (d == NULL) {
-            return oom(p);
+            return prom_parse_oom(p);
         }
         mem_copy(d, name, nlen);
         d[nlen] = '\0';
@@ -1770,7 +1062,7 @@ emit(struct prom_parser *p, const char *name, size_t nlen, size_t nl, double v, 
     if (nl > 0) {
         labels = build_labels(p, nl);
         if (labels == NULL) {
-            return oom(p);
+            return prom_parse_oom(p);
         }
     }
     /* batch_push() when the array must grow; else the same, without the call. */
@@ -1780,7 +1072,7 @@ emit(struct prom_parser *p, const char *name, size_t nlen, size_t nl, double v, 
     else {
         smp = batch_push(b);
         if (smp == NULL) {
-            return oom(p);
+            return prom_parse_oom(p);
         }
     }
     *smp = (struct sample){
@@ -1810,8 +1102,8 @@ parse_sample(struct prom_parser *p, const char *s, const char *e)
     int rc;
 
     if (!(CL(*s) & C_NAME0)) {
-        return fail(p, "expected a metric name at the start of the line, got %s",
-                    quote(q1, s, (size_t)(e - s)));
+        return prom_parse_fail(p, "expected a metric name at the start of the line, got %s",
+                               prom_parse_quote(q1, s, (size_t)(e - s)));
     }
     s = scan_name(s + 1, e, true);
     nlen = (size_t)(s - name);
@@ -1827,18 +1119,21 @@ parse_sample(struct prom_parser *p, const char *s, const char *e)
         nl = p->nspans;
     }
     else if (s != e && !(CL(*s) & C_BLANK)) {
-        return fail(p, "unexpected %s after metric name %s", quote(q1, s, (size_t)(e - s)),
-                    quote(q2, name, nlen));
+        return prom_parse_fail(p, "unexpected %s after metric name %s",
+                               prom_parse_quote(q1, s, (size_t)(e - s)),
+                               prom_parse_quote(q2, name, nlen));
     }
 
     /* The value. */
     if (om) {
         if (*s != ' ' || (CL(s[1]) & C_TEND_OM)) {
             if (s == e || s + 1 == e) {
-                return fail(p, "missing value for metric %s", quote(q1, name, nlen));
+                return prom_parse_fail(p, "missing value for metric %s",
+                                       prom_parse_quote(q1, name, nlen));
             }
-            return fail(p, "expected ' ' and a value after metric %s, got %s",
-                        quote(q1, name, nlen), quote(q2, s, (size_t)(e - s)));
+            return prom_parse_fail(p, "expected ' ' and a value after metric %s, got %s",
+                                   prom_parse_quote(q1, name, nlen),
+                                   prom_parse_quote(q2, s, (size_t)(e - s)));
         }
         s++;
     }
@@ -1850,19 +1145,21 @@ parse_sample(struct prom_parser *p, const char *s, const char *e)
         s++;
     }
     if (tok == s) {
-        return fail(p, "missing value for metric %s", quote(q1, name, nlen));
+        return prom_parse_fail(p, "missing value for metric %s", prom_parse_quote(q1, name, nlen));
     }
     rc = parse_float(p, tok, s, &v);
     if (rc == -ENOMEM) {
-        return oom(p);
+        return prom_parse_oom(p);
     }
     if (rc == -ERANGE) {
-        return fail(p, "value %s out of range for metric %s", quote(q1, tok, (size_t)(s - tok)),
-                    quote(q2, name, nlen));
+        return prom_parse_fail(p, "value %s out of range for metric %s",
+                               prom_parse_quote(q1, tok, (size_t)(s - tok)),
+                               prom_parse_quote(q2, name, nlen));
     }
     if (rc != 0) {
-        return fail(p, "invalid value %s for metric %s", quote(q1, tok, (size_t)(s - tok)),
-                    quote(q2, name, nlen));
+        return prom_parse_fail(p, "invalid value %s for metric %s",
+                               prom_parse_quote(q1, tok, (size_t)(s - tok)),
+                               prom_parse_quote(q2, name, nlen));
     }
 
     /* The timestamp, and in OpenMetrics the exemplar. */
@@ -1875,18 +1172,21 @@ parse_sample(struct prom_parser *p, const char *s, const char *e)
             }
             rc = parse_int_ms(tok, s, &ts);
             if (rc == -ERANGE) {
-                return fail(p, "timestamp %s out of range for metric %s",
-                            quote(q1, tok, (size_t)(s - tok)), quote(q2, name, nlen));
+                return prom_parse_fail(p, "timestamp %s out of range for metric %s",
+                                       prom_parse_quote(q1, tok, (size_t)(s - tok)),
+                                       prom_parse_quote(q2, name, nlen));
             }
             if (rc != 0) {
-                return fail(p, "invalid timestamp %s for metric %s",
-                            quote(q1, tok, (size_t)(s - tok)), quote(q2, name, nlen));
+                return prom_parse_fail(p, "invalid timestamp %s for metric %s",
+                                       prom_parse_quote(q1, tok, (size_t)(s - tok)),
+                                       prom_parse_quote(q2, name, nlen));
             }
             has_ts = true;
             s = skip_blanks(s);
             if (s != e) {
-                return fail(p, "unexpected %s after timestamp of metric %s",
-                            quote(q1, s, (size_t)(e - s)), quote(q2, name, nlen));
+                return prom_parse_fail(p, "unexpected %s after timestamp of metric %s",
+                                       prom_parse_quote(q1, s, (size_t)(e - s)),
+                                       prom_parse_quote(q2, name, nlen));
             }
         }
     }
@@ -1898,24 +1198,27 @@ parse_sample(struct prom_parser *p, const char *s, const char *e)
                 s++;
             }
             if (tok == s) {
-                return fail(p, "unexpected whitespace after value of metric %s",
-                            quote(q1, name, nlen));
+                return prom_parse_fail(p, "unexpected whitespace after value of metric %s",
+                                       prom_parse_quote(q1, name, nlen));
             }
             rc = parse_om_ts(tok, s, &ts);
             if (rc == -ERANGE) {
-                return fail(p, "timestamp %s out of range for metric %s",
-                            quote(q1, tok, (size_t)(s - tok)), quote(q2, name, nlen));
+                return prom_parse_fail(p, "timestamp %s out of range for metric %s",
+                                       prom_parse_quote(q1, tok, (size_t)(s - tok)),
+                                       prom_parse_quote(q2, name, nlen));
             }
             if (rc != 0) {
-                return fail(p, "invalid timestamp %s for metric %s",
-                            quote(q1, tok, (size_t)(s - tok)), quote(q2, name, nlen));
+                return prom_parse_fail(p, "invalid timestamp %s for metric %s",
+                                       prom_parse_quote(q1, tok, (size_t)(s - tok)),
+                                       prom_parse_quote(q2, name, nlen));
             }
             has_ts = true;
             if (s != e) {
                 s++;
                 if (*s != '#') {
-                    return fail(p, "unexpected %s after timestamp of metric %s",
-                                quote(q1, s - 1, (size_t)(e - s + 1)), quote(q2, name, nlen));
+                    return prom_parse_fail(p, "unexpected %s after timestamp of metric %s",
+                                           prom_parse_quote(q1, s - 1, (size_t)(e - s + 1)),
+                                           prom_parse_quote(q2, name, nlen));
                 }
             }
         }
@@ -2155,7 +1458,8 @@ ascii_line_end(const char *s, const char *lim)
 /*
  * Text format: the usual "# HELP name text" (ASCII text) and "# TYPE name type" lines, with
  * single spaces, in one pass, as parse_sample_fast() does for samples (same @lim, *@eol and
- * FAST_NO). Anything else, "# HELP" with non-ASCII text included, goes to text_comment().
+ * FAST_NO). Anything else, "# HELP" with non-ASCII text included, goes to
+ * prom_parse_meta_text_line().
  */
 static int
 text_meta_fast(struct prom_parser *p, const char *s, const char *lim, const char **eol)
@@ -2197,7 +1501,7 @@ text_meta_fast(struct prom_parser *p, const char *s, const char *lim, const char
     w = s + 1;
     /*
      * The word and its '\n' as one constant-size compare (no byte past @lim is read); another
-     * word, or blanks around it, go to text_comment().
+     * word, or blanks around it, go to prom_parse_meta_text_line().
      */
 #define TYPE_IS(word, t)                                                                           \
     ((size_t)(lim - w) >= sizeof(word) - 2 && memcmp(w, word, sizeof(word) - 1) == 0               \
@@ -2228,7 +1532,7 @@ text_meta_fast(struct prom_parser *p, const char *s, const char *lim, const char
         return FAST_NO;
     }
     *eol = s;
-    return set_cur(p, name, (size_t)(w - 1 - name), (uint8_t)type);
+    return prom_parse_meta_set_cur(p, name, (size_t)(w - 1 - name), (uint8_t)type);
 }
 
 /* One complete line, by the general path; s[len] is '\n'. */
@@ -2240,11 +1544,11 @@ parse_line(struct prom_parser *p, const char *s, size_t len)
 
     if (p->fmt == PROM_FORMAT_OPENMETRICS) {
         if (len == 0) {
-            rc = fail(p, "empty line (not allowed in OpenMetrics)");
+            rc = prom_parse_fail(p, "empty line (not allowed in OpenMetrics)");
         }
         else if (*s == '#') {
             p->last_type_ok = false;
-            rc = om_meta(p, s, e);
+            rc = prom_parse_meta_om_line(p, s, e);
         }
         else {
             rc = parse_sample(p, s, e);
@@ -2257,7 +1561,7 @@ parse_line(struct prom_parser *p, const char *s, size_t len)
         }
         else if (*s == '#') {
             p->last_type_ok = false;
-            rc = text_comment(p, s, e);
+            rc = prom_parse_meta_text_line(p, s, e);
         }
         else {
             rc = parse_sample(p, s, e);
@@ -2272,7 +1576,7 @@ parse_line(struct prom_parser *p, const char *s, size_t len)
 static int
 too_long(struct prom_parser *p)
 {
-    return fail(p, "line longer than %d bytes", PROM_PARSE_LINE_MAX);
+    return prom_parse_fail(p, "line longer than %d bytes", PROM_PARSE_LINE_MAX);
 }
 
 /*
@@ -2288,7 +1592,7 @@ parse_lines(struct prom_parser *p, const char *s, const char *last)
     int rc;
 
     if (p->after_eof) {
-        return fail(p, "unexpected data after \"# EOF\"");
+        return prom_parse_fail(p, "unexpected data after \"# EOF\"");
     }
     while (s <= last) {
         if (CL(*s) & C_NAME0) {
@@ -2309,7 +1613,7 @@ parse_lines(struct prom_parser *p, const char *s, const char *last)
             rc = parse_line(p, s, (size_t)(eol - s));
             /* Only this path can set after_eof ("# EOF"): nothing may follow it. */
             if (rc == 0 && p->after_eof && eol != last) {
-                return fail(p, "unexpected data after \"# EOF\"");
+                return prom_parse_fail(p, "unexpected data after \"# EOF\"");
             }
         }
         else if (rc == 0) {
@@ -2342,7 +1646,7 @@ tail_add(struct prom_parser *p, const char *s, size_t n)
         }
         t = realloc(p->tail, cap);
         if (t == NULL) {
-            return oom(p);
+            return prom_parse_oom(p);
         }
         p->tail = t;
         p->tail_cap = cap;
@@ -2555,7 +1859,7 @@ prom_parser_feed(struct prom_parser *p, const char *data, size_t len)
     }
     if (s < end) {
         if (p->after_eof) {
-            return fail(p, "unexpected data after \"# EOF\"");
+            return prom_parse_fail(p, "unexpected data after \"# EOF\"");
         }
         return tail_add(p, s, (size_t)(end - s));
     }
@@ -2585,7 +1889,7 @@ prom_parser_finish(struct prom_parser *p)
         }
     }
     if (p->fmt == PROM_FORMAT_OPENMETRICS && !p->after_eof) {
-        return fail(p, "missing \"# EOF\"");
+        return prom_parse_fail(p, "missing \"# EOF\"");
     }
     return 0;
 }
