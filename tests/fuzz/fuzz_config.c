@@ -25,7 +25,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../agent/config.h" /* the config module: "config.h" above is autoconf's */
+#include "config.h"
+#include "job_json.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -68,6 +69,9 @@ check_config(const struct config *c)
     FUZZ_CHECK(c->global.scrape_timeout_ms > 0);
     FUZZ_CHECK(c->global.scrape_timeout_ms <= c->global.scrape_interval_ms);
     FUZZ_CHECK(c->noutputs >= 1 && c->outputs != NULL);
+    for (size_t i = 0; i < c->noutputs; i++) {
+        FUZZ_CHECK(c->outputs[i].type != NULL && c->outputs[i].format != NULL);
+    }
     FUZZ_CHECK(c->status.listen != NULL);
     for (size_t i = 0; i < c->njobs; i++) {
         const struct config_job *j = &c->jobs[i];
@@ -76,7 +80,9 @@ check_config(const struct config *c)
         FUZZ_CHECK(j->interval_ms > 0);
         FUZZ_CHECK(j->timeout_ms > 0 && j->timeout_ms <= j->interval_ms);
         FUZZ_CHECK(j->body_size_limit > 0);
-        FUZZ_CHECK(j->kind != CONFIG_JOB_JSON || j->json.nmetrics >= 1);
+        FUZZ_CHECK(j->kind != NULL && j->opts != NULL);
+        FUZZ_CHECK(j->kind != &job_json_kind ||
+                   ((const struct job_json_conf *)j->opts)->nmetrics >= 1);
         for (size_t k = 0; k < i; k++) {
             FUZZ_CHECK(strcmp(c->jobs[k].name, j->name) != 0);
         }
