@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "enc_json.h"
+#include "jsonref.h"
 #include "jsonw.h"
 #include "enc_otlp.h"
 #include "enc_telegraf.h"
@@ -149,257 +150,6 @@ t_utf8_fix(const char *s, char *out, size_t outsz)
     out[o] = '\0';
 }
 
-struct t_json {
-    const char *p;
-    const char *end;
-    int depth;
-};
-
-static bool t_json_value(struct t_json *j);
-
-static void
-t_json_ws(struct t_json *j)
-{
-    while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r')) {
-        j->p++;
-    }
-}
-
-static bool
-t_json_string(struct t_json *j)
-{
-    size_t k;
-    int h;
-
-    if (j->p >= j->end || *j->p != '"') {
-        return false;
-    }
-    j->p++;
-    while (j->p < j->end) {
-        unsigned char c = (unsigned char)*j->p;
-
-        if (c == '"') {
-            j->p++;
-            return true;
-        }
-        if (c < 0x20) {
-            return false;
-        }
-        if (c == '\\') {
-            if (j->end - j->p < 2) {
-                return false;
-            }
-            c = (unsigned char)j->p[1];
-            if (c == 'u') {
-                if (j->end - j->p < 6) {
-                    return false;
-                }
-                for (h = 2; h < 6; h++) {
-                    if (!strchr("0123456789abcdefABCDEF", j->p[h]) || j->p[h] == '\0') {
-                        return false;
-                    }
-                }
-                j->p += 6;
-                continue;
-            }
-            if (c == '\0' || !strchr("\"\\/bfnrt", c)) {
-                return false;
-            }
-            j->p += 2;
-            continue;
-        }
-        k = t_utf8_seq((const unsigned char *)j->p, (size_t)(j->end - j->p));
-        if (k == 0) {
-            return false;
-        }
-        j->p += k;
-    }
-    return false;
-}
-
-static bool
-t_is_digit(const struct t_json *j)
-{
-    return j->p < j->end && *j->p >= '0' && *j->p <= '9';
-}
-
-static bool
-t_json_number(struct t_json *j)
-{
-    if (j->p < j->end && *j->p == '-') {
-        j->p++;
-    }
-    if (!t_is_digit(j)) {
-        return false;
-    }
-    if (*j->p == '0') {
-        j->p++;
-    }
-    else {
-        while (t_is_digit(j)) {
-            j->p++;
-        }
-    }
-    if (j->p < j->end && *j->p == '.') {
-        j->p++;
-        if (!t_is_digit(j)) {
-            return false;
-        }
-        while (t_is_digit(j)) {
-            j->p++;
-        }
-    }
-    if (j->p < j->end && (*j->p == 'e' || *j->p == 'E')) {
-        j->p++;
-        if (j->p < j->end && (*j->p == '+' || *j->p == '-')) {
-            j->p++;
-        }
-        if (!t_is_digit(j)) {
-            return false;
-        }
-        while (t_is_digit(j)) {
-            j->p++;
-        }
-    }
-    return true;
-}
-
-static bool
-t_json_object(struct t_json *j)
-{
-    enum { MAXK = 512 };
-    const char *keys[MAXK];
-    size_t klen[MAXK], nk = 0, i;
-
-    j->p++;
-    t_json_ws(j);
-    if (j->p < j->end && *j->p == '}') {
-        j->p++;
-        return true;
-    }
-    for (;;) {
-        const char *ks = j->p;
-
-        if (!t_json_string(j) || nk == MAXK) {
-            return false;
-        }
-        /* equal strings are escaped alike by one writer: equal text means a repeated key */
-        for (i = 0; i < nk; i++) {
-            if (klen[i] == (size_t)(j->p - ks) && memcmp(keys[i], ks, klen[i]) == 0) {
-                return false;
-            }
-        }
-        keys[nk] = ks;
-        klen[nk++] = (size_t)(j->p - ks);
-        t_json_ws(j);
-        if (j->p >= j->end || *j->p != ':') {
-            return false;
-        }
-        j->p++;
-        if (!t_json_value(j)) {
-            return false;
-        }
-        t_json_ws(j);
-        if (j->p < j->end && *j->p == ',') {
-            j->p++;
-            t_json_ws(j);
-            continue;
-        }
-        if (j->p < j->end && *j->p == '}') {
-            j->p++;
-            return true;
-        }
-        return false;
-    }
-}
-
-static bool
-t_json_array(struct t_json *j)
-{
-    j->p++;
-    t_json_ws(j);
-    if (j->p < j->end && *j->p == ']') {
-        j->p++;
-        return true;
-    }
-    for (;;) {
-        if (!t_json_value(j)) {
-            return false;
-        }
-        t_json_ws(j);
-        if (j->p < j->end && *j->p == ',') {
-            j->p++;
-            continue;
-        }
-        if (j->p < j->end && *j->p == ']') {
-            j->p++;
-            return true;
-        }
-        return false;
-    }
-}
-
-static bool
-t_json_word(struct t_json *j, const char *w)
-{
-    size_t n = strlen(w);
-
-    if ((size_t)(j->end - j->p) < n || memcmp(j->p, w, n) != 0) {
-        return false;
-    }
-    j->p += n;
-    return true;
-}
-
-static bool
-t_json_value(struct t_json *j)
-{
-    bool ok;
-
-    t_json_ws(j);
-    if (j->p >= j->end || j->depth > 64) {
-        return false;
-    }
-    j->depth++;
-    switch (*j->p) {
-    case '{':
-        ok = t_json_object(j);
-        break;
-    case '[':
-        ok = t_json_array(j);
-        break;
-    case '"':
-        ok = t_json_string(j);
-        break;
-    case 't':
-        ok = t_json_word(j, "true");
-        break;
-    case 'f':
-        ok = t_json_word(j, "false");
-        break;
-    case 'n':
-        ok = t_json_word(j, "null");
-        break;
-    default:
-        ok = t_json_number(j);
-        break;
-    }
-    j->depth--;
-    return ok;
-}
-
-static bool
-t_json_valid(const char *s, size_t n)
-{
-    struct t_json j = {s, s + n, 0};
-
-    if (!t_json_value(&j)) {
-        return false;
-    }
-    t_json_ws(&j);
-    return j.p == j.end;
-}
-
 START_TEST(test_validator)
 {
     static const char *const good[] = {
@@ -418,10 +168,10 @@ START_TEST(test_validator)
     size_t i;
 
     for (i = 0; i < T_N(good); i++) {
-        ck_assert_msg(t_json_valid(good[i], strlen(good[i])), "%s", good[i]);
+        ck_assert_msg(jsonref_valid_unique(good[i], strlen(good[i])), "%s", good[i]);
     }
     for (i = 0; i < T_N(bad); i++) {
-        ck_assert_msg(!t_json_valid(bad[i], strlen(bad[i])), "%s", bad[i]);
+        ck_assert_msg(!jsonref_valid_unique(bad[i], strlen(bad[i])), "%s", bad[i]);
     }
 }
 END_TEST
@@ -472,7 +222,7 @@ t_parse(const char *s, size_t n)
     json_object *o;
 
     T_REQUIRE(tok != NULL, "json_tokener_new");
-    T_REQUIRE(t_json_valid(s, n), "not strict JSON: %.*s", (int)(n > 3000 ? 3000 : n), s);
+    T_REQUIRE(jsonref_valid_unique(s, n), "not strict JSON: %.*s", (int)(n > 3000 ? 3000 : n), s);
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
     o = json_tokener_parse_ex(tok, s, (int)n);
     T_REQUIRE(o != NULL && json_tokener_get_error(tok) == json_tokener_success &&
@@ -954,7 +704,7 @@ t_vm_line(const char *line, size_t n, const struct batch *b, const struct sample
         T_REQUIRE(strcmp(tok, s->value > 0 ? "+Inf" : "-Inf") == 0, "value %s", tok);
     }
     else {
-        T_REQUIRE(t_json_valid(tok, tl), "value %s is not a JSON number", tok);
+        T_REQUIRE(jsonref_valid_unique(tok, tl), "value %s is not a JSON number", tok);
         d = strtod(tok, NULL);
         T_REQUIRE(t_same_double(d, s->value), "value %s, want %.17g", tok, s->value);
     }

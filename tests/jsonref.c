@@ -156,6 +156,7 @@ struct t_json {
     const unsigned char *p;
     const unsigned char *end;
     int depth;
+    bool unique_keys; /* reject an object with a key written twice */
 };
 
 static bool t_json_value(struct t_json *j);
@@ -315,7 +316,11 @@ t_json_value(struct t_json *j)
         return false;
     }
     switch (*j->p) {
-    case '{':
+    case '{': {
+        enum { MAXK = 512 };
+        const unsigned char *keys[MAXK];
+        size_t klen[MAXK], nk = 0;
+
         j->p++;
         t_json_ws(j);
         if (j->p < j->end && *j->p == '}') {
@@ -323,10 +328,20 @@ t_json_value(struct t_json *j)
             break;
         }
         for (;;) {
+            const unsigned char *ks;
             t_json_ws(j);
-            if (!t_json_string(j)) {
+            ks = j->p;
+            if (!t_json_string(j) || nk == MAXK) {
                 return false;
             }
+            /* One writer escapes equal strings alike: equal text is a repeated key. */
+            for (size_t i = 0; j->unique_keys && i < nk; i++) {
+                if (klen[i] == (size_t)(j->p - ks) && memcmp(keys[i], ks, klen[i]) == 0) {
+                    return false;
+                }
+            }
+            keys[nk] = ks;
+            klen[nk++] = (size_t)(j->p - ks);
             t_json_ws(j);
             if (j->p >= j->end || *j->p++ != ':') {
                 return false;
@@ -346,6 +361,7 @@ t_json_value(struct t_json *j)
             return false;
         }
         break;
+    }
     case '[':
         j->p++;
         t_json_ws(j);
@@ -399,17 +415,28 @@ t_json_value(struct t_json *j)
     return true;
 }
 
-/* True when @s (@n bytes) is exactly one valid JSON text (RFC 8259, strict UTF-8). */
-bool
-jsonref_valid(const char *s, size_t n)
+static bool
+valid(const char *s, size_t n, bool unique_keys)
 {
-    struct t_json j = {(const unsigned char *)s, (const unsigned char *)s + n, 0};
+    struct t_json j = {(const unsigned char *)s, (const unsigned char *)s + n, 0, unique_keys};
 
     if (!t_json_value(&j)) {
         return false;
     }
     t_json_ws(&j);
     return j.p == j.end;
+}
+
+bool
+jsonref_valid(const char *s, size_t n)
+{
+    return valid(s, n, false);
+}
+
+bool
+jsonref_valid_unique(const char *s, size_t n)
+{
+    return valid(s, n, true);
 }
 
 /*

@@ -38,6 +38,11 @@ size_t jsonref_utf8_sanitize(const unsigned char *s, size_t n, char *out);
 
 /* True when @s (@n bytes) is exactly one valid JSON text (RFC 8259, strict UTF-8). */
 bool jsonref_valid(const char *s, size_t n);
+/*
+ * jsonref_valid(), and no object has a key twice (compared as written: one writer escapes equal
+ * keys alike). What the vm, otlp and telegraf encoders promise.
+ */
+bool jsonref_valid_unique(const char *s, size_t n);
 
 /* Parses the NUL-terminated @s with json-c, failing the test when it rejects it. Caller puts. */
 struct json_object *jsonref_parse(const char *s, size_t n);
