@@ -14,13 +14,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "conf.h"
 #include "config.h"
 #include "job_json.h"
 #include "job_probe.h"
 #include "job_prom.h"
+#include "kinds.h"
 #include "out_file.h"
 #include "out_http.h"
 #include "out_stdout.h"
+#include "outputs.h"
 
 /* The kinds' and output types' own settings of a loaded job or output. */
 #define PROM(j) ((const struct job_prom_conf *)(j)->opts)
@@ -1663,6 +1666,33 @@ START_TEST(test_reference)
 }
 END_TEST
 
+/* Every registered kind and output type is complete and found by its name (and section). */
+START_TEST(test_registries)
+{
+    for (size_t i = 0; i < kinds_count; i++) {
+        const struct kind *k = kinds_table[i];
+        ck_assert_ptr_eq(kinds_find(k->name), k);
+        ck_assert_ptr_eq(kinds_find_section(k->section), k);
+        ck_assert_str_eq(k->ops->name, k->name);
+        ck_assert(k->conf != NULL && k->state_new != NULL && k->identity != NULL);
+        ck_assert(k->conf->opts_size > 0);
+        ck_assert_ptr_nonnull(conf_field_find(k->conf, k->name_key));
+        ck_assert_ptr_nonnull(conf_field_find(k->conf, k->interval_key));
+        ck_assert_ptr_nonnull(conf_field_find(k->conf, k->timeout_key));
+    }
+    for (size_t i = 0; i < outputs_count; i++) {
+        const struct output_type *t = outputs_table[i];
+        ck_assert_ptr_eq(outputs_find(t->name), t);
+        ck_assert(t->conf != NULL && t->open != NULL);
+        ck_assert_str_eq(t->conf->fields[0].key, "type");
+        ck_assert_str_eq(t->conf->fields[1].key, "format");
+    }
+    ck_assert_ptr_null(kinds_find("nope"));
+    ck_assert_ptr_null(kinds_find_section("outputs"));
+    ck_assert_ptr_null(outputs_find("kafka"));
+}
+END_TEST
+
 static Suite *
 config_suite(void)
 {
@@ -1710,6 +1740,7 @@ config_suite(void)
     tcase_add_test(tc, test_summary_has_no_secrets);
     tcase_add_test(tc, test_summary_content);
     tcase_add_test(tc, test_reference);
+    tcase_add_test(tc, test_registries);
     suite_add_tcase(s, tc);
     return s;
 }
