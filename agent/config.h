@@ -30,7 +30,12 @@
  * - Durations: units_parse_duration() ("1m30s"); sizes: units_parse_size() ("10MiB", powers of
  *   1024); integers: decimal only, no fractions, range-checked.
  * - Known Prometheus keys pollster does not implement (relabel_configs, *_sd_configs, oauth2,
- *   rule_files, ...) are errors saying so, distinct from unknown keys (typos).
+ *   ...) are errors saying so, distinct from unknown keys (typos), which name the closest known
+ *   key ("did you mean"), or say "check the indentation" when the key belongs one level up or
+ *   down. Keys only a Prometheus server uses (rule_files, alerting, evaluation_interval, ...)
+ *   are accepted with one warning each.
+ * - ${VAR} in string values is replaced by the environment variable VAR (an unset one is an
+ *   error), $$ by $; not in regex and replacement values, where $ has its own meaning.
  * - Regexes are POSIX ERE; RE2-only syntax (\d, (?i), lazy quantifiers, ...) is an error
  *   rather than silently meaning something else.
  */
@@ -68,14 +73,18 @@ struct config_error {
 };
 
 /*
- * The errors of loads. Those of one load are sorted by file (in the order the files were first
- * mentioned) and position. Zero-initialised (or config_errors_init) = empty.
+ * The errors of loads, and their warnings (keys accepted but ignored: a load with warnings only
+ * succeeds). Those of one load are sorted by file (in the order the files were first mentioned)
+ * and position. Zero-initialised (or config_errors_init) = empty.
  */
 struct config_errors {
     struct config_error *v; /* owned array */
     size_t n;
     size_t cap;
-    size_t dropped; /* errors beyond CONFIG_ERRORS_MAX, or lost for lack of memory */
+    size_t dropped;            /* errors beyond CONFIG_ERRORS_MAX, or lost for lack of memory */
+    struct config_error *warn; /* owned array: "FILE:LINE:COL: warning: message" */
+    size_t nwarn;
+    size_t warn_dropped;
 };
 
 enum config_relabel_action {
@@ -269,8 +278,19 @@ void config_errors_init(struct config_errors *e);
  */
 void config_errors_add(struct config_errors *e, const char *file, int line, int col,
                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Like config_errors_add, for a warning: its text reads "FILE:LINE:COL: warning: message". */
+void config_errors_warn(struct config_errors *e, const char *file, int line, int col,
+                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* Prints each error on its own line, then "N more errors not shown" when some were dropped. */
 void config_errors_print(FILE *f, const struct config_errors *e);
+/* Prints each warning on its own line (and how many were not kept). */
+void config_errors_print_warnings(FILE *f, const struct config_errors *e);
+
+/*
+ * Whether string values of the config file have ${VAR} expanded from the environment (the
+ * default; --no-expand-env turns it off). Applies to the loads that follow.
+ */
+void config_set_expand_env(bool on);
 /* Frees the errors; @e is empty and reusable. */
 void config_errors_release(struct config_errors *e);
 
