@@ -1150,6 +1150,9 @@ conf_map(struct conf_ctx *x, const struct conf_section *s, void *base, const str
                     continue;
                 }
                 if (key_listed(s->server_only, k->str)) {
+                    if (conf_tree_is_null(v)) {
+                        continue; /* nothing to ignore ("rule_files:" with only comments) */
+                    }
                     conf_warn(x, k,
                               "key \"%s\" %s ignored: evaluated by a Prometheus server, not by "
                               "an agent",

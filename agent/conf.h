@@ -48,7 +48,6 @@ struct conf_ctx {
     void (*foreign_names)(struct suggest *sg);
     struct conf_claim *claims; /* owned: see conf_claim */
     size_t nclaims;
-    bool expand_env; /* ${VAR} in the values of the main file (conf_tree_expand_env) */
     /* The section conf_map is mapping now (NULL outside), and its path: for indentation hints. */
     const struct conf_section *cur;
     const char *cur_path;

@@ -696,11 +696,12 @@ load_buffer(const char *name, const char *buf, size_t len, struct config_errors 
         x.foreign_for = &top_section;
         x.foreign = top_foreign;
         x.foreign_names = top_names;
-        x.expand_env = expand_env;
         if (expand_env && d.root != NULL) {
             conf_tree_expand_env(&x, d.root);
         }
-        conf_map(&x, &top_section, c, d.root != NULL ? d.root : &root, "");
+        if (x.nerr == 0) { /* an unexpanded ${VAR} would only cause more errors */
+            conf_map(&x, &top_section, c, d.root != NULL ? d.root : &root, "");
+        }
     }
     conf_tree_release(&d);
     free(x.dir);
