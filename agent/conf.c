@@ -1254,7 +1254,7 @@ conf_reference(FILE *f, const struct conf_section *s, int indent)
         fprintf(f, "\n");
     }
     if (s->server_only != NULL) {
-        fprintf(f, "%*signored with a warning (used by a Prometheus server only):", indent, "");
+        fprintf(f, "%*signored (Prometheus server only):", indent, "");
         for (const char *const *u = s->server_only; *u != NULL; u++) {
             fprintf(f, " %s", *u);
         }

@@ -353,8 +353,7 @@ START_TEST(test_reference_lists_ignored_keys)
 
     config_reference(f);
     fclose(f);
-    ck_assert_ptr_nonnull(strstr(buf, "ignored with a warning (used by a Prometheus server "
-                                      "only): rule_files alerting"));
+    ck_assert_ptr_nonnull(strstr(buf, "ignored (Prometheus server only): rule_files alerting"));
     ck_assert_ptr_nonnull(strstr(buf, "evaluation_interval"));
     free(buf);
 }
