@@ -188,29 +188,14 @@ conf_warn(struct conf_ctx *x, const struct conf_node *at, const char *fmt, ...)
     free(msg);
 }
 
-const char *
-conf_did_you_mean(const struct suggest *sg, char *buf, size_t len)
-{
-    const char *best = suggest_best(sg);
-
-    if (best == NULL) {
-        buf[0] = '\0';
-    }
-    else {
-        snprintf(buf, len, " (did you mean \"%s\"?)", best);
-    }
-    return buf;
-}
-
 void
 conf_err_name(struct conf_ctx *x, const struct conf_node *at, const char *what, const char *word,
               const struct suggest *sg, const char *expected)
 {
-    const char *best = suggest_best(sg);
+    char hint[SUGGEST_WORD_MAX + 32];
 
-    conf_err(x, at, "invalid %s \"%s\" (%s%s%sexpected one of: %s)", what, word,
-             best != NULL ? "did you mean \"" : "", best != NULL ? best : "",
-             best != NULL ? "\"? " : "", expected != NULL ? expected : "?");
+    conf_err(x, at, "invalid %s \"%s\" (%sexpected one of: %s)", what, word,
+             suggest_phrase(sg, "", hint, sizeof(hint)), expected != NULL ? expected : "?");
 }
 
 /* One resource an item of the config uses (conf_claim). */
@@ -1101,7 +1086,7 @@ unknown_key(struct conf_ctx *x, const struct conf_section *s, const struct conf_
         x->foreign_names(&sg);
     }
     conf_err(x, k, "unknown key \"%s\" %s%s", k->str, where,
-             conf_did_you_mean(&sg, hint, sizeof(hint)));
+             suggest_paren(&sg, "", hint, sizeof(hint)));
 }
 
 /*

@@ -154,11 +154,6 @@ void conf_oom(struct conf_ctx *x);
 void conf_warn(struct conf_ctx *x, const struct conf_node *at, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /*
- * " (did you mean \"NAME\"?)" in @buf when search @sg found a close name, else ""; returns
- * @buf. The shared tail of every "unknown name" message.
- */
-const char *conf_did_you_mean(const struct suggest *sg, char *buf, size_t len);
-/*
  * Reports "invalid @what \"@word\" (did you mean \"NAME\"? expected one of: @expected)" at @at,
  * NAME being what search @sg found (the part is left out when it found nothing).
  */

@@ -184,7 +184,7 @@ unknown_option(const char *arg)
     char word[SUGGEST_WORD_MAX + 1];
     const char *name = arg + strspn(arg, "-");
     size_t n = strcspn(name, "=");
-    const char *best;
+    char hint[SUGGEST_WORD_MAX + 32];
 
     if (n > SUGGEST_WORD_MAX) {
         n = SUGGEST_WORD_MAX;
@@ -195,11 +195,7 @@ unknown_option(const char *arg)
     for (const struct option *lo = long_opts; lo->name != NULL; lo++) {
         suggest_add(&sg, lo->name);
     }
-    best = suggest_best(&sg);
-    if (best != NULL) {
-        return bad_usage("unknown option \"%s\" (did you mean \"--%s\"?)", arg, best);
-    }
-    return bad_usage("unknown option \"%s\"", arg);
+    return bad_usage("unknown option \"%s\"%s", arg, suggest_paren(&sg, "--", hint, sizeof(hint)));
 }
 
 int
@@ -335,10 +331,10 @@ main(int argc, char **argv)
                 struct suggest sg;
                 suggest_init(&sg, optarg);
                 suggest_add_csv(&sg, "error, warn, info, debug");
-                const char *best = suggest_best(&sg);
-                return bad_usage("%s: invalid level \"%s\" (%s%s%serror, warn, info, debug)",
-                                 "--log-level", optarg, best != NULL ? "did you mean \"" : "",
-                                 best != NULL ? best : "", best != NULL ? "\"? " : "");
+                char hint[SUGGEST_WORD_MAX + 32];
+                return bad_usage("%s: invalid level \"%s\" (%serror, warn, info, debug)",
+                                 "--log-level", optarg,
+                                 suggest_phrase(&sg, "", hint, sizeof(hint)));
             }
             log_set_level(lvl);
             o.log_level_set = true;

@@ -456,11 +456,10 @@ run_main(const struct run_opts *o, bool *forked_parent)
         struct suggest sg;
         suggest_init(&sg, kind ? o->kind : o->format);
         suggest_add_csv(&sg, names.data);
-        const char *best = suggest_best(&sg);
-        fprintf(stderr, "pollster: unknown %s \"%s\" (%s%s%savailable: %s)\n",
+        char hint[SUGGEST_WORD_MAX + 32];
+        fprintf(stderr, "pollster: unknown %s \"%s\" (%savailable: %s)\n",
                 kind ? "--kind" : "--format", kind ? o->kind : o->format,
-                best != NULL ? "did you mean \"" : "", best != NULL ? best : "",
-                best != NULL ? "\"? " : "", names.data != NULL ? names.data : "?");
+                suggest_phrase(&sg, "", hint, sizeof(hint)), names.data != NULL ? names.data : "?");
         strbuf_release(&names);
         return RUN_EXIT_USAGE;
     }
@@ -482,8 +481,14 @@ run_main(const struct run_opts *o, bool *forked_parent)
             return RUN_EXIT_USAGE;
         }
         if (o->only_job != NULL && !setup_has_job(ctx.config, o->only_job)) {
-            fprintf(stderr, "pollster: --job: %s has no job named \"%s\"\n", o->config_path,
-                    o->only_job);
+            struct suggest sg;
+            char hint[SUGGEST_WORD_MAX + 32];
+            suggest_init(&sg, o->only_job);
+            for (size_t i = 0; i < ctx.config->njobs; i++) {
+                suggest_add(&sg, ctx.config->jobs[i].name);
+            }
+            fprintf(stderr, "pollster: --job: %s has no job named \"%s\"%s\n", o->config_path,
+                    o->only_job, suggest_paren(&sg, "", hint, sizeof(hint)));
             config_free(ctx.config);
             return RUN_EXIT_USAGE;
         }
@@ -630,8 +635,12 @@ run_parse(const char *path, const char *format)
     ssize_t n;
 
     if (format != NULL && prom_parse_format_from_name(format, &fmt) != 0) {
-        fprintf(stderr, "pollster: --format \"%s\": expected prom or openmetrics with --parse\n",
-                format);
+        struct suggest sg;
+        char hint[SUGGEST_WORD_MAX + 32];
+        suggest_init(&sg, format);
+        suggest_add_csv(&sg, "prom, openmetrics");
+        fprintf(stderr, "pollster: --format \"%s\": %sexpected prom or openmetrics with --parse\n",
+                format, suggest_phrase(&sg, "", hint, sizeof(hint)));
         return RUN_EXIT_USAGE;
     }
     fd = strcmp(path, "-") == 0 ? 0 : open(path, O_RDONLY | O_CLOEXEC);

@@ -6,6 +6,7 @@
 #include "suggest.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -120,4 +121,32 @@ suggest_best(const struct suggest *s)
         return NULL;
     }
     return s->best;
+}
+
+const char *
+suggest_phrase(const struct suggest *s, const char *prefix, char *buf, size_t len)
+{
+    const char *best = suggest_best(s);
+
+    if (best == NULL) {
+        buf[0] = '\0';
+    }
+    else {
+        snprintf(buf, len, "did you mean \"%s%s\"? ", prefix, best);
+    }
+    return buf;
+}
+
+const char *
+suggest_paren(const struct suggest *s, const char *prefix, char *buf, size_t len)
+{
+    const char *best = suggest_best(s);
+
+    if (best == NULL) {
+        buf[0] = '\0';
+    }
+    else {
+        snprintf(buf, len, " (did you mean \"%s%s\"?)", prefix, best);
+    }
+    return buf;
 }

@@ -35,6 +35,13 @@ void suggest_add_csv(struct suggest *s, const char *csv);
  * itself was offered.
  */
 const char *suggest_best(const struct suggest *s);
+/*
+ * "did you mean \"@prefixNAME\"? " in @buf when @s found NAME, else ""; returns @buf. The part
+ * every "unknown name" message shares, before its list of valid names.
+ */
+const char *suggest_phrase(const struct suggest *s, const char *prefix, char *buf, size_t len);
+/* " (did you mean \"@prefixNAME\"?)" in @buf when @s found NAME, else ""; returns @buf. */
+const char *suggest_paren(const struct suggest *s, const char *prefix, char *buf, size_t len);
 /* The distance between @a and @b (@blen characters) as described above; SIZE_MAX: too long. */
 size_t suggest_distance(const char *a, const char *b, size_t blen);
 

@@ -305,6 +305,9 @@ static const struct {
     {{"--body-size-limit", "1.5MB", NULL},
      "pollster: --body-size-limit: invalid size \"1.5MB\" (sizes take no fractions: did you mean "
      "\"1536KiB\"?) (see pollster --help)\n"},
+    {{"--parse", "/dev/null", "--format", "openmetric", NULL},
+     "pollster: --format \"openmetric\": did you mean \"openmetrics\"? expected prom or "
+     "openmetrics with --parse\n"},
     {{"--log-level", "wran", NULL},
      "pollster: --log-level: invalid level \"wran\" (did you mean \"warn\"? error, warn, info, "
      "debug) (see pollster --help)\n"},
@@ -809,6 +812,10 @@ START_TEST(test_config_once_and_job_filter)
     run(&c, 20, 0, (const char *const[]){"--once", "-c", cfg_path, "--job", "zz", NULL});
     ck_assert_int_eq(c.status, 2);
     ck_assert_msg(strstr(c.err, "has no job named \"zz\"") != NULL, "%s", c.err);
+    run(&c, 20, 0, (const char *const[]){"--once", "-c", cfg_path, "--job", "B", NULL});
+    ck_assert_int_eq(c.status, 2);
+    ck_assert_msg(strstr(c.err, "has no job named \"B\" (did you mean \"b\"?)\n") != NULL, "%s",
+                  c.err);
 }
 END_TEST
 

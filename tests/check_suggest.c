@@ -106,6 +106,23 @@ START_TEST(test_csv_and_ties)
 }
 END_TEST
 
+START_TEST(test_phrases)
+{
+    struct suggest sg;
+    char buf[64];
+
+    suggest_init(&sg, "chek-config");
+    suggest_add(&sg, "check-config");
+    ck_assert_str_eq(suggest_paren(&sg, "--", buf, sizeof(buf)),
+                     " (did you mean \"--check-config\"?)");
+    ck_assert_str_eq(suggest_phrase(&sg, "", buf, sizeof(buf)), "did you mean \"check-config\"? ");
+    suggest_init(&sg, "zzzz");
+    suggest_add(&sg, "check-config");
+    ck_assert_str_eq(suggest_paren(&sg, "--", buf, sizeof(buf)), "");
+    ck_assert_str_eq(suggest_phrase(&sg, "", buf, sizeof(buf)), "");
+}
+END_TEST
+
 static Suite *
 suggest_suite(void)
 {
@@ -115,6 +132,7 @@ suggest_suite(void)
     tcase_add_test(tc, test_distance);
     tcase_add_test(tc, test_best);
     tcase_add_test(tc, test_csv_and_ties);
+    tcase_add_test(tc, test_phrases);
     suite_add_tcase(s, tc);
     return s;
 }
