@@ -17,6 +17,7 @@
 
 #include "conf.h"
 #include "conf_http.h"
+#include "conf_include.h"
 #include "conf_targets.h"
 #include "encoder.h"
 #include "httpc.h"
@@ -309,9 +310,12 @@ static const struct conf_field top_fields[] = {
         .desc = "The status server."),
     TOP("log", CONF_FT_SECTION, log, .flags = CONF_F_DEFAULTS, .sub = &log_section,
         .desc = "Logging."),
+    CONF_FLDN("scrape_config_files", CONF_FT_STRLIST, struct config, scrape_config_files,
+              nscrape_config_files, .flags = CONF_F_NONEMPTY,
+              .desc = "Globs of files with more scrape_configs (Prometheus' key)."),
 };
 #undef TOP
-static const char *const top_unsupported[] = {"remote_write", "scrape_config_files", NULL};
+static const char *const top_unsupported[] = {"remote_write", NULL};
 /*
  * What only a Prometheus server does with a prometheus.yml (rules, alerting, its TSDB, remote
  * read, tracing of its own requests, its Go runtime, its OTLP receiver): accepted with a warning
@@ -637,11 +641,26 @@ status_check(struct conf_ctx *x, void *base, const struct conf_node *map, const 
     }
 }
 
+/* The scrape_configs of a file named by scrape_config_files. */
+static void
+include_map(struct conf_ctx *x, const struct conf_node *list)
+{
+    const struct kind *k = kinds_find_section("scrape_configs");
+
+    if (k != NULL) {
+        jobs_map(x, k, list);
+    }
+}
+
 static void
 top_check(struct conf_ctx *x, void *base, const struct conf_node *map, const char *path)
 {
     struct config *c = base;
     const struct conf_node *n = conf_tree_get(map, "outputs");
+
+    /* after the main file's jobs, as in Prometheus */
+    conf_include_scrape_files(x, conf_tree_get(map, "scrape_config_files"), expand_env,
+                              include_map);
 
     if (n != NULL) {
         outputs_map(x, n);

@@ -20,7 +20,9 @@
  *   directory of the config file;
  * - file_sd_configs files are read at load time (and again on reload; run.c re-globs the
  *   patterns every refresh_interval and reloads the targets when the files changed);
- * - with no outputs section, one stdout output in json format.
+ * - with no outputs section, one stdout output in json format;
+ * - the files scrape_config_files names are read, their jobs after the main file's
+ *   (conf_include.h).
  *
  * What the loader accepts:
  * - YAML 1.1 as libyaml reads it, one document; JSON. Anchors and aliases (an alias names a
@@ -232,6 +234,8 @@ struct config {
     size_t noutputs;
     struct config_status status;
     struct config_log log;
+    char **scrape_config_files; /* the patterns, as written (their jobs are in @jobs) */
+    size_t nscrape_config_files;
 };
 
 /*

@@ -197,11 +197,11 @@ static const struct invalid_case {
     {"unsupported top-level keys (server-only ones are warnings)",
      "rule_files: ['a.yml']\n"
      "alerting: {}\n"
-     "scrape_config_files: ['more/*.yml']\n"
+     "remote_write: []\n"
      "remote_read: []\n"
      "storage: {}\n",
-     {"pollster.yaml:3:1: unsupported key \"scrape_config_files\" at top level (not supported by "
-      "pollster yet)"}},
+     {"pollster.yaml:3:1: unsupported key \"remote_write\" at top level (not supported by pollster "
+      "yet)"}},
     {"unknown top-level key",
      "scrape_config:\n"
      "  - job_name: x\n",

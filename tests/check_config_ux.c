@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "job_prom.h"
@@ -112,11 +114,11 @@ START_TEST(test_server_only_warnings)
 
     /* warnings do not make an error, nor hide one */
     config_errors_init(&e);
-    ck_assert_ptr_null(load("rule_files: [a.yml]\nscrape_config_files: [b.yml]\n", &e));
+    ck_assert_ptr_null(load("rule_files: [a.yml]\nremote_write: [{url: 'http://a/'}]\n", &e));
     ck_assert_uint_eq(e.n, 1);
     ck_assert_uint_eq(e.nwarn, 1);
-    ck_assert_str_eq(e.v[0].text, "pollster.yaml:2:1: unsupported key \"scrape_config_files\" at "
-                                  "top level (not supported by pollster yet)");
+    ck_assert_str_eq(e.v[0].text, "pollster.yaml:2:1: unsupported key \"remote_write\" at top "
+                                  "level (not supported by pollster yet)");
     config_errors_release(&e);
 }
 END_TEST
@@ -345,6 +347,132 @@ START_TEST(test_env_errors)
 }
 END_TEST
 
+static char inc_dir[64];
+
+static void
+write_in(const char *name, const char *text)
+{
+    char path[256];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/%s", inc_dir, name);
+    f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void
+remove_in(const char *name)
+{
+    char path[256];
+
+    snprintf(path, sizeof(path), "%s/%s", inc_dir, name);
+    unlink(path);
+}
+
+/* Loads main.yml of the scratch directory. */
+static struct config *
+load_main(const char *text, struct config_errors *e)
+{
+    char path[256];
+
+    write_in("main.yml", text);
+    snprintf(path, sizeof(path), "%s/main.yml", inc_dir);
+    return config_load(path, e);
+}
+
+/* scrape_config_files: jobs from other files, after the main file's, with their own paths. */
+START_TEST(test_scrape_config_files)
+{
+    struct config_errors e;
+    struct config *c;
+    char want[512];
+
+    snprintf(inc_dir, sizeof(inc_dir), "/tmp/check_config_ux.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(inc_dir));
+    snprintf(want, sizeof(want), "%s/jobs", inc_dir);
+    ck_assert_int_eq(mkdir(want, 0700), 0);
+    write_in("jobs/b.yml", "scrape_configs:\n"
+                           "  - job_name: b\n"
+                           "    basic_auth: {username: u, password_file: pw}\n"
+                           "    static_configs: [{targets: ['${UX_INC_HOST}:2']}]\n");
+    write_in("jobs/a.yml", "scrape_configs:\n  - job_name: a\n");
+    write_in("jobs/empty.yml", "");
+    write_in("jobs/pw", "from-the-jobs-dir\n");
+    setenv("UX_INC_HOST", "10.9.8.7", 1);
+    config_errors_init(&e);
+    c = load_main("scrape_config_files: ['jobs/*.yml', 'none/*.yml']\n"
+                  "scrape_configs:\n"
+                  "  - job_name: main\n",
+                  &e);
+    ck_assert_msg(c != NULL, "%s", e.n > 0 ? e.v[0].text : "");
+    ck_assert_uint_eq(c->njobs, 3);
+    ck_assert_str_eq(c->jobs[0].name, "main");
+    ck_assert_str_eq(c->jobs[1].name, "a"); /* sorted file names */
+    ck_assert_str_eq(c->jobs[2].name, "b");
+    ck_assert_str_eq(c->jobs[2].targets[0].url, "http://10.9.8.7:2/metrics");
+    ck_assert_str_eq(c->jobs[2].http.basic_auth.password, "from-the-jobs-dir");
+    ck_assert_uint_eq(e.nwarn, 1);
+    snprintf(
+        want, sizeof(want),
+        "%s/main.yml:1:37: warning: scrape_config_files pattern \"none/*.yml\" matches no file",
+        inc_dir);
+    ck_assert_str_eq(e.warn[0].text, want);
+    config_free(c);
+    config_errors_release(&e);
+
+    /* errors in an included file carry its own positions; a job name is unique across files */
+    write_in("jobs/c.yml", "scrape_configs:\n"
+                           "  - job_name: main\n"
+                           "    scrape_intreval: 5s\n"
+                           "global: {}\n");
+    config_errors_init(&e);
+    ck_assert_ptr_null(load_main("scrape_config_files: [jobs/c.yml]\n"
+                                 "scrape_configs:\n"
+                                 "  - job_name: main\n",
+                                 &e));
+    ck_assert_uint_eq(e.n, 3);
+    snprintf(want, sizeof(want),
+             "%s/jobs/c.yml:2:15: duplicate job_name \"main\" (first defined at "
+             "line 3)",
+             inc_dir);
+    ck_assert_str_eq(e.v[0].text, want);
+    snprintf(want, sizeof(want),
+             "%s/jobs/c.yml:3:5: unknown key \"scrape_intreval\" in "
+             "scrape_configs[0] (did you mean \"scrape_interval\"?)",
+             inc_dir);
+    ck_assert_str_eq(e.v[1].text, want);
+    snprintf(want, sizeof(want),
+             "%s/jobs/c.yml:4:1: unknown key \"global\" in a scrape config "
+             "file (it holds only scrape_configs)",
+             inc_dir);
+    ck_assert_str_eq(e.v[2].text, want);
+    config_errors_release(&e);
+
+    /* "*" only in the last path element, as Prometheus checks */
+    config_errors_init(&e);
+    ck_assert_ptr_null(load_main("scrape_config_files: ['*/jobs.yml']\n", &e));
+    ck_assert_uint_eq(e.n, 1);
+    snprintf(want, sizeof(want),
+             "%s/main.yml:1:23: invalid scrape_config_files pattern "
+             "\"*/jobs.yml\": \"*\" may only be in the last path element",
+             inc_dir);
+    ck_assert_str_eq(e.v[0].text, want);
+    config_errors_release(&e);
+
+    remove_in("jobs/a.yml");
+    remove_in("jobs/b.yml");
+    remove_in("jobs/c.yml");
+    remove_in("jobs/empty.yml");
+    remove_in("jobs/pw");
+    remove_in("main.yml");
+    snprintf(want, sizeof(want), "%s/jobs", inc_dir);
+    rmdir(want);
+    rmdir(inc_dir);
+}
+END_TEST
+
 START_TEST(test_reference_lists_ignored_keys)
 {
     char *buf = NULL;
@@ -372,6 +500,7 @@ config_ux_suite(void)
     tcase_add_loop_test(tc, test_hints, 0, (int)(sizeof(hint_cases) / sizeof(hint_cases[0])));
     tcase_add_test(tc, test_env_expansion);
     tcase_add_loop_test(tc, test_env_errors, 0, (int)(sizeof(env_errors) / sizeof(env_errors[0])));
+    tcase_add_test(tc, test_scrape_config_files);
     tcase_add_test(tc, test_reference_lists_ignored_keys);
     suite_add_tcase(s, tc);
     return s;
