@@ -45,6 +45,10 @@ config_errors_init(struct config_errors *e)
     memset(e, 0, sizeof(*e));
 }
 
+static void errors_append(struct config_error **v, size_t *n, size_t *dropped, const char *file,
+                          int line, int col, const char *prefix, const char *fmt, va_list ap)
+    __attribute__((format(printf, 8, 0)));
+
 /* Appends "FILE:LINE:COL: @prefix message" to @v (or counts it in @dropped). */
 static void
 errors_append(struct config_error **v, size_t *n, size_t *dropped, const char *file, int line,
