@@ -1052,6 +1052,20 @@ suggest_list(struct suggest *sg, const char *const *list)
     }
 }
 
+/* True when @key is one of the keys beyond the table that the foreign hook takes for @s. */
+static bool
+foreign_has(struct conf_ctx *x, const struct conf_section *s, const char *key)
+{
+    struct suggest sg;
+
+    if (x->foreign_for != s || x->foreign_names == NULL) {
+        return false;
+    }
+    suggest_init(&sg, key);
+    x->foreign_names(&sg);
+    return sg.dist == 0 && strcmp(sg.best, key) == 0;
+}
+
 /*
  * Reports key @k, which section @s does not know: the indentation when the key belongs one
  * level down (in a sub-section of @s) or up (in @outer, at @outer_path), else the closest known
@@ -1070,7 +1084,8 @@ unknown_key(struct conf_ctx *x, const struct conf_section *s, const struct conf_
                  where, below->key);
         return;
     }
-    if (outer != NULL && conf_field_find(outer, k->str) != NULL) {
+    if (outer != NULL &&
+        (conf_field_find(outer, k->str) != NULL || foreign_has(x, outer, k->str))) {
         conf_err(x, k, "unknown key \"%s\" %s (it belongs %s%s: check the indentation)", k->str,
                  where, outer_path[0] != '\0' ? "in " : "at top level",
                  outer_path[0] != '\0' ? outer_path : "");

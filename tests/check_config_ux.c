@@ -237,6 +237,13 @@ static const struct {
      "  status: {listen: '127.0.0.1:1'}\n",
      "pollster.yaml:3:3: unknown key \"status\" in global (it belongs at top level: check the "
      "indentation)"},
+    {"job list inside global",
+     "global:\n"
+     "  scrape_interval: 5s\n"
+     "  scrape_configs:\n"
+     "    - job_name: a\n",
+     "pollster.yaml:3:3: unknown key \"scrape_configs\" in global (it belongs at top level: check "
+     "the indentation)"},
     {"duration without unit", "global:\n  scrape_interval: 15\n",
      "pollster.yaml:2:20: invalid duration \"15\" for scrape_interval (did you mean \"15s\"?)"},
     {"duration with a fraction", "global:\n  scrape_timeout: 1.5s\n",
