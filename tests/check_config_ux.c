@@ -123,6 +123,41 @@ START_TEST(test_server_only_warnings)
 }
 END_TEST
 
+/* Warnings are kept apart from errors, in the same FILE:LINE:COL shapes, and bounded. */
+START_TEST(test_warnings_api)
+{
+    struct config_errors e;
+    char *buf = NULL;
+    size_t len = 0;
+
+    config_errors_init(&e);
+    config_errors_warn(&e, "f.yml", 3, 7, "key %s", "x");
+    config_errors_warn(&e, "f.yml", 4, 0, "line only");
+    config_errors_warn(&e, NULL, 0, 0, "whole file");
+    config_errors_warn(NULL, "f.yml", 1, 1, "ignored");
+    ck_assert_uint_eq(e.n, 0);
+    ck_assert_uint_eq(e.nwarn, 3);
+    ck_assert_str_eq(e.warn[0].text, "f.yml:3:7: warning: key x");
+    ck_assert_str_eq(e.warn[1].text, "f.yml:4: warning: line only");
+    ck_assert_str_eq(e.warn[2].text, "<config>: warning: whole file");
+    for (int i = 0; i < CONFIG_ERRORS_MAX; i++) {
+        config_errors_warn(&e, "f.yml", i + 1, 1, "w");
+    }
+    ck_assert_uint_eq(e.nwarn, CONFIG_ERRORS_MAX);
+    ck_assert_uint_eq(e.warn_dropped, 3);
+    FILE *f = open_memstream(&buf, &len);
+    config_errors_print_warnings(f, &e);
+    config_errors_print(f, &e); /* no errors: prints nothing */
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(buf, "f.yml:3:7: warning: key x\n"));
+    ck_assert_ptr_nonnull(strstr(buf, "\n3 more warnings not shown\n"));
+    free(buf);
+    config_errors_release(&e);
+    ck_assert_uint_eq(e.nwarn, 0);
+    ck_assert_ptr_null(e.warn);
+}
+END_TEST
+
 /* Debian's own /etc/prometheus/prometheus.yml loads, with one warning per server-only key. */
 START_TEST(test_debian_prometheus_yml)
 {
@@ -501,6 +536,7 @@ config_ux_suite(void)
     TCase *tc = tcase_create("ux");
 
     tcase_add_test(tc, test_server_only_warnings);
+    tcase_add_test(tc, test_warnings_api);
     tcase_add_test(tc, test_debian_prometheus_yml);
     tcase_add_loop_test(tc, test_did_you_mean, 0,
                         (int)(sizeof(typo_cases) / sizeof(typo_cases[0])));
