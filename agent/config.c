@@ -350,6 +350,8 @@ job_release(struct config_job *j)
     conf_strv_free(j->file_sd_globs, j->nfile_sd_globs);
     j->file_sd_globs = NULL;
     j->nfile_sd_globs = 0;
+    free(j->file);
+    j->file = NULL;
 }
 
 /* Interval and timeout: Prometheus' defaults and rules, with @ikey / @tkey as the keys. */
@@ -394,13 +396,25 @@ job_resolve(struct conf_ctx *x, struct config_job *job, const struct conf_node *
 
     if (nn != NULL && job->name != NULL) {
         job->line = nn->line;
+        job->file = strdup(nn->file != NULL ? nn->file : "");
+        if (job->file == NULL) {
+            conf_oom(x);
+            return;
+        }
         for (size_t i = 0; i + 1 < x->cfg->njobs; i++) {
             const struct config_job *o = &x->cfg->jobs[i];
-            if (o != job && o->name != NULL && strcmp(o->name, job->name) == 0) {
+            if (o == job || o->name == NULL || strcmp(o->name, job->name) != 0) {
+                continue;
+            }
+            if (o->file != NULL && strcmp(o->file, job->file) != 0) {
+                conf_err(x, nn, "duplicate %s \"%s\" (first defined at %s:%d)", key, job->name,
+                         o->file, o->line);
+            }
+            else {
                 conf_err(x, nn, "duplicate %s \"%s\" (first defined at line %d)", key, job->name,
                          o->line);
-                break;
             }
+            break;
         }
     }
     schedule_resolve(x, job, map, job->kind->interval_key, job->kind->timeout_key);

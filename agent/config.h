@@ -181,6 +181,7 @@ struct config_job {
     const struct kind *kind; /* borrowed: its row in the kinds registry (kinds.c) */
     char *name;
     int line;                 /* of the name in the config file (for messages) */
+    char *file;               /* owned: the file the job is in (scrape_config_files) */
     int64_t interval_ms;      /* > 0 */
     int64_t timeout_ms;       /* > 0 and <= interval_ms */
     uint64_t body_size_limit; /* > 0: CONFIG_DEFAULT_BODY_SIZE_LIMIT when configured as 0 */

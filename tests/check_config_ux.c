@@ -477,8 +477,8 @@ START_TEST(test_scrape_config_files)
     ck_assert_uint_eq(e.n, 3);
     snprintf(want, sizeof(want),
              "%s/jobs/c.yml:2:15: duplicate job_name \"main\" (first defined at "
-             "line 3)",
-             inc_dir);
+             "%s/main.yml:3)",
+             inc_dir, inc_dir);
     ck_assert_str_eq(e.v[0].text, want);
     snprintf(want, sizeof(want),
              "%s/jobs/c.yml:3:5: unknown key \"scrape_intreval\" in "
