@@ -174,6 +174,30 @@ conf_err(struct conf_ctx *x, const struct conf_node *at, const char *fmt, ...)
     free(msg);
 }
 
+void
+conf_warn(struct conf_ctx *x, const struct conf_node *at, const char *fmt, ...)
+{
+    va_list ap;
+    char *msg;
+
+    va_start(ap, fmt);
+    msg = conf_vprintf(fmt, ap);
+    va_end(ap);
+    config_errors_warn(x->errs, at->file, at->line, at->col, "%s",
+                       msg != NULL ? msg : "(out of memory)");
+    free(msg);
+}
+
+void
+conf_err_name(struct conf_ctx *x, const struct conf_node *at, const char *what, const char *word,
+              const struct suggest *sg, const char *expected)
+{
+    char hint[SUGGEST_WORD_MAX + 32];
+
+    conf_err(x, at, "invalid %s \"%s\" (%sexpected one of: %s)", what, word,
+             suggest_phrase(sg, "", hint, sizeof(hint)), expected != NULL ? expected : "?");
+}
+
 /* One resource an item of the config uses (conf_claim). */
 struct conf_claim {
     const char *what; /* borrowed: a constant */
@@ -466,8 +490,9 @@ set_scalar(struct conf_ctx *x, const struct conf_field *f, void *p, const char *
         int64_t ms;
         rc = units_parse_duration(s, &ms);
         if (rc != 0) {
-            conf_err(x, at, "%s duration \"%s\" for %s", rc == -ERANGE ? "out of range" : "invalid",
-                     s, f->key);
+            conf_err(x, at, "%s duration \"%s\" for %s%s",
+                     rc == -ERANGE ? "out of range" : "invalid", s, f->key,
+                     units_duration_hint(s, buf, sizeof(buf)));
             return false;
         }
         *(int64_t *)p = ms;
@@ -477,8 +502,8 @@ set_scalar(struct conf_ctx *x, const struct conf_field *f, void *p, const char *
         uint64_t n;
         rc = units_parse_size(s, &n);
         if (rc != 0) {
-            conf_err(x, at, "%s size \"%s\" for %s", rc == -ERANGE ? "out of range" : "invalid", s,
-                     f->key);
+            conf_err(x, at, "%s size \"%s\" for %s%s", rc == -ERANGE ? "out of range" : "invalid",
+                     s, f->key, units_size_hint(s, buf, sizeof(buf)));
             return false;
         }
         *(uint64_t *)p = n;
@@ -526,7 +551,14 @@ set_scalar(struct conf_ctx *x, const struct conf_field *f, void *p, const char *
             return true;
         }
         choices_text(f->choices, true, buf, sizeof(buf));
-        conf_err(x, at, "invalid %s \"%s\" (expected one of: %s)", f->key, s, buf);
+        {
+            struct suggest sg;
+            suggest_init(&sg, s);
+            for (const struct conf_choice *c = f->choices; c->name != NULL; c++) {
+                suggest_add(&sg, c->name);
+            }
+            conf_err_name(x, at, f->key, s, &sg, buf);
+        }
         return false;
     default:
         return false;
@@ -982,18 +1014,94 @@ conf_field_find(const struct conf_section *s, const char *key)
     return NULL;
 }
 
+/* True when @key matches one of the fnmatch patterns of @list (NULL-terminated; may be NULL). */
 static bool
-key_unsupported(const struct conf_section *s, const char *key)
+key_listed(const char *const *list, const char *key)
 {
-    if (s->unsupported == NULL) {
+    if (list == NULL) {
         return false;
     }
-    for (const char *const *u = s->unsupported; *u != NULL; u++) {
+    for (const char *const *u = list; *u != NULL; u++) {
         if (fnmatch(*u, key, 0) == 0) {
             return true;
         }
     }
     return false;
+}
+
+/* The key of @s whose sub-section has @key (a key indented one level too little), or NULL. */
+static const struct conf_field *
+key_below(const struct conf_section *s, const char *key)
+{
+    for (size_t i = 0; i < s->nfields; i++) {
+        if (s->fields[i].sub != NULL && conf_field_find(s->fields[i].sub, key) != NULL) {
+            return &s->fields[i];
+        }
+    }
+    return NULL;
+}
+
+/* Offers the literal names of @list (patterns are no names) to @sg. */
+static void
+suggest_list(struct suggest *sg, const char *const *list)
+{
+    for (const char *const *u = list; list != NULL && *u != NULL; u++) {
+        if (strpbrk(*u, "*?[") == NULL) {
+            suggest_add(sg, *u);
+        }
+    }
+}
+
+/* True when @key is one of the keys beyond the table that the foreign hook takes for @s. */
+static bool
+foreign_has(struct conf_ctx *x, const struct conf_section *s, const char *key)
+{
+    struct suggest sg;
+
+    if (x->foreign_for != s || x->foreign_names == NULL) {
+        return false;
+    }
+    suggest_init(&sg, key);
+    x->foreign_names(&sg);
+    return sg.dist == 0 && strcmp(sg.best, key) == 0;
+}
+
+/*
+ * Reports key @k, which section @s does not know: the indentation when the key belongs one
+ * level down (in a sub-section of @s) or up (in @outer, at @outer_path), else the closest known
+ * key.
+ */
+static void
+unknown_key(struct conf_ctx *x, const struct conf_section *s, const struct conf_section *outer,
+            const char *outer_path, const struct conf_node *k, const char *where)
+{
+    const struct conf_field *below = key_below(s, k->str);
+    struct suggest sg;
+    char hint[128];
+
+    if (below != NULL) {
+        conf_err(x, k, "unknown key \"%s\" %s (it belongs in %s: check the indentation)", k->str,
+                 where, below->key);
+        return;
+    }
+    if (outer != NULL &&
+        (conf_field_find(outer, k->str) != NULL || foreign_has(x, outer, k->str))) {
+        conf_err(x, k, "unknown key \"%s\" %s (it belongs %s%s: check the indentation)", k->str,
+                 where, outer_path[0] != '\0' ? "in " : "at top level",
+                 outer_path[0] != '\0' ? outer_path : "");
+        return;
+    }
+    suggest_init(&sg, k->str);
+    for (size_t i = 0; i < s->nfields; i++) {
+        suggest_add(&sg, s->fields[i].key);
+    }
+    suggest_list(&sg, s->unsupported);
+    suggest_list(&sg, s->server_only);
+    if (x->foreign_for == s && x->foreign_names != NULL) {
+        x->foreign_names(&sg);
+    }
+    conf_err(x, k, "unknown key \"%s\" %s%s", k->str, where,
+             suggest_paren(&sg, "", hint, sizeof(hint)));
 }
 
 /*
@@ -1004,6 +1112,9 @@ void
 conf_map(struct conf_ctx *x, const struct conf_section *s, void *base, const struct conf_node *map,
          const char *path)
 {
+    const struct conf_section *outer = x->cur;
+    const char *saved_path = x->cur_path;
+    const char *outer_path = saved_path != NULL ? saved_path : "";
     char where[CONF_PATH_MAX + 8];
 
     conf_defaults(x, s, base);
@@ -1021,6 +1132,8 @@ conf_map(struct conf_ctx *x, const struct conf_section *s, void *base, const str
     else {
         snprintf(where, sizeof(where), "at top level");
     }
+    x->cur = s;
+    x->cur_path = path;
     for (int pass = 0; pass < 2; pass++) {
         for (size_t i = 0; i < conf_tree_len(map); i++) {
             const struct conf_node *k = conf_tree_key(map, i), *v = conf_tree_val(map, i);
@@ -1036,12 +1149,21 @@ conf_map(struct conf_ctx *x, const struct conf_section *s, void *base, const str
                 if (x->foreign != NULL && x->foreign_for == s && x->foreign(x, k, v, where)) {
                     continue;
                 }
-                if (key_unsupported(s, k->str)) {
+                if (key_listed(s->server_only, k->str)) {
+                    if (conf_tree_is_null(v)) {
+                        continue; /* nothing to ignore ("rule_files:" with only comments) */
+                    }
+                    conf_warn(x, k,
+                              "key \"%s\" %s ignored: evaluated by a Prometheus server, not by "
+                              "an agent",
+                              k->str, where);
+                }
+                else if (key_listed(s->unsupported, k->str)) {
                     conf_err(x, k, "unsupported key \"%s\" %s (not supported by pollster yet)",
                              k->str, where);
                 }
                 else {
-                    conf_err(x, k, "unknown key \"%s\" %s", k->str, where);
+                    unknown_key(x, s, outer, outer_path, k, where);
                 }
                 continue;
             }
@@ -1062,6 +1184,8 @@ conf_map(struct conf_ctx *x, const struct conf_section *s, void *base, const str
     if (s->check != NULL) {
         s->check(x, base, map, path);
     }
+    x->cur = outer;
+    x->cur_path = saved_path;
 }
 
 /* URLs and targets */
@@ -1125,6 +1249,13 @@ conf_reference(FILE *f, const struct conf_section *s, int indent)
     if (s->unsupported != NULL) {
         fprintf(f, "%*snot supported yet:", indent, "");
         for (const char *const *u = s->unsupported; *u != NULL; u++) {
+            fprintf(f, " %s", *u);
+        }
+        fprintf(f, "\n");
+    }
+    if (s->server_only != NULL) {
+        fprintf(f, "%*signored (Prometheus server only):", indent, "");
+        for (const char *const *u = s->server_only; *u != NULL; u++) {
             fprintf(f, " %s", *u);
         }
         fprintf(f, "\n");

@@ -23,6 +23,7 @@
 #include "conf_tree.h"
 #include "config.h"
 #include "sample.h"
+#include "suggest.h"
 
 #define CONF_FILE_MAX_BYTES (64u << 20) /* a config or file_sd file */
 #define CONF_PATH_MAX 256               /* "scrape_configs[0].static_configs[1]" */
@@ -42,9 +43,14 @@ struct conf_ctx {
     const struct conf_section *foreign_for;
     bool (*foreign)(struct conf_ctx *x, const struct conf_node *key, const struct conf_node *value,
                     const char *where);
-    const void *foreign_arg;   /* for the hook */
+    const void *foreign_arg; /* for the hook */
+    /* Offers the keys @foreign takes to a did-you-mean search (NULL: none). */
+    void (*foreign_names)(struct suggest *sg);
     struct conf_claim *claims; /* owned: see conf_claim */
     size_t nclaims;
+    /* The section conf_map is mapping now (NULL outside), and its path: for indentation hints. */
+    const struct conf_section *cur;
+    const char *cur_path;
 };
 
 enum conf_ftype {
@@ -110,6 +116,7 @@ struct conf_section {
     const struct conf_field *fields;
     size_t nfields;
     const char *const *unsupported; /* fnmatch patterns of known keys not supported yet */
+    const char *const *server_only; /* keys only a Prometheus server uses: a warning each */
     size_t size;                    /* sizeof one element (list items) */
     size_t opts_off;                /* offset of the void * to the opts struct */
     size_t opts_size;               /* sizeof the opts struct; 0 = none */
@@ -143,6 +150,15 @@ void conf_err_at(struct conf_ctx *x, const char *file, int line, int col, const 
     __attribute__((format(printf, 5, 6)));
 /* "out of memory", once per load. */
 void conf_oom(struct conf_ctx *x);
+/* A warning at @at: the load still succeeds (not counted in x->nerr). */
+void conf_warn(struct conf_ctx *x, const struct conf_node *at, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/*
+ * Reports "invalid @what \"@word\" (did you mean \"NAME\"? expected one of: @expected)" at @at,
+ * NAME being what search @sg found (the part is left out when it found nothing).
+ */
+void conf_err_name(struct conf_ctx *x, const struct conf_node *at, const char *what,
+                   const char *word, const struct suggest *sg, const char *expected);
 
 /*
  * Records that the config item @owner (e.g. "outputs[1]") uses the resource @what = @value (a

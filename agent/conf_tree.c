@@ -14,6 +14,7 @@
 #include <yaml.h>
 
 #include "conf.h"
+#include "strbuf.h"
 
 #define NODE_WEIGHT_MAX 10000000u /* nodes in a document after alias expansion */
 
@@ -503,6 +504,127 @@ conf_tree_parse(struct conf_ctx *x, struct conf_doc *d, const char *buf, size_t 
         d->root = NULL; /* "---" alone, or an empty document */
     }
     return rc;
+}
+
+/* Environment expansion */
+
+static bool
+env_name_char(char c, bool first)
+{
+    return c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+           (!first && c >= '0' && c <= '9');
+}
+
+/* Values where $ means something else (regex anchors, capture groups): never expanded. */
+static bool
+env_raw_key(const char *key)
+{
+    size_t n = strlen(key);
+
+    return strcmp(key, "regex") == 0 || strcmp(key, "replacement") == 0 ||
+           (n >= 6 && strcmp(key + n - 6, "regexp") == 0);
+}
+
+/* Expands scalar @n in place; reports and returns false on a bad or unset reference. */
+static bool
+env_expand_scalar(struct conf_ctx *x, struct conf_node *n)
+{
+    struct strbuf sb;
+    const char *p = n->str;
+
+    if (strchr(n->str, '$') == NULL) {
+        return true;
+    }
+    strbuf_init(&sb);
+    while (*p != '\0') {
+        const char *dollar = strchr(p, '$');
+        if (dollar == NULL) {
+            strbuf_puts(&sb, p);
+            break;
+        }
+        strbuf_append(&sb, p, (size_t)(dollar - p));
+        if (dollar[1] == '$') {
+            strbuf_putc(&sb, '$');
+            p = dollar + 2;
+            continue;
+        }
+        if (dollar[1] != '{') {
+            strbuf_putc(&sb, '$');
+            p = dollar + 1;
+            continue;
+        }
+        const char *name = dollar + 2, *end = name;
+        while (env_name_char(*end, end == name)) {
+            end++;
+        }
+        if (end == name || *end != '}') {
+            conf_err(x, n,
+                     "invalid ${...} reference: expected ${NAME}, NAME made of letters, digits "
+                     "and _ (write $$ for a literal $)");
+            strbuf_release(&sb);
+            return false;
+        }
+        char var[256];
+        size_t len = (size_t)(end - name);
+        if (len >= sizeof(var)) {
+            conf_err(x, n, "environment variable name too long in ${...} (at most %zu characters)",
+                     sizeof(var) - 1);
+            strbuf_release(&sb);
+            return false;
+        }
+        memcpy(var, name, len);
+        var[len] = '\0';
+        const char *val = getenv(var);
+        if (val == NULL) {
+            conf_err(x, n,
+                     "environment variable \"%s\" is not set (referenced as ${%s}; write $$ for "
+                     "a literal $, or run with --no-expand-env)",
+                     var, var);
+            strbuf_release(&sb);
+            return false;
+        }
+        strbuf_puts(&sb, val);
+        p = end + 1;
+    }
+    if (sb.oom) {
+        strbuf_release(&sb);
+        conf_oom(x);
+        return false;
+    }
+    free(n->str);
+    n->str = sb.data != NULL ? sb.data : strdup("");
+    n->len = sb.data != NULL ? sb.len : 0;
+    if (n->str == NULL) {
+        conf_oom(x);
+        return false;
+    }
+    return true;
+}
+
+void
+conf_tree_expand_env(struct conf_ctx *x, struct conf_node *root)
+{
+    if (root == NULL || root->expanded) {
+        return;
+    }
+    root->expanded = true;
+    switch (root->kind) {
+    case CONF_NODE_SCALAR:
+        env_expand_scalar(x, root);
+        break;
+    case CONF_NODE_SEQ:
+        for (size_t i = 0; i < root->n; i++) {
+            conf_tree_expand_env(x, root->kids[i]);
+        }
+        break;
+    case CONF_NODE_MAP:
+        for (size_t i = 0; i + 1 < root->n; i += 2) {
+            if (!env_raw_key(root->kids[i]->str)) {
+                conf_tree_expand_env(x, root->kids[i + 1]);
+            }
+        }
+        break;
+    }
 }
 
 /* Reads a whole file. 0, or a negative errno (-EFBIG past @max). */

@@ -30,6 +30,7 @@ struct conf_node {
     size_t n;
     size_t cap;
     uint64_t weight;            /* nodes under this one after alias expansion, itself included */
+    bool expanded;              /* conf_tree_expand_env has been here (aliases share nodes) */
     struct conf_node *all_next; /* the doc's list of every node (owner) */
 };
 
@@ -61,6 +62,15 @@ const struct conf_node *conf_tree_get_key(const struct conf_node *m, const char 
  * after an error.
  */
 int conf_tree_parse(struct conf_ctx *x, struct conf_doc *d, const char *buf, size_t len);
+/*
+ * Replaces ${NAME} in every scalar value under @root (not in keys) by the environment variable
+ * NAME, and $$ by $; any other $ stays as written. NAME is letters, digits and _, not starting
+ * with a digit. An unset variable, or "${" not followed by NAME and "}", is an error at the
+ * value. Values of the keys regex and replacement, and of keys ending in "regexp", are left
+ * alone: there $ is an anchor or a capture group ($1, ${1}), as in Prometheus.
+ */
+void conf_tree_expand_env(struct conf_ctx *x, struct conf_node *root);
+
 /* Frees everything @d owns; @d is zeroed. */
 void conf_tree_release(struct conf_doc *d);
 

@@ -17,15 +17,25 @@
 
 #include "conf.h"
 #include "conf_http.h"
+#include "conf_include.h"
 #include "conf_targets.h"
 #include "encoder.h"
 #include "httpc.h"
 #include "kinds.h"
 #include "outputs.h"
 #include "strbuf.h"
+#include "suggest.h"
 #include "units.h"
 
 #define SUMMARY_MAX_URLS 3 /* target URLs shown per job by config_summary */
+
+static bool expand_env = true; /* config_set_expand_env */
+
+void
+config_set_expand_env(bool on)
+{
+    expand_env = on;
+}
 
 /* Errors */
 
@@ -35,57 +45,96 @@ config_errors_init(struct config_errors *e)
     memset(e, 0, sizeof(*e));
 }
 
-void
-config_errors_add(struct config_errors *e, const char *file, int line, int col, const char *fmt,
-                  ...)
+static void errors_append(struct config_error **v, size_t *n, size_t *dropped, const char *file,
+                          int line, int col, const char *prefix, const char *fmt, va_list ap)
+    __attribute__((format(printf, 8, 0)));
+
+/* Appends "FILE:LINE:COL: @prefix message" to @v (or counts it in @dropped). */
+static void
+errors_append(struct config_error **v, size_t *n, size_t *dropped, const char *file, int line,
+              int col, const char *prefix, const char *fmt, va_list ap)
 {
-    va_list ap;
     char *msg, *text;
 
-    if (e == NULL) {
+    if (*n >= CONFIG_ERRORS_MAX) {
+        (*dropped)++;
         return;
     }
-    if (e->n >= CONFIG_ERRORS_MAX) {
-        e->dropped++;
-        return;
-    }
-    va_start(ap, fmt);
     msg = conf_vprintf(fmt, ap);
-    va_end(ap);
     if (msg == NULL) {
-        e->dropped++;
+        (*dropped)++;
         return;
     }
     if (file == NULL) {
         file = "<config>";
     }
     if (line > 0 && col > 0) {
-        text = conf_printf("%s:%d:%d: %s", file, line, col, msg);
+        text = conf_printf("%s:%d:%d: %s%s", file, line, col, prefix, msg);
     }
     else if (line > 0) {
-        text = conf_printf("%s:%d: %s", file, line, msg);
+        text = conf_printf("%s:%d: %s%s", file, line, prefix, msg);
     }
     else {
-        text = conf_printf("%s: %s", file, msg);
+        text = conf_printf("%s: %s%s", file, prefix, msg);
     }
     free(msg);
-    struct config_error *v = conf_grow(e->v, e->n, sizeof(*e->v));
+    struct config_error *nv = conf_grow(*v, *n, sizeof(**v));
     char *fcopy = strdup(file);
-    if (text == NULL || v == NULL || fcopy == NULL) {
+    if (text == NULL || nv == NULL || fcopy == NULL) {
         free(text);
         free(fcopy);
-        if (v != NULL) {
-            e->v = v;
+        if (nv != NULL) {
+            *v = nv;
         }
-        e->dropped++;
+        (*dropped)++;
         return;
     }
-    e->v = v;
-    e->v[e->n].text = text;
-    e->v[e->n].file = fcopy;
-    e->v[e->n].line = line;
-    e->v[e->n].col = col;
-    e->n++;
+    *v = nv;
+    nv[*n].text = text;
+    nv[*n].file = fcopy;
+    nv[*n].line = line;
+    nv[*n].col = col;
+    (*n)++;
+}
+
+void
+config_errors_add(struct config_errors *e, const char *file, int line, int col, const char *fmt,
+                  ...)
+{
+    va_list ap;
+
+    if (e == NULL) {
+        return;
+    }
+    va_start(ap, fmt);
+    errors_append(&e->v, &e->n, &e->dropped, file, line, col, "", fmt, ap);
+    va_end(ap);
+}
+
+void
+config_errors_warn(struct config_errors *e, const char *file, int line, int col, const char *fmt,
+                   ...)
+{
+    va_list ap;
+
+    if (e == NULL) {
+        return;
+    }
+    va_start(ap, fmt);
+    errors_append(&e->warn, &e->nwarn, &e->warn_dropped, file, line, col, "warning: ", fmt, ap);
+    va_end(ap);
+}
+
+void
+config_errors_print_warnings(FILE *f, const struct config_errors *e)
+{
+    for (size_t i = 0; i < e->nwarn; i++) {
+        fprintf(f, "%s\n", e->warn[i].text);
+    }
+    if (e->warn_dropped > 0) {
+        fprintf(f, "%zu more warning%s not shown\n", e->warn_dropped,
+                e->warn_dropped == 1 ? "" : "s");
+    }
 }
 
 void
@@ -107,24 +156,29 @@ config_errors_release(struct config_errors *e)
         free(e->v[i].file);
     }
     free(e->v);
+    for (size_t i = 0; i < e->nwarn; i++) {
+        free(e->warn[i].text);
+        free(e->warn[i].file);
+    }
+    free(e->warn);
     memset(e, 0, sizeof(*e));
 }
 
-/* The rank of @e->v[i]'s file among the files of v[from..]: the order of first mention. */
+/* The rank of @v[i]'s file among the files of v[from..]: the order of first mention. */
 static size_t
-error_file_rank(const struct config_errors *e, size_t from, size_t i)
+error_file_rank(const struct config_error *v, size_t from, size_t i)
 {
     size_t rank = 0;
 
     for (size_t j = from; j < i; j++) {
         bool first = true;
         for (size_t k = from; k < j; k++) {
-            if (strcmp(e->v[k].file, e->v[j].file) == 0) {
+            if (strcmp(v[k].file, v[j].file) == 0) {
                 first = false;
                 break;
             }
         }
-        if (strcmp(e->v[j].file, e->v[i].file) == 0) {
+        if (strcmp(v[j].file, v[i].file) == 0) {
             return rank;
         }
         rank += first;
@@ -133,37 +187,37 @@ error_file_rank(const struct config_errors *e, size_t from, size_t i)
 }
 
 /*
- * Sorts the errors from index @from on by file and position (stable: insertion sort, as there
- * are at most CONFIG_ERRORS_MAX). Check hooks run after a section's keys are mapped, so without
- * this their errors would come after those of the section's nested keys.
+ * Sorts the errors (or warnings) @v[@from..@total) by file and position (stable: insertion sort,
+ * as there are at most CONFIG_ERRORS_MAX). Check hooks run after a section's keys are mapped, so
+ * without this their errors would come after those of the section's nested keys.
  */
 static void
-errors_sort(struct config_errors *e, size_t from)
+errors_sort(struct config_error *v, size_t total, size_t from)
 {
-    size_t n = e->n - from;
+    size_t n = total - from;
     size_t *rank = calloc(n + 1, sizeof(*rank));
 
     if (rank == NULL) {
         return; /* unsorted is still correct */
     }
     for (size_t i = 0; i < n; i++) {
-        rank[i] = error_file_rank(e, from, from + i);
+        rank[i] = error_file_rank(v, from, from + i);
     }
     for (size_t i = 1; i < n; i++) {
-        struct config_error t = e->v[from + i];
+        struct config_error t = v[from + i];
         size_t r = rank[i];
         size_t j = i;
         while (j > 0) {
-            const struct config_error *p = &e->v[from + j - 1];
+            const struct config_error *p = &v[from + j - 1];
             if (rank[j - 1] < r || (rank[j - 1] == r &&
                                     (p->line < t.line || (p->line == t.line && p->col <= t.col)))) {
                 break;
             }
-            e->v[from + j] = *p;
+            v[from + j] = *p;
             rank[j] = rank[j - 1];
             j--;
         }
-        e->v[from + j] = t;
+        v[from + j] = t;
         rank[j] = r;
     }
     free(rank);
@@ -204,10 +258,8 @@ static const struct conf_field global_fields[] = {
 };
 #undef GL
 static const char *const global_unsupported[] = {
-    "evaluation_interval",
-    "rule_query_offset",
-    "query_log_file",
     "scrape_failure_log_file",
+    "extra_scrape_metrics",
     "scrape_protocols",
     "body_size_limit",
     "sample_limit",
@@ -223,9 +275,17 @@ static const char *const global_unsupported[] = {
     "scrape_native_histograms",
     NULL,
 };
+/* Rule evaluation and the PromQL query log: a Prometheus server's, accepted with a warning. */
+static const char *const global_server_only[] = {
+    "evaluation_interval",
+    "rule_query_offset",
+    "query_log_file",
+    NULL,
+};
 static const struct conf_section global_section = {.name = "global",
                                                    CONF_FIELDS(global_fields),
                                                    .unsupported = global_unsupported,
+                                                   .server_only = global_server_only,
                                                    .check = global_check};
 
 static const struct conf_field status_fields[] = {
@@ -254,13 +314,24 @@ static const struct conf_field top_fields[] = {
         .desc = "The status server."),
     TOP("log", CONF_FT_SECTION, log, .flags = CONF_F_DEFAULTS, .sub = &log_section,
         .desc = "Logging."),
+    CONF_FLDN("scrape_config_files", CONF_FT_STRLIST, struct config, scrape_config_files,
+              nscrape_config_files, .flags = CONF_F_NONEMPTY,
+              .desc = "Globs of files with more scrape_configs (Prometheus' key)."),
 };
 #undef TOP
-static const char *const top_unsupported[] = {
-    "rule_files",          "alerting", "remote_write", "remote_read", "storage",
-    "scrape_config_files", "tracing",  "otlp",         "runtime",     NULL};
-static const struct conf_section top_section = {
-    .name = "", CONF_FIELDS(top_fields), .unsupported = top_unsupported, .check = top_check};
+static const char *const top_unsupported[] = {"remote_write", NULL};
+/*
+ * What only a Prometheus server does with a prometheus.yml (rules, alerting, its TSDB, remote
+ * read, tracing of its own requests, its Go runtime, its OTLP receiver): accepted with a warning
+ * so a pasted file loads (Prometheus' config.Config lists the top-level keys).
+ */
+static const char *const top_server_only[] = {"rule_files", "alerting", "remote_read", "storage",
+                                              "tracing",    "otlp",     "runtime",     NULL};
+static const struct conf_section top_section = {.name = "",
+                                                CONF_FIELDS(top_fields),
+                                                .unsupported = top_unsupported,
+                                                .server_only = top_server_only,
+                                                .check = top_check};
 
 /* Jobs: what every kind shares */
 
@@ -279,6 +350,8 @@ job_release(struct config_job *j)
     conf_strv_free(j->file_sd_globs, j->nfile_sd_globs);
     j->file_sd_globs = NULL;
     j->nfile_sd_globs = 0;
+    free(j->file);
+    j->file = NULL;
 }
 
 /* Interval and timeout: Prometheus' defaults and rules, with @ikey / @tkey as the keys. */
@@ -323,13 +396,25 @@ job_resolve(struct conf_ctx *x, struct config_job *job, const struct conf_node *
 
     if (nn != NULL && job->name != NULL) {
         job->line = nn->line;
+        job->file = strdup(nn->file != NULL ? nn->file : "");
+        if (job->file == NULL) {
+            conf_oom(x);
+            return;
+        }
         for (size_t i = 0; i + 1 < x->cfg->njobs; i++) {
             const struct config_job *o = &x->cfg->jobs[i];
-            if (o != job && o->name != NULL && strcmp(o->name, job->name) == 0) {
+            if (o == job || o->name == NULL || strcmp(o->name, job->name) != 0) {
+                continue;
+            }
+            if (o->file != NULL && strcmp(o->file, job->file) != 0) {
+                conf_err(x, nn, "duplicate %s \"%s\" (first defined at %s:%d)", key, job->name,
+                         o->file, o->line);
+            }
+            else {
                 conf_err(x, nn, "duplicate %s \"%s\" (first defined at line %d)", key, job->name,
                          o->line);
-                break;
             }
+            break;
         }
     }
     schedule_resolve(x, job, map, job->kind->interval_key, job->kind->timeout_key);
@@ -363,6 +448,15 @@ jobs_map(struct conf_ctx *x, const struct kind *k, const struct conf_node *v)
         if (v->kids[i]->kind == CONF_NODE_MAP) {
             job_resolve(x, job, v->kids[i]);
         }
+    }
+}
+
+/* The top-level keys beyond the table, for did-you-mean: the kinds' sections. */
+static void
+top_names(struct suggest *sg)
+{
+    for (size_t i = 0; i < kinds_count; i++) {
+        suggest_add(sg, kinds_table[i]->section);
     }
 }
 
@@ -412,6 +506,17 @@ output_foreign(struct conf_ctx *x, const struct conf_node *key, const struct con
     return false;
 }
 
+/* "invalid @what \"NAME\" (did you mean ...? expected one of: @names)" at @n (NAME: @n's). */
+static void
+name_err(struct conf_ctx *x, const struct conf_node *n, const char *what, const char *names)
+{
+    struct suggest sg;
+
+    suggest_init(&sg, n->str);
+    suggest_add_csv(&sg, names);
+    conf_err_name(x, n, what, n->str, &sg, names);
+}
+
 /* The format of an output, checked by its node so that it is checked whatever its type. */
 static void
 format_check(struct conf_ctx *x, const struct conf_node *item)
@@ -424,8 +529,7 @@ format_check(struct conf_ctx *x, const struct conf_node *item)
     }
     strbuf_init(&names);
     encoder_names(&names);
-    conf_err(x, fn, "invalid format \"%s\" (expected one of: %s)", fn->str,
-             names.data != NULL ? names.data : "?");
+    name_err(x, fn, "format", names.data);
     strbuf_release(&names);
 }
 
@@ -454,8 +558,7 @@ output_map(struct conf_ctx *x, struct config_output *o, const struct conf_node *
         struct strbuf names;
         strbuf_init(&names);
         outputs_names(&names);
-        conf_err(x, tn, "invalid type \"%s\" (expected one of: %s)", tn->str,
-                 names.data != NULL ? names.data : "?");
+        name_err(x, tn, "type", names.data);
         strbuf_release(&names);
         return;
     }
@@ -556,11 +659,26 @@ status_check(struct conf_ctx *x, void *base, const struct conf_node *map, const 
     }
 }
 
+/* The scrape_configs of a file named by scrape_config_files. */
+static void
+include_map(struct conf_ctx *x, const struct conf_node *list)
+{
+    const struct kind *k = kinds_find_section("scrape_configs");
+
+    if (k != NULL) {
+        jobs_map(x, k, list);
+    }
+}
+
 static void
 top_check(struct conf_ctx *x, void *base, const struct conf_node *map, const char *path)
 {
     struct config *c = base;
     const struct conf_node *n = conf_tree_get(map, "outputs");
+
+    /* after the main file's jobs, as in Prometheus */
+    conf_include_scrape_files(x, conf_tree_get(map, "scrape_config_files"), expand_env,
+                              include_map);
 
     if (n != NULL) {
         outputs_map(x, n);
@@ -587,11 +705,12 @@ load_buffer(const char *name, const char *buf, size_t len, struct config_errors 
     struct conf_doc d = {0};
     struct config *c;
     const char *slash = strrchr(name, '/');
-    size_t first_error;
+    size_t first_error, first_warning;
 
     config_errors_init(&local);
     x.errs = errs != NULL ? errs : &local;
     first_error = x.errs->n;
+    first_warning = x.errs->nwarn;
     c = calloc(1, sizeof(*c));
     if (c == NULL || (c->path = strdup(name)) == NULL || (d.file = strdup(name)) == NULL) {
         config_errors_add(x.errs, name, 0, 0, "out of memory");
@@ -613,12 +732,19 @@ load_buffer(const char *name, const char *buf, size_t len, struct config_errors 
         root.file = d.file;
         x.foreign_for = &top_section;
         x.foreign = top_foreign;
-        conf_map(&x, &top_section, c, d.root != NULL ? d.root : &root, "");
+        x.foreign_names = top_names;
+        if (expand_env && d.root != NULL) {
+            conf_tree_expand_env(&x, d.root);
+        }
+        if (x.nerr == 0) { /* an unexpanded ${VAR} would only cause more errors */
+            conf_map(&x, &top_section, c, d.root != NULL ? d.root : &root, "");
+        }
     }
     conf_tree_release(&d);
     free(x.dir);
     conf_claims_release(&x);
-    errors_sort(x.errs, first_error);
+    errors_sort(x.errs->v, x.errs->n, first_error);
+    errors_sort(x.errs->warn, x.errs->nwarn, first_warning);
     config_errors_release(&local);
     if (x.nerr > 0) {
         config_free(c);

@@ -20,7 +20,9 @@
  *   directory of the config file;
  * - file_sd_configs files are read at load time (and again on reload; run.c re-globs the
  *   patterns every refresh_interval and reloads the targets when the files changed);
- * - with no outputs section, one stdout output in json format.
+ * - with no outputs section, one stdout output in json format;
+ * - the files scrape_config_files names are read, their jobs after the main file's
+ *   (conf_include.h).
  *
  * What the loader accepts:
  * - YAML 1.1 as libyaml reads it, one document; JSON. Anchors and aliases (an alias names a
@@ -30,7 +32,12 @@
  * - Durations: units_parse_duration() ("1m30s"); sizes: units_parse_size() ("10MiB", powers of
  *   1024); integers: decimal only, no fractions, range-checked.
  * - Known Prometheus keys pollster does not implement (relabel_configs, *_sd_configs, oauth2,
- *   rule_files, ...) are errors saying so, distinct from unknown keys (typos).
+ *   ...) are errors saying so, distinct from unknown keys (typos), which name the closest known
+ *   key ("did you mean"), or say "check the indentation" when the key belongs one level up or
+ *   down. Keys only a Prometheus server uses (rule_files, alerting, evaluation_interval, ...)
+ *   are accepted with one warning each.
+ * - ${VAR} in string values is replaced by the environment variable VAR (an unset one is an
+ *   error), $$ by $; not in regex and replacement values, where $ has its own meaning.
  * - Regexes are POSIX ERE; RE2-only syntax (\d, (?i), lazy quantifiers, ...) is an error
  *   rather than silently meaning something else.
  */
@@ -68,14 +75,18 @@ struct config_error {
 };
 
 /*
- * The errors of loads. Those of one load are sorted by file (in the order the files were first
- * mentioned) and position. Zero-initialised (or config_errors_init) = empty.
+ * The errors of loads, and their warnings (keys accepted but ignored: a load with warnings only
+ * succeeds). Those of one load are sorted by file (in the order the files were first mentioned)
+ * and position. Zero-initialised (or config_errors_init) = empty.
  */
 struct config_errors {
     struct config_error *v; /* owned array */
     size_t n;
     size_t cap;
-    size_t dropped; /* errors beyond CONFIG_ERRORS_MAX, or lost for lack of memory */
+    size_t dropped;            /* errors beyond CONFIG_ERRORS_MAX, or lost for lack of memory */
+    struct config_error *warn; /* owned array: "FILE:LINE:COL: warning: message" */
+    size_t nwarn;
+    size_t warn_dropped;
 };
 
 enum config_relabel_action {
@@ -170,6 +181,7 @@ struct config_job {
     const struct kind *kind; /* borrowed: its row in the kinds registry (kinds.c) */
     char *name;
     int line;                 /* of the name in the config file (for messages) */
+    char *file;               /* owned: the file the job is in (scrape_config_files) */
     int64_t interval_ms;      /* > 0 */
     int64_t timeout_ms;       /* > 0 and <= interval_ms */
     uint64_t body_size_limit; /* > 0: CONFIG_DEFAULT_BODY_SIZE_LIMIT when configured as 0 */
@@ -223,6 +235,8 @@ struct config {
     size_t noutputs;
     struct config_status status;
     struct config_log log;
+    char **scrape_config_files; /* the patterns, as written (their jobs are in @jobs) */
+    size_t nscrape_config_files;
 };
 
 /*
@@ -269,8 +283,19 @@ void config_errors_init(struct config_errors *e);
  */
 void config_errors_add(struct config_errors *e, const char *file, int line, int col,
                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Like config_errors_add, for a warning: its text reads "FILE:LINE:COL: warning: message". */
+void config_errors_warn(struct config_errors *e, const char *file, int line, int col,
+                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* Prints each error on its own line, then "N more errors not shown" when some were dropped. */
 void config_errors_print(FILE *f, const struct config_errors *e);
+/* Prints each warning on its own line (and how many were not kept). */
+void config_errors_print_warnings(FILE *f, const struct config_errors *e);
+
+/*
+ * Whether string values of the config file have ${VAR} expanded from the environment (the
+ * default; --no-expand-env turns it off). Applies to the loads that follow.
+ */
+void config_set_expand_env(bool on);
 /* Frees the errors; @e is empty and reusable. */
 void config_errors_release(struct config_errors *e);
 

@@ -19,6 +19,7 @@
 #include "config.h"
 #include "log.h"
 #include "run.h"
+#include "suggest.h"
 #include "units.h"
 
 enum {
@@ -44,6 +45,7 @@ enum {
     OPT_CHECK_CONFIG,
     OPT_METRIC,
     OPT_HELP_CONFIG,
+    OPT_NO_EXPAND_ENV,
 };
 
 static const struct option long_opts[] = {
@@ -70,6 +72,7 @@ static const struct option long_opts[] = {
     {"check-config", no_argument, NULL, OPT_CHECK_CONFIG},
     {"metric", required_argument, NULL, OPT_METRIC},
     {"help-config", no_argument, NULL, OPT_HELP_CONFIG},
+    {"no-expand-env", no_argument, NULL, OPT_NO_EXPAND_ENV},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -91,7 +94,10 @@ usage(FILE *f)
             "  -c, --config FILE           run the jobs of FILE (YAML or JSON; see\n"
             "                              pollster.yaml(5)); SIGHUP or POST /-/reload reloads it\n"
             "      --check-config          validate the -c FILE, print a summary (exit 0) or\n"
-            "                              every error as FILE:LINE:COL: message (exit 2)\n"
+            "                              every error as FILE:LINE:COL: message (exit 2);\n"
+            "                              warnings (ignored keys) are printed, exit still 0\n"
+            "      --no-expand-env         take ${VAR} in the config file literally (default:\n"
+            "                              replaced by the environment variable VAR; $$ is $)\n"
             "\n"
             "Modes:\n"
             "      --once                  run every target once, concurrently, print JSON lines,\n"
@@ -157,11 +163,39 @@ bad_usage(const char *fmt, ...)
 static int
 parse_duration_opt(const char *name, const char *arg, int64_t *out)
 {
-    if (units_parse_duration(arg, out) != 0 || *out <= 0) {
-        return bad_usage("%s: invalid duration \"%s\" (expected e.g. 500ms, 10s, 1m30s)", name,
-                         arg);
+    char hint[128] = "";
+    int rc = units_parse_duration(arg, out);
+
+    if (rc != 0 || *out <= 0) {
+        if (rc != 0) {
+            units_duration_hint(arg, hint, sizeof(hint));
+        }
+        return bad_usage("%s: invalid duration \"%s\"%s", name, arg,
+                         hint[0] != '\0' ? hint : " (expected e.g. 500ms, 10s, 1m30s)");
     }
     return 0;
+}
+
+/* "unknown option \"@arg\"", naming the closest long option. */
+static int
+unknown_option(const char *arg)
+{
+    struct suggest sg;
+    char word[SUGGEST_WORD_MAX + 1];
+    const char *name = arg + strspn(arg, "-");
+    size_t n = strcspn(name, "=");
+    char hint[SUGGEST_WORD_MAX + 32];
+
+    if (n > SUGGEST_WORD_MAX) {
+        n = SUGGEST_WORD_MAX;
+    }
+    memcpy(word, name, n);
+    word[n] = '\0';
+    suggest_init(&sg, word);
+    for (const struct option *lo = long_opts; lo->name != NULL; lo++) {
+        suggest_add(&sg, lo->name);
+    }
+    return bad_usage("unknown option \"%s\"%s", arg, suggest_paren(&sg, "--", hint, sizeof(hint)));
 }
 
 int
@@ -220,8 +254,10 @@ main(int argc, char **argv)
         case OPT_BODY_SIZE_LIMIT:
             target_opts_given = true;
             if (units_parse_size(optarg, &size) != 0 || size == 0) {
-                return bad_usage("%s: invalid size \"%s\" (expected e.g. 512KiB, 10MiB)",
-                                 "--body-size-limit", optarg);
+                char hint[128];
+                units_size_hint(optarg, hint, sizeof(hint));
+                return bad_usage("%s: invalid size \"%s\"%s", "--body-size-limit", optarg,
+                                 hint[0] != '\0' ? hint : " (expected e.g. 512KiB, 10MiB)");
             }
             o.body_limit = size;
             break;
@@ -292,8 +328,13 @@ main(int argc, char **argv)
             break;
         case OPT_LOG_LEVEL:
             if (log_level_parse(optarg, &lvl) != 0) {
-                return bad_usage("%s: invalid level \"%s\" (error, warn, info, debug)",
-                                 "--log-level", optarg);
+                struct suggest sg;
+                suggest_init(&sg, optarg);
+                suggest_add_csv(&sg, "error, warn, info, debug");
+                char hint[SUGGEST_WORD_MAX + 32];
+                return bad_usage("%s: invalid level \"%s\" (%serror, warn, info, debug)",
+                                 "--log-level", optarg,
+                                 suggest_phrase(&sg, "", hint, sizeof(hint)));
             }
             log_set_level(lvl);
             o.log_level_set = true;
@@ -310,8 +351,11 @@ main(int argc, char **argv)
             return RUN_EXIT_OK;
         case ':':
             return bad_usage("option %s needs an argument", argv[optind - 1]);
+        case OPT_NO_EXPAND_ENV:
+            config_set_expand_env(false);
+            break;
         default:
-            return bad_usage("unknown option \"%s\"", argv[optind - 1]);
+            return unknown_option(argv[optind - 1]);
         }
     }
     if (optind < argc) {

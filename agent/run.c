@@ -40,6 +40,7 @@
 #include "sdwatch.h"
 #include "stats.h"
 #include "status.h"
+#include "suggest.h"
 
 void
 run_opts_init(struct run_opts *o)
@@ -224,6 +225,18 @@ log_config_errors(const struct config_errors *errs)
     }
 }
 
+/* Logs every warning of a load (keys accepted but ignored), one line each. */
+static void
+log_config_warnings(const struct config_errors *errs)
+{
+    for (size_t i = 0; i < errs->nwarn; i++) {
+        log_warn("config: %s", errs->warn[i].text);
+    }
+    if (errs->warn_dropped > 0) {
+        log_warn("config: %zu more warnings not shown", errs->warn_dropped);
+    }
+}
+
 static void sd_arm(struct run_ctx *ctx);
 
 /*
@@ -250,6 +263,9 @@ apply(struct run_ctx *ctx, const char *text, size_t len, const char *why, char *
         config_errors_release(&errs);
         stats_set_reload(false);
         goto done;
+    }
+    if (text == NULL) {
+        log_config_warnings(&errs); /* a file_sd refresh re-reads the same text: said already */
     }
     config_errors_release(&errs);
     engine_reload_begin(ctx->engine);
@@ -338,14 +354,23 @@ reload_hook(void *arg, char *err, size_t errlen)
     return engine_reload(arg, err, errlen);
 }
 
-/* The first load: errors go to stderr (all of them), exit 2. */
+/*
+ * The first load: errors go to stderr (all of them), exit 2. Warnings go to stderr too with
+ * --check-config (@check), to the log otherwise.
+ */
 static struct config *
-load_config(const char *path)
+load_config(const char *path, bool check)
 {
     struct config_errors errs;
 
     config_errors_init(&errs);
     struct config *c = config_load(path, &errs);
+    if (check || c == NULL) {
+        config_errors_print_warnings(stderr, &errs);
+    }
+    else {
+        log_config_warnings(&errs);
+    }
     if (c == NULL) {
         config_errors_print(stderr, &errs);
     }
@@ -356,7 +381,7 @@ load_config(const char *path)
 int
 run_check_config(const char *path)
 {
-    struct config *c = load_config(path);
+    struct config *c = load_config(path, true);
 
     if (c == NULL) {
         return RUN_EXIT_USAGE;
@@ -428,9 +453,13 @@ run_main(const struct run_opts *o, bool *forked_parent)
         else {
             encoder_names(&names);
         }
-        fprintf(stderr, "pollster: unknown %s \"%s\" (available: %s)\n",
+        struct suggest sg;
+        suggest_init(&sg, kind ? o->kind : o->format);
+        suggest_add_csv(&sg, names.data);
+        char hint[SUGGEST_WORD_MAX + 32];
+        fprintf(stderr, "pollster: unknown %s \"%s\" (%savailable: %s)\n",
                 kind ? "--kind" : "--format", kind ? o->kind : o->format,
-                names.data != NULL ? names.data : "?");
+                suggest_phrase(&sg, "", hint, sizeof(hint)), names.data != NULL ? names.data : "?");
         strbuf_release(&names);
         return RUN_EXIT_USAGE;
     }
@@ -447,13 +476,19 @@ run_main(const struct run_opts *o, bool *forked_parent)
         return RUN_EXIT_USAGE;
     }
     if (o->config_path != NULL) {
-        ctx.config = load_config(o->config_path);
+        ctx.config = load_config(o->config_path, false);
         if (ctx.config == NULL) {
             return RUN_EXIT_USAGE;
         }
         if (o->only_job != NULL && !setup_has_job(ctx.config, o->only_job)) {
-            fprintf(stderr, "pollster: --job: %s has no job named \"%s\"\n", o->config_path,
-                    o->only_job);
+            struct suggest sg;
+            char hint[SUGGEST_WORD_MAX + 32];
+            suggest_init(&sg, o->only_job);
+            for (size_t i = 0; i < ctx.config->njobs; i++) {
+                suggest_add(&sg, ctx.config->jobs[i].name);
+            }
+            fprintf(stderr, "pollster: --job: %s has no job named \"%s\"%s\n", o->config_path,
+                    o->only_job, suggest_paren(&sg, "", hint, sizeof(hint)));
             config_free(ctx.config);
             return RUN_EXIT_USAGE;
         }
@@ -600,8 +635,12 @@ run_parse(const char *path, const char *format)
     ssize_t n;
 
     if (format != NULL && prom_parse_format_from_name(format, &fmt) != 0) {
-        fprintf(stderr, "pollster: --format \"%s\": expected prom or openmetrics with --parse\n",
-                format);
+        struct suggest sg;
+        char hint[SUGGEST_WORD_MAX + 32];
+        suggest_init(&sg, format);
+        suggest_add_csv(&sg, "prom, openmetrics");
+        fprintf(stderr, "pollster: --format \"%s\": %sexpected prom or openmetrics with --parse\n",
+                format, suggest_phrase(&sg, "", hint, sizeof(hint)));
         return RUN_EXIT_USAGE;
     }
     fd = strcmp(path, "-") == 0 ? 0 : open(path, O_RDONLY | O_CLOEXEC);

@@ -9,6 +9,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -176,6 +177,209 @@ units_format_duration(int64_t ms, char *buf, size_t len)
             ms -= n * parts[i].ms;
         }
     }
+    return buf;
+}
+
+/* Hints: a lenient reading of what a user typed, to suggest the strict spelling. */
+
+/* A unit as people write it, and the unit it means. */
+struct unit_alias {
+    const char *name;
+    double mult; /* milliseconds (durations) or bytes (sizes) */
+};
+
+static const struct unit_alias duration_aliases[] = {
+    {"y", 365.0 * 24 * 3600 * 1000},
+    {"yr", 365.0 * 24 * 3600 * 1000},
+    {"yrs", 365.0 * 24 * 3600 * 1000},
+    {"year", 365.0 * 24 * 3600 * 1000},
+    {"years", 365.0 * 24 * 3600 * 1000},
+    {"w", 7.0 * 24 * 3600 * 1000},
+    {"wk", 7.0 * 24 * 3600 * 1000},
+    {"wks", 7.0 * 24 * 3600 * 1000},
+    {"week", 7.0 * 24 * 3600 * 1000},
+    {"weeks", 7.0 * 24 * 3600 * 1000},
+    {"d", 24.0 * 3600 * 1000},
+    {"day", 24.0 * 3600 * 1000},
+    {"days", 24.0 * 3600 * 1000},
+    {"h", 3600.0 * 1000},
+    {"hr", 3600.0 * 1000},
+    {"hrs", 3600.0 * 1000},
+    {"hour", 3600.0 * 1000},
+    {"hours", 3600.0 * 1000},
+    {"m", 60.0 * 1000},
+    {"min", 60.0 * 1000},
+    {"mins", 60.0 * 1000},
+    {"minute", 60.0 * 1000},
+    {"minutes", 60.0 * 1000},
+    {"s", 1000.0},
+    {"sec", 1000.0},
+    {"secs", 1000.0},
+    {"second", 1000.0},
+    {"seconds", 1000.0},
+    {"ms", 1.0},
+    {"msec", 1.0},
+    {"msecs", 1.0},
+    {"millisecond", 1.0},
+    {"milliseconds", 1.0},
+    {NULL, 0},
+};
+
+static const struct unit_alias size_aliases[] = {
+    {"", 1.0},
+    {"b", 1.0},
+    {"byte", 1.0},
+    {"bytes", 1.0},
+    {"k", 1024.0},
+    {"kb", 1024.0},
+    {"ki", 1024.0},
+    {"kib", 1024.0},
+    {"m", 1048576.0},
+    {"mb", 1048576.0},
+    {"mi", 1048576.0},
+    {"mib", 1048576.0},
+    {"g", 1073741824.0},
+    {"gb", 1073741824.0},
+    {"gi", 1073741824.0},
+    {"gib", 1073741824.0},
+    {"t", 1099511627776.0},
+    {"tb", 1099511627776.0},
+    {"ti", 1099511627776.0},
+    {"tib", 1099511627776.0},
+    {NULL, 0},
+};
+
+/*
+ * Reads @s leniently as terms "<number>[.<fraction>]<unit>" (spaces and case ignored, any order)
+ * with units from @aliases; a lone number without a unit counts in @bare units. Sets @total and
+ * whether a fraction was seen; false when @s is no such text.
+ */
+static bool
+lenient_sum(const char *s, const struct unit_alias *aliases, double bare, double *total,
+            bool *fraction)
+{
+    char t[64];
+    size_t n = 0;
+    const char *p;
+    int terms = 0;
+
+    for (; *s != '\0'; s++) {
+        if (isspace((unsigned char)*s)) {
+            continue;
+        }
+        if (n + 1 >= sizeof(t)) {
+            return false;
+        }
+        t[n++] = (char)tolower((unsigned char)*s);
+    }
+    t[n] = '\0';
+    *total = 0;
+    *fraction = false;
+    p = t;
+    if (*p == '\0') {
+        return false;
+    }
+    while (*p != '\0') {
+        char unit[16];
+        size_t ul = 0;
+        char *end;
+        double v;
+        bool found = false;
+
+        if (!isdigit((unsigned char)*p) && !(*p == '.' && isdigit((unsigned char)p[1]))) {
+            return false;
+        }
+        v = strtod(p, &end);
+        for (const char *q = p; q < end; q++) {
+            if (!isdigit((unsigned char)*q) && *q != '.') {
+                return false; /* strtod read an exponent or a hex number: not a guess to make */
+            }
+            *fraction = *fraction || *q == '.';
+        }
+        p = end;
+        while (isalpha((unsigned char)*p) && ul + 1 < sizeof(unit)) {
+            unit[ul++] = *p++;
+        }
+        unit[ul] = '\0';
+        if (isalpha((unsigned char)*p)) {
+            return false;
+        }
+        terms++;
+        if (ul == 0 && *p == '\0' && terms == 1) {
+            *total = v * bare;
+            return true;
+        }
+        for (const struct unit_alias *a = aliases; a->name != NULL; a++) {
+            if (strcmp(a->name, unit) == 0) {
+                *total += v * a->mult;
+                found = true;
+                break;
+            }
+        }
+        if (!found) {
+            return false;
+        }
+    }
+    return true;
+}
+
+const char *
+units_duration_hint(const char *s, char *buf, size_t len)
+{
+    double ms;
+    bool fraction;
+    char d[48];
+    int64_t check;
+
+    buf[0] = '\0';
+    if (s == NULL || !lenient_sum(s, duration_aliases, 1000.0, &ms, &fraction) || !isfinite(ms) ||
+        ms < 0 || ms > 9.2e18 || fabs(ms - round(ms)) > 1e-6) {
+        return buf;
+    }
+    int64_t v = (int64_t)llround(ms);
+    if (v > 0 && v < 60000 && v % 1000 != 0) {
+        snprintf(d, sizeof(d), "%lldms", (long long)v);
+    }
+    else {
+        units_format_duration(v, d, sizeof(d));
+    }
+    if (strcmp(d, s) == 0 || units_parse_duration(d, &check) != 0 || check != v) {
+        return buf;
+    }
+    snprintf(buf, len, " (%sdid you mean \"%s\"?)",
+             fraction ? "Prometheus durations take no fractions: " : "", d);
+    return buf;
+}
+
+const char *
+units_size_hint(const char *s, char *buf, size_t len)
+{
+    static const struct {
+        const char *name;
+        uint64_t mult;
+    } out[] = {{"TiB", 1ULL << 40}, {"GiB", 1ULL << 30}, {"MiB", 1ULL << 20}, {"KiB", 1ULL << 10}};
+    double bytes;
+    bool fraction;
+    char d[48];
+    uint64_t check;
+
+    buf[0] = '\0';
+    if (s == NULL || !lenient_sum(s, size_aliases, 1.0, &bytes, &fraction) || !isfinite(bytes) ||
+        bytes < 0 || bytes > 1.8e19 || fabs(bytes - round(bytes)) > 1e-6) {
+        return buf;
+    }
+    uint64_t v = (uint64_t)llround(bytes);
+    snprintf(d, sizeof(d), "%lluB", (unsigned long long)v);
+    for (size_t i = 0; i < sizeof(out) / sizeof(out[0]); i++) {
+        if (v > 0 && v % out[i].mult == 0) {
+            snprintf(d, sizeof(d), "%llu%s", (unsigned long long)(v / out[i].mult), out[i].name);
+            break;
+        }
+    }
+    if (strcmp(d, s) == 0 || units_parse_size(d, &check) != 0 || check != v) {
+        return buf;
+    }
+    snprintf(buf, len, " (%sdid you mean \"%s\"?)", fraction ? "sizes take no fractions: " : "", d);
     return buf;
 }
 

@@ -23,6 +23,17 @@ int units_parse_duration(const char *s, int64_t *out_ms);
  */
 int units_parse_size(const char *s, uint64_t *out);
 
+/*
+ * For a duration units_parse_duration() refused: what the user probably meant, as the tail of an
+ * error message in @buf (" (did you mean \"15s\"?)" for "15", " (Prometheus durations take no
+ * fractions: did you mean \"1500ms\"?)" for "1.5s"; also upper-case or spelled-out units,
+ * spaces and terms out of order), or "" when there is no good guess. Returns @buf.
+ */
+const char *units_duration_hint(const char *s, char *buf, size_t len);
+
+/* Like units_duration_hint, for a size units_parse_size() refused ("1.5GiB" -> "1536MiB"). */
+const char *units_size_hint(const char *s, char *buf, size_t len);
+
 /* Writes @ms as a compact duration ("1m30s", "500ms", "0s") into @buf; returns @buf. */
 char *units_format_duration(int64_t ms, char *buf, size_t len);
 

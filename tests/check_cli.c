@@ -281,6 +281,36 @@ static const struct {
      "pollster: --valid-status-code: invalid HTTP status code \"99\" (see pollster --help)\n"},
     {{"--once", "--fail-if-body-matches", "(", "--target", "http://127.0.0.1/", NULL}, NULL},
     {{"stray", NULL}, "pollster: unexpected argument \"stray\" (see pollster --help)\n"},
+    {{"--chek-config", NULL},
+     "pollster: unknown option \"--chek-config\" (did you mean \"--check-config\"?) (see "
+     "pollster --help)\n"},
+    {{"--no-expand-envs", NULL},
+     "pollster: unknown option \"--no-expand-envs\" (did you mean \"--no-expand-env\"?) (see "
+     "pollster --help)\n"},
+    {{"--status_listen=127.0.0.1:1", NULL},
+     "pollster: unknown option \"--status_listen=127.0.0.1:1\" (did you mean "
+     "\"--status-listen\"?) (see pollster --help)\n"},
+    {{"--once", "--kind", "promethues", "--target", "http://127.0.0.1/", NULL},
+     "pollster: unknown --kind \"promethues\" (did you mean \"prometheus\"? available: "
+     "prometheus, probe, json)\n"},
+    {{"--once", "--format", "telegarf", "--target", "http://127.0.0.1/", NULL},
+     "pollster: unknown --format \"telegarf\" (did you mean \"telegraf\"? available: json, vm, "
+     "otlp, telegraf)\n"},
+    {{"--interval", "15", NULL},
+     "pollster: --interval: invalid duration \"15\" (did you mean \"15s\"?) (see pollster "
+     "--help)\n"},
+    {{"--timeout", "1.5s", NULL},
+     "pollster: --timeout: invalid duration \"1.5s\" (Prometheus durations take no fractions: did "
+     "you mean \"1500ms\"?) (see pollster --help)\n"},
+    {{"--body-size-limit", "1.5MB", NULL},
+     "pollster: --body-size-limit: invalid size \"1.5MB\" (sizes take no fractions: did you mean "
+     "\"1536KiB\"?) (see pollster --help)\n"},
+    {{"--parse", "/dev/null", "--format", "openmetric", NULL},
+     "pollster: --format \"openmetric\": did you mean \"openmetrics\"? expected prom or "
+     "openmetrics with --parse\n"},
+    {{"--log-level", "wran", NULL},
+     "pollster: --log-level: invalid level \"wran\" (did you mean \"warn\"? error, warn, info, "
+     "debug) (see pollster --help)\n"},
 };
 
 START_TEST(test_bad_usage_exit_2)
@@ -782,6 +812,10 @@ START_TEST(test_config_once_and_job_filter)
     run(&c, 20, 0, (const char *const[]){"--once", "-c", cfg_path, "--job", "zz", NULL});
     ck_assert_int_eq(c.status, 2);
     ck_assert_msg(strstr(c.err, "has no job named \"zz\"") != NULL, "%s", c.err);
+    run(&c, 20, 0, (const char *const[]){"--once", "-c", cfg_path, "--job", "B", NULL});
+    ck_assert_int_eq(c.status, 2);
+    ck_assert_msg(strstr(c.err, "has no job named \"B\" (did you mean \"b\"?)\n") != NULL, "%s",
+                  c.err);
 }
 END_TEST
 
@@ -802,6 +836,103 @@ START_TEST(test_check_config)
     ck_assert_int_eq(c.status, 2);
     run(&c, 10, 0, (const char *const[]){"-c", cfg_path, "--target", url("/ok"), NULL});
     ck_assert_int_eq(c.status, 2);
+}
+END_TEST
+
+/*
+ * Every prometheus.yml in tests/fixtures/prometheus passes --check-config (exit 0), warnings
+ * (server-only keys) on stderr; Debian's stock file among them; ${VAR} expanded, the password
+ * from the environment shown nowhere.
+ */
+START_TEST(test_prometheus_fixtures)
+{
+    const char *fixtures = getenv("FIXTURES");
+    char dir[512], path[1024];
+    struct cmd c;
+    int n = 0;
+
+    ck_assert_msg(fixtures != NULL, "FIXTURES not set");
+    setenv("POLLSTER_FIXTURE_REGION", "eu1", 1);
+    setenv("POLLSTER_FIXTURE_NODE", "10.1.2.3", 1);
+    setenv("POLLSTER_FIXTURE_PASSWORD", "fixture-s3cret", 1);
+    snprintf(dir, sizeof(dir), "%s/prometheus", fixtures);
+    DIR *d = opendir(dir);
+    ck_assert_ptr_nonnull(d);
+    for (struct dirent *de; (de = readdir(d)) != NULL;) {
+        size_t len = strlen(de->d_name);
+        if (len < 5 || strcmp(de->d_name + len - 4, ".yml") != 0) {
+            continue;
+        }
+        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+        run(&c, 10, 0, (const char *const[]){"--check-config", "-c", path, NULL});
+        ck_assert_msg(c.status == 0, "%s: exit %d: %s", path, c.status, c.err);
+        ck_assert_msg(strstr(c.out, "fixture-s3cret") == NULL &&
+                          strstr(c.err, "fixture-s3cret") == NULL,
+                      "%s shows the password", path);
+        if (strcmp(de->d_name, "debian-prometheus.yml") == 0) {
+            ck_assert_msg(strstr(c.err, "debian-prometheus.yml:5:3: warning: key "
+                                        "\"evaluation_interval\" in global ignored: evaluated by "
+                                        "a Prometheus server, not by an agent\n") != NULL,
+                          "%s", c.err);
+            ck_assert_ptr_nonnull(strstr(c.err, "warning: key \"alerting\" at top level"));
+            ck_assert_ptr_nonnull(strstr(c.out, "job node (prometheus)"));
+        }
+        if (strcmp(de->d_name, "ux-env.yml") == 0) {
+            ck_assert_ptr_nonnull(strstr(c.out, "http://10.1.2.3:9100/metrics"));
+        }
+        n++;
+    }
+    closedir(d);
+    ck_assert_int_ge(n, 3);
+}
+END_TEST
+
+/* ${VAR} in a config run with --once: expanded, an error when unset, literal with the flag. */
+START_TEST(test_env_expansion_and_warnings)
+{
+    char jobs[512], err[512], line[256];
+    struct cmd c;
+
+    snprintf(line, sizeof(line),
+             "    static_configs: [{targets: ['127.0.0.1:%u'], labels: {env: '${UX_CLI_ENV}'}}]\n",
+             mock_port);
+    snprintf(jobs, sizeof(jobs),
+             "rule_files: ['alerts.yml']\n"
+             "scrape_configs:\n"
+             "  - job_name: a\n"
+             "    metrics_path: /simple\n"
+             "%s",
+             line);
+    write_config(jobs);
+    setenv("UX_CLI_ENV", "staging", 1);
+    run(&c, 20, 0, (const char *const[]){"--once", "-c", cfg_path, NULL});
+    ck_assert_msg(c.status == 0, "exit %d: %s", c.status, c.err);
+    /* the daemon and --once log the warning */
+    ck_assert_msg(strstr(c.err, "pollster.yaml:3:1: warning: key \"rule_files\" at top level "
+                                "ignored") != NULL,
+                  "%s", c.err);
+    json_object *lines = testutil_parse_lines(c.out);
+    ck_assert_int_eq(json_object_array_length(lines), 1);
+    json_object *b = json_object_array_get_idx(lines, 0);
+    ck_assert_str_eq(testutil_str(testutil_field(b, "labels"), "env"), "staging");
+    json_object_put(lines);
+
+    run(&c, 20, 0, (const char *const[]){"--once", "--no-expand-env", "-c", cfg_path, NULL});
+    ck_assert_msg(c.status == 0, "exit %d: %s", c.status, c.err);
+    lines = testutil_parse_lines(c.out);
+    b = json_object_array_get_idx(lines, 0);
+    ck_assert_str_eq(testutil_str(testutil_field(b, "labels"), "env"), "${UX_CLI_ENV}");
+    json_object_put(lines);
+
+    unsetenv("UX_CLI_ENV");
+    run(&c, 20, 0, (const char *const[]){"--check-config", "-c", cfg_path, NULL});
+    ck_assert_int_eq(c.status, 2);
+    /* line 7 (write_config puts two lines first), the column of the quoted value */
+    snprintf(err, sizeof(err),
+             "%s:7:%d: environment variable \"UX_CLI_ENV\" is not set (referenced as "
+             "${UX_CLI_ENV}; write $$ for a literal $, or run with --no-expand-env)\n",
+             cfg_path, (int)(strstr(line, "'${") - line) + 1);
+    ck_assert_msg(strstr(c.err, err) != NULL, "%s", c.err);
 }
 END_TEST
 
@@ -1355,6 +1486,8 @@ cli_suite(void)
     tcase_add_test(tconf, test_down_sink_does_not_slow_collection);
     tcase_add_test(tconf, test_file_sd_refresh);
     tcase_add_test(tconf, test_conf_examples_valid);
+    tcase_add_test(tconf, test_prometheus_fixtures);
+    tcase_add_test(tconf, test_env_expansion_and_warnings);
     tcase_add_test(tconf, test_password_shown_nowhere);
     tcase_set_timeout(tconf, 120);
     suite_add_tcase(s, tconf);

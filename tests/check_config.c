@@ -173,7 +173,8 @@ static const struct invalid_case {
      "scrape_configs:\n"
      "  - job_name: node\n"
      "    scrape_intervall: 10s\n",
-     {"pollster.yaml:3:5: unknown key \"scrape_intervall\" in scrape_configs[0]"}},
+     {"pollster.yaml:3:5: unknown key \"scrape_intervall\" in scrape_configs[0] (did you mean "
+      "\"scrape_interval\"?)"}},
     {"unsupported known Prometheus key",
      "scrape_configs:\n"
      "  - job_name: node\n"
@@ -193,30 +194,24 @@ static const struct invalid_case {
      "    native_histogram_bucket_limit: 10\n",
      {"pollster.yaml:3:5: unsupported key \"native_histogram_bucket_limit\" in scrape_configs[0] "
       "(not supported by pollster yet)"}},
-    {"unsupported top-level keys",
+    {"unsupported top-level keys (server-only ones are warnings)",
      "rule_files: ['a.yml']\n"
      "alerting: {}\n"
      "remote_write: []\n"
      "remote_read: []\n"
      "storage: {}\n",
-     {"pollster.yaml:1:1: unsupported key \"rule_files\" at top level (not supported by pollster "
-      "yet)",
-      "pollster.yaml:2:1: unsupported key \"alerting\" at top level (not supported by pollster "
-      "yet)",
-      "pollster.yaml:3:1: unsupported key \"remote_write\" at top level (not supported by pollster "
-      "yet)",
-      "pollster.yaml:4:1: unsupported key \"remote_read\" at top level (not supported by pollster "
-      "yet)",
-      "pollster.yaml:5:1: unsupported key \"storage\" at top level (not supported by pollster "
+     {"pollster.yaml:3:1: unsupported key \"remote_write\" at top level (not supported by pollster "
       "yet)"}},
     {"unknown top-level key",
      "scrape_config:\n"
      "  - job_name: x\n",
-     {"pollster.yaml:1:1: unknown key \"scrape_config\" at top level"}},
+     {"pollster.yaml:1:1: unknown key \"scrape_config\" at top level (did you mean "
+      "\"scrape_configs\"?)"}},
     {"unsupported global key",
      "global:\n"
-     "  evaluation_interval: 15s\n",
-     {"pollster.yaml:2:3: unsupported key \"evaluation_interval\" in global (not supported by "
+     "  evaluation_interval: 15s\n"
+     "  scrape_failure_log_file: /tmp/f.log\n",
+     {"pollster.yaml:3:3: unsupported key \"scrape_failure_log_file\" in global (not supported by "
       "pollster yet)"}},
     {"timeout above interval",
      "scrape_configs:\n"
@@ -265,7 +260,7 @@ static const struct invalid_case {
     {"duration without unit",
      "global:\n"
      "  scrape_interval: 10\n",
-     {"pollster.yaml:2:20: invalid duration \"10\" for scrape_interval"}},
+     {"pollster.yaml:2:20: invalid duration \"10\" for scrape_interval (did you mean \"10s\"?)"}},
     {"zero interval",
      "scrape_configs:\n"
      "  - job_name: node\n"
@@ -732,7 +727,8 @@ START_TEST(test_multiple_errors)
                                "status: {listen: nope}\n";
     static const char *const want[] = {
         "pollster.yaml:2:20: invalid duration \"10x\" for scrape_interval",
-        "pollster.yaml:5:5: unknown key \"scrape_intervall\" in scrape_configs[0]",
+        "pollster.yaml:5:5: unknown key \"scrape_intervall\" in scrape_configs[0] (did you mean "
+        "\"scrape_interval\"?)",
         "pollster.yaml:6:19: invalid integer \"1.5\" for sample_limit",
         "pollster.yaml:7:15: duplicate job_name \"node\" (first defined at line 4)",
         "pollster.yaml:8:5: unsupported key \"relabel_configs\" in scrape_configs[1] (not "
@@ -759,7 +755,7 @@ START_TEST(test_unsupported_vs_typo)
     ck_assert_str_eq(e.v[0].text, "pollster.yaml:3:5: unsupported key \"proxy_url\" in "
                                   "scrape_configs[0] (not supported by pollster yet)");
     ck_assert_str_eq(e.v[1].text, "pollster.yaml:4:5: unknown key \"proxy_ur1\" in "
-                                  "scrape_configs[0]");
+                                  "scrape_configs[0] (did you mean \"proxy_url\"?)");
     ck_assert_int_eq(e.v[1].line, 4);
     ck_assert_int_eq(e.v[1].col, 5);
     ck_assert_str_eq(e.v[1].file, "pollster.yaml");
@@ -1307,7 +1303,8 @@ START_TEST(test_file_sd)
     ck_assert_ptr_null(config_load(path, &e));
     ck_assert_uint_eq(e.n, 3);
     snprintf(want, sizeof(want),
-             "%s/config/badsd_groups.yaml:2:3: unknown key \"lables\" in target_groups[0]",
+             "%s/config/badsd_groups.yaml:2:3: unknown key \"lables\" in target_groups[0] (did you "
+             "mean \"labels\"?)",
              fixtures());
     ck_assert_str_eq(e.v[0].text, want);
     snprintf(want, sizeof(want),

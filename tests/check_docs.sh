@@ -155,6 +155,10 @@ else
             for (i = 4; i <= NF; i++) print "U\t" $i
             next
         }
+        $1 == "ignored" && $2 == "(Prometheus" {
+            for (i = 5; i <= NF; i++) print "U\t" $i
+            next
+        }
         { stack[depth] = $1
           print "K\t" (depth > 0 ? stack[depth - 1] : "") "\t" $1 "\t" $3 }
     ' "$tmp/ref" >"$tmp/keys"

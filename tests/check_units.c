@@ -106,6 +106,68 @@ START_TEST(test_format_roundtrip)
 }
 END_TEST
 
+/* What a refused duration or size suggests: "" means no guess is good enough. */
+static const struct {
+    const char *in;
+    const char *hint;
+} duration_hints[] = {
+    {"15", " (did you mean \"15s\"?)"},
+    {"1.5s", " (Prometheus durations take no fractions: did you mean \"1500ms\"?)"},
+    {"1.5m", " (Prometheus durations take no fractions: did you mean \"1m30s\"?)"},
+    {"0.5", " (Prometheus durations take no fractions: did you mean \"500ms\"?)"},
+    {".25s", " (Prometheus durations take no fractions: did you mean \"250ms\"?)"},
+    {"2.5h", " (Prometheus durations take no fractions: did you mean \"2h30m\"?)"},
+    {"10S", " (did you mean \"10s\"?)"},
+    {"10 s", " (did you mean \"10s\"?)"},
+    {"5min", " (did you mean \"5m\"?)"},
+    {"30 seconds", " (did you mean \"30s\"?)"},
+    {"1 hour", " (did you mean \"1h\"?)"},
+    {"30s1m", " (did you mean \"1m30s\"?)"},
+    {"1H30M", " (did you mean \"1h30m\"?)"},
+    {"10x", ""},
+    {"1.0005s", ""}, /* 1000.5 ms: no whole number of milliseconds */
+    {"-1s", ""},
+    {"1e3s", ""},
+    {"", ""},
+    {"s", ""},
+    {"abc", ""},
+};
+
+static const struct {
+    const char *in;
+    const char *hint;
+} size_hints[] = {
+    {"1.5GB", " (sizes take no fractions: did you mean \"1536MiB\"?)"},
+    {"0.5MiB", " (sizes take no fractions: did you mean \"512KiB\"?)"},
+    {"10 MB", " (did you mean \"10MiB\"?)"},
+    {"10Mi", " (did you mean \"10MiB\"?)"},
+    {"100 bytes", " (did you mean \"100B\"?)"},
+    {"1.5", ""}, /* half a byte */
+    {"10XB", ""},
+    {"-1", ""},
+};
+
+START_TEST(test_hints)
+{
+    char buf[128];
+
+    for (size_t i = 0; i < sizeof(duration_hints) / sizeof(duration_hints[0]); i++) {
+        int64_t ms;
+        ck_assert_msg(units_parse_duration(duration_hints[i].in, &ms) != 0, "%s parses",
+                      duration_hints[i].in);
+        ck_assert_str_eq(units_duration_hint(duration_hints[i].in, buf, sizeof(buf)),
+                         duration_hints[i].hint);
+    }
+    for (size_t i = 0; i < sizeof(size_hints) / sizeof(size_hints[0]); i++) {
+        uint64_t n;
+        ck_assert_msg(units_parse_size(size_hints[i].in, &n) != 0, "%s parses", size_hints[i].in);
+        ck_assert_str_eq(units_size_hint(size_hints[i].in, buf, sizeof(buf)), size_hints[i].hint);
+    }
+    /* a short buffer is cut, never overrun */
+    ck_assert_uint_lt(strlen(units_duration_hint("15", buf, 8)), 8);
+}
+END_TEST
+
 static Suite *
 units_suite(void)
 {
@@ -115,6 +177,7 @@ units_suite(void)
     tcase_add_test(tc, test_durations);
     tcase_add_test(tc, test_sizes);
     tcase_add_test(tc, test_format_roundtrip);
+    tcase_add_test(tc, test_hints);
     suite_add_tcase(s, tc);
     return s;
 }
