@@ -270,6 +270,7 @@ job_release(struct config_job *j)
     if (j->kind != NULL) {
         conf_release(j->kind->conf, j);
     }
+    conf_http_release(&j->http);
     for (size_t i = 0; i < j->ntargets; i++) {
         conf_targets_release(&j->targets[i]);
     }

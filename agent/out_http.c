@@ -63,6 +63,7 @@ struct out_http {
     /* the request */
     CURL *easy;
     struct curl_slist *headers;
+    struct curl_slist *proxy_headers; /* owned: CONNECT lines (proxy_connect_header) */
     struct loop_xfer xfer;
     bool in_flight;
     bool from_spool;      /* else: the first req_recs records of the memory queue */
@@ -480,7 +481,7 @@ easy_prepare(struct out_http *h, const char *data, size_t len)
             rc = curl_easy_setopt(h->easy, opt, val);                                              \
     } while (0)
         /* Auth, TLS, headers (after ours in h->headers), user agent, protocols. */
-        rc = httpc_apply(h->easy, &h->http, &h->headers);
+        rc = httpc_apply(h->easy, &h->http, &h->headers, &h->proxy_headers);
         SET(CURLOPT_URL, h->url);
         SET(CURLOPT_NOSIGNAL, 1L);
         SET(CURLOPT_CONNECTTIMEOUT_MS, (long)h->o.timeout_ms);
@@ -813,6 +814,7 @@ out_http_free(void *state)
         curl_easy_cleanup(h->easy);
     }
     curl_slist_free_all(h->headers);
+    curl_slist_free_all(h->proxy_headers);
     if (h->zs_ready) {
         deflateEnd(&h->zs);
     }
@@ -909,6 +911,17 @@ _Static_assert(sizeof(enum out_http_compression) == sizeof(int), "enum size");
 static void http_check(struct conf_ctx *x, void *base, const struct conf_node *map,
                        const char *path);
 
+/* What conf_http_resolve added to the client settings. */
+static void
+http_release(void *base)
+{
+    struct config_output *o = base;
+
+    if (o->opts != NULL) {
+        conf_http_release(&((struct out_http_conf *)o->opts)->http);
+    }
+}
+
 #define HO(k, t, m, fl, ...)                                                                       \
     CONF_FLD(k, t, struct out_http_conf, m, .flags = CONF_F_OPTS | (fl), __VA_ARGS__)
 static const struct conf_field http_fields[] = {
@@ -917,12 +930,7 @@ static const struct conf_field http_fields[] = {
        .desc = "Where batches are POSTed."),
     CONF_FLDN("headers", CONF_FT_HEADERS, struct out_http_conf, http.headers, http.nheaders,
               .flags = CONF_F_OPTS, .desc = "Request headers (values are not shown anywhere)."),
-    HO("basic_auth", CONF_FT_SECTION, http.basic_auth, 0, .sub = &conf_http_basic_auth_section,
-       .desc = "Basic authentication."),
-    HO("authorization", CONF_FT_SECTION, http.authorization, 0,
-       .sub = &conf_http_authorization_section, .desc = "Authorization header."),
-    HO("tls_config", CONF_FT_SECTION, http.tls, 0, .sub = &conf_http_tls_section,
-       .desc = "TLS settings."),
+    CONF_HTTP_CLIENT_FIELDS_F(struct out_http_conf, http, CONF_F_OPTS),
     HO("timeout", CONF_FT_DURATION, timeout_ms, 0, .def = "10s",
        .desc = "Deadline of one request."),
     HO("batch_max_bytes", CONF_FT_SIZE, batch_max_bytes, 0, .def = "1MiB",
@@ -953,7 +961,8 @@ static const struct conf_section http_section = {.name = "outputs[] (type http)"
                                                  CONF_FIELDS(http_fields),
                                                  .opts_off = offsetof(struct config_output, opts),
                                                  .opts_size = sizeof(struct out_http_conf),
-                                                 .check = http_check};
+                                                 .check = http_check,
+                                                 .release = http_release};
 
 static void
 http_check(struct conf_ctx *x, void *base, const struct conf_node *map, const char *path)
@@ -1007,12 +1016,10 @@ http_open(const struct config_output *co, const char *what, struct loop *l, stru
           char *err, size_t errlen)
 {
     const struct out_http_conf *hc = co->opts;
-    char *headers[CONF_HTTP_MAX_HEADERS + 1];
     struct httpc_opts http;
     int rc;
 
-    memset(headers, 0, sizeof(headers));
-    rc = conf_http_client(&hc->http, what, &http, headers, err, errlen);
+    rc = conf_http_client(&hc->http, what, &http, err, errlen);
     if (rc == 0) {
         struct out_http_opts o = {
             .what = what,
@@ -1040,7 +1047,9 @@ http_open(const struct config_output *co, const char *what, struct loop *l, stru
             rc = -EINVAL;
         }
     }
-    conf_http_client_release(headers);
+    if (rc == 0) {
+        httpc_opts_release(&http);
+    }
     return rc;
 }
 

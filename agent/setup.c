@@ -135,13 +135,11 @@ static int
 add_one(struct engine *e, const struct config *c, const struct config_job *job,
         const struct config_target *t, struct strbuf *id, char *err, size_t errlen)
 {
-    char *headers[CONF_HTTP_MAX_HEADERS + 1];
     char who[300];
     size_t nlabels = 0;
     struct target_spec spec;
     int rc = -EINVAL;
 
-    memset(headers, 0, sizeof(headers));
     memset(&spec, 0, sizeof(spec));
     struct label *labels = merge_labels(c, job, t, &nlabels);
     if (labels == NULL) {
@@ -149,7 +147,7 @@ add_one(struct engine *e, const struct config *c, const struct config_job *job,
         return -ENOMEM;
     }
     snprintf(who, sizeof(who), "job \"%s\"", job->name);
-    if (conf_http_client(&job->http, who, &spec.http, headers, err, errlen) != 0) {
+    if (conf_http_client(&job->http, who, &spec.http, err, errlen) != 0) {
         goto out;
     }
     if (job->kind->client != NULL) {
@@ -176,7 +174,7 @@ add_one(struct engine *e, const struct config *c, const struct config_job *job,
     }
     rc = engine_add_target(e, &spec, err, errlen);
 out:
-    conf_http_client_release(headers);
+    httpc_opts_release(&spec.http);
     free(labels);
     return rc;
 }

@@ -1,0 +1,269 @@
+/*
+ * The OAuth 2.0 client credentials grant on the loop (oauth2.h): the token request is an easy
+ * handle of its own set up by httpc_apply() with the oauth2 section's TLS and proxy settings and
+ * the client id and secret as basic auth, driven by the same curl multi as every scrape.
+ */
+#include "build-config.h"
+
+#include "oauth2.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <json-c/json.h>
+
+#include "clock.h"
+#include "loop.h"
+#include "scrape.h"
+#include "strbuf.h"
+
+struct oauth2 {
+    struct loop *loop;             /* borrowed */
+    struct httpc_oauth2 conf;      /* owned copy */
+    CURL *easy;                    /* owned */
+    struct curl_slist *headers;    /* owned */
+    struct curl_slist *proxy_hdrs; /* owned */
+    struct loop_xfer xfer;
+    struct strbuf body; /* the response */
+    bool too_large;
+    char *line;         /* "Authorization: TYPE TOKEN", or NULL */
+    int64_t expires_ms; /* mono ms; INT64_MAX: never */
+    oauth2_done_fn *done;
+    void *arg;
+};
+
+static size_t
+oauth2_write_cb(char *data, size_t size, size_t nmemb, void *arg)
+{
+    struct oauth2 *o = arg;
+    size_t n = size * nmemb;
+
+    /* The cap is ours: MAXFILESIZE does not stop a chunked body before curl 8.4.0. */
+    if (o->body.len + n > OAUTH2_MAX_RESPONSE) {
+        o->too_large = true;
+        return CURL_WRITEFUNC_ERROR;
+    }
+    strbuf_append(&o->body, data, n);
+    return o->body.oom ? CURL_WRITEFUNC_ERROR : n;
+}
+
+/* Go's oauth2 Token.Type(): the usual spellings normalised, empty meaning Bearer. */
+static const char *
+token_type(const char *t)
+{
+    if (t == NULL || *t == '\0' || strcasecmp(t, "bearer") == 0) {
+        return "Bearer";
+    }
+    if (strcasecmp(t, "mac") == 0) {
+        return "MAC";
+    }
+    if (strcasecmp(t, "basic") == 0) {
+        return "Basic";
+    }
+    return t;
+}
+
+/* Parses the JSON token response into o->line and o->expires_ms; NULL or why not. */
+static const char *
+parse_token(struct oauth2 *o, char *why, size_t whylen)
+{
+    json_tokener *tok = json_tokener_new();
+    json_object *root = NULL, *v;
+    const char *access = NULL, *type = NULL;
+    int64_t expires_in = 0;
+
+    if (tok == NULL) {
+        return "out of memory";
+    }
+    root = json_tokener_parse_ex(tok, o->body.data != NULL ? o->body.data : "", (int)o->body.len);
+    if (root == NULL || json_tokener_get_error(tok) != json_tokener_success ||
+        !json_object_is_type(root, json_type_object)) {
+        snprintf(why, whylen, "token response is not a JSON object");
+        goto out;
+    }
+    if (json_object_object_get_ex(root, "access_token", &v) &&
+        json_object_is_type(v, json_type_string)) {
+        access = json_object_get_string(v);
+    }
+    if (access == NULL || *access == '\0' || strcspn(access, "\r\n") != strlen(access)) {
+        snprintf(why, whylen, "token response has no access_token");
+        goto out;
+    }
+    if (json_object_object_get_ex(root, "token_type", &v) &&
+        json_object_is_type(v, json_type_string)) {
+        type = json_object_get_string(v);
+    }
+    if (type != NULL && strcspn(type, "\r\n ") != strlen(type)) {
+        snprintf(why, whylen, "token response has an invalid token_type");
+        goto out;
+    }
+    if (json_object_object_get_ex(root, "expires_in", &v) &&
+        (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double) ||
+         json_object_is_type(v, json_type_string))) {
+        expires_in = json_object_get_int64(v);
+    }
+    free(o->line);
+    o->line = NULL;
+    struct strbuf sb;
+    strbuf_init(&sb);
+    strbuf_printf(&sb, "Authorization: %s %s", token_type(type), access);
+    if (sb.oom) {
+        strbuf_release(&sb);
+        snprintf(why, whylen, "out of memory");
+        goto out;
+    }
+    o->line = sb.data; /* the buffer passes to o->line */
+    o->expires_ms = expires_in > 0 ? clock_mono_ms() + expires_in * 1000 : INT64_MAX;
+    why = NULL;
+out:
+    json_object_put(root);
+    json_tokener_free(tok);
+    return why;
+}
+
+static void
+oauth2_xfer_done_cb(struct loop_xfer *x, CURLcode rc)
+{
+    struct oauth2 *o = x->arg;
+    char why[CURL_ERROR_SIZE + 96];
+    enum reason r = REASON_NONE;
+    long status = 0;
+
+    curl_easy_getinfo(o->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (o->too_large) {
+        r = REASON_TOO_LARGE;
+        snprintf(why, sizeof(why), "token response larger than %u bytes", OAUTH2_MAX_RESPONSE);
+    }
+    else if (rc != CURLE_OK) {
+        r = scrape_reason_for(rc);
+        snprintf(why, sizeof(why), "token request failed: %s",
+                 x->errbuf[0] != '\0' ? x->errbuf : curl_easy_strerror(rc));
+    }
+    else if (scrape_reason_for_status(status) != REASON_NONE) {
+        r = scrape_reason_for_status(status);
+        snprintf(why, sizeof(why), "token endpoint answered HTTP %ld", status);
+    }
+    else {
+        const char *bad = parse_token(o, why, sizeof(why));
+        if (bad != NULL) {
+            r = REASON_PARSE;
+            if (bad != why) {
+                snprintf(why, sizeof(why), "%s", bad);
+            }
+        }
+    }
+    strbuf_reset(&o->body);
+    if (r == REASON_NONE) {
+        o->done(o->arg, o->line, REASON_NONE, NULL);
+        return;
+    }
+    free(o->line);
+    o->line = NULL;
+    o->done(o->arg, NULL, r, why);
+}
+
+struct oauth2 *
+oauth2_new(struct loop *l, const struct httpc_oauth2 *conf)
+{
+    struct oauth2 *o = calloc(1, sizeof(*o));
+    CURLcode rc = CURLE_OK;
+
+    if (o == NULL) {
+        return NULL;
+    }
+    o->loop = l;
+    strbuf_init(&o->body);
+    o->conf.token_url = strdup(conf->token_url);
+    o->conf.form = strdup(conf->form);
+    o->easy = curl_easy_init();
+    if (o->conf.token_url == NULL || o->conf.form == NULL || o->easy == NULL ||
+        httpc_opts_copy(&o->conf.client, &conf->client) != 0) {
+        oauth2_free(o);
+        return NULL;
+    }
+    rc = httpc_apply(o->easy, &o->conf.client, &o->headers, &o->proxy_hdrs);
+#define SET(opt, val)                                                                              \
+    do {                                                                                           \
+        if (rc == CURLE_OK)                                                                        \
+            rc = curl_easy_setopt(o->easy, opt, val);                                              \
+    } while (0)
+    SET(CURLOPT_URL, o->conf.token_url);
+    SET(CURLOPT_NOSIGNAL, 1L);
+    SET(CURLOPT_POSTFIELDS, o->conf.form);
+    SET(CURLOPT_POSTFIELDSIZE, (long)strlen(o->conf.form));
+    SET(CURLOPT_WRITEFUNCTION, oauth2_write_cb);
+    SET(CURLOPT_WRITEDATA, o);
+    SET(CURLOPT_ACCEPT_ENCODING, "");
+#undef SET
+    if (rc == CURLE_OK) {
+        struct curl_slist *n = curl_slist_append(o->headers, "Accept: application/json");
+        rc = n != NULL ? curl_easy_setopt(o->easy, CURLOPT_HTTPHEADER, n) : CURLE_OUT_OF_MEMORY;
+        o->headers = n != NULL ? n : o->headers;
+    }
+    if (rc != CURLE_OK) {
+        oauth2_free(o);
+        return NULL;
+    }
+    o->xfer.easy = o->easy;
+    o->xfer.done = oauth2_xfer_done_cb;
+    o->xfer.arg = o;
+    return o;
+}
+
+void
+oauth2_free(struct oauth2 *o)
+{
+    if (o == NULL) {
+        return;
+    }
+    if (o->xfer.active) {
+        loop_xfer_cancel(o->loop, &o->xfer);
+    }
+    if (o->easy != NULL) {
+        curl_easy_cleanup(o->easy);
+    }
+    curl_slist_free_all(o->headers);
+    curl_slist_free_all(o->proxy_hdrs);
+    httpc_opts_release(&o->conf.client);
+    free(o->conf.token_url);
+    free(o->conf.form);
+    strbuf_release(&o->body);
+    free(o->line);
+    free(o);
+}
+
+const char *
+oauth2_cached(struct oauth2 *o, int64_t now_ms)
+{
+    if (o->line == NULL) {
+        return NULL;
+    }
+    if (o->expires_ms != INT64_MAX && now_ms >= o->expires_ms - OAUTH2_EXPIRY_DELTA_MS) {
+        return NULL;
+    }
+    return o->line;
+}
+
+int
+oauth2_fetch(struct oauth2 *o, int64_t timeout_ms, oauth2_done_fn *done, void *arg, char *err,
+             size_t errlen)
+{
+    if (o->xfer.active) {
+        snprintf(err, errlen, "oauth2: a token request is already in flight");
+        return -EBUSY;
+    }
+    o->done = done;
+    o->arg = arg;
+    o->too_large = false;
+    strbuf_reset(&o->body);
+    curl_easy_setopt(o->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout_ms);
+    curl_easy_setopt(o->easy, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+    int rc = loop_xfer_start(o->loop, &o->xfer);
+    if (rc != 0) {
+        snprintf(err, errlen, "oauth2: %s", o->xfer.errbuf);
+    }
+    return rc;
+}
