@@ -238,6 +238,30 @@ httpc_opts_release(struct httpc_opts *h)
     memset(h, 0, sizeof(*h));
 }
 
+void
+httpc_identity(struct strbuf *sb, const struct httpc_opts *h)
+{
+    const char *const s[] = {h->username, h->password, h->ca_file, h->cert_file, h->key_file,
+                             h->ca,       h->cert,     h->key,     h->proxy,     h->noproxy};
+
+    for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++) {
+        strbuf_printf(sb, "%c%s\x1f", s[i] != NULL ? 's' : '-', s[i] != NULL ? s[i] : "");
+    }
+    strbuf_printf(sb, "%ld|%ld|%d%d%d%d%d%d\x1f", h->tls_min, h->tls_max, h->insecure_skip_verify,
+                  h->follow_redirects, h->head, h->no_compression, h->http1_only,
+                  h->proxy_from_env);
+    for (size_t i = 0; i < h->nheaders; i++) {
+        strbuf_printf(sb, "H%s\x1f", h->headers[i]);
+    }
+    for (size_t i = 0; i < h->nproxy_headers; i++) {
+        strbuf_printf(sb, "P%s\x1f", h->proxy_headers[i]);
+    }
+    if (h->oauth2 != NULL) {
+        strbuf_printf(sb, "O%s\x1f%s\x1f", h->oauth2->token_url, h->oauth2->form);
+        httpc_identity(sb, &h->oauth2->client);
+    }
+}
+
 bool
 httpc_form_escape(struct strbuf *out, const char *s)
 {

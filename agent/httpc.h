@@ -13,6 +13,7 @@
 #include <curl/curl.h>
 
 struct httpc_oauth2;
+struct strbuf;
 
 /* The HTTP client settings of a target or sink: strings may be NULL (= unset). */
 struct httpc_opts {
@@ -93,10 +94,15 @@ char *httpc_redact_url_dup(const char *url);
 bool httpc_url_is_loopback(const char *url);
 
 /*
+ * Appends every setting of @h to @sb, secrets included (a reload keeps a target whose identity
+ * did not change): never print it.
+ */
+void httpc_identity(struct strbuf *sb, const struct httpc_opts *h);
+
+/*
  * @s form-encoded (application/x-www-form-urlencoded: unreserved characters as they are, space
  * as '+', the rest %XX) appended to @out. False when out of memory.
  */
-struct strbuf;
 bool httpc_form_escape(struct strbuf *out, const char *s);
 
 /* Checks libcurl's features at start-up (async DNS): 0, or -ENOTSUP with the cause logged. */

@@ -248,6 +248,36 @@ oauth2_cached(struct oauth2 *o, int64_t now_ms)
 }
 
 int
+oauth2_set_header(const char *line, CURL *e, const struct curl_slist *base,
+                  struct curl_slist **list)
+{
+    struct curl_slist *l = NULL, *n;
+    const struct curl_slist *last = *list;
+
+    while (last != NULL && last->next != NULL) {
+        last = last->next;
+    }
+    if (last != NULL && strcmp(last->data, line) == 0) {
+        return 0;
+    }
+    for (const struct curl_slist *h = base; h != NULL; h = h->next) {
+        if ((n = curl_slist_append(l, h->data)) == NULL) {
+            curl_slist_free_all(l);
+            return -ENOMEM;
+        }
+        l = n;
+    }
+    if ((n = curl_slist_append(l, line)) == NULL) {
+        curl_slist_free_all(l);
+        return -ENOMEM;
+    }
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, n);
+    curl_slist_free_all(*list);
+    *list = n;
+    return 0;
+}
+
+int
 oauth2_fetch(struct oauth2 *o, int64_t timeout_ms, oauth2_done_fn *done, void *arg, char *err,
              size_t errlen)
 {

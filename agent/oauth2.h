@@ -47,4 +47,12 @@ const char *oauth2_cached(struct oauth2 *o, int64_t now_ms);
 int oauth2_fetch(struct oauth2 *o, int64_t timeout_ms, oauth2_done_fn *done, void *arg, char *err,
                  size_t errlen);
 
+/*
+ * Sets @e's CURLOPT_HTTPHEADER to @base's lines followed by the token's header @line, as the
+ * list *@list (replaced and freed; the caller frees the last one with curl_slist_free_all after
+ * the last transfer). Nothing changes when *@list already ends with @line. 0 or -ENOMEM.
+ */
+int oauth2_set_header(const char *line, CURL *e, const struct curl_slist *base,
+                      struct curl_slist **list);
+
 #endif

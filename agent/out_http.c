@@ -27,6 +27,7 @@
 #include "clock.h"
 #include "conf.h"
 #include "conf_http.h"
+#include "oauth2.h"
 #include "conf_targets.h"
 #include "log.h"
 #include "loop.h"
@@ -64,6 +65,8 @@ struct out_http {
     CURL *easy;
     struct curl_slist *headers;
     struct curl_slist *proxy_headers; /* owned: CONNECT lines (proxy_connect_header) */
+    struct oauth2 *oauth2;            /* owned: with http.oauth2 */
+    struct curl_slist *auth_headers;  /* owned: headers plus the oauth2 token's line */
     struct loop_xfer xfer;
     bool in_flight;
     bool from_spool;      /* else: the first req_recs records of the memory queue */
@@ -505,6 +508,46 @@ easy_prepare(struct out_http *h, const char *data, size_t len)
 
 static void request_done(struct loop_xfer *x, CURLcode rc);
 
+/* oauth2_done_fn: the prepared request goes out with the token, or fails as a request would. */
+static void
+token_cb(void *arg, const char *line, enum reason reason, const char *error)
+{
+    struct out_http *h = arg;
+
+    (void)reason;
+    if (line != NULL && oauth2_set_header(line, h->easy, h->headers, &h->auth_headers) == 0 &&
+        loop_xfer_start(h->loop, &h->xfer) == 0) {
+        return;
+    }
+    snprintf(h->xfer.errbuf, sizeof(h->xfer.errbuf), "oauth2: %s",
+             line != NULL ? "cannot start the request" : error);
+    request_done(&h->xfer, CURLE_LOGIN_DENIED); /* retried like any transport failure */
+}
+
+/* Starts the prepared request, after fetching an oauth2 token when the cached one is stale. */
+static int
+start_request(struct out_http *h)
+{
+    char why[CURL_ERROR_SIZE + 32];
+    const char *line;
+
+    if (h->oauth2 == NULL) {
+        return loop_xfer_start(h->loop, &h->xfer);
+    }
+    line = oauth2_cached(h->oauth2, clock_mono_ms());
+    if (line == NULL) {
+        int rc = oauth2_fetch(h->oauth2, h->o.timeout_ms, token_cb, h, why, sizeof(why));
+        if (rc != 0) {
+            log_err("out_http: %s: %s", h->what, why);
+        }
+        return rc;
+    }
+    if (oauth2_set_header(line, h->easy, h->headers, &h->auth_headers) != 0) {
+        return -ENOMEM;
+    }
+    return loop_xfer_start(h->loop, &h->xfer);
+}
+
 static void
 send_next(struct out_http *h)
 {
@@ -553,7 +596,7 @@ send_next(struct out_http *h)
         h->xfer.easy = h->easy;
         h->xfer.done = request_done;
         h->xfer.arg = h;
-        rc = loop_xfer_start(h->loop, &h->xfer);
+        rc = start_request(h);
     }
     if (rc != 0) {
         log_err("out_http: %s: cannot send a request: %s; retrying later", h->what, strerror(-rc));
@@ -810,6 +853,8 @@ out_http_free(void *state)
         mem_pop(h);
     }
     spool_close(h->spool);
+    oauth2_free(h->oauth2);
+    curl_slist_free_all(h->auth_headers);
     if (h->easy != NULL) {
         curl_easy_cleanup(h->easy);
     }
@@ -853,7 +898,8 @@ out_http_new(struct loop *l, const struct out_http_opts *o, char *err, size_t er
     h->timer = evtimer_new(loop_base(l), timer_cb, h);
     h->sync_timer = evtimer_new(loop_base(l), sync_cb, h);
     if (h->what == NULL || h->url == NULL || h->timer == NULL || h->sync_timer == NULL ||
-        (o->http != NULL && httpc_opts_copy(&h->http, o->http) != 0)) {
+        (o->http != NULL && httpc_opts_copy(&h->http, o->http) != 0) ||
+        (h->http.oauth2 != NULL && (h->oauth2 = oauth2_new(l, h->http.oauth2)) == NULL)) {
         snprintf(err, errlen, "out of memory");
         out_http_free(h);
         return NULL;
@@ -981,6 +1027,12 @@ http_check(struct conf_ctx *x, void *base, const struct conf_node *map, const ch
         }
     }
     conf_http_resolve(x, &hc->http, map);
+    n = conf_tree_get(map, "follow_redirects");
+    if (n != NULL && hc->http.follow_redirects) {
+        conf_err(x, n,
+                 "follow_redirects: true is not supported for an output: a sink that "
+                 "redirects a POST is misconfigured (the body is not replayed)");
+    }
     if (hc->timeout_ms == 0) {
         conf_err(x, conf_tree_get(map, "timeout"), "timeout must be greater than 0");
     }

@@ -376,29 +376,6 @@ xfer_start(struct scrape *s)
     return err;
 }
 
-/* The request's header list with the token's @line last (the list of every other run). */
-static int
-use_token(struct scrape *s, const char *line)
-{
-    struct curl_slist *l = NULL, *n;
-
-    for (const struct curl_slist *h = s->headers; h != NULL; h = h->next) {
-        if ((n = curl_slist_append(l, h->data)) == NULL) {
-            curl_slist_free_all(l);
-            return -ENOMEM;
-        }
-        l = n;
-    }
-    if ((n = curl_slist_append(l, line)) == NULL) {
-        curl_slist_free_all(l);
-        return -ENOMEM;
-    }
-    curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, n);
-    curl_slist_free_all(s->auth_headers);
-    s->auth_headers = n;
-    return 0;
-}
-
 /*
  * oauth2_done_fn: the token of a waiting run arrived (the run starts, with what is left of its
  * deadline) or could not be had (the run fails with the token request's reason).
@@ -411,7 +388,8 @@ scrape_token_cb(void *arg, const char *line, enum reason reason, const char *err
     int64_t left = s->opts.timeout_ms - (int64_t)((clock_mono_s() - s->started) * 1000.0);
 
     s->token_wait = false;
-    if (line != NULL && left > 0 && use_token(s, line) == 0) {
+    if (line != NULL && left > 0 &&
+        oauth2_set_header(line, s->easy, s->headers, &s->auth_headers) == 0) {
         curl_easy_setopt(s->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)left);
         curl_easy_setopt(s->easy, CURLOPT_TIMEOUT_MS, (long)left);
         if (xfer_start(s) == 0) {
@@ -474,16 +452,10 @@ scrape_start(struct scrape *s, struct batch *b)
         /* A good token: this run has its whole deadline. */
         curl_easy_setopt(s->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)s->opts.timeout_ms);
         curl_easy_setopt(s->easy, CURLOPT_TIMEOUT_MS, (long)s->opts.timeout_ms);
-        const struct curl_slist *last = s->auth_headers;
-        while (last != NULL && last->next != NULL) {
-            last = last->next;
-        }
-        if (last == NULL || strcmp(last->data, line) != 0) {
-            if (use_token(s, line) != 0) {
-                batch_fail(b, REASON_INTERNAL, "out of memory");
-                s->batch = NULL;
-                return -ENOMEM;
-            }
+        if (oauth2_set_header(line, s->easy, s->headers, &s->auth_headers) != 0) {
+            batch_fail(b, REASON_INTERNAL, "out of memory");
+            s->batch = NULL;
+            return -ENOMEM;
         }
     }
     return xfer_start(s);
