@@ -29,7 +29,7 @@
  * - Booleans: true/false, and YAML 1.1's yes/no/on/off (also capitalised or upper case).
  * - Durations: units_parse_duration() ("1m30s"); sizes: units_parse_size() ("10MiB", powers of
  *   1024); integers: decimal only, no fractions, range-checked.
- * - Known Prometheus keys pollster does not implement (relabel_configs, *_sd_configs, oauth2,
+ * - Known Prometheus keys pollster does not implement (relabel_configs, *_sd_configs,
  *   rule_files, ...) are errors saying so, distinct from unknown keys (typos).
  * - Regexes are POSIX ERE; RE2-only syntax (\d, (?i), lazy quantifiers, ...) is an error
  *   rather than silently meaning something else.
