@@ -715,6 +715,12 @@ config_summary(FILE *f, const struct config *c)
         if (j->http.authorization.type != NULL) {
             fprintf(f, ", %s auth", j->http.authorization.type);
         }
+        if (j->http.oauth2.token_url != NULL) {
+            fprintf(f, ", oauth2 auth");
+        }
+        if (j->http.proxy.url != NULL || j->http.proxy.from_env) {
+            fprintf(f, ", %s", j->http.proxy.url != NULL ? "proxy" : "proxy from environment");
+        }
         if (j->http.tls.insecure_skip_verify) {
             fprintf(f, ", TLS verification off");
         }
