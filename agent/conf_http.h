@@ -52,7 +52,7 @@ extern const struct conf_section conf_http_oauth2_section;
         CONF_FLD("oauth2", CONF_FT_SECTION, st, m.oauth2, .flags = (fl),                           \
                  .sub = &conf_http_oauth2_section,                                                 \
                  .desc = "OAuth 2.0 client credentials grant; the token is fetched on the loop "   \
-                         "and cached until 10s before it expires."),                               \
+                         "and cached until 10s before it expires (shared by equal settings)."),    \
         CONF_FLD("tls_config", CONF_FT_SECTION, st, m.tls, .flags = (fl),                          \
                  .sub = &conf_http_tls_section, .desc = "TLS settings."),                          \
         CONF_FLD("follow_redirects", CONF_FT_BOOL, st, m.follow_redirects, .def = "true",          \

@@ -20,7 +20,15 @@
 #include "scrape.h"
 #include "strbuf.h"
 
+struct oauth2_waiter {
+    oauth2_done_fn *done;
+    void *arg;
+};
+
 struct oauth2 {
+    struct oauth2 *next; /* the sources list */
+    unsigned refs;
+    char *key;                     /* httpc_identity of the settings: secrets, never shown */
     struct loop *loop;             /* borrowed */
     struct httpc_oauth2 conf;      /* owned copy */
     CURL *easy;                    /* owned */
@@ -31,9 +39,31 @@ struct oauth2 {
     bool too_large;
     char *line;         /* "Authorization: TYPE TOKEN", or NULL */
     int64_t expires_ms; /* mono ms; INT64_MAX: never */
-    oauth2_done_fn *done;
-    void *arg;
+    struct oauth2_waiter *waiters;
+    size_t nwaiters, cap;
 };
+
+/* Every live source: few (one per distinct oauth2 section), so a list. */
+static struct oauth2 *sources;
+
+static void oauth2_free(struct oauth2 *o);
+
+/* Calls every waiter once with the result; waiters added meanwhile wait for the next fetch. */
+static void
+notify(struct oauth2 *o, const char *line, enum reason r, const char *why)
+{
+    size_t n = o->nwaiters;
+
+    o->refs++; /* a waiter may release the source: keep it until the end */
+    while (n > 0 && o->nwaiters > 0) {
+        struct oauth2_waiter w = o->waiters[0];
+        memmove(o->waiters, o->waiters + 1, (o->nwaiters - 1) * sizeof(*o->waiters));
+        o->nwaiters--;
+        n--;
+        w.done(w.arg, line, r, why);
+    }
+    oauth2_release(o, NULL);
+}
 
 static size_t
 oauth2_write_cb(char *data, size_t size, size_t nmemb, void *arg)
@@ -157,24 +187,45 @@ oauth2_xfer_done_cb(struct loop_xfer *x, CURLcode rc)
     }
     strbuf_reset(&o->body);
     if (r == REASON_NONE) {
-        o->done(o->arg, o->line, REASON_NONE, NULL);
+        notify(o, o->line, REASON_NONE, NULL);
         return;
     }
     free(o->line);
     o->line = NULL;
-    o->done(o->arg, NULL, r, why);
+    notify(o, NULL, r, why);
 }
 
 struct oauth2 *
 oauth2_new(struct loop *l, const struct httpc_oauth2 *conf)
 {
-    struct oauth2 *o = calloc(1, sizeof(*o));
+    struct oauth2 *o;
+    struct strbuf key;
     CURLcode rc = CURLE_OK;
 
-    if (o == NULL) {
+    strbuf_init(&key);
+    strbuf_printf(&key, "%s\x1f%s\x1f", conf->token_url, conf->form);
+    httpc_identity(&key, &conf->client);
+    if (key.oom) {
+        strbuf_release(&key);
         return NULL;
     }
+    for (o = sources; o != NULL; o = o->next) {
+        if (o->loop == l && strcmp(o->key, key.data) == 0) {
+            o->refs++;
+            strbuf_release(&key);
+            return o;
+        }
+    }
+    o = calloc(1, sizeof(*o));
+    if (o == NULL) {
+        strbuf_release(&key);
+        return NULL;
+    }
+    o->key = key.data; /* the buffer passes to the source */
+    o->refs = 1;
     o->loop = l;
+    o->next = sources;
+    sources = o;
     strbuf_init(&o->body);
     o->conf.token_url = strdup(conf->token_url);
     o->conf.form = strdup(conf->form);
@@ -214,10 +265,32 @@ oauth2_new(struct loop *l, const struct httpc_oauth2 *conf)
 }
 
 void
-oauth2_free(struct oauth2 *o)
+oauth2_release(struct oauth2 *o, void *arg)
 {
+    size_t k = 0;
+
     if (o == NULL) {
         return;
+    }
+    for (size_t i = 0; i < o->nwaiters; i++) {
+        if (arg == NULL || o->waiters[i].arg != arg) {
+            o->waiters[k++] = o->waiters[i];
+        }
+    }
+    o->nwaiters = arg != NULL ? k : o->nwaiters;
+    if (--o->refs == 0) {
+        oauth2_free(o);
+    }
+}
+
+static void
+oauth2_free(struct oauth2 *o)
+{
+    for (struct oauth2 **p = &sources; *p != NULL; p = &(*p)->next) {
+        if (*p == o) {
+            *p = o->next;
+            break;
+        }
     }
     if (o->xfer.active) {
         loop_xfer_cancel(o->loop, &o->xfer);
@@ -232,6 +305,8 @@ oauth2_free(struct oauth2 *o)
     free(o->conf.form);
     strbuf_release(&o->body);
     free(o->line);
+    free(o->key);
+    free(o->waiters);
     free(o);
 }
 
@@ -281,12 +356,20 @@ int
 oauth2_fetch(struct oauth2 *o, int64_t timeout_ms, oauth2_done_fn *done, void *arg, char *err,
              size_t errlen)
 {
-    if (o->xfer.active) {
-        snprintf(err, errlen, "oauth2: a token request is already in flight");
-        return -EBUSY;
+    if (o->nwaiters == o->cap) {
+        size_t cap = o->cap > 0 ? o->cap * 2 : 4;
+        struct oauth2_waiter *w = realloc(o->waiters, cap * sizeof(*w));
+        if (w == NULL) {
+            snprintf(err, errlen, "oauth2: out of memory");
+            return -ENOMEM;
+        }
+        o->waiters = w;
+        o->cap = cap;
     }
-    o->done = done;
-    o->arg = arg;
+    o->waiters[o->nwaiters++] = (struct oauth2_waiter){.done = done, .arg = arg};
+    if (o->xfer.active) {
+        return 0; /* the fetch in flight answers this waiter too */
+    }
     o->too_large = false;
     strbuf_reset(&o->body);
     curl_easy_setopt(o->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout_ms);
@@ -294,6 +377,7 @@ oauth2_fetch(struct oauth2 *o, int64_t timeout_ms, oauth2_done_fn *done, void *a
     int rc = loop_xfer_start(o->loop, &o->xfer);
     if (rc != 0) {
         snprintf(err, errlen, "oauth2: %s", o->xfer.errbuf);
+        o->nwaiters--;
     }
     return rc;
 }

@@ -1,9 +1,11 @@
 /*
- * OAuth 2.0 client credentials tokens (Prometheus' oauth2): one token source per target or
- * sink fetches its token with a POST through the loop's curl multi (never blocking), keeps it
- * until 10 seconds before it expires (as Go's oauth2 package does) and hands the Authorization
- * header line to whoever waits for it. A failed fetch reports a failure reason from the fixed
- * set and an error text that says what happened, so the scrape fails with them.
+ * OAuth 2.0 client credentials tokens (Prometheus' oauth2): a token source fetches its token with
+ * a POST through the loop's curl multi (never blocking), keeps it until 10 seconds before it
+ * expires (as Go's oauth2 package does) and hands the Authorization header line to everyone
+ * waiting for it. Targets and sinks with the same oauth2 settings on the same loop share one
+ * source (as Prometheus shares one client per scrape job): one request, one token. A failed fetch
+ * reports a failure reason from the fixed set and an error text that says what happened, so the
+ * scrape fails with them.
  */
 #ifndef POLLSTER_OAUTH2_H
 #define POLLSTER_OAUTH2_H
@@ -29,20 +31,24 @@ struct oauth2;
 typedef void oauth2_done_fn(void *arg, const char *line, enum reason reason, const char *error);
 
 /*
- * A token source for @o (deep-copied), on loop @l. Each fetch is bounded by its own deadline
- * given to oauth2_fetch. NULL when out of memory or curl refuses a setting.
+ * The token source for @o on loop @l: an existing one with the same settings (one more
+ * reference), or a new one (@o deep-copied). Release with oauth2_release. NULL when out of
+ * memory or curl refuses a setting. Not from a curl callback.
  */
 struct oauth2 *oauth2_new(struct loop *l, const struct httpc_oauth2 *o);
-/* Cancels a fetch in flight (done is not called) and frees @o. Accepts NULL. */
-void oauth2_free(struct oauth2 *o);
+/*
+ * Drops @arg's waits (its done is not called) and one reference; the last one cancels a fetch in
+ * flight and frees @o. Accepts NULL.
+ */
+void oauth2_release(struct oauth2 *o, void *arg);
 
 /* The header line of the cached token when it is still good at @now_ms; else NULL. */
 const char *oauth2_cached(struct oauth2 *o, int64_t now_ms);
 
 /*
- * Starts a fetch of a new token, bounded by @timeout_ms; @done gets the result. One fetch at a
- * time: -EBUSY while one is in flight. 0, or a negative errno (done not called) with the cause
- * in @err.
+ * Waits for a new token: @done(@arg, ...) gets the result. Starts a fetch bounded by
+ * @timeout_ms unless one is in flight already (then @arg waits for that one). 0, or a negative
+ * errno (done not called) with the cause in @err.
  */
 int oauth2_fetch(struct oauth2 *o, int64_t timeout_ms, oauth2_done_fn *done, void *arg, char *err,
                  size_t errlen);

@@ -853,7 +853,7 @@ out_http_free(void *state)
         mem_pop(h);
     }
     spool_close(h->spool);
-    oauth2_free(h->oauth2);
+    oauth2_release(h->oauth2, h);
     curl_slist_free_all(h->auth_headers);
     if (h->easy != NULL) {
         curl_easy_cleanup(h->easy);

@@ -346,7 +346,7 @@ scrape_free(struct scrape *s)
     if (s->xfer.active) {
         loop_xfer_cancel(s->loop, &s->xfer);
     }
-    oauth2_free(s->oauth2);
+    oauth2_release(s->oauth2, s);
     if (s->easy != NULL) {
         curl_easy_cleanup(s->easy);
     }

@@ -498,6 +498,33 @@ START_TEST(test_oauth2_token_is_cached)
 }
 END_TEST
 
+/* Targets with the same oauth2 settings share one token source: one request, one token. */
+START_TEST(test_oauth2_token_is_shared)
+{
+#define OA                                                                                         \
+    "    oauth2: {client_id: id, client_secret: s3cret, token_url: "                               \
+    "'http://127.0.0.1:@TOK@/token'}\n"
+    json_object *lines = run_jobs("scrape_configs:\n"
+                                  "  - job_name: a\n"
+                                  "    metrics_path: /simple\n"
+                                  "    static_configs: [{targets: ['127.0.0.1:@PORT@', "
+                                  "'localhost:@PORT@']}]\n" OA "  - job_name: b\n"
+                                  "    metrics_path: /simple\n"
+                                  "    static_configs: [{targets: ['127.0.0.1:@PORT@']}]\n" OA);
+#undef OA
+    ck_assert_uint_eq(json_object_array_length(lines), 3);
+    for (size_t i = 0; i < 3; i++) {
+        json_object *b = json_object_array_get_idx(lines, i);
+        ck_assert_msg(json_object_get_boolean(testutil_field(b, "ok")), "%s",
+                      testutil_str(b, "error"));
+    }
+    ck_assert_uint_eq(token.requests, 1);
+    ck_assert_msg(strstr(mock_server_last_headers(mock), "Authorization: Bearer t0ken\n") != NULL,
+                  "%s", mock_server_last_headers(mock));
+    json_object_put(lines);
+}
+END_TEST
+
 /* A token that expires within the 10 s margin is fetched anew for every scrape. */
 START_TEST(test_oauth2_short_token_is_refetched)
 {
@@ -548,6 +575,39 @@ START_TEST(test_oauth2_endpoint_down)
     ck_assert_msg(strncmp(testutil_str(b, "error"), "oauth2: token request failed: ", 30) == 0,
                   "%s", testutil_str(b, "error"));
     json_object_put(lines);
+}
+END_TEST
+
+static struct output failing_out;
+
+static bool
+output_failed(void)
+{
+    struct output_stats st;
+
+    memset(&st, 0, sizeof(st));
+    failing_out.ops->stats(failing_out.state, &st);
+    return st.failed_requests >= 1;
+}
+
+/* The http output: a failed token fetch fails the request (retried later); the sink sees none. */
+START_TEST(test_oauth2_failure_fails_the_output_request)
+{
+    char err[512];
+
+    token.status = 401;
+    struct config *c = load(HTTP_OUT "    oauth2: {client_id: id, client_secret: s3cret, "
+                                     "token_url: 'http://127.0.0.1:@TOK@/token'}\n");
+    ck_assert_int_eq(
+        c->outputs[0].type->open(&c->outputs[0], "outputs[0]", lp, &failing_out, err, sizeof(err)),
+        0);
+    ck_assert_int_eq(failing_out.ops->write(failing_out.state, "{\"n\":1}\n", 8, 1), 0);
+    failing_out.ops->drain(failing_out.state);
+    ck_assert(run_until(output_failed));
+    ck_assert_uint_eq(token.requests, 1);
+    ck_assert_uint_eq(mock_sink_requests(sink), 0);
+    failing_out.ops->free(failing_out.state);
+    config_free(c);
 }
 END_TEST
 
@@ -721,9 +781,11 @@ auth_suite(void)
     tc = tcase_create("oauth2");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_oauth2_token_is_cached);
+    tcase_add_test(tc, test_oauth2_token_is_shared);
     tcase_add_test(tc, test_oauth2_short_token_is_refetched);
     tcase_add_test(tc, test_oauth2_failure_fails_the_scrape);
     tcase_add_test(tc, test_oauth2_endpoint_down);
+    tcase_add_test(tc, test_oauth2_failure_fails_the_output_request);
     tcase_set_timeout(tc, 30);
     suite_add_tcase(s, tc);
 
