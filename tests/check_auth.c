@@ -766,6 +766,34 @@ START_TEST(test_refused_at_load)
 }
 END_TEST
 
+/* A pasted prometheus.yml with every client key loads; its summary shows no secret. */
+START_TEST(test_fixture_loads)
+{
+    char path[512];
+    struct config_errors errs;
+    const char *fx = getenv("FIXTURES");
+
+    ck_assert_msg(fx != NULL, "FIXTURES is not set");
+    snprintf(path, sizeof(path), "%s/config/http_client.yaml", fx);
+    config_errors_init(&errs);
+    struct config *c = config_load(path, &errs);
+    ck_assert_msg(c != NULL, "%s", errs.n > 0 ? errs.v[0].text : "");
+    ck_assert_uint_eq(c->njobs, 4);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    ck_assert_ptr_nonnull(f);
+    config_summary(f, c);
+    fclose(f);
+    ck_assert_msg(strstr(text, "s3cret") == NULL && strstr(text, "proxy.example.org") == NULL, "%s",
+                  text);
+    ck_assert_msg(strstr(text, "oauth2 auth, proxy") != NULL, "%s", text);
+    free(text);
+    config_free(c);
+    config_errors_release(&errs);
+}
+END_TEST
+
 static Suite *
 auth_suite(void)
 {
@@ -802,6 +830,7 @@ auth_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_scrape_protocols_accept);
     tcase_add_test(tc, test_refused_at_load);
+    tcase_add_test(tc, test_fixture_loads);
     tcase_set_timeout(tc, 30);
     suite_add_tcase(s, tc);
     return s;
