@@ -1,9 +1,10 @@
 /*
  * tls_config end to end: certificates made at test time with openssl (a server certificate for
  * 127.0.0.1 and a client certificate, both self-signed), served by `openssl s_server -www` on
- * loopback (any TLS version; TLS 1.2 only; a client certificate required), probed through the
- * real config path. Covers ca_file and inline ca, insecure_skip_verify, min_version and
- * max_version, cert_file/key_file and inline cert/key. Exits 77 (skip) only without openssl.
+ * loopback (any TLS version; TLS 1.2 only; a client certificate required), and by nghttpd
+ * (HTTP/2 only), probed through the real config path. Covers ca_file and inline ca,
+ * insecure_skip_verify, min_version and max_version, cert_file/key_file and inline cert/key,
+ * enable_http2. Exits 77 (skip) only without openssl or nghttpd.
  */
 #include "build-config.h"
 
@@ -32,7 +33,7 @@
 static char dir[64];
 static char srv_pem[4096], cli_pem[4096], cli_key[4096];
 
-enum { ANY, TLS12_ONLY, CLIENT_CERT, NSERVERS };
+enum { ANY, TLS12_ONLY, CLIENT_CERT, H2_ONLY, NSERVERS };
 static pid_t servers[NSERVERS];
 static unsigned ports[NSERVERS];
 static int stdin_pipe[2];
@@ -65,28 +66,35 @@ port_open(unsigned port)
     return ok;
 }
 
-/* Starts `openssl s_server` with @extra arguments on a free port; waits until it listens. */
+/*
+ * Starts `openssl s_server` with @extra arguments on a free port (or nghttpd, HTTP/2 only, when
+ * @h2); waits until it listens.
+ */
 static pid_t
-server_start(unsigned *port, const char *const *extra)
+server_start(unsigned *port, const char *const *extra, bool h2)
 {
-    char accept_arg[64], cert[128], key[128];
+    char accept_arg[64], cert[128], key[128], port_arg[16];
     const char *argv[24];
     size_t n = 0;
 
     *port = mock_closed_port();
     snprintf(accept_arg, sizeof(accept_arg), "127.0.0.1:%u", *port);
+    snprintf(port_arg, sizeof(port_arg), "%u", *port);
     snprintf(cert, sizeof(cert), "%s/srv.pem", dir);
     snprintf(key, sizeof(key), "%s/srv.key", dir);
-    argv[n++] = "openssl";
-    argv[n++] = "s_server";
-    argv[n++] = "-quiet";
-    argv[n++] = "-www";
-    argv[n++] = "-accept";
-    argv[n++] = accept_arg;
-    argv[n++] = "-cert";
-    argv[n++] = cert;
-    argv[n++] = "-key";
-    argv[n++] = key;
+    if (h2) {
+        const char *a[] = {"nghttpd", "-a", "127.0.0.1", "-d", dir, port_arg, key, cert};
+        for (size_t i = 0; i < sizeof(a) / sizeof(a[0]); i++) {
+            argv[n++] = a[i];
+        }
+    }
+    else {
+        const char *a[] = {"openssl",  "s_server", "-quiet", "-www", "-accept",
+                           accept_arg, "-cert",    cert,     "-key", key};
+        for (size_t i = 0; i < sizeof(a) / sizeof(a[0]); i++) {
+            argv[n++] = a[i];
+        }
+    }
     for (size_t i = 0; extra[i] != NULL; i++) {
         argv[n++] = extra[i];
     }
@@ -98,7 +106,7 @@ server_start(unsigned *port, const char *const *extra)
         dup2(stdin_pipe[0], 0);
         dup2(null, 1);
         dup2(null, 2);
-        execvp("openssl", (char *const *)argv);
+        execvp(argv[0], (char *const *)argv);
         _exit(127);
     }
     /* Bounded: openssl listens within milliseconds; 5 s means it failed. */
@@ -106,7 +114,7 @@ server_start(unsigned *port, const char *const *extra)
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
-    ck_assert_msg(port_open(*port), "openssl s_server did not start on port %u", *port);
+    ck_assert_msg(port_open(*port), "%s did not start on port %u", argv[0], *port);
     return pid;
 }
 
@@ -136,20 +144,26 @@ servers_up(void)
     ck_assert_ptr_nonnull(mkdtemp(dir));
     make_cert("srv", "/CN=127.0.0.1", "IP:127.0.0.1");
     make_cert("cli", "/CN=pollster-client", NULL);
+    snprintf(ca_arg, sizeof(ca_arg), "%s/index.html", dir);
+    FILE *f = fopen(ca_arg, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("<p>nghttpd</p>\n", f);
+    fclose(f);
     slurp("srv.pem", srv_pem, sizeof(srv_pem));
     slurp("cli.pem", cli_pem, sizeof(cli_pem));
     slurp("cli.key", cli_key, sizeof(cli_key));
     snprintf(ca_arg, sizeof(ca_arg), "%s/cli.pem", dir);
     ck_assert_int_eq(pipe(stdin_pipe), 0);
-    servers[ANY] = server_start(&ports[ANY], any);
-    servers[TLS12_ONLY] = server_start(&ports[TLS12_ONLY], tls12);
-    servers[CLIENT_CERT] = server_start(&ports[CLIENT_CERT], client);
+    servers[ANY] = server_start(&ports[ANY], any, false);
+    servers[TLS12_ONLY] = server_start(&ports[TLS12_ONLY], tls12, false);
+    servers[CLIENT_CERT] = server_start(&ports[CLIENT_CERT], client, false);
+    servers[H2_ONLY] = server_start(&ports[H2_ONLY], any, true);
 }
 
 static void
 servers_down(void)
 {
-    static const char *const files[] = {"srv.pem", "srv.key", "cli.pem", "cli.key"};
+    static const char *const files[] = {"srv.pem", "srv.key", "cli.pem", "cli.key", "index.html"};
     char path[128];
 
     for (int i = 0; i < NSERVERS; i++) {
@@ -202,23 +216,28 @@ static const struct {
     const char *name;
     int server;
     int tls;           /* the keys above */
-    const char *extra; /* more tls_config lines */
+    const char *extra; /* more tls_config lines (6 spaces), or job keys (4 spaces) */
     bool ok;
+    double version; /* probe_http_version when ok (0: not checked) */
 } cases[] = {
-    {"ca_file", ANY, CA_FILE, NULL, true},
-    {"no CA: the self-signed server is refused", ANY, NONE, NULL, false},
-    {"insecure_skip_verify", ANY, INSECURE, NULL, true},
-    {"inline ca", ANY, CA_INLINE, NULL, true},
+    {"ca_file", ANY, CA_FILE, NULL, true, 0},
+    {"no CA: the self-signed server is refused", ANY, NONE, NULL, false, 0},
+    {"insecure_skip_verify", ANY, INSECURE, NULL, true, 0},
+    {"inline ca", ANY, CA_INLINE, NULL, true, 0},
     {"min_version TLS13 against a TLS 1.2 server", TLS12_ONLY, CA_FILE,
-     "      min_version: TLS13\n", false},
+     "      min_version: TLS13\n", false, 0},
     {"min_version TLS12 against a TLS 1.2 server", TLS12_ONLY, CA_FILE,
-     "      min_version: TLS12\n", true},
-    {"max_version TLS12", ANY, CA_FILE, "      max_version: TLS12\n", true},
+     "      min_version: TLS12\n", true, 0},
+    {"max_version TLS12", ANY, CA_FILE, "      max_version: TLS12\n", true, 0},
     {"max_version TLS11 against a TLS 1.2 server", TLS12_ONLY, CA_FILE,
-     "      min_version: TLS10\n      max_version: TLS11\n", false},
-    {"client certificate required, none given", CLIENT_CERT, CA_FILE, NULL, false},
-    {"cert_file and key_file", CLIENT_CERT, CA_FILE | CERT_FILES, NULL, true},
-    {"inline cert and key", CLIENT_CERT, CA_INLINE | CERT_INLINE, NULL, true},
+     "      min_version: TLS10\n      max_version: TLS11\n", false, 0},
+    {"client certificate required, none given", CLIENT_CERT, CA_FILE, NULL, false, 0},
+    {"cert_file and key_file", CLIENT_CERT, CA_FILE | CERT_FILES, NULL, true, 0},
+    {"inline cert and key", CLIENT_CERT, CA_INLINE | CERT_INLINE, NULL, true, 0},
+    {"HTTP/1.1 where the server has no HTTP/2", ANY, CA_FILE, NULL, true, 1.0},
+    {"enable_http2 (default): HTTP/2 over TLS", H2_ONLY, CA_FILE, NULL, true, 2.0},
+    {"enable_http2: false against an HTTP/2-only server", H2_ONLY, CA_FILE,
+     "    enable_http2: false\n", false, 0},
 };
 
 START_TEST(test_tls)
@@ -268,7 +287,11 @@ START_TEST(test_tls)
     bool ok = json_object_get_boolean(testutil_field(b, "ok"));
     ck_assert_msg(ok == cases[_i].ok, "%s: ok %d, error %s", cases[_i].name, ok,
                   testutil_str(b, "error"));
-    if (!ok) {
+    if (ok && cases[_i].version > 0) {
+        ck_assert_double_eq(testutil_sample_value(b, "probe_http_version", NULL, NULL),
+                            cases[_i].version);
+    }
+    if (!ok && cases[_i].server != H2_ONLY) {
         const char *reason = testutil_str(b, "reason");
         /*
          * TLS 1.3 refuses a missing client certificate after the handshake: curl reports it as a
@@ -305,8 +328,9 @@ tls_suite(void)
 int
 main(void)
 {
-    if (system("openssl version >/dev/null 2>&1") != 0) {
-        puts("SKIP: openssl is not installed");
+    if (system("openssl version >/dev/null 2>&1") != 0 ||
+        system("nghttpd --version >/dev/null 2>&1") != 0) {
+        puts("SKIP: openssl or nghttpd (Debian's nghttp2-server) is not installed");
         return 77;
     }
     signal(SIGPIPE, SIG_IGN);
