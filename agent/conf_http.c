@@ -225,9 +225,12 @@ proxy_resolve(struct conf_ctx *x, const struct config_proxy *p, const struct con
         }
         else if (curl_url_set(u, CURLUPART_URL, p->url, 0) != CURLUE_OK ||
                  curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-                 (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)) {
+                 (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0 &&
+                  strcmp(scheme, "socks5") != 0 && strcmp(scheme, "socks5h") != 0)) {
             char *red = httpc_redact_url_dup(p->url);
-            conf_err(x, n, "invalid proxy_url \"%s\": expected http://host:port or https://...",
+            conf_err(x, n,
+                     "invalid proxy_url \"%s\": expected http://, https://, socks5:// or "
+                     "socks5h:// and host:port",
                      red != NULL ? red : "");
             free(red);
         }

@@ -76,9 +76,13 @@ httpc_apply(CURL *e, const struct httpc_opts *h, struct curl_slist **headers,
         SET(CURLOPT_SSLVERSION, (h->tls_min != 0 ? h->tls_min : CURL_SSLVERSION_DEFAULT) |
                                     (h->tls_max != 0 ? h->tls_max : CURL_SSLVERSION_MAX_DEFAULT));
     }
-    /* As Prometheus' Go client: HTTP/2 only over TLS (ALPN), never h2c; or HTTP/1.1 only. */
-    SET(CURLOPT_HTTP_VERSION,
-        h->http1_only ? (long)CURL_HTTP_VERSION_1_1 : (long)CURL_HTTP_VERSION_2TLS);
+    /*
+     * libcurl's default (7.62 and later, built with HTTP/2) is Prometheus' Go client's: HTTP/2
+     * over TLS when ALPN offers it, never h2c. enable_http2: false means HTTP/1.1 only.
+     */
+    if (h->http1_only) {
+        SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    }
     /*
      * Prometheus uses no proxy unless told to; libcurl would read http_proxy and friends from
      * the environment on its own, so "" turns that off unless proxy_from_environment asked.

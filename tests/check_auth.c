@@ -724,6 +724,10 @@ START_TEST(test_refused_at_load)
         {PROM_JOB "    proxy_url: http://p:1/\n    proxy_from_environment: true\n",
          "pollster.yaml:5:5: if proxy_from_environment is set, proxy_url must not be set"},
         {PROM_JOB "    no_proxy: x\n", "pollster.yaml:5:5: no_proxy needs proxy_url"},
+        /* the proxy's password is not echoed */
+        {PROM_JOB "    proxy_url: 'ftp://u:pw@p:1/'\n",
+         "pollster.yaml:5:16: invalid proxy_url \"ftp://p:1/\": expected http://, https://, "
+         "socks5:// or socks5h:// and host:port"},
         {PROM_JOB "    proxy_connect_header: {A: [b]}\n",
          "pollster.yaml:5:5: proxy_connect_header needs proxy_url or proxy_from_environment"},
         {PROM_JOB "    oauth2: {client_id: a, token_url: 'http://t/'}\n"
