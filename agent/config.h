@@ -237,6 +237,14 @@ struct config_global {
     struct label *external_labels; /* sorted by name; added by outputs, not target labels */
     size_t nexternal_labels;
     int64_t shutdown_timeout_ms; /* default 5s */
+    /* Prometheus' defaults of every scrape job (scrape_configs keys of the same names). */
+    uint64_t body_size_limit;
+    int64_t sample_limit;
+    int64_t label_limit;
+    int64_t label_name_length_limit;
+    int64_t label_value_length_limit;
+    char **scrape_protocols;
+    size_t nscrape_protocols;
 };
 
 struct config_status {

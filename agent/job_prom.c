@@ -481,32 +481,77 @@ job_prom_accept(struct strbuf *sb, char *const *protos, size_t n)
     strbuf_printf(sb, "*/*;q=0.%zu", w);
 }
 
+/* The scrape keys a job leaves out take global's value, as in Prometheus. */
 static void
-protocols_check(struct conf_ctx *x, const struct job_prom_conf *pc, const struct conf_node *list)
+inherit_global(struct conf_ctx *x, struct config_job *job, const struct conf_node *map)
+{
+    const struct config_global *g = &x->cfg->global;
+    struct job_prom_conf *pc = job->opts;
+
+    if (conf_tree_get(map, "body_size_limit") == NULL) {
+        job->body_size_limit = g->body_size_limit;
+    }
+    if (conf_tree_get(map, "sample_limit") == NULL) {
+        pc->sample_limit = g->sample_limit;
+    }
+    if (conf_tree_get(map, "label_limit") == NULL) {
+        pc->label_limit = g->label_limit;
+    }
+    if (conf_tree_get(map, "label_name_length_limit") == NULL) {
+        pc->label_name_length_limit = g->label_name_length_limit;
+    }
+    if (conf_tree_get(map, "label_value_length_limit") == NULL) {
+        pc->label_value_length_limit = g->label_value_length_limit;
+    }
+    if (conf_tree_get(map, "scrape_protocols") == NULL && g->nscrape_protocols > 0) {
+        pc->scrape_protocols = calloc(g->nscrape_protocols, sizeof(char *));
+        if (pc->scrape_protocols == NULL) {
+            conf_oom(x);
+            return;
+        }
+        for (size_t i = 0; i < g->nscrape_protocols; i++) {
+            pc->scrape_protocols[i] = strdup(g->scrape_protocols[i]);
+            pc->nscrape_protocols++;
+            if (pc->scrape_protocols[i] == NULL) {
+                conf_oom(x);
+                return;
+            }
+        }
+    }
+}
+
+/*
+ * Checks the scrape_protocols of @pc: those of the job's @list, or inherited from global (errors
+ * then at the job's @map, naming global).
+ */
+static void
+protocols_check(struct conf_ctx *x, const struct job_prom_conf *pc, const struct conf_node *list,
+                const struct conf_node *map)
 {
     for (size_t i = 0; i < pc->nscrape_protocols; i++) {
         const char *p = pc->scrape_protocols[i];
-        const struct conf_node *at = list != NULL && i < list->n ? list->kids[i] : list;
+        const struct conf_node *at = list == NULL ? map : i < list->n ? list->kids[i] : list;
+        const char *where = list == NULL ? "global " : "";
         size_t k = 0;
         while (k < NPROTOCOLS && strcmp(protocols[k].name, p) != 0) {
             k++;
         }
         if (k == NPROTOCOLS) {
             conf_err(x, at,
-                     "unknown scrape protocol \"%s\" (OpenMetricsText1.0.0, OpenMetricsText0.0.1, "
-                     "PrometheusText1.0.0, PrometheusText0.0.4)",
-                     p);
+                     "unknown %sscrape protocol \"%s\" (OpenMetricsText1.0.0, "
+                     "OpenMetricsText0.0.1, PrometheusText1.0.0, PrometheusText0.0.4)",
+                     where, p);
         }
         else if (protocols[k].media == NULL) {
             conf_err(x, at,
-                     "scrape protocol \"%s\" is not supported: pollster parses the text formats "
-                     "only (OpenMetricsText1.0.0, OpenMetricsText0.0.1, PrometheusText1.0.0, "
-                     "PrometheusText0.0.4)",
-                     p);
+                     "%sscrape protocol \"%s\" is not supported: pollster parses the text "
+                     "formats only (OpenMetricsText1.0.0, OpenMetricsText0.0.1, "
+                     "PrometheusText1.0.0, PrometheusText0.0.4)",
+                     where, p);
         }
         for (size_t d = 0; d < i; d++) {
             if (strcmp(pc->scrape_protocols[d], p) == 0) {
-                conf_err(x, at, "duplicate scrape protocol \"%s\"", p);
+                conf_err(x, at, "duplicate %sscrape protocol \"%s\"", where, p);
                 break;
             }
         }
@@ -527,7 +572,8 @@ prom_check(struct conf_ctx *x, void *base, const struct conf_node *map, const ch
         conf_err(x, n, "metrics_path \"%s\" must start with /", pc->metrics_path);
         return;
     }
-    protocols_check(x, pc, conf_tree_get(map, "scrape_protocols"));
+    inherit_global(x, job, map);
+    protocols_check(x, pc, conf_tree_get(map, "scrape_protocols"), map);
     d = (struct conf_targets_defaults){
         .scheme = pc->scheme == JOB_PROM_SCHEME_HTTPS ? "https" : "http",
         .metrics_path = pc->metrics_path,

@@ -713,6 +713,49 @@ START_TEST(test_scrape_protocols_accept)
 }
 END_TEST
 
+/* global's scrape settings are every scrape job's defaults; a job's own keys win. */
+START_TEST(test_global_scrape_defaults)
+{
+    json_object *lines = run_jobs("global:\n"
+                                  "  scrape_protocols: [OpenMetricsText0.0.1]\n"
+                                  "  label_limit: 2\n"
+                                  "  sample_limit: 1000\n"
+                                  "  body_size_limit: 1KiB\n" PROM_JOB "  - job_name: own\n"
+                                  "    metrics_path: /simple\n"
+                                  "    static_configs: [{targets: ['localhost:@PORT@']}]\n"
+                                  "    label_limit: 3\n"
+                                  "    scrape_protocols: [PrometheusText0.0.4]\n");
+    ck_assert_uint_eq(json_object_array_length(lines), 2);
+    for (size_t i = 0; i < 2; i++) {
+        json_object *b = json_object_array_get_idx(lines, i);
+        const char *job = testutil_str(b, "job");
+        if (strcmp(job, "prom") == 0) {
+            /* up_like{job, instance} and __name__: 3 labels over global's 2 */
+            ck_assert_str_eq(testutil_str(b, "error"),
+                             "label_limit exceeded (metric: up_like, number of labels: 3, limit: "
+                             "2)");
+        }
+        else {
+            ck_assert_msg(json_object_get_boolean(testutil_field(b, "ok")), "%s",
+                          testutil_str(b, "error"));
+        }
+    }
+    json_object_put(lines);
+
+    struct config *c = load("global: {scrape_protocols: [OpenMetricsText0.0.1], body_size_limit: "
+                            "1KiB, sample_limit: 7}\n" PROM_JOB);
+    ck_assert_uint_eq(c->jobs[0].body_size_limit, 1024);
+    config_free(c);
+    /* the Accept header of a job that inherits global's protocols */
+    lines = run_jobs("global: {scrape_protocols: [OpenMetricsText0.0.1]}\n" PROM_JOB);
+    ck_assert_msg(strstr(mock_server_last_headers(mock),
+                         "Accept: application/openmetrics-text;version=0.0.1;q=0.6,*/*;q=0.5\n") !=
+                      NULL,
+                  "%s", mock_server_last_headers(mock));
+    json_object_put(lines);
+}
+END_TEST
+
 /* --check-config and the daemon share the loader: what it refuses, both refuse. */
 START_TEST(test_refused_at_load)
 {
@@ -750,6 +793,8 @@ START_TEST(test_refused_at_load)
          "pollster.yaml:5:46: duplicate scrape protocol \"OpenMetricsText1.0.0\""},
         {PROM_JOB "    scrape_protocols: [Text]\n",
          "pollster.yaml:5:24: unknown scrape protocol \"Text\""},
+        {"global: {scrape_protocols: [PrometheusProto]}\n" PROM_JOB,
+         "pollster.yaml:3:5: global scrape protocol \"PrometheusProto\" is not supported"},
         {HTTP_OUT "    follow_redirects: true\n",
          "pollster.yaml:4:23: follow_redirects: true is not supported for an output"},
     };
@@ -835,6 +880,7 @@ auth_suite(void)
     tcase_add_test(tc, test_scrape_protocols_accept);
     tcase_add_test(tc, test_refused_at_load);
     tcase_add_test(tc, test_fixture_loads);
+    tcase_add_test(tc, test_global_scrape_defaults);
     tcase_set_timeout(tc, 30);
     suite_add_tcase(s, tc);
     return s;
