@@ -1122,8 +1122,18 @@ static void
 http_identity(const struct config_output *co, struct strbuf *sb)
 {
     const struct out_http_conf *hc = co->opts;
+    struct httpc_opts http;
+    char err[64];
 
     strbuf_printf(sb, "%s\x1f%d", hc->url, (int)hc->fsync);
+    /* The client settings too: a reload with a new credential or proxy reopens the output. */
+    if (conf_http_client(&hc->http, "", &http, err, sizeof(err)) == 0) {
+        httpc_identity(sb, &http);
+        httpc_opts_release(&http);
+    }
+    else {
+        sb->oom = true;
+    }
 }
 
 const struct output_type out_http_type = {

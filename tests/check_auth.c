@@ -756,6 +756,24 @@ START_TEST(test_global_scrape_defaults)
 }
 END_TEST
 
+/* A reload that changes an output's credentials or proxy reopens it; an equal one keeps it. */
+START_TEST(test_output_identity_covers_client_settings)
+{
+    struct config *a = load(HTTP_OUT "    bearer_token: one\n");
+    struct config *b = load(HTTP_OUT "    bearer_token: one\n");
+    struct config *c = load(HTTP_OUT "    bearer_token: two\n");
+    struct config *d = load(HTTP_OUT "    bearer_token: one\n    proxy_url: http://p:1/\n");
+
+    ck_assert(setup_same_outputs(a, b));
+    ck_assert(!setup_same_outputs(a, c));
+    ck_assert(!setup_same_outputs(a, d));
+    config_free(a);
+    config_free(b);
+    config_free(c);
+    config_free(d);
+}
+END_TEST
+
 /* --check-config and the daemon share the loader: what it refuses, both refuse. */
 START_TEST(test_refused_at_load)
 {
@@ -881,6 +899,7 @@ auth_suite(void)
     tcase_add_test(tc, test_refused_at_load);
     tcase_add_test(tc, test_fixture_loads);
     tcase_add_test(tc, test_global_scrape_defaults);
+    tcase_add_test(tc, test_output_identity_covers_client_settings);
     tcase_set_timeout(tc, 30);
     suite_add_tcase(s, tc);
     return s;
