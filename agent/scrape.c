@@ -26,6 +26,7 @@ struct scrape {
     struct oauth2 *oauth2;            /* owned: the token source, with opts.http->oauth2 */
     struct curl_slist *auth_headers;  /* owned: headers plus the token's line (oauth2) */
     bool token_wait;                  /* a run waits for its token */
+    CURL *blank;                      /* owned (oauth2): a handle that never ran, for finish */
     const struct job_kind *kind;      /* borrowed */
     void *kind_state;                 /* borrowed: owned by the target */
     struct scrape_opts opts;          /* strings borrowed */
@@ -323,7 +324,8 @@ scrape_new(struct loop *l, const struct scrape_opts *opts, const struct job_kind
     s->arg = arg;
     s->easy = curl_easy_init();
     if (s->opts.http != NULL && s->opts.http->oauth2 != NULL &&
-        (s->oauth2 = oauth2_new(l, s->opts.http->oauth2)) == NULL) {
+        ((s->oauth2 = oauth2_new(l, s->opts.http->oauth2)) == NULL ||
+         (s->blank = curl_easy_init()) == NULL)) {
         scrape_free(s);
         return NULL;
     }
@@ -347,6 +349,9 @@ scrape_free(struct scrape *s)
         loop_xfer_cancel(s->loop, &s->xfer);
     }
     oauth2_release(s->oauth2, s);
+    if (s->blank != NULL) {
+        curl_easy_cleanup(s->blank);
+    }
     if (s->easy != NULL) {
         curl_easy_cleanup(s->easy);
     }
@@ -407,6 +412,15 @@ scrape_token_cb(void *arg, const char *line, enum reason reason, const char *err
         batch_fail(b, reason, "oauth2: %s", error);
     }
     b->duration_s = clock_mono_s() - s->started;
+    b->http_status = 0;
+    /*
+     * The kind finishes the failed run as any other (a probe adds probe_success 0), reading a
+     * handle that never ran: the target's own still holds the last run's figures.
+     */
+    if (s->kind->finish != NULL) {
+        struct scrape_result res = {.rc = CURLE_LOGIN_DENIED, .duration_s = b->duration_s};
+        s->kind->finish(s->kind_state, &res, s->blank, b);
+    }
     s->batch = NULL;
     s->done(s, b, s->arg);
 }

@@ -561,6 +561,34 @@ START_TEST(test_oauth2_failure_fails_the_scrape)
 }
 END_TEST
 
+/* A probe whose token cannot be had reports probe_success 0 and no figures of an earlier run. */
+START_TEST(test_oauth2_failure_fails_the_probe)
+{
+    char err[512];
+
+    token.expires_in = 1; /* within the margin: every run fetches */
+    struct config *c = load(PROBE_JOB "    oauth2: {client_id: id, client_secret: s3cret, "
+                                      "token_url: 'http://127.0.0.1:@TOK@/token'}\n");
+    ck_assert_msg(setup_targets(eng, c, NULL, err, sizeof(err)) == 0, "%s", err);
+    json_object *lines = scrape_again();
+    json_object *b = json_object_array_get_idx(lines, 0);
+    ck_assert(json_object_get_boolean(testutil_field(b, "ok")));
+    ck_assert_double_eq(testutil_sample_value(b, "probe_http_status_code", NULL, NULL), 200);
+    json_object_put(lines);
+
+    token.status = 503;
+    lines = scrape_again();
+    b = json_object_array_get_idx(lines, 0);
+    ck_assert(!json_object_get_boolean(testutil_field(b, "ok")));
+    ck_assert_str_eq(testutil_str(b, "reason"), "http_5xx");
+    ck_assert_double_eq(testutil_sample_value(b, "probe_success", NULL, NULL), 0);
+    ck_assert_double_eq(testutil_sample_value(b, "probe_http_status_code", NULL, NULL), 0);
+    ck_assert_int_eq(json_object_get_int(testutil_field(b, "status")), 0);
+    json_object_put(lines);
+    config_free(c);
+}
+END_TEST
+
 START_TEST(test_oauth2_endpoint_down)
 {
     char tmpl[1024];
@@ -880,6 +908,7 @@ auth_suite(void)
     tcase_add_test(tc, test_oauth2_short_token_is_refetched);
     tcase_add_test(tc, test_oauth2_failure_fails_the_scrape);
     tcase_add_test(tc, test_oauth2_endpoint_down);
+    tcase_add_test(tc, test_oauth2_failure_fails_the_probe);
     tcase_add_test(tc, test_oauth2_failure_fails_the_output_request);
     tcase_set_timeout(tc, 30);
     suite_add_tcase(s, tc);
