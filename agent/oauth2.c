@@ -96,14 +96,50 @@ token_type(const char *t)
     return t;
 }
 
-/* Parses the JSON token response into o->line and o->expires_ms; NULL or why not. */
+/* The token's fields, from whichever encoding the endpoint answered in. */
+struct token_fields {
+    const char *access;
+    const char *type;   /* NULL: Bearer */
+    int64_t expires_in; /* seconds; 0: no expiry given */
+};
+
+/* Sets o->line and o->expires_ms from @t; NULL, or why not (in @why). */
 static const char *
-parse_token(struct oauth2 *o, char *why, size_t whylen)
+token_set(struct oauth2 *o, const struct token_fields *t, char *why, size_t whylen)
+{
+    struct strbuf sb;
+
+    if (t->access == NULL || *t->access == '\0' ||
+        strcspn(t->access, "\r\n") != strlen(t->access)) {
+        snprintf(why, whylen, "token response has no access_token");
+        return why;
+    }
+    if (t->type != NULL && strcspn(t->type, "\r\n ") != strlen(t->type)) {
+        snprintf(why, whylen, "token response has an invalid token_type");
+        return why;
+    }
+    free(o->line);
+    o->line = NULL;
+    strbuf_init(&sb);
+    strbuf_printf(&sb, "Authorization: %s %s", token_type(t->type), t->access);
+    if (sb.oom) {
+        strbuf_release(&sb);
+        snprintf(why, whylen, "out of memory");
+        return why;
+    }
+    o->line = sb.data; /* the buffer passes to o->line */
+    o->expires_ms = t->expires_in > 0 ? clock_mono_ms() + t->expires_in * 1000 : INT64_MAX;
+    return NULL;
+}
+
+/* A JSON token response (RFC 6749 5.1). */
+static const char *
+parse_json_token(struct oauth2 *o, char *why, size_t whylen)
 {
     json_tokener *tok = json_tokener_new();
     json_object *root = NULL, *v;
-    const char *access = NULL, *type = NULL;
-    int64_t expires_in = 0;
+    struct token_fields t = {0};
+    const char *bad;
 
     if (tok == NULL) {
         return "out of memory";
@@ -112,46 +148,107 @@ parse_token(struct oauth2 *o, char *why, size_t whylen)
     if (root == NULL || json_tokener_get_error(tok) != json_tokener_success ||
         !json_object_is_type(root, json_type_object)) {
         snprintf(why, whylen, "token response is not a JSON object");
+        bad = why;
         goto out;
     }
     if (json_object_object_get_ex(root, "access_token", &v) &&
         json_object_is_type(v, json_type_string)) {
-        access = json_object_get_string(v);
-    }
-    if (access == NULL || *access == '\0' || strcspn(access, "\r\n") != strlen(access)) {
-        snprintf(why, whylen, "token response has no access_token");
-        goto out;
+        t.access = json_object_get_string(v);
     }
     if (json_object_object_get_ex(root, "token_type", &v) &&
         json_object_is_type(v, json_type_string)) {
-        type = json_object_get_string(v);
-    }
-    if (type != NULL && strcspn(type, "\r\n ") != strlen(type)) {
-        snprintf(why, whylen, "token response has an invalid token_type");
-        goto out;
+        t.type = json_object_get_string(v);
     }
     if (json_object_object_get_ex(root, "expires_in", &v) &&
         (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double) ||
          json_object_is_type(v, json_type_string))) {
-        expires_in = json_object_get_int64(v);
+        t.expires_in = json_object_get_int64(v);
     }
-    free(o->line);
-    o->line = NULL;
-    struct strbuf sb;
-    strbuf_init(&sb);
-    strbuf_printf(&sb, "Authorization: %s %s", token_type(type), access);
-    if (sb.oom) {
-        strbuf_release(&sb);
-        snprintf(why, whylen, "out of memory");
-        goto out;
-    }
-    o->line = sb.data; /* the buffer passes to o->line */
-    o->expires_ms = expires_in > 0 ? clock_mono_ms() + expires_in * 1000 : INT64_MAX;
-    why = NULL;
+    bad = token_set(o, &t, why, whylen);
 out:
     json_object_put(root);
     json_tokener_free(tok);
-    return why;
+    return bad;
+}
+
+/* Decodes form-encoded @s in place ('+' is a space, %XX a byte); false on a bad escape. */
+static bool
+form_decode(char *s)
+{
+    char *w = s;
+
+    for (const char *r = s; *r != '\0'; r++) {
+        if (*r == '+') {
+            *w++ = ' ';
+        }
+        else if (*r == '%') {
+            char hex[3] = {r[1], r[1] != '\0' ? r[2] : '\0', '\0'};
+            char *end;
+            long v = strtol(hex, &end, 16);
+            if (hex[0] == '\0' || hex[1] == '\0' || *end != '\0' || v == 0) {
+                return false;
+            }
+            *w++ = (char)v;
+            r += 2;
+        }
+        else {
+            *w++ = *r;
+        }
+    }
+    *w = '\0';
+    return true;
+}
+
+/* A form-encoded token response (what Go's oauth2 accepts as text/plain too, e.g. GitHub's). */
+static const char *
+parse_form_token(struct oauth2 *o, char *why, size_t whylen)
+{
+    struct token_fields t = {0};
+    char *save = NULL;
+
+    strbuf_putc(&o->body, '\0'); /* a NUL-terminated copy to cut up */
+    if (o->body.oom) {
+        return "out of memory";
+    }
+    for (char *kv = strtok_r(o->body.data, "&", &save); kv != NULL;
+         kv = strtok_r(NULL, "&", &save)) {
+        char *eq = strchr(kv, '=');
+        if (eq == NULL) {
+            continue;
+        }
+        *eq = '\0';
+        if (!form_decode(kv) || !form_decode(eq + 1)) {
+            snprintf(why, whylen, "token response is not valid form encoding");
+            return why;
+        }
+        if (strcmp(kv, "access_token") == 0) {
+            t.access = eq + 1;
+        }
+        else if (strcmp(kv, "token_type") == 0) {
+            t.type = eq + 1;
+        }
+        else if (strcmp(kv, "expires_in") == 0) {
+            t.expires_in = strtoll(eq + 1, NULL, 10);
+        }
+    }
+    return token_set(o, &t, why, whylen);
+}
+
+/*
+ * The token response into o->line and o->expires_ms, by its Content-Type as Go's oauth2 package
+ * reads it: application/x-www-form-urlencoded and text/plain are forms, anything else JSON.
+ */
+static const char *
+parse_token(struct oauth2 *o, char *why, size_t whylen)
+{
+    char *ct = NULL;
+
+    curl_easy_getinfo(o->easy, CURLINFO_CONTENT_TYPE, &ct);
+    if (ct != NULL && (strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0 ||
+                       strncasecmp(ct, "text/plain", 10) == 0)) {
+        return parse_form_token(o, why, whylen);
+    }
+    return parse_json_token(o, why, whylen);
 }
 
 static void

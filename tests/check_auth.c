@@ -57,6 +57,8 @@ struct side {
     unsigned requests;
     int status;         /* token: the answer's status (0: 200) */
     int expires_in;     /* token: 0 = no expires_in */
+    const char *answer; /* token: this body instead of the JSON token */
+    const char *ctype;  /* token: its Content-Type */
     char auth[256];     /* the last request's Authorization */
     char body[512];     /* the last request's body */
     char uri[512];      /* the last request's URI as sent (a proxy sees absolute URIs) */
@@ -99,6 +101,11 @@ token_cb(struct evhttp_request *req, void *arg)
     if (s->status != 0 && s->status != 200) {
         evbuffer_add_printf(out, "{\"error\":\"invalid_client\"}");
         evhttp_send_reply(req, s->status, "No", out);
+    }
+    else if (s->answer != NULL) {
+        evbuffer_add_printf(out, "%s", s->answer);
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", s->ctype);
+        evhttp_send_reply(req, 200, "OK", out);
     }
     else {
         evbuffer_add_printf(out, "{\"access_token\":\"t0ken\",\"token_type\":\"bearer\"");
@@ -561,6 +568,60 @@ START_TEST(test_oauth2_failure_fails_the_scrape)
 }
 END_TEST
 
+/* Token answers as Go's oauth2 reads them: forms (also as text/plain), JSON; bad ones fail. */
+START_TEST(test_oauth2_token_encodings)
+{
+    static const struct {
+        const char *ctype, *answer, *want, *error;
+    } cases[] = {
+        {"application/x-www-form-urlencoded", "access_token=f%2Frm&token_type=bearer&scope=x",
+         "Bearer f/rm", NULL},
+        {"text/plain; charset=utf-8", "token_type=mac&access_token=t3xt", "MAC t3xt", NULL},
+        {"application/json", "{\"access_token\":\"j\",\"token_type\":\"Custom\"}", "Custom j",
+         NULL},
+        {"application/json", "{\"token_type\":\"bearer\"}", NULL,
+         "oauth2: token response has no access_token"},
+        {"application/json", "[1]", NULL, "oauth2: token response is not a JSON object"},
+        {"application/x-www-form-urlencoded", "access_token=%zz", NULL,
+         "oauth2: token response is not valid form encoding"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char tmpl[512];
+        token.answer = cases[i].answer;
+        token.ctype = cases[i].ctype;
+        char job[16];
+        /* a job (and a token source: the scope differs) of its own for each case */
+        snprintf(job, sizeof(job), "enc%zu", i);
+        snprintf(tmpl, sizeof(tmpl),
+                 "scrape_configs:\n"
+                 "  - job_name: %s\n"
+                 "    metrics_path: /simple\n"
+                 "    static_configs: [{targets: ['127.0.0.1:@PORT@']}]\n"
+                 "    oauth2: {client_id: id, scopes: [%s], token_url: "
+                 "'http://127.0.0.1:@TOK@/token'}\n",
+                 job, job);
+        /* The target answers 401 unless the Authorization is exactly the token's. */
+        mock_server_require_auth(mock, cases[i].want);
+        json_object *lines = run_jobs(tmpl), *b = NULL;
+        for (size_t k = 0; k < json_object_array_length(lines); k++) {
+            if (strcmp(testutil_str(json_object_array_get_idx(lines, k), "job"), job) == 0) {
+                b = json_object_array_get_idx(lines, k);
+            }
+        }
+        ck_assert_ptr_nonnull(b);
+        if (cases[i].want != NULL) {
+            ck_assert_msg(json_object_get_boolean(testutil_field(b, "ok")), "case %zu: %s", i,
+                          testutil_str(b, "error"));
+        }
+        else {
+            ck_assert_str_eq(testutil_str(b, "reason"), "parse");
+            ck_assert_str_eq(testutil_str(b, "error"), cases[i].error);
+        }
+        json_object_put(lines);
+    }
+}
+END_TEST
+
 /* A probe whose token cannot be had reports probe_success 0 and no figures of an earlier run. */
 START_TEST(test_oauth2_failure_fails_the_probe)
 {
@@ -909,6 +970,7 @@ auth_suite(void)
     tcase_add_test(tc, test_oauth2_failure_fails_the_scrape);
     tcase_add_test(tc, test_oauth2_endpoint_down);
     tcase_add_test(tc, test_oauth2_failure_fails_the_probe);
+    tcase_add_test(tc, test_oauth2_token_encodings);
     tcase_add_test(tc, test_oauth2_failure_fails_the_output_request);
     tcase_set_timeout(tc, 30);
     suite_add_tcase(s, tc);
