@@ -108,7 +108,15 @@ static const struct conf_field oauth2_fields[] = {
     CONF_HTTP_PROXY_FIELDS(struct config_oauth2, proxy, 0),
 };
 #undef OA
-static const char *const oauth2_unsupported[] = {"client_secret_ref", NULL};
+/* The JWT bearer grant of newer Prometheus versions is not implemented. */
+static const char *const oauth2_unsupported[] = {"client_secret_ref",
+                                                 "grant_type",
+                                                 "client_certificate_key*",
+                                                 "signature_algorithm",
+                                                 "iss",
+                                                 "audience",
+                                                 "claims",
+                                                 NULL};
 const struct conf_section conf_http_oauth2_section = {
     .name = "oauth2", CONF_FIELDS(oauth2_fields), .unsupported = oauth2_unsupported};
 
@@ -629,10 +637,51 @@ param_cmp(const void *a, const void *b)
  * grant_type, scope (space-joined) and the endpoint params (which may replace either) as a
  * form sorted by name; the client id and secret form-encoded as basic auth.
  */
+/* @p's @n name=value pairs sorted by name and form-encoded (Go's url.Values.Encode); NULL: OOM. */
+static char *
+form_of(struct config_header *p, size_t n)
+{
+    struct strbuf form;
+    char *out;
+
+    qsort(p, n, sizeof(p[0]), param_cmp);
+    strbuf_init(&form);
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0) {
+            strbuf_putc(&form, '&');
+        }
+        httpc_form_escape(&form, p[i].name);
+        strbuf_putc(&form, '=');
+        httpc_form_escape(&form, p[i].value);
+    }
+    out = form.oom ? NULL : strdup(form.data != NULL ? form.data : "");
+    strbuf_release(&form);
+    return out;
+}
+
+/* Sets @name to @value among the @n pairs of @p (room for one more); returns the new count. */
+static size_t
+param_set(struct config_header *p, size_t n, const char *name, const char *value)
+{
+    size_t k = 0;
+
+    while (k < n && strcmp(p[k].name, name) != 0) {
+        k++;
+    }
+    p[k] = (struct config_header){.name = (char *)name, .value = (char *)value};
+    return k == n ? n + 1 : n;
+}
+
+/*
+ * The token request of @o, as Go's clientcredentials package makes it (Prometheus uses it):
+ * grant_type, scope (space-joined) and the endpoint params (which may replace either) as a
+ * form sorted by name; the client id and secret form-encoded as basic auth, or, the second way
+ * Go tries, as client_id and client_secret in the form.
+ */
 static bool
 oauth2_client(const struct config_oauth2 *o, struct httpc_opts *h)
 {
-    struct config_header p[2 + 64];
+    struct config_header p[4 + 64];
     size_t n = 0;
     struct strbuf sb;
     bool ok;
@@ -645,42 +694,32 @@ oauth2_client(const struct config_oauth2 *o, struct httpc_opts *h)
     for (size_t i = 0; i < o->nscopes; i++) {
         strbuf_printf(&sb, "%s%s", i > 0 ? " " : "", o->scopes[i]);
     }
-    p[n++] = (struct config_header){.name = "grant_type", .value = "client_credentials"};
-    if (o->nscopes > 0) {
-        p[n++] = (struct config_header){.name = "scope", .value = sb.data};
+    n = param_set(p, n, "grant_type", "client_credentials");
+    if (o->nscopes > 0 && !sb.oom) {
+        n = param_set(p, n, "scope", sb.data);
     }
-    for (size_t i = 0; i < o->nendpoint_params && n < sizeof(p) / sizeof(p[0]); i++) {
-        size_t k = 0;
-        while (k < n && strcmp(p[k].name, o->endpoint_params[i].name) != 0) {
-            k++;
-        }
-        p[k] = o->endpoint_params[i];
-        n = k == n ? n + 1 : n;
+    for (size_t i = 0; i < o->nendpoint_params; i++) {
+        n = param_set(p, n, o->endpoint_params[i].name, o->endpoint_params[i].value);
     }
-    qsort(p, n, sizeof(p[0]), param_cmp);
-    struct strbuf form;
-    strbuf_init(&form);
-    for (size_t i = 0; i < n; i++) {
-        if (i > 0) {
-            strbuf_putc(&form, '&');
-        }
-        httpc_form_escape(&form, p[i].name);
-        strbuf_putc(&form, '=');
-        httpc_form_escape(&form, p[i].value);
+    h->oauth2->form = form_of(p, n);
+    if (o->client_id != NULL && o->client_id[0] != '\0') {
+        n = param_set(p, n, "client_id", o->client_id);
     }
+    if (o->client_secret != NULL && o->client_secret[0] != '\0') {
+        n = param_set(p, n, "client_secret", o->client_secret);
+    }
+    h->oauth2->form_params = form_of(p, n);
     strbuf_reset(&sb);
     httpc_form_escape(&sb, o->client_id != NULL ? o->client_id : "");
-    h->oauth2->client.username = sb.oom ? NULL : strdup(sb.data);
+    h->oauth2->client.username = sb.oom ? NULL : strdup(sb.data != NULL ? sb.data : "");
     strbuf_reset(&sb);
     httpc_form_escape(&sb, o->client_secret != NULL ? o->client_secret : "");
-    h->oauth2->client.password = sb.oom ? NULL : strdup(sb.data);
-    h->oauth2->form = form.oom ? NULL : strdup(form.data);
+    h->oauth2->client.password = sb.oom ? NULL : strdup(sb.data != NULL ? sb.data : "");
     h->oauth2->token_url = strdup(o->token_url);
     ok = h->oauth2->client.username != NULL && h->oauth2->client.password != NULL &&
-         h->oauth2->form != NULL && h->oauth2->token_url != NULL &&
-         tls_proxy_client(&o->tls, &o->proxy, &h->oauth2->client);
+         h->oauth2->form != NULL && h->oauth2->form_params != NULL &&
+         h->oauth2->token_url != NULL && tls_proxy_client(&o->tls, &o->proxy, &h->oauth2->client);
     strbuf_release(&sb);
-    strbuf_release(&form);
     return ok;
 }
 

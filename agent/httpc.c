@@ -209,6 +209,7 @@ httpc_opts_copy(struct httpc_opts *dst, const struct httpc_opts *src)
         else {
             dst->oauth2->token_url = dup_opt(src->oauth2->token_url, &oom);
             dst->oauth2->form = dup_opt(src->oauth2->form, &oom);
+            dst->oauth2->form_params = dup_opt(src->oauth2->form_params, &oom);
         }
     }
     if (oom) {
@@ -237,6 +238,7 @@ httpc_opts_release(struct httpc_opts *h)
         httpc_opts_release(&h->oauth2->client);
         free(h->oauth2->token_url);
         free(h->oauth2->form);
+        free(h->oauth2->form_params);
         free(h->oauth2);
     }
     memset(h, 0, sizeof(*h));
@@ -261,7 +263,8 @@ httpc_identity(struct strbuf *sb, const struct httpc_opts *h)
         strbuf_printf(sb, "P%s\x1f", h->proxy_headers[i]);
     }
     if (h->oauth2 != NULL) {
-        strbuf_printf(sb, "O%s\x1f%s\x1f", h->oauth2->token_url, h->oauth2->form);
+        strbuf_printf(sb, "O%s\x1f%s\x1f%s\x1f", h->oauth2->token_url, h->oauth2->form,
+                      h->oauth2->form_params);
         httpc_identity(sb, &h->oauth2->client);
     }
 }

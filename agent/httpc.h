@@ -43,13 +43,15 @@ struct httpc_opts {
 };
 
 /*
- * OAuth 2.0 client credentials grant (RFC 6749 4.4), as Prometheus' oauth2 does it: a POST of
- * @form to @token_url with the client id and secret as HTTP basic auth (each form-encoded, as
- * Go's oauth2 package sends them), over @client's TLS and proxy settings.
+ * OAuth 2.0 client credentials grant (RFC 6749 4.4), as Prometheus' oauth2 does it (Go's
+ * oauth2 package, style auto-detected): a POST of @form to @token_url with the client id and
+ * secret as HTTP basic auth (each form-encoded), and when that fails, of @form_params (the id
+ * and secret in the form) without it; over @client's TLS and proxy settings.
  */
 struct httpc_oauth2 {
     char *token_url;
-    char *form; /* secret-free: grant_type=client_credentials&scope=...&endpoint params */
+    char *form;        /* secret-free: grant_type=client_credentials&scope=...&endpoint params */
+    char *form_params; /* secret: the same with client_id and client_secret, sorted */
     struct httpc_opts client; /* username/password = id/secret; TLS; proxy */
 };
 

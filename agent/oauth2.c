@@ -37,8 +37,15 @@ struct oauth2 {
     struct loop_xfer xfer;
     struct strbuf body; /* the response */
     bool too_large;
-    char *line;         /* "Authorization: TYPE TOKEN", or NULL */
-    int64_t expires_ms; /* mono ms; INT64_MAX: never */
+    /*
+     * How the endpoint takes the client's credentials, as Go's oauth2 auto-detects it: unknown
+     * (basic auth first, then in the form), or known after a fetch that worked.
+     */
+    enum { STYLE_UNKNOWN, STYLE_HEADER, STYLE_PARAMS } style;
+    bool trying_params;  /* this fetch's second try: the credentials in the form */
+    int64_t deadline_ms; /* mono ms: the end of this fetch, both tries */
+    char *line;          /* "Authorization: TYPE TOKEN", or NULL */
+    int64_t expires_ms;  /* mono ms; INT64_MAX: never */
     struct oauth2_waiter *waiters;
     size_t nwaiters, cap;
 };
@@ -251,6 +258,41 @@ parse_token(struct oauth2 *o, char *why, size_t whylen)
     return parse_json_token(o, why, whylen);
 }
 
+/*
+ * Starts one try of the fetch: the client's credentials as basic auth, or (@params) in the form;
+ * with what is left until o->deadline_ms. 0, or a negative errno (nothing started).
+ */
+static int
+try_start(struct oauth2 *o, bool params)
+{
+    int64_t left = o->deadline_ms - clock_mono_ms();
+    CURLcode rc = CURLE_OK;
+
+    if (left <= 0) {
+        return -ETIMEDOUT;
+    }
+    o->trying_params = params;
+    o->too_large = false;
+    strbuf_reset(&o->body);
+#define SET(opt, val)                                                                              \
+    do {                                                                                           \
+        if (rc == CURLE_OK)                                                                        \
+            rc = curl_easy_setopt(o->easy, opt, val);                                              \
+    } while (0)
+    SET(CURLOPT_HTTPAUTH, params ? (long)CURLAUTH_NONE : (long)CURLAUTH_BASIC);
+    SET(CURLOPT_USERNAME, params ? NULL : o->conf.client.username);
+    SET(CURLOPT_PASSWORD, params ? NULL : o->conf.client.password);
+    SET(CURLOPT_POSTFIELDS, params ? o->conf.form_params : o->conf.form);
+    SET(CURLOPT_POSTFIELDSIZE, (long)strlen(params ? o->conf.form_params : o->conf.form));
+    SET(CURLOPT_CONNECTTIMEOUT_MS, (long)left);
+    SET(CURLOPT_TIMEOUT_MS, (long)left);
+#undef SET
+    if (rc != CURLE_OK) {
+        return -EINVAL;
+    }
+    return loop_xfer_start(o->loop, &o->xfer);
+}
+
 static void
 oauth2_xfer_done_cb(struct loop_xfer *x, CURLcode rc)
 {
@@ -283,7 +325,14 @@ oauth2_xfer_done_cb(struct loop_xfer *x, CURLcode rc)
         }
     }
     strbuf_reset(&o->body);
+    if (r != REASON_NONE && o->style == STYLE_UNKNOWN && !o->trying_params &&
+        try_start(o, true) == 0) {
+        return; /* as Go does: the endpoint may want the credentials in the form */
+    }
     if (r == REASON_NONE) {
+        if (o->style == STYLE_UNKNOWN) {
+            o->style = o->trying_params ? STYLE_PARAMS : STYLE_HEADER;
+        }
         notify(o, o->line, REASON_NONE, NULL);
         return;
     }
@@ -300,7 +349,7 @@ oauth2_new(struct loop *l, const struct httpc_oauth2 *conf)
     CURLcode rc = CURLE_OK;
 
     strbuf_init(&key);
-    strbuf_printf(&key, "%s\x1f%s\x1f", conf->token_url, conf->form);
+    strbuf_printf(&key, "%s\x1f%s\x1f%s\x1f", conf->token_url, conf->form, conf->form_params);
     httpc_identity(&key, &conf->client);
     if (key.oom) {
         strbuf_release(&key);
@@ -326,9 +375,10 @@ oauth2_new(struct loop *l, const struct httpc_oauth2 *conf)
     strbuf_init(&o->body);
     o->conf.token_url = strdup(conf->token_url);
     o->conf.form = strdup(conf->form);
+    o->conf.form_params = strdup(conf->form_params);
     o->easy = curl_easy_init();
-    if (o->conf.token_url == NULL || o->conf.form == NULL || o->easy == NULL ||
-        httpc_opts_copy(&o->conf.client, &conf->client) != 0) {
+    if (o->conf.token_url == NULL || o->conf.form == NULL || o->conf.form_params == NULL ||
+        o->easy == NULL || httpc_opts_copy(&o->conf.client, &conf->client) != 0) {
         oauth2_free(o);
         return NULL;
     }
@@ -400,6 +450,7 @@ oauth2_free(struct oauth2 *o)
     httpc_opts_release(&o->conf.client);
     free(o->conf.token_url);
     free(o->conf.form);
+    free(o->conf.form_params);
     strbuf_release(&o->body);
     free(o->line);
     free(o->key);
@@ -467,13 +518,11 @@ oauth2_fetch(struct oauth2 *o, int64_t timeout_ms, oauth2_done_fn *done, void *a
     if (o->xfer.active) {
         return 0; /* the fetch in flight answers this waiter too */
     }
-    o->too_large = false;
-    strbuf_reset(&o->body);
-    curl_easy_setopt(o->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout_ms);
-    curl_easy_setopt(o->easy, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-    int rc = loop_xfer_start(o->loop, &o->xfer);
+    o->deadline_ms = clock_mono_ms() + timeout_ms;
+    int rc = try_start(o, o->style == STYLE_PARAMS);
     if (rc != 0) {
-        snprintf(err, errlen, "oauth2: %s", o->xfer.errbuf);
+        snprintf(err, errlen, "oauth2: %s",
+                 o->xfer.errbuf[0] != '\0' ? o->xfer.errbuf : strerror(-rc));
         o->nwaiters--;
     }
     return rc;

@@ -57,6 +57,7 @@ struct side {
     unsigned requests;
     int status;         /* token: the answer's status (0: 200) */
     int expires_in;     /* token: 0 = no expires_in */
+    bool params_only;   /* token: 401 unless the credentials come in the form */
     const char *answer; /* token: this body instead of the JSON token */
     const char *ctype;  /* token: its Content-Type */
     char auth[256];     /* the last request's Authorization */
@@ -98,7 +99,8 @@ token_cb(struct evhttp_request *req, void *arg)
     struct evbuffer *out = evbuffer_new();
 
     side_record(s, req);
-    if (s->status != 0 && s->status != 200) {
+    if ((s->status != 0 && s->status != 200) ||
+        (s->params_only && (s->auth[0] != '\0' || strstr(s->body, "client_secret=") == NULL))) {
         evbuffer_add_printf(out, "{\"error\":\"invalid_client\"}");
         evhttp_send_reply(req, s->status, "No", out);
     }
@@ -532,6 +534,34 @@ START_TEST(test_oauth2_token_is_shared)
 }
 END_TEST
 
+/*
+ * An endpoint that wants the credentials in the form: basic auth is tried first and refused, then
+ * the form works, as with Go's oauth2; the style is remembered for the next fetch.
+ */
+START_TEST(test_oauth2_credentials_in_form)
+{
+    char err[512];
+
+    token.params_only = true;
+    token.expires_in = 5; /* within the margin: every run fetches */
+    struct config *c = load(OAUTH2_JOB "      endpoint_params: {audience: a}\n");
+    ck_assert_msg(setup_targets(eng, c, NULL, err, sizeof(err)) == 0, "%s", err);
+    json_object *lines = scrape_again();
+    json_object *b = json_object_array_get_idx(lines, 0);
+    ck_assert_msg(json_object_get_boolean(testutil_field(b, "ok")), "%s", testutil_str(b, "error"));
+    json_object_put(lines);
+    ck_assert_uint_eq(token.requests, 2);
+    ck_assert_str_eq(token.auth, "");
+    ck_assert_str_eq(token.body,
+                     "audience=a&client_id=id&client_secret=s3cret&grant_type=client_credentials");
+    lines = scrape_again();
+    ck_assert(json_object_get_boolean(testutil_field(json_object_array_get_idx(lines, 0), "ok")));
+    json_object_put(lines);
+    ck_assert_uint_eq(token.requests, 3);
+    config_free(c);
+}
+END_TEST
+
 /* A token that expires within the 10 s margin is fetched anew for every scrape. */
 START_TEST(test_oauth2_short_token_is_refetched)
 {
@@ -693,7 +723,8 @@ START_TEST(test_oauth2_failure_fails_the_output_request)
     ck_assert_int_eq(failing_out.ops->write(failing_out.state, "{\"n\":1}\n", 8, 1), 0);
     failing_out.ops->drain(failing_out.state);
     ck_assert(run_until(output_failed));
-    ck_assert_uint_eq(token.requests, 1);
+    /* basic auth, then the credentials in the form: both refused */
+    ck_assert_uint_eq(token.requests, 2);
     ck_assert_uint_eq(mock_sink_requests(sink), 0);
     failing_out.ops->free(failing_out.state);
     config_free(c);
@@ -966,6 +997,7 @@ auth_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_oauth2_token_is_cached);
     tcase_add_test(tc, test_oauth2_token_is_shared);
+    tcase_add_test(tc, test_oauth2_credentials_in_form);
     tcase_add_test(tc, test_oauth2_short_token_is_refetched);
     tcase_add_test(tc, test_oauth2_failure_fails_the_scrape);
     tcase_add_test(tc, test_oauth2_endpoint_down);
