@@ -105,8 +105,8 @@ conf_is_metric_name(const char *s)
 }
 
 /* RFC 9110 token */
-static bool
-is_header_name(const char *s)
+bool
+conf_is_header_name(const char *s)
 {
     if (*s == '\0') {
         return false;
@@ -691,7 +691,7 @@ set_headers(struct conf_ctx *x, const struct conf_field *f, void *p, const struc
     }
     for (size_t i = 0; i < conf_tree_len(v) && ok; i++) {
         const struct conf_node *k = conf_tree_key(v, i), *val = conf_tree_val(v, i);
-        if (!is_header_name(k->str)) {
+        if (!conf_is_header_name(k->str)) {
             conf_err(x, k, "invalid header name \"%s\" in %s", k->str, f->key);
             ok = false;
             break;

@@ -181,6 +181,8 @@ char *conf_vprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1,
 void *conf_grow(void *arr, size_t n, size_t elem);
 bool conf_is_label_name(const char *s);
 bool conf_is_metric_name(const char *s);
+/* True when @s is an HTTP header name (an RFC 9110 token). */
+bool conf_is_header_name(const char *s);
 /* @ms as a duration ("1m30s") in @buf; returns @buf. */
 const char *conf_fmt_ms(int64_t ms, char *buf, size_t len);
 /* The name of choice value @v ("?" when none). */

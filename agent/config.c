@@ -255,18 +255,25 @@ static const struct conf_field global_fields[] = {
     GL("shutdown_timeout", CONF_FT_DURATION, shutdown_timeout_ms,
        .def = CONFIG_DEFAULT_SHUTDOWN_TIMEOUT,
        .desc = "pollster: how long SIGTERM waits for runs and outputs."),
+    GL("body_size_limit", CONF_FT_SIZE, body_size_limit, .def = "0",
+       .desc = "Default body_size_limit of scrape_configs."),
+    GL("sample_limit", CONF_FT_INT, sample_limit, .def = "0", .min = 0, .max = INT64_MAX,
+       .desc = "Default sample_limit of scrape_configs."),
+    GL("label_limit", CONF_FT_INT, label_limit, .def = "0", .min = 0, .max = INT64_MAX,
+       .desc = "Default label_limit of scrape_configs."),
+    GL("label_name_length_limit", CONF_FT_INT, label_name_length_limit, .def = "0", .min = 0,
+       .max = INT64_MAX, .desc = "Default label_name_length_limit of scrape_configs."),
+    GL("label_value_length_limit", CONF_FT_INT, label_value_length_limit, .def = "0", .min = 0,
+       .max = INT64_MAX, .desc = "Default label_value_length_limit of scrape_configs."),
+    CONF_FLDN("scrape_protocols", CONF_FT_STRLIST, struct config_global, scrape_protocols,
+              nscrape_protocols, .flags = CONF_F_NONEMPTY,
+              .desc = "Default scrape_protocols of scrape_configs."),
 };
 #undef GL
 static const char *const global_unsupported[] = {
     "scrape_failure_log_file",
     "extra_scrape_metrics",
-    "scrape_protocols",
-    "body_size_limit",
-    "sample_limit",
     "target_limit",
-    "label_limit",
-    "label_name_length_limit",
-    "label_value_length_limit",
     "keep_dropped_targets",
     "metric_name_validation_scheme",
     "metric_name_escaping_scheme",
@@ -341,6 +348,7 @@ job_release(struct config_job *j)
     if (j->kind != NULL) {
         conf_release(j->kind->conf, j);
     }
+    conf_http_release(&j->http);
     for (size_t i = 0; i < j->ntargets; i++) {
         conf_targets_release(&j->targets[i]);
     }
@@ -839,6 +847,12 @@ config_summary(FILE *f, const struct config *c)
         }
         if (j->http.authorization.type != NULL) {
             fprintf(f, ", %s auth", j->http.authorization.type);
+        }
+        if (j->http.oauth2.token_url != NULL) {
+            fprintf(f, ", oauth2 auth");
+        }
+        if (j->http.proxy.url != NULL || j->http.proxy.from_env) {
+            fprintf(f, ", %s", j->http.proxy.url != NULL ? "proxy" : "proxy from environment");
         }
         if (j->http.tls.insecure_skip_verify) {
             fprintf(f, ", TLS verification off");

@@ -31,7 +31,7 @@
  * - Booleans: true/false, and YAML 1.1's yes/no/on/off (also capitalised or upper case).
  * - Durations: units_parse_duration() ("1m30s"); sizes: units_parse_size() ("10MiB", powers of
  *   1024); integers: decimal only, no fractions, range-checked.
- * - Known Prometheus keys pollster does not implement (relabel_configs, *_sd_configs, oauth2,
+ * - Known Prometheus keys pollster does not implement (relabel_configs, *_sd_configs,
  *   ...) are errors saying so, distinct from unknown keys (typos), which name the closest known
  *   key ("did you mean"), or say "check the indentation" when the key belongs one level up or
  *   down. Keys only a Prometheus server uses (rule_files, alerting, evaluation_interval, ...)
@@ -102,7 +102,8 @@ struct output_type;
 
 /* basic_auth: set when username or password is non-NULL. */
 struct config_basic_auth {
-    char *username;
+    char *username;      /* as written, or read from username_file */
+    char *username_file; /* path it was read from, or NULL */
     char *password;      /* secret: as written, or read from password_file */
     char *password_file; /* path it was read from, or NULL */
 };
@@ -116,12 +117,19 @@ struct config_authorization {
 
 /* tls_config. Files were readable at load time. */
 struct config_tls {
-    char *ca_file;
+    char *ca_file;   /* at most one of ca and ca_file */
     char *cert_file; /* with key_file, or neither */
     char *key_file;
-    char *server_name;
+    char *ca;          /* inline PEM */
+    char *cert;        /* inline PEM, with key or key_file */
+    char *key;         /* secret: inline PEM */
+    char *server_name; /* rejected at load: libcurl cannot set SNI apart from the URL host */
     bool insecure_skip_verify;
+    int min_version; /* CONFIG_TLS_* (0: libcurl's default) */
+    int max_version; /* CONFIG_TLS_* (0: the highest libcurl knows) */
 };
+
+enum { CONFIG_TLS_ANY = 0, CONFIG_TLS10, CONFIG_TLS11, CONFIG_TLS12, CONFIG_TLS13 };
 
 /* An HTTP request header (probes, json_jobs, http outputs). The value may be a secret. */
 struct config_header {
@@ -129,21 +137,50 @@ struct config_header {
     char *value;
 };
 
-/* The HTTP client settings every job kind and the http output share. */
-struct config_http {
-    struct config_basic_auth basic_auth;
-    struct config_authorization authorization; /* never together with basic_auth */
-    struct config_tls tls;
-    bool follow_redirects;
-    struct config_header *headers; /* document order; names valid tokens, values without CR/LF */
-    size_t nheaders;
-};
-
 /* One query parameter of a scrape job: params: {name: [values...]}. */
 struct config_param {
     char *name;
     char **values;
     size_t nvalues;
+};
+
+/* proxy_url, no_proxy, proxy_from_environment, proxy_connect_header. */
+struct config_proxy {
+    char *url;      /* NULL: no proxy (the environment is not read unless from_env) */
+    char *no_proxy; /* comma-separated hosts, with url */
+    bool from_env;  /* http_proxy, https_proxy, no_proxy as libcurl reads them */
+    struct config_param *connect_headers; /* secret values: sent with CONNECT only */
+    size_t nconnect_headers;
+};
+
+/* oauth2 (client credentials grant): set when token_url is non-NULL. */
+struct config_oauth2 {
+    char *client_id;
+    char *client_secret;      /* secret: as written, or read from client_secret_file */
+    char *client_secret_file; /* path it was read from, or NULL */
+    char *token_url;
+    char **scopes;
+    size_t nscopes;
+    struct config_header *endpoint_params; /* resolved by conf_http_resolve */
+    size_t nendpoint_params;
+    struct config_tls tls;     /* of the token request */
+    struct config_proxy proxy; /* of the token request */
+};
+
+/* The HTTP client settings every job kind and the http output share. */
+struct config_http {
+    struct config_basic_auth basic_auth;
+    struct config_authorization authorization; /* never together with basic_auth */
+    struct config_oauth2 oauth2;               /* never together with the two above */
+    struct config_tls tls;
+    struct config_proxy proxy;
+    bool follow_redirects;
+    bool enable_http2;             /* default true, as Prometheus: HTTP/2 over TLS (ALPN) */
+    struct config_header *headers; /* document order; names valid tokens, values without CR/LF */
+    size_t nheaders;
+    struct config_header *http_headers; /* Prometheus' http_headers, resolved (values, secrets,
+                                           files): owned by conf_http_release */
+    size_t nhttp_headers;
 };
 
 /* One metric_relabel_configs rule (only the supported actions get here). */
@@ -212,6 +249,14 @@ struct config_global {
     struct label *external_labels; /* sorted by name; added by outputs, not target labels */
     size_t nexternal_labels;
     int64_t shutdown_timeout_ms; /* default 5s */
+    /* Prometheus' defaults of every scrape job (scrape_configs keys of the same names). */
+    uint64_t body_size_limit;
+    int64_t sample_limit;
+    int64_t label_limit;
+    int64_t label_name_length_limit;
+    int64_t label_value_length_limit;
+    char **scrape_protocols;
+    size_t nscrape_protocols;
 };
 
 struct config_status {

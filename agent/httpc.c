@@ -13,11 +13,13 @@
 #include <string.h>
 
 #include "log.h"
+#include "strbuf.h"
 
 const char HTTPC_USER_AGENT[] = "pollster/" PACKAGE_VERSION;
 
 CURLcode
-httpc_apply(CURL *e, const struct httpc_opts *h, struct curl_slist **headers)
+httpc_apply(CURL *e, const struct httpc_opts *h, struct curl_slist **headers,
+            struct curl_slist **proxy_headers)
 {
     CURLcode rc = CURLE_OK;
 
@@ -55,6 +57,63 @@ httpc_apply(CURL *e, const struct httpc_opts *h, struct curl_slist **headers)
     if (h->key_file != NULL) {
         SET(CURLOPT_SSLKEY, h->key_file);
     }
+    /* Inline PEM: curl copies the blobs (CURL_BLOB_COPY), so @h may go away afterwards. */
+    if (h->ca != NULL) {
+        struct curl_blob b = {.data = h->ca, .len = strlen(h->ca), .flags = CURL_BLOB_COPY};
+        SET(CURLOPT_CAINFO_BLOB, &b);
+    }
+    if (h->cert != NULL) {
+        struct curl_blob b = {.data = h->cert, .len = strlen(h->cert), .flags = CURL_BLOB_COPY};
+        SET(CURLOPT_SSLCERT_BLOB, &b);
+        SET(CURLOPT_SSLCERTTYPE, "PEM");
+    }
+    if (h->key != NULL) {
+        struct curl_blob b = {.data = h->key, .len = strlen(h->key), .flags = CURL_BLOB_COPY};
+        SET(CURLOPT_SSLKEY_BLOB, &b);
+        SET(CURLOPT_SSLKEYTYPE, "PEM");
+    }
+    if (h->tls_min != 0 || h->tls_max != 0) {
+        SET(CURLOPT_SSLVERSION, (h->tls_min != 0 ? h->tls_min : CURL_SSLVERSION_DEFAULT) |
+                                    (h->tls_max != 0 ? h->tls_max : CURL_SSLVERSION_MAX_DEFAULT));
+    }
+    /*
+     * libcurl's default (7.62 and later, built with HTTP/2) is Prometheus' Go client's: HTTP/2
+     * over TLS when ALPN offers it, never h2c. enable_http2: false means HTTP/1.1 only.
+     */
+    if (h->http1_only) {
+        SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    }
+    /*
+     * Prometheus uses no proxy unless told to; libcurl would read http_proxy and friends from
+     * the environment on its own, so "" turns that off unless proxy_from_environment asked.
+     */
+    if (h->proxy != NULL) {
+        SET(CURLOPT_PROXY, h->proxy);
+        SET(CURLOPT_NOPROXY, h->noproxy);
+    }
+    else if (!h->proxy_from_env) {
+        SET(CURLOPT_PROXY, "");
+    }
+    if (h->nproxy_headers > 0 && rc == CURLE_OK) {
+        struct curl_slist *ph = NULL;
+        for (size_t i = 0; i < h->nproxy_headers && rc == CURLE_OK; i++) {
+            struct curl_slist *n = curl_slist_append(ph, h->proxy_headers[i]);
+            if (n == NULL) {
+                rc = CURLE_OUT_OF_MEMORY;
+            }
+            ph = n != NULL ? n : ph;
+        }
+        /* The proxy's lines go to the proxy only, the request's to the server only. */
+        SET(CURLOPT_HEADEROPT, (long)CURLHEADER_SEPARATE);
+        SET(CURLOPT_PROXYHEADER, ph);
+        if (rc == CURLE_OK) {
+            curl_slist_free_all(*proxy_headers);
+            *proxy_headers = ph;
+        }
+        else {
+            curl_slist_free_all(ph);
+        }
+    }
     for (size_t i = 0; i < h->nheaders && rc == CURLE_OK; i++) {
         struct curl_slist *n = curl_slist_append(*headers, h->headers[i]);
         if (n == NULL) {
@@ -84,6 +143,36 @@ dup_opt(const char *src, bool *oom)
     return d;
 }
 
+static char **
+dup_lines(char **src, size_t n, size_t *dn, bool *oom)
+{
+    char **d;
+
+    *dn = 0;
+    if (n == 0) {
+        return NULL;
+    }
+    d = calloc(n, sizeof(*d));
+    if (d == NULL) {
+        *oom = true;
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        d[i] = dup_opt(src[i], oom);
+        (*dn)++;
+    }
+    return d;
+}
+
+static void
+free_lines(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(v[i]);
+    }
+    free(v);
+}
+
 int
 httpc_opts_copy(struct httpc_opts *dst, const struct httpc_opts *src)
 {
@@ -94,17 +183,33 @@ httpc_opts_copy(struct httpc_opts *dst, const struct httpc_opts *src)
     dst->follow_redirects = src->follow_redirects;
     dst->head = src->head;
     dst->no_compression = src->no_compression;
+    dst->http1_only = src->http1_only;
+    dst->proxy_from_env = src->proxy_from_env;
+    dst->tls_min = src->tls_min;
+    dst->tls_max = src->tls_max;
     dst->username = dup_opt(src->username, &oom);
     dst->password = dup_opt(src->password, &oom);
     dst->ca_file = dup_opt(src->ca_file, &oom);
     dst->cert_file = dup_opt(src->cert_file, &oom);
     dst->key_file = dup_opt(src->key_file, &oom);
-    if (src->nheaders > 0) {
-        dst->headers = calloc(src->nheaders, sizeof(*dst->headers));
-        oom = oom || dst->headers == NULL;
-        for (size_t i = 0; dst->headers != NULL && i < src->nheaders; i++) {
-            dst->headers[i] = dup_opt(src->headers[i], &oom);
-            dst->nheaders++;
+    dst->ca = dup_opt(src->ca, &oom);
+    dst->cert = dup_opt(src->cert, &oom);
+    dst->key = dup_opt(src->key, &oom);
+    dst->proxy = dup_opt(src->proxy, &oom);
+    dst->noproxy = dup_opt(src->noproxy, &oom);
+    dst->headers = dup_lines(src->headers, src->nheaders, &dst->nheaders, &oom);
+    dst->proxy_headers =
+        dup_lines(src->proxy_headers, src->nproxy_headers, &dst->nproxy_headers, &oom);
+    if (src->oauth2 != NULL) {
+        dst->oauth2 = calloc(1, sizeof(*dst->oauth2));
+        if (dst->oauth2 == NULL ||
+            httpc_opts_copy(&dst->oauth2->client, &src->oauth2->client) != 0) {
+            oom = true;
+        }
+        else {
+            dst->oauth2->token_url = dup_opt(src->oauth2->token_url, &oom);
+            dst->oauth2->form = dup_opt(src->oauth2->form, &oom);
+            dst->oauth2->form_params = dup_opt(src->oauth2->form_params, &oom);
         }
     }
     if (oom) {
@@ -122,11 +227,67 @@ httpc_opts_release(struct httpc_opts *h)
     free(h->ca_file);
     free(h->cert_file);
     free(h->key_file);
-    for (size_t i = 0; i < h->nheaders; i++) {
-        free(h->headers[i]);
+    free(h->ca);
+    free(h->cert);
+    free(h->key);
+    free(h->proxy);
+    free(h->noproxy);
+    free_lines(h->headers, h->nheaders);
+    free_lines(h->proxy_headers, h->nproxy_headers);
+    if (h->oauth2 != NULL) {
+        httpc_opts_release(&h->oauth2->client);
+        free(h->oauth2->token_url);
+        free(h->oauth2->form);
+        free(h->oauth2->form_params);
+        free(h->oauth2);
     }
-    free(h->headers);
     memset(h, 0, sizeof(*h));
+}
+
+void
+httpc_identity(struct strbuf *sb, const struct httpc_opts *h)
+{
+    const char *const s[] = {h->username, h->password, h->ca_file, h->cert_file, h->key_file,
+                             h->ca,       h->cert,     h->key,     h->proxy,     h->noproxy};
+
+    for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++) {
+        strbuf_printf(sb, "%c%s\x1f", s[i] != NULL ? 's' : '-', s[i] != NULL ? s[i] : "");
+    }
+    strbuf_printf(sb, "%ld|%ld|%d%d%d%d%d%d\x1f", h->tls_min, h->tls_max, h->insecure_skip_verify,
+                  h->follow_redirects, h->head, h->no_compression, h->http1_only,
+                  h->proxy_from_env);
+    for (size_t i = 0; i < h->nheaders; i++) {
+        strbuf_printf(sb, "H%s\x1f", h->headers[i]);
+    }
+    for (size_t i = 0; i < h->nproxy_headers; i++) {
+        strbuf_printf(sb, "P%s\x1f", h->proxy_headers[i]);
+    }
+    if (h->oauth2 != NULL) {
+        strbuf_printf(sb, "O%s\x1f%s\x1f%s\x1f", h->oauth2->token_url, h->oauth2->form,
+                      h->oauth2->form_params);
+        httpc_identity(sb, &h->oauth2->client);
+    }
+}
+
+bool
+httpc_form_escape(struct strbuf *out, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            *p == '-' || *p == '.' || *p == '_' || *p == '~') {
+            strbuf_putc(out, (char)*p);
+        }
+        else if (*p == ' ') {
+            strbuf_putc(out, '+');
+        }
+        else {
+            char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+            strbuf_append(out, e, 3);
+        }
+    }
+    return !out->oom;
 }
 
 /* The length of "scheme://" at the start of @s (RFC 3986 scheme syntax), or of "//"; else 0. */

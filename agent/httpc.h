@@ -12,6 +12,9 @@
 
 #include <curl/curl.h>
 
+struct httpc_oauth2;
+struct strbuf;
+
 /* The HTTP client settings of a target or sink: strings may be NULL (= unset). */
 struct httpc_opts {
     char *username; /* basic auth, with password */
@@ -19,12 +22,37 @@ struct httpc_opts {
     char *ca_file;
     char *cert_file;
     char *key_file;
+    char *ca;                  /* inline PEM (CURLOPT_CAINFO_BLOB) */
+    char *cert;                /* inline PEM (CURLOPT_SSLCERT_BLOB) */
+    char *key;                 /* secret: inline PEM (CURLOPT_SSLKEY_BLOB) */
+    long tls_min;              /* CURL_SSLVERSION_TLSv1_x, or 0 (libcurl's default) */
+    long tls_max;              /* CURL_SSLVERSION_MAX_TLSv1_x, or 0 (no upper bound) */
     bool insecure_skip_verify; /* TLS: do not verify the peer */
     bool follow_redirects;     /* follow up to HTTPC_MAX_REDIRECTS */
     bool head;                 /* HEAD instead of GET */
     bool no_compression;       /* do not ask for gzip (Prometheus' enable_compression: false) */
-    char **headers;            /* "Name: value" lines (values may be secrets) */
+    bool http1_only;           /* enable_http2: false; else HTTP/2 over TLS when offered */
+    char *proxy;               /* proxy URL; NULL: none, and the environment is not read */
+    char *noproxy;             /* with proxy: hosts reached directly (CURLOPT_NOPROXY) */
+    bool proxy_from_env;       /* no proxy set: libcurl reads http_proxy, https_proxy, no_proxy */
+    char **proxy_headers;      /* "Name: value" lines sent to the proxy with CONNECT only */
+    size_t nproxy_headers;
+    char **headers; /* "Name: value" lines (values may be secrets) */
     size_t nheaders;
+    struct httpc_oauth2 *oauth2; /* NULL: none; else the Authorization header comes from it */
+};
+
+/*
+ * OAuth 2.0 client credentials grant (RFC 6749 4.4), as Prometheus' oauth2 does it (Go's
+ * oauth2 package, style auto-detected): a POST of @form to @token_url with the client id and
+ * secret as HTTP basic auth (each form-encoded), and when that fails, of @form_params (the id
+ * and secret in the form) without it; over @client's TLS and proxy settings.
+ */
+struct httpc_oauth2 {
+    char *token_url;
+    char *form;        /* secret-free: grant_type=client_credentials&scope=...&endpoint params */
+    char *form_params; /* secret: the same with client_id and client_secret, sorted */
+    struct httpc_opts client; /* username/password = id/secret; TLS; proxy */
 };
 
 #define HTTPC_MAX_REDIRECTS 10
@@ -32,24 +60,28 @@ struct httpc_opts {
 /* The User-Agent header value: "pollster/VERSION". */
 extern const char HTTPC_USER_AGENT[];
 
-/* Deep-copies @src into @dst (zeroed first). 0 or -ENOMEM (@dst then released). */
+/* Deep-copies @src into @dst (zeroed first), oauth2 included. 0 or -ENOMEM (@dst released). */
 int httpc_opts_copy(struct httpc_opts *dst, const struct httpc_opts *src);
 /* Frees what httpc_opts_copy allocated; @h is zeroed. Accepts a zeroed struct. */
 void httpc_opts_release(struct httpc_opts *h);
 
 /*
- * Applies @h to @e: TLS, basic auth, header lines, the User-Agent, redirects (followed only
+ * Applies @h to @e: TLS (files, inline PEM, versions), basic auth, header lines, the proxy (none
+ * unless configured: the environment is read only with proxy_from_env), the HTTP version,
+ * the User-Agent, redirects (followed only
  * when @h asks, at most HTTPC_MAX_REDIRECTS, http and https only) and the allowed protocols
  * (http, https). Credentials never follow a redirect to another host or port: basic auth and
  * a configured Authorization header stay with the first host (CURLOPT_UNRESTRICTED_AUTH 0).
  * @h's header lines are appended to *@headers, which may already hold the caller's lines;
  * CURLOPT_HTTPHEADER is set to the whole list, which the caller owns and frees with
  * curl_slist_free_all() after the last transfer. @h itself may go away afterwards: curl copies
- * the string options and the header lines are copied into the list. Returns CURLE_OK or the
+ * the string options and the header lines are copied into the list. The proxy's CONNECT lines
+ * go into *@proxy_headers (replaced; the caller frees it the same way). Returns CURLE_OK or the
  * first failing setopt's code (CURLE_OUT_OF_MEMORY when the list could not grow). Called while
  * setting up a handle, never from a curl callback.
  */
-CURLcode httpc_apply(CURL *e, const struct httpc_opts *h, struct curl_slist **headers);
+CURLcode httpc_apply(CURL *e, const struct httpc_opts *h, struct curl_slist **headers,
+                     struct curl_slist **proxy_headers);
 
 /*
  * @url without its userinfo (user:password@), for output, logs, errors and the targets API:
@@ -62,6 +94,18 @@ char *httpc_redact_url_dup(const char *url);
 
 /* True when @url's host is localhost, in 127.0.0.0/8 or ::1 (compression: auto sends plain). */
 bool httpc_url_is_loopback(const char *url);
+
+/*
+ * Appends every setting of @h to @sb, secrets included (a reload keeps a target whose identity
+ * did not change): never print it.
+ */
+void httpc_identity(struct strbuf *sb, const struct httpc_opts *h);
+
+/*
+ * @s form-encoded (application/x-www-form-urlencoded: unreserved characters as they are, space
+ * as '+', the rest %XX) appended to @out. False when out of memory.
+ */
+bool httpc_form_escape(struct strbuf *out, const char *s);
 
 /* Checks libcurl's features at start-up (async DNS): 0, or -ENOTSUP with the cause logged. */
 int httpc_check_curl(void);

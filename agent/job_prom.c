@@ -22,6 +22,7 @@
 
 struct prom_job {
     struct prom_parser *parser; /* owned */
+    char *accept;               /* owned: the Accept header value, or NULL */
     struct prom_opts opts;      /* rules owned */
     bool parsing;               /* the body is being parsed (2xx response) */
 };
@@ -35,6 +36,7 @@ prom_free(void *state)
         return;
     }
     prom_parser_free(j->parser);
+    free(j->accept);
     for (size_t i = 0; i < j->opts.nrules; i++) {
         relabel_rule_release(&j->opts.rules[i]);
     }
@@ -68,8 +70,12 @@ job_prom_new(const struct prom_opts *opts)
         return NULL;
     }
     j->opts = *opts;
+    j->opts.accept = NULL;
     j->parser = prom_parser_new();
-    if (j->parser == NULL) {
+    if (opts->accept != NULL) {
+        j->accept = strdup(opts->accept);
+    }
+    if (j->parser == NULL || (opts->accept != NULL && j->accept == NULL)) {
         prom_free(j);
         return NULL;
     }
@@ -83,7 +89,8 @@ prom_add_headers(void *state, struct curl_slist **headers)
     struct prom_job *j = state;
     char accept[512], tmo[96];
 
-    snprintf(accept, sizeof(accept), "Accept: %s", PROM_PARSE_ACCEPT);
+    snprintf(accept, sizeof(accept), "Accept: %s",
+             j->accept != NULL ? j->accept : PROM_PARSE_ACCEPT);
     snprintf(tmo, sizeof(tmo), "X-Prometheus-Scrape-Timeout-Seconds: %g",
              (double)j->opts.timeout_ms / 1000.0);
     if (!slist_add(headers, accept) || !slist_add(headers, tmo)) {
@@ -207,6 +214,78 @@ rename_conflicts(struct sample *s, struct batch *b)
     return 0;
 }
 
+/* The label @name=@value against the length limits; false (and @b failed) when over one. */
+static bool
+label_fits(const struct prom_opts *o, const struct sample *s, const char *name, const char *value,
+           struct batch *b)
+{
+    size_t nl = strlen(name), vl = strlen(value);
+
+    if (o->label_name_length_limit > 0 && nl > o->label_name_length_limit) {
+        batch_fail(b, REASON_LIMIT,
+                   "label_name_length_limit exceeded (metric: %.50s, label name: %.50s, length: "
+                   "%zu, limit: %llu)",
+                   s->name, name, nl, (unsigned long long)o->label_name_length_limit);
+        return false;
+    }
+    if (o->label_value_length_limit > 0 && vl > o->label_value_length_limit) {
+        batch_fail(b, REASON_LIMIT,
+                   "label_value_length_limit exceeded (metric: %.50s, label name: %.50s, value: "
+                   "\"%.50s\", length: %zu, limit: %llu)",
+                   s->name, name, value, vl, (unsigned long long)o->label_value_length_limit);
+        return false;
+    }
+    return true;
+}
+
+/*
+ * Prometheus' label limits on the series as it would store it: __name__, the sample's labels and
+ * the target labels (job, instance, the target's) the sample does not carry itself. False (and
+ * @b failed with Prometheus' message) when the sample breaks one.
+ */
+static bool
+labels_fit(const struct prom_opts *o, const struct sample *s, struct batch *b)
+{
+    const char *tn[2] = {"job", "instance"}, *tv[2] = {b->job, b->instance};
+    uint64_t n = 1 + s->nlabels;
+
+    if (o->label_limit == 0 && o->label_name_length_limit == 0 &&
+        o->label_value_length_limit == 0) {
+        return true;
+    }
+    /* Twice over the target labels: the count comes first, as in Prometheus. */
+    for (int pass = 0; pass < 2; pass++) {
+        for (uint32_t i = 0; i < 2 + b->ntarget_labels; i++) {
+            const char *name = i < 2 ? tn[i] : b->target_labels[i - 2].name;
+            const char *value = i < 2 ? tv[i] : b->target_labels[i - 2].value;
+            if (value == NULL || value[0] == '\0' || has_label(s, name)) {
+                continue;
+            }
+            if (pass == 0) {
+                n++;
+            }
+            else if (!label_fits(o, s, name, value, b)) {
+                return false;
+            }
+        }
+        if (pass == 0 && o->label_limit > 0 && n > o->label_limit) {
+            batch_fail(b, REASON_LIMIT,
+                       "label_limit exceeded (metric: %.50s, number of labels: %llu, limit: %llu)",
+                       s->name, (unsigned long long)n, (unsigned long long)o->label_limit);
+            return false;
+        }
+    }
+    if (!label_fits(o, s, "__name__", s->name, b)) {
+        return false;
+    }
+    for (uint32_t i = 0; i < s->nlabels; i++) {
+        if (!label_fits(o, s, s->labels[i].name, s->labels[i].value, b)) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* One pass over the samples: relabel, drop, rename conflicts, timestamps, limits. */
 static void
 apply_semantics(struct prom_job *j, struct batch *b)
@@ -227,9 +306,7 @@ apply_semantics(struct prom_job *j, struct batch *b)
         if (!j->opts.honor_timestamps) {
             s->has_ts = false;
         }
-        if (j->opts.label_limit > 0 && s->nlabels > j->opts.label_limit) {
-            batch_fail(b, REASON_LIMIT, "label_limit exceeded: %s has %u labels (limit %llu)",
-                       s->name, s->nlabels, (unsigned long long)j->opts.label_limit);
+        if (!labels_fit(&j->opts, s, b)) {
             b->nsamples = 0;
             return;
         }
@@ -301,23 +378,13 @@ static void prom_check(struct conf_ctx *x, void *base, const struct conf_node *m
 static const char *const scrape_unsupported[] = {
     "relabel_configs",
     "*_sd_configs",
-    "oauth2",
-    "proxy_url",
-    "no_proxy",
-    "proxy_from_environment",
-    "proxy_connect_header",
-    "enable_http2",
-    "http_headers",
     "scrape_classic_histograms",
     "always_scrape_classic_histograms",
     "native_histogram_*",
     "convert_classic_histograms_to_nhcb",
     "scrape_native_histograms",
-    "scrape_protocols",
     "fallback_scrape_protocol",
     "target_limit",
-    "label_name_length_limit",
-    "label_value_length_limit",
     "keep_dropped_targets",
     "track_timestamps_staleness",
     "metric_name_validation_scheme",
@@ -357,17 +424,22 @@ static const struct conf_field scrape_fields[] = {
     PO("sample_limit", CONF_FT_INT, sample_limit, 0, .def = "0", .min = 0, .max = INT64_MAX,
        .desc = "Fail a scrape with more samples (0: no limit)."),
     PO("label_limit", CONF_FT_INT, label_limit, 0, .def = "0", .min = 0, .max = INT64_MAX,
-       .desc = "Fail a scrape with a sample with more labels (0: no limit)."),
+       .desc = "Fail a scrape with a series of more labels, __name__ and target labels "
+               "counted, as Prometheus counts them (0: no limit)."),
+    PO("label_name_length_limit", CONF_FT_INT, label_name_length_limit, 0, .def = "0", .min = 0,
+       .max = INT64_MAX, .desc = "Fail a scrape with a longer label name (0: no limit)."),
+    PO("label_value_length_limit", CONF_FT_INT, label_value_length_limit, 0, .def = "0", .min = 0,
+       .max = INT64_MAX,
+       .desc = "Fail a scrape with a longer label value, the metric name included (0: no "
+               "limit)."),
+    CONF_FLDN("scrape_protocols", CONF_FT_STRLIST, struct job_prom_conf, scrape_protocols,
+              nscrape_protocols, .flags = CONF_F_OPTS | CONF_F_NONEMPTY,
+              .desc = "Formats asked for, most wanted first: OpenMetricsText1.0.0, "
+                      "OpenMetricsText0.0.1, PrometheusText1.0.0, PrometheusText0.0.4 (not "
+                      "PrometheusProto). Unset: OpenMetrics 1.0.0, then 0.0.1, then text 0.0.4."),
     SC("body_size_limit", CONF_FT_SIZE, body_size_limit, .def = "0",
        .desc = "Largest uncompressed body (0: pollster's default, 10MiB)."),
     CONF_HTTP_CLIENT_FIELDS(struct config_job, http),
-    SC("bearer_token", CONF_FT_STR, http.authorization.credentials, .flags = CONF_F_SECRET,
-       .desc = "Legacy: authorization with type Bearer."),
-    SC("bearer_token_file", CONF_FT_PATH, http.authorization.credentials_file,
-       .flags = CONF_F_NONEMPTY,
-       .desc = "Legacy: authorization credentials_file with type Bearer."),
-    SC("follow_redirects", CONF_FT_BOOL, http.follow_redirects, .def = "true",
-       .desc = "Follow HTTP redirects (http and https only)."),
     CONF_FLDN("metric_relabel_configs", CONF_FT_LIST, struct job_prom_conf, relabels, nrelabels,
               .flags = CONF_F_OPTS, .sub = &conf_relabel_section,
               .desc = "Rules applied to scraped samples."),
@@ -380,6 +452,111 @@ static const struct conf_section scrape_section = {.name = "scrape_configs[]",
                                                    .opts_off = offsetof(struct config_job, opts),
                                                    .opts_size = sizeof(struct job_prom_conf),
                                                    .check = prom_check};
+
+/* scrape_protocols: Prometheus' names and media types (config.ScrapeProtocolsHeaders). */
+static const struct {
+    const char *name, *media;
+} protocols[] = {
+    {"PrometheusProto", NULL}, /* known, refused: pollster parses no protobuf */
+    {"PrometheusText0.0.4", "text/plain;version=0.0.4"},
+    {"PrometheusText1.0.0", "text/plain;version=1.0.0"},
+    {"OpenMetricsText0.0.1", "application/openmetrics-text;version=0.0.1"},
+    {"OpenMetricsText1.0.0", "application/openmetrics-text;version=1.0.0"},
+};
+#define NPROTOCOLS (sizeof(protocols) / sizeof(protocols[0]))
+
+void
+job_prom_accept(struct strbuf *sb, char *const *protos, size_t n)
+{
+    /* Prometheus' weights: one more than the protocols it knows, down by one each. */
+    size_t w = NPROTOCOLS + 1;
+
+    for (size_t i = 0; i < n; i++) {
+        for (size_t k = 0; k < NPROTOCOLS; k++) {
+            if (protocols[k].media != NULL && strcmp(protocols[k].name, protos[i]) == 0) {
+                strbuf_printf(sb, "%s;q=0.%zu,", protocols[k].media, w > 0 ? w-- : 0);
+            }
+        }
+    }
+    strbuf_printf(sb, "*/*;q=0.%zu", w);
+}
+
+/* The scrape keys a job leaves out take global's value, as in Prometheus. */
+static void
+inherit_global(struct conf_ctx *x, struct config_job *job, const struct conf_node *map)
+{
+    const struct config_global *g = &x->cfg->global;
+    struct job_prom_conf *pc = job->opts;
+
+    if (conf_tree_get(map, "body_size_limit") == NULL) {
+        job->body_size_limit = g->body_size_limit;
+    }
+    if (conf_tree_get(map, "sample_limit") == NULL) {
+        pc->sample_limit = g->sample_limit;
+    }
+    if (conf_tree_get(map, "label_limit") == NULL) {
+        pc->label_limit = g->label_limit;
+    }
+    if (conf_tree_get(map, "label_name_length_limit") == NULL) {
+        pc->label_name_length_limit = g->label_name_length_limit;
+    }
+    if (conf_tree_get(map, "label_value_length_limit") == NULL) {
+        pc->label_value_length_limit = g->label_value_length_limit;
+    }
+    if (conf_tree_get(map, "scrape_protocols") == NULL && g->nscrape_protocols > 0) {
+        pc->scrape_protocols = calloc(g->nscrape_protocols, sizeof(char *));
+        if (pc->scrape_protocols == NULL) {
+            conf_oom(x);
+            return;
+        }
+        for (size_t i = 0; i < g->nscrape_protocols; i++) {
+            pc->scrape_protocols[i] = strdup(g->scrape_protocols[i]);
+            pc->nscrape_protocols++;
+            if (pc->scrape_protocols[i] == NULL) {
+                conf_oom(x);
+                return;
+            }
+        }
+    }
+}
+
+/*
+ * Checks the scrape_protocols of @pc: those of the job's @list, or inherited from global (errors
+ * then at the job's @map, naming global).
+ */
+static void
+protocols_check(struct conf_ctx *x, const struct job_prom_conf *pc, const struct conf_node *list,
+                const struct conf_node *map)
+{
+    for (size_t i = 0; i < pc->nscrape_protocols; i++) {
+        const char *p = pc->scrape_protocols[i];
+        const struct conf_node *at = list == NULL ? map : i < list->n ? list->kids[i] : list;
+        const char *where = list == NULL ? "global " : "";
+        size_t k = 0;
+        while (k < NPROTOCOLS && strcmp(protocols[k].name, p) != 0) {
+            k++;
+        }
+        if (k == NPROTOCOLS) {
+            conf_err(x, at,
+                     "unknown %sscrape protocol \"%s\" (OpenMetricsText1.0.0, "
+                     "OpenMetricsText0.0.1, PrometheusText1.0.0, PrometheusText0.0.4)",
+                     where, p);
+        }
+        else if (protocols[k].media == NULL) {
+            conf_err(x, at,
+                     "%sscrape protocol \"%s\" is not supported: pollster parses the text "
+                     "formats only (OpenMetricsText1.0.0, OpenMetricsText0.0.1, "
+                     "PrometheusText1.0.0, PrometheusText0.0.4)",
+                     where, p);
+        }
+        for (size_t d = 0; d < i; d++) {
+            if (strcmp(pc->scrape_protocols[d], p) == 0) {
+                conf_err(x, at, "duplicate %sscrape protocol \"%s\"", where, p);
+                break;
+            }
+        }
+    }
+}
 
 /* Resolves the job's targets: static_configs and file_sd_configs, as Prometheus does. */
 static void
@@ -395,6 +572,8 @@ prom_check(struct conf_ctx *x, void *base, const struct conf_node *map, const ch
         conf_err(x, n, "metrics_path \"%s\" must start with /", pc->metrics_path);
         return;
     }
+    inherit_global(x, job, map);
+    protocols_check(x, pc, conf_tree_get(map, "scrape_protocols"), map);
     d = (struct conf_targets_defaults){
         .scheme = pc->scheme == JOB_PROM_SCHEME_HTTPS ? "https" : "http",
         .metrics_path = pc->metrics_path,
@@ -427,8 +606,11 @@ prom_state_new(const struct config_job *job, char *err, size_t errlen)
         .honor_timestamps = sc->honor_timestamps,
         .sample_limit = (uint64_t)sc->sample_limit,
         .label_limit = (uint64_t)sc->label_limit,
+        .label_name_length_limit = (uint64_t)sc->label_name_length_limit,
+        .label_value_length_limit = (uint64_t)sc->label_value_length_limit,
         .timeout_ms = job->timeout_ms,
     };
+    struct strbuf accept;
 
     if (sc->nrelabels > 0) {
         rules = calloc(sc->nrelabels, sizeof(*rules));
@@ -455,10 +637,21 @@ prom_state_new(const struct config_job *job, char *err, size_t errlen)
         po.nrules++;
     }
     po.rules = rules;
+    strbuf_init(&accept);
+    if (sc->nscrape_protocols > 0) {
+        job_prom_accept(&accept, sc->scrape_protocols, sc->nscrape_protocols);
+        po.accept = accept.oom ? NULL : accept.data;
+    }
+    /* Out of memory for the Accept value: the state takes the rules and is freed at once. */
     void *state = job_prom_new(&po);
+    if (state != NULL && sc->nscrape_protocols > 0 && po.accept == NULL) {
+        prom_free(state);
+        state = NULL;
+    }
     if (state == NULL) {
         snprintf(err, errlen, "out of memory");
     }
+    strbuf_release(&accept);
     return state;
 }
 
@@ -467,8 +660,12 @@ prom_identity(const struct config_job *job, struct strbuf *sb)
 {
     const struct job_prom_conf *sc = job->opts;
 
-    strbuf_printf(sb, "S%d%d%d%lld,%lld\x1f", sc->honor_labels, sc->honor_timestamps,
-                  sc->enable_compression, (long long)sc->sample_limit, (long long)sc->label_limit);
+    strbuf_printf(sb, "S%d%d%d%lld,%lld,%lld,%lld\x1f", sc->honor_labels, sc->honor_timestamps,
+                  sc->enable_compression, (long long)sc->sample_limit, (long long)sc->label_limit,
+                  (long long)sc->label_name_length_limit, (long long)sc->label_value_length_limit);
+    for (size_t i = 0; i < sc->nscrape_protocols; i++) {
+        strbuf_printf(sb, "p%s\x1f", sc->scrape_protocols[i]);
+    }
     for (size_t i = 0; i < sc->nrelabels; i++) {
         const struct config_relabel *r = &sc->relabels[i];
         strbuf_printf(sb, "M%d|%s|%s|%s|%s|", (int)r->action, r->separator ? r->separator : "",

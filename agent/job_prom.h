@@ -21,10 +21,13 @@
 struct prom_opts {
     bool honor_labels;
     bool honor_timestamps;
-    uint64_t sample_limit;      /* 0 = none */
-    uint64_t label_limit;       /* 0 = none */
-    int64_t timeout_ms;         /* sent as X-Prometheus-Scrape-Timeout-Seconds */
-    struct relabel_rule *rules; /* ownership passes to the state, also on failure */
+    uint64_t sample_limit; /* 0 = none */
+    uint64_t label_limit;  /* 0 = none: labels of a sample, __name__ and target labels in */
+    uint64_t label_name_length_limit;  /* 0 = none */
+    uint64_t label_value_length_limit; /* 0 = none (the metric name is __name__'s value) */
+    const char *accept;                /* the Accept header value; NULL: PROM_PARSE_ACCEPT */
+    int64_t timeout_ms;                /* sent as X-Prometheus-Scrape-Timeout-Seconds */
+    struct relabel_rule *rules;        /* ownership passes to the state, also on failure */
     size_t nrules;
 };
 
@@ -42,15 +45,30 @@ struct job_prom_conf {
     struct config_param *params; /* sorted by name */
     size_t nparams;
     bool honor_labels;
-    bool honor_timestamps;           /* default true */
-    bool enable_compression;         /* default true: Accept-Encoding gzip */
-    int64_t sample_limit;            /* 0 = no limit */
-    int64_t label_limit;             /* 0 = no limit */
+    bool honor_timestamps;            /* default true */
+    bool enable_compression;          /* default true: Accept-Encoding gzip */
+    int64_t sample_limit;             /* 0 = no limit */
+    int64_t label_limit;              /* 0 = no limit */
+    int64_t label_name_length_limit;  /* 0 = no limit */
+    int64_t label_value_length_limit; /* 0 = no limit */
+    char **scrape_protocols;          /* Prometheus names, in preference order; none: default */
+    size_t nscrape_protocols;
     struct config_relabel *relabels; /* metric_relabel_configs, in order */
     size_t nrelabels;
 };
 
-/* The per-target state; NULL when out of memory (the rules are released then too). */
+/*
+ * The per-target state; NULL when out of memory (the rules are released then too). @opts->accept
+ * is copied.
+ */
 void *job_prom_new(const struct prom_opts *opts);
+
+/*
+ * The Accept header value for the scrape_protocols @protos (Prometheus names, validated) in
+ * preference order, with Prometheus' q-values: the first gets q=0.6, each next one 0.1 less,
+ * then "*" "/" "*" with the next one. Appended to @sb.
+ */
+struct strbuf;
+void job_prom_accept(struct strbuf *sb, char *const *protos, size_t n);
 
 #endif

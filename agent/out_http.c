@@ -27,6 +27,7 @@
 #include "clock.h"
 #include "conf.h"
 #include "conf_http.h"
+#include "oauth2.h"
 #include "conf_targets.h"
 #include "log.h"
 #include "loop.h"
@@ -63,6 +64,9 @@ struct out_http {
     /* the request */
     CURL *easy;
     struct curl_slist *headers;
+    struct curl_slist *proxy_headers; /* owned: CONNECT lines (proxy_connect_header) */
+    struct oauth2 *oauth2;            /* owned: with http.oauth2 */
+    struct curl_slist *auth_headers;  /* owned: headers plus the oauth2 token's line */
     struct loop_xfer xfer;
     bool in_flight;
     bool from_spool;      /* else: the first req_recs records of the memory queue */
@@ -480,7 +484,7 @@ easy_prepare(struct out_http *h, const char *data, size_t len)
             rc = curl_easy_setopt(h->easy, opt, val);                                              \
     } while (0)
         /* Auth, TLS, headers (after ours in h->headers), user agent, protocols. */
-        rc = httpc_apply(h->easy, &h->http, &h->headers);
+        rc = httpc_apply(h->easy, &h->http, &h->headers, &h->proxy_headers);
         SET(CURLOPT_URL, h->url);
         SET(CURLOPT_NOSIGNAL, 1L);
         SET(CURLOPT_CONNECTTIMEOUT_MS, (long)h->o.timeout_ms);
@@ -503,6 +507,46 @@ easy_prepare(struct out_http *h, const char *data, size_t len)
 }
 
 static void request_done(struct loop_xfer *x, CURLcode rc);
+
+/* oauth2_done_fn: the prepared request goes out with the token, or fails as a request would. */
+static void
+token_cb(void *arg, const char *line, enum reason reason, const char *error)
+{
+    struct out_http *h = arg;
+
+    (void)reason;
+    if (line != NULL && oauth2_set_header(line, h->easy, h->headers, &h->auth_headers) == 0 &&
+        loop_xfer_start(h->loop, &h->xfer) == 0) {
+        return;
+    }
+    snprintf(h->xfer.errbuf, sizeof(h->xfer.errbuf), "oauth2: %s",
+             line != NULL ? "cannot start the request" : error);
+    request_done(&h->xfer, CURLE_LOGIN_DENIED); /* retried like any transport failure */
+}
+
+/* Starts the prepared request, after fetching an oauth2 token when the cached one is stale. */
+static int
+start_request(struct out_http *h)
+{
+    char why[CURL_ERROR_SIZE + 32];
+    const char *line;
+
+    if (h->oauth2 == NULL) {
+        return loop_xfer_start(h->loop, &h->xfer);
+    }
+    line = oauth2_cached(h->oauth2, clock_mono_ms());
+    if (line == NULL) {
+        int rc = oauth2_fetch(h->oauth2, h->o.timeout_ms, token_cb, h, why, sizeof(why));
+        if (rc != 0) {
+            log_err("out_http: %s: %s", h->what, why);
+        }
+        return rc;
+    }
+    if (oauth2_set_header(line, h->easy, h->headers, &h->auth_headers) != 0) {
+        return -ENOMEM;
+    }
+    return loop_xfer_start(h->loop, &h->xfer);
+}
 
 static void
 send_next(struct out_http *h)
@@ -552,7 +596,7 @@ send_next(struct out_http *h)
         h->xfer.easy = h->easy;
         h->xfer.done = request_done;
         h->xfer.arg = h;
-        rc = loop_xfer_start(h->loop, &h->xfer);
+        rc = start_request(h);
     }
     if (rc != 0) {
         log_err("out_http: %s: cannot send a request: %s; retrying later", h->what, strerror(-rc));
@@ -809,10 +853,13 @@ out_http_free(void *state)
         mem_pop(h);
     }
     spool_close(h->spool);
+    oauth2_release(h->oauth2, h);
+    curl_slist_free_all(h->auth_headers);
     if (h->easy != NULL) {
         curl_easy_cleanup(h->easy);
     }
     curl_slist_free_all(h->headers);
+    curl_slist_free_all(h->proxy_headers);
     if (h->zs_ready) {
         deflateEnd(&h->zs);
     }
@@ -851,7 +898,8 @@ out_http_new(struct loop *l, const struct out_http_opts *o, char *err, size_t er
     h->timer = evtimer_new(loop_base(l), timer_cb, h);
     h->sync_timer = evtimer_new(loop_base(l), sync_cb, h);
     if (h->what == NULL || h->url == NULL || h->timer == NULL || h->sync_timer == NULL ||
-        (o->http != NULL && httpc_opts_copy(&h->http, o->http) != 0)) {
+        (o->http != NULL && httpc_opts_copy(&h->http, o->http) != 0) ||
+        (h->http.oauth2 != NULL && (h->oauth2 = oauth2_new(l, h->http.oauth2)) == NULL)) {
         snprintf(err, errlen, "out of memory");
         out_http_free(h);
         return NULL;
@@ -909,6 +957,17 @@ _Static_assert(sizeof(enum out_http_compression) == sizeof(int), "enum size");
 static void http_check(struct conf_ctx *x, void *base, const struct conf_node *map,
                        const char *path);
 
+/* What conf_http_resolve added to the client settings. */
+static void
+http_release(void *base)
+{
+    struct config_output *o = base;
+
+    if (o->opts != NULL) {
+        conf_http_release(&((struct out_http_conf *)o->opts)->http);
+    }
+}
+
 #define HO(k, t, m, fl, ...)                                                                       \
     CONF_FLD(k, t, struct out_http_conf, m, .flags = CONF_F_OPTS | (fl), __VA_ARGS__)
 static const struct conf_field http_fields[] = {
@@ -917,12 +976,7 @@ static const struct conf_field http_fields[] = {
        .desc = "Where batches are POSTed."),
     CONF_FLDN("headers", CONF_FT_HEADERS, struct out_http_conf, http.headers, http.nheaders,
               .flags = CONF_F_OPTS, .desc = "Request headers (values are not shown anywhere)."),
-    HO("basic_auth", CONF_FT_SECTION, http.basic_auth, 0, .sub = &conf_http_basic_auth_section,
-       .desc = "Basic authentication."),
-    HO("authorization", CONF_FT_SECTION, http.authorization, 0,
-       .sub = &conf_http_authorization_section, .desc = "Authorization header."),
-    HO("tls_config", CONF_FT_SECTION, http.tls, 0, .sub = &conf_http_tls_section,
-       .desc = "TLS settings."),
+    CONF_HTTP_CLIENT_FIELDS_F(struct out_http_conf, http, CONF_F_OPTS),
     HO("timeout", CONF_FT_DURATION, timeout_ms, 0, .def = "10s",
        .desc = "Deadline of one request."),
     HO("batch_max_bytes", CONF_FT_SIZE, batch_max_bytes, 0, .def = "1MiB",
@@ -953,7 +1007,8 @@ static const struct conf_section http_section = {.name = "outputs[] (type http)"
                                                  CONF_FIELDS(http_fields),
                                                  .opts_off = offsetof(struct config_output, opts),
                                                  .opts_size = sizeof(struct out_http_conf),
-                                                 .check = http_check};
+                                                 .check = http_check,
+                                                 .release = http_release};
 
 static void
 http_check(struct conf_ctx *x, void *base, const struct conf_node *map, const char *path)
@@ -972,6 +1027,12 @@ http_check(struct conf_ctx *x, void *base, const struct conf_node *map, const ch
         }
     }
     conf_http_resolve(x, &hc->http, map);
+    n = conf_tree_get(map, "follow_redirects");
+    if (n != NULL && hc->http.follow_redirects) {
+        conf_err(x, n,
+                 "follow_redirects: true is not supported for an output: a sink that "
+                 "redirects a POST is misconfigured (the body is not replayed)");
+    }
     if (hc->timeout_ms == 0) {
         conf_err(x, conf_tree_get(map, "timeout"), "timeout must be greater than 0");
     }
@@ -1007,12 +1068,10 @@ http_open(const struct config_output *co, const char *what, struct loop *l, stru
           char *err, size_t errlen)
 {
     const struct out_http_conf *hc = co->opts;
-    char *headers[CONF_HTTP_MAX_HEADERS + 1];
     struct httpc_opts http;
     int rc;
 
-    memset(headers, 0, sizeof(headers));
-    rc = conf_http_client(&hc->http, what, &http, headers, err, errlen);
+    rc = conf_http_client(&hc->http, what, &http, err, errlen);
     if (rc == 0) {
         struct out_http_opts o = {
             .what = what,
@@ -1040,7 +1099,9 @@ http_open(const struct config_output *co, const char *what, struct loop *l, stru
             rc = -EINVAL;
         }
     }
-    conf_http_client_release(headers);
+    if (rc == 0) {
+        httpc_opts_release(&http);
+    }
     return rc;
 }
 
@@ -1061,8 +1122,18 @@ static void
 http_identity(const struct config_output *co, struct strbuf *sb)
 {
     const struct out_http_conf *hc = co->opts;
+    struct httpc_opts http;
+    char err[64];
 
     strbuf_printf(sb, "%s\x1f%d", hc->url, (int)hc->fsync);
+    /* The client settings too: a reload with a new credential or proxy reopens the output. */
+    if (conf_http_client(&hc->http, "", &http, err, sizeof(err)) == 0) {
+        httpc_identity(sb, &http);
+        httpc_opts_release(&http);
+    }
+    else {
+        sb->oom = true;
+    }
 }
 
 const struct output_type out_http_type = {

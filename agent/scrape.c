@@ -17,14 +17,20 @@
 #include "clock.h"
 #include "log.h"
 #include "loop.h"
+#include "oauth2.h"
 
 struct scrape {
-    struct loop *loop;           /* borrowed */
-    struct curl_slist *headers;  /* owned: the kind's lines, then opts.http->headers */
-    const struct job_kind *kind; /* borrowed */
-    void *kind_state;            /* borrowed: owned by the target */
-    struct scrape_opts opts;     /* strings borrowed */
-    CURL *easy;                  /* owned */
+    struct loop *loop;                /* borrowed */
+    struct curl_slist *headers;       /* owned: the kind's lines, then opts.http->headers */
+    struct curl_slist *proxy_headers; /* owned: opts.http->proxy_headers */
+    struct oauth2 *oauth2;            /* owned: the token source, with opts.http->oauth2 */
+    struct curl_slist *auth_headers;  /* owned: headers plus the token's line (oauth2) */
+    bool token_wait;                  /* a run waits for its token */
+    CURL *blank;                      /* owned (oauth2): a handle that never ran, for finish */
+    const struct job_kind *kind;      /* borrowed */
+    void *kind_state;                 /* borrowed: owned by the target */
+    struct scrape_opts opts;          /* strings borrowed */
+    CURL *easy;                       /* owned */
     struct loop_xfer xfer;
     struct batch *batch; /* borrowed while a run is in flight */
     uint64_t body_bytes;
@@ -265,7 +271,7 @@ easy_setup(struct scrape *s)
         rc = CURLE_OUT_OF_MEMORY;
     }
     if (rc == CURLE_OK) {
-        rc = httpc_apply(e, h, &s->headers);
+        rc = httpc_apply(e, h, &s->headers, &s->proxy_headers);
     }
     SET(CURLOPT_URL, s->opts.url);
     SET(CURLOPT_NOSIGNAL, 1L);
@@ -317,6 +323,12 @@ scrape_new(struct loop *l, const struct scrape_opts *opts, const struct job_kind
     s->done = done;
     s->arg = arg;
     s->easy = curl_easy_init();
+    if (s->opts.http != NULL && s->opts.http->oauth2 != NULL &&
+        ((s->oauth2 = oauth2_new(l, s->opts.http->oauth2)) == NULL ||
+         (s->blank = curl_easy_init()) == NULL)) {
+        scrape_free(s);
+        return NULL;
+    }
     if (s->easy == NULL || easy_setup(s) != 0) {
         scrape_free(s);
         return NULL;
@@ -336,23 +348,87 @@ scrape_free(struct scrape *s)
     if (s->xfer.active) {
         loop_xfer_cancel(s->loop, &s->xfer);
     }
+    oauth2_release(s->oauth2, s);
+    if (s->blank != NULL) {
+        curl_easy_cleanup(s->blank);
+    }
     if (s->easy != NULL) {
         curl_easy_cleanup(s->easy);
     }
     curl_slist_free_all(s->headers);
+    curl_slist_free_all(s->proxy_headers);
+    curl_slist_free_all(s->auth_headers);
     free(s);
 }
 
 bool
 scrape_busy(const struct scrape *s)
 {
-    return s->xfer.active;
+    return s->xfer.active || s->token_wait;
+}
+
+/* Starts the transfer of the run in s->batch; on failure the batch says why. */
+static int
+xfer_start(struct scrape *s)
+{
+    struct batch *b = s->batch;
+    int err = loop_xfer_start(s->loop, &s->xfer);
+
+    if (err != 0) {
+        batch_fail(b, REASON_INTERNAL, "%s", s->xfer.errbuf);
+        s->batch = NULL;
+    }
+    return err;
+}
+
+/*
+ * oauth2_done_fn: the token of a waiting run arrived (the run starts, with what is left of its
+ * deadline) or could not be had (the run fails with the token request's reason).
+ */
+static void
+scrape_token_cb(void *arg, const char *line, enum reason reason, const char *error)
+{
+    struct scrape *s = arg;
+    struct batch *b = s->batch;
+    int64_t left = s->opts.timeout_ms - (int64_t)((clock_mono_s() - s->started) * 1000.0);
+
+    s->token_wait = false;
+    if (line != NULL && left > 0 &&
+        oauth2_set_header(line, s->easy, s->headers, &s->auth_headers) == 0) {
+        curl_easy_setopt(s->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)left);
+        curl_easy_setopt(s->easy, CURLOPT_TIMEOUT_MS, (long)left);
+        if (xfer_start(s) == 0) {
+            return;
+        }
+    }
+    else if (line != NULL && left <= 0) {
+        batch_fail(b, REASON_TIMEOUT, "timeout after %lld ms (fetching the oauth2 token)",
+                   (long long)s->opts.timeout_ms);
+    }
+    else if (line != NULL) {
+        batch_fail(b, REASON_INTERNAL, "out of memory");
+    }
+    else {
+        batch_fail(b, reason, "oauth2: %s", error);
+    }
+    b->duration_s = clock_mono_s() - s->started;
+    b->http_status = 0;
+    /*
+     * The kind finishes the failed run as any other (a probe adds probe_success 0), reading a
+     * handle that never ran: the target's own still holds the last run's figures.
+     */
+    if (s->kind->finish != NULL) {
+        struct scrape_result res = {.rc = CURLE_LOGIN_DENIED, .duration_s = b->duration_s};
+        s->kind->finish(s->kind_state, &res, s->blank, b);
+    }
+    s->batch = NULL;
+    s->done(s, b, s->arg);
 }
 
 int
 scrape_start(struct scrape *s, struct batch *b)
 {
-    if (s->xfer.active) {
+    if (scrape_busy(s)) {
         batch_fail(b, REASON_INTERNAL, "previous run still in flight");
         return -EBUSY;
     }
@@ -373,11 +449,28 @@ scrape_start(struct scrape *s, struct batch *b)
         return -EINVAL;
     }
     s->started = clock_mono_s();
-    int err = loop_xfer_start(s->loop, &s->xfer);
-    if (err != 0) {
-        batch_fail(b, REASON_INTERNAL, "%s", s->xfer.errbuf);
-        s->batch = NULL;
-        return err;
+    if (s->oauth2 != NULL) {
+        const char *line = oauth2_cached(s->oauth2, clock_mono_ms());
+        char why[CURL_ERROR_SIZE + 32];
+        if (line == NULL) {
+            int err =
+                oauth2_fetch(s->oauth2, s->opts.timeout_ms, scrape_token_cb, s, why, sizeof(why));
+            if (err != 0) {
+                batch_fail(b, REASON_INTERNAL, "%s", why);
+                s->batch = NULL;
+                return err;
+            }
+            s->token_wait = true;
+            return 0;
+        }
+        /* A good token: this run has its whole deadline. */
+        curl_easy_setopt(s->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)s->opts.timeout_ms);
+        curl_easy_setopt(s->easy, CURLOPT_TIMEOUT_MS, (long)s->opts.timeout_ms);
+        if (oauth2_set_header(line, s->easy, s->headers, &s->auth_headers) != 0) {
+            batch_fail(b, REASON_INTERNAL, "out of memory");
+            s->batch = NULL;
+            return -ENOMEM;
+        }
     }
-    return 0;
+    return xfer_start(s);
 }

@@ -103,10 +103,8 @@ merge_labels(const struct config *c, const struct config_job *job, const struct 
 /* Everything that shapes a target's runs, as one string (never printed: holds secrets). */
 static void
 identity(struct strbuf *sb, const struct config_job *job, const struct config_target *t,
-         const struct label *labels, size_t nlabels)
+         const struct label *labels, size_t nlabels, const struct httpc_opts *http)
 {
-    const struct config_http *h = &job->http;
-
     strbuf_reset(sb);
     strbuf_printf(sb, "%s\x1f%s\x1f%s\x1f%s\x1f%lld\x1f%lld\x1f%llu\x1f", job->kind->name,
                   job->name, t->url, t->instance, (long long)job->interval_ms,
@@ -114,18 +112,7 @@ identity(struct strbuf *sb, const struct config_job *job, const struct config_ta
     for (size_t i = 0; i < nlabels; i++) {
         strbuf_printf(sb, "L%s=%s\x1f", labels[i].name, labels[i].value);
     }
-    strbuf_printf(sb, "A%s:%s\x1f%s:%s\x1fT%s|%s|%s|%s|%d\x1fR%d\x1f",
-                  h->basic_auth.username ? h->basic_auth.username : "",
-                  h->basic_auth.password ? h->basic_auth.password : "",
-                  h->authorization.type ? h->authorization.type : "",
-                  h->authorization.credentials ? h->authorization.credentials : "",
-                  h->tls.ca_file ? h->tls.ca_file : "", h->tls.cert_file ? h->tls.cert_file : "",
-                  h->tls.key_file ? h->tls.key_file : "",
-                  h->tls.server_name ? h->tls.server_name : "", h->tls.insecure_skip_verify,
-                  h->follow_redirects);
-    for (size_t i = 0; i < h->nheaders; i++) {
-        strbuf_printf(sb, "H%s:%s\x1f", h->headers[i].name, h->headers[i].value);
-    }
+    httpc_identity(sb, http);
     if (job->kind->identity != NULL) {
         job->kind->identity(job, sb);
     }
@@ -135,13 +122,11 @@ static int
 add_one(struct engine *e, const struct config *c, const struct config_job *job,
         const struct config_target *t, struct strbuf *id, char *err, size_t errlen)
 {
-    char *headers[CONF_HTTP_MAX_HEADERS + 1];
     char who[300];
     size_t nlabels = 0;
     struct target_spec spec;
     int rc = -EINVAL;
 
-    memset(headers, 0, sizeof(headers));
     memset(&spec, 0, sizeof(spec));
     struct label *labels = merge_labels(c, job, t, &nlabels);
     if (labels == NULL) {
@@ -149,13 +134,13 @@ add_one(struct engine *e, const struct config *c, const struct config_job *job,
         return -ENOMEM;
     }
     snprintf(who, sizeof(who), "job \"%s\"", job->name);
-    if (conf_http_client(&job->http, who, &spec.http, headers, err, errlen) != 0) {
+    if (conf_http_client(&job->http, who, &spec.http, err, errlen) != 0) {
         goto out;
     }
     if (job->kind->client != NULL) {
         job->kind->client(job, &spec.http, &spec.fresh_connect);
     }
-    identity(id, job, t, labels, nlabels);
+    identity(id, job, t, labels, nlabels, &spec.http);
     if (id->oom) {
         snprintf(err, errlen, "out of memory");
         goto out;
@@ -176,7 +161,7 @@ add_one(struct engine *e, const struct config *c, const struct config_job *job,
     }
     rc = engine_add_target(e, &spec, err, errlen);
 out:
-    conf_http_client_release(headers);
+    httpc_opts_release(&spec.http);
     free(labels);
     return rc;
 }

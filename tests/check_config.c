@@ -343,9 +343,17 @@ static const struct invalid_case {
      "  - job_name: node\n"
      "    tls_config:\n"
      "      insecure_skip_verify: true\n"
-     "      server_name: x\n"
      "      cert_file: /dev/null\n",
-     {"pollster.yaml:4:7: tls_config needs both cert_file and key_file, or neither"}},
+     {"pollster.yaml:4:7: tls_config needs a client certificate (cert or cert_file) and its key "
+      "(key or key_file), or neither"}},
+    {"tls server_name (libcurl cannot send another SNI)",
+     "scrape_configs:\n"
+     "  - job_name: node\n"
+     "    tls_config: {server_name: node.internal}\n",
+     {"pollster.yaml:3:31: tls_config.server_name is not supported: libcurl sends the URL's "
+      "host as TLS SNI and verifies the certificate against it, with no way to name another; "
+      "put the certificate's name in the target address (and resolve it to the target) "
+      "instead"}},
     {"probe URL not http",
      "probes:\n"
      "  - name: p\n"
@@ -647,8 +655,7 @@ static const struct invalid_case {
      "  - job_name: node\n"
      "    bearer_token: t\n"
      "    authorization: {credentials: c}\n",
-     {"pollster.yaml:3:19: bearer_token and bearer_token_file cannot be combined with "
-      "authorization"}},
+     {"pollster.yaml:4:5: at most one of bearer_token and authorization may be set"}},
     {"basic_auth with authorization",
      "scrape_configs:\n"
      "  - job_name: node\n"
@@ -748,14 +755,16 @@ START_TEST(test_unsupported_vs_typo)
     config_errors_init(&e);
     ck_assert_ptr_null(load("scrape_configs:\n"
                             "  - job_name: a\n"
-                            "    proxy_url: http://proxy:3128/\n"
-                            "    proxy_ur1: http://proxy:3128/\n",
+                            "    track_timestamps_staleness: true\n"
+                            "    track_timestamps_stalenes: true\n",
                             &e));
     ck_assert_uint_eq(e.n, 2);
-    ck_assert_str_eq(e.v[0].text, "pollster.yaml:3:5: unsupported key \"proxy_url\" in "
-                                  "scrape_configs[0] (not supported by pollster yet)");
-    ck_assert_str_eq(e.v[1].text, "pollster.yaml:4:5: unknown key \"proxy_ur1\" in "
-                                  "scrape_configs[0] (did you mean \"proxy_url\"?)");
+    ck_assert_str_eq(e.v[0].text,
+                     "pollster.yaml:3:5: unsupported key \"track_timestamps_staleness\" in "
+                     "scrape_configs[0] (not supported by pollster yet)");
+    ck_assert_str_eq(e.v[1].text,
+                     "pollster.yaml:4:5: unknown key \"track_timestamps_stalenes\" in "
+                     "scrape_configs[0] (did you mean \"track_timestamps_staleness\"?)");
     ck_assert_int_eq(e.v[1].line, 4);
     ck_assert_int_eq(e.v[1].col, 5);
     ck_assert_str_eq(e.v[1].file, "pollster.yaml");
@@ -1434,7 +1443,7 @@ static const char prometheus_yml[] =
     "      ca_file: ca.pem\n"
     "      cert_file: cert.pem\n"
     "      key_file: key.pem\n"
-    "      server_name: node.internal\n"
+    "      min_version: TLS12\n"
     "      insecure_skip_verify: false\n"
     "    static_configs:\n"
     "      - targets:\n"
@@ -1516,7 +1525,7 @@ START_TEST(test_prometheus_yml)
     ck_assert_str_eq(j->http.tls.ca_file, tmp_paths[2]);
     ck_assert_str_eq(j->http.tls.cert_file, tmp_paths[3]);
     ck_assert_str_eq(j->http.tls.key_file, tmp_paths[4]);
-    ck_assert_str_eq(j->http.tls.server_name, "node.internal");
+    ck_assert_int_eq(j->http.tls.min_version, CONFIG_TLS12);
     ck_assert(!j->http.tls.insecure_skip_verify);
     ck_assert_uint_eq(PROM(j)->nrelabels, 4);
     ck_assert_int_eq(PROM(j)->relabels[0].action, CONFIG_RELABEL_DROP);

@@ -1,10 +1,8 @@
 /*
  * Tests for httpc.c, the HTTP client setup every transfer shares: the one URL redactor (also on
  * strings that are no valid URL), loopback detection, deep copies of the client settings, and
- * that credentials never follow a redirect to another host:port. The end-to-end cases build
- * targets through the real config path (config_load_string + setup_targets) and run every auth
- * kind on every job kind against a mock target that answers 401 without the right
- * Authorization header.
+ * that credentials never follow a redirect to another host:port, and that the engine shows no
+ * URL userinfo. Every auth kind on every job kind is in check_auth.c.
  */
 #include "build-config.h"
 
@@ -194,91 +192,6 @@ START_TEST(test_credentials_stay_on_host)
 }
 END_TEST
 
-/* End to end, through the config: every auth kind on every job kind. */
-static int
-run_config(const char *yaml_tmpl, json_object **lines)
-{
-    char yaml[2048], err[512];
-    struct config_errors errs;
-
-    /* The job text with the mock's port in place of @PORT@. */
-    const char *at = strstr(yaml_tmpl, "@PORT@");
-    ck_assert_ptr_nonnull(at);
-    snprintf(yaml, sizeof(yaml), "%.*s%u%s", (int)(at - yaml_tmpl), yaml_tmpl,
-             mock_server_port(mock), at + 6);
-    memset(&errs, 0, sizeof(errs));
-    struct config *c = config_load_string("pollster.yaml", yaml, strlen(yaml), &errs);
-    ck_assert_msg(c != NULL, "config rejected: %s", yaml);
-    ck_assert_msg(setup_targets(eng, c, NULL, err, sizeof(err)) == 0, "%s", err);
-    int failed = engine_run_once(eng);
-    *lines = testutil_read_lines(pipefd[0]);
-    config_free(c);
-    config_errors_release(&errs);
-    return failed;
-}
-
-#define PROM_JOB                                                                                   \
-    "scrape_configs:\n"                                                                            \
-    "  - job_name: prom\n"                                                                         \
-    "    metrics_path: /simple\n"                                                                  \
-    "    static_configs: [{targets: ['127.0.0.1:@PORT@']}]\n"
-#define PROBE_JOB                                                                                  \
-    "probes:\n"                                                                                    \
-    "  - name: probe\n"                                                                            \
-    "    urls: ['http://127.0.0.1:@PORT@/ok']\n"
-#define JSON_JOB                                                                                   \
-    "json_jobs:\n"                                                                                 \
-    "  - name: json\n"                                                                             \
-    "    url: 'http://127.0.0.1:@PORT@/file/json_es_cluster_health.json'\n"                        \
-    "    metrics: [{name: es_active_shards, path: active_shards}]\n"
-#define BASIC "    basic_auth: {username: u, password: s3cret}\n"
-#define BEARER "    authorization: {credentials: s3cret}\n"
-#define HEADER "    headers: {Authorization: 'Token s3cret'}\n"
-
-static const struct {
-    const char *yaml;
-    const char *want; /* the Authorization value the target demands */
-} auth_cases[] = {
-    {PROM_JOB BASIC, "Basic dTpzM2NyZXQ="},  {PROM_JOB BEARER, "Bearer s3cret"},
-    {PROBE_JOB BASIC, "Basic dTpzM2NyZXQ="}, {PROBE_JOB BEARER, "Bearer s3cret"},
-    {PROBE_JOB HEADER, "Token s3cret"},      {JSON_JOB BASIC, "Basic dTpzM2NyZXQ="},
-    {JSON_JOB BEARER, "Bearer s3cret"},      {JSON_JOB HEADER, "Token s3cret"},
-};
-
-START_TEST(test_auth_reaches_target)
-{
-    json_object *lines;
-
-    mock_server_require_auth(mock, auth_cases[_i].want);
-    int failed = run_config(auth_cases[_i].yaml, &lines);
-    ck_assert_int_eq(json_object_array_length(lines), 1);
-    json_object *b = json_object_array_get_idx(lines, 0);
-    ck_assert_msg(failed == 0 && json_object_get_boolean(testutil_field(b, "ok")),
-                  "case %d (%s): %s", _i, auth_cases[_i].want, testutil_str(b, "error"));
-    ck_assert_msg(strstr(mock_server_last_headers(mock), auth_cases[_i].want) != NULL, "%s",
-                  mock_server_last_headers(mock));
-    /* The secret is in no output. */
-    ck_assert_ptr_null(strstr(json_object_to_json_string(lines), "s3cret"));
-    json_object_put(lines);
-}
-END_TEST
-
-/* The mock does reject: without credentials each kind's run fails with HTTP 401. */
-START_TEST(test_no_auth_is_rejected)
-{
-    static const char *const jobs[] = {PROM_JOB, PROBE_JOB, JSON_JOB};
-    json_object *lines;
-
-    mock_server_require_auth(mock, "Bearer s3cret");
-    int failed = run_config(jobs[_i], &lines);
-    ck_assert_int_eq(failed, 1);
-    json_object *b = json_object_array_get_idx(lines, 0);
-    ck_assert(!json_object_get_boolean(testutil_field(b, "ok")));
-    ck_assert_int_eq(json_object_get_int(testutil_field(b, "status")), 401);
-    json_object_put(lines);
-}
-END_TEST
-
 /* The engine shows a target's URL, instance and errors without the URL's userinfo. */
 START_TEST(test_engine_shows_no_userinfo)
 {
@@ -329,11 +242,8 @@ httpc_suite(void)
     tcase_set_timeout(tc, 30);
     suite_add_tcase(s, tc);
 
-    tc = tcase_create("auth_end_to_end");
+    tc = tcase_create("userinfo");
     tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_loop_test(tc, test_auth_reaches_target, 0,
-                        (int)(sizeof(auth_cases) / sizeof(auth_cases[0])));
-    tcase_add_loop_test(tc, test_no_auth_is_rejected, 0, 3);
     tcase_add_test(tc, test_engine_shows_no_userinfo);
     tcase_set_timeout(tc, 30);
     suite_add_tcase(s, tc);

@@ -352,15 +352,63 @@ START_TEST(test_sample_limit)
 }
 END_TEST
 
-START_TEST(test_label_limit)
+/*
+ * Prometheus' label limits count and measure the series as stored: __name__, the sample's
+ * labels and the target labels (job "node", instance "db1:9100", env, team); a scrape that
+ * breaks one fails with Prometheus' message.
+ */
+static const struct {
+    const char *path;
+    bool with_labels;
+    uint64_t limit, name_len, value_len;
+    const char *error; /* NULL: the scrape succeeds */
+} limit_cases[] = {
+    {"/text/a%7Bx%3D%221%22%2Cy%3D%222%22%7D%201%0A", false, 5, 0, 0, NULL},
+    {"/text/a%7Bx%3D%221%22%2Cy%3D%222%22%7D%201%0A", false, 4, 0, 0,
+     "label_limit exceeded (metric: a, number of labels: 5, limit: 4)"},
+    {"/text/a%7Bx%3D%221%22%2Cy%3D%222%22%7D%201%0A", true, 7, 0, 0, NULL},
+    {"/text/a%7Bx%3D%221%22%2Cy%3D%222%22%7D%201%0A", true, 6, 0, 0,
+     "label_limit exceeded (metric: a, number of labels: 7, limit: 6)"},
+    /* honor_labels: false renames an exposed job to exported_job: 4 labels, as in Prometheus */
+    {"/text/a%7Bjob%3D%22j%22%7D%201%0A", false, 4, 0, 0, NULL},
+    {"/text/a%7Bjob%3D%22j%22%7D%201%0A", false, 3, 0, 0,
+     "label_limit exceeded (metric: a, number of labels: 4, limit: 3)"},
+    {"/text/a%7Ba_very_long_label%3D%221%22%7D%201%0A", false, 0, 17, 0, NULL},
+    {"/text/a%7Ba_very_long_label%3D%221%22%7D%201%0A", false, 0, 16, 0,
+     "label_name_length_limit exceeded (metric: a, label name: a_very_long_label, length: 17, "
+     "limit: 16)"},
+    {"/text/a%7Bx%3D%22123456789%22%7D%201%0A", false, 0, 0, 9, NULL},
+    {"/text/a%7Bx%3D%22123456789%22%7D%201%0A", false, 0, 0, 8,
+     "label_value_length_limit exceeded (metric: a, label name: x, value: \"123456789\", length: "
+     "9, limit: 8)"},
+    {"/text/long_metric_name%201%0A", false, 0, 0, 10,
+     "label_value_length_limit exceeded (metric: long_metric_name, label name: __name__, value: "
+     "\"long_metric_name\", length: 16, limit: 10)"},
+    {"/text/a%201%0A", true, 0, 0, 5,
+     "label_value_length_limit exceeded (metric: a, label name: instance, value: \"db1:9100\", "
+     "length: 8, limit: 5)"},
+};
+
+START_TEST(test_label_limits)
 {
     json_object *lines;
-    struct prom_opts po = {.honor_timestamps = true, .label_limit = 1};
+    struct prom_opts po = {.honor_timestamps = true,
+                           .label_limit = limit_cases[_i].limit,
+                           .label_name_length_limit = limit_cases[_i].name_len,
+                           .label_value_length_limit = limit_cases[_i].value_len};
 
-    add("/text/a%7Bx%3D%221%22%2Cy%3D%222%22%7D%201%0A", &po, false);
+    add(limit_cases[_i].path, &po, limit_cases[_i].with_labels);
     json_object *b = run_one(&lines);
-    ck_assert_str_eq(testutil_str(b, "reason"), "limit");
-    ck_assert_str_eq(testutil_str(b, "error"), "label_limit exceeded: a has 2 labels (limit 1)");
+    if (limit_cases[_i].error == NULL) {
+        ck_assert_msg(json_object_get_boolean(testutil_field(b, "ok")), "case %d: %s", _i,
+                      testutil_str(b, "error"));
+    }
+    else {
+        ck_assert(!json_object_get_boolean(testutil_field(b, "ok")));
+        ck_assert_str_eq(testutil_str(b, "reason"), "limit");
+        ck_assert_str_eq(testutil_str(b, "error"), limit_cases[_i].error);
+        ck_assert_uint_eq(testutil_count_samples(b, "a"), 0);
+    }
     json_object_put(lines);
 }
 END_TEST
@@ -422,7 +470,8 @@ job_prom_suite(void)
     tcase_add_test(tc, test_honor_labels);
     tcase_add_test(tc, test_honor_timestamps);
     tcase_add_test(tc, test_sample_limit);
-    tcase_add_test(tc, test_label_limit);
+    tcase_add_loop_test(tc, test_label_limits, 0,
+                        (int)(sizeof(limit_cases) / sizeof(limit_cases[0])));
     tcase_add_test(tc, test_metric_relabel);
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);

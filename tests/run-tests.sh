@@ -4,9 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Everything the suite uses, so that nothing SKIPs on a fresh machine: the libraries, Check,
-# Debian's victoria-metrics (tests/check_vm) and mandoc (tests/check_docs.sh).
+# Debian's victoria-metrics (tests/check_vm), mandoc (tests/check_docs.sh), openssl and
+# nghttp2-server (tests/check_auth_tls: s_server and nghttpd with certificates made at test time).
 pkgs="build-essential autoconf automake pkg-config libevent-dev libcurl4-openssl-dev libjson-c-dev
-      libyaml-dev zlib1g-dev check mandoc victoria-metrics"
+      libyaml-dev zlib1g-dev check mandoc victoria-metrics openssl nghttp2-server"
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     export DEBIAN_FRONTEND=noninteractive
     # shellcheck disable=SC2086
