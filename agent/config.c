@@ -276,6 +276,7 @@ job_release(struct config_job *j)
     free(j->targets);
     j->targets = NULL;
     j->ntargets = 0;
+    conf_targets_dropped_release(j);
     conf_strv_free(j->file_sd_globs, j->nfile_sd_globs);
     j->file_sd_globs = NULL;
     j->nfile_sd_globs = 0;

@@ -84,6 +84,12 @@ enum config_relabel_action {
     CONFIG_RELABEL_DROP,
     CONFIG_RELABEL_LABELDROP,
     CONFIG_RELABEL_LABELKEEP,
+    CONFIG_RELABEL_KEEPEQUAL,
+    CONFIG_RELABEL_DROPEQUAL,
+    CONFIG_RELABEL_HASHMOD,
+    CONFIG_RELABEL_LABELMAP,
+    CONFIG_RELABEL_LOWERCASE,
+    CONFIG_RELABEL_UPPERCASE,
 };
 
 struct kind;
@@ -135,7 +141,7 @@ struct config_param {
     size_t nvalues;
 };
 
-/* One metric_relabel_configs rule (only the supported actions get here). */
+/* One relabel rule (relabel_configs, metric_relabel_configs, write_relabel_configs). */
 struct config_relabel {
     char **source_labels;
     size_t nsource_labels;
@@ -145,7 +151,9 @@ struct config_relabel {
     char *target_label; /* NULL unless set */
     char *replacement;  /* default "$1" (Go template syntax: $1, ${1}, $name) */
     enum config_relabel_action action;
-    int64_t modulus;
+    int64_t modulus;  /* hashmod: > 0 */
+    bool sources_set; /* source_labels was given (even as []) */
+    bool regex_set;   /* regex was given (keepequal/dropequal reject any) */
 };
 
 /*
@@ -159,6 +167,14 @@ struct config_target {
     char *instance;       /* scrape: the address or the "instance" label; probe: the URL;
                              json: the URL's host[:port]; an "instance" label always wins */
     struct label *labels; /* owned strings (cast away const to free) */
+    size_t nlabels;
+    int64_t interval_ms; /* from __scrape_interval__ after relabeling; 0 = the job's */
+    int64_t timeout_ms;  /* from __scrape_timeout__ after relabeling; 0 = the job's */
+};
+
+/* A target relabel_configs dropped: its labels before relabeling, sorted by name (owned). */
+struct config_dropped {
+    struct label *labels;
     size_t nlabels;
 };
 
@@ -178,6 +194,8 @@ struct config_job {
     size_t nlabels;
     struct config_target *targets;
     size_t ntargets;
+    struct config_dropped *dropped; /* /api/v1/targets' droppedTargets */
+    size_t ndropped;
     int64_t file_sd_refresh_ms; /* smallest refresh_interval of file_sd_configs; 0 = none */
     char **file_sd_globs;       /* every file_sd pattern, resolved (what sdwatch globs) */
     size_t nfile_sd_globs;

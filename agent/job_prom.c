@@ -35,10 +35,7 @@ prom_free(void *state)
         return;
     }
     prom_parser_free(j->parser);
-    for (size_t i = 0; i < j->opts.nrules; i++) {
-        relabel_rule_release(&j->opts.rules[i]);
-    }
-    free(j->opts.rules);
+    conf_relabel_rules_free(j->opts.rules, j->opts.nrules);
     free(j);
 }
 
@@ -61,10 +58,7 @@ job_prom_new(const struct prom_opts *opts)
     struct prom_job *j = calloc(1, sizeof(*j));
 
     if (j == NULL) {
-        for (size_t i = 0; i < opts->nrules; i++) {
-            relabel_rule_release(&opts->rules[i]);
-        }
-        free(opts->rules);
+        conf_relabel_rules_free(opts->rules, opts->nrules);
         return NULL;
     }
     j->opts = *opts;
@@ -98,8 +92,13 @@ prom_prepare(void *state, CURL *easy, struct batch *b)
     struct prom_job *j = state;
 
     (void)easy;
-    (void)b;
     j->parsing = false;
+    if (j->opts.target_limit > 0) {
+        /* Prometheus' words; the run fails before any request, as Prometheus' does. */
+        batch_fail(b, REASON_LIMIT, "target_limit exceeded (number of targets: %zu, limit: %llu)",
+                   j->opts.target_limit_ntargets, (unsigned long long)j->opts.target_limit);
+        return -E2BIG;
+    }
     return 0;
 }
 
@@ -219,6 +218,13 @@ apply_semantics(struct prom_job *j, struct batch *b)
         if (j->opts.nrules > 0 && !relabel_apply(j->opts.rules, j->opts.nrules, s, &b->arena)) {
             continue;
         }
+        if (s->name[0] == '\0') {
+            /* Prometheus fails the scrape the same way ("missing metric name"). */
+            batch_fail(b, REASON_PARSE,
+                       "metric_relabel_configs removed the metric name (__name__) of a sample");
+            b->nsamples = 0;
+            return;
+        }
         if (!j->opts.honor_labels && s->nlabels > 0 && rename_conflicts(s, b) != 0) {
             batch_fail(b, REASON_INTERNAL, "out of memory applying honor_labels");
             b->nsamples = 0;
@@ -296,10 +302,10 @@ _Static_assert(sizeof(enum job_prom_scheme) == sizeof(int), "enum size");
 
 static void prom_check(struct conf_ctx *x, void *base, const struct conf_node *map,
                        const char *path);
+static void prom_conf_release(void *base);
 
 /* Known Prometheus scrape_config keys pollster rejects (fnmatch patterns). */
 static const char *const scrape_unsupported[] = {
-    "relabel_configs",
     "*_sd_configs",
     "oauth2",
     "proxy_url",
@@ -315,7 +321,6 @@ static const char *const scrape_unsupported[] = {
     "scrape_native_histograms",
     "scrape_protocols",
     "fallback_scrape_protocol",
-    "target_limit",
     "label_name_length_limit",
     "label_value_length_limit",
     "keep_dropped_targets",
@@ -368,9 +373,16 @@ static const struct conf_field scrape_fields[] = {
        .desc = "Legacy: authorization credentials_file with type Bearer."),
     SC("follow_redirects", CONF_FT_BOOL, http.follow_redirects, .def = "true",
        .desc = "Follow HTTP redirects (http and https only)."),
+    CONF_FLDN("relabel_configs", CONF_FT_LIST, struct job_prom_conf, target_relabels,
+              ntarget_relabels, .flags = CONF_F_OPTS, .sub = &conf_relabel_section,
+              .desc = "Rules applied to each discovered target's labels (dropped targets are "
+                      "listed in /api/v1/targets)."),
     CONF_FLDN("metric_relabel_configs", CONF_FT_LIST, struct job_prom_conf, relabels, nrelabels,
               .flags = CONF_F_OPTS, .sub = &conf_relabel_section,
               .desc = "Rules applied to scraped samples."),
+    PO("target_limit", CONF_FT_INT, target_limit, 0, .def = "0", .min = 0, .max = INT64_MAX,
+       .desc = "More targets than this after relabeling fail every scrape of the job, as in "
+               "Prometheus (0: no limit)."),
 };
 #undef SC
 #undef PO
@@ -379,33 +391,89 @@ static const struct conf_section scrape_section = {.name = "scrape_configs[]",
                                                    .unsupported = scrape_unsupported,
                                                    .opts_off = offsetof(struct config_job, opts),
                                                    .opts_size = sizeof(struct job_prom_conf),
-                                                   .check = prom_check};
+                                                   .check = prom_check,
+                                                   .release = prom_conf_release};
+
+static void
+prom_conf_release(void *base)
+{
+    struct config_job *job = base;
+    struct job_prom_conf *pc = job->opts;
+
+    if (pc != NULL) {
+        conf_relabel_rules_free(pc->target_rules, pc->ntarget_rules);
+        pc->target_rules = NULL;
+        pc->ntarget_rules = 0;
+    }
+}
+
+void
+job_prom_target_defaults(const struct config_job *job, int64_t interval_ms, int64_t timeout_ms,
+                         struct conf_targets_defaults *d)
+{
+    const struct job_prom_conf *pc = job->opts;
+
+    *d = (struct conf_targets_defaults){
+        .job = job->name,
+        .scheme = pc->scheme == JOB_PROM_SCHEME_HTTPS ? "https" : "http",
+        .metrics_path = pc->metrics_path,
+        .params = pc->params,
+        .nparams = pc->nparams,
+        .interval_ms = interval_ms,
+        .timeout_ms = timeout_ms,
+        .rules = pc->target_rules,
+        .nrules = pc->ntarget_rules,
+    };
+}
+
+/*
+ * The interval and timeout the job will have (config.c resolves them after this hook, by the same
+ * rules: the global ones, the timeout capped to the interval), for __scrape_interval__ and
+ * __scrape_timeout__.
+ */
+static void
+prom_schedule(const struct conf_ctx *x, const struct config_job *job, int64_t *iv, int64_t *tv)
+{
+    const struct config_global *g = &x->cfg->global;
+
+    *iv = job->interval_ms > 0 ? job->interval_ms : g->scrape_interval_ms;
+    *tv = job->timeout_ms > 0          ? job->timeout_ms
+          : g->scrape_timeout_ms < *iv ? g->scrape_timeout_ms
+                                       : *iv;
+}
 
 /* Resolves the job's targets: static_configs and file_sd_configs, as Prometheus does. */
 static void
 prom_check(struct conf_ctx *x, void *base, const struct conf_node *map, const char *path)
 {
     struct config_job *job = base;
-    const struct job_prom_conf *pc = job->opts;
+    struct job_prom_conf *pc = job->opts;
     const struct conf_node *n = conf_tree_get(map, "metrics_path");
     struct conf_targets_defaults d;
-    char sub[CONF_PATH_MAX + 40];
+    char sub[CONF_PATH_MAX + 40], err[300];
+    int64_t iv, tv;
 
     if (n != NULL && pc->metrics_path != NULL && pc->metrics_path[0] != '/') {
         conf_err(x, n, "metrics_path \"%s\" must start with /", pc->metrics_path);
         return;
     }
-    d = (struct conf_targets_defaults){
-        .scheme = pc->scheme == JOB_PROM_SCHEME_HTTPS ? "https" : "http",
-        .metrics_path = pc->metrics_path,
-        .params = pc->params,
-        .nparams = pc->nparams,
-    };
+    if (conf_relabel_rules(pc->target_relabels, pc->ntarget_relabels, &pc->target_rules,
+                           &pc->ntarget_rules, err, sizeof(err)) != 0) {
+        if (x->nerr == 0) { /* else an invalid rule, already reported */
+            conf_err(x, conf_tree_get(map, "relabel_configs"), "%s.relabel_configs%s", path, err);
+        }
+        return;
+    }
+    prom_schedule(x, job, &iv, &tv);
+    if (job->name == NULL || iv <= 0 || tv <= 0 || tv > iv) {
+        return; /* config.c reports the missing job_name or the schedule */
+    }
+    job_prom_target_defaults(job, iv, tv, &d);
     n = conf_tree_get(map, "static_configs");
     if (n != NULL && conf_expect(x, n, CONF_NODE_SEQ, "a sequence", "static_configs")) {
         for (size_t i = 0; i < n->n; i++) {
             snprintf(sub, sizeof(sub), "%s.static_configs[%zu]", path, i);
-            conf_targets_group_load(x, job, &d, n->kids[i], sub);
+            conf_targets_group_load(x, job, &d, n->kids[i], NULL, 0, sub);
         }
     }
     n = conf_tree_get(map, "file_sd_configs");
@@ -421,7 +489,6 @@ static void *
 prom_state_new(const struct config_job *job, char *err, size_t errlen)
 {
     const struct job_prom_conf *sc = job->opts;
-    struct relabel_rule *rules = NULL;
     struct prom_opts po = {
         .honor_labels = sc->honor_labels,
         .honor_timestamps = sc->honor_timestamps,
@@ -429,32 +496,18 @@ prom_state_new(const struct config_job *job, char *err, size_t errlen)
         .label_limit = (uint64_t)sc->label_limit,
         .timeout_ms = job->timeout_ms,
     };
+    char why[300];
 
-    if (sc->nrelabels > 0) {
-        rules = calloc(sc->nrelabels, sizeof(*rules));
-        if (rules == NULL) {
-            snprintf(err, errlen, "out of memory");
-            return NULL;
-        }
+    if (sc->target_limit > 0 && job->ntargets > (uint64_t)sc->target_limit) {
+        /* Prometheus fails every scrape of the pool with this error (a "forced error"). */
+        po.target_limit_ntargets = job->ntargets;
+        po.target_limit = (uint64_t)sc->target_limit;
     }
-    for (size_t i = 0; i < sc->nrelabels; i++) {
-        const struct config_relabel *r = &sc->relabels[i];
-        char why[256];
-        /* The enums share their order (config.h and relabel.h). */
-        if (relabel_rule_init(&rules[i], (enum relabel_action)r->action,
-                              (const char *const *)r->source_labels, r->nsource_labels,
-                              r->separator, r->regex, r->target_label, r->replacement, why,
-                              sizeof(why)) != 0) {
-            snprintf(err, errlen, "job \"%s\": metric_relabel_configs[%zu]: %s", job->name, i, why);
-            for (size_t k = 0; k < i; k++) {
-                relabel_rule_release(&rules[k]);
-            }
-            free(rules);
-            return NULL;
-        }
-        po.nrules++;
+    if (conf_relabel_rules(sc->relabels, sc->nrelabels, &po.rules, &po.nrules, why, sizeof(why)) !=
+        0) {
+        snprintf(err, errlen, "job \"%s\": metric_relabel_configs%s", job->name, why);
+        return NULL;
     }
-    po.rules = rules;
     void *state = job_prom_new(&po);
     if (state == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -469,11 +522,14 @@ prom_identity(const struct config_job *job, struct strbuf *sb)
 
     strbuf_printf(sb, "S%d%d%d%lld,%lld\x1f", sc->honor_labels, sc->honor_timestamps,
                   sc->enable_compression, (long long)sc->sample_limit, (long long)sc->label_limit);
+    if (sc->target_limit > 0 && job->ntargets > (uint64_t)sc->target_limit) {
+        strbuf_printf(sb, "TL%zu,%lld\x1f", job->ntargets, (long long)sc->target_limit);
+    }
     for (size_t i = 0; i < sc->nrelabels; i++) {
         const struct config_relabel *r = &sc->relabels[i];
-        strbuf_printf(sb, "M%d|%s|%s|%s|%s|", (int)r->action, r->separator ? r->separator : "",
+        strbuf_printf(sb, "M%d|%s|%s|%s|%s|%lld|", (int)r->action, r->separator ? r->separator : "",
                       r->regex ? r->regex : "", r->target_label ? r->target_label : "",
-                      r->replacement ? r->replacement : "");
+                      r->replacement ? r->replacement : "", (long long)r->modulus);
         for (size_t k = 0; k < r->nsource_labels; k++) {
             strbuf_printf(sb, "%s,", r->source_labels[k]);
         }

@@ -109,8 +109,10 @@ identity(struct strbuf *sb, const struct config_job *job, const struct config_ta
 
     strbuf_reset(sb);
     strbuf_printf(sb, "%s\x1f%s\x1f%s\x1f%s\x1f%lld\x1f%lld\x1f%llu\x1f", job->kind->name,
-                  job->name, t->url, t->instance, (long long)job->interval_ms,
-                  (long long)job->timeout_ms, (unsigned long long)job->body_size_limit);
+                  job->name, t->url, t->instance,
+                  (long long)(t->interval_ms > 0 ? t->interval_ms : job->interval_ms),
+                  (long long)(t->timeout_ms > 0 ? t->timeout_ms : job->timeout_ms),
+                  (unsigned long long)job->body_size_limit);
     for (size_t i = 0; i < nlabels; i++) {
         strbuf_printf(sb, "L%s=%s\x1f", labels[i].name, labels[i].value);
     }
@@ -165,8 +167,9 @@ add_one(struct engine *e, const struct config *c, const struct config_job *job,
     spec.instance = t->instance;
     spec.labels = labels;
     spec.nlabels = nlabels;
-    spec.interval_ms = job->interval_ms;
-    spec.timeout_ms = job->timeout_ms;
+    /* A target's own schedule: __scrape_interval__ / __scrape_timeout__ after relabeling. */
+    spec.interval_ms = t->interval_ms > 0 ? t->interval_ms : job->interval_ms;
+    spec.timeout_ms = t->timeout_ms > 0 ? t->timeout_ms : job->timeout_ms;
     spec.body_limit = job->body_size_limit;
     spec.identity = id->data;
     spec.kind = job->kind->ops;

@@ -177,9 +177,9 @@ static const struct invalid_case {
     {"unsupported known Prometheus key",
      "scrape_configs:\n"
      "  - job_name: node\n"
-     "    relabel_configs: []\n",
-     {"pollster.yaml:3:5: unsupported key \"relabel_configs\" in scrape_configs[0] (not supported "
-      "by pollster yet)"}},
+     "    track_timestamps_staleness: true\n",
+     {"pollster.yaml:3:5: unsupported key \"track_timestamps_staleness\" in scrape_configs[0] (not "
+      "supported by pollster yet)"}},
     {"unsupported service discovery",
      "scrape_configs:\n"
      "  - job_name: k8s\n"
@@ -306,21 +306,21 @@ static const struct invalid_case {
      "  - job_name: node\n"
      "    scheme: ftp\n",
      {"pollster.yaml:3:13: invalid scheme \"ftp\" (expected one of: http, https)"}},
-    {"unsupported relabel action",
+    {"hashmod without target_label",
      "scrape_configs:\n"
      "  - job_name: node\n"
      "    metric_relabel_configs:\n"
      "      - action: hashmod\n"
      "        modulus: 4\n",
-     {"pollster.yaml:4:17: action \"hashmod\" is not supported by pollster yet (supported: "
-      "replace, keep, drop, labeldrop, labelkeep)"}},
+     {"pollster.yaml:4:9: relabel action hashmod requires target_label in "
+      "scrape_configs[0].metric_relabel_configs[0]"}},
     {"unknown relabel action",
      "scrape_configs:\n"
      "  - job_name: node\n"
      "    metric_relabel_configs:\n"
      "      - action: explode\n",
      {"pollster.yaml:4:17: invalid action \"explode\" (expected one of: replace, keep, drop, "
-      "labeldrop, labelkeep)"}},
+      "labeldrop, labelkeep, keepequal, dropequal, hashmod, labelmap, lowercase, uppercase)"}},
     {"missing password_file",
      "scrape_configs:\n"
      "  - job_name: node\n"
@@ -449,7 +449,7 @@ static const struct invalid_case {
      "  - job_name: node\n"
      "    metric_relabel_configs:\n"
      "      - {regex: tmp_.*, action: labeldrop, source_labels: [a]}\n",
-     {"pollster.yaml:4:44: relabel action labeldrop takes only regex, not source_labels, in "
+     {"pollster.yaml:4:44: relabel action labeldrop takes only regex, not source_labels in "
       "scrape_configs[0].metric_relabel_configs[0]"}},
     {"invalid source label",
      "scrape_configs:\n"
@@ -572,8 +572,8 @@ static const struct invalid_case {
      "    static_configs:\n"
      "      - targets: ['a:1']\n"
      "        labels: {__scheme__: gopher}\n",
-     {"pollster.yaml:4:9: invalid __scheme__ \"gopher\" in scrape_configs[0].static_configs[0] "
-      "(expected http or https)"}},
+     {"pollster.yaml:4:19: target \"a:1\" in scrape_configs[0].static_configs[0]: invalid "
+      "__scheme__ \"gopher\" (expected http or https)"}},
     {"metrics_path without slash",
      "scrape_configs:\n"
      "  - job_name: node\n"
@@ -725,7 +725,7 @@ START_TEST(test_multiple_errors)
                                "    scrape_intervall: 10s\n"
                                "    sample_limit: 1.5\n"
                                "  - job_name: node\n"
-                               "    relabel_configs: []\n"
+                               "    proxy_url: http://proxy:3128/\n"
                                "probes:\n"
                                "  - name: p\n"
                                "    urls: ['ftp://x/']\n"
@@ -735,7 +735,7 @@ START_TEST(test_multiple_errors)
         "pollster.yaml:5:5: unknown key \"scrape_intervall\" in scrape_configs[0]",
         "pollster.yaml:6:19: invalid integer \"1.5\" for sample_limit",
         "pollster.yaml:7:15: duplicate job_name \"node\" (first defined at line 4)",
-        "pollster.yaml:8:5: unsupported key \"relabel_configs\" in scrape_configs[1] (not "
+        "pollster.yaml:8:5: unsupported key \"proxy_url\" in scrape_configs[1] (not "
         "supported by pollster yet)",
         "pollster.yaml:11:12: invalid URL \"ftp://x/\" in probes[0]: only http and https are "
         "allowed",
@@ -1162,7 +1162,8 @@ START_TEST(test_reserved_labels)
     const struct config_target *t = &j->targets[0];
 
     ck_assert_uint_eq(j->ntargets, 3);
-    ck_assert_str_eq(t->url, "https://blackbox:9115/other%20path?debug=true&module=tcp_connect&"
+    /* The job's params win over a group's __param_<name> (Prometheus 2.42 sets them last). */
+    ck_assert_str_eq(t->url, "https://blackbox:9115/other%20path?debug=true&module=http_2xx&"
                              "module=extra&target=https%3A%2F%2Fexample.org%2Fa+b%3Fx%3D1%26y%3D2");
     ck_assert_str_eq(t->instance, "blackbox:9115");
     /* no "__" label and no empty label remains */
