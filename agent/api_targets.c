@@ -1,7 +1,7 @@
 /*
  * The /api/v1/targets renderer (see api_targets.h): one JSON document per request, written with
- * jsonw from the engine's target views. The field order and formats are an API: tests/check_cli.c,
- * tests/check_status.c and tests/check_api_targets.c read them.
+ * jsonw from the engine's target views and its dropped targets. The field order and formats are an
+ * API: tests/check_cli.c, tests/check_status.c and tests/check_api_targets.c read them.
  */
 #include "build-config.h"
 
@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "dropped.h"
 #include "jsonw.h"
 
 /* "key":"value", or "key":null when @value is NULL. */
@@ -108,6 +109,22 @@ api_targets_render(struct strbuf *sb, const struct engine *e)
             strbuf_putc(sb, ',');
         }
         put_target(sb, &info);
+    }
+    /* Prometheus' shape: {"discoveredLabels":{...}}, plus the job (scrapePool in later versions) */
+    strbuf_puts(sb, "],\"droppedTargets\":[");
+    const struct dropped_set *d = engine_dropped(e);
+    for (size_t i = 0; i < d->n; i++) {
+        const struct dropped_target *t = &d->v[i];
+        strbuf_puts(sb, i > 0 ? ",{" : "{");
+        put_key(sb, "job", t->job);
+        strbuf_puts(sb, ",\"discoveredLabels\":{");
+        for (size_t l = 0; l < t->nlabels; l++) {
+            if (l > 0) {
+                strbuf_putc(sb, ',');
+            }
+            put_key(sb, t->labels[l].name, t->labels[l].value);
+        }
+        strbuf_puts(sb, "}}");
     }
     strbuf_puts(sb, "]}}");
 }

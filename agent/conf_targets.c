@@ -594,7 +594,10 @@ group_resolve(struct conf_ctx *x, struct config_job *job, const struct conf_targ
             break;
         }
         if (rc < 0) {
-            conf_err(x, tn->kids[i], "target \"%s\" in %s: %s", addr, path, err);
+            char *red = httpc_redact_url_dup(addr); /* an address may hold userinfo */
+            conf_err(x, tn->kids[i], "target \"%s\" in %s: %s", red != NULL ? red : "", path,
+                     err);
+            free(red);
         }
     }
     free(l);

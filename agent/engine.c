@@ -8,6 +8,8 @@
 
 #include "engine.h"
 
+#include "dropped.h"
+
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -95,6 +97,8 @@ struct engine {
     size_t nretired;
     engine_reload_fn *reload_fn;
     void *reload_arg;
+    struct dropped_set dropped;     /* of the configuration in force */
+    struct dropped_set dropped_old; /* during a reload: what _abort restores */
     bool draining;
     struct event *sig_int;     /* owned */
     struct event *sig_term;    /* owned */
@@ -164,6 +168,8 @@ engine_free(struct engine *e)
         target_free(e->retired[i]);
     }
     free(e->retired);
+    dropped_set_clear(&e->dropped);
+    dropped_set_clear(&e->dropped_old);
     for (size_t i = 0; i < e->noutputs; i++) {
         if (e->outputs[i].out.ops->free != NULL) {
             e->outputs[i].out.ops->free(e->outputs[i].out.state);
@@ -797,6 +803,9 @@ engine_reload_begin(struct engine *e)
         e->targets[i]->stale = true;
         e->targets[i]->fresh = false;
     }
+    dropped_set_clear(&e->dropped_old);
+    e->dropped_old = e->dropped;
+    e->dropped = (struct dropped_set){0};
     e->reloading = true;
 }
 
@@ -852,6 +861,7 @@ engine_reload_end(struct engine *e, size_t *kept, size_t *added, size_t *removed
             (*kept)++;
         }
     }
+    dropped_set_clear(&e->dropped_old);
     e->reloading = false;
     return rc;
 }
@@ -869,7 +879,22 @@ engine_reload_abort(struct engine *e)
             t->stale = false;
         }
     }
+    dropped_set_clear(&e->dropped);
+    e->dropped = e->dropped_old;
+    e->dropped_old = (struct dropped_set){0};
     e->reloading = false;
+}
+
+int
+engine_add_dropped(struct engine *e, const char *job, const struct label *labels, size_t n)
+{
+    return dropped_set_add(&e->dropped, job, labels, n);
+}
+
+const struct dropped_set *
+engine_dropped(const struct engine *e)
+{
+    return &e->dropped;
 }
 
 /* The number of targets; see engine.h. */

@@ -21,6 +21,7 @@
 
 struct engine;
 struct loop;
+struct dropped_set;
 
 struct target_spec {
     const char *job;            /* copied */
@@ -125,6 +126,15 @@ struct engine_target_info {
     uint64_t skipped_overlap; /* ticks skipped because the previous run was still in flight */
     uint64_t skipped_late;    /* ticks skipped because the loop was late */
 };
+
+/*
+ * Records a target relabeling dropped (/api/v1/targets' droppedTargets): @job and its discovered
+ * @labels are copied. Between engine_reload_begin() and _end the new set is built (_abort
+ * restores the old one). 0 or -ENOMEM.
+ */
+int engine_add_dropped(struct engine *e, const char *job, const struct label *labels, size_t n);
+/* The dropped targets of the configuration in force (borrowed until the next reload). */
+const struct dropped_set *engine_dropped(const struct engine *e);
 
 /* The number of targets, for engine_target_info(). */
 size_t engine_target_count(const struct engine *e);

@@ -200,6 +200,12 @@ setup_targets(struct engine *e, const struct config *c, const char *only_job, ch
         for (size_t i = 0; i < job->ntargets && rc == 0; i++) {
             rc = add_one(e, c, job, &job->targets[i], &id, err, errlen);
         }
+        for (size_t i = 0; i < job->ndropped && rc == 0; i++) {
+            rc = engine_add_dropped(e, job->name, job->dropped[i].labels, job->dropped[i].nlabels);
+            if (rc != 0) {
+                snprintf(err, errlen, "out of memory");
+            }
+        }
     }
     strbuf_release(&id);
     return rc;

@@ -329,7 +329,7 @@ START_TEST(test_target_info)
              "\"health\":\"unknown\",\"lastScrape\":null,\"lastScrapeDuration\":0,"
              "\"lastSamples\":0,\"reason\":null,\"lastError\":\"\",\"nextScrape\":null,"
              "\"scrapeInterval\":\"0s\",\"scrapeTimeout\":\"1000ms\",\"inFlight\":false,"
-             "\"skippedOverlaps\":0,\"skippedLate\":0}]}}",
+             "\"skippedOverlaps\":0,\"skippedLate\":0}],\"droppedTargets\":[]}}",
              info.display_url, info.instance);
     ck_assert_str_eq(sb.data, want);
 
