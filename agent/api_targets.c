@@ -23,6 +23,20 @@ put_key(struct strbuf *sb, const char *key, const char *value)
     jsonw_cstr_or_null(sb, value);
 }
 
+/* "key":{"name":"value",...} */
+static void
+put_labels(struct strbuf *sb, const char *key, const struct label *l, size_t n)
+{
+    strbuf_printf(sb, "\"%s\":{", key);
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0) {
+            strbuf_putc(sb, ',');
+        }
+        put_key(sb, l[i].name, l[i].value);
+    }
+    strbuf_putc(sb, '}');
+}
+
 /* RFC 3339 UTC with milliseconds, as Prometheus' API writes times; null when @ms <= 0. */
 static void
 put_time(struct strbuf *sb, const char *key, int64_t ms)
@@ -67,14 +81,9 @@ put_target(struct strbuf *sb, const struct engine_target_info *t)
     put_key(sb, "scrapeUrl", t->display_url);
     strbuf_putc(sb, ',');
     put_key(sb, "instance", t->instance);
-    strbuf_puts(sb, ",\"labels\":{");
-    for (size_t l = 0; l < t->nlabels; l++) {
-        if (l > 0) {
-            strbuf_putc(sb, ',');
-        }
-        put_key(sb, t->labels[l].name, t->labels[l].value);
-    }
-    strbuf_puts(sb, "},");
+    strbuf_putc(sb, ',');
+    put_labels(sb, "labels", t->labels, t->nlabels);
+    strbuf_putc(sb, ',');
     put_key(sb, "health", health_name(t->health));
     strbuf_putc(sb, ',');
     put_time(sb, "lastScrape", t->last_ts_ms);
@@ -117,14 +126,9 @@ api_targets_render(struct strbuf *sb, const struct engine *e)
         const struct dropped_target *t = &d->v[i];
         strbuf_puts(sb, i > 0 ? ",{" : "{");
         put_key(sb, "job", t->job);
-        strbuf_puts(sb, ",\"discoveredLabels\":{");
-        for (size_t l = 0; l < t->nlabels; l++) {
-            if (l > 0) {
-                strbuf_putc(sb, ',');
-            }
-            put_key(sb, t->labels[l].name, t->labels[l].value);
-        }
-        strbuf_puts(sb, "}}");
+        strbuf_putc(sb, ',');
+        put_labels(sb, "discoveredLabels", t->labels, t->nlabels);
+        strbuf_putc(sb, '}');
     }
     strbuf_puts(sb, "]}}");
 }
