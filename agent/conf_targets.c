@@ -575,15 +575,10 @@ group_resolve(struct conf_ctx *x, struct config_job *job, const struct conf_targ
         char err[512];
         int rc;
 
-        if (strchr(addr, '/') != NULL || (addr[0] == '\0' && d->nrules == 0)) {
-            /*
-             * Prometheus' own check of a target address before relabeling; an empty one that no
-             * rule can fill is a mistake too (Prometheus logs "no address" and skips it).
-             */
-            char *red = httpc_redact_url_dup(addr);
-            conf_err(x, tn->kids[i], "invalid target address \"%s\" in %s (expected host:port)",
-                     red != NULL ? red : "", path);
-            free(red);
+        if (addr[0] == '\0' && d->nrules == 0) {
+            /* no rule can fill it (Prometheus logs "no address" and skips the target) */
+            conf_err(x, tn->kids[i], "invalid target address \"\" in %s (expected host:port)",
+                     path);
             continue;
         }
         l[n - 1].name = "__address__";
