@@ -126,6 +126,9 @@ relabel_check(struct conf_ctx *x, void *base, const struct conf_node *map, const
     why = relabel_validate(&spec, &key, buf, sizeof(buf));
     if (why != NULL) {
         const struct conf_node *at = conf_tree_get_key(map, key);
+        if (at == NULL) {
+            at = conf_tree_get_key(map, "action"); /* a missing key: the action wants it */
+        }
         conf_err(x, at != NULL ? at : map, "%s in %s", why, path);
     }
 }

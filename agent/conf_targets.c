@@ -484,6 +484,13 @@ conf_targets_from_labels(struct config_job *job, const struct conf_targets_defau
         snprintf(err, errlen, "invalid __scheme__ \"%s\" (expected http or https)", scheme);
         goto out;
     }
+    if (!address_valid(addr)) {
+        char *red = httpc_redact_url_dup(addr);
+        snprintf(err, errlen, "invalid target address \"%s\" (expected host:port)",
+                 red != NULL ? red : "");
+        free(red);
+        goto out;
+    }
     if (address_needs_port(addr)) {
         char *full = arena_alloc(&a, strlen(addr) + 5);
         if (full == NULL) {
@@ -492,13 +499,6 @@ conf_targets_from_labels(struct config_job *job, const struct conf_targets_defau
         }
         sprintf(full, "%s:%s", addr, strcmp(scheme, "https") == 0 ? "443" : "80");
         addr = full;
-    }
-    if (!address_valid(addr)) {
-        char *red = httpc_redact_url_dup(addr);
-        snprintf(err, errlen, "invalid target address \"%s\" (expected host:port)",
-                 red != NULL ? red : "");
-        free(red);
-        goto out;
     }
     if (duration_label(&ls, "__scrape_interval__", "scrape interval", &interval_ms, err, errlen) !=
             NULL ||
@@ -590,8 +590,7 @@ group_resolve(struct conf_ctx *x, struct config_job *job, const struct conf_targ
         }
         if (rc < 0) {
             char *red = httpc_redact_url_dup(addr); /* an address may hold userinfo */
-            conf_err(x, tn->kids[i], "target \"%s\" in %s: %s", red != NULL ? red : "", path,
-                     err);
+            conf_err(x, tn->kids[i], "target \"%s\" in %s: %s", red != NULL ? red : "", path, err);
             free(red);
         }
     }

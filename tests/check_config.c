@@ -562,8 +562,8 @@ static const struct invalid_case {
      "  - job_name: node\n"
      "    static_configs:\n"
      "      - targets: ['http://a:1/metrics', '', 'ok:1']\n",
-     {"pollster.yaml:4:19: invalid target address \"http://a:1/metrics\" in "
-      "scrape_configs[0].static_configs[0] (expected host:port)",
+     {"pollster.yaml:4:19: target \"http://a:1/metrics\" in scrape_configs[0].static_configs[0]: "
+      "invalid target address \"http://a:1/metrics\" (expected host:port)",
       "pollster.yaml:4:41: invalid target address \"\" in scrape_configs[0].static_configs[0] "
       "(expected host:port)"}},
     {"invalid __scheme__ label",
@@ -1312,8 +1312,8 @@ START_TEST(test_file_sd)
              fixtures());
     ck_assert_str_eq(e.v[0].text, want);
     snprintf(want, sizeof(want),
-             "%s/config/badsd_groups.yaml:3:13: invalid target address \"bad/addr\" in "
-             "target_groups[1] (expected host:port)",
+             "%s/config/badsd_groups.yaml:3:13: target \"bad/addr\" in target_groups[1]: invalid "
+             "target address \"bad/addr\" (expected host:port)",
              fixtures());
     ck_assert_str_eq(e.v[1].text, want);
     snprintf(want, sizeof(want),
