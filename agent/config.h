@@ -13,7 +13,8 @@
  * - every job (scrape_configs, probes, json_jobs) has its interval and timeout resolved
  *   (Prometheus rules: a job's timeout defaults to the global one capped to its interval) and
  *   an effective body size limit (never 0);
- * - every target has its final URL, its instance and its labels (no "__" label left);
+ * - every target has its final URL, its instance and its labels (no "__" label left), after
+ *   relabel_configs (conf_targets_from_labels); the targets those dropped are kept per job;
  * - password_file / credentials_file / bearer_token_file are read at load time, trimmed of
  *   surrounding white space (as Prometheus does); a reload reads them again;
  * - relative file paths (password_file, tls files, file_sd globs, ...) are resolved against the
@@ -29,7 +30,7 @@
  * - Booleans: true/false, and YAML 1.1's yes/no/on/off (also capitalised or upper case).
  * - Durations: units_parse_duration() ("1m30s"); sizes: units_parse_size() ("10MiB", powers of
  *   1024); integers: decimal only, no fractions, range-checked.
- * - Known Prometheus keys pollster does not implement (relabel_configs, *_sd_configs, oauth2,
+ * - Known Prometheus keys pollster does not implement (*_sd_configs but file_sd, oauth2,
  *   rule_files, ...) are errors saying so, distinct from unknown keys (typos).
  * - Regexes are POSIX ERE; RE2-only syntax (\d, (?i), lazy quantifiers, ...) is an error
  *   rather than silently meaning something else.
