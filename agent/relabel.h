@@ -115,7 +115,4 @@ bool relabel_process(const struct relabel_rule *rules, size_t n, struct relabel_
  */
 bool relabel_apply(const struct relabel_rule *rules, size_t n, struct sample *s, struct arena *a);
 
-/* The MD5 of @len bytes of @data (RFC 1321), for hashmod; exposed for tests. */
-void relabel_md5(const void *data, size_t len, unsigned char out[16]);
-
 #endif
