@@ -356,13 +356,20 @@ build_url(struct strbuf *sb, const struct conf_targets_defaults *d, const struct
     }
 }
 
-/* Keeps a dropped target's discovered labels (sorted by name) in @job. 0 or -ENOMEM. */
+/*
+ * Keeps a dropped target's discovered labels (sorted by name) in @job, unless it holds @keep
+ * already (keep_dropped_targets; 0: no limit). 0 or -ENOMEM.
+ */
 static int
-dropped_add(struct config_job *job, const struct label *l, size_t n)
+dropped_add(struct config_job *job, uint64_t keep, const struct label *l, size_t n)
 {
-    struct config_dropped dt = {.labels = calloc(n > 0 ? n : 1, sizeof(*dt.labels))};
+    struct config_dropped dt = {0};
     struct config_dropped *arr;
 
+    if (keep > 0 && job->ndropped >= keep) {
+        return 0;
+    }
+    dt.labels = calloc(n > 0 ? n : 1, sizeof(*dt.labels));
     if (dt.labels == NULL) {
         return -ENOMEM;
     }
@@ -466,13 +473,13 @@ conf_targets_from_labels(struct config_job *job, const struct conf_targets_defau
     }
     ls = (struct relabel_set){.labels = l, .nlabels = (uint32_t)nl};
     if (!relabel_process(d->rules, d->nrules, &ls, &a)) {
-        rc = dropped_add(job, l, nl) == 0 ? 1 : -ENOMEM;
+        rc = dropped_add(job, d->keep_dropped, l, nl) == 0 ? 1 : -ENOMEM;
         goto out;
     }
     addr = conf_targets_label_get(ls.labels, ls.nlabels, "__address__");
     if (addr == NULL || addr[0] == '\0') {
         /* Prometheus logs "no address" and shows it nowhere; pollster lists it as dropped. */
-        rc = dropped_add(job, l, nl) == 0 ? 1 : -ENOMEM;
+        rc = dropped_add(job, d->keep_dropped, l, nl) == 0 ? 1 : -ENOMEM;
         goto out;
     }
     scheme = conf_targets_label_get(ls.labels, ls.nlabels, "__scheme__");

@@ -27,6 +27,7 @@ struct conf_targets_defaults {
     int64_t timeout_ms;               /* the job's (resolved: > 0) */
     const struct relabel_rule *rules; /* relabel_configs (borrowed) */
     size_t nrules;
+    uint64_t keep_dropped; /* keep_dropped_targets: at most this many in job->dropped; 0 = all */
 };
 
 /*

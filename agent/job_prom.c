@@ -323,7 +323,6 @@ static const char *const scrape_unsupported[] = {
     "fallback_scrape_protocol",
     "label_name_length_limit",
     "label_value_length_limit",
-    "keep_dropped_targets",
     "track_timestamps_staleness",
     "metric_name_validation_scheme",
     "metric_name_escaping_scheme",
@@ -380,6 +379,9 @@ static const struct conf_field scrape_fields[] = {
     CONF_FLDN("metric_relabel_configs", CONF_FT_LIST, struct job_prom_conf, relabels, nrelabels,
               .flags = CONF_F_OPTS, .sub = &conf_relabel_section,
               .desc = "Rules applied to scraped samples."),
+    PO("keep_dropped_targets", CONF_FT_INT, keep_dropped_targets, 0, .def = "0", .min = 0,
+       .max = INT64_MAX,
+       .desc = "At most this many dropped targets are kept for /api/v1/targets (0: all)."),
     PO("target_limit", CONF_FT_INT, target_limit, 0, .def = "0", .min = 0, .max = INT64_MAX,
        .desc = "More targets than this after relabeling fail every scrape of the job, as in "
                "Prometheus (0: no limit)."),
@@ -423,6 +425,7 @@ job_prom_target_defaults(const struct config_job *job, int64_t interval_ms, int6
         .timeout_ms = timeout_ms,
         .rules = pc->target_rules,
         .nrules = pc->ntarget_rules,
+        .keep_dropped = (uint64_t)pc->keep_dropped_targets,
     };
 }
 

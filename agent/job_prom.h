@@ -54,7 +54,8 @@ struct job_prom_conf {
     size_t ntarget_relabels;
     struct relabel_rule *target_rules; /* relabel_configs built (owned), for every SD */
     size_t ntarget_rules;
-    int64_t target_limit; /* 0 = no limit */
+    int64_t target_limit;         /* 0 = no limit */
+    int64_t keep_dropped_targets; /* 0 = keep every dropped target */
 };
 
 struct conf_targets_defaults;

@@ -207,6 +207,30 @@ START_TEST(test_empty_address_is_dropped)
 }
 END_TEST
 
+/* keep_dropped_targets bounds the dropped targets kept (Prometheus' key, 0: all). */
+START_TEST(test_keep_dropped_targets)
+{
+    static const char yaml[] =
+        "scrape_configs:\n"
+        "  - job_name: n\n"
+        "    keep_dropped_targets: %d\n"
+        "    static_configs: [{targets: ['a:1', 'b:1', 'c:1', 'd:1']}]\n"
+        "    relabel_configs:\n"
+        "      - {source_labels: [__address__], regex: 'a:1', action: keep}\n";
+    char buf[512];
+
+    for (int keep = 0; keep <= 2; keep++) {
+        snprintf(buf, sizeof(buf), yaml, keep);
+        struct config *c = load_ok(buf);
+        ck_assert_uint_eq(c->jobs[0].ntargets, 1);
+        ck_assert_uint_eq(c->jobs[0].ndropped, keep == 0 ? 3 : (size_t)keep);
+        ck_assert_str_eq(
+            get(c->jobs[0].dropped[0].labels, c->jobs[0].dropped[0].nlabels, "__address__"), "b:1");
+        config_free(c);
+    }
+}
+END_TEST
+
 /* file_sd targets carry __meta_filepath, as Prometheus' file SD sets it. */
 START_TEST(test_file_sd_meta_filepath)
 {
@@ -318,6 +342,7 @@ targets_suite(void)
     tcase_add_test(tc, test_errors_after_relabeling);
     tcase_add_test(tc, test_empty_address_is_dropped);
     tcase_add_test(tc, test_file_sd_meta_filepath);
+    tcase_add_test(tc, test_keep_dropped_targets);
     tcase_add_test(tc, test_target_limit);
     tcase_add_test(tc, test_from_labels_direct);
     suite_add_tcase(s, tc);
