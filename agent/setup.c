@@ -173,7 +173,11 @@ add_one(struct engine *e, const struct config *c, const struct config_job *job,
     spec.body_limit = job->body_size_limit;
     spec.identity = id->data;
     spec.kind = job->kind->ops;
-    spec.kind_state = job->kind->state_new(job, err, errlen);
+    /* The kind sees the target's own schedule (X-Prometheus-Scrape-Timeout-Seconds). */
+    struct config_job tjob = *job;
+    tjob.interval_ms = spec.interval_ms;
+    tjob.timeout_ms = spec.timeout_ms;
+    spec.kind_state = job->kind->state_new(&tjob, err, errlen);
     if (spec.kind_state == NULL) {
         goto out;
     }

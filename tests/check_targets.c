@@ -16,9 +16,13 @@
 
 #include "conf_targets.h"
 #include "config.h"
+#include "engine.h"
 #include "job_prom.h"
 #include "kinds.h"
+#include "mock_server.h"
 #include "sample.h"
+#include "setup.h"
+#include "testutil.h"
 
 static struct config *
 load(const char *yaml, struct config_errors *e)
@@ -331,6 +335,42 @@ START_TEST(test_from_labels_direct)
 }
 END_TEST
 
+/*
+ * A target's own timeout (__scrape_timeout__) is its deadline and what it tells the exporter
+ * (X-Prometheus-Scrape-Timeout-Seconds), as in Prometheus.
+ */
+START_TEST(test_target_timeout_reaches_the_request)
+{
+    struct loop *lp;
+    struct mock_server *mock;
+    struct engine *eng;
+    int pipefd[2];
+    char yaml[1024], err[256];
+
+    testutil_once_setup(&lp, &mock, &eng, pipefd);
+    snprintf(yaml, sizeof(yaml),
+             "scrape_configs:\n"
+             "  - job_name: n\n"
+             "    scrape_timeout: 2s\n"
+             "    metrics_path: /file/node_exporter.prom\n"
+             "    static_configs: [{targets: ['127.0.0.1:%u']}]\n"
+             "    relabel_configs:\n"
+             "      - {target_label: __scrape_timeout__, replacement: 7s}\n",
+             mock_server_port(mock));
+    struct config *c = load_ok(yaml);
+    ck_assert_int_eq(setup_targets(eng, c, NULL, err, sizeof(err)), 0);
+    ck_assert_int_eq(engine_run_once(eng), 0);
+    const char *h = mock_server_last_headers(mock);
+    ck_assert_msg(strstr(h, "X-Prometheus-Scrape-Timeout-Seconds: 7\n") != NULL, "%s", h);
+    struct engine_target_info info;
+    ck_assert_int_eq(engine_target_info(eng, 0, &info), 0);
+    ck_assert_int_eq(info.timeout_ms, 7000);
+    json_object_put(testutil_read_lines(pipefd[0]));
+    config_free(c);
+    testutil_once_teardown(lp, mock, eng, pipefd);
+}
+END_TEST
+
 static Suite *
 targets_suite(void)
 {
@@ -345,6 +385,8 @@ targets_suite(void)
     tcase_add_test(tc, test_keep_dropped_targets);
     tcase_add_test(tc, test_target_limit);
     tcase_add_test(tc, test_from_labels_direct);
+    tcase_add_test(tc, test_target_timeout_reaches_the_request);
+    tcase_set_timeout(tc, 30);
     suite_add_tcase(s, tc);
     return s;
 }
