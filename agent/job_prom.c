@@ -206,7 +206,37 @@ rename_conflicts(struct sample *s, struct batch *b)
     return 0;
 }
 
-/* One pass over the samples: relabel, drop, rename conflicts, timestamps, limits. */
+/*
+ * A label with an empty value is no label in Prometheus (its series never has it): such labels
+ * leave the sample, with a new array from @a only when there is one. false when out of memory.
+ */
+static bool
+drop_empty_labels(struct sample *s, struct arena *a)
+{
+    uint32_t n = 0;
+    struct label *l;
+
+    for (n = 0; n < s->nlabels && s->labels[n].value[0] != '\0'; n++) {
+    }
+    if (n == s->nlabels) {
+        return true;
+    }
+    l = arena_alloc(a, sizeof(*l) * s->nlabels);
+    if (l == NULL) {
+        return false;
+    }
+    memcpy(l, s->labels, sizeof(*l) * n);
+    for (uint32_t i = n + 1; i < s->nlabels; i++) {
+        if (s->labels[i].value[0] != '\0') {
+            l[n++] = s->labels[i];
+        }
+    }
+    s->labels = l;
+    s->nlabels = n;
+    return true;
+}
+
+/* One pass over the samples: empty labels, relabel, drop, conflicts, timestamps, limits. */
 static void
 apply_semantics(struct prom_job *j, struct batch *b)
 {
@@ -215,6 +245,11 @@ apply_semantics(struct prom_job *j, struct batch *b)
     b->samples_scraped = (int64_t)b->nsamples;
     for (size_t i = 0; i < b->nsamples; i++) {
         struct sample *s = &b->samples[i];
+        if (!drop_empty_labels(s, &b->arena)) {
+            batch_fail(b, REASON_INTERNAL, "out of memory dropping empty labels");
+            b->nsamples = 0;
+            return;
+        }
         if (j->opts.nrules > 0 && !relabel_apply(j->opts.rules, j->opts.nrules, s, &b->arena)) {
             continue;
         }

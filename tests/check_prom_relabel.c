@@ -1,11 +1,14 @@
 /*
- * Target relabeling against the real thing: every config in tests/fixtures/prometheus/ that uses
- * relabel_configs is loaded by Debian's prometheus (2.42, started here on a free loopback port
- * with its storage in a temporary directory) and by pollster, and what both show in
- * /api/v1/targets must agree: each active target's labels (job and instance included), scrape
- * URL, interval and timeout, and each dropped target's discoveredLabels. The targets need not be
- * up: Prometheus lists down targets with their labels. Prometheus applies a new config's targets
- * after its discovery manager's 5 s update delay, so the test polls up to 40 s.
+ * Relabeling against the real thing, Debian's prometheus (2.42, started here on a free loopback
+ * port with its storage in a temporary directory):
+ * - target relabeling: tests/fixtures/prometheus/relabel.yml is loaded by both, and what both
+ *   show in /api/v1/targets must agree: each active target's labels (job and instance
+ *   included), scrape URL, interval and timeout, and each dropped target's discoveredLabels.
+ *   The targets need not be up: Prometheus lists down targets with their labels.
+ * - metric relabeling: both scrape node_exporter's output (the mock server, forked) with
+ *   tests/fixtures/prometheus/metric_relabel.yml, and the series Prometheus stores from its first
+ *   scrape (/api/v1/series) must be those pollster emits, label for label. Prometheus applies a new
+ * config's targets after its discovery manager's 5 s update delay, so the test polls up to 40 s.
  *
  * One Prometheus 2.42 defect shapes the fixtures: a target dropped after a rule has added a label
  * can show the relabeled set, partly overwritten, as its discoveredLabels (its API documents
@@ -30,6 +33,7 @@
 #include "config.h"
 #include "engine.h"
 #include "loop.h"
+#include "mock_server.h"
 #include "setup.h"
 #include "strbuf.h"
 #include "testproc.h"
@@ -172,12 +176,28 @@ pollster_targets(const char *path)
     return sb.data;
 }
 
-/* Runs prometheus on @path until its targets number @want (or 40 s), returns its document. */
+/* How far a Prometheus answer is: compared with the wanted count. */
+typedef size_t progress_fn(const char *doc);
+
+static size_t
+targets_progress(const char *doc)
+{
+    char *text = NULL;
+    size_t n = lines_of(doc, false, &text);
+
+    free(text);
+    return n;
+}
+
+/*
+ * Runs prometheus on @path and polls @api (a path of its HTTP API) until @progress says @want
+ * (or 40 s); returns the last answer (the caller compares it, and shows it when short).
+ */
 static char *
-prometheus_targets(const char *path, size_t want)
+prometheus_poll(const char *path, const char *api, progress_fn *progress, size_t want)
 {
     char dir[] = "/tmp/pollster-prom-XXXXXX", storage[128], listen[64], cfg[600], log[128];
-    char url[128];
+    char url[512];
     unsigned port = testproc_free_port();
     char *doc = NULL;
     pid_t pid;
@@ -187,17 +207,16 @@ prometheus_targets(const char *path, size_t want)
     snprintf(listen, sizeof(listen), "--web.listen-address=127.0.0.1:%u", port);
     snprintf(cfg, sizeof(cfg), "--config.file=%s", path);
     snprintf(log, sizeof(log), "%s/prometheus.log", dir);
-    snprintf(url, sizeof(url), "http://127.0.0.1:%u/api/v1/targets", port);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", port, api);
     char *argv[] = {(char *)prom_binary(), cfg, storage, listen, "--log.level=warn", NULL};
     pid = testproc_spawn(argv, log);
     for (double start = testproc_now_s(); testproc_now_s() - start < 40;) {
         long code = 0;
-        char *body = testutil_http(url, NULL, 2000, &code), *text = NULL;
+        char *body = testutil_http(url, NULL, 2000, &code);
         if (code == 200 && body != NULL) {
-            size_t got = lines_of(body, false, &text);
-            free(text);
+            size_t got = progress(body);
             free(doc);
-            doc = body; /* the last answer: compared (and shown) even when short */
+            doc = body;
             if (got >= want) {
                 break;
             }
@@ -217,10 +236,33 @@ prometheus_targets(const char *path, size_t want)
             fclose(f);
         }
         testproc_rm_rf(dir);
-        ck_abort_msg("prometheus did not show %zu targets within 40 s; its log:\n%s", want, buf);
+        ck_abort_msg("prometheus did not answer %s within 40 s; its log:\n%s", api, buf);
     }
     testproc_rm_rf(dir);
     return doc;
+}
+
+/* Both sides' sorted lines must be equal; both go to the log when they are not. */
+static void
+compare(const char *what, const char *ours, const char *theirs)
+{
+    if (strcmp(ours, theirs) == 0) {
+        return;
+    }
+    /* Check's messages are short: the whole of both goes to the log */
+    fprintf(stderr, "%s:\n--- pollster\n%s--- prometheus\n%s", what, ours, theirs);
+    const char *a = ours, *b = theirs;
+    while (*a != '\0' && *a == *b) {
+        a++;
+        b++;
+    }
+    while (a > ours && a[-1] != '\n') {
+        a--;
+        b--;
+    }
+    ck_abort_msg("%s: pollster and prometheus differ; first: pollster \"%.200s\" prometheus "
+                 "\"%.200s\"",
+                 what, a, b);
 }
 
 static const char *const fixtures_with_relabeling[] = {"relabel.yml"};
@@ -235,28 +277,196 @@ START_TEST(test_same_targets_as_prometheus)
     ours_doc = pollster_targets(path);
     n = lines_of(ours_doc, true, &ours);
     ck_assert_uint_gt(n, 0);
-    theirs_doc = prometheus_targets(path, n);
+    theirs_doc = prometheus_poll(path, "/api/v1/targets", targets_progress, n);
     lines_of(theirs_doc, false, &theirs);
-    if (strcmp(ours, theirs) != 0) {
-        /* Check's messages are short: the whole of both goes to the log */
-        fprintf(stderr, "%s:\n--- pollster\n%s--- prometheus\n%s", path, ours, theirs);
-        const char *a = ours, *b = theirs;
-        while (*a != '\0' && *a == *b) {
-            a++;
-            b++;
-        }
-        while (a > ours && a[-1] != '\n') {
-            a--;
-            b--;
-        }
-        ck_abort_msg("%s: pollster and prometheus differ; first: pollster \"%.200s\" prometheus "
-                     "\"%.200s\"",
-                     fixtures_with_relabeling[_i], a, b);
-    }
+    compare(fixtures_with_relabeling[_i], ours, theirs);
     free(ours);
     free(theirs);
     free(ours_doc);
     free(theirs_doc);
+}
+END_TEST
+
+/* The series every scrape adds besides the scraped ones (both sides have them). */
+static bool
+synthetic(const char *name)
+{
+    return strcmp(name, "up") == 0 || strncmp(name, "scrape_", 7) == 0;
+}
+
+/* Sorts and dedups the @n lines @v (freeing them) into one text. */
+static char *
+join_sorted(char **v, size_t n)
+{
+    struct strbuf all;
+
+    qsort(v, n, sizeof(v[0]), cmp_str);
+    strbuf_init(&all);
+    for (size_t i = 0; i < n; i++) {
+        if (i == 0 || strcmp(v[i], v[i - 1]) != 0) {
+            strbuf_printf(&all, "%s\n", v[i]);
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        free(v[i]);
+    }
+    return all.data != NULL ? all.data : strdup("");
+}
+
+/* Prometheus has scraped once: its series include this scrape's synthetic ones. */
+static size_t
+series_progress(const char *doc)
+{
+    return strstr(doc, "\"scrape_samples_post_metric_relabeling\"") != NULL ? 1 : 0;
+}
+
+/* The non-synthetic series of a /api/v1/series answer, one canonical line each. */
+static char *
+prometheus_series(const char *doc, size_t *n)
+{
+    json_object *root = json_tokener_parse(doc), *data;
+    char **v = NULL;
+    struct strbuf sb;
+
+    ck_assert_ptr_nonnull(root);
+    ck_assert(json_object_object_get_ex(root, "data", &data));
+    v = calloc(json_object_array_length(data) + 1, sizeof(*v));
+    ck_assert_ptr_nonnull(v);
+    strbuf_init(&sb);
+    *n = 0;
+    for (size_t i = 0; i < json_object_array_length(data); i++) {
+        json_object *l = json_object_array_get_idx(data, i);
+        if (synthetic(testutil_str(l, "__name__"))) {
+            continue;
+        }
+        strbuf_reset(&sb);
+        canon(&sb, l, NULL, NULL);
+        v[(*n)++] = strdup(sb.data);
+    }
+    strbuf_release(&sb);
+    json_object_put(root);
+    char *text = join_sorted(v, *n);
+    free(v);
+    return text;
+}
+
+/* pollster's samples of one --once run of @path, one canonical line per series. */
+static char *
+pollster_series(const char *path, size_t *n)
+{
+    struct loop *lp;
+    struct mock_server *mock;
+    struct engine *eng;
+    int pipefd[2];
+    struct config_errors errs;
+    struct config *c;
+    char err[512];
+    struct strbuf sb;
+    char **v = NULL;
+    size_t cap = 0;
+
+    testutil_once_setup(&lp, &mock, &eng, pipefd);
+    config_errors_init(&errs);
+    c = config_load(path, &errs);
+    ck_assert_msg(c != NULL, "%s: %s", path, errs.n > 0 ? errs.v[0].text : "?");
+    config_errors_release(&errs);
+    ck_assert_msg(setup_targets(eng, c, NULL, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(engine_run_once(eng), 0);
+    json_object *lines = testutil_read_lines(pipefd[0]);
+    strbuf_init(&sb);
+    *n = 0;
+    for (size_t i = 0; i < json_object_array_length(lines); i++) {
+        json_object *b = json_object_array_get_idx(lines, i);
+        json_object *samples = testutil_field(b, "samples"), *tl = testutil_field(b, "labels");
+        for (size_t k = 0; k < json_object_array_length(samples); k++) {
+            json_object *smp = json_object_array_get_idx(samples, k);
+            const char *name = testutil_str(smp, "name");
+            if (synthetic(name)) {
+                continue;
+            }
+            /* one label object: the target's labels, then the sample's, then __name__ */
+            json_object *all = json_object_new_object();
+            json_object_object_foreach(tl, tk, tv)
+            {
+                json_object_object_add(all, tk, json_object_get(tv));
+            }
+            json_object_object_foreach(testutil_field(smp, "labels"), sk, sv)
+            {
+                json_object_object_add(all, sk, json_object_get(sv));
+            }
+            json_object_object_add(all, "__name__", json_object_new_string(name));
+            strbuf_reset(&sb);
+            canon(&sb, all, testutil_str(b, "job"), testutil_str(b, "instance"));
+            json_object_put(all);
+            if (*n == cap) {
+                cap = cap == 0 ? 256 : cap * 2;
+                v = realloc(v, cap * sizeof(*v));
+                ck_assert_ptr_nonnull(v);
+            }
+            v[(*n)++] = strdup(sb.data);
+        }
+    }
+    strbuf_release(&sb);
+    json_object_put(lines);
+    config_free(c);
+    testutil_once_teardown(lp, mock, eng, pipefd);
+    char *text = join_sorted(v, *n);
+    free(v);
+    return text;
+}
+
+/*
+ * metric_relabel_configs (and relabel_configs' labels on every sample): the series Prometheus
+ * stores from one scrape of node_exporter's output equal those pollster emits.
+ */
+START_TEST(test_same_series_as_prometheus)
+{
+    char src[512], dir[] = "/tmp/pollster-mrl-XXXXXX", path[128], *text, *p;
+    unsigned port;
+    pid_t mock;
+    size_t n, len, theirs_n;
+    FILE *f;
+
+    snprintf(src, sizeof(src), "%s/prometheus/metric_relabel.yml", getenv("FIXTURES"));
+    f = fopen(src, "r");
+    ck_assert_ptr_nonnull(f);
+    text = calloc(1, 65536);
+    ck_assert_ptr_nonnull(text);
+    len = fread(text, 1, 65535, f);
+    fclose(f);
+    text[len] = '\0';
+    mock = mock_server_spawn(&port, 120);
+    ck_assert_int_gt(mock, 0);
+    /* the fixture, with the mock server's port */
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/metric_relabel.yml", dir);
+    f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    for (p = text; *p != '\0';) {
+        char *m = strstr(p, "MOCK_PORT");
+        if (m == NULL) {
+            fputs(p, f);
+            break;
+        }
+        fwrite(p, 1, (size_t)(m - p), f);
+        fprintf(f, "%u", port);
+        p = m + strlen("MOCK_PORT");
+    }
+    fclose(f);
+    free(text);
+
+    char *ours = pollster_series(path, &n);
+    ck_assert_uint_gt(n, 20);
+    char *doc = prometheus_poll(path, "/api/v1/series?match%5B%5D=%7Bjob%3D%22node%22%7D",
+                                series_progress, 1);
+    char *theirs = prometheus_series(doc, &theirs_n);
+    compare("metric_relabel.yml", ours, theirs);
+    free(ours);
+    free(theirs);
+    free(doc);
+    mock_server_stop(mock);
+    unlink(path);
+    rmdir(dir);
 }
 END_TEST
 
@@ -278,6 +488,7 @@ main(void)
     tcase_add_loop_test(
         tc, test_same_targets_as_prometheus, 0,
         (int)(sizeof(fixtures_with_relabeling) / sizeof(fixtures_with_relabeling[0])));
+    tcase_add_test(tc, test_same_series_as_prometheus);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_ENV);
