@@ -709,6 +709,9 @@ config_summary(FILE *f, const struct config *c)
                 conf_fmt_ms(j->interval_ms, b1, sizeof(b1)),
                 conf_fmt_ms(j->timeout_ms, b2, sizeof(b2)), j->ntargets,
                 j->ntargets == 1 ? "" : "s");
+        if (j->ndropped > 0) {
+            fprintf(f, " (%zu dropped by relabel_configs)", j->ndropped);
+        }
         if (j->http.basic_auth.username != NULL) {
             fprintf(f, ", basic auth");
         }

@@ -91,6 +91,17 @@ START_TEST(test_relabel_builds_and_drops)
     ck_assert_int_eq(j->targets[0].interval_ms, 30000);
     ck_assert_int_eq(j->targets[0].timeout_ms, 5000);
 
+    /* --check-config's summary counts it */
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    config_summary(f, c);
+    fclose(f);
+    ck_assert_msg(strstr(text, "job n (prometheus): interval 30s, timeout 5s, 2 targets (1 dropped "
+                               "by relabel_configs)\n") != NULL,
+                  "%s", text);
+    free(text);
+
     /* the dropped one, with the labels it was discovered with */
     ck_assert_uint_eq(j->ndropped, 1);
     const struct config_dropped *d = &j->dropped[0];
