@@ -82,6 +82,8 @@ put_target(struct strbuf *sb, const struct engine_target_info *t)
     strbuf_putc(sb, ',');
     put_key(sb, "instance", t->instance);
     strbuf_putc(sb, ',');
+    put_labels(sb, "discoveredLabels", t->discovered, t->ndiscovered);
+    strbuf_putc(sb, ',');
     put_labels(sb, "labels", t->labels, t->nlabels);
     strbuf_putc(sb, ',');
     put_key(sb, "health", health_name(t->health));

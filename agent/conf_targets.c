@@ -20,6 +20,7 @@
 
 #include <curl/curl.h>
 
+#include "dropped.h"
 #include "httpc.h"
 #include "strbuf.h"
 #include "units.h"
@@ -67,6 +68,7 @@ conf_targets_release(struct config_target *t)
     free(t->url);
     free(t->instance);
     conf_labels_free(t->labels, t->nlabels);
+    free(t->discovered);
 }
 
 /*
@@ -357,35 +359,26 @@ build_url(struct strbuf *sb, const struct conf_targets_defaults *d, const struct
 }
 
 /*
- * Keeps a dropped target's discovered labels (sorted by name) in @job, unless it holds @keep
- * already (keep_dropped_targets; 0: no limit). 0 or -ENOMEM.
+ * Keeps a dropped target's discovered labels (sorted by name, one block) in @job, unless it
+ * holds @keep already (keep_dropped_targets; 0: no limit). Sorts @l. 0 or -ENOMEM.
  */
 static int
-dropped_add(struct config_job *job, uint64_t keep, const struct label *l, size_t n)
+dropped_add(struct config_job *job, uint64_t keep, struct label *l, size_t n)
 {
-    struct config_dropped dt = {0};
+    struct config_dropped dt = {.nlabels = n};
     struct config_dropped *arr;
 
     if (keep > 0 && job->ndropped >= keep) {
         return 0;
     }
-    dt.labels = calloc(n > 0 ? n : 1, sizeof(*dt.labels));
+    qsort(l, n, sizeof(*l), conf_label_cmp);
+    dt.labels = label_block_dup(l, n, NULL, NULL);
     if (dt.labels == NULL) {
         return -ENOMEM;
     }
-    for (size_t i = 0; i < n; i++) {
-        dt.labels[i].name = strdup(l[i].name);
-        dt.labels[i].value = strdup(l[i].value);
-        dt.nlabels++;
-        if (dt.labels[i].name == NULL || dt.labels[i].value == NULL) {
-            conf_labels_free(dt.labels, dt.nlabels);
-            return -ENOMEM;
-        }
-    }
-    qsort(dt.labels, dt.nlabels, sizeof(*dt.labels), conf_label_cmp);
     arr = conf_grow(job->dropped, job->ndropped, sizeof(*arr));
     if (arr == NULL) {
-        conf_labels_free(dt.labels, dt.nlabels);
+        free(dt.labels);
         return -ENOMEM;
     }
     job->dropped = arr;
@@ -397,7 +390,7 @@ void
 conf_targets_dropped_release(struct config_job *job)
 {
     for (size_t i = 0; i < job->ndropped; i++) {
-        conf_labels_free(job->dropped[i].labels, job->dropped[i].nlabels);
+        free(job->dropped[i].labels);
     }
     free(job->dropped);
     job->dropped = NULL;
@@ -540,8 +533,19 @@ conf_targets_from_labels(struct config_job *job, const struct conf_targets_defau
             }
         }
     }
+    size_t before = job->ntargets;
     rc = conf_targets_add(job, url.data, inst != NULL && inst[0] != '\0' ? inst : addr, ls.labels,
                           ls.nlabels, interval_ms, timeout_ms);
+    if (rc == 0 && job->ntargets > before) {
+        /* /api/v1/targets shows them (discoveredLabels), sorted as Prometheus keeps them */
+        struct config_target *t = &job->targets[job->ntargets - 1];
+        qsort(l, nl, sizeof(*l), conf_label_cmp);
+        t->discovered = label_block_dup(l, nl, NULL, NULL);
+        t->ndiscovered = nl;
+        if (t->discovered == NULL) {
+            rc = -ENOMEM;
+        }
+    }
 out:
     if (rc == -ENOMEM) {
         snprintf(err, errlen, "out of memory");

@@ -169,11 +169,13 @@ struct config_target {
                              json: the URL's host[:port]; an "instance" label always wins */
     struct label *labels; /* owned strings (cast away const to free) */
     size_t nlabels;
-    int64_t interval_ms; /* from __scrape_interval__ after relabeling; 0 = the job's */
-    int64_t timeout_ms;  /* from __scrape_timeout__ after relabeling; 0 = the job's */
+    int64_t interval_ms;      /* from __scrape_interval__ after relabeling; 0 = the job's */
+    int64_t timeout_ms;       /* from __scrape_timeout__ after relabeling; 0 = the job's */
+    struct label *discovered; /* scrape: its labels before relabeling, sorted (one block) */
+    size_t ndiscovered;
 };
 
-/* A target relabel_configs dropped: its labels before relabeling, sorted by name (owned). */
+/* A target relabel_configs dropped: its labels before relabeling, sorted (one block: free()). */
 struct config_dropped {
     struct label *labels;
     size_t nlabels;

@@ -10,25 +10,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-int
-dropped_set_add(struct dropped_set *s, const char *job, const struct label *l, size_t n)
+struct label *
+label_block_dup(const struct label *l, size_t n, const char *tail, const char **tail_copy)
 {
-    size_t bytes = sizeof(struct label) * n + strlen(job) + 1;
-    struct dropped_target *v;
+    size_t bytes = sizeof(struct label) * n + (tail != NULL ? strlen(tail) + 1 : 0);
     struct label *labels;
     char *p;
 
     for (size_t i = 0; i < n; i++) {
         bytes += strlen(l[i].name) + strlen(l[i].value) + 2;
     }
-    v = realloc(s->v, (s->n + 1) * sizeof(*v));
-    if (v == NULL) {
-        return -ENOMEM;
-    }
-    s->v = v;
-    labels = malloc(bytes);
+    labels = malloc(bytes > 0 ? bytes : 1);
     if (labels == NULL) {
-        return -ENOMEM;
+        return NULL;
     }
     p = (char *)(labels + n);
     for (size_t i = 0; i < n; i++) {
@@ -40,8 +34,29 @@ dropped_set_add(struct dropped_set *s, const char *job, const struct label *l, s
         labels[i].value = p;
         p += vl;
     }
-    strcpy(p, job);
-    s->v[s->n++] = (struct dropped_target){.job = p, .labels = labels, .nlabels = n};
+    if (tail != NULL) {
+        strcpy(p, tail);
+        *tail_copy = p;
+    }
+    return labels;
+}
+
+int
+dropped_set_add(struct dropped_set *s, const char *job, const struct label *l, size_t n)
+{
+    struct dropped_target *v = realloc(s->v, (s->n + 1) * sizeof(*v));
+    const char *jc = NULL;
+    struct label *labels;
+
+    if (v == NULL) {
+        return -ENOMEM;
+    }
+    s->v = v;
+    labels = label_block_dup(l, n, job, &jc);
+    if (labels == NULL) {
+        return -ENOMEM;
+    }
+    s->v[s->n++] = (struct dropped_target){.job = jc, .labels = labels, .nlabels = n};
     return 0;
 }
 

@@ -42,6 +42,8 @@ struct target {
     char *display_url;     /* owned: url without userinfo, for output, logs and the API */
     struct label *labels;  /* owned, strings too */
     size_t nlabels;
+    struct label *discovered; /* owned: one block (label_block_dup) */
+    size_t ndiscovered;
     int64_t interval_ms;
     int64_t timeout_ms;
     struct httpc_opts http;      /* owned */
@@ -130,6 +132,7 @@ target_free(struct target *t)
         free((char *)t->labels[i].value);
     }
     free(t->labels);
+    free(t->discovered);
     httpc_opts_release(&t->http);
     free(t->identity);
     free(t->job);
@@ -599,6 +602,11 @@ engine_add_target(struct engine *e, const struct target_spec *spec, char *err, s
             t->nlabels++;
         }
     }
+    if (spec->ndiscovered > 0) {
+        t->discovered = label_block_dup(spec->discovered, spec->ndiscovered, NULL, NULL);
+        t->ndiscovered = spec->ndiscovered;
+        oom = oom || t->discovered == NULL;
+    }
     if (oom || t->job == NULL || t->url == NULL) {
         goto oom;
     }
@@ -921,6 +929,8 @@ engine_target_info(const struct engine *e, size_t i, struct engine_target_info *
     out->instance = t->instance;
     out->labels = t->labels;
     out->nlabels = t->nlabels;
+    out->discovered = t->discovered;
+    out->ndiscovered = t->ndiscovered;
     out->interval_ms = t->interval_ms;
     out->timeout_ms = t->timeout_ms;
 

@@ -29,6 +29,8 @@ struct target_spec {
     const char *instance;       /* copied; NULL = the URL */
     const struct label *labels; /* copied: target labels for every sample's batch */
     size_t nlabels;
+    const struct label *discovered; /* copied: its labels before relabeling (for the API) */
+    size_t ndiscovered;
     int64_t interval_ms; /* > 0 in daemon mode */
     int64_t timeout_ms;  /* > 0 and <= interval */
     uint64_t body_limit; /* 0 = none */
@@ -109,6 +111,8 @@ struct engine_target_info {
     const char *instance;       /* borrowed */
     const struct label *labels; /* borrowed: the target labels, in order */
     size_t nlabels;
+    const struct label *discovered; /* borrowed: its labels before relabeling (may be none) */
+    size_t ndiscovered;
     int64_t interval_ms;
     int64_t timeout_ms;
 

@@ -167,6 +167,8 @@ add_one(struct engine *e, const struct config *c, const struct config_job *job,
     spec.instance = t->instance;
     spec.labels = labels;
     spec.nlabels = nlabels;
+    spec.discovered = t->discovered;
+    spec.ndiscovered = t->ndiscovered;
     /* A target's own schedule: __scrape_interval__ / __scrape_timeout__ after relabeling. */
     spec.interval_ms = t->interval_ms > 0 ? t->interval_ms : job->interval_ms;
     spec.timeout_ms = t->timeout_ms > 0 ? t->timeout_ms : job->timeout_ms;

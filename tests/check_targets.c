@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api_targets.h"
 #include "conf_targets.h"
 #include "config.h"
 #include "engine.h"
@@ -22,6 +23,7 @@
 #include "mock_server.h"
 #include "sample.h"
 #include "setup.h"
+#include "strbuf.h"
 #include "testutil.h"
 
 static struct config *
@@ -90,6 +92,13 @@ START_TEST(test_relabel_builds_and_drops)
     ck_assert_uint_eq(j->targets[0].nlabels, 2);
     ck_assert_int_eq(j->targets[0].interval_ms, 30000);
     ck_assert_int_eq(j->targets[0].timeout_ms, 5000);
+    /* an active target keeps the labels it was discovered with (before lowercase) */
+    const struct config_target *t0 = &j->targets[0];
+    ck_assert_str_eq(get(t0->discovered, t0->ndiscovered, "__address__"), "a:1");
+    ck_assert_str_eq(get(t0->discovered, t0->ndiscovered, "env"), "Prod");
+    ck_assert_str_eq(get(t0->discovered, t0->ndiscovered, "__meta_zone"), "eu");
+    ck_assert_str_eq(get(t0->discovered, t0->ndiscovered, "job"), "n");
+    ck_assert_uint_eq(t0->ndiscovered, 8);
 
     /* --check-config's summary counts it */
     char *text = NULL;
@@ -376,6 +385,13 @@ START_TEST(test_target_timeout_reaches_the_request)
     struct engine_target_info info;
     ck_assert_int_eq(engine_target_info(eng, 0, &info), 0);
     ck_assert_int_eq(info.timeout_ms, 7000);
+    struct strbuf sb;
+    strbuf_init(&sb);
+    api_targets_render(&sb, eng);
+    ck_assert_msg(strstr(sb.data, "\"discoveredLabels\":{\"__address__\":\"127.0.0.1:") != NULL,
+                  "%s", sb.data);
+    ck_assert_msg(strstr(sb.data, "\"__scrape_timeout__\":\"2s\"") != NULL, "%s", sb.data);
+    strbuf_release(&sb);
     json_object_put(testutil_read_lines(pipefd[0]));
     config_free(c);
     testutil_once_teardown(lp, mock, eng, pipefd);
