@@ -180,9 +180,107 @@ relabel_validate(const struct relabel_spec *s, const char **key, char *buf, size
     return NULL;
 }
 
+/*
+ * Reads @re as literals joined by '|', each maybe ending in ".*" (a backslash makes the next
+ * non-alphanumeric character literal). Fills r->lits, or leaves them NULL when @re is anything
+ * else (or out of memory: regexec is always right).
+ */
+static void
+literals_build(struct relabel_rule *r, const char *re)
+{
+    size_t n = 1, len = strlen(re);
+    struct relabel_literal *v;
+    char *buf;
+
+    for (const char *p = re; *p != '\0'; p++) {
+        if (*p == '\\') {
+            if (p[1] == '\0' || (p[1] >= '0' && p[1] <= '9') || (p[1] >= 'a' && p[1] <= 'z') ||
+                (p[1] >= 'A' && p[1] <= 'Z')) {
+                return;
+            }
+            p++;
+        }
+        else if (*p == '|') {
+            n++;
+        }
+        else if (*p == '.' && p[1] == '*' && (p[2] == '|' || p[2] == '\0')) {
+            p++;
+        }
+        else if (strchr(".[]()*+?{}^$", *p) != NULL) {
+            return;
+        }
+    }
+    v = calloc(n, sizeof(*v));
+    buf = malloc(len + n);
+    if (v == NULL || buf == NULL) {
+        free(v);
+        free(buf);
+        return;
+    }
+    size_t k = 0, o = 0;
+    v[0].text = buf;
+    for (const char *p = re;; p++) {
+        if (*p == '\0' || *p == '|') {
+            buf[o++] = '\0';
+            if (*p == '\0') {
+                break;
+            }
+            v[++k].text = buf + o;
+            continue;
+        }
+        if (*p == '.' && p[1] == '*') {
+            v[k].prefix = true;
+            p++;
+            continue;
+        }
+        if (*p == '\\') {
+            p++;
+        }
+        buf[o++] = *p;
+        v[k].len++;
+    }
+    r->lits = v;
+    r->nlits = n;
+}
+
+/* Whether @s matches the literal alternation of @r (anchored, as regexec would say). */
+static bool
+literals_match(const struct relabel_rule *r, const char *s)
+{
+    size_t len = strlen(s);
+
+    for (size_t i = 0; i < r->nlits; i++) {
+        const struct relabel_literal *l = &r->lits[i];
+        if ((l->prefix ? len >= l->len : len == l->len) && memcmp(s, l->text, l->len) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The rule's regex matches all of @s (no group positions). */
+static bool
+whole_match(const struct relabel_rule *r, const char *s)
+{
+    if (r->lits != NULL) {
+        return literals_match(r, s);
+    }
+    return regexec(&r->re, s, 0, NULL, 0) == 0;
+}
+
+bool
+relabel_rule_matches(const struct relabel_rule *r, const char *s)
+{
+    return whole_match(r, s);
+}
+
 void
 relabel_rule_release(struct relabel_rule *r)
 {
+    if (r->lits != NULL) {
+        free(r->lits[0].text);
+        free(r->lits);
+    }
     for (size_t i = 0; i < r->nsource; i++) {
         free(r->source_labels[i]);
     }
@@ -259,6 +357,7 @@ relabel_rule_make(struct relabel_rule *r, const struct relabel_spec *s, char *er
     }
     r->compiled = true;
     r->ngroups = r->re.re_nsub + 1;
+    literals_build(r, r->regex_text);
     return 0;
 nomem:
     snprintf(err, errlen, "out of memory");
@@ -589,11 +688,11 @@ filter_labels(const struct relabel_rule *r, struct relabel_set *ls, struct arena
     uint32_t n = 0;
     struct label *l = NULL;
 
-    if (ls->name != NULL && (regexec(&r->re, "__name__", 0, NULL, 0) == 0) != keep_matching) {
+    if (ls->name != NULL && whole_match(r, "__name__") != keep_matching) {
         ls->name = "";
     }
     for (uint32_t i = 0; i < ls->nlabels; i++) {
-        bool keep = (regexec(&r->re, ls->labels[i].name, 0, NULL, 0) == 0) == keep_matching;
+        bool keep = whole_match(r, ls->labels[i].name) == keep_matching;
         if (!keep && l == NULL) {
             l = arena_alloc(a, sizeof(*l) * ls->nlabels);
             if (l == NULL) {
@@ -696,7 +795,7 @@ apply_rule(const struct relabel_rule *r, struct relabel_set *ls, struct arena *a
     switch (r->action) {
     case RELABEL_KEEP:
     case RELABEL_DROP:
-        match = regexec(&r->re, val.p, 0, NULL, 0) == 0;
+        match = whole_match(r, val.p);
         return match == (r->action == RELABEL_KEEP) ? 1 : 0;
     case RELABEL_KEEPEQUAL:
     case RELABEL_DROPEQUAL:

@@ -478,6 +478,41 @@ START_TEST(test_md5_rfc1321)
 }
 END_TEST
 
+/* The literal fast path says what regexec says, and is taken where it should be. */
+START_TEST(test_literal_fast_path)
+{
+    static const struct {
+        const char *re;
+        bool fast;
+    } res[] = {
+        {"go_.*", true},      {"go_.*|process_.*|up", true},
+        {"tmp", true},        {"", true},
+        {".*", true},         {"a\\.b|c\\|d", true},
+        {"|x", true},         {"go_.*x", false},
+        {"a.b", false},       {"(.*)", false},
+        {"a+", false},        {"[ab]c", false},
+        {"^a", false},        {"a{2}", false},
+        {"go_.*|x.y", false},
+    };
+    static const char *const inputs[] = {"",         "go_",      "go_gc",  "go",  "up",   "upx",
+                                         "process_", "xprocess", "tmp",    "tm",  "tmpx", "a.b",
+                                         "aXb",      "c|d",      "c",      "x",   "go_x", "a",
+                                         "aa",       "ac",       "go_\nx", "x.y", "xzy"};
+    for (size_t i = 0; i < sizeof(res) / sizeof(res[0]); i++) {
+        struct relabel_rule r;
+        build(&r, &(struct rspec){.action = RELABEL_KEEP, .src = {"a"}, .regex = res[i].re});
+        ck_assert_msg((r.lits != NULL) == res[i].fast, "%s: fast path %d", res[i].re,
+                      r.lits != NULL);
+        for (size_t k = 0; k < sizeof(inputs) / sizeof(inputs[0]); k++) {
+            bool want = regexec(&r.re, inputs[k], 0, NULL, 0) == 0;
+            ck_assert_msg(relabel_rule_matches(&r, inputs[k]) == want, "%s on \"%s\": want %d",
+                          res[i].re, inputs[k], want);
+        }
+        relabel_rule_release(&r);
+    }
+}
+END_TEST
+
 START_TEST(test_long_values_and_many_groups)
 {
     /* No length limit: a 10000-byte value is matched and copied whole. */
@@ -583,6 +618,7 @@ relabel_suite(void)
     tcase_add_loop_test(tc, test_validate, 0, (int)(sizeof(validations) / sizeof(validations[0])));
     tcase_add_test(tc, test_md5_rfc1321);
     tcase_add_test(tc, test_long_values_and_many_groups);
+    tcase_add_test(tc, test_literal_fast_path);
     tcase_add_test(tc, test_sample_name);
     tcase_add_test(tc, test_errors);
     suite_add_tcase(s, tc);
