@@ -577,7 +577,9 @@ group_resolve(struct conf_ctx *x, struct config_job *job, const struct conf_targ
         conf_oom(x);
         return;
     }
-    memcpy(l, g->labels, sizeof(*l) * g->nlabels);
+    if (g->nlabels > 0) {
+        memcpy(l, g->labels, sizeof(*l) * g->nlabels);
+    }
     if (nmeta > 0) {
         memcpy(l + g->nlabels, meta, sizeof(*l) * nmeta);
     }
