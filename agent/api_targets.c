@@ -1,7 +1,7 @@
 /*
  * The /api/v1/targets renderer (see api_targets.h): one JSON document per request, written with
- * jsonw from the engine's target views. The field order and formats are an API: tests/check_cli.c,
- * tests/check_status.c and tests/check_api_targets.c read them.
+ * jsonw from the engine's target views and its dropped targets. The field order and formats are an
+ * API: tests/check_cli.c, tests/check_status.c and tests/check_api_targets.c read them.
  */
 #include "build-config.h"
 
@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "dropped.h"
 #include "jsonw.h"
 
 /* "key":"value", or "key":null when @value is NULL. */
@@ -20,6 +21,20 @@ put_key(struct strbuf *sb, const char *key, const char *value)
     strbuf_puts(sb, key);
     strbuf_puts(sb, "\":");
     jsonw_cstr_or_null(sb, value);
+}
+
+/* "key":{"name":"value",...} */
+static void
+put_labels(struct strbuf *sb, const char *key, const struct label *l, size_t n)
+{
+    strbuf_printf(sb, "\"%s\":{", key);
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0) {
+            strbuf_putc(sb, ',');
+        }
+        put_key(sb, l[i].name, l[i].value);
+    }
+    strbuf_putc(sb, '}');
 }
 
 /* RFC 3339 UTC with milliseconds, as Prometheus' API writes times; null when @ms <= 0. */
@@ -66,14 +81,11 @@ put_target(struct strbuf *sb, const struct engine_target_info *t)
     put_key(sb, "scrapeUrl", t->display_url);
     strbuf_putc(sb, ',');
     put_key(sb, "instance", t->instance);
-    strbuf_puts(sb, ",\"labels\":{");
-    for (size_t l = 0; l < t->nlabels; l++) {
-        if (l > 0) {
-            strbuf_putc(sb, ',');
-        }
-        put_key(sb, t->labels[l].name, t->labels[l].value);
-    }
-    strbuf_puts(sb, "},");
+    strbuf_putc(sb, ',');
+    put_labels(sb, "discoveredLabels", t->discovered, t->ndiscovered);
+    strbuf_putc(sb, ',');
+    put_labels(sb, "labels", t->labels, t->nlabels);
+    strbuf_putc(sb, ',');
     put_key(sb, "health", health_name(t->health));
     strbuf_putc(sb, ',');
     put_time(sb, "lastScrape", t->last_ts_ms);
@@ -108,6 +120,17 @@ api_targets_render(struct strbuf *sb, const struct engine *e)
             strbuf_putc(sb, ',');
         }
         put_target(sb, &info);
+    }
+    /* Prometheus' shape: {"discoveredLabels":{...}}, plus the job (scrapePool in later versions) */
+    strbuf_puts(sb, "],\"droppedTargets\":[");
+    const struct dropped_set *d = engine_dropped(e);
+    for (size_t i = 0; i < d->n; i++) {
+        const struct dropped_target *t = &d->v[i];
+        strbuf_puts(sb, i > 0 ? ",{" : "{");
+        put_key(sb, "job", t->job);
+        strbuf_putc(sb, ',');
+        put_labels(sb, "discoveredLabels", t->labels, t->nlabels);
+        strbuf_putc(sb, '}');
     }
     strbuf_puts(sb, "]}}");
 }

@@ -1,8 +1,9 @@
 /*
  * GET /api/v1/targets: the engine's targets as JSON in Prometheus' shape (job, scrapeUrl,
- * labels, health, lastScrape, lastScrapeDuration, lastError) plus kind, instance, reason,
- * nextScrape, inFlight and skipped tick counts: what an operator opens first when something is
- * wrong. Reads the engine through its read-only target accessors (engine_target_info()).
+ * discoveredLabels, labels, health, lastScrape, lastScrapeDuration, lastError) plus kind, instance,
+ * reason, nextScrape, inFlight and skipped tick counts: what an operator opens first when something
+ * is wrong; and droppedTargets (the targets relabel_configs dropped, with their discoveredLabels).
+ * Reads the engine through its read-only target accessors (engine_target_info()).
  */
 #ifndef POLLSTER_API_TARGETS_H
 #define POLLSTER_API_TARGETS_H

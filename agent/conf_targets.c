@@ -1,8 +1,11 @@
 /*
- * Targets in the config: Prometheus' target model (static_configs and file_sd_configs target
- * groups, __address__, __scheme__, __metrics_path__, __param_<name>, instance) resolved to final
- * URLs and labels at load time, URL targets of the other kinds, and URL checks. file_sd files
- * are read at load and reload; sdwatch.c re-globs the patterns kept in the job.
+ * Targets in the config: Prometheus' target model resolved to final URLs and labels. Every
+ * discovered target (static_configs and file_sd_configs target groups, and any other SD) goes
+ * through one function, conf_targets_from_labels(): the label set Prometheus builds
+ * (__address__, __scheme__, __metrics_path__, __param_<name>, __scrape_interval__,
+ * __scrape_timeout__, job, the group's and __meta_* labels), relabel_configs, then URL, default
+ * port, instance and the labels left. Also URL targets of the other kinds, and URL checks.
+ * file_sd files are read at load and reload; sdwatch.c re-globs the patterns kept in the job.
  */
 #include "build-config.h"
 
@@ -17,8 +20,10 @@
 
 #include <curl/curl.h>
 
+#include "dropped.h"
 #include "httpc.h"
 #include "strbuf.h"
+#include "units.h"
 
 /* A target group, in static_configs or in a file_sd file (a temporary: targets are resolved). */
 struct sd_group {
@@ -63,6 +68,7 @@ conf_targets_release(struct config_target *t)
     free(t->url);
     free(t->instance);
     conf_labels_free(t->labels, t->nlabels);
+    free(t->discovered);
 }
 
 /*
@@ -145,9 +151,10 @@ labels_equal(const struct label *a, size_t na, const struct label *b, size_t nb)
  */
 int
 conf_targets_add(struct config_job *job, const char *url, const char *instance,
-                 const struct label *labels, size_t nlabels)
+                 const struct label *labels, size_t nlabels, int64_t interval_ms,
+                 int64_t timeout_ms)
 {
-    struct config_target t = {0};
+    struct config_target t = {.interval_ms = interval_ms, .timeout_ms = timeout_ms};
     struct config_target *arr;
 
     t.labels = calloc(nlabels + 1, sizeof(*t.labels));
@@ -172,6 +179,7 @@ conf_targets_add(struct config_job *job, const char *url, const char *instance,
     for (size_t i = 0; i < job->ntargets; i++) {
         const struct config_target *o = &job->targets[i];
         if (strcmp(o->url, t.url) == 0 && strcmp(o->instance, t.instance) == 0 &&
+            o->interval_ms == t.interval_ms && o->timeout_ms == t.timeout_ms &&
             labels_equal(o->labels, o->nlabels, t.labels, t.nlabels)) {
             conf_targets_release(&t);
             return 0;
@@ -222,151 +230,398 @@ address_valid(const char *a)
 }
 
 /*
- * Resolves the targets of one target group of scrape job @job (as Prometheus does): each address
- * gets the group's labels, __address__, and the job's scheme, metrics_path and params unless the
- * group's __scheme__, __metrics_path__ or __param_<name> labels override them. @gnode is the
- * group's mapping (positions of the targets).
+ * Whether Prometheus adds the scheme's default port to @a: when Go's net.SplitHostPort fails on
+ * it but succeeds once ":1234" is appended ("host", "[::1]"; not "::1", not "host:").
  */
-static void
-group_resolve(struct conf_ctx *x, struct config_job *job, const struct conf_targets_defaults *sc,
-              const struct sd_group *g, const struct conf_node *gnode, const char *path)
+static bool
+address_needs_port(const char *a)
 {
-    const struct conf_node *tn = conf_tree_get(gnode, "targets");
-    const char *scheme = conf_targets_label_get(g->labels, g->nlabels, "__scheme__");
-    const char *mpath = conf_targets_label_get(g->labels, g->nlabels, "__metrics_path__");
-    const char *inst = conf_targets_label_get(g->labels, g->nlabels, "instance");
-    struct config_param *params = NULL;
-    size_t nparams = 0;
-    struct strbuf sb;
+    const char *colon = strchr(a, ':');
 
-    if (scheme == NULL) {
-        scheme = sc->scheme;
+    if (a[0] == '[') {
+        const char *end = strchr(a, ']');
+        return end != NULL && end[1] == '\0' && strchr(end + 1, '[') == NULL;
     }
-    if (mpath == NULL) {
-        mpath = sc->metrics_path;
+    return colon == NULL && strchr(a, '[') == NULL && strchr(a, ']') == NULL;
+}
+
+/* @ms as Prometheus' model.Duration prints it ("15s", "1m30s", "1w"): __scrape_interval__. */
+static const char *
+prom_duration(int64_t ms, char *buf, size_t len)
+{
+    static const struct {
+        const char *unit;
+        int64_t ms;
+        bool exact;
+    } parts[] = {
+        {"y", 365LL * 86400000, true},
+        {"w", 7LL * 86400000, true},
+        {"d", 86400000, false},
+        {"h", 3600000, false},
+        {"m", 60000, false},
+        {"s", 1000, false},
+        {"ms", 1, false},
+    };
+    size_t off = 0;
+
+    snprintf(buf, len, "0s");
+    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]) && ms > 0; i++) {
+        if ((parts[i].exact && ms % parts[i].ms != 0) || ms / parts[i].ms == 0) {
+            continue;
+        }
+        int w =
+            snprintf(buf + off, len - off, "%lld%s", (long long)(ms / parts[i].ms), parts[i].unit);
+        if (w < 0 || (size_t)w >= len - off) {
+            break;
+        }
+        off += (size_t)w;
+        ms %= parts[i].ms;
     }
-    if (tn == NULL || tn->kind != CONF_NODE_SEQ || tn->n != g->ntargets) {
-        return; /* already reported */
+    return buf;
+}
+
+/* Sets @name to @value in the (arena) label array @l of *@n labels, capacity @cap. */
+static void
+set_in(struct label *l, size_t *n, const char *name, const char *value)
+{
+    for (size_t i = 0; i < *n; i++) {
+        if (strcmp(l[i].name, name) == 0) {
+            l[i].value = value;
+            return;
+        }
     }
-    if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0) {
-        conf_err(x, gnode, "invalid __scheme__ \"%s\" in %s (expected http or https)", scheme,
-                 path);
-        return;
+    l[*n].name = name;
+    l[(*n)++].value = value;
+}
+
+/* Appends the scrape URL of a relabeled target to @sb (address with its port). */
+static void
+build_url(struct strbuf *sb, const struct conf_targets_defaults *d, const struct relabel_set *ls,
+          const char *scheme, const char *addr, const char *mpath)
+{
+    char sep = '?';
+    size_t np = 0;
+    struct {
+        const char *name, *first;
+        const struct config_param *job;
+    } p[64];
+
+    strbuf_printf(sb, "%s://%s", scheme, addr);
+    if (mpath[0] != '\0' && mpath[0] != '/') {
+        strbuf_putc(sb, '/'); /* as Go's url.URL writes a relative path after a host */
     }
-    if (mpath[0] != '/') {
-        conf_err(x, gnode, "invalid __metrics_path__ \"%s\" in %s (must start with /)", mpath,
-                 path);
-        return;
+    url_escape(sb, mpath, "$&+,/:;=@", false);
+    /* The job's params, each name's first value replaced by its __param_<name> label. */
+    for (size_t i = 0; i < d->nparams && np < 64; i++) {
+        p[np].name = d->params[i].name;
+        p[np].first = NULL;
+        p[np++].job = &d->params[i];
     }
-    /* the job's params, the first value of each replaced by a __param_<name> label */
-    params = calloc(sc->nparams + g->nlabels + 1, sizeof(*params));
-    if (params == NULL) {
-        conf_oom(x);
-        return;
-    }
-    for (size_t i = 0; i < sc->nparams; i++) {
-        params[nparams++] = sc->params[i]; /* shallow: values borrowed */
-    }
-    const char **firsts = calloc(sc->nparams + g->nlabels + 1, sizeof(*firsts));
-    if (firsts == NULL) {
-        free(params);
-        conf_oom(x);
-        return;
-    }
-    for (size_t i = 0; i < g->nlabels; i++) {
-        const char *name = g->labels[i].name;
-        size_t j;
+    for (uint32_t i = 0; i < ls->nlabels; i++) {
+        const char *name = ls->labels[i].name;
+        size_t k;
         if (strncmp(name, "__param_", 8) != 0 || name[8] == '\0') {
             continue;
         }
-        for (j = 0; j < nparams; j++) {
-            if (strcmp(params[j].name, name + 8) == 0) {
-                break;
+        for (k = 0; k < np && strcmp(p[k].name, name + 8) != 0; k++) {
+        }
+        if (k == np) {
+            if (np == 64) {
+                continue;
+            }
+            p[np].name = name + 8;
+            p[np++].job = NULL;
+        }
+        p[k].first = ls->labels[i].value;
+    }
+    /* url.Values.Encode: keys sorted, each key's values in order */
+    for (size_t i = 1; i < np; i++) {
+        for (size_t j = i; j > 0 && strcmp(p[j - 1].name, p[j].name) > 0; j--) {
+            __typeof__(p[0]) t = p[j];
+            p[j] = p[j - 1];
+            p[j - 1] = t;
+        }
+    }
+    for (size_t i = 0; i < np; i++) {
+        size_t nv = p[i].job != NULL ? p[i].job->nvalues : 0;
+        if (nv == 0 && p[i].first != NULL) {
+            nv = 1;
+        }
+        for (size_t v = 0; v < nv; v++) {
+            const char *val = v == 0 && p[i].first != NULL ? p[i].first : p[i].job->values[v];
+            strbuf_putc(sb, sep);
+            sep = '&';
+            url_escape(sb, p[i].name, NULL, true);
+            strbuf_putc(sb, '=');
+            url_escape(sb, val, NULL, true);
+        }
+    }
+}
+
+/*
+ * Keeps a dropped target's discovered labels (sorted by name, one block) in @job, unless it
+ * holds @keep already (keep_dropped_targets; 0: no limit). Sorts @l. 0 or -ENOMEM.
+ */
+static int
+dropped_add(struct config_job *job, uint64_t keep, struct label *l, size_t n)
+{
+    struct config_dropped dt = {.nlabels = n};
+    struct config_dropped *arr;
+
+    if (keep > 0 && job->ndropped >= keep) {
+        return 0;
+    }
+    qsort(l, n, sizeof(*l), conf_label_cmp);
+    dt.labels = label_block_dup(l, n, NULL, NULL);
+    if (dt.labels == NULL) {
+        return -ENOMEM;
+    }
+    arr = conf_grow(job->dropped, job->ndropped, sizeof(*arr));
+    if (arr == NULL) {
+        free(dt.labels);
+        return -ENOMEM;
+    }
+    job->dropped = arr;
+    job->dropped[job->ndropped++] = dt;
+    return 0;
+}
+
+void
+conf_targets_dropped_release(struct config_job *job)
+{
+    for (size_t i = 0; i < job->ndropped; i++) {
+        free(job->dropped[i].labels);
+    }
+    free(job->dropped);
+    job->dropped = NULL;
+    job->ndropped = 0;
+}
+
+/* A duration label of a relabeled target: its value in *@ms, or why not. */
+static const char *
+duration_label(const struct relabel_set *ls, const char *name, const char *what, int64_t *ms,
+               char *err, size_t errlen)
+{
+    const char *v = conf_targets_label_get(ls->labels, ls->nlabels, name);
+
+    if (v == NULL || units_parse_duration(v, ms) != 0) {
+        snprintf(err, errlen, "error parsing %s \"%s\" (%s)", what, v != NULL ? v : "", name);
+        return err;
+    }
+    if (*ms == 0) {
+        snprintf(err, errlen, "%s cannot be 0 (%s)", what, name);
+        return err;
+    }
+    return NULL;
+}
+
+int
+conf_targets_from_labels(struct config_job *job, const struct conf_targets_defaults *d,
+                         const struct label *discovered, size_t n, char *err, size_t errlen)
+{
+    char ival[32], tval[32], b1[32], b2[32];
+    struct arena a;
+    struct label *l;
+    struct relabel_set ls;
+    size_t nl = 0;
+    int64_t interval_ms, timeout_ms;
+    const char *addr, *scheme, *mpath, *inst;
+    struct strbuf url;
+    int rc = -ENOMEM;
+
+    arena_init(&a);
+    strbuf_init(&url);
+    l = arena_alloc(&a, sizeof(*l) * (n + 6 + d->nparams));
+    if (l == NULL) {
+        goto out;
+    }
+    /* Prometheus' PopulateLabels: the group's labels, then what the job sets when they do not */
+    for (size_t i = 0; i < n; i++) {
+        if (discovered[i].value[0] != '\0') {
+            set_in(l, &nl, discovered[i].name, discovered[i].value);
+        }
+    }
+    prom_duration(d->interval_ms, ival, sizeof(ival));
+    prom_duration(d->timeout_ms, tval, sizeof(tval));
+    const struct label defaults[] = {{"job", d->job},
+                                     {"__scrape_interval__", ival},
+                                     {"__scrape_timeout__", tval},
+                                     {"__metrics_path__", d->metrics_path},
+                                     {"__scheme__", d->scheme}};
+    for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++) {
+        if (conf_targets_label_get(l, nl, defaults[i].name) == NULL) {
+            set_in(l, &nl, defaults[i].name, defaults[i].value);
+        }
+    }
+    /* ... and the first value of each of the job's params, over the group's */
+    for (size_t i = 0; i < d->nparams; i++) {
+        char *pn = arena_alloc(&a, strlen(d->params[i].name) + 9);
+        if (pn == NULL) {
+            goto out;
+        }
+        if (d->params[i].nvalues > 0) {
+            sprintf(pn, "__param_%s", d->params[i].name);
+            set_in(l, &nl, pn, d->params[i].values[0]);
+        }
+    }
+    ls = (struct relabel_set){.labels = l, .nlabels = (uint32_t)nl};
+    if (!relabel_process(d->rules, d->nrules, &ls, &a)) {
+        rc = dropped_add(job, d->keep_dropped, l, nl) == 0 ? 1 : -ENOMEM;
+        goto out;
+    }
+    addr = conf_targets_label_get(ls.labels, ls.nlabels, "__address__");
+    if (addr == NULL || addr[0] == '\0') {
+        /* Prometheus logs "no address" and shows it nowhere; pollster lists it as dropped. */
+        rc = dropped_add(job, d->keep_dropped, l, nl) == 0 ? 1 : -ENOMEM;
+        goto out;
+    }
+    scheme = conf_targets_label_get(ls.labels, ls.nlabels, "__scheme__");
+    mpath = conf_targets_label_get(ls.labels, ls.nlabels, "__metrics_path__");
+    scheme = scheme != NULL ? scheme : "";
+    mpath = mpath != NULL ? mpath : "";
+    rc = -EINVAL;
+    if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0) {
+        snprintf(err, errlen, "invalid __scheme__ \"%s\" (expected http or https)", scheme);
+        goto out;
+    }
+    if (!address_valid(addr)) {
+        char *red = httpc_redact_url_dup(addr);
+        snprintf(err, errlen, "invalid target address \"%s\" (expected host:port)",
+                 red != NULL ? red : "");
+        free(red);
+        goto out;
+    }
+    if (address_needs_port(addr)) {
+        char *full = arena_alloc(&a, strlen(addr) + 5);
+        if (full == NULL) {
+            rc = -ENOMEM;
+            goto out;
+        }
+        sprintf(full, "%s:%s", addr, strcmp(scheme, "https") == 0 ? "443" : "80");
+        addr = full;
+    }
+    if (duration_label(&ls, "__scrape_interval__", "scrape interval", &interval_ms, err, errlen) !=
+            NULL ||
+        duration_label(&ls, "__scrape_timeout__", "scrape timeout", &timeout_ms, err, errlen) !=
+            NULL) {
+        goto out;
+    }
+    if (timeout_ms > interval_ms) {
+        snprintf(err, errlen, "scrape timeout cannot be greater than scrape interval (%s > %s)",
+                 conf_fmt_ms(timeout_ms, b1, sizeof(b1)), conf_fmt_ms(interval_ms, b2, sizeof(b2)));
+        goto out;
+    }
+    build_url(&url, d, &ls, scheme, addr, mpath);
+    if (url.oom) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    const char *why = conf_targets_url_check(url.data, NULL);
+    if (why != NULL) {
+        char *red = httpc_redact_url_dup(url.data);
+        snprintf(err, errlen, "invalid URL \"%s\": %s", red != NULL ? red : "", why);
+        free(red);
+        goto out;
+    }
+    inst = conf_targets_label_get(ls.labels, ls.nlabels, "instance");
+    /* The job label is the job's name; a different one (group, rule) stays a label. */
+    const char *jl = conf_targets_label_get(ls.labels, ls.nlabels, "job");
+    if (jl != NULL && strcmp(jl, d->job) == 0) {
+        for (uint32_t i = 0; i < ls.nlabels; i++) {
+            if (strcmp(ls.labels[i].name, "job") == 0) {
+                ((struct label *)ls.labels)[i].value = "";
             }
         }
-        if (j == nparams) {
-            params[nparams].name = (char *)name + 8;
-            params[nparams].values = NULL;
-            params[nparams].nvalues = 0;
-            nparams++;
-        }
-        firsts[j] = g->labels[i].value;
     }
-    /* params and firsts move together: sort by index order of names */
-    for (size_t i = 1; i < nparams; i++) {
-        for (size_t j = i; j > 0 && strcmp(params[j - 1].name, params[j].name) > 0; j--) {
-            struct config_param tp = params[j];
-            const char *tf = firsts[j];
-            params[j] = params[j - 1];
-            firsts[j] = firsts[j - 1];
-            params[j - 1] = tp;
-            firsts[j - 1] = tf;
+    size_t before = job->ntargets;
+    rc = conf_targets_add(job, url.data, inst != NULL && inst[0] != '\0' ? inst : addr, ls.labels,
+                          ls.nlabels, interval_ms, timeout_ms);
+    if (rc == 0 && job->ntargets > before) {
+        /* /api/v1/targets shows them (discoveredLabels), sorted as Prometheus keeps them */
+        struct config_target *t = &job->targets[job->ntargets - 1];
+        qsort(l, nl, sizeof(*l), conf_label_cmp);
+        t->discovered = label_block_dup(l, nl, NULL, NULL);
+        t->ndiscovered = nl;
+        if (t->discovered == NULL) {
+            rc = -ENOMEM;
         }
     }
-    strbuf_init(&sb);
+out:
+    if (rc == -ENOMEM) {
+        snprintf(err, errlen, "out of memory");
+    }
+    strbuf_release(&url);
+    arena_release(&a);
+    return rc;
+}
+
+/*
+ * Resolves the targets of one target group: each address, with the group's labels and @meta
+ * (file_sd's __meta_filepath), goes through conf_targets_from_labels. @gnode is the group's
+ * mapping (positions of the targets).
+ */
+static void
+group_resolve(struct conf_ctx *x, struct config_job *job, const struct conf_targets_defaults *d,
+              const struct sd_group *g, const struct conf_node *gnode, const struct label *meta,
+              size_t nmeta, const char *path)
+{
+    const struct conf_node *tn = conf_tree_get(gnode, "targets");
+    struct label *l;
+    size_t n = g->nlabels + nmeta + 1;
+
+    if (tn == NULL || tn->kind != CONF_NODE_SEQ || tn->n != g->ntargets) {
+        return; /* already reported */
+    }
+    l = calloc(n, sizeof(*l));
+    if (l == NULL) {
+        conf_oom(x);
+        return;
+    }
+    if (g->nlabels > 0) {
+        memcpy(l, g->labels, sizeof(*l) * g->nlabels);
+    }
+    if (nmeta > 0) {
+        memcpy(l + g->nlabels, meta, sizeof(*l) * nmeta);
+    }
     for (size_t i = 0; i < g->ntargets; i++) {
         const char *addr = g->targets[i];
-        const struct conf_node *at = tn->kids[i];
-        const char *why;
-        char sep = '?';
+        char err[512];
+        int rc;
 
-        if (!address_valid(addr)) {
-            char *red = httpc_redact_url_dup(addr);
-            conf_err(x, at, "invalid target address \"%s\" in %s (expected host:port)",
-                     red != NULL ? red : "", path);
+        if (addr[0] == '\0' && d->nrules == 0) {
+            /* no rule can fill it (Prometheus logs "no address" and skips the target) */
+            conf_err(x, tn->kids[i], "invalid target address \"\" in %s (expected host:port)",
+                     path);
+            continue;
+        }
+        l[n - 1].name = "__address__";
+        l[n - 1].value = addr;
+        rc = conf_targets_from_labels(job, d, l, n, err, sizeof(err));
+        if (rc == -ENOMEM) {
+            conf_oom(x);
+            break;
+        }
+        if (rc < 0) {
+            char *red = httpc_redact_url_dup(addr); /* an address may hold userinfo */
+            conf_err(x, tn->kids[i], "target \"%s\" in %s: %s", red != NULL ? red : "", path, err);
             free(red);
-            continue;
-        }
-        strbuf_reset(&sb);
-        strbuf_printf(&sb, "%s://%s", scheme, addr);
-        url_escape(&sb, mpath, "$&+,/:;=@", false);
-        for (size_t p = 0; p < nparams; p++) {
-            size_t nv = params[p].nvalues;
-            if (nv == 0 && firsts[p] != NULL) {
-                nv = 1; /* a __param_<name> label of a name the job does not have */
-            }
-            for (size_t v = 0; v < nv; v++) {
-                const char *val = v == 0 && firsts[p] != NULL ? firsts[p] : params[p].values[v];
-                strbuf_putc(&sb, sep);
-                sep = '&';
-                url_escape(&sb, params[p].name, NULL, true);
-                strbuf_putc(&sb, '=');
-                url_escape(&sb, val, NULL, true);
-            }
-        }
-        if (sb.oom) {
-            conf_oom(x);
-            break;
-        }
-        why = conf_targets_url_check(sb.data, NULL);
-        if (why != NULL) {
-            conf_err(x, at, "invalid URL \"%s\" for target \"%s\" in %s: %s", sb.data, addr, path,
-                     why);
-            continue;
-        }
-        if (conf_targets_add(job, sb.data, inst != NULL && inst[0] != '\0' ? inst : addr, g->labels,
-                             g->nlabels) != 0) {
-            conf_oom(x);
-            break;
         }
     }
-    strbuf_release(&sb);
-    free(firsts);
-    free(params);
+    free(l);
 }
 
 /* Maps target group @gnode (static_configs item or file_sd group) and resolves its targets. */
 void
 conf_targets_group_load(struct conf_ctx *x, struct config_job *job,
                         const struct conf_targets_defaults *d, const struct conf_node *gnode,
-                        const char *path)
+                        const struct label *meta, size_t nmeta, const char *path)
 {
     struct sd_group g = {0};
     size_t before = x->nerr;
 
     conf_map(x, &conf_targets_group_section, &g, gnode, path);
     if (x->nerr == before) {
-        group_resolve(x, job, d, &g, gnode, path);
+        group_resolve(x, job, d, &g, gnode, meta, nmeta, path);
     }
     conf_release(&conf_targets_group_section, &g);
 }
@@ -398,6 +653,7 @@ sd_file_load(struct conf_ctx *x, struct config_job *job, const struct conf_targe
              const char *file, const struct conf_node *at)
 {
     struct conf_doc d = {0};
+    const struct label meta = {"__meta_filepath", file};
     char *buf = NULL;
     size_t len = 0;
     int rc = conf_tree_read_file(file, CONF_FILE_MAX_BYTES, &buf, &len);
@@ -421,7 +677,7 @@ sd_file_load(struct conf_ctx *x, struct config_job *job, const struct conf_targe
             for (size_t i = 0; i < d.root->n; i++) {
                 char gpath[64];
                 snprintf(gpath, sizeof(gpath), "target_groups[%zu]", i);
-                conf_targets_group_load(x, job, sc, d.root->kids[i], gpath);
+                conf_targets_group_load(x, job, sc, d.root->kids[i], &meta, 1, gpath);
             }
         }
     }
@@ -525,7 +781,7 @@ conf_targets_url(struct conf_ctx *x, struct config_job *job, const struct conf_n
                               inst != NULL && inst[0] != '\0' ? inst
                               : hostport != NULL              ? hostport
                                                               : red,
-                              job->labels, job->nlabels) != 0) {
+                              job->labels, job->nlabels, 0, 0) != 0) {
         conf_oom(x);
     }
     free(hostport);

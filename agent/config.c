@@ -355,6 +355,7 @@ job_release(struct config_job *j)
     free(j->targets);
     j->targets = NULL;
     j->ntargets = 0;
+    conf_targets_dropped_release(j);
     conf_strv_free(j->file_sd_globs, j->nfile_sd_globs);
     j->file_sd_globs = NULL;
     j->nfile_sd_globs = 0;
@@ -842,6 +843,9 @@ config_summary(FILE *f, const struct config *c)
                 conf_fmt_ms(j->interval_ms, b1, sizeof(b1)),
                 conf_fmt_ms(j->timeout_ms, b2, sizeof(b2)), j->ntargets,
                 j->ntargets == 1 ? "" : "s");
+        if (j->ndropped > 0) {
+            fprintf(f, " (%zu dropped by relabel_configs)", j->ndropped);
+        }
         if (j->http.basic_auth.username != NULL) {
             fprintf(f, ", basic auth");
         }

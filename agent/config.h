@@ -13,7 +13,8 @@
  * - every job (scrape_configs, probes, json_jobs) has its interval and timeout resolved
  *   (Prometheus rules: a job's timeout defaults to the global one capped to its interval) and
  *   an effective body size limit (never 0);
- * - every target has its final URL, its instance and its labels (no "__" label left);
+ * - every target has its final URL, its instance and its labels (no "__" label left), after
+ *   relabel_configs (conf_targets_from_labels); the targets those dropped are kept per job;
  * - password_file / credentials_file / bearer_token_file are read at load time, trimmed of
  *   surrounding white space (as Prometheus does); a reload reads them again;
  * - relative file paths (password_file, tls files, file_sd globs, ...) are resolved against the
@@ -31,9 +32,9 @@
  * - Booleans: true/false, and YAML 1.1's yes/no/on/off (also capitalised or upper case).
  * - Durations: units_parse_duration() ("1m30s"); sizes: units_parse_size() ("10MiB", powers of
  *   1024); integers: decimal only, no fractions, range-checked.
- * - Known Prometheus keys pollster does not implement (relabel_configs, *_sd_configs,
- *   ...) are errors saying so, distinct from unknown keys (typos), which name the closest known
- *   key ("did you mean"), or say "check the indentation" when the key belongs one level up or
+ * - Known Prometheus keys pollster does not implement (*_sd_configs but
+ *   file_sd, ...) are errors saying so, distinct from unknown keys (typos), which name the closest
+ * known key ("did you mean"), or say "check the indentation" when the key belongs one level up or
  *   down. Keys only a Prometheus server uses (rule_files, alerting, evaluation_interval, ...)
  *   are accepted with one warning each.
  * - ${VAR} in string values is replaced by the environment variable VAR (an unset one is an
@@ -95,6 +96,12 @@ enum config_relabel_action {
     CONFIG_RELABEL_DROP,
     CONFIG_RELABEL_LABELDROP,
     CONFIG_RELABEL_LABELKEEP,
+    CONFIG_RELABEL_KEEPEQUAL,
+    CONFIG_RELABEL_DROPEQUAL,
+    CONFIG_RELABEL_HASHMOD,
+    CONFIG_RELABEL_LABELMAP,
+    CONFIG_RELABEL_LOWERCASE,
+    CONFIG_RELABEL_UPPERCASE,
 };
 
 struct kind;
@@ -183,7 +190,7 @@ struct config_http {
     size_t nhttp_headers;
 };
 
-/* One metric_relabel_configs rule (only the supported actions get here). */
+/* One relabel rule (relabel_configs, metric_relabel_configs, write_relabel_configs). */
 struct config_relabel {
     char **source_labels;
     size_t nsource_labels;
@@ -193,7 +200,9 @@ struct config_relabel {
     char *target_label; /* NULL unless set */
     char *replacement;  /* default "$1" (Go template syntax: $1, ${1}, $name) */
     enum config_relabel_action action;
-    int64_t modulus;
+    int64_t modulus;  /* hashmod: > 0 */
+    bool sources_set; /* source_labels was given (even as []) */
+    bool regex_set;   /* regex was given (keepequal/dropequal reject any) */
 };
 
 /*
@@ -207,6 +216,16 @@ struct config_target {
     char *instance;       /* scrape: the address or the "instance" label; probe: the URL;
                              json: the URL's host[:port]; an "instance" label always wins */
     struct label *labels; /* owned strings (cast away const to free) */
+    size_t nlabels;
+    int64_t interval_ms;      /* from __scrape_interval__ after relabeling; 0 = the job's */
+    int64_t timeout_ms;       /* from __scrape_timeout__ after relabeling; 0 = the job's */
+    struct label *discovered; /* scrape: its labels before relabeling, sorted (one block) */
+    size_t ndiscovered;
+};
+
+/* A target relabel_configs dropped: its labels before relabeling, sorted (one block: free()). */
+struct config_dropped {
+    struct label *labels;
     size_t nlabels;
 };
 
@@ -227,6 +246,8 @@ struct config_job {
     size_t nlabels;
     struct config_target *targets;
     size_t ntargets;
+    struct config_dropped *dropped; /* /api/v1/targets' droppedTargets */
+    size_t ndropped;
     int64_t file_sd_refresh_ms; /* smallest refresh_interval of file_sd_configs; 0 = none */
     char **file_sd_globs;       /* every file_sd pattern, resolved (what sdwatch globs) */
     size_t nfile_sd_globs;

@@ -8,6 +8,8 @@
 
 #include "engine.h"
 
+#include "dropped.h"
+
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -40,6 +42,8 @@ struct target {
     char *display_url;     /* owned: url without userinfo, for output, logs and the API */
     struct label *labels;  /* owned, strings too */
     size_t nlabels;
+    struct label *discovered; /* owned: one block (label_block_dup) */
+    size_t ndiscovered;
     int64_t interval_ms;
     int64_t timeout_ms;
     struct httpc_opts http;      /* owned */
@@ -95,6 +99,8 @@ struct engine {
     size_t nretired;
     engine_reload_fn *reload_fn;
     void *reload_arg;
+    struct dropped_set dropped;     /* of the configuration in force */
+    struct dropped_set dropped_old; /* during a reload: what _abort restores */
     bool draining;
     struct event *sig_int;     /* owned */
     struct event *sig_term;    /* owned */
@@ -126,6 +132,7 @@ target_free(struct target *t)
         free((char *)t->labels[i].value);
     }
     free(t->labels);
+    free(t->discovered);
     httpc_opts_release(&t->http);
     free(t->identity);
     free(t->job);
@@ -164,6 +171,8 @@ engine_free(struct engine *e)
         target_free(e->retired[i]);
     }
     free(e->retired);
+    dropped_set_clear(&e->dropped);
+    dropped_set_clear(&e->dropped_old);
     for (size_t i = 0; i < e->noutputs; i++) {
         if (e->outputs[i].out.ops->free != NULL) {
             e->outputs[i].out.ops->free(e->outputs[i].out.state);
@@ -593,6 +602,11 @@ engine_add_target(struct engine *e, const struct target_spec *spec, char *err, s
             t->nlabels++;
         }
     }
+    if (spec->ndiscovered > 0) {
+        t->discovered = label_block_dup(spec->discovered, spec->ndiscovered, NULL, NULL);
+        t->ndiscovered = spec->ndiscovered;
+        oom = oom || t->discovered == NULL;
+    }
     if (oom || t->job == NULL || t->url == NULL) {
         goto oom;
     }
@@ -797,6 +811,9 @@ engine_reload_begin(struct engine *e)
         e->targets[i]->stale = true;
         e->targets[i]->fresh = false;
     }
+    dropped_set_clear(&e->dropped_old);
+    e->dropped_old = e->dropped;
+    e->dropped = (struct dropped_set){0};
     e->reloading = true;
 }
 
@@ -852,6 +869,7 @@ engine_reload_end(struct engine *e, size_t *kept, size_t *added, size_t *removed
             (*kept)++;
         }
     }
+    dropped_set_clear(&e->dropped_old);
     e->reloading = false;
     return rc;
 }
@@ -869,7 +887,22 @@ engine_reload_abort(struct engine *e)
             t->stale = false;
         }
     }
+    dropped_set_clear(&e->dropped);
+    e->dropped = e->dropped_old;
+    e->dropped_old = (struct dropped_set){0};
     e->reloading = false;
+}
+
+int
+engine_add_dropped(struct engine *e, const char *job, const struct label *labels, size_t n)
+{
+    return dropped_set_add(&e->dropped, job, labels, n);
+}
+
+const struct dropped_set *
+engine_dropped(const struct engine *e)
+{
+    return &e->dropped;
 }
 
 /* The number of targets; see engine.h. */
@@ -896,6 +929,8 @@ engine_target_info(const struct engine *e, size_t i, struct engine_target_info *
     out->instance = t->instance;
     out->labels = t->labels;
     out->nlabels = t->nlabels;
+    out->discovered = t->discovered;
+    out->ndiscovered = t->ndiscovered;
     out->interval_ms = t->interval_ms;
     out->timeout_ms = t->timeout_ms;
 

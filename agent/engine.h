@@ -21,6 +21,7 @@
 
 struct engine;
 struct loop;
+struct dropped_set;
 
 struct target_spec {
     const char *job;            /* copied */
@@ -28,6 +29,8 @@ struct target_spec {
     const char *instance;       /* copied; NULL = the URL */
     const struct label *labels; /* copied: target labels for every sample's batch */
     size_t nlabels;
+    const struct label *discovered; /* copied: its labels before relabeling (for the API) */
+    size_t ndiscovered;
     int64_t interval_ms; /* > 0 in daemon mode */
     int64_t timeout_ms;  /* > 0 and <= interval */
     uint64_t body_limit; /* 0 = none */
@@ -108,6 +111,8 @@ struct engine_target_info {
     const char *instance;       /* borrowed */
     const struct label *labels; /* borrowed: the target labels, in order */
     size_t nlabels;
+    const struct label *discovered; /* borrowed: its labels before relabeling (may be none) */
+    size_t ndiscovered;
     int64_t interval_ms;
     int64_t timeout_ms;
 
@@ -125,6 +130,15 @@ struct engine_target_info {
     uint64_t skipped_overlap; /* ticks skipped because the previous run was still in flight */
     uint64_t skipped_late;    /* ticks skipped because the loop was late */
 };
+
+/*
+ * Records a target relabeling dropped (/api/v1/targets' droppedTargets): @job and its discovered
+ * @labels are copied. Between engine_reload_begin() and _end the new set is built (_abort
+ * restores the old one). 0 or -ENOMEM.
+ */
+int engine_add_dropped(struct engine *e, const char *job, const struct label *labels, size_t n);
+/* The dropped targets of the configuration in force (borrowed until the next reload). */
+const struct dropped_set *engine_dropped(const struct engine *e);
 
 /* The number of targets, for engine_target_info(). */
 size_t engine_target_count(const struct engine *e);

@@ -37,10 +37,7 @@ prom_free(void *state)
     }
     prom_parser_free(j->parser);
     free(j->accept);
-    for (size_t i = 0; i < j->opts.nrules; i++) {
-        relabel_rule_release(&j->opts.rules[i]);
-    }
-    free(j->opts.rules);
+    conf_relabel_rules_free(j->opts.rules, j->opts.nrules);
     free(j);
 }
 
@@ -63,10 +60,7 @@ job_prom_new(const struct prom_opts *opts)
     struct prom_job *j = calloc(1, sizeof(*j));
 
     if (j == NULL) {
-        for (size_t i = 0; i < opts->nrules; i++) {
-            relabel_rule_release(&opts->rules[i]);
-        }
-        free(opts->rules);
+        conf_relabel_rules_free(opts->rules, opts->nrules);
         return NULL;
     }
     j->opts = *opts;
@@ -105,8 +99,13 @@ prom_prepare(void *state, CURL *easy, struct batch *b)
     struct prom_job *j = state;
 
     (void)easy;
-    (void)b;
     j->parsing = false;
+    if (j->opts.target_limit > 0) {
+        /* Prometheus' words; the run fails before any request, as Prometheus' does. */
+        batch_fail(b, REASON_LIMIT, "target_limit exceeded (number of targets: %zu, limit: %llu)",
+                   j->opts.target_limit_ntargets, (unsigned long long)j->opts.target_limit);
+        return -E2BIG;
+    }
     return 0;
 }
 
@@ -286,7 +285,37 @@ labels_fit(const struct prom_opts *o, const struct sample *s, struct batch *b)
     return true;
 }
 
-/* One pass over the samples: relabel, drop, rename conflicts, timestamps, limits. */
+/*
+ * A label with an empty value is no label in Prometheus (its series never has it): such labels
+ * leave the sample, with a new array from @a only when there is one. false when out of memory.
+ */
+static bool
+drop_empty_labels(struct sample *s, struct arena *a)
+{
+    uint32_t n = 0;
+    struct label *l;
+
+    for (n = 0; n < s->nlabels && s->labels[n].value[0] != '\0'; n++) {
+    }
+    if (n == s->nlabels) {
+        return true;
+    }
+    l = arena_alloc(a, sizeof(*l) * s->nlabels);
+    if (l == NULL) {
+        return false;
+    }
+    memcpy(l, s->labels, sizeof(*l) * n);
+    for (uint32_t i = n + 1; i < s->nlabels; i++) {
+        if (s->labels[i].value[0] != '\0') {
+            l[n++] = s->labels[i];
+        }
+    }
+    s->labels = l;
+    s->nlabels = n;
+    return true;
+}
+
+/* One pass over the samples: empty labels, relabel, drop, conflicts, timestamps, limits. */
 static void
 apply_semantics(struct prom_job *j, struct batch *b)
 {
@@ -295,8 +324,20 @@ apply_semantics(struct prom_job *j, struct batch *b)
     b->samples_scraped = (int64_t)b->nsamples;
     for (size_t i = 0; i < b->nsamples; i++) {
         struct sample *s = &b->samples[i];
+        if (!drop_empty_labels(s, &b->arena)) {
+            batch_fail(b, REASON_INTERNAL, "out of memory dropping empty labels");
+            b->nsamples = 0;
+            return;
+        }
         if (j->opts.nrules > 0 && !relabel_apply(j->opts.rules, j->opts.nrules, s, &b->arena)) {
             continue;
+        }
+        if (s->name[0] == '\0') {
+            /* Prometheus fails the scrape the same way ("missing metric name"). */
+            batch_fail(b, REASON_PARSE,
+                       "metric_relabel_configs removed the metric name (__name__) of a sample");
+            b->nsamples = 0;
+            return;
         }
         if (!j->opts.honor_labels && s->nlabels > 0 && rename_conflicts(s, b) != 0) {
             batch_fail(b, REASON_INTERNAL, "out of memory applying honor_labels");
@@ -373,10 +414,10 @@ _Static_assert(sizeof(enum job_prom_scheme) == sizeof(int), "enum size");
 
 static void prom_check(struct conf_ctx *x, void *base, const struct conf_node *map,
                        const char *path);
+static void prom_conf_release(void *base);
 
 /* Known Prometheus scrape_config keys pollster rejects (fnmatch patterns). */
 static const char *const scrape_unsupported[] = {
-    "relabel_configs",
     "*_sd_configs",
     "scrape_classic_histograms",
     "always_scrape_classic_histograms",
@@ -384,8 +425,6 @@ static const char *const scrape_unsupported[] = {
     "convert_classic_histograms_to_nhcb",
     "scrape_native_histograms",
     "fallback_scrape_protocol",
-    "target_limit",
-    "keep_dropped_targets",
     "track_timestamps_staleness",
     "metric_name_validation_scheme",
     "metric_name_escaping_scheme",
@@ -440,9 +479,19 @@ static const struct conf_field scrape_fields[] = {
     SC("body_size_limit", CONF_FT_SIZE, body_size_limit, .def = "0",
        .desc = "Largest uncompressed body (0: pollster's default, 10MiB)."),
     CONF_HTTP_CLIENT_FIELDS(struct config_job, http),
+    CONF_FLDN("relabel_configs", CONF_FT_LIST, struct job_prom_conf, target_relabels,
+              ntarget_relabels, .flags = CONF_F_OPTS, .sub = &conf_relabel_section,
+              .desc = "Rules applied to each discovered target's labels (dropped targets are "
+                      "listed in /api/v1/targets)."),
     CONF_FLDN("metric_relabel_configs", CONF_FT_LIST, struct job_prom_conf, relabels, nrelabels,
               .flags = CONF_F_OPTS, .sub = &conf_relabel_section,
               .desc = "Rules applied to scraped samples."),
+    PO("keep_dropped_targets", CONF_FT_INT, keep_dropped_targets, 0, .def = "0", .min = 0,
+       .max = INT64_MAX,
+       .desc = "At most this many dropped targets are kept for /api/v1/targets (0: all)."),
+    PO("target_limit", CONF_FT_INT, target_limit, 0, .def = "0", .min = 0, .max = INT64_MAX,
+       .desc = "More targets than this after relabeling fail every scrape of the job, as in "
+               "Prometheus (0: no limit)."),
 };
 #undef SC
 #undef PO
@@ -451,7 +500,57 @@ static const struct conf_section scrape_section = {.name = "scrape_configs[]",
                                                    .unsupported = scrape_unsupported,
                                                    .opts_off = offsetof(struct config_job, opts),
                                                    .opts_size = sizeof(struct job_prom_conf),
-                                                   .check = prom_check};
+                                                   .check = prom_check,
+                                                   .release = prom_conf_release};
+
+static void
+prom_conf_release(void *base)
+{
+    struct config_job *job = base;
+    struct job_prom_conf *pc = job->opts;
+
+    if (pc != NULL) {
+        conf_relabel_rules_free(pc->target_rules, pc->ntarget_rules);
+        pc->target_rules = NULL;
+        pc->ntarget_rules = 0;
+    }
+}
+
+void
+job_prom_target_defaults(const struct config_job *job, int64_t interval_ms, int64_t timeout_ms,
+                         struct conf_targets_defaults *d)
+{
+    const struct job_prom_conf *pc = job->opts;
+
+    *d = (struct conf_targets_defaults){
+        .job = job->name,
+        .scheme = pc->scheme == JOB_PROM_SCHEME_HTTPS ? "https" : "http",
+        .metrics_path = pc->metrics_path,
+        .params = pc->params,
+        .nparams = pc->nparams,
+        .interval_ms = interval_ms,
+        .timeout_ms = timeout_ms,
+        .rules = pc->target_rules,
+        .nrules = pc->ntarget_rules,
+        .keep_dropped = (uint64_t)pc->keep_dropped_targets,
+    };
+}
+
+/*
+ * The interval and timeout the job will have (config.c resolves them after this hook, by the same
+ * rules: the global ones, the timeout capped to the interval), for __scrape_interval__ and
+ * __scrape_timeout__.
+ */
+static void
+prom_schedule(const struct conf_ctx *x, const struct config_job *job, int64_t *iv, int64_t *tv)
+{
+    const struct config_global *g = &x->cfg->global;
+
+    *iv = job->interval_ms > 0 ? job->interval_ms : g->scrape_interval_ms;
+    *tv = job->timeout_ms > 0          ? job->timeout_ms
+          : g->scrape_timeout_ms < *iv ? g->scrape_timeout_ms
+                                       : *iv;
+}
 
 /* scrape_protocols: Prometheus' names and media types (config.ScrapeProtocolsHeaders). */
 static const struct {
@@ -563,10 +662,11 @@ static void
 prom_check(struct conf_ctx *x, void *base, const struct conf_node *map, const char *path)
 {
     struct config_job *job = base;
-    const struct job_prom_conf *pc = job->opts;
+    struct job_prom_conf *pc = job->opts;
     const struct conf_node *n = conf_tree_get(map, "metrics_path");
     struct conf_targets_defaults d;
-    char sub[CONF_PATH_MAX + 40];
+    char sub[CONF_PATH_MAX + 40], err[300];
+    int64_t iv, tv;
 
     if (n != NULL && pc->metrics_path != NULL && pc->metrics_path[0] != '/') {
         conf_err(x, n, "metrics_path \"%s\" must start with /", pc->metrics_path);
@@ -574,17 +674,23 @@ prom_check(struct conf_ctx *x, void *base, const struct conf_node *map, const ch
     }
     inherit_global(x, job, map);
     protocols_check(x, pc, conf_tree_get(map, "scrape_protocols"), map);
-    d = (struct conf_targets_defaults){
-        .scheme = pc->scheme == JOB_PROM_SCHEME_HTTPS ? "https" : "http",
-        .metrics_path = pc->metrics_path,
-        .params = pc->params,
-        .nparams = pc->nparams,
-    };
+    if (conf_relabel_rules(pc->target_relabels, pc->ntarget_relabels, &pc->target_rules,
+                           &pc->ntarget_rules, err, sizeof(err)) != 0) {
+        if (x->nerr == 0) { /* else an invalid rule, already reported */
+            conf_err(x, conf_tree_get(map, "relabel_configs"), "%s.relabel_configs%s", path, err);
+        }
+        return;
+    }
+    prom_schedule(x, job, &iv, &tv);
+    if (job->name == NULL || iv <= 0 || tv <= 0 || tv > iv) {
+        return; /* config.c reports the missing job_name or the schedule */
+    }
+    job_prom_target_defaults(job, iv, tv, &d);
     n = conf_tree_get(map, "static_configs");
     if (n != NULL && conf_expect(x, n, CONF_NODE_SEQ, "a sequence", "static_configs")) {
         for (size_t i = 0; i < n->n; i++) {
             snprintf(sub, sizeof(sub), "%s.static_configs[%zu]", path, i);
-            conf_targets_group_load(x, job, &d, n->kids[i], sub);
+            conf_targets_group_load(x, job, &d, n->kids[i], NULL, 0, sub);
         }
     }
     n = conf_tree_get(map, "file_sd_configs");
@@ -600,7 +706,6 @@ static void *
 prom_state_new(const struct config_job *job, char *err, size_t errlen)
 {
     const struct job_prom_conf *sc = job->opts;
-    struct relabel_rule *rules = NULL;
     struct prom_opts po = {
         .honor_labels = sc->honor_labels,
         .honor_timestamps = sc->honor_timestamps,
@@ -611,32 +716,18 @@ prom_state_new(const struct config_job *job, char *err, size_t errlen)
         .timeout_ms = job->timeout_ms,
     };
     struct strbuf accept;
+    char why[300];
 
-    if (sc->nrelabels > 0) {
-        rules = calloc(sc->nrelabels, sizeof(*rules));
-        if (rules == NULL) {
-            snprintf(err, errlen, "out of memory");
-            return NULL;
-        }
+    if (sc->target_limit > 0 && job->ntargets > (uint64_t)sc->target_limit) {
+        /* Prometheus fails every scrape of the pool with this error (a "forced error"). */
+        po.target_limit_ntargets = job->ntargets;
+        po.target_limit = (uint64_t)sc->target_limit;
     }
-    for (size_t i = 0; i < sc->nrelabels; i++) {
-        const struct config_relabel *r = &sc->relabels[i];
-        char why[256];
-        /* The enums share their order (config.h and relabel.h). */
-        if (relabel_rule_init(&rules[i], (enum relabel_action)r->action,
-                              (const char *const *)r->source_labels, r->nsource_labels,
-                              r->separator, r->regex, r->target_label, r->replacement, why,
-                              sizeof(why)) != 0) {
-            snprintf(err, errlen, "job \"%s\": metric_relabel_configs[%zu]: %s", job->name, i, why);
-            for (size_t k = 0; k < i; k++) {
-                relabel_rule_release(&rules[k]);
-            }
-            free(rules);
-            return NULL;
-        }
-        po.nrules++;
+    if (conf_relabel_rules(sc->relabels, sc->nrelabels, &po.rules, &po.nrules, why, sizeof(why)) !=
+        0) {
+        snprintf(err, errlen, "job \"%s\": metric_relabel_configs%s", job->name, why);
+        return NULL;
     }
-    po.rules = rules;
     strbuf_init(&accept);
     if (sc->nscrape_protocols > 0) {
         job_prom_accept(&accept, sc->scrape_protocols, sc->nscrape_protocols);
@@ -666,11 +757,14 @@ prom_identity(const struct config_job *job, struct strbuf *sb)
     for (size_t i = 0; i < sc->nscrape_protocols; i++) {
         strbuf_printf(sb, "p%s\x1f", sc->scrape_protocols[i]);
     }
+    if (sc->target_limit > 0 && job->ntargets > (uint64_t)sc->target_limit) {
+        strbuf_printf(sb, "TL%zu,%lld\x1f", job->ntargets, (long long)sc->target_limit);
+    }
     for (size_t i = 0; i < sc->nrelabels; i++) {
         const struct config_relabel *r = &sc->relabels[i];
-        strbuf_printf(sb, "M%d|%s|%s|%s|%s|", (int)r->action, r->separator ? r->separator : "",
+        strbuf_printf(sb, "M%d|%s|%s|%s|%s|%lld|", (int)r->action, r->separator ? r->separator : "",
                       r->regex ? r->regex : "", r->target_label ? r->target_label : "",
-                      r->replacement ? r->replacement : "");
+                      r->replacement ? r->replacement : "", (long long)r->modulus);
         for (size_t k = 0; k < r->nsource_labels; k++) {
             strbuf_printf(sb, "%s,", r->source_labels[k]);
         }

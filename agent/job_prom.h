@@ -29,6 +29,8 @@ struct prom_opts {
     int64_t timeout_ms;                /* sent as X-Prometheus-Scrape-Timeout-Seconds */
     struct relabel_rule *rules;        /* ownership passes to the state, also on failure */
     size_t nrules;
+    uint64_t target_limit;        /* > 0: the job is over its target_limit, every run fails */
+    size_t target_limit_ntargets; /* the job's targets (for the message) */
 };
 
 extern const struct job_kind job_prom;
@@ -55,7 +57,23 @@ struct job_prom_conf {
     size_t nscrape_protocols;
     struct config_relabel *relabels; /* metric_relabel_configs, in order */
     size_t nrelabels;
+    struct config_relabel *target_relabels; /* relabel_configs, in order */
+    size_t ntarget_relabels;
+    struct relabel_rule *target_rules; /* relabel_configs built (owned), for every SD */
+    size_t ntarget_rules;
+    int64_t target_limit;         /* 0 = no limit */
+    int64_t keep_dropped_targets; /* 0 = keep every dropped target */
 };
+
+struct conf_targets_defaults;
+
+/*
+ * What the prometheus job @job gives each discovered target (conf_targets_from_labels), with
+ * @interval_ms / @timeout_ms as its resolved schedule (a loaded job's interval_ms, timeout_ms).
+ * Borrows from @job.
+ */
+void job_prom_target_defaults(const struct config_job *job, int64_t interval_ms, int64_t timeout_ms,
+                              struct conf_targets_defaults *d);
 
 /*
  * The per-target state; NULL when out of memory (the rules are released then too). @opts->accept

@@ -107,8 +107,10 @@ identity(struct strbuf *sb, const struct config_job *job, const struct config_ta
 {
     strbuf_reset(sb);
     strbuf_printf(sb, "%s\x1f%s\x1f%s\x1f%s\x1f%lld\x1f%lld\x1f%llu\x1f", job->kind->name,
-                  job->name, t->url, t->instance, (long long)job->interval_ms,
-                  (long long)job->timeout_ms, (unsigned long long)job->body_size_limit);
+                  job->name, t->url, t->instance,
+                  (long long)(t->interval_ms > 0 ? t->interval_ms : job->interval_ms),
+                  (long long)(t->timeout_ms > 0 ? t->timeout_ms : job->timeout_ms),
+                  (unsigned long long)job->body_size_limit);
     for (size_t i = 0; i < nlabels; i++) {
         strbuf_printf(sb, "L%s=%s\x1f", labels[i].name, labels[i].value);
     }
@@ -150,12 +152,19 @@ add_one(struct engine *e, const struct config *c, const struct config_job *job,
     spec.instance = t->instance;
     spec.labels = labels;
     spec.nlabels = nlabels;
-    spec.interval_ms = job->interval_ms;
-    spec.timeout_ms = job->timeout_ms;
+    spec.discovered = t->discovered;
+    spec.ndiscovered = t->ndiscovered;
+    /* A target's own schedule: __scrape_interval__ / __scrape_timeout__ after relabeling. */
+    spec.interval_ms = t->interval_ms > 0 ? t->interval_ms : job->interval_ms;
+    spec.timeout_ms = t->timeout_ms > 0 ? t->timeout_ms : job->timeout_ms;
     spec.body_limit = job->body_size_limit;
     spec.identity = id->data;
     spec.kind = job->kind->ops;
-    spec.kind_state = job->kind->state_new(job, err, errlen);
+    /* The kind sees the target's own schedule (X-Prometheus-Scrape-Timeout-Seconds). */
+    struct config_job tjob = *job;
+    tjob.interval_ms = spec.interval_ms;
+    tjob.timeout_ms = spec.timeout_ms;
+    spec.kind_state = job->kind->state_new(&tjob, err, errlen);
     if (spec.kind_state == NULL) {
         goto out;
     }
@@ -181,6 +190,12 @@ setup_targets(struct engine *e, const struct config *c, const char *only_job, ch
         }
         for (size_t i = 0; i < job->ntargets && rc == 0; i++) {
             rc = add_one(e, c, job, &job->targets[i], &id, err, errlen);
+        }
+        for (size_t i = 0; i < job->ndropped && rc == 0; i++) {
+            rc = engine_add_dropped(e, job->name, job->dropped[i].labels, job->dropped[i].nlabels);
+            if (rc != 0) {
+                snprintf(err, errlen, "out of memory");
+            }
         }
     }
     strbuf_release(&id);

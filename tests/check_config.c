@@ -178,9 +178,9 @@ static const struct invalid_case {
     {"unsupported known Prometheus key",
      "scrape_configs:\n"
      "  - job_name: node\n"
-     "    relabel_configs: []\n",
-     {"pollster.yaml:3:5: unsupported key \"relabel_configs\" in scrape_configs[0] (not supported "
-      "by pollster yet)"}},
+     "    track_timestamps_staleness: true\n",
+     {"pollster.yaml:3:5: unsupported key \"track_timestamps_staleness\" in scrape_configs[0] (not "
+      "supported by pollster yet)"}},
     {"unsupported service discovery",
      "scrape_configs:\n"
      "  - job_name: k8s\n"
@@ -301,21 +301,21 @@ static const struct invalid_case {
      "  - job_name: node\n"
      "    scheme: ftp\n",
      {"pollster.yaml:3:13: invalid scheme \"ftp\" (expected one of: http, https)"}},
-    {"unsupported relabel action",
+    {"hashmod without target_label",
      "scrape_configs:\n"
      "  - job_name: node\n"
      "    metric_relabel_configs:\n"
      "      - action: hashmod\n"
      "        modulus: 4\n",
-     {"pollster.yaml:4:17: action \"hashmod\" is not supported by pollster yet (supported: "
-      "replace, keep, drop, labeldrop, labelkeep)"}},
+     {"pollster.yaml:4:9: relabel action hashmod requires target_label in "
+      "scrape_configs[0].metric_relabel_configs[0]"}},
     {"unknown relabel action",
      "scrape_configs:\n"
      "  - job_name: node\n"
      "    metric_relabel_configs:\n"
      "      - action: explode\n",
      {"pollster.yaml:4:17: invalid action \"explode\" (expected one of: replace, keep, drop, "
-      "labeldrop, labelkeep)"}},
+      "labeldrop, labelkeep, keepequal, dropequal, hashmod, labelmap, lowercase, uppercase)"}},
     {"missing password_file",
      "scrape_configs:\n"
      "  - job_name: node\n"
@@ -452,7 +452,7 @@ static const struct invalid_case {
      "  - job_name: node\n"
      "    metric_relabel_configs:\n"
      "      - {regex: tmp_.*, action: labeldrop, source_labels: [a]}\n",
-     {"pollster.yaml:4:44: relabel action labeldrop takes only regex, not source_labels, in "
+     {"pollster.yaml:4:44: relabel action labeldrop takes only regex, not source_labels in "
       "scrape_configs[0].metric_relabel_configs[0]"}},
     {"invalid source label",
      "scrape_configs:\n"
@@ -565,8 +565,8 @@ static const struct invalid_case {
      "  - job_name: node\n"
      "    static_configs:\n"
      "      - targets: ['http://a:1/metrics', '', 'ok:1']\n",
-     {"pollster.yaml:4:19: invalid target address \"http://a:1/metrics\" in "
-      "scrape_configs[0].static_configs[0] (expected host:port)",
+     {"pollster.yaml:4:19: target \"http://a:1/metrics\" in scrape_configs[0].static_configs[0]: "
+      "invalid target address \"http://a:1/metrics\" (expected host:port)",
       "pollster.yaml:4:41: invalid target address \"\" in scrape_configs[0].static_configs[0] "
       "(expected host:port)"}},
     {"invalid __scheme__ label",
@@ -575,8 +575,8 @@ static const struct invalid_case {
      "    static_configs:\n"
      "      - targets: ['a:1']\n"
      "        labels: {__scheme__: gopher}\n",
-     {"pollster.yaml:4:9: invalid __scheme__ \"gopher\" in scrape_configs[0].static_configs[0] "
-      "(expected http or https)"}},
+     {"pollster.yaml:4:19: target \"a:1\" in scrape_configs[0].static_configs[0]: invalid "
+      "__scheme__ \"gopher\" (expected http or https)"}},
     {"metrics_path without slash",
      "scrape_configs:\n"
      "  - job_name: node\n"
@@ -727,7 +727,7 @@ START_TEST(test_multiple_errors)
                                "    scrape_intervall: 10s\n"
                                "    sample_limit: 1.5\n"
                                "  - job_name: node\n"
-                               "    relabel_configs: []\n"
+                               "    track_timestamps_staleness: true\n"
                                "probes:\n"
                                "  - name: p\n"
                                "    urls: ['ftp://x/']\n"
@@ -738,8 +738,8 @@ START_TEST(test_multiple_errors)
         "\"scrape_interval\"?)",
         "pollster.yaml:6:19: invalid integer \"1.5\" for sample_limit",
         "pollster.yaml:7:15: duplicate job_name \"node\" (first defined at line 4)",
-        "pollster.yaml:8:5: unsupported key \"relabel_configs\" in scrape_configs[1] (not "
-        "supported by pollster yet)",
+        "pollster.yaml:8:5: unsupported key \"track_timestamps_staleness\" in "
+        "scrape_configs[1] (not supported by pollster yet)",
         "pollster.yaml:11:12: invalid URL \"ftp://x/\" in probes[0]: only http and https are "
         "allowed",
         "pollster.yaml:12:18: invalid listen address \"nope\": expected ADDR:PORT",
@@ -1167,7 +1167,8 @@ START_TEST(test_reserved_labels)
     const struct config_target *t = &j->targets[0];
 
     ck_assert_uint_eq(j->ntargets, 3);
-    ck_assert_str_eq(t->url, "https://blackbox:9115/other%20path?debug=true&module=tcp_connect&"
+    /* The job's params win over a group's __param_<name> (Prometheus 2.42 sets them last). */
+    ck_assert_str_eq(t->url, "https://blackbox:9115/other%20path?debug=true&module=http_2xx&"
                              "module=extra&target=https%3A%2F%2Fexample.org%2Fa+b%3Fx%3D1%26y%3D2");
     ck_assert_str_eq(t->instance, "blackbox:9115");
     /* no "__" label and no empty label remains */
@@ -1317,8 +1318,8 @@ START_TEST(test_file_sd)
              fixtures());
     ck_assert_str_eq(e.v[0].text, want);
     snprintf(want, sizeof(want),
-             "%s/config/badsd_groups.yaml:3:13: invalid target address \"bad/addr\" in "
-             "target_groups[1] (expected host:port)",
+             "%s/config/badsd_groups.yaml:3:13: target \"bad/addr\" in target_groups[1]: invalid "
+             "target address \"bad/addr\" (expected host:port)",
              fixtures());
     ck_assert_str_eq(e.v[1].text, want);
     snprintf(want, sizeof(want),

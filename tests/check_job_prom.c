@@ -167,6 +167,24 @@ START_TEST(test_body_size_limit)
 }
 END_TEST
 
+/* A label with an empty value is no label, as in Prometheus (and before relabeling). */
+START_TEST(test_empty_label_values_dropped)
+{
+    json_object *lines;
+
+    add("/text/x%7Ba%3D%22%22%2Cb%3D%221%22%2Cc%3D%22%22%7D%201%0Ay%7Bd%3D%22%22%7D%202%0A", NULL,
+        false);
+    json_object *b = run_one(&lines);
+    json_object *x = testutil_find_sample(b, "x", NULL, NULL);
+    json_object *xl = testutil_field(x, "labels");
+    ck_assert_int_eq(json_object_object_length(xl), 1);
+    ck_assert_str_eq(testutil_str(xl, "b"), "1");
+    json_object *y = testutil_find_sample(b, "y", NULL, NULL);
+    ck_assert_int_eq(json_object_object_length(testutil_field(y, "labels")), 0);
+    json_object_put(lines);
+}
+END_TEST
+
 START_TEST(test_request_headers)
 {
     json_object *lines;
@@ -459,6 +477,7 @@ job_prom_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_fixtures_scrape_completely);
     tcase_add_test(tc, test_request_headers);
+    tcase_add_test(tc, test_empty_label_values_dropped);
     tcase_add_test(tc, test_gzip_chunked_fixture);
     tcase_add_test(tc, test_compression_off);
     tcase_add_test(tc, test_body_size_limit);

@@ -15,7 +15,6 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -30,6 +29,7 @@
 #include <json-c/json.h>
 
 #include "mock_server.h"
+#include "testproc.h"
 #include "testutil.h"
 
 static char dir[64];
@@ -41,67 +41,7 @@ static pid_t mock_pid;
 static const char *
 vm_binary(void)
 {
-    const char *b = getenv("VICTORIA_METRICS");
-
-    if (b == NULL || *b == '\0') {
-        b = "/usr/bin/victoria-metrics";
-    }
-    return access(b, X_OK) == 0 ? b : NULL;
-}
-
-static int
-rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static double
-now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Forks and execs @argv with stdout and stderr appended to @log. */
-static pid_t
-spawn(char *const *argv, const char *log)
-{
-    pid_t pid = fork();
-
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-        }
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    return pid;
-}
-
-/* Waits up to @secs for @pid; returns its exit code, 128 + signal, or -1 (killed: too slow). */
-static int
-wait_exit(pid_t pid, double secs)
-{
-    double start = now_s();
-    int st;
-
-    while (now_s() - start < secs) {
-        if (waitpid(pid, &st, WNOHANG) == pid) {
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        }
-        usleep(20000);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, &st, 0);
-    return -1;
+    return testproc_binary("VICTORIA_METRICS", "/usr/bin/victoria-metrics");
 }
 
 static long
@@ -131,7 +71,7 @@ vm_start(void)
     snprintf(log, sizeof(log), "%s/vm.log", dir);
     char *argv[] = {(char *)vm_binary(),  data, listen, "-search.latencyOffset=0s",
                     "-loggerLevel=ERROR", NULL};
-    pid_t pid = spawn(argv, log);
+    pid_t pid = testproc_spawn(argv, log);
     for (int i = 0; i < 400; i++) {
         if (get(vm_port, "/health", NULL) == 200) {
             return pid;
@@ -146,7 +86,7 @@ static void
 vm_stop(pid_t pid)
 {
     kill(pid, SIGTERM);
-    ck_assert_int_eq(wait_exit(pid, 30), 0);
+    ck_assert_int_eq(testproc_wait_exit(pid, 30), 0);
 }
 
 static pid_t
@@ -157,7 +97,7 @@ pollster_start(void)
     snprintf(log, sizeof(log), "%s/pollster.log", dir);
     char *argv[] = {getenv("POLLSTER_BIN"), "-c", cfg_path, NULL};
     ck_assert_ptr_nonnull(argv[0]);
-    return spawn(argv, log);
+    return testproc_spawn(argv, log);
 }
 
 /* VmHWM of @pid in KiB (0 if unreadable). */
@@ -427,7 +367,7 @@ START_TEST(test_outage_and_kill9_lose_nothing)
 
     /* kill -9 during the outage, then a new start that is still cut off. */
     kill(p, SIGKILL);
-    ck_assert_int_eq(wait_exit(p, 10), 128 + SIGKILL);
+    ck_assert_int_eq(testproc_wait_exit(p, 10), 128 + SIGKILL);
     p = pollster_start();
     sleep(2);
     double recovered = self_metric("pollster_output_recovered_samples_total");
@@ -435,20 +375,21 @@ START_TEST(test_outage_and_kill9_lose_nothing)
 
     /* The sink is back: everything drains. */
     vm = vm_start();
-    double start = now_s();
-    while (now_s() - start < 60 && self_metric("pollster_output_pending_samples") > 3000) {
+    double start = testproc_now_s();
+    while (testproc_now_s() - start < 60 && self_metric("pollster_output_pending_samples") > 3000) {
         usleep(100000);
     }
     kill(p, SIGTERM);
-    ck_assert_int_eq(wait_exit(p, 30), 0);
+    ck_assert_int_eq(testproc_wait_exit(p, 30), 0);
     /* What is left after SIGTERM waits in the spool: one more start delivers it. */
     p = pollster_start();
-    start = now_s();
-    while (now_s() - start < 60 && !(self_metric("pollster_output_pending_samples") == 0)) {
+    start = testproc_now_s();
+    while (testproc_now_s() - start < 60 &&
+           !(self_metric("pollster_output_pending_samples") == 0)) {
         usleep(100000);
     }
     kill(p, SIGTERM);
-    ck_assert_int_eq(wait_exit(p, 30), 0);
+    ck_assert_int_eq(testproc_wait_exit(p, 30), 0);
     ck_assert_int_eq(get(vm_port, "/internal/force_flush", NULL), 200);
 
     size_t nwant = 0;
@@ -475,7 +416,7 @@ START_TEST(test_outage_and_kill9_lose_nothing)
     json_object_put(want);
     vm_stop(vm);
     mock_server_stop(mock_pid);
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    testproc_rm_rf(dir);
 }
 END_TEST
 

@@ -4,10 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Everything the suite uses, so that nothing SKIPs on a fresh machine: the libraries, Check,
-# Debian's victoria-metrics (tests/check_vm), mandoc (tests/check_docs.sh), openssl and
-# nghttp2-server (tests/check_auth_tls: s_server and nghttpd with certificates made at test time).
+# Debian's victoria-metrics (tests/check_vm), prometheus (tests/check_prom_relabel), mandoc
+# (tests/check_docs.sh), openssl and nghttp2-server (tests/check_auth_tls: s_server and nghttpd
+# with certificates made at test time).
 pkgs="build-essential autoconf automake pkg-config libevent-dev libcurl4-openssl-dev libjson-c-dev
-      libyaml-dev zlib1g-dev check mandoc victoria-metrics openssl nghttp2-server"
+      libyaml-dev zlib1g-dev check mandoc victoria-metrics openssl nghttp2-server prometheus"
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     export DEBIAN_FRONTEND=noninteractive
     # shellcheck disable=SC2086
@@ -18,6 +19,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         # The package starts its own service; the tests start theirs on free ports.
         systemctl stop victoria-metrics >/dev/null 2>&1 || true
         pkill -f '^/usr/bin/victoria-metrics' >/dev/null 2>&1 || true
+        systemctl stop prometheus >/dev/null 2>&1 || true
     }
 fi
 autoreconf -fi
