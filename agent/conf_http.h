@@ -28,6 +28,20 @@ extern const struct conf_section conf_http_tls_section;
                  .desc = "TLS settings.")
 
 /*
+ * Prometheus' <http_config> as far as the client takes it, for a struct with a struct
+ * config_http member @m: the client sections, the legacy bearer_token(_file) and
+ * follow_redirects. Scrape jobs and http_sd_configs share it, as in Prometheus.
+ */
+#define CONF_HTTP_PROM_FIELDS(st, m)                                                               \
+    CONF_HTTP_CLIENT_FIELDS(st, m),                                                                \
+        CONF_FLD("bearer_token", CONF_FT_STR, st, m.authorization.credentials,                     \
+                 .flags = CONF_F_SECRET, .desc = "Legacy: authorization with type Bearer."),       \
+        CONF_FLD("bearer_token_file", CONF_FT_PATH, st, m.authorization.credentials_file,          \
+                 .flags = CONF_F_NONEMPTY,                                                         \
+                 .desc = "Legacy: authorization credentials_file with type Bearer."),              \
+        CONF_FLD("follow_redirects", CONF_FT_BOOL, st, m.follow_redirects, .def = "true",          \
+                 .desc = "Follow HTTP redirects (http and https only).")
+/*
  * The request keys of a job that fetches URLs of its own (probes, json_jobs): headers, the client
  * sections, follow_redirects and body_size_limit, all in struct config_job.
  */

@@ -30,6 +30,12 @@ void conf_targets_group_load(struct conf_ctx *x, struct config_job *job,
                              const struct conf_targets_defaults *d, const struct conf_node *gnode,
                              const char *path);
 /*
+ * Adds the targets of @root, a sequence of target groups (the root of a file_sd file or of an SD
+ * cache file), to @job; anything else is an error at @root.
+ */
+void conf_targets_groups_load(struct conf_ctx *x, struct config_job *job,
+                              const struct conf_targets_defaults *d, const struct conf_node *root);
+/*
  * Maps the file_sd_configs item @item: keeps its patterns (resolved) and refresh interval in @job,
  * reads the files that match now and adds their targets.
  */

@@ -17,6 +17,7 @@
 
 #include "conf.h"
 #include "conf_http.h"
+#include "conf_sd.h"
 #include "conf_targets.h"
 #include "encoder.h"
 #include "httpc.h"
@@ -201,6 +202,10 @@ static const struct conf_field global_fields[] = {
     GL("shutdown_timeout", CONF_FT_DURATION, shutdown_timeout_ms,
        .def = CONFIG_DEFAULT_SHUTDOWN_TIMEOUT,
        .desc = "pollster: how long SIGTERM waits for runs and outputs."),
+    GL("state_dir", CONF_FT_PATH, state_dir, .flags = CONF_F_NONEMPTY,
+       .desc = "pollster: directory where http_sd and dns_sd keep their last good target lists "
+               "(default: $STATE_DIRECTORY, which systemd's StateDirectory= sets; else memory "
+               "only)."),
 };
 #undef GL
 static const char *const global_unsupported[] = {
@@ -279,6 +284,9 @@ job_release(struct config_job *j)
     conf_strv_free(j->file_sd_globs, j->nfile_sd_globs);
     j->file_sd_globs = NULL;
     j->nfile_sd_globs = 0;
+    conf_sd_free(j->sds, j->nsds);
+    j->sds = NULL;
+    j->nsds = 0;
 }
 
 /* Interval and timeout: Prometheus' defaults and rules, with @ikey / @tkey as the keys. */
