@@ -790,6 +790,12 @@ engine_reload(struct engine *e, char *err, size_t errlen)
     return e->reload_fn(e->reload_arg, err, errlen);
 }
 
+bool
+engine_draining(const struct engine *e)
+{
+    return e->draining;
+}
+
 void
 engine_reload_begin(struct engine *e)
 {

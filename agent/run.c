@@ -323,6 +323,9 @@ sd_changed(void *arg)
     struct run_ctx *ctx = arg;
     char err[512];
 
+    if (engine_draining(ctx->engine)) {
+        return; /* shutting down: no new targets (the list is cached for the next start) */
+    }
     apply(ctx, ctx->config->source, ctx->config->source_len, "SD refresh", err, sizeof(err));
 }
 
