@@ -10,6 +10,8 @@
 #include <event2/event.h>
 
 #include "conf_sd.h"
+#include "clock.h"
+#include "conf.h"
 #include "config.h"
 #include "httpc.h"
 #include "log.h"
@@ -21,18 +23,19 @@
 #include "strbuf.h"
 
 struct refresher {
-    struct sdrun *r; /* borrowed: the owner */
-    char *key;       /* owned: the cache key */
-    char *identity;  /* owned: every setting (secrets too: compared, never shown) */
-    char *job;       /* owned */
-    char *shown;     /* owned: the URL redacted, or the names */
+    struct sdrun *r;        /* borrowed: the owner */
+    char *key;              /* owned: the cache key */
+    char *identity;         /* owned: every setting (secrets too: compared, never shown) */
+    char *job;              /* owned */
+    char *shown;            /* owned: the URL redacted, or the names */
+    char *prefix;           /* owned: "sd: job \"J\": http_sd URL", what log lines start with */
+    struct log_limit limit; /* failure lines: at once, then at growing intervals */
     enum config_sd_mech mech;
     int64_t refresh_ms;
     struct sdhttp *http; /* owned: http */
     struct sddns *dns;   /* owned: dns */
     struct event *timer; /* owned */
     bool busy;           /* a refresh is in flight */
-    bool failing;        /* the last refresh failed (for the "recovered" line) */
     bool once_pending;   /* --once: not answered yet */
     bool keep;           /* sdrun_sync: still in the config */
     struct refresher *next;
@@ -65,7 +68,20 @@ refresher_free(struct refresher *f)
     free(f->identity);
     free(f->job);
     free(f->shown);
+    free(f->prefix);
     free(f);
+}
+
+/* A failure's cause for the rate limiter: its text up to the first ':' ("connect"), hashed. */
+static int
+cause_of(const char *error)
+{
+    unsigned h = 5381;
+
+    for (const char *p = error; *p != '\0' && *p != ':'; p++) {
+        h = h * 33 + (unsigned char)*p;
+    }
+    return (int)(h % 1000000u) + 1;
 }
 
 /* Called from the loop after every fetch: keep a good list, count and log. */
@@ -79,19 +95,16 @@ result_cb(void *arg, const char *text, size_t len, const char *error)
     f->busy = false;
     stats_record_sd(f->job, mech, text != NULL);
     if (text == NULL) {
-        log_err("sd: job \"%s\": %s_sd %s: refresh failed: %s; keeping the last good target list",
-                f->job, mech, f->shown, error != NULL ? error : "unknown error");
-        f->failing = true;
+        error = error != NULL ? error : "unknown error";
+        log_complain(&f->limit, clock_mono_ms(), cause_of(error), f->prefix,
+                     "refresh failed: %s; keeping the last good target list", error);
         if (r->once && f->once_pending) {
             r->once_failed++;
         }
     }
     else {
         int rc = sdcache_put(r->dir, f->key, text, len);
-        if (f->failing) {
-            log_info("sd: job \"%s\": %s_sd %s: refresh recovered", f->job, mech, f->shown);
-            f->failing = false;
-        }
+        log_release(&f->limit, clock_mono_ms(), f->prefix);
         if (rc < 0) {
             char *path = sdcache_path_dup(r->dir, f->key);
             log_warn("sd: job \"%s\": cannot write %s: %s (the list is kept in memory)", f->job,
@@ -99,8 +112,7 @@ result_cb(void *arg, const char *text, size_t len, const char *error)
             free(path);
         }
         if (rc != 0 && !r->once) {
-            log_info("sd: job \"%s\": %s_sd %s: the target list changed; rebuilding the targets",
-                     f->job, mech, f->shown);
+            log_info("%s: the target list changed; rebuilding the targets", f->prefix);
             event_active(r->changed_ev, EV_TIMEOUT, 0);
         }
     }
@@ -269,8 +281,11 @@ refresher_new(struct sdrun *r, const struct config_job *job, const struct config
     f->key = strdup(sd->key);
     f->job = strdup(job->name);
     f->shown = shown_dup(sd);
+    f->prefix = f->shown != NULL ? conf_printf("sd: job \"%s\": %s_sd %s", job->name,
+                                               conf_sd_mech_name(sd->mech), f->shown)
+                                 : NULL;
     f->timer = evtimer_new(loop_base(r->loop), tick_cb, f);
-    if (f->key == NULL || f->job == NULL || f->shown == NULL || f->timer == NULL) {
+    if (f->key == NULL || f->job == NULL || f->prefix == NULL || f->timer == NULL) {
         snprintf(err, sizeof(err), "out of memory");
         goto fail;
     }
