@@ -83,6 +83,7 @@ http_check(struct conf_ctx *x, void *base, const struct conf_node *map, const ch
 {
     struct config_sd *sd = base;
     const struct conf_node *un = conf_tree_get(map, "url");
+    size_t before = x->nerr;
     const char *why;
 
     (void)path;
@@ -99,6 +100,16 @@ http_check(struct conf_ctx *x, void *base, const struct conf_node *map, const ch
                  "refresh_interval must be greater than 0");
     }
     conf_http_resolve(x, &sd->http, map);
+    if (x->nerr == before) {
+        /* What sdhttp_new will do at run time: --check-config rejects what the daemon would. */
+        struct httpc_opts h;
+        char *headers[CONF_HTTP_MAX_HEADERS + 1] = {0};
+        char err[256];
+        if (conf_http_client(&sd->http, "http_sd_configs", &h, headers, err, sizeof(err)) != 0) {
+            conf_err(x, map, "%s", err);
+        }
+        conf_http_client_release(headers);
+    }
 }
 
 static void

@@ -57,6 +57,10 @@ static const struct {
      "scrape_configs:\n  - job_name: a\n"
      "    http_sd_configs: [{url: 'http://h/', oauth2: {client_id: x}}]\n",
      "unsupported key \"oauth2\""},
+    {"http_sd tls server_name as the client takes it",
+     "scrape_configs:\n  - job_name: a\n"
+     "    http_sd_configs: [{url: 'https://h/', tls_config: {server_name: x}}]\n",
+     "http_sd_configs: tls_config.server_name is not supported yet"},
     {"dns_sd without names",
      "scrape_configs:\n  - job_name: a\n    dns_sd_configs: [{type: SRV}]\n",
      "missing required key \"names\""},
