@@ -224,6 +224,15 @@ group_write(struct json_object *g, size_t i, const char *url, struct strbuf *out
         snprintf(err, errlen, "target group %zu is not an object", i);
         return -EINVAL;
     }
+    json_object_object_foreach(g, member, mv)
+    {
+        (void)mv;
+        if (strcmp(member, "targets") != 0 && strcmp(member, "labels") != 0) {
+            /* Prometheus' decoder disallows unknown fields too */
+            snprintf(err, errlen, "target group %zu: unknown field \"%.64s\"", i, member);
+            return -EINVAL;
+        }
+    }
     json_object_object_get_ex(g, "targets", &targets);
     json_object_object_get_ex(g, "labels", &labels);
     if (targets != NULL && !json_object_is_type(targets, json_type_array)) {

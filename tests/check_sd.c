@@ -149,9 +149,11 @@ static const struct {
      "[{\"targets\":[\"a:1\",\"b:2\"],\"labels\":{\"env\":\"p\",\"__meta_url\":\"http://h/"
      "sd\"}}]\n",
      true},
-    /* __meta_url is ours, as in Prometheus; unknown members are ignored, as Go's decoder does */
-    {"[{\"targets\":[\"a:1\"],\"labels\":{\"__meta_url\":\"x\"},\"x\":1}]",
+    /* __meta_url is ours, as in Prometheus (which checked: it overrides the group's) */
+    {"[{\"targets\":[\"a:1\"],\"labels\":{\"__meta_url\":\"x\"}}]",
      "[{\"targets\":[\"a:1\"],\"labels\":{\"__meta_url\":\"http://h/sd\"}}]\n", true},
+    /* Prometheus 2.42 answers: json: unknown field "x" */
+    {"[{\"targets\":[],\"x\":1}]", "target group 0: unknown field \"x\"", false},
     {"[{\"labels\":null}]", "[{\"targets\":[],\"labels\":{\"__meta_url\":\"http://h/sd\"}}]\n",
      true},
     {"{\"targets\":[]}", "expected a JSON list of target groups", false},
