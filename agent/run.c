@@ -337,11 +337,18 @@ sd_changed(void *arg)
 static size_t
 sd_once(struct run_ctx *ctx, struct loop *l)
 {
-    struct sdrun *r = sdrun_new(l, NULL, NULL);
+    struct sdrun *r;
     struct config_errors errs;
     struct config *c;
-    size_t failed;
+    size_t failed, items = 0;
 
+    for (size_t j = 0; j < ctx->config->njobs; j++) {
+        items += ctx->config->jobs[j].nsds;
+    }
+    if (items == 0) {
+        return 0;
+    }
+    r = sdrun_new(l, NULL, NULL);
     if (r == NULL) {
         log_err("sd: out of memory");
         return 1;
