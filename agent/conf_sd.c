@@ -45,7 +45,7 @@ const struct conf_section conf_sd_http_section = {.name = "http_sd_configs[]",
 static const struct conf_choice dns_type_choices[] = {{"SRV", CONFIG_SD_DNS_SRV, false},
                                                       {"A", CONFIG_SD_DNS_A, false},
                                                       {"AAAA", CONFIG_SD_DNS_AAAA, false},
-                                                      {"MX", 0, true},
+                                                      {"MX", CONFIG_SD_DNS_MX, false},
                                                       {"NS", 0, true},
                                                       {NULL, 0, false}};
 _Static_assert(sizeof(enum config_sd_dns_type) == sizeof(int), "enum size");
@@ -54,9 +54,9 @@ static const struct conf_field dns_fields[] = {
     CONF_FLDN("names", CONF_FT_STRLIST, struct config_sd, names, nnames,
               .flags = CONF_F_REQUIRED | CONF_F_NONEMPTY, .desc = "DNS names to query."),
     HS("type", CONF_FT_ENUM, type, .def = "SRV", .choices = dns_type_choices,
-       .desc = "SRV, A or AAAA."),
+       .desc = "SRV, A, AAAA or MX."),
     HS("port", CONF_FT_INT, port, .def = "0", .min = 0, .max = 65535,
-       .desc = "Port of the targets of A and AAAA records (required for them)."),
+       .desc = "Port of the targets of A, AAAA and MX records (required for them)."),
     HS("refresh_interval", CONF_FT_DURATION, refresh_ms, .def = "30s",
        .desc = "How often the names are queried."),
 };

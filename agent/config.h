@@ -171,6 +171,7 @@ enum config_sd_dns_type {
     CONFIG_SD_DNS_SRV = 0,
     CONFIG_SD_DNS_A,
     CONFIG_SD_DNS_AAAA,
+    CONFIG_SD_DNS_MX,
 };
 
 /*
@@ -187,7 +188,7 @@ struct config_sd {
     char **names;            /* dns: the names queried */
     size_t nnames;
     enum config_sd_dns_type type; /* dns */
-    int64_t port;                 /* dns: A/AAAA only (SRV records carry theirs) */
+    int64_t port;                 /* dns: A/AAAA/MX only (SRV records carry theirs) */
 };
 
 /*

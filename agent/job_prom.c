@@ -358,7 +358,7 @@ static const struct conf_field scrape_fields[] = {
     SC("http_sd_configs", CONF_FT_DEFER, name, .sub = &conf_sd_http_section,
        .desc = "Target groups fetched from URLs: [{url: ...}]."),
     SC("dns_sd_configs", CONF_FT_DEFER, name, .sub = &conf_sd_dns_section,
-       .desc = "Targets from DNS SRV, A or AAAA records: [{names: [...]}]."),
+       .desc = "Targets from DNS SRV, A, AAAA or MX records: [{names: [...]}]."),
     CLOUD_SD("azure"),
     CLOUD_SD("consul"),
     CLOUD_SD("digitalocean"),

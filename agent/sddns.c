@@ -28,8 +28,8 @@ struct sock {
 /* One discovered target. */
 struct rec {
     char *addr;   /* owned: host:port */
-    char *target; /* owned: SRV only, with the final dot */
-    int port;     /* SRV only */
+    char *target; /* owned: SRV and MX only, with the final dot */
+    int port;     /* SRV only (0 for MX) */
 };
 
 /* The answers of one name. */
@@ -186,12 +186,43 @@ rec_add(struct name_result *r, const char *addr, const char *target, int port)
     return 0;
 }
 
+/* The length of @host without its final dots (rooted names look unusual in an address). */
+static int
+host_trim(const char *host)
+{
+    size_t n = strlen(host);
+
+    while (n > 0 && host[n - 1] == '.') {
+        n--;
+    }
+    return (int)(n < 250 ? n : 250);
+}
+
 /* The records of one answer into @r. 0, or an ARES_* status. */
 static int
 answer_parse(struct sddns *d, struct name_result *r, const unsigned char *abuf, int alen)
 {
     char addr[INET6_ADDRSTRLEN + 16], ip[INET6_ADDRSTRLEN];
 
+    if (d->type == CONFIG_SD_DNS_MX) {
+        struct ares_mx_reply *mx = NULL;
+        int st = ares_parse_mx_reply(abuf, alen, &mx);
+        if (st != ARES_SUCCESS) {
+            return st;
+        }
+        for (struct ares_mx_reply *p = mx; p != NULL; p = p->next) {
+            char target[300];
+            int n = host_trim(p->host);
+            snprintf(addr, sizeof(addr), "%.*s:%d", n, p->host, d->port);
+            snprintf(target, sizeof(target), "%.*s.", n, p->host);
+            if (rec_add(r, addr, target, 0) != 0) {
+                ares_free_data(mx);
+                return ARES_ENOMEM;
+            }
+        }
+        ares_free_data(mx);
+        return ARES_SUCCESS;
+    }
     if (d->type == CONFIG_SD_DNS_SRV) {
         struct ares_srv_reply *srv = NULL;
         int st = ares_parse_srv_reply(abuf, alen, &srv);
@@ -200,13 +231,9 @@ answer_parse(struct sddns *d, struct name_result *r, const unsigned char *abuf, 
         }
         for (struct ares_srv_reply *p = srv; p != NULL; p = p->next) {
             char target[300];
-            size_t n = strlen(p->host);
-            while (n > 0 && p->host[n - 1] == '.') {
-                n--;
-            }
-            snprintf(addr, sizeof(addr), "%.*s:%u", (int)(n < 250 ? n : 250), p->host,
-                     (unsigned)p->port);
-            snprintf(target, sizeof(target), "%.*s.", (int)(n < 250 ? n : 250), p->host);
+            int n = host_trim(p->host);
+            snprintf(addr, sizeof(addr), "%.*s:%u", n, p->host, (unsigned)p->port);
+            snprintf(target, sizeof(target), "%.*s.", n, p->host);
             if (rec_add(r, addr, target, p->port) != 0) {
                 ares_free_data(srv);
                 return ARES_ENOMEM;
@@ -264,10 +291,11 @@ query_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
     /* No such name, or no record of the type: no targets, as in Prometheus. */
     if (status != ARES_SUCCESS && status != ARES_ENOTFOUND && status != ARES_ENODATA &&
         d->error[0] == '\0') {
-        snprintf(d->error, sizeof(d->error), "%s lookup of \"%s\" failed: %s",
-                 d->type == CONFIG_SD_DNS_SRV ? "SRV"
-                 : d->type == CONFIG_SD_DNS_A ? "A"
-                                              : "AAAA",
+        static const char *const names[] = {[CONFIG_SD_DNS_SRV] = "SRV",
+                                            [CONFIG_SD_DNS_A] = "A",
+                                            [CONFIG_SD_DNS_AAAA] = "AAAA",
+                                            [CONFIG_SD_DNS_MX] = "MX"};
+        snprintf(d->error, sizeof(d->error), "%s lookup of \"%s\" failed: %s", names[d->type],
                  d->names[r->idx], ares_strerror(status));
     }
     if (--d->pending == 0) {
@@ -296,7 +324,11 @@ write_groups(struct sddns *d)
             jsonw_cstr(&d->out, r->recs[k].addr);
             strbuf_puts(&d->out, "],\"labels\":{\"__meta_dns_name\":");
             jsonw_cstr(&d->out, d->names[i]);
-            if (r->recs[k].target != NULL) {
+            if (r->recs[k].target != NULL && d->type == CONFIG_SD_DNS_MX) {
+                strbuf_puts(&d->out, ",\"__meta_dns_mx_record_target\":");
+                jsonw_cstr(&d->out, r->recs[k].target);
+            }
+            else if (r->recs[k].target != NULL) {
                 strbuf_puts(&d->out, ",\"__meta_dns_srv_record_target\":");
                 jsonw_cstr(&d->out, r->recs[k].target);
                 strbuf_printf(&d->out, ",\"__meta_dns_srv_record_port\":\"%d\"", r->recs[k].port);
@@ -399,8 +431,10 @@ fail:
 int
 sddns_start(struct sddns *d)
 {
-    static const int types[] = {
-        [CONFIG_SD_DNS_SRV] = 33, [CONFIG_SD_DNS_A] = 1, [CONFIG_SD_DNS_AAAA] = 28};
+    static const int types[] = {[CONFIG_SD_DNS_SRV] = 33,
+                                [CONFIG_SD_DNS_A] = 1,
+                                [CONFIG_SD_DNS_AAAA] = 28,
+                                [CONFIG_SD_DNS_MX] = 15};
 
     if (d->running) {
         return -EBUSY;

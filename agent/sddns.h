@@ -1,9 +1,10 @@
 /*
  * dns_sd_configs: one refresh of a job's DNS names on the loop with c-ares (its sockets and its
  * timeout watched by libevent: nothing blocks), answered as the SD cache's file_sd text: one
- * group per record with __address__ (the SRV record's target:port, or the A/AAAA address with the
- * configured port) and Prometheus' labels __meta_dns_name, __meta_dns_srv_record_target (with its
- * final dot, as Prometheus shows it) and __meta_dns_srv_record_port. Records are sorted, so that
+ * group per record with __address__ (the SRV record's target:port, the A/AAAA address or the MX
+ * record's host with the configured port) and Prometheus' labels __meta_dns_name,
+ * __meta_dns_srv_record_target (with its final dot, as Prometheus 2.42 shows it: checked against
+ * it), __meta_dns_srv_record_port and __meta_dns_mx_record_target. Records are sorted, so that
  * a server that rotates its answers does not look like a change.
  *
  * A name that does not exist or has no record of the type contributes no target (as in

@@ -27,7 +27,7 @@
 
 /* The responder */
 
-enum { T_A = 1, T_AAAA = 28, T_SRV = 33 };
+enum { T_A = 1, T_MX = 15, T_AAAA = 28, T_SRV = 33 };
 
 struct rr {
     const char *name;
@@ -46,6 +46,8 @@ static const struct rr zone[] = {
     {"web.example.test", T_A, "127.0.0.1"},
     {"web.example.test", T_AAAA, "::1"},
     {"other.example.test", T_A, "127.0.0.3"},
+    {"example.test", T_MX, "20 mx2.example.test"},
+    {"example.test", T_MX, "10 mx1.example.test"},
     {"local.example.test", T_SRV, local_srv},
 };
 
@@ -125,6 +127,14 @@ dns_cb(evutil_socket_t fd, short what, void *arg)
         else if (qtype == T_AAAA) {
             inet_pton(AF_INET6, zone[i].data, rd);
             rdl = 16;
+        }
+        else if (qtype == T_MX) {
+            unsigned prio;
+            char target[200];
+            sscanf(zone[i].data, "%u %199s", &prio, target);
+            rd[0] = (unsigned char)(prio >> 8);
+            rd[1] = (unsigned char)prio;
+            rdl = 2 + put_name(rd + 2, target);
         }
         else {
             unsigned prio, weight, port;
@@ -275,6 +285,21 @@ START_TEST(test_a_aaaa)
 }
 END_TEST
 
+/* MX: the host with the configured port, and __meta_dns_mx_record_target (Prometheus 2.42). */
+START_TEST(test_mx)
+{
+    refresh((const char *const[]){"example.test", NULL}, CONFIG_SD_DNS_MX, 25);
+    ck_assert_msg(result != NULL, "%s", result_err);
+    ck_assert_str_eq(result,
+                     "[\n{\"targets\":[\"mx1.example.test:25\"],\"labels\":{\"__meta_dns_name\":"
+                     "\"example.test\",\"__meta_dns_mx_record_target\":\"mx1.example.test.\"}},\n"
+                     "{\"targets\":[\"mx2.example.test:25\"],\"labels\":{\"__meta_dns_name\":"
+                     "\"example.test\",\"__meta_dns_mx_record_target\":\"mx2.example.test.\"}}]\n");
+    free(result);
+    result = NULL;
+}
+END_TEST
+
 /* SERVFAIL fails the refresh (the caller keeps its last good list); the error says which name. */
 START_TEST(test_failure)
 {
@@ -374,6 +399,7 @@ sd_dns_suite(void)
     tcase_add_checked_fixture(tc, dns_setup, dns_teardown);
     tcase_add_test(tc, test_srv);
     tcase_add_test(tc, test_a_aaaa);
+    tcase_add_test(tc, test_mx);
     tcase_add_test(tc, test_failure);
     tcase_add_test(tc, test_free_in_flight);
     tcase_add_test(tc, test_once_binary);
