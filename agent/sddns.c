@@ -17,6 +17,9 @@
 
 #define SDDNS_TIMEOUT_MS 2000 /* per try */
 #define SDDNS_TRIES 2
+/* Addresses taken from one A/AAAA answer (a 64 KiB TCP answer holds at most ~4000; real ones, far
+ * fewer). */
+#define SDDNS_MAX_ADDRS 256
 
 /* One socket c-ares asked us to watch. */
 struct sock {
@@ -243,8 +246,8 @@ answer_parse(struct sddns *d, struct name_result *r, const unsigned char *abuf, 
         return ARES_SUCCESS;
     }
     if (d->type == CONFIG_SD_DNS_A) {
-        struct ares_addrttl a[64];
-        int n = 64;
+        struct ares_addrttl a[SDDNS_MAX_ADDRS];
+        int n = SDDNS_MAX_ADDRS;
         int st = ares_parse_a_reply(abuf, alen, NULL, a, &n);
         if (st != ARES_SUCCESS) {
             return st;
@@ -258,8 +261,8 @@ answer_parse(struct sddns *d, struct name_result *r, const unsigned char *abuf, 
         }
         return ARES_SUCCESS;
     }
-    struct ares_addr6ttl a6[64];
-    int n = 64;
+    struct ares_addr6ttl a6[SDDNS_MAX_ADDRS];
+    int n = SDDNS_MAX_ADDRS;
     int st = ares_parse_aaaa_reply(abuf, alen, NULL, a6, &n);
     if (st != ARES_SUCCESS) {
         return st;
