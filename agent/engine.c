@@ -95,6 +95,8 @@ struct engine {
     size_t nretired;
     engine_reload_fn *reload_fn;
     void *reload_arg;
+    engine_drain_fn *drain_fn; /* told when the drain starts (run.c stops discovery) */
+    void *drain_arg;
     bool draining;
     struct event *sig_int;     /* owned */
     struct event *sig_term;    /* owned */
@@ -718,6 +720,9 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
     for (size_t i = 0; i < e->ntargets; i++) {
         sched_stop(&e->targets[i]->sched);
     }
+    if (e->drain_fn != NULL) {
+        e->drain_fn(e->drain_arg);
+    }
     outputs_drain(e);
     arm_drain_timer(e);
     engine_check_drained(e);
@@ -788,6 +793,13 @@ engine_reload(struct engine *e, char *err, size_t errlen)
         return -ESHUTDOWN;
     }
     return e->reload_fn(e->reload_arg, err, errlen);
+}
+
+void
+engine_set_drain_hook(struct engine *e, engine_drain_fn *fn, void *arg)
+{
+    e->drain_fn = fn;
+    e->drain_arg = arg;
 }
 
 bool

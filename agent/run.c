@@ -329,6 +329,16 @@ sd_changed(void *arg)
     apply(ctx, ctx->config->source, ctx->config->source_len, "SD refresh", err, sizeof(err));
 }
 
+/* The drain started: discovery stops (its fetches in flight are cancelled, its lists stay). */
+static void
+sd_stop(void *arg)
+{
+    struct run_ctx *ctx = arg;
+
+    sdrun_free(ctx->sd);
+    ctx->sd = NULL;
+}
+
 /*
  * --once with http_sd or dns_sd: every item is refreshed on the loop before anything is
  * scraped, and the config is built again from the fresh lists (a failed refresh leaves the last
@@ -618,6 +628,7 @@ run_main(const struct run_opts *o, bool *forked_parent)
                 goto out;
             }
             sdrun_sync(ctx.sd, ctx.config, o->only_job);
+            engine_set_drain_hook(e, sd_stop, &ctx);
         }
     }
     for (size_t i = 0; i < o->ntargets; i++) {

@@ -566,6 +566,33 @@ START_TEST(test_http_sd_memory_only)
 }
 END_TEST
 
+/*
+ * SIGTERM stops discovery: a fetch that hangs (its deadline is the refresh interval, 30 s here)
+ * does not hold the drain until shutdown_timeout (20 s here).
+ */
+START_TEST(test_hanging_sd_does_not_delay_shutdown)
+{
+    char text[1024];
+
+    snprintf(text, sizeof(text),
+             "global: {scrape_interval: 1s, shutdown_timeout: 20s}\n"
+             "scrape_configs:\n"
+             "  - job_name: sd\n"
+             "    metrics_path: /simple\n"
+             "    static_configs: [{targets: ['127.0.0.1:%u']}]\n"
+             "    http_sd_configs: [{url: 'http://127.0.0.1:%u/hang', refresh_interval: 30s}]\n",
+             mport, mport);
+    write_text(cfg, text);
+    pid_t p = spawn((const char *const[]){"-c", cfg, NULL});
+    wait_for(out_path, "\"ok\":true", 1, 20);
+    double t0 = now_s();
+    kill(p, SIGTERM);
+    ck_assert_int_eq(reap(p, 30 * slow()), 0);
+    ck_assert_msg(now_s() - t0 < 3.0 * slow(), "exit took %.1f s", now_s() - t0);
+    ck_assert_uint_eq(count_in(err_path, "timeout reached"), 0);
+}
+END_TEST
+
 static Suite *
 sd_suite(void)
 {
@@ -580,6 +607,7 @@ sd_suite(void)
     tcase_add_checked_fixture(te, e2e_setup, e2e_teardown);
     tcase_add_test(te, test_http_sd_lifecycle);
     tcase_add_test(te, test_http_sd_memory_only);
+    tcase_add_test(te, test_hanging_sd_does_not_delay_shutdown);
     tcase_set_timeout(te, 240);
     suite_add_tcase(s, te);
     return s;
