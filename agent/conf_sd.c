@@ -254,6 +254,36 @@ conf_sd_load(struct conf_ctx *x, struct config_job *job, const struct conf_targe
 }
 
 void
+conf_sd_summary(FILE *f, const struct config *c, const struct config_job *job)
+{
+    const char *dir = sdcache_dir(c);
+    char b[32];
+
+    for (size_t i = 0; i < job->nsds; i++) {
+        const struct config_sd *sd = &job->sds[i];
+        fprintf(f, "  %s_sd ", conf_sd_mech_name(sd->mech));
+        if (sd->mech == CONFIG_SD_HTTP) {
+            char *red = httpc_redact_url_dup(sd->url);
+            fprintf(f, "%s", red != NULL ? red : "");
+            free(red);
+        }
+        else {
+            fprintf(f, "%s", conf_choice_name(dns_type_choices, (int)sd->type));
+            for (size_t k = 0; k < sd->nnames; k++) {
+                fprintf(f, "%s%s", k == 0 ? " " : ",", sd->names[k]);
+            }
+        }
+        fprintf(f, ", refresh %s, last good list ", conf_fmt_ms(sd->refresh_ms, b, sizeof(b)));
+        if (dir != NULL) {
+            fprintf(f, "in %s/sd-%s.json\n", dir, sd->key);
+        }
+        else {
+            fprintf(f, "in memory only (no state_dir)\n");
+        }
+    }
+}
+
+void
 conf_sd_free(struct config_sd *sds, size_t n)
 {
     for (size_t i = 0; i < n; i++) {

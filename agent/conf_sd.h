@@ -25,6 +25,12 @@ void conf_sd_load(struct conf_ctx *x, struct config_job *job, const struct conf_
 /* "http" or "dns": the mechanism label of the SD self metrics and messages. */
 const char *conf_sd_mech_name(enum config_sd_mech mech);
 
+/*
+ * Prints one --check-config summary line per SD item of @job: mechanism, URL (redacted) or
+ * names, refresh interval, and where its last good list is kept.
+ */
+void conf_sd_summary(FILE *f, const struct config *c, const struct config_job *job);
+
 /* Frees @n items of @sds and the array. */
 void conf_sd_free(struct config_sd *sds, size_t n);
 

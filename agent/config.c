@@ -732,6 +732,7 @@ config_summary(FILE *f, const struct config *c)
         if (j->ntargets > SUMMARY_MAX_URLS) {
             fprintf(f, "  ... and %zu more\n", j->ntargets - SUMMARY_MAX_URLS);
         }
+        conf_sd_summary(f, c, j);
     }
     for (size_t i = 0; i < c->noutputs; i++) {
         const struct config_output *o = &c->outputs[i];
