@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -192,6 +193,12 @@ sdcache_put(const char *dir, const char *key, const char *text, size_t len)
     path = sdcache_path_dup(dir, key);
     if (path == NULL) {
         return -ENOMEM;
+    }
+    /* as spool_dir: the directory itself is created, its parent must exist */
+    if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
+        rc = -errno;
+        free(path);
+        return rc;
     }
     rc = write_atomic(path, text, len);
     free(path);
