@@ -316,7 +316,9 @@ write_groups(struct sddns *d)
     strbuf_putc(&d->out, '[');
     for (size_t i = 0; i < d->nnames; i++) {
         struct name_result *r = &d->results[i];
-        qsort(r->recs, r->nrecs, sizeof(*r->recs), rec_cmp);
+        if (r->nrecs > 1) {
+            qsort(r->recs, r->nrecs, sizeof(*r->recs), rec_cmp); /* NULL recs when none */
+        }
         for (size_t k = 0; k < r->nrecs; k++) {
             if (k > 0 && rec_cmp(&r->recs[k - 1], &r->recs[k]) == 0) {
                 continue;
