@@ -24,6 +24,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 
+#include "conf.h"
 #include "config.h"
 #include "mock_server.h"
 #include "sdcache.h"
@@ -527,10 +528,10 @@ START_TEST(test_http_sd_lifecycle)
     p = spawn((const char *const[]){"--check-config", "-c", cfg, NULL});
     ck_assert_int_eq(reap(p, 30 * slow()), 0);
     ck_assert_uint_eq(count_in(out_path, "1 job, 1 target, 1 output"), 1);
-    snprintf(
-        text, sizeof(text),
-        "  http_sd http://127.0.0.1:%u/sd, refresh %dms, last good list in %s/state/sd-sd-http-",
-        sd_port, 100 * slow(), dir);
+    char b[32];
+    snprintf(text, sizeof(text),
+             "  http_sd http://127.0.0.1:%u/sd, refresh %s, last good list in %s/state/sd-sd-http-",
+             sd_port, conf_fmt_ms(100 * slow(), b, sizeof(b)), dir);
     ck_assert_msg(count_in(out_path, text) == 1, "no \"%s\"", text);
 }
 END_TEST
