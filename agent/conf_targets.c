@@ -626,6 +626,23 @@ conf_targets_group_load(struct conf_ctx *x, struct config_job *job,
     conf_release(&conf_targets_group_section, &g);
 }
 
+void
+conf_targets_groups_load(struct conf_ctx *x, struct config_job *job,
+                         const struct conf_targets_defaults *d, const struct conf_node *root,
+                         const struct label *meta, size_t nmeta)
+{
+    if (root->kind != CONF_NODE_SEQ) {
+        conf_err(x, root, "expected a sequence of target groups, got a %s",
+                 conf_tree_kind_name(root));
+        return;
+    }
+    for (size_t i = 0; i < root->n; i++) {
+        char gpath[64];
+        snprintf(gpath, sizeof(gpath), "target_groups[%zu]", i);
+        conf_targets_group_load(x, job, d, root->kids[i], meta, nmeta, gpath);
+    }
+}
+
 /* Prometheus' rule for file_sd paths: a known extension, "*" only in the last element. */
 static bool
 sd_path_valid(const char *p)
@@ -669,17 +686,7 @@ sd_file_load(struct conf_ctx *x, struct config_job *job, const struct conf_targe
         return;
     }
     if (conf_tree_parse(x, &d, buf, len) == 0 && d.root != NULL) {
-        if (d.root->kind != CONF_NODE_SEQ) {
-            conf_err(x, d.root, "expected a sequence of target groups, got a %s",
-                     conf_tree_kind_name(d.root));
-        }
-        else {
-            for (size_t i = 0; i < d.root->n; i++) {
-                char gpath[64];
-                snprintf(gpath, sizeof(gpath), "target_groups[%zu]", i);
-                conf_targets_group_load(x, job, sc, d.root->kids[i], &meta, 1, gpath);
-            }
-        }
+        conf_targets_groups_load(x, job, sc, d.root, &meta, 1);
     }
     conf_tree_release(&d);
     free(buf);

@@ -61,6 +61,13 @@ void conf_targets_group_load(struct conf_ctx *x, struct config_job *job,
                              const struct conf_targets_defaults *d, const struct conf_node *gnode,
                              const struct label *meta, size_t nmeta, const char *path);
 /*
+ * Adds the targets of @root, a sequence of target groups (the root of a file_sd file or of an SD
+ * cache file), to @job, each with the @nmeta labels @meta; anything else is an error at @root.
+ */
+void conf_targets_groups_load(struct conf_ctx *x, struct config_job *job,
+                              const struct conf_targets_defaults *d, const struct conf_node *root,
+                              const struct label *meta, size_t nmeta);
+/*
  * Maps the file_sd_configs item @item: keeps its patterns (resolved) and refresh interval in @job,
  * reads the files that match now and adds their targets.
  */

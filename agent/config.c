@@ -18,6 +18,7 @@
 #include "conf.h"
 #include "conf_http.h"
 #include "conf_include.h"
+#include "conf_sd.h"
 #include "conf_targets.h"
 #include "encoder.h"
 #include "httpc.h"
@@ -268,6 +269,10 @@ static const struct conf_field global_fields[] = {
     CONF_FLDN("scrape_protocols", CONF_FT_STRLIST, struct config_global, scrape_protocols,
               nscrape_protocols, .flags = CONF_F_NONEMPTY,
               .desc = "Default scrape_protocols of scrape_configs."),
+    GL("state_dir", CONF_FT_PATH, state_dir, .flags = CONF_F_NONEMPTY,
+       .desc = "pollster: directory where http_sd and dns_sd keep their last good target lists "
+               "(default: $STATE_DIRECTORY, which systemd's StateDirectory= sets; else memory "
+               "only)."),
 };
 #undef GL
 static const char *const global_unsupported[] = {
@@ -361,6 +366,9 @@ job_release(struct config_job *j)
     j->nfile_sd_globs = 0;
     free(j->file);
     j->file = NULL;
+    conf_sd_free(j->sds, j->nsds);
+    j->sds = NULL;
+    j->nsds = 0;
 }
 
 /* Interval and timeout: Prometheus' defaults and rules, with @ikey / @tkey as the keys. */
@@ -868,6 +876,7 @@ config_summary(FILE *f, const struct config *c)
         if (j->ntargets > SUMMARY_MAX_URLS) {
             fprintf(f, "  ... and %zu more\n", j->ntargets - SUMMARY_MAX_URLS);
         }
+        conf_sd_summary(f, c, j);
     }
     for (size_t i = 0; i < c->noutputs; i++) {
         const struct config_output *o = &c->outputs[i];

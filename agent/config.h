@@ -229,6 +229,35 @@ struct config_dropped {
     size_t nlabels;
 };
 
+enum config_sd_mech {
+    CONFIG_SD_HTTP = 0, /* http_sd_configs */
+    CONFIG_SD_DNS,      /* dns_sd_configs */
+};
+
+enum config_sd_dns_type {
+    CONFIG_SD_DNS_SRV = 0,
+    CONFIG_SD_DNS_A,
+    CONFIG_SD_DNS_AAAA,
+    CONFIG_SD_DNS_MX,
+};
+
+/*
+ * One http_sd_configs or dns_sd_configs item of a job: what sdrun.c refreshes on the loop. Its
+ * last good target groups live in the SD cache (sdcache.h) under @key; the job's targets were
+ * built from them at load time, exactly as from a file_sd file.
+ */
+struct config_sd {
+    enum config_sd_mech mech;
+    char *key;               /* cache key: job, mechanism and what is asked ("node-http-1f2e...") */
+    int64_t refresh_ms;      /* > 0 */
+    char *url;               /* http: the URL (may hold userinfo: redact it when shown) */
+    struct config_http http; /* http: the client settings */
+    char **names;            /* dns: the names queried */
+    size_t nnames;
+    enum config_sd_dns_type type; /* dns */
+    int64_t port;                 /* dns: A/AAAA/MX only (SRV records carry theirs) */
+};
+
 /*
  * One job of any kind. Names are unique across all kinds. What every kind shares is here; the
  * kind's own settings are in @opts, a struct of the kind's (described by kind->conf).
@@ -251,6 +280,8 @@ struct config_job {
     int64_t file_sd_refresh_ms; /* smallest refresh_interval of file_sd_configs; 0 = none */
     char **file_sd_globs;       /* every file_sd pattern, resolved (what sdwatch globs) */
     size_t nfile_sd_globs;
+    struct config_sd *sds; /* http_sd_configs, then dns_sd_configs, in document order */
+    size_t nsds;
     void *opts; /* owned: the kind's settings */
 };
 
@@ -278,6 +309,7 @@ struct config_global {
     int64_t label_value_length_limit;
     char **scrape_protocols;
     size_t nscrape_protocols;
+    char *state_dir; /* pollster: where SD keeps its last good lists; NULL = none (see sdcache.h) */
 };
 
 struct config_status {

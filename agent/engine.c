@@ -101,6 +101,8 @@ struct engine {
     void *reload_arg;
     struct dropped_set dropped;     /* of the configuration in force */
     struct dropped_set dropped_old; /* during a reload: what _abort restores */
+    engine_drain_fn *drain_fn;      /* told when the drain starts (run.c stops discovery) */
+    void *drain_arg;
     bool draining;
     struct event *sig_int;     /* owned */
     struct event *sig_term;    /* owned */
@@ -732,6 +734,9 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
     for (size_t i = 0; i < e->ntargets; i++) {
         sched_stop(&e->targets[i]->sched);
     }
+    if (e->drain_fn != NULL) {
+        e->drain_fn(e->drain_arg);
+    }
     outputs_drain(e);
     arm_drain_timer(e);
     engine_check_drained(e);
@@ -802,6 +807,19 @@ engine_reload(struct engine *e, char *err, size_t errlen)
         return -ESHUTDOWN;
     }
     return e->reload_fn(e->reload_arg, err, errlen);
+}
+
+void
+engine_set_drain_hook(struct engine *e, engine_drain_fn *fn, void *arg)
+{
+    e->drain_fn = fn;
+    e->drain_arg = arg;
+}
+
+bool
+engine_draining(const struct engine *e)
+{
+    return e->draining;
 }
 
 void

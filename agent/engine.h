@@ -75,6 +75,15 @@ typedef int engine_reload_fn(void *arg, char *err, size_t errlen);
 
 /* Sets what SIGHUP and engine_reload() run (SIGHUP also reopens output files). */
 void engine_set_reload(struct engine *e, engine_reload_fn *fn, void *arg);
+/*
+ * Called once when SIGTERM/SIGINT starts the drain, before the engine waits for transfers in
+ * flight: the owner stops what it runs on the loop besides targets (service discovery), so that
+ * the drain waits for nothing it does not need.
+ */
+typedef void engine_drain_fn(void *arg);
+void engine_set_drain_hook(struct engine *e, engine_drain_fn *fn, void *arg);
+/* True once SIGTERM/SIGINT started the drain: nothing may add targets any more. */
+bool engine_draining(const struct engine *e);
 /* Runs the reload function now (POST /-/reload). */
 int engine_reload(struct engine *e, char *err, size_t errlen);
 

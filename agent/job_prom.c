@@ -16,6 +16,7 @@
 #include "conf.h"
 #include "conf_http.h"
 #include "conf_relabel.h"
+#include "conf_sd.h"
 #include "conf_targets.h"
 #include "prom_parse.h"
 #include "scrape.h"
@@ -433,6 +434,13 @@ static const char *const scrape_unsupported[] = {
 };
 
 #define SC(k, t, m, ...) CONF_FLD(k, t, struct config_job, m, __VA_ARGS__)
+/*
+ * A Prometheus SD mechanism that needs a cloud or cluster API: known, so that prom_check can say
+ * which job uses it and what to use instead (CLOUD_SD_DESC), rather than "unknown key".
+ */
+static const char cloud_sd_desc[] =
+    "Not supported (needs a cloud or cluster API): use http_sd_configs or file_sd_configs.";
+#define CLOUD_SD(m) SC(m "_sd_configs", CONF_FT_DEFER, name, .desc = cloud_sd_desc)
 /* A key of the prometheus kind's own struct, with flags @fl besides CONF_F_OPTS. */
 #define PO(k, t, m, fl, ...)                                                                       \
     CONF_FLD(k, t, struct job_prom_conf, m, .flags = CONF_F_OPTS | (fl), __VA_ARGS__)
@@ -453,6 +461,35 @@ static const struct conf_field scrape_fields[] = {
        .desc = "Target groups: [{targets: [...], labels: {}}]."),
     SC("file_sd_configs", CONF_FT_DEFER, name, .sub = &conf_targets_file_sd_section,
        .desc = "Files of target groups: [{files: [globs]}]."),
+    SC("http_sd_configs", CONF_FT_DEFER, name, .sub = &conf_sd_http_section,
+       .desc = "Target groups fetched from URLs: [{url: ...}]."),
+    SC("dns_sd_configs", CONF_FT_DEFER, name, .sub = &conf_sd_dns_section,
+       .desc = "Targets from DNS SRV, A, AAAA or MX records: [{names: [...]}]."),
+    CLOUD_SD("azure"),
+    CLOUD_SD("consul"),
+    CLOUD_SD("digitalocean"),
+    CLOUD_SD("docker"),
+    CLOUD_SD("dockerswarm"),
+    CLOUD_SD("ec2"),
+    CLOUD_SD("eureka"),
+    CLOUD_SD("gce"),
+    CLOUD_SD("hetzner"),
+    CLOUD_SD("ionos"),
+    CLOUD_SD("kubernetes"),
+    CLOUD_SD("kuma"),
+    CLOUD_SD("lightsail"),
+    CLOUD_SD("linode"),
+    CLOUD_SD("marathon"),
+    CLOUD_SD("nerve"),
+    CLOUD_SD("nomad"),
+    CLOUD_SD("openstack"),
+    CLOUD_SD("ovhcloud"),
+    CLOUD_SD("puppetdb"),
+    CLOUD_SD("scaleway"),
+    CLOUD_SD("serverset"),
+    CLOUD_SD("triton"),
+    CLOUD_SD("uyuni"),
+    CLOUD_SD("vultr"),
     PO("honor_labels", CONF_FT_BOOL, honor_labels, 0, .def = "false",
        .desc = "Keep scraped labels that clash with target labels."),
     PO("honor_timestamps", CONF_FT_BOOL, honor_timestamps, 0, .def = "true",
@@ -495,6 +532,7 @@ static const struct conf_field scrape_fields[] = {
 };
 #undef SC
 #undef PO
+#undef CLOUD_SD
 static const struct conf_section scrape_section = {.name = "scrape_configs[]",
                                                    CONF_FIELDS(scrape_fields),
                                                    .unsupported = scrape_unsupported,
@@ -657,7 +695,10 @@ protocols_check(struct conf_ctx *x, const struct job_prom_conf *pc, const struct
     }
 }
 
-/* Resolves the job's targets: static_configs and file_sd_configs, as Prometheus does. */
+/*
+ * Resolves the job's targets: static_configs, file_sd_configs and the cached lists of
+ * http_sd_configs and dns_sd_configs, as Prometheus does.
+ */
 static void
 prom_check(struct conf_ctx *x, void *base, const struct conf_node *map, const char *path)
 {
@@ -668,6 +709,17 @@ prom_check(struct conf_ctx *x, void *base, const struct conf_node *map, const ch
     char sub[CONF_PATH_MAX + 40], err[300];
     int64_t iv, tv;
 
+    for (size_t i = 0; i < conf_tree_len(map); i++) {
+        const struct conf_node *k = conf_tree_key(map, i);
+        const struct conf_field *f = conf_field_find(&scrape_section, k->str);
+        if (f != NULL && f->desc == cloud_sd_desc) {
+            conf_err(x, k,
+                     "job \"%s\": %s is not supported: pollster has no %.*s client; use "
+                     "http_sd_configs or file_sd_configs (and a tool that writes the targets)",
+                     job->name != NULL ? job->name : "", k->str,
+                     (int)(strlen(k->str) - strlen("_sd_configs")), k->str);
+        }
+    }
     if (n != NULL && pc->metrics_path != NULL && pc->metrics_path[0] != '/') {
         conf_err(x, n, "metrics_path \"%s\" must start with /", pc->metrics_path);
         return;
@@ -698,6 +750,20 @@ prom_check(struct conf_ctx *x, void *base, const struct conf_node *map, const ch
         for (size_t i = 0; i < n->n; i++) {
             snprintf(sub, sizeof(sub), "%s.file_sd_configs[%zu]", path, i);
             conf_targets_file_sd_load(x, job, &d, n->kids[i], sub);
+        }
+    }
+    n = conf_tree_get(map, "http_sd_configs");
+    if (n != NULL && conf_expect(x, n, CONF_NODE_SEQ, "a sequence", "http_sd_configs")) {
+        for (size_t i = 0; i < n->n; i++) {
+            snprintf(sub, sizeof(sub), "%s.http_sd_configs[%zu]", path, i);
+            conf_sd_load(x, job, &d, CONFIG_SD_HTTP, n->kids[i], sub);
+        }
+    }
+    n = conf_tree_get(map, "dns_sd_configs");
+    if (n != NULL && conf_expect(x, n, CONF_NODE_SEQ, "a sequence", "dns_sd_configs")) {
+        for (size_t i = 0; i < n->n; i++) {
+            snprintf(sub, sizeof(sub), "%s.dns_sd_configs[%zu]", path, i);
+            conf_sd_load(x, job, &d, CONFIG_SD_DNS, n->kids[i], sub);
         }
     }
 }

@@ -37,6 +37,8 @@
 #include "sample.h"
 #include "setup.h"
 #include "httpc.h"
+#include "sdcache.h"
+#include "sdrun.h"
 #include "sdwatch.h"
 #include "stats.h"
 #include "status.h"
@@ -211,6 +213,7 @@ struct run_ctx {
     struct config *config;
     struct event *sd_timer; /* file_sd refresh */
     uint64_t sd_fp;         /* fingerprint of the file_sd files the running targets came from */
+    struct sdrun *sd;       /* http_sd and dns_sd refreshers (daemon mode) */
 };
 
 /* Logs every error of a failed load, one line each. */
@@ -285,6 +288,9 @@ apply(struct run_ctx *ctx, const char *text, size_t len, const char *why, char *
     ctx->config = c;
     ctx->sd_fp = sdwatch_fingerprint(c);
     sd_arm(ctx);
+    if (ctx->sd != NULL) {
+        sdrun_sync(ctx->sd, c, ctx->opts->only_job);
+    }
     stats_set_reload(true);
     log_info("config: %s of %s: %zu targets kept, %zu added, %zu removed", why,
              ctx->opts->config_path, kept, added, removed);
@@ -324,6 +330,69 @@ sd_tick(evutil_socket_t fd, short what, void *arg)
               sizeof(err));
     }
     sd_arm(ctx);
+}
+
+/* An http_sd or dns_sd list changed (sdrun.c stored it): rebuild the targets from the cache. */
+static void
+sd_changed(void *arg)
+{
+    struct run_ctx *ctx = arg;
+    char err[512];
+
+    if (engine_draining(ctx->engine)) {
+        return; /* shutting down: no new targets (the list is cached for the next start) */
+    }
+    apply(ctx, ctx->config->source, ctx->config->source_len, "SD refresh", err, sizeof(err));
+}
+
+/* The drain started: discovery stops (its fetches in flight are cancelled, its lists stay). */
+static void
+sd_stop(void *arg)
+{
+    struct run_ctx *ctx = arg;
+
+    sdrun_free(ctx->sd);
+    ctx->sd = NULL;
+}
+
+/*
+ * --once with http_sd or dns_sd: every item is refreshed on the loop before anything is
+ * scraped, and the config is built again from the fresh lists (a failed refresh leaves the last
+ * good one, from the state directory after a restart). Returns the number of failed refreshes.
+ */
+static size_t
+sd_once(struct run_ctx *ctx, struct loop *l)
+{
+    struct sdrun *r;
+    struct config_errors errs;
+    struct config *c;
+    size_t failed, items = 0;
+
+    for (size_t j = 0; j < ctx->config->njobs; j++) {
+        items += ctx->config->jobs[j].nsds;
+    }
+    if (items == 0) {
+        return 0;
+    }
+    r = sdrun_new(l, NULL, NULL);
+    if (r == NULL) {
+        log_err("sd: out of memory");
+        return 1;
+    }
+    failed = sdrun_once(r, ctx->config, ctx->opts->only_job);
+    sdrun_free(r);
+    config_errors_init(&errs);
+    c = config_load_string(ctx->config->path, ctx->config->source, ctx->config->source_len, &errs);
+    if (c == NULL) {
+        log_config_errors(&errs);
+        failed++;
+    }
+    else {
+        config_free(ctx->config);
+        ctx->config = c;
+    }
+    config_errors_release(&errs);
+    return failed;
 }
 
 static void
@@ -572,6 +641,10 @@ run_main(const struct run_opts *o, bool *forked_parent)
             goto out;
         }
     }
+    size_t sd_failed = 0;
+    if (ctx.config != NULL && o->once) {
+        sd_failed = sd_once(&ctx, l);
+    }
     if (ctx.config != NULL) {
         if (setup_targets(e, ctx.config, o->only_job, err, sizeof(err)) != 0) {
             fprintf(stderr, "pollster: %s: %s\n", o->config_path, err);
@@ -584,6 +657,13 @@ run_main(const struct run_opts *o, bool *forked_parent)
             ctx.loop = l;
             ctx.sd_fp = sdwatch_fingerprint(ctx.config);
             sd_arm(&ctx);
+            ctx.sd = sdrun_new(l, sd_changed, &ctx);
+            if (ctx.sd == NULL) {
+                fprintf(stderr, "pollster: out of memory\n");
+                goto out;
+            }
+            sdrun_sync(ctx.sd, ctx.config, o->only_job);
+            engine_set_drain_hook(e, sd_stop, &ctx);
         }
     }
     for (size_t i = 0; i < o->ntargets; i++) {
@@ -600,7 +680,7 @@ run_main(const struct run_opts *o, bool *forked_parent)
     if (o->once) {
         engine_set_drain_timeout(e, drain);
         int failed = engine_run_once(e);
-        exit_code = failed == 0 ? RUN_EXIT_OK : RUN_EXIT_FAILED;
+        exit_code = failed == 0 && sd_failed == 0 ? RUN_EXIT_OK : RUN_EXIT_FAILED;
     }
     else {
         exit_code = engine_run(e, drain) == 0 ? RUN_EXIT_OK : RUN_EXIT_FAILED;
@@ -612,10 +692,12 @@ out:
     if (ctx.sd_timer != NULL) {
         event_free(ctx.sd_timer);
     }
+    sdrun_free(ctx.sd);
     engine_free(e);
     status_free(st);
     loop_free(l);
     config_free(ctx.config);
+    sdcache_free_all();
     curl_global_cleanup();
     stats_free_all();
     arena_free_cache();

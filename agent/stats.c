@@ -24,6 +24,15 @@ static const double duration_bounds[STATS_DURATION_BUCKETS - 1] = {
 };
 
 static struct stats_job *jobs;
+
+/* One SD item's refreshes: per (job, mechanism). */
+struct stats_sd {
+    char *job;  /* owned */
+    char *mech; /* owned */
+    uint64_t ok, failed;
+    struct stats_sd *next;
+};
+static struct stats_sd *sds;
 static int64_t start_wall_ms;
 static bool reload_ok = true;
 static int64_t reload_ok_ms; /* last successful load (the start counts as one) */
@@ -112,6 +121,41 @@ stats_free_all(void)
         free(jobs->job);
         free(jobs);
         jobs = next;
+    }
+    while (sds != NULL) {
+        struct stats_sd *next = sds->next;
+        free(sds->job);
+        free(sds->mech);
+        free(sds);
+        sds = next;
+    }
+}
+
+void
+stats_record_sd(const char *job, const char *mech, bool ok)
+{
+    struct stats_sd *e = sds;
+
+    while (e != NULL && (strcmp(e->job, job) != 0 || strcmp(e->mech, mech) != 0)) {
+        e = e->next;
+    }
+    if (e == NULL) {
+        e = calloc(1, sizeof(*e));
+        if (e == NULL || (e->job = strdup(job)) == NULL || (e->mech = strdup(mech)) == NULL) {
+            if (e != NULL) {
+                free(e->job);
+                free(e);
+            }
+            return;
+        }
+        e->next = sds;
+        sds = e;
+    }
+    if (ok) {
+        e->ok++;
+    }
+    else {
+        e->failed++;
     }
 }
 
@@ -266,6 +310,21 @@ stats_render(struct strbuf *sb, unsigned in_flight)
         strbuf_puts(sb, "pollster_schedule_lag_max_seconds{job=");
         put_label_value(sb, j->job);
         strbuf_printf(sb, "} %.6f\n", j->lag_max);
+    }
+
+    header(sb, "pollster_sd_refreshes_total", "counter",
+           "Service discovery refreshes (http_sd, dns_sd) by job and mechanism.");
+    for (const struct stats_sd *e = sds; e != NULL; e = e->next) {
+        strbuf_puts(sb, "pollster_sd_refreshes_total{job=");
+        put_label_value(sb, e->job);
+        strbuf_printf(sb, ",mechanism=\"%s\"} %" PRIu64 "\n", e->mech, e->ok + e->failed);
+    }
+    header(sb, "pollster_sd_refresh_failures_total", "counter",
+           "Failed service discovery refreshes (the last good list stays) by job and mechanism.");
+    for (const struct stats_sd *e = sds; e != NULL; e = e->next) {
+        strbuf_puts(sb, "pollster_sd_refresh_failures_total{job=");
+        put_label_value(sb, e->job);
+        strbuf_printf(sb, ",mechanism=\"%s\"} %" PRIu64 "\n", e->mech, e->failed);
     }
 
     header(sb, "pollster_transfers_in_flight", "gauge", "HTTP transfers in flight now.");

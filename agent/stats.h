@@ -39,6 +39,11 @@ void stats_record_lag(struct stats_job *sj, double lag_s);
 void stats_record_run(struct stats_job *sj, const struct batch *b);
 /* Appends every self metric in Prometheus text format 0.0.4. */
 void stats_render(struct strbuf *sb, unsigned in_flight);
+/*
+ * Records one refresh of an SD item of @job by mechanism @mech ("http", "dns"):
+ * pollster_sd_refreshes_total and pollster_sd_refresh_failures_total.
+ */
+void stats_record_sd(const char *job, const char *mech, bool ok);
 /* Records the outcome of a configuration reload (pollster_config_last_reload_*). */
 void stats_set_reload(bool ok);
 

@@ -186,8 +186,9 @@ static const struct invalid_case {
      "  - job_name: k8s\n"
      "    kubernetes_sd_configs:\n"
      "      - role: pod\n",
-     {"pollster.yaml:3:5: unsupported key \"kubernetes_sd_configs\" in scrape_configs[0] (not "
-      "supported by pollster yet)"}},
+     {"pollster.yaml:3:5: job \"k8s\": kubernetes_sd_configs is not supported: pollster has no "
+      "kubernetes client; use http_sd_configs or file_sd_configs (and a tool that writes the "
+      "targets)"}},
     {"unsupported native_histogram_*",
      "scrape_configs:\n"
      "  - job_name: n\n"
