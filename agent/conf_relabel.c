@@ -7,11 +7,14 @@
 
 #include "conf_relabel.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "conf_regex.h"
+#include "relabel.h"
 
 static const struct conf_choice action_choices[] = {
     {"replace", CONFIG_RELABEL_REPLACE, false},
@@ -113,4 +116,46 @@ relabel_check(struct conf_ctx *x, void *base, const struct conf_node *map, const
     default:
         break;
     }
+}
+
+int
+conf_relabel_rules_new(const struct config_relabel *c, size_t n, const char *who,
+                       struct relabel_rule **out, char *err, size_t errlen)
+{
+    struct relabel_rule *rules = NULL;
+
+    *out = NULL;
+    if (n == 0) {
+        return 0;
+    }
+    rules = calloc(n, sizeof(*rules));
+    if (rules == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct config_relabel *r = &c[i];
+        char why[256];
+        /* The enums share their order (config.h and relabel.h). */
+        int rc = relabel_rule_init(&rules[i], (enum relabel_action)r->action,
+                                   (const char *const *)r->source_labels, r->nsource_labels,
+                                   r->separator, r->regex, r->target_label, r->replacement, why,
+                                   sizeof(why));
+        if (rc != 0) {
+            snprintf(err, errlen, "%s[%zu]: %s", who, i, why);
+            conf_relabel_rules_free(rules, i);
+            return rc;
+        }
+    }
+    *out = rules;
+    return 0;
+}
+
+void
+conf_relabel_rules_free(struct relabel_rule *rules, size_t n)
+{
+    for (size_t i = 0; rules != NULL && i < n; i++) {
+        relabel_rule_release(&rules[i]);
+    }
+    free(rules);
 }

@@ -51,9 +51,25 @@ struct out_http_opts {
     int64_t retry_initial_ms;
     int64_t retry_max_ms;
     bool gzip;
+    /*
+     * Hooks for an output type built on this one (remote_write); all zero is the http output.
+     * compress replaces gzip: it writes the document @in (@len bytes) compressed into @out
+     * (reset first) and returns 0 or a negative errno; content_encoding is then sent with it.
+     */
+    /* The strings and the array are borrowed for the output's life (static storage). */
+    const char *type; /* the self metrics' type label; NULL = "http" */
+    int (*compress)(struct strbuf *out, const char *in, size_t len);
+    const char *content_encoding;     /* "snappy" */
+    const char *const *extra_headers; /* NULL-terminated "Name: value" lines, before the user's */
+    uint64_t batch_max_samples; /* a request's bound in samples (at least one record); 0 = none */
+    bool reject_429;            /* 429 is a refusal (dropped, counted rejected), not retried */
 };
 
 extern const struct output_ops out_http_ops;
+
+/* The spool's fsync choices (never, batch, interval), for the sections of outputs that spool. */
+struct conf_choice;
+extern const struct conf_choice out_http_fsync_choices[];
 
 /* The http output's row in the outputs registry. */
 extern const struct output_type out_http_type;

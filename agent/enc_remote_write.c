@@ -1,0 +1,385 @@
+/*
+ * The "remote_write" output format (enc_remote_write.h): label sets built once per sample and
+ * shared by the protobuf writer and the readable dump.
+ *
+ * The wire format (prometheus/prompb remote.proto, types.proto) written here:
+ *   WriteRequest { repeated TimeSeries timeseries = 1; }
+ *   TimeSeries   { repeated Label labels = 1; repeated Sample samples = 2; }
+ *   Label        { string name = 1; string value = 2; }
+ *   Sample       { double value = 1; int64 timestamp = 2; }
+ * Every length is known before a byte is written, so a series is written in one pass into room
+ * reserved once.
+ */
+#include "build-config.h"
+
+#include "enc_remote_write.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jsonw.h"
+#include "stale.h"
+
+#define RW_NAME "__name__"
+
+/* Protobuf keys: (field << 3) | wire type (0 varint, 1 fixed64, 2 length-delimited). */
+#define RW_KEY_TIMESERIES 0x0a /* WriteRequest.timeseries, 1, LEN */
+#define RW_KEY_LABELS 0x0a     /* TimeSeries.labels, 1, LEN */
+#define RW_KEY_SAMPLES 0x12    /* TimeSeries.samples, 2, LEN */
+#define RW_KEY_NAME 0x0a       /* Label.name, 1, LEN */
+#define RW_KEY_VALUE 0x12      /* Label.value, 2, LEN */
+#define RW_KEY_SVALUE 0x09     /* Sample.value, 1, I64 */
+#define RW_KEY_TS 0x10         /* Sample.timestamp, 2, VARINT */
+
+void
+enc_rw_scratch_release(struct enc_rw_scratch *x)
+{
+    free(x->labels);
+    free(x->lens);
+    if (x->arena_ready) {
+        arena_release(&x->arena);
+    }
+    memset(x, 0, sizeof(*x));
+}
+
+static int
+scratch_grow(struct enc_rw_scratch *x, size_t n)
+{
+    if (n <= x->cap) {
+        return 0;
+    }
+    size_t c = x->cap > 0 ? x->cap : 32;
+    while (c < n) {
+        c *= 2;
+    }
+    struct label *l = realloc(x->labels, c * sizeof(*l));
+    if (l == NULL) {
+        return -ENOMEM;
+    }
+    x->labels = l;
+    size_t *z = realloc(x->lens, 2 * c * sizeof(*z));
+    if (z == NULL) {
+        return -ENOMEM;
+    }
+    x->lens = z;
+    x->cap = c;
+    return 0;
+}
+
+static inline const char *
+str_or_empty(const char *s)
+{
+    return s != NULL ? s : "";
+}
+
+/* Sorts @n labels by name (insertion sort: a series has few labels, often already sorted). */
+static void
+sort_labels(struct label *l, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        struct label t = l[i];
+        size_t j = i;
+        while (j > 0 && strcmp(l[j - 1].name, t.name) > 0) {
+            l[j] = l[j - 1];
+            j--;
+        }
+        l[j] = t;
+    }
+}
+
+/*
+ * Sorted by name, keeps the last of equal names (stable sort: the later, more specific one),
+ * drops empty values. Returns the new count.
+ */
+static size_t
+finish_labels(struct label *l, size_t n)
+{
+    size_t k = 0;
+
+    sort_labels(l, n);
+    for (size_t i = 0; i < n; i++) {
+        if (i + 1 < n && strcmp(l[i].name, l[i + 1].name) == 0) {
+            continue;
+        }
+        if (l[i].value[0] != '\0') {
+            l[k++] = l[i];
+        }
+    }
+    return k;
+}
+
+/*
+ * The label set of @s as sent: job, instance, the target labels, @s's labels (later ones win),
+ * then the rules; __name__ from the (relabeled) name. Fills x->labels; returns the count, 0 when
+ * a rule dropped the series, or -ENOMEM.
+ */
+static long
+label_set(struct enc_rw_scratch *x, const struct batch *b, const struct sample *s,
+          const struct relabel_rule *rules, size_t nrules)
+{
+    size_t n = 0, max = 3 + b->ntarget_labels + s->nlabels;
+    const char *name = str_or_empty(s->name);
+
+    if (scratch_grow(x, max) != 0) {
+        return -ENOMEM;
+    }
+    struct label *l = x->labels;
+    if (b->job != NULL) {
+        l[n++] = (struct label){"job", b->job};
+    }
+    if (b->instance != NULL) {
+        l[n++] = (struct label){"instance", b->instance};
+    }
+    for (uint32_t i = 0; i < b->ntarget_labels; i++) {
+        l[n++] = (struct label){str_or_empty(b->target_labels[i].name),
+                                str_or_empty(b->target_labels[i].value)};
+    }
+    for (uint32_t i = 0; i < s->nlabels; i++) {
+        l[n++] = (struct label){str_or_empty(s->labels[i].name), str_or_empty(s->labels[i].value)};
+    }
+    /* A label named __name__ never overrides the name. */
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!(l[i].name[0] == '_' && strcmp(l[i].name, RW_NAME) == 0)) {
+            l[k++] = l[i];
+        }
+    }
+    n = k;
+    if (nrules > 0) {
+        n = finish_labels(l, n);
+        struct sample r = {.name = name, .labels = l, .nlabels = (uint32_t)n};
+        if (!x->arena_ready) {
+            arena_init(&x->arena);
+            x->arena_ready = true;
+        }
+        if (!relabel_apply(rules, nrules, &r, &x->arena)) {
+            return 0;
+        }
+        if (r.labels != l) {
+            if (scratch_grow(x, (size_t)r.nlabels + 1) != 0) {
+                return -ENOMEM;
+            }
+            l = x->labels;
+            memcpy(l, r.labels, r.nlabels * sizeof(*l));
+        }
+        n = r.nlabels;
+        name = str_or_empty(r.name);
+        for (size_t i = 0; i < n; i++) {
+            l[i].name = str_or_empty(l[i].name);
+            l[i].value = str_or_empty(l[i].value);
+        }
+    }
+    l[n++] = (struct label){RW_NAME, name};
+    return (long)finish_labels(l, n);
+}
+
+static inline size_t
+varint_len(uint64_t v)
+{
+    size_t n = 1;
+
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+static inline char *
+put_varint(char *p, uint64_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (char)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (char)v;
+    return p;
+}
+
+static inline char *
+put_bytes(char *p, unsigned char key, const char *s, size_t n)
+{
+    *p++ = (char)key;
+    p = put_varint(p, n);
+    memcpy(p, s, n);
+    return p + n;
+}
+
+/* Appends one timeseries entry: the @n labels in x->labels and one sample. */
+static void
+put_series(struct strbuf *sb, struct enc_rw_scratch *x, size_t n, double v, int64_t ts)
+{
+    size_t *z = x->lens;
+    size_t ts_len = 0;
+    uint64_t bits;
+
+    for (size_t i = 0; i < n; i++) {
+        z[2 * i] = strlen(x->labels[i].name);
+        z[2 * i + 1] = strlen(x->labels[i].value);
+        size_t lsz = 2 + varint_len(z[2 * i]) + z[2 * i] + varint_len(z[2 * i + 1]) + z[2 * i + 1];
+        ts_len += 1 + varint_len(lsz) + lsz;
+    }
+    size_t ssz = 1 + 8 + 1 + varint_len((uint64_t)ts);
+    size_t total = ts_len + 1 + varint_len(ssz) + ssz;
+    size_t rec = 1 + varint_len(total) + total;
+    if (!strbuf_room(sb, rec)) {
+        return;
+    }
+    char *p = sb->data + sb->len;
+    *p++ = RW_KEY_TIMESERIES;
+    p = put_varint(p, total);
+    for (size_t i = 0; i < n; i++) {
+        size_t lsz = 2 + varint_len(z[2 * i]) + z[2 * i] + varint_len(z[2 * i + 1]) + z[2 * i + 1];
+        *p++ = RW_KEY_LABELS;
+        p = put_varint(p, lsz);
+        p = put_bytes(p, RW_KEY_NAME, x->labels[i].name, z[2 * i]);
+        p = put_bytes(p, RW_KEY_VALUE, x->labels[i].value, z[2 * i + 1]);
+    }
+    *p++ = RW_KEY_SAMPLES;
+    p = put_varint(p, ssz);
+    *p++ = RW_KEY_SVALUE;
+    memcpy(&bits, &v, sizeof(bits));
+    for (int i = 0; i < 8; i++) {
+        *p++ = (char)(bits >> (8 * i)); /* fixed64 is little-endian on the wire */
+    }
+    *p++ = RW_KEY_TS;
+    p = put_varint(p, (uint64_t)ts);
+    sb->len += rec;
+    sb->data[sb->len] = '\0';
+}
+
+/* Appends a label value with Prometheus' escapes (\\, \", \n). */
+static void
+put_escaped(struct strbuf *sb, const char *s)
+{
+    const char *run = s;
+
+    for (; *s != '\0'; s++) {
+        const char *esc = *s == '\\' ? "\\\\" : *s == '"' ? "\\\"" : *s == '\n' ? "\\n" : NULL;
+        if (esc != NULL) {
+            strbuf_put(sb, run, (size_t)(s - run));
+            strbuf_put(sb, esc, 2);
+            run = s + 1;
+        }
+    }
+    strbuf_put(sb, run, (size_t)(s - run));
+}
+
+/* Appends one dump line: the @n labels in x->labels, the timestamp, the value. */
+static void
+put_series_text(struct strbuf *sb, const struct enc_rw_scratch *x, size_t n, double v, int64_t ts)
+{
+    char num[JSONW_I64_MAX];
+
+    STRBUF_PUT_LIT(sb, "{");
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0) {
+            STRBUF_PUT_LIT(sb, ", ");
+        }
+        strbuf_puts(sb, x->labels[i].name);
+        STRBUF_PUT_LIT(sb, "=\"");
+        put_escaped(sb, x->labels[i].value);
+        STRBUF_PUT_LIT(sb, "\"");
+    }
+    STRBUF_PUT_LIT(sb, "} ");
+    strbuf_put(sb, num, jsonw_fmt_i64(num, ts));
+    STRBUF_PUT_LIT(sb, " ");
+    if (isfinite(v)) {
+        jsonw_double(sb, v);
+    }
+    else if (stale_is_marker(v)) {
+        STRBUF_PUT_LIT(sb, "StaleNaN");
+    }
+    else if (isnan(v)) {
+        STRBUF_PUT_LIT(sb, "NaN");
+    }
+    else {
+        strbuf_puts(sb, v > 0 ? "+Inf" : "-Inf");
+    }
+    STRBUF_PUT_LIT(sb, "\n");
+}
+
+static int
+encode_series(struct strbuf *sb, const struct batch *b, const struct relabel_rule *rules,
+              size_t nrules, struct enc_rw_scratch *x, uint32_t *nseries, bool text)
+{
+    size_t start = sb->len, all = b->nsamples + b->nstale;
+    uint32_t written = 0;
+    int rc = 0;
+
+    for (size_t i = 0; i < all && !sb->oom; i++) {
+        const struct sample *s = &b->samples[i];
+        long n = label_set(x, b, s, rules, nrules);
+        if (n < 0) {
+            rc = -ENOMEM;
+            break;
+        }
+        if (n == 0) {
+            continue;
+        }
+        int64_t ts = s->has_ts ? s->ts_ms : b->ts_ms;
+        if (text) {
+            put_series_text(sb, x, (size_t)n, s->value, ts);
+        }
+        else {
+            put_series(sb, x, (size_t)n, s->value, ts);
+        }
+        written++;
+    }
+    if (x->arena_ready) {
+        arena_release(&x->arena);
+    }
+    if (rc == 0 && sb->oom) {
+        rc = -ENOMEM;
+    }
+    if (rc != 0) {
+        if (sb->data != NULL) {
+            sb->len = start;
+            sb->data[start] = '\0';
+        }
+        written = 0;
+    }
+    if (nseries != NULL) {
+        *nseries = written;
+    }
+    return rc;
+}
+
+int
+enc_remote_write_encode(struct strbuf *sb, const struct batch *b, const struct relabel_rule *rules,
+                        size_t nrules, struct enc_rw_scratch *x, uint32_t *nseries)
+{
+    return encode_series(sb, b, rules, nrules, x, nseries, false);
+}
+
+static int
+encode_rw(struct strbuf *sb, const struct batch *b)
+{
+    struct enc_rw_scratch x = {0};
+    int rc = encode_series(sb, b, NULL, 0, &x, NULL, false);
+
+    enc_rw_scratch_release(&x);
+    return rc;
+}
+
+static int
+encode_rw_text(struct strbuf *sb, const struct batch *b)
+{
+    struct enc_rw_scratch x = {0};
+    int rc = encode_series(sb, b, NULL, 0, &x, NULL, true);
+
+    enc_rw_scratch_release(&x);
+    return rc;
+}
+
+const struct encoder enc_remote_write = {
+    .name = "remote_write",
+    .content_type = "application/x-protobuf",
+    .doc_open = "",
+    .doc_sep = "",
+    .doc_close = "",
+    .encode = encode_rw,
+    .encode_text = encode_rw_text,
+};

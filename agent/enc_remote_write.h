@@ -1,0 +1,49 @@
+/*
+ * The "remote_write" output format (encoder.h): Prometheus remote write 1.0's WriteRequest
+ * protobuf, written by hand (no protobuf runtime on the hot path). A record is the batch's
+ * series as concatenated `timeseries` (field 1) entries: concatenated entries are themselves a
+ * valid WriteRequest, so records join into a request body by plain concatenation (doc_open,
+ * doc_sep and doc_close are ""), and the http output's queue, spool and books carry them
+ * unchanged. Each sample is one TimeSeries of one Sample: its labels sorted by name with
+ * __name__ among them, each name once (the sample's labels over the target labels over job and
+ * instance), empty values left out. The timestamp is the sample's own or the batch's start.
+ * Staleness markers (b->nstale) are written after the batch's samples.
+ *
+ * Outputs that print documents (stdout, file) get a readable dump instead (encode_text): one
+ * line per series, `{__name__="up", instance="h:1", job="j"} 1764220800123 1`: labels as they
+ * would be sent, the timestamp in ms, the value (NaN, +Inf, -Inf, or StaleNaN for a marker).
+ */
+#ifndef POLLSTER_ENC_REMOTE_WRITE_H
+#define POLLSTER_ENC_REMOTE_WRITE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "encoder.h"
+#include "relabel.h"
+#include "sample.h"
+
+extern const struct encoder enc_remote_write;
+
+/* Reusable working memory of the encoder (label sets); zero-initialised is empty. */
+struct enc_rw_scratch {
+    struct label *labels; /* owned */
+    size_t *lens;         /* owned: byte lengths of labels[i].name and .value, interleaved */
+    size_t cap;           /* entries of labels (lens has 2 * cap) */
+    struct arena arena;   /* owned: what relabeling allocates; released after every batch */
+    bool arena_ready;
+};
+
+void enc_rw_scratch_release(struct enc_rw_scratch *x);
+
+/*
+ * Appends the record of @b to @sb after applying @nrules write relabel rules to every series
+ * (a series a rule drops is left out; @rules may be NULL when @nrules is 0). @x is working
+ * memory kept between calls. *@nseries (may be NULL) receives the number of series written.
+ * Returns 0 or -ENOMEM (@sb then holds what it held before). Called on the loop thread.
+ */
+int enc_remote_write_encode(struct strbuf *sb, const struct batch *b,
+                            const struct relabel_rule *rules, size_t nrules,
+                            struct enc_rw_scratch *x, uint32_t *nseries);
+
+#endif
