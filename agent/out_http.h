@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "encoder.h"
+#include "conf.h"
 #include "config.h"
 #include "httpc.h"
 #include "output.h"
@@ -68,7 +69,7 @@ struct out_http_opts {
 extern const struct output_ops out_http_ops;
 
 /* The spool's fsync choices (never, batch, interval), for the sections of outputs that spool. */
-struct conf_choice;
+
 extern const struct conf_choice out_http_fsync_choices[];
 
 /* The http output's row in the outputs registry. */
