@@ -30,6 +30,7 @@
 #include <json-c/json.h>
 
 #include "mock_server.h"
+#include "testproc.h"
 #include "testutil.h"
 
 static char dir[64];
@@ -37,117 +38,6 @@ static char cfg_path[128];
 static char out_path[128];
 static unsigned vm_port, status_port, mock_port;
 static pid_t mock_pid;
-
-static const char *
-vm_binary(void)
-{
-    const char *b = getenv("VICTORIA_METRICS");
-
-    if (b == NULL || *b == '\0') {
-        b = "/usr/bin/victoria-metrics";
-    }
-    return access(b, X_OK) == 0 ? b : NULL;
-}
-
-static int
-rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static double
-now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Forks and execs @argv with stdout and stderr appended to @log. */
-static pid_t
-spawn(char *const *argv, const char *log)
-{
-    pid_t pid = fork();
-
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-        }
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    return pid;
-}
-
-/* Waits up to @secs for @pid; returns its exit code, 128 + signal, or -1 (killed: too slow). */
-static int
-wait_exit(pid_t pid, double secs)
-{
-    double start = now_s();
-    int st;
-
-    while (now_s() - start < secs) {
-        if (waitpid(pid, &st, WNOHANG) == pid) {
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        }
-        usleep(20000);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, &st, 0);
-    return -1;
-}
-
-static long
-get(unsigned port, const char *path, char **body)
-{
-    char url[512];
-    long code;
-
-    snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", port, path);
-    char *b = testutil_http(url, NULL, 10000, &code);
-    if (body != NULL) {
-        *body = b;
-    }
-    else {
-        free(b);
-    }
-    return code;
-}
-
-static pid_t
-vm_start(void)
-{
-    char data[128], listen[64], log[128];
-
-    snprintf(data, sizeof(data), "-storageDataPath=%s/vmdata", dir);
-    snprintf(listen, sizeof(listen), "-httpListenAddr=127.0.0.1:%u", vm_port);
-    snprintf(log, sizeof(log), "%s/vm.log", dir);
-    char *argv[] = {(char *)vm_binary(),  data, listen, "-search.latencyOffset=0s",
-                    "-loggerLevel=ERROR", NULL};
-    pid_t pid = spawn(argv, log);
-    for (int i = 0; i < 400; i++) {
-        if (get(vm_port, "/health", NULL) == 200) {
-            return pid;
-        }
-        usleep(50000);
-    }
-    ck_abort_msg("victoria-metrics did not become healthy on port %u (see %s)", vm_port, log);
-    return -1;
-}
-
-static void
-vm_stop(pid_t pid)
-{
-    kill(pid, SIGTERM);
-    ck_assert_int_eq(wait_exit(pid, 30), 0);
-}
 
 static pid_t
 pollster_start(void)
@@ -157,7 +47,7 @@ pollster_start(void)
     snprintf(log, sizeof(log), "%s/pollster.log", dir);
     char *argv[] = {getenv("POLLSTER_BIN"), "-c", cfg_path, NULL};
     ck_assert_ptr_nonnull(argv[0]);
-    return spawn(argv, log);
+    return testproc_spawn(argv, log);
 }
 
 /* VmHWM of @pid in KiB (0 if unreadable). */
@@ -188,7 +78,7 @@ self_metric(const char *name)
     char prefix[256];
     double v = NAN;
 
-    if (get(status_port, "/metrics", &body) == 200) {
+    if (testproc_get(status_port, "/metrics", &body) == 200) {
         snprintf(prefix, sizeof(prefix), "%s{output=\"outputs[0]\",type=\"http\"} ", name);
         const char *p = strstr(body, prefix);
         if (p != NULL) {
@@ -337,8 +227,8 @@ compare(json_object *want, struct tally *t, bool verbose)
     json_object_put(t->seen);
     memset(t, 0, sizeof(*t));
     t->seen = json_object_new_object();
-    ck_assert_int_eq(get(vm_port, "/api/v1/export?match[]=%7B__name__%3D~%22.%2B%22%7D", &body),
-                     200);
+    ck_assert_int_eq(
+        testproc_get(vm_port, "/api/v1/export?match[]=%7B__name__%3D~%22.%2B%22%7D", &body), 200);
     for (char *line = strtok(body, "\n"); line != NULL; line = strtok(NULL, "\n")) {
         json_object *o = json_tokener_parse(line);
         ck_assert_msg(o != NULL, "unparseable export line: %.80s", line);
@@ -391,7 +281,7 @@ compare(json_object *want, struct tally *t, bool verbose)
 
 START_TEST(test_outage_and_kill9_lose_nothing)
 {
-    if (vm_binary() == NULL) {
+    if (testproc_vm_binary() == NULL) {
         return; /* main() reports SKIP */
     }
     ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
@@ -405,14 +295,14 @@ START_TEST(test_outage_and_kill9_lose_nothing)
     ck_assert_int_gt(mock_pid, 0);
     write_config();
 
-    pid_t vm = vm_start();
+    pid_t vm = testproc_vm_start(dir, vm_port);
     pid_t p = pollster_start();
     sleep(3);
     double delivered_before = self_metric("pollster_output_delivered_samples_total");
     ck_assert_msg(delivered_before > 0, "nothing delivered with VictoriaMetrics up");
 
     /* Outage: collection continues into the spool; memory holds no queue. */
-    vm_stop(vm);
+    testproc_stop(vm);
     sleep(3);
     double spool = self_metric("pollster_output_spool_bytes");
     double queue = self_metric("pollster_output_queue_bytes");
@@ -427,29 +317,30 @@ START_TEST(test_outage_and_kill9_lose_nothing)
 
     /* kill -9 during the outage, then a new start that is still cut off. */
     kill(p, SIGKILL);
-    ck_assert_int_eq(wait_exit(p, 10), 128 + SIGKILL);
+    ck_assert_int_eq(testproc_wait_exit(p, 10), 128 + SIGKILL);
     p = pollster_start();
     sleep(2);
     double recovered = self_metric("pollster_output_recovered_samples_total");
     ck_assert_msg(recovered > 0, "nothing recovered from the spool after kill -9");
 
     /* The sink is back: everything drains. */
-    vm = vm_start();
-    double start = now_s();
-    while (now_s() - start < 60 && self_metric("pollster_output_pending_samples") > 3000) {
+    vm = testproc_vm_start(dir, vm_port);
+    double start = testproc_now_s();
+    while (testproc_now_s() - start < 60 && self_metric("pollster_output_pending_samples") > 3000) {
         usleep(100000);
     }
     kill(p, SIGTERM);
-    ck_assert_int_eq(wait_exit(p, 30), 0);
+    ck_assert_int_eq(testproc_wait_exit(p, 30), 0);
     /* What is left after SIGTERM waits in the spool: one more start delivers it. */
     p = pollster_start();
-    start = now_s();
-    while (now_s() - start < 60 && !(self_metric("pollster_output_pending_samples") == 0)) {
+    start = testproc_now_s();
+    while (testproc_now_s() - start < 60 &&
+           !(self_metric("pollster_output_pending_samples") == 0)) {
         usleep(100000);
     }
     kill(p, SIGTERM);
-    ck_assert_int_eq(wait_exit(p, 30), 0);
-    ck_assert_int_eq(get(vm_port, "/internal/force_flush", NULL), 200);
+    ck_assert_int_eq(testproc_wait_exit(p, 30), 0);
+    ck_assert_int_eq(testproc_get(vm_port, "/internal/force_flush", NULL), 200);
 
     size_t nwant = 0;
     json_object *want = expected_samples(&nwant);
@@ -473,16 +364,16 @@ START_TEST(test_outage_and_kill9_lose_nothing)
     ck_assert_uint_eq(t.found, nwant);
     ck_assert_uint_eq(t.wrong, 0);
     json_object_put(want);
-    vm_stop(vm);
+    testproc_stop(vm);
     mock_server_stop(mock_pid);
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    testproc_rmtree(dir);
 }
 END_TEST
 
 int
 main(void)
 {
-    if (vm_binary() == NULL) {
+    if (testproc_vm_binary() == NULL) {
         fprintf(stderr,
                 "SKIP: victoria-metrics is not installed (apt-get install victoria-metrics, "
                 "or set VICTORIA_METRICS)\n");

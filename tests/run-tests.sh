@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 # Everything the suite uses, so that nothing SKIPs on a fresh machine: the libraries, Check,
 # Debian's victoria-metrics (tests/check_vm) and mandoc (tests/check_docs.sh).
 pkgs="build-essential autoconf automake pkg-config libevent-dev libcurl4-openssl-dev libjson-c-dev
-      libyaml-dev zlib1g-dev check mandoc victoria-metrics"
+      libyaml-dev zlib1g-dev check mandoc victoria-metrics
+      libsnappy-dev libprotobuf-c-dev protobuf-c-compiler prometheus"
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     export DEBIAN_FRONTEND=noninteractive
     # shellcheck disable=SC2086
