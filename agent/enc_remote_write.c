@@ -38,12 +38,28 @@ enc_rw_scratch_release(struct enc_rw_scratch *x)
 {
     free(x->labels);
     free(x->lens);
+    free(x->common);
+    free(x->clens);
+    free(x->tmp);
     if (x->arena_ready) {
         arena_release(&x->arena);
     }
     memset(x, 0, sizeof(*x));
 }
 
+static int
+grow_one(void **p, size_t size, size_t n)
+{
+    void *q = realloc(*p, size * n);
+
+    if (q == NULL) {
+        return -ENOMEM;
+    }
+    *p = q;
+    return 0;
+}
+
+/* Room for @n labels in every array (a series has at most that many). */
 static int
 scratch_grow(struct enc_rw_scratch *x, size_t n)
 {
@@ -54,16 +70,13 @@ scratch_grow(struct enc_rw_scratch *x, size_t n)
     while (c < n) {
         c *= 2;
     }
-    struct label *l = realloc(x->labels, c * sizeof(*l));
-    if (l == NULL) {
-        return -ENOMEM;
+    if (grow_one((void **)&x->labels, sizeof(*x->labels), c) != 0 ||
+        grow_one((void **)&x->common, sizeof(*x->common), c) != 0 ||
+        grow_one((void **)&x->tmp, sizeof(*x->tmp), c) != 0 ||
+        grow_one((void **)&x->lens, sizeof(*x->lens), 2 * c) != 0 ||
+        grow_one((void **)&x->clens, sizeof(*x->clens), 2 * c) != 0) {
+        return -ENOMEM; /* the arrays that grew stay usable; cap is unchanged */
     }
-    x->labels = l;
-    size_t *z = realloc(x->lens, 2 * c * sizeof(*z));
-    if (z == NULL) {
-        return -ENOMEM;
-    }
-    x->lens = z;
     x->cap = c;
     return 0;
 }
@@ -74,10 +87,22 @@ str_or_empty(const char *s)
     return s != NULL ? s : "";
 }
 
-/* Sorts @n labels by name (insertion sort: a series has few labels, often already sorted). */
-static void
-sort_labels(struct label *l, size_t n)
+static inline bool
+is_name_label(const char *name)
 {
+    return name[0] == '_' && strcmp(name, RW_NAME) == 0;
+}
+
+/*
+ * Sorts @n labels by name, stably (insertion sort: a series has few labels, usually written
+ * sorted already, so this is n - 1 comparisons), then keeps the last of equal names (the later,
+ * more specific one). Returns the new count.
+ */
+static size_t
+sort_dedup(struct label *l, size_t n)
+{
+    size_t k = 0;
+
     for (size_t i = 1; i < n; i++) {
         struct label t = l[i];
         size_t j = i;
@@ -87,92 +112,152 @@ sort_labels(struct label *l, size_t n)
         }
         l[j] = t;
     }
-}
-
-/*
- * Sorted by name, keeps the last of equal names (stable sort: the later, more specific one),
- * drops empty values. Returns the new count.
- */
-static size_t
-finish_labels(struct label *l, size_t n)
-{
-    size_t k = 0;
-
-    sort_labels(l, n);
     for (size_t i = 0; i < n; i++) {
         if (i + 1 < n && strcmp(l[i].name, l[i + 1].name) == 0) {
             continue;
         }
-        if (l[i].value[0] != '\0') {
-            l[k++] = l[i];
-        }
+        l[k++] = l[i];
     }
     return k;
 }
 
 /*
- * The label set of @s as sent: job, instance, the target labels, @s's labels (later ones win),
- * then the rules; __name__ from the (relabeled) name. Fills x->labels; returns the count, 0 when
- * a rule dropped the series, or -ENOMEM.
+ * Once per batch: job, instance and the target labels (a target label overrides job and
+ * instance), sorted, with their lengths, and where __name__ falls among them. The label of a
+ * name "__name__" is left out (the sample's name wins). Returns 0 or -ENOMEM.
  */
-static long
-label_set(struct enc_rw_scratch *x, const struct batch *b, const struct sample *s,
-          const struct relabel_rule *rules, size_t nrules)
+static int
+common_init(struct enc_rw_scratch *x, const struct batch *b)
 {
-    size_t n = 0, max = 3 + b->ntarget_labels + s->nlabels;
-    const char *name = str_or_empty(s->name);
+    size_t n = 0, most = 0;
 
-    if (scratch_grow(x, max) != 0) {
+    for (size_t i = 0; i < b->nsamples + b->nstale; i++) {
+        if (b->samples[i].nlabels > most) {
+            most = b->samples[i].nlabels;
+        }
+    }
+    /* A series: job, instance, the target labels, the sample's labels and __name__. */
+    if (scratch_grow(x, 3 + b->ntarget_labels + most) != 0) {
         return -ENOMEM;
     }
-    struct label *l = x->labels;
+    struct label *c = x->common;
     if (b->job != NULL) {
-        l[n++] = (struct label){"job", b->job};
+        c[n++] = (struct label){"job", b->job};
     }
     if (b->instance != NULL) {
-        l[n++] = (struct label){"instance", b->instance};
+        c[n++] = (struct label){"instance", b->instance};
     }
     for (uint32_t i = 0; i < b->ntarget_labels; i++) {
-        l[n++] = (struct label){str_or_empty(b->target_labels[i].name),
-                                str_or_empty(b->target_labels[i].value)};
+        const char *name = str_or_empty(b->target_labels[i].name);
+        if (!is_name_label(name)) {
+            c[n++] = (struct label){name, str_or_empty(b->target_labels[i].value)};
+        }
     }
+    n = sort_dedup(c, n);
+    x->ncommon = n;
+    x->name_pos = 0;
+    for (size_t i = 0; i < n; i++) {
+        x->clens[2 * i] = strlen(c[i].name);
+        x->clens[2 * i + 1] = strlen(c[i].value);
+        if (strcmp(c[i].name, RW_NAME) < 0) {
+            x->name_pos = i + 1;
+        }
+    }
+    return 0;
+}
+
+/* Appends @l to the series being built unless its value is empty (empty = no label). */
+static inline void
+emit_label(struct enc_rw_scratch *x, size_t *n, struct label l, size_t nlen, size_t vlen)
+{
+    if (vlen == 0) {
+        return;
+    }
+    x->labels[*n] = l;
+    x->lens[2 * *n] = nlen;
+    x->lens[2 * *n + 1] = vlen;
+    (*n)++;
+}
+
+/*
+ * The series of @s as sent, into x->labels and x->lens: common_init()'s labels merged with @s's
+ * (sorted, the sample's winning on equal names), __name__ at its place; then, with rules, the
+ * write relabeling. Returns the count, 0 when a rule dropped the series, or -ENOMEM.
+ */
+static long
+label_set(struct enc_rw_scratch *x, const struct sample *s, const struct relabel_rule *rules,
+          size_t nrules)
+{
+    size_t m = 0, n = 0, ci = 0, si = 0;
+    const char *name = str_or_empty(s->name);
+    struct label *t = x->tmp;
+
     for (uint32_t i = 0; i < s->nlabels; i++) {
-        l[n++] = (struct label){str_or_empty(s->labels[i].name), str_or_empty(s->labels[i].value)};
+        const char *ln = str_or_empty(s->labels[i].name);
+        if (!is_name_label(ln)) {
+            t[m++] = (struct label){ln, str_or_empty(s->labels[i].value)};
+        }
     }
-    /* A label named __name__ never overrides the name. */
+    m = sort_dedup(t, m);
+    /* The merge; the common position name_pos is where __name__ goes. */
+    for (;;) {
+        bool name_now = ci == x->name_pos && name != NULL;
+        const char *cn = name_now ? RW_NAME : ci < x->ncommon ? x->common[ci].name : NULL;
+        if (cn == NULL && si == m) {
+            break;
+        }
+        int cmp = cn == NULL ? 1 : si == m ? -1 : strcmp(cn, t[si].name);
+        if (cmp < 0) {
+            if (name_now) {
+                emit_label(x, &n, (struct label){RW_NAME, name}, sizeof(RW_NAME) - 1, strlen(name));
+                name = NULL;
+            }
+            else {
+                emit_label(x, &n, x->common[ci], x->clens[2 * ci], x->clens[2 * ci + 1]);
+                ci++;
+            }
+            continue;
+        }
+        if (cmp == 0 && !name_now) {
+            ci++; /* the sample's label replaces the common one */
+        }
+        emit_label(x, &n, t[si], strlen(t[si].name), strlen(t[si].value));
+        si++;
+    }
+    if (nrules == 0) {
+        return (long)n;
+    }
+    /* Relabeling sees the label set without __name__ (that is the sample's name). */
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        if (!(l[i].name[0] == '_' && strcmp(l[i].name, RW_NAME) == 0)) {
-            l[k++] = l[i];
+        if (!is_name_label(x->labels[i].name)) {
+            x->tmp[k++] = x->labels[i];
         }
     }
-    n = k;
-    if (nrules > 0) {
-        n = finish_labels(l, n);
-        struct sample r = {.name = name, .labels = l, .nlabels = (uint32_t)n};
-        if (!x->arena_ready) {
-            arena_init(&x->arena);
-            x->arena_ready = true;
-        }
-        if (!relabel_apply(rules, nrules, &r, &x->arena)) {
-            return 0;
-        }
-        if (r.labels != l) {
-            if (scratch_grow(x, (size_t)r.nlabels + 1) != 0) {
-                return -ENOMEM;
-            }
-            l = x->labels;
-            memcpy(l, r.labels, r.nlabels * sizeof(*l));
-        }
-        n = r.nlabels;
-        name = str_or_empty(r.name);
-        for (size_t i = 0; i < n; i++) {
-            l[i].name = str_or_empty(l[i].name);
-            l[i].value = str_or_empty(l[i].value);
-        }
+    struct sample r = {.name = s->name, .labels = x->tmp, .nlabels = (uint32_t)k};
+    if (!x->arena_ready) {
+        arena_init(&x->arena);
+        x->arena_ready = true;
     }
-    l[n++] = (struct label){RW_NAME, name};
-    return (long)finish_labels(l, n);
+    if (!relabel_apply(rules, nrules, &r, &x->arena)) {
+        return 0;
+    }
+    /* When r.labels is still x->tmp it fits (no realloc under it); else it is arena memory. */
+    if (scratch_grow(x, (size_t)r.nlabels + 1) != 0) {
+        return -ENOMEM;
+    }
+    n = 0;
+    for (uint32_t i = 0; i < r.nlabels; i++) {
+        x->labels[n++] =
+            (struct label){str_or_empty(r.labels[i].name), str_or_empty(r.labels[i].value)};
+    }
+    x->labels[n++] = (struct label){RW_NAME, str_or_empty(r.name)};
+    n = sort_dedup(x->labels, n);
+    k = 0;
+    for (size_t i = 0; i < n; i++) {
+        emit_label(x, &k, x->labels[i], strlen(x->labels[i].name), strlen(x->labels[i].value));
+    }
+    return (long)k;
 }
 
 static inline size_t
@@ -216,8 +301,6 @@ put_series(struct strbuf *sb, struct enc_rw_scratch *x, size_t n, double v, int6
     uint64_t bits;
 
     for (size_t i = 0; i < n; i++) {
-        z[2 * i] = strlen(x->labels[i].name);
-        z[2 * i + 1] = strlen(x->labels[i].value);
         size_t lsz = 2 + varint_len(z[2 * i]) + z[2 * i] + varint_len(z[2 * i + 1]) + z[2 * i + 1];
         ts_len += 1 + varint_len(lsz) + lsz;
     }
@@ -309,9 +392,12 @@ encode_series(struct strbuf *sb, const struct batch *b, const struct relabel_rul
     uint32_t written = 0;
     int rc = 0;
 
+    if (common_init(x, b) != 0) {
+        return -ENOMEM;
+    }
     for (size_t i = 0; i < all && !sb->oom; i++) {
         const struct sample *s = &b->samples[i];
-        long n = label_set(x, b, s, rules, nrules);
+        long n = label_set(x, s, rules, nrules);
         if (n < 0) {
             rc = -ENOMEM;
             break;

@@ -27,10 +27,15 @@ extern const struct encoder enc_remote_write;
 
 /* Reusable working memory of the encoder (label sets); zero-initialised is empty. */
 struct enc_rw_scratch {
-    struct label *labels; /* owned */
+    struct label *labels; /* owned: the series being written, sorted */
     size_t *lens;         /* owned: byte lengths of labels[i].name and .value, interleaved */
-    size_t cap;           /* entries of labels (lens has 2 * cap) */
-    struct arena arena;   /* owned: what relabeling allocates; released after every batch */
+    struct label *common; /* owned: job, instance and the target labels, sorted, once per batch */
+    size_t *clens;        /* owned: their lengths, as lens */
+    struct label *tmp;    /* owned: a sample's own labels, sorted */
+    size_t cap;           /* entries of each label array (each lens array has 2 * cap) */
+    size_t ncommon;
+    size_t name_pos;    /* where __name__ goes among common: the number of names before it */
+    struct arena arena; /* owned: what relabeling allocates; released after every batch */
     bool arena_ready;
 };
 

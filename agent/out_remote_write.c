@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "conf.h"
 #include "conf_http.h"
@@ -25,7 +26,7 @@
 struct out_rw_queue {
     int64_t capacity;               /* accepted, ignored: queue_max_bytes bounds memory */
     int64_t min_shards;             /* accepted, ignored */
-    int64_t max_shards;             /* accepted, ignored: one request at a time keeps order */
+    int64_t max_shards;             /* senders (requests in flight), up to OUT_RW_SHARDS_MAX */
     int64_t max_samples_per_send;   /* default 2000 */
     int64_t batch_send_deadline_ms; /* default 5s */
     int64_t min_backoff_ms;         /* default 30ms */
@@ -59,8 +60,16 @@ struct out_rw_conf {
     enum spool_fsync fsync;
 };
 
+/*
+ * The most requests in flight (senders): max_shards above it is taken as this. Each sender is
+ * an http output with its own queue, spool and connection.
+ */
+#define OUT_RW_SHARDS_MAX 8
+
 struct out_rw {
-    void *http;                 /* owned: the http output that queues and sends */
+    void *http[OUT_RW_SHARDS_MAX + OUT_RW_SHARDS_MAX]; /* owned: senders, then drain-only ones */
+    size_t nshards;                                    /* senders new batches go to */
+    size_t nhttp; /* senders, plus spools left by a run with more shards (drained only) */
     struct relabel_rule *rules; /* owned */
     size_t nrules;
     struct enc_rw_scratch scratch; /* owned */
@@ -85,12 +94,31 @@ out_remote_write_snappy(struct strbuf *out, const char *in, size_t len)
     return 0;
 }
 
+/*
+ * The sender of a target's batches: a hash of job and instance, so all of a series' samples
+ * (and its staleness markers) go through one queue, in order.
+ */
+static void *
+shard_of(const struct out_rw *w, const char *job, const char *instance)
+{
+    uint64_t h = UINT64_C(14695981039346656037);
+
+    for (const char *p = job != NULL ? job : ""; *p != '\0'; p++) {
+        h = (h ^ (unsigned char)*p) * UINT64_C(1099511628211);
+    }
+    h = (h ^ 0xff) * UINT64_C(1099511628211);
+    for (const char *p = instance != NULL ? instance : ""; *p != '\0'; p++) {
+        h = (h ^ (unsigned char)*p) * UINT64_C(1099511628211);
+    }
+    return w->http[h % w->nshards];
+}
+
 static int
 rw_write(void *state, const char *data, size_t len, uint32_t nsamples)
 {
     struct out_rw *w = state;
 
-    return out_http_ops.write(w->http, data, len, nsamples);
+    return out_http_ops.write(w->http[0], data, len, nsamples);
 }
 
 /* Encodes @b with this output's rules and queues it (the engine calls this, not write()). */
@@ -109,31 +137,70 @@ rw_write_batch(void *state, const struct batch *b)
     if (n == 0) {
         return 0; /* everything dropped by write_relabel_configs: nothing to count or send */
     }
-    return out_http_ops.write(w->http, w->rec.data, w->rec.len, n);
+    return out_http_ops.write(shard_of(w, b->job, b->instance), w->rec.data, w->rec.len, n);
 }
 
 static int
 rw_flush(void *state)
 {
-    return out_http_ops.flush(((struct out_rw *)state)->http);
+    struct out_rw *w = state;
+
+    for (size_t i = 0; i < w->nhttp; i++) {
+        out_http_ops.flush(w->http[i]);
+    }
+    return 0;
 }
 
 static void
 rw_drain(void *state)
 {
-    out_http_ops.drain(((struct out_rw *)state)->http);
+    struct out_rw *w = state;
+
+    for (size_t i = 0; i < w->nhttp; i++) {
+        out_http_ops.drain(w->http[i]);
+    }
 }
 
 static bool
 rw_busy(const void *state)
 {
-    return out_http_ops.busy(((const struct out_rw *)state)->http);
+    const struct out_rw *w = state;
+
+    for (size_t i = 0; i < w->nhttp; i++) {
+        if (out_http_ops.busy(w->http[i])) {
+            return true;
+        }
+    }
+    return false;
 }
 
+/* The output's books: the sum of its senders'. */
 static void
 rw_stats(const void *state, struct output_stats *st)
 {
-    out_http_ops.stats(((const struct out_rw *)state)->http, st);
+    const struct out_rw *w = state;
+    struct output_stats one;
+
+    memset(st, 0, sizeof(*st));
+    for (size_t i = 0; i < w->nhttp; i++) {
+        out_http_ops.stats(w->http[i], &one);
+        st->type = one.type;
+        st->collected += one.collected;
+        st->recovered += one.recovered;
+        st->delivered += one.delivered;
+        for (int d = 0; d < OUTPUT_DROP__COUNT; d++) {
+            st->dropped[d] += one.dropped[d];
+        }
+        st->pending_samples += one.pending_samples;
+        st->queue_bytes += one.queue_bytes;
+        st->spool_bytes += one.spool_bytes;
+        st->requests += one.requests;
+        st->failed_requests += one.failed_requests;
+        st->retries += one.retries;
+        st->last_success =
+            one.last_success > st->last_success ? one.last_success : st->last_success;
+        st->failing = st->failing || one.failing;
+    }
 }
 
 static void
@@ -144,7 +211,9 @@ rw_free(void *state)
     if (w == NULL) {
         return;
     }
-    out_http_ops.free(w->http);
+    for (size_t i = 0; i < w->nhttp; i++) {
+        out_http_ops.free(w->http[i]);
+    }
     conf_relabel_rules_free(w->rules, w->nrules);
     enc_rw_scratch_release(&w->scratch);
     strbuf_release(&w->rec);
@@ -184,8 +253,9 @@ static const struct conf_field queue_fields[] = {
     QC("min_shards", CONF_FT_INT, min_shards, .def = "1", .min = 1, .max = INT64_MAX,
        .desc = "Accepted, ignored."),
     QC("max_shards", CONF_FT_INT, max_shards, .def = "50", .min = 1, .max = INT64_MAX,
-       .desc = "Accepted, ignored: one request is in flight at a time, which keeps every "
-               "series in order."),
+       .desc = "Requests in flight (at most 8): targets are spread over that many senders by a "
+               "hash of job and instance, each with its own queue and spool, so every series "
+               "stays in order. Fixed, not resharded at run time."),
     QC("sample_age_limit", CONF_FT_DURATION, sample_age_limit_ms, .def = "0s",
        .desc = "Accepted, ignored: old samples are sent too (nothing is lost)."),
 };
@@ -341,6 +411,17 @@ rw_check(struct conf_ctx *x, void *base, const struct conf_node *map, const char
     }
 }
 
+/* Whether @dir holds the spool of shard @i. */
+static bool
+shard_spool_exists(const char *dir, size_t i)
+{
+    char p[4096];
+    struct stat st;
+
+    snprintf(p, sizeof(p), "%s/shard-%zu", dir, i);
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 static int
 rw_open(const struct config_output *co, const char *what, struct loop *l, struct output *out,
         char *err, size_t errlen)
@@ -364,20 +445,44 @@ rw_open(const struct config_output *co, const char *what, struct loop *l, struct
         r = conf_http_client(&rc->http, what, &http, headers, err, errlen);
     }
     if (r == 0) {
-        /* A batch's record never passes max_samples_per_send by much: the queue holds about
-         * as many bytes as Prometheus' in samples, which the byte bound covers. */
-        uint64_t qmax = rc->queue_max_bytes;
+        w->nshards = rc->queue.max_shards < OUT_RW_SHARDS_MAX ? (size_t)rc->queue.max_shards
+                                                              : OUT_RW_SHARDS_MAX;
+        /* A run with more shards may have left spools: they are drained, never written. */
+        w->nhttp = w->nshards;
+        while (rc->spool_dir != NULL && w->nhttp < OUT_RW_SHARDS_MAX * 2 &&
+               shard_spool_exists(rc->spool_dir, w->nhttp)) {
+            w->nhttp++;
+        }
+        if (rc->spool_dir != NULL && mkdir(rc->spool_dir, 0750) != 0 && errno != EEXIST) {
+            snprintf(err, errlen, "%s: spool %s: mkdir() failed: %s", what, rc->spool_dir,
+                     strerror(errno));
+            r = -EINVAL;
+        }
+    }
+    for (size_t i = 0; r == 0 && i < w->nhttp; i++) {
+        char swhat[96], sdir[4096];
+        uint64_t qmax = rc->queue_max_bytes / w->nshards;
+        if (w->nshards > 1 || w->nhttp > 1) {
+            snprintf(swhat, sizeof(swhat), "%s shard %zu", what, i);
+        }
+        else {
+            snprintf(swhat, sizeof(swhat), "%s", what);
+        }
+        if (rc->spool_dir != NULL) {
+            snprintf(sdir, sizeof(sdir), "%s/shard-%zu", rc->spool_dir, i);
+        }
         struct out_http_opts o = {
-            .what = what,
+            .what = swhat,
             .url = rc->url,
             .http = &http,
             .enc = &enc_remote_write,
             .timeout_ms = rc->timeout_ms,
-            .batch_max_bytes = qmax < (64u << 20) ? qmax : (64u << 20),
+            /* max_samples_per_send bounds a request; the byte bound only guards memory. */
+            .batch_max_bytes = qmax,
             .flush_interval_ms = rc->queue.batch_send_deadline_ms,
             .queue_max_bytes = qmax,
-            .spool_dir = rc->spool_dir,
-            .spool_max_bytes = rc->spool_max_bytes,
+            .spool_dir = rc->spool_dir != NULL ? sdir : NULL,
+            .spool_max_bytes = rc->spool_max_bytes / w->nshards,
             .spool_fsync = rc->fsync,
             .retry_initial_ms = rc->queue.min_backoff_ms,
             .retry_max_ms = rc->queue.max_backoff_ms,
@@ -388,8 +493,8 @@ rw_open(const struct config_output *co, const char *what, struct loop *l, struct
             .batch_max_samples = (uint64_t)rc->queue.max_samples_per_send,
             .reject_429 = !rc->queue.retry_on_http_429,
         };
-        w->http = out_http_new(l, &o, e2, sizeof(e2));
-        if (w->http == NULL) {
+        w->http[i] = out_http_new(l, &o, e2, sizeof(e2));
+        if (w->http[i] == NULL) {
             snprintf(err, errlen, "%s: %s", what, e2);
             r = -EINVAL;
         }

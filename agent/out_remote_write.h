@@ -13,7 +13,12 @@
  * `remote_write:` list becomes outputs of this type (config.c). queue_config maps onto the http
  * output: max_samples_per_send bounds a request (a batch is never split, so a request holds at
  * least one), batch_send_deadline is the flush interval, min_backoff and max_backoff the retry
- * backoff, retry_on_http_429 false makes 429 a refusal. Requests go one at a time, in order.
+ * backoff, retry_on_http_429 false makes 429 a refusal, max_shards (at most 8) is the number of
+ * senders: http outputs with a queue, a spool (spool_dir/shard-N) and a connection each, one
+ * request in flight each. A target's batches always go to the same sender (a hash of job and
+ * instance), so every series stays in order while several requests are in flight. Spools left
+ * by a run with more shards are drained, never written to. The output's books are the sum of
+ * its senders'.
  */
 #ifndef POLLSTER_OUT_REMOTE_WRITE_H
 #define POLLSTER_OUT_REMOTE_WRITE_H
