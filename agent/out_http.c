@@ -999,6 +999,12 @@ http_check(struct conf_ctx *x, void *base, const struct conf_node *map, const ch
             free(red);
         }
     }
+    if (o->format != NULL && strcmp(o->format, "remote_write") == 0) {
+        conf_err(x, conf_tree_get(map, "format"),
+                 "format remote_write in %s: use an output of type remote_write (it compresses "
+                 "with snappy and sends the remote write headers)",
+                 path);
+    }
     conf_http_resolve(x, &hc->http, map);
     if (hc->timeout_ms == 0) {
         conf_err(x, conf_tree_get(map, "timeout"), "timeout must be greater than 0");

@@ -196,18 +196,15 @@ static const struct invalid_case {
     {"unsupported top-level keys",
      "rule_files: ['a.yml']\n"
      "alerting: {}\n"
-     "remote_write: []\n"
      "remote_read: []\n"
      "storage: {}\n",
      {"pollster.yaml:1:1: unsupported key \"rule_files\" at top level (not supported by pollster "
       "yet)",
       "pollster.yaml:2:1: unsupported key \"alerting\" at top level (not supported by pollster "
       "yet)",
-      "pollster.yaml:3:1: unsupported key \"remote_write\" at top level (not supported by pollster "
+      "pollster.yaml:3:1: unsupported key \"remote_read\" at top level (not supported by pollster "
       "yet)",
-      "pollster.yaml:4:1: unsupported key \"remote_read\" at top level (not supported by pollster "
-      "yet)",
-      "pollster.yaml:5:1: unsupported key \"storage\" at top level (not supported by pollster "
+      "pollster.yaml:4:1: unsupported key \"storage\" at top level (not supported by pollster "
       "yet)"}},
     {"unknown top-level key",
      "scrape_config:\n"
@@ -617,9 +614,10 @@ static const struct invalid_case {
      "outputs:\n"
      "  - type: kafka\n"
      "    format: protobuf\n",
-     {"pollster.yaml:2:11: invalid type \"kafka\" (expected one of: stdout, file, http)",
+     {"pollster.yaml:2:11: invalid type \"kafka\" (expected one of: stdout, file, http, "
+      "remote_write)",
       "pollster.yaml:3:13: invalid format \"protobuf\" (expected one of: json, vm, otlp, "
-      "telegraf)"}},
+      "telegraf, remote_write)"}},
     {"empty outputs",
      "outputs: []\n",
      {"pollster.yaml:1:10: outputs must not be empty (leave it out for one stdout output)"}},

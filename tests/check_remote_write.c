@@ -13,8 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
+
 #include "config.h"
 #include "enc_remote_write.h"
+#include "loop.h"
+#include "mock_server.h"
+#include "mock_sink.h"
 #include "out_remote_write.h"
 #include "outputs.h"
 #include "relabel.h"
@@ -298,6 +303,8 @@ START_TEST(test_config_errors_name_the_place)
         {"outputs: [{type: remote_write, url: http://h/w, format: vm}]\n",
          "an output of type remote_write sends remote_write only"},
         {"remote_write: {url: http://h/w}\n", "remote_write"},
+        {"outputs: [{type: http, url: http://h/w, format: remote_write}]\n",
+         "use an output of type remote_write"},
     };
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -309,6 +316,201 @@ START_TEST(test_config_errors_name_the_place)
                       errs.v[0].text);
         config_errors_release(&errs);
     }
+}
+END_TEST
+
+/* The output, in process, against the mock sink */
+
+static struct loop *lp;
+static struct mock_sink *sink;
+static struct config *cfg;
+static struct output out;
+
+static void
+out_setup(void)
+{
+    lp = loop_new();
+    ck_assert_ptr_nonnull(lp);
+    sink = mock_sink_new(loop_base(lp));
+    ck_assert_ptr_nonnull(sink);
+    setup();
+}
+
+static void
+out_teardown(void)
+{
+    if (out.ops != NULL) {
+        out.ops->free(out.state);
+        out.ops = NULL;
+    }
+    config_free(cfg);
+    cfg = NULL;
+    mock_sink_free(sink);
+    loop_free(lp);
+    teardown();
+}
+
+/* Opens a remote_write output to the mock sink with the extra item keys @extra. */
+static void
+open_rw(const char *extra)
+{
+    char yaml[1024], err[256];
+    struct config_errors errs = {0};
+
+    snprintf(yaml, sizeof(yaml), "remote_write:\n  - url: http://127.0.0.1:%u/api/v1/write\n%s",
+             mock_sink_port(sink), extra);
+    cfg = load(yaml, &errs);
+    ck_assert_msg(cfg != NULL, "%s", errs.n > 0 ? errs.v[0].text : "?");
+    config_errors_release(&errs);
+    ck_assert_int_eq(
+        cfg->outputs[0].type->open(&cfg->outputs[0], "outputs[0]", lp, &out, err, sizeof(err)), 0);
+    ck_assert_ptr_nonnull(out.ops->write_batch);
+    ck_assert(out.ops->stale_markers);
+}
+
+static void
+stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    loop_stop(arg);
+}
+
+/* Runs the loop for @ms: loopback requests and the short backoffs here end well within it. */
+static void
+run_for(int ms)
+{
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    struct event *ev = evtimer_new(loop_base(lp), stop_cb, lp);
+
+    evtimer_add(ev, &tv);
+    loop_run(lp);
+    event_free(ev);
+}
+
+/* Writes a batch of @n samples named m0, m1, ... */
+static void
+write_batch(int n)
+{
+    char name[16][8];
+
+    batch_clear(&b);
+    for (int i = 0; i < n && i < 16; i++) {
+        snprintf(name[i], sizeof(name[i]), "m%d", i);
+        ck_assert_int_eq(batch_add(&b, name[i], SAMPLE_GAUGE, i, 0), 0);
+    }
+    ck_assert_int_eq(out.ops->write_batch(out.state, &b), 0);
+}
+
+static void
+assert_books(uint64_t delivered, uint64_t rejected)
+{
+    struct output_stats st;
+
+    out.ops->stats(out.state, &st);
+    ck_assert_str_eq(st.type, "remote_write");
+    ck_assert_uint_eq(st.delivered, delivered);
+    ck_assert_uint_eq(st.dropped[OUTPUT_DROP_REJECTED], rejected);
+    uint64_t dropped = 0;
+    for (int d = 0; d < OUTPUT_DROP__COUNT; d++) {
+        dropped += st.dropped[d];
+    }
+    ck_assert_uint_eq(st.collected + st.recovered, st.delivered + dropped + st.pending_samples);
+}
+
+START_TEST(test_request_headers_snappy_body_and_sample_bound)
+{
+    open_rw("    queue_config: {batch_send_deadline: 20ms, max_samples_per_send: 3, "
+            "max_shards: 1}\n"
+            "    headers: {X-Scope-OrgID: tenant1}\n");
+    write_batch(2);
+    write_batch(2);
+    write_batch(1);
+    run_for(300);
+    /* 2 + 2 passes 3: the second batch waits for its own request, the third joins it. */
+    ck_assert_uint_eq(mock_sink_accepted(sink), 2);
+    ck_assert_str_eq(mock_sink_content_encoding(sink), "snappy");
+    ck_assert_str_eq(mock_sink_content_type(sink), "application/x-protobuf");
+    const char *h = mock_sink_headers(sink);
+    ck_assert_msg(strstr(h, "X-Prometheus-Remote-Write-Version: 0.1.0\n") != NULL, "%s", h);
+    ck_assert_msg(strstr(h, "User-Agent: pollster/") != NULL, "%s", h);
+    ck_assert_msg(strstr(h, "X-Scope-OrgID: tenant1\n") != NULL, "%s", h);
+    size_t len;
+    const char *body = mock_sink_body(sink, 0, &len);
+    Prometheus__WriteRequest *w = rw_decode(body, len, true);
+    ck_assert_ptr_nonnull(w);
+    ck_assert_uint_eq(w->n_timeseries, 2);
+    rw_decode_free(w);
+    body = mock_sink_body(sink, 1, &len);
+    w = rw_decode(body, len, true);
+    ck_assert_ptr_nonnull(w);
+    ck_assert_uint_eq(w->n_timeseries, 3);
+    ck_assert_str_eq(w->timeseries[2]->labels[1]->value, "m0"); /* after Zone */
+    rw_decode_free(w);
+    assert_books(5, 0);
+}
+END_TEST
+
+START_TEST(test_5xx_retried_429_rejected_when_told)
+{
+    open_rw("    queue_config: {batch_send_deadline: 10ms, min_backoff: 10ms, max_backoff: 20ms, "
+            "retry_on_http_429: false, max_shards: 1}\n");
+    mock_sink_script(sink, (struct mock_sink_answer){.status = 503});
+    write_batch(3);
+    run_for(300);
+    ck_assert_uint_eq(mock_sink_requests(sink), 2);
+    ck_assert_uint_eq(mock_sink_accepted(sink), 1);
+    assert_books(3, 0);
+    mock_sink_script(sink, (struct mock_sink_answer){.status = 429});
+    write_batch(4);
+    run_for(300);
+    ck_assert_uint_eq(mock_sink_requests(sink), 3);
+    assert_books(3, 4);
+}
+END_TEST
+
+START_TEST(test_429_retried_by_default)
+{
+    open_rw(
+        "    queue_config: {batch_send_deadline: 10ms, min_backoff: 10ms, max_backoff: 20ms}\n");
+    mock_sink_script(sink, (struct mock_sink_answer){.status = 429});
+    write_batch(2);
+    run_for(300);
+    ck_assert_uint_eq(mock_sink_requests(sink), 2);
+    assert_books(2, 0);
+}
+END_TEST
+
+START_TEST(test_once_format_remote_write_prints_the_dump)
+{
+    unsigned port;
+    pid_t mock = mock_server_spawn(&port, 30);
+    char cmd[512], line[512];
+    const char *bin = getenv("POLLSTER_BIN");
+
+    ck_assert_ptr_nonnull(bin);
+    ck_assert_int_gt(mock, 0);
+    snprintf(cmd, sizeof(cmd),
+             "%s --once --kind prometheus --job j --target http://127.0.0.1:%u/simple "
+             "--format remote_write",
+             bin, port);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    size_t n = 0;
+    bool found = false;
+    while (fgets(line, sizeof(line), p) != NULL) {
+        char want[128];
+        snprintf(want, sizeof(want),
+                 "{__name__=\"up_like\", instance=\"127.0.0.1:%u\", job=\"j\"} ", port);
+        if (strncmp(line, want, strlen(want)) == 0) {
+            found = strcmp(line + strlen(line) - 3, " 1\n") == 0;
+        }
+        n++;
+    }
+    ck_assert_int_eq(pclose(p), 0);
+    mock_server_stop(mock);
+    ck_assert_msg(found, "no up_like line");
+    ck_assert_uint_ge(n, 5); /* up_like and the synthetic series */
 }
 END_TEST
 
@@ -329,6 +531,17 @@ remote_write_suite(void)
     tc = tcase_create("config");
     tcase_add_test(tc, test_config_prometheus_remote_write_list);
     tcase_add_test(tc, test_config_errors_name_the_place);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("output");
+    tcase_add_checked_fixture(tc, out_setup, out_teardown);
+    tcase_add_test(tc, test_request_headers_snappy_body_and_sample_bound);
+    tcase_add_test(tc, test_5xx_retried_429_rejected_when_told);
+    tcase_add_test(tc, test_429_retried_by_default);
+    tcase_set_timeout(tc, 20);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("cli");
+    tcase_add_test(tc, test_once_format_remote_write_prints_the_dump);
+    tcase_set_timeout(tc, 30);
     suite_add_tcase(s, tc);
     return s;
 }
