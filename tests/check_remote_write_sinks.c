@@ -11,7 +11,8 @@
  *     the same labels, timestamp and value: zero missing, zero wrong.
  *   - Staleness: a stock prometheus.yml with a top-level remote_write list; a reload removes a
  *     target, and both receivers then answer an instant query for its series with nothing (the
- *     staleness markers ended them), while the remaining target's series are still there.
+ *     staleness markers ended them), while the remaining target's series are still there; then
+ *     that target stops answering, and its series go stale too (up stays, at 0).
  *
  * Without either binary (PROMETHEUS / VICTORIA_METRICS or /usr/bin/...) the test is reported as
  * SKIP (exit 77), never as a pass; .ci/run installs both.
@@ -604,11 +605,18 @@ START_TEST(test_removed_target_goes_stale_in_prometheus_and_vm)
     size_t vm_left = instant_count(vm_port, "special_value");
     ck_assert_msg(vm_left == 0, "victoria-metrics still shows %zu special_value series", vm_left);
     ck_assert_uint_eq(instant_count(vm_port, "node_load1"), 1);
+
+    /* The target stops answering: the failed runs mark every series it had stale, and up is 0. */
+    mock_server_stop(mock_pid);
+    sleep(2);
+    ck_assert_int_eq(testproc_get(vm_port, "/internal/force_flush", NULL), 200);
+    ck_assert_uint_eq(instant_count(prom_port, "node_load1"), 0);
+    ck_assert_uint_eq(instant_count(prom_port, "up%7Bjob%3D%22node%22%7D%3D%3D0"), 1);
+    ck_assert_uint_eq(instant_count(vm_port, "node_load1"), 0);
     kill(p, SIGTERM);
     ck_assert_int_eq(testproc_wait_exit(p, 30), 0);
     stop(prom);
     stop(vm);
-    mock_server_stop(mock_pid);
     testproc_rmtree(dir);
 }
 END_TEST
