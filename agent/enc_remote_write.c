@@ -41,6 +41,9 @@ enc_rw_scratch_release(struct enc_rw_scratch *x)
     free(x->common);
     free(x->clens);
     free(x->tmp);
+    free(x->pieces);
+    free(x->coff);
+    strbuf_release(&x->cenc);
     if (x->arena_ready) {
         arena_release(&x->arena);
     }
@@ -74,7 +77,9 @@ scratch_grow(struct enc_rw_scratch *x, size_t n)
         grow_one((void **)&x->common, sizeof(*x->common), c) != 0 ||
         grow_one((void **)&x->tmp, sizeof(*x->tmp), c) != 0 ||
         grow_one((void **)&x->lens, sizeof(*x->lens), 2 * c) != 0 ||
-        grow_one((void **)&x->clens, sizeof(*x->clens), 2 * c) != 0) {
+        grow_one((void **)&x->clens, sizeof(*x->clens), 2 * c) != 0 ||
+        grow_one((void **)&x->pieces, sizeof(*x->pieces), 2 * c + 2) != 0 ||
+        grow_one((void **)&x->coff, sizeof(*x->coff), c + 1) != 0) {
         return -ENOMEM; /* the arrays that grew stay usable; cap is unchanged */
     }
     x->cap = c;
@@ -121,6 +126,56 @@ sort_dedup(struct label *l, size_t n)
     return k;
 }
 
+static inline size_t
+varint_len(uint64_t v)
+{
+    size_t n = 1;
+
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+static inline char *
+put_varint(char *p, uint64_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (char)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (char)v;
+    return p;
+}
+
+static inline char *
+put_bytes(char *p, unsigned char key, const char *s, size_t n)
+{
+    *p++ = (char)key;
+    p = put_varint(p, n);
+    memcpy(p, s, n);
+    return p + n;
+}
+
+/* The size of a Label entry of TimeSeries (key, length, message) with these lengths. */
+static inline size_t
+label_entry_len(size_t nlen, size_t vlen)
+{
+    size_t lsz = 2 + varint_len(nlen) + nlen + varint_len(vlen) + vlen;
+
+    return 1 + varint_len(lsz) + lsz;
+}
+
+static inline char *
+put_label_entry(char *p, const char *name, size_t nlen, const char *value, size_t vlen)
+{
+    *p++ = RW_KEY_LABELS;
+    p = put_varint(p, 2 + varint_len(nlen) + nlen + varint_len(vlen) + vlen);
+    p = put_bytes(p, RW_KEY_NAME, name, nlen);
+    return put_bytes(p, RW_KEY_VALUE, value, vlen);
+}
+
 /*
  * Once per batch: job, instance and the target labels (a target label overrides job and
  * instance), sorted, with their lengths, and where __name__ falls among them. The label of a
@@ -156,14 +211,22 @@ common_init(struct enc_rw_scratch *x, const struct batch *b)
     n = sort_dedup(c, n);
     x->ncommon = n;
     x->name_pos = 0;
+    strbuf_reset(&x->cenc);
     for (size_t i = 0; i < n; i++) {
-        x->clens[2 * i] = strlen(c[i].name);
-        x->clens[2 * i + 1] = strlen(c[i].value);
+        size_t nl = strlen(c[i].name), vl = strlen(c[i].value);
+        x->clens[2 * i] = nl;
+        x->clens[2 * i + 1] = vl;
         if (strcmp(c[i].name, RW_NAME) < 0) {
             x->name_pos = i + 1;
         }
+        x->coff[i] = x->cenc.len;
+        if (vl > 0 && strbuf_room(&x->cenc, label_entry_len(nl, vl))) {
+            char *e = put_label_entry(x->cenc.data + x->cenc.len, c[i].name, nl, c[i].value, vl);
+            x->cenc.len = (size_t)(e - x->cenc.data);
+        }
     }
-    return 0;
+    x->coff[n] = x->cenc.len;
+    return x->cenc.oom ? -ENOMEM : 0;
 }
 
 /* Appends @l to the series being built unless its value is empty (empty = no label). */
@@ -179,16 +242,36 @@ emit_label(struct enc_rw_scratch *x, size_t *n, struct label l, size_t nlen, siz
     (*n)++;
 }
 
-/*
- * The series of @s as sent, into x->labels and x->lens: common_init()'s labels merged with @s's
- * (sorted, the sample's winning on equal names), __name__ at its place; then, with rules, the
- * write relabeling. Returns the count, 0 when a rule dropped the series, or -ENOMEM.
- */
-static long
-label_set(struct enc_rw_scratch *x, const struct sample *s, const struct relabel_rule *rules,
-          size_t nrules)
+/* Appends a piece: the common run [@a, @b), when not empty. */
+static inline void
+piece_run(struct enc_rw_scratch *x, size_t *np, size_t a, size_t b)
 {
-    size_t m = 0, n = 0, ci = 0, si = 0;
+    if (b > a) {
+        x->pieces[(*np)++] = (struct enc_rw_piece){.a = (uint32_t)a, .b = (uint32_t)b};
+    }
+}
+
+/* Appends a piece: one label of the series' own, unless its value is empty (= no label). */
+static inline void
+piece_label(struct enc_rw_scratch *x, size_t *np, const char *name, size_t nlen, const char *value)
+{
+    size_t vlen = strlen(value);
+
+    if (vlen > 0) {
+        x->pieces[(*np)++] =
+            (struct enc_rw_piece){.name = name, .value = value, .nlen = nlen, .vlen = vlen};
+    }
+}
+
+/*
+ * The series of @s as sent, as pieces (x->pieces): common_init()'s labels merged with @s's
+ * (sorted, the sample's winning on equal names), __name__ at its place. Runs of common labels
+ * stay runs, so their encoded bytes are copied whole. Returns the number of pieces.
+ */
+static size_t
+pieces_build(struct enc_rw_scratch *x, const struct sample *s)
+{
+    size_t m = 0, np = 0, ci = 0, si = 0, run = 0;
     const char *name = str_or_empty(s->name);
     struct label *t = x->tmp;
 
@@ -199,7 +282,6 @@ label_set(struct enc_rw_scratch *x, const struct sample *s, const struct relabel
         }
     }
     m = sort_dedup(t, m);
-    /* The merge; the common position name_pos is where __name__ goes. */
     for (;;) {
         bool name_now = ci == x->name_pos && name != NULL;
         const char *cn = name_now ? RW_NAME : ci < x->ncommon ? x->common[ci].name : NULL;
@@ -207,23 +289,58 @@ label_set(struct enc_rw_scratch *x, const struct sample *s, const struct relabel
             break;
         }
         int cmp = cn == NULL ? 1 : si == m ? -1 : strcmp(cn, t[si].name);
-        if (cmp < 0) {
-            if (name_now) {
-                emit_label(x, &n, (struct label){RW_NAME, name}, sizeof(RW_NAME) - 1, strlen(name));
-                name = NULL;
-            }
-            else {
-                emit_label(x, &n, x->common[ci], x->clens[2 * ci], x->clens[2 * ci + 1]);
-                ci++;
-            }
+        if (cmp < 0 && !name_now) {
+            ci++; /* the run goes on */
             continue;
         }
-        if (cmp == 0 && !name_now) {
-            ci++; /* the sample's label replaces the common one */
+        piece_run(x, &np, run, ci);
+        if (cmp < 0) {
+            piece_label(x, &np, RW_NAME, sizeof(RW_NAME) - 1, name);
+            name = NULL;
         }
-        emit_label(x, &n, t[si], strlen(t[si].name), strlen(t[si].value));
-        si++;
+        else {
+            if (cmp == 0 && !name_now) {
+                ci++; /* the sample's label replaces the common one */
+            }
+            piece_label(x, &np, t[si].name, strlen(t[si].name), t[si].value);
+            si++;
+        }
+        run = ci;
     }
+    piece_run(x, &np, run, ci);
+    return np;
+}
+
+/* The label set of @np pieces into x->labels and x->lens; returns the count. */
+static size_t
+pieces_expand(struct enc_rw_scratch *x, size_t np)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < np; i++) {
+        const struct enc_rw_piece *p = &x->pieces[i];
+        if (p->b == 0) {
+            emit_label(x, &n, (struct label){p->name, p->value}, p->nlen, p->vlen);
+            continue;
+        }
+        for (size_t c = p->a; c < p->b; c++) {
+            emit_label(x, &n, x->common[c], x->clens[2 * c], x->clens[2 * c + 1]);
+        }
+    }
+    return n;
+}
+
+/*
+ * The series of @s as a label set (x->labels, x->lens), for the readable dump and for the
+ * write relabeling, which then runs. Returns the count, 0 when a rule dropped the series, or
+ * -ENOMEM.
+ */
+static long
+label_set(struct enc_rw_scratch *x, const struct sample *s, const struct relabel_rule *rules,
+          size_t nrules)
+{
+    size_t n = pieces_expand(x, pieces_build(x, s));
+
     if (nrules == 0) {
         return (long)n;
     }
@@ -260,52 +377,19 @@ label_set(struct enc_rw_scratch *x, const struct sample *s, const struct relabel
     return (long)k;
 }
 
-static inline size_t
-varint_len(uint64_t v)
-{
-    size_t n = 1;
-
-    while (v >= 0x80) {
-        v >>= 7;
-        n++;
-    }
-    return n;
-}
-
-static inline char *
-put_varint(char *p, uint64_t v)
-{
-    while (v >= 0x80) {
-        *p++ = (char)(v | 0x80);
-        v >>= 7;
-    }
-    *p++ = (char)v;
-    return p;
-}
-
-static inline char *
-put_bytes(char *p, unsigned char key, const char *s, size_t n)
-{
-    *p++ = (char)key;
-    p = put_varint(p, n);
-    memcpy(p, s, n);
-    return p + n;
-}
-
-/* Appends one timeseries entry: the @n labels in x->labels and one sample. */
+/* Appends one timeseries entry: the @np pieces in x->pieces and one sample. */
 static void
-put_series(struct strbuf *sb, struct enc_rw_scratch *x, size_t n, double v, int64_t ts)
+put_series(struct strbuf *sb, const struct enc_rw_scratch *x, size_t np, double v, int64_t ts)
 {
-    size_t *z = x->lens;
-    size_t ts_len = 0;
+    size_t labels_len = 0;
     uint64_t bits;
 
-    for (size_t i = 0; i < n; i++) {
-        size_t lsz = 2 + varint_len(z[2 * i]) + z[2 * i] + varint_len(z[2 * i + 1]) + z[2 * i + 1];
-        ts_len += 1 + varint_len(lsz) + lsz;
+    for (size_t i = 0; i < np; i++) {
+        const struct enc_rw_piece *p = &x->pieces[i];
+        labels_len += p->b > 0 ? x->coff[p->b] - x->coff[p->a] : label_entry_len(p->nlen, p->vlen);
     }
     size_t ssz = 1 + 8 + 1 + varint_len((uint64_t)ts);
-    size_t total = ts_len + 1 + varint_len(ssz) + ssz;
+    size_t total = labels_len + 1 + varint_len(ssz) + ssz;
     size_t rec = 1 + varint_len(total) + total;
     if (!strbuf_room(sb, rec)) {
         return;
@@ -313,12 +397,16 @@ put_series(struct strbuf *sb, struct enc_rw_scratch *x, size_t n, double v, int6
     char *p = sb->data + sb->len;
     *p++ = RW_KEY_TIMESERIES;
     p = put_varint(p, total);
-    for (size_t i = 0; i < n; i++) {
-        size_t lsz = 2 + varint_len(z[2 * i]) + z[2 * i] + varint_len(z[2 * i + 1]) + z[2 * i + 1];
-        *p++ = RW_KEY_LABELS;
-        p = put_varint(p, lsz);
-        p = put_bytes(p, RW_KEY_NAME, x->labels[i].name, z[2 * i]);
-        p = put_bytes(p, RW_KEY_VALUE, x->labels[i].value, z[2 * i + 1]);
+    for (size_t i = 0; i < np; i++) {
+        const struct enc_rw_piece *q = &x->pieces[i];
+        if (q->b > 0) {
+            size_t n = x->coff[q->b] - x->coff[q->a];
+            memcpy(p, x->cenc.data + x->coff[q->a], n);
+            p += n;
+        }
+        else {
+            p = put_label_entry(p, q->name, q->nlen, q->value, q->vlen);
+        }
     }
     *p++ = RW_KEY_SAMPLES;
     p = put_varint(p, ssz);
@@ -331,6 +419,19 @@ put_series(struct strbuf *sb, struct enc_rw_scratch *x, size_t n, double v, int6
     p = put_varint(p, (uint64_t)ts);
     sb->len += rec;
     sb->data[sb->len] = '\0';
+}
+
+/* The pieces of the @n labels in x->labels (after relabeling: no common runs). */
+static size_t
+pieces_of_labels(struct enc_rw_scratch *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        x->pieces[i] = (struct enc_rw_piece){.name = x->labels[i].name,
+                                             .value = x->labels[i].value,
+                                             .nlen = x->lens[2 * i],
+                                             .vlen = x->lens[2 * i + 1]};
+    }
+    return n;
 }
 
 /* Appends a label value with Prometheus' escapes (\\, \", \n). */
@@ -397,6 +498,13 @@ encode_series(struct strbuf *sb, const struct batch *b, const struct relabel_rul
     }
     for (size_t i = 0; i < all && !sb->oom; i++) {
         const struct sample *s = &b->samples[i];
+        int64_t ts = s->has_ts ? s->ts_ms : b->ts_ms;
+        if (!text && nrules == 0) {
+            /* The hot path: common labels copied as encoded runs. */
+            put_series(sb, x, pieces_build(x, s), s->value, ts);
+            written++;
+            continue;
+        }
         long n = label_set(x, s, rules, nrules);
         if (n < 0) {
             rc = -ENOMEM;
@@ -405,12 +513,11 @@ encode_series(struct strbuf *sb, const struct batch *b, const struct relabel_rul
         if (n == 0) {
             continue;
         }
-        int64_t ts = s->has_ts ? s->ts_ms : b->ts_ms;
         if (text) {
             put_series_text(sb, x, (size_t)n, s->value, ts);
         }
         else {
-            put_series(sb, x, (size_t)n, s->value, ts);
+            put_series(sb, x, pieces_of_labels(x, (size_t)n), s->value, ts);
         }
         written++;
     }

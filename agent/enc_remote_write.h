@@ -25,10 +25,23 @@
 
 extern const struct encoder enc_remote_write;
 
+/*
+ * A part of a series' label set: a run [a, b) of the batch's common labels (b > a), whose
+ * encoded bytes are written once per batch, or one label of its own (name, value).
+ */
+struct enc_rw_piece {
+    uint32_t a, b;
+    const char *name, *value; /* borrowed */
+    size_t nlen, vlen;
+};
+
 /* Reusable working memory of the encoder (label sets); zero-initialised is empty. */
 struct enc_rw_scratch {
-    struct label *labels; /* owned: the series being written, sorted */
-    size_t *lens;         /* owned: byte lengths of labels[i].name and .value, interleaved */
+    struct enc_rw_piece *pieces; /* owned: 2 * cap + 2 of them */
+    size_t *coff;                /* owned: cap + 1 offsets of each common label in cenc */
+    struct strbuf cenc;          /* owned: the common labels as encoded Label entries */
+    struct label *labels;        /* owned: the series being written, sorted */
+    size_t *lens;                /* owned: byte lengths of labels[i].name and .value, interleaved */
     struct label *common; /* owned: job, instance and the target labels, sorted, once per batch */
     size_t *clens;        /* owned: their lengths, as lens */
     struct label *tmp;    /* owned: a sample's own labels, sorted */

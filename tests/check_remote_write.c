@@ -388,6 +388,18 @@ run_for(int ms)
     event_free(ev);
 }
 
+/* Runs the loop until the sink got @requests requests and the output is idle (or 10 s pass). */
+static void
+run_until_requests(size_t requests)
+{
+    for (int i = 0; i < 500; i++) {
+        run_for(20);
+        if (mock_sink_requests(sink) >= requests && !out.ops->busy(out.state)) {
+            return;
+        }
+    }
+}
+
 /* Writes a batch of @n samples named m0, m1, ... */
 static void
 write_batch(int n)
@@ -426,7 +438,8 @@ START_TEST(test_request_headers_snappy_body_and_sample_bound)
     write_batch(2);
     write_batch(2);
     write_batch(1);
-    run_for(300);
+    run_until_requests(2);
+    run_for(100); /* nothing more comes */
     /* 2 + 2 passes 3: the second batch waits for its own request, the third joins it. */
     ck_assert_uint_eq(mock_sink_accepted(sink), 2);
     ck_assert_str_eq(mock_sink_content_encoding(sink), "snappy");
@@ -457,13 +470,13 @@ START_TEST(test_5xx_retried_429_rejected_when_told)
             "retry_on_http_429: false, max_shards: 1}\n");
     mock_sink_script(sink, (struct mock_sink_answer){.status = 503});
     write_batch(3);
-    run_for(300);
+    run_until_requests(2);
     ck_assert_uint_eq(mock_sink_requests(sink), 2);
     ck_assert_uint_eq(mock_sink_accepted(sink), 1);
     assert_books(3, 0);
     mock_sink_script(sink, (struct mock_sink_answer){.status = 429});
     write_batch(4);
-    run_for(300);
+    run_until_requests(3);
     ck_assert_uint_eq(mock_sink_requests(sink), 3);
     assert_books(3, 4);
 }
@@ -475,7 +488,7 @@ START_TEST(test_429_retried_by_default)
         "    queue_config: {batch_send_deadline: 10ms, min_backoff: 10ms, max_backoff: 20ms}\n");
     mock_sink_script(sink, (struct mock_sink_answer){.status = 429});
     write_batch(2);
-    run_for(300);
+    run_until_requests(2);
     ck_assert_uint_eq(mock_sink_requests(sink), 2);
     assert_books(2, 0);
 }

@@ -18,8 +18,8 @@
 # FORWARD=remote_write: two pollster processes run side by side on the same targets for the same
 # time, one forwarding with format vm to /api/v1/import, the other with a remote_write output to
 # /api/v1/write of the same VictoriaMetrics (an external label `via` tells their samples apart);
-# the script prints the figures of both. MAX_SAMPLES_PER_SEND sets that queue_config key
-# (default: pollster's, 2000).
+# the script prints the figures of both. MAX_SAMPLES_PER_SEND and MAX_SHARDS set those
+# queue_config keys (default: pollster's, 2000 and 50, which means 8 senders).
 #
 # Needs nginx (Debian package nginx-light or nginx), curl and python3; victoria-metrics for
 # FORWARD=vm. Never part of make check.
@@ -120,7 +120,7 @@ if [ -n "$forward" ]; then
         else
             echo "  - type: remote_write"
             echo "    url: http://127.0.0.1:$vm_port/api/v1/write"
-            echo "    queue_config: {batch_send_deadline: 1s${MAX_SAMPLES_PER_SEND:+, max_samples_per_send: $MAX_SAMPLES_PER_SEND}}"
+            echo "    queue_config: {batch_send_deadline: 1s${MAX_SAMPLES_PER_SEND:+, max_samples_per_send: $MAX_SAMPLES_PER_SEND}${MAX_SHARDS:+, max_shards: $MAX_SHARDS}}"
         fi
         [ "$spool" = 1 ] && echo "    spool_dir: $work/spool-$1"
         echo "status: {listen: '127.0.0.1:$2'}"
