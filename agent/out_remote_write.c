@@ -95,22 +95,23 @@ out_remote_write_snappy(struct strbuf *out, const char *in, size_t len)
 }
 
 /*
- * The sender of a target's batches: a hash of job and instance, so all of a series' samples
- * (and its staleness markers) go through one queue, in order.
+ * The sender of a target's batches: a hash of its job and URL (targets often share an instance,
+ * never a URL within a job), so all of a series' samples, and its staleness markers, go through
+ * one queue, in order.
  */
 static void *
-shard_of(const struct out_rw *w, const char *job, const char *instance)
+shard_of(const struct out_rw *w, const struct batch *b)
 {
+    const char *parts[2] = {b->job, b->url};
     uint64_t h = UINT64_C(14695981039346656037);
 
-    for (const char *p = job != NULL ? job : ""; *p != '\0'; p++) {
-        h = (h ^ (unsigned char)*p) * UINT64_C(1099511628211);
+    for (int i = 0; i < 2; i++) {
+        for (const char *p = parts[i] != NULL ? parts[i] : ""; *p != '\0'; p++) {
+            h = (h ^ (unsigned char)*p) * UINT64_C(1099511628211);
+        }
+        h = (h ^ 0xff) * UINT64_C(1099511628211);
     }
-    h = (h ^ 0xff) * UINT64_C(1099511628211);
-    for (const char *p = instance != NULL ? instance : ""; *p != '\0'; p++) {
-        h = (h ^ (unsigned char)*p) * UINT64_C(1099511628211);
-    }
-    return w->http[h % w->nshards];
+    return w->http[(h ^ (h >> 32)) % w->nshards];
 }
 
 static int
@@ -137,7 +138,7 @@ rw_write_batch(void *state, const struct batch *b)
     if (n == 0) {
         return 0; /* everything dropped by write_relabel_configs: nothing to count or send */
     }
-    return out_http_ops.write(shard_of(w, b->job, b->instance), w->rec.data, w->rec.len, n);
+    return out_http_ops.write(shard_of(w, b), w->rec.data, w->rec.len, n);
 }
 
 static int
@@ -254,7 +255,7 @@ static const struct conf_field queue_fields[] = {
        .desc = "Accepted, ignored."),
     QC("max_shards", CONF_FT_INT, max_shards, .def = "50", .min = 1, .max = INT64_MAX,
        .desc = "Requests in flight (at most 8): targets are spread over that many senders by a "
-               "hash of job and instance, each with its own queue and spool, so every series "
+               "hash of job and URL, each with its own queue and spool, so every series "
                "stays in order. Fixed, not resharded at run time."),
     QC("sample_age_limit", CONF_FT_DURATION, sample_age_limit_ms, .def = "0s",
        .desc = "Accepted, ignored: old samples are sent too (nothing is lost)."),

@@ -16,7 +16,7 @@
  * backoff, retry_on_http_429 false makes 429 a refusal, max_shards (at most 8) is the number of
  * senders: http outputs with a queue, a spool (spool_dir/shard-N) and a connection each, one
  * request in flight each. A target's batches always go to the same sender (a hash of job and
- * instance), so every series stays in order while several requests are in flight. Spools left
+ * URL), so every series stays in order while several requests are in flight. Spools left
  * by a run with more shards are drained, never written to. The output's books are the sum of
  * its senders'.
  */

@@ -8,6 +8,8 @@
 #include "build-config.h"
 
 #include <check.h>
+#include <dirent.h>
+#include <sys/stat.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -25,6 +27,7 @@
 #include "relabel.h"
 #include "rw_decode.h"
 #include "stale.h"
+#include "testproc.h"
 
 static struct batch b;
 static const struct label tlabels[] = {{"env", "prod"}, {"Zone", "a"}, {"instance", "override"}};
@@ -494,6 +497,70 @@ START_TEST(test_429_retried_by_default)
 }
 END_TEST
 
+/* Whether the spool directory @dir holds a segment with data. */
+static bool
+has_segment_data(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    bool any = false;
+    char path[512];
+    struct stat st;
+
+    while (d != NULL && (de = readdir(d)) != NULL) {
+        size_t n = strlen(de->d_name);
+        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+        if (n > 4 && strcmp(de->d_name + n - 4, ".seg") == 0 && stat(path, &st) == 0 &&
+            st.st_size > 0) {
+            any = true;
+        }
+    }
+    if (d != NULL) {
+        closedir(d);
+    }
+    return any;
+}
+
+START_TEST(test_targets_of_one_instance_spread_over_shards)
+{
+    char dir[64], extra[256], sub[128];
+
+    snprintf(dir, sizeof(dir), "/tmp/pollster-rwshard-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(extra, sizeof(extra),
+             "    queue_config: {batch_send_deadline: 10ms, min_backoff: 10ms, max_backoff: 20ms, "
+             "max_shards: 4}\n"
+             "    spool_dir: %s/spool\n",
+             dir);
+    mock_sink_stop(sink); /* the receiver is down: every batch goes to its sender's spool */
+    open_rw(extra);
+    char urls[16][64];
+    for (int i = 0; i < 16; i++) {
+        /* One instance, sixteen metrics paths (as with __metrics_path__ relabeling). */
+        snprintf(urls[i], sizeof(urls[i]), "http://h:9100/t/%d/metrics", i);
+        b.url = urls[i];
+        write_batch(1);
+        run_for(20);
+    }
+    int used = 0;
+    for (int k = 0; k < 4; k++) {
+        snprintf(sub, sizeof(sub), "%s/spool/shard-%d", dir, k);
+        used += has_segment_data(sub);
+    }
+    ck_assert_msg(used >= 2, "%d of 4 senders used", used);
+    ck_assert_int_eq(mock_sink_start(sink), 0);
+    struct output_stats st = {0};
+    for (int i = 0; i < 500 && st.delivered < 16; i++) {
+        run_for(20);
+        out.ops->stats(out.state, &st);
+    }
+    assert_books(16, 0);
+    out.ops->free(out.state);
+    out.ops = NULL;
+    testproc_rmtree(dir);
+}
+END_TEST
+
 START_TEST(test_once_format_remote_write_prints_the_dump)
 {
     unsigned port;
@@ -550,6 +617,7 @@ remote_write_suite(void)
     tcase_add_test(tc, test_request_headers_snappy_body_and_sample_bound);
     tcase_add_test(tc, test_5xx_retried_429_rejected_when_told);
     tcase_add_test(tc, test_429_retried_by_default);
+    tcase_add_test(tc, test_targets_of_one_instance_spread_over_shards);
     tcase_set_timeout(tc, 20);
     suite_add_tcase(s, tc);
     tc = tcase_create("cli");
