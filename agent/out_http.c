@@ -147,6 +147,21 @@ unsent_bytes(const struct out_http *h)
     return n;
 }
 
+/* Samples in memory that no request carries yet. */
+static uint64_t
+unsent_samples(const struct out_http *h)
+{
+    return h->mem_samples - (h->in_flight && !h->from_spool ? h->req_samples : 0);
+}
+
+/* Whether a full request is waiting: batch_max_bytes, or batch_max_samples when set. */
+static bool
+request_full(const struct out_http *h)
+{
+    return unsent_bytes(h) >= h->o.batch_max_bytes ||
+           (h->o.batch_max_samples > 0 && unsent_samples(h) >= h->o.batch_max_samples);
+}
+
 /* Sends now when a request's worth is waiting or we drain; else within a flush interval. */
 static void
 kick(struct out_http *h)
@@ -154,7 +169,7 @@ kick(struct out_http *h)
     if (h->in_flight || h->failing || !has_unsent(h)) {
         return;
     }
-    if (h->draining || spool_has_unread(h) || unsent_bytes(h) >= h->o.batch_max_bytes) {
+    if (h->draining || spool_has_unread(h) || request_full(h)) {
         evtimer_del(h->timer);
         send_next(h);
     }

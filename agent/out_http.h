@@ -14,7 +14,8 @@
  *   - without one, beyond queue_max_bytes the oldest are dropped and counted (reason
  *     queue_full), and what is left at exit is counted (reason shutdown).
  * A request carries records up to batch_max_bytes (at least one), and leaves when that much is
- * waiting, when flush_interval has passed since the last send, at once when a spool backlog is
+ * waiting (or batch_max_samples, for an output type that sets it), when flush_interval has
+ * passed since the last send, at once when a spool backlog is
  * being replayed, and at once during a drain. Network errors, timeouts, 408, 429 and 5xx are
  * retried with full-jitter exponential backoff between retry_initial and retry_max (or after the
  * sink's Retry-After); any other answer that is not 2xx means the sink will never take the

@@ -467,6 +467,20 @@ START_TEST(test_request_headers_snappy_body_and_sample_bound)
 }
 END_TEST
 
+START_TEST(test_a_full_request_leaves_before_the_deadline)
+{
+    open_rw(
+        "    queue_config: {batch_send_deadline: 1m, max_samples_per_send: 4, max_shards: 1}\n");
+    write_batch(2);
+    run_for(100);
+    ck_assert_uint_eq(mock_sink_requests(sink), 0); /* half a request: it waits */
+    write_batch(2);
+    run_until_requests(1);
+    ck_assert_uint_eq(mock_sink_accepted(sink), 1);
+    assert_books(4, 0);
+}
+END_TEST
+
 START_TEST(test_5xx_retried_429_rejected_when_told)
 {
     open_rw("    queue_config: {batch_send_deadline: 10ms, min_backoff: 10ms, max_backoff: 20ms, "
@@ -615,6 +629,7 @@ remote_write_suite(void)
     tc = tcase_create("output");
     tcase_add_checked_fixture(tc, out_setup, out_teardown);
     tcase_add_test(tc, test_request_headers_snappy_body_and_sample_bound);
+    tcase_add_test(tc, test_a_full_request_leaves_before_the_deadline);
     tcase_add_test(tc, test_5xx_retried_429_rejected_when_told);
     tcase_add_test(tc, test_429_retried_by_default);
     tcase_add_test(tc, test_targets_of_one_instance_spread_over_shards);
