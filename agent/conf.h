@@ -140,7 +140,9 @@ struct conf_section {
     CONF_FLD("type", CONF_FT_DEFER, struct config_output, type, .flags = CONF_F_REQUIRED,          \
              .desc = "The output type (this section's)."),                                         \
         CONF_FLD("format", CONF_FT_STR, struct config_output, format, .def = "json",               \
-                 .flags = CONF_F_NONEMPTY, .desc = "json, vm, otlp or telegraf.")
+                 .flags = CONF_F_NONEMPTY,                                                         \
+                 .desc =                                                                           \
+                     "json, vm, otlp, telegraf or remote_write (stdout, file: a readable dump).")
 
 /* Errors. Each counts in x->nerr; the text never holds a secret (callers' duty). */
 void conf_err(struct conf_ctx *x, const struct conf_node *at, const char *fmt, ...)

@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "conf_regex.h"
+#include "relabel.h"
 
 #define SAME(a) _Static_assert((int)CONFIG_##a == (int)a, "relabel action order: " #a)
 SAME(RELABEL_REPLACE);
@@ -167,7 +168,7 @@ conf_relabel_rules(const struct config_relabel *c, size_t n, struct relabel_rule
 void
 conf_relabel_rules_free(struct relabel_rule *rules, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; rules != NULL && i < n; i++) {
         relabel_rule_release(&rules[i]);
     }
     free(rules);

@@ -322,6 +322,9 @@ static const struct conf_field top_fields[] = {
         .sub = &global_section, .desc = "Defaults of every job."),
     CONF_FLDN("outputs", CONF_FT_DEFER, struct config, outputs, noutputs,
               .desc = "Where batches go (default: stdout, json)."),
+    CONF_FLDN("remote_write", CONF_FT_DEFER, struct config, outputs, noutputs,
+              .desc = "Prometheus' remote_write list: each item is an output of type remote_write "
+                      "(after those of outputs)."),
     TOP("status", CONF_FT_SECTION, status, .flags = CONF_F_DEFAULTS, .sub = &status_section,
         .desc = "The status server."),
     TOP("log", CONF_FT_SECTION, log, .flags = CONF_F_DEFAULTS, .sub = &log_section,
@@ -331,7 +334,7 @@ static const struct conf_field top_fields[] = {
               .desc = "Globs of files with more scrape_configs (Prometheus' key)."),
 };
 #undef TOP
-static const char *const top_unsupported[] = {"remote_write", NULL};
+static const char *const top_unsupported[] = {NULL};
 /*
  * What only a Prometheus server does with a prometheus.yml (rules, alerting, its TSDB, remote
  * read, tracing of its own requests, its Go runtime, its OTLP receiver): accepted with a warning
@@ -687,11 +690,47 @@ include_map(struct conf_ctx *x, const struct conf_node *list)
     }
 }
 
+/*
+ * A prometheus.yml's top-level remote_write list (@v): each item is mapped as an output of type
+ * remote_write (no `type:` needed), appended after those of `outputs`.
+ */
+static void
+remote_write_map(struct conf_ctx *x, const struct conf_node *v)
+{
+    struct config *c = x->cfg;
+    const struct output_type *t = outputs_find("remote_write");
+    char path[CONF_PATH_MAX];
+
+    if (!conf_expect(x, v, CONF_NODE_SEQ, "a sequence", "remote_write") || v->n == 0 || t == NULL) {
+        return;
+    }
+    struct config_output *grown = realloc(c->outputs, (c->noutputs + v->n) * sizeof(*grown));
+    if (grown == NULL) {
+        conf_oom(x);
+        return;
+    }
+    c->outputs = grown;
+    for (size_t i = 0; i < v->n; i++) {
+        struct config_output *o = &c->outputs[c->noutputs++];
+        memset(o, 0, sizeof(*o));
+        o->type = t;
+        snprintf(path, sizeof(path), "remote_write[%zu]", i);
+        if (v->kids[i]->kind != CONF_NODE_MAP) {
+            conf_err(x, v->kids[i], "expected a mapping for %s, got a %s", path,
+                     conf_tree_kind_name(v->kids[i]));
+            conf_defaults(x, t->conf, o);
+            continue;
+        }
+        conf_map(x, t->conf, o, v->kids[i], path);
+    }
+}
+
 static void
 top_check(struct conf_ctx *x, void *base, const struct conf_node *map, const char *path)
 {
     struct config *c = base;
     const struct conf_node *n = conf_tree_get(map, "outputs");
+    const struct conf_node *rw = conf_tree_get(map, "remote_write");
 
     /* after the main file's jobs, as in Prometheus */
     conf_include_scrape_files(x, conf_tree_get(map, "scrape_config_files"), expand_env,
@@ -699,6 +738,11 @@ top_check(struct conf_ctx *x, void *base, const struct conf_node *map, const cha
 
     if (n != NULL) {
         outputs_map(x, n);
+    }
+    if (rw != NULL) {
+        remote_write_map(x, rw);
+    }
+    if (c->noutputs > 0 || n != NULL) {
         return;
     }
     /* none: one output of the first registered type (stdout), with its defaults */

@@ -33,6 +33,12 @@ struct encoder {
      * Called on the loop thread; must not block.
      */
     int (*encode)(struct strbuf *sb, const struct batch *b);
+    /*
+     * Optional, for a binary format: the record as readable text, which outputs that print
+     * documents (stdout, file) write instead (`--once --format remote_write`). Same contract as
+     * encode(). NULL: they write encode()'s record.
+     */
+    int (*encode_text)(struct strbuf *sb, const struct batch *b);
 };
 
 /* The encoder whose name is @name ("json", "vm", "otlp", "telegraf"), or NULL. */

@@ -8,10 +8,12 @@
 
 #include "enc_json.h"
 #include "enc_otlp.h"
+#include "enc_remote_write.h"
 #include "enc_telegraf.h"
 #include "enc_vm.h"
 
-static const struct encoder *const encoders[] = {&enc_json, &enc_vm, &enc_otlp, &enc_telegraf};
+static const struct encoder *const encoders[] = {&enc_json, &enc_vm, &enc_otlp, &enc_telegraf,
+                                                 &enc_remote_write};
 
 const struct encoder *
 encoder_find(const char *name)

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "loop.h"
 #include "sched.h"
+#include "stale.h"
 #include "httpc.h"
 #include "stats.h"
 #include "strbuf.h"
@@ -54,8 +55,9 @@ struct target {
     struct batch *batch;         /* owned while a run is in flight; from the engine's pool */
     struct sched_entry sched;    /* owned timer */
     struct log_limit limit;
-    struct stats_job *stats; /* borrowed: registry */
-    char prefix[160];        /* "job/instance" for log lines */
+    struct stats_job *stats;     /* borrowed: registry */
+    char prefix[160];            /* "job/instance" for log lines */
+    struct stale_series *series; /* owned; NULL unless an output sends staleness markers */
 
     bool stale;   /* reload: not (yet) found in the new config */
     bool fresh;   /* reload: added by the reload in progress */
@@ -81,8 +83,9 @@ struct engine {
     size_t ntargets;
     struct engine_output outputs[ENGINE_MAX_OUTPUTS];
     size_t noutputs;
-    struct strbuf enc;                     /* owned: reused encoding buffer (a record) */
-    struct strbuf doc;                     /* owned: a record framed as a document */
+    bool want_stale;   /* an output sends staleness markers: targets remember their series */
+    struct strbuf enc; /* owned: reused encoding buffer (a record) */
+    struct strbuf doc; /* owned: a record framed as a document */
     struct batch *pool[ENGINE_BATCH_POOL]; /* owned: idle batches */
     size_t npool;
 
@@ -141,6 +144,7 @@ target_free(struct target *t)
     free(t->url);
     free(t->instance);
     free(t->display_url);
+    stale_series_free(t->series);
     free(t);
 }
 
@@ -253,6 +257,7 @@ engine_add_output(struct engine *e, const struct encoder *enc, const struct outp
     e->outputs[e->noutputs].enc = enc;
     e->outputs[e->noutputs].out = *out;
     e->noutputs++;
+    e->want_stale = e->want_stale || out->ops->stale_markers;
     return 0;
 }
 
@@ -276,21 +281,32 @@ static void
 emit(struct engine *e, const struct batch *b)
 {
     const struct encoder *last = NULL;
+    bool last_text = false;
     bool have_doc = false;
 
     for (size_t i = 0; i < e->noutputs; i++) {
         struct engine_output *o = &e->outputs[i];
+        if (o->out.ops->write_batch != NULL) {
+            o->out.ops->write_batch(o->out.state, b);
+            continue;
+        }
+        if (b->nsamples == 0 && b->nstale > 0) {
+            continue; /* only staleness markers: not for this output */
+        }
+        /* A binary format is printed as text by outputs that write documents (stdout, file). */
+        bool text = !o->out.ops->records && o->enc->encode_text != NULL;
         /* Encode once per distinct encoder: outputs sharing the previous encoder reuse it. */
-        if (o->enc != last) {
+        if (o->enc != last || text != last_text) {
             last = NULL;
             have_doc = false;
             strbuf_reset(&e->enc);
-            if (o->enc->encode(&e->enc, b) != 0 || e->enc.oom) {
+            if ((text ? o->enc->encode_text : o->enc->encode)(&e->enc, b) != 0 || e->enc.oom) {
                 log_err("engine: %s/%s: encoding as %s failed: out of memory", b->job, b->instance,
                         o->enc->name);
                 continue;
             }
             last = o->enc;
+            last_text = text;
         }
         const char *data = e->enc.data;
         size_t len = e->enc.len;
@@ -311,6 +327,27 @@ emit(struct engine *e, const struct batch *b)
         }
         o->out.ops->write(o->out.state, data, len, (uint32_t)b->nsamples);
     }
+}
+
+/* The target goes away: its series get staleness markers, for the outputs that send them. */
+static void
+target_end_series(struct engine *e, struct target *t)
+{
+    if (t->series == NULL || stale_series_count(t->series) == 0) {
+        return;
+    }
+    struct batch *b = batch_take(e, t);
+    if (b == NULL) {
+        log_err("engine: %s: out of memory: no staleness markers for a removed target", t->prefix);
+        return;
+    }
+    b->ts_ms = clock_wall_ms();
+    b->ok = true;
+    if (stale_series_end(t->series, b, b->ts_ms) != 0) {
+        log_err("engine: %s: out of memory: some staleness markers are missing", t->prefix);
+    }
+    emit(e, b);
+    batch_give_back(e, b);
 }
 
 static void drain_timeout_cb(evutil_socket_t fd, short what, void *arg);
@@ -407,6 +444,10 @@ run_finished(struct target *t, struct batch *b)
     t->last_samples = b->nsamples;
     memcpy(t->last_error, b->error, sizeof(t->last_error));
     add_synthetic(t, b);
+    if (t->series != NULL && stale_series_track(t->series, b) != 0) {
+        log_err("engine: %s: out of memory: staleness markers of this run may be missing",
+                t->prefix);
+    }
     stats_record_run(t->stats, b);
     if (!b->ok) {
         log_complain(&t->limit, clock_mono_ms(), (int)b->reason, t->prefix,
@@ -421,6 +462,7 @@ run_finished(struct target *t, struct batch *b)
     t->batch = NULL;
     if (t->retired) {
         retired_remove(e, t);
+        target_end_series(e, t);
         target_free(t);
     }
     if (e->once && e->pending > 0) {
@@ -608,6 +650,10 @@ engine_add_target(struct engine *e, const struct target_spec *spec, char *err, s
         t->discovered = label_block_dup(spec->discovered, spec->ndiscovered, NULL, NULL);
         t->ndiscovered = spec->ndiscovered;
         oom = oom || t->discovered == NULL;
+    }
+    if (e->want_stale) {
+        t->series = stale_series_new();
+        oom = oom || t->series == NULL;
     }
     if (oom || t->job == NULL || t->url == NULL) {
         goto oom;
@@ -844,6 +890,7 @@ target_remove_at(struct engine *e, size_t i)
     e->targets[i] = e->targets[--e->ntargets];
     sched_stop(&t->sched);
     if (t->batch == NULL) {
+        target_end_series(e, t);
         target_free(t);
         return;
     }

@@ -151,6 +151,21 @@ unsent_bytes(const struct out_http *h)
     return n;
 }
 
+/* Samples in memory that no request carries yet. */
+static uint64_t
+unsent_samples(const struct out_http *h)
+{
+    return h->mem_samples - (h->in_flight && !h->from_spool ? h->req_samples : 0);
+}
+
+/* Whether a full request is waiting: batch_max_bytes, or batch_max_samples when set. */
+static bool
+request_full(const struct out_http *h)
+{
+    return unsent_bytes(h) >= h->o.batch_max_bytes ||
+           (h->o.batch_max_samples > 0 && unsent_samples(h) >= h->o.batch_max_samples);
+}
+
 /* Sends now when a request's worth is waiting or we drain; else within a flush interval. */
 static void
 kick(struct out_http *h)
@@ -158,7 +173,7 @@ kick(struct out_http *h)
     if (h->in_flight || h->failing || !has_unsent(h)) {
         return;
     }
-    if (h->draining || spool_has_unread(h) || unsent_bytes(h) >= h->o.batch_max_bytes) {
+    if (h->draining || spool_has_unread(h) || request_full(h)) {
         evtimer_del(h->timer);
         send_next(h);
     }
@@ -360,6 +375,21 @@ body_framing(struct out_http *h, bool first)
     }
 }
 
+/*
+ * With batch_max_samples: whether a record of @ns more samples would take the request past it,
+ * or with @ns 0, whether the request is full.
+ */
+static bool
+over_samples(const struct out_http *h, uint32_t ns)
+{
+    uint64_t max = h->o.batch_max_samples;
+
+    if (max == 0) {
+        return false;
+    }
+    return ns > 0 ? h->req_samples + ns > max : h->req_samples >= max;
+}
+
 /* Fills h->body with records from the spool (oldest first) up to batch_max_bytes. */
 static int
 fill_from_spool(struct out_http *h)
@@ -386,8 +416,8 @@ fill_from_spool(struct out_http *h)
         h->req_recs++;
         h->req_samples += ns;
         h->req_last_seq = seq;
-        /* A request may pass batch_max_bytes by its last record: records are never split. */
-        if (h->body.len >= h->o.batch_max_bytes) {
+        /* A request may pass its bounds by its last record: records are never split. */
+        if (h->body.len >= h->o.batch_max_bytes || over_samples(h, 0)) {
             break;
         }
     }
@@ -398,7 +428,8 @@ static void
 fill_from_memory(struct out_http *h)
 {
     for (struct rec *r = h->head; r != NULL; r = r->next) {
-        if (h->req_recs > 0 && h->body.len + r->len > h->o.batch_max_bytes) {
+        if (h->req_recs > 0 &&
+            (h->body.len + r->len > h->o.batch_max_bytes || over_samples(h, r->nsamples))) {
             break;
         }
         if (r->len > 0) {
@@ -468,8 +499,14 @@ easy_prepare(struct out_http *h, const char *data, size_t len)
         }
         snprintf(ct, sizeof(ct), "Content-Type: %s", h->o.enc->content_type);
         struct curl_slist *n = curl_slist_append(NULL, ct);
-        if (n != NULL && h->o.gzip) {
-            struct curl_slist *m = curl_slist_append(n, "Content-Encoding: gzip");
+        if (n != NULL && (h->o.gzip || h->o.compress != NULL)) {
+            snprintf(ct, sizeof(ct), "Content-Encoding: %s",
+                     h->o.compress != NULL ? h->o.content_encoding : "gzip");
+            struct curl_slist *m = curl_slist_append(n, ct);
+            n = m != NULL ? m : n;
+        }
+        for (size_t i = 0; n != NULL && h->o.extra_headers != NULL && h->o.extra_headers[i]; i++) {
+            struct curl_slist *m = curl_slist_append(n, h->o.extra_headers[i]);
             n = m != NULL ? m : n;
         }
         /* No "Expect: 100-continue" round trip before each body. */
@@ -584,7 +621,12 @@ send_next(struct out_http *h)
     }
     const char *data = h->body.data;
     size_t len = h->body.len;
-    if (rc == 0 && h->o.gzip) {
+    if (rc == 0 && h->o.compress != NULL) {
+        rc = h->o.compress(&h->gz, h->body.data, h->body.len);
+        data = h->gz.data;
+        len = h->gz.len;
+    }
+    else if (rc == 0 && h->o.gzip) {
         rc = compress_body(h);
         data = h->gz.data;
         len = h->gz.len;
@@ -703,7 +745,8 @@ request_done(struct loop_xfer *x, CURLcode rc)
         return;
     }
     h->st.failed_requests++;
-    bool retry = rc != CURLE_OK || status == 408 || status == 429 || status >= 500;
+    bool retry =
+        rc != CURLE_OK || status == 408 || (status == 429 && !h->o.reject_429) || status >= 500;
     if (!retry) {
         log_err("out_http: %s: the sink refused a request of %llu samples with HTTP %ld: %s; "
                 "dropped (not retried)",
@@ -819,7 +862,7 @@ out_http_stats(const void *state, struct output_stats *st)
     const struct out_http *h = state;
 
     *st = h->st;
-    st->type = "http";
+    st->type = h->o.type != NULL ? h->o.type : "http";
     st->pending_samples = h->mem_samples;
     st->queue_bytes = h->mem_bytes;
     st->failing = h->sink_down;
@@ -941,10 +984,10 @@ const struct output_ops out_http_ops = {
 
 /* The http output in the config: type http */
 
-static const struct conf_choice fsync_choices[] = {{"never", SPOOL_FSYNC_NEVER, false},
-                                                   {"batch", SPOOL_FSYNC_BATCH, false},
-                                                   {"interval", SPOOL_FSYNC_INTERVAL, false},
-                                                   {NULL, 0, false}};
+const struct conf_choice out_http_fsync_choices[] = {{"never", SPOOL_FSYNC_NEVER, false},
+                                                     {"batch", SPOOL_FSYNC_BATCH, false},
+                                                     {"interval", SPOOL_FSYNC_INTERVAL, false},
+                                                     {NULL, 0, false}};
 
 static const struct conf_choice compression_choices[] = {{"auto", OUT_HTTP_COMPRESSION_AUTO, false},
                                                          {"gzip", OUT_HTTP_COMPRESSION_GZIP, false},
@@ -991,7 +1034,7 @@ static const struct conf_field http_fields[] = {
                "queue_max_bytes and at exit (none: batches wait in memory only)."),
     HO("spool_max_bytes", CONF_FT_SIZE, spool_max_bytes, 0, .def = "1GiB",
        .desc = "Disk spool bound; beyond it the oldest data is dropped and counted."),
-    HO("fsync", CONF_FT_ENUM, fsync, 0, .def = "never", .choices = fsync_choices,
+    HO("fsync", CONF_FT_ENUM, fsync, 0, .def = "never", .choices = out_http_fsync_choices,
        .desc = "The spool's: never, batch (after every batch) or interval (every "
                "flush_interval)."),
     HO("retry_initial", CONF_FT_DURATION, retry_initial_ms, 0, .def = "1s",
@@ -1025,6 +1068,12 @@ http_check(struct conf_ctx *x, void *base, const struct conf_node *map, const ch
             conf_err(x, n, "invalid URL \"%s\" in %s: %s", red != NULL ? red : "", path, why);
             free(red);
         }
+    }
+    if (o->format != NULL && strcmp(o->format, "remote_write") == 0) {
+        conf_err(x, conf_tree_get(map, "format"),
+                 "format remote_write in %s: use an output of type remote_write (it compresses "
+                 "with snappy and sends the remote write headers)",
+                 path);
     }
     conf_http_resolve(x, &hc->http, map);
     n = conf_tree_get(map, "follow_redirects");

@@ -14,7 +14,8 @@
  *   - without one, beyond queue_max_bytes the oldest are dropped and counted (reason
  *     queue_full), and what is left at exit is counted (reason shutdown).
  * A request carries records up to batch_max_bytes (at least one), and leaves when that much is
- * waiting, when flush_interval has passed since the last send, at once when a spool backlog is
+ * waiting (or batch_max_samples, for an output type that sets it), when flush_interval has
+ * passed since the last send, at once when a spool backlog is
  * being replayed, and at once during a drain. Network errors, timeouts, 408, 429 and 5xx are
  * retried with full-jitter exponential backoff between retry_initial and retry_max (or after the
  * sink's Retry-After); any other answer that is not 2xx means the sink will never take the
@@ -28,6 +29,7 @@
 #include <stdint.h>
 
 #include "encoder.h"
+#include "conf.h"
 #include "config.h"
 #include "httpc.h"
 #include "output.h"
@@ -51,9 +53,25 @@ struct out_http_opts {
     int64_t retry_initial_ms;
     int64_t retry_max_ms;
     bool gzip;
+    /*
+     * Hooks for an output type built on this one (remote_write); all zero is the http output.
+     * compress replaces gzip: it writes the document @in (@len bytes) compressed into @out
+     * (reset first) and returns 0 or a negative errno; content_encoding is then sent with it.
+     */
+    /* The strings and the array are borrowed for the output's life (static storage). */
+    const char *type; /* the self metrics' type label; NULL = "http" */
+    int (*compress)(struct strbuf *out, const char *in, size_t len);
+    const char *content_encoding;     /* "snappy" */
+    const char *const *extra_headers; /* NULL-terminated "Name: value" lines, before the user's */
+    uint64_t batch_max_samples; /* a request's bound in samples (at least one record); 0 = none */
+    bool reject_429;            /* 429 is a refusal (dropped, counted rejected), not retried */
 };
 
 extern const struct output_ops out_http_ops;
+
+/* The spool's fsync choices (never, batch, interval), for the sections of outputs that spool. */
+
+extern const struct conf_choice out_http_fsync_choices[];
 
 /* The http output's row in the outputs registry. */
 extern const struct output_type out_http_type;

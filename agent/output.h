@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sample.h"
 #include "strbuf.h"
 
 /* Why samples were dropped: the reason label of pollster_output_dropped_samples_total. */
@@ -58,6 +59,17 @@ struct output_ops {
      * 0, or a negative errno after logging; the engine carries on.
      */
     int (*write)(void *state, const char *data, size_t len, uint32_t nsamples);
+    /*
+     * Optional, replaces write(): the output encodes the batch itself (rules of its own, such as
+     * remote_write's write_relabel_configs). @b is only read, and only during the call; it may
+     * hold nothing but staleness markers (b->nsamples 0, b->nstale > 0). Returns as write().
+     */
+    int (*write_batch)(void *state, const struct batch *b);
+    /*
+     * The output sends staleness markers (sample.h, nstale): the engine remembers each target's
+     * series and marks those that vanish, or all of them when the target goes away.
+     */
+    bool stale_markers;
     /*
      * The end, after the loop stopped: pushes out or persists anything still held. May be NULL.
      */

@@ -308,6 +308,7 @@ batch_clear(struct batch *b)
     b->reason = REASON_NONE;
     b->error[0] = '\0';
     b->nsamples = 0;
+    b->nstale = 0;
     b->samples_scraped = -1;
     b->samples_post_relabel = -1;
 }

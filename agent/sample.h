@@ -105,6 +105,11 @@ struct batch {
     struct sample *samples; /* owned: array */
     size_t nsamples;
     size_t cap;
+    /*
+     * Staleness markers (stale.h) for outputs that send them: samples[nsamples .. nsamples +
+     * nstale), after the batch's own samples, so every other encoder never sees them.
+     */
+    size_t nstale;
 
     /* Set by job kinds that filter samples (-1 = not set: the engine uses nsamples). */
     int64_t samples_scraped;      /* samples in the body, before metric relabeling */

@@ -295,7 +295,7 @@ static const struct {
      "prometheus, probe, json)\n"},
     {{"--once", "--format", "telegarf", "--target", "http://127.0.0.1/", NULL},
      "pollster: unknown --format \"telegarf\" (did you mean \"telegraf\"? available: json, vm, "
-     "otlp, telegraf)\n"},
+     "otlp, telegraf, remote_write)\n"},
     {{"--interval", "15", NULL},
      "pollster: --interval: invalid duration \"15\" (did you mean \"15s\"?) (see pollster "
      "--help)\n"},

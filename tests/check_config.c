@@ -195,14 +195,6 @@ static const struct invalid_case {
      "    native_histogram_bucket_limit: 10\n",
      {"pollster.yaml:3:5: unsupported key \"native_histogram_bucket_limit\" in scrape_configs[0] "
       "(not supported by pollster yet)"}},
-    {"unsupported top-level keys (server-only ones are warnings)",
-     "rule_files: ['a.yml']\n"
-     "alerting: {}\n"
-     "remote_write: []\n"
-     "remote_read: []\n"
-     "storage: {}\n",
-     {"pollster.yaml:3:1: unsupported key \"remote_write\" at top level (not supported by pollster "
-      "yet)"}},
     {"unknown top-level key",
      "scrape_config:\n"
      "  - job_name: x\n",
@@ -621,9 +613,10 @@ static const struct invalid_case {
      "outputs:\n"
      "  - type: kafka\n"
      "    format: protobuf\n",
-     {"pollster.yaml:2:11: invalid type \"kafka\" (expected one of: stdout, file, http)",
+     {"pollster.yaml:2:11: invalid type \"kafka\" (expected one of: stdout, file, http, "
+      "remote_write)",
       "pollster.yaml:3:13: invalid format \"protobuf\" (expected one of: json, vm, otlp, "
-      "telegraf)"}},
+      "telegraf, remote_write)"}},
     {"empty outputs",
      "outputs: []\n",
      {"pollster.yaml:1:10: outputs must not be empty (leave it out for one stdout output)"}},

@@ -114,11 +114,12 @@ START_TEST(test_server_only_warnings)
 
     /* warnings do not make an error, nor hide one */
     config_errors_init(&e);
-    ck_assert_ptr_null(load("rule_files: [a.yml]\nremote_write: [{url: 'http://a/'}]\n", &e));
+    ck_assert_ptr_null(
+        load("rule_files: [a.yml]\nremote_write: [{url: 'http://a/', sigv4: {}}]\n", &e));
     ck_assert_uint_eq(e.n, 1);
     ck_assert_uint_eq(e.nwarn, 1);
-    ck_assert_str_eq(e.v[0].text, "pollster.yaml:2:1: unsupported key \"remote_write\" at top "
-                                  "level (not supported by pollster yet)");
+    ck_assert_str_eq(e.v[0].text, "pollster.yaml:2:35: unsupported key \"sigv4\" in "
+                                  "remote_write[0] (not supported by pollster yet)");
     config_errors_release(&e);
 }
 END_TEST
@@ -214,11 +215,10 @@ static const struct {
      "pollster.yaml:2:3: unknown key \"lisen\" in status (did you mean \"listen\"?)"},
     {"output type", "outputs:\n  - type: flie\n    path: /tmp/x\n",
      "pollster.yaml:2:11: invalid type \"flie\" (did you mean \"file\"? expected one of: stdout, "
-     "file, http)"},
+     "file, http, remote_write)"},
     {"format", "outputs:\n  - type: stdout\n    format: jsn\n",
      "pollster.yaml:3:13: invalid format \"jsn\" (did you mean \"json\"? expected one of: json, "
-     "vm, "
-     "otlp, telegraf)"},
+     "vm, otlp, telegraf, remote_write)"},
     {"enum choice", "scrape_configs:\n  - job_name: a\n    scheme: htps\n",
      "pollster.yaml:3:13: invalid scheme \"htps\" (did you mean \"https\"? expected one of: http, "
      "https)"},

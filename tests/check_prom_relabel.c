@@ -237,10 +237,10 @@ prometheus_poll(const char *path, const char *api, progress_fn *progress, size_t
         if (f != NULL) {
             fclose(f);
         }
-        testproc_rm_rf(dir);
+        testproc_rmtree(dir);
         ck_abort_msg("prometheus did not answer %s within 40 s; its log:\n%s", api, buf);
     }
-    testproc_rm_rf(dir);
+    testproc_rmtree(dir);
     return doc;
 }
 

@@ -15,6 +15,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -37,57 +38,6 @@ static char cfg_path[128];
 static char out_path[128];
 static unsigned vm_port, status_port, mock_port;
 static pid_t mock_pid;
-
-static const char *
-vm_binary(void)
-{
-    return testproc_binary("VICTORIA_METRICS", "/usr/bin/victoria-metrics");
-}
-
-static long
-get(unsigned port, const char *path, char **body)
-{
-    char url[512];
-    long code;
-
-    snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", port, path);
-    char *b = testutil_http(url, NULL, 10000, &code);
-    if (body != NULL) {
-        *body = b;
-    }
-    else {
-        free(b);
-    }
-    return code;
-}
-
-static pid_t
-vm_start(void)
-{
-    char data[128], listen[64], log[128];
-
-    snprintf(data, sizeof(data), "-storageDataPath=%s/vmdata", dir);
-    snprintf(listen, sizeof(listen), "-httpListenAddr=127.0.0.1:%u", vm_port);
-    snprintf(log, sizeof(log), "%s/vm.log", dir);
-    char *argv[] = {(char *)vm_binary(),  data, listen, "-search.latencyOffset=0s",
-                    "-loggerLevel=ERROR", NULL};
-    pid_t pid = testproc_spawn(argv, log);
-    for (int i = 0; i < 400; i++) {
-        if (get(vm_port, "/health", NULL) == 200) {
-            return pid;
-        }
-        usleep(50000);
-    }
-    ck_abort_msg("victoria-metrics did not become healthy on port %u (see %s)", vm_port, log);
-    return -1;
-}
-
-static void
-vm_stop(pid_t pid)
-{
-    kill(pid, SIGTERM);
-    ck_assert_int_eq(testproc_wait_exit(pid, 30), 0);
-}
 
 static pid_t
 pollster_start(void)
@@ -128,7 +78,7 @@ self_metric(const char *name)
     char prefix[256];
     double v = NAN;
 
-    if (get(status_port, "/metrics", &body) == 200) {
+    if (testproc_get(status_port, "/metrics", &body) == 200) {
         snprintf(prefix, sizeof(prefix), "%s{output=\"outputs[0]\",type=\"http\"} ", name);
         const char *p = strstr(body, prefix);
         if (p != NULL) {
@@ -277,8 +227,8 @@ compare(json_object *want, struct tally *t, bool verbose)
     json_object_put(t->seen);
     memset(t, 0, sizeof(*t));
     t->seen = json_object_new_object();
-    ck_assert_int_eq(get(vm_port, "/api/v1/export?match[]=%7B__name__%3D~%22.%2B%22%7D", &body),
-                     200);
+    ck_assert_int_eq(
+        testproc_get(vm_port, "/api/v1/export?match[]=%7B__name__%3D~%22.%2B%22%7D", &body), 200);
     for (char *line = strtok(body, "\n"); line != NULL; line = strtok(NULL, "\n")) {
         json_object *o = json_tokener_parse(line);
         ck_assert_msg(o != NULL, "unparseable export line: %.80s", line);
@@ -331,7 +281,7 @@ compare(json_object *want, struct tally *t, bool verbose)
 
 START_TEST(test_outage_and_kill9_lose_nothing)
 {
-    if (vm_binary() == NULL) {
+    if (testproc_vm_binary() == NULL) {
         return; /* main() reports SKIP */
     }
     ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
@@ -345,14 +295,14 @@ START_TEST(test_outage_and_kill9_lose_nothing)
     ck_assert_int_gt(mock_pid, 0);
     write_config();
 
-    pid_t vm = vm_start();
+    pid_t vm = testproc_vm_start(dir, vm_port);
     pid_t p = pollster_start();
     sleep(3);
     double delivered_before = self_metric("pollster_output_delivered_samples_total");
     ck_assert_msg(delivered_before > 0, "nothing delivered with VictoriaMetrics up");
 
     /* Outage: collection continues into the spool; memory holds no queue. */
-    vm_stop(vm);
+    testproc_stop(vm);
     sleep(3);
     double spool = self_metric("pollster_output_spool_bytes");
     double queue = self_metric("pollster_output_queue_bytes");
@@ -374,7 +324,7 @@ START_TEST(test_outage_and_kill9_lose_nothing)
     ck_assert_msg(recovered > 0, "nothing recovered from the spool after kill -9");
 
     /* The sink is back: everything drains. */
-    vm = vm_start();
+    vm = testproc_vm_start(dir, vm_port);
     double start = testproc_now_s();
     while (testproc_now_s() - start < 60 && self_metric("pollster_output_pending_samples") > 3000) {
         usleep(100000);
@@ -390,7 +340,7 @@ START_TEST(test_outage_and_kill9_lose_nothing)
     }
     kill(p, SIGTERM);
     ck_assert_int_eq(testproc_wait_exit(p, 30), 0);
-    ck_assert_int_eq(get(vm_port, "/internal/force_flush", NULL), 200);
+    ck_assert_int_eq(testproc_get(vm_port, "/internal/force_flush", NULL), 200);
 
     size_t nwant = 0;
     json_object *want = expected_samples(&nwant);
@@ -414,16 +364,16 @@ START_TEST(test_outage_and_kill9_lose_nothing)
     ck_assert_uint_eq(t.found, nwant);
     ck_assert_uint_eq(t.wrong, 0);
     json_object_put(want);
-    vm_stop(vm);
+    testproc_stop(vm);
     mock_server_stop(mock_pid);
-    testproc_rm_rf(dir);
+    testproc_rmtree(dir);
 }
 END_TEST
 
 int
 main(void)
 {
-    if (vm_binary() == NULL) {
+    if (testproc_vm_binary() == NULL) {
         fprintf(stderr,
                 "SKIP: victoria-metrics is not installed (apt-get install victoria-metrics, "
                 "or set VICTORIA_METRICS)\n");

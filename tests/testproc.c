@@ -1,4 +1,4 @@
-/* Running real programs from tests (see testproc.h). */
+/* Child processes for integration tests (see testproc.h). */
 #include "build-config.h"
 
 #include "testproc.h"
@@ -11,34 +11,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-const char *
-testproc_binary(const char *env, const char *def)
+#include "testutil.h"
+
+double
+testproc_now_s(void)
 {
-    const char *b = getenv(env);
+    struct timespec ts;
 
-    if (b == NULL || *b == '\0') {
-        b = def;
-    }
-    return access(b, X_OK) == 0 ? b : NULL;
-}
-
-unsigned
-testproc_free_port(void)
-{
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(sa);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-    close(fd);
-    return ntohs(sa.sin_port);
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 pid_t
@@ -59,15 +44,6 @@ testproc_spawn(char *const *argv, const char *log)
     return pid;
 }
 
-double
-testproc_now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int
 testproc_wait_exit(pid_t pid, double secs)
 {
@@ -85,6 +61,91 @@ testproc_wait_exit(pid_t pid, double secs)
     return -1;
 }
 
+long
+testproc_get(unsigned port, const char *path, char **body)
+{
+    char url[4096];
+    long code;
+
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", port, path);
+    char *b = testutil_http(url, NULL, 10000, &code);
+    if (body != NULL) {
+        *body = b;
+    }
+    else {
+        free(b);
+    }
+    return code;
+}
+
+int
+testproc_wait_ready(unsigned port, const char *path, double secs)
+{
+    double start = testproc_now_s();
+
+    while (testproc_now_s() - start < secs) {
+        if (testproc_get(port, path, NULL) == 200) {
+            return 0;
+        }
+        usleep(50000);
+    }
+    return -1;
+}
+
+unsigned
+testproc_free_port(void)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(sa);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+const char *
+testproc_binary(const char *env, const char *def)
+{
+    const char *b = getenv(env);
+
+    if (b == NULL || *b == '\0') {
+        b = def;
+    }
+    return access(b, X_OK) == 0 ? b : NULL;
+}
+
+const char *
+testproc_vm_binary(void)
+{
+    return testproc_binary("VICTORIA_METRICS", "/usr/bin/victoria-metrics");
+}
+
+pid_t
+testproc_vm_start(const char *dir, unsigned port)
+{
+    char data[128], listen[64], log[128];
+
+    snprintf(data, sizeof(data), "-storageDataPath=%s/vmdata", dir);
+    snprintf(listen, sizeof(listen), "-httpListenAddr=127.0.0.1:%u", port);
+    snprintf(log, sizeof(log), "%s/vm.log", dir);
+    char *argv[] = {(char *)testproc_vm_binary(), data, listen, "-search.latencyOffset=0s",
+                    "-loggerLevel=ERROR",         NULL};
+    pid_t pid = testproc_spawn(argv, log);
+    ck_assert_msg(testproc_wait_ready(port, "/health", 20) == 0,
+                  "victoria-metrics did not become healthy on port %u (see %s)", port, log);
+    return pid;
+}
+
+void
+testproc_stop(pid_t pid)
+{
+    kill(pid, SIGTERM);
+    ck_assert_int_eq(testproc_wait_exit(pid, 30), 0);
+}
+
 static int
 rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
@@ -95,7 +156,7 @@ rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 }
 
 void
-testproc_rm_rf(const char *dir)
+testproc_rmtree(const char *dir)
 {
     nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }

@@ -1,27 +1,38 @@
 /*
- * Test helpers for tests that run real programs (victoria-metrics, prometheus, pollster itself):
- * finding the binary, a free loopback port, starting a process with its output in a log,
- * waiting for it with a deadline, a monotonic clock and removing a temporary directory.
+ * Helpers for integration tests that run real programs (pollster, prometheus, victoria-metrics)
+ * as children: spawning with a log file, bounded waits, a monotonic clock, free loopback ports,
+ * GETs on a loopback port, and removing a temporary directory tree.
  */
-#ifndef POLLSTER_TESTPROC_H
-#define POLLSTER_TESTPROC_H
+#ifndef POLLSTER_TESTS_TESTPROC_H
+#define POLLSTER_TESTS_TESTPROC_H
 
 #include <sys/types.h>
 
-/* $@env if set and non-empty, else @def; NULL when that is not executable. */
-const char *testproc_binary(const char *env, const char *def);
+/* Monotonic seconds. */
+double testproc_now_s(void);
+/* Forks and execs @argv with stdout and stderr appended to @log (asserts the fork worked). */
+pid_t testproc_spawn(char *const *argv, const char *log);
+/* Waits up to @secs for @pid: its exit code, 128 + signal, or -1 (then it is killed). */
+int testproc_wait_exit(pid_t pid, double secs);
+/* GET http://127.0.0.1:@port@path: the status (-1 on failure); the body in *@body when not NULL
+ * (free it). */
+long testproc_get(unsigned port, const char *path, char **body);
+/* Waits up to @secs for GET @path on @port to answer 200. */
+int testproc_wait_ready(unsigned port, const char *path, double secs);
 /* A loopback TCP port nobody listens on now (the test aborts if none can be had). */
 unsigned testproc_free_port(void);
-/* Forks and execs @argv (argv[0] a path) with stdout and stderr appended to @log. */
-pid_t testproc_spawn(char *const *argv, const char *log);
+/* $@env, or @def, when executable; else NULL. */
+const char *testproc_binary(const char *env, const char *def);
+/* Debian's victoria-metrics ($VICTORIA_METRICS or /usr/bin/victoria-metrics), or NULL. */
+const char *testproc_vm_binary(void);
 /*
- * Waits up to @secs for @pid: its exit code, 128 + signal, or -1 when it was still running
- * (it is then killed with SIGKILL and reaped).
+ * Starts victoria-metrics on 127.0.0.1:@port with its data and log in @dir, fresh data
+ * queryable at once (-search.latencyOffset=0s); asserts it became healthy.
  */
-int testproc_wait_exit(pid_t pid, double secs);
-/* Seconds on the monotonic clock. */
-double testproc_now_s(void);
-/* Removes @dir and everything below it (errors ignored). */
-void testproc_rm_rf(const char *dir);
+pid_t testproc_vm_start(const char *dir, unsigned port);
+/* SIGTERM, and asserts a clean exit within 30 s. */
+void testproc_stop(pid_t pid);
+/* Removes the directory tree @dir. */
+void testproc_rmtree(const char *dir);
 
 #endif

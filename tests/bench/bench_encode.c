@@ -5,7 +5,8 @@
  * does in steady state, then prints the CPU time per sample. Compare with DESIGN.md,
  * "Performance targets": 500 ns per sample for everything, encoding included.
  *
- * Usage: bench_encode [-m shared|interleaved] [-f FILE] [iterations]   (default 20000)
+ * Usage: bench_encode [-m shared|interleaved] [-f FILE] [-e FORMAT [-z]] [iterations]
+ *        (default 20000 iterations)
  *
  *   -m shared       (default) families of consecutive samples whose name, label names and equal
  *                   label values are shared strings, as the Prometheus parser makes them: one
@@ -15,6 +16,9 @@
  *                   share a name (names and label names are static strings).
  *   -f FILE         parse FILE (Prometheus text format, e.g. tests/fixtures/node_exporter.prom)
  *                   with prom_parse.c and encode that batch.
+ *   -e FORMAT       another registered encoder (vm, otlp, telegraf, remote_write) instead of the
+ *                   native json one.
+ *   -z              also snappy-compress every record, as a remote_write request body is.
  */
 #include "build-config.h"
 
@@ -28,6 +32,8 @@
 #include <unistd.h>
 
 #include "enc_json.h"
+#include "encoder.h"
+#include "out_remote_write.h"
 #include "prom_parse.h"
 #include "sample.h"
 #include "strbuf.h"
@@ -415,7 +421,8 @@ cpu_seconds(void)
 static void
 usage(const char *argv0)
 {
-    fprintf(stderr, "usage: %s [-m shared|interleaved] [-f FILE] [iterations]\n", argv0);
+    fprintf(stderr, "usage: %s [-m shared|interleaved] [-f FILE] [-e FORMAT [-z]] [iterations]\n",
+            argv0);
 }
 
 int
@@ -430,9 +437,22 @@ main(int argc, char **argv)
     double t0, t1;
     size_t line_len;
     int opt, rc;
+    const struct encoder *enc = NULL;
+    bool snappy = false;
+    struct strbuf z;
 
-    while ((opt = getopt(argc, argv, "m:f:")) != -1) {
+    while ((opt = getopt(argc, argv, "m:f:e:z")) != -1) {
         switch (opt) {
+        case 'e':
+            enc = encoder_find(optarg);
+            if (enc == NULL) {
+                usage(argv[0]);
+                return 2;
+            }
+            break;
+        case 'z':
+            snappy = true;
+            break;
         case 'm':
             mode = optarg;
             break;
@@ -458,6 +478,7 @@ main(int argc, char **argv)
 
     batch_init(&b);
     strbuf_init(&sb);
+    strbuf_init(&z);
     set_target(&b);
     if (file != NULL) {
         rc = build_from_file(&b, file);
@@ -474,16 +495,19 @@ main(int argc, char **argv)
                 rc != 0 ? strerror(-rc) : "no samples");
         return 1;
     }
+    int (*encode)(struct strbuf *, const struct batch *) =
+        enc != NULL ? enc->encode : enc_json_batch;
+    const char *name = enc != NULL ? enc->name : "enc_json";
     for (i = 0; i < BENCH_WARMUP; i++) {
         strbuf_reset(&sb);
-        enc_json_batch(&sb, &b);
+        encode(&sb, &b);
     }
     line_len = sb.len;
 
     t0 = cpu_seconds();
     for (i = 0; i < iterations; i++) {
         strbuf_reset(&sb);
-        if (enc_json_batch(&sb, &b) != 0) {
+        if (encode(&sb, &b) != 0 || (snappy && out_remote_write_snappy(&z, sb.data, sb.len) != 0)) {
             fprintf(stderr, "bench_encode: out of memory encoding\n");
             return 1;
         }
@@ -494,15 +518,21 @@ main(int argc, char **argv)
         return 1;
     }
 
-    printf("enc_json (%s): %zu samples x %ld batches, %zu bytes/batch (%.0f bytes/sample)\n", mode,
-           b.nsamples, iterations, line_len, (double)line_len / (double)b.nsamples);
-    printf("enc_json: %.1f ns/sample, %.1f us/batch, %.0f MB/s (CPU time)\n",
+    printf("%s%s (%s): %zu samples x %ld batches, %zu bytes/batch (%.0f bytes/sample%s)\n", name,
+           snappy ? " + snappy" : "", mode, b.nsamples, iterations, line_len,
+           (double)line_len / (double)b.nsamples, snappy ? ", before snappy" : "");
+    if (snappy) {
+        printf("snappy: %zu bytes/batch (%.1f%%)\n", z.len,
+               100.0 * (double)z.len / (double)line_len);
+    }
+    printf("%s: %.1f ns/sample, %.1f us/batch, %.0f MB/s (CPU time)\n", name,
            (t1 - t0) * 1e9 / ((double)iterations * (double)b.nsamples),
            (t1 - t0) * 1e6 / (double)iterations,
            (double)line_len * (double)iterations / (t1 - t0) / 1e6);
 
     batch_release(&b);
     strbuf_release(&sb);
+    strbuf_release(&z);
     arena_free_cache();
     return 0;
 }

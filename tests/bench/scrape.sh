@@ -7,12 +7,19 @@
 #   POLLSTER=/path/to/pollster GZIP=0 tests/bench/scrape.sh 100 5 30
 #   PERF_OUT=/tmp/perf.data tests/bench/scrape.sh      (also profiles pollster with perf)
 #   FORWARD=vm tests/bench/scrape.sh                 (forwarding mode, below)
+#   FORWARD=remote_write tests/bench/scrape.sh       (remote write next to vm, below)
 #
 # Forwarding mode (FORWARD=vm): the same targets, but the output is `type: http, format: vm`
 # into a real VictoriaMetrics on loopback (Debian's victoria-metrics, temporary data dir), with
 # SPOOL=1 (default) a spool_dir, COMPRESSION=auto|gzip|none (default auto: none on loopback). After the run pollster is
 # stopped (it drains), and the script prints the samples pollster delivered and the samples
 # found in VictoriaMetrics (sum of count_over_time over everything).
+#
+# FORWARD=remote_write: two pollster processes run side by side on the same targets for the same
+# time, one forwarding with format vm to /api/v1/import, the other with a remote_write output to
+# /api/v1/write of the same VictoriaMetrics (an external label `via` tells their samples apart);
+# the script prints the figures of both. MAX_SAMPLES_PER_SEND and MAX_SHARDS set those
+# queue_config keys (default: pollster's, 2000 and 50, which means 8 senders).
 #
 # Needs nginx (Debian package nginx-light or nginx), curl and python3; victoria-metrics for
 # FORWARD=vm. Never part of make check.
@@ -36,13 +43,15 @@ command -v nginx >/dev/null || { echo "scrape.sh: nginx not found (apt-get insta
 work=$(mktemp -d /tmp/pollster-bench.XXXXXX)
 nginx_pid=""
 pollster_pid=""
+pollster2_pid=""
 vm_pid=""
 cleanup() {
     [ -n "$pollster_pid" ] && kill "$pollster_pid" 2>/dev/null || true
+    [ -n "$pollster2_pid" ] && kill "$pollster2_pid" 2>/dev/null || true
     [ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null || true
     [ -n "$vm_pid" ] && kill "$vm_pid" 2>/dev/null || true
     wait 2>/dev/null || true
-    rm -rf "$work"
+    [ -n "${KEEP:-}" ] && echo "kept $work" >&2 || rm -rf "$work"
 }
 trap cleanup EXIT
 
@@ -84,15 +93,18 @@ for _ in $(seq 50); do curl -fs "http://127.0.0.1:$port/t/0/metrics" >/dev/null 
 
 timeout_s=$(( interval > 10 ? 10 : interval ))
 if [ -n "$forward" ]; then
-    [ "$forward" = vm ] || { echo "scrape.sh: FORWARD=vm is the only forwarding mode" >&2; exit 1; }
+    case "$forward" in vm | remote_write) ;; *)
+        echo "scrape.sh: FORWARD=vm or FORWARD=remote_write" >&2; exit 1 ;;
+    esac
     command -v victoria-metrics >/dev/null || { echo "scrape.sh: victoria-metrics not found" >&2; exit 77; }
     vm_port=$(free_port)
     victoria-metrics -storageDataPath="$work/vmdata" -httpListenAddr="127.0.0.1:$vm_port" \
         -search.latencyOffset=0s -loggerLevel=ERROR > "$work/vm.log" 2>&1 &
     vm_pid=$!
     for _ in $(seq 100); do curl -fs "http://127.0.0.1:$vm_port/health" >/dev/null && break; sleep 0.1; done
-    {
-        echo "global: {scrape_interval: ${interval}s, scrape_timeout: ${timeout_s}s}"
+    # forward_config FORMAT STATUS_PORT: the config of a pollster forwarding with FORMAT.
+    forward_config() {
+        echo "global: {scrape_interval: ${interval}s, scrape_timeout: ${timeout_s}s, external_labels: {via: $1}}"
         echo "scrape_configs:"
         echo "  - job_name: node"
         echo "    static_configs:"
@@ -100,33 +112,50 @@ if [ -n "$forward" ]; then
             echo "      - {targets: ['127.0.0.1:$port'], labels: {__metrics_path__: /t/$i/metrics, t: '$i'}}"
         done
         echo "outputs:"
-        echo "  - type: http"
-        echo "    url: http://127.0.0.1:$vm_port/api/v1/import"
-        echo "    format: vm"
-        echo "    compression: $compression"
-        [ "$spool" = 1 ] && echo "    spool_dir: $work/spool"
-        echo "status: {listen: '127.0.0.1:$status_port'}"
-    } > "$work/pollster.yaml"
+        if [ "$1" = vm ]; then
+            echo "  - type: http"
+            echo "    url: http://127.0.0.1:$vm_port/api/v1/import"
+            echo "    format: vm"
+            echo "    compression: $compression"
+        else
+            echo "  - type: remote_write"
+            echo "    url: http://127.0.0.1:$vm_port/api/v1/write"
+            echo "    queue_config: {batch_send_deadline: 1s${MAX_SAMPLES_PER_SEND:+, max_samples_per_send: $MAX_SAMPLES_PER_SEND}${MAX_SHARDS:+, max_shards: $MAX_SHARDS}}"
+        fi
+        [ "$spool" = 1 ] && echo "    spool_dir: $work/spool-$1"
+        echo "status: {listen: '127.0.0.1:$2'}"
+    }
+    forward_config vm "$status_port" > "$work/pollster.yaml"
     "$pollster" -c "$work/pollster.yaml" --log-level warn > /dev/null 2> "$work/pollster.log" &
+    if [ "$forward" = remote_write ]; then
+        pollster_pid=$!
+        status2_port=$(free_port)
+        forward_config remote_write "$status2_port" > "$work/pollster-rw.yaml"
+        "$pollster" -c "$work/pollster-rw.yaml" --log-level warn > /dev/null 2> "$work/pollster-rw.log" &
+        pollster2_pid=$!
+    fi
 else
     args=()
     for i in $(seq 1 "$targets"); do args+=(--target "http://127.0.0.1:$port/t/$i/metrics"); done
     "$pollster" --kind prometheus --job node --interval "${interval}s" --timeout "${timeout_s}s" \
         --status-listen "127.0.0.1:$status_port" --log-level warn "${args[@]}" > "$out" 2> "$work/pollster.log" &
 fi
-pollster_pid=$!
+[ -n "$pollster2_pid" ] || pollster_pid=$!
 if [ -n "${PERF_OUT:-}" ]; then
     # Profile: perf record -e cpu-clock attached to pollster for the whole run.
-    perf record -q -e cpu-clock -F 4000 ${PERF_CALLGRAPH:--g} -p "$pollster_pid" -o "$PERF_OUT" -- sleep "$duration" 2>/dev/null
+    perf record -q -e cpu-clock -F 4000 ${PERF_CALLGRAPH:--g} -p "${pollster2_pid:-$pollster_pid}" -o "$PERF_OUT" -- sleep "$duration" 2>/dev/null
 else
     sleep "$duration"
 fi
 
-metrics=$(curl -fs "http://127.0.0.1:$status_port/metrics")
-read -r utime stime < <(awk '{print $14, $15}' "/proc/$pollster_pid/stat")
-hwm_kb=$(awk '/VmHWM/ {print $2}' "/proc/$pollster_pid/status")
-rss_kb=$(awk '/VmRSS/ {print $2}' "/proc/$pollster_pid/status")
-kill -TERM "$pollster_pid"; wait "$pollster_pid" || true; pollster_pid=""
+# report PID STATUS_PORT VIA: stops the pollster PID and prints its figures.
+report() {
+local pid=$1 sport=$2 via=$3
+metrics=$(curl -fs "http://127.0.0.1:$sport/metrics")
+read -r utime stime < <(awk '{print $14, $15}' "/proc/$pid/stat")
+hwm_kb=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+rss_kb=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
+kill -TERM "$pid"; wait "$pid" || true
 delivered=""
 found=""
 if [ -n "$forward" ]; then
@@ -137,9 +166,13 @@ if [ -n "$forward" ]; then
     curl -fs "http://127.0.0.1:$vm_port/internal/force_flush" >/dev/null
     sleep 2
     found=$(curl -fs "http://127.0.0.1:$vm_port/api/v1/query" \
-        --data-urlencode 'query=sum(count_over_time({__name__=~".+"}[1d]))' |
+        --data-urlencode "query=sum(count_over_time({__name__=~\".+\",via=\"$via\"}[1d]))" |
         python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else 0)')
-    echo "forwarding           format vm, compression $compression, spool $([ "$spool" = 1 ] && echo on || echo off)"
+    if [ "$via" = vm ]; then
+        echo "forwarding           format vm, compression $compression, spool $([ "$spool" = 1 ] && echo on || echo off)"
+    else
+        echo "forwarding           remote_write (protobuf + snappy), spool $([ "$spool" = 1 ] && echo on || echo off)"
+    fi
     echo "at the last /metrics delivered $delivered samples, pending $pending, spool $spool_bytes bytes"
 fi
 
@@ -178,3 +211,10 @@ print(f"peak RSS             {int(hwm)/1024:.1f} MiB (now {int(rss)/1024:.1f} Mi
 if found:
     print(f"found in VictoriaMetrics {int(float(found))} of {samples} scraped (sum of count_over_time)")
 PY
+}
+if [ -n "$pollster2_pid" ]; then
+    # CPU per million samples is per process: the few ms one runs longer do not matter.
+    report "$pollster2_pid" "$status2_port" remote_write; pollster2_pid=""
+    echo
+fi
+report "$pollster_pid" "$status_port" vm; pollster_pid=""
