@@ -266,6 +266,10 @@ static const struct conf_field global_fields[] = {
        .max = INT64_MAX, .desc = "Default label_name_length_limit of scrape_configs."),
     GL("label_value_length_limit", CONF_FT_INT, label_value_length_limit, .def = "0", .min = 0,
        .max = INT64_MAX, .desc = "Default label_value_length_limit of scrape_configs."),
+    GL("target_limit", CONF_FT_INT, target_limit, .def = "0", .min = 0, .max = INT64_MAX,
+       .desc = "Default target_limit of scrape_configs."),
+    GL("keep_dropped_targets", CONF_FT_INT, keep_dropped_targets, .def = "0", .min = 0,
+       .max = INT64_MAX, .desc = "Default keep_dropped_targets of scrape_configs."),
     CONF_FLDN("scrape_protocols", CONF_FT_STRLIST, struct config_global, scrape_protocols,
               nscrape_protocols, .flags = CONF_F_NONEMPTY,
               .desc = "Default scrape_protocols of scrape_configs."),
@@ -276,16 +280,10 @@ static const struct conf_field global_fields[] = {
 };
 #undef GL
 static const char *const global_unsupported[] = {
-    "scrape_failure_log_file",
-    "extra_scrape_metrics",
-    "target_limit",
-    "keep_dropped_targets",
-    "metric_name_validation_scheme",
-    "metric_name_escaping_scheme",
-    "always_scrape_classic_histograms",
-    "convert_classic_histograms_to_nhcb",
-    "scrape_native_histograms",
-    NULL,
+    "scrape_failure_log_file",          "extra_scrape_metrics",
+    "metric_name_validation_scheme",    "metric_name_escaping_scheme",
+    "always_scrape_classic_histograms", "convert_classic_histograms_to_nhcb",
+    "scrape_native_histograms",         NULL,
 };
 /* Rule evaluation and the PromQL query log: a Prometheus server's, accepted with a warning. */
 static const char *const global_server_only[] = {

@@ -309,6 +309,8 @@ struct config_global {
     int64_t label_value_length_limit;
     char **scrape_protocols;
     size_t nscrape_protocols;
+    int64_t target_limit;         /* 0 = no limit */
+    int64_t keep_dropped_targets; /* 0 = keep every dropped target */
     char *state_dir; /* pollster: where SD keeps its last good lists; NULL = none (see sdcache.h) */
 };
 

@@ -640,6 +640,12 @@ inherit_global(struct conf_ctx *x, struct config_job *job, const struct conf_nod
     if (conf_tree_get(map, "label_value_length_limit") == NULL) {
         pc->label_value_length_limit = g->label_value_length_limit;
     }
+    if (conf_tree_get(map, "target_limit") == NULL) {
+        pc->target_limit = g->target_limit;
+    }
+    if (conf_tree_get(map, "keep_dropped_targets") == NULL) {
+        pc->keep_dropped_targets = g->keep_dropped_targets;
+    }
     if (conf_tree_get(map, "scrape_protocols") == NULL && g->nscrape_protocols > 0) {
         pc->scrape_protocols = calloc(g->nscrape_protocols, sizeof(char *));
         if (pc->scrape_protocols == NULL) {

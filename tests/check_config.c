@@ -946,6 +946,27 @@ START_TEST(test_empty_config)
 }
 END_TEST
 
+/* global's target_limit and keep_dropped_targets are the defaults of every scrape job. */
+START_TEST(test_global_target_limits)
+{
+    struct config *c = load_ok("global: {target_limit: 3, keep_dropped_targets: 5}\n"
+                               "scrape_configs:\n"
+                               "  - job_name: a\n"
+                               "    static_configs: [{targets: ['h:1']}]\n"
+                               "  - job_name: b\n"
+                               "    target_limit: 9\n"
+                               "    keep_dropped_targets: 0\n"
+                               "    static_configs: [{targets: ['h:1']}]\n");
+    const struct job_prom_conf *a = c->jobs[0].opts, *b = c->jobs[1].opts;
+
+    ck_assert_int_eq(a->target_limit, 3);
+    ck_assert_int_eq(a->keep_dropped_targets, 5);
+    ck_assert_int_eq(b->target_limit, 9);
+    ck_assert_int_eq(b->keep_dropped_targets, 0);
+    config_free(c);
+}
+END_TEST
+
 START_TEST(test_scrape_defaults)
 {
     struct config *c = load_ok("scrape_configs:\n"
@@ -1714,6 +1735,7 @@ config_suite(void)
     tc = tcase_create("defaults");
     tcase_add_test(tc, test_empty_config);
     tcase_add_test(tc, test_scrape_defaults);
+    tcase_add_test(tc, test_global_target_limits);
     tcase_add_test(tc, test_timeout_capping);
     tcase_add_test(tc, test_output_defaults);
     tcase_add_test(tc, test_http_output_spool_settings);
