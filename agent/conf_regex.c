@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "conf.h"
+#include "re2ere.h"
 
 /*
  * RE2 (Prometheus, blackbox_exporter) and POSIX ERE (regcomp) agree on the common syntax; the
@@ -308,8 +309,9 @@ regex_too_large(const char *re, uint64_t *cost, char *buf, size_t len)
  * user wrote, and the parenthesis balance is checked so the anchoring cannot change its meaning.
  * The regexes of one load (@x) together stay within REGEX_CONFIG_COST_MAX.
  */
-const char *
-conf_regex_compile(struct conf_ctx *x, const char *re, regex_t **out, char *buf, size_t len)
+/* conf_regex_compile for @re already in ERE. */
+static const char *
+conf_regex_compile_ere(struct conf_ctx *x, const char *re, regex_t **out, char *buf, size_t len)
 {
     regex_t plain;
     const char *why = regex_not_posix(re, buf, len);
@@ -356,4 +358,14 @@ conf_regex_compile(struct conf_ctx *x, const char *re, regex_t **out, char *buf,
     }
     *out = r;
     return NULL;
+}
+
+const char *
+conf_regex_compile(struct conf_ctx *x, const char *re2, regex_t **out, char *buf, size_t len)
+{
+    char *re = re2ere_dup(re2, buf, len);
+    const char *why = re != NULL ? conf_regex_compile_ere(x, re, out, buf, len) : buf;
+
+    free(re);
+    return why;
 }

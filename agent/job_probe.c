@@ -19,6 +19,7 @@
 #include "conf.h"
 #include "conf_http.h"
 #include "conf_targets.h"
+#include "re2ere.h"
 #include "scrape.h"
 #include "strbuf.h"
 
@@ -77,7 +78,12 @@ compile_list(const char *const *src, struct probe_regex **out, size_t *n, const 
         return -ENOMEM;
     }
     for (size_t i = 0; i < count; i++) {
-        int rc = regcomp(&(*out)[i].re, src[i], REG_EXTENDED | REG_NOSUB);
+        char *ere = re2ere_dup(src[i], err, errlen); /* the config's regexes are RE2 */
+        if (ere == NULL) {
+            return -EINVAL;
+        }
+        int rc = regcomp(&(*out)[i].re, ere, REG_EXTENDED | REG_NOSUB);
+        free(ere);
         if (rc != 0) {
             char msg[128];
             regerror(rc, &(*out)[i].re, msg, sizeof(msg));

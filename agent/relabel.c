@@ -17,6 +17,7 @@
 #include <wctype.h>
 
 #include "md5.h"
+#include "re2ere.h"
 
 #define RELABEL_STACK_BUF 1024
 #define RELABEL_STACK_GROUPS 32
@@ -311,7 +312,7 @@ relabel_rule_make(struct relabel_rule *r, const struct relabel_spec *s, char *er
 {
     bool oom = false;
     const char *key, *why;
-    char *anchored;
+    char *anchored, *ere;
     int rc;
 
     memset(r, 0, sizeof(*r));
@@ -341,23 +342,31 @@ relabel_rule_make(struct relabel_rule *r, const struct relabel_spec *s, char *er
     if (oom) {
         goto nomem;
     }
-    anchored = malloc(strlen(r->regex_text) + 5);
+    ere = re2ere_dup(r->regex_text, err, errlen);
+    if (ere == NULL) {
+        relabel_rule_release(r);
+        return strcmp(err, "out of memory") == 0 ? -ENOMEM : -EINVAL;
+    }
+    anchored = malloc(strlen(ere) + 5);
     if (anchored == NULL) {
+        free(ere);
         goto nomem;
     }
-    sprintf(anchored, "^(%s)$", r->regex_text);
+    sprintf(anchored, "^(%s)$", ere);
     rc = regcomp(&r->re, anchored, REG_EXTENDED);
     free(anchored);
     if (rc != 0) {
         char msg[128];
         regerror(rc, &r->re, msg, sizeof(msg));
         snprintf(err, errlen, "invalid regex \"%s\": %s", r->regex_text, msg);
+        free(ere);
         relabel_rule_release(r);
         return -EINVAL;
     }
     r->compiled = true;
     r->ngroups = r->re.re_nsub + 1;
-    literals_build(r, r->regex_text);
+    literals_build(r, ere);
+    free(ere);
     return 0;
 nomem:
     snprintf(err, errlen, "out of memory");

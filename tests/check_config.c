@@ -380,14 +380,14 @@ static const struct invalid_case {
      "        action: drop\n",
      {"pollster.yaml:5:16: invalid regex \"(\" in scrape_configs[0].metric_relabel_configs[0]: "
       "Unmatched ( or \\("}},
-    {"RE2-only regex escape",
+    {"regex escape with no POSIX spelling",
      "scrape_configs:\n"
      "  - job_name: node\n"
      "    metric_relabel_configs:\n"
-     "      - {source_labels: [__name__], regex: 'go_\\d+', action: keep}\n",
-     {"pollster.yaml:4:44: invalid regex \"go_\\d+\" in "
-      "scrape_configs[0].metric_relabel_configs[0]: \\d is not supported in POSIX extended regular "
-      "expressions (use [0-9])"}},
+     "      - {source_labels: [__name__], regex: 'go_\\pL+', action: keep}\n",
+     {"pollster.yaml:4:44: invalid regex \"go_\\pL+\" in "
+      "scrape_configs[0].metric_relabel_configs[0]: \\p is not supported in POSIX extended regular "
+      "expressions (no Unicode classes)"}},
     {"RE2-only regex flags",
      "scrape_configs:\n"
      "  - job_name: node\n"

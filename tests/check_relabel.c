@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "md5.h"
+#include "re2ere.h"
 #include "relabel.h"
 
 static struct arena arena;
@@ -285,6 +286,23 @@ static const struct rcase cases[] = {
      1,
      L("a", "1"),
      {NULL}},
+    /* RE2 escapes, as pasted from prometheus.yml (re2ere.c spells them in ERE) */
+    {"replace: \\d and \\w as RE2 means them",
+     {R(.action = RELABEL_REPLACE, .src = {"__address__"}, .regex = "(\\w+):\\d+",
+        .target = "host")},
+     1,
+     L("__address__", "node1:9100"),
+     L("__address__", "node1:9100", "host", "node1")},
+    {"keep: [\\w.\\-]+ inside brackets matches no backslash",
+     {R(.action = RELABEL_KEEP, .src = {"a"}, .regex = "[\\w.\\-]+")},
+     1,
+     L("a", "x\\y"),
+     {"DROPPED"}},
+    {"keep: \\s and \\S",
+     {R(.action = RELABEL_KEEP, .src = {"a"}, .regex = "\\S+\\s\\S+")},
+     1,
+     L("a", "b c"),
+     L("a", "b c")},
 };
 
 static int
@@ -426,6 +444,47 @@ static const struct {
     {{.action = RELABEL_KEEP}, NULL, NULL},
     {{.action = RELABEL_DROP, .target_label = "x"}, NULL, NULL},
 };
+
+/* RE2 to ERE: what is spelt, and what is refused with its reason. */
+START_TEST(test_re2ere)
+{
+    static const struct {
+        const char *re2, *ere, *err;
+    } t[] = {
+        {"go_.*", "go_.*", NULL},
+        {"(\\w+):\\d+", "([0-9A-Za-z_]+):[0-9]+", NULL},
+        {"\\D\\W\\S", "[^0-9][^0-9A-Za-z_][^\t\n\f\r ]", NULL},
+        {"a\\sb", "a[\t\n\f\r ]b", NULL},
+        {"[\\w.\\-]+", "[0-9A-Za-z_.-]+", NULL},
+        {"[\\]a]", "[]a]", NULL},
+        {"[^\\^x]", "[^x^]", NULL},
+        {"[\\^]", "\\^", NULL},
+        {"[[:alpha:]\\d]", "[[:alpha:]0-9]", NULL},
+        {"a\\.b\\/c\\-d", "a\\.b/c-d", NULL},
+        {"\\t\\n", "\t\n", NULL},
+        {"\\bword\\B", "\\bword\\B", NULL},
+        {"[a", "[a", NULL},
+        {"[\\D]", NULL, "\\D inside brackets has no POSIX spelling"},
+        {"\\pL", NULL, "\\p is not supported in POSIX extended regular expressions (no Unicode"},
+        {"\\x41", NULL, "\\x is not supported"},
+        {"a\\", NULL, "trailing backslash"},
+    };
+
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        char err[256] = "";
+        char *got = re2ere_dup(t[i].re2, err, sizeof(err));
+        if (t[i].ere != NULL) {
+            ck_assert_msg(got != NULL && strcmp(got, t[i].ere) == 0, "%s: got %s (%s), want %s",
+                          t[i].re2, got != NULL ? got : "NULL", err, t[i].ere);
+        }
+        else {
+            ck_assert_msg(got == NULL && strstr(err, t[i].err) != NULL, "%s: got %s, error %s",
+                          t[i].re2, got != NULL ? got : "NULL", err);
+        }
+        free(got);
+    }
+}
+END_TEST
 
 START_TEST(test_validate)
 {
@@ -617,6 +676,7 @@ relabel_suite(void)
     tcase_add_loop_test(tc, test_table, 0, (int)(sizeof(cases) / sizeof(cases[0])));
     tcase_add_loop_test(tc, test_validate, 0, (int)(sizeof(validations) / sizeof(validations[0])));
     tcase_add_test(tc, test_md5_rfc1321);
+    tcase_add_test(tc, test_re2ere);
     tcase_add_test(tc, test_long_values_and_many_groups);
     tcase_add_test(tc, test_literal_fast_path);
     tcase_add_test(tc, test_sample_name);
