@@ -152,21 +152,59 @@ bracket(const char *p, struct strbuf *sb, bool *open, char *err, size_t errlen)
 char *
 re2ere_dup(const char *re, char *err, size_t errlen)
 {
-    struct strbuf sb;
+    unsigned *map = NULL;
+    size_t nuser = 0;
+    char *ere = re2ere_dup_groups(re, &map, &nuser, err, errlen);
 
+    free(map);
+    return ere;
+}
+
+/* Notes ERE group @ere as the next RE2 group in @map (grown as needed). false: out of memory. */
+static bool
+map_add(struct strbuf *map, size_t *nuser, unsigned ere)
+{
+    strbuf_append(map, (const char *)&ere, sizeof(ere));
+    (*nuser)++;
+    return !map->oom;
+}
+
+char *
+re2ere_dup_groups(const char *re, unsigned **map, size_t *nuser, char *err, size_t errlen)
+{
+    struct strbuf sb, mb; /* the ERE; the group map (unsigned values) */
+    unsigned nere = 0;    /* ERE groups so far */
+    bool moved = false;   /* a "(?:" group came before an RE2 group */
+
+    *map = NULL;
+    *nuser = 0;
     strbuf_init(&sb);
+    strbuf_init(&mb);
     for (const char *p = re; *p != '\0'; p++) {
         if (*p == '[') {
             bool open = false;
             p = bracket(p, &sb, &open, err, errlen);
             if (p == NULL) {
-                strbuf_release(&sb);
-                return NULL;
+                goto fail;
             }
             if (open) {
                 break;
             }
             continue;
+        }
+        if (*p == '(' && p[1] == '?' && p[2] == ':') {
+            strbuf_putc(&sb, '('); /* an ERE group no replacement can name */
+            nere++;
+            moved = true;
+            p += 2;
+            continue;
+        }
+        if (*p == '(' && p[1] != '?') {
+            nere++;
+            if (!map_add(&mb, nuser, nere)) {
+                snprintf(err, errlen, "out of memory");
+                goto fail;
+            }
         }
         if (*p != '\\') {
             strbuf_append(&sb, p, 1);
@@ -175,8 +213,7 @@ re2ere_dup(const char *re, char *err, size_t errlen)
         char c = p[1], ctl = control_escape(c);
         if (c == '\0') {
             snprintf(err, errlen, "trailing backslash");
-            strbuf_release(&sb);
-            return NULL;
+            goto fail;
         }
         p++;
         switch (c) {
@@ -208,8 +245,7 @@ re2ere_dup(const char *re, char *err, size_t errlen)
             }
             else if (isalnum((unsigned char)c)) {
                 unsupported_escape(c, err, errlen);
-                strbuf_release(&sb);
-                return NULL;
+                goto fail;
             }
             else if (strchr(".[]()*+?{}|^$\\", c) != NULL) {
                 strbuf_append(&sb, p - 1, 2);
@@ -222,9 +258,19 @@ re2ere_dup(const char *re, char *err, size_t errlen)
     }
     if (sb.oom || (sb.data == NULL && strbuf_reserve(&sb, 1) != 0)) {
         snprintf(err, errlen, "out of memory");
-        strbuf_release(&sb);
-        return NULL;
+        goto fail;
+    }
+    if (moved) {
+        *map = (unsigned *)(void *)mb.data; /* strbuf memory is malloc'd: the caller frees it */
+    }
+    else {
+        strbuf_release(&mb);
     }
     sb.data[sb.len] = '\0';
     return sb.data;
+fail:
+    strbuf_release(&sb);
+    strbuf_release(&mb);
+    *nuser = 0;
+    return NULL;
 }

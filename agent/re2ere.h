@@ -18,4 +18,11 @@
  */
 char *re2ere_dup(const char *re, char *err, size_t errlen);
 
+/*
+ * re2ere_dup, and the groups: *@nuser is the number of RE2 capturing groups; when "(?:" groups
+ * moved them, *@map (malloc'd: free it) holds for RE2 group k (1-based) its ERE group number at
+ * index k - 1, else *@map is NULL (RE2 group k is ERE group k).
+ */
+char *re2ere_dup_groups(const char *re, unsigned **map, size_t *nuser, char *err, size_t errlen);
+
 #endif

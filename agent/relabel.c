@@ -290,6 +290,7 @@ relabel_rule_release(struct relabel_rule *r)
     free(r->target_label);
     free(r->replacement);
     free(r->regex_text);
+    free(r->groups);
     if (r->compiled) {
         regfree(&r->re);
     }
@@ -342,7 +343,7 @@ relabel_rule_make(struct relabel_rule *r, const struct relabel_spec *s, char *er
     if (oom) {
         goto nomem;
     }
-    ere = re2ere_dup(r->regex_text, err, errlen);
+    ere = re2ere_dup_groups(r->regex_text, &r->groups, &r->nuser, err, errlen);
     if (ere == NULL) {
         relabel_rule_release(r);
         return strcmp(err, "out of memory") == 0 ? -ENOMEM : -EINVAL;
@@ -469,7 +470,8 @@ join_sources(const struct relabel_rule *r, const struct relabel_set *ls, struct 
  * (POSIX regexes have none: empty); a malformed reference is copied as text.
  */
 static void
-expand(const char *tmpl, const char *src, const regmatch_t *m, size_t ngroups, struct rbuf *out)
+expand(const char *tmpl, const char *src, const regmatch_t *m, const struct relabel_rule *r,
+       struct rbuf *out)
 {
     const char *p = tmpl;
 
@@ -507,9 +509,13 @@ expand(const char *tmpl, const char *src, const regmatch_t *m, size_t ngroups, s
             num = -1;
         }
         p = brace ? e + 1 : e;
-        /* Our group num + 1 is the user's group num (the whole regex is wrapped in one more). */
-        if (num >= 0 && (size_t)num + 1 < ngroups && m[num + 1].rm_so >= 0) {
-            rbuf_put(out, src + m[num + 1].rm_so, (size_t)(m[num + 1].rm_eo - m[num + 1].rm_so));
+        /* The user's group num is our group num + 1 (the whole regex is wrapped in one more),
+           unless "(?:" groups before it moved it. */
+        if (num >= 0 && (size_t)num <= r->nuser) {
+            size_t g = num == 0 || r->groups == NULL ? (size_t)num + 1 : r->groups[num - 1] + 1;
+            if (g < r->ngroups && m[g].rm_so >= 0) {
+                rbuf_put(out, src + m[g].rm_so, (size_t)(m[g].rm_eo - m[g].rm_so));
+            }
         }
     }
 }
@@ -759,7 +765,7 @@ map_labels(const struct relabel_rule *r, struct relabel_set *ls, struct arena *a
             continue;
         }
         rbuf_init(&out, sbuf, sizeof(sbuf), a);
-        expand(r->replacement, order[i]->name, m, r->ngroups, &out);
+        expand(r->replacement, order[i]->name, m, r, &out);
         if (out.fail) {
             return false;
         }
@@ -820,8 +826,8 @@ apply_rule(const struct relabel_rule *r, struct relabel_set *ls, struct arena *a
         }
         rbuf_init(&tgt, tbuf, sizeof(tbuf), a);
         rbuf_init(&res, rbufs, sizeof(rbufs), a);
-        expand(r->target_label, val.p, m, r->ngroups, &tgt);
-        expand(r->replacement, val.p, m, r->ngroups, &res);
+        expand(r->target_label, val.p, m, r, &tgt);
+        expand(r->replacement, val.p, m, r, &res);
         if (tgt.fail || res.fail) {
             return -1;
         }

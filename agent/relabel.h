@@ -58,8 +58,10 @@ struct relabel_rule {
     char *replacement;  /* owned; default "$1" */
     char *regex_text;   /* owned: as written, for messages */
     uint64_t modulus;   /* hashmod: > 0 */
-    regex_t re;         /* anchored ^(regex)$: the user's group N is our group N + 1 */
-    size_t ngroups;     /* the user's groups + 1 (group 0 = the whole match) */
+    regex_t re;         /* anchored ^(regex)$: the user's group N is our group N + 1 ... */
+    unsigned *groups;   /* owned; ... or, with "(?:" groups before it, our group groups[N-1] + 1 */
+    size_t nuser;       /* the user's capturing groups */
+    size_t ngroups;     /* our groups + 1 (group 0 = the whole match): regexec's nmatch */
     bool compiled;
 };
 

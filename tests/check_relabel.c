@@ -298,6 +298,18 @@ static const struct rcase cases[] = {
      1,
      L("a", "x\\y"),
      {"DROPPED"}},
+    {"replace: (?:...) groups do not count, as in RE2 (Prometheus' port rewrite)",
+     {R(.action = RELABEL_REPLACE, .src = {"__address__", "port"},
+        .regex = "([^:]+)(?::\\d+)?;(\\d+)", .repl = "$1:$2", .target = "__address__")},
+     1,
+     L("__address__", "10.0.0.1:8080", "port", "9102"),
+     L("__address__", "10.0.0.1:9102", "port", "9102")},
+    {"replace: (?:...) without the optional part; ${2} braces",
+     {R(.action = RELABEL_REPLACE, .src = {"__address__", "port"},
+        .regex = "([^:]+)(?::\\d+)?;(\\d+)", .repl = "${1}:${2}", .target = "__address__")},
+     1,
+     L("__address__", "host", "port", "9102"),
+     L("__address__", "host:9102", "port", "9102")},
     {"keep: \\s and \\S",
      {R(.action = RELABEL_KEEP, .src = {"a"}, .regex = "\\S+\\s\\S+")},
      1,
@@ -464,6 +476,8 @@ START_TEST(test_re2ere)
         {"\\t\\n", "\t\n", NULL},
         {"\\bword\\B", "\\bword\\B", NULL},
         {"[a", "[a", NULL},
+        {"(?:a|b)(c)", "(a|b)(c)", NULL},
+        {"\\(?:x", "\\(?:x", NULL},
         {"[\\D]", NULL, "\\D inside brackets has no POSIX spelling"},
         {"\\pL", NULL, "\\p is not supported in POSIX extended regular expressions (no Unicode"},
         {"\\x41", NULL, "\\x is not supported"},
@@ -483,6 +497,30 @@ START_TEST(test_re2ere)
         }
         free(got);
     }
+}
+END_TEST
+
+/* The group map: RE2 group k is ERE group map[k - 1] once "(?:" groups moved it. */
+START_TEST(test_re2ere_groups)
+{
+    unsigned *map = NULL;
+    size_t n = 0;
+    char err[128];
+    char *ere = re2ere_dup_groups("(a)(?:b(c))(?:d)(e)[(]", &map, &n, err, sizeof(err));
+
+    ck_assert_ptr_nonnull(ere);
+    ck_assert_str_eq(ere, "(a)(b(c))(d)(e)[(]");
+    ck_assert_uint_eq(n, 3);
+    ck_assert_ptr_nonnull(map);
+    ck_assert_uint_eq(map[0], 1);
+    ck_assert_uint_eq(map[1], 3);
+    ck_assert_uint_eq(map[2], 5);
+    free(ere);
+    free(map);
+    ere = re2ere_dup_groups("(a)(b)", &map, &n, err, sizeof(err));
+    ck_assert_ptr_null(map); /* no "(?:": RE2 group k is ERE group k */
+    ck_assert_uint_eq(n, 2);
+    free(ere);
 }
 END_TEST
 
@@ -677,6 +715,7 @@ relabel_suite(void)
     tcase_add_loop_test(tc, test_validate, 0, (int)(sizeof(validations) / sizeof(validations[0])));
     tcase_add_test(tc, test_md5_rfc1321);
     tcase_add_test(tc, test_re2ere);
+    tcase_add_test(tc, test_re2ere_groups);
     tcase_add_test(tc, test_long_values_and_many_groups);
     tcase_add_test(tc, test_literal_fast_path);
     tcase_add_test(tc, test_sample_name);
