@@ -407,7 +407,7 @@ run_until_requests(size_t requests)
 static void
 write_batch(int n)
 {
-    char name[16][8];
+    char name[16][16];
 
     batch_clear(&b);
     for (int i = 0; i < n && i < 16; i++) {
