@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 # with certificates made at test time).
 pkgs="build-essential autoconf automake pkg-config libevent-dev libcurl4-openssl-dev libjson-c-dev
       libyaml-dev zlib1g-dev libc-ares-dev check mandoc victoria-metrics openssl nghttp2-server prometheus
-      libsnappy-dev libprotobuf-c-dev protobuf-c-compiler"
+      libsnappy-dev libprotobuf-c-dev protobuf-c-compiler prometheus-blackbox-exporter"
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     export DEBIAN_FRONTEND=noninteractive
     # shellcheck disable=SC2086
@@ -21,6 +21,8 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         systemctl stop victoria-metrics >/dev/null 2>&1 || true
         pkill -f '^/usr/bin/victoria-metrics' >/dev/null 2>&1 || true
         systemctl stop prometheus >/dev/null 2>&1 || true
+        systemctl stop prometheus-blackbox-exporter >/dev/null 2>&1 || true
+        pkill -f '^/usr/bin/prometheus-blackbox-exporter' >/dev/null 2>&1 || true
     }
 fi
 autoreconf -fi
