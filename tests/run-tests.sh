@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # (tests/check_docs.sh), openssl and nghttp2-server (tests/check_auth_tls: s_server and nghttpd
 # with certificates made at test time).
 pkgs="build-essential autoconf automake pkg-config libevent-dev libcurl4-openssl-dev libjson-c-dev
-      libyaml-dev zlib1g-dev libc-ares-dev check mandoc victoria-metrics openssl nghttp2-server prometheus
+      libyaml-dev zlib1g-dev libc-ares-dev libssl-dev check mandoc victoria-metrics openssl nghttp2-server prometheus
       libsnappy-dev libprotobuf-c-dev protobuf-c-compiler prometheus-blackbox-exporter"
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     export DEBIAN_FRONTEND=noninteractive
