@@ -56,6 +56,7 @@ struct probe {
     bool ip_fallback;
     struct strbuf resp_body; /* owned: only filled when body regexes are set */
     struct probe_tls tls;    /* this run's handshake */
+    struct probe_conn conn;  /* this run's address */
 };
 
 static void
@@ -248,7 +249,7 @@ probe_prepare(void *state, CURL *easy, struct batch *b)
 
     strbuf_reset(&p->resp_body);
     probe_tls_prepare(&p->tls, easy); /* no OpenSSL backend: no TLS metrics */
-    probe_conn_prepare(easy, p->preferred_ip, p->ip_fallback);
+    probe_conn_prepare(&p->conn, easy, p->preferred_ip, p->ip_fallback);
     curl_easy_setopt(easy, CURLOPT_FILETIME, 1L);
     if (p->body != NULL) {
         curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(p->body));
@@ -475,7 +476,7 @@ probe_finish(void *state, const struct scrape_result *res, CURL *easy, struct ba
     batch_add(b, "probe_success", SAMPLE_GAUGE, b->ok ? 1 : 0, 0);
     batch_add(b, "probe_duration_seconds", SAMPLE_GAUGE, total > 0 ? secs(total) : res->duration_s,
               0);
-    probe_conn_add(easy, b);
+    probe_conn_add(&p->conn, easy, b);
     batch_add(b, "probe_http_status_code", SAMPLE_GAUGE, (double)res->http_status, 0);
     batch_add(b, "probe_http_content_length", SAMPLE_GAUGE, (double)clen, 0);
     batch_add(b, "probe_http_uncompressed_body_length", SAMPLE_GAUGE, (double)res->body_bytes, 0);

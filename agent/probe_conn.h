@@ -17,19 +17,28 @@
 
 enum probe_conn_ip { PROBE_CONN_IP6 = 0, PROBE_CONN_IP4 }; /* blackbox_exporter's default: ip6 */
 
+/* The address a probe's transfer last tried to connect to (also when the connect failed). */
+struct probe_conn {
+    int family; /* AF_INET, AF_INET6; 0: no connect attempted */
+    unsigned char addr[16];
+};
+
 /* FNV-1a, 32 bits, of @len bytes of @s. */
 uint32_t probe_conn_fnv32a(const char *s, size_t len);
 
 /*
- * Restricts @easy to @preferred's family when @fallback is false; with fallback libcurl tries
- * both families (happy eyeballs) as blackbox_exporter falls back to the other one.
+ * Resets @c and has @easy record in it each address it opens a socket for (@c must live until
+ * the transfer is done). Restricts @easy to @preferred's family when @fallback is false; with
+ * fallback libcurl tries both families (happy eyeballs) as blackbox_exporter falls back to the
+ * other one.
  */
-void probe_conn_prepare(CURL *easy, enum probe_conn_ip preferred, bool fallback);
+void probe_conn_prepare(struct probe_conn *c, CURL *easy, enum probe_conn_ip preferred,
+                        bool fallback);
 
 /*
- * Adds probe_dns_lookup_time_seconds, and when an address was reached, probe_ip_protocol and
- * probe_ip_addr_hash, to @b.
+ * Adds probe_dns_lookup_time_seconds, and when a connect was attempted (refused too, as
+ * blackbox_exporter reports it after resolving), probe_ip_protocol and probe_ip_addr_hash.
  */
-void probe_conn_add(CURL *easy, struct batch *b);
+void probe_conn_add(const struct probe_conn *c, CURL *easy, struct batch *b);
 
 #endif
