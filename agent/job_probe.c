@@ -124,6 +124,20 @@ compile_one(struct probe_regex *r, const char *src, const char *what, char *err,
     return 0;
 }
 
+/* calloc(@count, @size) into *@out; -ENOMEM with the message in @err. */
+static int
+alloc_array(void *out, size_t count, size_t size, char *err, size_t errlen)
+{
+    void *a = calloc(count, size);
+
+    memcpy(out, &a, sizeof(a));
+    if (a == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    return 0;
+}
+
 static int
 compile_list(const char *const *src, struct probe_regex **out, size_t *n, const char *what,
              char *err, size_t errlen)
@@ -133,13 +147,8 @@ compile_list(const char *const *src, struct probe_regex **out, size_t *n, const 
     while (src != NULL && src[count] != NULL) {
         count++;
     }
-    if (count == 0) {
-        return 0;
-    }
-    *out = calloc(count, sizeof(**out));
-    if (*out == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return -ENOMEM;
+    if (count == 0 || alloc_array(out, count, sizeof(**out), err, errlen) != 0) {
+        return count == 0 ? 0 : -ENOMEM;
     }
     for (size_t i = 0; i < count; i++) {
         int rc = compile_one(&(*out)[i], src[i], what, err, errlen);
@@ -156,13 +165,8 @@ compile_header_rules(const struct job_probe_header_match *src, size_t count,
                      struct probe_header_rule **out, size_t *n, const char *what, char *err,
                      size_t errlen)
 {
-    if (count == 0) {
-        return 0;
-    }
-    *out = calloc(count, sizeof(**out));
-    if (*out == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return -ENOMEM;
+    if (count == 0 || alloc_array(out, count, sizeof(**out), err, errlen) != 0) {
+        return count == 0 ? 0 : -ENOMEM;
     }
     for (size_t i = 0; i < count; i++) {
         struct probe_header_rule *r = &(*out)[i];

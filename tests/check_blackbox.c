@@ -118,22 +118,6 @@ write_file(const char *path, const char *text)
     ck_assert_int_eq(fclose(f), 0);
 }
 
-/* Something accepts TCP connections on 127.0.0.1:@port. */
-static bool
-port_open(unsigned port)
-{
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    bool ok;
-
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ok = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-    if (fd >= 0) {
-        close(fd);
-    }
-    return ok;
-}
-
 static int tls_stdin[2] = {-1, -1};
 
 /* openssl s_server -WWW (serving @dir's files, so both sides get the same body) on a free port with
@@ -171,11 +155,11 @@ tls_server_start(void)
         _exit(127);
     }
     close(tls_stdin[0]);
-    for (int i = 0; i < 500 && !port_open(tls_port); i++) {
+    for (int i = 0; i < 500 && !testproc_port_open(tls_port); i++) {
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
-    ck_assert_msg(port_open(tls_port), "openssl s_server did not start on %u", tls_port);
+    ck_assert_msg(testproc_port_open(tls_port), "openssl s_server did not start on %u", tls_port);
     return pid;
 }
 
