@@ -700,6 +700,25 @@ invalid_rc:
     return rc;
 }
 
+uint64_t
+engine_outputs_dropped(const struct engine *e)
+{
+    uint64_t n = 0;
+
+    for (size_t i = 0; i < e->noutputs; i++) {
+        const struct output *o = &e->outputs[i].out;
+        struct output_stats st;
+        memset(&st, 0, sizeof(st));
+        if (o->ops->stats != NULL) {
+            o->ops->stats(o->state, &st);
+        }
+        for (int d = 0; d < OUTPUT_DROP__COUNT; d++) {
+            n += st.dropped[d];
+        }
+    }
+    return n;
+}
+
 void
 engine_set_drain_timeout(struct engine *e, int64_t ms)
 {

@@ -57,6 +57,12 @@ int engine_add_target(struct engine *e, const struct target_spec *spec, char *er
  */
 int engine_run_once(struct engine *e);
 
+/*
+ * Samples the outputs dropped so far, every reason together (a sink's 4xx, a full queue, data
+ * still in memory when a --once run ended without a spool, ...).
+ */
+uint64_t engine_outputs_dropped(const struct engine *e);
+
 /* How long a --once run waits for its outputs to deliver (default 5 s). */
 void engine_set_drain_timeout(struct engine *e, int64_t ms);
 

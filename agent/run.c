@@ -680,7 +680,14 @@ run_main(const struct run_opts *o, bool *forked_parent)
     if (o->once) {
         engine_set_drain_timeout(e, drain);
         int failed = engine_run_once(e);
+        uint64_t dropped = engine_outputs_dropped(e);
         exit_code = failed == 0 && sd_failed == 0 ? RUN_EXIT_OK : RUN_EXIT_FAILED;
+        /* Lost data outranks a failed run: a cron job must notice it above all. */
+        if (dropped > 0) {
+            log_err("once: the outputs dropped %llu samples; exiting with %d",
+                    (unsigned long long)dropped, RUN_EXIT_DROPPED);
+            exit_code = RUN_EXIT_DROPPED;
+        }
     }
     else {
         exit_code = engine_run(e, drain) == 0 ? RUN_EXIT_OK : RUN_EXIT_FAILED;
