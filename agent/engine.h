@@ -133,11 +133,12 @@ struct engine_target_info {
 
     /* The last finished run. */
     enum engine_health health;
-    int64_t last_ts_ms;      /* wall-clock start, ms since the epoch; 0 = never ran */
-    double last_duration_s;  /* 0 when never ran */
-    size_t last_samples;     /* samples it delivered, synthetic series included */
-    enum reason last_reason; /* why it failed; REASON_NONE unless health is DOWN */
-    const char *last_error;  /* borrowed: the error text; "" unless it failed */
+    int64_t last_ts_ms;       /* wall-clock start, ms since the epoch; 0 = never ran */
+    double last_duration_s;   /* 0 when never ran */
+    size_t last_samples;      /* samples it delivered, synthetic series included */
+    enum reason last_reason;  /* why it failed; REASON_NONE unless health is DOWN */
+    const char *last_error;   /* borrowed: the error text; "" unless it failed */
+    const char *last_warning; /* borrowed: the kind's warning (json: absent paths); "" = none */
 
     /* The schedule. */
     int64_t next_ts_ms;       /* wall-clock time of the next tick; 0 = none (once, draining) */
