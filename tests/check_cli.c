@@ -268,7 +268,7 @@ static const struct {
      "pollster: --target: invalid URL \"ftp://127.0.0.1/\": only http and https are allowed\n"},
     {{"--once", "--target", "http://", NULL}, NULL},
     {{"--once", "--kind", "nope", "--target", "http://127.0.0.1/", NULL},
-     "pollster: unknown --kind \"nope\" (available: prometheus, probe, json)\n"},
+     "pollster: unknown --kind \"nope\" (available: prometheus, probe, json, tcp)\n"},
     {{"--log-level", "loud", NULL},
      "pollster: --log-level: invalid level \"loud\" (error, warn, info, debug) (see pollster "
      "--help)\n"},

@@ -3,7 +3,7 @@
  * whose results go to an http output. The sink (tests/mock_sink.c, served by a forked child on
  * its own loop) answers the first request 400 and later ones 200: the first run must exit 3
  * (RUN_EXIT_DROPPED, pollster(8)) and say so on stderr; the second, delivered, exits 0; a run
- * with a failed probe and a delivered output exits 1.
+ * with a failed probe and a delivered output exits 1. And --kind tcp with HOST:PORT targets.
  */
 #include "build-config.h"
 
@@ -128,6 +128,31 @@ START_TEST(test_once_exit_dropped)
 }
 END_TEST
 
+/* --kind tcp takes HOST:PORT targets: one that listens is up (0), a bad one is a usage error. */
+START_TEST(test_once_kind_tcp)
+{
+    char target[64], log[] = "/tmp/pollster-once-tcp-XXXXXX";
+    unsigned mock_port;
+    int fd = mkstemp(log);
+
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    pid_t mock = mock_server_spawn(&mock_port, 60);
+    ck_assert_int_gt(mock, 0);
+    snprintf(target, sizeof(target), "127.0.0.1:%u", mock_port);
+    char *ok[] = {getenv("POLLSTER_BIN"), "--once", "--kind", "tcp", "--target", target, NULL};
+    ck_assert_int_eq(testproc_wait_exit(testproc_spawn(ok, log), 30), RUN_EXIT_OK);
+    ck_assert(file_has(log, "\"probe_success\",\"labels\":{},\"value\":1"));
+    char *bad[] = {
+        getenv("POLLSTER_BIN"), "--once", "--kind", "tcp", "--target", "127.0.0.1", NULL};
+    unlink(log);
+    ck_assert_int_eq(testproc_wait_exit(testproc_spawn(bad, log), 30), RUN_EXIT_USAGE);
+    ck_assert(file_has(log, "pollster: --target: \"127.0.0.1\": not host:port"));
+    mock_server_stop(mock);
+    unlink(log);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -136,6 +161,7 @@ main(void)
 
     signal(SIGPIPE, SIG_IGN);
     tcase_add_test(tc, test_once_exit_dropped);
+    tcase_add_test(tc, test_once_kind_tcp);
     tcase_set_timeout(tc, 120);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
