@@ -335,7 +335,8 @@ START_TEST(test_target_info)
              "\"kind\":\"probe\",\"scrapeUrl\":\"%s\",\"instance\":\"%s\",\"discoveredLabels\":{},"
              "\"labels\":{},"
              "\"health\":\"unknown\",\"lastScrape\":null,\"lastScrapeDuration\":0,"
-             "\"lastSamples\":0,\"reason\":null,\"lastError\":\"\",\"nextScrape\":null,"
+             "\"lastSamples\":0,\"reason\":null,\"lastError\":\"\",\"lastWarning\":\"\","
+             "\"nextScrape\":null,"
              "\"scrapeInterval\":\"0s\",\"scrapeTimeout\":\"1000ms\",\"inFlight\":false,"
              "\"skippedOverlaps\":0,\"skippedLate\":0}],\"droppedTargets\":[]}}",
              info.display_url, info.instance);
