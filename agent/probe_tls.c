@@ -93,6 +93,9 @@ int
 probe_tls_prepare(struct probe_tls *t, CURL *easy)
 {
     memset(t, 0, sizeof(*t));
+    /* A full handshake every run, as blackbox_exporter does: a resumed session times less and
+     * carries no certificates. */
+    curl_easy_setopt(easy, CURLOPT_SSL_SESSIONID_CACHE, 0L);
     if (curl_easy_setopt(easy, CURLOPT_SSL_CTX_FUNCTION, probe_tls_ctx_cb) != CURLE_OK ||
         curl_easy_setopt(easy, CURLOPT_SSL_CTX_DATA, t) != CURLE_OK) {
         return -ENOTSUP;

@@ -30,8 +30,9 @@ struct probe_tls {
 
 /*
  * Resets @t and asks libcurl to report the handshake of @easy's next connection into it (@t must
- * live until the transfer is done). 0, or -ENOTSUP when libcurl's TLS backend is not OpenSSL
- * (then nothing is recorded and the TLS metrics are left out).
+ * live until the transfer is done), with TLS session resumption off: each run a full handshake. 0,
+ * or -ENOTSUP when libcurl's TLS backend is not OpenSSL (then nothing is recorded and the TLS
+ * metrics are left out).
  */
 int probe_tls_prepare(struct probe_tls *t, CURL *easy);
 

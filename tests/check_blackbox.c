@@ -27,6 +27,9 @@
 #include <json-c/json.h>
 
 #include "config.h"
+#include "engine.h"
+#include "job_probe.h"
+#include "loop.h"
 #include "mock_server.h"
 #include "probe_tcp.h"
 #include "testproc.h"
@@ -435,6 +438,64 @@ START_TEST(test_same_metrics_as_blackbox_exporter)
 }
 END_TEST
 
+/*
+ * Every run of a target reports its TLS facts: the probe's easy handle lives across runs, and a
+ * resumed TLS session would carry no certificates (no probe_ssl_earliest_cert_expiry).
+ */
+START_TEST(test_tls_facts_every_run)
+{
+    struct loop *lp;
+    struct mock_server *mock;
+    struct engine *eng;
+    int pipefd[2];
+    char url[128], err[256];
+    struct probe_opts po;
+    struct probe_tcp_opts to = {.preferred_ip = PROBE_CONN_IP4};
+
+    snprintf(dir, sizeof(dir), "/tmp/pollster-bb-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    pid_t tls = tls_server_start();
+    testutil_once_setup(&lp, &mock, &eng, pipefd);
+    memset(&po, 0, sizeof(po));
+    snprintf(url, sizeof(url), "https://127.0.0.1:%u/page.txt", tls_port);
+    struct target_spec spec = {
+        .job = "https",
+        .url = url,
+        .timeout_ms = 5000,
+        .body_limit = 1 << 20,
+        .fresh_connect = true,
+        .http = {.insecure_skip_verify = true},
+        .kind = &job_probe,
+        .kind_state = job_probe_new(&po, err, sizeof(err)),
+    };
+    ck_assert_int_eq(engine_add_target(eng, &spec, err, sizeof(err)), 0);
+    snprintf(url, sizeof(url), "https://127.0.0.1:%u/", tls_port);
+    spec.job = "tcp_tls";
+    spec.kind = &probe_tcp;
+    spec.kind_state = probe_tcp_new(&to, err, sizeof(err));
+    ck_assert_int_eq(engine_add_target(eng, &spec, err, sizeof(err)), 0);
+    for (int run = 0; run < 2; run++) {
+        ck_assert_int_eq(engine_run_once(eng), 0);
+        json_object *lines = testutil_read_lines(pipefd[0]);
+        ck_assert_uint_eq(json_object_array_length(lines), 2);
+        for (size_t i = 0; i < 2; i++) {
+            json_object *b = json_object_array_get_idx(lines, i);
+            ck_assert_msg(testutil_sample_value(b, "probe_ssl_earliest_cert_expiry", NULL, NULL) >
+                              1e9,
+                          "run %d of %s", run, testutil_str(b, "job"));
+            ck_assert_ptr_nonnull(
+                testutil_find_sample(b, "probe_tls_version_info", "version", "TLS 1.3"));
+        }
+        json_object_put(lines);
+    }
+    testutil_once_teardown(lp, mock, eng, pipefd);
+    close(tls_stdin[1]);
+    kill(tls, SIGTERM);
+    ck_assert_int_ge(testproc_wait_exit(tls, 10), 0);
+    testproc_rmtree(dir);
+}
+END_TEST
+
 /* tcp_probes: host:port targets become connect URLs; the checks name the place and cause. */
 START_TEST(test_tcp_url)
 {
@@ -522,6 +583,7 @@ main(void)
     TCase *tc = tcase_create("compare");
     TCase *tu = tcase_create("config");
     tcase_add_test(tc, test_same_metrics_as_blackbox_exporter);
+    tcase_add_test(tc, test_tls_facts_every_run);
     tcase_set_timeout(tc, 120);
     suite_add_tcase(s, tc);
     tcase_add_test(tu, test_tcp_url);
