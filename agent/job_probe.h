@@ -6,8 +6,8 @@
  * probe_http_content_length, probe_http_uncompressed_body_length, probe_http_redirects,
  * probe_http_ssl, probe_http_version, probe_http_last_modified_timestamp_seconds (when the
  * response has Last-Modified), probe_failed_due_to_regex, and after a TLS handshake
- * probe_tls_version_info, probe_ssl_earliest_cert_expiry and
- * probe_ssl_last_chain_expiry_timestamp_seconds.
+ * probe_tls_version_info, probe_ssl_earliest_cert_expiry,
+ * probe_ssl_last_chain_expiry_timestamp_seconds and probe_ssl_last_chain_info.
  */
 #ifndef POLLSTER_JOB_PROBE_H
 #define POLLSTER_JOB_PROBE_H

@@ -4,9 +4,9 @@
  * completes a TLS handshake) and reports probe_success, probe_duration_seconds,
  * probe_dns_lookup_time_seconds, probe_ip_protocol, probe_ip_addr_hash,
  * probe_failed_due_to_regex (always 0: no query_response) and, after a handshake,
- * probe_tls_version_info, probe_ssl_earliest_cert_expiry and
- * probe_ssl_last_chain_expiry_timestamp_seconds. A failure has the usual reason (dns, connect,
- * tls, timeout) and error text.
+ * probe_tls_version_info, probe_ssl_earliest_cert_expiry,
+ * probe_ssl_last_chain_expiry_timestamp_seconds and probe_ssl_last_chain_info. A failure has
+ * the usual reason (dns, connect, tls, timeout) and error text.
  */
 #ifndef POLLSTER_PROBE_TCP_H
 #define POLLSTER_PROBE_TCP_H

@@ -3,7 +3,9 @@
  * version (probe_tls_version_info{version="TLS 1.3"}), the earliest notAfter over the
  * certificates the peer sent (probe_ssl_earliest_cert_expiry) and the earliest notAfter over the
  * chain the client verified (probe_ssl_last_chain_expiry_timestamp_seconds; Go's zero time,
- * -62135596800, when the peer was not verified, as blackbox_exporter prints it then). Read from
+ * -62135596800, when the peer was not verified, as blackbox_exporter prints it then) and the
+ * leaf certificate's identity (probe_ssl_last_chain_info{fingerprint_sha256, issuer, subject,
+ * subjectalternative}: names in RFC 2253 form, the DNS names comma-separated). Read from
  * OpenSSL through libcurl's CURLOPT_SSL_CTX_FUNCTION: an info callback on the connection's
  * context records the handshake when it completes, before the connection goes away.
  */
@@ -26,6 +28,11 @@ struct probe_tls {
     bool has_expiry;         /* the peer sent at least one certificate */
     int64_t earliest_expiry; /* unix seconds */
     int64_t last_chain_expiry;
+    bool has_leaf;                /* the leaf's identity below is set */
+    char fingerprint[65];         /* SHA-256 of its DER, lower-case hex */
+    char subject[256];            /* RFC 2253 ("CN=example.org,O=Example") */
+    char issuer[256];             /* the same */
+    char subjectalternative[512]; /* its DNS names, comma-separated */
 };
 
 /*
@@ -37,8 +44,9 @@ struct probe_tls {
 int probe_tls_prepare(struct probe_tls *t, CURL *easy);
 
 /*
- * Adds probe_tls_version_info, probe_ssl_earliest_cert_expiry and
- * probe_ssl_last_chain_expiry_timestamp_seconds to @b when a handshake completed.
+ * Adds probe_tls_version_info, probe_ssl_earliest_cert_expiry,
+ * probe_ssl_last_chain_expiry_timestamp_seconds and probe_ssl_last_chain_info to @b when a
+ * handshake completed (label values copied into the batch).
  */
 void probe_tls_add(const struct probe_tls *t, struct batch *b);
 

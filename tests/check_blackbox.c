@@ -3,9 +3,8 @@
  * runs on a free loopback port next to `pollster --once`, both probing the same local targets
  * (an HTTP mock, `openssl s_server -WWW` for HTTPS and TLS, a closed port), and the test compares
  * per target the metric names with their label sets, and the values that must agree (success,
- * status, ssl, version, redirects, lengths, address, TLS version and expiries). Timings are only
- * checked to be present. The one family pollster leaves out, probe_ssl_last_chain_info
- * (certificate fingerprint and names), is listed in `skipped` and in the man page.
+ * status, ssl, version, redirects, lengths, address, TLS version, expiries and the certificate's
+ * fingerprint and names). Timings are only checked to be present.
  * Also: the tcp_probes config (targets, rejected blackbox keys). Exits 77 (skip) without the
  * exporter or openssl; .ci/run installs both.
  */
@@ -76,11 +75,9 @@ static const char *const must_agree[] = {
     "probe_tls_version_info",
     "probe_ssl_earliest_cert_expiry",
     "probe_ssl_last_chain_expiry_timestamp_seconds",
+    "probe_ssl_last_chain_info",
     NULL,
 };
-
-/* Families blackbox_exporter has that pollster does not emit (documented in pollster.yaml.5). */
-static const char *const skipped[] = {"probe_ssl_last_chain_info", NULL};
 
 static bool
 in_list(const char *const *l, const char *name)
@@ -132,8 +129,8 @@ tls_server_start(void)
 
     snprintf(cmd, sizeof(cmd),
              "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
-             "-keyout %s/srv.key -out %s/srv.pem -days 3 -subj /CN=127.0.0.1 "
-             "-addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1",
+             "-keyout %s/srv.key -out %s/srv.pem -days 3 -subj '/O=Pollster Test/CN=127.0.0.1' "
+             "-addext subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:probe.test >/dev/null 2>&1",
              dir, dir);
     ck_assert_msg(system(cmd) == 0, "%s", cmd);
     snprintf(cmd, sizeof(cmd), "%s/page.txt", dir);
@@ -403,9 +400,6 @@ START_TEST(test_same_metrics_as_blackbox_exporter)
         for (size_t j = 0; j < bb.n; j++) {
             const struct series *b = &bb.s[j];
             const struct series *p = set_find(&ps, b->key);
-            if (in_list(skipped, b->name)) {
-                continue;
-            }
             ck_assert_msg(p != NULL, "%s: pollster lacks %s", c->name, b->key);
             if (in_list(must_agree, b->name)) {
                 ck_assert_msg(p->value == b->value, "%s: %s is %.17g, blackbox_exporter: %.17g",
@@ -425,6 +419,13 @@ START_TEST(test_same_metrics_as_blackbox_exporter)
     pollster_set(lines, "https_ca", &ps);
     ck_assert_ptr_nonnull(set_find(&ps, "probe_tls_version_info{version=\"TLS 1.3\"}"));
     ck_assert(set_find(&ps, "probe_ssl_last_chain_expiry_timestamp_seconds")->value > 1e9);
+    bool info = false;
+    for (size_t i = 0; i < ps.n; i++) {
+        info = info || (strcmp(ps.s[i].name, "probe_ssl_last_chain_info") == 0 &&
+                        strstr(ps.s[i].key, "issuer=\"CN=127.0.0.1,O=Pollster Test\"") != NULL &&
+                        strstr(ps.s[i].key, "subjectalternative=\"localhost,probe.test\"") != NULL);
+    }
+    ck_assert_msg(info, "no probe_ssl_last_chain_info with the test certificate's names");
     pollster_set(lines, "tcp_tls", &ps);
     ck_assert(set_find(&ps, "probe_ssl_earliest_cert_expiry")->value > 1e9);
     json_object_put(lines);
