@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Everything the suite uses, so that nothing SKIPs on a fresh machine: the libraries, Check,
-# Debian's victoria-metrics (tests/check_vm), prometheus (tests/check_prom_relabel), mandoc
+# Debian's victoria-metrics (tests/check_vm), prometheus (tests/check_prom_relabel),
+# prometheus-blackbox-exporter (tests/check_blackbox), libssl-dev (probes' TLS facts), mandoc
 # (tests/check_docs.sh), openssl and nghttp2-server (tests/check_auth_tls: s_server and nghttpd
 # with certificates made at test time).
 pkgs="build-essential autoconf automake pkg-config libevent-dev libcurl4-openssl-dev libjson-c-dev
