@@ -39,24 +39,46 @@
 static char dir[64];
 static unsigned mock_port, tls_port, closed_port, bb_port;
 
-/* A probe both sides run: @module is the blackbox module, @target its target= (%M mock port,
- * %T TLS port, %C closed port). */
+/*
+ * A probe both sides run: @prober "http" or "tcp", @target its target (%M mock port, %T TLS port,
+ * %C closed port), and @settings the module's settings, which are also the pollster job's keys
+ * (the names are the same): a YAML flow fragment after "preferred_ip_protocol: ip4" (%D: the
+ * test's directory).
+ */
 struct pcase {
     const char *name;
-    const char *module;
+    const char *prober;
     const char *target;
+    const char *settings;
+    int success; /* the probe_success both must report */
 };
 
 static const struct pcase cases[] = {
-    {"http_ok", "http", "http://127.0.0.1:%M/ok"},
-    {"http_404", "http", "http://127.0.0.1:%M/status/404"},
-    {"http_redirect", "http", "http://127.0.0.1:%M/redirect/2"},
-    {"http_refused", "http", "http://127.0.0.1:%C/"},
-    {"https_insecure", "https_insecure", "https://127.0.0.1:%T/page.txt"},
-    {"https_ca", "https_ca", "https://127.0.0.1:%T/page.txt"},
-    {"tcp_ok", "tcp", "127.0.0.1:%M"},
-    {"tcp_refused", "tcp", "127.0.0.1:%C"},
-    {"tcp_tls", "tcp_tls", "127.0.0.1:%T"},
+    {"http_ok", "http", "http://127.0.0.1:%M/ok", "", 1},
+    {"http_404", "http", "http://127.0.0.1:%M/status/404", "", 0},
+    {"http_redirect", "http", "http://127.0.0.1:%M/redirect/2", "", 1},
+    {"http_refused", "http", "http://127.0.0.1:%C/", "", 0},
+    {"http_lastmod", "http", "http://127.0.0.1:%M/lastmod", "", 1},
+    {"http_post", "http", "http://127.0.0.1:%M/ok",
+     ", method: POST, body: 'x=1', valid_http_versions: [HTTP/1.1], valid_status_codes: [200],"
+     " fail_if_header_not_matches: [{header: X-Absent, regexp: x, allow_missing: true}],"
+     " fail_if_body_not_matches_regexp: ['^hel+o']",
+     1},
+    {"http_header_fail", "http", "http://127.0.0.1:%M/ok",
+     ", fail_if_header_matches: [{header: Content-Type, regexp: 'text/'}]", 0},
+    {"http_body_fail", "http", "http://127.0.0.1:%M/ok", ", fail_if_body_matches_regexp: ['hello']",
+     0},
+    {"http_not_ssl", "http", "http://127.0.0.1:%M/ok", ", fail_if_not_ssl: true", 0},
+    {"http_version_fail", "http", "http://127.0.0.1:%M/ok", ", valid_http_versions: [HTTP/2.0]", 0},
+    {"https_insecure", "http", "https://127.0.0.1:%T/page.txt",
+     ", tls_config: {insecure_skip_verify: true}", 1},
+    {"https_ca", "http", "https://127.0.0.1:%T/page.txt", ", tls_config: {ca_file: %D/srv.pem}", 1},
+    {"https_ssl_fail", "http", "https://127.0.0.1:%T/page.txt",
+     ", fail_if_ssl: true, tls_config: {insecure_skip_verify: true}", 0},
+    {"tcp_ok", "tcp", "127.0.0.1:%M", "", 1},
+    {"tcp_refused", "tcp", "127.0.0.1:%C", "", 0},
+    {"tcp_tls", "tcp", "127.0.0.1:%T", ", tls: true, tls_config: {insecure_skip_verify: true}", 1},
+    {"tcp_tls_ca", "tcp", "127.0.0.1:%T", ", tls: true, tls_config: {ca_file: %D/srv.pem}", 1},
 };
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
 
@@ -76,6 +98,7 @@ static const char *const must_agree[] = {
     "probe_ssl_earliest_cert_expiry",
     "probe_ssl_last_chain_expiry_timestamp_seconds",
     "probe_ssl_last_chain_info",
+    "probe_http_last_modified_timestamp_seconds",
     NULL,
 };
 
@@ -96,7 +119,11 @@ expand(char *out, size_t len, const char *fmt)
     size_t o = 0;
 
     for (const char *p = fmt; *p != '\0' && o + 8 < len; p++) {
-        if (p[0] == '%' && (p[1] == 'M' || p[1] == 'T' || p[1] == 'C')) {
+        if (p[0] == '%' && p[1] == 'D') {
+            o += (size_t)snprintf(out + o, len - o, "%s", dir);
+            p++;
+        }
+        else if (p[0] == '%' && (p[1] == 'M' || p[1] == 'T' || p[1] == 'C')) {
             unsigned port = p[1] == 'M' ? mock_port : p[1] == 'T' ? tls_port : closed_port;
             o += (size_t)snprintf(out + o, len - o, "%u", port);
             p++;
@@ -166,20 +193,19 @@ tls_server_start(void)
 static pid_t
 blackbox_start(void)
 {
-    char cfg[128], text[1024], cfg_arg[160], listen_arg[64], log[128];
+    char cfg[128], text[8192], settings[512], cfg_arg[160], listen_arg[64], log[128];
+    size_t o = 0;
 
     snprintf(cfg, sizeof(cfg), "%s/blackbox.yml", dir);
-    snprintf(text, sizeof(text),
-             "modules:\n"
-             "  http: {prober: http, timeout: 5s, http: {preferred_ip_protocol: ip4}}\n"
-             "  https_insecure: {prober: http, timeout: 5s, http: {preferred_ip_protocol: ip4,"
-             " tls_config: {insecure_skip_verify: true}}}\n"
-             "  https_ca: {prober: http, timeout: 5s, http: {preferred_ip_protocol: ip4,"
-             " tls_config: {ca_file: %s/srv.pem}}}\n"
-             "  tcp: {prober: tcp, timeout: 5s, tcp: {preferred_ip_protocol: ip4}}\n"
-             "  tcp_tls: {prober: tcp, timeout: 5s, tcp: {preferred_ip_protocol: ip4, tls: true,"
-             " tls_config: {insecure_skip_verify: true}}}\n",
-             dir);
+    o += (size_t)snprintf(text + o, sizeof(text) - o, "modules:\n");
+    for (size_t i = 0; i < NCASES; i++) {
+        expand(settings, sizeof(settings), cases[i].settings);
+        o += (size_t)snprintf(
+            text + o, sizeof(text) - o,
+            "  %s: {prober: %s, timeout: 5s, %s: {preferred_ip_protocol: ip4%s}}\n", cases[i].name,
+            cases[i].prober, cases[i].prober, settings);
+    }
+    ck_assert_uint_lt(o, sizeof(text) - 1);
     write_file(cfg, text);
     bb_port = testproc_free_port();
     snprintf(cfg_arg, sizeof(cfg_arg), "--config.file=%s", cfg);
@@ -193,42 +219,27 @@ blackbox_start(void)
     return pid;
 }
 
-/* The pollster config with one job per case, the same settings as the blackbox module. */
+/* The pollster config: one job per case, with the module's settings as its keys. */
 static void
 pollster_config(const char *path)
 {
-    char text[8192], target[256];
+    char text[8192], target[256], settings[512];
     size_t o = 0;
 
     o += (size_t)snprintf(text + o, sizeof(text) - o,
-                          "global: {scrape_interval: 10s, scrape_timeout: 5s}\nprobes:\n");
-    for (size_t i = 0; i < NCASES; i++) {
-        if (strncmp(cases[i].module, "tcp", 3) == 0) {
-            continue;
+                          "global: {scrape_interval: 10s, scrape_timeout: 5s}\n");
+    for (int tcp = 0; tcp < 2; tcp++) {
+        o += (size_t)snprintf(text + o, sizeof(text) - o, "%s:\n", tcp ? "tcp_probes" : "probes");
+        for (size_t i = 0; i < NCASES; i++) {
+            if ((strcmp(cases[i].prober, "tcp") == 0) != tcp) {
+                continue;
+            }
+            expand(target, sizeof(target), cases[i].target);
+            expand(settings, sizeof(settings), cases[i].settings);
+            o += (size_t)snprintf(text + o, sizeof(text) - o,
+                                  "  - {name: %s, %s: ['%s'], preferred_ip_protocol: ip4%s}\n",
+                                  cases[i].name, tcp ? "targets" : "urls", target, settings);
         }
-        expand(target, sizeof(target), cases[i].target);
-        o += (size_t)snprintf(text + o, sizeof(text) - o,
-                              "  - {name: %s, urls: ['%s'], preferred_ip_protocol: ip4%s%s%s}\n",
-                              cases[i].name, target,
-                              strcmp(cases[i].module, "https_insecure") == 0
-                                  ? ", tls_config: {insecure_skip_verify: true}"
-                                  : "",
-                              strcmp(cases[i].module, "https_ca") == 0 ? ", tls_config: {ca_file: "
-                                                                       : "",
-                              strcmp(cases[i].module, "https_ca") == 0 ? "srv.pem}" : "");
-    }
-    o += (size_t)snprintf(text + o, sizeof(text) - o, "tcp_probes:\n");
-    for (size_t i = 0; i < NCASES; i++) {
-        if (strncmp(cases[i].module, "tcp", 3) != 0) {
-            continue;
-        }
-        expand(target, sizeof(target), cases[i].target);
-        o += (size_t)snprintf(text + o, sizeof(text) - o,
-                              "  - {name: %s, targets: ['%s'], preferred_ip_protocol: ip4%s}\n",
-                              cases[i].name, target,
-                              strcmp(cases[i].module, "tcp_tls") == 0
-                                  ? ", tls: true, tls_config: {insecure_skip_verify: true}"
-                                  : "");
     }
     ck_assert_uint_lt(o, sizeof(text) - 1);
     write_file(path, text);
@@ -279,7 +290,7 @@ blackbox_probe(const struct pcase *c, struct series_set *set)
     char target[256], path[512], *body = NULL;
 
     expand(target, sizeof(target), c->target);
-    snprintf(path, sizeof(path), "/probe?module=%s&target=%s", c->module, target);
+    snprintf(path, sizeof(path), "/probe?module=%s&target=%s", c->name, target);
     ck_assert_int_eq(testproc_get(bb_port, path, &body), 200);
     memset(set, 0, sizeof(*set));
     for (char *line = strtok(body, "\n"); line != NULL; line = strtok(NULL, "\n")) {
@@ -410,6 +421,8 @@ START_TEST(test_same_metrics_as_blackbox_exporter)
                               p->value);
             }
         }
+        ck_assert_msg(set_find(&bb, "probe_success")->value == c->success,
+                      "%s: probe_success is not %d", c->name, c->success);
         for (size_t j = 0; j < ps.n; j++) {
             ck_assert_msg(set_find(&bb, ps.s[j].key) != NULL,
                           "%s: pollster has %s, blackbox_exporter does not", c->name, ps.s[j].key);
