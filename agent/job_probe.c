@@ -598,8 +598,13 @@ static const struct conf_field probe_fields[] = {
 #undef SC
 #undef PO
 #undef PON
+/* blackbox_exporter http module keys pollster does not do (see pollster.yaml(5)). */
+static const char *const probe_unsupported[] = {"compression", "skip_resolve_phase_with_proxy",
+                                                NULL};
+
 static const struct conf_section probe_section = {.name = "probes[]",
                                                   CONF_FIELDS(probe_fields),
+                                                  .unsupported = probe_unsupported,
                                                   .opts_off = offsetof(struct config_job, opts),
                                                   .opts_size = sizeof(struct job_probe_conf),
                                                   .check = probe_check};

@@ -568,6 +568,10 @@ START_TEST(test_tcp_config)
     ck_assert_ptr_nonnull(m);
     ck_assert_msg(strstr(m, "query_response") != NULL, "%s", m);
     free(m);
+    m = load_error("probes:\n  - {name: p, urls: ['http://h/'], compression: gzip}\n");
+    ck_assert_ptr_nonnull(m);
+    ck_assert_msg(strstr(m, "compression") != NULL && strstr(m, "not supported") != NULL, "%s", m);
+    free(m);
     m = load_error("probes:\n  - {name: p, urls: ['http://h/'], valid_http_versions: [HTTP/9]}\n");
     ck_assert_ptr_nonnull(m);
     ck_assert_msg(strstr(m, "unknown version \"HTTP/9\"") != NULL, "%s", m);
