@@ -96,6 +96,8 @@ put_target(struct strbuf *sb, const struct engine_target_info *t)
     strbuf_putc(sb, ',');
     put_key(sb, "lastError", t->last_error);
     strbuf_putc(sb, ',');
+    put_key(sb, "lastWarning", t->last_warning);
+    strbuf_putc(sb, ',');
     put_time(sb, "nextScrape", t->next_ts_ms);
     strbuf_printf(sb, ",\"scrapeInterval\":\"%llds\",\"scrapeTimeout\":\"%lldms\"",
                   (long long)(t->interval_ms / 1000), (long long)t->timeout_ms);

@@ -1,6 +1,7 @@
 /*
  * GET /api/v1/targets: the engine's targets as JSON in Prometheus' shape (job, scrapeUrl,
  * discoveredLabels, labels, health, lastScrape, lastScrapeDuration, lastError) plus kind, instance,
+ * lastWarning (what a run that may have succeeded wants seen: a json job's absent paths),
  * reason, nextScrape, inFlight and skipped tick counts: what an operator opens first when something
  * is wrong; and droppedTargets (the targets relabel_configs dropped, with their discoveredLabels).
  * Reads the engine through its read-only target accessors (engine_target_info()).

@@ -70,6 +70,7 @@ struct target {
     enum reason last_reason;
     size_t last_samples;
     char last_error[BATCH_ERROR_MAX];
+    char last_warning[BATCH_ERROR_MAX];
 };
 
 struct engine_output {
@@ -443,6 +444,7 @@ run_finished(struct target *t, struct batch *b)
     t->last_reason = b->reason;
     t->last_samples = b->nsamples;
     memcpy(t->last_error, b->error, sizeof(t->last_error));
+    memcpy(t->last_warning, b->warning, sizeof(t->last_warning));
     add_synthetic(t, b);
     if (t->series != NULL && stale_series_track(t->series, b) != 0) {
         log_err("engine: %s: out of memory: staleness markers of this run may be missing",
@@ -698,6 +700,25 @@ invalid_rc:
         spec->kind->free(spec->kind_state);
     }
     return rc;
+}
+
+uint64_t
+engine_outputs_dropped(const struct engine *e)
+{
+    uint64_t n = 0;
+
+    for (size_t i = 0; i < e->noutputs; i++) {
+        const struct output *o = &e->outputs[i].out;
+        struct output_stats st;
+        memset(&st, 0, sizeof(st));
+        if (o->ops->stats != NULL) {
+            o->ops->stats(o->state, &st);
+        }
+        for (int d = 0; d < OUTPUT_DROP__COUNT; d++) {
+            n += st.dropped[d];
+        }
+    }
+    return n;
 }
 
 void
@@ -1007,6 +1028,7 @@ engine_target_info(const struct engine *e, size_t i, struct engine_target_info *
     out->last_samples = t->last_samples;
     out->last_reason = out->health == ENGINE_HEALTH_DOWN ? t->last_reason : REASON_NONE;
     out->last_error = t->last_error;
+    out->last_warning = t->last_warning;
 
     if (t->sched.ev != NULL && !e->draining) {
         out->next_ts_ms = clock_wall_ms() + (sched_next_at(&t->sched) - clock_mono_ms());

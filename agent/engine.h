@@ -57,6 +57,12 @@ int engine_add_target(struct engine *e, const struct target_spec *spec, char *er
  */
 int engine_run_once(struct engine *e);
 
+/*
+ * Samples the outputs dropped so far, every reason together (a sink's 4xx, a full queue, data
+ * still in memory when a --once run ended without a spool, ...).
+ */
+uint64_t engine_outputs_dropped(const struct engine *e);
+
 /* How long a --once run waits for its outputs to deliver (default 5 s). */
 void engine_set_drain_timeout(struct engine *e, int64_t ms);
 
@@ -127,11 +133,12 @@ struct engine_target_info {
 
     /* The last finished run. */
     enum engine_health health;
-    int64_t last_ts_ms;      /* wall-clock start, ms since the epoch; 0 = never ran */
-    double last_duration_s;  /* 0 when never ran */
-    size_t last_samples;     /* samples it delivered, synthetic series included */
-    enum reason last_reason; /* why it failed; REASON_NONE unless health is DOWN */
-    const char *last_error;  /* borrowed: the error text; "" unless it failed */
+    int64_t last_ts_ms;       /* wall-clock start, ms since the epoch; 0 = never ran */
+    double last_duration_s;   /* 0 when never ran */
+    size_t last_samples;      /* samples it delivered, synthetic series included */
+    enum reason last_reason;  /* why it failed; REASON_NONE unless health is DOWN */
+    const char *last_error;   /* borrowed: the error text; "" unless it failed */
+    const char *last_warning; /* borrowed: the kind's warning (json: absent paths); "" = none */
 
     /* The schedule. */
     int64_t next_ts_ms;       /* wall-clock time of the next tick; 0 = none (once, draining) */

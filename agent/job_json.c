@@ -27,7 +27,9 @@
 
 #include "conf.h"
 #include "conf_http.h"
+#include "clock.h"
 #include "conf_targets.h"
+#include "log.h"
 #include "scrape.h"
 #include "strbuf.h"
 
@@ -70,6 +72,7 @@ struct jj_metric {
     struct jj_label *labels;    /* owned, sorted by name; borrowed by samples like name */
     size_t nlabels;
     bool required;
+    size_t absent; /* absent values in the last run's document */
 };
 
 /* Where the scanner is: outside tokens, or in which token. */
@@ -116,6 +119,8 @@ struct jj_job {
     uint64_t ndigits;               /* digits of its integer part */
     unsigned utf8_need;             /* continuation bytes the current UTF-8 sequence still needs */
     unsigned char utf8_lo, utf8_hi; /* the range of the next continuation byte */
+
+    struct log_limit absent_log; /* the absent paths' log line, rate-limited per target */
 };
 
 /* The walk of one metric's path over a document. */
@@ -1155,6 +1160,52 @@ walk(struct jj_job *j, struct jj_eval *ev, json_object *node, size_t si, size_t 
     leaf(j, ev, node);
 }
 
+/*
+ * Names the paths that had absent values in b->warning ("json: 3 absent values, paths: a.b, c")
+ * and logs it, rate-limited per target: at once when the set of paths changes, then at growing
+ * intervals; one line when nothing is absent any more.
+ */
+static void
+report_absent(struct jj_job *j, struct batch *b, size_t absent)
+{
+    char prefix[256], list[BATCH_ERROR_MAX];
+    size_t o = 0, paths = 0, more = 0;
+    unsigned h = 2166136261u;
+
+    snprintf(prefix, sizeof(prefix), "%s/%s", b->job != NULL ? b->job : "",
+             b->instance != NULL ? b->instance : "");
+    if (absent == 0) {
+        log_release(&j->absent_log, clock_mono_ms(), prefix);
+        return;
+    }
+    list[0] = '\0';
+    for (size_t i = 0; i < j->nmetrics; i++) {
+        const char *path = j->metrics[i].path->text;
+        if (j->metrics[i].absent == 0) {
+            continue;
+        }
+        for (const char *c = path; *c != '\0'; c++) {
+            h = (h ^ (unsigned char)*c) * 16777619u;
+        }
+        /* Room for this path and what comes around it ("json: N absent values, paths: ",
+         * " and N more"). */
+        if (more == 0 && o + strlen(path) + 2 + 80 < sizeof(list)) {
+            o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", paths > 0 ? ", " : "", path);
+        }
+        else {
+            more++;
+        }
+        paths++;
+    }
+    if (more > 0) {
+        snprintf(list + o, sizeof(list) - o, " and %zu more", more);
+    }
+    snprintf(b->warning, sizeof(b->warning), "json: %zu absent value%s, path%s: %s", absent,
+             absent == 1 ? "" : "s", paths == 1 ? "" : "s", list);
+    log_complain(&j->absent_log, clock_mono_ms(), (int)(h & 0x7fffffffu) | 1, prefix, "%s",
+                 b->warning);
+}
+
 /* Walks every metric's path over the document; fails @b on a required miss or OOM. */
 static void
 extract(struct jj_job *j, struct batch *b)
@@ -1180,8 +1231,10 @@ extract(struct jj_job *j, struct batch *b)
         }
         produced += ev.produced;
         absent += ev.absent;
+        j->metrics[i].absent = ev.absent;
     }
     b->samples_scraped = (int64_t)produced;
+    report_absent(j, b, absent);
     if (batch_add(b, JOB_JSON_ABSENT_METRIC, SAMPLE_GAUGE, (double)absent, 0) != 0) {
         batch_fail(b, REASON_INTERNAL, "out of memory");
     }

@@ -8,11 +8,13 @@
 #include "job_json.h"
 #include "job_probe.h"
 #include "job_prom.h"
+#include "probe_tcp.h"
 
 const struct kind *const kinds_table[] = {
     &job_prom_kind,
     &job_probe_kind,
     &job_json_kind,
+    &probe_tcp_kind,
 };
 
 const size_t kinds_count = sizeof(kinds_table) / sizeof(kinds_table[0]);

@@ -33,6 +33,7 @@
 #include "loop.h"
 #include "out_file.h"
 #include "out_stdout.h"
+#include "probe_tcp.h"
 #include "prom_parse.h"
 #include "sample.h"
 #include "setup.h"
@@ -167,11 +168,29 @@ add_target(struct engine *e, const struct run_opts *o, const char *kind, const c
         .http = {.follow_redirects = true, .insecure_skip_verify = o->insecure_skip_verify},
     };
 
+    char *tcp_url = NULL;
+    if (strcmp(kind, "tcp") == 0) { /* host:port, connected through an http(s) URL */
+        const char *why = NULL;
+        if ((tcp_url = probe_tcp_url_dup(url, false, &why)) == NULL) {
+            fprintf(stderr, "pollster: --target: \"%s\": %s\n", url, why);
+            return -EINVAL;
+        }
+        spec.url = url = tcp_url;
+    }
     if (check_url(url, instance, sizeof(instance), err, sizeof(err)) != 0) {
         fprintf(stderr, "pollster: --target: %s\n", err);
+        free(tcp_url);
         return -EINVAL;
     }
-    if (strcmp(kind, "json") == 0) {
+    if (tcp_url != NULL) {
+        struct probe_tcp_opts to = {.preferred_ip = PROBE_CONN_IP6};
+        spec.instance = instance;
+        spec.kind = &probe_tcp;
+        spec.kind_state = probe_tcp_new(&to, err, sizeof(err));
+        spec.fresh_connect = true;
+        spec.http.follow_redirects = false;
+    }
+    else if (strcmp(kind, "json") == 0) {
         spec.instance = instance;
         spec.kind = &job_json;
         spec.kind_state = json_cli_state(o, err, sizeof(err));
@@ -196,9 +215,12 @@ add_target(struct engine *e, const struct run_opts *o, const char *kind, const c
     }
     if (spec.kind_state == NULL) {
         fprintf(stderr, "pollster: %s\n", err);
+        free(tcp_url);
         return -EINVAL;
     }
-    if (engine_add_target(e, &spec, err, sizeof(err)) != 0) {
+    int rc = engine_add_target(e, &spec, err, sizeof(err)); /* copies the URL */
+    free(tcp_url);
+    if (rc != 0) {
         fprintf(stderr, "pollster: %s\n", err);
         return -EINVAL;
     }
@@ -534,6 +556,9 @@ run_main(const struct run_opts *o, bool *forked_parent)
     }
     for (size_t i = 0; i < o->ntargets; i++) {
         char instance[300];
+        if (strcmp(o->kind, "tcp") == 0) { /* HOST:PORT, checked when the target is added */
+            continue;
+        }
         if (check_url(o->targets[i], instance, sizeof(instance), err, sizeof(err)) != 0) {
             fprintf(stderr, "pollster: --target: %s\n", err);
             return RUN_EXIT_USAGE;
@@ -680,7 +705,14 @@ run_main(const struct run_opts *o, bool *forked_parent)
     if (o->once) {
         engine_set_drain_timeout(e, drain);
         int failed = engine_run_once(e);
+        uint64_t dropped = engine_outputs_dropped(e);
         exit_code = failed == 0 && sd_failed == 0 ? RUN_EXIT_OK : RUN_EXIT_FAILED;
+        /* Lost data outranks a failed run: a cron job must notice it above all. */
+        if (dropped > 0) {
+            log_err("once: the outputs dropped %llu samples; exiting with %d",
+                    (unsigned long long)dropped, RUN_EXIT_DROPPED);
+            exit_code = RUN_EXIT_DROPPED;
+        }
     }
     else {
         exit_code = engine_run(e, drain) == 0 ? RUN_EXIT_OK : RUN_EXIT_FAILED;

@@ -18,9 +18,10 @@
 
 /* Exit codes (also documented in pollster(8)). */
 enum run_exit {
-    RUN_EXIT_OK = 0,     /* everything ran; in once mode every run succeeded */
-    RUN_EXIT_FAILED = 1, /* once mode: some run failed; daemon: could not start */
-    RUN_EXIT_USAGE = 2,  /* bad command line or configuration */
+    RUN_EXIT_OK = 0,      /* everything ran; in once mode every run succeeded */
+    RUN_EXIT_FAILED = 1,  /* once mode: some run failed; daemon: could not start */
+    RUN_EXIT_USAGE = 2,   /* bad command line or configuration */
+    RUN_EXIT_DROPPED = 3, /* once mode: an output dropped data (a sink rejected it, ...) */
 };
 
 struct run_opts {

@@ -307,6 +307,7 @@ batch_clear(struct batch *b)
     b->http_status = 0;
     b->reason = REASON_NONE;
     b->error[0] = '\0';
+    b->warning[0] = '\0';
     b->nsamples = 0;
     b->nstale = 0;
     b->samples_scraped = -1;

@@ -101,6 +101,8 @@ struct batch {
     int http_status;    /* 0 when no response */
     enum reason reason; /* REASON_NONE when ok */
     char error[BATCH_ERROR_MAX];
+    /* What a run that may have succeeded wants seen (json: the absent paths); "" = none. */
+    char warning[BATCH_ERROR_MAX];
 
     struct sample *samples; /* owned: array */
     size_t nsamples;

@@ -2,7 +2,8 @@
 # CI stage (Debian 12, as root): build the .deb from a clean clone of this repository with
 # packaging/build-deb.sh (lintian errors fail it), install it with apt, run the installed
 # pollster, purge it and check it is gone. Idempotent: a pollster package left by an earlier
-# run is purged first. Systemd need not be PID 1 (the maintainer scripts cope).
+# run is purged first. Systemd need not be PID 1 (the maintainer scripts cope). Runs on its own
+# on a fresh Debian 12 root: it installs everything it needs (build-essential included).
 #   packaging/ci-deb.sh [OUTDIR]     (OUTDIR keeps the .deb; default /tmp/pollster-deb-out)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,7 +29,8 @@ step "install the packaging tools and the Build-Depends of packaging/debian/cont
 builddeps=$(awk '/^Build-Depends:/ { f = 1; sub(/^Build-Depends:/, ""); print; next }
                  f && /^[ \t]/ { print; next } { f = 0 }' "$top/packaging/debian/control" |
             tr -d '\n' | sed 's/,[[:space:]]*$//')
-apt-get install -y -qq --no-install-recommends dpkg-dev debhelper lintian git >/dev/null
+# build-essential: dpkg-buildpackage insists on it (a fresh root has no compiler either).
+apt-get install -y -qq --no-install-recommends build-essential dpkg-dev debhelper lintian git >/dev/null
 apt-get satisfy -y -qq --no-install-recommends "$builddeps" >/dev/null
 
 step "clean clone of $top in $clone"

@@ -28,6 +28,7 @@
 #include "mock_server.h"
 #include "setup.h"
 #include "strbuf.h"
+#include "testproc.h"
 #include "testutil.h"
 
 static char dir[64];
@@ -49,21 +50,6 @@ slurp(const char *name, char *buf, size_t len)
     size_t n = fread(buf, 1, len - 1, f);
     buf[n] = '\0';
     fclose(f);
-}
-
-static bool
-port_open(unsigned port)
-{
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    bool ok;
-
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ok = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-    if (fd >= 0) {
-        close(fd);
-    }
-    return ok;
 }
 
 /*
@@ -110,11 +96,11 @@ server_start(unsigned *port, const char *const *extra, bool h2)
         _exit(127);
     }
     /* Bounded: openssl listens within milliseconds; 5 s means it failed. */
-    for (int i = 0; i < 500 && !port_open(*port); i++) {
+    for (int i = 0; i < 500 && !testproc_port_open(*port); i++) {
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
-    ck_assert_msg(port_open(*port), "%s did not start on port %u", argv[0], *port);
+    ck_assert_msg(testproc_port_open(*port), "%s did not start on port %u", argv[0], *port);
     return pid;
 }
 

@@ -268,7 +268,7 @@ static const struct {
      "pollster: --target: invalid URL \"ftp://127.0.0.1/\": only http and https are allowed\n"},
     {{"--once", "--target", "http://", NULL}, NULL},
     {{"--once", "--kind", "nope", "--target", "http://127.0.0.1/", NULL},
-     "pollster: unknown --kind \"nope\" (available: prometheus, probe, json)\n"},
+     "pollster: unknown --kind \"nope\" (available: prometheus, probe, json, tcp)\n"},
     {{"--log-level", "loud", NULL},
      "pollster: --log-level: invalid level \"loud\" (error, warn, info, debug) (see pollster "
      "--help)\n"},
@@ -292,7 +292,7 @@ static const struct {
      "\"--status-listen\"?) (see pollster --help)\n"},
     {{"--once", "--kind", "promethues", "--target", "http://127.0.0.1/", NULL},
      "pollster: unknown --kind \"promethues\" (did you mean \"prometheus\"? available: "
-     "prometheus, probe, json)\n"},
+     "prometheus, probe, json, tcp)\n"},
     {{"--once", "--format", "telegarf", "--target", "http://127.0.0.1/", NULL},
      "pollster: unknown --format \"telegarf\" (did you mean \"telegraf\"? available: json, vm, "
      "otlp, telegraf, remote_write)\n"},

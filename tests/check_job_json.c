@@ -19,12 +19,15 @@
 #include <unistd.h>
 
 #include "enc_json.h"
+#include "api_targets.h"
 #include "engine.h"
 #include "job_json.h"
+#include "log.h"
 #include "loop.h"
 #include "mock_server.h"
 #include "out_stdout.h"
 #include "stats.h"
+#include "strbuf.h"
 #include "testutil.h"
 
 /* ---- unit helpers ---- */
@@ -756,6 +759,57 @@ START_TEST(test_required)
 }
 END_TEST
 
+/* Log lines at warn level and above, as the sink received them. */
+static char logged[4096];
+
+static void
+log_capture(enum log_level lvl, const char *line, void *arg)
+{
+    size_t n = strlen(logged);
+
+    (void)arg;
+    if (lvl <= LOG_LVL_WARN) {
+        snprintf(logged + n, sizeof(logged) - n, "%s\n", line);
+    }
+}
+
+/* Which paths were absent: named in the batch's warning and logged, rate-limited. */
+START_TEST(test_absent_paths_named)
+{
+    struct job_json_metric_opts m[] = {
+        {.name = "a", .path = "a", .type = SAMPLE_GAUGE},
+        {.name = "bc", .path = "b.c", .type = SAMPLE_GAUGE},
+        {.name = "x", .path = "list[*].x", .type = SAMPLE_GAUGE, .label = "i"},
+    };
+    void *st = new_state(m, 3);
+
+    log_set_sink(log_capture, NULL);
+    logged[0] = '\0';
+    run_doc(st, &B, "{\"a\":1,\"list\":[{\"x\":1},{},{\"y\":2}]}");
+    ck_assert_msg(B.ok, "%s", B.error);
+    ck_assert(absent(&B) == 3);
+    ck_assert_str_eq(B.warning, "json: 3 absent values, paths: b.c, list[*].x");
+    ck_assert_ptr_nonnull(strstr(logged, "json: 3 absent values, paths: b.c, list[*].x"));
+
+    /* The same again: not logged again (rate-limited), still in the batch. */
+    logged[0] = '\0';
+    run_doc(st, &B, "{\"a\":1,\"list\":[{\"x\":1},{},{\"y\":2}]}");
+    ck_assert_str_eq(B.warning, "json: 3 absent values, paths: b.c, list[*].x");
+    ck_assert_str_eq(logged, "");
+
+    /* Other paths absent: logged at once. */
+    run_doc(st, &B, "{\"b\":{\"c\":2},\"list\":[{\"x\":1}]}");
+    ck_assert_str_eq(B.warning, "json: 1 absent value, path: a");
+    ck_assert_ptr_nonnull(strstr(logged, "json: 1 absent value, path: a"));
+
+    /* Everything there: no warning. */
+    run_doc(st, &B, "{\"a\":0,\"b\":{\"c\":2},\"list\":[]}");
+    ck_assert_str_eq(B.warning, "");
+    log_set_sink(NULL, NULL);
+    job_json.free(st);
+}
+END_TEST
+
 START_TEST(test_http_status_not_parsed)
 {
     struct job_json_metric_opts m = {.name = "v", .path = "a", .type = SAMPLE_GAUGE};
@@ -1175,6 +1229,13 @@ START_TEST(test_es_cluster_health)
     /* 15 samples, json_samples_absent, and the engine's 4 synthetic series. */
     ck_assert_uint_eq(nsamples(b), 15 + 1 + 4);
     json_object_put(lines);
+    /* The targets API names the absent path. */
+    struct strbuf sb;
+    strbuf_init(&sb);
+    api_targets_render(&sb, eng);
+    ck_assert_msg(strstr(sb.data, "\"lastWarning\":\"json: 1 absent value, path: ") != NULL, "%s",
+                  sb.data);
+    strbuf_release(&sb);
 }
 END_TEST
 
@@ -1284,6 +1345,7 @@ job_json_suite(void)
     tc = tcase_create("extract");
     tcase_add_checked_fixture(tc, unit_setup, unit_teardown);
     tcase_add_test(tc, test_wildcard_labels);
+    tcase_add_test(tc, test_absent_paths_named);
     tcase_add_test(tc, test_coercions);
     tcase_add_test(tc, test_huge_numbers);
     tcase_add_test(tc, test_depth_limit);

@@ -22,6 +22,7 @@
 #include "loop.h"
 #include "mock_server.h"
 #include "out_stdout.h"
+#include "probe_conn.h"
 #include "stats.h"
 #include "strbuf.h"
 #include "testutil.h"
@@ -101,9 +102,15 @@ START_TEST(test_probe_ok_fields)
     }
     ck_assert(testutil_sample_value(b, "probe_http_duration_seconds", "phase", "connect") > 0);
     ck_assert(!has_sample(b, "probe_ssl_earliest_cert_expiry"));
-    ck_assert(!has_sample(b, "probe_failed_due_to_regex"));
+    ck_assert(!has_sample(b, "probe_tls_version_info"));
+    ck_assert(testutil_sample_value(b, "probe_failed_due_to_regex", NULL, NULL) == 0);
+    /* blackbox_exporter 0.23 prints 3.668918509e+09 for 127.0.0.1 */
+    ck_assert(testutil_sample_value(b, "probe_ip_addr_hash", NULL, NULL) == 3668918509.0);
+    ck_assert(testutil_sample_value(b, "probe_ip_protocol", NULL, NULL) == 4);
+    double dns = testutil_sample_value(b, "probe_dns_lookup_time_seconds", NULL, NULL);
+    ck_assert(dns >= 0 && dns < 2);
     ck_assert(testutil_sample_value(b, "up", NULL, NULL) == 1);
-    ck_assert(testutil_sample_value(b, "scrape_samples_scraped", NULL, NULL) == 13);
+    ck_assert(testutil_sample_value(b, "scrape_samples_scraped", NULL, NULL) == 17);
     ck_assert(testutil_sample_value(b, "scrape_timeout_seconds", NULL, NULL) == 2);
     json_object_put(lines);
 }
@@ -328,7 +335,8 @@ START_TEST(test_target_info)
              "\"kind\":\"probe\",\"scrapeUrl\":\"%s\",\"instance\":\"%s\",\"discoveredLabels\":{},"
              "\"labels\":{},"
              "\"health\":\"unknown\",\"lastScrape\":null,\"lastScrapeDuration\":0,"
-             "\"lastSamples\":0,\"reason\":null,\"lastError\":\"\",\"nextScrape\":null,"
+             "\"lastSamples\":0,\"reason\":null,\"lastError\":\"\",\"lastWarning\":\"\","
+             "\"nextScrape\":null,"
              "\"scrapeInterval\":\"0s\",\"scrapeTimeout\":\"1000ms\",\"inFlight\":false,"
              "\"skippedOverlaps\":0,\"skippedLate\":0}],\"droppedTargets\":[]}}",
              info.display_url, info.instance);
@@ -365,16 +373,141 @@ START_TEST(test_timeout_over_interval_rejected)
 }
 END_TEST
 
-START_TEST(test_cert_time_parse)
+START_TEST(test_fnv32a)
 {
-    int64_t t;
+    /* FNV-1a 32 reference values (the empty string is the offset basis). */
+    ck_assert_uint_eq(probe_conn_fnv32a("", 0), 2166136261u);
+    ck_assert_uint_eq(probe_conn_fnv32a("a", 1), 0xe40c292cu);
+    ck_assert_uint_eq(probe_conn_fnv32a("\x7f\0\0\x01", 4), 3668918509u); /* 127.0.0.1 */
+}
+END_TEST
 
-    ck_assert_int_eq(job_probe_parse_cert_time("Jan  1 00:00:00 2030 GMT", &t), 0);
-    ck_assert_int_eq(t, 1893456000);
-    ck_assert_int_eq(job_probe_parse_cert_time("Dec 31 23:59:59 2029 GMT", &t), 0);
-    ck_assert_int_eq(t, 1893455999);
-    ck_assert_int_eq(job_probe_parse_cert_time("garbage", &t), -EINVAL);
-    ck_assert_int_eq(job_probe_parse_cert_time("Jan  1 00:00:00 2030 GMT trailing", &t), -EINVAL);
+static json_object *
+batch_for(json_object *lines, const char *url_part)
+{
+    for (size_t i = 0; i < json_object_array_length(lines); i++) {
+        json_object *b = json_object_array_get_idx(lines, i);
+        if (strstr(json_object_get_string(testutil_field(b, "url")), url_part) != NULL) {
+            return b;
+        }
+    }
+    ck_abort_msg("no batch for %s", url_part);
+    return NULL;
+}
+
+static const char *
+error_of(json_object *b)
+{
+    return json_object_get_string(testutil_field(b, "error"));
+}
+
+/* valid_http_versions, fail_if_ssl / fail_if_not_ssl on a plain HTTP/1.1 target. */
+START_TEST(test_probe_version_and_ssl_rules)
+{
+    static const char *const h2[] = {"HTTP/2.0"};
+    static const char *const h11[] = {"HTTP/1.0", "HTTP/1.1"};
+    struct probe_opts po;
+
+    memset(&po, 0, sizeof(po));
+    po.valid_http_versions = h2;
+    po.n_valid_http_versions = 1;
+    add("/text/v2", 2000, &po);
+    po.valid_http_versions = h11;
+    po.n_valid_http_versions = 2;
+    add("/text/v11", 2000, &po);
+    memset(&po, 0, sizeof(po));
+    po.fail_if_not_ssl = true;
+    add("/text/notssl", 2000, &po);
+    memset(&po, 0, sizeof(po));
+    po.fail_if_ssl = true;
+    add("/text/ssl", 2000, &po);
+    ck_assert_int_eq(engine_run_once(eng), 2);
+    json_object *lines = testutil_read_lines(pipefd[0]);
+    ck_assert_str_eq(error_of(batch_for(lines, "/v2")), "HTTP/1.1 is not in valid_http_versions");
+    ck_assert(testutil_sample_value(batch_for(lines, "/v2"), "probe_success", NULL, NULL) == 0);
+    ck_assert(testutil_sample_value(batch_for(lines, "/v11"), "probe_success", NULL, NULL) == 1);
+    ck_assert_str_eq(error_of(batch_for(lines, "/notssl")),
+                     "final request was not over TLS (fail_if_not_ssl)");
+    ck_assert(testutil_sample_value(batch_for(lines, "/ssl"), "probe_success", NULL, NULL) == 1);
+    json_object_put(lines);
+}
+END_TEST
+
+/* fail_if_header_matches / fail_if_header_not_matches, allow_missing. */
+START_TEST(test_probe_header_rules)
+{
+    struct job_probe_header_match text = {"Content-Type", "text/plain", false};
+    struct job_probe_header_match json = {"content-type", "^application/json", false};
+    struct job_probe_header_match missing = {"X-Absent", "x", false};
+    struct job_probe_header_match missing_ok = {"X-Absent", "x", true};
+    struct probe_opts po;
+
+    memset(&po, 0, sizeof(po));
+    po.header_matches = &text;
+    po.n_header_matches = 1;
+    add("/text/hm", 2000, &po);
+    memset(&po, 0, sizeof(po));
+    po.header_not_matches = &json;
+    po.n_header_not_matches = 1;
+    add("/text/hn", 2000, &po);
+    po.header_not_matches = &missing;
+    add("/text/missing", 2000, &po);
+    po.header_not_matches = &missing_ok;
+    add("/text/allowed", 2000, &po);
+    memset(&po, 0, sizeof(po));
+    po.header_matches = &json;
+    po.n_header_matches = 1;
+    add("/text/nomatch", 2000, &po);
+    ck_assert_int_eq(engine_run_once(eng), 3);
+    json_object *lines = testutil_read_lines(pipefd[0]);
+    json_object *b = batch_for(lines, "/hm");
+    ck_assert_str_eq(error_of(b), "fail_if_header_matches: header \"Content-Type\" matched "
+                                  "\"text/plain\"");
+    ck_assert(testutil_sample_value(b, "probe_failed_due_to_regex", NULL, NULL) == 1);
+    ck_assert_str_eq(error_of(batch_for(lines, "/hn")),
+                     "fail_if_header_not_matches: header \"content-type\" did not match "
+                     "\"^application/json\"");
+    ck_assert_str_eq(error_of(batch_for(lines, "/missing")),
+                     "fail_if_header_not_matches: header \"X-Absent\" is missing");
+    b = batch_for(lines, "/allowed");
+    ck_assert(json_object_get_boolean(testutil_field(b, "ok")));
+    ck_assert(testutil_sample_value(b, "probe_failed_due_to_regex", NULL, NULL) == 0);
+    ck_assert(json_object_get_boolean(testutil_field(batch_for(lines, "/nomatch"), "ok")));
+    json_object_put(lines);
+}
+END_TEST
+
+/* method and body go on the wire; ip_protocol_fallback: false with ip6 cannot reach 127.0.0.1. */
+START_TEST(test_probe_method_body_ip)
+{
+    struct probe_opts po;
+
+    memset(&po, 0, sizeof(po));
+    po.method = "PUT";
+    po.body = "payload=1";
+    add("/text/put", 2000, &po);
+    ck_assert_int_eq(engine_run_once(eng), 0);
+    ck_assert_ptr_nonnull(strstr(mock_server_last_headers(mock), "Content-Length: 9\n"));
+    json_object *lines = testutil_read_lines(pipefd[0]);
+    ck_assert(testutil_sample_value(batch_for(lines, "/put"), "probe_success", NULL, NULL) == 1);
+    json_object_put(lines);
+
+    memset(&po, 0, sizeof(po));
+    po.preferred_ip = PROBE_CONN_IP6;
+    po.no_ip_fallback = true;
+    add("/text/ip6only", 2000, &po);
+    memset(&po, 0, sizeof(po));
+    po.preferred_ip = PROBE_CONN_IP4;
+    po.no_ip_fallback = true;
+    add("/text/ip4only", 2000, &po);
+    ck_assert_int_eq(engine_run_once(eng), 1);
+    lines = testutil_read_lines(pipefd[0]);
+    json_object *b = batch_for(lines, "/ip6only");
+    ck_assert(!json_object_get_boolean(testutil_field(b, "ok")));
+    ck_assert(testutil_sample_value(b, "probe_success", NULL, NULL) == 0);
+    ck_assert(
+        testutil_sample_value(batch_for(lines, "/ip4only"), "probe_ip_protocol", NULL, NULL) == 4);
+    json_object_put(lines);
 }
 END_TEST
 
@@ -394,10 +527,13 @@ probe_suite(void)
     tcase_add_test(tc, test_timeout_over_interval_rejected);
     tcase_add_test(tc, test_targets_api);
     tcase_add_test(tc, test_target_info);
+    tcase_add_test(tc, test_probe_version_and_ssl_rules);
+    tcase_add_test(tc, test_probe_header_rules);
+    tcase_add_test(tc, test_probe_method_body_ip);
     tcase_set_timeout(tc, 30);
     suite_add_tcase(s, tc);
     tcase_add_test(tu, test_probe_bad_regex_rejected);
-    tcase_add_test(tu, test_cert_time_parse);
+    tcase_add_test(tu, test_fnv32a);
     suite_add_tcase(s, tu);
     return s;
 }

@@ -170,6 +170,11 @@ mock_cb(struct evhttp_request *req, void *arg)
     else if (strcmp(uri, "/ok") == 0) {
         reply(req, 200, "hello\n");
     }
+    else if (strcmp(uri, "/lastmod") == 0) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Last-Modified",
+                          "Wed, 21 Oct 2015 07:28:00 GMT");
+        reply(req, 200, "hello\n");
+    }
     else if (strcmp(uri, "/simple") == 0) {
         reply(req, 200, "# TYPE up_like gauge\nup_like 1\n");
     }

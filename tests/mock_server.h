@@ -6,6 +6,7 @@
  *
  * Paths:
  *   /ok                 200 "hello\n"
+ *   /lastmod            the same with Last-Modified: Wed, 21 Oct 2015 07:28:00 GMT (1445412480)
  *   /simple             200 "# TYPE up_like gauge\nup_like 1\n" (a tiny exposition)
  *   /status/N           status N with a short body
  *   /hang               never answers

@@ -6,6 +6,8 @@
 #ifndef POLLSTER_TESTS_TESTPROC_H
 #define POLLSTER_TESTS_TESTPROC_H
 
+#include <stdbool.h>
+
 #include <sys/types.h>
 
 /* Monotonic seconds. */
@@ -19,6 +21,8 @@ int testproc_wait_exit(pid_t pid, double secs);
 long testproc_get(unsigned port, const char *path, char **body);
 /* Waits up to @secs for GET @path on @port to answer 200. */
 int testproc_wait_ready(unsigned port, const char *path, double secs);
+/* Something accepts TCP connections on 127.0.0.1:@port now. */
+bool testproc_port_open(unsigned port);
 /* A loopback TCP port nobody listens on now (the test aborts if none can be had). */
 unsigned testproc_free_port(void);
 /* $@env, or @def, when executable; else NULL. */
