@@ -1200,8 +1200,9 @@ report_absent(struct jj_job *j, struct batch *b, size_t absent)
     if (more > 0) {
         snprintf(list + o, sizeof(list) - o, " and %zu more", more);
     }
-    snprintf(b->warning, sizeof(b->warning), "json: %zu absent value%s, path%s: %s", absent,
-             absent == 1 ? "" : "s", paths == 1 ? "" : "s", list);
+    /* list leaves room for the rest (see above); the precision says so to the compiler too */
+    snprintf(b->warning, sizeof(b->warning), "json: %zu absent value%s, path%s: %.*s", absent,
+             absent == 1 ? "" : "s", paths == 1 ? "" : "s", (int)(sizeof(b->warning) - 56), list);
     log_complain(&j->absent_log, clock_mono_ms(), (int)(h & 0x7fffffffu) | 1, prefix, "%s",
                  b->warning);
 }
