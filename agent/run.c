@@ -20,7 +20,7 @@
 #include <curl/curl.h>
 #include <event2/event.h>
 
-#include "api_targets.h"
+#include "clock.h"
 #include "config.h"
 #include "daemon.h"
 #include "enc_json.h"
@@ -42,6 +42,7 @@
 #include "sdwatch.h"
 #include "stats.h"
 #include "status.h"
+#include "status_page.h"
 #include "suggest.h"
 
 void
@@ -214,7 +215,26 @@ struct run_ctx {
     struct event *sd_timer; /* file_sd refresh */
     uint64_t sd_fp;         /* fingerprint of the file_sd files the running targets came from */
     struct sdrun *sd;       /* http_sd and dns_sd refreshers (daemon mode) */
+    struct status_page_view page; /* what the status pages show beyond the engine */
 };
+
+/* The status pages follow the configuration in force and the last reload's outcome. */
+static void
+page_note_reload(struct run_ctx *ctx, const char *why, bool ok, const char *err)
+{
+    if (strcmp(why, "reload") == 0) { /* not the SD refreshes: they re-read the same text */
+        ctx->page.reload_ms = clock_wall_ms();
+        ctx->page.reload_ok = ok;
+        snprintf(ctx->page.reload_error, sizeof(ctx->page.reload_error), "%s", ok ? "" : err);
+        if (ok) {
+            ctx->page.loaded_ms = ctx->page.reload_ms;
+        }
+    }
+    if (ok) {
+        ctx->page.config_text = ctx->config->source;
+        ctx->page.config_len = ctx->config->source_len;
+    }
+}
 
 /* Logs every error of a failed load, one line each. */
 static void
@@ -265,6 +285,7 @@ apply(struct run_ctx *ctx, const char *text, size_t len, const char *why, char *
         snprintf(err, errlen, "%s", errs.n > 0 ? errs.v[0].text : "cannot load the configuration");
         config_errors_release(&errs);
         stats_set_reload(false);
+        page_note_reload(ctx, why, false, err);
         goto done;
     }
     if (text == NULL) {
@@ -277,6 +298,7 @@ apply(struct run_ctx *ctx, const char *text, size_t len, const char *why, char *
         log_err("config: %s failed: %s; keeping the running configuration", why, err);
         config_free(c);
         stats_set_reload(false);
+        page_note_reload(ctx, why, false, err);
         goto done;
     }
     engine_reload_end(ctx->engine, &kept, &added, &removed);
@@ -292,6 +314,7 @@ apply(struct run_ctx *ctx, const char *text, size_t len, const char *why, char *
         sdrun_sync(ctx->sd, c, ctx->opts->only_job);
     }
     stats_set_reload(true);
+    page_note_reload(ctx, why, true, "");
     log_info("config: %s of %s: %zu targets kept, %zu added, %zu removed", why,
              ctx->opts->config_path, kept, added, removed);
     if (notify_enabled()) {
@@ -420,7 +443,9 @@ sd_arm(struct run_ctx *ctx)
 static int
 reload_hook(void *arg, char *err, size_t errlen)
 {
-    return engine_reload(arg, err, errlen);
+    const struct status_page_view *v = arg;
+
+    return engine_reload(v->engine, err, errlen);
 }
 
 /*
@@ -619,11 +644,19 @@ run_main(const struct run_opts *o, bool *forked_parent)
                                           : RUN_DEFAULT_STATUS_LISTEN;
         }
         static const struct status_hooks hooks = {
-            .metrics = engine_render_metrics,
-            .targets = api_targets_render_cb,
+            .metrics = status_page_metrics_cb,
             .reload = reload_hook,
+            .page = status_page_cb,
         };
-        st = status_new(loop_base(l), listen, &hooks, e, err, sizeof(err));
+        ctx.page.engine = e;
+        ctx.page.started_ms = clock_wall_ms();
+        ctx.page.loaded_ms = ctx.page.started_ms;
+        if (ctx.config != NULL) {
+            ctx.page.config_path = o->config_path;
+            ctx.page.config_text = ctx.config->source;
+            ctx.page.config_len = ctx.config->source_len;
+        }
+        st = status_new(loop_base(l), listen, &hooks, &ctx.page, err, sizeof(err));
         if (st == NULL) {
             fprintf(stderr, "pollster: status server: %s\n", err);
             log_err("run: status server: %s", err);
