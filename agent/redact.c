@@ -80,6 +80,83 @@ put_urls_redacted(struct strbuf *sb, const char *s, size_t n)
     strbuf_append(sb, s + run, n - run);
 }
 
+/* Skips a quoted scalar starting at @p (a quote): the position after its closing quote. */
+static const char *
+skip_quoted(const char *p, const char *end)
+{
+    char q = *p++;
+
+    while (p < end && *p != q) {
+        p += *p == '\\' && q == '"' && p + 1 < end ? 2 : 1;
+    }
+    return p < end ? p + 1 : end;
+}
+
+/*
+ * Appends @n bytes of @s with the values of secret keys inside flow mappings
+ * ("{username: u, password: p}", JSON objects) redacted, then URL userinfo.
+ */
+static void
+put_flow_redacted(struct strbuf *sb, const char *s, size_t n)
+{
+    const char *p = s, *end = s + n, *run = s;
+    struct strbuf tmp;
+
+    strbuf_init(&tmp);
+    while (p < end) {
+        if (*p == '"' || *p == '\'') {
+            p = skip_quoted(p, end);
+            continue;
+        }
+        if (*p != '{' && *p != ',') {
+            p++;
+            continue;
+        }
+        const char *k = p + 1;
+        while (k < end && (*k == ' ' || *k == '\t')) {
+            k++;
+        }
+        const char *ks = k, *ke;
+        if (k < end && (*k == '"' || *k == '\'')) {
+            ke = skip_quoted(k, end);
+            ks = k + 1;
+            k = ke;
+            ke--;
+        }
+        else {
+            while (k < end && *k != ':' && *k != ',' && *k != '}' && *k != ' ') {
+                k++;
+            }
+            ke = k;
+        }
+        while (k < end && (*k == ' ' || *k == '\t')) {
+            k++;
+        }
+        if (k >= end || *k != ':' || ke <= ks || !redact_key_is_secret(ks, (size_t)(ke - ks))) {
+            p++;
+            continue;
+        }
+        const char *v = k + 1;
+        while (v < end && (*v == ' ' || *v == '\t')) {
+            v++;
+        }
+        const char *ve = v;
+        if (ve < end && (*ve == '"' || *ve == '\'')) {
+            ve = skip_quoted(ve, end);
+        }
+        while (ve < end && *ve != ',' && *ve != '}') {
+            ve++;
+        }
+        strbuf_append(&tmp, run, (size_t)(v - run));
+        strbuf_puts(&tmp, REDACT_MARK);
+        run = p = ve;
+    }
+    strbuf_append(&tmp, run, (size_t)(end - run));
+    put_urls_redacted(sb, tmp.data != NULL ? tmp.data : "", tmp.len);
+    sb->oom |= tmp.oom;
+    strbuf_release(&tmp);
+}
+
 /* The span of a line's key ("- key: value", "\"key\": value"); false when it has none. */
 static bool
 line_key(const char *p, const char *end, const char **key, size_t *keylen, const char **value)
@@ -167,7 +244,7 @@ redact_yaml(struct strbuf *sb, const char *text, size_t len)
             }
         }
         else {
-            put_urls_redacted(sb, p, (size_t)(le - p));
+            put_flow_redacted(sb, p, (size_t)(le - p));
         }
         if (nl == NULL) {
             break;

@@ -32,7 +32,8 @@ static const char page_css[] =
     "color:#1b1f24;background:#f6f7f9}"
     "header{background:#1f2a37;color:#fff;padding:.6em 1em}"
     "header h1{font-size:1.15em;margin:0 0 .3em}"
-    "nav a{color:#cfe3ff;margin-right:1em;text-decoration:none}"
+    "nav{display:flex;flex-wrap:wrap;gap:.2em 1.1em}"
+    "nav a{color:#cfe3ff;text-decoration:none}"
     "nav a:hover,nav a:focus{text-decoration:underline}"
     "main{padding:0 1em 2em;max-width:80em}"
     "h2{font-size:1.05em;margin:1.4em 0 .5em}"
@@ -42,6 +43,7 @@ static const char page_css[] =
     "th,td{padding:.35em .6em;text-align:left;vertical-align:top;border-top:1px solid #e6e9ed}"
     "thead th{background:#eef1f4;font-weight:600;white-space:nowrap}"
     "tbody th[scope=rowgroup]{background:#f3f5f7}"
+    "td.url{word-break:break-all;min-width:10em}"
     "td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}"
     ".up{color:#116329;font-weight:600}.down{color:#b42318;font-weight:600}"
     ".unknown{color:#6b7280;font-weight:600}"
@@ -229,7 +231,7 @@ put_target_row(struct strbuf *sb, const struct engine_target_info *t, int64_t no
 {
     char a[64], b[64];
 
-    strbuf_puts(sb, "<tr><td>");
+    strbuf_puts(sb, "<tr><td class=\"url\">");
     html_escape(sb, t->display_url);
     if (labels && t->nlabels > 0) {
         strbuf_puts(sb, "<br><span class=\"muted\">");
@@ -239,8 +241,6 @@ put_target_row(struct strbuf *sb, const struct engine_target_info *t, int64_t no
         }
         strbuf_puts(sb, "</span>");
     }
-    strbuf_puts(sb, "</td><td>");
-    html_escape(sb, t->kind);
     strbuf_printf(sb, "</td><td class=\"%s\">%s</td><td>", health_word(t->health),
                   health_word(t->health));
     if (t->health == ENGINE_HEALTH_DOWN) {
@@ -269,6 +269,8 @@ put_target_row(struct strbuf *sb, const struct engine_target_info *t, int64_t no
                   t->last_ts_ms > 0 ? fmt_secs(t->last_duration_s, a, sizeof(a)) : "-",
                   t->last_samples);
     put_history(sb, t);
+    strbuf_puts(sb, "</td><td>");
+    html_escape(sb, t->kind);
     strbuf_puts(sb, "</td></tr>");
 }
 
@@ -285,10 +287,11 @@ put_targets(struct strbuf *sb, const struct engine *e, bool labels)
                   "<div class=\"box\"><table><caption>Targets: %zu (%zu up, %zu down, %zu "
                   "not collected yet)</caption>",
                   c.n, c.up, c.down, c.unknown);
-    strbuf_puts(sb, "<thead><tr><th scope=\"col\">Target</th><th scope=\"col\">Kind</th>"
-                    "<th scope=\"col\">State</th><th scope=\"col\">Reason and error</th>"
+    strbuf_puts(sb, "<thead><tr><th scope=\"col\">Target</th><th scope=\"col\">State</th>"
+                    "<th scope=\"col\">Reason and error</th>"
                     "<th scope=\"col\">Last collection</th><th scope=\"col\">Duration</th>"
-                    "<th scope=\"col\">Samples</th><th scope=\"col\">History</th></tr></thead>");
+                    "<th scope=\"col\">Samples</th><th scope=\"col\">History</th>"
+                    "<th scope=\"col\">Kind</th></tr></thead>");
     if (n == 0) {
         strbuf_puts(sb, "<tbody><tr><td colspan=\"8\" class=\"muted\">No targets.</td></tr>"
                         "</tbody>");
