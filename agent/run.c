@@ -43,6 +43,7 @@
 #include "stats.h"
 #include "status.h"
 #include "status_page.h"
+#include "status_table.h"
 #include "suggest.h"
 
 void
@@ -491,19 +492,23 @@ run_check_config(const char *path)
  * two.
  */
 static int
-add_outputs(struct engine *e, struct loop *l, const struct run_opts *o, const struct config *c)
+add_outputs(struct engine *e, struct loop *l, const struct run_opts *o, const struct config *c,
+            bool table)
 {
     char err[512];
     struct output out = {.ops = &out_stdout_ops};
-    const struct encoder *enc = encoder_find(o->format != NULL ? o->format : "json");
+    const struct encoder *enc = encoder_find(o->format != NULL && !table ? o->format : "json");
 
-    if (o->output_file == NULL && o->format == NULL && c != NULL) {
+    if (o->output_file == NULL && (o->format == NULL || table) && c != NULL) {
         if (setup_outputs(e, l, c, err, sizeof(err)) != 0) {
             fprintf(stderr, "pollster: %s: %s\n", c->path, err);
             log_err("run: %s", err);
             return -EINVAL;
         }
         return 0;
+    }
+    if (table) {
+        return 0; /* the table is printed from the targets after the run */
     }
     if (o->output_file != NULL) {
         out.ops = &out_file_ops;
@@ -537,7 +542,18 @@ run_main(const struct run_opts *o, bool *forked_parent)
 
     *forked_parent = false;
 
-    if (kinds_find(o->kind) == NULL || (o->format != NULL && encoder_find(o->format) == NULL)) {
+    /* --once for people: a table on a terminal (or with --format table), JSON lines otherwise. */
+    bool table_format = o->format != NULL && strcmp(o->format, "table") == 0;
+    bool table =
+        o->once &&
+        (table_format || (o->format == NULL && o->output_file == NULL && isatty(STDOUT_FILENO)));
+    if (table_format && (!o->once || o->output_file != NULL)) {
+        fprintf(stderr, "pollster: --format table is for --once on stdout (the daemon and "
+                        "--output-file write a data stream: JSON lines, e.g. | jq)\n");
+        return RUN_EXIT_USAGE;
+    }
+    if (kinds_find(o->kind) == NULL ||
+        (o->format != NULL && !table_format && encoder_find(o->format) == NULL)) {
         struct strbuf names;
         bool kind = kinds_find(o->kind) == NULL;
         strbuf_init(&names);
@@ -591,6 +607,9 @@ run_main(const struct run_opts *o, bool *forked_parent)
         }
         log_set_target(ctx.config->log.target);
     }
+    if (table && !o->log_level_set) {
+        log_set_level(LOG_LVL_ERR); /* each failure is a row of the table: said once there */
+    }
     if (!o->daemonize && o->pidfile != NULL && !o->once &&
         daemon_pidfile(o->pidfile, err, sizeof(err)) != 0) {
         fprintf(stderr, "pollster: %s\n", err);
@@ -631,7 +650,7 @@ run_main(const struct run_opts *o, bool *forked_parent)
         goto out;
     }
     ctx.engine = e;
-    if (add_outputs(e, l, o, ctx.config) != 0) {
+    if (add_outputs(e, l, o, ctx.config, table) != 0) {
         exit_code = RUN_EXIT_USAGE;
         goto out;
     }
@@ -714,6 +733,14 @@ run_main(const struct run_opts *o, bool *forked_parent)
         engine_set_drain_timeout(e, drain);
         int failed = engine_run_once(e);
         exit_code = failed == 0 && sd_failed == 0 ? RUN_EXIT_OK : RUN_EXIT_FAILED;
+        if (table) {
+            struct strbuf sb;
+            strbuf_init(&sb);
+            status_table_render(&sb, e);
+            fwrite(sb.data != NULL ? sb.data : "", 1, sb.len, stdout);
+            fflush(stdout);
+            strbuf_release(&sb);
+        }
     }
     else {
         exit_code = engine_run(e, drain) == 0 ? RUN_EXIT_OK : RUN_EXIT_FAILED;

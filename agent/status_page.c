@@ -22,6 +22,7 @@
 #include "html.h"
 #include "redact.h"
 #include "stats.h"
+#include "status_table.h"
 #include "units.h"
 
 #define PAGE_REFRESH_MAX_S 3600
@@ -86,19 +87,6 @@ fmt_age(int64_t ms, int64_t now, char *buf, size_t len)
     }
     age = age < 1000 ? 0 : age - age % 1000;
     snprintf(buf, len, "%s ago", age < 1000 ? "<1s" : units_format_duration(age, d, sizeof(d)));
-    return buf;
-}
-
-/* A run duration in one style: "12.3ms", "1.25s". */
-static const char *
-fmt_secs(double s, char *buf, size_t len)
-{
-    if (s < 1) {
-        snprintf(buf, len, "%.3gms", s * 1000);
-    }
-    else {
-        snprintf(buf, len, "%.3gs", s);
-    }
     return buf;
 }
 
@@ -181,7 +169,7 @@ put_history(struct strbuf *sb, const struct engine_target_info *t)
                   "xmlns=\"http://www.w3.org/2000/svg\"><title>",
                   (double)ENGINE_HISTORY * (w + gap), h, (double)ENGINE_HISTORY * (w + gap), h);
     html_escapef(sb, "last %zu runs, %zu failed, longest %s", t->nhistory, failed,
-                 fmt_secs(max, a, sizeof(a)));
+                 status_table_fmt_secs(max, a, sizeof(a)));
     strbuf_puts(sb, "</title>");
     for (size_t i = 0; i < t->nhistory; i++) {
         double bh = max > 0 ? fmax(1, t->history_s[i] / max * h) : 1;
@@ -244,10 +232,12 @@ put_target_row(struct strbuf *sb, const struct engine_target_info *t, int64_t no
     strbuf_printf(sb, "</td><td class=\"%s\">%s</td><td>", health_word(t->health),
                   health_word(t->health));
     if (t->health == ENGINE_HEALTH_DOWN) {
+        char why[BATCH_ERROR_MAX + 64];
+        const char *r = reason_name(t->last_reason);
         strbuf_puts(sb, "<strong>");
-        html_escape(sb, reason_name(t->last_reason));
+        html_escape(sb, r);
         strbuf_puts(sb, "</strong>: <span class=\"err\">");
-        html_escape(sb, t->last_error);
+        html_escape(sb, status_table_why(t, why, sizeof(why)) + strlen(r) + 2);
         strbuf_puts(sb, "</span>");
     }
     else if (t->health == ENGINE_HEALTH_UNKNOWN) {
@@ -266,7 +256,7 @@ put_target_row(struct strbuf *sb, const struct engine_target_info *t, int64_t no
         strbuf_puts(sb, "<span class=\"muted\">never</span>");
     }
     strbuf_printf(sb, "</td><td class=\"num\">%s</td><td class=\"num\">%zu</td><td>",
-                  t->last_ts_ms > 0 ? fmt_secs(t->last_duration_s, a, sizeof(a)) : "-",
+                  t->last_ts_ms > 0 ? status_table_fmt_secs(t->last_duration_s, a, sizeof(a)) : "-",
                   t->last_samples);
     put_history(sb, t);
     strbuf_puts(sb, "</td><td>");

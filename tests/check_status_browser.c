@@ -158,7 +158,7 @@ START_TEST(test_page_in_chromium)
     expect(dom, "Job failing");
     expect(dom, "Job waiting");
     expect(dom, "<td class=\"up\">up</td>");
-    expect(dom, "<strong>connect</strong>: <span class=\"err\">connect: connection refused");
+    expect(dom, "<strong>connect</strong>: <span class=\"err\">connection refused</span>");
     /* the waiting target: its first run is in flight or not due yet, depending on its phase */
     expect(dom, "<td class=\"unknown\">unknown</td><td><span class=\"muted\">");
     expect(dom, "<svg role=\"img\"");

@@ -204,7 +204,7 @@ START_TEST(test_index_page)
     expect(sb.data, "Job db <span class=\"muted\">(0/1 up)</span>");
     expect(sb.data, "<td class=\"up\">up</td>");
     expect(sb.data, "<td class=\"down\">down</td><td><strong>connect</strong>: <span "
-                    "class=\"err\">connect: connection refused</span>");
+                    "class=\"err\">connection refused</span>");
     expect(sb.data, "not collected yet");
     expect(sb.data, "<title>last 1 runs, 0 failed, longest");
     expect(sb.data, "<title>last 1 runs, 1 failed, longest");
