@@ -457,6 +457,10 @@ run_finished(struct target *t, struct batch *b)
                 t->prefix);
     }
     stats_record_run(t->stats, b);
+    log_debug("engine: %s: run %s in %.3gms: HTTP %d, %zu samples%s%s%s%s", t->prefix,
+              b->ok ? "ok" : "failed", b->duration_s * 1000, b->http_status, b->nsamples,
+              b->ok ? "" : ", reason=", b->ok ? "" : reason_name(b->reason),
+              b->ok ? "" : ", error: ", b->ok ? "" : b->error);
     if (!b->ok) {
         log_complain(&t->limit, clock_mono_ms(), (int)b->reason, t->prefix,
                      "run failed: %s reason=%s", b->error, reason_name(b->reason));

@@ -37,6 +37,7 @@ enum {
     OPT_FORMAT,
     OPT_STATUS_LISTEN,
     OPT_LOG_LEVEL,
+    OPT_LOG_FORMAT,
     OPT_SHUTDOWN_TIMEOUT,
     OPT_PARSE,
     OPT_DAEMONIZE,
@@ -63,6 +64,7 @@ static const struct option long_opts[] = {
     {"format", required_argument, NULL, OPT_FORMAT},
     {"status-listen", required_argument, NULL, OPT_STATUS_LISTEN},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
     {"shutdown-timeout", required_argument, NULL, OPT_SHUTDOWN_TIMEOUT},
     {"parse", required_argument, NULL, OPT_PARSE},
     {"daemonize", no_argument, NULL, OPT_DAEMONIZE},
@@ -140,6 +142,7 @@ usage(FILE *f)
             "                              exits once the daemon has started, 1 if it failed\n"
             "      --pidfile FILE          write and lock FILE while running (removed on exit)\n"
             "      --log-level LEVEL       error, warn, info or debug (default info)\n"
+            "      --log-format FORMAT     text, logfmt or json lines on stderr (default text)\n"
             "  -h, --help                  show this help and exit\n"
             "      --help-config           list every config key with its type and default\n"
             "  -V, --version               show the version and exit\n"
@@ -343,6 +346,19 @@ main(int argc, char **argv)
             log_set_level(lvl);
             o.log_level_set = true;
             break;
+        case OPT_LOG_FORMAT: {
+            enum log_format lf;
+            if (log_format_parse(optarg, &lf) != 0) {
+                struct suggest sg;
+                suggest_init(&sg, optarg);
+                suggest_add_csv(&sg, "text, logfmt, json");
+                char hint[SUGGEST_WORD_MAX + 32];
+                return bad_usage("%s: invalid format \"%s\" (%stext, logfmt, json)", "--log-format",
+                                 optarg, suggest_phrase(&sg, "", hint, sizeof(hint)));
+            }
+            log_set_format(lf);
+            break;
+        }
         case 'h':
             usage(stdout);
             return RUN_EXIT_OK;

@@ -34,8 +34,8 @@ has_word(const char *s, size_t n, const char *word)
 bool
 redact_key_is_secret(const char *key, size_t n)
 {
-    static const char *const words[] = {"passw",         "secret",  "token", "credential",
-                                        "authorization", "api_key", "apikey"};
+    static const char *const words[] = {"passw",         "secret",  "token",  "credential",
+                                        "authorization", "api_key", "apikey", "headers"};
 
     if (ends_with(key, n, "_file") || ends_with(key, n, "_url") || ends_with(key, n, "_path")) {
         return false;
@@ -223,8 +223,18 @@ redact_yaml(struct strbuf *sb, const char *text, size_t len)
                     v += 2;
                 }
             }
-            strbuf_append(sb, p, (size_t)(v - p));
-            strbuf_puts(sb, v < le && (*v == ' ' || *v == '\t') ? " " REDACT_MARK : REDACT_MARK);
+            const char *w = v;
+            while (w < le && (*w == ' ' || *w == '\t' || *w == '\r')) {
+                w++;
+            }
+            if (w == le) {
+                strbuf_append(sb, p, (size_t)(le - p)); /* "key:" of a nested map: no value */
+            }
+            else {
+                strbuf_append(sb, p, (size_t)(v - p));
+                strbuf_puts(sb,
+                            v < le && (*v == ' ' || *v == '\t') ? " " REDACT_MARK : REDACT_MARK);
+            }
         }
         else if (!blank && line_key(q, le, &key, &keylen, &value) &&
                  redact_key_is_secret(key, keylen)) {

@@ -13,7 +13,8 @@
 /*
  * True for a key whose value is a secret: one naming a password, secret, token, credential,
  * authorization or api key ("password", "bearer_token", "client_secret", "credentials",
- * "Authorization"), or "key" (an inline TLS key), but not a *_file or *_url key (paths and
+ * "Authorization"), headers (every header value: "headers", "http_headers"), or "key" (an
+ * inline TLS key), but not a *_file or *_url key (paths and
  * addresses are not secrets). Case-insensitive; @n bytes of @key.
  */
 bool redact_key_is_secret(const char *key, size_t n);

@@ -217,7 +217,84 @@ struct run_ctx {
     uint64_t sd_fp;         /* fingerprint of the file_sd files the running targets came from */
     struct sdrun *sd;       /* http_sd and dns_sd refreshers (daemon mode) */
     struct status_page_view page; /* what the status pages show beyond the engine */
+    struct status *status;        /* owned: the status server (NULL in --once) */
+    struct status *status_old;    /* owned: the server a reload moved away from, until retired */
+    struct event *status_retire;  /* owned: frees status_old once its last reply went out */
+    char **snap;                  /* owned: "job/instance" of each target before a reload */
+    size_t nsnap;
 };
+
+#define RUN_DIFF_LOG_MAX 50
+
+static void
+run_snapshot_free(struct run_ctx *ctx)
+{
+    for (size_t i = 0; i < ctx->nsnap; i++) {
+        free(ctx->snap[i]);
+    }
+    free(ctx->snap);
+    ctx->snap = NULL;
+    ctx->nsnap = 0;
+}
+
+/* "job/instance" of target @i (the caller frees it); NULL when out of memory or out of range. */
+static char *
+target_key_dup(const struct engine *e, size_t i)
+{
+    struct engine_target_info t;
+    char *k = NULL;
+
+    if (engine_target_info(e, i, &t) != 0 || asprintf(&k, "%s/%s", t.job, t.instance) < 0) {
+        return NULL;
+    }
+    return k;
+}
+
+/* Remembers the targets in force, for run_reload_log_diff(). */
+static void
+run_reload_snapshot(struct run_ctx *ctx)
+{
+    size_t n = engine_target_count(ctx->engine);
+
+    run_snapshot_free(ctx);
+    ctx->snap = calloc(n > 0 ? n : 1, sizeof(*ctx->snap));
+    for (size_t i = 0; ctx->snap != NULL && i < n; i++) {
+        ctx->snap[ctx->nsnap] = target_key_dup(ctx->engine, i);
+        ctx->nsnap += ctx->snap[ctx->nsnap] != NULL;
+    }
+}
+
+/* Logs each target a reload added or removed (at most RUN_DIFF_LOG_MAX of each). */
+static void
+run_reload_log_diff(struct run_ctx *ctx, const char *why)
+{
+    size_t n = engine_target_count(ctx->engine), added = 0, removed = 0;
+    bool *seen = calloc(ctx->nsnap > 0 ? ctx->nsnap : 1, sizeof(*seen));
+
+    for (size_t i = 0; seen != NULL && i < n; i++) {
+        char *k = target_key_dup(ctx->engine, i);
+        bool found = false;
+        for (size_t j = 0; k != NULL && j < ctx->nsnap && !found; j++) {
+            if (!seen[j] && strcmp(ctx->snap[j], k) == 0) {
+                seen[j] = found = true;
+            }
+        }
+        if (k != NULL && !found && ++added <= RUN_DIFF_LOG_MAX) {
+            log_info("config: %s: target added: %s", why, k);
+        }
+        free(k);
+    }
+    for (size_t j = 0; seen != NULL && j < ctx->nsnap; j++) {
+        if (!seen[j] && ++removed <= RUN_DIFF_LOG_MAX) {
+            log_info("config: %s: target removed: %s", why, ctx->snap[j]);
+        }
+    }
+    if (added > RUN_DIFF_LOG_MAX || removed > RUN_DIFF_LOG_MAX) {
+        log_info("config: %s: %zu targets added and %zu removed in all", why, added, removed);
+    }
+    free(seen);
+    run_snapshot_free(ctx);
+}
 
 /* The status pages follow the configuration in force and the last reload's outcome. */
 static void
@@ -262,6 +339,90 @@ log_config_warnings(const struct config_errors *errs)
 }
 
 static void sd_arm(struct run_ctx *ctx);
+static status_reload_fn reload_hook;
+
+static const struct status_hooks run_status_hooks = {
+    .metrics = status_page_metrics_cb,
+    .reload = reload_hook,
+    .page = status_page_cb,
+};
+
+/* The server a reload moved away from has answered its last request (the reload's own). */
+static void
+status_retire_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct run_ctx *ctx = arg;
+
+    (void)fd;
+    (void)what;
+    status_free(ctx->status_old);
+    ctx->status_old = NULL;
+}
+
+/*
+ * A reload with another status.listen: the new server is bound now (a failure refuses the
+ * reload: 0 or -EINVAL with the cause in @err); run_status_move() switches to it.
+ */
+static int
+run_status_open(struct run_ctx *ctx, const struct config *c, struct status **out, char *err,
+                size_t errlen)
+{
+    char why[512];
+
+    *out = NULL;
+    if (ctx->status == NULL || ctx->opts->status_listen != NULL ||
+        strcmp(ctx->config->status.listen, c->status.listen) == 0) {
+        return 0;
+    }
+    *out = status_new(loop_base(ctx->loop), c->status.listen, &run_status_hooks, &ctx->page, why,
+                      sizeof(why));
+    if (*out == NULL) {
+        snprintf(err, errlen, "status.listen: %s (the status server stays on %s)", why,
+                 status_address(ctx->status));
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* Serves from @next from now on; the old server answers what it is answering, then goes. */
+static void
+run_status_move(struct run_ctx *ctx, struct status *next)
+{
+    struct timeval tv = {.tv_sec = 1, .tv_usec = 0};
+
+    if (next == NULL) {
+        return;
+    }
+    log_info("config: status server moved from %s to %s", status_address(ctx->status),
+             status_address(next));
+    status_free(ctx->status_old);
+    ctx->status_old = ctx->status;
+    ctx->status = next;
+    if (ctx->status_retire == NULL) {
+        ctx->status_retire = evtimer_new(loop_base(ctx->loop), status_retire_cb, ctx);
+    }
+    if (ctx->status_retire == NULL || evtimer_add(ctx->status_retire, &tv) != 0) {
+        status_retire_cb(-1, 0, ctx); /* no timer: at once (the reply may be cut short) */
+    }
+}
+
+/* Log level and target from the new config (unless --log-level set them), each change logged. */
+static void
+run_log_apply(struct run_ctx *ctx, const struct config *c)
+{
+    static const char *const words[] = {"error", "warn", "info", "debug"};
+
+    if (!ctx->opts->log_level_set && c->log.level != ctx->config->log.level) {
+        log_info("config: log level %s -> %s", words[ctx->config->log.level], words[c->log.level]);
+        log_set_level(c->log.level);
+    }
+    if (c->log.target != ctx->config->log.target && !ctx->opts->daemonize) {
+        log_info("config: log target %s -> %s",
+                 ctx->config->log.target == LOG_TARGET_SYSLOG ? "syslog" : "stderr",
+                 c->log.target == LOG_TARGET_SYSLOG ? "syslog" : "stderr");
+        log_set_target(c->log.target);
+    }
+}
 
 /*
  * Builds a config from the file (@text NULL) or from @text (the file as last loaded), swaps it in
@@ -293,20 +454,31 @@ apply(struct run_ctx *ctx, const char *text, size_t len, const char *why, char *
         log_config_warnings(&errs); /* a file_sd refresh re-reads the same text: said already */
     }
     config_errors_release(&errs);
+    char what[128];
+    struct status *moved = NULL;
+    bool cli_outputs = ctx->opts->format != NULL || ctx->opts->output_file != NULL;
+    if (!cli_outputs && setup_outputs_changed(ctx->config, c, what, sizeof(what))) {
+        /* Refused as a whole: half a configuration in force would be worse. */
+        snprintf(err, errlen,
+                 "%s changed: outputs are not replaced while running; restart pollster to "
+                 "apply the new file (nothing of it was applied)",
+                 what);
+        goto refused;
+    }
+    if (run_status_open(ctx, c, &moved, err, errlen) != 0) {
+        goto refused;
+    }
+    run_reload_snapshot(ctx);
     engine_reload_begin(ctx->engine);
     if (setup_targets(ctx->engine, c, ctx->opts->only_job, err, errlen) != 0) {
         engine_reload_abort(ctx->engine);
-        log_err("config: %s failed: %s; keeping the running configuration", why, err);
-        config_free(c);
-        stats_set_reload(false);
-        page_note_reload(ctx, why, false, err);
-        goto done;
+        status_free(moved);
+        goto refused;
     }
     engine_reload_end(ctx->engine, &kept, &added, &removed);
-    if (!setup_same_outputs(ctx->config, c)) {
-        log_warn("config: outputs, status or log settings changed: restart pollster to apply "
-                 "them");
-    }
+    run_reload_log_diff(ctx, why);
+    run_status_move(ctx, moved);
+    run_log_apply(ctx, c);
     config_free(ctx->config);
     ctx->config = c;
     ctx->sd_fp = sdwatch_fingerprint(c);
@@ -322,6 +494,11 @@ apply(struct run_ctx *ctx, const char *text, size_t len, const char *why, char *
         notify_send("READY=1");
     }
     return 0;
+refused:
+    log_err("config: %s failed: %s; keeping the running configuration", why, err);
+    config_free(c);
+    stats_set_reload(false);
+    page_note_reload(ctx, why, false, err);
 done:
     if (notify_enabled()) {
         notify_send("READY=1");
@@ -534,7 +711,6 @@ run_main(const struct run_opts *o, bool *forked_parent)
 {
     struct loop *l = NULL;
     struct engine *e = NULL;
-    struct status *st = NULL;
     struct run_ctx ctx = {.opts = o};
     int exit_code = RUN_EXIT_FAILED;
     char err[512];
@@ -662,11 +838,6 @@ run_main(const struct run_opts *o, bool *forked_parent)
                      : ctx.config != NULL ? ctx.config->status.listen
                                           : RUN_DEFAULT_STATUS_LISTEN;
         }
-        static const struct status_hooks hooks = {
-            .metrics = status_page_metrics_cb,
-            .reload = reload_hook,
-            .page = status_page_cb,
-        };
         ctx.page.engine = e;
         ctx.page.started_ms = clock_wall_ms();
         ctx.page.loaded_ms = ctx.page.started_ms;
@@ -675,8 +846,9 @@ run_main(const struct run_opts *o, bool *forked_parent)
             ctx.page.config_text = ctx.config->source;
             ctx.page.config_len = ctx.config->source_len;
         }
-        st = status_new(loop_base(l), listen, &hooks, &ctx.page, err, sizeof(err));
-        if (st == NULL) {
+        ctx.status =
+            status_new(loop_base(l), listen, &run_status_hooks, &ctx.page, err, sizeof(err));
+        if (ctx.status == NULL) {
             fprintf(stderr, "pollster: status server: %s\n", err);
             log_err("run: status server: %s", err);
             exit_code = RUN_EXIT_USAGE;
@@ -685,7 +857,7 @@ run_main(const struct run_opts *o, bool *forked_parent)
     }
     if (builtin) {
         char url[400];
-        snprintf(url, sizeof(url), "http://%s/metrics", status_address(st));
+        snprintf(url, sizeof(url), "http://%s/metrics", status_address(ctx.status));
         int64_t timeout = o->timeout_set ? o->timeout_ms : RUN_DEFAULT_TIMEOUT_MS;
         if (add_target(e, o, "prometheus", "pollster", url, RUN_DEFAULT_INTERVAL_MS, timeout) !=
             0) {
@@ -754,7 +926,12 @@ out:
     }
     sdrun_free(ctx.sd);
     engine_free(e);
-    status_free(st);
+    if (ctx.status_retire != NULL) {
+        event_free(ctx.status_retire);
+    }
+    run_snapshot_free(&ctx);
+    status_free(ctx.status_old);
+    status_free(ctx.status);
     loop_free(l);
     config_free(ctx.config);
     sdcache_free_all();

@@ -1141,6 +1141,136 @@ http_get(unsigned port, const char *path, char *buf, size_t cap)
     return code;
 }
 
+/* --log-format: logfmt and json lines a machine reads; --log-level debug logs every run. */
+START_TEST(test_log_format_and_debug_runs)
+{
+    struct cmd c;
+    char down[64], ok[128];
+
+    snprintf(down, sizeof(down), "http://127.0.0.1:%u/", mock_closed_port());
+    snprintf(ok, sizeof(ok), "http://127.0.0.1:%u/ok", mock_port);
+    run(&c, 10, 0, (const char *const[]){"--once", "--log-format", "json", "--target", down, NULL});
+    ck_assert_int_eq(c.status, 1);
+    json_object *line = json_tokener_parse(c.err);
+    ck_assert_msg(line != NULL, "not one JSON line: %s", c.err);
+    ck_assert_str_eq(testutil_str(line, "level"), "warn");
+    ck_assert_msg(strstr(testutil_str(line, "msg"), "connect: connection refused") != NULL, "%s",
+                  c.err);
+    ck_assert_msg(strncmp(testutil_str(line, "ts"), "20", 2) == 0, "%s", c.err);
+    json_object_put(line);
+
+    run(&c, 10, 0,
+        (const char *const[]){"--once", "--log-format", "logfmt", "--target", down, NULL});
+    ck_assert_msg(strncmp(c.err, "ts=20", 5) == 0 && strstr(c.err, " level=warn msg=\"") != NULL &&
+                      strcmp(c.err + c.errlen - 2, "\"\n") == 0,
+                  "%s", c.err);
+
+    run(&c, 10, 0, (const char *const[]){"--once", "--log-level", "debug", "--target", ok, NULL});
+    ck_assert_int_eq(c.status, 0);
+    ck_assert_msg(strstr(c.err, " debug engine: probe/") != NULL &&
+                      strstr(c.err, "/ok: run ok in ") != NULL &&
+                      strstr(c.err, "ms: HTTP 200, ") != NULL,
+                  "%s", c.err);
+
+    run(&c, 10, 0, (const char *const[]){"--once", "--log-format", "jsno", "--target", ok, NULL});
+    ck_assert_int_eq(c.status, 2);
+    ck_assert_msg(strstr(c.err, "--log-format: invalid format \"jsno\" (did you mean \"json\"?") !=
+                      NULL,
+                  "%s", c.err);
+}
+END_TEST
+
+static unsigned reload_port_a, reload_port_b;
+static char reload_page[65536];
+
+/* status.listen and log.level change, and a target is added: all applied by the reload. */
+static void
+reload_move_status(pid_t pid)
+{
+    char text[1024];
+
+    snprintf(text, sizeof(text),
+             "status: {listen: '127.0.0.1:%u'}\n"
+             "log: {level: debug}\n"
+             "global: {scrape_interval: 300ms, scrape_timeout: 300ms}\n"
+             "scrape_configs:\n"
+             "  - job_name: a\n"
+             "    metrics_path: /simple\n"
+             "    static_configs: [{targets: ['127.0.0.1:%u', 'localhost:%u']}]\n",
+             reload_port_b, mock_port, mock_port);
+    write_file(cfg_path, text);
+    kill(pid, SIGHUP);
+}
+
+/* An output changes: refused as a whole, and the page says so. */
+static void
+reload_change_output(pid_t pid)
+{
+    char text[1024];
+
+    snprintf(text, sizeof(text),
+             "status: {listen: '127.0.0.1:%u'}\n"
+             "scrape_configs:\n"
+             "  - job_name: a\n"
+             "    static_configs: [{targets: ['127.0.0.1:%u']}]\n"
+             "outputs: [{type: file, path: '%s/other.jsonl'}]\n",
+             reload_port_b, mock_port, cfg_dir);
+    write_file(cfg_path, text);
+    kill(pid, SIGHUP);
+}
+
+static void
+reload_fetch_page(pid_t pid)
+{
+    (void)pid;
+    http_get(reload_port_b, "/", reload_page, sizeof(reload_page));
+}
+
+START_TEST(test_reload_applies_status_and_log_refuses_outputs)
+{
+    struct cmd c;
+    char text[512], page_a[256];
+
+    reload_port_a = mock_closed_port();
+    reload_port_b = mock_closed_port();
+    snprintf(text, sizeof(text),
+             "status: {listen: '127.0.0.1:%u'}\n"
+             "global: {scrape_interval: 300ms, scrape_timeout: 300ms}\n"
+             "scrape_configs:\n"
+             "  - job_name: a\n"
+             "    metrics_path: /simple\n"
+             "    static_configs: [{targets: ['127.0.0.1:%u']}]\n",
+             reload_port_a, mock_port);
+    write_file(cfg_path, text);
+    reload_page[0] = '\0';
+    mid_fn[0] = reload_move_status;
+    mid_at[0] = 1.0;
+    mid_fn[1] = reload_change_output;
+    mid_at[1] = 2.5;
+    mid_fn[2] = reload_fetch_page;
+    mid_at[2] = 3.0;
+    run(&c, 30, 3.5 * slowdown(), (const char *const[]){"-c", cfg_path, NULL});
+    memset(mid_fn, 0, sizeof(mid_fn));
+    ck_assert_msg(c.status == 0, "exit %d: %s", c.status, c.err);
+    snprintf(page_a, sizeof(page_a),
+             "config: status server moved from 127.0.0.1:%u to 127.0.0.1:%u", reload_port_a,
+             reload_port_b);
+    ck_assert_msg(strstr(c.err, page_a) != NULL, "%s", c.err);
+    ck_assert_msg(strstr(c.err, "config: log level info -> debug") != NULL, "%s", c.err);
+    ck_assert_msg(strstr(c.err, "config: reload: target added: a/localhost:") != NULL, "%s", c.err);
+    ck_assert_msg(strstr(c.err, " debug engine: a/localhost:") != NULL, "debug not applied: %s",
+                  c.err);
+    ck_assert_msg(strstr(c.err, "config: reload failed: outputs[0] (stdout -> file) changed: "
+                                "outputs are not replaced while running") != NULL,
+                  "%s", c.err);
+    /* the old address is let go, the new one serves the page with the failed reload */
+    ck_assert_int_eq(http_get(reload_port_a, "/healthz", text, sizeof(text)), -1);
+    ck_assert_msg(strstr(reload_page, "<span class=\"down\">failed</span>") != NULL &&
+                      strstr(reload_page, "outputs[0] (stdout -&gt; file) changed") != NULL,
+                  "%s", reload_page);
+}
+END_TEST
+
 static unsigned status_port_fixed;
 
 /* Waits until the targets API shows a run in flight, then sends SIGTERM. */
@@ -1297,7 +1427,7 @@ END_TEST
 /* The password planted in every URL, credential and header of the redaction test. */
 #define PLANTED "s3cretPW"
 
-static char seen_targets[65536], seen_metrics[65536], seen_page[65536];
+static char seen_targets[65536], seen_metrics[65536], seen_page[65536], seen_config[65536];
 
 /* While the daemon runs: what the status server shows, then SIGTERM. */
 static void
@@ -1316,6 +1446,7 @@ fetch_status_then_term(pid_t pid)
     }
     http_get(status_port_fixed, "/metrics", seen_metrics, sizeof(seen_metrics));
     http_get(status_port_fixed, "/", seen_page, sizeof(seen_page));
+    http_get(status_port_fixed, "/config", seen_config, sizeof(seen_config));
     kill(pid, SIGTERM);
 }
 
@@ -1410,7 +1541,7 @@ START_TEST(test_password_shown_nowhere)
     assert_no_password("--once stderr", c.err);
 
     memset(mid_fn, 0, sizeof(mid_fn));
-    seen_targets[0] = seen_metrics[0] = seen_page[0] = '\0';
+    seen_targets[0] = seen_metrics[0] = seen_page[0] = seen_config[0] = '\0';
     mid_fn[0] = fetch_status_then_term;
     mid_at[0] = 0.3;
     run(&c, 30, 0, (const char *const[]){"-c", cfg_path, NULL});
@@ -1424,6 +1555,8 @@ START_TEST(test_password_shown_nowhere)
     assert_no_password("/api/v1/targets", seen_targets);
     assert_no_password("/metrics", seen_metrics);
     assert_no_password("/", seen_page);
+    assert_no_password("/config", seen_config);
+    ck_assert_msg(strstr(seen_config, "password: &lt;secret&gt;") != NULL, "%s", seen_config);
     char *file = read_all(out_path);
     ck_assert_msg(strstr(file, "\"url\":\"http://127.0.0.1:") != NULL, "%s", file);
     assert_no_password("the output file", file);
@@ -1461,6 +1594,7 @@ cli_suite(void)
     tcase_add_test(tc, test_help_and_version);
     tcase_add_test(tc, test_bad_usage_exit_2);
     tcase_add_test(tc, test_once_closed_port);
+    tcase_add_test(tc, test_log_format_and_debug_runs);
     tcase_add_test(tc, test_once_ok);
     tcase_add_test(tc, test_once_concurrent);
     tcase_add_test(tc, test_once_builtin_default);
@@ -1483,6 +1617,7 @@ cli_suite(void)
     tcase_add_test(tconf, test_config_once_and_job_filter);
     tcase_add_test(tconf, test_check_config);
     tcase_add_test(tconf, test_config_reload);
+    tcase_add_test(tconf, test_reload_applies_status_and_log_refuses_outputs);
     tcase_add_test(tconf, test_down_sink_does_not_slow_collection);
     tcase_add_test(tconf, test_file_sd_refresh);
     tcase_add_test(tconf, test_conf_examples_valid);

@@ -158,7 +158,7 @@ START_TEST(test_redact)
         "        secrets:\n"
         "          - <secret>\n"
         "          - <secret>\n"
-        "        values: [visible]\n"
+        "        values: <secret>\n"
         "    tls_config:\n"
         "      key: <secret>\n"
         "        <secret>\n"
@@ -168,7 +168,7 @@ START_TEST(test_redact)
         "  - url: http://<secret>@sink:8428/api?x=1\n"
         "    headers:\n"
         "      Authorization: <secret>\n"
-        "      X-Tenant: 7\n"
+        "      X-Tenant: <secret>\n"
         "    basic_auth: {username: u, password: <secret>, 'bearer_token': <secret>}\n"
         "    json: {\"password\": <secret>, \"url\": \"http://<secret>@h/\", \"n\": 1}\n";
     struct strbuf sb;
@@ -179,6 +179,7 @@ START_TEST(test_redact)
     ck_assert(redact_key_is_secret("bearer_token", 12));
     ck_assert(!redact_key_is_secret("bearer_token_file", 17));
     ck_assert(!redact_key_is_secret("keep", 4));
+    ck_assert(redact_key_is_secret("headers", 7));
     strbuf_release(&sb);
 }
 END_TEST
