@@ -19,6 +19,8 @@
 #include "config.h"
 #include "log.h"
 #include "run.h"
+#include "status_version.h"
+#include "strbuf.h"
 #include "suggest.h"
 #include "units.h"
 
@@ -118,7 +120,8 @@ usage(FILE *f)
             "      --job NAME              job name for --target (default: the kind);\n"
             "                              with -c: run only that job of the file\n"
             "      --interval DURATION     collection interval in daemon mode (default 15s)\n"
-            "      --timeout DURATION      deadline of each run, <= interval (default 10s)\n"
+            "      --timeout DURATION      deadline of each run, <= interval (default 10s or\n"
+            "                              the interval when shorter)\n"
             "      --body-size-limit SIZE  largest accepted body, e.g. 10MiB (default 10MiB)\n"
             "      --valid-status-code N   probe: accepted HTTP status (repeatable; default 2xx)\n"
             "      --fail-if-body-matches RE      probe: fail when the body matches RE\n"
@@ -365,10 +368,14 @@ main(int argc, char **argv)
         case OPT_HELP_CONFIG:
             config_reference(stdout);
             return RUN_EXIT_OK;
-        case 'V':
-            printf("pollster %s (libcurl %s, libevent %s)\n", PACKAGE_VERSION,
-                   curl_version_info(CURLVERSION_NOW)->version, event_get_version());
+        case 'V': {
+            struct strbuf sb;
+            strbuf_init(&sb);
+            status_version_render(&sb);
+            fputs(sb.data != NULL ? sb.data : "", stdout);
+            strbuf_release(&sb);
             return RUN_EXIT_OK;
+        }
         case ':':
             return bad_usage("option %s needs an argument", argv[optind - 1]);
         case OPT_NO_EXPAND_ENV:
@@ -380,6 +387,9 @@ main(int argc, char **argv)
     }
     if (optind < argc) {
         return bad_usage("unexpected argument \"%s\"", argv[optind]);
+    }
+    if (!o.timeout_set && o.timeout_ms > o.interval_ms) {
+        o.timeout_ms = o.interval_ms; /* the default deadline fits any --interval */
     }
     if (o.parse_file != NULL) {
         if (o.once || o.ntargets > 0) {

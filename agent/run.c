@@ -75,6 +75,11 @@ check_url(const char *url, char *instance, size_t instlen, char *err, size_t err
         rc = -ENOMEM;
         goto out;
     }
+    if (strstr(url, "://") == NULL) {
+        snprintf(err, errlen, "invalid URL \"%s\": no scheme: add http:// (http://%s)", shown,
+                 shown);
+        goto out;
+    }
     CURLUcode uc = curl_url_set(u, CURLUPART_URL, url, 0);
     if (uc != CURLUE_OK) {
         snprintf(err, errlen, "invalid URL \"%s\": %s", shown, curl_url_strerror(uc));

@@ -13,16 +13,13 @@
 #include <string.h>
 #include <time.h>
 
-#include <curl/curl.h>
-#include <event2/event.h>
-#include <json-c/json_c_version.h>
-
 #include "api_targets.h"
 #include "clock.h"
 #include "html.h"
 #include "redact.h"
 #include "stats.h"
 #include "status_table.h"
+#include "status_version.h"
 #include "units.h"
 
 #define PAGE_REFRESH_MAX_S 3600
@@ -416,14 +413,22 @@ static void
 put_runtime(struct strbuf *sb, const struct status_page_view *v)
 {
     char a[64], b[64];
-    const curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
 
-    strbuf_puts(sb, "<div class=\"box\"><dl><dt>Version</dt><dd>");
-    html_escapef(sb, "pollster %s", PACKAGE_VERSION);
-    strbuf_puts(sb, "</dd><dt>Libraries</dt><dd>");
-    html_escapef(sb, "libcurl %s (%s), libevent %s, json-c %s", cv->version,
-                 cv->ssl_version != NULL ? cv->ssl_version : "no TLS", event_get_version(),
-                 json_c_version());
+    struct strbuf ver;
+    strbuf_init(&ver);
+    status_version_line(&ver);
+    strbuf_puts(&ver, "\n");
+    status_version_libraries(&ver);
+    sb->oom |= ver.oom;
+    char *nl = ver.data != NULL ? strchr(ver.data, '\n') : NULL;
+    if (nl != NULL) {
+        *nl = '\0';
+        strbuf_puts(sb, "<div class=\"box\"><dl><dt>Version</dt><dd>");
+        html_escape(sb, ver.data);
+        strbuf_puts(sb, "</dd><dt>Libraries</dt><dd>");
+        html_escape(sb, nl + 1);
+    }
+    strbuf_release(&ver);
     strbuf_puts(sb, "</dd><dt>Started</dt><dd>");
     html_escape(sb, fmt_time(v->started_ms, a, sizeof(a)));
     strbuf_puts(sb, " (");

@@ -245,8 +245,48 @@ START_TEST(test_help_and_version)
     ck_assert_ptr_nonnull(strstr(c.out, "--status-listen"));
     run(&c, 10, 0, (const char *const[]){"--version", NULL});
     ck_assert_int_eq(c.status, 0);
-    ck_assert_msg(strncmp(c.out, "pollster " PACKAGE_VERSION, 9 + strlen(PACKAGE_VERSION)) == 0,
+    ck_assert_msg(
+        strncmp(c.out, "pollster " PACKAGE_VERSION " (git ", 15 + strlen(PACKAGE_VERSION)) == 0,
+        "%s", c.out);
+    ck_assert_msg(strstr(c.out, ", built 20") != NULL, "%s", c.out);
+    ck_assert_msg(strstr(c.out, "\nlibraries: libcurl ") != NULL && strstr(c.out, ", libevent ") &&
+                      strstr(c.out, ", json-c ") && strstr(c.out, ", libyaml "),
                   "%s", c.out);
+    ck_assert_msg(strstr(c.out, "\nfeatures: kinds prometheus, probe, json; outputs stdout, ") !=
+                      NULL,
+                  "%s", c.out);
+}
+END_TEST
+
+/* Error texts keep the capitals of names: "tls: OpenSSL/3.0...", not "tls: openSSL/3.0...". */
+START_TEST(test_error_capitals)
+{
+    struct cmd c;
+    char target[128];
+
+    snprintf(target, sizeof(target), "https://127.0.0.1:%u/ok", mock_port); /* plain HTTP */
+    run(&c, 20, 0, (const char *const[]){"--once", "--format", "table", "--target", target, NULL});
+    ck_assert_int_eq(c.status, 1);
+    ck_assert_msg(strstr(c.out, "  tls: OpenSSL/") != NULL, "%s", c.out);
+}
+END_TEST
+
+/* --interval alone below the default timeout: the default deadline shrinks to the interval. */
+START_TEST(test_default_timeout_fits_interval)
+{
+    struct cmd c;
+    char target[128];
+
+    snprintf(target, sizeof(target), "http://127.0.0.1:%u/ok", mock_port);
+    run(&c, 20, 1.5 * slowdown(),
+        (const char *const[]){"--interval", "500ms", "--target", target, "--status-listen",
+                              "127.0.0.1:0", NULL});
+    ck_assert_msg(c.status == 0, "exit %d: %s", c.status, c.err);
+    json_object *lines = testutil_parse_lines(c.out);
+    ck_assert_int_ge(json_object_array_length(lines), 1);
+    json_object *b = json_object_array_get_idx(lines, 0);
+    ck_assert(testutil_sample_value(b, "scrape_timeout_seconds", NULL, NULL) == 0.5);
+    json_object_put(lines);
 }
 END_TEST
 
@@ -308,6 +348,15 @@ static const struct {
     {{"--parse", "/dev/null", "--format", "openmetric", NULL},
      "pollster: --format \"openmetric\": did you mean \"openmetrics\"? expected prom or "
      "openmetrics with --parse\n"},
+    {{"--once", "--target", "127.0.0.1:9100", NULL},
+     "pollster: --target: invalid URL \"127.0.0.1:9100\": no scheme: add http:// "
+     "(http://127.0.0.1:9100)\n"},
+    {{"--format", "table", "--target", "http://127.0.0.1/", NULL},
+     "pollster: --format table is for --once on stdout (the daemon and --output-file write a "
+     "data stream: JSON lines, e.g. | jq)\n"},
+    {{"--log-format", "yaml", NULL},
+     "pollster: --log-format: invalid format \"yaml\" (text, logfmt, json) (see pollster "
+     "--help)\n"},
     {{"--log-level", "wran", NULL},
      "pollster: --log-level: invalid level \"wran\" (did you mean \"warn\"? error, warn, info, "
      "debug) (see pollster --help)\n"},
@@ -1595,6 +1644,8 @@ cli_suite(void)
     tcase_add_test(tc, test_bad_usage_exit_2);
     tcase_add_test(tc, test_once_closed_port);
     tcase_add_test(tc, test_log_format_and_debug_runs);
+    tcase_add_test(tc, test_default_timeout_fits_interval);
+    tcase_add_test(tc, test_error_capitals);
     tcase_add_test(tc, test_once_ok);
     tcase_add_test(tc, test_once_concurrent);
     tcase_add_test(tc, test_once_builtin_default);
