@@ -391,6 +391,12 @@ log_level_parse(const char *s, enum log_level *out)
     return -EINVAL;
 }
 
+bool
+log_is_stderr(void)
+{
+    return log_sink == NULL && log_target == LOG_TARGET_STDERR;
+}
+
 void
 log_set_format(enum log_format f)
 {

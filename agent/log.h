@@ -30,6 +30,8 @@ void log_set_level(enum log_level lvl);
 int log_level_parse(const char *s, enum log_level *out);
 void log_set_target(enum log_target t);
 void log_set_format(enum log_format f);
+/* True when lines go to stderr (not syslog, not a test sink). */
+bool log_is_stderr(void);
 /* "text"|"logfmt"|"json". Returns 0 or -EINVAL (then @out is unchanged; it may be NULL). */
 int log_format_parse(const char *s, enum log_format *out);
 /* Lines suppressed by rate limiting since start (self metric). */

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -210,6 +211,29 @@ add_target(struct engine *e, const struct run_opts *o, const char *kind, const c
         return -EINVAL;
     }
     return 0;
+}
+
+static void run_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * A start-up failure, said once: on stderr as "pollster: ...", or in the log when the log is not
+ * stderr (syslog after --daemonize, where stderr goes nowhere).
+ */
+static void
+run_error(const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (log_is_stderr()) {
+        fprintf(stderr, "pollster: %s\n", msg);
+    }
+    else {
+        log_err("run: %s", msg);
+    }
 }
 
 /* What a reload needs: the file, the filter, and the config now in force (owned). */
@@ -683,8 +707,7 @@ add_outputs(struct engine *e, struct loop *l, const struct run_opts *o, const st
 
     if (o->output_file == NULL && (o->format == NULL || table) && c != NULL) {
         if (setup_outputs(e, l, c, err, sizeof(err)) != 0) {
-            fprintf(stderr, "pollster: %s: %s\n", c->path, err);
-            log_err("run: %s", err);
+            run_error("%s: %s", c->path, err);
             return -EINVAL;
         }
         return 0;
@@ -696,8 +719,7 @@ add_outputs(struct engine *e, struct loop *l, const struct run_opts *o, const st
         out.ops = &out_file_ops;
         out.state = out_file_new(o->output_file, OUT_FILE_FSYNC_NEVER, err, sizeof(err));
         if (out.state == NULL) {
-            fprintf(stderr, "pollster: --output-file: %s\n", err);
-            log_err("run: --output-file: %s", err);
+            run_error("--output-file: %s", err);
             return -EINVAL;
         }
     }
@@ -854,8 +876,7 @@ run_main(const struct run_opts *o, bool *forked_parent)
         ctx.status =
             status_new(loop_base(l), listen, &run_status_hooks, &ctx.page, err, sizeof(err));
         if (ctx.status == NULL) {
-            fprintf(stderr, "pollster: status server: %s\n", err);
-            log_err("run: status server: %s", err);
+            run_error("status server: %s", err);
             exit_code = RUN_EXIT_USAGE;
             goto out;
         }
@@ -876,8 +897,7 @@ run_main(const struct run_opts *o, bool *forked_parent)
     }
     if (ctx.config != NULL) {
         if (setup_targets(e, ctx.config, o->only_job, err, sizeof(err)) != 0) {
-            fprintf(stderr, "pollster: %s: %s\n", o->config_path, err);
-            log_err("run: %s: %s", o->config_path, err);
+            run_error("%s: %s", o->config_path, err);
             exit_code = RUN_EXIT_USAGE;
             goto out;
         }

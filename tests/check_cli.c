@@ -271,6 +271,21 @@ START_TEST(test_error_capitals)
 }
 END_TEST
 
+/* A start-up failure is said once, not once on stderr and once more in the log. */
+START_TEST(test_errors_said_once)
+{
+    struct cmd c;
+    char listen[64];
+
+    snprintf(listen, sizeof(listen), "127.0.0.1:%u", mock_port); /* the mock holds it */
+    run(&c, 10, 0,
+        (const char *const[]){"--status-listen", listen, "--target", "http://127.0.0.1:1/", NULL});
+    ck_assert_int_eq(c.status, 2);
+    const char *first = strstr(c.err, "cannot listen on");
+    ck_assert_msg(first != NULL && strstr(first + 1, "cannot listen on") == NULL, "%s", c.err);
+}
+END_TEST
+
 /* --interval alone below the default timeout: the default deadline shrinks to the interval. */
 START_TEST(test_default_timeout_fits_interval)
 {
@@ -1646,6 +1661,7 @@ cli_suite(void)
     tcase_add_test(tc, test_log_format_and_debug_runs);
     tcase_add_test(tc, test_default_timeout_fits_interval);
     tcase_add_test(tc, test_error_capitals);
+    tcase_add_test(tc, test_errors_said_once);
     tcase_add_test(tc, test_once_ok);
     tcase_add_test(tc, test_once_concurrent);
     tcase_add_test(tc, test_once_builtin_default);
