@@ -208,6 +208,34 @@ unknown_option(const char *arg)
     return bad_usage("unknown option \"%s\"%s", arg, suggest_paren(&sg, "--", hint, sizeof(hint)));
 }
 
+/* The first option given with --check-config that it would not use; NULL when none. */
+static const char *
+check_config_ignores(const struct run_opts *o, bool target_opts_given)
+{
+    const struct {
+        bool given;
+        const char *name;
+    } opts[] = {
+        {o->once, "--once"},
+        {o->ntargets > 0, "--target"},
+        {target_opts_given, "a target option (--kind, --interval, --timeout, ...)"},
+        {o->format != NULL, "--format"},
+        {o->output_file != NULL, "--output-file"},
+        {o->status_listen != NULL, "--status-listen"},
+        {o->daemonize, "--daemonize"},
+        {o->pidfile != NULL, "--pidfile"},
+        {o->job != NULL, "--job"},
+        {o->shutdown_timeout_set, "--shutdown-timeout"},
+    };
+
+    for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+        if (opts[i].given) {
+            return opts[i].name;
+        }
+    }
+    return NULL;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -403,6 +431,10 @@ main(int argc, char **argv)
     if (o.check_config) {
         if (o.config_path == NULL) {
             return bad_usage("--check-config needs -c FILE");
+        }
+        const char *ignored = check_config_ignores(&o, target_opts_given);
+        if (ignored != NULL) {
+            return bad_usage("--check-config only validates -c FILE: %s would be ignored", ignored);
         }
         return run_check_config(o.config_path);
     }

@@ -369,6 +369,12 @@ static const struct {
     {{"--format", "table", "--target", "http://127.0.0.1/", NULL},
      "pollster: --format table is for --once on stdout (the daemon and --output-file write a "
      "data stream: JSON lines, e.g. | jq)\n"},
+    {{"--check-config", "-c", "/dev/null", "--once", NULL},
+     "pollster: --check-config only validates -c FILE: --once would be ignored (see pollster "
+     "--help)\n"},
+    {{"--check-config", "-c", "/dev/null", "--status-listen", "127.0.0.1:0", NULL},
+     "pollster: --check-config only validates -c FILE: --status-listen would be ignored (see "
+     "pollster --help)\n"},
     {{"--log-format", "yaml", NULL},
      "pollster: --log-format: invalid format \"yaml\" (text, logfmt, json) (see pollster "
      "--help)\n"},
