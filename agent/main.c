@@ -47,6 +47,11 @@ enum {
     OPT_OUTPUT_FILE,
     OPT_CHECK_CONFIG,
     OPT_METRIC,
+    OPT_HEADER,
+    OPT_BASIC_AUTH_USER,
+    OPT_PASSWORD_FILE,
+    OPT_BEARER_TOKEN_FILE,
+    OPT_CA_FILE,
     OPT_HELP_CONFIG,
     OPT_NO_EXPAND_ENV,
 };
@@ -75,6 +80,11 @@ static const struct option long_opts[] = {
     {"config", required_argument, NULL, 'c'},
     {"check-config", no_argument, NULL, OPT_CHECK_CONFIG},
     {"metric", required_argument, NULL, OPT_METRIC},
+    {"header", required_argument, NULL, OPT_HEADER},
+    {"basic-auth-user", required_argument, NULL, OPT_BASIC_AUTH_USER},
+    {"password-file", required_argument, NULL, OPT_PASSWORD_FILE},
+    {"bearer-token-file", required_argument, NULL, OPT_BEARER_TOKEN_FILE},
+    {"ca-file", required_argument, NULL, OPT_CA_FILE},
     {"help-config", no_argument, NULL, OPT_HELP_CONFIG},
     {"no-expand-env", no_argument, NULL, OPT_NO_EXPAND_ENV},
     {"help", no_argument, NULL, 'h'},
@@ -127,6 +137,11 @@ usage(FILE *f)
             "      --fail-if-body-matches RE      probe: fail when the body matches RE\n"
             "      --fail-if-body-not-matches RE  probe: fail when the body does not match RE\n"
             "      --insecure              do not verify TLS certificates\n"
+            "      --header 'NAME: VALUE'  send this request header (repeatable)\n"
+            "      --basic-auth-user USER  HTTP basic auth as USER, with --password-file\n"
+            "      --password-file FILE    the basic auth password (trailing newline dropped)\n"
+            "      --bearer-token-file FILE  send 'Authorization: Bearer' with FILE's token\n"
+            "      --ca-file FILE          verify TLS servers against the CAs in FILE\n"
             "\n"
             "Output and operation:\n"
             "      --format FORMAT         print batches to stdout as json (default), vm, otlp,\n"
@@ -346,6 +361,35 @@ main(int argc, char **argv)
             }
             o.metrics[o.nmetrics++] = optarg;
             break;
+        case OPT_HEADER: {
+            target_opts_given = true;
+            const char *colon = strchr(optarg, ':');
+            if (colon == NULL || colon == optarg ||
+                strcspn(optarg, " \t") < (size_t)(colon - optarg)) {
+                return bad_usage("--header: expected 'Name: value', got \"%s\"", optarg);
+            }
+            if (o.nheaders == RUN_MAX_HEADERS) {
+                return bad_usage("too many --header options (at most %d)", RUN_MAX_HEADERS);
+            }
+            o.headers[o.nheaders++] = optarg;
+            break;
+        }
+        case OPT_BASIC_AUTH_USER:
+            target_opts_given = true;
+            o.basic_auth_user = optarg;
+            break;
+        case OPT_PASSWORD_FILE:
+            target_opts_given = true;
+            o.password_file = optarg;
+            break;
+        case OPT_BEARER_TOKEN_FILE:
+            target_opts_given = true;
+            o.bearer_token_file = optarg;
+            break;
+        case OPT_CA_FILE:
+            target_opts_given = true;
+            o.ca_file = optarg;
+            break;
         case OPT_CHECK_CONFIG:
             o.check_config = true;
             break;
@@ -425,6 +469,13 @@ main(int argc, char **argv)
         }
         return run_parse(o.parse_file, o.format);
     }
+    if (o.password_file != NULL && o.basic_auth_user == NULL) {
+        return bad_usage("--password-file needs --basic-auth-user");
+    }
+    if (o.bearer_token_file != NULL && o.basic_auth_user != NULL) {
+        return bad_usage("--bearer-token-file and --basic-auth-user cannot be combined (one "
+                         "Authorization header)");
+    }
     if (o.daemonize && o.once) {
         return bad_usage("--daemonize cannot be combined with --once");
     }
@@ -445,8 +496,9 @@ main(int argc, char **argv)
         if (target_opts_given) {
             return bad_usage("target options (--kind, --interval, --timeout, --metric, "
                              "--body-size-limit, --insecure, --valid-status-code, "
-                             "--fail-if-body-*) apply to --target, not to -c: set them in the "
-                             "file");
+                             "--fail-if-body-*, --header, --basic-auth-user, --password-file, "
+                             "--bearer-token-file, --ca-file) apply to --target, not to -c: set "
+                             "them in the file");
         }
         o.only_job = o.job;
     }

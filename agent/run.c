@@ -160,10 +160,96 @@ out:
     return state;
 }
 
+/* The first line of @path without its line end, as a new string; NULL with the cause in @err. */
+static char *
+read_secret_file(const char *opt, const char *path, char *err, size_t errlen)
+{
+    char buf[8192];
+    FILE *f = fopen(path, "r");
+    size_t n;
+
+    if (f == NULL) {
+        snprintf(err, errlen, "%s: cannot read %s: %s", opt, path, strerror(errno));
+        return NULL;
+    }
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    buf[strcspn(buf, "\r\n")] = '\0';
+    char *s = strdup(buf);
+    if (s == NULL) {
+        snprintf(err, errlen, "out of memory");
+    }
+    return s;
+}
+
+/*
+ * The HTTP settings of the command line's targets (--header, --basic-auth-user and
+ * --password-file, --bearer-token-file, --ca-file, --insecure) into @h, owned: release it with
+ * httpc_opts_release(). 0, or -EINVAL / -ENOMEM with the cause in @err.
+ */
+static int
+cli_http_build(const struct run_opts *o, struct httpc_opts *h, char *err, size_t errlen)
+{
+    memset(h, 0, sizeof(*h));
+    h->follow_redirects = true;
+    h->insecure_skip_verify = o->insecure_skip_verify;
+    h->headers = calloc(o->nheaders + 1, sizeof(*h->headers));
+    if (h->headers == NULL) {
+        goto oom;
+    }
+    for (size_t i = 0; i < o->nheaders; i++) {
+        if ((h->headers[h->nheaders++] = strdup(o->headers[i])) == NULL) {
+            goto oom;
+        }
+    }
+    if (o->bearer_token_file != NULL) {
+        char *token = read_secret_file("--bearer-token-file", o->bearer_token_file, err, errlen);
+        if (token == NULL) {
+            goto fail;
+        }
+        int rc = asprintf(&h->headers[h->nheaders], "Authorization: Bearer %s", token);
+        free(token);
+        if (rc < 0) {
+            h->headers[h->nheaders] = NULL;
+            goto oom;
+        }
+        h->nheaders++;
+    }
+    if (o->basic_auth_user != NULL) {
+        h->username = strdup(o->basic_auth_user);
+        h->password = o->password_file != NULL
+                          ? read_secret_file("--password-file", o->password_file, err, errlen)
+                          : strdup("");
+        if (h->username == NULL || h->password == NULL) {
+            if (o->password_file != NULL && h->password == NULL) {
+                goto fail;
+            }
+            goto oom;
+        }
+    }
+    if (o->ca_file != NULL) {
+        if (access(o->ca_file, R_OK) != 0) {
+            snprintf(err, errlen, "--ca-file: cannot read %s: %s", o->ca_file, strerror(errno));
+            goto fail;
+        }
+        if ((h->ca_file = strdup(o->ca_file)) == NULL) {
+            goto oom;
+        }
+    }
+    return 0;
+oom:
+    snprintf(err, errlen, "out of memory");
+fail:
+    httpc_opts_release(h);
+    return -EINVAL;
+}
+
 /* Adds one ad-hoc target of the kind @o->kind (or the built-in default's self-scrape). */
 static int
-add_target(struct engine *e, const struct run_opts *o, const char *kind, const char *job,
-           const char *url, int64_t interval_ms, int64_t timeout_ms)
+add_target(struct engine *e, const struct run_opts *o, const struct httpc_opts *http,
+           const char *kind, const char *job, const char *url, int64_t interval_ms,
+           int64_t timeout_ms)
 {
     char err[512], instance[300];
     struct target_spec spec = {
@@ -172,7 +258,7 @@ add_target(struct engine *e, const struct run_opts *o, const char *kind, const c
         .interval_ms = interval_ms,
         .timeout_ms = timeout_ms,
         .body_limit = o->body_limit,
-        .http = {.follow_redirects = true, .insecure_skip_verify = o->insecure_skip_verify},
+        .http = *http,
     };
 
     if (check_url(url, instance, sizeof(instance), err, sizeof(err)) != 0) {
@@ -739,11 +825,13 @@ run_main(const struct run_opts *o, bool *forked_parent)
     struct loop *l = NULL;
     struct engine *e = NULL;
     struct run_ctx ctx = {.opts = o};
+    struct httpc_opts cli_http; /* owned: the HTTP settings of the command line's targets */
     int exit_code = RUN_EXIT_FAILED;
     char err[512];
     bool builtin = o->ntargets == 0 && o->config_path == NULL;
 
     *forked_parent = false;
+    memset(&cli_http, 0, sizeof(cli_http));
 
     /* --once for people: a table on a terminal (or with --format table), JSON lines otherwise. */
     bool table_format = o->format != NULL && strcmp(o->format, "table") == 0;
@@ -881,12 +969,17 @@ run_main(const struct run_opts *o, bool *forked_parent)
             goto out;
         }
     }
+    if (cli_http_build(o, &cli_http, err, sizeof(err)) != 0) {
+        run_error("%s", err);
+        exit_code = RUN_EXIT_USAGE;
+        goto out;
+    }
     if (builtin) {
         char url[400];
         snprintf(url, sizeof(url), "http://%s/metrics", status_address(ctx.status));
         int64_t timeout = o->timeout_set ? o->timeout_ms : RUN_DEFAULT_TIMEOUT_MS;
-        if (add_target(e, o, "prometheus", "pollster", url, RUN_DEFAULT_INTERVAL_MS, timeout) !=
-            0) {
+        if (add_target(e, o, &cli_http, "prometheus", "pollster", url, RUN_DEFAULT_INTERVAL_MS,
+                       timeout) != 0) {
             exit_code = RUN_EXIT_USAGE;
             goto out;
         }
@@ -917,7 +1010,7 @@ run_main(const struct run_opts *o, bool *forked_parent)
     }
     for (size_t i = 0; i < o->ntargets; i++) {
         const char *job = o->job != NULL ? o->job : o->kind;
-        if (add_target(e, o, o->kind, job, o->targets[i], o->once ? 0 : o->interval_ms,
+        if (add_target(e, o, &cli_http, o->kind, job, o->targets[i], o->once ? 0 : o->interval_ms,
                        o->timeout_ms) != 0) {
             exit_code = RUN_EXIT_USAGE;
             goto out;
@@ -955,6 +1048,7 @@ out:
         event_free(ctx.status_retire);
     }
     run_snapshot_free(&ctx);
+    httpc_opts_release(&cli_http);
     status_free(ctx.status_old);
     status_free(ctx.status);
     loop_free(l);

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -1654,6 +1656,101 @@ START_TEST(test_password_shown_nowhere)
 }
 END_TEST
 
+/*
+ * A child that accepts connections on a loopback port for @secs seconds, appends each request's
+ * head to @path and answers 200 "ok". Returns its pid; the port in *@port.
+ */
+static pid_t
+capture_server(unsigned *port, const char *path, int secs)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    ck_assert_int_eq(listen(fd, 8), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+    *port = ntohs(a.sin_port);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid > 0) {
+        close(fd);
+        return pid;
+    }
+    alarm((unsigned)secs);
+    for (;;) {
+        int c = accept(fd, NULL, NULL);
+        char buf[8192];
+        ssize_t n = c >= 0 ? read(c, buf, sizeof(buf)) : -1;
+        if (n > 0) {
+            FILE *f = fopen(path, "a");
+            if (f != NULL) {
+                fwrite(buf, 1, (size_t)n, f);
+                fclose(f);
+            }
+            static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: "
+                                     "close\r\n\r\nok\n";
+            if (write(c, ok, sizeof(ok) - 1) < 0) {
+                _exit(1);
+            }
+        }
+        if (c >= 0) {
+            close(c);
+        }
+    }
+}
+
+/* The command line's HTTP settings reach the request, and their secrets show nowhere. */
+START_TEST(test_cli_http_settings)
+{
+    struct cmd c;
+    char dir[] = "/tmp/pollster-clihttp-XXXXXX", req[128], pw[128], tok[128], url[128];
+    unsigned port;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(req, sizeof(req), "%s/requests", dir);
+    snprintf(pw, sizeof(pw), "%s/pw", dir);
+    snprintf(tok, sizeof(tok), "%s/token", dir);
+    write_file(pw, "pw\n");
+    write_file(tok, "T0K3N\n");
+    pid_t srv = capture_server(&port, req, 20);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u/x", port);
+    run(&c, 10, 0,
+        (const char *const[]){"--once", "--target", url, "--header", "X-Tenant: 7",
+                              "--basic-auth-user", "u", "--password-file", pw, NULL});
+    ck_assert_msg(c.status == 0, "exit %d: %s", c.status, c.err);
+    run(&c, 10, 0,
+        (const char *const[]){"--once", "--target", url, "--bearer-token-file", tok, NULL});
+    ck_assert_msg(c.status == 0, "exit %d: %s", c.status, c.err);
+    ck_assert_ptr_null(strstr(c.out, "T0K3N"));
+    ck_assert_ptr_null(strstr(c.err, "T0K3N"));
+    char *got = read_all(req);
+    ck_assert_msg(strstr(got, "\r\nX-Tenant: 7\r\n") != NULL, "%s", got);
+    ck_assert_msg(strstr(got, "\r\nAuthorization: Basic dTpwdw==\r\n") != NULL, "%s", got);
+    ck_assert_msg(strstr(got, "\r\nAuthorization: Bearer T0K3N\r\n") != NULL, "%s", got);
+    free(got);
+    kill(srv, SIGKILL);
+    waitpid(srv, NULL, 0);
+
+    /* bad uses, each named */
+    run(&c, 10, 0, (const char *const[]){"--once", "--target", url, "--password-file", pw, NULL});
+    ck_assert_int_eq(c.status, 2);
+    ck_assert_msg(strstr(c.err, "--password-file needs --basic-auth-user") != NULL, "%s", c.err);
+    run(&c, 10, 0, (const char *const[]){"--once", "--target", url, "--header", "nocolon", NULL});
+    ck_assert_int_eq(c.status, 2);
+    ck_assert_msg(strstr(c.err, "--header: expected 'Name: value'") != NULL, "%s", c.err);
+    run(&c, 10, 0,
+        (const char *const[]){"--once", "--target", url, "--ca-file", "/nonexistent/ca.pem", NULL});
+    ck_assert_int_eq(c.status, 2);
+    ck_assert_msg(strstr(c.err, "--ca-file: cannot read /nonexistent/ca.pem") != NULL, "%s", c.err);
+    unlink(req);
+    unlink(pw);
+    unlink(tok);
+    rmdir(dir);
+}
+END_TEST
+
 static Suite *
 cli_suite(void)
 {
@@ -1668,6 +1765,7 @@ cli_suite(void)
     tcase_add_test(tc, test_default_timeout_fits_interval);
     tcase_add_test(tc, test_error_capitals);
     tcase_add_test(tc, test_errors_said_once);
+    tcase_add_test(tc, test_cli_http_settings);
     tcase_add_test(tc, test_once_ok);
     tcase_add_test(tc, test_once_concurrent);
     tcase_add_test(tc, test_once_builtin_default);
