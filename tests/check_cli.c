@@ -1244,6 +1244,18 @@ START_TEST(test_log_format_and_debug_runs)
                       strstr(c.err, "ms: HTTP 200, ") != NULL,
                   "%s", c.err);
 
+    /* each output request, at debug */
+    char text[512];
+    snprintf(text, sizeof(text),
+             "scrape_configs: [{job_name: a, metrics_path: /simple, static_configs: [{targets: "
+             "['127.0.0.1:%u']}]}]\n"
+             "outputs: [{type: http, url: 'http://127.0.0.1:%u/ok'}]\n",
+             mock_port, mock_port);
+    write_file(cfg_path, text);
+    run(&c, 20, 0, (const char *const[]){"--once", "--log-level", "debug", "-c", cfg_path, NULL});
+    ck_assert_msg(c.status == 0, "exit %d: %s", c.status, c.err);
+    ck_assert_msg(strstr(c.err, ": request acknowledged with HTTP 200") != NULL, "%s", c.err);
+
     run(&c, 10, 0, (const char *const[]){"--once", "--log-format", "jsno", "--target", ok, NULL});
     ck_assert_int_eq(c.status, 2);
     ck_assert_msg(strstr(c.err, "--log-format: invalid format \"jsno\" (did you mean \"json\"?") !=
@@ -1658,10 +1670,11 @@ END_TEST
 
 /*
  * A child that accepts connections on a loopback port for @secs seconds, appends each request's
- * head to @path and answers 200 "ok". Returns its pid; the port in *@port.
+ * head to @path (NULL: nowhere) and answers 200 with @body as @ctype. Returns its pid; the port
+ * in *@port.
  */
 static pid_t
-capture_server(unsigned *port, const char *path, int secs)
+capture_server(unsigned *port, const char *path, int secs, const char *ctype, const char *body)
 {
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t al = sizeof(a);
@@ -1684,14 +1697,17 @@ capture_server(unsigned *port, const char *path, int secs)
         char buf[8192];
         ssize_t n = c >= 0 ? read(c, buf, sizeof(buf)) : -1;
         if (n > 0) {
-            FILE *f = fopen(path, "a");
+            FILE *f = path != NULL ? fopen(path, "a") : NULL;
             if (f != NULL) {
                 fwrite(buf, 1, (size_t)n, f);
                 fclose(f);
             }
-            static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: "
-                                     "close\r\n\r\nok\n";
-            if (write(c, ok, sizeof(ok) - 1) < 0) {
+            char head[256];
+            int hl = snprintf(head, sizeof(head),
+                              "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                              "Connection: close\r\n\r\n",
+                              ctype, strlen(body));
+            if (write(c, head, (size_t)hl) < 0 || write(c, body, strlen(body)) < 0) {
                 _exit(1);
             }
         }
@@ -1714,7 +1730,7 @@ START_TEST(test_cli_http_settings)
     snprintf(tok, sizeof(tok), "%s/token", dir);
     write_file(pw, "pw\n");
     write_file(tok, "T0K3N\n");
-    pid_t srv = capture_server(&port, req, 20);
+    pid_t srv = capture_server(&port, req, 20, "text/plain", "ok\n");
     snprintf(url, sizeof(url), "http://127.0.0.1:%u/x", port);
     run(&c, 10, 0,
         (const char *const[]){"--once", "--target", url, "--header", "X-Tenant: 7",
@@ -1751,6 +1767,29 @@ START_TEST(test_cli_http_settings)
 }
 END_TEST
 
+/* --log-level debug logs each SD refresh and what it found. */
+START_TEST(test_debug_logs_sd_refresh)
+{
+    struct cmd c;
+    char text[512];
+    unsigned port;
+    pid_t srv =
+        capture_server(&port, NULL, 20, "application/json", "[{\"targets\": [\"127.0.0.1:1\"]}]");
+
+    snprintf(text, sizeof(text),
+             "scrape_configs:\n  - job_name: s\n"
+             "    http_sd_configs: [{url: 'http://127.0.0.1:%u/sd'}]\n",
+             port);
+    write_file(cfg_path, text);
+    run(&c, 20, 0, (const char *const[]){"--once", "--log-level", "debug", "-c", cfg_path, NULL});
+    kill(srv, SIGKILL);
+    waitpid(srv, NULL, 0);
+    ck_assert_msg(strstr(c.err, " debug sd: job \"s\": http_sd http://127.0.0.1:") != NULL &&
+                      strstr(c.err, " bytes, the target list changed") != NULL,
+                  "%s", c.err);
+}
+END_TEST
+
 static Suite *
 cli_suite(void)
 {
@@ -1761,7 +1800,6 @@ cli_suite(void)
     tcase_add_test(tc, test_help_and_version);
     tcase_add_test(tc, test_bad_usage_exit_2);
     tcase_add_test(tc, test_once_closed_port);
-    tcase_add_test(tc, test_log_format_and_debug_runs);
     tcase_add_test(tc, test_default_timeout_fits_interval);
     tcase_add_test(tc, test_error_capitals);
     tcase_add_test(tc, test_errors_said_once);
@@ -1788,6 +1826,8 @@ cli_suite(void)
     tcase_add_test(tconf, test_config_once_and_job_filter);
     tcase_add_test(tconf, test_check_config);
     tcase_add_test(tconf, test_config_reload);
+    tcase_add_test(tconf, test_log_format_and_debug_runs);
+    tcase_add_test(tconf, test_debug_logs_sd_refresh);
     tcase_add_test(tconf, test_reload_applies_status_and_log_refuses_outputs);
     tcase_add_test(tconf, test_down_sink_does_not_slow_collection);
     tcase_add_test(tconf, test_file_sd_refresh);
