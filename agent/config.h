@@ -40,7 +40,8 @@
  * - ${VAR} in string values is replaced by the environment variable VAR (an unset one is an
  *   error), $$ by $; not in regex and replacement values, where $ has its own meaning.
  * - Regexes are RE2 as in Prometheus, compiled as POSIX ERE: the escapes with an exact ERE
- *   spelling (\d, \w, \s, (?:...), ... see re2ere.h) are rewritten; the rest ((?i), lazy quantifiers,
+ *   spelling (\d, \w, \s, (?:...), ... see re2ere.h) are rewritten; the rest ((?i), lazy
+ * quantifiers,
  *   ...) is an error rather than silently meaning something else.
  */
 #ifndef POLLSTER_CONFIG_H

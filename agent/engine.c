@@ -71,6 +71,10 @@ struct target {
     size_t last_samples;
     char last_error[BATCH_ERROR_MAX];
     char last_warning[BATCH_ERROR_MAX];
+    /* A ring of the last runs for the status page (hist_pos: the next slot). */
+    double hist_s[ENGINE_HISTORY];
+    bool hist_ok[ENGINE_HISTORY];
+    size_t hist_n, hist_pos;
 };
 
 struct engine_output {
@@ -445,12 +449,20 @@ run_finished(struct target *t, struct batch *b)
     t->last_samples = b->nsamples;
     memcpy(t->last_error, b->error, sizeof(t->last_error));
     memcpy(t->last_warning, b->warning, sizeof(t->last_warning));
+    t->hist_s[t->hist_pos] = b->duration_s;
+    t->hist_ok[t->hist_pos] = b->ok;
+    t->hist_pos = (t->hist_pos + 1) % ENGINE_HISTORY;
+    t->hist_n += t->hist_n < ENGINE_HISTORY;
     add_synthetic(t, b);
     if (t->series != NULL && stale_series_track(t->series, b) != 0) {
         log_err("engine: %s: out of memory: staleness markers of this run may be missing",
                 t->prefix);
     }
     stats_record_run(t->stats, b);
+    log_debug("engine: %s: run %s in %.3gms: HTTP %d, %zu samples%s%s%s%s", t->prefix,
+              b->ok ? "ok" : "failed", b->duration_s * 1000, b->http_status, b->nsamples,
+              b->ok ? "" : ", reason=", b->ok ? "" : reason_name(b->reason),
+              b->ok ? "" : ", error: ", b->ok ? "" : b->error);
     if (!b->ok) {
         log_complain(&t->limit, clock_mono_ms(), (int)b->reason, t->prefix,
                      "run failed: %s reason=%s", b->error, reason_name(b->reason));
@@ -1036,6 +1048,38 @@ engine_target_info(const struct engine *e, size_t i, struct engine_target_info *
     out->in_flight = t->sched.in_flight;
     out->skipped_overlap = t->sched.skipped_overlap;
     out->skipped_late = t->sched.skipped_late;
+    out->nhistory = t->hist_n;
+    for (size_t k = 0; k < t->hist_n; k++) {
+        size_t at = (t->hist_pos + ENGINE_HISTORY - t->hist_n + k) % ENGINE_HISTORY;
+        out->history_s[k] = t->hist_s[at];
+        out->history_ok[k] = t->hist_ok[at];
+    }
+    return 0;
+}
+
+size_t
+engine_output_count(const struct engine *e)
+{
+    return e->noutputs;
+}
+
+/* A read-only view of output @i; see engine.h. */
+int
+engine_output_info(const struct engine *e, size_t i, const char **type, const char **format,
+                   struct output_stats *st)
+{
+    const struct engine_output *o;
+
+    if (i >= e->noutputs) {
+        return -ENOENT;
+    }
+    o = &e->outputs[i];
+    *type = o->out.ops->name;
+    *format = o->enc != NULL ? o->enc->name : "";
+    memset(st, 0, sizeof(*st));
+    if (o->out.ops->stats != NULL) {
+        o->out.ops->stats(o->out.state, st);
+    }
     return 0;
 }
 

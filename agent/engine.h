@@ -114,6 +114,9 @@ enum engine_health {
     ENGINE_HEALTH_DOWN,
 };
 
+/* Runs remembered per target for the status page's duration history. */
+#define ENGINE_HISTORY 32
+
 /*
  * A read-only view of one target for status pages (/api/v1/targets, the HTML page). Strings and
  * labels are borrowed from the engine: valid until the loop runs again (a reload may free the
@@ -145,6 +148,11 @@ struct engine_target_info {
     bool in_flight;           /* a run is in progress */
     uint64_t skipped_overlap; /* ticks skipped because the previous run was still in flight */
     uint64_t skipped_late;    /* ticks skipped because the loop was late */
+
+    /* The last runs, oldest first: duration and whether it succeeded. */
+    size_t nhistory;
+    double history_s[ENGINE_HISTORY];
+    bool history_ok[ENGINE_HISTORY];
 };
 
 /*
@@ -165,5 +173,16 @@ size_t engine_target_count(const struct engine *e);
  * nothing. Called on the loop thread (the status server's request handlers).
  */
 int engine_target_info(const struct engine *e, size_t i, struct engine_target_info *out);
+
+/* The number of outputs, for engine_output_info(). */
+size_t engine_output_count(const struct engine *e);
+
+/*
+ * Output @i (0 <= @i < engine_output_count(), in configuration order): its type ("http"), its
+ * format ("json") and its books in @st (zeroed; st->type stays NULL when the output keeps none).
+ * Returns 0, or -ENOENT when @i is out of range. Changes nothing.
+ */
+int engine_output_info(const struct engine *e, size_t i, const char **type, const char **format,
+                       struct output_stats *st);
 
 #endif

@@ -40,6 +40,7 @@
 enum log_level log_current_level = LOG_LVL_INFO;
 
 static enum log_target log_target = LOG_TARGET_STDERR;
+static enum log_format log_format = LOG_FORMAT_TEXT;
 static bool log_syslog_open;
 /* -1 = not checked yet, 0 = plain stderr, 1 = stderr is the journal stream. */
 static int log_journal = -1;
@@ -68,6 +69,7 @@ struct log_line {
     size_t len;                 /* bytes used, not counting the NUL */
     size_t msg;                 /* the offset where the message starts (after the prefix) */
     bool truncated;             /* the message was cut and ends with "..." */
+    int64_t ts_ms;              /* when the line was started */
 };
 
 /*
@@ -123,13 +125,14 @@ log_line_start(struct log_line *ln, enum log_level lvl)
     ln->len = 0;
     ln->truncated = false;
     ln->buf[0] = '\0';
+    ln->ts_ms = clock_wall_ms();
     /* The sink gets only the message, and syslog adds its own header. */
-    if (log_sink == NULL && log_target == LOG_TARGET_STDERR) {
+    if (log_sink == NULL && log_target == LOG_TARGET_STDERR && log_format == LOG_FORMAT_TEXT) {
         if (log_is_journal()) {
             ln->len = (size_t)snprintf(ln->buf, sizeof(ln->buf), "<%d>", log_level_prio[lvl]);
         }
         else {
-            now_ms = clock_wall_ms();
+            now_ms = ln->ts_ms;
             secs = (time_t)(now_ms / 1000);
             if (gmtime_r(&secs, &tm) != NULL) {
                 n = strftime(ln->buf, sizeof(ln->buf), "%Y-%m-%dT%H:%M:%S", &tm);
@@ -248,6 +251,70 @@ log_write_fd(const char *buf, size_t len)
     }
 }
 
+/* Appends @c to @out (at @n, below @cap) escaped for a quoted logfmt or JSON string. */
+static size_t
+log_escape_char(char *out, size_t n, size_t cap, unsigned char c)
+{
+    char tmp[8];
+    size_t k;
+
+    if (c == '"' || c == '\\') {
+        tmp[0] = '\\';
+        tmp[1] = (char)c;
+        k = 2;
+    }
+    else if (c < 0x20 || c == 0x7f) {
+        k = (size_t)snprintf(tmp, sizeof(tmp), "\\u%04x", c);
+    }
+    else {
+        tmp[0] = (char)c;
+        k = 1;
+    }
+    if (n + k > cap) {
+        return n;
+    }
+    memcpy(out + n, tmp, k);
+    return n + k;
+}
+
+/* Writes @ln's message as one logfmt or JSON record (see enum log_format). */
+static void
+log_emit_structured(const struct log_line *ln, enum log_level lvl)
+{
+    char out[LOG_LINE_MAX + 1], ts[40] = "";
+    size_t n = 0, cap = LOG_LINE_MAX - 3; /* room for the closing quote, '}' and '\n' */
+    bool json = log_format == LOG_FORMAT_JSON;
+    time_t secs = (time_t)(ln->ts_ms / 1000);
+    struct tm tm;
+
+    if (log_is_journal()) {
+        n = (size_t)snprintf(out, sizeof(out), "<%d>", log_level_prio[lvl]);
+    }
+    else if (gmtime_r(&secs, &tm) != NULL) {
+        size_t k = strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(ts + k, sizeof(ts) - k, ".%03dZ", (int)(ln->ts_ms % 1000));
+    }
+    if (json) {
+        n += (size_t)snprintf(out + n, sizeof(out) - n, "{%s%s%s\"level\":\"%s\",\"msg\":\"",
+                              *ts != '\0' ? "\"ts\":\"" : "", ts, *ts != '\0' ? "\"," : "",
+                              log_level_words[lvl]);
+    }
+    else {
+        n += (size_t)snprintf(out + n, sizeof(out) - n, "%s%s%slevel=%s msg=\"",
+                              *ts != '\0' ? "ts=" : "", ts, *ts != '\0' ? " " : "",
+                              log_level_words[lvl]);
+    }
+    for (size_t i = ln->msg; i < ln->len && n < cap; i++) {
+        n = log_escape_char(out, n, cap, (unsigned char)ln->buf[i]);
+    }
+    out[n++] = '"';
+    if (json) {
+        out[n++] = '}';
+    }
+    out[n++] = '\n';
+    log_write_fd(out, n);
+}
+
 /* Replaces line breaks inside the message, then hands the line to the sink, syslog or fd 2. */
 static void
 log_line_emit(struct log_line *ln, enum log_level lvl)
@@ -268,6 +335,10 @@ log_line_emit(struct log_line *ln, enum log_level lvl)
             log_syslog_open = true;
         }
         syslog(log_level_prio[lvl], "%s", ln->buf + ln->msg);
+        return;
+    }
+    if (log_format != LOG_FORMAT_TEXT) {
+        log_emit_structured(ln, lvl);
         return;
     }
     ln->buf[ln->len++] = '\n';
@@ -313,6 +384,35 @@ log_level_parse(const char *s, enum log_level *out)
         if (strcmp(s, names[i].name) == 0) {
             if (out != NULL) {
                 *out = names[i].lvl;
+            }
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+bool
+log_is_stderr(void)
+{
+    return log_sink == NULL && log_target == LOG_TARGET_STDERR;
+}
+
+void
+log_set_format(enum log_format f)
+{
+    log_format = f;
+}
+
+int
+log_format_parse(const char *s, enum log_format *out)
+{
+    static const char *const names[] = {
+        [LOG_FORMAT_TEXT] = "text", [LOG_FORMAT_LOGFMT] = "logfmt", [LOG_FORMAT_JSON] = "json"};
+
+    for (size_t i = 0; s != NULL && i < sizeof(names) / sizeof(names[0]); i++) {
+        if (strcmp(s, names[i]) == 0) {
+            if (out != NULL) {
+                *out = (enum log_format)i;
             }
             return 0;
         }

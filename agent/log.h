@@ -15,12 +15,25 @@ enum log_level { LOG_LVL_ERR = 0, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
 enum log_target { LOG_TARGET_STDERR = 0, LOG_TARGET_SYSLOG };
 
+/*
+ * The shape of a line on stderr: text ("2026-11-27T07:30:01.123Z info msg"), logfmt
+ * ("ts=2026-11-27T07:30:01.123Z level=info msg=\"...\"") or json
+ * ({"ts":"2026-11-27T07:30:01.123Z","level":"info","msg":"..."}). The journal stream gets the
+ * same without ts (journald stamps lines); syslog and the test sink get the message alone.
+ */
+enum log_format { LOG_FORMAT_TEXT = 0, LOG_FORMAT_LOGFMT, LOG_FORMAT_JSON };
+
 extern enum log_level log_current_level;
 
 void log_set_level(enum log_level lvl);
 /* "error"|"warn"|"info"|"debug" (also "err", "warning"). Returns 0 or -EINVAL. */
 int log_level_parse(const char *s, enum log_level *out);
 void log_set_target(enum log_target t);
+void log_set_format(enum log_format f);
+/* True when lines go to stderr (not syslog, not a test sink). */
+bool log_is_stderr(void);
+/* "text"|"logfmt"|"json". Returns 0 or -EINVAL (then @out is unchanged; it may be NULL). */
+int log_format_parse(const char *s, enum log_format *out);
 /* Lines suppressed by rate limiting since start (self metric). */
 uint64_t log_suppressed_total(void);
 

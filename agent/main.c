@@ -19,6 +19,8 @@
 #include "config.h"
 #include "log.h"
 #include "run.h"
+#include "status_version.h"
+#include "strbuf.h"
 #include "suggest.h"
 #include "units.h"
 
@@ -37,6 +39,7 @@ enum {
     OPT_FORMAT,
     OPT_STATUS_LISTEN,
     OPT_LOG_LEVEL,
+    OPT_LOG_FORMAT,
     OPT_SHUTDOWN_TIMEOUT,
     OPT_PARSE,
     OPT_DAEMONIZE,
@@ -44,6 +47,11 @@ enum {
     OPT_OUTPUT_FILE,
     OPT_CHECK_CONFIG,
     OPT_METRIC,
+    OPT_HEADER,
+    OPT_BASIC_AUTH_USER,
+    OPT_PASSWORD_FILE,
+    OPT_BEARER_TOKEN_FILE,
+    OPT_CA_FILE,
     OPT_HELP_CONFIG,
     OPT_NO_EXPAND_ENV,
 };
@@ -63,6 +71,7 @@ static const struct option long_opts[] = {
     {"format", required_argument, NULL, OPT_FORMAT},
     {"status-listen", required_argument, NULL, OPT_STATUS_LISTEN},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
     {"shutdown-timeout", required_argument, NULL, OPT_SHUTDOWN_TIMEOUT},
     {"parse", required_argument, NULL, OPT_PARSE},
     {"daemonize", no_argument, NULL, OPT_DAEMONIZE},
@@ -71,6 +80,11 @@ static const struct option long_opts[] = {
     {"config", required_argument, NULL, 'c'},
     {"check-config", no_argument, NULL, OPT_CHECK_CONFIG},
     {"metric", required_argument, NULL, OPT_METRIC},
+    {"header", required_argument, NULL, OPT_HEADER},
+    {"basic-auth-user", required_argument, NULL, OPT_BASIC_AUTH_USER},
+    {"password-file", required_argument, NULL, OPT_PASSWORD_FILE},
+    {"bearer-token-file", required_argument, NULL, OPT_BEARER_TOKEN_FILE},
+    {"ca-file", required_argument, NULL, OPT_CA_FILE},
     {"help-config", no_argument, NULL, OPT_HELP_CONFIG},
     {"no-expand-env", no_argument, NULL, OPT_NO_EXPAND_ENV},
     {"help", no_argument, NULL, 'h'},
@@ -100,7 +114,8 @@ usage(FILE *f)
             "                              replaced by the environment variable VAR; $$ is $)\n"
             "\n"
             "Modes:\n"
-            "      --once                  run every target once, concurrently, print JSON lines,\n"
+            "      --once                  run every target once, concurrently, print a table\n"
+            "                              on a terminal, JSON lines otherwise,\n"
             "                              exit 0 (all ok), 1 (some failed) or 2 (bad usage)\n"
             "                              (default: run as a daemon in the foreground)\n"
             "      --parse FILE            parse an exposition file (- = stdin), print one JSON\n"
@@ -115,19 +130,27 @@ usage(FILE *f)
             "      --job NAME              job name for --target (default: the kind);\n"
             "                              with -c: run only that job of the file\n"
             "      --interval DURATION     collection interval in daemon mode (default 15s)\n"
-            "      --timeout DURATION      deadline of each run, <= interval (default 10s)\n"
+            "      --timeout DURATION      deadline of each run, <= interval (default 10s or\n"
+            "                              the interval when shorter)\n"
             "      --body-size-limit SIZE  largest accepted body, e.g. 10MiB (default 10MiB)\n"
             "      --valid-status-code N   probe: accepted HTTP status (repeatable; default 2xx)\n"
             "      --fail-if-body-matches RE      probe: fail when the body matches RE\n"
             "      --fail-if-body-not-matches RE  probe: fail when the body does not match RE\n"
             "      --insecure              do not verify TLS certificates\n"
+            "      --header 'NAME: VALUE'  send this request header (repeatable)\n"
+            "      --basic-auth-user USER  HTTP basic auth as USER, with --password-file\n"
+            "      --password-file FILE    the basic auth password (trailing newline dropped)\n"
+            "      --bearer-token-file FILE  send 'Authorization: Bearer' with FILE's token\n"
+            "      --ca-file FILE          verify TLS servers against the CAs in FILE\n"
             "\n"
             "Output and operation:\n"
             "      --format FORMAT         print batches to stdout as json (default), vm, otlp,\n"
             "                              telegraf or remote_write (a readable dump): what an\n"
             "                              output of that format sends\n"
             "                              (overrides the config's outputs); with --parse,\n"
-            "                              the input format: prom (default) or openmetrics\n"
+            "                              the input format: prom (default) or openmetrics;\n"
+            "                              with --once, table: a table and a summary line\n"
+            "                              (the default when stdout is a terminal)\n"
             "      --status-listen ADDR:PORT  status server address (default %s;\n"
             "                              port 0 picks a free port)\n"
             "      --output-file FILE      append JSON lines to FILE instead of stdout\n"
@@ -137,6 +160,7 @@ usage(FILE *f)
             "                              exits once the daemon has started, 1 if it failed\n"
             "      --pidfile FILE          write and lock FILE while running (removed on exit)\n"
             "      --log-level LEVEL       error, warn, info or debug (default info)\n"
+            "      --log-format FORMAT     text, logfmt or json lines on stderr (default text)\n"
             "  -h, --help                  show this help and exit\n"
             "      --help-config           list every config key with its type and default\n"
             "  -V, --version               show the version and exit\n"
@@ -197,6 +221,34 @@ unknown_option(const char *arg)
         suggest_add(&sg, lo->name);
     }
     return bad_usage("unknown option \"%s\"%s", arg, suggest_paren(&sg, "--", hint, sizeof(hint)));
+}
+
+/* The first option given with --check-config that it would not use; NULL when none. */
+static const char *
+check_config_ignores(const struct run_opts *o, bool target_opts_given)
+{
+    const struct {
+        bool given;
+        const char *name;
+    } opts[] = {
+        {o->once, "--once"},
+        {o->ntargets > 0, "--target"},
+        {target_opts_given, "a target option (--kind, --interval, --timeout, ...)"},
+        {o->format != NULL, "--format"},
+        {o->output_file != NULL, "--output-file"},
+        {o->status_listen != NULL, "--status-listen"},
+        {o->daemonize, "--daemonize"},
+        {o->pidfile != NULL, "--pidfile"},
+        {o->job != NULL, "--job"},
+        {o->shutdown_timeout_set, "--shutdown-timeout"},
+    };
+
+    for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+        if (opts[i].given) {
+            return opts[i].name;
+        }
+    }
+    return NULL;
 }
 
 int
@@ -309,6 +361,35 @@ main(int argc, char **argv)
             }
             o.metrics[o.nmetrics++] = optarg;
             break;
+        case OPT_HEADER: {
+            target_opts_given = true;
+            const char *colon = strchr(optarg, ':');
+            if (colon == NULL || colon == optarg ||
+                strcspn(optarg, " \t") < (size_t)(colon - optarg)) {
+                return bad_usage("--header: expected 'Name: value', got \"%s\"", optarg);
+            }
+            if (o.nheaders == RUN_MAX_HEADERS) {
+                return bad_usage("too many --header options (at most %d)", RUN_MAX_HEADERS);
+            }
+            o.headers[o.nheaders++] = optarg;
+            break;
+        }
+        case OPT_BASIC_AUTH_USER:
+            target_opts_given = true;
+            o.basic_auth_user = optarg;
+            break;
+        case OPT_PASSWORD_FILE:
+            target_opts_given = true;
+            o.password_file = optarg;
+            break;
+        case OPT_BEARER_TOKEN_FILE:
+            target_opts_given = true;
+            o.bearer_token_file = optarg;
+            break;
+        case OPT_CA_FILE:
+            target_opts_given = true;
+            o.ca_file = optarg;
+            break;
         case OPT_CHECK_CONFIG:
             o.check_config = true;
             break;
@@ -340,16 +421,33 @@ main(int argc, char **argv)
             log_set_level(lvl);
             o.log_level_set = true;
             break;
+        case OPT_LOG_FORMAT: {
+            enum log_format lf;
+            if (log_format_parse(optarg, &lf) != 0) {
+                struct suggest sg;
+                suggest_init(&sg, optarg);
+                suggest_add_csv(&sg, "text, logfmt, json");
+                char hint[SUGGEST_WORD_MAX + 32];
+                return bad_usage("%s: invalid format \"%s\" (%stext, logfmt, json)", "--log-format",
+                                 optarg, suggest_phrase(&sg, "", hint, sizeof(hint)));
+            }
+            log_set_format(lf);
+            break;
+        }
         case 'h':
             usage(stdout);
             return RUN_EXIT_OK;
         case OPT_HELP_CONFIG:
             config_reference(stdout);
             return RUN_EXIT_OK;
-        case 'V':
-            printf("pollster %s (libcurl %s, libevent %s)\n", PACKAGE_VERSION,
-                   curl_version_info(CURLVERSION_NOW)->version, event_get_version());
+        case 'V': {
+            struct strbuf sb;
+            strbuf_init(&sb);
+            status_version_render(&sb);
+            fputs(sb.data != NULL ? sb.data : "", stdout);
+            strbuf_release(&sb);
             return RUN_EXIT_OK;
+        }
         case ':':
             return bad_usage("option %s needs an argument", argv[optind - 1]);
         case OPT_NO_EXPAND_ENV:
@@ -362,11 +460,21 @@ main(int argc, char **argv)
     if (optind < argc) {
         return bad_usage("unexpected argument \"%s\"", argv[optind]);
     }
+    if (!o.timeout_set && o.timeout_ms > o.interval_ms) {
+        o.timeout_ms = o.interval_ms; /* the default deadline fits any --interval */
+    }
     if (o.parse_file != NULL) {
         if (o.once || o.ntargets > 0) {
             return bad_usage("--parse cannot be combined with --once or --target");
         }
         return run_parse(o.parse_file, o.format);
+    }
+    if (o.password_file != NULL && o.basic_auth_user == NULL) {
+        return bad_usage("--password-file needs --basic-auth-user");
+    }
+    if (o.bearer_token_file != NULL && o.basic_auth_user != NULL) {
+        return bad_usage("--bearer-token-file and --basic-auth-user cannot be combined (one "
+                         "Authorization header)");
     }
     if (o.daemonize && o.once) {
         return bad_usage("--daemonize cannot be combined with --once");
@@ -374,6 +482,10 @@ main(int argc, char **argv)
     if (o.check_config) {
         if (o.config_path == NULL) {
             return bad_usage("--check-config needs -c FILE");
+        }
+        const char *ignored = check_config_ignores(&o, target_opts_given);
+        if (ignored != NULL) {
+            return bad_usage("--check-config only validates -c FILE: %s would be ignored", ignored);
         }
         return run_check_config(o.config_path);
     }
@@ -384,8 +496,9 @@ main(int argc, char **argv)
         if (target_opts_given) {
             return bad_usage("target options (--kind, --interval, --timeout, --metric, "
                              "--body-size-limit, --insecure, --valid-status-code, "
-                             "--fail-if-body-*) apply to --target, not to -c: set them in the "
-                             "file");
+                             "--fail-if-body-*, --header, --basic-auth-user, --password-file, "
+                             "--bearer-token-file, --ca-file) apply to --target, not to -c: set "
+                             "them in the file");
         }
         o.only_job = o.job;
     }

@@ -734,6 +734,8 @@ request_done(struct loop_xfer *x, CURLcode rc)
     if (rc == CURLE_OK && status >= 200 && status < 300) {
         h->st.requests++;
         h->st.last_success = (double)time(NULL);
+        log_debug("out_http: %s: request acknowledged with HTTP %ld%s", h->what, status,
+                  h->attempt > 0 ? " after retries" : "");
         settle(h, true);
         if (h->sink_down || h->attempt > 0) {
             log_release(&h->complain, now, h->what);
@@ -783,6 +785,8 @@ request_done(struct loop_xfer *x, CURLcode rc)
     else {
         snprintf(why, sizeof(why), "HTTP %ld: %.200s", status, answer_text(h));
     }
+    log_debug("out_http: %s: request failed: %s; retry %u in %lld ms", h->what, why, h->attempt,
+              (long long)delay);
     log_complain(&h->complain, now, rc != CURLE_OK ? (int)rc : (int)status + 1000, h->what,
                  "sending to the sink failed: %s; retry %u in %lld ms%s", why, h->attempt,
                  (long long)delay, h->spool != NULL ? " (batches are kept in the spool)" : "");

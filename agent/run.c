@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,7 @@
 #include <curl/curl.h>
 #include <event2/event.h>
 
-#include "api_targets.h"
+#include "clock.h"
 #include "config.h"
 #include "daemon.h"
 #include "enc_json.h"
@@ -43,6 +44,8 @@
 #include "sdwatch.h"
 #include "stats.h"
 #include "status.h"
+#include "status_page.h"
+#include "status_table.h"
 #include "suggest.h"
 
 void
@@ -72,6 +75,11 @@ check_url(const char *url, char *instance, size_t instlen, char *err, size_t err
     if (u == NULL || shown == NULL) {
         snprintf(err, errlen, "out of memory");
         rc = -ENOMEM;
+        goto out;
+    }
+    if (strstr(url, "://") == NULL) {
+        snprintf(err, errlen, "invalid URL \"%s\": no scheme: add http:// (http://%s)", shown,
+                 shown);
         goto out;
     }
     CURLUcode uc = curl_url_set(u, CURLUPART_URL, url, 0);
@@ -153,10 +161,96 @@ out:
     return state;
 }
 
+/* The first line of @path without its line end, as a new string; NULL with the cause in @err. */
+static char *
+read_secret_file(const char *opt, const char *path, char *err, size_t errlen)
+{
+    char buf[8192];
+    FILE *f = fopen(path, "r");
+    size_t n;
+
+    if (f == NULL) {
+        snprintf(err, errlen, "%s: cannot read %s: %s", opt, path, strerror(errno));
+        return NULL;
+    }
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    buf[strcspn(buf, "\r\n")] = '\0';
+    char *s = strdup(buf);
+    if (s == NULL) {
+        snprintf(err, errlen, "out of memory");
+    }
+    return s;
+}
+
+/*
+ * The HTTP settings of the command line's targets (--header, --basic-auth-user and
+ * --password-file, --bearer-token-file, --ca-file, --insecure) into @h, owned: release it with
+ * httpc_opts_release(). 0, or -EINVAL / -ENOMEM with the cause in @err.
+ */
+static int
+cli_http_build(const struct run_opts *o, struct httpc_opts *h, char *err, size_t errlen)
+{
+    memset(h, 0, sizeof(*h));
+    h->follow_redirects = true;
+    h->insecure_skip_verify = o->insecure_skip_verify;
+    h->headers = calloc(o->nheaders + 1, sizeof(*h->headers));
+    if (h->headers == NULL) {
+        goto oom;
+    }
+    for (size_t i = 0; i < o->nheaders; i++) {
+        if ((h->headers[h->nheaders++] = strdup(o->headers[i])) == NULL) {
+            goto oom;
+        }
+    }
+    if (o->bearer_token_file != NULL) {
+        char *token = read_secret_file("--bearer-token-file", o->bearer_token_file, err, errlen);
+        if (token == NULL) {
+            goto fail;
+        }
+        int rc = asprintf(&h->headers[h->nheaders], "Authorization: Bearer %s", token);
+        free(token);
+        if (rc < 0) {
+            h->headers[h->nheaders] = NULL;
+            goto oom;
+        }
+        h->nheaders++;
+    }
+    if (o->basic_auth_user != NULL) {
+        h->username = strdup(o->basic_auth_user);
+        h->password = o->password_file != NULL
+                          ? read_secret_file("--password-file", o->password_file, err, errlen)
+                          : strdup("");
+        if (h->username == NULL || h->password == NULL) {
+            if (o->password_file != NULL && h->password == NULL) {
+                goto fail;
+            }
+            goto oom;
+        }
+    }
+    if (o->ca_file != NULL) {
+        if (access(o->ca_file, R_OK) != 0) {
+            snprintf(err, errlen, "--ca-file: cannot read %s: %s", o->ca_file, strerror(errno));
+            goto fail;
+        }
+        if ((h->ca_file = strdup(o->ca_file)) == NULL) {
+            goto oom;
+        }
+    }
+    return 0;
+oom:
+    snprintf(err, errlen, "out of memory");
+fail:
+    httpc_opts_release(h);
+    return -EINVAL;
+}
+
 /* Adds one ad-hoc target of the kind @o->kind (or the built-in default's self-scrape). */
 static int
-add_target(struct engine *e, const struct run_opts *o, const char *kind, const char *job,
-           const char *url, int64_t interval_ms, int64_t timeout_ms)
+add_target(struct engine *e, const struct run_opts *o, const struct httpc_opts *http,
+           const char *kind, const char *job, const char *url, int64_t interval_ms,
+           int64_t timeout_ms)
 {
     char err[512], instance[300];
     struct target_spec spec = {
@@ -165,7 +259,7 @@ add_target(struct engine *e, const struct run_opts *o, const char *kind, const c
         .interval_ms = interval_ms,
         .timeout_ms = timeout_ms,
         .body_limit = o->body_limit,
-        .http = {.follow_redirects = true, .insecure_skip_verify = o->insecure_skip_verify},
+        .http = *http,
     };
 
     char *tcp_url = NULL;
@@ -227,6 +321,29 @@ add_target(struct engine *e, const struct run_opts *o, const char *kind, const c
     return 0;
 }
 
+static void run_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * A start-up failure, said once: on stderr as "pollster: ...", or in the log when the log is not
+ * stderr (syslog after --daemonize, where stderr goes nowhere).
+ */
+static void
+run_error(const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (log_is_stderr()) {
+        fprintf(stderr, "pollster: %s\n", msg);
+    }
+    else {
+        log_err("run: %s", msg);
+    }
+}
+
 /* What a reload needs: the file, the filter, and the config now in force (owned). */
 struct run_ctx {
     const struct run_opts *opts;
@@ -236,7 +353,103 @@ struct run_ctx {
     struct event *sd_timer; /* file_sd refresh */
     uint64_t sd_fp;         /* fingerprint of the file_sd files the running targets came from */
     struct sdrun *sd;       /* http_sd and dns_sd refreshers (daemon mode) */
+    struct status_page_view page; /* what the status pages show beyond the engine */
+    struct status *status;        /* owned: the status server (NULL in --once) */
+    struct status *status_old;    /* owned: the server a reload moved away from, until retired */
+    struct event *status_retire;  /* owned: frees status_old once its last reply went out */
+    char **snap;                  /* owned: "job/instance" of each target before a reload */
+    size_t nsnap;
 };
+
+#define RUN_DIFF_LOG_MAX 50
+
+static void
+run_snapshot_free(struct run_ctx *ctx)
+{
+    for (size_t i = 0; i < ctx->nsnap; i++) {
+        free(ctx->snap[i]);
+    }
+    free(ctx->snap);
+    ctx->snap = NULL;
+    ctx->nsnap = 0;
+}
+
+/* "job/instance" of target @i (the caller frees it); NULL when out of memory or out of range. */
+static char *
+target_key_dup(const struct engine *e, size_t i)
+{
+    struct engine_target_info t;
+    char *k = NULL;
+
+    if (engine_target_info(e, i, &t) != 0 || asprintf(&k, "%s/%s", t.job, t.instance) < 0) {
+        return NULL;
+    }
+    return k;
+}
+
+/* Remembers the targets in force, for run_reload_log_diff(). */
+static void
+run_reload_snapshot(struct run_ctx *ctx)
+{
+    size_t n = engine_target_count(ctx->engine);
+
+    run_snapshot_free(ctx);
+    ctx->snap = calloc(n > 0 ? n : 1, sizeof(*ctx->snap));
+    for (size_t i = 0; ctx->snap != NULL && i < n; i++) {
+        ctx->snap[ctx->nsnap] = target_key_dup(ctx->engine, i);
+        ctx->nsnap += ctx->snap[ctx->nsnap] != NULL;
+    }
+}
+
+/* Logs each target a reload added or removed (at most RUN_DIFF_LOG_MAX of each). */
+static void
+run_reload_log_diff(struct run_ctx *ctx, const char *why)
+{
+    size_t n = engine_target_count(ctx->engine), added = 0, removed = 0;
+    bool *seen = calloc(ctx->nsnap > 0 ? ctx->nsnap : 1, sizeof(*seen));
+
+    for (size_t i = 0; seen != NULL && i < n; i++) {
+        char *k = target_key_dup(ctx->engine, i);
+        bool found = false;
+        for (size_t j = 0; k != NULL && j < ctx->nsnap && !found; j++) {
+            if (!seen[j] && strcmp(ctx->snap[j], k) == 0) {
+                seen[j] = found = true;
+            }
+        }
+        if (k != NULL && !found && ++added <= RUN_DIFF_LOG_MAX) {
+            log_info("config: %s: target added: %s", why, k);
+        }
+        free(k);
+    }
+    for (size_t j = 0; seen != NULL && j < ctx->nsnap; j++) {
+        if (!seen[j] && ++removed <= RUN_DIFF_LOG_MAX) {
+            log_info("config: %s: target removed: %s", why, ctx->snap[j]);
+        }
+    }
+    if (added > RUN_DIFF_LOG_MAX || removed > RUN_DIFF_LOG_MAX) {
+        log_info("config: %s: %zu targets added and %zu removed in all", why, added, removed);
+    }
+    free(seen);
+    run_snapshot_free(ctx);
+}
+
+/* The status pages follow the configuration in force and the last reload's outcome. */
+static void
+page_note_reload(struct run_ctx *ctx, const char *why, bool ok, const char *err)
+{
+    if (strcmp(why, "reload") == 0) { /* not the SD refreshes: they re-read the same text */
+        ctx->page.reload_ms = clock_wall_ms();
+        ctx->page.reload_ok = ok;
+        snprintf(ctx->page.reload_error, sizeof(ctx->page.reload_error), "%s", ok ? "" : err);
+        if (ok) {
+            ctx->page.loaded_ms = ctx->page.reload_ms;
+        }
+    }
+    if (ok) {
+        ctx->page.config_text = ctx->config->source;
+        ctx->page.config_len = ctx->config->source_len;
+    }
+}
 
 /* Logs every error of a failed load, one line each. */
 static void
@@ -263,6 +476,90 @@ log_config_warnings(const struct config_errors *errs)
 }
 
 static void sd_arm(struct run_ctx *ctx);
+static status_reload_fn reload_hook;
+
+static const struct status_hooks run_status_hooks = {
+    .metrics = status_page_metrics_cb,
+    .reload = reload_hook,
+    .page = status_page_cb,
+};
+
+/* The server a reload moved away from has answered its last request (the reload's own). */
+static void
+status_retire_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct run_ctx *ctx = arg;
+
+    (void)fd;
+    (void)what;
+    status_free(ctx->status_old);
+    ctx->status_old = NULL;
+}
+
+/*
+ * A reload with another status.listen: the new server is bound now (a failure refuses the
+ * reload: 0 or -EINVAL with the cause in @err); run_status_move() switches to it.
+ */
+static int
+run_status_open(struct run_ctx *ctx, const struct config *c, struct status **out, char *err,
+                size_t errlen)
+{
+    char why[512];
+
+    *out = NULL;
+    if (ctx->status == NULL || ctx->opts->status_listen != NULL ||
+        strcmp(ctx->config->status.listen, c->status.listen) == 0) {
+        return 0;
+    }
+    *out = status_new(loop_base(ctx->loop), c->status.listen, &run_status_hooks, &ctx->page, why,
+                      sizeof(why));
+    if (*out == NULL) {
+        snprintf(err, errlen, "status.listen: %s (the status server stays on %s)", why,
+                 status_address(ctx->status));
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* Serves from @next from now on; the old server answers what it is answering, then goes. */
+static void
+run_status_move(struct run_ctx *ctx, struct status *next)
+{
+    struct timeval tv = {.tv_sec = 1, .tv_usec = 0};
+
+    if (next == NULL) {
+        return;
+    }
+    log_info("config: status server moved from %s to %s", status_address(ctx->status),
+             status_address(next));
+    status_free(ctx->status_old);
+    ctx->status_old = ctx->status;
+    ctx->status = next;
+    if (ctx->status_retire == NULL) {
+        ctx->status_retire = evtimer_new(loop_base(ctx->loop), status_retire_cb, ctx);
+    }
+    if (ctx->status_retire == NULL || evtimer_add(ctx->status_retire, &tv) != 0) {
+        status_retire_cb(-1, 0, ctx); /* no timer: at once (the reply may be cut short) */
+    }
+}
+
+/* Log level and target from the new config (unless --log-level set them), each change logged. */
+static void
+run_log_apply(struct run_ctx *ctx, const struct config *c)
+{
+    static const char *const words[] = {"error", "warn", "info", "debug"};
+
+    if (!ctx->opts->log_level_set && c->log.level != ctx->config->log.level) {
+        log_info("config: log level %s -> %s", words[ctx->config->log.level], words[c->log.level]);
+        log_set_level(c->log.level);
+    }
+    if (c->log.target != ctx->config->log.target && !ctx->opts->daemonize) {
+        log_info("config: log target %s -> %s",
+                 ctx->config->log.target == LOG_TARGET_SYSLOG ? "syslog" : "stderr",
+                 c->log.target == LOG_TARGET_SYSLOG ? "syslog" : "stderr");
+        log_set_target(c->log.target);
+    }
+}
 
 /*
  * Builds a config from the file (@text NULL) or from @text (the file as last loaded), swaps it in
@@ -287,25 +584,38 @@ apply(struct run_ctx *ctx, const char *text, size_t len, const char *why, char *
         snprintf(err, errlen, "%s", errs.n > 0 ? errs.v[0].text : "cannot load the configuration");
         config_errors_release(&errs);
         stats_set_reload(false);
+        page_note_reload(ctx, why, false, err);
         goto done;
     }
     if (text == NULL) {
         log_config_warnings(&errs); /* a file_sd refresh re-reads the same text: said already */
     }
     config_errors_release(&errs);
+    char what[128];
+    struct status *moved = NULL;
+    bool cli_outputs = ctx->opts->format != NULL || ctx->opts->output_file != NULL;
+    if (!cli_outputs && setup_outputs_changed(ctx->config, c, what, sizeof(what))) {
+        /* Refused as a whole: half a configuration in force would be worse. */
+        snprintf(err, errlen,
+                 "%s changed: outputs are not replaced while running; restart pollster to "
+                 "apply the new file (nothing of it was applied)",
+                 what);
+        goto refused;
+    }
+    if (run_status_open(ctx, c, &moved, err, errlen) != 0) {
+        goto refused;
+    }
+    run_reload_snapshot(ctx);
     engine_reload_begin(ctx->engine);
     if (setup_targets(ctx->engine, c, ctx->opts->only_job, err, errlen) != 0) {
         engine_reload_abort(ctx->engine);
-        log_err("config: %s failed: %s; keeping the running configuration", why, err);
-        config_free(c);
-        stats_set_reload(false);
-        goto done;
+        status_free(moved);
+        goto refused;
     }
     engine_reload_end(ctx->engine, &kept, &added, &removed);
-    if (!setup_same_outputs(ctx->config, c)) {
-        log_warn("config: outputs, status or log settings changed: restart pollster to apply "
-                 "them");
-    }
+    run_reload_log_diff(ctx, why);
+    run_status_move(ctx, moved);
+    run_log_apply(ctx, c);
     config_free(ctx->config);
     ctx->config = c;
     ctx->sd_fp = sdwatch_fingerprint(c);
@@ -314,12 +624,18 @@ apply(struct run_ctx *ctx, const char *text, size_t len, const char *why, char *
         sdrun_sync(ctx->sd, c, ctx->opts->only_job);
     }
     stats_set_reload(true);
+    page_note_reload(ctx, why, true, "");
     log_info("config: %s of %s: %zu targets kept, %zu added, %zu removed", why,
              ctx->opts->config_path, kept, added, removed);
     if (notify_enabled()) {
         notify_send("READY=1");
     }
     return 0;
+refused:
+    log_err("config: %s failed: %s; keeping the running configuration", why, err);
+    config_free(c);
+    stats_set_reload(false);
+    page_note_reload(ctx, why, false, err);
 done:
     if (notify_enabled()) {
         notify_send("READY=1");
@@ -442,7 +758,9 @@ sd_arm(struct run_ctx *ctx)
 static int
 reload_hook(void *arg, char *err, size_t errlen)
 {
-    return engine_reload(arg, err, errlen);
+    const struct status_page_view *v = arg;
+
+    return engine_reload(v->engine, err, errlen);
 }
 
 /*
@@ -488,26 +806,28 @@ run_check_config(const char *path)
  * two.
  */
 static int
-add_outputs(struct engine *e, struct loop *l, const struct run_opts *o, const struct config *c)
+add_outputs(struct engine *e, struct loop *l, const struct run_opts *o, const struct config *c,
+            bool table)
 {
     char err[512];
     struct output out = {.ops = &out_stdout_ops};
-    const struct encoder *enc = encoder_find(o->format != NULL ? o->format : "json");
+    const struct encoder *enc = encoder_find(o->format != NULL && !table ? o->format : "json");
 
-    if (o->output_file == NULL && o->format == NULL && c != NULL) {
+    if (o->output_file == NULL && (o->format == NULL || table) && c != NULL) {
         if (setup_outputs(e, l, c, err, sizeof(err)) != 0) {
-            fprintf(stderr, "pollster: %s: %s\n", c->path, err);
-            log_err("run: %s", err);
+            run_error("%s: %s", c->path, err);
             return -EINVAL;
         }
         return 0;
+    }
+    if (table) {
+        return 0; /* the table is printed from the targets after the run */
     }
     if (o->output_file != NULL) {
         out.ops = &out_file_ops;
         out.state = out_file_new(o->output_file, OUT_FILE_FSYNC_NEVER, err, sizeof(err));
         if (out.state == NULL) {
-            fprintf(stderr, "pollster: --output-file: %s\n", err);
-            log_err("run: --output-file: %s", err);
+            run_error("--output-file: %s", err);
             return -EINVAL;
         }
     }
@@ -526,15 +846,27 @@ run_main(const struct run_opts *o, bool *forked_parent)
 {
     struct loop *l = NULL;
     struct engine *e = NULL;
-    struct status *st = NULL;
     struct run_ctx ctx = {.opts = o};
+    struct httpc_opts cli_http; /* owned: the HTTP settings of the command line's targets */
     int exit_code = RUN_EXIT_FAILED;
     char err[512];
     bool builtin = o->ntargets == 0 && o->config_path == NULL;
 
     *forked_parent = false;
+    memset(&cli_http, 0, sizeof(cli_http));
 
-    if (kinds_find(o->kind) == NULL || (o->format != NULL && encoder_find(o->format) == NULL)) {
+    /* --once for people: a table on a terminal (or with --format table), JSON lines otherwise. */
+    bool table_format = o->format != NULL && strcmp(o->format, "table") == 0;
+    bool table =
+        o->once &&
+        (table_format || (o->format == NULL && o->output_file == NULL && isatty(STDOUT_FILENO)));
+    if (table_format && (!o->once || o->output_file != NULL)) {
+        fprintf(stderr, "pollster: --format table is for --once on stdout (the daemon and "
+                        "--output-file write a data stream: JSON lines, e.g. | jq)\n");
+        return RUN_EXIT_USAGE;
+    }
+    if (kinds_find(o->kind) == NULL ||
+        (o->format != NULL && !table_format && encoder_find(o->format) == NULL)) {
         struct strbuf names;
         bool kind = kinds_find(o->kind) == NULL;
         strbuf_init(&names);
@@ -591,6 +923,9 @@ run_main(const struct run_opts *o, bool *forked_parent)
         }
         log_set_target(ctx.config->log.target);
     }
+    if (table && !o->log_level_set) {
+        log_set_level(LOG_LVL_ERR); /* each failure is a row of the table: said once there */
+    }
     if (!o->daemonize && o->pidfile != NULL && !o->once &&
         daemon_pidfile(o->pidfile, err, sizeof(err)) != 0) {
         fprintf(stderr, "pollster: %s\n", err);
@@ -631,7 +966,7 @@ run_main(const struct run_opts *o, bool *forked_parent)
         goto out;
     }
     ctx.engine = e;
-    if (add_outputs(e, l, o, ctx.config) != 0) {
+    if (add_outputs(e, l, o, ctx.config, table) != 0) {
         exit_code = RUN_EXIT_USAGE;
         goto out;
     }
@@ -643,25 +978,33 @@ run_main(const struct run_opts *o, bool *forked_parent)
                      : ctx.config != NULL ? ctx.config->status.listen
                                           : RUN_DEFAULT_STATUS_LISTEN;
         }
-        static const struct status_hooks hooks = {
-            .metrics = engine_render_metrics,
-            .targets = api_targets_render_cb,
-            .reload = reload_hook,
-        };
-        st = status_new(loop_base(l), listen, &hooks, e, err, sizeof(err));
-        if (st == NULL) {
-            fprintf(stderr, "pollster: status server: %s\n", err);
-            log_err("run: status server: %s", err);
+        ctx.page.engine = e;
+        ctx.page.started_ms = clock_wall_ms();
+        ctx.page.loaded_ms = ctx.page.started_ms;
+        if (ctx.config != NULL) {
+            ctx.page.config_path = o->config_path;
+            ctx.page.config_text = ctx.config->source;
+            ctx.page.config_len = ctx.config->source_len;
+        }
+        ctx.status =
+            status_new(loop_base(l), listen, &run_status_hooks, &ctx.page, err, sizeof(err));
+        if (ctx.status == NULL) {
+            run_error("status server: %s", err);
             exit_code = RUN_EXIT_USAGE;
             goto out;
         }
     }
+    if (cli_http_build(o, &cli_http, err, sizeof(err)) != 0) {
+        run_error("%s", err);
+        exit_code = RUN_EXIT_USAGE;
+        goto out;
+    }
     if (builtin) {
         char url[400];
-        snprintf(url, sizeof(url), "http://%s/metrics", status_address(st));
+        snprintf(url, sizeof(url), "http://%s/metrics", status_address(ctx.status));
         int64_t timeout = o->timeout_set ? o->timeout_ms : RUN_DEFAULT_TIMEOUT_MS;
-        if (add_target(e, o, "prometheus", "pollster", url, RUN_DEFAULT_INTERVAL_MS, timeout) !=
-            0) {
+        if (add_target(e, o, &cli_http, "prometheus", "pollster", url, RUN_DEFAULT_INTERVAL_MS,
+                       timeout) != 0) {
             exit_code = RUN_EXIT_USAGE;
             goto out;
         }
@@ -672,8 +1015,7 @@ run_main(const struct run_opts *o, bool *forked_parent)
     }
     if (ctx.config != NULL) {
         if (setup_targets(e, ctx.config, o->only_job, err, sizeof(err)) != 0) {
-            fprintf(stderr, "pollster: %s: %s\n", o->config_path, err);
-            log_err("run: %s: %s", o->config_path, err);
+            run_error("%s: %s", o->config_path, err);
             exit_code = RUN_EXIT_USAGE;
             goto out;
         }
@@ -693,7 +1035,7 @@ run_main(const struct run_opts *o, bool *forked_parent)
     }
     for (size_t i = 0; i < o->ntargets; i++) {
         const char *job = o->job != NULL ? o->job : o->kind;
-        if (add_target(e, o, o->kind, job, o->targets[i], o->once ? 0 : o->interval_ms,
+        if (add_target(e, o, &cli_http, o->kind, job, o->targets[i], o->once ? 0 : o->interval_ms,
                        o->timeout_ms) != 0) {
             exit_code = RUN_EXIT_USAGE;
             goto out;
@@ -713,6 +1055,14 @@ run_main(const struct run_opts *o, bool *forked_parent)
                     (unsigned long long)dropped, RUN_EXIT_DROPPED);
             exit_code = RUN_EXIT_DROPPED;
         }
+        if (table) {
+            struct strbuf sb;
+            strbuf_init(&sb);
+            status_table_render(&sb, e);
+            fwrite(sb.data != NULL ? sb.data : "", 1, sb.len, stdout);
+            fflush(stdout);
+            strbuf_release(&sb);
+        }
     }
     else {
         exit_code = engine_run(e, drain) == 0 ? RUN_EXIT_OK : RUN_EXIT_FAILED;
@@ -726,7 +1076,13 @@ out:
     }
     sdrun_free(ctx.sd);
     engine_free(e);
-    status_free(st);
+    if (ctx.status_retire != NULL) {
+        event_free(ctx.status_retire);
+    }
+    run_snapshot_free(&ctx);
+    httpc_opts_release(&cli_http);
+    status_free(ctx.status_old);
+    status_free(ctx.status);
     loop_free(l);
     config_free(ctx.config);
     sdcache_free_all();

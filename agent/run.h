@@ -15,6 +15,7 @@
 #define RUN_MAX_TARGETS 10000
 #define RUN_MAX_REGEXES 16
 #define RUN_MAX_METRICS 64
+#define RUN_MAX_HEADERS 32
 
 /* Exit codes (also documented in pollster(8)). */
 enum run_exit {
@@ -52,6 +53,13 @@ struct run_opts {
     bool check_config;       /* --check-config */
     bool log_level_set;      /* --log-level given: it wins over the config's */
     bool shutdown_timeout_set;
+    /* HTTP settings of --target, as a job's http_config has them */
+    const char *headers[RUN_MAX_HEADERS]; /* --header "Name: value" */
+    size_t nheaders;
+    const char *basic_auth_user;   /* --basic-auth-user */
+    const char *password_file;     /* --password-file: with --basic-auth-user */
+    const char *bearer_token_file; /* --bearer-token-file */
+    const char *ca_file;           /* --ca-file */
 };
 
 /* Defaults for every field (the one place they are written down). */

@@ -129,11 +129,20 @@ scrape_write_cb(char *data, size_t size, size_t nmemb, void *userp)
     return len;
 }
 
+/*
+ * curl's "Could not resolve host" as "could not resolve host"; a first word with other capitals
+ * is a name and stays ("SSL certificate problem", "OpenSSL/3.0.19: ...").
+ */
 static const char *
 lower_first(char *buf, size_t len, const char *s)
 {
+    size_t i = 1;
+
     snprintf(buf, len, "%s", s);
-    if (buf[0] != '\0') {
+    while (buf[0] != '\0' && isalpha((unsigned char)buf[i]) && !isupper((unsigned char)buf[i])) {
+        i++;
+    }
+    if (buf[0] != '\0' && !isupper((unsigned char)buf[i])) {
         buf[0] = (char)tolower((unsigned char)buf[0]);
     }
     return buf;

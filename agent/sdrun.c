@@ -104,6 +104,10 @@ result_cb(void *arg, const char *text, size_t len, const char *error)
     }
     else {
         int rc = sdcache_put(r->dir, f->key, text, len);
+        log_debug("%s: refreshed: %zu bytes, %s", f->prefix, len,
+                  rc > 0    ? "the target list changed"
+                  : rc == 0 ? "unchanged"
+                            : "not written to the cache");
         log_release(&f->limit, clock_mono_ms(), f->prefix);
         if (rc < 0) {
             char *path = sdcache_path_dup(r->dir, f->key);

@@ -61,6 +61,35 @@ setup_same_outputs(const struct config *a, const struct config *b)
     return same;
 }
 
+bool
+setup_outputs_changed(const struct config *a, const struct config *b, char *what, size_t len)
+{
+    struct strbuf x, y;
+    bool changed = false;
+
+    if (a->noutputs != b->noutputs) {
+        snprintf(what, len, "the number of outputs (%zu -> %zu)", a->noutputs, b->noutputs);
+        return true;
+    }
+    strbuf_init(&x);
+    strbuf_init(&y);
+    for (size_t i = 0; i < a->noutputs && !changed; i++) {
+        strbuf_reset(&x);
+        strbuf_reset(&y);
+        output_identity(&a->outputs[i], &x);
+        output_identity(&b->outputs[i], &y);
+        changed = x.oom || y.oom || x.len != y.len || memcmp(x.data, y.data, x.len) != 0;
+        if (changed) {
+            snprintf(what, len, "outputs[%zu] (%s%s%s)", i, a->outputs[i].type->name,
+                     a->outputs[i].type == b->outputs[i].type ? "" : " -> ",
+                     a->outputs[i].type == b->outputs[i].type ? "" : b->outputs[i].type->name);
+        }
+    }
+    strbuf_release(&x);
+    strbuf_release(&y);
+    return changed;
+}
+
 int
 setup_has_job(const struct config *c, const char *name)
 {

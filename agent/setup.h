@@ -33,6 +33,12 @@ int setup_outputs(struct engine *e, struct loop *l, const struct config *c, char
  * does not apply). */
 bool setup_same_outputs(const struct config *a, const struct config *b);
 
+/*
+ * True when the outputs of @a and @b differ in anything that needs them reopened; @what then
+ * names the first difference ("outputs[1] (http)", "the number of outputs (1 -> 2)").
+ */
+bool setup_outputs_changed(const struct config *a, const struct config *b, char *what, size_t len);
+
 /* True when @c has a job named @name. */
 int setup_has_job(const struct config *c, const char *name);
 

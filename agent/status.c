@@ -107,6 +107,20 @@ status_request_cb(struct evhttp_request *req, void *arg)
         reply_text(req, 200, "OK", ctype, st->body.data != NULL ? st->body.data : "", st->body.len);
         return;
     }
+    if (st->hooks->page != NULL) {
+        int code = 200;
+        strbuf_reset(&st->body);
+        ctype = st->hooks->page(&st->body, path, q != NULL ? q + 1 : "", &code, st->arg);
+        if (ctype != NULL && st->body.oom) {
+            reply_text(req, 500, "Internal Server Error", "text/plain", "out of memory\n", 14);
+            return;
+        }
+        if (ctype != NULL) {
+            reply_text(req, code, code == 200 ? "OK" : "Bad Request", ctype,
+                       st->body.data != NULL ? st->body.data : "", st->body.len);
+            return;
+        }
+    }
     if (strcmp(path, "/") == 0) {
         static const char index[] =
             "pollster status: /metrics /api/v1/targets /healthz /-/ready, POST /-/reload\n";

@@ -61,6 +61,9 @@ test -f "$unit"
 if command -v systemd-analyze >/dev/null; then
     systemd-analyze verify "$unit"
 fi
+# the bash completion, where bash-completion finds it on demand
+dpkg -L pollster | grep -qx /usr/share/bash-completion/completions/pollster
+bash -n /usr/share/bash-completion/completions/pollster
 if command -v man >/dev/null; then
     # Images that exclude /usr/share/man from dpkg (path-exclude) install no page: warn only.
     man -w pollster || echo "warning: man -w pollster found no page (path-exclude in /etc/dpkg/dpkg.cfg.d?)"

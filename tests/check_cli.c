@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -245,8 +247,63 @@ START_TEST(test_help_and_version)
     ck_assert_ptr_nonnull(strstr(c.out, "--status-listen"));
     run(&c, 10, 0, (const char *const[]){"--version", NULL});
     ck_assert_int_eq(c.status, 0);
-    ck_assert_msg(strncmp(c.out, "pollster " PACKAGE_VERSION, 9 + strlen(PACKAGE_VERSION)) == 0,
+    ck_assert_msg(
+        strncmp(c.out, "pollster " PACKAGE_VERSION " (git ", 15 + strlen(PACKAGE_VERSION)) == 0,
+        "%s", c.out);
+    ck_assert_msg(strstr(c.out, ", built 20") != NULL, "%s", c.out);
+    ck_assert_msg(strstr(c.out, "\nlibraries: libcurl ") != NULL && strstr(c.out, ", libevent ") &&
+                      strstr(c.out, ", json-c ") && strstr(c.out, ", libyaml "),
                   "%s", c.out);
+    ck_assert_msg(
+        strstr(c.out, "\nfeatures: kinds prometheus, probe, json, tcp; outputs stdout, ") != NULL,
+        "%s", c.out);
+}
+END_TEST
+
+/* Error texts keep the capitals of names: "tls: OpenSSL/3.0...", not "tls: openSSL/3.0...". */
+START_TEST(test_error_capitals)
+{
+    struct cmd c;
+    char target[128];
+
+    snprintf(target, sizeof(target), "https://127.0.0.1:%u/ok", mock_port); /* plain HTTP */
+    run(&c, 20, 0, (const char *const[]){"--once", "--format", "table", "--target", target, NULL});
+    ck_assert_int_eq(c.status, 1);
+    ck_assert_msg(strstr(c.out, "  tls: OpenSSL/") != NULL, "%s", c.out);
+}
+END_TEST
+
+/* A start-up failure is said once, not once on stderr and once more in the log. */
+START_TEST(test_errors_said_once)
+{
+    struct cmd c;
+    char listen[64];
+
+    snprintf(listen, sizeof(listen), "127.0.0.1:%u", mock_port); /* the mock holds it */
+    run(&c, 10, 0,
+        (const char *const[]){"--status-listen", listen, "--target", "http://127.0.0.1:1/", NULL});
+    ck_assert_int_eq(c.status, 2);
+    const char *first = strstr(c.err, "cannot listen on");
+    ck_assert_msg(first != NULL && strstr(first + 1, "cannot listen on") == NULL, "%s", c.err);
+}
+END_TEST
+
+/* --interval alone below the default timeout: the default deadline shrinks to the interval. */
+START_TEST(test_default_timeout_fits_interval)
+{
+    struct cmd c;
+    char target[128];
+
+    snprintf(target, sizeof(target), "http://127.0.0.1:%u/ok", mock_port);
+    run(&c, 20, 1.5 * slowdown(),
+        (const char *const[]){"--interval", "500ms", "--target", target, "--status-listen",
+                              "127.0.0.1:0", NULL});
+    ck_assert_msg(c.status == 0, "exit %d: %s", c.status, c.err);
+    json_object *lines = testutil_parse_lines(c.out);
+    ck_assert_int_ge(json_object_array_length(lines), 1);
+    json_object *b = json_object_array_get_idx(lines, 0);
+    ck_assert(testutil_sample_value(b, "scrape_timeout_seconds", NULL, NULL) == 0.5);
+    json_object_put(lines);
 }
 END_TEST
 
@@ -308,6 +365,21 @@ static const struct {
     {{"--parse", "/dev/null", "--format", "openmetric", NULL},
      "pollster: --format \"openmetric\": did you mean \"openmetrics\"? expected prom or "
      "openmetrics with --parse\n"},
+    {{"--once", "--target", "127.0.0.1:9100", NULL},
+     "pollster: --target: invalid URL \"127.0.0.1:9100\": no scheme: add http:// "
+     "(http://127.0.0.1:9100)\n"},
+    {{"--format", "table", "--target", "http://127.0.0.1/", NULL},
+     "pollster: --format table is for --once on stdout (the daemon and --output-file write a "
+     "data stream: JSON lines, e.g. | jq)\n"},
+    {{"--check-config", "-c", "/dev/null", "--once", NULL},
+     "pollster: --check-config only validates -c FILE: --once would be ignored (see pollster "
+     "--help)\n"},
+    {{"--check-config", "-c", "/dev/null", "--status-listen", "127.0.0.1:0", NULL},
+     "pollster: --check-config only validates -c FILE: --status-listen would be ignored (see "
+     "pollster --help)\n"},
+    {{"--log-format", "yaml", NULL},
+     "pollster: --log-format: invalid format \"yaml\" (text, logfmt, json) (see pollster "
+     "--help)\n"},
     {{"--log-level", "wran", NULL},
      "pollster: --log-level: invalid level \"wran\" (did you mean \"warn\"? error, warn, info, "
      "debug) (see pollster --help)\n"},
@@ -1141,6 +1213,148 @@ http_get(unsigned port, const char *path, char *buf, size_t cap)
     return code;
 }
 
+/* --log-format: logfmt and json lines a machine reads; --log-level debug logs every run. */
+START_TEST(test_log_format_and_debug_runs)
+{
+    struct cmd c;
+    char down[64], ok[128];
+
+    snprintf(down, sizeof(down), "http://127.0.0.1:%u/", mock_closed_port());
+    snprintf(ok, sizeof(ok), "http://127.0.0.1:%u/ok", mock_port);
+    run(&c, 10, 0, (const char *const[]){"--once", "--log-format", "json", "--target", down, NULL});
+    ck_assert_int_eq(c.status, 1);
+    json_object *line = json_tokener_parse(c.err);
+    ck_assert_msg(line != NULL, "not one JSON line: %s", c.err);
+    ck_assert_str_eq(testutil_str(line, "level"), "warn");
+    ck_assert_msg(strstr(testutil_str(line, "msg"), "connect: connection refused") != NULL, "%s",
+                  c.err);
+    ck_assert_msg(strncmp(testutil_str(line, "ts"), "20", 2) == 0, "%s", c.err);
+    json_object_put(line);
+
+    run(&c, 10, 0,
+        (const char *const[]){"--once", "--log-format", "logfmt", "--target", down, NULL});
+    ck_assert_msg(strncmp(c.err, "ts=20", 5) == 0 && strstr(c.err, " level=warn msg=\"") != NULL &&
+                      strcmp(c.err + c.errlen - 2, "\"\n") == 0,
+                  "%s", c.err);
+
+    run(&c, 10, 0, (const char *const[]){"--once", "--log-level", "debug", "--target", ok, NULL});
+    ck_assert_int_eq(c.status, 0);
+    ck_assert_msg(strstr(c.err, " debug engine: probe/") != NULL &&
+                      strstr(c.err, "/ok: run ok in ") != NULL &&
+                      strstr(c.err, "ms: HTTP 200, ") != NULL,
+                  "%s", c.err);
+
+    /* each output request, at debug */
+    char text[512];
+    snprintf(text, sizeof(text),
+             "scrape_configs: [{job_name: a, metrics_path: /simple, static_configs: [{targets: "
+             "['127.0.0.1:%u']}]}]\n"
+             "outputs: [{type: http, url: 'http://127.0.0.1:%u/ok'}]\n",
+             mock_port, mock_port);
+    write_file(cfg_path, text);
+    run(&c, 20, 0, (const char *const[]){"--once", "--log-level", "debug", "-c", cfg_path, NULL});
+    ck_assert_msg(c.status == 0, "exit %d: %s", c.status, c.err);
+    ck_assert_msg(strstr(c.err, ": request acknowledged with HTTP 200") != NULL, "%s", c.err);
+
+    run(&c, 10, 0, (const char *const[]){"--once", "--log-format", "jsno", "--target", ok, NULL});
+    ck_assert_int_eq(c.status, 2);
+    ck_assert_msg(strstr(c.err, "--log-format: invalid format \"jsno\" (did you mean \"json\"?") !=
+                      NULL,
+                  "%s", c.err);
+}
+END_TEST
+
+static unsigned reload_port_a, reload_port_b;
+static char reload_page[65536];
+
+/* status.listen and log.level change, and a target is added: all applied by the reload. */
+static void
+reload_move_status(pid_t pid)
+{
+    char text[1024];
+
+    snprintf(text, sizeof(text),
+             "status: {listen: '127.0.0.1:%u'}\n"
+             "log: {level: debug}\n"
+             "global: {scrape_interval: 300ms, scrape_timeout: 300ms}\n"
+             "scrape_configs:\n"
+             "  - job_name: a\n"
+             "    metrics_path: /simple\n"
+             "    static_configs: [{targets: ['127.0.0.1:%u', 'localhost:%u']}]\n",
+             reload_port_b, mock_port, mock_port);
+    write_file(cfg_path, text);
+    kill(pid, SIGHUP);
+}
+
+/* An output changes: refused as a whole, and the page says so. */
+static void
+reload_change_output(pid_t pid)
+{
+    char text[1024];
+
+    snprintf(text, sizeof(text),
+             "status: {listen: '127.0.0.1:%u'}\n"
+             "scrape_configs:\n"
+             "  - job_name: a\n"
+             "    static_configs: [{targets: ['127.0.0.1:%u']}]\n"
+             "outputs: [{type: file, path: '%s/other.jsonl'}]\n",
+             reload_port_b, mock_port, cfg_dir);
+    write_file(cfg_path, text);
+    kill(pid, SIGHUP);
+}
+
+static void
+reload_fetch_page(pid_t pid)
+{
+    (void)pid;
+    http_get(reload_port_b, "/", reload_page, sizeof(reload_page));
+}
+
+START_TEST(test_reload_applies_status_and_log_refuses_outputs)
+{
+    struct cmd c;
+    char text[512], page_a[256];
+
+    reload_port_a = mock_closed_port();
+    reload_port_b = mock_closed_port();
+    snprintf(text, sizeof(text),
+             "status: {listen: '127.0.0.1:%u'}\n"
+             "global: {scrape_interval: 300ms, scrape_timeout: 300ms}\n"
+             "scrape_configs:\n"
+             "  - job_name: a\n"
+             "    metrics_path: /simple\n"
+             "    static_configs: [{targets: ['127.0.0.1:%u']}]\n",
+             reload_port_a, mock_port);
+    write_file(cfg_path, text);
+    reload_page[0] = '\0';
+    mid_fn[0] = reload_move_status;
+    mid_at[0] = 1.0;
+    mid_fn[1] = reload_change_output;
+    mid_at[1] = 2.5;
+    mid_fn[2] = reload_fetch_page;
+    mid_at[2] = 3.0;
+    run(&c, 30, 3.5 * slowdown(), (const char *const[]){"-c", cfg_path, NULL});
+    memset(mid_fn, 0, sizeof(mid_fn));
+    ck_assert_msg(c.status == 0, "exit %d: %s", c.status, c.err);
+    snprintf(page_a, sizeof(page_a),
+             "config: status server moved from 127.0.0.1:%u to 127.0.0.1:%u", reload_port_a,
+             reload_port_b);
+    ck_assert_msg(strstr(c.err, page_a) != NULL, "%s", c.err);
+    ck_assert_msg(strstr(c.err, "config: log level info -> debug") != NULL, "%s", c.err);
+    ck_assert_msg(strstr(c.err, "config: reload: target added: a/localhost:") != NULL, "%s", c.err);
+    ck_assert_msg(strstr(c.err, " debug engine: a/localhost:") != NULL, "debug not applied: %s",
+                  c.err);
+    ck_assert_msg(strstr(c.err, "config: reload failed: outputs[0] (stdout -> file) changed: "
+                                "outputs are not replaced while running") != NULL,
+                  "%s", c.err);
+    /* the old address is let go, the new one serves the page with the failed reload */
+    ck_assert_int_eq(http_get(reload_port_a, "/healthz", text, sizeof(text)), -1);
+    ck_assert_msg(strstr(reload_page, "<span class=\"down\">failed</span>") != NULL &&
+                      strstr(reload_page, "outputs[0] (stdout -&gt; file) changed") != NULL,
+                  "%s", reload_page);
+}
+END_TEST
+
 static unsigned status_port_fixed;
 
 /* Waits until the targets API shows a run in flight, then sends SIGTERM. */
@@ -1297,7 +1511,7 @@ END_TEST
 /* The password planted in every URL, credential and header of the redaction test. */
 #define PLANTED "s3cretPW"
 
-static char seen_targets[65536], seen_metrics[65536], seen_page[65536];
+static char seen_targets[65536], seen_metrics[65536], seen_page[65536], seen_config[65536];
 
 /* While the daemon runs: what the status server shows, then SIGTERM. */
 static void
@@ -1316,6 +1530,7 @@ fetch_status_then_term(pid_t pid)
     }
     http_get(status_port_fixed, "/metrics", seen_metrics, sizeof(seen_metrics));
     http_get(status_port_fixed, "/", seen_page, sizeof(seen_page));
+    http_get(status_port_fixed, "/config", seen_config, sizeof(seen_config));
     kill(pid, SIGTERM);
 }
 
@@ -1410,7 +1625,7 @@ START_TEST(test_password_shown_nowhere)
     assert_no_password("--once stderr", c.err);
 
     memset(mid_fn, 0, sizeof(mid_fn));
-    seen_targets[0] = seen_metrics[0] = seen_page[0] = '\0';
+    seen_targets[0] = seen_metrics[0] = seen_page[0] = seen_config[0] = '\0';
     mid_fn[0] = fetch_status_then_term;
     mid_at[0] = 0.3;
     run(&c, 30, 0, (const char *const[]){"-c", cfg_path, NULL});
@@ -1424,6 +1639,8 @@ START_TEST(test_password_shown_nowhere)
     assert_no_password("/api/v1/targets", seen_targets);
     assert_no_password("/metrics", seen_metrics);
     assert_no_password("/", seen_page);
+    assert_no_password("/config", seen_config);
+    ck_assert_msg(strstr(seen_config, "password: &lt;secret&gt;") != NULL, "%s", seen_config);
     char *file = read_all(out_path);
     ck_assert_msg(strstr(file, "\"url\":\"http://127.0.0.1:") != NULL, "%s", file);
     assert_no_password("the output file", file);
@@ -1451,6 +1668,128 @@ START_TEST(test_password_shown_nowhere)
 }
 END_TEST
 
+/*
+ * A child that accepts connections on a loopback port for @secs seconds, appends each request's
+ * head to @path (NULL: nowhere) and answers 200 with @body as @ctype. Returns its pid; the port
+ * in *@port.
+ */
+static pid_t
+capture_server(unsigned *port, const char *path, int secs, const char *ctype, const char *body)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    ck_assert_int_eq(listen(fd, 8), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+    *port = ntohs(a.sin_port);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid > 0) {
+        close(fd);
+        return pid;
+    }
+    alarm((unsigned)secs);
+    for (;;) {
+        int c = accept(fd, NULL, NULL);
+        char buf[8192];
+        ssize_t n = c >= 0 ? read(c, buf, sizeof(buf)) : -1;
+        if (n > 0) {
+            FILE *f = path != NULL ? fopen(path, "a") : NULL;
+            if (f != NULL) {
+                fwrite(buf, 1, (size_t)n, f);
+                fclose(f);
+            }
+            char head[256];
+            int hl = snprintf(head, sizeof(head),
+                              "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                              "Connection: close\r\n\r\n",
+                              ctype, strlen(body));
+            if (write(c, head, (size_t)hl) < 0 || write(c, body, strlen(body)) < 0) {
+                _exit(1);
+            }
+        }
+        if (c >= 0) {
+            close(c);
+        }
+    }
+}
+
+/* The command line's HTTP settings reach the request, and their secrets show nowhere. */
+START_TEST(test_cli_http_settings)
+{
+    struct cmd c;
+    char dir[] = "/tmp/pollster-clihttp-XXXXXX", req[128], pw[128], tok[128], url[128];
+    unsigned port;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(req, sizeof(req), "%s/requests", dir);
+    snprintf(pw, sizeof(pw), "%s/pw", dir);
+    snprintf(tok, sizeof(tok), "%s/token", dir);
+    write_file(pw, "pw\n");
+    write_file(tok, "T0K3N\n");
+    pid_t srv = capture_server(&port, req, 20, "text/plain", "ok\n");
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u/x", port);
+    run(&c, 10, 0,
+        (const char *const[]){"--once", "--target", url, "--header", "X-Tenant: 7",
+                              "--basic-auth-user", "u", "--password-file", pw, NULL});
+    ck_assert_msg(c.status == 0, "exit %d: %s", c.status, c.err);
+    run(&c, 10, 0,
+        (const char *const[]){"--once", "--target", url, "--bearer-token-file", tok, NULL});
+    ck_assert_msg(c.status == 0, "exit %d: %s", c.status, c.err);
+    ck_assert_ptr_null(strstr(c.out, "T0K3N"));
+    ck_assert_ptr_null(strstr(c.err, "T0K3N"));
+    char *got = read_all(req);
+    ck_assert_msg(strstr(got, "\r\nX-Tenant: 7\r\n") != NULL, "%s", got);
+    ck_assert_msg(strstr(got, "\r\nAuthorization: Basic dTpwdw==\r\n") != NULL, "%s", got);
+    ck_assert_msg(strstr(got, "\r\nAuthorization: Bearer T0K3N\r\n") != NULL, "%s", got);
+    free(got);
+    kill(srv, SIGKILL);
+    waitpid(srv, NULL, 0);
+
+    /* bad uses, each named */
+    run(&c, 10, 0, (const char *const[]){"--once", "--target", url, "--password-file", pw, NULL});
+    ck_assert_int_eq(c.status, 2);
+    ck_assert_msg(strstr(c.err, "--password-file needs --basic-auth-user") != NULL, "%s", c.err);
+    run(&c, 10, 0, (const char *const[]){"--once", "--target", url, "--header", "nocolon", NULL});
+    ck_assert_int_eq(c.status, 2);
+    ck_assert_msg(strstr(c.err, "--header: expected 'Name: value'") != NULL, "%s", c.err);
+    run(&c, 10, 0,
+        (const char *const[]){"--once", "--target", url, "--ca-file", "/nonexistent/ca.pem", NULL});
+    ck_assert_int_eq(c.status, 2);
+    ck_assert_msg(strstr(c.err, "--ca-file: cannot read /nonexistent/ca.pem") != NULL, "%s", c.err);
+    unlink(req);
+    unlink(pw);
+    unlink(tok);
+    rmdir(dir);
+}
+END_TEST
+
+/* --log-level debug logs each SD refresh and what it found. */
+START_TEST(test_debug_logs_sd_refresh)
+{
+    struct cmd c;
+    char text[512];
+    unsigned port;
+    pid_t srv =
+        capture_server(&port, NULL, 20, "application/json", "[{\"targets\": [\"127.0.0.1:1\"]}]");
+
+    snprintf(text, sizeof(text),
+             "scrape_configs:\n  - job_name: s\n"
+             "    http_sd_configs: [{url: 'http://127.0.0.1:%u/sd'}]\n",
+             port);
+    write_file(cfg_path, text);
+    run(&c, 20, 0, (const char *const[]){"--once", "--log-level", "debug", "-c", cfg_path, NULL});
+    kill(srv, SIGKILL);
+    waitpid(srv, NULL, 0);
+    ck_assert_msg(strstr(c.err, " debug sd: job \"s\": http_sd http://127.0.0.1:") != NULL &&
+                      strstr(c.err, " bytes, the target list changed") != NULL,
+                  "%s", c.err);
+}
+END_TEST
+
 static Suite *
 cli_suite(void)
 {
@@ -1461,6 +1800,10 @@ cli_suite(void)
     tcase_add_test(tc, test_help_and_version);
     tcase_add_test(tc, test_bad_usage_exit_2);
     tcase_add_test(tc, test_once_closed_port);
+    tcase_add_test(tc, test_default_timeout_fits_interval);
+    tcase_add_test(tc, test_error_capitals);
+    tcase_add_test(tc, test_errors_said_once);
+    tcase_add_test(tc, test_cli_http_settings);
     tcase_add_test(tc, test_once_ok);
     tcase_add_test(tc, test_once_concurrent);
     tcase_add_test(tc, test_once_builtin_default);
@@ -1483,6 +1826,9 @@ cli_suite(void)
     tcase_add_test(tconf, test_config_once_and_job_filter);
     tcase_add_test(tconf, test_check_config);
     tcase_add_test(tconf, test_config_reload);
+    tcase_add_test(tconf, test_log_format_and_debug_runs);
+    tcase_add_test(tconf, test_debug_logs_sd_refresh);
+    tcase_add_test(tconf, test_reload_applies_status_and_log_refuses_outputs);
     tcase_add_test(tconf, test_down_sink_does_not_slow_collection);
     tcase_add_test(tconf, test_file_sd_refresh);
     tcase_add_test(tconf, test_conf_examples_valid);

@@ -331,13 +331,14 @@ START_TEST(test_target_info)
     strbuf_init(&sb);
     api_targets_render(&sb, eng);
     snprintf(want, sizeof(want),
-             "{\"status\":\"success\",\"data\":{\"activeTargets\":[{\"job\":\"web\","
+             "{\"status\":\"success\",\"data\":{\"activeTargets\":[{\"job\":\"web\",\"scrapePool\":"
+             "\"web\","
              "\"kind\":\"probe\",\"scrapeUrl\":\"%s\",\"instance\":\"%s\",\"discoveredLabels\":{},"
              "\"labels\":{},"
              "\"health\":\"unknown\",\"lastScrape\":null,\"lastScrapeDuration\":0,"
              "\"lastSamples\":0,\"reason\":null,\"lastError\":\"\",\"lastWarning\":\"\","
              "\"nextScrape\":null,"
-             "\"scrapeInterval\":\"0s\",\"scrapeTimeout\":\"1000ms\",\"inFlight\":false,"
+             "\"scrapeInterval\":\"0s\",\"scrapeTimeout\":\"1s\",\"inFlight\":false,"
              "\"skippedOverlaps\":0,\"skippedLate\":0}],\"droppedTargets\":[]}}",
              info.display_url, info.instance);
     ck_assert_str_eq(sb.data, want);

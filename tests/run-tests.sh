@@ -7,10 +7,10 @@ cd "$(dirname "$0")/.."
 # Debian's victoria-metrics (tests/check_vm), prometheus (tests/check_prom_relabel),
 # prometheus-blackbox-exporter (tests/check_blackbox), libssl-dev (probes' TLS facts), mandoc
 # (tests/check_docs.sh), openssl and nghttp2-server (tests/check_auth_tls: s_server and nghttpd
-# with certificates made at test time).
+# with certificates made at test time), chromium (tests/check_status_browser: the status page).
 pkgs="build-essential autoconf automake pkg-config libevent-dev libcurl4-openssl-dev libjson-c-dev
       libyaml-dev zlib1g-dev libc-ares-dev libssl-dev check mandoc victoria-metrics openssl nghttp2-server prometheus
-      libsnappy-dev libprotobuf-c-dev protobuf-c-compiler prometheus-blackbox-exporter"
+      libsnappy-dev libprotobuf-c-dev protobuf-c-compiler prometheus-blackbox-exporter chromium"
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     export DEBIAN_FRONTEND=noninteractive
     # shellcheck disable=SC2086
