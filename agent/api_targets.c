@@ -121,7 +121,10 @@ api_targets_render(struct strbuf *sb, const struct engine *e)
         }
         put_target(sb, &info);
     }
-    /* Prometheus' shape: {"discoveredLabels":{...}}, plus the job (scrapePool in later versions) */
+    /*
+     * Prometheus' shape: {"discoveredLabels":{...}}, plus the job (scrapePool in later versions)
+     * and why: "relabeling", or "shard" for another agent's target
+     */
     strbuf_puts(sb, "],\"droppedTargets\":[");
     const struct dropped_set *d = engine_dropped(e);
     for (size_t i = 0; i < d->n; i++) {
@@ -130,6 +133,8 @@ api_targets_render(struct strbuf *sb, const struct engine *e)
         put_key(sb, "job", t->job);
         strbuf_putc(sb, ',');
         put_labels(sb, "discoveredLabels", t->labels, t->nlabels);
+        strbuf_putc(sb, ',');
+        put_key(sb, "reason", t->reason);
         strbuf_putc(sb, '}');
     }
     strbuf_puts(sb, "]}}");

@@ -273,6 +273,9 @@ static const struct conf_field global_fields[] = {
        .desc = "pollster: directory where http_sd and dns_sd keep their last good target lists "
                "(default: $STATE_DIRECTORY, which systemd's StateDirectory= sets; else memory "
                "only)."),
+    GL("shard", CONF_FT_SECTION, shard, .flags = CONF_F_DEFAULTS, .sub = &shard_section,
+       .desc = "pollster: this agent's share of the targets when several agents share them "
+               "(rendezvous hashing over each target's final labels; see shard.h)."),
 };
 #undef GL
 static const char *const global_unsupported[] = {
@@ -725,6 +728,25 @@ remote_write_map(struct conf_ctx *x, const struct conf_node *v)
     }
 }
 
+/*
+ * Keeps in every job only the targets this agent owns (shard_filter_job): after every job's
+ * targets are final, scrape_config_files' too. global.shard was checked (with --shard applied)
+ * when it was mapped; without it, only --shard can set the shard, and replication is 1.
+ */
+static void
+shard_apply(struct conf_ctx *x, struct config *c)
+{
+    struct shard *s = &c->global.shard;
+
+    shard_override_apply(s);
+    for (size_t i = 0; i < c->njobs; i++) {
+        if (shard_filter_job(&c->jobs[i], s) != 0) {
+            conf_oom(x);
+            return;
+        }
+    }
+}
+
 static void
 top_check(struct conf_ctx *x, void *base, const struct conf_node *map, const char *path)
 {
@@ -735,6 +757,7 @@ top_check(struct conf_ctx *x, void *base, const struct conf_node *map, const cha
     /* after the main file's jobs, as in Prometheus */
     conf_include_scrape_files(x, conf_tree_get(map, "scrape_config_files"), expand_env,
                               include_map);
+    shard_apply(x, c);
 
     if (n != NULL) {
         outputs_map(x, n);
@@ -895,8 +918,13 @@ config_summary(FILE *f, const struct config *c)
                 conf_fmt_ms(j->interval_ms, b1, sizeof(b1)),
                 conf_fmt_ms(j->timeout_ms, b2, sizeof(b2)), j->ntargets,
                 j->ntargets == 1 ? "" : "s");
-        if (j->ndropped > 0) {
-            fprintf(f, " (%zu dropped by relabel_configs)", j->ndropped);
+        size_t nshard = j->nseen > j->ntargets ? j->nseen - j->ntargets : 0;
+        if (j->ndropped > nshard) {
+            fprintf(f, " (%zu dropped by relabel_configs)", j->ndropped - nshard);
+        }
+        if (nshard > 0) {
+            fprintf(f, " (%zu of other shards: this is %lld/%lld)", nshard,
+                    (long long)c->global.shard.index, (long long)c->global.shard.count);
         }
         if (j->http.basic_auth.username != NULL) {
             fprintf(f, ", basic auth");

@@ -53,6 +53,7 @@
 
 #include "log.h"
 #include "sample.h"
+#include "shard.h"
 
 /*
  * Defaults other modules need. Every other default is written once, in the tables of config.c
@@ -223,10 +224,14 @@ struct config_target {
     size_t ndiscovered;
 };
 
-/* A target relabel_configs dropped: its labels before relabeling, sorted (one block: free()). */
+/*
+ * A target relabel_configs dropped, or another agent's shard (shard.h): its labels before
+ * relabeling, sorted (one block: free()).
+ */
 struct config_dropped {
     struct label *labels;
     size_t nlabels;
+    const char *reason; /* static: NULL = relabeling, "shard" = not this agent's */
 };
 
 enum config_sd_mech {
@@ -277,6 +282,7 @@ struct config_job {
     size_t ntargets;
     struct config_dropped *dropped; /* /api/v1/targets' droppedTargets */
     size_t ndropped;
+    size_t nseen; /* targets before the shard filter (ntargets of them are this agent's) */
     int64_t file_sd_refresh_ms; /* smallest refresh_interval of file_sd_configs; 0 = none */
     char **file_sd_globs;       /* every file_sd pattern, resolved (what sdwatch globs) */
     size_t nfile_sd_globs;
@@ -310,6 +316,7 @@ struct config_global {
     char **scrape_protocols;
     size_t nscrape_protocols;
     char *state_dir; /* pollster: where SD keeps its last good lists; NULL = none (see sdcache.h) */
+    struct shard shard; /* pollster: this agent's share of the targets (shard_override_set) */
 };
 
 struct config_status {

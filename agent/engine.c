@@ -959,9 +959,10 @@ engine_reload_abort(struct engine *e)
 }
 
 int
-engine_add_dropped(struct engine *e, const char *job, const struct label *labels, size_t n)
+engine_add_dropped(struct engine *e, const char *job, const struct label *labels, size_t n,
+                   const char *reason)
 {
-    return dropped_set_add(&e->dropped, job, labels, n);
+    return dropped_set_add(&e->dropped, job, labels, n, reason);
 }
 
 const struct dropped_set *

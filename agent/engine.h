@@ -141,11 +141,12 @@ struct engine_target_info {
 };
 
 /*
- * Records a target relabeling dropped (/api/v1/targets' droppedTargets): @job and its discovered
- * @labels are copied. Between engine_reload_begin() and _end the new set is built (_abort
- * restores the old one). 0 or -ENOMEM.
+ * Records a target relabeling dropped, or another agent's (@reason "shard"; NULL: relabeling), for
+ * /api/v1/targets' droppedTargets: @job and its discovered @labels are copied. Between
+ * engine_reload_begin() and _end the new set is built (_abort restores the old one). 0 or -ENOMEM.
  */
-int engine_add_dropped(struct engine *e, const char *job, const struct label *labels, size_t n);
+int engine_add_dropped(struct engine *e, const char *job, const struct label *labels, size_t n,
+                       const char *reason);
 /* The dropped targets of the configuration in force (borrowed until the next reload). */
 const struct dropped_set *engine_dropped(const struct engine *e);
 

@@ -19,6 +19,7 @@
 #include "kinds.h"
 #include "log.h"
 #include "outputs.h"
+#include "stats.h"
 #include "strbuf.h"
 
 static bool
@@ -192,13 +193,25 @@ setup_targets(struct engine *e, const struct config *c, const char *only_job, ch
             rc = add_one(e, c, job, &job->targets[i], &id, err, errlen);
         }
         for (size_t i = 0; i < job->ndropped && rc == 0; i++) {
-            rc = engine_add_dropped(e, job->name, job->dropped[i].labels, job->dropped[i].nlabels);
+            rc = engine_add_dropped(e, job->name, job->dropped[i].labels, job->dropped[i].nlabels,
+                                    job->dropped[i].reason);
             if (rc != 0) {
                 snprintf(err, errlen, "out of memory");
             }
         }
     }
     strbuf_release(&id);
+    if (rc == 0) {
+        stats_clear_targets();
+        for (size_t j = 0; j < c->njobs; j++) {
+            const struct config_job *job = &c->jobs[j];
+            if (only_job == NULL || strcmp(job->name, only_job) == 0) {
+                stats_set_targets(job->name,
+                                  job->nseen > job->ntargets ? job->nseen : job->ntargets,
+                                  job->ntargets);
+            }
+        }
+    }
     return rc;
 }
 

@@ -15,7 +15,8 @@
 struct loop;
 
 /*
- * Adds the targets of every job of @c (only of job @only_job when not NULL) to @e. Returns 0,
+ * Adds the targets of every job of @c (only of job @only_job when not NULL) to @e, and on success
+ * records each job's targets seen and owned (stats_set_targets). Returns 0,
  * or -EINVAL / -ENOMEM with the cause in @err (the targets added so far stay: the caller aborts
  * a reload or stops).
  */
