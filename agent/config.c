@@ -912,6 +912,11 @@ config_summary(FILE *f, const struct config *c)
     fprintf(f, "%s: %zu job%s, %zu target%s, %zu output%s\n", c->path, c->njobs,
             c->njobs == 1 ? "" : "s", ntargets, ntargets == 1 ? "" : "s", c->noutputs,
             c->noutputs == 1 ? "" : "s");
+    if (c->global.shard.count > 1) {
+        fprintf(f, "shard %lld of %lld (replication %lld): this agent's targets only\n",
+                (long long)c->global.shard.index, (long long)c->global.shard.count,
+                (long long)c->global.shard.replication);
+    }
     for (size_t i = 0; i < c->njobs; i++) {
         const struct config_job *j = &c->jobs[i];
         fprintf(f, "job %s (%s): interval %s, timeout %s, %zu target%s", j->name, j->kind->name,

@@ -343,6 +343,20 @@ START_TEST(test_override)
     ck_assert_int_eq(c->global.shard.count, 2);
     ck_assert_uint_eq(c->jobs[0].nseen, 4);
     ck_assert_uint_lt(c->jobs[0].ntargets, 4);
+    /* --check-config says which shard, and how many targets other shards own */
+    char *text = NULL, want[128];
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    ck_assert_ptr_nonnull(f);
+    config_summary(f, c);
+    fclose(f);
+    ck_assert_msg(strstr(text, "\nshard 1 of 2 (replication 1): this agent's targets only\n") !=
+                      NULL,
+                  "%s", text);
+    snprintf(want, sizeof(want), "%zu target%s (%zu of other shards: this is 1/2)\n",
+             c->jobs[0].ntargets, c->jobs[0].ntargets == 1 ? "" : "s", 4 - c->jobs[0].ntargets);
+    ck_assert_msg(strstr(text, want) != NULL, "%s", text);
+    free(text);
     config_free(c);
     shard_override_set(0, 1);
     testutil_load_fails(
