@@ -427,6 +427,8 @@ START_TEST(test_once_runs_only_owned_targets)
         ck_assert_msg(strstr(sb.data, "\"droppedTargets\":[{\"job\":\"n\",\"discoveredLabels\":{"
                                       "\"__address__\":\"127.0.0.1:") != NULL,
                       "%s", sb.data);
+        ck_assert_msg(strstr(sb.data, "\"job\":\"n\"},\"reason\":\"shard\"}") != NULL, "%s",
+                      sb.data);
         strbuf_release(&sb);
         strbuf_init(&sb);
         stats_render(&sb, 0);
