@@ -65,7 +65,26 @@ struct out_http_opts {
     const char *const *extra_headers; /* NULL-terminated "Name: value" lines, before the user's */
     uint64_t batch_max_samples; /* a request's bound in samples (at least one record); 0 = none */
     bool reject_429;            /* 429 is a refusal (dropped, counted rejected), not retried */
+    /*
+     * A transport of its own instead of HTTP (nats): called on the loop with a request's
+     * document (@len bytes at @data, valid until the request ends), it sends it and returns 0,
+     * then reports the result later, on the loop, through out_http_sent(); or it returns a
+     * negative errno (nothing sent: retried after retry_max). url, http, timeout_ms, gzip and
+     * compress are then unused.
+     */
+    int (*send)(void *send_arg, const char *data, size_t len);
+    void *send_arg;
 };
+
+/* What became of a request: delivered, to be retried, or refused for good (dropped). */
+enum out_http_result { OUT_HTTP_OK = 0, OUT_HTTP_RETRY, OUT_HTTP_DROP };
+
+/*
+ * The result of the request in flight of @state (an out_http_new() of a transport's own, @send),
+ * with @why the sink's answer for the log (retry, drop). Ignored when no request is in flight.
+ * On the loop only.
+ */
+void out_http_sent(void *state, enum out_http_result r, const char *why);
 
 extern const struct output_ops out_http_ops;
 
