@@ -1056,20 +1056,7 @@ static const struct conf_field http_fields[] = {
        .desc = "Largest request body."),
     HO("flush_interval", CONF_FT_DURATION, flush_interval_ms, 0, .def = "1s",
        .desc = "Longest wait before sending a partial batch."),
-    HO("queue_max_bytes", CONF_FT_SIZE, queue_max_bytes, 0, .def = "64MiB",
-       .desc = "Memory queue bound; beyond it the queue moves to the spool, or without one the "
-               "oldest batches are dropped and counted."),
-    HO("spool_dir", CONF_FT_PATH, spool_dir, CONF_F_NONEMPTY,
-       .desc = "Disk spool directory: batches go there while the sink fails, beyond "
-               "queue_max_bytes and at exit (none: batches wait in memory only)."),
-    HO("spool_max_bytes", CONF_FT_SIZE, spool_max_bytes, 0, .def = "1GiB",
-       .desc = "Disk spool bound; beyond it the oldest data is dropped and counted."),
-    HO("fsync", CONF_FT_ENUM, fsync, 0, .def = "never", .choices = out_http_fsync_choices,
-       .desc = "The spool's: never, batch (after every batch) or interval (every "
-               "flush_interval)."),
-    HO("retry_initial", CONF_FT_DURATION, retry_initial_ms, 0, .def = "1s",
-       .desc = "First retry delay (full-jitter exponential backoff)."),
-    HO("retry_max", CONF_FT_DURATION, retry_max_ms, 0, .def = "1m", .desc = "Longest retry delay."),
+    OUT_HTTP_QUEUE_FIELDS(struct out_http_conf),
     HO("compression", CONF_FT_ENUM, compression, 0, .def = "auto", .choices = compression_choices,
        .desc = "gzip, none, or auto (none for a sink on loopback, where compressing costs CPU "
                "and saves nothing; gzip otherwise)."),
