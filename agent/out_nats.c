@@ -91,7 +91,8 @@ struct out_nats {
     bool have_result;
     enum out_http_result result;
     char why[256];
-    char note[256]; /* for the log, from another thread ("" = none) */
+    char note[256];      /* for the log, from another thread ("" = none) */
+    uint64_t duplicates; /* acknowledgements saying the stream had the message already */
 };
 
 /* Wakes the loop (any thread). */
@@ -144,6 +145,11 @@ ack_cb(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
     (void)js;
     if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) == NATS_OK && id != NULL) {
         if (pa != NULL) {
+            if (pa->Duplicate) {
+                pthread_mutex_lock(&n->mu);
+                n->duplicates++;
+                pthread_mutex_unlock(&n->mu);
+            }
             post_result(n, id, OUT_HTTP_OK, "");
         }
         else {
@@ -439,6 +445,11 @@ nats_free(void *state)
     }
     if (n->thread_started) {
         pthread_join(n->thread, NULL);
+    }
+    if (n->duplicates > 0) {
+        log_info("out_nats: %s: %" PRIu64 " message(s) sent again were already in the stream "
+                 "(deduplicated by Nats-Msg-Id)",
+                 n->what, n->duplicates);
     }
     jsCtx_Destroy(n->js);
     natsConnection_Destroy(n->nc);

@@ -4,12 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Everything the suite uses, so that nothing SKIPs on a fresh machine: the libraries, Check,
-# Debian's victoria-metrics (tests/check_vm), prometheus (tests/check_prom_relabel), mandoc
+# Debian's victoria-metrics (tests/check_vm), prometheus (tests/check_prom_relabel), nats-server
+# (tests/check_nats), mandoc
 # (tests/check_docs.sh), openssl and nghttp2-server (tests/check_auth_tls: s_server and nghttpd
 # with certificates made at test time).
 pkgs="build-essential autoconf automake pkg-config libevent-dev libcurl4-openssl-dev libjson-c-dev
       libyaml-dev zlib1g-dev libc-ares-dev check mandoc victoria-metrics openssl nghttp2-server prometheus
-      libsnappy-dev libprotobuf-c-dev protobuf-c-compiler"
+      libsnappy-dev libprotobuf-c-dev protobuf-c-compiler libnats-dev nats-server"
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     export DEBIAN_FRONTEND=noninteractive
     # shellcheck disable=SC2086
@@ -21,6 +22,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         systemctl stop victoria-metrics >/dev/null 2>&1 || true
         pkill -f '^/usr/bin/victoria-metrics' >/dev/null 2>&1 || true
         systemctl stop prometheus >/dev/null 2>&1 || true
+        systemctl stop nats-server >/dev/null 2>&1 || true
     }
 fi
 autoreconf -fi
