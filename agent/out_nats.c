@@ -80,6 +80,7 @@ struct out_nats {
     struct event *ev; /* owned: on efd */
     pthread_t thread; /* the stream thread */
     bool thread_started;
+    bool counted;                     /* in open_outputs */
     char cur_id[OUT_NATS_ID_LEN + 1]; /* the message in flight (loop) */
 
     pthread_mutex_t mu;
@@ -94,6 +95,12 @@ struct out_nats {
     char note[256];      /* for the log, from another thread ("" = none) */
     uint64_t duplicates; /* acknowledgements saying the stream had the message already */
 };
+
+/*
+ * Open nats outputs (the loop's thread only): the last one closed also closes libnats (its
+ * threads and global state), which the next natsOptions_Create() opens again.
+ */
+static unsigned open_outputs;
 
 /* Wakes the loop (any thread). */
 static void
@@ -454,6 +461,9 @@ nats_free(void *state)
     jsCtx_Destroy(n->js);
     natsConnection_Destroy(n->nc);
     natsOptions_Destroy(n->opts);
+    if (n->counted && --open_outputs == 0) {
+        nats_CloseAndWait(2000);
+    }
     /* out_http after the connection: no result can reach it any more */
     out_http_ops.free(n->http);
     if (n->ev != NULL) {
@@ -655,6 +665,8 @@ nats_open(const struct config_output *co, const char *what, struct loop *l, stru
         goto fail;
     }
     s = natsOptions_Create(&n->opts);
+    n->counted = true;
+    open_outputs++;
     if (s != NATS_OK) {
         snprintf(err, errlen, "%s: natsOptions_Create() failed: %s", what, natsStatus_GetText(s));
         goto fail;
