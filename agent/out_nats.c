@@ -750,7 +750,7 @@ static const struct conf_field nats_fields[] = {
     NO("duplicate_window", CONF_FT_DURATION, duplicate_window_ms, 0, .def = "2m",
        .desc = "A created stream's window in which a message sent again (same Nats-Msg-Id) is "
                "stored once."),
-    NO("timeout", CONF_FT_DURATION, timeout_ms, 0, .def = "5s",
+    NO("timeout", CONF_FT_DURATION, timeout_ms, 0, .def = "10s",
        .desc = "Wait for a publish acknowledgement (and for JetStream API answers)."),
     NO("user", CONF_FT_STR, user, 0, .desc = "User name (with password)."),
     NO("password", CONF_FT_STR, password, CONF_F_SECRET, .desc = "Password."),
