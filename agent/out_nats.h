@@ -6,8 +6,8 @@
  *
  * It is the http output's machinery (out_http.h: memory queue, disk spool, drain, retries with
  * backoff, books, self metrics with type="nats") with NATS as the transport: one message in
- * flight at a time, oldest first. Every message carries a Nats-Msg-Id that is a digest of its
- * subject and bytes, the same on every retry and after a restart from the spool, so a publish
+ * flight at a time, oldest first. Every message carries a Nats-Msg-Id that is a 128-bit digest of
+ * its subject and bytes, the same on every retry and after a restart from the spool, so a publish
  * that JetStream stored but whose acknowledgement was lost is deduplicated by the stream (within
  * its duplicate_window) when it is sent again.
  *

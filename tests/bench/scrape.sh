@@ -8,6 +8,7 @@
 #   PERF_OUT=/tmp/perf.data tests/bench/scrape.sh      (also profiles pollster with perf)
 #   FORWARD=vm tests/bench/scrape.sh                 (forwarding mode, below)
 #   FORWARD=remote_write tests/bench/scrape.sh       (remote write next to vm, below)
+#   FORWARD=nats tests/bench/scrape.sh               (NATS JetStream, below)
 #
 # Forwarding mode (FORWARD=vm): the same targets, but the output is `type: http, format: vm`
 # into a real VictoriaMetrics on loopback (Debian's victoria-metrics, temporary data dir), with
@@ -21,8 +22,12 @@
 # the script prints the figures of both. MAX_SAMPLES_PER_SEND and MAX_SHARDS set those
 # queue_config keys (default: pollster's, 2000 and 50, which means 8 senders).
 #
+# FORWARD=nats: the output is `type: nats` (format NATS_FORMAT, default json; SPOOL as above)
+# into a real nats-server with JetStream on loopback (temporary store, stream created by pollster
+# with 1 replica); the script prints the messages and bytes the stream holds after the drain.
+#
 # Needs nginx (Debian package nginx-light or nginx), curl and python3; victoria-metrics for
-# FORWARD=vm. Never part of make check.
+# FORWARD=vm, nats-server for FORWARD=nats. Never part of make check.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -45,11 +50,13 @@ nginx_pid=""
 pollster_pid=""
 pollster2_pid=""
 vm_pid=""
+nats_pid=""
 cleanup() {
     [ -n "$pollster_pid" ] && kill "$pollster_pid" 2>/dev/null || true
     [ -n "$pollster2_pid" ] && kill "$pollster2_pid" 2>/dev/null || true
     [ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null || true
     [ -n "$vm_pid" ] && kill "$vm_pid" 2>/dev/null || true
+    [ -n "$nats_pid" ] && kill "$nats_pid" 2>/dev/null || true
     wait 2>/dev/null || true
     [ -n "${KEEP:-}" ] && echo "kept $work" >&2 || rm -rf "$work"
 }
@@ -93,9 +100,17 @@ for _ in $(seq 50); do curl -fs "http://127.0.0.1:$port/t/0/metrics" >/dev/null 
 
 timeout_s=$(( interval > 10 ? 10 : interval ))
 if [ -n "$forward" ]; then
-    case "$forward" in vm | remote_write) ;; *)
-        echo "scrape.sh: FORWARD=vm or FORWARD=remote_write" >&2; exit 1 ;;
+    case "$forward" in vm | remote_write | nats) ;; *)
+        echo "scrape.sh: FORWARD=vm, FORWARD=remote_write or FORWARD=nats" >&2; exit 1 ;;
     esac
+    if [ "$forward" = nats ]; then
+        command -v nats-server >/dev/null || { echo "scrape.sh: nats-server not found" >&2; exit 77; }
+        nats_port=$(free_port)
+        nats_mport=$(free_port)
+        nats-server -js -sd "$work/nats" -a 127.0.0.1 -p "$nats_port" -m "$nats_mport" > "$work/nats.log" 2>&1 &
+        nats_pid=$!
+        for _ in $(seq 100); do curl -fs "http://127.0.0.1:$nats_mport/healthz" >/dev/null && break; sleep 0.1; done
+    fi
     command -v victoria-metrics >/dev/null || { echo "scrape.sh: victoria-metrics not found" >&2; exit 77; }
     vm_port=$(free_port)
     victoria-metrics -storageDataPath="$work/vmdata" -httpListenAddr="127.0.0.1:$vm_port" \
@@ -112,7 +127,11 @@ if [ -n "$forward" ]; then
             echo "      - {targets: ['127.0.0.1:$port'], labels: {__metrics_path__: /t/$i/metrics, t: '$i'}}"
         done
         echo "outputs:"
-        if [ "$1" = vm ]; then
+        if [ "$1" = nats ]; then
+            echo "  - type: nats"
+            echo "    url: nats://127.0.0.1:$nats_port"
+            echo "    format: ${NATS_FORMAT:-json}"
+        elif [ "$1" = vm ]; then
             echo "  - type: http"
             echo "    url: http://127.0.0.1:$vm_port/api/v1/import"
             echo "    format: vm"
@@ -125,7 +144,7 @@ if [ -n "$forward" ]; then
         [ "$spool" = 1 ] && echo "    spool_dir: $work/spool-$1"
         echo "status: {listen: '127.0.0.1:$2'}"
     }
-    forward_config vm "$status_port" > "$work/pollster.yaml"
+    forward_config "$([ "$forward" = nats ] && echo nats || echo vm)" "$status_port" > "$work/pollster.yaml"
     "$pollster" -c "$work/pollster.yaml" --log-level warn > /dev/null 2> "$work/pollster.log" &
     if [ "$forward" = remote_write ]; then
         pollster_pid=$!
@@ -168,7 +187,12 @@ if [ -n "$forward" ]; then
     found=$(curl -fs "http://127.0.0.1:$vm_port/api/v1/query" \
         --data-urlencode "query=sum(count_over_time({__name__=~\".+\",via=\"$via\"}[1d]))" |
         python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else 0)')
-    if [ "$via" = vm ]; then
+    if [ "$forward" = nats ]; then
+        found=""
+        sleep 1
+        curl -fs "http://127.0.0.1:$nats_mport/jsz" | python3 -c 'import json,sys; d=json.load(sys.stdin); print("JetStream            %d messages, %d bytes in the stream" % (d["messages"], d["bytes"]))'
+        echo "forwarding           type nats, format ${NATS_FORMAT:-json}, spool $([ "$spool" = 1 ] && echo on || echo off)"
+    elif [ "$via" = vm ]; then
         echo "forwarding           format vm, compression $compression, spool $([ "$spool" = 1 ] && echo on || echo off)"
     else
         echo "forwarding           remote_write (protobuf + snappy), spool $([ "$spool" = 1 ] && echo on || echo off)"
@@ -217,4 +241,4 @@ if [ -n "$pollster2_pid" ]; then
     report "$pollster2_pid" "$status2_port" remote_write; pollster2_pid=""
     echo
 fi
-report "$pollster_pid" "$status_port" vm; pollster_pid=""
+report "$pollster_pid" "$status_port" "$([ "$forward" = nats ] && echo nats || echo vm)"; pollster_pid=""
