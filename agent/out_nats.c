@@ -255,7 +255,7 @@ stream_main(void *arg)
             break;
         }
         if (strcmp(why, last) != 0) {
-            snprintf(n->note, sizeof(n->note), "%s; trying again every second", why);
+            snprintf(n->note, sizeof(n->note), "%.200s; trying again every second", why);
             snprintf(last, sizeof(last), "%s", why);
             wake(n);
         }
