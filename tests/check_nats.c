@@ -240,6 +240,7 @@ stream_messages(struct tally *t)
     jsStreamInfo_Destroy(si);
     jsCtx_Destroy(js);
     natsConnection_Destroy(nc);
+    nats_CloseAndWait(2000); /* libnats' threads end before the test does (valgrind) */
     return seen;
 }
 
