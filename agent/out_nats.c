@@ -233,6 +233,18 @@ ensure_stream(struct out_nats *n, char *why, size_t len)
     return 1;
 }
 
+/* "not connected to NATS yet", with the connection's last error (wrong credentials...). */
+static void
+last_error(natsConnection *nc, char *why, size_t len)
+{
+    const char *e = NULL;
+    natsStatus s = natsConnection_GetLastError(nc, &e);
+
+    snprintf(why, len, "not connected to NATS yet%s%.200s%s", s != NATS_OK ? " (" : "",
+             s != NATS_OK && e != NULL && e[0] != '\0' ? e : natsStatus_GetText(s),
+             s != NATS_OK ? ")" : "");
+}
+
 /* The stream thread: until the stream is there, tries every second (or until stopping). */
 static void *
 stream_main(void *arg)
@@ -243,9 +255,13 @@ stream_main(void *arg)
     pthread_mutex_lock(&n->mu);
     while (!n->stopping && !n->stream_ready) {
         pthread_mutex_unlock(&n->mu);
-        int rc = natsConnection_Status(n->nc) == NATS_CONN_STATUS_CONNECTED
-                     ? ensure_stream(n, why, sizeof(why))
-                     : (snprintf(why, sizeof(why), "not connected to NATS yet"), -EAGAIN);
+        int rc = -EAGAIN;
+        if (natsConnection_Status(n->nc) == NATS_CONN_STATUS_CONNECTED) {
+            rc = ensure_stream(n, why, sizeof(why));
+        }
+        else {
+            last_error(n->nc, why, sizeof(why));
+        }
         pthread_mutex_lock(&n->mu);
         if (rc >= 0) {
             n->stream_ready = true;
@@ -728,7 +744,9 @@ nats_open(const struct config_output *co, const char *what, struct loop *l, stru
         goto fail;
     }
     if (s == NATS_NOT_YET_CONNECTED) {
-        log_warn("out_nats: %s: no NATS server answers yet; trying in the background", what);
+        char why[300];
+        last_error(n->nc, why, sizeof(why));
+        log_warn("out_nats: %s: %s; trying in the background", what, why);
     }
     jsOptions jo;
     jsOptions_Init(&jo);

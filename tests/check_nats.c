@@ -33,6 +33,8 @@ static char dir[64];
 static char cfg_path[128];
 static char out_path[128];
 static unsigned status_port, mock_port;
+static bool with_auth;               /* the servers want user "pollster", password "s3cret" */
+static const char *output_keys = ""; /* more keys of the nats output (credentials) */
 
 static struct node {
     pid_t pid;
@@ -83,6 +85,10 @@ node_start(int i)
                     cluster,
                     "--routes",
                     routes,
+                    with_auth ? "--user" : NULL,
+                    "pollster",
+                    "--pass",
+                    "s3cret",
                     NULL};
     node[i].pid = testproc_spawn(argv, log);
 }
@@ -179,11 +185,12 @@ write_config(void)
             "    retry_initial: 100ms\n"
             "    retry_max: 500ms\n"
             "    spool_dir: %s/spool\n"
+            "%s"
             "  - type: file\n"
             "    path: %s\n"
             "status: {listen: '127.0.0.1:%u'}\n",
-            mock_port, mock_port, node[0].port, node[1].port, node[2].port, dir, out_path,
-            status_port);
+            mock_port, mock_port, node[0].port, node[1].port, node[2].port, dir, output_keys,
+            out_path, status_port);
     fclose(f);
 }
 
@@ -211,7 +218,8 @@ stream_messages(struct tally *t)
     char url[64];
     json_object *seen = json_object_new_object();
 
-    snprintf(url, sizeof(url), "nats://127.0.0.1:%u", node[0].port);
+    snprintf(url, sizeof(url), "nats://%s127.0.0.1:%u", with_auth ? "pollster:s3cret@" : "",
+             node[0].port);
     ck_assert_int_eq(natsConnection_ConnectTo(&nc, url), NATS_OK);
     ck_assert_int_eq(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
     ck_assert_int_eq(js_GetStreamInfo(&si, js, "metrics", NULL, &jerr), NATS_OK);
@@ -375,6 +383,62 @@ START_TEST(test_cluster_down_at_start)
 }
 END_TEST
 
+/* Whether pollster's log has a line with @text. */
+static bool
+log_has(const char *text)
+{
+    char path[160], *line = NULL;
+    size_t cap = 0;
+    bool found = false;
+
+    snprintf(path, sizeof(path), "%s/pollster.log", dir);
+    FILE *f = fopen(path, "r");
+    while (f != NULL && !found && getline(&line, &cap, f) > 0) {
+        found = strstr(line, text) != NULL;
+    }
+    free(line);
+    if (f != NULL) {
+        fclose(f);
+    }
+    return found;
+}
+
+/*
+ * Servers that want a user and password: a wrong password delivers nothing (the batches wait in
+ * the spool, the log says why, the password is not in it); the right one delivers them all.
+ */
+START_TEST(test_user_and_password)
+{
+    with_auth = true;
+    output_keys = "    user: pollster\n    password: wrong-one\n";
+    pid_t mock = fixture();
+    for (int i = 0; i < NODES; i++) {
+        node_start(i);
+    }
+    cluster_wait_ready();
+    pid_t p = pollster_start();
+    ck_assert_msg(wait_metric("pollster_output_spool_bytes", 1, 0, 20) > 0,
+                  "nothing spooled with a wrong password");
+    sleep(3);
+    ck_assert_msg(self_metric("pollster_output_delivered_samples_total") == 0,
+                  "delivered with a wrong password");
+    kill(p, SIGTERM);
+    ck_assert_int_eq(testproc_wait_exit(p, 30), 0);
+    ck_assert_msg(!log_has("wrong-one"), "the password is in the log");
+    ck_assert_msg(log_has("not connected to NATS yet (Authorization Violation)"),
+                  "the log does not say why");
+    output_keys = "    user: pollster\n    password: s3cret\n";
+    write_config();
+    p = pollster_start();
+    ck_assert_msg(wait_metric("pollster_output_delivered_samples_total", 1, 0, 30) > 0,
+                  "nothing delivered with the right password");
+    stop_and_compare(p);
+    cluster_stop();
+    mock_server_stop(mock);
+    testproc_rmtree(dir);
+}
+END_TEST
+
 START_TEST(test_node_kill_agent_kill9_and_outage)
 {
     pid_t mock = fixture();
@@ -443,6 +507,7 @@ main(void)
     TCase *tc = tcase_create("jetstream cluster");
     tcase_add_test(tc, test_node_kill_agent_kill9_and_outage);
     tcase_add_test(tc, test_cluster_down_at_start);
+    tcase_add_test(tc, test_user_and_password);
     tcase_set_timeout(tc, 400);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
