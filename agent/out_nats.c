@@ -30,6 +30,7 @@
 #include "encoder.h"
 #include "log.h"
 #include "loop.h"
+#include "nats_conn.h"
 #include "out_http.h"
 #include "strbuf.h"
 
@@ -37,21 +38,12 @@
 
 /* An output's settings: config_output.opts of a nats output. */
 struct out_nats_conf {
-    char **urls; /* owned (nats_release): url, one or a list */
-    size_t nurls;
+    struct nats_conn_conf conn; /* url, credentials, TLS, timeout */
     char *stream;
     char *subject;
     bool create_stream;
     int64_t replicas;
     int64_t duplicate_window_ms;
-    int64_t timeout_ms;
-    char *user;
-    char *password;
-    char *token;
-    char *creds_file;
-    char *nkey;
-    char *nkey_seed_file;
-    struct config_tls tls;
     uint64_t queue_max_bytes;
     char *spool_dir;
     uint64_t spool_max_bytes;
@@ -233,18 +225,6 @@ ensure_stream(struct out_nats *n, char *why, size_t len)
     return 1;
 }
 
-/* "not connected to NATS yet", with the connection's last error (wrong credentials...). */
-static void
-last_error(natsConnection *nc, char *why, size_t len)
-{
-    const char *e = NULL;
-    natsStatus s = natsConnection_GetLastError(nc, &e);
-
-    snprintf(why, len, "not connected to NATS yet%s%.200s%s", s != NATS_OK ? " (" : "",
-             s != NATS_OK && e != NULL && e[0] != '\0' ? e : natsStatus_GetText(s),
-             s != NATS_OK ? ")" : "");
-}
-
 /* The stream thread: until the stream is there, tries every second (or until stopping). */
 static void *
 stream_main(void *arg)
@@ -260,7 +240,7 @@ stream_main(void *arg)
             rc = ensure_stream(n, why, sizeof(why));
         }
         else {
-            last_error(n->nc, why, sizeof(why));
+            nats_conn_last_error(n->nc, why, sizeof(why));
         }
         pthread_mutex_lock(&n->mu);
         if (rc >= 0) {
@@ -588,59 +568,6 @@ stream_subject_dup(const char *tpl)
     return s;
 }
 
-/* Applies the credentials and TLS settings of @c to @o. NATS_OK or the failing call's status. */
-static natsStatus
-apply_options(natsOptions *o, const struct out_nats_conf *c, char *err, size_t errlen)
-{
-    natsStatus s = natsOptions_SetServers(o, (const char **)c->urls, (int)c->nurls);
-    const char *call = "natsOptions_SetServers";
-
-#define TRY(expr, name)                                                                            \
-    do {                                                                                           \
-        if (s == NATS_OK) {                                                                        \
-            s = (expr);                                                                            \
-            call = (name);                                                                         \
-        }                                                                                          \
-    } while (0)
-    TRY(natsOptions_SetName(o, "pollster"), "natsOptions_SetName");
-    TRY(natsOptions_SetMaxReconnect(o, -1), "natsOptions_SetMaxReconnect");
-    TRY(natsOptions_SetReconnectWait(o, 500), "natsOptions_SetReconnectWait");
-    TRY(natsOptions_SetTimeout(o, c->timeout_ms), "natsOptions_SetTimeout");
-    if (c->user != NULL || c->password != NULL) {
-        TRY(natsOptions_SetUserInfo(o, c->user, c->password), "natsOptions_SetUserInfo");
-    }
-    if (c->token != NULL) {
-        TRY(natsOptions_SetToken(o, c->token), "natsOptions_SetToken");
-    }
-    if (c->creds_file != NULL) {
-        TRY(natsOptions_SetUserCredentialsFromFiles(o, c->creds_file, NULL),
-            "natsOptions_SetUserCredentialsFromFiles");
-    }
-    if (c->nkey_seed_file != NULL) {
-        TRY(natsOptions_SetNKeyFromSeed(o, c->nkey, c->nkey_seed_file),
-            "natsOptions_SetNKeyFromSeed");
-    }
-    if (c->tls.ca_file != NULL || c->tls.cert_file != NULL || c->tls.insecure_skip_verify) {
-        TRY(natsOptions_SetSecure(o, true), "natsOptions_SetSecure");
-    }
-    if (c->tls.ca_file != NULL) {
-        TRY(natsOptions_LoadCATrustedCertificates(o, c->tls.ca_file),
-            "natsOptions_LoadCATrustedCertificates");
-    }
-    if (c->tls.cert_file != NULL) {
-        TRY(natsOptions_LoadCertificatesChain(o, c->tls.cert_file, c->tls.key_file),
-            "natsOptions_LoadCertificatesChain");
-    }
-    if (c->tls.insecure_skip_verify) {
-        TRY(natsOptions_SkipServerVerification(o, true), "natsOptions_SkipServerVerification");
-    }
-#undef TRY
-    if (s != NATS_OK) {
-        snprintf(err, errlen, "%s() failed: %s", call, natsStatus_GetText(s));
-    }
-    return s;
-}
-
 static int
 nats_open(const struct config_output *co, const char *what, struct loop *l, struct output *out,
           char *err, size_t errlen)
@@ -668,7 +595,7 @@ nats_open(const struct config_output *co, const char *what, struct loop *l, stru
     n->create_stream = c->create_stream;
     n->replicas = c->replicas;
     n->duplicate_window_ms = c->duplicate_window_ms;
-    n->timeout_ms = c->timeout_ms;
+    n->timeout_ms = c->conn.timeout_ms;
     if (n->enc == NULL || n->what == NULL || n->stream == NULL || n->subject == NULL ||
         n->stream_subject == NULL) {
         snprintf(err, errlen, "%s: out of memory", what);
@@ -679,9 +606,9 @@ nats_open(const struct config_output *co, const char *what, struct loop *l, stru
     n->bare.doc_open = n->bare.doc_sep = n->bare.doc_close = "";
     struct out_http_opts o = {
         .what = what,
-        .url = c->urls[0],
+        .url = c->conn.urls[0],
         .enc = &n->bare,
-        .timeout_ms = c->timeout_ms,
+        .timeout_ms = c->conn.timeout_ms,
         .batch_max_bytes = c->queue_max_bytes,
         .flush_interval_ms = 1000,
         .queue_max_bytes = c->queue_max_bytes,
@@ -717,7 +644,7 @@ nats_open(const struct config_output *co, const char *what, struct loop *l, stru
         snprintf(err, errlen, "%s: natsOptions_Create() failed: %s", what, natsStatus_GetText(s));
         goto fail;
     }
-    if (apply_options(n->opts, c, e2, sizeof(e2)) != NATS_OK) {
+    if (nats_conn_options(n->opts, &c->conn, e2, sizeof(e2)) != NATS_OK) {
         snprintf(err, errlen, "%s: %s", what, e2);
         goto fail;
     }
@@ -745,12 +672,12 @@ nats_open(const struct config_output *co, const char *what, struct loop *l, stru
     }
     if (s == NATS_NOT_YET_CONNECTED) {
         char why[300];
-        last_error(n->nc, why, sizeof(why));
+        nats_conn_last_error(n->nc, why, sizeof(why));
         log_warn("out_nats: %s: %s; trying in the background", what, why);
     }
     jsOptions jo;
     jsOptions_Init(&jo);
-    jo.Wait = c->timeout_ms;
+    jo.Wait = c->conn.timeout_ms;
     jo.PublishAsync.AckHandler = ack_cb;
     jo.PublishAsync.AckHandlerClosure = n;
     s = natsConnection_JetStream(&n->js, n->nc, &jo);
@@ -782,9 +709,7 @@ static void nats_release(void *base);
     CONF_FLD(k, t, struct out_nats_conf, m, .flags = CONF_F_OPTS | (fl), __VA_ARGS__)
 static const struct conf_field nats_fields[] = {
     CONF_OUTPUT_FIELDS,
-    CONF_FLD("url", CONF_FT_DEFER, struct config_output, opts, .flags = CONF_F_REQUIRED,
-             .desc = "The NATS server (nats://HOST:PORT, tls://HOST:PORT), or a list of a "
-                     "cluster's servers."),
+    NATS_CONN_FIELDS(struct out_nats_conf, conn),
     NO("stream", CONF_FT_STR, stream, CONF_F_NONEMPTY, .def = "pollster",
        .desc = "The JetStream stream the messages go to."),
     NO("subject", CONF_FT_STR, subject, CONF_F_NONEMPTY, .def = "pollster.{job}",
@@ -798,19 +723,6 @@ static const struct conf_field nats_fields[] = {
     NO("duplicate_window", CONF_FT_DURATION, duplicate_window_ms, 0, .def = "2m",
        .desc = "A created stream's window in which a message sent again (same Nats-Msg-Id) is "
                "stored once."),
-    NO("timeout", CONF_FT_DURATION, timeout_ms, 0, .def = "10s",
-       .desc = "Wait for a publish acknowledgement (and for JetStream API answers)."),
-    NO("user", CONF_FT_STR, user, 0, .desc = "User name (with password)."),
-    NO("password", CONF_FT_STR, password, CONF_F_SECRET, .desc = "Password."),
-    NO("token", CONF_FT_STR, token, CONF_F_SECRET, .desc = "Authentication token."),
-    NO("creds_file", CONF_FT_PATH, creds_file, CONF_F_NONEMPTY,
-       .desc = "A .creds file (user JWT and NKey seed)."),
-    NO("nkey", CONF_FT_STR, nkey, CONF_F_NONEMPTY,
-       .desc = "The user's public NKey (with nkey_seed_file)."),
-    NO("nkey_seed_file", CONF_FT_PATH, nkey_seed_file, CONF_F_NONEMPTY,
-       .desc = "The file of the user's NKey seed (with nkey)."),
-    NO("tls_config", CONF_FT_SECTION, tls, 0, .sub = &conf_http_tls_section,
-       .desc = "TLS: ca_file, cert_file, key_file, insecure_skip_verify."),
     OUT_HTTP_QUEUE_FIELDS(struct out_nats_conf),
 };
 #undef NO
@@ -830,51 +742,8 @@ nats_release(void *base)
     struct out_nats_conf *c = o->opts;
 
     if (c != NULL) {
-        conf_strv_free(c->urls, c->nurls);
-        c->urls = NULL;
-        c->nurls = 0;
+        nats_conn_release(&c->conn);
     }
-}
-
-/* Whether @u is a URL libnats takes: nats://, tls:// (or ws://, wss://) with a host. */
-static bool
-url_ok(const char *u)
-{
-    static const char *const schemes[] = {"nats://", "tls://", "ws://", "wss://"};
-
-    for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
-        size_t l = strlen(schemes[i]);
-        if (strncmp(u, schemes[i], l) == 0) {
-            return u[l] != '\0' && u[l] != '/' && u[l] != ':';
-        }
-    }
-    return false;
-}
-
-/* Adds the URL scalar @v to c->urls, or reports why not. */
-static void
-url_add(struct conf_ctx *x, struct out_nats_conf *c, const struct conf_node *v, const char *path)
-{
-    if (!conf_expect(x, v, CONF_NODE_SCALAR, "a URL", "url")) {
-        return;
-    }
-    if (!url_ok(v->str)) {
-        conf_err(x, v, "invalid NATS URL \"%s\" in %s (expected nats://HOST:PORT or tls://...)",
-                 v->str, path);
-        return;
-    }
-    char **arr = conf_grow(c->urls, c->nurls, sizeof(*arr));
-    char *d = strdup(v->str);
-    if (arr == NULL || d == NULL) {
-        free(d);
-        if (arr != NULL) {
-            c->urls = arr;
-        }
-        conf_oom(x);
-        return;
-    }
-    c->urls = arr;
-    c->urls[c->nurls++] = d;
 }
 
 static void
@@ -882,20 +751,9 @@ nats_check(struct conf_ctx *x, void *base, const struct conf_node *map, const ch
 {
     struct config_output *o = base;
     struct out_nats_conf *c = o->opts;
-    const struct conf_node *u = conf_tree_get(map, "url");
     const struct conf_node *n;
 
-    if (u != NULL && u->kind == CONF_NODE_SEQ) {
-        if (u->n == 0) {
-            conf_err(x, u, "url must name at least one server in %s", path);
-        }
-        for (size_t i = 0; i < u->n; i++) {
-            url_add(x, c, u->kids[i], path);
-        }
-    }
-    else if (u != NULL) {
-        url_add(x, c, u, path);
-    }
+    nats_conn_check(x, &c->conn, map, path);
     if (o->format != NULL && encoder_find(o->format) == NULL) {
         return; /* reported by the core */
     }
@@ -915,16 +773,6 @@ nats_check(struct conf_ctx *x, void *base, const struct conf_node *map, const ch
             conf_err(x, n, "subject \"%s\" in %s: not a valid NATS subject to publish to",
                      c->subject, path);
         }
-    }
-    if ((c->nkey != NULL) != (c->nkey_seed_file != NULL)) {
-        conf_err(x, conf_tree_get(map, c->nkey != NULL ? "nkey" : "nkey_seed_file"),
-                 "nkey and nkey_seed_file go together in %s", path);
-    }
-    if (c->password != NULL && c->user == NULL) {
-        conf_err(x, conf_tree_get(map, "password"), "password needs user in %s", path);
-    }
-    if (c->timeout_ms == 0) {
-        conf_err(x, conf_tree_get(map, "timeout"), "timeout must be greater than 0");
     }
     if (c->queue_max_bytes == 0) {
         conf_err(x, conf_tree_get(map, "queue_max_bytes"),
@@ -948,9 +796,7 @@ nats_summary(FILE *f, const struct config_output *co)
     const struct out_nats_conf *c = co->opts;
 
     fprintf(f, ": ");
-    for (size_t i = 0; i < c->nurls; i++) {
-        fprintf(f, "%s%s", i > 0 ? ", " : "", c->urls[i]);
-    }
+    nats_conn_summary(f, &c->conn);
     fprintf(f, ", stream %s, subject %s\n", c->stream, c->subject);
     if (c->spool_dir != NULL) {
         fprintf(f, "  spool %s\n", c->spool_dir);
@@ -963,14 +809,10 @@ nats_identity(const struct config_output *co, struct strbuf *sb)
     const struct out_nats_conf *c = co->opts;
 
     /* any change reopens it: the connection carries most settings */
-    for (size_t i = 0; i < c->nurls; i++) {
-        strbuf_printf(sb, "%s\x1f", c->urls[i]);
-    }
-    strbuf_printf(sb, "%s\x1f%s\x1f%d\x1f%" PRId64 "\x1f%" PRId64 "\x1f%s\x1f%s\x1f%s\x1f%s\x1f%d",
-                  c->stream, c->subject, (int)c->create_stream, c->replicas, c->timeout_ms,
-                  c->user != NULL ? c->user : "", c->password != NULL ? c->password : "",
-                  c->token != NULL ? c->token : "", c->spool_dir != NULL ? c->spool_dir : "",
-                  (int)c->fsync);
+    nats_conn_identity(&c->conn, sb);
+    strbuf_printf(sb, "\x1f%s\x1f%s\x1f%d\x1f%" PRId64 "\x1f%" PRId64 "\x1f%s\x1f%d", c->stream,
+                  c->subject, (int)c->create_stream, c->replicas, c->duplicate_window_ms,
+                  c->spool_dir != NULL ? c->spool_dir : "", (int)c->fsync);
 }
 
 const struct output_type out_nats_type = {
