@@ -895,6 +895,7 @@ out_http_stats(const void *state, struct output_stats *st)
     st->type = h->o.type != NULL ? h->o.type : "http";
     st->pending_samples = h->mem_samples;
     st->queue_bytes = h->mem_bytes;
+    st->queue_samples = h->mem_samples;
     st->failing = h->sink_down;
     if (h->spool != NULL) {
         struct spool_stats ss;

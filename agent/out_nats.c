@@ -333,8 +333,9 @@ msg_id(const char *data, size_t len, char id[OUT_NATS_ID_LEN + 1])
 }
 
 /*
- * out_http's transport: @data is "SUBJECT\nDOCUMENT" (one record: what write_batch queued).
- * Publishes it with its digest as Nats-Msg-Id; the result comes through done_cb.
+ * out_http's transport: @data is "SUBJECT NSAMPLES\nDOCUMENT" (one record: what write_batch
+ * queued). Publishes it with its digest as Nats-Msg-Id, its sample count and format as headers;
+ * the result comes through done_cb.
  */
 static int
 nats_send(void *arg, const char *data, size_t len)
@@ -359,6 +360,11 @@ nats_send(void *arg, const char *data, size_t len)
     }
     memcpy(subject, data, (size_t)(nl - data));
     subject[nl - data] = '\0';
+    /* "SUBJECT NSAMPLES": the count goes in a header, for a relay's books */
+    char *count = strchr(subject, ' ');
+    if (count != NULL) {
+        *count++ = '\0';
+    }
     if (!ready) {
         why = "the stream is not ready (not found, or not created yet)";
     }
@@ -370,6 +376,12 @@ nats_send(void *arg, const char *data, size_t len)
         return 0;
     }
     s = natsMsg_Create(&m, subject, NULL, nl + 1, (int)(len - (size_t)(nl - data) - 1));
+    if (s == NATS_OK && count != NULL) {
+        s = natsMsgHeader_Set(m, OUT_NATS_HDR_SAMPLES, count);
+    }
+    if (s == NATS_OK) {
+        s = natsMsgHeader_Set(m, OUT_NATS_HDR_FORMAT, n->enc->name);
+    }
     if (s == NATS_OK) {
         jsPubOptions po;
         jsPubOptions_Init(&po);
@@ -402,8 +414,7 @@ nats_write_batch(void *state, const struct batch *b)
     }
     strbuf_reset(&n->rec);
     strbuf_reset(&n->msg);
-    strbuf_puts(&n->msg, subject);
-    strbuf_putc(&n->msg, '\n');
+    strbuf_printf(&n->msg, "%s %zu\n", subject, b->nsamples);
     free(subject);
     if (n->enc->encode(&n->rec, b) != 0 || n->rec.oom) {
         log_err("out_nats: %s/%s: encoding as %s failed: out of memory", b->job, b->instance,

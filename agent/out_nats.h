@@ -24,6 +24,10 @@
 
 #include "outputs.h"
 
+/* Headers of every message: its batch's sample count, and its format (json, vm, ...). */
+#define OUT_NATS_HDR_SAMPLES "Pollster-Samples"
+#define OUT_NATS_HDR_FORMAT "Pollster-Format"
+
 /* The nats output's row in the outputs registry. */
 extern const struct output_type out_nats_type;
 
