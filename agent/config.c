@@ -22,6 +22,7 @@
 #include "conf_targets.h"
 #include "encoder.h"
 #include "httpc.h"
+#include "inputs.h"
 #include "kinds.h"
 #include "outputs.h"
 #include "strbuf.h"
@@ -325,6 +326,9 @@ static const struct conf_field top_fields[] = {
         .sub = &global_section, .desc = "Defaults of every job."),
     CONF_FLDN("outputs", CONF_FT_DEFER, struct config, outputs, noutputs,
               .desc = "Where batches go (default: stdout, json)."),
+    CONF_FLDN("inputs", CONF_FT_DEFER, struct config, inputs, ninputs,
+              .desc = "pollster: relays: records brought from elsewhere to the outputs (type "
+                      "nats: a JetStream stream)."),
     CONF_FLDN("remote_write", CONF_FT_DEFER, struct config, outputs, noutputs,
               .desc = "Prometheus' remote_write list: each item is an output of type remote_write "
                       "(after those of outputs)."),
@@ -632,6 +636,15 @@ config_free(struct config *c)
     free(c->outputs);
     c->outputs = NULL;
     c->noutputs = 0;
+    for (size_t i = 0; i < c->ninputs; i++) {
+        if (c->inputs[i].type != NULL) {
+            conf_release(c->inputs[i].type->conf, &c->inputs[i]);
+        }
+        free(c->inputs[i].format);
+    }
+    free(c->inputs);
+    c->inputs = NULL;
+    c->ninputs = 0;
     conf_release(&top_section, c);
     free(c->source);
     free(c->path);
@@ -747,6 +760,56 @@ shard_apply(struct conf_ctx *x, struct config *c)
     }
 }
 
+/* Maps inputs[@i], @item, into @in: its type first, then the type's section. */
+static void
+input_map(struct conf_ctx *x, struct config_input *in, const struct conf_node *item, size_t i)
+{
+    const struct conf_node *tn = conf_tree_get(item, "type");
+    char path[CONF_PATH_MAX];
+
+    snprintf(path, sizeof(path), "inputs[%zu]", i);
+    if (item->kind != CONF_NODE_MAP) {
+        conf_err(x, item, "expected a mapping for %s, got a %s", path, conf_tree_kind_name(item));
+        return;
+    }
+    if (tn == NULL) {
+        conf_err(x, item, "missing required key \"type\" in %s", path);
+        return;
+    }
+    if (!conf_expect(x, tn, CONF_NODE_SCALAR, "a string", "type")) {
+        return;
+    }
+    in->type = inputs_find(tn->str);
+    if (in->type == NULL) {
+        struct strbuf names;
+        strbuf_init(&names);
+        inputs_names(&names);
+        name_err(x, tn, "type", names.data);
+        strbuf_release(&names);
+        return;
+    }
+    conf_map(x, in->type->conf, in, item, path);
+}
+
+static void
+inputs_map(struct conf_ctx *x, const struct conf_node *v)
+{
+    struct config *c = x->cfg;
+
+    if (!conf_expect(x, v, CONF_NODE_SEQ, "a sequence", "inputs") || v->n == 0) {
+        return;
+    }
+    c->inputs = calloc(v->n, sizeof(*c->inputs));
+    if (c->inputs == NULL) {
+        conf_oom(x);
+        return;
+    }
+    c->ninputs = v->n;
+    for (size_t i = 0; i < v->n; i++) {
+        input_map(x, &c->inputs[i], v->kids[i], i);
+    }
+}
+
 static void
 top_check(struct conf_ctx *x, void *base, const struct conf_node *map, const char *path)
 {
@@ -764,6 +827,9 @@ top_check(struct conf_ctx *x, void *base, const struct conf_node *map, const cha
     }
     if (rw != NULL) {
         remote_write_map(x, rw);
+    }
+    if (conf_tree_get(map, "inputs") != NULL) {
+        inputs_map(x, conf_tree_get(map, "inputs"));
     }
     if (c->noutputs > 0 || n != NULL) {
         return;
@@ -965,6 +1031,16 @@ config_summary(FILE *f, const struct config *c)
             fprintf(f, "\n");
         }
     }
+    for (size_t i = 0; i < c->ninputs; i++) {
+        const struct config_input *in = &c->inputs[i];
+        fprintf(f, "input %s (%s)", in->type->name, in->format);
+        if (in->type->summary != NULL) {
+            in->type->summary(f, in);
+        }
+        else {
+            fprintf(f, "\n");
+        }
+    }
     fprintf(f, "status listen %s\n", c->status.listen);
 }
 
@@ -1004,5 +1080,10 @@ config_reference(FILE *f)
             snprintf(prefix + off, sizeof(prefix) - off, ": ");
             conf_reference_field(f, fl, 2, ntypes == outputs_count ? "" : prefix);
         }
+    }
+    for (size_t i = 0; i < inputs_count; i++) {
+        fprintf(f, "%-32s %-9s %-9s type %s: %s\n", "inputs", "list", "-", inputs_table[i]->name,
+                inputs_table[i]->desc);
+        conf_reference(f, inputs_table[i]->conf, 2);
     }
 }

@@ -107,6 +107,7 @@ enum config_relabel_action {
 
 struct kind;
 struct output_type;
+struct input_type;
 
 /* basic_auth: set when username or password is non-NULL. */
 struct config_basic_auth {
@@ -301,6 +302,16 @@ struct config_output {
     void *opts;                     /* owned: the type's settings */
 };
 
+/*
+ * One input (the top-level `inputs` list): records pollster relays rather than collects. The
+ * type's own settings are in @opts (described by type->conf).
+ */
+struct config_input {
+    const struct input_type *type; /* borrowed: its row in the inputs registry (inputs.c) */
+    char *format;                  /* the records' format; default "json" */
+    void *opts;                    /* owned: the type's settings */
+};
+
 struct config_global {
     int64_t scrape_interval_ms;    /* default 1m */
     int64_t scrape_timeout_ms;     /* default 10s; <= scrape_interval_ms */
@@ -338,6 +349,8 @@ struct config {
     size_t njobs;
     struct config_output *outputs; /* at least one */
     size_t noutputs;
+    struct config_input *inputs; /* relays: may be empty */
+    size_t ninputs;
     struct config_status status;
     struct config_log log;
     char **scrape_config_files; /* the patterns, as written (their jobs are in @jobs) */

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <nats/adapters/libevent.h> /* defines functions: included here only */
+
 #include "conf_tree.h"
 
 /* Whether @u is a URL libnats takes: nats://, tls:// (or ws://, wss://) with a host. */
@@ -173,4 +175,27 @@ nats_conn_identity(const struct nats_conn_conf *c, struct strbuf *sb)
         strbuf_printf(sb, "%s\x1f", v[i] != NULL ? v[i] : "");
     }
     strbuf_printf(sb, "%lld\x1f%d", (long long)c->timeout_ms, (int)c->tls.insecure_skip_verify);
+}
+
+static unsigned holders;
+
+void
+nats_conn_hold(void)
+{
+    holders++;
+}
+
+void
+nats_conn_drop(void)
+{
+    if (holders > 0 && --holders == 0) {
+        nats_CloseAndWait(2000);
+    }
+}
+
+natsStatus
+nats_conn_set_loop(natsOptions *o, struct event_base *base)
+{
+    return natsOptions_SetEventLoop(o, base, natsLibevent_Attach, natsLibevent_Read,
+                                    natsLibevent_Write, natsLibevent_Detach);
 }

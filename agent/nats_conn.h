@@ -15,6 +15,8 @@
 #include "config.h"
 #include "strbuf.h"
 
+struct event_base;
+
 struct nats_conn_conf {
     char **urls; /* owned (nats_conn_release): url, one or a list */
     size_t nurls;
@@ -71,6 +73,15 @@ natsStatus nats_conn_options(natsOptions *o, const struct nats_conn_conf *c, cha
                              size_t errlen);
 /* "not connected to NATS yet", with @nc's last error (wrong credentials...), into @why. */
 void nats_conn_last_error(natsConnection *nc, char *why, size_t len);
+/*
+ * Counts the users of libnats (the loop's thread only): call nats_conn_hold() before the first
+ * libnats call of an output or input, nats_conn_drop() after its last; the last one closes
+ * libnats (its threads and global state), which the next libnats call opens again.
+ */
+void nats_conn_hold(void);
+void nats_conn_drop(void);
+/* Runs connections made with @o on the loop's @base (libnats' libevent adapter). */
+natsStatus nats_conn_set_loop(natsOptions *o, struct event_base *base);
 /* Prints the URLs, comma-separated, to @f. */
 void nats_conn_summary(FILE *f, const struct nats_conn_conf *c);
 /* Appends every setting (secrets too: compared, never shown) to @sb. */

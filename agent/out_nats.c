@@ -21,7 +21,6 @@
 #include <unistd.h>
 
 #include <event2/event.h>
-#include <nats/adapters/libevent.h>
 #include <nats/nats.h>
 
 #include "conf.h"
@@ -71,7 +70,7 @@ struct out_nats {
     struct event *ev; /* owned: on efd */
     pthread_t thread; /* the stream thread */
     bool thread_started;
-    bool counted;                     /* in open_outputs */
+    bool counted;                     /* nats_conn_hold() */
     char cur_id[OUT_NATS_ID_LEN + 1]; /* the message in flight (loop) */
 
     pthread_mutex_t mu;
@@ -86,12 +85,6 @@ struct out_nats {
     char note[256];      /* for the log, from another thread ("" = none) */
     uint64_t duplicates; /* acknowledgements saying the stream had the message already */
 };
-
-/*
- * Open nats outputs (the loop's thread only): the last one closed also closes libnats (its
- * threads and global state), which the next natsOptions_Create() opens again.
- */
-static unsigned open_outputs;
 
 /* Wakes the loop (any thread). */
 static void
@@ -498,8 +491,8 @@ nats_free(void *state)
     jsCtx_Destroy(n->js);
     natsConnection_Destroy(n->nc);
     natsOptions_Destroy(n->opts);
-    if (n->counted && --open_outputs == 0) {
-        nats_CloseAndWait(2000);
+    if (n->counted) {
+        nats_conn_drop();
     }
     /* out_http after the connection: no result can reach it any more */
     out_http_ops.free(n->http);
@@ -650,7 +643,7 @@ nats_open(const struct config_output *co, const char *what, struct loop *l, stru
     }
     s = natsOptions_Create(&n->opts);
     n->counted = true;
-    open_outputs++;
+    nats_conn_hold();
     if (s != NATS_OK) {
         snprintf(err, errlen, "%s: natsOptions_Create() failed: %s", what, natsStatus_GetText(s));
         goto fail;
@@ -659,8 +652,7 @@ nats_open(const struct config_output *co, const char *what, struct loop *l, stru
         snprintf(err, errlen, "%s: %s", what, e2);
         goto fail;
     }
-    s = natsOptions_SetEventLoop(n->opts, loop_base(l), natsLibevent_Attach, natsLibevent_Read,
-                                 natsLibevent_Write, natsLibevent_Detach);
+    s = nats_conn_set_loop(n->opts, loop_base(l));
     if (s == NATS_OK) {
         s = natsOptions_SetRetryOnFailedConnect(n->opts, true, reconnected_cb, n);
     }

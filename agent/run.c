@@ -37,6 +37,7 @@
 #include "sample.h"
 #include "setup.h"
 #include "httpc.h"
+#include "inputs.h"
 #include "sdcache.h"
 #include "sdrun.h"
 #include "sdwatch.h"
@@ -214,6 +215,8 @@ struct run_ctx {
     struct event *sd_timer; /* file_sd refresh */
     uint64_t sd_fp;         /* fingerprint of the file_sd files the running targets came from */
     struct sdrun *sd;       /* http_sd and dns_sd refreshers (daemon mode) */
+    struct input *inputs;   /* relays (daemon mode): opened after the outputs, closed before */
+    size_t ninputs;
 };
 
 /* Logs every error of a failed load, one line each. */
@@ -664,6 +667,12 @@ run_main(const struct run_opts *o, bool *forked_parent)
             }
             sdrun_sync(ctx.sd, ctx.config, o->only_job);
             engine_set_drain_hook(e, sd_stop, &ctx);
+            if (setup_inputs(e, l, ctx.config, &ctx.inputs, &ctx.ninputs, err, sizeof(err)) != 0) {
+                fprintf(stderr, "pollster: %s: %s\n", o->config_path, err);
+                log_err("run: %s: %s", o->config_path, err);
+                exit_code = RUN_EXIT_USAGE;
+                goto out;
+            }
         }
     }
     for (size_t i = 0; i < o->ntargets; i++) {
@@ -693,6 +702,8 @@ out:
         event_free(ctx.sd_timer);
     }
     sdrun_free(ctx.sd);
+    /* inputs hand records to the outputs: closed first (what they did not acknowledge stays) */
+    setup_inputs_free(ctx.inputs, ctx.ninputs);
     engine_free(e);
     status_free(st);
     loop_free(l);

@@ -16,6 +16,7 @@
 
 #include "conf_http.h"
 #include "encoder.h"
+#include "inputs.h"
 #include "kinds.h"
 #include "log.h"
 #include "outputs.h"
@@ -239,4 +240,39 @@ setup_outputs(struct engine *e, struct loop *l, const struct config *c, char *er
         }
     }
     return 0;
+}
+
+int
+setup_inputs(struct engine *e, struct loop *l, const struct config *c, struct input **v, size_t *n,
+             char *err, size_t errlen)
+{
+    *v = NULL;
+    *n = 0;
+    if (c->ninputs == 0) {
+        return 0;
+    }
+    *v = calloc(c->ninputs, sizeof(**v));
+    if (*v == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < c->ninputs; i++) {
+        char what[32];
+        snprintf(what, sizeof(what), "inputs[%zu]", i);
+        int rc = c->inputs[i].type->open(&c->inputs[i], what, l, e, &(*v)[i], err, errlen);
+        if (rc != 0) {
+            return rc;
+        }
+        (*n)++;
+    }
+    return 0;
+}
+
+void
+setup_inputs_free(struct input *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        v[i].ops->free(v[i].state);
+    }
+    free(v);
 }

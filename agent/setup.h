@@ -13,6 +13,7 @@
 #include "engine.h"
 
 struct loop;
+struct input;
 
 /*
  * Adds the targets of every job of @c (only of job @only_job when not NULL) to @e, and on success
@@ -36,5 +37,15 @@ bool setup_same_outputs(const struct config *a, const struct config *b);
 
 /* True when @c has a job named @name. */
 int setup_has_job(const struct config *c, const char *name);
+
+/*
+ * Opens the inputs of @c (relays), which hand records to @e's outputs: *@v (caller frees with
+ * setup_inputs_free, also on failure) holds *@n of them. 0, or a negative errno with the cause in
+ * @err.
+ */
+int setup_inputs(struct engine *e, struct loop *l, const struct config *c, struct input **v,
+                 size_t *n, char *err, size_t errlen);
+/* Closes and frees the @n inputs @v (accepts NULL). */
+void setup_inputs_free(struct input *v, size_t n);
 
 #endif
