@@ -160,14 +160,16 @@ wait_metric(const char *name, int cmp, double want, double secs)
     }
 }
 
+/* An edge agent's config at @path: its status on @sport, its file output @out, label site. */
 static void
-write_config(void)
+write_edge(const char *path, unsigned sport, const char *out, const char *site)
 {
-    FILE *f = fopen(cfg_path, "w");
+    FILE *f = fopen(path, "w");
 
     ck_assert_ptr_nonnull(f);
     fprintf(f,
-            "global: {scrape_interval: 200ms, scrape_timeout: 150ms}\n"
+            "global: {scrape_interval: 200ms, scrape_timeout: 150ms, external_labels: {site: "
+            "%s}}\n"
             "scrape_configs:\n"
             "  - job_name: node\n"
             "    metrics_path: /file/node_exporter.prom\n"
@@ -184,14 +186,20 @@ write_config(void)
             "    timeout: 2s\n"
             "    retry_initial: 100ms\n"
             "    retry_max: 500ms\n"
-            "    spool_dir: %s/spool\n"
+            "    spool_dir: %s/spool-%s\n"
             "%s"
             "  - type: file\n"
             "    path: %s\n"
             "status: {listen: '127.0.0.1:%u'}\n",
-            mock_port, mock_port, node[0].port, node[1].port, node[2].port, dir, output_keys,
-            out_path, status_port);
+            site, mock_port, mock_port, node[0].port, node[1].port, node[2].port, dir, site,
+            output_keys, out, sport);
     fclose(f);
+}
+
+static void
+write_config(void)
+{
+    write_edge(cfg_path, status_port, out_path, "a");
 }
 
 /* @s without its trailing white space, as a json-c key. */
@@ -254,9 +262,9 @@ stream_messages(struct tally *t)
 
 /* Counts the file's batches found in @seen (and marks them), and the stream's others. */
 static void
-compare(json_object *seen, struct tally *t)
+compare_file(json_object *seen, struct tally *t, const char *path)
 {
-    FILE *f = fopen(out_path, "r");
+    FILE *f = fopen(path, "r");
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;
@@ -290,6 +298,41 @@ compare(json_object *seen, struct tally *t)
             t->extra++;
         }
     }
+}
+
+/* Counts the file's batches found in @seen (and marks them), and the stream's others. */
+static void
+compare(json_object *seen, struct tally *t)
+{
+    compare_file(seen, t, out_path);
+}
+
+/* Every line of @path -> how many times it is there; *@dups counts the repeats. */
+static json_object *
+file_lines(const char *path, size_t *dups)
+{
+    json_object *seen = json_object_new_object();
+    FILE *f = fopen(path, "r");
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+
+    ck_assert_ptr_nonnull(f);
+    while ((n = getline(&line, &cap, f)) > 0) {
+        size_t len = (size_t)n;
+        trim(line, &len);
+        json_object *c = json_object_object_get(seen, line);
+        if (c != NULL) {
+            json_object_int_inc(c, 1);
+            (*dups)++;
+        }
+        else if (len > 0) {
+            json_object_object_add(seen, line, json_object_new_int(1));
+        }
+    }
+    free(line);
+    fclose(f);
+    return seen;
 }
 
 /* Prints pollster's log lines that report deduplicated messages sent again. */
@@ -439,6 +482,112 @@ START_TEST(test_user_and_password)
 }
 END_TEST
 
+/* Starts $POLLSTER_BIN -c @cfg with its log in @dir/@name.log. */
+static pid_t
+start_named(const char *cfg, const char *name)
+{
+    char log[160];
+
+    snprintf(log, sizeof(log), "%s/%s.log", dir, name);
+    char *argv[] = {getenv("POLLSTER_BIN"), "-c", (char *)cfg, NULL};
+    ck_assert_ptr_nonnull(argv[0]);
+    return testproc_spawn(argv, log);
+}
+
+/*
+ * Edge agents -> JetStream (3 nodes) -> a relay -> its file output: one node killed and
+ * restarted, the relay killed -9 and restarted. Every batch the edges collected is in the
+ * relay's output; the copies handed to it before the kill and not acknowledged are there twice
+ * (counted, reported), none is missing.
+ */
+START_TEST(test_relay_end_to_end)
+{
+    char cfg_b[160], out_b[160], relay_cfg[160], relay_out[160];
+    unsigned status_b = testproc_free_port(), relay_status = testproc_free_port();
+
+    pid_t mock = fixture();
+    snprintf(cfg_b, sizeof(cfg_b), "%s/edge-b.yaml", dir);
+    snprintf(out_b, sizeof(out_b), "%s/edge-b.jsonl", dir);
+    snprintf(relay_cfg, sizeof(relay_cfg), "%s/relay.yaml", dir);
+    snprintf(relay_out, sizeof(relay_out), "%s/relay.jsonl", dir);
+    write_edge(cfg_b, status_b, out_b, "b");
+    FILE *f = fopen(relay_cfg, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f,
+            "inputs:\n"
+            "  - type: nats\n"
+            "    url: [nats://127.0.0.1:%u, nats://127.0.0.1:%u, nats://127.0.0.1:%u]\n"
+            "    stream: metrics\n"
+            "    subject: metrics.*\n"
+            "    consumer: relays\n"
+            "    ack_wait: 2s\n"
+            "outputs:\n"
+            "  - type: file\n"
+            "    path: %s\n"
+            "status: {listen: '127.0.0.1:%u'}\n",
+            node[0].port, node[1].port, node[2].port, relay_out, relay_status);
+    fclose(f);
+    for (int i = 0; i < NODES; i++) {
+        node_start(i);
+    }
+    cluster_wait_ready();
+    pid_t a = pollster_start(), b = start_named(cfg_b, "edge-b");
+    ck_assert_msg(wait_metric("pollster_output_delivered_samples_total", 1, 0, 30) > 0,
+                  "nothing delivered to JetStream");
+    pid_t r = start_named(relay_cfg, "relay");
+    sleep(2);
+
+    kill(node[1].pid, SIGKILL);
+    ck_assert_int_eq(testproc_wait_exit(node[1].pid, 10), 128 + SIGKILL);
+    sleep(2);
+    node_start(1);
+    cluster_wait_ready();
+
+    kill(r, SIGKILL);
+    ck_assert_int_eq(testproc_wait_exit(r, 10), 128 + SIGKILL);
+    sleep(3); /* the edges go on publishing; ack_wait passes for what the relay held */
+    r = start_named(relay_cfg, "relay");
+    sleep(2);
+
+    /* the edges stop (draining), then the relay catches up */
+    wait_metric("pollster_output_pending_samples", 0, 0, 30);
+    kill(a, SIGTERM);
+    kill(b, SIGTERM);
+    ck_assert_int_eq(testproc_wait_exit(a, 30), 0);
+    ck_assert_int_eq(testproc_wait_exit(b, 30), 0);
+    size_t want = 0;
+    struct tally ta = {0}, tb = {0};
+    double start = testproc_now_s();
+    for (;;) {
+        size_t dups = 0;
+        json_object *got = file_lines(relay_out, &dups);
+        ta = (struct tally){0};
+        tb = (struct tally){0};
+        compare_file(got, &ta, out_path);
+        compare_file(got, &tb, out_b);
+        json_object_put(got);
+        want = ta.lines + tb.lines;
+        if (ta.missing + tb.missing == 0 || testproc_now_s() - start > 60) {
+            ta.duplicates = dups;
+            break;
+        }
+        usleep(200000);
+    }
+    kill(r, SIGTERM);
+    ck_assert_int_eq(testproc_wait_exit(r, 30), 0);
+    fprintf(stderr,
+            "relay: %zu batches collected by 2 edges, %zu missing in the relay's output, %zu "
+            "there twice or more (handed to it before kill -9, not acknowledged), %zu other "
+            "lines\n",
+            want, ta.missing + tb.missing, ta.duplicates, ta.extra - tb.found);
+    ck_assert_uint_gt(want, 40);
+    ck_assert_uint_eq(ta.missing + tb.missing, 0);
+    cluster_stop();
+    mock_server_stop(mock);
+    testproc_rmtree(dir);
+}
+END_TEST
+
 START_TEST(test_node_kill_agent_kill9_and_outage)
 {
     pid_t mock = fixture();
@@ -508,6 +657,7 @@ main(void)
     tcase_add_test(tc, test_node_kill_agent_kill9_and_outage);
     tcase_add_test(tc, test_cluster_down_at_start);
     tcase_add_test(tc, test_user_and_password);
+    tcase_add_test(tc, test_relay_end_to_end);
     tcase_set_timeout(tc, 400);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
