@@ -482,6 +482,50 @@ START_TEST(test_user_and_password)
 }
 END_TEST
 
+/* A relay's config at @path: the consumer "relays" of the stream, @outputs (YAML items). */
+static void
+write_relay(const char *path, const char *outputs, unsigned sport)
+{
+    FILE *f = fopen(path, "w");
+
+    ck_assert_ptr_nonnull(f);
+    fprintf(f,
+            "inputs:\n"
+            "  - type: nats\n"
+            "    url: [nats://127.0.0.1:%u, nats://127.0.0.1:%u, nats://127.0.0.1:%u]\n"
+            "    stream: metrics\n"
+            "    subject: metrics.*\n"
+            "    consumer: relays\n"
+            "    ack_wait: 1s\n"
+            "outputs:\n%s"
+            "status: {listen: '127.0.0.1:%u'}\n",
+            node[0].port, node[1].port, node[2].port, outputs, sport);
+    fclose(f);
+}
+
+/* The number after @key in @dir/@name.log's last line that has it; -1 if none. */
+static long
+log_number(const char *name, const char *key)
+{
+    char path[160], *line = NULL;
+    size_t cap = 0;
+    long v = -1;
+
+    snprintf(path, sizeof(path), "%s/%s.log", dir, name);
+    FILE *f = fopen(path, "r");
+    while (f != NULL && getline(&line, &cap, f) > 0) {
+        const char *p = strstr(line, key);
+        if (p != NULL) {
+            v = strtol(p + strlen(key), NULL, 10);
+        }
+    }
+    free(line);
+    if (f != NULL) {
+        fclose(f);
+    }
+    return v;
+}
+
 /* Starts $POLLSTER_BIN -c @cfg with its log in @dir/@name.log. */
 static pid_t
 start_named(const char *cfg, const char *name)
@@ -511,22 +555,9 @@ START_TEST(test_relay_end_to_end)
     snprintf(relay_cfg, sizeof(relay_cfg), "%s/relay.yaml", dir);
     snprintf(relay_out, sizeof(relay_out), "%s/relay.jsonl", dir);
     write_edge(cfg_b, status_b, out_b, "b");
-    FILE *f = fopen(relay_cfg, "w");
-    ck_assert_ptr_nonnull(f);
-    fprintf(f,
-            "inputs:\n"
-            "  - type: nats\n"
-            "    url: [nats://127.0.0.1:%u, nats://127.0.0.1:%u, nats://127.0.0.1:%u]\n"
-            "    stream: metrics\n"
-            "    subject: metrics.*\n"
-            "    consumer: relays\n"
-            "    ack_wait: 2s\n"
-            "outputs:\n"
-            "  - type: file\n"
-            "    path: %s\n"
-            "status: {listen: '127.0.0.1:%u'}\n",
-            node[0].port, node[1].port, node[2].port, relay_out, relay_status);
-    fclose(f);
+    char output[200];
+    snprintf(output, sizeof(output), "  - type: file\n    path: %s\n", relay_out);
+    write_relay(relay_cfg, output, relay_status);
     for (int i = 0; i < NODES; i++) {
         node_start(i);
     }
@@ -582,6 +613,77 @@ START_TEST(test_relay_end_to_end)
             want, ta.missing + tb.missing, ta.duplicates, ta.extra - tb.found);
     ck_assert_uint_gt(want, 40);
     ck_assert_uint_eq(ta.missing + tb.missing, 0);
+    cluster_stop();
+    mock_server_stop(mock);
+    testproc_rmtree(dir);
+}
+END_TEST
+
+/*
+ * A relay whose output is down (no spool) acknowledges nothing: JetStream delivers the messages
+ * again after ack_wait, and the relay does not hand them to its output twice (its duplicate
+ * window). Stopped, it leaves them all to the next relay on the consumer, whose file output then
+ * holds every batch exactly once.
+ */
+START_TEST(test_relay_acknowledges_only_what_outputs_have)
+{
+    char relay_cfg[160], relay_out[160], output[300];
+    unsigned relay_status = testproc_free_port();
+
+    pid_t mock = fixture();
+    snprintf(relay_cfg, sizeof(relay_cfg), "%s/relay.yaml", dir);
+    snprintf(relay_out, sizeof(relay_out), "%s/relay.jsonl", dir);
+    snprintf(output, sizeof(output),
+             "  - type: http\n    url: http://127.0.0.1:%u/nowhere\n    format: json\n"
+             "    retry_initial: 100ms\n    retry_max: 200ms\n",
+             testproc_free_port());
+    write_relay(relay_cfg, output, relay_status);
+    for (int i = 0; i < NODES; i++) {
+        node_start(i);
+    }
+    cluster_wait_ready();
+    pid_t a = pollster_start();
+    ck_assert_msg(wait_metric("pollster_output_delivered_samples_total", 1, 0, 30) > 0,
+                  "nothing delivered to JetStream");
+    pid_t r = start_named(relay_cfg, "relay-down");
+    sleep(4); /* ack_wait 1s: every message is delivered again, several times */
+    kill(r, SIGTERM);
+    testproc_wait_exit(r, 30);
+    long relayed = log_number("relay-down", "inputs[0]: ");
+    long dups = log_number("relay-down", " relayed, ");
+    fprintf(stderr, "relay with its output down: %ld relayed, %ld deliveries again not relayed\n",
+            relayed, dups);
+    ck_assert_int_gt(relayed, 0);
+    ck_assert_int_gt(dups, 0);
+
+    snprintf(output, sizeof(output), "  - type: file\n    path: %s\n", relay_out);
+    write_relay(relay_cfg, output, relay_status);
+    r = start_named(relay_cfg, "relay");
+    sleep(1);
+    wait_metric("pollster_output_pending_samples", 0, 0, 30);
+    kill(a, SIGTERM);
+    ck_assert_int_eq(testproc_wait_exit(a, 30), 0);
+    struct tally t = {0};
+    size_t dup_lines = 0;
+    double start = testproc_now_s();
+    for (;;) {
+        dup_lines = 0;
+        json_object *got = file_lines(relay_out, &dup_lines);
+        t = (struct tally){0};
+        compare_file(got, &t, out_path);
+        json_object_put(got);
+        if (t.missing == 0 || testproc_now_s() - start > 60) {
+            break;
+        }
+        usleep(200000);
+    }
+    kill(r, SIGTERM);
+    ck_assert_int_eq(testproc_wait_exit(r, 30), 0);
+    fprintf(stderr, "next relay: %zu batches collected, %zu missing, %zu duplicates\n", t.lines,
+            t.missing, dup_lines);
+    ck_assert_uint_gt(t.lines, 10);
+    ck_assert_uint_eq(t.missing, 0);
+    ck_assert_uint_eq(dup_lines, 0);
     cluster_stop();
     mock_server_stop(mock);
     testproc_rmtree(dir);
@@ -658,6 +760,7 @@ main(void)
     tcase_add_test(tc, test_cluster_down_at_start);
     tcase_add_test(tc, test_user_and_password);
     tcase_add_test(tc, test_relay_end_to_end);
+    tcase_add_test(tc, test_relay_acknowledges_only_what_outputs_have);
     tcase_set_timeout(tc, 400);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
