@@ -9,8 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
+#include "engine.h"
 #include "out_nats.h"
 #include "testutil.h"
 
@@ -128,6 +130,76 @@ START_TEST(test_errors)
 }
 END_TEST
 
+START_TEST(test_inputs)
+{
+    char *s = summary("inputs:\n"
+                      "  - type: nats\n"
+                      "    url: nats://127.0.0.1:4222\n"
+                      "    format: vm\n"
+                      "    consumer: r\n"
+                      "outputs:\n"
+                      "  - type: stdout\n"
+                      "    format: vm\n");
+    ck_assert_msg(strstr(s, "input nats (vm): nats://127.0.0.1:4222, stream pollster, subject "
+                            "pollster.*, consumer r\n") != NULL,
+                  "%s", s);
+    free(s);
+    static const struct {
+        const char *yaml, *want;
+    } cases[] = {
+        {"inputs:\n  - type: kafka\n",
+         "pollster.yaml:2:11: invalid type \"kafka\" (expected one of: nats)"},
+        {"inputs:\n  - type: nats\n    url: nats://a:1\n    format: otlp\n",
+         "pollster.yaml:4:13: format \"otlp\" in inputs[0]: a relay takes json or vm records"},
+        {"inputs:\n  - type: nats\n", "pollster.yaml:2:5: missing required key \"url\" for "
+                                      "input type nats in inputs[0]"},
+        {"inputs:\n  - type: nats\n    url: nats://a:1\n    ack_wait: 0s\n",
+         "pollster.yaml:4:15: ack_wait must be greater than 0"},
+        {"inputs:\n  - type: nats\n    url: nats://a:1\n    max_pending: 0\n",
+         "pollster.yaml:4:18: max_pending must be between 1 and 1000000, got 0"},
+        {"inputs:\n  - url: nats://a:1\n", "pollster.yaml:2:5: missing required key \"type\" "
+                                           "in inputs[0]"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct config_errors e;
+        config_errors_init(&e);
+        struct config *c =
+            config_load_string("pollster.yaml", cases[i].yaml, strlen(cases[i].yaml), &e);
+        ck_assert_msg(c == NULL, "case %zu loaded", i);
+        ck_assert_msg(e.n >= 1 && strcmp(e.v[0].text, cases[i].want) == 0, "case %zu: got %s", i,
+                      e.n >= 1 ? e.v[0].text : "no error");
+        config_errors_release(&e);
+    }
+}
+END_TEST
+
+/* A relay's outputs must take its records as they are. */
+START_TEST(test_relay_outputs)
+{
+    struct loop *lp;
+    struct mock_server *mock;
+    struct engine *eng;
+    int pipefd[2];
+    char buf[400];
+
+    testutil_once_setup(&lp, &mock, &eng, pipefd); /* one output: json lines */
+    ck_assert_ptr_null(engine_relay_check(eng, "json", buf, sizeof(buf)));
+    const char *why = engine_relay_check(eng, "vm", buf, sizeof(buf));
+    ck_assert_ptr_nonnull(why);
+    ck_assert_msg(strstr(why, "outputs[0] (type stdout, format json) cannot take the relayed vm "
+                              "records as they are") != NULL,
+                  "%s", why);
+    uint64_t marks[ENGINE_MAX_OUTPUTS] = {0};
+    engine_relay_write(eng, "{\"x\":1}\n", 8, 1, marks);
+    ck_assert(engine_relay_safe(eng, marks)); /* written when write() returned */
+    char got[64] = "";
+    ssize_t n = read(pipefd[0], got, sizeof(got) - 1);
+    ck_assert_int_eq(n, 8);
+    ck_assert_str_eq(got, "{\"x\":1}\n");
+    testutil_once_teardown(lp, mock, eng, pipefd);
+}
+END_TEST
+
 static Suite *
 nats_conf_suite(void)
 {
@@ -137,6 +209,8 @@ nats_conf_suite(void)
     tcase_add_test(tc, test_subject_template);
     tcase_add_test(tc, test_url_one_or_a_list);
     tcase_add_test(tc, test_errors);
+    tcase_add_test(tc, test_inputs);
+    tcase_add_test(tc, test_relay_outputs);
     suite_add_tcase(s, tc);
     return s;
 }
