@@ -118,14 +118,7 @@ START_TEST(test_errors)
          "remote_write)"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        struct config_errors e;
-        config_errors_init(&e);
-        struct config *c =
-            config_load_string("pollster.yaml", cases[i].yaml, strlen(cases[i].yaml), &e);
-        ck_assert_msg(c == NULL, "case %zu loaded", i);
-        ck_assert_msg(e.n >= 1, "case %zu: no error", i);
-        ck_assert_msg(strcmp(e.v[0].text, cases[i].want) == 0, "case %zu: got %s", i, e.v[0].text);
-        config_errors_release(&e);
+        testutil_load_fails(cases[i].yaml, cases[i].want);
     }
 }
 END_TEST
@@ -161,14 +154,7 @@ START_TEST(test_inputs)
                                            "in inputs[0]"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        struct config_errors e;
-        config_errors_init(&e);
-        struct config *c =
-            config_load_string("pollster.yaml", cases[i].yaml, strlen(cases[i].yaml), &e);
-        ck_assert_msg(c == NULL, "case %zu loaded", i);
-        ck_assert_msg(e.n >= 1 && strcmp(e.v[0].text, cases[i].want) == 0, "case %zu: got %s", i,
-                      e.n >= 1 ? e.v[0].text : "no error");
-        config_errors_release(&e);
+        testutil_load_fails(cases[i].yaml, cases[i].want);
     }
 }
 END_TEST
