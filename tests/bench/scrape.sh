@@ -25,6 +25,9 @@
 # FORWARD=nats: the output is `type: nats` (format NATS_FORMAT, default json; SPOOL as above)
 # into a real nats-server with JetStream on loopback (temporary store, stream created by pollster
 # with 1 replica); the script prints the messages and bytes the stream holds after the drain.
+# With RELAY=1 (format vm), a second pollster relays the stream (an input of type nats) into
+# VictoriaMetrics (http output, format vm, spool): the script waits for the consumer to be empty,
+# then prints the relay's CPU per million samples and the samples found in VictoriaMetrics.
 #
 # Needs nginx (Debian package nginx-light or nginx), curl and python3; victoria-metrics for
 # FORWARD=vm, nats-server for FORWARD=nats. Never part of make check.
@@ -51,11 +54,14 @@ pollster_pid=""
 pollster2_pid=""
 vm_pid=""
 nats_pid=""
+relay_pid=""
+[ "${RELAY:-0}" = 1 ] && NATS_FORMAT=${NATS_FORMAT:-vm}
 cleanup() {
     [ -n "$pollster_pid" ] && kill "$pollster_pid" 2>/dev/null || true
     [ -n "$pollster2_pid" ] && kill "$pollster2_pid" 2>/dev/null || true
     [ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null || true
     [ -n "$vm_pid" ] && kill "$vm_pid" 2>/dev/null || true
+    [ -n "$relay_pid" ] && kill "$relay_pid" 2>/dev/null || true
     [ -n "$nats_pid" ] && kill "$nats_pid" 2>/dev/null || true
     wait 2>/dev/null || true
     [ -n "${KEEP:-}" ] && echo "kept $work" >&2 || rm -rf "$work"
@@ -146,6 +152,25 @@ if [ -n "$forward" ]; then
     }
     forward_config "$([ "$forward" = nats ] && echo nats || echo vm)" "$status_port" > "$work/pollster.yaml"
     "$pollster" -c "$work/pollster.yaml" --log-level warn > /dev/null 2> "$work/pollster.log" &
+    if [ "$forward" = nats ] && [ "${RELAY:-0}" = 1 ]; then
+        pollster_pid=$!
+        relay_status=$(free_port)
+        cat > "$work/relay.yaml" <<RELAY
+inputs:
+  - type: nats
+    url: nats://127.0.0.1:$nats_port
+    format: $NATS_FORMAT
+outputs:
+  - type: http
+    url: http://127.0.0.1:$vm_port/api/v1/import
+    format: $NATS_FORMAT
+    compression: $compression
+    spool_dir: $work/spool-relay
+status: {listen: '127.0.0.1:$relay_status'}
+RELAY
+        "$pollster" -c "$work/relay.yaml" --log-level warn > /dev/null 2> "$work/relay.log" &
+        relay_pid=$!
+    fi
     if [ "$forward" = remote_write ]; then
         pollster_pid=$!
         status2_port=$(free_port)
@@ -159,7 +184,7 @@ else
     "$pollster" --kind prometheus --job node --interval "${interval}s" --timeout "${timeout_s}s" \
         --status-listen "127.0.0.1:$status_port" --log-level warn "${args[@]}" > "$out" 2> "$work/pollster.log" &
 fi
-[ -n "$pollster2_pid" ] || pollster_pid=$!
+[ -n "$pollster2_pid" ] || [ -n "$relay_pid" ] || pollster_pid=$!
 if [ -n "${PERF_OUT:-}" ]; then
     # Profile: perf record -e cpu-clock attached to pollster for the whole run.
     perf record -q -e cpu-clock -F 4000 ${PERF_CALLGRAPH:--g} -p "${pollster2_pid:-$pollster_pid}" -o "$PERF_OUT" -- sleep "$duration" 2>/dev/null
@@ -242,3 +267,34 @@ if [ -n "$pollster2_pid" ]; then
     echo
 fi
 report "$pollster_pid" "$status_port" "$([ "$forward" = nats ] && echo nats || echo vm)"; pollster_pid=""
+if [ -n "$relay_pid" ]; then
+    # The relay: once the consumer has nothing pending, its CPU per million samples delivered.
+    for _ in $(seq 600); do
+        left=$(curl -fs "http://127.0.0.1:$nats_mport/jsz?consumers=true" | python3 -c 'import json,sys
+d=json.load(sys.stdin); c=[c for a in d.get("account_details",[]) for s in a.get("stream_detail",[]) for c in s.get("consumer_detail",[])]
+print(sum(x["num_pending"] + x["num_ack_pending"] for x in c) if c else 1)')
+        [ "$left" = 0 ] && break
+        sleep 0.1
+    done
+    sleep 1
+    rmetrics=$(curl -fs "http://127.0.0.1:$relay_status/metrics")
+    rdelivered=$(echo "$rmetrics" | awk '$1 ~ /^pollster_output_delivered_samples_total/ {print $2}')
+    read -r rutime rstime < <(awk '{print $14, $15}' "/proc/$relay_pid/stat")
+    rhwm=$(awk '/VmHWM/ {print $2}' "/proc/$relay_pid/status")
+    kill -TERM "$relay_pid"; wait "$relay_pid" || true; relay_pid=""
+    curl -fs "http://127.0.0.1:$vm_port/internal/force_flush" >/dev/null
+    sleep 2
+    rfound=$(curl -fs "http://127.0.0.1:$vm_port/api/v1/query" \
+        --data-urlencode 'query=sum(count_over_time({__name__=~".+",via="nats"}[1d]))' |
+        python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else 0)')
+    python3 - "$rdelivered" "$rutime" "$rstime" "$(getconf CLK_TCK)" "$rhwm" "$rfound" <<'PY'
+import sys
+d, ut, st, tck, hwm, found = sys.argv[1:]
+d = int(float(d or 0)); cpu = (int(ut) + int(st)) / int(tck)
+print()
+print(f"relay delivered      {d} samples to VictoriaMetrics")
+print(f"relay cpu            {cpu:.2f} s, {cpu / d * 1e6 if d else float('nan'):.3f} s per 1M samples")
+print(f"relay peak RSS       {int(hwm)/1024:.1f} MiB")
+print(f"found in VictoriaMetrics {int(float(found))} (sum of count_over_time, via=nats)")
+PY
+fi
