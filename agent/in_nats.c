@@ -74,7 +74,8 @@ struct in_nats {
     struct event *check; /* IN_NATS_CHECK_MS while messages wait */
     pthread_t thread;
     bool thread_started;
-    bool counted; /* nats_conn_hold() */
+    bool counted;        /* nats_conn_hold() */
+    char last_note[300]; /* the fetch thread's: a line is logged once, not every retry */
 
     /* the loop's */
     struct pend *pend; /* FIFO: the outputs have them in this order */
@@ -102,17 +103,23 @@ wake(struct in_nats *n)
     (void)r;
 }
 
-/* Sets a line for the loop to log (fetch thread; takes mu). */
+/* Sets a line for the loop to log, unless it repeats the last one (fetch thread; takes mu). */
 static void note(struct in_nats *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void
 note(struct in_nats *n, const char *fmt, ...)
 {
+    char line[sizeof(n->note)];
     va_list ap;
 
-    pthread_mutex_lock(&n->mu);
     va_start(ap, fmt);
-    vsnprintf(n->note, sizeof(n->note), fmt, ap);
+    vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
+    if (strcmp(line, n->last_note) == 0) {
+        return;
+    }
+    memcpy(n->last_note, line, sizeof(line));
+    pthread_mutex_lock(&n->mu);
+    memcpy(n->note, line, sizeof(line));
     pthread_mutex_unlock(&n->mu);
     wake(n);
 }
@@ -530,6 +537,20 @@ static const struct input_ops in_nats_ops = {
     .free = in_nats_free,
 };
 
+/* libnats: the connection came up after a failed first attempt (one of its threads). */
+static void
+connected_cb(natsConnection *nc, void *closure)
+{
+    struct in_nats *n = closure;
+    char url[256] = "";
+
+    natsConnection_GetConnectedUrl(nc, url, sizeof(url));
+    pthread_mutex_lock(&n->mu);
+    snprintf(n->note, sizeof(n->note), "connected to %s", url);
+    pthread_mutex_unlock(&n->mu);
+    wake(n);
+}
+
 static int
 in_nats_open(const struct config_input *ci, const char *what, struct loop *l, struct engine *e,
              struct input *in, char *err, size_t errlen)
@@ -590,7 +611,8 @@ in_nats_open(const struct config_input *ci, const char *what, struct loop *l, st
     }
     s = nats_conn_set_loop(n->opts, loop_base(l));
     if (s == NATS_OK) {
-        s = natsOptions_SetRetryOnFailedConnect(n->opts, true, NULL, NULL);
+        /* with a callback, Connect() returns at once; without one it would retry in place */
+        s = natsOptions_SetRetryOnFailedConnect(n->opts, true, connected_cb, n);
     }
     if (s == NATS_OK) {
         s = natsConnection_Connect(&n->nc, n->opts);

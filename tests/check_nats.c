@@ -359,6 +359,8 @@ show_dedup_lines(void)
 static pid_t
 fixture(void)
 {
+    with_auth = false; /* tests may share one process (CK_FORK=no under valgrind) */
+    output_keys = "";
     ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
     snprintf(dir, sizeof(dir), "/tmp/pollster-nats-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(dir));
@@ -452,9 +454,10 @@ log_has(const char *text)
  */
 START_TEST(test_user_and_password)
 {
+    pid_t mock = fixture();
     with_auth = true;
     output_keys = "    user: pollster\n    password: wrong-one\n";
-    pid_t mock = fixture();
+    write_config();
     for (int i = 0; i < NODES; i++) {
         node_start(i);
     }
@@ -690,6 +693,38 @@ START_TEST(test_relay_acknowledges_only_what_outputs_have)
 }
 END_TEST
 
+/*
+ * A relay without the credentials the servers want does not hang at start: it says why, keeps
+ * trying in the background, and stops on SIGTERM.
+ */
+START_TEST(test_relay_wrong_credentials)
+{
+    char relay_cfg[160], output[200];
+
+    pid_t mock = fixture();
+    with_auth = true;
+    snprintf(relay_cfg, sizeof(relay_cfg), "%s/relay.yaml", dir);
+    snprintf(output, sizeof(output), "  - type: file\n    path: %s/relay.jsonl\n", dir);
+    write_relay(relay_cfg, output, testproc_free_port());
+    for (int i = 0; i < NODES; i++) {
+        node_start(i);
+    }
+    cluster_wait_ready();
+    pid_t r = start_named(relay_cfg, "relay");
+    double start = testproc_now_s();
+    while (log_number("relay", "(Authorization Violation)") < 0 && testproc_now_s() - start < 20) {
+        usleep(100000);
+    }
+    ck_assert_msg(log_number("relay", "(Authorization Violation)") >= 0,
+                  "the relay does not say why it cannot connect");
+    kill(r, SIGTERM);
+    ck_assert_int_eq(testproc_wait_exit(r, 30), 0);
+    cluster_stop();
+    mock_server_stop(mock);
+    testproc_rmtree(dir);
+}
+END_TEST
+
 START_TEST(test_node_kill_agent_kill9_and_outage)
 {
     pid_t mock = fixture();
@@ -761,6 +796,7 @@ main(void)
     tcase_add_test(tc, test_user_and_password);
     tcase_add_test(tc, test_relay_end_to_end);
     tcase_add_test(tc, test_relay_acknowledges_only_what_outputs_have);
+    tcase_add_test(tc, test_relay_wrong_credentials);
     tcase_set_timeout(tc, 400);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
