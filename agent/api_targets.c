@@ -146,7 +146,8 @@ render(struct strbuf *sb, const struct engine *e, const struct filter *f)
         first = false;
         put_target(sb, &info);
     }
-    /* Prometheus' shape: {"discoveredLabels":{...}}, plus the job (scrapePool in later versions) */
+    /* Prometheus' shape: {"discoveredLabels":{...}}, plus the job (scrapePool in later versions)
+       and why: "relabeling", or "shard" for another agent's target */
     strbuf_puts(sb, "],\"droppedTargets\":[");
     const struct dropped_set *d = engine_dropped(e);
     first = true;
@@ -162,6 +163,8 @@ render(struct strbuf *sb, const struct engine *e, const struct filter *f)
         put_key(sb, "scrapePool", t->job);
         strbuf_putc(sb, ',');
         put_labels(sb, "discoveredLabels", t->labels, t->nlabels);
+        strbuf_putc(sb, ',');
+        put_key(sb, "reason", t->reason); /* ours: "relabeling", or "shard" (another agent's) */
         strbuf_putc(sb, '}');
     }
     strbuf_puts(sb, "]}}");

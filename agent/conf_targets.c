@@ -421,7 +421,7 @@ conf_targets_from_labels(struct config_job *job, const struct conf_targets_defau
 {
     char ival[32], tval[32], b1[32], b2[32];
     struct arena a;
-    struct label *l;
+    struct label *l, *disc = NULL;
     struct relabel_set ls;
     size_t nl = 0;
     int64_t interval_ms, timeout_ms;
@@ -523,6 +523,17 @@ conf_targets_from_labels(struct config_job *job, const struct conf_targets_defau
         free(red);
         goto out;
     }
+    /*
+     * /api/v1/targets shows the labels before relabeling (discoveredLabels), sorted as Prometheus
+     * keeps them; copied now, because the rules may have left @l shared with @ls, whose job label
+     * is blanked below.
+     */
+    qsort(l, nl, sizeof(*l), conf_label_cmp);
+    disc = label_block_dup(l, nl, NULL, NULL);
+    if (disc == NULL) {
+        rc = -ENOMEM;
+        goto out;
+    }
     inst = conf_targets_label_get(ls.labels, ls.nlabels, "instance");
     /* The job label is the job's name; a different one (group, rule) stays a label. */
     const char *jl = conf_targets_label_get(ls.labels, ls.nlabels, "job");
@@ -537,16 +548,13 @@ conf_targets_from_labels(struct config_job *job, const struct conf_targets_defau
     rc = conf_targets_add(job, url.data, inst != NULL && inst[0] != '\0' ? inst : addr, ls.labels,
                           ls.nlabels, interval_ms, timeout_ms);
     if (rc == 0 && job->ntargets > before) {
-        /* /api/v1/targets shows them (discoveredLabels), sorted as Prometheus keeps them */
         struct config_target *t = &job->targets[job->ntargets - 1];
-        qsort(l, nl, sizeof(*l), conf_label_cmp);
-        t->discovered = label_block_dup(l, nl, NULL, NULL);
+        t->discovered = disc;
         t->ndiscovered = nl;
-        if (t->discovered == NULL) {
-            rc = -ENOMEM;
-        }
+        disc = NULL;
     }
 out:
+    free(disc);
     if (rc == -ENOMEM) {
         snprintf(err, errlen, "out of memory");
     }

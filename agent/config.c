@@ -22,6 +22,7 @@
 #include "conf_targets.h"
 #include "encoder.h"
 #include "httpc.h"
+#include "inputs.h"
 #include "kinds.h"
 #include "outputs.h"
 #include "strbuf.h"
@@ -277,6 +278,9 @@ static const struct conf_field global_fields[] = {
        .desc = "pollster: directory where http_sd and dns_sd keep their last good target lists "
                "(default: $STATE_DIRECTORY, which systemd's StateDirectory= sets; else memory "
                "only)."),
+    GL("shard", CONF_FT_SECTION, shard, .flags = CONF_F_DEFAULTS, .sub = &shard_section,
+       .desc = "pollster: this agent's share of the targets when several agents share them "
+               "(rendezvous hashing over each target's final labels; see shard.h)."),
 };
 #undef GL
 static const char *const global_unsupported[] = {
@@ -320,6 +324,9 @@ static const struct conf_field top_fields[] = {
         .sub = &global_section, .desc = "Defaults of every job."),
     CONF_FLDN("outputs", CONF_FT_DEFER, struct config, outputs, noutputs,
               .desc = "Where batches go (default: stdout, json)."),
+    CONF_FLDN("inputs", CONF_FT_DEFER, struct config, inputs, ninputs,
+              .desc = "pollster: relays: records brought from elsewhere to the outputs (type "
+                      "nats: a JetStream stream)."),
     CONF_FLDN("remote_write", CONF_FT_DEFER, struct config, outputs, noutputs,
               .desc = "Prometheus' remote_write list: each item is an output of type remote_write "
                       "(after those of outputs)."),
@@ -627,6 +634,15 @@ config_free(struct config *c)
     free(c->outputs);
     c->outputs = NULL;
     c->noutputs = 0;
+    for (size_t i = 0; i < c->ninputs; i++) {
+        if (c->inputs[i].type != NULL) {
+            conf_release(c->inputs[i].type->conf, &c->inputs[i]);
+        }
+        free(c->inputs[i].format);
+    }
+    free(c->inputs);
+    c->inputs = NULL;
+    c->ninputs = 0;
     conf_release(&top_section, c);
     free(c->source);
     free(c->path);
@@ -723,6 +739,75 @@ remote_write_map(struct conf_ctx *x, const struct conf_node *v)
     }
 }
 
+/*
+ * Keeps in every job only the targets this agent owns (shard_filter_job): after every job's
+ * targets are final, scrape_config_files' too. global.shard was checked (with --shard applied)
+ * when it was mapped; without it, only --shard can set the shard, and replication is 1.
+ */
+static void
+shard_apply(struct conf_ctx *x, struct config *c)
+{
+    struct shard *s = &c->global.shard;
+
+    shard_override_apply(s);
+    for (size_t i = 0; i < c->njobs; i++) {
+        if (shard_filter_job(&c->jobs[i], s) != 0) {
+            conf_oom(x);
+            return;
+        }
+    }
+}
+
+/* Maps inputs[@i], @item, into @in: its type first, then the type's section. */
+static void
+input_map(struct conf_ctx *x, struct config_input *in, const struct conf_node *item, size_t i)
+{
+    const struct conf_node *tn = conf_tree_get(item, "type");
+    char path[CONF_PATH_MAX];
+
+    snprintf(path, sizeof(path), "inputs[%zu]", i);
+    if (item->kind != CONF_NODE_MAP) {
+        conf_err(x, item, "expected a mapping for %s, got a %s", path, conf_tree_kind_name(item));
+        return;
+    }
+    if (tn == NULL) {
+        conf_err(x, item, "missing required key \"type\" in %s", path);
+        return;
+    }
+    if (!conf_expect(x, tn, CONF_NODE_SCALAR, "a string", "type")) {
+        return;
+    }
+    in->type = inputs_find(tn->str);
+    if (in->type == NULL) {
+        struct strbuf names;
+        strbuf_init(&names);
+        inputs_names(&names);
+        name_err(x, tn, "type", names.data);
+        strbuf_release(&names);
+        return;
+    }
+    conf_map(x, in->type->conf, in, item, path);
+}
+
+static void
+inputs_map(struct conf_ctx *x, const struct conf_node *v)
+{
+    struct config *c = x->cfg;
+
+    if (!conf_expect(x, v, CONF_NODE_SEQ, "a sequence", "inputs") || v->n == 0) {
+        return;
+    }
+    c->inputs = calloc(v->n, sizeof(*c->inputs));
+    if (c->inputs == NULL) {
+        conf_oom(x);
+        return;
+    }
+    c->ninputs = v->n;
+    for (size_t i = 0; i < v->n; i++) {
+        input_map(x, &c->inputs[i], v->kids[i], i);
+    }
+}
+
 static void
 top_check(struct conf_ctx *x, void *base, const struct conf_node *map, const char *path)
 {
@@ -733,12 +818,16 @@ top_check(struct conf_ctx *x, void *base, const struct conf_node *map, const cha
     /* after the main file's jobs, as in Prometheus */
     conf_include_scrape_files(x, conf_tree_get(map, "scrape_config_files"), expand_env,
                               include_map);
+    shard_apply(x, c);
 
     if (n != NULL) {
         outputs_map(x, n);
     }
     if (rw != NULL) {
         remote_write_map(x, rw);
+    }
+    if (conf_tree_get(map, "inputs") != NULL) {
+        inputs_map(x, conf_tree_get(map, "inputs"));
     }
     if (c->noutputs > 0 || n != NULL) {
         return;
@@ -887,14 +976,24 @@ config_summary(FILE *f, const struct config *c)
     fprintf(f, "%s: %zu job%s, %zu target%s, %zu output%s\n", c->path, c->njobs,
             c->njobs == 1 ? "" : "s", ntargets, ntargets == 1 ? "" : "s", c->noutputs,
             c->noutputs == 1 ? "" : "s");
+    if (c->global.shard.count > 1) {
+        fprintf(f, "shard %lld of %lld (replication %lld): this agent's targets only\n",
+                (long long)c->global.shard.index, (long long)c->global.shard.count,
+                (long long)c->global.shard.replication);
+    }
     for (size_t i = 0; i < c->njobs; i++) {
         const struct config_job *j = &c->jobs[i];
         fprintf(f, "job %s (%s): interval %s, timeout %s, %zu target%s", j->name, j->kind->name,
                 conf_fmt_ms(j->interval_ms, b1, sizeof(b1)),
                 conf_fmt_ms(j->timeout_ms, b2, sizeof(b2)), j->ntargets,
                 j->ntargets == 1 ? "" : "s");
-        if (j->ndropped > 0) {
-            fprintf(f, " (%zu dropped by relabel_configs)", j->ndropped);
+        size_t nshard = j->nseen > j->ntargets ? j->nseen - j->ntargets : 0;
+        if (j->ndropped > nshard) {
+            fprintf(f, " (%zu dropped by relabel_configs)", j->ndropped - nshard);
+        }
+        if (nshard > 0) {
+            fprintf(f, " (%zu of other shards: this is %lld/%lld)", nshard,
+                    (long long)c->global.shard.index, (long long)c->global.shard.count);
         }
         if (j->http.basic_auth.username != NULL) {
             fprintf(f, ", basic auth");
@@ -925,6 +1024,16 @@ config_summary(FILE *f, const struct config *c)
         fprintf(f, "output %s (%s)", o->type->name, o->format);
         if (o->type->summary != NULL) {
             o->type->summary(f, o);
+        }
+        else {
+            fprintf(f, "\n");
+        }
+    }
+    for (size_t i = 0; i < c->ninputs; i++) {
+        const struct config_input *in = &c->inputs[i];
+        fprintf(f, "input %s (%s)", in->type->name, in->format);
+        if (in->type->summary != NULL) {
+            in->type->summary(f, in);
         }
         else {
             fprintf(f, "\n");
@@ -969,5 +1078,10 @@ config_reference(FILE *f)
             snprintf(prefix + off, sizeof(prefix) - off, ": ");
             conf_reference_field(f, fl, 2, ntypes == outputs_count ? "" : prefix);
         }
+    }
+    for (size_t i = 0; i < inputs_count; i++) {
+        fprintf(f, "%-32s %-9s %-9s type %s: %s\n", "inputs", "list", "-", inputs_table[i]->name,
+                inputs_table[i]->desc);
+        conf_reference(f, inputs_table[i]->conf, 2);
     }
 }

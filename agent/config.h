@@ -55,6 +55,7 @@
 
 #include "log.h"
 #include "sample.h"
+#include "shard.h"
 
 /*
  * Defaults other modules need. Every other default is written once, in the tables of config.c
@@ -108,6 +109,7 @@ enum config_relabel_action {
 
 struct kind;
 struct output_type;
+struct input_type;
 
 /* basic_auth: set when username or password is non-NULL. */
 struct config_basic_auth {
@@ -225,10 +227,14 @@ struct config_target {
     size_t ndiscovered;
 };
 
-/* A target relabel_configs dropped: its labels before relabeling, sorted (one block: free()). */
+/*
+ * A target relabel_configs dropped, or another agent's shard (shard.h): its labels before
+ * relabeling, sorted (one block: free()).
+ */
 struct config_dropped {
     struct label *labels;
     size_t nlabels;
+    const char *reason; /* static: NULL = relabeling, "shard" = not this agent's */
 };
 
 enum config_sd_mech {
@@ -279,6 +285,7 @@ struct config_job {
     size_t ntargets;
     struct config_dropped *dropped; /* /api/v1/targets' droppedTargets */
     size_t ndropped;
+    size_t nseen; /* targets before the shard filter (ntargets of them are this agent's) */
     int64_t file_sd_refresh_ms; /* smallest refresh_interval of file_sd_configs; 0 = none */
     char **file_sd_globs;       /* every file_sd pattern, resolved (what sdwatch globs) */
     size_t nfile_sd_globs;
@@ -295,6 +302,16 @@ struct config_output {
     const struct output_type *type; /* borrowed: its row in the outputs registry (outputs.c) */
     char *format;                   /* an encoder name (encoder_find); default "json" */
     void *opts;                     /* owned: the type's settings */
+};
+
+/*
+ * One input (the top-level `inputs` list): records pollster relays rather than collects. The
+ * type's own settings are in @opts (described by type->conf).
+ */
+struct config_input {
+    const struct input_type *type; /* borrowed: its row in the inputs registry (inputs.c) */
+    char *format;                  /* the records' format; default "json" */
+    void *opts;                    /* owned: the type's settings */
 };
 
 struct config_global {
@@ -314,6 +331,7 @@ struct config_global {
     int64_t target_limit;         /* 0 = no limit */
     int64_t keep_dropped_targets; /* 0 = keep every dropped target */
     char *state_dir; /* pollster: where SD keeps its last good lists; NULL = none (see sdcache.h) */
+    struct shard shard; /* pollster: this agent's share of the targets (shard_override_set) */
 };
 
 struct config_status {
@@ -335,6 +353,8 @@ struct config {
     size_t njobs;
     struct config_output *outputs; /* at least one */
     size_t noutputs;
+    struct config_input *inputs; /* relays: may be empty */
+    size_t ninputs;
     struct config_status status;
     struct config_log log;
     char **scrape_config_files; /* the patterns, as written (their jobs are in @jobs) */

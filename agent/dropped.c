@@ -42,7 +42,8 @@ label_block_dup(const struct label *l, size_t n, const char *tail, const char **
 }
 
 int
-dropped_set_add(struct dropped_set *s, const char *job, const struct label *l, size_t n)
+dropped_set_add(struct dropped_set *s, const char *job, const struct label *l, size_t n,
+                const char *reason)
 {
     struct dropped_target *v = realloc(s->v, (s->n + 1) * sizeof(*v));
     const char *jc = NULL;
@@ -56,7 +57,10 @@ dropped_set_add(struct dropped_set *s, const char *job, const struct label *l, s
     if (labels == NULL) {
         return -ENOMEM;
     }
-    s->v[s->n++] = (struct dropped_target){.job = jc, .labels = labels, .nlabels = n};
+    s->v[s->n++] = (struct dropped_target){.job = jc,
+                                           .labels = labels,
+                                           .nlabels = n,
+                                           .reason = reason != NULL ? reason : "relabeling"};
     return 0;
 }
 

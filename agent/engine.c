@@ -28,7 +28,6 @@
 #include "stats.h"
 #include "strbuf.h"
 
-#define ENGINE_MAX_OUTPUTS 16
 /* Idle batches kept for reuse. Only runs in flight hold a batch, so memory follows concurrency,
  * not the number of targets. */
 #define ENGINE_BATCH_POOL 32
@@ -992,9 +991,60 @@ engine_reload_abort(struct engine *e)
 }
 
 int
-engine_add_dropped(struct engine *e, const char *job, const struct label *labels, size_t n)
+engine_add_dropped(struct engine *e, const char *job, const struct label *labels, size_t n,
+                   const char *reason)
 {
-    return dropped_set_add(&e->dropped, job, labels, n);
+    return dropped_set_add(&e->dropped, job, labels, n, reason);
+}
+
+const char *
+engine_relay_check(const struct engine *e, const char *format, char *buf, size_t len)
+{
+    for (size_t i = 0; i < e->noutputs; i++) {
+        const struct engine_output *o = &e->outputs[i];
+        if (o->out.ops->write_batch != NULL || strcmp(o->enc->name, format) != 0 ||
+            o->enc->doc_open[0] != '\0' || o->enc->doc_close[0] != '\0') {
+            snprintf(buf, len,
+                     "outputs[%zu] (type %s, format %s) cannot take the relayed %s records as "
+                     "they are: relay outputs must be of types stdout, file or http, with "
+                     "format json or vm, the format of the messages",
+                     i, o->out.ops->name, o->enc->name, format);
+            return buf;
+        }
+    }
+    return NULL;
+}
+
+void
+engine_relay_write(struct engine *e, const char *data, size_t len, uint32_t nsamples,
+                   uint64_t marks[ENGINE_MAX_OUTPUTS])
+{
+    for (size_t i = 0; i < e->noutputs; i++) {
+        struct engine_output *o = &e->outputs[i];
+        struct output_stats st = {0};
+        o->out.ops->write(o->out.state, data, len, nsamples);
+        if (o->out.ops->stats != NULL) {
+            o->out.ops->stats(o->out.state, &st);
+        }
+        marks[i] = st.collected;
+    }
+}
+
+bool
+engine_relay_safe(const struct engine *e, const uint64_t marks[ENGINE_MAX_OUTPUTS])
+{
+    for (size_t i = 0; i < e->noutputs; i++) {
+        const struct engine_output *o = &e->outputs[i];
+        struct output_stats st = {0};
+        if (o->out.ops->stats == NULL) {
+            continue; /* stdout, file: written when write() returned */
+        }
+        o->out.ops->stats(o->out.state, &st);
+        if (st.collected - st.queue_samples < marks[i]) {
+            return false;
+        }
+    }
+    return true;
 }
 
 const struct dropped_set *

@@ -155,12 +155,35 @@ struct engine_target_info {
     bool history_ok[ENGINE_HISTORY];
 };
 
+/* At most this many outputs: the size of a relay's marks. */
+#define ENGINE_MAX_OUTPUTS 16
+
 /*
- * Records a target relabeling dropped (/api/v1/targets' droppedTargets): @job and its discovered
- * @labels are copied. Between engine_reload_begin() and _end the new set is built (_abort
- * restores the old one). 0 or -ENOMEM.
+ * The relay (in_nats.c) hands records it did not collect to the outputs. Every output must take
+ * records of @format as they are: its encoder is @format, which frames no document (json, vm),
+ * and it does not encode batches itself (remote_write, nats). NULL, or why not (in @buf).
  */
-int engine_add_dropped(struct engine *e, const char *job, const struct label *labels, size_t n);
+const char *engine_relay_check(const struct engine *e, const char *format, char *buf, size_t len);
+/*
+ * Writes the record @data (@len bytes, @nsamples samples) to every output and fills @marks with
+ * where it stands in each output's books. On the loop.
+ */
+void engine_relay_write(struct engine *e, const char *data, size_t len, uint32_t nsamples,
+                        uint64_t marks[ENGINE_MAX_OUTPUTS]);
+/*
+ * Whether every output has the records written up to @marks out of its memory: delivered,
+ * written to its spool (or to its file), or dropped and counted. Outputs are FIFO, so this holds
+ * for every earlier record too.
+ */
+bool engine_relay_safe(const struct engine *e, const uint64_t marks[ENGINE_MAX_OUTPUTS]);
+
+/*
+ * Records a target relabeling dropped, or another agent's (@reason "shard"; NULL: relabeling), for
+ * /api/v1/targets' droppedTargets: @job and its discovered @labels are copied. Between
+ * engine_reload_begin() and _end the new set is built (_abort restores the old one). 0 or -ENOMEM.
+ */
+int engine_add_dropped(struct engine *e, const char *job, const struct label *labels, size_t n,
+                       const char *reason);
 /* The dropped targets of the configuration in force (borrowed until the next reload). */
 const struct dropped_set *engine_dropped(const struct engine *e);
 

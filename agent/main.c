@@ -19,6 +19,7 @@
 #include "config.h"
 #include "log.h"
 #include "run.h"
+#include "shard.h"
 #include "status_version.h"
 #include "strbuf.h"
 #include "suggest.h"
@@ -54,6 +55,7 @@ enum {
     OPT_CA_FILE,
     OPT_HELP_CONFIG,
     OPT_NO_EXPAND_ENV,
+    OPT_SHARD,
 };
 
 static const struct option long_opts[] = {
@@ -87,6 +89,7 @@ static const struct option long_opts[] = {
     {"ca-file", required_argument, NULL, OPT_CA_FILE},
     {"help-config", no_argument, NULL, OPT_HELP_CONFIG},
     {"no-expand-env", no_argument, NULL, OPT_NO_EXPAND_ENV},
+    {"shard", required_argument, NULL, OPT_SHARD},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -112,6 +115,9 @@ usage(FILE *f)
             "                              warnings (ignored keys) are printed, exit still 0\n"
             "      --no-expand-env         take ${VAR} in the config file literally (default:\n"
             "                              replaced by the environment variable VAR; $$ is $)\n"
+            "      --shard K/N             this agent is number K (0 to N-1) of N sharing the\n"
+            "                              targets of -c FILE (overrides global.shard's index\n"
+            "                              and count)\n"
             "\n"
             "Modes:\n"
             "      --once                  run every target once, concurrently, print a table\n"
@@ -257,7 +263,7 @@ main(int argc, char **argv)
     struct run_opts o;
     int c;
     size_t nmatch = 0, nnot = 0;
-    bool target_opts_given = false;
+    bool target_opts_given = false, shard_given = false;
     enum log_level lvl;
     uint64_t size;
     char *end;
@@ -453,6 +459,16 @@ main(int argc, char **argv)
         case OPT_NO_EXPAND_ENV:
             config_set_expand_env(false);
             break;
+        case OPT_SHARD: {
+            char err[256];
+            int64_t k, n;
+            if (shard_parse_arg(optarg, &k, &n, err, sizeof(err)) != 0) {
+                return bad_usage("%s", err);
+            }
+            shard_override_set(k, n);
+            shard_given = true;
+            break;
+        }
         default:
             return unknown_option(argv[optind - 1]);
         }
@@ -478,6 +494,9 @@ main(int argc, char **argv)
     }
     if (o.daemonize && o.once) {
         return bad_usage("--daemonize cannot be combined with --once");
+    }
+    if (shard_given && o.config_path == NULL) {
+        return bad_usage("--shard applies to the targets of -c FILE");
     }
     if (o.check_config) {
         if (o.config_path == NULL) {

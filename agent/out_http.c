@@ -631,14 +631,17 @@ send_next(struct out_http *h)
         data = h->gz.data;
         len = h->gz.len;
     }
-    if (rc == 0) {
-        rc = easy_prepare(h, data, len);
+    if (rc == 0 && h->o.send != NULL) {
+        rc = h->o.send(h->o.send_arg, data, len);
     }
-    if (rc == 0) {
-        h->xfer.easy = h->easy;
-        h->xfer.done = request_done;
-        h->xfer.arg = h;
-        rc = start_request(h);
+    else if (rc == 0) {
+        rc = easy_prepare(h, data, len);
+        if (rc == 0) {
+            h->xfer.easy = h->easy;
+            h->xfer.done = request_done;
+            h->xfer.arg = h;
+            rc = start_request(h);
+        }
     }
     if (rc != 0) {
         log_err("out_http: %s: cannot send a request: %s; retrying later", h->what, strerror(-rc));
@@ -718,23 +721,21 @@ answer_text(struct out_http *h)
     return h->answer.data;
 }
 
+/*
+ * The end of a request, however it was sent: @r says what became of it, @why (retry, drop) how
+ * the sink answered, @key tells failures apart for the log's rate limit, @retry_after_s is the
+ * sink's Retry-After (0: none).
+ */
 static void
-request_done(struct loop_xfer *x, CURLcode rc)
+finish(struct out_http *h, enum out_http_result r, const char *why, int key, int64_t retry_after_s)
 {
-    struct out_http *h = x->arg;
-    long status = 0;
-    curl_off_t retry_after = 0;
     mono_ms now = clock_mono_ms();
 
     h->in_flight = false;
-    if (rc == CURLE_OK) {
-        curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, &status);
-        curl_easy_getinfo(h->easy, CURLINFO_RETRY_AFTER, &retry_after);
-    }
-    if (rc == CURLE_OK && status >= 200 && status < 300) {
+    if (r == OUT_HTTP_OK) {
         h->st.requests++;
         h->st.last_success = (double)time(NULL);
-        log_debug("out_http: %s: request acknowledged with HTTP %ld%s", h->what, status,
+        log_debug("out_http: %s: request acknowledged%s", h->what,
                   h->attempt > 0 ? " after retries" : "");
         settle(h, true);
         if (h->sink_down || h->attempt > 0) {
@@ -747,12 +748,10 @@ request_done(struct loop_xfer *x, CURLcode rc)
         return;
     }
     h->st.failed_requests++;
-    bool retry =
-        rc != CURLE_OK || status == 408 || (status == 429 && !h->o.reject_429) || status >= 500;
-    if (!retry) {
-        log_err("out_http: %s: the sink refused a request of %llu samples with HTTP %ld: %s; "
-                "dropped (not retried)",
-                h->what, (unsigned long long)h->req_samples, status, answer_text(h));
+    if (r == OUT_HTTP_DROP) {
+        log_err("out_http: %s: the sink refused a request of %llu samples: %s; dropped (not "
+                "retried)",
+                h->what, (unsigned long long)h->req_samples, why);
         settle(h, false);
         /* The sink answered: it is up, whatever it thought of these batches. */
         if (h->sink_down || h->attempt > 0) {
@@ -774,26 +773,57 @@ request_done(struct loop_xfer *x, CURLcode rc)
     spill(h);
     arm_sync(h);
     int64_t delay = backoff_ms(h);
-    if (retry_after > 0) {
-        delay = retry_after < OUT_HTTP_RETRY_AFTER_MAX_MS / 1000 ? (int64_t)retry_after * 1000
-                                                                 : OUT_HTTP_RETRY_AFTER_MAX_MS;
-    }
-    char why[CURL_ERROR_SIZE + 64];
-    if (rc != CURLE_OK) {
-        snprintf(why, sizeof(why), "%s", x->errbuf[0] != '\0' ? x->errbuf : curl_easy_strerror(rc));
-    }
-    else {
-        snprintf(why, sizeof(why), "HTTP %ld: %.200s", status, answer_text(h));
+    if (retry_after_s > 0) {
+        delay = retry_after_s < OUT_HTTP_RETRY_AFTER_MAX_MS / 1000 ? retry_after_s * 1000
+                                                                   : OUT_HTTP_RETRY_AFTER_MAX_MS;
     }
     log_debug("out_http: %s: request failed: %s; retry %u in %lld ms", h->what, why, h->attempt,
               (long long)delay);
-    log_complain(&h->complain, now, rc != CURLE_OK ? (int)rc : (int)status + 1000, h->what,
+    log_complain(&h->complain, now, key, h->what,
                  "sending to the sink failed: %s; retry %u in %lld ms%s", why, h->attempt,
                  (long long)delay, h->spool != NULL ? " (batches are kept in the spool)" : "");
     if (h->draining && h->spool != NULL) {
         return; /* the data is safe in the spool; the drain does not wait for a failing sink */
     }
     arm_timer(h, delay); /* without a spool, retrying is the only way to keep it */
+}
+
+void
+out_http_sent(void *state, enum out_http_result r, const char *why)
+{
+    struct out_http *h = state;
+
+    if (h->in_flight) {
+        finish(h, r, why != NULL ? why : "", r == OUT_HTTP_OK ? 0 : (int)r, 0);
+    }
+}
+
+static void
+request_done(struct loop_xfer *x, CURLcode rc)
+{
+    struct out_http *h = x->arg;
+    long status = 0;
+    curl_off_t retry_after = 0;
+    char why[CURL_ERROR_SIZE + 64];
+
+    if (rc == CURLE_OK) {
+        curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_getinfo(h->easy, CURLINFO_RETRY_AFTER, &retry_after);
+    }
+    if (rc == CURLE_OK && status >= 200 && status < 300) {
+        finish(h, OUT_HTTP_OK, "", 0, 0);
+        return;
+    }
+    bool retry =
+        rc != CURLE_OK || status == 408 || (status == 429 && !h->o.reject_429) || status >= 500;
+    if (rc != CURLE_OK) {
+        snprintf(why, sizeof(why), "%s", x->errbuf[0] != '\0' ? x->errbuf : curl_easy_strerror(rc));
+    }
+    else {
+        snprintf(why, sizeof(why), "HTTP %ld: %.200s", status, answer_text(h));
+    }
+    finish(h, retry ? OUT_HTTP_RETRY : OUT_HTTP_DROP, why,
+           rc != CURLE_OK ? (int)rc : (int)status + 1000, (int64_t)retry_after);
 }
 
 static void
@@ -869,6 +899,7 @@ out_http_stats(const void *state, struct output_stats *st)
     st->type = h->o.type != NULL ? h->o.type : "http";
     st->pending_samples = h->mem_samples;
     st->queue_bytes = h->mem_bytes;
+    st->queue_samples = h->mem_samples;
     st->failing = h->sink_down;
     if (h->spool != NULL) {
         struct spool_stats ss;
@@ -887,7 +918,7 @@ out_http_free(void *state)
     if (h == NULL) {
         return;
     }
-    if (h->in_flight) {
+    if (h->in_flight && h->o.send == NULL) {
         loop_xfer_cancel(h->loop, &h->xfer);
     }
     if (h->timer != NULL) {
@@ -1030,20 +1061,7 @@ static const struct conf_field http_fields[] = {
        .desc = "Largest request body."),
     HO("flush_interval", CONF_FT_DURATION, flush_interval_ms, 0, .def = "1s",
        .desc = "Longest wait before sending a partial batch."),
-    HO("queue_max_bytes", CONF_FT_SIZE, queue_max_bytes, 0, .def = "64MiB",
-       .desc = "Memory queue bound; beyond it the queue moves to the spool, or without one the "
-               "oldest batches are dropped and counted."),
-    HO("spool_dir", CONF_FT_PATH, spool_dir, CONF_F_NONEMPTY,
-       .desc = "Disk spool directory: batches go there while the sink fails, beyond "
-               "queue_max_bytes and at exit (none: batches wait in memory only)."),
-    HO("spool_max_bytes", CONF_FT_SIZE, spool_max_bytes, 0, .def = "1GiB",
-       .desc = "Disk spool bound; beyond it the oldest data is dropped and counted."),
-    HO("fsync", CONF_FT_ENUM, fsync, 0, .def = "never", .choices = out_http_fsync_choices,
-       .desc = "The spool's: never, batch (after every batch) or interval (every "
-               "flush_interval)."),
-    HO("retry_initial", CONF_FT_DURATION, retry_initial_ms, 0, .def = "1s",
-       .desc = "First retry delay (full-jitter exponential backoff)."),
-    HO("retry_max", CONF_FT_DURATION, retry_max_ms, 0, .def = "1m", .desc = "Longest retry delay."),
+    OUT_HTTP_QUEUE_FIELDS(struct out_http_conf),
     HO("compression", CONF_FT_ENUM, compression, 0, .def = "auto", .choices = compression_choices,
        .desc = "gzip, none, or auto (none for a sink on loopback, where compressing costs CPU "
                "and saves nothing; gzip otherwise)."),

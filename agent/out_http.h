@@ -65,7 +65,26 @@ struct out_http_opts {
     const char *const *extra_headers; /* NULL-terminated "Name: value" lines, before the user's */
     uint64_t batch_max_samples; /* a request's bound in samples (at least one record); 0 = none */
     bool reject_429;            /* 429 is a refusal (dropped, counted rejected), not retried */
+    /*
+     * A transport of its own instead of HTTP (nats): called on the loop with a request's
+     * document (@len bytes at @data, valid until the request ends), it sends it and returns 0,
+     * then reports the result later, on the loop, through out_http_sent(); or it returns a
+     * negative errno (nothing sent: retried after retry_max). url, http, timeout_ms, gzip and
+     * compress are then unused.
+     */
+    int (*send)(void *send_arg, const char *data, size_t len);
+    void *send_arg;
 };
+
+/* What became of a request: delivered, to be retried, or refused for good (dropped). */
+enum out_http_result { OUT_HTTP_OK = 0, OUT_HTTP_RETRY, OUT_HTTP_DROP };
+
+/*
+ * The result of the request in flight of @state (an out_http_new() of a transport's own, @send),
+ * with @why the sink's answer for the log (retry, drop). Ignored when no request is in flight.
+ * On the loop only.
+ */
+void out_http_sent(void *state, enum out_http_result r, const char *why);
 
 extern const struct output_ops out_http_ops;
 
@@ -82,6 +101,31 @@ enum out_http_compression {
     OUT_HTTP_COMPRESSION_GZIP,
     OUT_HTTP_COMPRESSION_NONE
 };
+
+/*
+ * The keys of the queue, spool and retries of an output type built on this one, in its section
+ * (CONF_F_OPTS): @st, its opts struct, has queue_max_bytes, spool_dir, spool_max_bytes, fsync,
+ * retry_initial_ms and retry_max_ms as struct out_http_conf has them.
+ */
+#define OUT_HTTP_QUEUE_FIELDS(st)                                                                  \
+    CONF_FLD("queue_max_bytes", CONF_FT_SIZE, st, queue_max_bytes, .flags = CONF_F_OPTS,           \
+             .def = "64MiB",                                                                       \
+             .desc = "Memory queue bound; beyond it the queue moves to the spool, or without one " \
+                     "the oldest batches are dropped and counted."),                               \
+        CONF_FLD("spool_dir", CONF_FT_PATH, st, spool_dir, .flags = CONF_F_OPTS | CONF_F_NONEMPTY, \
+                 .desc = "Disk spool directory: batches go there while the sink fails, beyond "    \
+                         "queue_max_bytes and at exit (none: batches wait in memory only)."),      \
+        CONF_FLD("spool_max_bytes", CONF_FT_SIZE, st, spool_max_bytes, .flags = CONF_F_OPTS,       \
+                 .def = "1GiB",                                                                    \
+                 .desc = "Disk spool bound; beyond it the oldest data is dropped and counted."),   \
+        CONF_FLD("fsync", CONF_FT_ENUM, st, fsync, .flags = CONF_F_OPTS, .def = "never",           \
+                 .choices = out_http_fsync_choices,                                                \
+                 .desc = "The spool's: never, batch (after every batch) or interval (every "       \
+                         "flush_interval)."),                                                      \
+        CONF_FLD("retry_initial", CONF_FT_DURATION, st, retry_initial_ms, .flags = CONF_F_OPTS,    \
+                 .def = "1s", .desc = "First retry delay (full-jitter exponential backoff)."),     \
+        CONF_FLD("retry_max", CONF_FT_DURATION, st, retry_max_ms, .flags = CONF_F_OPTS,            \
+                 .def = "1m", .desc = "Longest retry delay.")
 
 /* An http output's settings: config_output.opts of an http output. */
 struct out_http_conf {

@@ -194,6 +194,7 @@ rw_stats(const void *state, struct output_stats *st)
         }
         st->pending_samples += one.pending_samples;
         st->queue_bytes += one.queue_bytes;
+        st->queue_samples += one.queue_samples;
         st->spool_bytes += one.spool_bytes;
         st->requests += one.requests;
         st->failed_requests += one.failed_requests;

@@ -43,6 +43,7 @@ struct output_stats {
     uint64_t dropped[OUTPUT_DROP__COUNT];
     uint64_t pending_samples; /* in memory and in the spool */
     uint64_t queue_bytes;     /* in memory */
+    uint64_t queue_samples;   /* in memory (the relay: what has not left it is not safe yet) */
     uint64_t spool_bytes;     /* on disk */
     uint64_t requests;        /* requests the sink acknowledged */
     uint64_t failed_requests; /* requests that failed (each retried or dropped) */

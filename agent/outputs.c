@@ -7,14 +7,12 @@
 
 #include "out_file.h"
 #include "out_http.h"
+#include "out_nats.h"
 #include "out_remote_write.h"
 #include "out_stdout.h"
 
 const struct output_type *const outputs_table[] = {
-    &out_stdout_type,
-    &out_file_type,
-    &out_http_type,
-    &out_remote_write_type,
+    &out_stdout_type, &out_file_type, &out_http_type, &out_remote_write_type, &out_nats_type,
 };
 
 const size_t outputs_count = sizeof(outputs_table) / sizeof(outputs_table[0]);

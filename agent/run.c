@@ -39,6 +39,7 @@
 #include "sample.h"
 #include "setup.h"
 #include "httpc.h"
+#include "inputs.h"
 #include "sdcache.h"
 #include "sdrun.h"
 #include "sdwatch.h"
@@ -359,6 +360,8 @@ struct run_ctx {
     struct event *status_retire;  /* owned: frees status_old once its last reply went out */
     char **snap;                  /* owned: "job/instance" of each target before a reload */
     size_t nsnap;
+    struct input *inputs; /* relays (daemon mode): opened after the outputs, closed before */
+    size_t ninputs;
 };
 
 #define RUN_DIFF_LOG_MAX 50
@@ -1031,6 +1034,12 @@ run_main(const struct run_opts *o, bool *forked_parent)
             }
             sdrun_sync(ctx.sd, ctx.config, o->only_job);
             engine_set_drain_hook(e, sd_stop, &ctx);
+            if (setup_inputs(e, l, ctx.config, &ctx.inputs, &ctx.ninputs, err, sizeof(err)) != 0) {
+                fprintf(stderr, "pollster: %s: %s\n", o->config_path, err);
+                log_err("run: %s: %s", o->config_path, err);
+                exit_code = RUN_EXIT_USAGE;
+                goto out;
+            }
         }
     }
     for (size_t i = 0; i < o->ntargets; i++) {
@@ -1075,6 +1084,8 @@ out:
         event_free(ctx.sd_timer);
     }
     sdrun_free(ctx.sd);
+    /* inputs hand records to the outputs: closed first (what they did not acknowledge stays) */
+    setup_inputs_free(ctx.inputs, ctx.ninputs);
     engine_free(e);
     if (ctx.status_retire != NULL) {
         event_free(ctx.status_retire);

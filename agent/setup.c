@@ -16,9 +16,11 @@
 
 #include "conf_http.h"
 #include "encoder.h"
+#include "inputs.h"
 #include "kinds.h"
 #include "log.h"
 #include "outputs.h"
+#include "stats.h"
 #include "strbuf.h"
 
 static bool
@@ -221,13 +223,25 @@ setup_targets(struct engine *e, const struct config *c, const char *only_job, ch
             rc = add_one(e, c, job, &job->targets[i], &id, err, errlen);
         }
         for (size_t i = 0; i < job->ndropped && rc == 0; i++) {
-            rc = engine_add_dropped(e, job->name, job->dropped[i].labels, job->dropped[i].nlabels);
+            rc = engine_add_dropped(e, job->name, job->dropped[i].labels, job->dropped[i].nlabels,
+                                    job->dropped[i].reason);
             if (rc != 0) {
                 snprintf(err, errlen, "out of memory");
             }
         }
     }
     strbuf_release(&id);
+    if (rc == 0) {
+        stats_clear_targets();
+        for (size_t j = 0; j < c->njobs; j++) {
+            const struct config_job *job = &c->jobs[j];
+            if (only_job == NULL || strcmp(job->name, only_job) == 0) {
+                stats_set_targets(job->name,
+                                  job->nseen > job->ntargets ? job->nseen : job->ntargets,
+                                  job->ntargets);
+            }
+        }
+    }
     return rc;
 }
 
@@ -255,4 +269,39 @@ setup_outputs(struct engine *e, struct loop *l, const struct config *c, char *er
         }
     }
     return 0;
+}
+
+int
+setup_inputs(struct engine *e, struct loop *l, const struct config *c, struct input **v, size_t *n,
+             char *err, size_t errlen)
+{
+    *v = NULL;
+    *n = 0;
+    if (c->ninputs == 0) {
+        return 0;
+    }
+    *v = calloc(c->ninputs, sizeof(**v));
+    if (*v == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < c->ninputs; i++) {
+        char what[32];
+        snprintf(what, sizeof(what), "inputs[%zu]", i);
+        int rc = c->inputs[i].type->open(&c->inputs[i], what, l, e, &(*v)[i], err, errlen);
+        if (rc != 0) {
+            return rc;
+        }
+        (*n)++;
+    }
+    return 0;
+}
+
+void
+setup_inputs_free(struct input *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        v[i].ops->free(v[i].state);
+    }
+    free(v);
 }

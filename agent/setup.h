@@ -13,9 +13,11 @@
 #include "engine.h"
 
 struct loop;
+struct input;
 
 /*
- * Adds the targets of every job of @c (only of job @only_job when not NULL) to @e. Returns 0,
+ * Adds the targets of every job of @c (only of job @only_job when not NULL) to @e, and on success
+ * records each job's targets seen and owned (stats_set_targets). Returns 0,
  * or -EINVAL / -ENOMEM with the cause in @err (the targets added so far stay: the caller aborts
  * a reload or stops).
  */
@@ -41,5 +43,15 @@ bool setup_outputs_changed(const struct config *a, const struct config *b, char 
 
 /* True when @c has a job named @name. */
 int setup_has_job(const struct config *c, const char *name);
+
+/*
+ * Opens the inputs of @c (relays), which hand records to @e's outputs: *@v (caller frees with
+ * setup_inputs_free, also on failure) holds *@n of them. 0, or a negative errno with the cause in
+ * @err.
+ */
+int setup_inputs(struct engine *e, struct loop *l, const struct config *c, struct input **v,
+                 size_t *n, char *err, size_t errlen);
+/* Closes and frees the @n inputs @v (accepts NULL). */
+void setup_inputs_free(struct input *v, size_t n);
 
 #endif

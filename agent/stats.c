@@ -213,6 +213,40 @@ header(struct strbuf *sb, const char *name, const char *type, const char *help)
     strbuf_printf(sb, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+void
+stats_clear_targets(void)
+{
+    for (struct stats_job *j = jobs; j != NULL; j = j->next) {
+        j->targets_set = false;
+    }
+}
+
+void
+stats_set_targets(const char *job, uint64_t seen, uint64_t owned)
+{
+    struct stats_job *sj = stats_job_get(job);
+
+    if (sj != NULL) {
+        sj->targets_set = true;
+        sj->targets_seen = seen;
+        sj->targets_owned = owned;
+    }
+}
+
+/* A gauge per job of the configuration in force (targets_set), at @offset in struct stats_job. */
+static void
+per_job_target_gauge(struct strbuf *sb, const char *name, const char *help, size_t offset)
+{
+    header(sb, name, "gauge", help);
+    for (struct stats_job *j = jobs; j != NULL; j = j->next) {
+        if (j->targets_set) {
+            strbuf_printf(sb, "%s{job=", name);
+            put_label_value(sb, j->job);
+            strbuf_printf(sb, "} %" PRIu64 "\n", *(const uint64_t *)((const char *)j + offset));
+        }
+    }
+}
+
 static void
 per_job_counter(struct strbuf *sb, const char *name, const char *help, size_t offset)
 {
@@ -271,6 +305,12 @@ stats_render(struct strbuf *sb, unsigned in_flight)
                     offsetof(struct stats_job, skipped_late));
     per_job_counter(sb, "pollster_samples_total", "Samples collected, synthetic ones included.",
                     offsetof(struct stats_job, samples));
+    per_job_target_gauge(sb, "pollster_targets_seen",
+                         "Targets after relabeling, before the shard filter (global.shard).",
+                         offsetof(struct stats_job, targets_seen));
+    per_job_target_gauge(sb, "pollster_targets_owned",
+                         "Targets this agent collects: its shard's share of those seen.",
+                         offsetof(struct stats_job, targets_owned));
 
     header(sb, "pollster_run_duration_seconds", "histogram", "Duration of collection runs.");
     for (struct stats_job *j = jobs; j != NULL; j = j->next) {

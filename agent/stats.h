@@ -28,6 +28,9 @@ struct stats_job {
     double lag_max;
     double duration_sum;
     uint64_t duration_buckets[STATS_DURATION_BUCKETS]; /* cumulative at render time, not here */
+    bool targets_set;       /* the job is in the configuration in force (stats_set_targets) */
+    uint64_t targets_seen;  /* its targets before the shard filter */
+    uint64_t targets_owned; /* those this agent collects */
     struct stats_job *next;
 };
 
@@ -44,6 +47,14 @@ void stats_render(struct strbuf *sb, unsigned in_flight);
  * pollster_sd_refreshes_total and pollster_sd_refresh_failures_total.
  */
 void stats_record_sd(const char *job, const char *mech, bool ok);
+/*
+ * The target counts of the configuration in force: stats_clear_targets() forgets those of the
+ * previous one, then stats_set_targets() once per job: @seen targets after relabeling, @owned of
+ * them this agent's shard (pollster_targets_seen / pollster_targets_owned). Out of memory, the
+ * job is left out.
+ */
+void stats_clear_targets(void);
+void stats_set_targets(const char *job, uint64_t seen, uint64_t owned);
 /* Records the outcome of a configuration reload (pollster_config_last_reload_*). */
 void stats_set_reload(bool ok);
 

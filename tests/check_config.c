@@ -614,7 +614,7 @@ static const struct invalid_case {
      "  - type: kafka\n"
      "    format: protobuf\n",
      {"pollster.yaml:2:11: invalid type \"kafka\" (expected one of: stdout, file, http, "
-      "remote_write)",
+      "remote_write, nats)",
       "pollster.yaml:3:13: invalid format \"protobuf\" (expected one of: json, vm, otlp, "
       "telegraf, remote_write)"}},
     {"empty outputs",

@@ -215,7 +215,7 @@ static const struct {
      "pollster.yaml:2:3: unknown key \"lisen\" in status (did you mean \"listen\"?)"},
     {"output type", "outputs:\n  - type: flie\n    path: /tmp/x\n",
      "pollster.yaml:2:11: invalid type \"flie\" (did you mean \"file\"? expected one of: stdout, "
-     "file, http, remote_write)"},
+     "file, http, remote_write, nats)"},
     {"format", "outputs:\n  - type: stdout\n    format: jsn\n",
      "pollster.yaml:3:13: invalid format \"jsn\" (did you mean \"json\"? expected one of: json, "
      "vm, otlp, telegraf, remote_write)"},

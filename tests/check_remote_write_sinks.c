@@ -93,12 +93,7 @@ stop(pid_t pid)
 static pid_t
 pollster_start(void)
 {
-    char log[128];
-
-    snprintf(log, sizeof(log), "%s/pollster.log", dir);
-    char *argv[] = {getenv("POLLSTER_BIN"), "-c", cfg_path, NULL};
-    ck_assert_ptr_nonnull(argv[0]);
-    return testproc_spawn(argv, log);
+    return testproc_pollster(dir, cfg_path);
 }
 
 /* The sum of self metric @name over the remote_write outputs; NAN if unreadable. */

@@ -312,7 +312,7 @@ START_TEST(test_api_filters)
     /* a reload that keeps no target and drops one: the filters apply to droppedTargets too */
     size_t kept, added, removed;
     engine_reload_begin(eng);
-    ck_assert_int_eq(engine_add_dropped(eng, "web", dl, 1), 0);
+    ck_assert_int_eq(engine_add_dropped(eng, "web", dl, 1, NULL), 0);
     ck_assert_int_eq(engine_reload_end(eng, &kept, &added, &removed), 0);
     ck_assert_uint_eq(removed, 3);
     static const struct {

@@ -26,38 +26,6 @@
 #include "strbuf.h"
 #include "testutil.h"
 
-static struct config *
-load(const char *yaml, struct config_errors *e)
-{
-    return config_load_string("pollster.yaml", yaml, strlen(yaml), e);
-}
-
-static struct config *
-load_ok(const char *yaml)
-{
-    struct config_errors e;
-    struct config *c;
-
-    config_errors_init(&e);
-    c = load(yaml, &e);
-    ck_assert_msg(c != NULL && e.n == 0, "unexpected error: %s", e.n > 0 ? e.v[0].text : "?");
-    config_errors_release(&e);
-    return c;
-}
-
-/* The one error @yaml must fail with. */
-static void
-load_fails(const char *yaml, const char *want)
-{
-    struct config_errors e;
-
-    config_errors_init(&e);
-    ck_assert_ptr_null(load(yaml, &e));
-    ck_assert_msg(e.n >= 1, "no error");
-    ck_assert_str_eq(e.v[0].text, want);
-    config_errors_release(&e);
-}
-
 static const char *
 get(const struct label *l, size_t n, const char *name)
 {
@@ -66,18 +34,19 @@ get(const struct label *l, size_t n, const char *name)
 
 START_TEST(test_relabel_builds_and_drops)
 {
-    struct config *c = load_ok("global: {scrape_interval: 30s, scrape_timeout: 5s}\n"
-                               "scrape_configs:\n"
-                               "  - job_name: n\n"
-                               "    static_configs:\n"
-                               "      - targets: ['a:1', 'b', 'drop-me:3']\n"
-                               "        labels: {__meta_zone: eu, env: Prod}\n"
-                               "    relabel_configs:\n"
-                               "      - {source_labels: [__address__], regex: 'drop-.*', "
-                               "action: drop}\n"
-                               "      - {source_labels: [__meta_zone], target_label: zone}\n"
-                               "      - {source_labels: [env], target_label: env, action: "
-                               "lowercase}\n");
+    struct config *c =
+        testutil_load_ok("global: {scrape_interval: 30s, scrape_timeout: 5s}\n"
+                         "scrape_configs:\n"
+                         "  - job_name: n\n"
+                         "    static_configs:\n"
+                         "      - targets: ['a:1', 'b', 'drop-me:3']\n"
+                         "        labels: {__meta_zone: eu, env: Prod}\n"
+                         "    relabel_configs:\n"
+                         "      - {source_labels: [__address__], regex: 'drop-.*', "
+                         "action: drop}\n"
+                         "      - {source_labels: [__meta_zone], target_label: zone}\n"
+                         "      - {source_labels: [env], target_label: env, action: "
+                         "lowercase}\n");
     const struct config_job *j = &c->jobs[0];
 
     ck_assert_uint_eq(j->ntargets, 2);
@@ -132,22 +101,22 @@ END_TEST
 
 START_TEST(test_schedule_and_url_from_labels)
 {
-    struct config *c = load_ok("scrape_configs:\n"
-                               "  - job_name: n\n"
-                               "    scheme: https\n"
-                               "    params: {m: [a, b]}\n"
-                               "    static_configs: [{targets: ['h', '[::1]', 'x:9']}]\n"
-                               "    relabel_configs:\n"
-                               "      - {source_labels: [__address__], regex: 'x:9', "
-                               "target_label: __scrape_interval__, replacement: 2m}\n"
-                               "      - {source_labels: [__address__], regex: 'x:9', "
-                               "target_label: __scrape_timeout__, replacement: 1m30s}\n"
-                               "      - {source_labels: [__address__], regex: 'x:9', "
-                               "target_label: __param_m, replacement: 'c d'}\n"
-                               "      - {source_labels: [__address__], regex: 'x:9', "
-                               "target_label: __metrics_path__, replacement: 'p'}\n"
-                               "      - {source_labels: [__address__], regex: 'x:9', "
-                               "target_label: instance, replacement: 'named'}\n");
+    struct config *c = testutil_load_ok("scrape_configs:\n"
+                                        "  - job_name: n\n"
+                                        "    scheme: https\n"
+                                        "    params: {m: [a, b]}\n"
+                                        "    static_configs: [{targets: ['h', '[::1]', 'x:9']}]\n"
+                                        "    relabel_configs:\n"
+                                        "      - {source_labels: [__address__], regex: 'x:9', "
+                                        "target_label: __scrape_interval__, replacement: 2m}\n"
+                                        "      - {source_labels: [__address__], regex: 'x:9', "
+                                        "target_label: __scrape_timeout__, replacement: 1m30s}\n"
+                                        "      - {source_labels: [__address__], regex: 'x:9', "
+                                        "target_label: __param_m, replacement: 'c d'}\n"
+                                        "      - {source_labels: [__address__], regex: 'x:9', "
+                                        "target_label: __metrics_path__, replacement: 'p'}\n"
+                                        "      - {source_labels: [__address__], regex: 'x:9', "
+                                        "target_label: instance, replacement: 'named'}\n");
     const struct config_job *j = &c->jobs[0];
 
     ck_assert_uint_eq(j->ntargets, 3);
@@ -166,62 +135,67 @@ END_TEST
 
 START_TEST(test_errors_after_relabeling)
 {
-    load_fails("scrape_configs:\n"
-               "  - job_name: n\n"
-               "    static_configs: [{targets: ['a:1']}]\n"
-               "    relabel_configs:\n"
-               "      - {target_label: __scrape_timeout__, replacement: 2m}\n",
-               "pollster.yaml:3:33: target \"a:1\" in scrape_configs[0].static_configs[0]: scrape "
-               "timeout cannot be greater than scrape interval (2m > 1m)");
-    load_fails("scrape_configs:\n"
-               "  - job_name: n\n"
-               "    static_configs: [{targets: ['a:1']}]\n"
-               "    relabel_configs:\n"
-               "      - {target_label: __scrape_interval__, replacement: soon}\n",
-               "pollster.yaml:3:33: target \"a:1\" in scrape_configs[0].static_configs[0]: error "
-               "parsing scrape interval \"soon\" (__scrape_interval__)");
-    load_fails("scrape_configs:\n"
-               "  - job_name: n\n"
-               "    static_configs: [{targets: ['a:1']}]\n"
-               "    relabel_configs:\n"
-               "      - {target_label: __scheme__, replacement: ftp}\n",
-               "pollster.yaml:3:33: target \"a:1\" in scrape_configs[0].static_configs[0]: invalid "
-               "__scheme__ \"ftp\" (expected http or https)");
+    testutil_load_fails(
+        "scrape_configs:\n"
+        "  - job_name: n\n"
+        "    static_configs: [{targets: ['a:1']}]\n"
+        "    relabel_configs:\n"
+        "      - {target_label: __scrape_timeout__, replacement: 2m}\n",
+        "pollster.yaml:3:33: target \"a:1\" in scrape_configs[0].static_configs[0]: scrape "
+        "timeout cannot be greater than scrape interval (2m > 1m)");
+    testutil_load_fails(
+        "scrape_configs:\n"
+        "  - job_name: n\n"
+        "    static_configs: [{targets: ['a:1']}]\n"
+        "    relabel_configs:\n"
+        "      - {target_label: __scrape_interval__, replacement: soon}\n",
+        "pollster.yaml:3:33: target \"a:1\" in scrape_configs[0].static_configs[0]: error "
+        "parsing scrape interval \"soon\" (__scrape_interval__)");
+    testutil_load_fails(
+        "scrape_configs:\n"
+        "  - job_name: n\n"
+        "    static_configs: [{targets: ['a:1']}]\n"
+        "    relabel_configs:\n"
+        "      - {target_label: __scheme__, replacement: ftp}\n",
+        "pollster.yaml:3:33: target \"a:1\" in scrape_configs[0].static_configs[0]: invalid "
+        "__scheme__ \"ftp\" (expected http or https)");
     /* A URL as a target is fine when a rule moves it out of __address__ ... */
-    struct config *c = load_ok("scrape_configs:\n"
-                               "  - job_name: bb\n"
-                               "    static_configs: [{targets: ['https://x.org/a']}]\n"
-                               "    relabel_configs:\n"
-                               "      - {source_labels: [__address__], target_label: __param_t}\n"
-                               "      - {target_label: __address__, replacement: 'bb:9115'}\n");
+    struct config *c =
+        testutil_load_ok("scrape_configs:\n"
+                         "  - job_name: bb\n"
+                         "    static_configs: [{targets: ['https://x.org/a']}]\n"
+                         "    relabel_configs:\n"
+                         "      - {source_labels: [__address__], target_label: __param_t}\n"
+                         "      - {target_label: __address__, replacement: 'bb:9115'}\n");
     ck_assert_str_eq(c->jobs[0].targets[0].url, "http://bb:9115/metrics?t=https%3A%2F%2Fx.org%2Fa");
     config_free(c);
     /* ... and an error when it stays there */
-    load_fails("scrape_configs:\n"
-               "  - job_name: bb\n"
-               "    static_configs: [{targets: ['https://x.org/a']}]\n",
-               "pollster.yaml:3:33: target \"https://x.org/a\" in "
-               "scrape_configs[0].static_configs[0]: invalid target address \"https://x.org/a\" "
-               "(expected host:port)");
+    testutil_load_fails(
+        "scrape_configs:\n"
+        "  - job_name: bb\n"
+        "    static_configs: [{targets: ['https://x.org/a']}]\n",
+        "pollster.yaml:3:33: target \"https://x.org/a\" in "
+        "scrape_configs[0].static_configs[0]: invalid target address \"https://x.org/a\" "
+        "(expected host:port)");
     /* an invalid rule is reported at its key, and no target is built from it */
-    load_fails("scrape_configs:\n"
-               "  - job_name: n\n"
-               "    static_configs: [{targets: ['a:1']}]\n"
-               "    relabel_configs:\n"
-               "      - {action: hashmod, target_label: s}\n",
-               "pollster.yaml:5:10: relabel action hashmod requires a non-zero modulus in "
-               "scrape_configs[0].relabel_configs[0]");
+    testutil_load_fails("scrape_configs:\n"
+                        "  - job_name: n\n"
+                        "    static_configs: [{targets: ['a:1']}]\n"
+                        "    relabel_configs:\n"
+                        "      - {action: hashmod, target_label: s}\n",
+                        "pollster.yaml:5:10: relabel action hashmod requires a non-zero modulus in "
+                        "scrape_configs[0].relabel_configs[0]");
 }
 END_TEST
 
 START_TEST(test_empty_address_is_dropped)
 {
-    struct config *c = load_ok("scrape_configs:\n"
-                               "  - job_name: n\n"
-                               "    static_configs: [{targets: ['a:1', 'b:2']}]\n"
-                               "    relabel_configs:\n"
-                               "      - {source_labels: [__address__], regex: 'b:2', "
-                               "target_label: __address__, replacement: ''}\n");
+    struct config *c = testutil_load_ok("scrape_configs:\n"
+                                        "  - job_name: n\n"
+                                        "    static_configs: [{targets: ['a:1', 'b:2']}]\n"
+                                        "    relabel_configs:\n"
+                                        "      - {source_labels: [__address__], regex: 'b:2', "
+                                        "target_label: __address__, replacement: ''}\n");
 
     ck_assert_uint_eq(c->jobs[0].ntargets, 1);
     ck_assert_uint_eq(c->jobs[0].ndropped, 1);
@@ -245,7 +219,7 @@ START_TEST(test_keep_dropped_targets)
 
     for (int keep = 0; keep <= 2; keep++) {
         snprintf(buf, sizeof(buf), yaml, keep);
-        struct config *c = load_ok(buf);
+        struct config *c = testutil_load_ok(buf);
         ck_assert_uint_eq(c->jobs[0].ntargets, 1);
         ck_assert_uint_eq(c->jobs[0].ndropped, keep == 0 ? 3 : (size_t)keep);
         ck_assert_str_eq(
@@ -274,7 +248,7 @@ START_TEST(test_file_sd_meta_filepath)
              "    relabel_configs:\n"
              "      - {source_labels: [__meta_filepath], target_label: from}\n",
              dir);
-    struct config *c = load_ok(yaml);
+    struct config *c = testutil_load_ok(yaml);
     ck_assert_uint_eq(c->jobs[0].ntargets, 1);
     ck_assert_str_eq(get(c->jobs[0].targets[0].labels, c->jobs[0].targets[0].nlabels, "from"),
                      file);
@@ -288,15 +262,15 @@ END_TEST
 START_TEST(test_target_limit)
 {
     struct config *c =
-        load_ok("scrape_configs:\n"
-                "  - job_name: n\n"
-                "    target_limit: 1\n"
-                "    static_configs: [{targets: ['a:1', 'b:1', 'c:1']}]\n"
-                "    relabel_configs:\n"
-                "      - {source_labels: [__address__], regex: 'c.*', action: drop}\n"
-                "  - job_name: ok\n"
-                "    target_limit: 2\n"
-                "    static_configs: [{targets: ['a:1', 'b:1']}]\n");
+        testutil_load_ok("scrape_configs:\n"
+                         "  - job_name: n\n"
+                         "    target_limit: 1\n"
+                         "    static_configs: [{targets: ['a:1', 'b:1', 'c:1']}]\n"
+                         "    relabel_configs:\n"
+                         "      - {source_labels: [__address__], regex: 'c.*', action: drop}\n"
+                         "  - job_name: ok\n"
+                         "    target_limit: 2\n"
+                         "    static_configs: [{targets: ['a:1', 'b:1']}]\n");
     char err[256];
     struct batch b;
 
@@ -327,12 +301,13 @@ END_TEST
 /* The function SD mechanisms call, without a load in progress. */
 START_TEST(test_from_labels_direct)
 {
-    struct config *c = load_ok("scrape_configs:\n"
-                               "  - job_name: n\n"
-                               "    metrics_path: /m\n"
-                               "    relabel_configs:\n"
-                               "      - {source_labels: [__meta_keep], regex: 'no', action: drop}\n"
-                               "      - {action: labelmap, regex: '__meta_sd_(.*)'}\n");
+    struct config *c =
+        testutil_load_ok("scrape_configs:\n"
+                         "  - job_name: n\n"
+                         "    metrics_path: /m\n"
+                         "    relabel_configs:\n"
+                         "      - {source_labels: [__meta_keep], regex: 'no', action: drop}\n"
+                         "      - {action: labelmap, regex: '__meta_sd_(.*)'}\n");
     struct config_job *job = &c->jobs[0];
     struct conf_targets_defaults d;
     const struct label found[] = {
@@ -377,7 +352,7 @@ START_TEST(test_target_timeout_reaches_the_request)
              "    relabel_configs:\n"
              "      - {target_label: __scrape_timeout__, replacement: 7s}\n",
              mock_server_port(mock));
-    struct config *c = load_ok(yaml);
+    struct config *c = testutil_load_ok(yaml);
     ck_assert_int_eq(setup_targets(eng, c, NULL, err, sizeof(err)), 0);
     ck_assert_int_eq(engine_run_once(eng), 0);
     const char *h = mock_server_last_headers(mock);

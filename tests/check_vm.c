@@ -42,12 +42,7 @@ static pid_t mock_pid;
 static pid_t
 pollster_start(void)
 {
-    char log[128];
-
-    snprintf(log, sizeof(log), "%s/pollster.log", dir);
-    char *argv[] = {getenv("POLLSTER_BIN"), "-c", cfg_path, NULL};
-    ck_assert_ptr_nonnull(argv[0]);
-    return testproc_spawn(argv, log);
+    return testproc_pollster(dir, cfg_path);
 }
 
 /* VmHWM of @pid in KiB (0 if unreadable). */
@@ -74,19 +69,7 @@ peak_rss_kb(pid_t pid)
 static double
 self_metric(const char *name)
 {
-    char *body = NULL;
-    char prefix[256];
-    double v = NAN;
-
-    if (testproc_get(status_port, "/metrics", &body) == 200) {
-        snprintf(prefix, sizeof(prefix), "%s{output=\"outputs[0]\",type=\"http\"} ", name);
-        const char *p = strstr(body, prefix);
-        if (p != NULL) {
-            v = strtod(p + strlen(prefix), NULL);
-        }
-    }
-    free(body);
-    return v;
+    return testproc_output_metric(status_port, name, "http");
 }
 
 static void

@@ -4,13 +4,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Everything the suite uses, so that nothing SKIPs on a fresh machine: the libraries, Check,
-# Debian's victoria-metrics (tests/check_vm), prometheus (tests/check_prom_relabel),
+# Debian's victoria-metrics (tests/check_vm), prometheus (tests/check_prom_relabel), nats-server
+# (tests/check_nats),
 # prometheus-blackbox-exporter (tests/check_blackbox), libssl-dev (probes' TLS facts), mandoc
 # (tests/check_docs.sh), openssl and nghttp2-server (tests/check_auth_tls: s_server and nghttpd
 # with certificates made at test time), chromium (tests/check_status_browser: the status page).
 pkgs="build-essential autoconf automake pkg-config libevent-dev libcurl4-openssl-dev libjson-c-dev
       libyaml-dev zlib1g-dev libc-ares-dev libssl-dev check mandoc victoria-metrics openssl nghttp2-server prometheus
-      libsnappy-dev libprotobuf-c-dev protobuf-c-compiler prometheus-blackbox-exporter chromium"
+      libsnappy-dev libprotobuf-c-dev protobuf-c-compiler prometheus-blackbox-exporter chromium
+      libnats-dev nats-server"
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     export DEBIAN_FRONTEND=noninteractive
     # shellcheck disable=SC2086
@@ -24,6 +26,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         systemctl stop prometheus >/dev/null 2>&1 || true
         systemctl stop prometheus-blackbox-exporter >/dev/null 2>&1 || true
         pkill -f '^/usr/bin/prometheus-blackbox-exporter' >/dev/null 2>&1 || true
+        systemctl stop nats-server >/dev/null 2>&1 || true
     }
 fi
 autoreconf -fi

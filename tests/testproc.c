@@ -5,6 +5,7 @@
 
 #include <check.h>
 #include <fcntl.h>
+#include <math.h>
 #include <ftw.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -42,6 +43,17 @@ testproc_spawn(char *const *argv, const char *log)
         _exit(127);
     }
     return pid;
+}
+
+pid_t
+testproc_pollster(const char *dir, const char *cfg)
+{
+    char log[256];
+
+    snprintf(log, sizeof(log), "%s/pollster.log", dir);
+    char *argv[] = {getenv("POLLSTER_BIN"), "-c", (char *)cfg, NULL};
+    ck_assert_ptr_nonnull(argv[0]);
+    return testproc_spawn(argv, log);
 }
 
 int
@@ -174,4 +186,22 @@ testproc_port_open(unsigned port)
         close(fd);
     }
     return ok;
+}
+
+double
+testproc_output_metric(unsigned port, const char *name, const char *type)
+{
+    char *body = NULL;
+    char prefix[256];
+    double v = NAN;
+
+    if (testproc_get(port, "/metrics", &body) == 200) {
+        snprintf(prefix, sizeof(prefix), "%s{output=\"outputs[0]\",type=\"%s\"} ", name, type);
+        const char *p = strstr(body, prefix);
+        if (p != NULL) {
+            v = strtod(p + strlen(prefix), NULL);
+        }
+    }
+    free(body);
+    return v;
 }

@@ -14,6 +14,13 @@
 double testproc_now_s(void);
 /* Forks and execs @argv with stdout and stderr appended to @log (asserts the fork worked). */
 pid_t testproc_spawn(char *const *argv, const char *log);
+/*
+ * The value of self metric @name of output "outputs[0]" of type @type in the /metrics of the
+ * pollster whose status server is on @port; NAN if unreadable.
+ */
+double testproc_output_metric(unsigned port, const char *name, const char *type);
+/* Starts $POLLSTER_BIN -c @cfg with its output appended to @dir/pollster.log. */
+pid_t testproc_pollster(const char *dir, const char *cfg);
 /* Waits up to @secs for @pid: its exit code, 128 + signal, or -1 (then it is killed). */
 int testproc_wait_exit(pid_t pid, double secs);
 /* GET http://127.0.0.1:@port@path: the status (-1 on failure); the body in *@body when not NULL

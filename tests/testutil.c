@@ -12,6 +12,7 @@
 
 #include <curl/curl.h>
 
+#include "config.h"
 #include "enc_json.h"
 #include "engine.h"
 #include "loop.h"
@@ -204,4 +205,29 @@ testutil_http(const char *url, const char *post, long timeout_ms, long *code)
     }
     curl_easy_cleanup(h);
     return g.data;
+}
+
+struct config *
+testutil_load_ok(const char *yaml)
+{
+    struct config_errors e;
+    struct config *c;
+
+    config_errors_init(&e);
+    c = config_load_string("pollster.yaml", yaml, strlen(yaml), &e);
+    ck_assert_msg(c != NULL && e.n == 0, "unexpected error: %s", e.n > 0 ? e.v[0].text : "?");
+    config_errors_release(&e);
+    return c;
+}
+
+void
+testutil_load_fails(const char *yaml, const char *want)
+{
+    struct config_errors e;
+
+    config_errors_init(&e);
+    ck_assert_ptr_null(config_load_string("pollster.yaml", yaml, strlen(yaml), &e));
+    ck_assert_msg(e.n >= 1, "no error");
+    ck_assert_str_eq(e.v[0].text, want);
+    config_errors_release(&e);
 }

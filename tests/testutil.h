@@ -10,6 +10,7 @@
 
 #include <json-c/json.h>
 
+struct config;
 struct engine;
 struct loop;
 struct mock_server;
@@ -46,5 +47,10 @@ size_t testutil_count_samples(json_object *batch, const char *name);
  * status, or -1 when the request failed (the body is then an empty string).
  */
 char *testutil_http(const char *url, const char *post, long timeout_ms, long *code);
+
+/* @yaml loaded as "pollster.yaml" (config_load_string), asserted to load with no error. */
+struct config *testutil_load_ok(const char *yaml);
+/* Asserts that @yaml does not load and that its first error reads @want. */
+void testutil_load_fails(const char *yaml, const char *want);
 
 #endif

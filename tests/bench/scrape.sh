@@ -8,6 +8,7 @@
 #   PERF_OUT=/tmp/perf.data tests/bench/scrape.sh      (also profiles pollster with perf)
 #   FORWARD=vm tests/bench/scrape.sh                 (forwarding mode, below)
 #   FORWARD=remote_write tests/bench/scrape.sh       (remote write next to vm, below)
+#   FORWARD=nats tests/bench/scrape.sh               (NATS JetStream, below)
 #
 # Forwarding mode (FORWARD=vm): the same targets, but the output is `type: http, format: vm`
 # into a real VictoriaMetrics on loopback (Debian's victoria-metrics, temporary data dir), with
@@ -21,8 +22,15 @@
 # the script prints the figures of both. MAX_SAMPLES_PER_SEND and MAX_SHARDS set those
 # queue_config keys (default: pollster's, 2000 and 50, which means 8 senders).
 #
+# FORWARD=nats: the output is `type: nats` (format NATS_FORMAT, default json; SPOOL as above)
+# into a real nats-server with JetStream on loopback (temporary store, stream created by pollster
+# with 1 replica); the script prints the messages and bytes the stream holds after the drain.
+# With RELAY=1 (format vm), a second pollster relays the stream (an input of type nats) into
+# VictoriaMetrics (http output, format vm, spool): the script waits for the consumer to be empty,
+# then prints the relay's CPU per million samples and the samples found in VictoriaMetrics.
+#
 # Needs nginx (Debian package nginx-light or nginx), curl and python3; victoria-metrics for
-# FORWARD=vm. Never part of make check.
+# FORWARD=vm, nats-server for FORWARD=nats. Never part of make check.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -45,11 +53,16 @@ nginx_pid=""
 pollster_pid=""
 pollster2_pid=""
 vm_pid=""
+nats_pid=""
+relay_pid=""
+[ "${RELAY:-0}" = 1 ] && NATS_FORMAT=${NATS_FORMAT:-vm}
 cleanup() {
     [ -n "$pollster_pid" ] && kill "$pollster_pid" 2>/dev/null || true
     [ -n "$pollster2_pid" ] && kill "$pollster2_pid" 2>/dev/null || true
     [ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null || true
     [ -n "$vm_pid" ] && kill "$vm_pid" 2>/dev/null || true
+    [ -n "$relay_pid" ] && kill "$relay_pid" 2>/dev/null || true
+    [ -n "$nats_pid" ] && kill "$nats_pid" 2>/dev/null || true
     wait 2>/dev/null || true
     [ -n "${KEEP:-}" ] && echo "kept $work" >&2 || rm -rf "$work"
 }
@@ -93,9 +106,17 @@ for _ in $(seq 50); do curl -fs "http://127.0.0.1:$port/t/0/metrics" >/dev/null 
 
 timeout_s=$(( interval > 10 ? 10 : interval ))
 if [ -n "$forward" ]; then
-    case "$forward" in vm | remote_write) ;; *)
-        echo "scrape.sh: FORWARD=vm or FORWARD=remote_write" >&2; exit 1 ;;
+    case "$forward" in vm | remote_write | nats) ;; *)
+        echo "scrape.sh: FORWARD=vm, FORWARD=remote_write or FORWARD=nats" >&2; exit 1 ;;
     esac
+    if [ "$forward" = nats ]; then
+        command -v nats-server >/dev/null || { echo "scrape.sh: nats-server not found" >&2; exit 77; }
+        nats_port=$(free_port)
+        nats_mport=$(free_port)
+        nats-server -js -sd "$work/nats" -a 127.0.0.1 -p "$nats_port" -m "$nats_mport" > "$work/nats.log" 2>&1 &
+        nats_pid=$!
+        for _ in $(seq 100); do curl -fs "http://127.0.0.1:$nats_mport/healthz" >/dev/null && break; sleep 0.1; done
+    fi
     command -v victoria-metrics >/dev/null || { echo "scrape.sh: victoria-metrics not found" >&2; exit 77; }
     vm_port=$(free_port)
     victoria-metrics -storageDataPath="$work/vmdata" -httpListenAddr="127.0.0.1:$vm_port" \
@@ -112,7 +133,11 @@ if [ -n "$forward" ]; then
             echo "      - {targets: ['127.0.0.1:$port'], labels: {__metrics_path__: /t/$i/metrics, t: '$i'}}"
         done
         echo "outputs:"
-        if [ "$1" = vm ]; then
+        if [ "$1" = nats ]; then
+            echo "  - type: nats"
+            echo "    url: nats://127.0.0.1:$nats_port"
+            echo "    format: ${NATS_FORMAT:-json}"
+        elif [ "$1" = vm ]; then
             echo "  - type: http"
             echo "    url: http://127.0.0.1:$vm_port/api/v1/import"
             echo "    format: vm"
@@ -125,8 +150,27 @@ if [ -n "$forward" ]; then
         [ "$spool" = 1 ] && echo "    spool_dir: $work/spool-$1"
         echo "status: {listen: '127.0.0.1:$2'}"
     }
-    forward_config vm "$status_port" > "$work/pollster.yaml"
+    forward_config "$([ "$forward" = nats ] && echo nats || echo vm)" "$status_port" > "$work/pollster.yaml"
     "$pollster" -c "$work/pollster.yaml" --log-level warn > /dev/null 2> "$work/pollster.log" &
+    if [ "$forward" = nats ] && [ "${RELAY:-0}" = 1 ]; then
+        pollster_pid=$!
+        relay_status=$(free_port)
+        cat > "$work/relay.yaml" <<RELAY
+inputs:
+  - type: nats
+    url: nats://127.0.0.1:$nats_port
+    format: $NATS_FORMAT
+outputs:
+  - type: http
+    url: http://127.0.0.1:$vm_port/api/v1/import
+    format: $NATS_FORMAT
+    compression: $compression
+    spool_dir: $work/spool-relay
+status: {listen: '127.0.0.1:$relay_status'}
+RELAY
+        "$pollster" -c "$work/relay.yaml" --log-level warn > /dev/null 2> "$work/relay.log" &
+        relay_pid=$!
+    fi
     if [ "$forward" = remote_write ]; then
         pollster_pid=$!
         status2_port=$(free_port)
@@ -140,7 +184,7 @@ else
     "$pollster" --kind prometheus --job node --interval "${interval}s" --timeout "${timeout_s}s" \
         --status-listen "127.0.0.1:$status_port" --log-level warn "${args[@]}" > "$out" 2> "$work/pollster.log" &
 fi
-[ -n "$pollster2_pid" ] || pollster_pid=$!
+[ -n "$pollster2_pid" ] || [ -n "$relay_pid" ] || pollster_pid=$!
 if [ -n "${PERF_OUT:-}" ]; then
     # Profile: perf record -e cpu-clock attached to pollster for the whole run.
     perf record -q -e cpu-clock -F 4000 ${PERF_CALLGRAPH:--g} -p "${pollster2_pid:-$pollster_pid}" -o "$PERF_OUT" -- sleep "$duration" 2>/dev/null
@@ -168,7 +212,12 @@ if [ -n "$forward" ]; then
     found=$(curl -fs "http://127.0.0.1:$vm_port/api/v1/query" \
         --data-urlencode "query=sum(count_over_time({__name__=~\".+\",via=\"$via\"}[1d]))" |
         python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else 0)')
-    if [ "$via" = vm ]; then
+    if [ "$forward" = nats ]; then
+        found=""
+        sleep 1
+        curl -fs "http://127.0.0.1:$nats_mport/jsz" | python3 -c 'import json,sys; d=json.load(sys.stdin); print("JetStream            %d messages, %d bytes in the stream" % (d["messages"], d["bytes"]))'
+        echo "forwarding           type nats, format ${NATS_FORMAT:-json}, spool $([ "$spool" = 1 ] && echo on || echo off)"
+    elif [ "$via" = vm ]; then
         echo "forwarding           format vm, compression $compression, spool $([ "$spool" = 1 ] && echo on || echo off)"
     else
         echo "forwarding           remote_write (protobuf + snappy), spool $([ "$spool" = 1 ] && echo on || echo off)"
@@ -217,4 +266,35 @@ if [ -n "$pollster2_pid" ]; then
     report "$pollster2_pid" "$status2_port" remote_write; pollster2_pid=""
     echo
 fi
-report "$pollster_pid" "$status_port" vm; pollster_pid=""
+report "$pollster_pid" "$status_port" "$([ "$forward" = nats ] && echo nats || echo vm)"; pollster_pid=""
+if [ -n "$relay_pid" ]; then
+    # The relay: once the consumer has nothing pending, its CPU per million samples delivered.
+    for _ in $(seq 600); do
+        left=$(curl -fs "http://127.0.0.1:$nats_mport/jsz?consumers=true" | python3 -c 'import json,sys
+d=json.load(sys.stdin); c=[c for a in d.get("account_details",[]) for s in a.get("stream_detail",[]) for c in s.get("consumer_detail",[])]
+print(sum(x["num_pending"] + x["num_ack_pending"] for x in c) if c else 1)')
+        [ "$left" = 0 ] && break
+        sleep 0.1
+    done
+    sleep 1
+    rmetrics=$(curl -fs "http://127.0.0.1:$relay_status/metrics")
+    rdelivered=$(echo "$rmetrics" | awk '$1 ~ /^pollster_output_delivered_samples_total/ {print $2}')
+    read -r rutime rstime < <(awk '{print $14, $15}' "/proc/$relay_pid/stat")
+    rhwm=$(awk '/VmHWM/ {print $2}' "/proc/$relay_pid/status")
+    kill -TERM "$relay_pid"; wait "$relay_pid" || true; relay_pid=""
+    curl -fs "http://127.0.0.1:$vm_port/internal/force_flush" >/dev/null
+    sleep 2
+    rfound=$(curl -fs "http://127.0.0.1:$vm_port/api/v1/query" \
+        --data-urlencode 'query=sum(count_over_time({__name__=~".+",via="nats"}[1d]))' |
+        python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else 0)')
+    python3 - "$rdelivered" "$rutime" "$rstime" "$(getconf CLK_TCK)" "$rhwm" "$rfound" <<'PY'
+import sys
+d, ut, st, tck, hwm, found = sys.argv[1:]
+d = int(float(d or 0)); cpu = (int(ut) + int(st)) / int(tck)
+print()
+print(f"relay delivered      {d} samples to VictoriaMetrics")
+print(f"relay cpu            {cpu:.2f} s, {cpu / d * 1e6 if d else float('nan'):.3f} s per 1M samples")
+print(f"relay peak RSS       {int(hwm)/1024:.1f} MiB")
+print(f"found in VictoriaMetrics {int(float(found))} (sum of count_over_time, via=nats)")
+PY
+fi
