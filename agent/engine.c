@@ -32,6 +32,10 @@
 /* Idle batches kept for reuse. Only runs in flight hold a batch, so memory follows concurrency,
  * not the number of targets. */
 #define ENGINE_BATCH_POOL 32
+/* Encoding buffers above this capacity are freed after use rather than kept (issue 13). */
+#define ENGINE_ENC_KEEP (1024 * 1024)
+/* A run that held more than this much memory asks the allocator to give free pages back. */
+#define ENGINE_GIVE_BACK_AT (4 * 1024 * 1024)
 /* How long a --once run waits for its outputs to deliver when no shutdown_timeout is set. */
 #define ENGINE_DEFAULT_DRAIN_MS 5000
 
@@ -160,6 +164,7 @@ engine_new(struct loop *l)
     loop_set_after_done(l, after_done_cb, e);
     strbuf_init(&e->enc);
     strbuf_init(&e->doc);
+    mem_policy_init();
     return e;
 }
 
@@ -275,6 +280,26 @@ add_synthetic(struct target *t, struct batch *b)
         batch_add(b, "scrape_samples_post_metric_relabeling", SAMPLE_GAUGE, (double)post, 0);
     }
     batch_add(b, "scrape_timeout_seconds", SAMPLE_GAUGE, (double)t->timeout_ms / 1000.0, 0);
+}
+
+/*
+ * Memory that a big run needed is not kept at its high-water mark: encoding buffers above
+ * ENGINE_ENC_KEEP are freed, and when the run held more than ENGINE_GIVE_BACK_AT (its batch
+ * footprint @held plus the buffers) the allocator returns free pages to the system.
+ */
+static void
+engine_shed_memory(struct engine *e, size_t held)
+{
+    held += e->enc.cap + e->doc.cap;
+    if (e->enc.cap > ENGINE_ENC_KEEP) {
+        strbuf_release(&e->enc);
+    }
+    if (e->doc.cap > ENGINE_ENC_KEEP) {
+        strbuf_release(&e->doc);
+    }
+    if (held > ENGINE_GIVE_BACK_AT) {
+        mem_give_back();
+    }
 }
 
 static void
@@ -458,7 +483,9 @@ run_finished(struct target *t, struct batch *b)
         log_release(&t->limit, clock_mono_ms(), t->prefix);
     }
     emit(e, b);
+    size_t held = batch_footprint(b);
     batch_give_back(e, b);
+    engine_shed_memory(e, held);
     t->batch = NULL;
     if (t->retired) {
         retired_remove(e, t);

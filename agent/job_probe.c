@@ -22,6 +22,9 @@
 #include "scrape.h"
 #include "strbuf.h"
 
+/* A body buffer larger than this is freed after the run instead of kept for the next one. */
+#define PROBE_BODY_KEEP (256 * 1024)
+
 struct probe_regex {
     regex_t re;
     char *text; /* owned: for the error message */
@@ -119,12 +122,24 @@ job_probe_new(const struct probe_opts *opts, char *err, size_t errlen)
     return p;
 }
 
+/* Empties the body buffer; one above PROBE_BODY_KEEP (a big body's) is freed, not kept. */
+static void
+probe_body_reset(struct probe *p)
+{
+    if (p->body.cap > PROBE_BODY_KEEP) {
+        strbuf_release(&p->body);
+    }
+    else {
+        strbuf_reset(&p->body);
+    }
+}
+
 static int
 probe_prepare(void *state, CURL *easy, struct batch *b)
 {
     struct probe *p = state;
 
-    strbuf_reset(&p->body);
+    probe_body_reset(p);
     curl_easy_setopt(easy, CURLOPT_CERTINFO, 1L);
     return 0;
 }
@@ -268,6 +283,7 @@ probe_finish(void *state, const struct scrape_result *res, CURL *easy, struct ba
     if (b->ok && p->nmatch + p->nnot_match > 0) {
         regex_fail = regex_failed(p, b);
     }
+    probe_body_reset(p); /* matched: a big body is not kept until the next run */
     curl_easy_getinfo(easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &clen);
     curl_easy_getinfo(easy, CURLINFO_TOTAL_TIME_T, &total);
     curl_easy_getinfo(easy, CURLINFO_REDIRECT_COUNT, &redirects);
