@@ -6,7 +6,8 @@
  * block gets a block of its own, exactly sized, linked behind the current block so the current
  * block's free space is not wasted. arena_release() gives standard blocks to a process-wide free
  * list (at most ARENA_CACHE_MAX blocks, the rest go back to malloc), so a steady scrape load stops
- * calling malloc after warm-up. The free list is not locked: pollster runs one thread (DESIGN.md);
+ * calling malloc after warm-up. The free list is not locked: only the loop thread uses arenas (the
+ * encoding worker, offload.h, reads a finished batch and never allocates from its arena);
  * a second thread using arenas would need a lock here.
  */
 #include "build-config.h"
