@@ -192,6 +192,12 @@ offload_free(struct offload *o)
     pthread_mutex_unlock(&o->mu);
     pthread_join(o->thread, NULL); /* the worker finishes the queue first */
     run_done(o);
+    /* A done() may have submitted more (a coalesced sync): the worker is gone, run it here. */
+    for (struct job *j; (j = pop(&o->todo, &o->todo_tail)) != NULL;) {
+        j->work(j->arg);
+        push(&o->done, &o->done_tail, j);
+        run_done(o);
+    }
     event_free(o->ev);
     close(o->wake[0]);
     close(o->wake[1]);

@@ -24,7 +24,10 @@ struct offload *offload_new(struct event_base *base);
 int offload_submit(struct offload *o, offload_fn *work, offload_fn *done, void *arg);
 /* Jobs submitted whose done() has not run yet. */
 size_t offload_pending(const struct offload *o);
-/* Finishes every queued job (work, then done, on the caller's thread), stops the worker. */
+/*
+ * Stops the worker after it finished the queued jobs, then runs their done() calls (and the work
+ * and done of any job those submit) on the caller's thread. Accepts NULL.
+ */
 void offload_free(struct offload *o);
 
 #endif
