@@ -182,7 +182,7 @@ START_TEST(test_fsync_off_loop)
     ck_assert_msg(o != NULL, "%s", err);
     out_file_sync_on(o, l);
     for (int i = 0; i < 64; i++) {
-        char line[16];
+        char line[32];
         snprintf(line, sizeof(line), "{\"i\":%d}\n", i);
         put(o, line);
         strcat(want, line);
