@@ -174,7 +174,7 @@ END_TEST
  */
 START_TEST(test_fsync_off_loop)
 {
-    char err[256], want[64 * 8 + 1] = "";
+    char err[256], want[64 * 16] = "";
     struct loop *l = loop_new();
     void *o = out_file_new(path, OUT_FILE_FSYNC_BATCH, err, sizeof(err));
 
