@@ -74,6 +74,8 @@ static const char *const reason_names[] = {
     [REASON_PARSE] = "parse",
     [REASON_LIMIT] = "limit",
     [REASON_INTERNAL] = "internal",
+    [REASON_NETWORK] = "network",
+    [REASON_PROTOCOL] = "protocol",
 };
 
 _Static_assert(sizeof(sample_type_names) / sizeof(sample_type_names[0]) == SAMPLE_TYPE__COUNT,

@@ -57,6 +57,8 @@ enum reason {
     REASON_PARSE,
     REASON_LIMIT,
     REASON_INTERNAL,
+    REASON_NETWORK,  /* connected, then a reset or receive/send failure, nothing or a cut body */
+    REASON_PROTOCOL, /* malformed HTTP, bad chunking, too many redirects, bad content encoding */
     REASON__COUNT
 };
 

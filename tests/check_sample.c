@@ -517,9 +517,9 @@ START_TEST(test_names)
 {
     static const char *const types[] = {"untyped", "counter",        "gauge",    "histogram",
                                         "summary", "gaugehistogram", "stateset", "info"};
-    static const char *const reasons[] = {"",        "dns",      "connect",  "tls",
-                                          "timeout", "http_4xx", "http_5xx", "too_large",
-                                          "parse",   "limit",    "internal"};
+    static const char *const reasons[] = {"",         "dns",      "connect",   "tls",   "timeout",
+                                          "http_4xx", "http_5xx", "too_large", "parse", "limit",
+                                          "internal", "network",  "protocol"};
     int i;
 
     ck_assert_int_eq(sizeof(types) / sizeof(types[0]), SAMPLE_TYPE__COUNT);
