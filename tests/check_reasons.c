@@ -80,6 +80,14 @@ serve(int c, int *hung, int *nhung)
         SEND(c, "HTTP/1.1 302 Found\r\nConnection: close\r\nLocation: /loop\r\nContent-Length: "
                 "0\r\n\r\n");
     }
+    else if (strcmp(path, "/longline") == 0) {
+        char line[2100];
+        memset(line, 'x', sizeof(line));
+        memcpy(line, "a{x=\"", 5);
+        memcpy(line + sizeof(line) - 6, "\"} 1\n", 5);
+        SEND(c, "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2099\r\n\r\n");
+        send_all(c, line, sizeof(line) - 1);
+    }
     else if (strcmp(path, "/hang") == 0 && *nhung < 16) {
         hung[(*nhung)++] = c; /* accepted, request read, never answered */
         return;
@@ -129,6 +137,7 @@ static const struct {
     {"/badgzip", "protocol", "protocol: "},
     {"/loop", "protocol", "too many redirects"},
     {"/hang", "timeout", "timeout after 1000 ms (connected, waiting for response, 0 bytes"},
+    {"/longline", "limit", "line 1 longer than 1000 bytes"}, /* line_size_limit: 1000 */
 };
 
 START_TEST(test_reason_table_raw_socket)
@@ -148,7 +157,9 @@ START_TEST(test_reason_table_raw_socket)
     ck_assert_int_eq(engine_add_output(eng, &enc_json, &out), 0);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char url[128];
-        struct prom_opts po = {.timeout_ms = 1000};
+        struct prom_opts po = {.timeout_ms = 1000,
+                               .line_size_limit =
+                                   strcmp(cases[i].path, "/longline") == 0 ? 1000 : 0};
         snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", port, cases[i].path);
         struct target_spec spec = {.job = "hostile",
                                    .url = url,
