@@ -289,10 +289,25 @@ add_synthetic(struct target *t, struct batch *b)
     batch_add(b, "scrape_timeout_seconds", SAMPLE_GAUGE, (double)t->timeout_ms / 1000.0, 0);
 }
 
+/* malloc_trim walks the whole heap (milliseconds after a big run): the worker does it. */
+static void
+give_back_work(void *arg)
+{
+    (void)arg;
+    mem_give_back();
+}
+
+static void
+give_back_done(void *arg)
+{
+    (void)arg;
+}
+
 /*
  * Memory that a big run needed is not kept at its high-water mark: encoding buffers above
  * ENGINE_ENC_KEEP are freed, and when the run held more than ENGINE_GIVE_BACK_AT (its batch
- * footprint @held plus the buffers) the allocator returns free pages to the system.
+ * footprint @held plus the buffers) the allocator returns free pages to the system (on the
+ * worker thread when there is one: malloc_trim is thread-safe).
  */
 static void
 engine_shed_memory(struct engine *e, size_t held)
@@ -304,7 +319,9 @@ engine_shed_memory(struct engine *e, size_t held)
     if (e->doc.cap > ENGINE_ENC_KEEP) {
         strbuf_release(&e->doc);
     }
-    if (held > ENGINE_GIVE_BACK_AT) {
+    if (held > ENGINE_GIVE_BACK_AT &&
+        (e->offload == NULL ||
+         offload_submit(e->offload, give_back_work, give_back_done, NULL) != 0)) {
         mem_give_back();
     }
 }
