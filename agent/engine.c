@@ -22,6 +22,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "loop.h"
+#include "offload.h"
 #include "sched.h"
 #include "stale.h"
 #include "httpc.h"
@@ -31,6 +32,12 @@
 /* Idle batches kept for reuse. Only runs in flight hold a batch, so memory follows concurrency,
  * not the number of targets. */
 #define ENGINE_BATCH_POOL 32
+/* Encoding buffers above this capacity are freed after use rather than kept (issue 13). */
+#define ENGINE_ENC_KEEP (1024 * 1024)
+/* A run that held more than this much memory asks the allocator to give free pages back. */
+#define ENGINE_GIVE_BACK_AT (4 * 1024 * 1024)
+/* A batch of at least this many samples is encoded on the worker thread, off the loop. */
+#define ENGINE_OFFLOAD_MIN 20000
 /* How long a --once run waits for its outputs to deliver when no shutdown_timeout is set. */
 #define ENGINE_DEFAULT_DRAIN_MS 5000
 
@@ -91,6 +98,7 @@ struct engine {
     struct strbuf enc; /* owned: reused encoding buffer (a record) */
     struct strbuf doc; /* owned: a record framed as a document */
     struct batch *pool[ENGINE_BATCH_POOL]; /* owned: idle batches */
+    struct offload *offload; /* owned: encodes big batches off the loop; NULL = on the loop */
     size_t npool;
 
     /* once mode */
@@ -164,6 +172,8 @@ engine_new(struct loop *l)
     loop_set_after_done(l, after_done_cb, e);
     strbuf_init(&e->enc);
     strbuf_init(&e->doc);
+    mem_policy_init();
+    e->offload = offload_new(loop_base(l)); /* NULL: big batches are encoded on the loop */
     return e;
 }
 
@@ -173,6 +183,8 @@ engine_free(struct engine *e)
     if (e == NULL) {
         return;
     }
+    offload_free(e->offload); /* its last runs finish while targets and outputs still exist */
+    e->offload = NULL;
     for (size_t i = 0; i < e->ntargets; i++) {
         target_free(e->targets[i]);
     }
@@ -281,6 +293,43 @@ add_synthetic(struct target *t, struct batch *b)
     batch_add(b, "scrape_timeout_seconds", SAMPLE_GAUGE, (double)t->timeout_ms / 1000.0, 0);
 }
 
+/* malloc_trim walks the whole heap (milliseconds after a big run): the worker does it. */
+static void
+give_back_work(void *arg)
+{
+    (void)arg;
+    mem_give_back();
+}
+
+static void
+give_back_done(void *arg)
+{
+    (void)arg;
+}
+
+/*
+ * Memory that a big run needed is not kept at its high-water mark: encoding buffers above
+ * ENGINE_ENC_KEEP are freed, and when the run held more than ENGINE_GIVE_BACK_AT (its batch
+ * footprint @held plus the buffers) the allocator returns free pages to the system (on the
+ * worker thread when there is one: malloc_trim is thread-safe).
+ */
+static void
+engine_shed_memory(struct engine *e, size_t held)
+{
+    held += e->enc.cap + e->doc.cap;
+    if (e->enc.cap > ENGINE_ENC_KEEP) {
+        strbuf_release(&e->enc);
+    }
+    if (e->doc.cap > ENGINE_ENC_KEEP) {
+        strbuf_release(&e->doc);
+    }
+    if (held > ENGINE_GIVE_BACK_AT &&
+        (e->offload == NULL ||
+         offload_submit(e->offload, give_back_work, give_back_done, NULL) != 0)) {
+        mem_give_back();
+    }
+}
+
 static void
 emit(struct engine *e, const struct batch *b)
 {
@@ -356,9 +405,13 @@ target_end_series(struct engine *e, struct target *t)
 
 static void drain_timeout_cb(evutil_socket_t fd, short what, void *arg);
 
+/* Outputs with sending left, or batches still being encoded for them. */
 static bool
 outputs_busy(const struct engine *e)
 {
+    if (offload_pending(e->offload) > 0) {
+        return true;
+    }
     for (size_t i = 0; i < e->noutputs; i++) {
         const struct output *o = &e->outputs[i].out;
         if (o->ops->busy != NULL && o->ops->busy(o->state)) {
@@ -434,6 +487,120 @@ retired_remove(struct engine *e, struct target *t)
     }
 }
 
+static void run_end(struct target *t, struct batch *b);
+
+/*
+ * A big batch, encoded off the loop (issue 13 item 2): the worker encodes (and frames) it once
+ * per distinct way the outputs need it, into buffers of its own; the loop then hands the bytes
+ * to the outputs, in output order, as emit() would have. The batch, its target (kept as in
+ * flight, so a reload retires rather than frees it) and the outputs do not change meanwhile.
+ */
+struct emit_job {
+    struct engine *e;
+    struct target *t;
+    struct batch *b;
+    struct strbuf buf[ENGINE_MAX_OUTPUTS]; /* owned: what output i (or one like it) writes */
+    int use[ENGINE_MAX_OUTPUTS];           /* buf index output i writes; -1 none; -2 oom */
+};
+
+/* How output @o wants @b: 0 skip, else 1 + (text) + 2 * (framed document). */
+static int
+emit_shape(const struct engine_output *o, const struct batch *b)
+{
+    if (o->out.ops->write_batch != NULL || (b->nsamples == 0 && b->nstale > 0)) {
+        return 0;
+    }
+    bool text = !o->out.ops->records && o->enc->encode_text != NULL;
+    bool framed = o->enc->doc_open[0] != '\0' || o->enc->doc_close[0] != '\0';
+    return 1 + (text ? 1 : 0) + (!o->out.ops->records && framed ? 2 : 0);
+}
+
+/* On the worker: encodes for every output (only reads the batch and the output table). */
+static void
+emit_job_work(void *arg)
+{
+    struct emit_job *j = arg;
+    const struct engine *e = j->e;
+
+    for (size_t i = 0; i < e->noutputs; i++) {
+        const struct engine_output *o = &e->outputs[i];
+        int shape = emit_shape(o, j->b);
+        j->use[i] = -1;
+        for (size_t k = 0; shape != 0 && k < i && j->use[i] == -1; k++) {
+            if (e->outputs[k].enc == o->enc && emit_shape(&e->outputs[k], j->b) == shape) {
+                j->use[i] = j->use[k];
+            }
+        }
+        if (shape == 0 || j->use[i] != -1) {
+            continue;
+        }
+        struct strbuf *sb = &j->buf[i];
+        int rc = ((shape - 1) & 1 ? o->enc->encode_text : o->enc->encode)(sb, j->b);
+        if (rc == 0 && !sb->oom && (shape - 1) & 2) {
+            struct strbuf doc;
+            strbuf_init(&doc);
+            encoder_document(o->enc, &doc, sb->data, sb->len);
+            strbuf_release(sb);
+            *sb = doc;
+        }
+        j->use[i] = rc == 0 && !sb->oom ? (int)i : -2;
+    }
+}
+
+/* On the loop: the outputs get the bytes, then the run ends. */
+static void
+emit_job_done(void *arg)
+{
+    struct emit_job *j = arg;
+    struct engine *e = j->e;
+    const struct batch *b = j->b;
+
+    for (size_t i = 0; i < e->noutputs; i++) {
+        struct engine_output *o = &e->outputs[i];
+        if (o->out.ops->write_batch != NULL) {
+            o->out.ops->write_batch(o->out.state, b);
+        }
+        else if (j->use[i] >= 0) {
+            const struct strbuf *sb = &j->buf[j->use[i]];
+            o->out.ops->write(o->out.state, sb->data, sb->len, (uint32_t)b->nsamples);
+        }
+        else if (j->use[i] == -2) {
+            log_err("engine: %s/%s: encoding as %s failed: out of memory", b->job, b->instance,
+                    o->enc->name);
+        }
+    }
+    for (size_t i = 0; i < e->noutputs; i++) {
+        strbuf_release(&j->buf[i]);
+    }
+    j->t->sched.in_flight = false;
+    run_end(j->t, j->b);
+    free(j);
+}
+
+/* Hands a big batch to the worker; false when it is small or cannot be (emit() it then). */
+static bool
+emit_offload(struct engine *e, struct target *t, struct batch *b)
+{
+    struct emit_job *j;
+
+    if (e->offload == NULL || b->nsamples < ENGINE_OFFLOAD_MIN ||
+        (j = calloc(1, sizeof(*j))) == NULL) {
+        return false;
+    }
+    j->e = e;
+    j->t = t;
+    j->b = b;
+    for (size_t i = 0; i < ENGINE_MAX_OUTPUTS; i++) {
+        strbuf_init(&j->buf[i]);
+    }
+    if (offload_submit(e->offload, emit_job_work, emit_job_done, j) != 0) {
+        free(j);
+        return false;
+    }
+    t->sched.in_flight = true; /* the run is not over until the outputs have it */
+    return true;
+}
+
 /* Everything that happens to a finished run, whether it ended in a transfer or not. */
 static void
 run_finished(struct target *t, struct batch *b)
@@ -470,8 +637,22 @@ run_finished(struct target *t, struct batch *b)
     else {
         log_release(&t->limit, clock_mono_ms(), t->prefix);
     }
+    if (emit_offload(e, t, b)) {
+        return; /* run_end() follows when the worker has encoded it */
+    }
     emit(e, b);
+    run_end(t, b);
+}
+
+/* After the outputs had the batch: it goes back, and the target may go too. */
+static void
+run_end(struct target *t, struct batch *b)
+{
+    struct engine *e = t->engine;
+    size_t held = batch_footprint(b);
+
     batch_give_back(e, b);
+    engine_shed_memory(e, held);
     t->batch = NULL;
     if (t->retired) {
         retired_remove(e, t);

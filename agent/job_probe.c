@@ -24,6 +24,9 @@
 #include "scrape.h"
 #include "strbuf.h"
 
+/* A body buffer larger than this is freed after the run instead of kept for the next one. */
+#define PROBE_BODY_KEEP (256 * 1024)
+
 struct probe_regex {
     regex_t re;
     char *text; /* owned: for the error message */
@@ -252,12 +255,24 @@ fail:
     return NULL;
 }
 
+/* Empties the body buffer; one above PROBE_BODY_KEEP (a big body's) is freed, not kept. */
+static void
+probe_body_reset(struct probe *p)
+{
+    if (p->resp_body.cap > PROBE_BODY_KEEP) {
+        strbuf_release(&p->resp_body);
+    }
+    else {
+        strbuf_reset(&p->resp_body);
+    }
+}
+
 static int
 probe_prepare(void *state, CURL *easy, struct batch *b)
 {
     struct probe *p = state;
 
-    strbuf_reset(&p->resp_body);
+    probe_body_reset(p);
     probe_tls_prepare(&p->tls, easy); /* no OpenSSL backend: no TLS metrics */
     probe_conn_prepare(&p->conn, easy, p->preferred_ip, p->ip_fallback);
     curl_easy_setopt(easy, CURLOPT_FILETIME, 1L);
@@ -482,6 +497,7 @@ probe_finish(void *state, const struct scrape_result *res, CURL *easy, struct ba
     if (res->http_status == 0) {
         clen = 0; /* no response: blackbox_exporter reports 0, not unknown */
     }
+    probe_body_reset(p); /* matched: a big body is not kept until the next run */
 
     batch_add(b, "probe_success", SAMPLE_GAUGE, b->ok ? 1 : 0, 0);
     batch_add(b, "probe_duration_seconds", SAMPLE_GAUGE, total > 0 ? secs(total) : res->duration_s,

@@ -74,6 +74,9 @@ job_prom_new(const struct prom_opts *opts)
         prom_free(j);
         return NULL;
     }
+    if (opts->line_size_limit > 0) {
+        prom_parser_set_line_max(j->parser, (size_t)opts->line_size_limit);
+    }
     return j;
 }
 
@@ -127,6 +130,13 @@ prom_body_start(void *state, CURL *easy, struct batch *b)
     return 0;
 }
 
+/* The reason of a parser failure: a line over line_size_limit is a limit (issue 13). */
+static enum reason
+parse_reason(int rc)
+{
+    return rc == -ENOMEM ? REASON_INTERNAL : rc == -E2BIG ? REASON_LIMIT : REASON_PARSE;
+}
+
 static int
 prom_feed(void *state, const char *data, size_t len, struct batch *b)
 {
@@ -137,8 +147,7 @@ prom_feed(void *state, const char *data, size_t len, struct batch *b)
     }
     int rc = prom_parser_feed(j->parser, data, len);
     if (rc != 0) {
-        batch_fail(b, rc == -ENOMEM ? REASON_INTERNAL : REASON_PARSE, "%s",
-                   prom_parser_error(j->parser));
+        batch_fail(b, parse_reason(rc), "%s", prom_parser_error(j->parser));
         return rc;
     }
     /* Without relabel rules the limit can stop a huge body early. */
@@ -381,8 +390,7 @@ prom_finish(void *state, const struct scrape_result *res, CURL *easy, struct bat
     if (b->ok) {
         int rc = prom_parser_finish(j->parser);
         if (rc != 0) {
-            batch_fail(b, rc == -ENOMEM ? REASON_INTERNAL : REASON_PARSE, "%s",
-                       prom_parser_error(j->parser));
+            batch_fail(b, parse_reason(rc), "%s", prom_parser_error(j->parser));
         }
     }
     j->parsing = false;
@@ -508,6 +516,9 @@ static const struct conf_field scrape_fields[] = {
        .max = INT64_MAX,
        .desc = "Fail a scrape with a longer label value, the metric name included (0: no "
                "limit)."),
+    PO("line_size_limit", CONF_FT_SIZE, line_size_limit, 0, .def = "1MiB",
+       .desc = "pollster: fail a scrape with a longer line of the body (reason limit; at most "
+               "1MiB)."),
     CONF_FLDN("scrape_protocols", CONF_FT_STRLIST, struct job_prom_conf, scrape_protocols,
               nscrape_protocols, .flags = CONF_F_OPTS | CONF_F_NONEMPTY,
               .desc = "Formats asked for, most wanted first: OpenMetricsText1.0.0, "
@@ -730,6 +741,11 @@ prom_check(struct conf_ctx *x, void *base, const struct conf_node *map, const ch
         conf_err(x, n, "metrics_path \"%s\" must start with /", pc->metrics_path);
         return;
     }
+    if (pc->line_size_limit == 0 || pc->line_size_limit > PROM_PARSE_LINE_MAX) {
+        conf_err(x, conf_tree_get(map, "line_size_limit"),
+                 "line_size_limit must be between 1 byte and 1MiB (%llu given)",
+                 (unsigned long long)pc->line_size_limit);
+    }
     inherit_global(x, job, map);
     protocols_check(x, pc, conf_tree_get(map, "scrape_protocols"), map);
     if (conf_relabel_rules(pc->target_relabels, pc->ntarget_relabels, &pc->target_rules,
@@ -785,6 +801,7 @@ prom_state_new(const struct config_job *job, char *err, size_t errlen)
         .label_limit = (uint64_t)sc->label_limit,
         .label_name_length_limit = (uint64_t)sc->label_name_length_limit,
         .label_value_length_limit = (uint64_t)sc->label_value_length_limit,
+        .line_size_limit = sc->line_size_limit,
         .timeout_ms = job->timeout_ms,
     };
     struct strbuf accept;
@@ -826,6 +843,7 @@ prom_identity(const struct config_job *job, struct strbuf *sb)
     strbuf_printf(sb, "S%d%d%d%lld,%lld,%lld,%lld\x1f", sc->honor_labels, sc->honor_timestamps,
                   sc->enable_compression, (long long)sc->sample_limit, (long long)sc->label_limit,
                   (long long)sc->label_name_length_limit, (long long)sc->label_value_length_limit);
+    strbuf_printf(sb, "L%llu\x1f", (unsigned long long)sc->line_size_limit);
     for (size_t i = 0; i < sc->nscrape_protocols; i++) {
         strbuf_printf(sb, "p%s\x1f", sc->scrape_protocols[i]);
     }

@@ -25,6 +25,7 @@ struct prom_opts {
     uint64_t label_limit;  /* 0 = none: labels of a sample, __name__ and target labels in */
     uint64_t label_name_length_limit;  /* 0 = none */
     uint64_t label_value_length_limit; /* 0 = none (the metric name is __name__'s value) */
+    uint64_t line_size_limit;          /* longest line of the body; 0 = PROM_PARSE_LINE_MAX */
     const char *accept;                /* the Accept header value; NULL: PROM_PARSE_ACCEPT */
     int64_t timeout_ms;                /* sent as X-Prometheus-Scrape-Timeout-Seconds */
     struct relabel_rule *rules;        /* ownership passes to the state, also on failure */
@@ -53,6 +54,7 @@ struct job_prom_conf {
     int64_t label_limit;              /* 0 = no limit */
     int64_t label_name_length_limit;  /* 0 = no limit */
     int64_t label_value_length_limit; /* 0 = no limit */
+    uint64_t line_size_limit;         /* pollster: longest body line (default and max 1MiB) */
     char **scrape_protocols;          /* Prometheus names, in preference order; none: default */
     size_t nscrape_protocols;
     struct config_relabel *relabels; /* metric_relabel_configs, in order */

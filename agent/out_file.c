@@ -19,6 +19,8 @@
 
 #include "conf.h"
 #include "log.h"
+#include "loop.h"
+#include "offload.h"
 #include "strbuf.h"
 
 struct out_file {
@@ -29,6 +31,16 @@ struct out_file {
     size_t pending_off;    /* bytes of pending already written */
     uint64_t dropped;
     bool failing;
+    /*
+     * fsync batch with a loop: fdatasync runs on a worker thread of the output's own, on a dup()
+     * of the descriptor (a reopen may close the original meanwhile). At most one sync is in
+     * flight; batches written meanwhile are covered by the next one (sync_again).
+     */
+    struct offload *sync; /* owned; NULL: fsync on the caller's thread (no loop) */
+    int sync_fd;          /* the dup() being synced, -1 when none in flight */
+    int sync_err;         /* errno of the sync in flight (worker writes, loop reads after) */
+    bool sync_again;      /* written since the sync in flight started */
+    uint64_t syncs;       /* completed syncs (tests) */
 };
 
 int
@@ -45,10 +57,18 @@ out_file_fsync_parse(const char *s, enum out_file_fsync *out)
     return -EINVAL;
 }
 
+/* O_NOFOLLOW: a symlink planted at the path must not redirect pollster's writes (issue 13). */
 static int
 open_append(const char *path)
 {
-    return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+    return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, 0640);
+}
+
+/* "is a symbolic link" for ELOOP (what O_NOFOLLOW says), else strerror. */
+static const char *
+open_error(int err)
+{
+    return err == ELOOP ? "is a symbolic link (not followed)" : strerror(err);
 }
 
 void *
@@ -65,9 +85,10 @@ out_file_new(const char *path, enum out_file_fsync fsync_policy, char *err, size
     signal(SIGXFSZ, SIG_IGN);
     o->fsync_policy = fsync_policy;
     strbuf_init(&o->pending);
+    o->sync_fd = -1;
     o->fd = open_append(path);
     if (o->fd < 0) {
-        snprintf(err, errlen, "cannot open \"%s\" for appending: %s", path, strerror(errno));
+        snprintf(err, errlen, "cannot open \"%s\" for appending: %s", path, open_error(errno));
         free(o->path);
         free(o);
         return NULL;
@@ -83,12 +104,63 @@ out_file_free(void *state)
     if (o == NULL) {
         return;
     }
+    offload_free(o->sync); /* waits for the sync in flight (its done() closes the dup) */
     if (o->fd >= 0) {
         close(o->fd);
     }
     strbuf_release(&o->pending);
     free(o->path);
     free(o);
+}
+
+static void sync_start(struct out_file *o);
+static void note_failure(struct out_file *o, int err);
+
+/* On the worker: the sync itself. */
+static void
+sync_work(void *arg)
+{
+    struct out_file *o = arg;
+
+    o->sync_err = fdatasync(o->sync_fd) != 0 && errno != EINVAL ? errno : 0;
+}
+
+/* On the loop: the sync is over; start the next one when batches were written meanwhile. */
+static void
+sync_done(void *arg)
+{
+    struct out_file *o = arg;
+
+    close(o->sync_fd);
+    o->sync_fd = -1;
+    o->syncs++;
+    if (o->sync_err != 0) {
+        note_failure(o, o->sync_err);
+    }
+    if (o->sync_again) {
+        o->sync_again = false;
+        sync_start(o);
+    }
+}
+
+/* Syncs what was written, off the loop; one sync at a time, later writes coalesced. */
+static void
+sync_start(struct out_file *o)
+{
+    if (o->sync_fd >= 0) {
+        o->sync_again = true;
+        return;
+    }
+    o->sync_fd = fcntl(o->fd, F_DUPFD_CLOEXEC, 0);
+    if (o->sync_fd < 0) {
+        note_failure(o, errno);
+        return;
+    }
+    o->sync_err = 0;
+    if (offload_submit(o->sync, sync_work, sync_done, o) != 0) {
+        sync_work(o); /* out of memory: sync here rather than not at all */
+        sync_done(o);
+    }
 }
 
 /* Writes as much of @data as the file takes; returns bytes written, or -errno with none. */
@@ -114,7 +186,10 @@ write_some(struct out_file *o, const char *data, size_t len)
         }
         done += (size_t)n;
     }
-    if (o->fsync_policy == OUT_FILE_FSYNC_BATCH && fsync(o->fd) != 0 && errno != EINVAL) {
+    if (o->fsync_policy == OUT_FILE_FSYNC_BATCH && o->sync != NULL) {
+        sync_start(o);
+    }
+    else if (o->fsync_policy == OUT_FILE_FSYNC_BATCH && fsync(o->fd) != 0 && errno != EINVAL) {
         return -errno;
     }
     return (ssize_t)done;
@@ -221,7 +296,7 @@ out_file_reopen(void *state)
 
     if (fd < 0) {
         log_err("out_file: %s: reopen failed: %s; keeping the old file open", o->path,
-                strerror(errno));
+                open_error(errno));
         return -errno;
     }
     if (o->fd >= 0) {
@@ -230,6 +305,33 @@ out_file_reopen(void *state)
     o->fd = fd;
     log_info("out_file: %s: reopened", o->path);
     return out_file_flush(o);
+}
+
+void
+out_file_sync_on(void *state, struct loop *l)
+{
+    struct out_file *o = state;
+
+    if (o->fsync_policy == OUT_FILE_FSYNC_BATCH && o->sync == NULL && l != NULL) {
+        o->sync = offload_new(loop_base(l)); /* NULL: fsync stays on the loop, as before */
+    }
+}
+
+uint64_t
+out_file_syncs(const void *state)
+{
+    const struct out_file *o = state;
+
+    return o->syncs;
+}
+
+/* A sync in flight is sending left: the drain waits for it. */
+static bool
+out_file_busy(const void *state)
+{
+    const struct out_file *o = state;
+
+    return o->sync_fd >= 0;
 }
 
 size_t
@@ -253,6 +355,7 @@ const struct output_ops out_file_ops = {
     .write = out_file_write,
     .flush = out_file_flush,
     .reopen = out_file_reopen,
+    .busy = out_file_busy,
     .free = out_file_free,
 };
 
@@ -311,7 +414,11 @@ file_open(const struct config_output *co, const char *what, struct loop *l, stru
 
     out->ops = &out_file_ops;
     out->state = out_file_new(fc->path, fc->fsync, err, errlen);
-    return out->state != NULL ? 0 : -EINVAL;
+    if (out->state == NULL) {
+        return -EINVAL;
+    }
+    out_file_sync_on(out->state, l);
+    return 0;
 }
 
 static void

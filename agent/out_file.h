@@ -43,6 +43,14 @@ int out_file_fsync_parse(const char *s, enum out_file_fsync *out);
  */
 void *out_file_new(const char *path, enum out_file_fsync fsync_policy, char *err, size_t errlen);
 
+struct loop;
+/*
+ * With fsync batch: syncs run on a worker thread whose completions come back on @l, so a slow
+ * disk never stalls the loop (issue 13). Without this call they run inline.
+ */
+void out_file_sync_on(void *state, struct loop *l);
+/* Syncs completed off the loop (tests). */
+uint64_t out_file_syncs(const void *state);
 /* Bytes waiting for the file to accept them (self metrics, tests). */
 size_t out_file_pending(const void *state);
 /* Bytes dropped because the pending bound was exceeded. */

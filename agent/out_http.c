@@ -98,6 +98,7 @@ static const char *const drop_names[OUTPUT_DROP__COUNT] = {
     [OUTPUT_DROP_QUEUE_FULL] = "queue_full",   [OUTPUT_DROP_SPOOL_FULL] = "spool_full",
     [OUTPUT_DROP_REJECTED] = "rejected",       [OUTPUT_DROP_SHUTDOWN] = "shutdown",
     [OUTPUT_DROP_SPOOL_ERROR] = "spool_error", [OUTPUT_DROP_CORRUPT] = "corrupt",
+    [OUTPUT_DROP_WRITE_ERROR] = "write_error",
 };
 
 const char *

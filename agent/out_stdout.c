@@ -1,80 +1,371 @@
 /*
- * stdout output. Each record is written whole with write(2), retrying on EINTR and short writes,
- * so lines from one batch never interleave with other output. A write error (closed pipe, full
- * disk) is logged once per streak and counted; the agent keeps collecting.
+ * stdout output. The loop never waits for the reader: a record goes out with a non-blocking
+ * write(2) at once when nothing is queued, otherwise (or for what the pipe did not take) it joins
+ * a queue of whole records, oldest first, that an EV_WRITE event drains as the reader makes room.
+ * The queue is bounded (OUT_STDOUT_QUEUE_MAX bytes): when a new record does not fit, the oldest
+ * records not yet begun are dropped (reason queue_full) until it does, or the new record is when
+ * it is larger than the bound on its own. A record is never cut: lines from one batch never
+ * interleave or break. A write error (closed pipe) drops what is queued (reason write_error).
+ * Every sample is in the books (output.h): collected = delivered + dropped + pending.
+ *
+ * The descriptor must not be shared in blocking mode with other processes (a terminal, the
+ * shell's pipe), so for a pipe or terminal the output opens /proc/self/fd/N, a description of its
+ * own, non-blocking; a socket (journald's stream) is written with send(MSG_DONTWAIT); a regular
+ * file is written as it is (it never says EAGAIN). Without a loop (out_stdout_new(), tests) each
+ * write waits for the reader as the output always did.
  */
 #include "build-config.h"
 
 #include "out_stdout.h"
 
 #include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
 #include <poll.h>
-#include <stdio.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "conf.h"
 #include "log.h"
+#include "loop.h"
+
+struct stdout_rec {
+    struct stdout_rec *next; /* owned */
+    size_t len;
+    size_t off; /* bytes already written: > 0 means the record has begun and must finish */
+    uint32_t nsamples;
+    char data[];
+};
 
 struct out_stdout {
     int fd;
+    bool own_fd;       /* fd was opened here: closed on free */
+    bool sock;         /* written with send(MSG_DONTWAIT) */
+    struct event *wev; /* owned: EV_WRITE while the queue is not empty; NULL without a loop */
+    struct stdout_rec *head, *tail; /* owned: the queue, oldest first */
+    size_t max_bytes;
+    struct output_stats st;
+    struct log_limit complain;
     bool failing;
 };
+
+static void drain_cb(evutil_socket_t fd, short what, void *arg);
+
+static void *
+stdout_new(int fd, struct event_base *base, size_t max_bytes)
+{
+    struct out_stdout *o = calloc(1, sizeof(*o));
+    struct stat sb;
+
+    if (o == NULL) {
+        return NULL;
+    }
+    o->fd = fd;
+    o->max_bytes = max_bytes;
+    o->st.type = "stdout";
+    if (base == NULL) {
+        return o;
+    }
+    if (fstat(fd, &sb) == 0 && S_ISSOCK(sb.st_mode)) {
+        o->sock = true;
+    }
+    else if (fstat(fd, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+        int own = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+        if (own >= 0) {
+            o->fd = own;
+            o->own_fd = true;
+        }
+        else {
+            log_info("out_stdout: cannot reopen %s (%s): making it non-blocking", path,
+                     strerror(errno));
+            fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+        }
+    }
+    o->wev = event_new(base, o->fd, EV_WRITE, drain_cb, o);
+    if (o->wev == NULL) {
+        if (o->own_fd) {
+            close(o->fd);
+        }
+        free(o);
+        return NULL;
+    }
+    return o;
+}
 
 void *
 out_stdout_new(int fd)
 {
-    struct out_stdout *o = calloc(1, sizeof(*o));
+    return stdout_new(fd, NULL, OUT_STDOUT_QUEUE_MAX);
+}
 
-    if (o != NULL) {
-        o->fd = fd;
+void *
+out_stdout_open(int fd, struct loop *l, size_t max_bytes)
+{
+    return stdout_new(fd, loop_base(l), max_bytes);
+}
+
+/* One non-blocking write attempt: bytes written, or -errno (-EAGAIN: the reader is full). */
+static ssize_t
+write_once(struct out_stdout *o, const char *data, size_t len)
+{
+    ssize_t n;
+
+    do {
+        n = o->sock ? send(o->fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL) : write(o->fd, data, len);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        return errno == EWOULDBLOCK ? -EAGAIN : -errno;
     }
-    return o;
+    return n == 0 && len > 0 ? -EIO : n;
+}
+
+/* Unlinks the record after @prev (the head when NULL) from the queue and its books. */
+static struct stdout_rec *
+take(struct out_stdout *o, struct stdout_rec *prev)
+{
+    struct stdout_rec *r = prev != NULL ? prev->next : o->head;
+
+    if (prev != NULL) {
+        prev->next = r->next;
+    }
+    else {
+        o->head = r->next;
+    }
+    if (o->tail == r) {
+        o->tail = prev;
+    }
+    o->st.pending_samples -= r->nsamples;
+    o->st.queue_bytes -= r->len;
+    return r;
+}
+
+/* Drops the record after @prev (the head when NULL), counted under @why; its sample count. */
+static uint32_t
+drop_after(struct out_stdout *o, struct stdout_rec *prev, enum output_drop why)
+{
+    struct stdout_rec *r = take(o, prev);
+    uint32_t n = r->nsamples;
+
+    o->st.dropped[why] += n;
+    free(r);
+    return n;
+}
+
+/* Writes queued records until the reader is full; 0, -EAGAIN (more left) or -errno (failed). */
+static int
+push_out(struct out_stdout *o)
+{
+    while (o->head != NULL) {
+        struct stdout_rec *r = o->head;
+        ssize_t n = write_once(o, r->data + r->off, r->len - r->off);
+        if (n < 0) {
+            return (int)n;
+        }
+        r->off += (size_t)n;
+        if (r->off == r->len) {
+            take(o, NULL);
+            o->st.delivered += r->nsamples;
+            o->st.requests++;
+            o->st.last_success = (double)clock_wall_ms() / 1000.0;
+            free(r);
+        }
+    }
+    return 0;
+}
+
+/* After a push: logs and books a failure, or re-arms EV_WRITE while records wait. */
+static int
+settle(struct out_stdout *o, int rc, uint64_t extra)
+{
+    if (rc == -EAGAIN) {
+        if (o->wev != NULL) {
+            event_add(o->wev, NULL);
+        }
+        return 0;
+    }
+    if (rc < 0) {
+        uint64_t lost = o->st.pending_samples + extra;
+        o->st.failed_requests++;
+        while (o->head != NULL) {
+            drop_after(o, NULL, OUTPUT_DROP_WRITE_ERROR);
+        }
+        log_complain(&o->complain, clock_mono_ms(), -rc, "out_stdout",
+                     "write() failed: %s; dropped %llu samples", strerror(-rc),
+                     (unsigned long long)lost);
+        o->failing = true;
+        o->st.failing = true;
+        return rc;
+    }
+    if (o->failing) {
+        log_release(&o->complain, clock_mono_ms(), "out_stdout");
+        o->failing = false;
+        o->st.failing = false;
+    }
+    return 0;
+}
+
+static void
+drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct out_stdout *o = arg;
+
+    (void)fd;
+    (void)what;
+    settle(o, push_out(o), 0);
+}
+
+/* Without a loop: waits for the reader (poll) until the queue is written or a write fails. */
+static int
+push_waiting(struct out_stdout *o)
+{
+    int rc;
+
+    while ((rc = push_out(o)) == -EAGAIN) {
+        struct pollfd pfd = {.fd = o->fd, .events = POLLOUT};
+        poll(&pfd, 1, 1000);
+    }
+    return rc;
+}
+
+/* Drops the oldest records not yet begun until @len more bytes fit; false when they cannot. */
+static bool
+make_room(struct out_stdout *o, size_t len)
+{
+    uint64_t dropped = 0;
+
+    if (len > o->max_bytes) {
+        return false;
+    }
+    while (o->st.queue_bytes + len > o->max_bytes && o->head != NULL) {
+        /* A record being written must finish: drop the one after it instead. */
+        struct stdout_rec *begun = o->head->off > 0 ? o->head : NULL;
+        if (begun != NULL && begun->next == NULL) {
+            break;
+        }
+        dropped += drop_after(o, begun, OUTPUT_DROP_QUEUE_FULL);
+    }
+    if (dropped > 0) {
+        log_complain(&o->complain, clock_mono_ms(), 1000, "out_stdout",
+                     "the reader is not keeping up: queue over %zu bytes, dropped the oldest "
+                     "%llu samples",
+                     o->max_bytes, (unsigned long long)dropped);
+    }
+    return o->st.queue_bytes + len <= o->max_bytes;
 }
 
 static int
 out_stdout_write(void *state, const char *data, size_t len, uint32_t nsamples)
 {
     struct out_stdout *o = state;
+    struct stdout_rec *r;
+    size_t off = 0;
 
-    (void)nsamples;
+    o->st.collected += nsamples;
+    if (o->head == NULL) {
+        ssize_t n = write_once(o, data, len);
+        if (n == (ssize_t)len) {
+            o->st.delivered += nsamples;
+            o->st.requests++;
+            o->st.last_success = (double)clock_wall_ms() / 1000.0;
+            return settle(o, 0, 0);
+        }
+        if (n < 0 && n != -EAGAIN) {
+            o->st.dropped[OUTPUT_DROP_WRITE_ERROR] += nsamples;
+            return settle(o, (int)n, nsamples);
+        }
+        off = n > 0 ? (size_t)n : 0; /* begun: the rest must follow, whatever the bound */
+    }
+    if (off == 0 && !make_room(o, len)) {
+        o->st.dropped[OUTPUT_DROP_QUEUE_FULL] += nsamples;
+        log_complain(&o->complain, clock_mono_ms(), 1000, "out_stdout",
+                     "a record of %zu bytes does not fit the queue (%zu bytes): dropped %u "
+                     "samples",
+                     len, o->max_bytes, nsamples);
+        return -ENOBUFS;
+    }
+    r = malloc(sizeof(*r) + len);
+    if (r == NULL) {
+        o->st.dropped[OUTPUT_DROP_QUEUE_FULL] += nsamples;
+        log_err("out_stdout: out of memory queueing %zu bytes: dropped %u samples", len, nsamples);
+        return -ENOMEM;
+    }
+    memcpy(r->data, data, len);
+    r->len = len;
+    r->off = off;
+    r->nsamples = nsamples;
+    r->next = NULL;
+    if (o->tail != NULL) {
+        o->tail->next = r;
+    }
+    else {
+        o->head = r;
+    }
+    o->tail = r;
+    o->st.pending_samples += nsamples;
+    o->st.queue_bytes += len;
+    return settle(o, o->wev != NULL ? push_out(o) : push_waiting(o), 0);
+}
 
-    while (len > 0) {
-        ssize_t n = write(o->fd, data, len);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0 && errno == EAGAIN) {
-            /* stdout inherited non-blocking: wait for room rather than drop the record. */
-            struct pollfd pfd = {.fd = o->fd, .events = POLLOUT};
-            poll(&pfd, 1, 1000);
-            continue;
-        }
-        if (n <= 0) {
-            int err = n < 0 ? errno : EIO;
-            if (!o->failing) {
-                log_err("out_stdout: write() failed: %s", strerror(err));
-                o->failing = true;
-            }
-            return -err;
-        }
-        data += n;
-        len -= (size_t)n;
+/* The end: waits for the reader to take what is queued (as a blocking stdout always did). */
+static int
+out_stdout_flush(void *state)
+{
+    struct out_stdout *o = state;
+
+    return settle(o, push_waiting(o), 0);
+}
+
+static bool
+out_stdout_busy(const void *state)
+{
+    const struct out_stdout *o = state;
+
+    return o->head != NULL;
+}
+
+static void
+out_stdout_stats(const void *state, struct output_stats *st)
+{
+    const struct out_stdout *o = state;
+
+    *st = o->st;
+}
+
+static void
+out_stdout_free(void *state)
+{
+    struct out_stdout *o = state;
+
+    if (o == NULL) {
+        return;
     }
-    if (o->failing) {
-        log_info("out_stdout: writing again");
-        o->failing = false;
+    while (o->head != NULL) {
+        drop_after(o, NULL, OUTPUT_DROP_SHUTDOWN);
     }
-    return 0;
+    if (o->wev != NULL) {
+        event_free(o->wev);
+    }
+    if (o->own_fd) {
+        close(o->fd);
+    }
+    free(o);
 }
 
 const struct output_ops out_stdout_ops = {
     .name = "stdout",
     .write = out_stdout_write,
-    .flush = NULL,
-    .free = free,
+    .flush = out_stdout_flush,
+    .busy = out_stdout_busy,
+    .stats = out_stdout_stats,
+    .free = out_stdout_free,
 };
 
 /* The stdout output in the config: type stdout (the default output) */
@@ -90,7 +381,7 @@ stdout_open(const struct config_output *co, const char *what, struct loop *l, st
             char *err, size_t errlen)
 {
     out->ops = &out_stdout_ops;
-    out->state = out_stdout_new(1);
+    out->state = out_stdout_open(1, l, OUT_STDOUT_QUEUE_MAX);
     if (out->state == NULL) {
         snprintf(err, errlen, "%s: out of memory", what);
         return -ENOMEM;

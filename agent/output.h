@@ -25,6 +25,7 @@ enum output_drop {
     OUTPUT_DROP_SHUTDOWN,       /* still in memory at exit, and no spool to keep them */
     OUTPUT_DROP_SPOOL_ERROR,    /* the spool could not be written (disk full, I/O error) */
     OUTPUT_DROP_CORRUPT,        /* a spool record went bad on disk after it was written */
+    OUTPUT_DROP_WRITE_ERROR,    /* stdout/file: write(2) failed (closed pipe, I/O error) */
     OUTPUT_DROP__COUNT
 };
 

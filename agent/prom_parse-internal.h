@@ -83,7 +83,8 @@ struct fam {
 struct prom_parser {
     enum prom_format fmt;
     struct batch *out; /* borrowed: set by reset */
-    int err;           /* sticky: 0, -EINVAL or -ENOMEM */
+    int err;           /* sticky: 0, -EINVAL, -E2BIG (line too long) or -ENOMEM */
+    size_t line_max;   /* longest line, <= PROM_PARSE_LINE_MAX (prom_parser_set_line_max) */
     bool finished;
     bool after_eof; /* OpenMetrics: "# EOF" seen */
     size_t lineno;  /* of the line being parsed */

@@ -11,7 +11,8 @@
  * parses them straight out of the caller's chunk; only the unfinished last line is copied into the
  * parser's tail buffer, which the next chunk completes. Every line is followed by a '\n' (in the
  * chunk, or written after the tail), which serves as a sentinel: the scanners need no bounds
- * checks, as every one of them stops at a '\n'. A line longer than PROM_PARSE_LINE_MAX bytes is
+ * checks, as every one of them stops at a '\n'. A line longer than the line cap (at most
+ * PROM_PARSE_LINE_MAX, prom_parser_set_line_max()) bytes is
  * an error, so the tail never grows past that. Errors are sticky until prom_parser_reset().
  *
  * Speed. The usual lines (a sample without blanks, escapes or non-ASCII label values; a text
@@ -1407,7 +1408,7 @@ parse_sample_fast(struct prom_parser *p, const char *s, const char *lim, const c
         }
         has_ts = true;
     }
-    if ((size_t)(s - name) > PROM_PARSE_LINE_MAX) {
+    if ((size_t)(s - name) > p->line_max) {
         return FAST_NO;
     }
     *eol = s;
@@ -1489,7 +1490,7 @@ text_meta_fast(struct prom_parser *p, const char *s, const char *lim, const char
         if (*s == ' ') {
             s = ascii_line_end(s + 1, lim);
         }
-        if (s == NULL || *s != '\n' || (size_t)(s - line) > PROM_PARSE_LINE_MAX) {
+        if (s == NULL || *s != '\n' || (size_t)(s - line) > p->line_max) {
             return FAST_NO;
         }
         *eol = s;
@@ -1528,7 +1529,7 @@ text_meta_fast(struct prom_parser *p, const char *s, const char *lim, const char
         break;
     }
 #undef TYPE_IS
-    if (type < 0 || (size_t)(s - line) > PROM_PARSE_LINE_MAX) {
+    if (type < 0 || (size_t)(s - line) > p->line_max) {
         return FAST_NO;
     }
     *eol = s;
@@ -1576,7 +1577,11 @@ parse_line(struct prom_parser *p, const char *s, size_t len)
 static int
 too_long(struct prom_parser *p)
 {
-    return prom_parse_fail(p, "line longer than %d bytes", PROM_PARSE_LINE_MAX);
+    /* A limit, not a syntax error (issue 13): -E2BIG, which the job reports as reason limit. */
+    snprintf(p->errmsg, sizeof(p->errmsg), "line %zu longer than %zu bytes", p->lineno,
+             p->line_max);
+    p->err = -E2BIG;
+    return -E2BIG;
 }
 
 /*
@@ -1607,7 +1612,7 @@ parse_lines(struct prom_parser *p, const char *s, const char *last)
         }
         if (rc == FAST_NO) {
             eol = memchr(s, '\n', (size_t)(last - s) + 1);
-            if ((size_t)(eol - s) > PROM_PARSE_LINE_MAX) {
+            if ((size_t)(eol - s) > p->line_max) {
                 return too_long(p);
             }
             rc = parse_line(p, s, (size_t)(eol - s));
@@ -1631,7 +1636,7 @@ parse_lines(struct prom_parser *p, const char *s, const char *last)
 static int
 tail_add(struct prom_parser *p, const char *s, size_t n)
 {
-    if (n > PROM_PARSE_LINE_MAX - p->tail_len) {
+    if (n > p->line_max - p->tail_len) {
         return too_long(p);
     }
     if (p->tail_len + n + 1 > p->tail_cap) {
@@ -1641,8 +1646,8 @@ tail_add(struct prom_parser *p, const char *s, size_t n)
         while (cap < p->tail_len + n + 1) {
             cap *= 2;
         }
-        if (cap > PROM_PARSE_LINE_MAX + 1) {
-            cap = PROM_PARSE_LINE_MAX + 1;
+        if (cap > p->line_max + 1) {
+            cap = p->line_max + 1;
         }
         t = realloc(p->tail, cap);
         if (t == NULL) {
@@ -1742,7 +1747,15 @@ prom_parser_new(void)
         return NULL;
     }
     p->lineno = 1;
+    p->line_max = PROM_PARSE_LINE_MAX;
     return p;
+}
+
+/* Sets the longest line accepted; 0 or more than PROM_PARSE_LINE_MAX means PROM_PARSE_LINE_MAX. */
+void
+prom_parser_set_line_max(struct prom_parser *p, size_t n)
+{
+    p->line_max = n == 0 || n > PROM_PARSE_LINE_MAX ? PROM_PARSE_LINE_MAX : n;
 }
 
 /* Frees @p and every buffer it owns; accepts NULL. Never touches the batch it was filling. */

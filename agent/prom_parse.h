@@ -60,6 +60,12 @@ struct prom_parser *prom_parser_new(void);
 void prom_parser_free(struct prom_parser *p);
 
 /*
+ * Sets the longest line accepted, in bytes, for the bodies that follow (default and upper bound:
+ * PROM_PARSE_LINE_MAX; 0 means the default). The tail buffer never grows past it.
+ */
+void prom_parser_set_line_max(struct prom_parser *p, size_t n);
+
+/*
  * Starts a new body in format @fmt whose samples are appended to @out (borrowed: it must outlive
  * the parse and must not be cleared until prom_parser_finish(), because consecutive samples share
  * name and label strings in its arena; treat those strings and label arrays as read-only). Clears
@@ -71,8 +77,9 @@ void prom_parser_reset(struct prom_parser *p, enum prom_format fmt, struct batch
 /*
  * Feeds the next @len bytes of the body (any split). Complete lines are parsed at once and their
  * samples appended to the batch; an unfinished last line is kept for the next call.
- * Returns 0; -EINVAL on a syntax error, a line longer than PROM_PARSE_LINE_MAX or data after
- * OpenMetrics' "# EOF" (prom_parser_error() says which, and where); -ENOMEM when a buffer, the
+ * Returns 0; -EINVAL on a syntax error or data after OpenMetrics' "# EOF" (prom_parser_error()
+ * says which, and where); -E2BIG on a line longer than the line cap (prom_parser_set_line_max(),
+ * "line N longer than X bytes": a limit, not a syntax error); -ENOMEM when a buffer, the
  * arena or the sample array could not grow. Samples of the lines before the failing one stay in
  * the batch. After a failure every further call is a no-op that returns the same error.
  * Calling context: anywhere, including libcurl's write callback; never blocks.
@@ -81,8 +88,8 @@ int prom_parser_feed(struct prom_parser *p, const char *data, size_t len);
 
 /*
  * Ends the body: parses a final line that has no '\n' and, in OpenMetrics, requires that the body
- * ended with "# EOF". Returns 0, -EINVAL or -ENOMEM as prom_parser_feed(). Feeding after finish
- * is an error until the next prom_parser_reset().
+ * ended with "# EOF". Returns 0, -EINVAL, -E2BIG or -ENOMEM as prom_parser_feed(). Feeding after
+ * finish is an error until the next prom_parser_reset().
  */
 int prom_parser_finish(struct prom_parser *p);
 

@@ -835,7 +835,7 @@ add_outputs(struct engine *e, struct loop *l, const struct run_opts *o, const st
         }
     }
     else {
-        out.state = out_stdout_new(1);
+        out.state = out_stdout_open(1, l, OUT_STDOUT_QUEUE_MAX);
     }
     if (out.state == NULL || engine_add_output(e, enc, &out) != 0) {
         fprintf(stderr, "pollster: out of memory\n");

@@ -6,7 +6,8 @@
  * block gets a block of its own, exactly sized, linked behind the current block so the current
  * block's free space is not wasted. arena_release() gives standard blocks to a process-wide free
  * list (at most ARENA_CACHE_MAX blocks, the rest go back to malloc), so a steady scrape load stops
- * calling malloc after warm-up. The free list is not locked: pollster runs one thread (DESIGN.md);
+ * calling malloc after warm-up. The free list is not locked: only the loop thread uses arenas (the
+ * encoding worker, offload.h, reads a finished batch and never allocates from its arena);
  * a second thread using arenas would need a lock here.
  */
 #include "build-config.h"
@@ -14,6 +15,9 @@
 #include "sample.h"
 
 #include <errno.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <stdalign.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -37,6 +41,8 @@
 #define ARENA_ALIGN 8
 #define ARENA_CACHE_MAX 32 /* blocks kept on the free list: 2 MiB */
 #define BATCH_MIN_CAP 256  /* first sample array size */
+/* Allocations at least this large are mmapped, so freeing them gives the memory back at once. */
+#define MEM_MMAP_THRESHOLD (256 * 1024)
 
 struct arena_block {
     struct arena_block *next; /* owned: the previously filled block, or the next free one */
@@ -68,6 +74,8 @@ static const char *const reason_names[] = {
     [REASON_PARSE] = "parse",
     [REASON_LIMIT] = "limit",
     [REASON_INTERNAL] = "internal",
+    [REASON_NETWORK] = "network",
+    [REASON_PROTOCOL] = "protocol",
 };
 
 _Static_assert(sizeof(sample_type_names) / sizeof(sample_type_names[0]) == SAMPLE_TYPE__COUNT,
@@ -295,12 +303,19 @@ batch_init(struct batch *b)
  * Makes the batch ready for the next run of the same target: drops every sample and the arena
  * contents (pointers into them become invalid) and resets the run results (ts_ms, duration_s,
  * ok = false, http_status, reason, error). Keeps the borrowed target fields (job, instance, url,
- * target labels) and the sample array's memory, so the next run of the target allocates nothing.
+ * target labels) and the sample array's memory when it is small (at most BATCH_KEEP_CAP
+ * entries), so the next run of a usual target allocates nothing; a big scrape's array is freed
+ * rather than kept at its high-water mark.
  */
 void
 batch_clear(struct batch *b)
 {
     arena_release(&b->arena);
+    if (b->cap > BATCH_KEEP_CAP) {
+        free(b->samples);
+        b->samples = NULL;
+        b->cap = 0;
+    }
     b->ts_ms = 0;
     b->duration_s = 0;
     b->ok = false;
@@ -312,6 +327,41 @@ batch_clear(struct batch *b)
     b->nstale = 0;
     b->samples_scraped = -1;
     b->samples_post_relabel = -1;
+}
+
+/* Bytes held by @b's sample array and arena blocks (headers included). */
+size_t
+batch_footprint(const struct batch *b)
+{
+    size_t n = b->cap * sizeof(*b->samples);
+
+    for (const struct arena_block *blk = b->arena.head; blk != NULL; blk = blk->next) {
+        n += sizeof(*blk) + blk->size;
+    }
+    return n;
+}
+
+/*
+ * glibc raises its mmap threshold to the size of every mmapped chunk freed (up to 32 MiB), so
+ * after one big scrape the next big buffers come from the heap, where fragmentation keeps them
+ * resident. Setting the threshold fixes it (and the trim threshold) for the process.
+ */
+void
+mem_policy_init(void)
+{
+#if defined(__GLIBC__)
+    mallopt(M_MMAP_THRESHOLD, MEM_MMAP_THRESHOLD);
+    mallopt(M_TRIM_THRESHOLD, 2 * MEM_MMAP_THRESHOLD);
+#endif
+}
+
+/* Returns the free pages of the heap to the system (glibc's malloc_trim; elsewhere a no-op). */
+void
+mem_give_back(void)
+{
+#if defined(__GLIBC__)
+    malloc_trim(0);
+#endif
 }
 
 /* Frees the arena contents and the sample array, then re-initialises @b (target fields too). */

@@ -57,6 +57,8 @@ enum reason {
     REASON_PARSE,
     REASON_LIMIT,
     REASON_INTERNAL,
+    REASON_NETWORK,  /* connected, then a reset or receive/send failure, nothing or a cut body */
+    REASON_PROTOCOL, /* malformed HTTP, bad chunking, too many redirects, bad content encoding */
     REASON__COUNT
 };
 
@@ -118,9 +120,29 @@ struct batch {
     int64_t samples_post_relabel; /* after metric relabeling; -1 when there are no rules */
 };
 
+/*
+ * Sample arrays up to this many entries survive batch_clear() for reuse; a larger one (a big
+ * scrape's) is given back, so one big run does not keep its memory for good (issue 13).
+ */
+#define BATCH_KEEP_CAP 4096
+
 void batch_init(struct batch *b);
-/* Drops every sample and the arena contents; keeps borrowed target fields. */
+/*
+ * Drops every sample and the arena contents; keeps borrowed target fields, and the sample array
+ * when it has at most BATCH_KEEP_CAP entries.
+ */
 void batch_clear(struct batch *b);
+/* Bytes the batch holds in its sample array and arena blocks (for the memory policy). */
+size_t batch_footprint(const struct batch *b);
+
+/*
+ * Memory policy of a long-running process (glibc; elsewhere a no-op): a fixed mmap threshold so
+ * large buffers are mapped and unmapped rather than parked in the heap after a big scrape.
+ * Called once, before the loop runs.
+ */
+void mem_policy_init(void);
+/* Gives free heap memory back to the system (after a big run's memory was freed). */
+void mem_give_back(void);
 /* Frees everything the batch owns; it may be batch_init()ed again. */
 void batch_release(struct batch *b);
 

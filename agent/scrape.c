@@ -52,14 +52,19 @@ scrape_reason_for(CURLcode rc)
     case CURLE_COULDNT_RESOLVE_PROXY:
         return REASON_DNS;
     case CURLE_COULDNT_CONNECT:
+        return REASON_CONNECT;
     case CURLE_SEND_ERROR:
     case CURLE_RECV_ERROR:
     case CURLE_GOT_NOTHING:
     case CURLE_PARTIAL_FILE:
+        return REASON_NETWORK;
     case CURLE_HTTP2:
     case CURLE_HTTP2_STREAM:
     case CURLE_WEIRD_SERVER_REPLY:
-        return REASON_CONNECT;
+    case CURLE_TOO_MANY_REDIRECTS:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_BAD_CONTENT_ENCODING:
+        return REASON_PROTOCOL;
     case CURLE_OPERATION_TIMEDOUT:
         return REASON_TIMEOUT;
     case CURLE_SSL_CONNECT_ERROR:
@@ -79,8 +84,6 @@ scrape_reason_for(CURLcode rc)
         return REASON_TLS;
     case CURLE_FILESIZE_EXCEEDED:
         return REASON_TOO_LARGE;
-    case CURLE_BAD_CONTENT_ENCODING:
-        return REASON_PARSE;
     default:
         return REASON_INTERNAL;
     }
@@ -196,7 +199,16 @@ classify_failure(struct scrape *s, CURLcode rc, struct batch *b)
         return;
     }
     enum reason r = scrape_reason_for(rc);
+    if (r == REASON_NETWORK && strstr(detail, "chunk") != NULL) {
+        r = REASON_PROTOCOL; /* curl reports bad chunked encoding as a receive error */
+    }
+    else if (r == REASON_NETWORK && strstr(detail, "SSL") != NULL) {
+        r = REASON_TLS; /* a TLS alert after the handshake (TLS 1.3: certificate required) */
+    }
     switch (r) {
+    case REASON_NETWORK:
+        batch_fail(b, r, "network: %s", lower_first(buf, sizeof(buf), detail));
+        return;
     case REASON_TIMEOUT:
         fail_timeout(s, b);
         return;
@@ -217,12 +229,13 @@ classify_failure(struct scrape *s, CURLcode rc, struct batch *b)
         return;
     default:
         if (rc == CURLE_TOO_MANY_REDIRECTS) {
-            batch_fail(b, REASON_INTERNAL, "too many redirects (more than %ld)",
-                       s->opts.max_redirects);
+            batch_fail(b, r, "too many redirects (more than %ld)", s->opts.max_redirects);
         }
-        else if (rc == CURLE_UNSUPPORTED_PROTOCOL) {
-            batch_fail(b, REASON_INTERNAL, "protocol not allowed (only http and https): %s",
-                       detail);
+        else if (rc == CURLE_UNSUPPORTED_PROTOCOL && strstr(detail, "HTTP/0.9") == NULL) {
+            batch_fail(b, r, "protocol not allowed (only http and https): %s", detail);
+        }
+        else if (r == REASON_PROTOCOL) {
+            batch_fail(b, r, "protocol: %s", lower_first(buf, sizeof(buf), detail));
         }
         else {
             batch_fail(b, r == REASON_NONE ? REASON_INTERNAL : r, "%s",

@@ -47,6 +47,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "clock.h"
 #include "log.h"
 
 #define SPOOL_MAGIC 0x52534c50u
@@ -110,6 +111,11 @@ struct spool {
     uint64_t corrupt_bytes;
     uint64_t corrupt_records;
     uint64_t corrupt_samples;
+
+    /* Repeated failures are logged once, then summarised (log.h): not a line per batch. */
+    struct log_limit append_limit; /* writes that fail (a full disk) */
+    struct log_limit room_limit;   /* segments deleted to stay within max_bytes */
+    char prefix[64];               /* "spool: <what>", the key of both */
 };
 
 static void
@@ -416,7 +422,7 @@ ack_read(struct spool *s, uint64_t *id, uint64_t *off)
     }
     return true;
 garbage:
-    log_info("spool: %s: %s/ack is unreadable: starting at the oldest record", s->what, s->dir);
+    log_warn("spool: %s: %s/ack is unreadable: starting at the oldest record", s->what, s->dir);
     return false;
 }
 
@@ -670,6 +676,7 @@ spool_open(const char *dir, uint64_t max_bytes, enum spool_fsync policy, const c
         snprintf(err, errlen, "spool %s: out of memory", dir);
         goto fail;
     }
+    snprintf(s->prefix, sizeof(s->prefix), "spool: %s", s->what);
     if (max_bytes == 0) {
         snprintf(err, errlen, "spool %s: max_bytes must be > 0", dir);
         goto fail;
@@ -811,9 +818,10 @@ make_room(struct spool *s, uint64_t need, uint64_t *dropped_samples)
         seg_name(name, sizeof(name), g.id);
         uint64_t recs = g.records - g.ack_records;
         uint64_t samples = g.samples - g.ack_samples;
-        log_warn("spool: %s: %s/%s deleted to stay within %" PRIu64 " bytes: dropped %" PRIu64
-                 " records with %" PRIu64 " samples",
-                 s->what, s->dir, name, s->max_bytes, recs, samples);
+        log_complain(&s->room_limit, clock_mono_ms(), 1, s->prefix,
+                     "%s/%s deleted to stay within %" PRIu64 " bytes: dropped %" PRIu64
+                     " records with %" PRIu64 " samples",
+                     s->dir, name, s->max_bytes, recs, samples);
         if (dropped_samples != NULL) {
             *dropped_samples += samples;
         }
@@ -943,10 +951,15 @@ spool_append(struct spool *s, const void *data, size_t len, uint32_t nsamples,
     if (rc == 0 && s->policy == SPOOL_FSYNC_BATCH && fdatasync(s->wfd) != 0) {
         rc = -errno;
         written = rec;
-        log_err("spool: %s: fdatasync(%s/%s) failed: %s", s->what, s->dir, name, strerror(-rc));
+        log_complain(&s->append_limit, clock_mono_ms(), rc, s->prefix,
+                     "fdatasync(%s/%s) failed: %s", s->dir, name, strerror(-rc));
     }
     else if (rc != 0) {
-        log_err("spool: %s: writev(%s/%s) failed: %s", s->what, s->dir, name, strerror(-rc));
+        log_complain(&s->append_limit, clock_mono_ms(), rc, s->prefix, "writev(%s/%s) failed: %s",
+                     s->dir, name, strerror(-rc));
+    }
+    else {
+        log_release(&s->append_limit, clock_mono_ms(), s->prefix);
     }
     if (rc != 0) {
         /* Take the partial record back so the segment stays appendable; if that fails too,

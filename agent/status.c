@@ -18,7 +18,9 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 
+#include "clock.h"
 #include "log.h"
 #include "units.h"
 
@@ -29,7 +31,92 @@ struct status {
     unsigned port;
     char address[300];
     struct strbuf body; /* owned: reused for /metrics */
+    /* accept() failing (EMFILE, ENFILE): stop accepting for a while, log at a bounded rate. */
+    struct evconnlistener *lev; /* borrowed: evhttp's listener */
+    struct event *backoff;      /* owned: re-enables the listener */
+    int64_t backoff_ms;         /* current pause, doubling up to STATUS_BACKOFF_MAX_MS */
+    struct log_limit accept_limit;
 };
+
+#define STATUS_BACKOFF_MIN_MS 100
+#define STATUS_BACKOFF_MAX_MS 1000
+
+/*
+ * evhttp's listener calls its error callback with evhttp's own argument, not ours: the (few)
+ * status servers of the process are found by their listener here.
+ */
+#define STATUS_MAX_SERVERS 8
+static struct status *servers[STATUS_MAX_SERVERS];
+
+static void
+backoff_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct status *st = arg;
+
+    (void)fd;
+    (void)what;
+    evconnlistener_enable(st->lev);
+}
+
+/*
+ * accept() failed with something other than EAGAIN/EINTR/ECONNABORTED. Out of descriptors the
+ * listening socket stays readable, so libevent would call accept() again at once, forever (100%
+ * CPU and a log line each time): pause the listener instead, longer while it keeps failing.
+ */
+static void
+accept_error_cb(struct evconnlistener *lev, void *ctx)
+{
+    int err = EVUTIL_SOCKET_ERROR();
+    struct status *st = NULL;
+
+    (void)ctx;
+    for (size_t i = 0; i < STATUS_MAX_SERVERS; i++) {
+        if (servers[i] != NULL && servers[i]->lev == lev) {
+            st = servers[i];
+        }
+    }
+    if (st == NULL) {
+        return;
+    }
+    st->backoff_ms = st->backoff_ms == 0                          ? STATUS_BACKOFF_MIN_MS
+                     : st->backoff_ms * 2 > STATUS_BACKOFF_MAX_MS ? STATUS_BACKOFF_MAX_MS
+                                                                  : st->backoff_ms * 2;
+    struct timeval tv = {.tv_sec = st->backoff_ms / 1000, .tv_usec = st->backoff_ms % 1000 * 1000};
+    evconnlistener_disable(lev);
+    evtimer_add(st->backoff, &tv);
+    log_complain(&st->accept_limit, clock_mono_ms(), err, "status",
+                 "accept() failed: %s; not accepting connections for %lld ms", strerror(err),
+                 (long long)st->backoff_ms);
+}
+
+/* A request got through: accepting works again. */
+static void
+accept_ok(struct status *st)
+{
+    if (st->backoff_ms != 0) {
+        st->backoff_ms = 0;
+        log_release(&st->accept_limit, clock_mono_ms(), "status");
+    }
+}
+
+/* Takes over accept() errors of @bound's listener; 0 or -1 (too many servers, no memory). */
+static int
+watch_accept(struct status *st, struct event_base *base, struct evhttp_bound_socket *bound)
+{
+    for (size_t i = 0; i < STATUS_MAX_SERVERS; i++) {
+        if (servers[i] == NULL) {
+            st->lev = evhttp_bound_socket_get_listener(bound);
+            st->backoff = evtimer_new(base, backoff_cb, st);
+            if (st->lev == NULL || st->backoff == NULL) {
+                return -1;
+            }
+            servers[i] = st;
+            evconnlistener_set_error_cb(st->lev, accept_error_cb);
+            return 0;
+        }
+    }
+    return -1;
+}
 
 static void
 reply_text(struct evhttp_request *req, int code, const char *reason, const char *ctype,
@@ -50,6 +137,8 @@ status_request_cb(struct evhttp_request *req, void *arg)
     enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
     char path[256];
     const char *q = strchr(uri, '?');
+
+    accept_ok(st);
     size_t plen = q != NULL ? (size_t)(q - uri) : strlen(uri);
 
     if (plen >= sizeof(path)) {
@@ -169,6 +258,10 @@ status_new(struct event_base *base, const char *listen, const struct status_hook
         snprintf(err, errlen, "cannot listen on %s: %s", listen, strerror(errno));
         goto fail;
     }
+    if (watch_accept(st, base, bound) != 0) {
+        snprintf(err, errlen, "cannot watch the listener of %s: out of memory", listen);
+        goto fail;
+    }
     if (getsockname(evhttp_bound_socket_get_fd(bound), (struct sockaddr *)&ss, &sl) == 0) {
         char a[INET6_ADDRSTRLEN] = "?";
         if (ss.ss_family == AF_INET6) {
@@ -196,6 +289,14 @@ status_free(struct status *st)
 {
     if (st == NULL) {
         return;
+    }
+    for (size_t i = 0; i < STATUS_MAX_SERVERS; i++) {
+        if (servers[i] == st) {
+            servers[i] = NULL;
+        }
+    }
+    if (st->backoff != NULL) {
+        event_free(st->backoff);
     }
     if (st->http != NULL) {
         evhttp_free(st->http);

@@ -284,6 +284,11 @@ static const struct invalid_case {
      "  - job_name: node\n"
      "    label_limit: -1\n",
      {"pollster.yaml:3:18: label_limit must be at least 0, got -1"}},
+    {"line_size_limit over 1MiB",
+     "scrape_configs:\n"
+     "  - job_name: node\n"
+     "    line_size_limit: 2MiB\n",
+     {"pollster.yaml:3:22: line_size_limit must be between 1 byte and 1MiB (2097152 given)"}},
     {"invalid boolean",
      "scrape_configs:\n"
      "  - job_name: node\n"

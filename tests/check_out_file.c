@@ -5,6 +5,7 @@
 #include "build-config.h"
 
 #include <check.h>
+#include <event2/event.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "loop.h"
 #include "out_file.h"
 
 static char dir[64];
@@ -166,6 +168,54 @@ START_TEST(test_open_errors)
 }
 END_TEST
 
+/*
+ * fsync batch with a loop: the syncs run on the output's worker, the loop only sees them end;
+ * syncs asked for while one is in flight are coalesced into the next one, and the drain waits.
+ */
+START_TEST(test_fsync_off_loop)
+{
+    char err[256], want[64 * 16] = "";
+    struct loop *l = loop_new();
+    void *o = out_file_new(path, OUT_FILE_FSYNC_BATCH, err, sizeof(err));
+
+    ck_assert_ptr_nonnull(l);
+    ck_assert_msg(o != NULL, "%s", err);
+    out_file_sync_on(o, l);
+    for (int i = 0; i < 64; i++) {
+        char line[32];
+        snprintf(line, sizeof(line), "{\"i\":%d}\n", i);
+        put(o, line);
+        strcat(want, line);
+    }
+    /* Written at once; the sync is on its way, not done on this thread. */
+    ck_assert_str_eq(slurp(path), want);
+    ck_assert(out_file_ops.busy(o));
+    for (int spin = 0; spin < 5000 && out_file_ops.busy(o); spin++) {
+        event_base_loop(loop_base(l), EVLOOP_ONCE);
+    }
+    ck_assert(!out_file_ops.busy(o));
+    ck_assert_uint_ge(out_file_syncs(o), 1);
+    ck_assert_uint_le(out_file_syncs(o), 64);
+    /* Freed with a sync in flight: it finishes first (valgrind: no fd or memory leak). */
+    put(o, "{\"last\":1}\n");
+    out_file_ops.free(o);
+    loop_free(l);
+}
+END_TEST
+
+/* A symlink at the path is not followed (O_NOFOLLOW): a precise error, at start and reopen. */
+START_TEST(test_symlink_refused)
+{
+    char err[256], target[160];
+
+    snprintf(target, sizeof(target), "%s.1", path);
+    ck_assert_int_eq(symlink(target, path), 0);
+    ck_assert_ptr_null(out_file_new(path, OUT_FILE_FSYNC_NEVER, err, sizeof(err)));
+    ck_assert_msg(strstr(err, "is a symbolic link (not followed)") != NULL, "%s", err);
+    ck_assert_int_eq(access(target, F_OK), -1); /* nothing was created through it */
+}
+END_TEST
+
 static Suite *
 out_file_suite(void)
 {
@@ -179,6 +229,8 @@ out_file_suite(void)
     tcase_add_test(tc, test_write_failure_kept_and_retried_in_order);
     tcase_add_test(tc, test_flush_drains);
     tcase_add_test(tc, test_open_errors);
+    tcase_add_test(tc, test_fsync_off_loop);
+    tcase_add_test(tc, test_symlink_refused);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -999,16 +999,15 @@ START_TEST(test_long_line_chunked)
             break;
         }
     }
-    ck_assert_int_eq(rc, -EINVAL);
+    ck_assert_int_eq(rc, -E2BIG);
     ck_assert_uint_le(off, PROM_PARSE_LINE_MAX + chunk); /* failed as soon as it passed 1 MiB */
-    ck_assert_str_eq(prom_parser_error(tp),
-                     "parse error at line 2: line longer than 1048576 bytes");
+    ck_assert_str_eq(prom_parser_error(tp), "line 2 longer than 1048576 bytes");
     ck_assert_uint_eq(tb.nsamples, 1);
     ck_assert_uint_le(mem_max, PROM_PARSE_LINE_MAX + 16384);
     ck_assert_uint_le(heap_max, PROM_PARSE_LINE_MAX + 65536);
     /* further feeds are no-ops */
-    ck_assert_int_eq(prom_parser_feed(tp, "c 3\n", 4), -EINVAL);
-    ck_assert_int_eq(prom_parser_finish(tp), -EINVAL);
+    ck_assert_int_eq(prom_parser_feed(tp, "c 3\n", 4), -E2BIG);
+    ck_assert_int_eq(prom_parser_finish(tp), -E2BIG);
     ck_assert_uint_eq(tb.nsamples, 1);
     /* and the buffer is given back at the next reset */
     prom_parser_reset(tp, TEXT, &tb);
@@ -1030,18 +1029,16 @@ START_TEST(test_long_line_one_shot)
     memcpy(in + 4 + big, "\nb 2\n", 5);
     prom_parser_reset(tp, OM, &tb);
     heap0 = heap_in_use();
-    ck_assert_int_eq(prom_parser_feed(tp, in, big + 9), -EINVAL);
-    ck_assert_str_eq(prom_parser_error(tp),
-                     "parse error at line 2: line longer than 1048576 bytes");
+    ck_assert_int_eq(prom_parser_feed(tp, in, big + 9), -E2BIG);
+    ck_assert_str_eq(prom_parser_error(tp), "line 2 longer than 1048576 bytes");
     ck_assert_uint_lt(prom_parser_mem_size(tp), 65536);
     heap1 = heap_in_use();
     /* the batch's first arena block and sample array, but no copy of the line */
     ck_assert_uint_lt(heap1 > heap0 ? heap1 - heap0 : 0, MIB / 4);
 
     /* Unterminated at the end of the body: also rejected, at feed time. */
-    ck_assert_int_eq(parse_split(tp, &tb, TEXT, in, big + 4, big + 4, 0), -EINVAL);
-    ck_assert_str_eq(prom_parser_error(tp),
-                     "parse error at line 2: line longer than 1048576 bytes");
+    ck_assert_int_eq(parse_split(tp, &tb, TEXT, in, big + 4, big + 4, 0), -E2BIG);
+    ck_assert_str_eq(prom_parser_error(tp), "line 2 longer than 1048576 bytes");
     free(in);
 }
 END_TEST
@@ -1071,16 +1068,35 @@ START_TEST(test_line_max_boundary)
     ck_assert_uint_eq(tb.nsamples, 1);
 
     make_line(in, max + 1);
-    ck_assert_int_eq(parse_split(tp, &tb, TEXT, in, max + 2, max + 2, 0), -EINVAL);
-    ck_assert_str_eq(prom_parser_error(tp),
-                     "parse error at line 1: line longer than 1048576 bytes");
-    ck_assert_int_eq(parse_split(tp, &tb, TEXT, in, max + 2, 7, 65536), -EINVAL);
-    ck_assert_str_eq(prom_parser_error(tp),
-                     "parse error at line 1: line longer than 1048576 bytes");
-    ck_assert_int_eq(parse_split(tp, &tb, TEXT, in, max + 1, max + 1, 0), -EINVAL);
-    ck_assert_str_eq(prom_parser_error(tp),
-                     "parse error at line 1: line longer than 1048576 bytes");
+    ck_assert_int_eq(parse_split(tp, &tb, TEXT, in, max + 2, max + 2, 0), -E2BIG);
+    ck_assert_str_eq(prom_parser_error(tp), "line 1 longer than 1048576 bytes");
+    ck_assert_int_eq(parse_split(tp, &tb, TEXT, in, max + 2, 7, 65536), -E2BIG);
+    ck_assert_str_eq(prom_parser_error(tp), "line 1 longer than 1048576 bytes");
+    ck_assert_int_eq(parse_split(tp, &tb, TEXT, in, max + 1, max + 1, 0), -E2BIG);
+    ck_assert_str_eq(prom_parser_error(tp), "line 1 longer than 1048576 bytes");
     free(in);
+}
+END_TEST
+
+/*
+ * A smaller cap (line_size_limit): a line of exactly the cap is fine, one byte more is -E2BIG
+ * however the body is cut, the error names the cap; 0 restores the default.
+ */
+START_TEST(test_line_max_configured)
+{
+    char in[256];
+
+    prom_parser_set_line_max(tp, 100);
+    make_line(in, 100);
+    ck_assert_int_eq(parse_split(tp, &tb, TEXT, in, 101, 101, 0), 0);
+    ck_assert_int_eq(parse_split(tp, &tb, TEXT, in, 101, 7, 13), 0);
+    make_line(in, 101);
+    ck_assert_int_eq(parse_split(tp, &tb, TEXT, in, 102, 102, 0), -E2BIG);
+    ck_assert_str_eq(prom_parser_error(tp), "line 1 longer than 100 bytes");
+    ck_assert_int_eq(parse_split(tp, &tb, TEXT, in, 102, 7, 13), -E2BIG);
+    ck_assert_int_eq(parse_split(tp, &tb, OM, in, 102, 50, 1), -E2BIG);
+    prom_parser_set_line_max(tp, 0);
+    ck_assert_int_eq(parse_split(tp, &tb, TEXT, in, 102, 102, 0), 0);
 }
 END_TEST
 
@@ -1200,6 +1216,7 @@ prom_parse_suite(void)
     tcase_add_test(tc, test_long_line_chunked);
     tcase_add_test(tc, test_long_line_one_shot);
     tcase_add_test(tc, test_line_max_boundary);
+    tcase_add_test(tc, test_line_max_configured);
     tcase_set_timeout(tc, 120);
     suite_add_tcase(s, tc);
 

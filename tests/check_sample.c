@@ -6,9 +6,11 @@
 
 #include <check.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sample.h"
 
@@ -414,13 +416,110 @@ START_TEST(test_batch_clear)
 }
 END_TEST
 
+START_TEST(test_batch_clear_gives_back_big)
+{
+    struct batch b;
+    size_t i;
+
+    batch_init(&b);
+    for (i = 0; i < BATCH_KEEP_CAP; i++) {
+        ck_assert_ptr_nonnull(batch_push(&b));
+    }
+    ck_assert_uint_eq(b.cap, BATCH_KEEP_CAP);
+    ck_assert_uint_eq(batch_footprint(&b), BATCH_KEEP_CAP * sizeof(struct sample));
+    /* At the high-water mark the array is kept... */
+    batch_clear(&b);
+    ck_assert_ptr_nonnull(b.samples);
+    ck_assert_uint_eq(b.cap, BATCH_KEEP_CAP);
+    /* ...one sample more and it is given back. */
+    for (i = 0; i <= BATCH_KEEP_CAP; i++) {
+        ck_assert_ptr_nonnull(batch_push(&b));
+    }
+    ck_assert_uint_gt(b.cap, BATCH_KEEP_CAP);
+    ck_assert_ptr_nonnull(arena_alloc(&b.arena, 100));
+    ck_assert_uint_ge(batch_footprint(&b), b.cap * sizeof(struct sample) + 100);
+    batch_clear(&b);
+    ck_assert_ptr_null(b.samples);
+    ck_assert_uint_eq(b.cap, 0);
+    ck_assert_uint_eq(b.nsamples, 0);
+    ck_assert_uint_eq(batch_footprint(&b), 0);
+    ck_assert_ptr_nonnull(batch_push(&b));
+    batch_release(&b);
+}
+END_TEST
+
+/* Resident set size of this process in KiB, from /proc/self/statm. */
+static long
+rss_kib(void)
+{
+    long pages = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fscanf(f, "%ld %ld", &pages, &resident), 2);
+    fclose(f);
+    return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* False under AddressSanitizer or valgrind: their allocators, not glibc's, serve malloc. */
+static bool
+native_malloc(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    return false;
+#else
+    const char *pre = getenv("LD_PRELOAD");
+    return pre == NULL || strstr(pre, "vgpreload") == NULL;
+#endif
+}
+
+/*
+ * One big run (a million samples, 64 MiB of strings) must not leave the process at its
+ * high-water mark: after batch_clear and mem_give_back the RSS is back near where it started.
+ */
+START_TEST(test_big_batch_memory_returns)
+{
+    struct batch b;
+    long before, peak, after;
+
+    mem_policy_init();
+    before = rss_kib();
+    batch_init(&b);
+    for (int i = 0; i < 1000000; i++) {
+        struct sample *sm = batch_push(&b);
+        ck_assert_ptr_nonnull(sm);
+        sm->value = i;
+    }
+    for (int i = 0; i < 1024; i++) {
+        char *p = arena_alloc(&b.arena, 64 * 1024 - 64);
+        ck_assert_ptr_nonnull(p);
+        memset(p, 'x', 64 * 1024 - 64);
+    }
+    /* Something long-lived allocated after the run pins the top of the heap. */
+    char *pin = malloc(100 * 1024);
+    ck_assert_ptr_nonnull(pin);
+    peak = rss_kib();
+    if (native_malloc()) {
+        ck_assert_int_gt(peak - before, 80 * 1024);
+    }
+    batch_clear(&b);
+    arena_free_cache();
+    mem_give_back();
+    after = rss_kib();
+    ck_assert_msg(!native_malloc() || after - before < 8 * 1024,
+                  "RSS %ld KiB before, %ld at the peak, %ld after", before, peak, after);
+    free(pin);
+    batch_release(&b);
+}
+END_TEST
+
 START_TEST(test_names)
 {
     static const char *const types[] = {"untyped", "counter",        "gauge",    "histogram",
                                         "summary", "gaugehistogram", "stateset", "info"};
-    static const char *const reasons[] = {"",        "dns",      "connect",  "tls",
-                                          "timeout", "http_4xx", "http_5xx", "too_large",
-                                          "parse",   "limit",    "internal"};
+    static const char *const reasons[] = {"",         "dns",      "connect",   "tls",   "timeout",
+                                          "http_4xx", "http_5xx", "too_large", "parse", "limit",
+                                          "internal", "network",  "protocol"};
     int i;
 
     ck_assert_int_eq(sizeof(types) / sizeof(types[0]), SAMPLE_TYPE__COUNT);
@@ -466,6 +565,8 @@ sample_suite(void)
     tcase_add_test(tc, test_batch_fail);
     tcase_add_test(tc, test_batch_fail_utf8_cut);
     tcase_add_test(tc, test_batch_clear);
+    tcase_add_test(tc, test_batch_clear_gives_back_big);
+    tcase_add_test(tc, test_big_batch_memory_returns);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("names");

@@ -269,7 +269,7 @@ START_TEST(test_redirect_chain)
     /* More than max_redirects (5). */
     run_one(&r, "/redirect/9", 2000, 0);
     ck_assert(!r.b.ok);
-    ck_assert_int_eq(r.b.reason, REASON_INTERNAL);
+    ck_assert_int_eq(r.b.reason, REASON_PROTOCOL);
     ck_assert_str_eq(r.b.error, "too many redirects (more than 5)");
     run_free(&r);
 }
@@ -281,7 +281,7 @@ START_TEST(test_redirect_to_other_protocol_refused)
 
     run_one(&r, "/ftp-redirect", 2000, 0);
     ck_assert(!r.b.ok);
-    ck_assert_int_eq(r.b.reason, REASON_INTERNAL);
+    ck_assert_int_eq(r.b.reason, REASON_PROTOCOL);
     ck_assert_msg(strstr(r.b.error, "protocol not allowed") != NULL, "%s", r.b.error);
     run_free(&r);
 }
@@ -350,7 +350,13 @@ START_TEST(test_reason_table)
     ck_assert_int_eq(scrape_reason_for(CURLE_COULDNT_CONNECT), REASON_CONNECT);
     ck_assert_int_eq(scrape_reason_for(CURLE_OPERATION_TIMEDOUT), REASON_TIMEOUT);
     ck_assert_int_eq(scrape_reason_for(CURLE_PEER_FAILED_VERIFICATION), REASON_TLS);
-    ck_assert_int_eq(scrape_reason_for(CURLE_BAD_CONTENT_ENCODING), REASON_PARSE);
+    ck_assert_int_eq(scrape_reason_for(CURLE_BAD_CONTENT_ENCODING), REASON_PROTOCOL);
+    ck_assert_int_eq(scrape_reason_for(CURLE_RECV_ERROR), REASON_NETWORK);
+    ck_assert_int_eq(scrape_reason_for(CURLE_SEND_ERROR), REASON_NETWORK);
+    ck_assert_int_eq(scrape_reason_for(CURLE_GOT_NOTHING), REASON_NETWORK);
+    ck_assert_int_eq(scrape_reason_for(CURLE_PARTIAL_FILE), REASON_NETWORK);
+    ck_assert_int_eq(scrape_reason_for(CURLE_WEIRD_SERVER_REPLY), REASON_PROTOCOL);
+    ck_assert_int_eq(scrape_reason_for(CURLE_TOO_MANY_REDIRECTS), REASON_PROTOCOL);
     ck_assert_int_eq(scrape_reason_for(CURLE_OUT_OF_MEMORY), REASON_INTERNAL);
     ck_assert_int_eq(scrape_reason_for_status(204), REASON_NONE);
     ck_assert_int_eq(scrape_reason_for_status(429), REASON_HTTP_4XX);

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -988,6 +989,52 @@ START_TEST(test_max_bytes_drops_oldest)
 }
 END_TEST
 
+/* Lines of the captured log that contain @needle. */
+static size_t
+log_lines_with(const char *needle)
+{
+    size_t n = 0;
+
+    for (const char *p = logbuf; (p = strstr(p, needle)) != NULL; p += strlen(needle)) {
+        n++;
+    }
+    return n;
+}
+
+/*
+ * A spool forced to delete segment after segment, or whose writes keep failing (a full disk:
+ * here a file size limit), logs the first of each once, then only summaries (log.h), and
+ * "recovered" when writes work again: not one line per batch (issue 13 item 7).
+ */
+START_TEST(test_logs_rate_limited)
+{
+    struct spool *s = open_ok(32u << 10, SPOOL_FSYNC_NEVER);
+    unsigned char buf[1000];
+    uint64_t dropped = 0;
+    struct rlimit old, lim;
+
+    for (uint32_t i = 0; i < 100; i++) {
+        dropped += append_id(s, i, 1000);
+    }
+    ck_assert_uint_gt(dropped, 0);
+    ck_assert_uint_eq(log_lines_with("deleted to stay within"), 1);
+
+    ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+    lim = old;
+    lim.rlim_cur = 512; /* no record of 1,016 bytes fits in any file */
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    make_payload(buf, 1000, sizeof(buf));
+    for (int i = 0; i < 50; i++) {
+        ck_assert_int_lt(spool_append(s, buf, sizeof(buf), 1, &dropped), 0);
+    }
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+    ck_assert_uint_eq(log_lines_with("writev("), 1);
+    ck_assert_int_eq(spool_append(s, buf, sizeof(buf), 1, &dropped), 0);
+    ck_assert_uint_eq(log_lines_with("recovered"), 1);
+    spool_close(s);
+}
+END_TEST
+
 /* Records read but not acknowledged that get dropped stay dropped: a later ack skips them. */
 START_TEST(test_drop_read_records)
 {
@@ -1244,6 +1291,7 @@ spool_suite(void)
     tcase_add_test(tc, test_max_bytes_drops_oldest);
     tcase_add_test(tc, test_drop_read_records);
     tcase_add_test(tc, test_too_big);
+    tcase_add_test(tc, test_logs_rate_limited);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("open");

@@ -211,6 +211,15 @@ mock_cb(struct evhttp_request *req, void *arg)
         }
         evhttp_send_reply_end(req);
     }
+    else if (sscanf(uri, "/series/%ld", &n) == 1) {
+        struct evbuffer *out = evhttp_request_get_output_buffer(req);
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                          "text/plain; version=0.0.4");
+        for (long i = 0; i < n; i++) {
+            evbuffer_add_printf(out, "s{i=\"%ld\"} %ld\n", i, i);
+        }
+        evhttp_send_reply(req, 200, "OK", NULL);
+    }
     else if (sscanf(uri, "/big/%ld", &n) == 1) {
         struct evbuffer *out = evhttp_request_get_output_buffer(req);
         char chunk[4096];

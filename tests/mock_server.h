@@ -13,6 +13,7 @@
  *   /midbody            headers and 5 body bytes, then nothing
  *   /slow/MS            200 after MS milliseconds
  *   /big/N              200 with an N-byte body (Content-Length)
+ *   /series/N           200 with N series s{i="K"} K, K = 0..N-1 (Prometheus text)
  *   /bigchunked/N       200 with an N-byte chunked body (no Content-Length)
  *   /redirect/N         302 to /redirect/N-1; /redirect/0 redirects to /ok
  *   /gzip               200 chunked, Content-Encoding: gzip, body "compressed hello\n" x 100

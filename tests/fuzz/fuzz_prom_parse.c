@@ -13,6 +13,7 @@
  */
 #include "build-config.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -150,6 +151,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     n = size - 1;
     first = n * data[0] / 256;
     chunk = 1 + (size_t)(data[0] % 17) * (data[0] % 5 + 1);
+    /* One input in 8 runs under a small line cap (line_size_limit): -E2BIG, whatever the cut. */
+    prom_parser_set_line_max(whole, data[0] % 8 == 0 ? 40 : 0);
+    prom_parser_set_line_max(split, data[0] % 8 == 0 ? 40 : 0);
 
     for (fmt = PROM_FORMAT_TEXT; fmt <= PROM_FORMAT_OPENMETRICS; fmt++) {
         batch_clear(&bw);
@@ -170,7 +174,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             rs = prom_parser_finish(split);
         }
 
-        FUZZ_CHECK(rw == 0 || rw == -22 /* EINVAL */);
+        FUZZ_CHECK(rw == 0 || rw == -EINVAL || rw == -E2BIG);
         FUZZ_CHECK(rw == rs);
         FUZZ_CHECK(strcmp(prom_parser_error(whole), prom_parser_error(split)) == 0);
         FUZZ_CHECK(strlen(prom_parser_error(whole)) < BATCH_ERROR_MAX);

@@ -1,0 +1,240 @@
+/*
+ * Tests for the stdout output (out_stdout.c): a stalled reader never blocks the loop, what it
+ * cannot take is dropped whole records at a time and counted, the books balance, and records
+ * that are written arrive whole and in order.
+ */
+#include "build-config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "loop.h"
+#include "out_stdout.h"
+
+#define REC_LINES 10 /* samples (lines) per record */
+#define REC_LINE 100 /* bytes per line */
+
+static struct loop *l;
+static int pfd[2];
+
+static void
+setup(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    l = loop_new();
+    ck_assert_ptr_nonnull(l);
+    ck_assert_int_eq(pipe(pfd), 0);
+    ck_assert_int_ge(fcntl(pfd[1], F_SETPIPE_SZ, 4096), 4096);
+}
+
+static void
+teardown(void)
+{
+    if (pfd[0] >= 0) {
+        close(pfd[0]);
+    }
+    close(pfd[1]);
+    loop_free(l);
+}
+
+/* Record @i: REC_LINES lines "rec <i> line <k> xxx...\n" of REC_LINE bytes each. */
+static size_t
+make_rec(char *buf, unsigned i)
+{
+    size_t n = 0;
+
+    for (unsigned k = 0; k < REC_LINES; k++) {
+        int w = snprintf(buf + n, REC_LINE, "rec %06u line %u ", i, k);
+        memset(buf + n + w, 'x', REC_LINE - 1 - (size_t)w);
+        buf[n + REC_LINE - 1] = '\n';
+        n += REC_LINE;
+    }
+    return n;
+}
+
+static uint64_t
+dropped_total(const struct output_stats *st)
+{
+    uint64_t n = 0;
+
+    for (int d = 0; d < OUTPUT_DROP__COUNT; d++) {
+        n += st->dropped[d];
+    }
+    return n;
+}
+
+static void
+check_books(const struct output_stats *st)
+{
+    ck_assert_uint_eq(st->collected + st->recovered,
+                      st->delivered + dropped_total(st) + st->pending_samples);
+}
+
+/*
+ * Nobody reads the pipe: 200 records of 1000 bytes go to an output whose queue holds 16 KiB.
+ * Every write returns at once, the queue stays within its bound, the rest is dropped as
+ * queue_full, and the books balance.
+ */
+START_TEST(test_stalled_reader_does_not_block)
+{
+    void *o = out_stdout_open(pfd[1], l, 16 * 1024);
+    char rec[REC_LINES * REC_LINE];
+    struct output_stats st;
+    mono_ms t0, worst = 0;
+
+    ck_assert_ptr_nonnull(o);
+    for (unsigned i = 0; i < 200; i++) {
+        size_t n = make_rec(rec, i);
+        t0 = clock_mono_ms();
+        out_stdout_ops.write(o, rec, n, REC_LINES);
+        if (clock_mono_ms() - t0 > worst) {
+            worst = clock_mono_ms() - t0;
+        }
+        out_stdout_ops.stats(o, &st);
+        ck_assert_uint_le(st.queue_bytes, 16 * 1024);
+        check_books(&st);
+    }
+    ck_assert_msg(worst < 50, "a write took %lld ms with a stalled reader", (long long)worst);
+    out_stdout_ops.stats(o, &st);
+    ck_assert_str_eq(st.type, "stdout");
+    ck_assert_uint_eq(st.collected, 200 * REC_LINES);
+    ck_assert_uint_gt(st.dropped[OUTPUT_DROP_QUEUE_FULL], 0);
+    ck_assert_uint_gt(st.pending_samples, 0);
+    ck_assert(out_stdout_ops.busy(o));
+    /* The caller's descriptor was not made non-blocking (it may be shared with a shell). */
+    ck_assert_int_eq(fcntl(pfd[1], F_GETFL) & O_NONBLOCK, 0);
+    out_stdout_ops.free(o);
+}
+END_TEST
+
+/*
+ * The reader comes back: the loop drains the queue, and what arrives is whole records, in
+ * order, exactly the ones counted delivered.
+ */
+START_TEST(test_reader_gets_whole_records_in_order)
+{
+    void *o = out_stdout_open(pfd[1], l, 16 * 1024);
+    char rec[REC_LINES * REC_LINE];
+    static char got[1 << 20];
+    size_t ngot = 0;
+    struct output_stats st;
+
+    ck_assert_ptr_nonnull(o);
+    fcntl(pfd[0], F_SETFL, O_NONBLOCK);
+    for (unsigned i = 0; i < 100; i++) {
+        out_stdout_ops.write(o, rec, make_rec(rec, i), REC_LINES);
+    }
+    for (int spin = 0; spin < 10000 && out_stdout_ops.busy(o); spin++) {
+        ssize_t n = read(pfd[0], got + ngot, sizeof(got) - ngot);
+        if (n > 0) {
+            ngot += (size_t)n;
+        }
+        event_base_loop(loop_base(l), EVLOOP_NONBLOCK);
+    }
+    ck_assert(!out_stdout_ops.busy(o));
+    for (ssize_t n; (n = read(pfd[0], got + ngot, sizeof(got) - ngot)) > 0;) {
+        ngot += (size_t)n;
+    }
+    out_stdout_ops.stats(o, &st);
+    check_books(&st);
+    ck_assert_uint_eq(st.pending_samples, 0);
+    ck_assert_uint_eq(st.queue_bytes, 0);
+    ck_assert_uint_eq(ngot % REC_LINE, 0);
+    ck_assert_uint_eq(ngot / REC_LINE, st.delivered);
+    ck_assert_uint_eq(st.delivered + st.dropped[OUTPUT_DROP_QUEUE_FULL], 100 * REC_LINES);
+    /* Whole records, increasing record numbers, lines 0..9 of each in order. */
+    unsigned last = 0;
+    for (size_t off = 0; off < ngot; off += REC_LINES * REC_LINE) {
+        unsigned r, k;
+        for (unsigned line = 0; line < REC_LINES; line++) {
+            const char *p = got + off + (size_t)line * REC_LINE;
+            ck_assert_int_eq(sscanf(p, "rec %u line %u ", &r, &k), 2);
+            ck_assert_uint_eq(k, line);
+            ck_assert_int_eq(p[REC_LINE - 1], '\n');
+        }
+        ck_assert(off == 0 || r > last);
+        last = r;
+    }
+    ck_assert_uint_eq(last, 99); /* the newest record is never the one dropped */
+    out_stdout_ops.free(o);
+}
+END_TEST
+
+/* A record larger than the whole queue is dropped at once when it cannot go out directly. */
+START_TEST(test_record_larger_than_queue)
+{
+    void *o = out_stdout_open(pfd[1], l, 2 * 1024);
+    static char big[64 * 1024];
+    struct output_stats st;
+
+    memset(big, 'y', sizeof(big));
+    ck_assert_ptr_nonnull(o);
+    /* The first 4 KiB go into the pipe: the record has begun, so it is queued whole. */
+    out_stdout_ops.write(o, big, sizeof(big), 7);
+    out_stdout_ops.stats(o, &st);
+    ck_assert_uint_eq(st.pending_samples, 7);
+    /* The next one cannot be begun and does not fit. */
+    ck_assert_int_eq(out_stdout_ops.write(o, big, sizeof(big), 5), -ENOBUFS);
+    out_stdout_ops.stats(o, &st);
+    ck_assert_uint_eq(st.dropped[OUTPUT_DROP_QUEUE_FULL], 5);
+    check_books(&st);
+    out_stdout_ops.free(o);
+}
+END_TEST
+
+/* The reader went away: the queue and the record are dropped as write_error, counted. */
+START_TEST(test_closed_reader)
+{
+    void *o = out_stdout_open(pfd[1], l, 1 << 20);
+    char rec[REC_LINES * REC_LINE];
+    struct output_stats st;
+
+    ck_assert_ptr_nonnull(o);
+    for (unsigned i = 0; i < 20; i++) {
+        out_stdout_ops.write(o, rec, make_rec(rec, i), REC_LINES);
+    }
+    close(pfd[0]);
+    pfd[0] = -1;
+    ck_assert_int_eq(out_stdout_ops.write(o, rec, make_rec(rec, 20), REC_LINES), -EPIPE);
+    out_stdout_ops.stats(o, &st);
+    check_books(&st);
+    ck_assert_uint_eq(st.pending_samples, 0);
+    ck_assert_uint_gt(st.dropped[OUTPUT_DROP_WRITE_ERROR], REC_LINES);
+    ck_assert(st.failing);
+    ck_assert_str_eq(output_drop_name(OUTPUT_DROP_WRITE_ERROR), "write_error");
+    out_stdout_ops.free(o);
+}
+END_TEST
+
+static Suite *
+out_stdout_suite(void)
+{
+    Suite *s = suite_create("out_stdout");
+    TCase *tc = tcase_create("stdout");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_stalled_reader_does_not_block);
+    tcase_add_test(tc, test_reader_gets_whole_records_in_order);
+    tcase_add_test(tc, test_record_larger_than_queue);
+    tcase_add_test(tc, test_closed_reader);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int
+main(void)
+{
+    SRunner *sr = srunner_create(out_stdout_suite());
+    srunner_run_all(sr, CK_ENV);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
