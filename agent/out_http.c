@@ -497,6 +497,7 @@ easy_prepare(struct out_http *h, const char *data, size_t len)
         if (h->easy == NULL) {
             return -ENOMEM;
         }
+        loop_conn_reserve(h->loop); /* the sink's connection stays open between requests */
         snprintf(ct, sizeof(ct), "Content-Type: %s", h->o.enc->content_type);
         struct curl_slist *n = curl_slist_append(NULL, ct);
         if (n != NULL && (h->o.gzip || h->o.compress != NULL)) {
@@ -900,6 +901,7 @@ out_http_free(void *state)
     curl_slist_free_all(h->auth_headers);
     if (h->easy != NULL) {
         curl_easy_cleanup(h->easy);
+        loop_conn_release(h->loop);
     }
     curl_slist_free_all(h->headers);
     curl_slist_free_all(h->proxy_headers);

@@ -271,6 +271,9 @@ stats_render(struct strbuf *sb, unsigned in_flight)
                     offsetof(struct stats_job, skipped_late));
     per_job_counter(sb, "pollster_samples_total", "Samples collected, synthetic ones included.",
                     offsetof(struct stats_job, samples));
+    per_job_counter(sb, "pollster_connections_opened_total",
+                    "Connections opened by the job's scrapes (kept alive between scrapes).",
+                    offsetof(struct stats_job, connections));
 
     header(sb, "pollster_run_duration_seconds", "histogram", "Duration of collection runs.");
     for (struct stats_job *j = jobs; j != NULL; j = j->next) {
