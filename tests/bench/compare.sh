@@ -123,11 +123,27 @@ proc_figures() {
 # metric TEXT NAME: the value of the line whose first field is NAME (0 if absent).
 metric() { echo "$1" | awk -v k="$2" '$1 == k {v = $2} END {print v + 0}'; }
 
+# window PID METRICS_PORT PERF_FILE: waits out the window (profiling PID with perf into
+# PERF_FILE unless empty), then sets m (its /metrics), cpu and hwm, and stops it.
+window() {
+    local perf_pid=""
+    if [ -n "$3" ]; then
+        perf record -q -e cpu-clock -F 2000 -g -p "$1" -o "$3" -- sleep "$duration" 2>/dev/null &
+        perf_pid=$!
+    fi
+    sleep "$duration"
+    if [ -n "$perf_pid" ]; then wait "$perf_pid" || true; fi
+    m=$(curl -fs "http://127.0.0.1:$2/metrics")
+    read -r cpu hwm < <(proc_figures "$1")
+    kill -TERM "$1"
+    wait "$1" || true
+}
+
 results="$work/results"
 : > "$results"
 # run PROGRAM WORKLOAD REPEAT: one window; appends "workload program repeat scrapes failed cpu hwm".
 run() {
-    local prog=$1 wl=$2 rep=$3 pid out cpu hwm scrapes failed m perf_pid=""
+    local prog=$1 wl=$2 rep=$3 pid out scrapes failed perf_file
     case "$prog" in
     floor)
         out=$(addresses "$wl" | awk '{print "http://" $1 $2}' |
@@ -147,17 +163,9 @@ run() {
         "$pollster" -c "$work/pollster.yaml" --log-level warn > /dev/null 2> "$work/pollster.log" &
         pid=$!
         pids+=($pid)
-        if [ -n "${PERF_OUT:-}" ] && [ "$rep" = "$repeats" ]; then
-            perf record -q -e cpu-clock -F 2000 -g -p "$pid" -o "$PERF_OUT.$wl" \
-                -- sleep "$duration" 2>/dev/null &
-            perf_pid=$!
-        fi
-        sleep "$duration"
-        [ -n "$perf_pid" ] && wait "$perf_pid"
-        m=$(curl -fs "http://127.0.0.1:$status_port/metrics")
-        read -r cpu hwm < <(proc_figures "$pid")
-        kill -TERM "$pid"
-        wait "$pid" || true
+        perf_file=""
+        [ -n "${PERF_OUT:-}" ] && [ "$rep" = "$repeats" ] && perf_file="$PERF_OUT.$wl"
+        window "$pid" "$status_port" "$perf_file"
         scrapes=$(metric "$m" 'pollster_runs_total{job="node",result="ok"}')
         failed=$(metric "$m" 'pollster_runs_total{job="node",result="failed"}')
         scrapes=$((scrapes + failed))
@@ -172,11 +180,7 @@ run() {
             > "$work/vmagent.log" 2>&1 &
         pid=$!
         pids+=($pid)
-        sleep "$duration"
-        m=$(curl -fs "http://127.0.0.1:$agent_port/metrics")
-        read -r cpu hwm < <(proc_figures "$pid")
-        kill -TERM "$pid"
-        wait "$pid" || true
+        window "$pid" "$agent_port" ""
         scrapes=$(metric "$m" 'vm_promscrape_scrapes_total{status_code="200"}')
         failed=$(metric "$m" 'vm_promscrape_scrapes_failed_total')
         scrapes=$((scrapes + failed))
