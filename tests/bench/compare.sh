@@ -15,7 +15,8 @@
 #   tests/bench/scrape.sh compare [TARGETS [INTERVAL_S [DURATION_S]]]   (defaults 500 5 40)
 #   REPEATS=3 WORKLOADS="distinct" PROGRAMS="floor pollster" tests/bench/scrape.sh compare
 #   PERF_OUT=/tmp/perf.data: profiles pollster (perf record -g) in its last run of each workload
-#   (the workload's name is appended to the file name).
+#   (the workload's name is appended to the file name); PERF_CALLGRAPH="--call-graph dwarf" for
+#   call chains through libraries built without frame pointers.
 #
 # Needs nginx, curl, python3, victoria-metrics, vmagent; `make bench` for the floor.
 set -euo pipefail
@@ -128,7 +129,7 @@ metric() { echo "$1" | awk -v k="$2" '$1 == k {v = $2} END {print v + 0}'; }
 window() {
     local perf_pid=""
     if [ -n "$3" ]; then
-        perf record -q -e cpu-clock -F 2000 -g -p "$1" -o "$3" -- sleep "$duration" 2>/dev/null &
+        perf record -q -e cpu-clock -F 2000 ${PERF_CALLGRAPH:--g} -p "$1" -o "$3" -- sleep "$duration" 2>/dev/null &
         perf_pid=$!
     fi
     sleep "$duration"
