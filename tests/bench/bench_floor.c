@@ -2,6 +2,8 @@
  * The floor for tests/bench/scrape.sh: what scraping costs in libcurl alone. One easy handle
  * per URL, built once and reused; each is added to one multi handle when its tick comes (ticks
  * spread evenly over the interval, as pollster spreads targets) and removed when done; the
+ * multi handle is driven by curl_multi_socket_action() over epoll, as cheap as libcurl can be
+ * driven (pollster drives it the same way through libevent); the
  * connection cache keeps one idle connection per URL (as pollster's does); bodies are only
  * scanned for line starts to count samples (lines that are neither empty nor comments). No
  * parsing, no labels, no output: anything pollster spends above this is its own.
@@ -15,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -26,6 +29,8 @@ struct target {
 };
 
 static unsigned long long total_samples;
+static int epfd;
+static double curl_deadline = -1; /* ms, CURLMOPT_TIMERFUNCTION's; -1 none */
 
 static double
 now_ms(void)
@@ -59,6 +64,41 @@ write_cb(char *data, size_t size, size_t nmemb, void *userp)
         p = nl + 1;
     }
     return len;
+}
+
+static double now_ms(void);
+
+/* CURLMOPT_SOCKETFUNCTION: mirror curl's wishes into epoll. socketp marks a registered fd. */
+static int
+sock_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+    struct epoll_event ev = {.data.fd = fd};
+
+    (void)easy;
+    if (what == CURL_POLL_REMOVE) {
+        epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
+        curl_multi_assign(userp, fd, NULL);
+        return 0;
+    }
+    ev.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0);
+    if (socketp == NULL) {
+        epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+        curl_multi_assign(userp, fd, &epfd);
+    }
+    else {
+        epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev);
+    }
+    return 0;
+}
+
+/* CURLMOPT_TIMERFUNCTION */
+static int
+timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+    (void)multi;
+    (void)userp;
+    curl_deadline = timeout_ms < 0 ? -1 : now_ms() + (double)timeout_ms;
+    return 0;
 }
 
 static char **
@@ -105,7 +145,11 @@ main(int argc, char **argv)
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     CURLM *multi = curl_multi_init();
+    epfd = epoll_create1(EPOLL_CLOEXEC);
     curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, (long)n + 8);
+    curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
+    curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, multi);
+    curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, timer_cb);
     struct target *t = calloc(n, sizeof(*t));
     long timeout = interval < 10000 ? (long)interval : 10000;
     for (size_t i = 0; i < n; i++) {
@@ -121,9 +165,10 @@ main(int argc, char **argv)
         curl_easy_setopt(t[i].easy, CURLOPT_PRIVATE, (char *)&t[i]);
     }
 
-    unsigned long long done = 0, failed = 0, skipped = 0;
+    unsigned long long done = 0, failed = 0, skipped = 0, in_flight = 0;
     double start = now_ms(), end = start + duration;
     unsigned long long tick = 0; /* the next tick overall: target tick % n, round tick / n */
+    int running = 0;
     for (;;) {
         double now = now_ms();
         double due = start + (double)(tick / n) * interval + (double)(tick % n) * interval / n;
@@ -135,13 +180,16 @@ main(int argc, char **argv)
             else {
                 x->busy = true;
                 x->first_char = true;
+                in_flight++;
                 curl_multi_add_handle(multi, x->easy);
             }
             tick++;
             due = start + (double)(tick / n) * interval + (double)(tick % n) * interval / n;
         }
-        int running = 0;
-        curl_multi_perform(multi, &running);
+        if (curl_deadline >= 0 && curl_deadline <= now) {
+            curl_deadline = -1;
+            curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
+        }
         CURLMsg *msg;
         int left;
         while ((msg = curl_multi_info_read(multi, &left)) != NULL) {
@@ -156,18 +204,26 @@ main(int argc, char **argv)
                 failed++;
             }
             done++;
+            in_flight--;
             curl_multi_remove_handle(multi, msg->easy_handle);
             x->busy = false;
         }
         now = now_ms();
-        if (now >= end && running == 0) {
+        if (now >= end && in_flight == 0) {
             break;
         }
-        double wait = due - now;
-        if (now >= end) {
-            wait = 100;
+        double wake = due < end ? due : end + 60000;
+        if (curl_deadline >= 0 && curl_deadline < wake) {
+            wake = curl_deadline;
         }
-        curl_multi_poll(multi, NULL, 0, wait < 0 ? 0 : wait > 1000 ? 1000 : (int)wait + 1, NULL);
+        double wait = wake - now;
+        struct epoll_event evs[64];
+        int nev = epoll_wait(epfd, evs, 64, wait <= 0 ? 0 : wait > 1000 ? 1000 : (int)wait + 1);
+        for (int i = 0; i < nev; i++) {
+            int flags = ((evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) ? CURL_CSELECT_IN : 0) |
+                        ((evs[i].events & EPOLLOUT) ? CURL_CSELECT_OUT : 0);
+            curl_multi_socket_action(multi, evs[i].data.fd, flags, &running);
+        }
     }
 
     struct rusage ru;

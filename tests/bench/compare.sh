@@ -14,6 +14,8 @@
 #
 #   tests/bench/scrape.sh compare [TARGETS [INTERVAL_S [DURATION_S]]]   (defaults 500 5 40)
 #   REPEATS=3 WORKLOADS="distinct" PROGRAMS="floor pollster" tests/bench/scrape.sh compare
+#   FORWARD=remote_write: pollster forwards with a remote_write output (/api/v1/write, protobuf
+#   + snappy, as vmagent does) instead of the http output with format vm.
 #   PERF_OUT=/tmp/perf.data: profiles pollster (perf record -g) in its last run of each workload
 #   (the workload's name is appended to the file name); PERF_CALLGRAPH="--call-graph dwarf" for
 #   call chains through libraries built without frame pointers.
@@ -158,7 +160,11 @@ run() {
         {
             scrape_config "$wl"
             echo "outputs:"
-            echo "  - {type: http, url: 'http://127.0.0.1:$vm_port/api/v1/import', format: vm}"
+            if [ "${FORWARD:-vm}" = remote_write ]; then
+                echo "  - {type: remote_write, url: 'http://127.0.0.1:$vm_port/api/v1/write'}"
+            else
+                echo "  - {type: http, url: 'http://127.0.0.1:$vm_port/api/v1/import', format: vm}"
+            fi
             echo "status: {listen: '127.0.0.1:$status_port'}"
         } > "$work/pollster.yaml"
         "$pollster" -c "$work/pollster.yaml" --log-level warn > /dev/null 2> "$work/pollster.log" &
@@ -196,7 +202,7 @@ print(f'$wl  $prog  repeat $rep: scrapes {s} (failed {f}, expected ~{$targets * 
       f'peak RSS {hwm / 1024:.1f} MiB')"
 }
 
-echo "compare: $targets targets, every ${interval}s, ${duration}s windows, $repeats repeat(s), $per_page samples per page"
+echo "compare: $targets targets, every ${interval}s, ${duration}s windows, $repeats repeat(s), $per_page samples per page, pollster forwarding ${FORWARD:-vm}"
 read -r -a progs <<< "$programs"
 for rep in $(seq 1 "$repeats"); do
     for wl in $workloads; do
