@@ -157,6 +157,7 @@ main(int argc, char **argv)
         t[i].easy = curl_easy_init();
         curl_easy_setopt(t[i].easy, CURLOPT_URL, urls[i]);
         curl_easy_setopt(t[i].easy, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(t[i].easy, CURLOPT_PROXY, ""); /* as pollster: no proxy lookups */
         curl_easy_setopt(t[i].easy, CURLOPT_TIMEOUT_MS, timeout);
         curl_easy_setopt(t[i].easy, CURLOPT_CONNECTTIMEOUT_MS, timeout);
         curl_easy_setopt(t[i].easy, CURLOPT_ACCEPT_ENCODING, "");
