@@ -292,6 +292,15 @@ easy_setup(struct scrape *s)
     if (s->opts.body_limit > 0) {
         SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)s->opts.body_limit);
     }
+    /*
+     * An address literal is never looked up, so its DNS cache entry cannot go stale: -1 spares
+     * the walk over the whole DNS cache (one entry per host:port) that libcurl 7.88 makes at
+     * the end of every transfer (Curl_hostcache_prune in multi_done), about a tenth of the CPU
+     * with 500 targets on distinct ports. Through a proxy the proxy's name is looked up: kept.
+     */
+    if (h->proxy == NULL && !h->proxy_from_env && httpc_url_host_is_ip(s->opts.url)) {
+        SET(CURLOPT_DNS_CACHE_TIMEOUT, -1L);
+    }
     if (s->opts.fresh_connect) {
         SET(CURLOPT_FRESH_CONNECT, 1L);
         SET(CURLOPT_FORBID_REUSE, 1L);
