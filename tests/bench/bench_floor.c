@@ -4,7 +4,8 @@
  * spread evenly over the interval, as pollster spreads targets) and removed when done; the
  * multi handle is driven by curl_multi_socket_action() over epoll, as cheap as libcurl can be
  * driven (pollster drives it the same way through libevent); the
- * connection cache keeps one idle connection per URL (as pollster's does); bodies are only
+ * connection cache keeps one idle connection per URL and the URLs (address literals) skip DNS
+ * cache pruning, as in pollster; bodies are only
  * scanned for line starts to count samples (lines that are neither empty nor comments). No
  * parsing, no labels, no output: anything pollster spends above this is its own.
  *
@@ -158,6 +159,8 @@ main(int argc, char **argv)
         curl_easy_setopt(t[i].easy, CURLOPT_URL, urls[i]);
         curl_easy_setopt(t[i].easy, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(t[i].easy, CURLOPT_PROXY, ""); /* as pollster: no proxy lookups */
+        /* As pollster for address literals: no walk over the DNS cache after each transfer. */
+        curl_easy_setopt(t[i].easy, CURLOPT_DNS_CACHE_TIMEOUT, -1L);
         curl_easy_setopt(t[i].easy, CURLOPT_TIMEOUT_MS, timeout);
         curl_easy_setopt(t[i].easy, CURLOPT_CONNECTTIMEOUT_MS, timeout);
         curl_easy_setopt(t[i].easy, CURLOPT_ACCEPT_ENCODING, "");
