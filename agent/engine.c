@@ -668,7 +668,12 @@ run_end(struct target *t, struct batch *b)
 static void
 scrape_done_cb(struct scrape *s, struct batch *b, void *arg)
 {
-    run_finished(arg, b);
+    struct target *t = arg;
+
+    if (t->stats != NULL) {
+        t->stats->connections += scrape_take_connects(s);
+    }
+    run_finished(t, b);
 }
 
 static void

@@ -338,21 +338,42 @@ httpc_redact_url_dup(const char *url)
     return out;
 }
 
-bool
-httpc_url_is_loopback(const char *url)
+/* @url's host as curl parses it ("[::1]" for IPv6), curl_free()d by the caller; NULL if none. */
+static char *
+url_host(const char *url)
 {
     CURLU *u = curl_url();
     char *host = NULL;
-    bool yes = false;
 
     if (u != NULL && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
-        struct in_addr a4;
-        yes = strcmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0 ||
-              (inet_pton(AF_INET, host, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127);
+        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+        host = NULL;
     }
-    curl_free(host);
     curl_url_cleanup(u);
+    return host;
+}
+
+bool
+httpc_url_is_loopback(const char *url)
+{
+    char *host = url_host(url);
+    struct in_addr a4;
+    bool yes =
+        host != NULL && (strcmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0 ||
+                         (inet_pton(AF_INET, host, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127));
+
+    curl_free(host);
+    return yes;
+}
+
+bool
+httpc_url_host_is_ip(const char *url)
+{
+    char *host = url_host(url);
+    struct in_addr a4;
+    bool yes = host != NULL && (host[0] == '[' || inet_pton(AF_INET, host, &a4) == 1);
+
+    curl_free(host);
     return yes;
 }
 

@@ -94,6 +94,8 @@ char *httpc_redact_url_dup(const char *url);
 
 /* True when @url's host is localhost, in 127.0.0.0/8 or ::1 (compression: auto sends plain). */
 bool httpc_url_is_loopback(const char *url);
+/* True when @url's host is an IPv4 or IPv6 address literal: no name to look up. */
+bool httpc_url_host_is_ip(const char *url);
 
 /*
  * Appends every setting of @h to @sb, secrets included (a reload keeps a target whose identity

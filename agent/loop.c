@@ -33,6 +33,7 @@ struct loop {
     char multi_error[128];
     loop_hook_fn *after_done; /* called after every completion callback */
     void *after_done_arg;
+    unsigned conn_owners; /* handles that want their idle connection kept (loop_conn_reserve) */
 };
 
 /* One per socket curl asked us to watch, attached with curl_multi_assign. */
@@ -252,6 +253,42 @@ loop_rebuild_cb(evutil_socket_t fd, short kind, void *arg)
     free(failed);
 }
 
+/*
+ * The connection cache holds one idle connection per owner plus some slack. curl's default is
+ * four per handle currently added, and only the few transfers in flight are added: with
+ * targets on distinct host:ports every idle connection was closed and each scrape connected
+ * anew (TIME_WAIT piling up). Shrinking closes the oldest idle connections first.
+ */
+static void
+conn_cache_resize(struct loop *l)
+{
+    if (l->multi != NULL) {
+        curl_multi_setopt(l->multi, CURLMOPT_MAXCONNECTS, loop_max_connects(l));
+    }
+}
+
+long
+loop_max_connects(const struct loop *l)
+{
+    return (long)l->conn_owners + LOOP_CONN_SLACK;
+}
+
+void
+loop_conn_reserve(struct loop *l)
+{
+    l->conn_owners++;
+    conn_cache_resize(l);
+}
+
+void
+loop_conn_release(struct loop *l)
+{
+    if (l->conn_owners > 0) {
+        l->conn_owners--;
+    }
+    conn_cache_resize(l);
+}
+
 static int
 multi_setup(struct loop *l)
 {
@@ -263,6 +300,7 @@ multi_setup(struct loop *l)
     curl_multi_setopt(l->multi, CURLMOPT_SOCKETDATA, l);
     curl_multi_setopt(l->multi, CURLMOPT_TIMERFUNCTION, loop_curl_timer_cb);
     curl_multi_setopt(l->multi, CURLMOPT_TIMERDATA, l);
+    conn_cache_resize(l);
     return 0;
 }
 

@@ -66,6 +66,18 @@ void loop_set_after_done(struct loop *l, loop_hook_fn *fn, void *arg);
  */
 void loop_inject_failure(struct loop *l);
 
+/*
+ * Keep-alive: every owner of a reused easy handle (a target's scrape, an output's sender)
+ * reserves one idle connection in the multi handle's cache while it exists, and releases it
+ * when freed (before the loop is freed). The cache holds loop_max_connects() = owners +
+ * LOOP_CONN_SLACK connections (slack for redirects, token endpoints, one-off transfers); it is
+ * re-sized at every reserve and release, so a reload that adds or removes targets re-sizes it.
+ */
+#define LOOP_CONN_SLACK 8
+void loop_conn_reserve(struct loop *l);
+void loop_conn_release(struct loop *l);
+long loop_max_connects(const struct loop *l);
+
 /* Runs until loop_stop() or nothing is left to do. Returns 0 or -EIO. */
 int loop_run(struct loop *l);
 void loop_stop(struct loop *l);

@@ -47,6 +47,12 @@ struct rec {
     char data[];
 };
 
+/* A piece of a request body read in place: framing text or a queued record. */
+struct body_seg {
+    const char *p;
+    size_t len;
+};
+
 struct out_http {
     struct loop *loop; /* borrowed */
     struct out_http_opts o;
@@ -74,10 +80,17 @@ struct out_http {
     uint64_t req_bytes;   /* their bytes (memory records) */
     uint64_t req_samples; /* samples in it */
     uint64_t req_last_seq;
-    struct strbuf body;   /* the document */
-    struct strbuf gz;     /* the document compressed */
-    struct strbuf rec;    /* one record read from the spool */
-    struct strbuf answer; /* the start of the sink's answer */
+    struct strbuf body; /* the document (from the spool, or to be compressed) */
+    /*
+     * An uncompressed request from memory is not copied into body: curl reads the framing and
+     * the records where they are (body_read_cb), segment by segment.
+     */
+    struct body_seg *segs;
+    size_t nsegs, segs_cap;
+    size_t seg_i, seg_off; /* read position */
+    struct strbuf gz;      /* the document compressed */
+    struct strbuf rec;     /* one record read from the spool */
+    struct strbuf answer;  /* the start of the sink's answer */
     z_stream zs;
     bool zs_ready;
 
@@ -425,24 +438,6 @@ fill_from_spool(struct out_http *h)
     return 0;
 }
 
-static void
-fill_from_memory(struct out_http *h)
-{
-    for (struct rec *r = h->head; r != NULL; r = r->next) {
-        if (h->req_recs > 0 &&
-            (h->body.len + r->len > h->o.batch_max_bytes || over_samples(h, r->nsamples))) {
-            break;
-        }
-        if (r->len > 0) {
-            body_framing(h, h->body.len == 0);
-            strbuf_append(&h->body, r->data, r->len);
-        }
-        h->req_recs++;
-        h->req_samples += r->nsamples;
-        h->req_bytes += r->len;
-    }
-}
-
 static int
 compress_body(struct out_http *h)
 {
@@ -488,6 +483,106 @@ answer_cb(char *ptr, size_t size, size_t nmemb, void *arg)
 }
 
 static int
+seg_add(struct out_http *h, const char *p, size_t len)
+{
+    if (len == 0) {
+        return 0;
+    }
+    if (h->nsegs == h->segs_cap) {
+        size_t cap = h->segs_cap ? h->segs_cap * 2 : 64;
+        struct body_seg *n = realloc(h->segs, cap * sizeof(*n));
+        if (n == NULL) {
+            return -ENOMEM;
+        }
+        h->segs = n;
+        h->segs_cap = cap;
+    }
+    h->segs[h->nsegs++] = (struct body_seg){p, len};
+    return 0;
+}
+
+/*
+ * The request's records from the memory queue, oldest first, up to batch_max_bytes and
+ * batch_max_samples (a record is never split; the first always goes), as segments over the
+ * queue, framing included: returns the body's length, or -ENOMEM. The records stay put while the
+ * request is in flight (mem_bound keeps them; spill cancels the request before it frees them).
+ */
+static ssize_t
+segs_from_memory(struct out_http *h)
+{
+    const struct encoder *enc = h->o.enc;
+    size_t total = 0;
+    int rc = 0;
+
+    h->nsegs = h->seg_i = h->seg_off = 0;
+    for (struct rec *r = h->head; r != NULL; r = r->next) {
+        if (h->req_recs > 0 &&
+            (total + r->len > h->o.batch_max_bytes || over_samples(h, r->nsamples))) {
+            break;
+        }
+        if (r->len > 0) {
+            const char *frame = total == 0 ? enc->doc_open : enc->doc_sep;
+            rc |= seg_add(h, frame, strlen(frame));
+            rc |= seg_add(h, r->data, r->len);
+            total += strlen(frame) + r->len;
+        }
+        h->req_recs++;
+        h->req_samples += r->nsamples;
+        h->req_bytes += r->len;
+    }
+    if (total > 0) {
+        rc |= seg_add(h, enc->doc_close, strlen(enc->doc_close));
+        total += strlen(enc->doc_close);
+    }
+    return rc != 0 ? -ENOMEM : (ssize_t)total;
+}
+
+/* CURLOPT_READFUNCTION of segment requests: the next bytes of the segments. */
+static size_t
+body_read_cb(char *buf, size_t size, size_t nitems, void *arg)
+{
+    struct out_http *h = arg;
+    size_t room = size * nitems, n = 0;
+
+    while (room > 0 && h->seg_i < h->nsegs) {
+        const struct body_seg *sg = &h->segs[h->seg_i];
+        size_t take = sg->len - h->seg_off < room ? sg->len - h->seg_off : room;
+        memcpy(buf + n, sg->p + h->seg_off, take);
+        n += take;
+        room -= take;
+        h->seg_off += take;
+        if (h->seg_off == sg->len) {
+            h->seg_i++;
+            h->seg_off = 0;
+        }
+    }
+    return n;
+}
+
+/* CURLOPT_SEEKFUNCTION: curl rewinds to send the body again (a kept-alive connection died). */
+static int
+body_seek_cb(void *arg, curl_off_t offset, int origin)
+{
+    struct out_http *h = arg;
+
+    if (origin != SEEK_SET || offset < 0) {
+        return CURL_SEEKFUNC_CANTSEEK;
+    }
+    h->seg_i = 0;
+    h->seg_off = 0;
+    while (h->seg_i < h->nsegs && (curl_off_t)h->segs[h->seg_i].len <= offset) {
+        offset -= (curl_off_t)h->segs[h->seg_i].len;
+        h->seg_i++;
+    }
+    if (h->seg_i == h->nsegs && offset > 0) {
+        return CURL_SEEKFUNC_FAIL;
+    }
+    h->seg_off = (size_t)offset;
+    return CURL_SEEKFUNC_OK;
+}
+
+/* @data NULL: the body is h->segs (read through body_read_cb), @len bytes. */
+static int
 easy_prepare(struct out_http *h, const char *data, size_t len)
 {
     CURLcode rc = CURLE_OK;
@@ -498,6 +593,7 @@ easy_prepare(struct out_http *h, const char *data, size_t len)
         if (h->easy == NULL) {
             return -ENOMEM;
         }
+        loop_conn_reserve(h->loop); /* the sink's connection stays open between requests */
         snprintf(ct, sizeof(ct), "Content-Type: %s", h->o.enc->content_type);
         struct curl_slist *n = curl_slist_append(NULL, ct);
         if (n != NULL && (h->o.gzip || h->o.compress != NULL)) {
@@ -532,6 +628,10 @@ easy_prepare(struct out_http *h, const char *data, size_t len)
         SET(CURLOPT_WRITEFUNCTION, answer_cb);
         SET(CURLOPT_WRITEDATA, h);
         SET(CURLOPT_POST, 1L);
+        SET(CURLOPT_READFUNCTION, body_read_cb); /* used while POSTFIELDS is NULL */
+        SET(CURLOPT_READDATA, h);
+        SET(CURLOPT_SEEKFUNCTION, body_seek_cb);
+        SET(CURLOPT_SEEKDATA, h);
         if (rc != CURLE_OK) {
             log_err("out_http: %s: curl_easy_setopt() failed: %s", h->what, curl_easy_strerror(rc));
             return -EINVAL;
@@ -608,20 +708,30 @@ send_next(struct out_http *h)
             h->from_spool = false;
         }
     }
+    /*
+     * From memory and uncompressed, curl reads the records in place; else (and for a transport
+     * of its own, such as nats, which publishes one buffer) one document.
+     */
+    bool in_place = !h->from_spool && h->o.compress == NULL && !h->o.gzip && h->o.send == NULL;
+    ssize_t seg_len = 0;
     if (!h->from_spool) {
-        fill_from_memory(h);
+        seg_len = segs_from_memory(h);
+        rc = seg_len < 0 ? (int)seg_len : 0;
+        for (size_t i = 0; rc == 0 && !in_place && i < h->nsegs; i++) {
+            strbuf_append(&h->body, h->segs[i].p, h->segs[i].len);
+        }
     }
     if (rc == 0 && h->req_recs == 0) {
         return;
     }
-    if (rc == 0 && h->body.len > 0) {
+    if (rc == 0 && h->from_spool && h->body.len > 0) {
         strbuf_puts(&h->body, h->o.enc->doc_close);
     }
     if (rc == 0 && h->body.oom) {
         rc = -ENOMEM;
     }
-    const char *data = h->body.data;
-    size_t len = h->body.len;
+    const char *data = in_place ? NULL : h->body.data;
+    size_t len = in_place ? (size_t)seg_len : h->body.len;
     if (rc == 0 && h->o.compress != NULL) {
         rc = h->o.compress(&h->gz, h->body.data, h->body.len);
         data = h->gz.data;
@@ -936,6 +1046,7 @@ out_http_free(void *state)
     curl_slist_free_all(h->auth_headers);
     if (h->easy != NULL) {
         curl_easy_cleanup(h->easy);
+        loop_conn_release(h->loop);
     }
     curl_slist_free_all(h->headers);
     curl_slist_free_all(h->proxy_headers);
@@ -943,6 +1054,7 @@ out_http_free(void *state)
         deflateEnd(&h->zs);
     }
     strbuf_release(&h->body);
+    free(h->segs);
     strbuf_release(&h->gz);
     strbuf_release(&h->rec);
     strbuf_release(&h->answer);

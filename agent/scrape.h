@@ -47,6 +47,11 @@ void scrape_free(struct scrape *s);
  */
 int scrape_start(struct scrape *s, struct batch *b);
 bool scrape_busy(const struct scrape *s);
+/*
+ * Connections the scrape opened (CURLINFO_NUM_CONNECTS summed over finished runs) since the
+ * last call; 0 for a run that reused its kept-alive connection.
+ */
+uint64_t scrape_take_connects(struct scrape *s);
 
 /* Maps a curl result to a failure reason (CURLE_OK → REASON_NONE). */
 enum reason scrape_reason_for(CURLcode rc);

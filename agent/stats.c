@@ -311,6 +311,9 @@ stats_render(struct strbuf *sb, unsigned in_flight)
     per_job_target_gauge(sb, "pollster_targets_owned",
                          "Targets this agent collects: its shard's share of those seen.",
                          offsetof(struct stats_job, targets_owned));
+    per_job_counter(sb, "pollster_connections_opened_total",
+                    "Connections opened by the job's scrapes (kept alive between scrapes).",
+                    offsetof(struct stats_job, connections));
 
     header(sb, "pollster_run_duration_seconds", "histogram", "Duration of collection runs.");
     for (struct stats_job *j = jobs; j != NULL; j = j->next) {

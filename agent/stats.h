@@ -23,7 +23,8 @@ struct stats_job {
     uint64_t skipped_overlap;
     uint64_t skipped_late;
     uint64_t samples;
-    double lag_sum; /* schedule lag of started runs, seconds */
+    uint64_t connections; /* TCP connections opened by the job's scrapes */
+    double lag_sum;       /* schedule lag of started runs, seconds */
     uint64_t lag_count;
     double lag_max;
     double duration_sum;

@@ -70,6 +70,22 @@ START_TEST(test_loopback_detection)
 }
 END_TEST
 
+/* Address literals skip libcurl's DNS cache pruning (scrape.c): only real literals qualify. */
+START_TEST(test_ip_literal_detection)
+{
+    ck_assert(httpc_url_host_is_ip("http://127.0.0.1:9100/metrics"));
+    ck_assert(httpc_url_host_is_ip("http://10.1.2.3/metrics"));
+    ck_assert(httpc_url_host_is_ip("https://[::1]:9100/metrics"));
+    ck_assert(httpc_url_host_is_ip("http://[2001:db8::7]/metrics"));
+    ck_assert(httpc_url_host_is_ip("http://user:pw@192.0.2.1:80/x"));
+    ck_assert(!httpc_url_host_is_ip("http://localhost:9100/metrics"));
+    ck_assert(!httpc_url_host_is_ip("http://node1.example.org:9100/metrics"));
+    ck_assert(!httpc_url_host_is_ip("http://10.1.2.3.nip.io/metrics"));
+    ck_assert(httpc_url_host_is_ip("http://1234/metrics")); /* curl reads it as 0.0.4.210 */
+    ck_assert(!httpc_url_host_is_ip("not a url"));
+}
+END_TEST
+
 START_TEST(test_opts_copy)
 {
     char *hdrs[] = {"X-A: 1", "Authorization: Bearer t"};
@@ -233,6 +249,7 @@ httpc_suite(void)
 
     tcase_add_test(tc, test_redact);
     tcase_add_test(tc, test_loopback_detection);
+    tcase_add_test(tc, test_ip_literal_detection);
     tcase_add_test(tc, test_opts_copy);
     suite_add_tcase(s, tc);
 

@@ -341,6 +341,38 @@ START_TEST(test_retries_5xx_and_reset_then_delivers_in_order)
 }
 END_TEST
 
+/*
+ * An uncompressed request is read from the queue in place (no copy into a body buffer): when its
+ * reused connection is reset, curl sends it again on a new connection (rewinding it through the
+ * seek callback if it must), the output never sees a failure, and the body arrives whole.
+ */
+START_TEST(test_in_place_body_rewound_on_reset_connection)
+{
+    struct out_http_opts o = opts("/", false);
+    char err[256];
+
+    mock_sink_script(sink, (struct mock_sink_answer){.status = 200});
+    mock_sink_script(sink, (struct mock_sink_answer){.reset = true});
+    void *h = out_http_new(lp, &o, err, sizeof(err));
+    ck_assert_ptr_nonnull(h);
+    write_lines(h, 0, 10);
+    want_accepted = 1;
+    ck_assert(run_until(accepted_enough, h, 5000));
+    write_lines(h, 10, 8000); /* larger than curl's upload buffer (64 KiB) */
+    want_accepted = 2;
+    ck_assert(run_until(accepted_enough, h, 5000));
+    assert_lines(0, 8000);
+    struct output_stats st;
+    stats_of(h, &st);
+    ck_assert_uint_eq(mock_sink_requests(sink), 3);
+    ck_assert_uint_eq(st.failed_requests, 0);
+    ck_assert_uint_eq(st.retries, 0);
+    ck_assert_uint_eq(st.delivered, 16000);
+    assert_books(h);
+    out_http_ops.free(h);
+}
+END_TEST
+
 START_TEST(test_retry_after_is_honoured)
 {
     struct out_http_opts o = opts("/", false);
@@ -660,6 +692,7 @@ out_http_suite(void)
     tcase_add_test(tc, test_delivers_in_order_batched_gzip);
     tcase_add_test(tc, test_flush_interval_sends_partial_batch);
     tcase_add_test(tc, test_retries_5xx_and_reset_then_delivers_in_order);
+    tcase_add_test(tc, test_in_place_body_rewound_on_reset_connection);
     tcase_add_test(tc, test_retry_after_is_honoured);
     tcase_add_test(tc, test_4xx_rejected_not_retried);
     tcase_add_test(tc, test_timeout_is_retried);

@@ -9,6 +9,8 @@
 #   FORWARD=vm tests/bench/scrape.sh                 (forwarding mode, below)
 #   FORWARD=remote_write tests/bench/scrape.sh       (remote write next to vm, below)
 #   FORWARD=nats tests/bench/scrape.sh               (NATS JetStream, below)
+#   tests/bench/scrape.sh compare [TARGETS [INTERVAL_S [DURATION_S]]]
+#                       (the floor, pollster and vmagent, both workloads: tests/bench/compare.sh)
 #
 # Forwarding mode (FORWARD=vm): the same targets, but the output is `type: http, format: vm`
 # into a real VictoriaMetrics on loopback (Debian's victoria-metrics, temporary data dir), with
@@ -33,6 +35,11 @@
 # FORWARD=vm, nats-server for FORWARD=nats. Never part of make check.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+# `scrape.sh compare ...`: the floor, pollster and vmagent side by side (tests/bench/compare.sh).
+if [ "${1:-}" = compare ]; then
+    shift
+    exec "$here/compare.sh" "$@"
+fi
 top=$(cd "$here/../.." && pwd)
 targets=${1:-500}
 interval=${2:-5}
