@@ -76,6 +76,7 @@ struct in_nats {
     bool thread_started;
     bool counted;        /* nats_conn_hold() */
     char last_note[300]; /* the fetch thread's: a line is logged once, not every retry */
+    char cause[300];     /* the fetch thread's: the last specific reason a connect failed */
 
     /* the loop's */
     struct pend *pend; /* FIFO: the outputs have them in this order */
@@ -154,7 +155,14 @@ bind_consumer(struct in_nats *n)
     if (natsConnection_Status(n->nc) != NATS_CONN_STATUS_CONNECTED) {
         char why[300];
         nats_conn_last_error(n->nc, why, sizeof(why));
-        note(n, "%s", why);
+        /* Retries end in "No server available": keep saying what the servers last refused. */
+        if (strstr(why, "No server available") == NULL) {
+            snprintf(n->cause, sizeof(n->cause), "%s", why);
+            note(n, "%s", why);
+        }
+        else {
+            note(n, "%s%s%s", why, n->cause[0] != '\0' ? "; before that: " : "", n->cause);
+        }
         return -EAGAIN;
     }
     jsOptions_Init(&jo);
