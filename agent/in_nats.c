@@ -627,6 +627,7 @@ in_nats_open(const struct config_input *ci, const char *what, struct loop *l, st
         if (s == NATS_NOT_YET_CONNECTED) {
             nats_conn_last_error(n->nc, e2, sizeof(e2));
             log_warn("in_nats: %s: %s; trying in the background", what, e2);
+            snprintf(n->cause, sizeof(n->cause), "%.299s", e2); /* before the fetch thread starts */
             s = NATS_OK;
         }
     }
