@@ -9,6 +9,7 @@
 #include <ftw.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -104,8 +105,9 @@ testproc_wait_ready(unsigned port, const char *path, double secs)
     return -1;
 }
 
-unsigned
-testproc_free_port(void)
+/* One bind to port 0: the port the kernel picked. */
+static unsigned
+pick_port(void)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof(sa);
@@ -116,6 +118,35 @@ testproc_free_port(void)
     ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
     close(fd);
     return ntohs(sa.sin_port);
+}
+
+unsigned
+testproc_free_port(void)
+{
+    /*
+     * The kernel may hand the same port out again once it is closed: a test that picks several
+     * before starting its servers (a 3-node cluster takes 9) must not get one twice.
+     */
+    static unsigned given[512]; /* a ring of the ports handed out */
+    static size_t ngiven, next;
+    unsigned port = 0;
+
+    for (int tries = 0; tries < 100; tries++) {
+        bool dup = false;
+        port = pick_port();
+        for (size_t i = 0; i < ngiven && !dup; i++) {
+            dup = given[i] == port;
+        }
+        if (!dup) {
+            break;
+        }
+    }
+    given[next] = port;
+    next = (next + 1) % (sizeof(given) / sizeof(given[0]));
+    if (ngiven < sizeof(given) / sizeof(given[0])) {
+        ngiven++;
+    }
+    return port;
 }
 
 const char *
