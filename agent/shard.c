@@ -82,11 +82,14 @@ shard_check(struct conf_ctx *x, void *base, const struct conf_node *map, const c
     }
 }
 
-/* FNV-1a of @s and its terminating NUL (so "ab","c" and "a","bc" differ). */
+/*
+ * FNV-1a of @s and its terminating NUL (so "ab","c" and "a","bc" differ); NULL (a job whose name
+ * is missing: the config is reported invalid, but the filter still runs) hashes as "".
+ */
 static uint64_t
 fnv_str(uint64_t h, const char *s)
 {
-    const unsigned char *p = (const unsigned char *)s;
+    const unsigned char *p = (const unsigned char *)(s != NULL ? s : "");
 
     do {
         h ^= *p;

@@ -273,6 +273,11 @@ START_TEST(test_bad_settings)
                         "pollster.yaml:1:25: index must be between 0 and 65535, got -1");
     testutil_load_fails("global: {shard: {count: 2, replicas: 2}}\n",
                         "pollster.yaml:1:28: unknown key \"replicas\" in global.shard");
+    /* a job without its name is reported, and the filter still hashes it (found by fuzz_config:
+       a NULL name was read) */
+    testutil_load_fails("global: {shard: {count: 2}}\n"
+                        "probes: [{urls: ['http://127.0.0.1:1/']}]\n",
+                        "pollster.yaml:2:10: missing required key \"name\" in probes[0]");
 
     static const struct {
         const char *arg;
