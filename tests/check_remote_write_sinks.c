@@ -181,21 +181,8 @@ static void
 series_key(json_object *labels, int64_t ts, char *buf, size_t cap)
 {
     const char *names[128];
-    size_t n = 0, off = 0;
+    size_t n = testutil_label_names(labels, names, 128), off = 0;
 
-    json_object_object_foreach(labels, k, v)
-    {
-        if (n < 128 && json_object_get_string_len(v) > 0) {
-            names[n++] = k;
-        }
-    }
-    for (size_t i = 1; i < n; i++) {
-        for (size_t j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0; j--) {
-            const char *t = names[j];
-            names[j] = names[j - 1];
-            names[j - 1] = t;
-        }
-    }
     buf[off++] = '{';
     for (size_t i = 0; i < n && off + 8 < cap; i++) {
         off += (size_t)snprintf(buf + off, cap - off, "%s%s=\"", i > 0 ? ", " : "", names[i]);

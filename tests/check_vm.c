@@ -113,22 +113,8 @@ static void
 series_key(json_object *labels, char *buf, size_t cap)
 {
     const char *names[128];
-    size_t n = 0, off = 0;
+    size_t n = testutil_label_names(labels, names, 128), off = 0;
 
-    /* An empty label value is no label at all (Prometheus; VictoriaMetrics drops it). */
-    json_object_object_foreach(labels, k, v)
-    {
-        if (n < 128 && json_object_get_string_len(v) > 0) {
-            names[n++] = k;
-        }
-    }
-    for (size_t i = 1; i < n; i++) {
-        for (size_t j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0; j--) {
-            const char *t = names[j];
-            names[j] = names[j - 1];
-            names[j - 1] = t;
-        }
-    }
     buf[0] = '\0';
     for (size_t i = 0; i < n && off < cap; i++) {
         json_object *lv = json_object_object_get(labels, names[i]);

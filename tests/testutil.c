@@ -231,3 +231,24 @@ testutil_load_fails(const char *yaml, const char *want)
     ck_assert_str_eq(e.v[0].text, want);
     config_errors_release(&e);
 }
+
+size_t
+testutil_label_names(json_object *labels, const char **names, size_t max)
+{
+    size_t n = 0;
+
+    json_object_object_foreach(labels, k, v)
+    {
+        if (n < max && json_object_get_string_len(v) > 0) {
+            names[n++] = k;
+        }
+    }
+    for (size_t i = 1; i < n; i++) {
+        for (size_t j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0; j--) {
+            const char *t = names[j];
+            names[j] = names[j - 1];
+            names[j - 1] = t;
+        }
+    }
+    return n;
+}

@@ -32,6 +32,12 @@ json_object *testutil_read_lines(int fd);
 json_object *testutil_parse_lines(const char *text);
 /* The member @key of @o (asserted to exist). */
 json_object *testutil_field(json_object *o, const char *key);
+/*
+ * The names of @labels (a JSON object of label values) whose value is not empty, sorted, at most
+ * @max into @names (borrowed from @labels): an empty value is no label at all (Prometheus;
+ * VictoriaMetrics drops it). Returns how many.
+ */
+size_t testutil_label_names(json_object *labels, const char **names, size_t max);
 const char *testutil_str(json_object *o, const char *key);
 /* The first sample of @batch named @name whose labels include @lk=@lv (when @lk); NULL if none. */
 json_object *testutil_find_sample(json_object *batch, const char *name, const char *lk,
