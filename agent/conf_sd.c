@@ -31,10 +31,18 @@ static const struct conf_field http_fields[] = {
        .desc = "How often the URL is fetched (also the fetch's timeout, as in Prometheus)."),
     CONF_HTTP_CLIENT_FIELDS(struct config_sd, http),
 };
+/* What conf_http_resolve added to the client settings (http_headers, oauth2's params). */
+static void
+http_release(void *base)
+{
+    conf_http_release(&((struct config_sd *)base)->http);
+}
+
 const struct conf_section conf_sd_http_section = {.name = "http_sd_configs[]",
                                                   CONF_FIELDS(http_fields),
                                                   .size = sizeof(struct config_sd),
-                                                  .check = http_check};
+                                                  .check = http_check,
+                                                  .release = http_release};
 
 static const struct conf_choice dns_type_choices[] = {{"SRV", CONFIG_SD_DNS_SRV, false},
                                                       {"A", CONFIG_SD_DNS_A, false},

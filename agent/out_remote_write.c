@@ -330,13 +330,26 @@ static const struct conf_field rw_fields[] = {
        .desc = "pollster: the spool's fsync: never, batch or interval."),
 };
 #undef RO
+
+/* What conf_http_resolve added to the client settings (http_headers, oauth2's params). */
+static void
+rw_release(void *base)
+{
+    struct config_output *o = base;
+
+    if (o->opts != NULL) {
+        conf_http_release(&((struct out_rw_conf *)o->opts)->http);
+    }
+}
+
 static const struct conf_section rw_section = {.name = "outputs[] (type remote_write)",
                                                .what = "output type remote_write",
                                                CONF_FIELDS(rw_fields),
                                                .unsupported = rw_unsupported,
                                                .opts_off = offsetof(struct config_output, opts),
                                                .opts_size = sizeof(struct out_rw_conf),
-                                               .check = rw_check};
+                                               .check = rw_check,
+                                               .release = rw_release};
 
 static void
 queue_check(struct conf_ctx *x, void *base, const struct conf_node *map, const char *path)
