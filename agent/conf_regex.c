@@ -110,24 +110,31 @@ regex_not_posix(const char *re, char *buf, size_t len)
  * of the number of groups, alternatives and optional items (?, *, {0,n}): 5000 "a?" take 200 MB,
  * 50000 take 19 GB; 50000 "()" overflow its stack, and so do 100000 nested groups. With
  * submatches (the relabel regexes), 1000 "a?" take 26 MB, and the compiled regex keeps most of
- * it. Prometheus' RE2 refuses such regexes too. These limits keep one regcomp() under about 50 MB
- * and all the regexes of a config under about 500 MB.
+ * it. Prometheus' RE2 refuses such regexes too. Its time doubles with each loop ("*", "+", "{n,}")
+ * around a group that can match nothing: 20 "(x*)*" or "(x|)*" in a row, or "((x*)*){20}", take
+ * 3 to 30 seconds with submatches, 30 take hours. These limits keep one regcomp() under about
+ * 50 MB and 10 ms, and all the regexes of a config under about 500 MB.
  */
 #define REGEX_DEPTH_MAX 100            /* nested groups */
 #define REGEX_EXPANDED_MAX 100000u     /* elements, once repetitions are expanded */
 #define REGEX_BRANCHES_MAX 1000u       /* groups, alternatives and optional items, expanded */
+#define REGEX_LOOPS_MAX 10u            /* loops around what can match nothing, expanded */
 #define REGEX_CONFIG_COST_MAX 10000000 /* all the regexes of a config (see regex_too_large) */
 
 /* The size of a part of a regex once its repetitions are expanded. */
 struct regex_cost {
     uint64_t elems;
     uint64_t branches; /* groups, alternatives and optional items */
+    uint64_t loops;    /* loops around an item that can match nothing */
+    bool empty;        /* the part can match nothing (an anchor, "x*", "(a|)") */
 };
 
 /* A group being measured (the whole regex is level 0). */
 struct regex_level {
     struct regex_cost sum;  /* the group so far */
     struct regex_cost last; /* its last item: what a repetition repeats */
+    bool seq_empty;         /* the current alternative can match nothing, without its last item */
+    bool alt_empty;         /* an earlier alternative can */
 };
 
 /*
@@ -177,22 +184,33 @@ regex_interval(const char *p, uint64_t *copies, uint64_t *optional)
     return p;
 }
 
+/* A group's level before its first item. */
+static const struct regex_level regex_level_new = {.last.empty = true, .seq_empty = true};
+
 /*
  * Appends @item to @l or, when @copies > 0, replaces the last item of @l with @copies copies of
- * it, @optional of them optional. Returns NULL, or (in @buf) why the regex is too large.
+ * it, @optional of them optional, in a loop when @loop. Returns NULL, or (in @buf) why the regex
+ * is too large.
  */
 static const char *
 regex_level_add(struct regex_level *l, struct regex_cost item, uint64_t copies, uint64_t optional,
-                char *buf, size_t len)
+                bool loop, char *buf, size_t len)
 {
     if (copies > 0) {
         item.elems = l->last.elems * copies;
         item.branches = l->last.branches * copies + optional;
+        item.loops = l->last.loops * copies + (loop && l->last.empty ? 1 : 0);
+        item.empty = l->last.empty || optional == copies;
         l->sum.elems -= l->last.elems;
         l->sum.branches -= l->last.branches;
+        l->sum.loops -= l->last.loops;
+    }
+    else {
+        l->seq_empty = l->seq_empty && l->last.empty;
     }
     l->sum.elems += item.elems;
     l->sum.branches += item.branches;
+    l->sum.loops += item.loops;
     l->last = item;
     /* checked at every step, which keeps the products above far from overflowing */
     if (l->sum.elems > REGEX_EXPANDED_MAX) {
@@ -207,13 +225,28 @@ regex_level_add(struct regex_level *l, struct regex_cost item, uint64_t copies, 
                  REGEX_BRANCHES_MAX);
         return buf;
     }
+    if (l->sum.loops > REGEX_LOOPS_MAX) {
+        snprintf(buf, len,
+                 "too slow to compile: more than %u loops (*, +, {n,}) around groups that can "
+                 "match nothing, as in (x*)*, once its repetitions are expanded",
+                 REGEX_LOOPS_MAX);
+        return buf;
+    }
     return NULL;
 }
 
+/* The group @l closes as one item of the level around it. */
+static struct regex_cost
+regex_group(const struct regex_level *l)
+{
+    return (struct regex_cost){l->sum.elems + 1, l->sum.branches + 1, l->sum.loops,
+                               l->alt_empty || (l->seq_empty && l->last.empty)};
+}
+
 /*
- * Checks @re, which regex_not_posix() accepted, against REGEX_DEPTH_MAX, REGEX_EXPANDED_MAX and
- * REGEX_BRANCHES_MAX. Returns NULL, or (in @buf) what is wrong. Sets *@cost to an estimate of
- * the memory it takes, at most 2000000: branches squared plus ten per element.
+ * Checks @re, which regex_not_posix() accepted, against REGEX_DEPTH_MAX, REGEX_EXPANDED_MAX,
+ * REGEX_BRANCHES_MAX and REGEX_LOOPS_MAX. Returns NULL, or (in @buf) what is wrong. Sets *@cost to
+ * an estimate of the memory it takes, at most 2000000: branches squared plus ten per element.
  */
 static const char *
 regex_too_large(const char *re, uint64_t *cost, char *buf, size_t len)
@@ -222,17 +255,23 @@ regex_too_large(const char *re, uint64_t *cost, char *buf, size_t len)
     const char *why = NULL;
     size_t d = 0;
 
-    lv[0] = (struct regex_level){{0, 0}, {0, 0}};
+    lv[0] = regex_level_new;
     for (const char *p = re; *p != '\0' && why == NULL; p++) {
-        struct regex_cost item = {1, 0}; /* an atom, unless the switch says otherwise */
+        struct regex_cost item = {1, 0, 0, false}; /* an atom, unless the switch says otherwise */
         uint64_t copies = 0, optional = 0;
+        bool loop = false;
         const char *end;
 
         switch (*p) {
         case '\\':
             if (p[1] != '\0') {
                 p++;
+                item.empty = strchr("bB<>`'", *p) != NULL; /* glibc's word and buffer anchors */
             }
+            break;
+        case '^':
+        case '$':
+            item.empty = true;
             break;
         case '[':
             /* one atom: "]" first is literal; skip [:class:] and friends */
@@ -261,42 +300,48 @@ regex_too_large(const char *re, uint64_t *cost, char *buf, size_t len)
                 return buf;
             }
             d++;
-            lv[d] = (struct regex_level){{0, 0}, {0, 0}};
+            lv[d] = regex_level_new;
             continue;
         case ')':
             if (d > 0) { /* else regex_not_posix() rejected it: an atom is a safe guess */
-                item = (struct regex_cost){lv[d].sum.elems + 1, lv[d].sum.branches + 1};
+                item = regex_group(&lv[d]);
                 d--;
             }
             break;
         case '|':
-            item = (struct regex_cost){0, 1};
-            break;
+            why =
+                regex_level_add(&lv[d], (struct regex_cost){0, 1, 0, true}, 0, 0, false, buf, len);
+            lv[d].alt_empty = lv[d].alt_empty || lv[d].seq_empty;
+            lv[d].seq_empty = true;
+            continue;
         case '*':
         case '?':
             copies = 1;
             optional = 1;
+            loop = *p == '*';
             break;
         case '+':
             copies = 2; /* x+ is "x x*" */
             optional = 1;
+            loop = true;
             break;
         case '{':
             end = regex_interval(p, &copies, &optional);
             if (end != NULL) {
+                loop = end[-1] == ',';
                 p = end;
             }
             break;
         default:
             break;
         }
-        why = regex_level_add(&lv[d], item, copies, optional, buf, len);
+        why = regex_level_add(&lv[d], item, copies, optional, loop, buf, len);
     }
     /* groups left open: regcomp builds them before it reports the missing ")" */
     while (why == NULL && d > 0) {
-        struct regex_cost group = {lv[d].sum.elems + 1, lv[d].sum.branches + 1};
+        struct regex_cost group = regex_group(&lv[d]);
         d--;
-        why = regex_level_add(&lv[d], group, 0, 0, buf, len);
+        why = regex_level_add(&lv[d], group, 0, 0, false, buf, len);
     }
     *cost = lv[0].sum.branches * lv[0].sum.branches + 10 * lv[0].sum.elems;
     return why;

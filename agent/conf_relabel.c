@@ -118,9 +118,11 @@ relabel_check(struct conf_ctx *x, void *base, const struct conf_node *map, const
         if (why != NULL) {
             conf_err(x, rn != NULL ? rn : map, "invalid regex \"%s\" in %s: %s", r->regex, path,
                      why);
+            r->refused = true;
         }
     }
     if (an != NULL && (an->kind != CONF_NODE_SCALAR || strcasecmp(an->str, action) != 0)) {
+        r->refused = true;
         return; /* a bad action, already reported */
     }
     spec = spec_of(r);
@@ -131,6 +133,7 @@ relabel_check(struct conf_ctx *x, void *base, const struct conf_node *map, const
             at = conf_tree_get_key(map, "action"); /* a missing key: the action wants it */
         }
         conf_err(x, at != NULL ? at : map, "%s in %s", why, path);
+        r->refused = true;
     }
 }
 

@@ -207,6 +207,7 @@ struct config_relabel {
     int64_t modulus;  /* hashmod: > 0 */
     bool sources_set; /* source_labels was given (even as []) */
     bool regex_set;   /* regex was given (keepequal/dropequal reject any) */
+    bool refused;     /* the check reported it: never compiled into a rule */
 };
 
 /*

@@ -748,11 +748,15 @@ prom_check(struct conf_ctx *x, void *base, const struct conf_node *map, const ch
     }
     inherit_global(x, job, map);
     protocols_check(x, pc, conf_tree_get(map, "scrape_protocols"), map);
+    /* Not with a refused rule: its regex must not reach regcomp (its size may be the reason). */
+    for (size_t i = 0; i < pc->ntarget_relabels; i++) {
+        if (pc->target_relabels[i].refused) {
+            return;
+        }
+    }
     if (conf_relabel_rules(pc->target_relabels, pc->ntarget_relabels, &pc->target_rules,
                            &pc->ntarget_rules, err, sizeof(err)) != 0) {
-        if (x->nerr == 0) { /* else an invalid rule, already reported */
-            conf_err(x, conf_tree_get(map, "relabel_configs"), "%s.relabel_configs%s", path, err);
-        }
+        conf_err(x, conf_tree_get(map, "relabel_configs"), "%s.relabel_configs%s", path, err);
         return;
     }
     prom_schedule(x, job, &iv, &tv);

@@ -4,6 +4,7 @@
 #include "re2ere.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,6 +150,177 @@ bracket(const char *p, struct strbuf *sb, bool *open, char *err, size_t errlen)
     return q;
 }
 
+/*
+ * RE2's repetition rules (Go's regexp/syntax), checked on the ERE @ere that regcomp would get,
+ * which reads some of them differently or not at all: a repetition operator needs something to
+ * repeat; operators do not stack ("a**", "a++", "a{2}{3}"; "a*?" is the lazy form, which matches
+ * the same anchored strings); counts are at most 1000, {n,m} needs n <= m, and nested counted
+ * repetitions multiply to at most 1000. Brackets come here closed and in POSIX spelling
+ * (bracket() made them); a "{" that is no count was escaped. The size regcomp would build is
+ * conf_regex.c's to bound. false with the reason in @err.
+ */
+#define RE2REP_MAX 1000
+
+struct rep_frame {
+    bool atom;           /* the last token can be repeated */
+    int rep;             /* the last token: 0 atom, 1 repetition, 2 its lazy "?" */
+    unsigned long count; /* product of the counted repetitions inside the last atom */
+    unsigned long inner; /* largest such product inside this group */
+};
+
+/* Length of the count "{n}", "{n,}" or "{n,m}" at @p (0: not a count), its bounds in @lo/@hi. */
+static size_t
+count_at(const char *p, unsigned long *lo, unsigned long *hi)
+{
+    const char *q = p + 1;
+    char *end;
+
+    if (!isdigit((unsigned char)*q)) {
+        return 0;
+    }
+    *lo = strtoul(q, &end, 10);
+    *hi = *lo;
+    if (*end == ',') {
+        q = end + 1;
+        if (*q == '}') {
+            *hi = ULONG_MAX; /* no upper bound: the lower bound counts */
+            end = (char *)q;
+        }
+        else if (!isdigit((unsigned char)*q)) {
+            return 0;
+        }
+        else {
+            *hi = strtoul(q, &end, 10);
+        }
+    }
+    return *end == '}' ? (size_t)(end + 1 - p) : 0;
+}
+
+/* Skips a POSIX bracket at @p ("[...]", classes "[:x:]" inside); returns its last character. */
+static const char *
+skip_bracket(const char *p)
+{
+    const char *q = p + 1;
+
+    if (*q == '^') {
+        q++;
+    }
+    if (*q == ']') {
+        q++;
+    }
+    for (; *q != '\0' && *q != ']'; q++) {
+        if (*q == '[' && (q[1] == ':' || q[1] == '.' || q[1] == '=')) {
+            const char *end = strstr(q + 2, q[1] == ':' ? ":]" : q[1] == '.' ? ".]" : "=]");
+            if (end != NULL) {
+                q = end + 1;
+            }
+        }
+    }
+    return *q == '\0' ? q - 1 : q;
+}
+
+/* A count's check: @n characters at @p, bounds @lo..@hi, repeating what @f's last atom holds. */
+static bool
+count_check(struct rep_frame *f, const char *p, size_t n, unsigned long lo, unsigned long hi,
+            char *err, size_t errlen)
+{
+    unsigned long k = hi == ULONG_MAX ? lo : hi;
+
+    if (lo > RE2REP_MAX || (hi != ULONG_MAX && (hi > RE2REP_MAX || hi < lo))) {
+        snprintf(err, errlen, "invalid repeat count \"%.*s\" (at most %d, min <= max)", (int)n, p,
+                 RE2REP_MAX);
+        return false;
+    }
+    if (k > 0 && f->count * k > RE2REP_MAX) {
+        snprintf(err, errlen,
+                 "invalid repeat count \"%.*s\": nested repetitions count more than %d", (int)n, p,
+                 RE2REP_MAX);
+        return false;
+    }
+    f->count *= k > 0 ? k : 1;
+    return true;
+}
+
+static bool
+repeat_check(const char *ere, char *err, size_t errlen)
+{
+    struct rep_frame *st;
+    size_t depth = 0, max = 1;
+    bool ok = false;
+
+    for (const char *p = ere; *p != '\0'; p++) {
+        max += *p == '(';
+    }
+    st = calloc(max, sizeof(*st));
+    if (st == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return false;
+    }
+    for (const char *p = ere; *p != '\0'; p++) {
+        struct rep_frame *f = &st[depth];
+        unsigned long lo = 1, hi = 1;
+        size_t n = 0;
+
+        if (*p == '*' || *p == '+' || *p == '?' || (*p == '{' && (n = count_at(p, &lo, &hi)) > 0)) {
+            size_t len = n > 0 ? n : 1;
+            if (*p == '?' && f->rep == 1) {
+                f->rep = 2; /* lazy */
+                continue;
+            }
+            if (f->rep != 0) {
+                snprintf(err, errlen, "invalid nested repetition operator at \"%.*s\"",
+                         (int)(len + 1), p - 1);
+                goto out;
+            }
+            if (!f->atom) {
+                snprintf(err, errlen, "missing argument to repetition operator \"%.*s\"", (int)len,
+                         p);
+                goto out;
+            }
+            if (n > 0) {
+                if (!count_check(f, p, n, lo, hi, err, errlen)) {
+                    goto out;
+                }
+                p += n - 1;
+            }
+            f->inner = f->count > f->inner ? f->count : f->inner;
+            f->rep = 1;
+            continue;
+        }
+        if (*p == '(') {
+            if (p[1] == '?') {
+                break; /* flags: conf_regex.c and regcomp name them */
+            }
+            st[++depth] = (struct rep_frame){.count = 1};
+            continue;
+        }
+        if (*p == ')' && depth > 0) {
+            unsigned long inner = st[depth--].inner;
+            f = &st[depth];
+            f->count = inner > 0 ? inner : 1;
+        }
+        else if (*p == '|') {
+            *f = (struct rep_frame){.count = 1, .inner = f->inner};
+            continue;
+        }
+        else {
+            if (*p == '[') {
+                p = skip_bracket(p);
+            }
+            else if (*p == '\\' && p[1] != '\0') {
+                p++;
+            }
+            f->count = 1;
+        }
+        f->atom = true;
+        f->rep = 0;
+    }
+    ok = true;
+out:
+    free(st);
+    return ok;
+}
+
 char *
 re2ere_dup(const char *re, char *err, size_t errlen)
 {
@@ -175,6 +347,7 @@ re2ere_dup_groups(const char *re, unsigned **map, size_t *nuser, char *err, size
     struct strbuf sb, mb; /* the ERE; the group map (unsigned values) */
     unsigned nere = 0;    /* ERE groups so far */
     bool moved = false;   /* a "(?:" group came before an RE2 group */
+    unsigned long lo, hi; /* a count's bounds (unused) */
 
     *map = NULL;
     *nuser = 0;
@@ -205,6 +378,10 @@ re2ere_dup_groups(const char *re, unsigned **map, size_t *nuser, char *err, size
                 snprintf(err, errlen, "out of memory");
                 goto fail;
             }
+        }
+        if (*p == '{' && count_at(p, &lo, &hi) == 0) {
+            strbuf_puts(&sb, "\\{"); /* no count: a literal in RE2 ("{,5}" would count in ERE) */
+            continue;
         }
         if (*p != '\\') {
             strbuf_append(&sb, p, 1);
@@ -260,13 +437,16 @@ re2ere_dup_groups(const char *re, unsigned **map, size_t *nuser, char *err, size
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
+    sb.data[sb.len] = '\0';
+    if (!repeat_check(sb.data, err, errlen)) {
+        goto fail;
+    }
     if (moved) {
         *map = (unsigned *)(void *)mb.data; /* strbuf memory is malloc'd: the caller frees it */
     }
     else {
         strbuf_release(&mb);
     }
-    sb.data[sb.len] = '\0';
     return sb.data;
 fail:
     strbuf_release(&sb);

@@ -421,14 +421,15 @@ static const struct invalid_case {
      "    metric_relabel_configs:\n"
      "      - {source_labels: [__name__], regex: '(a{1000}){1000}', action: keep}\n",
      {"pollster.yaml:4:44: invalid regex \"(a{1000}){1000}\" in "
-      "scrape_configs[0].metric_relabel_configs[0]: too large once its repetitions are expanded "
-      "(more than 100000 elements)"}},
+      "scrape_configs[0].metric_relabel_configs[0]: invalid repeat count \"{1000}\": nested "
+      "repetitions count more than 1000"}},
     {"regex with too many optional items once expanded",
      "probes:\n"
      "  - name: p\n"
      "    urls: ['http://a/']\n"
-     "    fail_if_body_matches_regexp: ['(a?){3000}']\n",
-     {"pollster.yaml:4:35: invalid regex \"(a?){3000}\" in fail_if_body_matches_regexp[0]: too "
+     "    fail_if_body_matches_regexp: ['((a?){100}){10}']\n",
+     {"pollster.yaml:4:35: invalid regex \"((a?){100}){10}\" in fail_if_body_matches_regexp[0]: "
+      "too "
       "complex once its repetitions are expanded (more than 1000 groups, alternatives and optional "
       "items)"}},
     {"invalid probe body regex",
@@ -839,9 +840,13 @@ START_TEST(test_alias_bomb)
 }
 END_TEST
 
-/* Writes a job whose relabel regex is @prefix, then @n times @rep, then @suffix (malloc'ed). */
+/*
+ * Writes a job whose relabel regex (in @section: metric_relabel_configs or relabel_configs) is
+ * @prefix, then @n times @rep, then @suffix (malloc'ed).
+ */
 static char *
-regex_yaml(const char *prefix, const char *rep, size_t n, const char *suffix)
+regex_yaml_in(const char *section, const char *prefix, const char *rep, size_t n,
+              const char *suffix)
 {
     char *buf = NULL;
     size_t len = 0;
@@ -851,17 +856,23 @@ regex_yaml(const char *prefix, const char *rep, size_t n, const char *suffix)
     fprintf(f,
             "scrape_configs:\n"
             "  - job_name: node\n"
-            "    metric_relabel_configs:\n"
+            "    %s:\n"
             "      - source_labels: [__name__]\n"
             "        action: keep\n"
             "        regex: '%s",
-            prefix);
+            section, prefix);
     for (size_t i = 0; i < n; i++) {
         fputs(rep, f);
     }
     fprintf(f, "%s'\n", suffix);
     fclose(f);
     return buf;
+}
+
+static char *
+regex_yaml(const char *prefix, const char *rep, size_t n, const char *suffix)
+{
+    return regex_yaml_in("metric_relabel_configs", prefix, rep, n, suffix);
 }
 
 /* Loads @yaml, which must fail with one error ending in @want. */
@@ -886,15 +897,31 @@ regex_rejected(char *yaml, const char *want)
  * (the first one found by tests/fuzz/fuzz_config) or a stack overflow at load time. Realistic
  * large regexes still load.
  */
+#define CLOSE10 ")+)+)+)+)+)+)+)+)+)+"
 START_TEST(test_regex_limits)
 {
     static const char complex[] = "too complex once its repetitions are expanded (more than 1000 "
                                   "groups, alternatives and optional items)";
+    static const char slow[] = "too slow to compile: more than 10 loops (*, +, {n,}) around "
+                               "groups that can match nothing, as in (x*)*, once its repetitions "
+                               "are expanded";
     struct config *c;
     char *yaml;
 
-    /* "a" then 30 "+": a billion copies of "a" */
-    regex_rejected(regex_yaml("go_a", "+", 30, ""), complex);
+    /* "a" then 30 "+": RE2 refuses stacked operators (regcomp: a billion copies of "a") */
+    regex_rejected(regex_yaml("go_a", "+", 30, ""), "invalid nested repetition operator at \"++\"");
+    /* 30 nested "(a+)+", valid RE2: a billion copies; in relabel_configs too, whose rules were
+       compiled although the check had refused the regex (fuzz_config: out of memory) */
+    regex_rejected(regex_yaml("", "(", 30, "a+" CLOSE10 CLOSE10 CLOSE10), complex);
+    regex_rejected(regex_yaml_in("relabel_configs", "", "(", 30, "a+" CLOSE10 CLOSE10 CLOSE10),
+                   complex);
+    regex_rejected(regex_yaml_in("relabel_configs", "", "a{1000}", 101, ""),
+                   "too large once its repetitions are expanded (more than 100000 elements)");
+    regex_rejected(regex_yaml_in("relabel_configs", "", "(x*){1000}", 1, ""), complex);
+    /* each loop around what can match nothing doubles regcomp's time: 30 take hours */
+    regex_rejected(regex_yaml_in("relabel_configs", "((x*)*){30}", "", 0, ""), slow);
+    regex_rejected(regex_yaml("", "(x|)*", 11, ""), slow);
+    regex_rejected(regex_yaml("", "(^)+", 11, ""), slow);
     /* 100000 nested groups, 50000 "()": stack overflows; 50000 "a?": 19 GB */
     regex_rejected(regex_yaml("", "(", 100000, "a"), "groups nested more than 100 deep");
     regex_rejected(regex_yaml("(", "()", 50000, ")"), complex);
@@ -918,7 +945,12 @@ START_TEST(test_regex_limits)
         regexec(PROM(&c->jobs[0])->relabels[0].re, "node_metric_N_seconds_total", 0, NULL, 0), 0);
     config_free(c);
     free(yaml);
-    yaml = regex_yaml("[0-9]{1,3}(\\.[0-9]{1,3}){3}|(a{100}){100}", "", 0, "");
+    /* ten such loops, the limit, and loops around what cannot match nothing */
+    yaml = regex_yaml("(a|b|)+c*(d*)*", "(x*)*", 8, "(x+)*(x+)*(x+)*");
+    c = load_ok(yaml);
+    config_free(c);
+    free(yaml);
+    yaml = regex_yaml("[0-9]{1,3}(\\.[0-9]{1,3}){3}|(a{100}){10}", "", 0, "");
     c = load_ok(yaml);
     ck_assert_int_eq(regexec(PROM(&c->jobs[0])->relabels[0].re, "10.0.0.1", 0, NULL, 0), 0);
     config_free(c);

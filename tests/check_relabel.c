@@ -482,6 +482,23 @@ START_TEST(test_re2ere)
         {"\\pL", NULL, "\\p is not supported in POSIX extended regular expressions (no Unicode"},
         {"\\x41", NULL, "\\x is not supported"},
         {"a\\", NULL, "trailing backslash"},
+        /* repetitions, as RE2 (Go's regexp/syntax) judges them */
+        {"a*?b+?c??d{2,3}?", "a*?b+?c??d{2,3}?", NULL},
+        {"(a{10}){100}", "(a{10}){100}", NULL},
+        {"(?:x{500}y){2}", "(x{500}y){2}", NULL},
+        {"a{,5}b{x}c{", "a\\{,5}b\\{x}c\\{", NULL},
+        {"__meta_++", NULL, "invalid nested repetition operator at \"++\""},
+        {"a**", NULL, "invalid nested repetition operator"},
+        {"a{2}{3}", NULL, "invalid nested repetition operator"},
+        {"a*??", NULL, "invalid nested repetition operator"},
+        {"*a", NULL, "missing argument to repetition operator \"*\""},
+        {"a|+b", NULL, "missing argument to repetition operator"},
+        {"(+)", NULL, "missing argument to repetition operator"},
+        {"a{1001}", NULL, "invalid repeat count \"{1001}\""},
+        {"a{3,2}", NULL, "invalid repeat count"},
+        {"(a{100}){100}", NULL, "nested repetitions count more than 1000"},
+        {"((a{10}b){10}){11}", NULL, "nested repetitions count more than 1000"},
+        {"[{]{2}[(]*", "[{]{2}[(]*", NULL},
     };
 
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
