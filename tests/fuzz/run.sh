@@ -9,7 +9,8 @@
 # corpus), with its output in OUTDIR/NAME.log and any finding (crash-*, leak-*, timeout-*, oom-*)
 # in OUTDIR/NAME/. Prints one line per harness with its total executions. Exits 1 when any harness
 # failed: a crash, a leak, a sanitizer report, a timeout (an input taking over FUZZ_TIMEOUT
-# seconds, default 25) or running out of memory.
+# seconds, default 25) or running out of memory. FUZZ_JOBS harnesses (default: the number of
+# processors) run at once; their reports are printed in the order given.
 set -u
 
 if [ $# -lt 3 ] || [ $(($# % 2)) -ne 1 ]; then
@@ -32,23 +33,31 @@ out=$(cd "$out" && pwd) || exit 1
 UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 export UBSAN_OPTIONS
 
-failed=0
-while [ $# -ge 2 ]; do
-    prog=$1 seeds=$2
-    shift 2
-    name=$(basename "$prog")
+jobs=${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 1)}
+case $jobs in
+'' | *[!0-9]* | 0)
+    echo "$0: FUZZ_JOBS must be a positive number, not \"$jobs\"" >&2
+    exit 2
+    ;;
+esac
+
+# Runs harness $1 (named $2) from seeds $3; its report goes to OUTDIR/NAME.report, and
+# OUTDIR/NAME.failed exists when it failed.
+fuzz_one() {
+    prog=$1 name=$2 seeds=$3
     dir=$out/$name
     log=$out/$name.log
-    mkdir -p "$dir/corpus" || exit 1
+    mkdir -p "$dir/corpus" || return 1
     rm -f "$dir"/crash-* "$dir"/leak-* "$dir"/timeout-* "$dir"/oom-* "$dir"/slow-unit-*
     for f in $seeds; do
         if [ ! -f "$f" ]; then
             echo "$name: seed $f not found" >&2
-            exit 1
+            : >"$out/$name.failed"
+            return 1
         fi
         # named by content as libFuzzer names its own: seeds of the same name do not collide
         sum=$(sha1sum <"$f" | cut -c1-40) &&
-            cp -f "$f" "$dir/corpus/$sum" && chmod u+w "$dir/corpus/$sum" || exit 1
+            cp -f "$f" "$dir/corpus/$sum" && chmod u+w "$dir/corpus/$sum" || return 1
     done
     if [ "$time" -eq 0 ]; then
         limit=-runs=0
@@ -70,14 +79,39 @@ while [ $# -ge 2 ]; do
     if [ $rc -eq 0 ] && [ -z "$findings" ] &&
         ! grep -qE '^==[0-9]+==ERROR|ERROR: libFuzzer|runtime error:|^SUMMARY: ' "$log"; then
         echo "$name: ${execs:-?} executions in ${time}s, corpus $(ls "$dir/corpus" | wc -l) inputs: OK"
-        continue
+        return 0
     fi
-    failed=1
+    : >"$out/$name.failed"
     tail -n 60 "$log"
     echo "$name: FAILED (exit $rc) after ${execs:-?} executions; log: $log"
     for f in $findings; do
         echo "$name: finding $dir/$f ($(wc -c <"$dir/$f") bytes), base64:"
         base64 "$dir/$f" | head -n 40
     done
+    return 1
+}
+
+failed=0
+names=
+running=0
+while [ $# -ge 2 ]; do
+    prog=$1 seeds=$2
+    shift 2
+    name=$(basename "$prog")
+    names="$names $name"
+    rm -f "$out/$name.failed"
+    fuzz_one "$prog" "$name" "$seeds" >"$out/$name.report" 2>&1 &
+    running=$((running + 1))
+    if [ $running -ge "$jobs" ]; then
+        wait
+        running=0
+    fi
+done
+wait
+for name in $names; do
+    cat "$out/$name.report"
+    if [ -e "$out/$name.failed" ] || ! grep -q ': OK$' "$out/$name.report"; then
+        failed=1
+    fi
 done
 exit $failed
