@@ -15,7 +15,6 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -69,14 +68,11 @@ struct in_nats {
     natsConnection *nc;
     jsCtx *js;
     natsSubscription *sub; /* the fetch thread's */
-    int efd;
-    struct event *ev;    /* on efd */
-    struct event *check; /* IN_NATS_CHECK_MS while messages wait */
-    pthread_t thread;
-    bool thread_started;
-    bool counted;        /* nats_conn_hold() */
-    char last_note[300]; /* the fetch thread's: a line is logged once, not every retry */
-    char cause[300];     /* the fetch thread's: the last specific reason a connect failed */
+    struct nats_worker w;  /* the fetch thread; mu guards the fields marked below */
+    struct event *check;   /* IN_NATS_CHECK_MS while messages wait */
+    bool counted;          /* nats_conn_hold() */
+    char last_note[300];   /* the fetch thread's: a line is logged once, not every retry */
+    char cause[300];       /* the fetch thread's: the last specific reason a connect failed */
 
     /* the loop's */
     struct pend *pend; /* FIFO: the outputs have them in this order */
@@ -86,23 +82,12 @@ struct in_nats {
     size_t nwin, cap_win, head_win;
     uint64_t relayed, duplicates, refused;
 
-    pthread_mutex_t mu;
-    pthread_cond_t cond;
-    /* under mu */
-    bool stopping;
+    /* under w.mu */
     natsMsg **queue; /* fetched, not yet taken by the loop */
     size_t nqueue, cap_queue;
     size_t handed; /* fetched and not acknowledged (the fetch thread waits at max_pending) */
     char note[300];
 };
-
-static void
-wake(struct in_nats *n)
-{
-    uint64_t one = 1;
-    ssize_t r = write(n->efd, &one, sizeof(one));
-    (void)r;
-}
 
 /* Sets a line for the loop to log, unless it repeats the last one (fetch thread; takes mu). */
 static void note(struct in_nats *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -119,28 +104,10 @@ note(struct in_nats *n, const char *fmt, ...)
         return;
     }
     memcpy(n->last_note, line, sizeof(line));
-    pthread_mutex_lock(&n->mu);
+    pthread_mutex_lock(&n->w.mu);
     memcpy(n->note, line, sizeof(line));
-    pthread_mutex_unlock(&n->mu);
-    wake(n);
-}
-
-/* Waits up to @ms or until stopping (fetch thread; holds mu). */
-static void
-nap_locked(struct in_nats *n, int64_t ms)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
-    if (!n->stopping) {
-        pthread_cond_timedwait(&n->cond, &n->mu, &ts);
-    }
+    pthread_mutex_unlock(&n->w.mu);
+    nats_worker_wake(&n->w);
 }
 
 /* Binds the durable pull consumer (created when missing). Fetch thread. */
@@ -189,34 +156,34 @@ fetch_main(void *arg)
     struct in_nats *n = arg;
     char last[200] = "";
 
-    pthread_mutex_lock(&n->mu);
-    while (!n->stopping) {
+    pthread_mutex_lock(&n->w.mu);
+    while (!n->w.stopping) {
         if (n->handed >= (size_t)n->max_pending) {
-            nap_locked(n, 1000);
+            nats_worker_nap_locked(&n->w, 1000);
             continue;
         }
         size_t room = (size_t)n->max_pending - n->handed;
-        pthread_mutex_unlock(&n->mu);
+        pthread_mutex_unlock(&n->w.mu);
         if (n->sub == NULL && bind_consumer(n) != 0) {
-            pthread_mutex_lock(&n->mu);
-            nap_locked(n, 1000);
+            pthread_mutex_lock(&n->w.mu);
+            nats_worker_nap_locked(&n->w, 1000);
             continue;
         }
         natsMsgList list = {0};
         jsErrCode jerr = 0;
         int batch = (int)((size_t)n->fetch_batch < room ? (size_t)n->fetch_batch : room);
         natsStatus s = natsSubscription_Fetch(&list, n->sub, batch, 1000, &jerr);
-        pthread_mutex_lock(&n->mu);
+        pthread_mutex_lock(&n->w.mu);
         if (s == NATS_OK && list.Count > 0) {
             last[0] = '\0';
             if (n->nqueue + (size_t)list.Count > n->cap_queue) {
                 size_t cap = (n->nqueue + (size_t)list.Count) * 2;
                 natsMsg **q = realloc(n->queue, cap * sizeof(*q));
                 if (q == NULL) {
-                    pthread_mutex_unlock(&n->mu);
+                    pthread_mutex_unlock(&n->w.mu);
                     natsMsgList_Destroy(&list); /* not acknowledged: delivered again */
-                    pthread_mutex_lock(&n->mu);
-                    nap_locked(n, 1000);
+                    pthread_mutex_lock(&n->w.mu);
+                    nats_worker_nap_locked(&n->w, 1000);
                     continue;
                 }
                 n->queue = q;
@@ -227,23 +194,23 @@ fetch_main(void *arg)
                 list.Msgs[i] = NULL;
             }
             n->handed += (size_t)list.Count;
-            wake(n);
+            nats_worker_wake(&n->w);
         }
-        else if (s != NATS_OK && s != NATS_TIMEOUT && !n->stopping) {
+        else if (s != NATS_OK && s != NATS_TIMEOUT && !n->w.stopping) {
             const char *t = natsStatus_GetText(s);
             if (strcmp(t, last) != 0) {
                 snprintf(n->note, sizeof(n->note), "fetching from consumer \"%s\" failed: %s",
                          n->consumer, t);
                 snprintf(last, sizeof(last), "%s", t);
-                wake(n);
+                nats_worker_wake(&n->w);
             }
-            nap_locked(n, 500);
+            nats_worker_nap_locked(&n->w, 500);
         }
-        pthread_mutex_unlock(&n->mu);
+        pthread_mutex_unlock(&n->w.mu);
         natsMsgList_Destroy(&list);
-        pthread_mutex_lock(&n->mu);
+        pthread_mutex_lock(&n->w.mu);
     }
-    pthread_mutex_unlock(&n->mu);
+    pthread_mutex_unlock(&n->w.mu);
     return NULL;
 }
 
@@ -319,10 +286,10 @@ settle(struct in_nats *n)
         acked++;
     }
     if (acked > 0) {
-        pthread_mutex_lock(&n->mu);
+        pthread_mutex_lock(&n->w.mu);
         n->handed -= acked;
-        pthread_cond_broadcast(&n->cond);
-        pthread_mutex_unlock(&n->mu);
+        pthread_cond_broadcast(&n->w.cond);
+        pthread_mutex_unlock(&n->w.mu);
     }
     if (n->npend > 0 && !evtimer_pending(n->check, NULL)) {
         struct timeval tv = {0, IN_NATS_CHECK_MS * 1000};
@@ -334,10 +301,10 @@ settle(struct in_nats *n)
 static void
 forget(struct in_nats *n)
 {
-    pthread_mutex_lock(&n->mu);
+    pthread_mutex_lock(&n->w.mu);
     n->handed--;
-    pthread_cond_broadcast(&n->cond);
-    pthread_mutex_unlock(&n->mu);
+    pthread_cond_broadcast(&n->w.cond);
+    pthread_mutex_unlock(&n->w.mu);
 }
 
 /* Acknowledges @m at once: the outputs had a copy (a duplicate), or it is refused (loop). */
@@ -434,16 +401,14 @@ static void
 wake_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct in_nats *n = arg;
-    uint64_t v;
     natsMsg **q;
     size_t nq;
     char line[300];
 
+    (void)fd;
     (void)what;
-    if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN) {
-        log_err("in_nats: %s: read() of the eventfd failed: %s", n->what, strerror(errno));
-    }
-    pthread_mutex_lock(&n->mu);
+    nats_worker_woken(&n->w, n->what);
+    pthread_mutex_lock(&n->w.mu);
     q = n->queue;
     nq = n->nqueue;
     n->queue = NULL;
@@ -451,7 +416,7 @@ wake_cb(evutil_socket_t fd, short what, void *arg)
     n->cap_queue = 0;
     snprintf(line, sizeof(line), "%s", n->note);
     n->note[0] = '\0';
-    pthread_mutex_unlock(&n->mu);
+    pthread_mutex_unlock(&n->w.mu);
     if (line[0] != '\0') {
         log_info("in_nats: %s: %s", n->what, line);
     }
@@ -480,18 +445,7 @@ in_nats_free(void *state)
     if (n == NULL) {
         return;
     }
-    if (n->thread_started) {
-        pthread_mutex_lock(&n->mu);
-        n->stopping = true;
-        pthread_cond_broadcast(&n->cond);
-        pthread_mutex_unlock(&n->mu);
-    }
-    if (n->nc != NULL) {
-        natsConnection_Close(n->nc); /* a fetch the thread waits in ends now */
-    }
-    if (n->thread_started) {
-        pthread_join(n->thread, NULL);
-    }
+    nats_worker_stop(&n->w, n->nc); /* closing the connection ends a fetch it waits in */
     if (n->relayed > 0 || n->duplicates > 0) {
         log_info("in_nats: %s: %" PRIu64 " message(s) relayed, %" PRIu64
                  " duplicate(s) not relayed again, %zu not acknowledged (JetStream delivers them "
@@ -521,17 +475,10 @@ in_nats_free(void *state)
     if (n->counted) {
         nats_conn_drop();
     }
-    if (n->ev != NULL) {
-        event_free(n->ev);
-    }
     if (n->check != NULL) {
         event_free(n->check);
     }
-    if (n->efd >= 0) {
-        close(n->efd);
-    }
-    pthread_cond_destroy(&n->cond);
-    pthread_mutex_destroy(&n->mu);
+    nats_worker_release(&n->w);
     free(n->what);
     free(n->format);
     free(n->stream);
@@ -553,10 +500,10 @@ connected_cb(natsConnection *nc, void *closure)
     char url[256] = "";
 
     natsConnection_GetConnectedUrl(nc, url, sizeof(url));
-    pthread_mutex_lock(&n->mu);
+    pthread_mutex_lock(&n->w.mu);
     snprintf(n->note, sizeof(n->note), "connected to %s", url);
-    pthread_mutex_unlock(&n->mu);
-    wake(n);
+    pthread_mutex_unlock(&n->w.mu);
+    nats_worker_wake(&n->w);
 }
 
 static int
@@ -573,9 +520,7 @@ in_nats_open(const struct config_input *ci, const char *what, struct loop *l, st
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
-    n->efd = -1;
-    pthread_mutex_init(&n->mu, NULL);
-    pthread_cond_init(&n->cond, NULL);
+    nats_worker_init(&n->w);
     n->loop = l;
     n->engine = e;
     n->what = strdup(what);
@@ -599,14 +544,12 @@ in_nats_open(const struct config_input *ci, const char *what, struct loop *l, st
         snprintf(err, errlen, "%s: %s", what, why);
         goto fail;
     }
-    n->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (n->efd < 0) {
-        snprintf(err, errlen, "%s: eventfd() failed: %s", what, strerror(errno));
+    if (nats_worker_listen(&n->w, loop_base(l), wake_cb, n, e2, sizeof(e2)) != 0) {
+        snprintf(err, errlen, "%s: %s", what, e2);
         goto fail;
     }
-    n->ev = event_new(loop_base(l), n->efd, EV_READ | EV_PERSIST, wake_cb, n);
     n->check = evtimer_new(loop_base(l), check_cb, n);
-    if (n->ev == NULL || n->check == NULL || event_add(n->ev, NULL) != 0) {
+    if (n->check == NULL) {
         snprintf(err, errlen, "%s: out of memory", what);
         goto fail;
     }
@@ -638,11 +581,10 @@ in_nats_open(const struct config_input *ci, const char *what, struct loop *l, st
         snprintf(err, errlen, "%s: connecting to NATS failed: %s", what, natsStatus_GetText(s));
         goto fail;
     }
-    if (pthread_create(&n->thread, NULL, fetch_main, n) != 0) {
-        snprintf(err, errlen, "%s: pthread_create() failed", what);
+    if (nats_worker_start(&n->w, fetch_main, n, e2, sizeof(e2)) != 0) {
+        snprintf(err, errlen, "%s: %s", what, e2);
         goto fail;
     }
-    n->thread_started = true;
     in->ops = &in_nats_ops;
     in->state = n;
     return 0;

@@ -3,12 +3,17 @@
 
 #include "nats_conn.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <nats/adapters/libevent.h> /* defines functions: included here only */
 
 #include "conf_tree.h"
+#include "log.h"
 
 /* Whether @u is a URL libnats takes: nats://, tls:// (or ws://, wss://) with a host. */
 static bool
@@ -198,4 +203,110 @@ nats_conn_set_loop(natsOptions *o, struct event_base *base)
 {
     return natsOptions_SetEventLoop(o, base, natsLibevent_Attach, natsLibevent_Read,
                                     natsLibevent_Write, natsLibevent_Detach);
+}
+
+void
+nats_worker_init(struct nats_worker *w)
+{
+    *w = (struct nats_worker){.efd = -1};
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cond, NULL);
+}
+
+int
+nats_worker_listen(struct nats_worker *w, struct event_base *base, event_callback_fn cb, void *arg,
+                   char *err, size_t errlen)
+{
+    w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (w->efd < 0) {
+        snprintf(err, errlen, "eventfd() failed: %s", strerror(errno));
+        return -1;
+    }
+    w->ev = event_new(base, w->efd, EV_READ | EV_PERSIST, cb, arg);
+    if (w->ev == NULL || event_add(w->ev, NULL) != 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+int
+nats_worker_start(struct nats_worker *w, void *(*fn)(void *), void *arg, char *err, size_t errlen)
+{
+    int rc = pthread_create(&w->thread, NULL, fn, arg);
+
+    if (rc != 0) {
+        snprintf(err, errlen, "pthread_create() failed: %s", strerror(rc));
+        return -1;
+    }
+    w->started = true;
+    return 0;
+}
+
+void
+nats_worker_wake(struct nats_worker *w)
+{
+    uint64_t one = 1;
+    ssize_t r = write(w->efd, &one, sizeof(one));
+    (void)r; /* EAGAIN: the counter is already non-zero, the loop wakes anyway */
+}
+
+void
+nats_worker_woken(struct nats_worker *w, const char *what)
+{
+    uint64_t v;
+
+    if (read(w->efd, &v, sizeof(v)) < 0 && errno != EAGAIN) {
+        log_err("%s: read() of the eventfd failed: %s", what, strerror(errno));
+    }
+}
+
+void
+nats_worker_nap_locked(struct nats_worker *w, int64_t ms)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (ms % 1000) * 1000000;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    if (!w->stopping) {
+        pthread_cond_timedwait(&w->cond, &w->mu, &ts);
+    }
+}
+
+void
+nats_worker_stop(struct nats_worker *w, natsConnection *nc)
+{
+    if (w->started) {
+        pthread_mutex_lock(&w->mu);
+        w->stopping = true;
+        pthread_cond_broadcast(&w->cond);
+        pthread_mutex_unlock(&w->mu);
+    }
+    if (nc != NULL) {
+        natsConnection_Close(nc);
+    }
+    if (w->started) {
+        pthread_join(w->thread, NULL);
+        w->started = false;
+    }
+}
+
+void
+nats_worker_release(struct nats_worker *w)
+{
+    if (w->ev != NULL) {
+        event_free(w->ev);
+        w->ev = NULL;
+    }
+    if (w->efd >= 0) {
+        close(w->efd);
+        w->efd = -1;
+    }
+    pthread_cond_destroy(&w->cond);
+    pthread_mutex_destroy(&w->mu);
 }

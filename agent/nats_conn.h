@@ -6,8 +6,12 @@
 #ifndef POLLSTER_NATS_CONN_H
 #define POLLSTER_NATS_CONN_H
 
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
+#include <event2/event.h>
 #include <nats/nats.h>
 
 #include "conf.h"
@@ -86,5 +90,39 @@ natsStatus nats_conn_set_loop(natsOptions *o, struct event_base *base);
 void nats_conn_summary(FILE *f, const struct nats_conn_conf *c);
 /* Appends every setting (secrets too: compared, never shown) to @sb. */
 void nats_conn_identity(const struct nats_conn_conf *c, struct strbuf *sb);
+
+/*
+ * The thread an output or input runs beside the loop for what libnats only does blocking
+ * (JetStream fetches, stream setup): the mutex and condition of the state both share, the stop
+ * flag, and an eventfd whose event runs a callback on the loop when the thread wakes it.
+ */
+struct nats_worker {
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    bool stopping; /* under mu */
+    pthread_t thread;
+    bool started;
+    int efd;
+    struct event *ev; /* on efd */
+};
+
+/* Makes the mutex and condition (nothing else yet; nats_worker_release() is then safe). */
+void nats_worker_init(struct nats_worker *w);
+/* Runs @cb(@arg) on @base's loop whenever the thread calls nats_worker_wake(). 0 or -1 (@err). */
+int nats_worker_listen(struct nats_worker *w, struct event_base *base, event_callback_fn cb,
+                       void *arg, char *err, size_t errlen);
+/* Starts the thread @fn(@arg). 0 or -1 (@err). */
+int nats_worker_start(struct nats_worker *w, void *(*fn)(void *), void *arg, char *err,
+                      size_t errlen);
+/* Wakes the loop (any thread). */
+void nats_worker_wake(struct nats_worker *w);
+/* On the loop, in the callback: takes the wake-up (@what names the owner in the log). */
+void nats_worker_woken(struct nats_worker *w, const char *what);
+/* Waits up to @ms or until stopping (the thread, holding mu). */
+void nats_worker_nap_locked(struct nats_worker *w, int64_t ms);
+/* Stops and joins the thread; closes @nc (may be NULL) first, which ends a call it waits in. */
+void nats_worker_stop(struct nats_worker *w, natsConnection *nc);
+/* Frees the event, eventfd, mutex and condition (after nats_worker_stop). */
+void nats_worker_release(struct nats_worker *w);
 
 #endif

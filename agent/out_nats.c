@@ -16,7 +16,6 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -66,17 +65,11 @@ struct out_nats {
     natsOptions *opts; /* owned */
     natsConnection *nc;
     jsCtx *js;
-    int efd;          /* eventfd: the other threads wake the loop */
-    struct event *ev; /* owned: on efd */
-    pthread_t thread; /* the stream thread */
-    bool thread_started;
+    struct nats_worker w;             /* the stream thread; mu guards the fields marked below */
     bool counted;                     /* nats_conn_hold() */
     char cur_id[OUT_NATS_ID_LEN + 1]; /* the message in flight (loop) */
 
-    pthread_mutex_t mu;
-    pthread_cond_t cond;
-    /* under mu */
-    bool stopping;
+    /* under w.mu */
     bool stream_ready;
     char pending_id[OUT_NATS_ID_LEN + 1]; /* the message whose result is awaited; "" = none */
     bool have_result;
@@ -86,27 +79,18 @@ struct out_nats {
     uint64_t duplicates; /* acknowledgements saying the stream had the message already */
 };
 
-/* Wakes the loop (any thread). */
-static void
-wake(struct out_nats *n)
-{
-    uint64_t one = 1;
-    ssize_t r = write(n->efd, &one, sizeof(one));
-    (void)r; /* EAGAIN: the counter is already non-zero, the loop wakes anyway */
-}
-
 /* Records the result of message @id (any thread; locks mu). */
 static void
 post_result(struct out_nats *n, const char *id, enum out_http_result r, const char *why)
 {
-    pthread_mutex_lock(&n->mu);
+    pthread_mutex_lock(&n->w.mu);
     if (strcmp(id, n->pending_id) == 0 && !n->have_result) {
         n->have_result = true;
         n->result = r;
         snprintf(n->why, sizeof(n->why), "%s", why);
     }
-    pthread_mutex_unlock(&n->mu);
-    wake(n);
+    pthread_mutex_unlock(&n->w.mu);
+    nats_worker_wake(&n->w);
 }
 
 /* Records a line for the loop to log (any thread; locks mu). */
@@ -117,12 +101,12 @@ post_note(struct out_nats *n, const char *fmt, ...)
 {
     va_list ap;
 
-    pthread_mutex_lock(&n->mu);
+    pthread_mutex_lock(&n->w.mu);
     va_start(ap, fmt);
     vsnprintf(n->note, sizeof(n->note), fmt, ap);
     va_end(ap);
-    pthread_mutex_unlock(&n->mu);
-    wake(n);
+    pthread_mutex_unlock(&n->w.mu);
+    nats_worker_wake(&n->w);
 }
 
 /* libnats' publish acknowledgement handler: one of its threads. */
@@ -137,9 +121,9 @@ ack_cb(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
     if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) == NATS_OK && id != NULL) {
         if (pa != NULL) {
             if (pa->Duplicate) {
-                pthread_mutex_lock(&n->mu);
+                pthread_mutex_lock(&n->w.mu);
                 n->duplicates++;
-                pthread_mutex_unlock(&n->mu);
+                pthread_mutex_unlock(&n->w.mu);
             }
             post_result(n, id, OUT_HTTP_OK, "");
         }
@@ -225,9 +209,9 @@ stream_main(void *arg)
     struct out_nats *n = arg;
     char why[300] = "", last[300] = "";
 
-    pthread_mutex_lock(&n->mu);
-    while (!n->stopping && !n->stream_ready) {
-        pthread_mutex_unlock(&n->mu);
+    pthread_mutex_lock(&n->w.mu);
+    while (!n->w.stopping && !n->stream_ready) {
+        pthread_mutex_unlock(&n->w.mu);
         int rc = -EAGAIN;
         if (natsConnection_Status(n->nc) == NATS_CONN_STATUS_CONNECTED) {
             rc = ensure_stream(n, why, sizeof(why));
@@ -235,25 +219,22 @@ stream_main(void *arg)
         else {
             nats_conn_last_error(n->nc, why, sizeof(why));
         }
-        pthread_mutex_lock(&n->mu);
+        pthread_mutex_lock(&n->w.mu);
         if (rc >= 0) {
             n->stream_ready = true;
             snprintf(n->note, sizeof(n->note), "stream \"%s\" %s", n->stream,
                      rc > 0 ? "created" : "found");
-            wake(n);
+            nats_worker_wake(&n->w);
             break;
         }
         if (strcmp(why, last) != 0) {
             snprintf(n->note, sizeof(n->note), "%.200s; trying again every second", why);
             snprintf(last, sizeof(last), "%s", why);
-            wake(n);
+            nats_worker_wake(&n->w);
         }
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += 1;
-        pthread_cond_timedwait(&n->cond, &n->mu, &ts);
+        nats_worker_nap_locked(&n->w, 1000);
     }
-    pthread_mutex_unlock(&n->mu);
+    pthread_mutex_unlock(&n->w.mu);
     return NULL;
 }
 
@@ -262,16 +243,14 @@ static void
 done_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct out_nats *n = arg;
-    uint64_t v;
     char why[256], note[256];
     bool have;
     enum out_http_result r;
 
+    (void)fd;
     (void)what;
-    if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN) {
-        log_err("out_nats: %s: read() of the eventfd failed: %s", n->what, strerror(errno));
-    }
-    pthread_mutex_lock(&n->mu);
+    nats_worker_woken(&n->w, n->what);
+    pthread_mutex_lock(&n->w.mu);
     have = n->have_result;
     r = n->result;
     snprintf(why, sizeof(why), "%s", n->why);
@@ -281,7 +260,7 @@ done_cb(evutil_socket_t fd, short what, void *arg)
         n->have_result = false;
         n->pending_id[0] = '\0';
     }
-    pthread_mutex_unlock(&n->mu);
+    pthread_mutex_unlock(&n->w.mu);
     if (note[0] != '\0') {
         log_info("out_nats: %s: %s", n->what, note);
     }
@@ -341,11 +320,11 @@ nats_send(void *arg, const char *data, size_t len)
     const char *why = NULL;
 
     msg_id(data, len, n->cur_id);
-    pthread_mutex_lock(&n->mu);
+    pthread_mutex_lock(&n->w.mu);
     snprintf(n->pending_id, sizeof(n->pending_id), "%s", n->cur_id);
     n->have_result = false;
     bool ready = n->stream_ready;
-    pthread_mutex_unlock(&n->mu);
+    pthread_mutex_unlock(&n->w.mu);
 
     if (nl == NULL || (size_t)(nl - data) >= sizeof(subject)) {
         post_result(n, n->cur_id, OUT_HTTP_DROP, "a record without its subject");
@@ -471,18 +450,7 @@ nats_free(void *state)
     if (n == NULL) {
         return;
     }
-    if (n->thread_started) {
-        pthread_mutex_lock(&n->mu);
-        n->stopping = true;
-        pthread_cond_broadcast(&n->cond);
-        pthread_mutex_unlock(&n->mu);
-    }
-    if (n->nc != NULL) {
-        natsConnection_Close(n->nc); /* a JetStream call the thread waits in fails now */
-    }
-    if (n->thread_started) {
-        pthread_join(n->thread, NULL);
-    }
+    nats_worker_stop(&n->w, n->nc); /* closing the connection fails a call it waits in */
     if (n->duplicates > 0) {
         log_info("out_nats: %s: %" PRIu64 " message(s) sent again were already in the stream "
                  "(deduplicated by Nats-Msg-Id)",
@@ -496,19 +464,12 @@ nats_free(void *state)
     }
     /* out_http after the connection: no result can reach it any more */
     out_http_ops.free(n->http);
-    if (n->ev != NULL) {
-        event_free(n->ev);
-    }
-    if (n->efd >= 0) {
-        close(n->efd);
-    }
     free(n->stream);
     free(n->subject);
     free(n->stream_subject);
     strbuf_release(&n->rec);
     strbuf_release(&n->msg);
-    pthread_cond_destroy(&n->cond);
-    pthread_mutex_destroy(&n->mu);
+    nats_worker_release(&n->w);
     free(n->what);
     free(n);
 }
@@ -585,9 +546,7 @@ nats_open(const struct config_output *co, const char *what, struct loop *l, stru
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
-    n->efd = -1;
-    pthread_mutex_init(&n->mu, NULL);
-    pthread_cond_init(&n->cond, NULL);
+    nats_worker_init(&n->w);
     strbuf_init(&n->rec);
     strbuf_init(&n->msg);
     n->loop = l;
@@ -631,14 +590,8 @@ nats_open(const struct config_output *co, const char *what, struct loop *l, stru
         snprintf(err, errlen, "%s: %s", what, e2);
         goto fail;
     }
-    n->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (n->efd < 0) {
-        snprintf(err, errlen, "%s: eventfd() failed: %s", what, strerror(errno));
-        goto fail;
-    }
-    n->ev = event_new(loop_base(l), n->efd, EV_READ | EV_PERSIST, done_cb, n);
-    if (n->ev == NULL || event_add(n->ev, NULL) != 0) {
-        snprintf(err, errlen, "%s: out of memory", what);
+    if (nats_worker_listen(&n->w, loop_base(l), done_cb, n, e2, sizeof(e2)) != 0) {
+        snprintf(err, errlen, "%s: %s", what, e2);
         goto fail;
     }
     s = natsOptions_Create(&n->opts);
@@ -689,11 +642,10 @@ nats_open(const struct config_output *co, const char *what, struct loop *l, stru
                  natsStatus_GetText(s));
         goto fail;
     }
-    if (pthread_create(&n->thread, NULL, stream_main, n) != 0) {
-        snprintf(err, errlen, "%s: pthread_create() failed", what);
+    if (nats_worker_start(&n->w, stream_main, n, e2, sizeof(e2)) != 0) {
+        snprintf(err, errlen, "%s: %s", what, e2);
         goto fail;
     }
-    n->thread_started = true;
     out->ops = &out_nats_ops;
     out->state = n;
     return 0;
