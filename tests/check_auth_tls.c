@@ -167,22 +167,7 @@ servers_down(void)
     rmdir(dir);
 }
 
-static struct loop *lp;
-static struct mock_server *mock;
-static struct engine *eng;
-static int pipefd[2];
-
-static void
-setup(void)
-{
-    testutil_once_setup(&lp, &mock, &eng, pipefd);
-}
-
-static void
-teardown(void)
-{
-    testutil_once_teardown(lp, mock, eng, pipefd);
-}
+TESTUTIL_ONCE_FIXTURE
 
 /* @pem as a YAML block scalar at @indent spaces, appended to @sb. */
 static void

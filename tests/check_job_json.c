@@ -1136,22 +1136,7 @@ END_TEST
 
 /* ---- integration: through the engine against mock targets ---- */
 
-static struct loop *lp;
-static struct mock_server *mock;
-static struct engine *eng;
-static int pipefd[2];
-
-static void
-setup(void)
-{
-    testutil_once_setup(&lp, &mock, &eng, pipefd);
-}
-
-static void
-teardown(void)
-{
-    testutil_once_teardown(lp, mock, eng, pipefd);
-}
+TESTUTIL_ONCE_FIXTURE
 
 static const struct label target_labels[] = {{"env", "prod"}};
 

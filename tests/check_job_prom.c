@@ -25,22 +25,7 @@
 #include "stats.h"
 #include "testutil.h"
 
-static struct loop *lp;
-static struct mock_server *mock;
-static struct engine *eng;
-static int pipefd[2];
-
-static void
-setup(void)
-{
-    testutil_once_setup(&lp, &mock, &eng, pipefd);
-}
-
-static void
-teardown(void)
-{
-    testutil_once_teardown(lp, mock, eng, pipefd);
-}
+TESTUTIL_ONCE_FIXTURE
 
 static const struct label static_labels[] = {{"env", "prod"}, {"team", "db"}};
 

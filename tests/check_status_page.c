@@ -26,22 +26,7 @@
 #include "strbuf.h"
 #include "testutil.h"
 
-static struct loop *lp;
-static struct mock_server *mock;
-static struct engine *eng;
-static int pipefd[2];
-
-static void
-setup(void)
-{
-    testutil_once_setup(&lp, &mock, &eng, pipefd);
-}
-
-static void
-teardown(void)
-{
-    testutil_once_teardown(lp, mock, eng, pipefd);
-}
+TESTUTIL_ONCE_FIXTURE
 
 static void
 add(const char *job, const char *url)

@@ -24,6 +24,20 @@ void testutil_once_setup(struct loop **lp, struct mock_server **mock, struct eng
 /* Frees what testutil_once_setup made, and the process-wide caches (stats, arena blocks). */
 void testutil_once_teardown(struct loop *lp, struct mock_server *mock, struct engine *eng,
                             int pipefd[2]);
+/* The fixture as a test file's statics lp, mock, eng and pipefd, with setup() and teardown(). */
+#define TESTUTIL_ONCE_FIXTURE                                                                      \
+    static struct loop *lp;                                                                        \
+    static struct mock_server *mock;                                                               \
+    static struct engine *eng;                                                                     \
+    static int pipefd[2];                                                                          \
+    static void setup(void)                                                                        \
+    {                                                                                              \
+        testutil_once_setup(&lp, &mock, &eng, pipefd);                                             \
+    }                                                                                              \
+    static void teardown(void)                                                                     \
+    {                                                                                              \
+        testutil_once_teardown(lp, mock, eng, pipefd);                                             \
+    }
 
 /* Reads everything readable from non-blocking @fd and parses each line (asserting it is JSON).
  * Returns a json-c array the caller puts. */
