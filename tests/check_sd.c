@@ -456,18 +456,18 @@ START_TEST(test_http_sd_lifecycle)
              "\"g\":\"two\"}}",
              mport);
     snprintf(both, sizeof(both), "[%s,%s]", one, two);
-    snprintf(text, sizeof(text),
-             "global: {scrape_interval: %dms, scrape_timeout: %dms, state_dir: state}\n"
-             "status: {listen: '127.0.0.1:%u'}\n"
-             "scrape_configs:\n"
-             "  - job_name: sd\n"
-             "    http_sd_configs:\n"
-             "      - url: 'http://user:hunter2@127.0.0.1:%u/sd'\n"
-             "        refresh_interval: %dms\n",
-             200 * slow(), 150 * slow(), status_port, sd_port, 100 * slow());
-    write_text(cfg, text); /* the state directory does not exist yet: it is created */
+    static const char fmt[] = "global: {scrape_interval: %dms, scrape_timeout: %dms, state_dir: "
+                              "state}\n"
+                              "status: {listen: '127.0.0.1:%u'}\n"
+                              "scrape_configs:\n"
+                              "  - job_name: sd\n"
+                              "    http_sd_configs:\n"
+                              "      - url: 'http://user:hunter2@127.0.0.1:%u/sd'\n"
+                              "        refresh_interval: %dms\n";
 
-    /* --once fetches before it scrapes */
+    /* --once fetches before it scrapes (timeouts a loaded machine cannot miss: it runs once) */
+    snprintf(text, sizeof(text), fmt, 5000, 4000, status_port, sd_port, 4000);
+    write_text(cfg, text); /* the state directory does not exist yet: it is created */
     char once_list[300];
     snprintf(once_list, sizeof(once_list), "[%s]", one);
     sd_body = once_list;
@@ -475,6 +475,10 @@ START_TEST(test_http_sd_lifecycle)
     ck_assert_int_eq(reap(p, 30 * slow()), 0);
     ck_assert_uint_eq(count_in(out_path, "\"g\":\"one\""), 1);
     ck_assert_uint_eq(count_in(out_path, "\"ok\":true"), 1);
+
+    snprintf(text, sizeof(text), fmt, 200 * slow(), 150 * slow(), status_port, sd_port,
+             100 * slow());
+    write_text(cfg, text);
 
     /* the daemon: one target, then two (one kept), then one (the other removed) */
     p = spawn((const char *const[]){"-c", cfg, NULL});
