@@ -84,8 +84,9 @@ struct target {
 };
 
 struct engine_output {
-    const struct encoder *enc; /* borrowed */
-    struct output out;         /* state owned */
+    const struct encoder *enc;      /* borrowed */
+    struct output out;              /* state owned */
+    char name[OUTPUT_NAME_MAX + 1]; /* outputs[].name, default "http[0]" */
 };
 
 struct engine {
@@ -262,16 +263,30 @@ batch_give_back(struct engine *e, struct batch *b)
 }
 
 int
-engine_add_output(struct engine *e, const struct encoder *enc, const struct output *out)
+engine_add_output(struct engine *e, const char *name, const struct encoder *enc,
+                  const struct output *out)
 {
+    struct engine_output *o;
+    size_t same = 0;
+
     if (e->noutputs == ENGINE_MAX_OUTPUTS) {
         if (out->ops->free != NULL) {
             out->ops->free(out->state);
         }
         return -ENOMEM;
     }
-    e->outputs[e->noutputs].enc = enc;
-    e->outputs[e->noutputs].out = *out;
+    o = &e->outputs[e->noutputs];
+    o->enc = enc;
+    o->out = *out;
+    if (name != NULL) {
+        snprintf(o->name, sizeof(o->name), "%s", name);
+    }
+    else {
+        for (size_t i = 0; i < e->noutputs; i++) {
+            same += e->outputs[i].out.ops == out->ops;
+        }
+        snprintf(o->name, sizeof(o->name), "%s[%zu]", out->ops->name, same);
+    }
     e->noutputs++;
     e->want_stale = e->want_stale || out->ops->stale_markers;
     return 0;
@@ -1301,8 +1316,8 @@ engine_output_count(const struct engine *e)
 
 /* A read-only view of output @i; see engine.h. */
 int
-engine_output_info(const struct engine *e, size_t i, const char **type, const char **format,
-                   struct output_stats *st)
+engine_output_info(const struct engine *e, size_t i, const char **name, const char **type,
+                   const char **format, struct output_stats *st)
 {
     const struct engine_output *o;
 
@@ -1310,6 +1325,7 @@ engine_output_info(const struct engine *e, size_t i, const char **type, const ch
         return -ENOENT;
     }
     o = &e->outputs[i];
+    *name = o->name;
     *type = o->out.ops->name;
     *format = o->enc != NULL ? o->enc->name : "";
     memset(st, 0, sizeof(*st));
@@ -1321,9 +1337,11 @@ engine_output_info(const struct engine *e, size_t i, const char **type, const ch
 
 /* One metric family over every output that reports stats (lines of a family stay together). */
 static void
-render_output_family(struct strbuf *sb, const struct output_stats *st, size_t n, int which,
-                     const char *name, const char *type, const char *help)
+render_output_family(struct strbuf *sb, const struct engine *e, const struct output_stats *st,
+                     int which, const char *name, const char *type, const char *help)
 {
+    size_t n = e->noutputs;
+
     strbuf_printf(sb, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
     for (size_t i = 0; i < n; i++) {
         const struct output_stats *o = &st[i];
@@ -1332,8 +1350,8 @@ render_output_family(struct strbuf *sb, const struct output_stats *st, size_t n,
         }
         if (which == 3) {
             for (int d = 0; d < OUTPUT_DROP__COUNT; d++) {
-                strbuf_printf(sb, "%s{output=\"outputs[%zu]\",type=\"%s\",reason=\"%s\"} %llu\n",
-                              name, i, o->type, output_drop_name((enum output_drop)d),
+                strbuf_printf(sb, "%s{output=\"%s\",type=\"%s\",reason=\"%s\"} %llu\n", name,
+                              e->outputs[i].name, o->type, output_drop_name((enum output_drop)d),
                               (unsigned long long)o->dropped[d]);
             }
             continue;
@@ -1376,7 +1394,8 @@ render_output_family(struct strbuf *sb, const struct output_stats *st, size_t n,
         default:
             break;
         }
-        strbuf_printf(sb, "%s{output=\"outputs[%zu]\",type=\"%s\"} %.17g\n", name, i, o->type, v);
+        strbuf_printf(sb, "%s{output=\"%s\",type=\"%s\"} %.17g\n", name, e->outputs[i].name,
+                      o->type, v);
     }
 }
 
@@ -1417,7 +1436,7 @@ render_output_stats(struct strbuf *sb, const struct engine *e)
         return;
     }
     for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
-        render_output_family(sb, st, e->noutputs, (int)f, fam[f].name, fam[f].type, fam[f].help);
+        render_output_family(sb, e, st, (int)f, fam[f].name, fam[f].type, fam[f].help);
     }
 }
 

@@ -17,6 +17,9 @@
 #include "sample.h"
 #include "strbuf.h"
 
+/* The longest outputs[].name (config.c checks it; the engine keeps a copy). */
+#define OUTPUT_NAME_MAX 64
+
 /* Why samples were dropped: the reason label of pollster_output_dropped_samples_total. */
 enum output_drop {
     OUTPUT_DROP_QUEUE_FULL = 0, /* memory queue full and no spool */

@@ -594,7 +594,7 @@ apply(struct run_ctx *ctx, const char *text, size_t len, const char *why, char *
         log_config_warnings(&errs); /* a file_sd refresh re-reads the same text: said already */
     }
     config_errors_release(&errs);
-    char what[128];
+    char what[192];
     struct status *moved = NULL;
     bool cli_outputs = ctx->opts->format != NULL || ctx->opts->output_file != NULL;
     if (!cli_outputs && setup_outputs_changed(ctx->config, c, what, sizeof(what))) {
@@ -837,7 +837,7 @@ add_outputs(struct engine *e, struct loop *l, const struct run_opts *o, const st
     else {
         out.state = out_stdout_open(1, l, OUT_STDOUT_QUEUE_MAX);
     }
-    if (out.state == NULL || engine_add_output(e, enc, &out) != 0) {
+    if (out.state == NULL || engine_add_output(e, NULL, enc, &out) != 0) {
         fprintf(stderr, "pollster: out of memory\n");
         return -ENOMEM;
     }

@@ -327,13 +327,13 @@ put_outputs(struct strbuf *sb, const struct engine *e)
         strbuf_puts(sb, "<tr><td colspan=\"11\" class=\"muted\">No outputs.</td></tr>");
     }
     for (size_t i = 0; i < n; i++) {
-        const char *type, *format;
+        const char *name, *type, *format;
         struct output_stats st;
-        if (engine_output_info(e, i, &type, &format, &st) != 0) {
+        if (engine_output_info(e, i, &name, &type, &format, &st) != 0) {
             break;
         }
         strbuf_puts(sb, "<tr><th scope=\"row\">");
-        html_escapef(sb, "outputs[%zu]", i);
+        html_escape(sb, name);
         strbuf_puts(sb, " <span class=\"muted\">");
         html_escape(sb, type);
         strbuf_puts(sb, "</span></th><td>");

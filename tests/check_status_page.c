@@ -20,6 +20,8 @@
 #include "job_probe.h"
 #include "loop.h"
 #include "mock_server.h"
+#include "enc_json.h"
+#include "out_stdout.h"
 #include "redact.h"
 #include "status.h"
 #include "status_page.h"
@@ -210,7 +212,7 @@ START_TEST(test_index_page)
     expect(sb.data, "<title>last 1 runs, 0 failed, longest");
     expect(sb.data, "<title>last 1 runs, 1 failed, longest");
     expect(sb.data, "fill=\"#dc2626\"");
-    expect(sb.data, "<th scope=\"row\">outputs[0] <span class=\"muted\">stdout</span></th>"
+    expect(sb.data, "<th scope=\"row\">stdout[0] <span class=\"muted\">stdout</span></th>"
                     "<td>json</td>");
     expect(sb.data, "/etc/pollster.yaml");
     expect(sb.data, "failed</span>, the previous configuration stays in force: <span "
@@ -228,6 +230,41 @@ START_TEST(test_index_page)
 
     strbuf_reset(&sb);
     ck_assert_ptr_null(status_page_cb(&sb, "/nope", "", &code, &v));
+    strbuf_release(&sb);
+}
+END_TEST
+
+/* An output's name (given, or TYPE[N] by type) is what the page and the self metrics show. */
+START_TEST(test_output_names)
+{
+    struct status_page_view v = {.engine = eng, .config_path = "/etc/pollster.yaml"};
+    struct output a = {.ops = &out_stdout_ops, .state = out_stdout_new(pipefd[1])};
+    struct output b = {.ops = &out_stdout_ops, .state = out_stdout_new(pipefd[1])};
+    const char *name, *type, *format;
+    struct output_stats st;
+    struct strbuf sb;
+    int code = 200;
+
+    /* setup() added stdout[0] */
+    ck_assert_int_eq(engine_add_output(eng, "vm main", &enc_json, &a), 0);
+    ck_assert_int_eq(engine_add_output(eng, NULL, &enc_json, &b), 0);
+    ck_assert_uint_eq(engine_output_count(eng), 3);
+    ck_assert_int_eq(engine_output_info(eng, 1, &name, &type, &format, &st), 0);
+    ck_assert_str_eq(name, "vm main");
+    ck_assert_int_eq(engine_output_info(eng, 2, &name, &type, &format, &st), 0);
+    ck_assert_str_eq(name, "stdout[2]");
+    strbuf_init(&sb);
+    ck_assert_str_eq(status_page_cb(&sb, "/outputs", "", &code, &v), "text/html; charset=utf-8");
+    expect(sb.data, "<th scope=\"row\">stdout[0] <span class=\"muted\">stdout</span></th>");
+    expect(sb.data, "<th scope=\"row\">vm main <span class=\"muted\">stdout</span></th>");
+    expect(sb.data, "<th scope=\"row\">stdout[2] <span class=\"muted\">stdout</span></th>");
+    strbuf_reset(&sb);
+    engine_render_metrics(&sb, eng);
+    expect(sb.data, "pollster_output_samples_total{output=\"stdout[0]\",type=\"stdout\"} 0\n");
+    expect(sb.data, "pollster_output_samples_total{output=\"vm main\",type=\"stdout\"} 0\n");
+    expect(sb.data, "pollster_output_dropped_samples_total{output=\"stdout[2]\",type=\"stdout\","
+                    "reason=\"queue_full\"} 0\n");
+    ck_assert_ptr_null(strstr(sb.data, "outputs["));
     strbuf_release(&sb);
 }
 END_TEST
@@ -349,6 +386,7 @@ status_page_suite(void)
     tcase_add_test(tc, test_redact);
     tcase_add_test(tc, test_index_page);
     tcase_add_test(tc, test_config_page);
+    tcase_add_test(tc, test_output_names);
     tcase_add_test(tc, test_api_filters);
     suite_add_tcase(s, tc);
     return s;
