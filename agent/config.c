@@ -237,7 +237,13 @@ static const struct conf_choice log_level_choices[] = {{"error", LOG_LVL_ERR, fa
 static const struct conf_choice log_target_choices[] = {
     {"stderr", LOG_TARGET_STDERR, false}, {"syslog", LOG_TARGET_SYSLOG, false}, {NULL, 0, false}};
 
+static const struct conf_choice log_format_choices[] = {{"text", LOG_FORMAT_TEXT, false},
+                                                        {"logfmt", LOG_FORMAT_LOGFMT, false},
+                                                        {"json", LOG_FORMAT_JSON, false},
+                                                        {NULL, 0, false}};
+
 _Static_assert(sizeof(enum log_level) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum log_format) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum log_target) == sizeof(int), "enum size");
 
 static void global_check(struct conf_ctx *x, void *base, const struct conf_node *map,
@@ -316,6 +322,9 @@ static const struct conf_field log_fields[] = {
              .choices = log_level_choices, .desc = "error, warn, info or debug."),
     CONF_FLD("target", CONF_FT_ENUM, struct config_log, target, .def = "stderr",
              .choices = log_target_choices, .desc = "stderr or syslog."),
+    CONF_FLD("format", CONF_FT_ENUM, struct config_log, format, .def = "text",
+             .choices = log_format_choices,
+             .desc = "text, logfmt or json: the shape of a line on stderr (--log-format wins)."),
 };
 static const struct conf_section log_section = {.name = "log", CONF_FIELDS(log_fields)};
 

@@ -346,6 +346,7 @@ struct config_status {
 struct config_log {
     enum log_level level;   /* default info */
     enum log_target target; /* default stderr */
+    enum log_format format; /* default text */
 };
 
 /* A loaded, valid configuration. Immutable: a reload builds a new one. */

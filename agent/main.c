@@ -166,7 +166,8 @@ usage(FILE *f)
             "                              exits once the daemon has started, 1 if it failed\n"
             "      --pidfile FILE          write and lock FILE while running (removed on exit)\n"
             "      --log-level LEVEL       error, warn, info or debug (default info)\n"
-            "      --log-format FORMAT     text, logfmt or json lines on stderr (default text)\n"
+            "      --log-format FORMAT     text, logfmt or json lines on stderr (default: the\n"
+            "                              config's log.format, text)\n"
             "  -h, --help                  show this help and exit\n"
             "      --help-config           list every config key with its type and default\n"
             "  -V, --version               show the version and exit\n"
@@ -438,6 +439,7 @@ main(int argc, char **argv)
                                  optarg, suggest_phrase(&sg, "", hint, sizeof(hint)));
             }
             log_set_format(lf);
+            o.log_format_set = true;
             break;
         }
         case 'h':

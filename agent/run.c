@@ -546,15 +546,24 @@ run_status_move(struct run_ctx *ctx, struct status *next)
     }
 }
 
-/* Log level and target from the new config (unless --log-level set them), each change logged. */
+/*
+ * Log level, format and target from the new config (unless --log-level or --log-format set them),
+ * each change logged (in the old format: the line before the switch).
+ */
 static void
 run_log_apply(struct run_ctx *ctx, const struct config *c)
 {
     static const char *const words[] = {"error", "warn", "info", "debug"};
+    static const char *const formats[] = {"text", "logfmt", "json"};
 
     if (!ctx->opts->log_level_set && c->log.level != ctx->config->log.level) {
         log_info("config: log level %s -> %s", words[ctx->config->log.level], words[c->log.level]);
         log_set_level(c->log.level);
+    }
+    if (!ctx->opts->log_format_set && c->log.format != ctx->config->log.format) {
+        log_info("config: log format %s -> %s", formats[ctx->config->log.format],
+                 formats[c->log.format]);
+        log_set_format(c->log.format);
     }
     if (c->log.target != ctx->config->log.target && !ctx->opts->daemonize) {
         log_info("config: log target %s -> %s",
@@ -923,6 +932,9 @@ run_main(const struct run_opts *o, bool *forked_parent)
         }
         if (!o->log_level_set) {
             log_set_level(ctx.config->log.level);
+        }
+        if (!o->log_format_set) {
+            log_set_format(ctx.config->log.format);
         }
         log_set_target(ctx.config->log.target);
     }

@@ -52,6 +52,7 @@ struct run_opts {
     const char *only_job;    /* --job NAME with -c: only that job */
     bool check_config;       /* --check-config */
     bool log_level_set;      /* --log-level given: it wins over the config's */
+    bool log_format_set;     /* --log-format given: it wins over the config's */
     bool shutdown_timeout_set;
     /* HTTP settings of --target, as a job's http_config has them */
     const char *headers[RUN_MAX_HEADERS]; /* --header "Name: value" */

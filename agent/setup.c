@@ -46,7 +46,8 @@ setup_same_outputs(const struct config *a, const struct config *b)
     bool same = true;
 
     if (a->noutputs != b->noutputs || !str_same(a->status.listen, b->status.listen) ||
-        a->log.level != b->log.level || a->log.target != b->log.target) {
+        a->log.level != b->log.level || a->log.target != b->log.target ||
+        a->log.format != b->log.format) {
         return false;
     }
     strbuf_init(&x);

@@ -1264,6 +1264,44 @@ START_TEST(test_log_format_and_debug_runs)
 }
 END_TEST
 
+/* log.format changes from logfmt to json. */
+static void
+reload_log_format(pid_t pid)
+{
+    write_file(cfg_path, "log: {format: json}\n"
+                         "status: {listen: '127.0.0.1:0'}\n"
+                         "scrape_configs: []\n");
+    kill(pid, SIGHUP);
+}
+
+/* log.format sets the shape of the lines, a reload changes it, --log-format wins over both. */
+START_TEST(test_log_format_from_config_and_reload)
+{
+    struct cmd c;
+
+    write_file(cfg_path, "log: {format: logfmt}\n"
+                         "status: {listen: '127.0.0.1:0'}\n"
+                         "scrape_configs: []\n");
+    mid_fn[0] = reload_log_format;
+    mid_at[0] = 1.0;
+    run(&c, 30, 2.0 * slowdown(), (const char *const[]){"-c", cfg_path, NULL});
+    memset(mid_fn, 0, sizeof(mid_fn));
+    ck_assert_msg(c.status == 0, "exit %d: %s", c.status, c.err);
+    ck_assert_msg(strstr(c.err, "level=info msg=\"engine: running 0 target(s)\"") != NULL, "%s",
+                  c.err);
+    ck_assert_msg(strstr(c.err, "level=info msg=\"config: log format logfmt -> json\"") != NULL,
+                  "%s", c.err);
+    ck_assert_msg(strstr(c.err, "\"level\":\"info\",\"msg\":\"config: reload of ") != NULL, "%s",
+                  c.err);
+
+    run(&c, 30, 1.0 * slowdown(),
+        (const char *const[]){"--log-format", "text", "-c", cfg_path, NULL});
+    ck_assert_msg(c.status == 0, "exit %d: %s", c.status, c.err);
+    ck_assert_msg(strstr(c.err, "Z info engine: running 0 target(s)") != NULL, "%s", c.err);
+    ck_assert_ptr_null(strstr(c.err, "\"level\":"));
+}
+END_TEST
+
 static unsigned reload_port_a, reload_port_b;
 static char reload_page[65536];
 
@@ -1829,6 +1867,7 @@ cli_suite(void)
     tcase_add_test(tconf, test_log_format_and_debug_runs);
     tcase_add_test(tconf, test_debug_logs_sd_refresh);
     tcase_add_test(tconf, test_reload_applies_status_and_log_refuses_outputs);
+    tcase_add_test(tconf, test_log_format_from_config_and_reload);
     tcase_add_test(tconf, test_down_sink_does_not_slow_collection);
     tcase_add_test(tconf, test_file_sd_refresh);
     tcase_add_test(tconf, test_conf_examples_valid);
