@@ -101,7 +101,7 @@ usage(FILE *f)
     fprintf(f,
             "Usage: pollster [-c FILE] [OPTIONS]\n"
             "       pollster --check-config -c FILE\n"
-            "       pollster --once [--target URL]... [OPTIONS]\n"
+            "       pollster --once [--target URL]... [OPTIONS] [URL]...\n"
             "       pollster --parse FILE [--format prom|openmetrics]\n"
             "\n"
             "Periodic metrics collection agent. Without --target, runs the built-in default:\n"
@@ -128,7 +128,8 @@ usage(FILE *f)
             "                              line per sample, or the first error (exit 1)\n"
             "\n"
             "Targets:\n"
-            "      --target URL            collect from URL (http or https; repeatable)\n"
+            "      --target URL            collect from URL (http or https; repeatable; a URL\n"
+            "                              after the options is a target too)\n"
             "      --kind KIND             job kind for --target: prometheus, probe, json or tcp\n"
             "                              (default probe; tcp: --target HOST:PORT)\n"
             "      --metric NAME=PATH[@LABELS]  json: a metric from a JSON path (repeatable),\n"
@@ -474,6 +475,17 @@ main(int argc, char **argv)
         default:
             return unknown_option(argv[optind - 1]);
         }
+    }
+    /* A URL after the options is a target, as with --target (curl's habit). */
+    for (; optind < argc && strstr(argv[optind], "://") != NULL; optind++) {
+        if (o.ntargets == RUN_MAX_TARGETS) {
+            return bad_usage("too many targets (at most %d)", RUN_MAX_TARGETS);
+        }
+        o.targets[o.ntargets++] = argv[optind];
+    }
+    if (optind < argc && strchr(argv[optind], ':') != NULL) {
+        return bad_usage("unexpected argument \"%s\": a target needs its scheme: http://%s",
+                         argv[optind], argv[optind]);
     }
     if (optind < argc) {
         return bad_usage("unexpected argument \"%s\"", argv[optind]);

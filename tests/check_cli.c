@@ -304,6 +304,16 @@ START_TEST(test_default_timeout_fits_interval)
     json_object *b = json_object_array_get_idx(lines, 0);
     ck_assert(testutil_sample_value(b, "scrape_timeout_seconds", NULL, NULL) == 0.5);
     json_object_put(lines);
+
+    /* the same in once mode, the URL given after the options without --target */
+    run(&c, 20, 0, (const char *const[]){"--once", "--interval", "5s", target, NULL});
+    ck_assert_msg(c.status == 0, "exit %d: %s", c.status, c.err);
+    lines = testutil_parse_lines(c.out);
+    ck_assert_int_eq(json_object_array_length(lines), 1);
+    b = json_object_array_get_idx(lines, 0);
+    ck_assert_str_eq(json_object_get_string(json_object_object_get(b, "url")), target);
+    ck_assert(testutil_sample_value(b, "scrape_timeout_seconds", NULL, NULL) == 5);
+    json_object_put(lines);
 }
 END_TEST
 
@@ -338,6 +348,14 @@ static const struct {
      "pollster: --valid-status-code: invalid HTTP status code \"99\" (see pollster --help)\n"},
     {{"--once", "--fail-if-body-matches", "(", "--target", "http://127.0.0.1/", NULL}, NULL},
     {{"stray", NULL}, "pollster: unexpected argument \"stray\" (see pollster --help)\n"},
+    {{"--once", "localhost:9100", NULL},
+     "pollster: unexpected argument \"localhost:9100\": a target needs its scheme: "
+     "http://localhost:9100 (see pollster --help)\n"},
+    {{"--check-config", "-c", "x.yaml", "http://127.0.0.1/", NULL},
+     "pollster: --check-config only validates -c FILE: --target would be ignored (see pollster "
+     "--help)\n"},
+    {{"--once", "ftp://127.0.0.1/", NULL},
+     "pollster: --target: invalid URL \"ftp://127.0.0.1/\": only http and https are allowed\n"},
     {{"--chek-config", NULL},
      "pollster: unknown option \"--chek-config\" (did you mean \"--check-config\"?) (see "
      "pollster --help)\n"},
