@@ -1282,6 +1282,8 @@ engine_target_info(const struct engine *e, size_t i, struct engine_target_info *
     out->ndiscovered = t->ndiscovered;
     out->interval_ms = t->interval_ms;
     out->timeout_ms = t->timeout_ms;
+    out->reload_going = e->reloading && t->stale;
+    out->reload_coming = e->reloading && t->fresh;
 
     out->health = t->last_ts_ms == 0 ? ENGINE_HEALTH_UNKNOWN
                   : t->last_ok       ? ENGINE_HEALTH_UP

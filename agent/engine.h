@@ -154,6 +154,13 @@ struct engine_target_info {
     uint64_t skipped_overlap; /* ticks skipped because the previous run was still in flight */
     uint64_t skipped_late;    /* ticks skipped because the loop was late */
 
+    /*
+     * Between engine_reload_begin() and _end()/_abort(): the target goes (the new configuration
+     * does not have it as it is) or comes (new, or replacing one whose settings changed).
+     */
+    bool reload_going;
+    bool reload_coming;
+
     /* The last runs, oldest first: duration and whether it succeeded. */
     size_t nhistory;
     double history_s[ENGINE_HISTORY];

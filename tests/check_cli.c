@@ -1089,7 +1089,11 @@ START_TEST(test_file_sd_refresh)
     unlink(sd_path);
     ck_assert_msg(c.status == 0, "exit %d: %s", c.status, c.err);
     ck_assert_msg(strstr(c.err, "file_sd files changed") != NULL, "%s", c.err);
-    ck_assert_msg(strstr(c.err, "0 targets kept, 1 added, 1 removed") != NULL, "%s", c.err);
+    ck_assert_msg(strstr(c.err, "0 targets kept, 0 added, 0 removed, 1 changed") != NULL, "%s",
+                  c.err);
+    snprintf(text, sizeof(text), "target changed: sd/127.0.0.1:%u: label group one -> two\n",
+             mock_port);
+    ck_assert_msg(strstr(c.err, text) != NULL, "%s", c.err);
     json_object *lines = testutil_parse_lines(c.out);
     size_t one = 0, two = 0, n = json_object_array_length(lines);
     for (size_t i = 0; i < n; i++) {
@@ -1279,6 +1283,65 @@ START_TEST(test_log_format_and_debug_runs)
     ck_assert_msg(strstr(c.err, "--log-format: invalid format \"jsno\" (did you mean \"json\"?") !=
                       NULL,
                   "%s", c.err);
+}
+END_TEST
+
+/* Job a's interval and job b's labels change, job c goes and job d comes. */
+static void
+reload_change_targets(pid_t pid)
+{
+    char text[1024];
+
+    snprintf(text, sizeof(text),
+             "status: {listen: '127.0.0.1:0'}\n"
+             "scrape_configs:\n"
+             "  - job_name: a\n"
+             "    scrape_interval: 2s\n"
+             "    static_configs: [{targets: ['127.0.0.1:%u']}]\n"
+             "  - job_name: b\n"
+             "    static_configs: [{targets: ['127.0.0.1:%u'], labels: {env: prod}}]\n"
+             "  - job_name: d\n"
+             "    static_configs: [{targets: ['127.0.0.1:%u']}]\n",
+             mock_port, mock_port, mock_port);
+    write_file(cfg_path, text);
+    kill(pid, SIGHUP);
+}
+
+/* A reload says which targets it added, removed, and changed, and what changed in each. */
+START_TEST(test_reload_logs_target_changes)
+{
+    struct cmd c;
+    char text[1024], want[256];
+
+    snprintf(text, sizeof(text),
+             "status: {listen: '127.0.0.1:0'}\n"
+             "scrape_configs:\n"
+             "  - job_name: a\n"
+             "    scrape_interval: 1s\n"
+             "    static_configs: [{targets: ['127.0.0.1:%u']}]\n"
+             "  - job_name: b\n"
+             "    static_configs: [{targets: ['127.0.0.1:%u'], labels: {env: test}}]\n"
+             "  - job_name: c\n"
+             "    static_configs: [{targets: ['127.0.0.1:%u']}]\n",
+             mock_port, mock_port, mock_port);
+    write_file(cfg_path, text);
+    mid_fn[0] = reload_change_targets;
+    mid_at[0] = 1.0;
+    run(&c, 30, 2.0 * slowdown(), (const char *const[]){"-c", cfg_path, NULL});
+    memset(mid_fn, 0, sizeof(mid_fn));
+    ck_assert_msg(c.status == 0, "exit %d: %s", c.status, c.err);
+    snprintf(want, sizeof(want),
+             "config: reload: target changed: a/127.0.0.1:%u: interval 1s -> 2s", mock_port);
+    ck_assert_msg(strstr(c.err, want) != NULL, "%s", c.err);
+    snprintf(want, sizeof(want),
+             "config: reload: target changed: b/127.0.0.1:%u: label env test -> prod\n", mock_port);
+    ck_assert_msg(strstr(c.err, want) != NULL, "%s", c.err);
+    snprintf(want, sizeof(want), "config: reload: target removed: c/127.0.0.1:%u\n", mock_port);
+    ck_assert_msg(strstr(c.err, want) != NULL, "%s", c.err);
+    snprintf(want, sizeof(want), "config: reload: target added: d/127.0.0.1:%u\n", mock_port);
+    ck_assert_msg(strstr(c.err, want) != NULL, "%s", c.err);
+    ck_assert_msg(strstr(c.err, "0 targets kept, 1 added, 1 removed, 2 changed") != NULL, "%s",
+                  c.err);
 }
 END_TEST
 
@@ -1886,6 +1949,7 @@ cli_suite(void)
     tcase_add_test(tconf, test_debug_logs_sd_refresh);
     tcase_add_test(tconf, test_reload_applies_status_and_log_refuses_outputs);
     tcase_add_test(tconf, test_log_format_from_config_and_reload);
+    tcase_add_test(tconf, test_reload_logs_target_changes);
     tcase_add_test(tconf, test_down_sink_does_not_slow_collection);
     tcase_add_test(tconf, test_file_sd_refresh);
     tcase_add_test(tconf, test_conf_examples_valid);
