@@ -201,6 +201,13 @@ rw_stats(const void *state, struct output_stats *st)
         st->last_success =
             one.last_success > st->last_success ? one.last_success : st->last_success;
         st->failing = st->failing || one.failing;
+        if (one.failing_since > 0 &&
+            (st->failing_since == 0 || one.failing_since < st->failing_since)) {
+            st->failing_since = one.failing_since;
+        }
+        if (one.last_error[0] != '\0' && (st->last_error[0] == '\0' || one.failing)) {
+            memcpy(st->last_error, one.last_error, sizeof(st->last_error));
+        }
     }
 }
 

@@ -269,6 +269,53 @@ START_TEST(test_output_names)
 }
 END_TEST
 
+static int
+fake_write(void *state, const char *data, size_t len, uint32_t nsamples)
+{
+    (void)state;
+    (void)data;
+    (void)len;
+    (void)nsamples;
+    return 0;
+}
+
+/* A sink failing since 2023-11-14 22:13:20 UTC with an error to escape; or a healthy one. */
+static void
+fake_stats(const void *state, struct output_stats *st)
+{
+    st->type = "http";
+    st->failing = state != NULL;
+    st->failing_since = state != NULL ? 1700000000.0 : 0;
+    snprintf(st->last_error, sizeof(st->last_error), "%s",
+             state != NULL ? "HTTP 503 <b>busy</b>" : "HTTP 400");
+}
+
+/* A failing output says since when and why; a healthy one says ok. */
+START_TEST(test_output_failing_since)
+{
+    static const struct output_ops fake = {
+        .name = "http", .write = fake_write, .stats = fake_stats};
+    static int down;
+    struct status_page_view v = {.engine = eng, .config_path = "/etc/pollster.yaml"};
+    struct output a = {.ops = &fake, .state = &down}, b = {.ops = &fake, .state = NULL};
+    struct strbuf sb;
+    int code = 200;
+
+    ck_assert_int_eq(engine_add_output(eng, "sink", &enc_json, &a), 0);
+    ck_assert_int_eq(engine_add_output(eng, "fine", &enc_json, &b), 0);
+    strbuf_init(&sb);
+    ck_assert_str_eq(status_page_cb(&sb, "/outputs", "", &code, &v), "text/html; charset=utf-8");
+    expect(sb.data, "<th scope=\"row\">sink <span class=\"muted\">http</span></th><td>json</td>"
+                    "<td><span class=\"down\">failing</span> since 2023-11-14 22:13:20 UTC "
+                    "<span class=\"muted\">(");
+    expect(sb.data,
+           " ago)</span>: <span class=\"err\">HTTP 503 &lt;b&gt;busy&lt;/b&gt;</span></td>");
+    expect(sb.data, "<th scope=\"row\">fine <span class=\"muted\">http</span></th><td>json</td>"
+                    "<td class=\"up\">ok</td>");
+    strbuf_release(&sb);
+}
+END_TEST
+
 START_TEST(test_config_page)
 {
     static const char text[] = "scrape_configs:\n  - job_name: x\n    bearer_token: abc<def\n";
@@ -387,6 +434,7 @@ status_page_suite(void)
     tcase_add_test(tc, test_index_page);
     tcase_add_test(tc, test_config_page);
     tcase_add_test(tc, test_output_names);
+    tcase_add_test(tc, test_output_failing_since);
     tcase_add_test(tc, test_api_filters);
     suite_add_tcase(s, tc);
     return s;
