@@ -266,6 +266,7 @@ main(int argc, char **argv)
     int c;
     size_t nmatch = 0, nnot = 0;
     bool target_opts_given = false, shard_given = false;
+    const char *kind_opt = NULL; /* the first option only a --target's job kind uses */
     enum log_level lvl;
     uint64_t size;
     char *end;
@@ -288,6 +289,7 @@ main(int argc, char **argv)
             break;
         case OPT_KIND:
             target_opts_given = true;
+            kind_opt = kind_opt != NULL ? kind_opt : "--kind";
             o.kind = optarg;
             break;
         case OPT_JOB:
@@ -298,6 +300,7 @@ main(int argc, char **argv)
             if (parse_duration_opt("--interval", optarg, &o.interval_ms) != 0) {
                 return RUN_EXIT_USAGE;
             }
+            o.interval_set = true;
             break;
         case OPT_TIMEOUT:
             target_opts_given = true;
@@ -324,6 +327,7 @@ main(int argc, char **argv)
             break;
         case OPT_VALID_STATUS:
             target_opts_given = true;
+            kind_opt = kind_opt != NULL ? kind_opt : "--valid-status-code";
             errno = 0;
             code = strtol(optarg, &end, 10);
             if (*optarg == '\0' || *end != '\0' || errno != 0 || code < 100 || code > 599) {
@@ -338,6 +342,7 @@ main(int argc, char **argv)
             break;
         case OPT_MATCH:
             target_opts_given = true;
+            kind_opt = kind_opt != NULL ? kind_opt : "--fail-if-body-matches";
             if (nmatch == RUN_MAX_REGEXES) {
                 return bad_usage("too many --fail-if-body-matches options (at most %d)",
                                  RUN_MAX_REGEXES);
@@ -346,6 +351,7 @@ main(int argc, char **argv)
             break;
         case OPT_NOT_MATCH:
             target_opts_given = true;
+            kind_opt = kind_opt != NULL ? kind_opt : "--fail-if-body-not-matches";
             if (nnot == RUN_MAX_REGEXES) {
                 return bad_usage("too many --fail-if-body-not-matches options (at most %d)",
                                  RUN_MAX_REGEXES);
@@ -364,6 +370,7 @@ main(int argc, char **argv)
             break;
         case OPT_METRIC:
             target_opts_given = true;
+            kind_opt = kind_opt != NULL ? kind_opt : "--metric";
             if (o.nmetrics == RUN_MAX_METRICS) {
                 return bad_usage("too many --metric options (at most %d)", RUN_MAX_METRICS);
             }
@@ -521,6 +528,11 @@ main(int argc, char **argv)
             return bad_usage("--check-config only validates -c FILE: %s would be ignored", ignored);
         }
         return run_check_config(o.config_path);
+    }
+    if (o.config_path == NULL && o.ntargets == 0 && (kind_opt != NULL || o.job != NULL)) {
+        return bad_usage("%s applies to --target URL (without --target or -c, pollster collects "
+                         "its own /metrics only)",
+                         kind_opt != NULL ? kind_opt : "--job");
     }
     if (o.config_path != NULL) {
         if (o.ntargets > 0) {

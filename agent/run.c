@@ -1079,9 +1079,11 @@ run_main(const struct run_opts *o, bool *forked_parent)
     if (builtin) {
         char url[400];
         snprintf(url, sizeof(url), "http://%s/metrics", status_address(ctx.status));
+        /* Its own defaults, unless --interval or --timeout say otherwise. */
+        int64_t interval = o->interval_set ? o->interval_ms : RUN_DEFAULT_INTERVAL_MS;
         int64_t timeout = o->timeout_set ? o->timeout_ms : RUN_DEFAULT_TIMEOUT_MS;
-        if (add_target(e, o, &cli_http, "prometheus", "pollster", url, RUN_DEFAULT_INTERVAL_MS,
-                       timeout) != 0) {
+        timeout = !o->timeout_set && timeout > interval ? interval : timeout;
+        if (add_target(e, o, &cli_http, "prometheus", "pollster", url, interval, timeout) != 0) {
             exit_code = RUN_EXIT_USAGE;
             goto out;
         }

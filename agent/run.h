@@ -34,6 +34,7 @@ struct run_opts {
     int64_t interval_ms;
     int64_t timeout_ms;
     bool timeout_set;
+    bool interval_set; /* --interval given: the built-in default's self-collection uses it too */
     uint64_t body_limit;
     bool insecure_skip_verify;
     struct probe_opts probe;

@@ -314,6 +314,17 @@ START_TEST(test_default_timeout_fits_interval)
     ck_assert_str_eq(json_object_get_string(json_object_object_get(b, "url")), target);
     ck_assert(testutil_sample_value(b, "scrape_timeout_seconds", NULL, NULL) == 5);
     json_object_put(lines);
+
+    /* the built-in default (it collects itself) takes --interval too, and its deadline fits */
+    run(&c, 20, 2.5 * slowdown(),
+        (const char *const[]){"--interval", "1s", "--status-listen", "127.0.0.1:0", NULL});
+    ck_assert_msg(c.status == 0, "exit %d: %s", c.status, c.err);
+    lines = testutil_parse_lines(c.out);
+    ck_assert_int_ge(json_object_array_length(lines), 1);
+    b = json_object_array_get_idx(lines, 0);
+    ck_assert_str_eq(json_object_get_string(json_object_object_get(b, "job")), "pollster");
+    ck_assert(testutil_sample_value(b, "scrape_timeout_seconds", NULL, NULL) == 1);
+    json_object_put(lines);
 }
 END_TEST
 
@@ -348,6 +359,12 @@ static const struct {
      "pollster: --valid-status-code: invalid HTTP status code \"99\" (see pollster --help)\n"},
     {{"--once", "--fail-if-body-matches", "(", "--target", "http://127.0.0.1/", NULL}, NULL},
     {{"stray", NULL}, "pollster: unexpected argument \"stray\" (see pollster --help)\n"},
+    {{"--once", "--kind", "json", NULL},
+     "pollster: --kind applies to --target URL (without --target or -c, pollster collects its "
+     "own /metrics only) (see pollster --help)\n"},
+    {{"--job", "x", "--valid-status-code", "200", NULL},
+     "pollster: --valid-status-code applies to --target URL (without --target or -c, pollster "
+     "collects its own /metrics only) (see pollster --help)\n"},
     {{"--once", "localhost:9100", NULL},
      "pollster: unexpected argument \"localhost:9100\": a target needs its scheme: "
      "http://localhost:9100 (see pollster --help)\n"},
