@@ -536,7 +536,8 @@ main(int argc, char **argv)
     }
     if (o.config_path != NULL) {
         if (o.ntargets > 0) {
-            return bad_usage("--target cannot be combined with -c (put the target in the file)");
+            return bad_usage("a target (--target or a URL argument) cannot be combined with -c "
+                             "(put the target in the file)");
         }
         if (target_opts_given) {
             return bad_usage("target options (--kind, --interval, --timeout, --metric, "

@@ -365,6 +365,9 @@ static const struct {
     {{"--job", "x", "--valid-status-code", "200", NULL},
      "pollster: --valid-status-code applies to --target URL (without --target or -c, pollster "
      "collects its own /metrics only) (see pollster --help)\n"},
+    {{"-c", "x.yaml", "http://127.0.0.1/", NULL},
+     "pollster: a target (--target or a URL argument) cannot be combined with -c (put the target "
+     "in the file) (see pollster --help)\n"},
     {{"--once", "localhost:9100", NULL},
      "pollster: unexpected argument \"localhost:9100\": a target needs its scheme: "
      "http://localhost:9100 (see pollster --help)\n"},
