@@ -1393,6 +1393,9 @@ render_output_family(struct strbuf *sb, const struct engine *e, const struct out
         case 11:
             v = o->failing ? 1 : 0;
             break;
+        case 12:
+            v = o->failing_since;
+            break;
         default:
             break;
         }
@@ -1422,6 +1425,8 @@ render_output_stats(struct strbuf *sb, const struct engine *e)
         {"pollster_output_last_success_timestamp_seconds", "gauge",
          "Unix time of the last acknowledged request."},
         {"pollster_output_failing", "gauge", "1 while the sink is failing and retries back off."},
+        {"pollster_output_failing_since_timestamp_seconds", "gauge",
+         "Unix time the current failure began; 0 while the sink is not failing."},
     };
     struct output_stats st[ENGINE_MAX_OUTPUTS];
     size_t any = 0;

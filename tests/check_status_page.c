@@ -312,6 +312,14 @@ START_TEST(test_output_failing_since)
            " ago)</span>: <span class=\"err\">HTTP 503 &lt;b&gt;busy&lt;/b&gt;</span></td>");
     expect(sb.data, "<th scope=\"row\">fine <span class=\"muted\">http</span></th><td>json</td>"
                     "<td class=\"up\">ok</td>");
+    strbuf_reset(&sb);
+    engine_render_metrics(&sb, eng);
+    expect(sb.data,
+           "pollster_output_failing_since_timestamp_seconds{output=\"sink\",type=\"http\"} "
+           "1700000000\n");
+    expect(sb.data,
+           "pollster_output_failing_since_timestamp_seconds{output=\"fine\",type=\"http\"} "
+           "0\n");
     strbuf_release(&sb);
 }
 END_TEST
