@@ -142,7 +142,14 @@ struct conf_section {
         CONF_FLD("format", CONF_FT_STR, struct config_output, format, .def = "json",               \
                  .flags = CONF_F_NONEMPTY,                                                         \
                  .desc =                                                                           \
-                     "json, vm, otlp, telegraf or remote_write (stdout, file: a readable dump).")
+                     "json, vm, otlp, telegraf or remote_write (stdout, file: a readable dump)."), \
+        CONF_OUTPUT_NAME_FIELD
+
+/* outputs[].name (config.c checks it and gives the default). */
+#define CONF_OUTPUT_NAME_FIELD                                                                     \
+    CONF_FLD("name", CONF_FT_STR, struct config_output, name, .flags = CONF_F_NONEMPTY,            \
+             .desc = "Its name in logs, self metrics (output label) and the status page; unique "  \
+                     "(default TYPE[N]: http[0] is the first http output).")
 
 /* Errors. Each counts in x->nerr; the text never holds a secret (callers' duty). */
 void conf_err(struct conf_ctx *x, const struct conf_node *at, const char *fmt, ...)

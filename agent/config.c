@@ -24,6 +24,7 @@
 #include "httpc.h"
 #include "inputs.h"
 #include "kinds.h"
+#include "output.h"
 #include "outputs.h"
 #include "strbuf.h"
 #include "suggest.h"
@@ -236,7 +237,13 @@ static const struct conf_choice log_level_choices[] = {{"error", LOG_LVL_ERR, fa
 static const struct conf_choice log_target_choices[] = {
     {"stderr", LOG_TARGET_STDERR, false}, {"syslog", LOG_TARGET_SYSLOG, false}, {NULL, 0, false}};
 
+static const struct conf_choice log_format_choices[] = {{"text", LOG_FORMAT_TEXT, false},
+                                                        {"logfmt", LOG_FORMAT_LOGFMT, false},
+                                                        {"json", LOG_FORMAT_JSON, false},
+                                                        {NULL, 0, false}};
+
 _Static_assert(sizeof(enum log_level) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum log_format) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum log_target) == sizeof(int), "enum size");
 
 static void global_check(struct conf_ctx *x, void *base, const struct conf_node *map,
@@ -315,6 +322,9 @@ static const struct conf_field log_fields[] = {
              .choices = log_level_choices, .desc = "error, warn, info or debug."),
     CONF_FLD("target", CONF_FT_ENUM, struct config_log, target, .def = "stderr",
              .choices = log_target_choices, .desc = "stderr or syslog."),
+    CONF_FLD("format", CONF_FT_ENUM, struct config_log, format, .def = "text",
+             .choices = log_format_choices,
+             .desc = "text, logfmt or json: the shape of a line on stderr (--log-format wins)."),
 };
 static const struct conf_section log_section = {.name = "log", CONF_FIELDS(log_fields)};
 
@@ -808,6 +818,82 @@ inputs_map(struct conf_ctx *x, const struct conf_node *v)
     }
 }
 
+/* The item of output @i: outputs' items come first, then remote_write's (NULL: the default). */
+static const struct conf_node *
+output_item(const struct conf_node *outs, const struct conf_node *rw, size_t i)
+{
+    size_t nouts = outs != NULL && outs->kind == CONF_NODE_SEQ ? outs->n : 0;
+
+    if (i < nouts) {
+        return outs->kids[i];
+    }
+    if (rw != NULL && rw->kind == CONF_NODE_SEQ && i - nouts < rw->n) {
+        return rw->kids[i - nouts];
+    }
+    return NULL;
+}
+
+/* A name a label value, a log line and a page can carry as written (not one of the defaults). */
+static bool
+output_name_ok(const char *s)
+{
+    if (strlen(s) > OUTPUT_NAME_MAX) {
+        return false;
+    }
+    for (; *s != '\0'; s++) {
+        if (*s < 0x20 || *s > 0x7e || *s == '"' || *s == '\\' || *s == '[' || *s == ']') {
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
+ * Names every output: a written name is checked (characters, length, unique); the others get
+ * "TYPE[N]", N counting the outputs of that type before them.
+ */
+static void
+outputs_name(struct conf_ctx *x, struct config *c, const struct conf_node *outs,
+             const struct conf_node *rw)
+{
+    for (size_t i = 0; i < c->noutputs; i++) {
+        struct config_output *o = &c->outputs[i];
+        const struct conf_node *item = output_item(outs, rw, i);
+        const struct conf_node *nn = item != NULL ? conf_tree_get(item, "name") : NULL;
+        size_t same = 0;
+        if (o->type == NULL) {
+            continue;
+        }
+        if (o->name != NULL) {
+            o->named = true;
+            if (!output_name_ok(o->name)) {
+                conf_err(x, nn != NULL ? nn : item,
+                         "invalid output name \"%s\": at most %d printable ASCII characters, "
+                         "without quotes, backslashes or brackets",
+                         o->name, OUTPUT_NAME_MAX);
+            }
+            for (size_t k = 0; k < i; k++) {
+                if (c->outputs[k].name != NULL && strcmp(c->outputs[k].name, o->name) == 0) {
+                    conf_err(x, nn != NULL ? nn : item,
+                             "output name \"%s\" is used twice: each output needs its own",
+                             o->name);
+                    break;
+                }
+            }
+            continue;
+        }
+        for (size_t k = 0; k < i; k++) {
+            same += c->outputs[k].type == o->type;
+        }
+        char def[OUTPUT_NAME_MAX + 1];
+        snprintf(def, sizeof(def), "%s[%zu]", o->type->name, same);
+        o->name = strdup(def);
+        if (o->name == NULL) {
+            conf_oom(x);
+        }
+    }
+}
+
 static void
 top_check(struct conf_ctx *x, void *base, const struct conf_node *map, const char *path)
 {
@@ -829,18 +915,18 @@ top_check(struct conf_ctx *x, void *base, const struct conf_node *map, const cha
     if (conf_tree_get(map, "inputs") != NULL) {
         inputs_map(x, conf_tree_get(map, "inputs"));
     }
-    if (c->noutputs > 0 || n != NULL) {
-        return;
+    if (c->noutputs == 0 && n == NULL) {
+        /* none: one output of the first registered type (stdout), with its defaults */
+        c->outputs = calloc(1, sizeof(*c->outputs));
+        if (c->outputs == NULL) {
+            conf_oom(x);
+            return;
+        }
+        c->noutputs = 1;
+        c->outputs[0].type = outputs_table[0];
+        conf_defaults(x, outputs_table[0]->conf, &c->outputs[0]);
     }
-    /* none: one output of the first registered type (stdout), with its defaults */
-    c->outputs = calloc(1, sizeof(*c->outputs));
-    if (c->outputs == NULL) {
-        conf_oom(x);
-        return;
-    }
-    c->noutputs = 1;
-    c->outputs[0].type = outputs_table[0];
-    conf_defaults(x, outputs_table[0]->conf, &c->outputs[0]);
+    outputs_name(x, c, n, rw);
 }
 
 /* Loading */
@@ -1022,6 +1108,9 @@ config_summary(FILE *f, const struct config *c)
     for (size_t i = 0; i < c->noutputs; i++) {
         const struct config_output *o = &c->outputs[i];
         fprintf(f, "output %s (%s)", o->type->name, o->format);
+        if (o->named) {
+            fprintf(f, " \"%s\"", o->name);
+        }
         if (o->type->summary != NULL) {
             o->type->summary(f, o);
         }

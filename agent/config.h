@@ -302,7 +302,11 @@ struct config_job {
 struct config_output {
     const struct output_type *type; /* borrowed: its row in the outputs registry (outputs.c) */
     char *format;                   /* an encoder name (encoder_find); default "json" */
-    void *opts;                     /* owned: the type's settings */
+    /* Its name in logs, self metrics and the status page: unique; default "TYPE[N]", N counting
+     * the outputs of its type before it (outputs, then remote_write), from 0. */
+    char *name;
+    bool named; /* @name was written in the file */
+    void *opts; /* owned: the type's settings */
 };
 
 /*
@@ -342,6 +346,7 @@ struct config_status {
 struct config_log {
     enum log_level level;   /* default info */
     enum log_target target; /* default stderr */
+    enum log_format format; /* default text */
 };
 
 /* A loaded, valid configuration. Immutable: a reload builds a new one. */

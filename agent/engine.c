@@ -84,8 +84,9 @@ struct target {
 };
 
 struct engine_output {
-    const struct encoder *enc; /* borrowed */
-    struct output out;         /* state owned */
+    const struct encoder *enc;      /* borrowed */
+    struct output out;              /* state owned */
+    char name[OUTPUT_NAME_MAX + 1]; /* outputs[].name, default "http[0]" */
 };
 
 struct engine {
@@ -262,16 +263,30 @@ batch_give_back(struct engine *e, struct batch *b)
 }
 
 int
-engine_add_output(struct engine *e, const struct encoder *enc, const struct output *out)
+engine_add_output(struct engine *e, const char *name, const struct encoder *enc,
+                  const struct output *out)
 {
+    struct engine_output *o;
+    size_t same = 0;
+
     if (e->noutputs == ENGINE_MAX_OUTPUTS) {
         if (out->ops->free != NULL) {
             out->ops->free(out->state);
         }
         return -ENOMEM;
     }
-    e->outputs[e->noutputs].enc = enc;
-    e->outputs[e->noutputs].out = *out;
+    o = &e->outputs[e->noutputs];
+    o->enc = enc;
+    o->out = *out;
+    if (name != NULL) {
+        snprintf(o->name, sizeof(o->name), "%s", name);
+    }
+    else {
+        for (size_t i = 0; i < e->noutputs; i++) {
+            same += e->outputs[i].out.ops == out->ops;
+        }
+        snprintf(o->name, sizeof(o->name), "%s[%zu]", out->ops->name, same);
+    }
     e->noutputs++;
     e->want_stale = e->want_stale || out->ops->stale_markers;
     return 0;
@@ -1267,6 +1282,8 @@ engine_target_info(const struct engine *e, size_t i, struct engine_target_info *
     out->ndiscovered = t->ndiscovered;
     out->interval_ms = t->interval_ms;
     out->timeout_ms = t->timeout_ms;
+    out->reload_going = e->reloading && t->stale;
+    out->reload_coming = e->reloading && t->fresh;
 
     out->health = t->last_ts_ms == 0 ? ENGINE_HEALTH_UNKNOWN
                   : t->last_ok       ? ENGINE_HEALTH_UP
@@ -1301,8 +1318,8 @@ engine_output_count(const struct engine *e)
 
 /* A read-only view of output @i; see engine.h. */
 int
-engine_output_info(const struct engine *e, size_t i, const char **type, const char **format,
-                   struct output_stats *st)
+engine_output_info(const struct engine *e, size_t i, const char **name, const char **type,
+                   const char **format, struct output_stats *st)
 {
     const struct engine_output *o;
 
@@ -1310,6 +1327,7 @@ engine_output_info(const struct engine *e, size_t i, const char **type, const ch
         return -ENOENT;
     }
     o = &e->outputs[i];
+    *name = o->name;
     *type = o->out.ops->name;
     *format = o->enc != NULL ? o->enc->name : "";
     memset(st, 0, sizeof(*st));
@@ -1321,9 +1339,11 @@ engine_output_info(const struct engine *e, size_t i, const char **type, const ch
 
 /* One metric family over every output that reports stats (lines of a family stay together). */
 static void
-render_output_family(struct strbuf *sb, const struct output_stats *st, size_t n, int which,
-                     const char *name, const char *type, const char *help)
+render_output_family(struct strbuf *sb, const struct engine *e, const struct output_stats *st,
+                     int which, const char *name, const char *type, const char *help)
 {
+    size_t n = e->noutputs;
+
     strbuf_printf(sb, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
     for (size_t i = 0; i < n; i++) {
         const struct output_stats *o = &st[i];
@@ -1332,8 +1352,8 @@ render_output_family(struct strbuf *sb, const struct output_stats *st, size_t n,
         }
         if (which == 3) {
             for (int d = 0; d < OUTPUT_DROP__COUNT; d++) {
-                strbuf_printf(sb, "%s{output=\"outputs[%zu]\",type=\"%s\",reason=\"%s\"} %llu\n",
-                              name, i, o->type, output_drop_name((enum output_drop)d),
+                strbuf_printf(sb, "%s{output=\"%s\",type=\"%s\",reason=\"%s\"} %llu\n", name,
+                              e->outputs[i].name, o->type, output_drop_name((enum output_drop)d),
                               (unsigned long long)o->dropped[d]);
             }
             continue;
@@ -1373,10 +1393,14 @@ render_output_family(struct strbuf *sb, const struct output_stats *st, size_t n,
         case 11:
             v = o->failing ? 1 : 0;
             break;
+        case 12:
+            v = o->failing_since;
+            break;
         default:
             break;
         }
-        strbuf_printf(sb, "%s{output=\"outputs[%zu]\",type=\"%s\"} %.17g\n", name, i, o->type, v);
+        strbuf_printf(sb, "%s{output=\"%s\",type=\"%s\"} %.17g\n", name, e->outputs[i].name,
+                      o->type, v);
     }
 }
 
@@ -1401,6 +1425,8 @@ render_output_stats(struct strbuf *sb, const struct engine *e)
         {"pollster_output_last_success_timestamp_seconds", "gauge",
          "Unix time of the last acknowledged request."},
         {"pollster_output_failing", "gauge", "1 while the sink is failing and retries back off."},
+        {"pollster_output_failing_since_timestamp_seconds", "gauge",
+         "Unix time the current failure began; 0 while the sink is not failing."},
     };
     struct output_stats st[ENGINE_MAX_OUTPUTS];
     size_t any = 0;
@@ -1417,7 +1443,7 @@ render_output_stats(struct strbuf *sb, const struct engine *e)
         return;
     }
     for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
-        render_output_family(sb, st, e->noutputs, (int)f, fam[f].name, fam[f].type, fam[f].help);
+        render_output_family(sb, e, st, (int)f, fam[f].name, fam[f].type, fam[f].help);
     }
 }
 

@@ -45,8 +45,13 @@ struct target_spec {
 struct engine *engine_new(struct loop *l);
 void engine_free(struct engine *e);
 
-/* Adds an output; the engine owns @out->state from now on, also on failure. 0 or -ENOMEM. */
-int engine_add_output(struct engine *e, const struct encoder *enc, const struct output *out);
+/*
+ * Adds an output named @name (copied; NULL: "TYPE[N]", N counting the outputs of its type added
+ * before, as config.h's default); the engine owns @out->state from now on, also on failure.
+ * 0 or -ENOMEM.
+ */
+int engine_add_output(struct engine *e, const char *name, const struct encoder *enc,
+                      const struct output *out);
 
 /* Adds a target. 0, or -EINVAL / -ENOMEM with a message in @err. */
 int engine_add_target(struct engine *e, const struct target_spec *spec, char *err, size_t errlen);
@@ -149,6 +154,13 @@ struct engine_target_info {
     uint64_t skipped_overlap; /* ticks skipped because the previous run was still in flight */
     uint64_t skipped_late;    /* ticks skipped because the loop was late */
 
+    /*
+     * Between engine_reload_begin() and _end()/_abort(): the target goes (the new configuration
+     * does not have it as it is) or comes (new, or replacing one whose settings changed).
+     */
+    bool reload_going;
+    bool reload_coming;
+
     /* The last runs, oldest first: duration and whether it succeeded. */
     size_t nhistory;
     double history_s[ENGINE_HISTORY];
@@ -201,11 +213,11 @@ int engine_target_info(const struct engine *e, size_t i, struct engine_target_in
 size_t engine_output_count(const struct engine *e);
 
 /*
- * Output @i (0 <= @i < engine_output_count(), in configuration order): its type ("http"), its
- * format ("json") and its books in @st (zeroed; st->type stays NULL when the output keeps none).
- * Returns 0, or -ENOENT when @i is out of range. Changes nothing.
+ * Output @i (0 <= @i < engine_output_count(), in configuration order): its name ("http[0]"), its
+ * type ("http"), its format ("json") and its books in @st (zeroed; st->type stays NULL when the
+ * output keeps none). Returns 0, or -ENOENT when @i is out of range. Changes nothing.
  */
-int engine_output_info(const struct engine *e, size_t i, const char **type, const char **format,
-                       struct output_stats *st);
+int engine_output_info(const struct engine *e, size_t i, const char **name, const char **type,
+                       const char **format, struct output_stats *st);
 
 #endif

@@ -101,7 +101,7 @@ usage(FILE *f)
     fprintf(f,
             "Usage: pollster [-c FILE] [OPTIONS]\n"
             "       pollster --check-config -c FILE\n"
-            "       pollster --once [--target URL]... [OPTIONS]\n"
+            "       pollster --once [--target URL]... [OPTIONS] [URL]...\n"
             "       pollster --parse FILE [--format prom|openmetrics]\n"
             "\n"
             "Periodic metrics collection agent. Without --target, runs the built-in default:\n"
@@ -128,7 +128,8 @@ usage(FILE *f)
             "                              line per sample, or the first error (exit 1)\n"
             "\n"
             "Targets:\n"
-            "      --target URL            collect from URL (http or https; repeatable)\n"
+            "      --target URL            collect from URL (http or https; repeatable; a URL\n"
+            "                              after the options is a target too)\n"
             "      --kind KIND             job kind for --target: prometheus, probe, json or tcp\n"
             "                              (default probe; tcp: --target HOST:PORT)\n"
             "      --metric NAME=PATH[@LABELS]  json: a metric from a JSON path (repeatable),\n"
@@ -166,7 +167,8 @@ usage(FILE *f)
             "                              exits once the daemon has started, 1 if it failed\n"
             "      --pidfile FILE          write and lock FILE while running (removed on exit)\n"
             "      --log-level LEVEL       error, warn, info or debug (default info)\n"
-            "      --log-format FORMAT     text, logfmt or json lines on stderr (default text)\n"
+            "      --log-format FORMAT     text, logfmt or json lines on stderr (default: the\n"
+            "                              config's log.format, text)\n"
             "  -h, --help                  show this help and exit\n"
             "      --help-config           list every config key with its type and default\n"
             "  -V, --version               show the version and exit\n"
@@ -264,6 +266,7 @@ main(int argc, char **argv)
     int c;
     size_t nmatch = 0, nnot = 0;
     bool target_opts_given = false, shard_given = false;
+    const char *kind_opt = NULL; /* the first option only a --target's job kind uses */
     enum log_level lvl;
     uint64_t size;
     char *end;
@@ -286,6 +289,7 @@ main(int argc, char **argv)
             break;
         case OPT_KIND:
             target_opts_given = true;
+            kind_opt = kind_opt != NULL ? kind_opt : "--kind";
             o.kind = optarg;
             break;
         case OPT_JOB:
@@ -296,6 +300,7 @@ main(int argc, char **argv)
             if (parse_duration_opt("--interval", optarg, &o.interval_ms) != 0) {
                 return RUN_EXIT_USAGE;
             }
+            o.interval_set = true;
             break;
         case OPT_TIMEOUT:
             target_opts_given = true;
@@ -322,6 +327,7 @@ main(int argc, char **argv)
             break;
         case OPT_VALID_STATUS:
             target_opts_given = true;
+            kind_opt = kind_opt != NULL ? kind_opt : "--valid-status-code";
             errno = 0;
             code = strtol(optarg, &end, 10);
             if (*optarg == '\0' || *end != '\0' || errno != 0 || code < 100 || code > 599) {
@@ -336,6 +342,7 @@ main(int argc, char **argv)
             break;
         case OPT_MATCH:
             target_opts_given = true;
+            kind_opt = kind_opt != NULL ? kind_opt : "--fail-if-body-matches";
             if (nmatch == RUN_MAX_REGEXES) {
                 return bad_usage("too many --fail-if-body-matches options (at most %d)",
                                  RUN_MAX_REGEXES);
@@ -344,6 +351,7 @@ main(int argc, char **argv)
             break;
         case OPT_NOT_MATCH:
             target_opts_given = true;
+            kind_opt = kind_opt != NULL ? kind_opt : "--fail-if-body-not-matches";
             if (nnot == RUN_MAX_REGEXES) {
                 return bad_usage("too many --fail-if-body-not-matches options (at most %d)",
                                  RUN_MAX_REGEXES);
@@ -362,6 +370,7 @@ main(int argc, char **argv)
             break;
         case OPT_METRIC:
             target_opts_given = true;
+            kind_opt = kind_opt != NULL ? kind_opt : "--metric";
             if (o.nmetrics == RUN_MAX_METRICS) {
                 return bad_usage("too many --metric options (at most %d)", RUN_MAX_METRICS);
             }
@@ -438,6 +447,7 @@ main(int argc, char **argv)
                                  optarg, suggest_phrase(&sg, "", hint, sizeof(hint)));
             }
             log_set_format(lf);
+            o.log_format_set = true;
             break;
         }
         case 'h':
@@ -472,6 +482,17 @@ main(int argc, char **argv)
         default:
             return unknown_option(argv[optind - 1]);
         }
+    }
+    /* A URL after the options is a target, as with --target (curl's habit). */
+    for (; optind < argc && strstr(argv[optind], "://") != NULL; optind++) {
+        if (o.ntargets == RUN_MAX_TARGETS) {
+            return bad_usage("too many targets (at most %d)", RUN_MAX_TARGETS);
+        }
+        o.targets[o.ntargets++] = argv[optind];
+    }
+    if (optind < argc && strchr(argv[optind], ':') != NULL) {
+        return bad_usage("unexpected argument \"%s\": a target needs its scheme: http://%s",
+                         argv[optind], argv[optind]);
     }
     if (optind < argc) {
         return bad_usage("unexpected argument \"%s\"", argv[optind]);
@@ -508,9 +529,15 @@ main(int argc, char **argv)
         }
         return run_check_config(o.config_path);
     }
+    if (o.config_path == NULL && o.ntargets == 0 && (kind_opt != NULL || o.job != NULL)) {
+        return bad_usage("%s applies to --target URL (without --target or -c, pollster collects "
+                         "its own /metrics only)",
+                         kind_opt != NULL ? kind_opt : "--job");
+    }
     if (o.config_path != NULL) {
         if (o.ntargets > 0) {
-            return bad_usage("--target cannot be combined with -c (put the target in the file)");
+            return bad_usage("a target (--target or a URL argument) cannot be combined with -c "
+                             "(put the target in the file)");
         }
         if (target_opts_given) {
             return bad_usage("target options (--kind, --interval, --timeout, --metric, "

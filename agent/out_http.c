@@ -854,11 +854,13 @@ finish(struct out_http *h, enum out_http_result r, const char *why, int key, int
         }
         h->failing = false;
         h->sink_down = false;
+        h->st.failing_since = 0;
         h->attempt = 0;
         kick(h);
         return;
     }
     h->st.failed_requests++;
+    snprintf(h->st.last_error, sizeof(h->st.last_error), "%s", why);
     if (r == OUT_HTTP_DROP) {
         log_err("out_http: %s: the sink refused a request of %llu samples: %s; dropped (not "
                 "retried)",
@@ -869,6 +871,7 @@ finish(struct out_http *h, enum out_http_result r, const char *why, int key, int
             log_release(&h->complain, now, h->what);
         }
         h->sink_down = false;
+        h->st.failing_since = 0;
         h->attempt = 0;
         kick(h);
         return;
@@ -878,6 +881,9 @@ finish(struct out_http *h, enum out_http_result r, const char *why, int key, int
     }
     h->req_recs = 0;
     h->failing = true;
+    if (!h->sink_down) {
+        h->st.failing_since = (double)clock_wall_ms() / 1000.0;
+    }
     h->sink_down = true;
     h->attempt++;
     /* Everything waiting goes to disk now, and what comes next goes there directly. */

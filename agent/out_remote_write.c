@@ -45,7 +45,6 @@ struct out_rw_metadata {
 /* A remote_write output's settings: config_output.opts of a remote_write output. */
 struct out_rw_conf {
     char *url;
-    char *name;         /* for messages */
     int64_t timeout_ms; /* remote_timeout, default 30s */
     struct config_http http;
     struct config_relabel *relabels;
@@ -202,6 +201,13 @@ rw_stats(const void *state, struct output_stats *st)
         st->last_success =
             one.last_success > st->last_success ? one.last_success : st->last_success;
         st->failing = st->failing || one.failing;
+        if (one.failing_since > 0 &&
+            (st->failing_since == 0 || one.failing_since < st->failing_since)) {
+            st->failing_since = one.failing_since;
+        }
+        if (one.last_error[0] != '\0' && (st->last_error[0] == '\0' || one.failing)) {
+            memcpy(st->last_error, one.last_error, sizeof(st->last_error));
+        }
     }
 }
 
@@ -302,7 +308,7 @@ static const struct conf_field rw_fields[] = {
              .flags = CONF_F_NONEMPTY, .desc = "remote_write (the only format of this type)."),
     RO("url", CONF_FT_STR, url, CONF_F_NONEMPTY | CONF_F_REQUIRED,
        .desc = "The receiver's remote write endpoint."),
-    RO("name", CONF_FT_STR, name, CONF_F_NONEMPTY, .desc = "A name for messages."),
+    CONF_OUTPUT_NAME_FIELD,
     RO("remote_timeout", CONF_FT_DURATION, timeout_ms, 0, .def = "30s",
        .desc = "Deadline of one request."),
     CONF_FLDN("headers", CONF_FT_HEADERS, struct out_rw_conf, http.headers, http.nheaders,
@@ -514,8 +520,7 @@ rw_summary(FILE *f, const struct config_output *co)
     const struct out_rw_conf *rc = co->opts;
     char *red = httpc_redact_url_dup(rc->url);
 
-    fprintf(f, ": %s%s%s%s\n", red != NULL ? red : "<out of memory>", rc->name != NULL ? " (" : "",
-            rc->name != NULL ? rc->name : "", rc->name != NULL ? ")" : "");
+    fprintf(f, ": %s\n", red != NULL ? red : "<out of memory>");
     free(red);
     if (rc->nrelabels > 0) {
         fprintf(f, "  %zu write_relabel_configs rule(s)\n", rc->nrelabels);

@@ -200,6 +200,10 @@ settle(struct out_stdout *o, int rc, uint64_t extra)
         log_complain(&o->complain, clock_mono_ms(), -rc, "out_stdout",
                      "write() failed: %s; dropped %llu samples", strerror(-rc),
                      (unsigned long long)lost);
+        if (!o->failing) {
+            o->st.failing_since = (double)clock_wall_ms() / 1000.0;
+        }
+        snprintf(o->st.last_error, sizeof(o->st.last_error), "write() failed: %s", strerror(-rc));
         o->failing = true;
         o->st.failing = true;
         return rc;
@@ -208,6 +212,7 @@ settle(struct out_stdout *o, int rc, uint64_t extra)
         log_release(&o->complain, clock_mono_ms(), "out_stdout");
         o->failing = false;
         o->st.failing = false;
+        o->st.failing_since = 0;
     }
     return 0;
 }

@@ -17,6 +17,9 @@
 #include "sample.h"
 #include "strbuf.h"
 
+/* The longest outputs[].name (config.c checks it; the engine keeps a copy). */
+#define OUTPUT_NAME_MAX 64
+
 /* Why samples were dropped: the reason label of pollster_output_dropped_samples_total. */
 enum output_drop {
     OUTPUT_DROP_QUEUE_FULL = 0, /* memory queue full and no spool */
@@ -51,6 +54,8 @@ struct output_stats {
     uint64_t retries;         /* requests sent again after a failure */
     double last_success;      /* unix time of the last acknowledged request, 0 = never */
     bool failing;             /* the last request failed: backing off */
+    double failing_since;     /* unix time of the first failure while @failing, else 0 */
+    char last_error[160];     /* why the last failed request failed; "" = none since start */
 };
 
 struct output_ops {

@@ -47,7 +47,9 @@
 #include "status.h"
 #include "status_page.h"
 #include "status_table.h"
+#include "strbuf.h"
 #include "suggest.h"
+#include "units.h"
 
 void
 run_opts_init(struct run_opts *o)
@@ -358,82 +360,142 @@ struct run_ctx {
     struct status *status;        /* owned: the status server (NULL in --once) */
     struct status *status_old;    /* owned: the server a reload moved away from, until retired */
     struct event *status_retire;  /* owned: frees status_old once its last reply went out */
-    char **snap;                  /* owned: "job/instance" of each target before a reload */
-    size_t nsnap;
     struct input *inputs; /* relays (daemon mode): opened after the outputs, closed before */
     size_t ninputs;
 };
 
 #define RUN_DIFF_LOG_MAX 50
 
-static void
-run_snapshot_free(struct run_ctx *ctx)
+/* One target in a reload's diff (borrowed from the engine while the reload is in progress). */
+struct run_diff {
+    const char *job, *instance, *url;
+    const struct label *labels;
+    size_t nlabels;
+    int64_t interval_ms, timeout_ms;
+};
+
+static int
+run_diff_cmp(const void *pa, const void *pb)
 {
-    for (size_t i = 0; i < ctx->nsnap; i++) {
-        free(ctx->snap[i]);
-    }
-    free(ctx->snap);
-    ctx->snap = NULL;
-    ctx->nsnap = 0;
+    const struct run_diff *a = pa, *b = pb;
+    int c = strcmp(a->job, b->job);
+
+    return c != 0 ? c : strcmp(a->instance, b->instance);
 }
 
-/* "job/instance" of target @i (the caller frees it); NULL when out of memory or out of range. */
-static char *
-target_key_dup(const struct engine *e, size_t i)
+static const char *
+run_label_value(const struct label *l, size_t n, const char *name)
 {
-    struct engine_target_info t;
-    char *k = NULL;
-
-    if (engine_target_info(e, i, &t) != 0 || asprintf(&k, "%s/%s", t.job, t.instance) < 0) {
-        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(l[i].name, name) == 0) {
+            return l[i].value;
+        }
     }
-    return k;
+    return NULL;
 }
 
-/* Remembers the targets in force, for run_reload_log_diff(). */
+/* ", label NAME OLD -> NEW" for each label that differs (at most 3, then ", ..."). */
 static void
-run_reload_snapshot(struct run_ctx *ctx)
+run_labels_diff(struct strbuf *sb, const struct run_diff *a, const struct run_diff *b)
 {
-    size_t n = engine_target_count(ctx->engine);
+    size_t shown = 0;
 
-    run_snapshot_free(ctx);
-    ctx->snap = calloc(n > 0 ? n : 1, sizeof(*ctx->snap));
-    for (size_t i = 0; ctx->snap != NULL && i < n; i++) {
-        ctx->snap[ctx->nsnap] = target_key_dup(ctx->engine, i);
-        ctx->nsnap += ctx->snap[ctx->nsnap] != NULL;
+    for (size_t k = 0; k < a->nlabels + b->nlabels; k++) {
+        const struct label *l = k < a->nlabels ? &a->labels[k] : &b->labels[k - a->nlabels];
+        const char *va = run_label_value(a->labels, a->nlabels, l->name);
+        const char *vb = run_label_value(b->labels, b->nlabels, l->name);
+        if ((k >= a->nlabels && va != NULL) || (va != NULL && vb != NULL && strcmp(va, vb) == 0)) {
+            continue; /* the same, or a name of both already seen among @a's */
+        }
+        if (++shown > 3) {
+            strbuf_puts(sb, ", ...");
+            return;
+        }
+        strbuf_printf(sb, ", label %s %s -> %s", l->name, va != NULL ? va : "(none)",
+                      vb != NULL ? vb : "(none)");
     }
 }
 
-/* Logs each target a reload added or removed (at most RUN_DIFF_LOG_MAX of each). */
-static void
+/* What differs between the old and the new target of one job/instance, into @buf. */
+static const char *
+run_diff_describe(const struct run_diff *a, const struct run_diff *b, char *buf, size_t len)
+{
+    struct strbuf sb;
+    char x[32], y[32];
+
+    strbuf_init(&sb);
+    if (strcmp(a->url, b->url) != 0) {
+        strbuf_printf(&sb, ", url %s -> %s", a->url, b->url);
+    }
+    if (a->interval_ms != b->interval_ms) {
+        strbuf_printf(&sb, ", interval %s -> %s", units_format_duration(a->interval_ms, x, 32),
+                      units_format_duration(b->interval_ms, y, 32));
+    }
+    if (a->timeout_ms != b->timeout_ms) {
+        strbuf_printf(&sb, ", timeout %s -> %s", units_format_duration(a->timeout_ms, x, 32),
+                      units_format_duration(b->timeout_ms, y, 32));
+    }
+    run_labels_diff(&sb, a, b);
+    if (sb.len == 0 && !sb.oom) {
+        strbuf_puts(&sb, ", other collection settings (client, auth, limits or the kind's)");
+    }
+    snprintf(buf, len, "%s", sb.oom || sb.len < 2 ? "its settings" : sb.data + 2);
+    strbuf_release(&sb);
+    return buf;
+}
+
+/*
+ * Logs each target the reload in progress adds, removes or replaces because its settings changed,
+ * saying which (at most RUN_DIFF_LOG_MAX lines of each). Call between setup_targets() and
+ * engine_reload_end(), while the engine holds both the going and the coming targets. Returns the
+ * number replaced (engine_reload_end counts each as one added and one removed).
+ */
+static size_t
 run_reload_log_diff(struct run_ctx *ctx, const char *why)
 {
-    size_t n = engine_target_count(ctx->engine), added = 0, removed = 0;
-    bool *seen = calloc(ctx->nsnap > 0 ? ctx->nsnap : 1, sizeof(*seen));
+    size_t n = engine_target_count(ctx->engine), nold = 0, nnew = 0;
+    size_t added = 0, removed = 0, changed = 0;
+    struct run_diff *old = calloc(n > 0 ? n : 1, sizeof(*old));
+    struct run_diff *nu = calloc(n > 0 ? n : 1, sizeof(*nu));
+    char what[512];
 
-    for (size_t i = 0; seen != NULL && i < n; i++) {
-        char *k = target_key_dup(ctx->engine, i);
-        bool found = false;
-        for (size_t j = 0; k != NULL && j < ctx->nsnap && !found; j++) {
-            if (!seen[j] && strcmp(ctx->snap[j], k) == 0) {
-                seen[j] = found = true;
-            }
+    for (size_t i = 0; old != NULL && nu != NULL && i < n; i++) {
+        struct engine_target_info t;
+        if (engine_target_info(ctx->engine, i, &t) != 0 || (!t.reload_going && !t.reload_coming)) {
+            continue;
         }
-        if (k != NULL && !found && ++added <= RUN_DIFF_LOG_MAX) {
-            log_info("config: %s: target added: %s", why, k);
+        struct run_diff *d = t.reload_going ? &old[nold++] : &nu[nnew++];
+        *d = (struct run_diff){t.job,     t.instance,    t.display_url, t.labels,
+                               t.nlabels, t.interval_ms, t.timeout_ms};
+    }
+    if (old == NULL || nu == NULL) {
+        log_info("config: %s: out of memory listing what changed", why);
+        nold = nnew = 0;
+    }
+    qsort(old, nold, sizeof(*old), run_diff_cmp);
+    qsort(nu, nnew, sizeof(*nu), run_diff_cmp);
+    for (size_t i = 0, j = 0; i < nold || j < nnew;) {
+        int c = i == nold ? 1 : j == nnew ? -1 : run_diff_cmp(&old[i], &nu[j]);
+        if (c < 0 && ++removed <= RUN_DIFF_LOG_MAX) {
+            log_info("config: %s: target removed: %s/%s", why, old[i].job, old[i].instance);
         }
-        free(k);
-    }
-    for (size_t j = 0; seen != NULL && j < ctx->nsnap; j++) {
-        if (!seen[j] && ++removed <= RUN_DIFF_LOG_MAX) {
-            log_info("config: %s: target removed: %s", why, ctx->snap[j]);
+        else if (c > 0 && ++added <= RUN_DIFF_LOG_MAX) {
+            log_info("config: %s: target added: %s/%s", why, nu[j].job, nu[j].instance);
         }
+        else if (c == 0 && ++changed <= RUN_DIFF_LOG_MAX) {
+            log_info("config: %s: target changed: %s/%s: %s", why, nu[j].job, nu[j].instance,
+                     run_diff_describe(&old[i], &nu[j], what, sizeof(what)));
+        }
+        i += c <= 0;
+        j += c >= 0;
     }
-    if (added > RUN_DIFF_LOG_MAX || removed > RUN_DIFF_LOG_MAX) {
-        log_info("config: %s: %zu targets added and %zu removed in all", why, added, removed);
+    if (added > RUN_DIFF_LOG_MAX || removed > RUN_DIFF_LOG_MAX || changed > RUN_DIFF_LOG_MAX) {
+        log_info("config: %s: %zu targets added, %zu removed and %zu changed in all", why, added,
+                 removed, changed);
     }
-    free(seen);
-    run_snapshot_free(ctx);
+    free(old);
+    free(nu);
+    return changed;
 }
 
 /* The status pages follow the configuration in force and the last reload's outcome. */
@@ -546,15 +608,24 @@ run_status_move(struct run_ctx *ctx, struct status *next)
     }
 }
 
-/* Log level and target from the new config (unless --log-level set them), each change logged. */
+/*
+ * Log level, format and target from the new config (unless --log-level or --log-format set them),
+ * each change logged (in the old format: the line before the switch).
+ */
 static void
 run_log_apply(struct run_ctx *ctx, const struct config *c)
 {
     static const char *const words[] = {"error", "warn", "info", "debug"};
+    static const char *const formats[] = {"text", "logfmt", "json"};
 
     if (!ctx->opts->log_level_set && c->log.level != ctx->config->log.level) {
         log_info("config: log level %s -> %s", words[ctx->config->log.level], words[c->log.level]);
         log_set_level(c->log.level);
+    }
+    if (!ctx->opts->log_format_set && c->log.format != ctx->config->log.format) {
+        log_info("config: log format %s -> %s", formats[ctx->config->log.format],
+                 formats[c->log.format]);
+        log_set_format(c->log.format);
     }
     if (c->log.target != ctx->config->log.target && !ctx->opts->daemonize) {
         log_info("config: log target %s -> %s",
@@ -594,7 +665,7 @@ apply(struct run_ctx *ctx, const char *text, size_t len, const char *why, char *
         log_config_warnings(&errs); /* a file_sd refresh re-reads the same text: said already */
     }
     config_errors_release(&errs);
-    char what[128];
+    char what[192];
     struct status *moved = NULL;
     bool cli_outputs = ctx->opts->format != NULL || ctx->opts->output_file != NULL;
     if (!cli_outputs && setup_outputs_changed(ctx->config, c, what, sizeof(what))) {
@@ -608,15 +679,14 @@ apply(struct run_ctx *ctx, const char *text, size_t len, const char *why, char *
     if (run_status_open(ctx, c, &moved, err, errlen) != 0) {
         goto refused;
     }
-    run_reload_snapshot(ctx);
     engine_reload_begin(ctx->engine);
     if (setup_targets(ctx->engine, c, ctx->opts->only_job, err, errlen) != 0) {
         engine_reload_abort(ctx->engine);
         status_free(moved);
         goto refused;
     }
+    size_t changed = run_reload_log_diff(ctx, why);
     engine_reload_end(ctx->engine, &kept, &added, &removed);
-    run_reload_log_diff(ctx, why);
     run_status_move(ctx, moved);
     run_log_apply(ctx, c);
     config_free(ctx->config);
@@ -628,8 +698,9 @@ apply(struct run_ctx *ctx, const char *text, size_t len, const char *why, char *
     }
     stats_set_reload(true);
     page_note_reload(ctx, why, true, "");
-    log_info("config: %s of %s: %zu targets kept, %zu added, %zu removed", why,
-             ctx->opts->config_path, kept, added, removed);
+    changed = changed <= added && changed <= removed ? changed : 0;
+    log_info("config: %s of %s: %zu targets kept, %zu added, %zu removed, %zu changed", why,
+             ctx->opts->config_path, kept, added - changed, removed - changed, changed);
     if (notify_enabled()) {
         notify_send("READY=1");
     }
@@ -837,7 +908,7 @@ add_outputs(struct engine *e, struct loop *l, const struct run_opts *o, const st
     else {
         out.state = out_stdout_open(1, l, OUT_STDOUT_QUEUE_MAX);
     }
-    if (out.state == NULL || engine_add_output(e, enc, &out) != 0) {
+    if (out.state == NULL || engine_add_output(e, NULL, enc, &out) != 0) {
         fprintf(stderr, "pollster: out of memory\n");
         return -ENOMEM;
     }
@@ -924,6 +995,9 @@ run_main(const struct run_opts *o, bool *forked_parent)
         if (!o->log_level_set) {
             log_set_level(ctx.config->log.level);
         }
+        if (!o->log_format_set) {
+            log_set_format(ctx.config->log.format);
+        }
         log_set_target(ctx.config->log.target);
     }
     if (table && !o->log_level_set) {
@@ -1005,9 +1079,11 @@ run_main(const struct run_opts *o, bool *forked_parent)
     if (builtin) {
         char url[400];
         snprintf(url, sizeof(url), "http://%s/metrics", status_address(ctx.status));
+        /* Its own defaults, unless --interval or --timeout say otherwise. */
+        int64_t interval = o->interval_set ? o->interval_ms : RUN_DEFAULT_INTERVAL_MS;
         int64_t timeout = o->timeout_set ? o->timeout_ms : RUN_DEFAULT_TIMEOUT_MS;
-        if (add_target(e, o, &cli_http, "prometheus", "pollster", url, RUN_DEFAULT_INTERVAL_MS,
-                       timeout) != 0) {
+        timeout = !o->timeout_set && timeout > interval ? interval : timeout;
+        if (add_target(e, o, &cli_http, "prometheus", "pollster", url, interval, timeout) != 0) {
             exit_code = RUN_EXIT_USAGE;
             goto out;
         }
@@ -1090,7 +1166,6 @@ out:
     if (ctx.status_retire != NULL) {
         event_free(ctx.status_retire);
     }
-    run_snapshot_free(&ctx);
     httpc_opts_release(&cli_http);
     status_free(ctx.status_old);
     status_free(ctx.status);

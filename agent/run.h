@@ -34,6 +34,7 @@ struct run_opts {
     int64_t interval_ms;
     int64_t timeout_ms;
     bool timeout_set;
+    bool interval_set; /* --interval given: the built-in default's self-collection uses it too */
     uint64_t body_limit;
     bool insecure_skip_verify;
     struct probe_opts probe;
@@ -52,6 +53,7 @@ struct run_opts {
     const char *only_job;    /* --job NAME with -c: only that job */
     bool check_config;       /* --check-config */
     bool log_level_set;      /* --log-level given: it wins over the config's */
+    bool log_format_set;     /* --log-format given: it wins over the config's */
     bool shutdown_timeout_set;
     /* HTTP settings of --target, as a job's http_config has them */
     const char *headers[RUN_MAX_HEADERS]; /* --header "Name: value" */

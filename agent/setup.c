@@ -33,7 +33,7 @@ str_same(const char *a, const char *b)
 static void
 output_identity(const struct config_output *o, struct strbuf *sb)
 {
-    strbuf_printf(sb, "%s\x1f%s\x1f", o->type->name, o->format);
+    strbuf_printf(sb, "%s\x1f%s\x1f%s\x1f", o->type->name, o->format, o->name);
     if (o->type->identity != NULL) {
         o->type->identity(o, sb);
     }
@@ -46,7 +46,8 @@ setup_same_outputs(const struct config *a, const struct config *b)
     bool same = true;
 
     if (a->noutputs != b->noutputs || !str_same(a->status.listen, b->status.listen) ||
-        a->log.level != b->log.level || a->log.target != b->log.target) {
+        a->log.level != b->log.level || a->log.target != b->log.target ||
+        a->log.format != b->log.format) {
         return false;
     }
     strbuf_init(&x);
@@ -81,7 +82,12 @@ setup_outputs_changed(const struct config *a, const struct config *b, char *what
         output_identity(&a->outputs[i], &x);
         output_identity(&b->outputs[i], &y);
         changed = x.oom || y.oom || x.len != y.len || memcmp(x.data, y.data, x.len) != 0;
-        if (changed) {
+        if (changed && a->outputs[i].type == b->outputs[i].type &&
+            strcmp(a->outputs[i].name, b->outputs[i].name) != 0) {
+            snprintf(what, len, "the name of outputs[%zu] (%s -> %s)", i, a->outputs[i].name,
+                     b->outputs[i].name);
+        }
+        else if (changed) {
             snprintf(what, len, "outputs[%zu] (%s%s%s)", i, a->outputs[i].type->name,
                      a->outputs[i].type == b->outputs[i].type ? "" : " -> ",
                      a->outputs[i].type == b->outputs[i].type ? "" : b->outputs[i].type->name);
@@ -252,18 +258,16 @@ setup_outputs(struct engine *e, struct loop *l, const struct config *c, char *er
         const struct config_output *co = &c->outputs[i];
         const struct encoder *enc = encoder_find(co->format);
         struct output out = {0};
-        char what[32];
         int rc;
         if (enc == NULL) {
             snprintf(err, errlen, "outputs[%zu]: format %s has no encoder", i, co->format);
             return -EINVAL;
         }
-        snprintf(what, sizeof(what), "outputs[%zu]", i);
-        rc = co->type->open(co, what, l, &out, err, errlen);
+        rc = co->type->open(co, co->name, l, &out, err, errlen);
         if (rc != 0) {
             return rc;
         }
-        if (engine_add_output(e, enc, &out) != 0) {
+        if (engine_add_output(e, co->name, enc, &out) != 0) {
             snprintf(err, errlen, "out of memory");
             return -ENOMEM;
         }

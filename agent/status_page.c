@@ -309,6 +309,33 @@ put_targets(struct strbuf *sb, const struct engine *e, bool labels)
     strbuf_puts(sb, "</table></div>");
 }
 
+/* An output's state cell: ok, or failing since when and why. */
+static void
+put_output_state(struct strbuf *sb, const struct output_stats *st)
+{
+    char a[64], b[64];
+    int64_t since = (int64_t)(st->failing_since * 1000);
+
+    if (!st->failing) {
+        strbuf_puts(sb, "<td class=\"up\">ok</td>");
+        return;
+    }
+    strbuf_puts(sb, "<td><span class=\"down\">failing</span>");
+    if (since > 0) {
+        strbuf_puts(sb, " since ");
+        html_escape(sb, fmt_time(since, a, sizeof(a)));
+        strbuf_puts(sb, " <span class=\"muted\">(");
+        html_escape(sb, fmt_age(since, clock_wall_ms(), b, sizeof(b)));
+        strbuf_puts(sb, ")</span>");
+    }
+    if (st->last_error[0] != '\0') {
+        strbuf_puts(sb, ": <span class=\"err\">");
+        html_escape(sb, st->last_error);
+        strbuf_puts(sb, "</span>");
+    }
+    strbuf_puts(sb, "</td>");
+}
+
 /* The outputs table with their books. */
 static void
 put_outputs(struct strbuf *sb, const struct engine *e)
@@ -327,13 +354,13 @@ put_outputs(struct strbuf *sb, const struct engine *e)
         strbuf_puts(sb, "<tr><td colspan=\"11\" class=\"muted\">No outputs.</td></tr>");
     }
     for (size_t i = 0; i < n; i++) {
-        const char *type, *format;
+        const char *name, *type, *format;
         struct output_stats st;
-        if (engine_output_info(e, i, &type, &format, &st) != 0) {
+        if (engine_output_info(e, i, &name, &type, &format, &st) != 0) {
             break;
         }
         strbuf_puts(sb, "<tr><th scope=\"row\">");
-        html_escapef(sb, "outputs[%zu]", i);
+        html_escape(sb, name);
         strbuf_puts(sb, " <span class=\"muted\">");
         html_escape(sb, type);
         strbuf_puts(sb, "</span></th><td>");
@@ -348,8 +375,8 @@ put_outputs(struct strbuf *sb, const struct engine *e)
         for (int d = 0; d < OUTPUT_DROP__COUNT; d++) {
             dropped += st.dropped[d];
         }
-        strbuf_printf(sb, "<td class=\"%s\">%s</td><td class=\"num\">%llu</td>",
-                      st.failing ? "down" : "up", st.failing ? "failing" : "ok",
+        put_output_state(sb, &st);
+        strbuf_printf(sb, "<td class=\"num\">%llu</td>",
                       (unsigned long long)(st.collected + st.recovered));
         strbuf_printf(sb, "<td class=\"num\">%llu</td><td class=\"num\">%llu",
                       (unsigned long long)st.delivered, (unsigned long long)dropped);

@@ -304,6 +304,27 @@ START_TEST(test_default_timeout_fits_interval)
     json_object *b = json_object_array_get_idx(lines, 0);
     ck_assert(testutil_sample_value(b, "scrape_timeout_seconds", NULL, NULL) == 0.5);
     json_object_put(lines);
+
+    /* the same in once mode, the URL given after the options without --target */
+    run(&c, 20, 0, (const char *const[]){"--once", "--interval", "5s", target, NULL});
+    ck_assert_msg(c.status == 0, "exit %d: %s", c.status, c.err);
+    lines = testutil_parse_lines(c.out);
+    ck_assert_int_eq(json_object_array_length(lines), 1);
+    b = json_object_array_get_idx(lines, 0);
+    ck_assert_str_eq(json_object_get_string(json_object_object_get(b, "url")), target);
+    ck_assert(testutil_sample_value(b, "scrape_timeout_seconds", NULL, NULL) == 5);
+    json_object_put(lines);
+
+    /* the built-in default (it collects itself) takes --interval too, and its deadline fits */
+    run(&c, 20, 2.5 * slowdown(),
+        (const char *const[]){"--interval", "1s", "--status-listen", "127.0.0.1:0", NULL});
+    ck_assert_msg(c.status == 0, "exit %d: %s", c.status, c.err);
+    lines = testutil_parse_lines(c.out);
+    ck_assert_int_ge(json_object_array_length(lines), 1);
+    b = json_object_array_get_idx(lines, 0);
+    ck_assert_str_eq(json_object_get_string(json_object_object_get(b, "job")), "pollster");
+    ck_assert(testutil_sample_value(b, "scrape_timeout_seconds", NULL, NULL) == 1);
+    json_object_put(lines);
 }
 END_TEST
 
@@ -338,6 +359,23 @@ static const struct {
      "pollster: --valid-status-code: invalid HTTP status code \"99\" (see pollster --help)\n"},
     {{"--once", "--fail-if-body-matches", "(", "--target", "http://127.0.0.1/", NULL}, NULL},
     {{"stray", NULL}, "pollster: unexpected argument \"stray\" (see pollster --help)\n"},
+    {{"--once", "--kind", "json", NULL},
+     "pollster: --kind applies to --target URL (without --target or -c, pollster collects its "
+     "own /metrics only) (see pollster --help)\n"},
+    {{"--job", "x", "--valid-status-code", "200", NULL},
+     "pollster: --valid-status-code applies to --target URL (without --target or -c, pollster "
+     "collects its own /metrics only) (see pollster --help)\n"},
+    {{"-c", "x.yaml", "http://127.0.0.1/", NULL},
+     "pollster: a target (--target or a URL argument) cannot be combined with -c (put the target "
+     "in the file) (see pollster --help)\n"},
+    {{"--once", "localhost:9100", NULL},
+     "pollster: unexpected argument \"localhost:9100\": a target needs its scheme: "
+     "http://localhost:9100 (see pollster --help)\n"},
+    {{"--check-config", "-c", "x.yaml", "http://127.0.0.1/", NULL},
+     "pollster: --check-config only validates -c FILE: --target would be ignored (see pollster "
+     "--help)\n"},
+    {{"--once", "ftp://127.0.0.1/", NULL},
+     "pollster: --target: invalid URL \"ftp://127.0.0.1/\": only http and https are allowed\n"},
     {{"--chek-config", NULL},
      "pollster: unknown option \"--chek-config\" (did you mean \"--check-config\"?) (see "
      "pollster --help)\n"},
@@ -1071,7 +1109,11 @@ START_TEST(test_file_sd_refresh)
     unlink(sd_path);
     ck_assert_msg(c.status == 0, "exit %d: %s", c.status, c.err);
     ck_assert_msg(strstr(c.err, "file_sd files changed") != NULL, "%s", c.err);
-    ck_assert_msg(strstr(c.err, "0 targets kept, 1 added, 1 removed") != NULL, "%s", c.err);
+    ck_assert_msg(strstr(c.err, "0 targets kept, 0 added, 0 removed, 1 changed") != NULL, "%s",
+                  c.err);
+    snprintf(text, sizeof(text), "target changed: sd/127.0.0.1:%u: label group one -> two\n",
+             mock_port);
+    ck_assert_msg(strstr(c.err, text) != NULL, "%s", c.err);
     json_object *lines = testutil_parse_lines(c.out);
     size_t one = 0, two = 0, n = json_object_array_length(lines);
     for (size_t i = 0; i < n; i++) {
@@ -1261,6 +1303,103 @@ START_TEST(test_log_format_and_debug_runs)
     ck_assert_msg(strstr(c.err, "--log-format: invalid format \"jsno\" (did you mean \"json\"?") !=
                       NULL,
                   "%s", c.err);
+}
+END_TEST
+
+/* Job a's interval and job b's labels change, job c goes and job d comes. */
+static void
+reload_change_targets(pid_t pid)
+{
+    char text[1024];
+
+    snprintf(text, sizeof(text),
+             "status: {listen: '127.0.0.1:0'}\n"
+             "scrape_configs:\n"
+             "  - job_name: a\n"
+             "    scrape_interval: 2s\n"
+             "    static_configs: [{targets: ['127.0.0.1:%u']}]\n"
+             "  - job_name: b\n"
+             "    static_configs: [{targets: ['127.0.0.1:%u'], labels: {env: prod}}]\n"
+             "  - job_name: d\n"
+             "    static_configs: [{targets: ['127.0.0.1:%u']}]\n",
+             mock_port, mock_port, mock_port);
+    write_file(cfg_path, text);
+    kill(pid, SIGHUP);
+}
+
+/* A reload says which targets it added, removed, and changed, and what changed in each. */
+START_TEST(test_reload_logs_target_changes)
+{
+    struct cmd c;
+    char text[1024], want[256];
+
+    snprintf(text, sizeof(text),
+             "status: {listen: '127.0.0.1:0'}\n"
+             "scrape_configs:\n"
+             "  - job_name: a\n"
+             "    scrape_interval: 1s\n"
+             "    static_configs: [{targets: ['127.0.0.1:%u']}]\n"
+             "  - job_name: b\n"
+             "    static_configs: [{targets: ['127.0.0.1:%u'], labels: {env: test}}]\n"
+             "  - job_name: c\n"
+             "    static_configs: [{targets: ['127.0.0.1:%u']}]\n",
+             mock_port, mock_port, mock_port);
+    write_file(cfg_path, text);
+    mid_fn[0] = reload_change_targets;
+    mid_at[0] = 1.0;
+    run(&c, 30, 2.0 * slowdown(), (const char *const[]){"-c", cfg_path, NULL});
+    memset(mid_fn, 0, sizeof(mid_fn));
+    ck_assert_msg(c.status == 0, "exit %d: %s", c.status, c.err);
+    snprintf(want, sizeof(want),
+             "config: reload: target changed: a/127.0.0.1:%u: interval 1s -> 2s", mock_port);
+    ck_assert_msg(strstr(c.err, want) != NULL, "%s", c.err);
+    snprintf(want, sizeof(want),
+             "config: reload: target changed: b/127.0.0.1:%u: label env test -> prod\n", mock_port);
+    ck_assert_msg(strstr(c.err, want) != NULL, "%s", c.err);
+    snprintf(want, sizeof(want), "config: reload: target removed: c/127.0.0.1:%u\n", mock_port);
+    ck_assert_msg(strstr(c.err, want) != NULL, "%s", c.err);
+    snprintf(want, sizeof(want), "config: reload: target added: d/127.0.0.1:%u\n", mock_port);
+    ck_assert_msg(strstr(c.err, want) != NULL, "%s", c.err);
+    ck_assert_msg(strstr(c.err, "0 targets kept, 1 added, 1 removed, 2 changed") != NULL, "%s",
+                  c.err);
+}
+END_TEST
+
+/* log.format changes from logfmt to json. */
+static void
+reload_log_format(pid_t pid)
+{
+    write_file(cfg_path, "log: {format: json}\n"
+                         "status: {listen: '127.0.0.1:0'}\n"
+                         "scrape_configs: []\n");
+    kill(pid, SIGHUP);
+}
+
+/* log.format sets the shape of the lines, a reload changes it, --log-format wins over both. */
+START_TEST(test_log_format_from_config_and_reload)
+{
+    struct cmd c;
+
+    write_file(cfg_path, "log: {format: logfmt}\n"
+                         "status: {listen: '127.0.0.1:0'}\n"
+                         "scrape_configs: []\n");
+    mid_fn[0] = reload_log_format;
+    mid_at[0] = 1.0;
+    run(&c, 30, 2.0 * slowdown(), (const char *const[]){"-c", cfg_path, NULL});
+    memset(mid_fn, 0, sizeof(mid_fn));
+    ck_assert_msg(c.status == 0, "exit %d: %s", c.status, c.err);
+    ck_assert_msg(strstr(c.err, "level=info msg=\"engine: running 0 target(s)\"") != NULL, "%s",
+                  c.err);
+    ck_assert_msg(strstr(c.err, "level=info msg=\"config: log format logfmt -> json\"") != NULL,
+                  "%s", c.err);
+    ck_assert_msg(strstr(c.err, "\"level\":\"info\",\"msg\":\"config: reload of ") != NULL, "%s",
+                  c.err);
+
+    run(&c, 30, 1.0 * slowdown(),
+        (const char *const[]){"--log-format", "text", "-c", cfg_path, NULL});
+    ck_assert_msg(c.status == 0, "exit %d: %s", c.status, c.err);
+    ck_assert_msg(strstr(c.err, "Z info engine: running 0 target(s)") != NULL, "%s", c.err);
+    ck_assert_ptr_null(strstr(c.err, "\"level\":"));
 }
 END_TEST
 
@@ -1829,6 +1968,8 @@ cli_suite(void)
     tcase_add_test(tconf, test_log_format_and_debug_runs);
     tcase_add_test(tconf, test_debug_logs_sd_refresh);
     tcase_add_test(tconf, test_reload_applies_status_and_log_refuses_outputs);
+    tcase_add_test(tconf, test_log_format_from_config_and_reload);
+    tcase_add_test(tconf, test_reload_logs_target_changes);
     tcase_add_test(tconf, test_down_sink_does_not_slow_collection);
     tcase_add_test(tconf, test_file_sd_refresh);
     tcase_add_test(tconf, test_conf_examples_valid);

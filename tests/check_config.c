@@ -24,6 +24,7 @@
 #include "out_http.h"
 #include "out_stdout.h"
 #include "outputs.h"
+#include "setup.h"
 
 /* The kinds' and output types' own settings of a loaded job or output. */
 #define PROM(j) ((const struct job_prom_conf *)(j)->opts)
@@ -376,6 +377,24 @@ static const struct invalid_case {
      "    url: 'http://user:hunter2@/import'\n",
      {"pollster.yaml:3:10: invalid URL \"http:///import\" in outputs[0]: No host part in "
       "the URL"}},
+    {"output name used twice",
+     "outputs:\n"
+     "  - {type: stdout, name: main}\n"
+     "  - {type: file, path: /tmp/x, name: main}\n",
+     {"pollster.yaml:3:38: output name \"main\" is used twice: each output needs its own"}},
+    {"output name with brackets, quotes or too long",
+     "outputs:\n"
+     "  - {type: stdout, name: 'http[0]'}\n"
+     "  - {type: stdout, name: 'a\"b'}\n"
+     "  - {type: stdout, name: "
+     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx}\n",
+     {"pollster.yaml:2:26: invalid output name \"http[0]\": at most 64 printable ASCII "
+      "characters, without quotes, backslashes or brackets",
+      "pollster.yaml:3:26: invalid output name \"a\"b\": at most 64 printable ASCII "
+      "characters, without quotes, backslashes or brackets",
+      "pollster.yaml:4:26: invalid output name "
+      "\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\": at most 64 "
+      "printable ASCII characters, without quotes, backslashes or brackets"}},
     {"invalid relabel regex",
      "scrape_configs:\n"
      "  - job_name: node\n"
@@ -1100,6 +1119,56 @@ START_TEST(test_http_output_spool_settings)
 }
 END_TEST
 
+/* Outputs are named TYPE[N] (N per type, outputs then remote_write) unless they say otherwise. */
+START_TEST(test_output_names)
+{
+    struct config *c = load_ok("outputs:\n"
+                               "  - type: stdout\n"
+                               "  - {type: http, url: 'http://127.0.0.1:1/a'}\n"
+                               "  - {type: http, url: 'http://127.0.0.1:1/b', name: 'vm main'}\n"
+                               "  - {type: http, url: 'http://127.0.0.1:1/c'}\n"
+                               "remote_write:\n"
+                               "  - url: http://127.0.0.1:1/rw\n"
+                               "  - url: http://127.0.0.1:1/rw2\n"
+                               "    name: mimir\n");
+    static const char *const want[] = {"stdout[0]", "http[0]",         "vm main",
+                                       "http[2]",   "remote_write[0]", "mimir"};
+    static const bool named[] = {false, false, true, false, false, true};
+
+    ck_assert_uint_eq(c->noutputs, 6);
+    for (size_t i = 0; i < c->noutputs; i++) {
+        ck_assert_str_eq(c->outputs[i].name, want[i]);
+        ck_assert_int_eq(c->outputs[i].named, named[i]);
+    }
+    config_free(c);
+    c = load_ok("scrape_configs: []\n");
+    ck_assert_uint_eq(c->noutputs, 1);
+    ck_assert_str_eq(c->outputs[0].name, "stdout[0]");
+    config_free(c);
+}
+END_TEST
+
+/* A reload that renames an output is refused, and the message says which and how. */
+START_TEST(test_output_rename_is_a_change)
+{
+    struct config *a = load_ok("outputs: [{type: stdout}, {type: stdout, name: b}]\n");
+    struct config *b = load_ok("outputs: [{type: stdout}, {type: stdout, name: c}]\n");
+    struct config *c = load_ok("outputs: [{type: stdout}, {type: file, path: /tmp/x, name: b}]\n");
+    struct config *d = load_ok("outputs: [{type: stdout}, {type: stdout, name: b}]\n");
+    char what[192];
+
+    ck_assert(setup_outputs_changed(a, b, what, sizeof(what)));
+    ck_assert_str_eq(what, "the name of outputs[1] (b -> c)");
+    ck_assert(setup_outputs_changed(a, c, what, sizeof(what)));
+    ck_assert_str_eq(what, "outputs[1] (stdout -> file)");
+    ck_assert(!setup_outputs_changed(a, d, what, sizeof(what)));
+    config_free(a);
+    config_free(b);
+    config_free(c);
+    config_free(d);
+}
+END_TEST
+
 START_TEST(test_output_defaults)
 {
     struct config *c = load_ok("outputs:\n"
@@ -1775,6 +1844,8 @@ config_suite(void)
     tcase_add_test(tc, test_global_target_limits);
     tcase_add_test(tc, test_timeout_capping);
     tcase_add_test(tc, test_output_defaults);
+    tcase_add_test(tc, test_output_names);
+    tcase_add_test(tc, test_output_rename_is_a_change);
     tcase_add_test(tc, test_http_output_spool_settings);
     tcase_add_test(tc, test_probe_and_json);
     suite_add_tcase(s, tc);

@@ -112,7 +112,7 @@ add_file_output(struct engine *eng, const struct encoder *enc, const char *path)
                          .state = out_file_new(path, OUT_FILE_FSYNC_NEVER, err, sizeof(err))};
 
     ck_assert_msg(out.state != NULL, "%s", err);
-    ck_assert_int_eq(engine_add_output(eng, enc, &out), 0);
+    ck_assert_int_eq(engine_add_output(eng, NULL, enc, &out), 0);
 }
 
 /*

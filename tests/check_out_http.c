@@ -334,6 +334,9 @@ START_TEST(test_retries_5xx_and_reset_then_delivers_in_order)
     ck_assert_uint_eq(st.delivered, 40);
     ck_assert_uint_eq(dropped_total(&st), 0);
     ck_assert(!st.failing);
+    ck_assert(st.failing_since == 0); /* back: the streak is over, its last error stays */
+    ck_assert_msg(strstr(st.last_error, "HTTP 50") != NULL || strstr(st.last_error, "eset") != NULL,
+                  "%s", st.last_error);
     ck_assert_msg(strstr(logbuf, "HTTP 503: overloaded") != NULL, "%s", logbuf);
     ck_assert_msg(strstr(logbuf, "outputs[0]") != NULL, "%s", logbuf);
     assert_books(h);
@@ -413,6 +416,8 @@ START_TEST(test_4xx_rejected_not_retried)
     ck_assert_uint_eq(st.dropped[OUTPUT_DROP_REJECTED], 6);
     ck_assert_uint_eq(st.delivered, 4);
     ck_assert_uint_eq(st.retries, 0);
+    ck_assert(!st.failing && st.failing_since == 0); /* the sink answered: it is up */
+    ck_assert_str_eq(st.last_error, "HTTP 400: cannot parse line 1");
     ck_assert_msg(strstr(logbuf, "HTTP 400: cannot parse line 1") != NULL, "%s", logbuf);
     ck_assert_msg(strstr(logbuf, "not retried") != NULL, "%s", logbuf);
     assert_books(h);
@@ -461,6 +466,9 @@ START_TEST(test_memory_bound_drops_oldest_and_counts)
     ck_assert_uint_le(st.queue_bytes, 100 + 10);
     ck_assert_uint_gt(st.dropped[OUTPUT_DROP_QUEUE_FULL], 0);
     ck_assert(st.failing);
+    /* failing since the first failure, and why (the sink is not listening) */
+    ck_assert(st.failing_since > 1.6e9 && st.failing_since <= (double)time(NULL) + 1);
+    ck_assert_msg(strstr(st.last_error, "connect") != NULL, "%s", st.last_error);
     ck_assert_msg(strstr(logbuf, "queue_max_bytes") != NULL, "%s", logbuf);
     assert_books(h);
     /* Exit with the sink down and no spool: what is left is counted as lost at shutdown. */

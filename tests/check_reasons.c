@@ -154,7 +154,7 @@ START_TEST(test_reason_table_raw_socket)
     struct output out = {.ops = &out_file_ops,
                          .state = out_file_new(path, OUT_FILE_FSYNC_NEVER, err, sizeof(err))};
     ck_assert_ptr_nonnull(out.state);
-    ck_assert_int_eq(engine_add_output(eng, &enc_json, &out), 0);
+    ck_assert_int_eq(engine_add_output(eng, NULL, &enc_json, &out), 0);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char url[128];
         struct prom_opts po = {.timeout_ms = 1000,

@@ -20,6 +20,8 @@
 #include "job_probe.h"
 #include "loop.h"
 #include "mock_server.h"
+#include "enc_json.h"
+#include "out_stdout.h"
 #include "redact.h"
 #include "status.h"
 #include "status_page.h"
@@ -195,7 +197,7 @@ START_TEST(test_index_page)
     expect(sb.data, "<title>last 1 runs, 0 failed, longest");
     expect(sb.data, "<title>last 1 runs, 1 failed, longest");
     expect(sb.data, "fill=\"#dc2626\"");
-    expect(sb.data, "<th scope=\"row\">outputs[0] <span class=\"muted\">stdout</span></th>"
+    expect(sb.data, "<th scope=\"row\">stdout[0] <span class=\"muted\">stdout</span></th>"
                     "<td>json</td>");
     expect(sb.data, "/etc/pollster.yaml");
     expect(sb.data, "failed</span>, the previous configuration stays in force: <span "
@@ -213,6 +215,96 @@ START_TEST(test_index_page)
 
     strbuf_reset(&sb);
     ck_assert_ptr_null(status_page_cb(&sb, "/nope", "", &code, &v));
+    strbuf_release(&sb);
+}
+END_TEST
+
+/* An output's name (given, or TYPE[N] by type) is what the page and the self metrics show. */
+START_TEST(test_output_names)
+{
+    struct status_page_view v = {.engine = eng, .config_path = "/etc/pollster.yaml"};
+    struct output a = {.ops = &out_stdout_ops, .state = out_stdout_new(pipefd[1])};
+    struct output b = {.ops = &out_stdout_ops, .state = out_stdout_new(pipefd[1])};
+    const char *name, *type, *format;
+    struct output_stats st;
+    struct strbuf sb;
+    int code = 200;
+
+    /* setup() added stdout[0] */
+    ck_assert_int_eq(engine_add_output(eng, "vm main", &enc_json, &a), 0);
+    ck_assert_int_eq(engine_add_output(eng, NULL, &enc_json, &b), 0);
+    ck_assert_uint_eq(engine_output_count(eng), 3);
+    ck_assert_int_eq(engine_output_info(eng, 1, &name, &type, &format, &st), 0);
+    ck_assert_str_eq(name, "vm main");
+    ck_assert_int_eq(engine_output_info(eng, 2, &name, &type, &format, &st), 0);
+    ck_assert_str_eq(name, "stdout[2]");
+    strbuf_init(&sb);
+    ck_assert_str_eq(status_page_cb(&sb, "/outputs", "", &code, &v), "text/html; charset=utf-8");
+    expect(sb.data, "<th scope=\"row\">stdout[0] <span class=\"muted\">stdout</span></th>");
+    expect(sb.data, "<th scope=\"row\">vm main <span class=\"muted\">stdout</span></th>");
+    expect(sb.data, "<th scope=\"row\">stdout[2] <span class=\"muted\">stdout</span></th>");
+    strbuf_reset(&sb);
+    engine_render_metrics(&sb, eng);
+    expect(sb.data, "pollster_output_samples_total{output=\"stdout[0]\",type=\"stdout\"} 0\n");
+    expect(sb.data, "pollster_output_samples_total{output=\"vm main\",type=\"stdout\"} 0\n");
+    expect(sb.data, "pollster_output_dropped_samples_total{output=\"stdout[2]\",type=\"stdout\","
+                    "reason=\"queue_full\"} 0\n");
+    ck_assert_ptr_null(strstr(sb.data, "outputs["));
+    strbuf_release(&sb);
+}
+END_TEST
+
+static int
+fake_write(void *state, const char *data, size_t len, uint32_t nsamples)
+{
+    (void)state;
+    (void)data;
+    (void)len;
+    (void)nsamples;
+    return 0;
+}
+
+/* A sink failing since 2023-11-14 22:13:20 UTC with an error to escape; or a healthy one. */
+static void
+fake_stats(const void *state, struct output_stats *st)
+{
+    st->type = "http";
+    st->failing = state != NULL;
+    st->failing_since = state != NULL ? 1700000000.0 : 0;
+    snprintf(st->last_error, sizeof(st->last_error), "%s",
+             state != NULL ? "HTTP 503 <b>busy</b>" : "HTTP 400");
+}
+
+/* A failing output says since when and why; a healthy one says ok. */
+START_TEST(test_output_failing_since)
+{
+    static const struct output_ops fake = {
+        .name = "http", .write = fake_write, .stats = fake_stats};
+    static int down;
+    struct status_page_view v = {.engine = eng, .config_path = "/etc/pollster.yaml"};
+    struct output a = {.ops = &fake, .state = &down}, b = {.ops = &fake, .state = NULL};
+    struct strbuf sb;
+    int code = 200;
+
+    ck_assert_int_eq(engine_add_output(eng, "sink", &enc_json, &a), 0);
+    ck_assert_int_eq(engine_add_output(eng, "fine", &enc_json, &b), 0);
+    strbuf_init(&sb);
+    ck_assert_str_eq(status_page_cb(&sb, "/outputs", "", &code, &v), "text/html; charset=utf-8");
+    expect(sb.data, "<th scope=\"row\">sink <span class=\"muted\">http</span></th><td>json</td>"
+                    "<td><span class=\"down\">failing</span> since 2023-11-14 22:13:20 UTC "
+                    "<span class=\"muted\">(");
+    expect(sb.data,
+           " ago)</span>: <span class=\"err\">HTTP 503 &lt;b&gt;busy&lt;/b&gt;</span></td>");
+    expect(sb.data, "<th scope=\"row\">fine <span class=\"muted\">http</span></th><td>json</td>"
+                    "<td class=\"up\">ok</td>");
+    strbuf_reset(&sb);
+    engine_render_metrics(&sb, eng);
+    expect(sb.data,
+           "pollster_output_failing_since_timestamp_seconds{output=\"sink\",type=\"http\"} "
+           "1700000000\n");
+    expect(sb.data,
+           "pollster_output_failing_since_timestamp_seconds{output=\"fine\",type=\"http\"} "
+           "0\n");
     strbuf_release(&sb);
 }
 END_TEST
@@ -334,6 +426,8 @@ status_page_suite(void)
     tcase_add_test(tc, test_redact);
     tcase_add_test(tc, test_index_page);
     tcase_add_test(tc, test_config_page);
+    tcase_add_test(tc, test_output_names);
+    tcase_add_test(tc, test_output_failing_since);
     tcase_add_test(tc, test_api_filters);
     suite_add_tcase(s, tc);
     return s;

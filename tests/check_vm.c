@@ -65,7 +65,7 @@ peak_rss_kb(pid_t pid)
     return kb;
 }
 
-/* The value of self metric @name (its output="outputs[0]" series); NAN if unreadable. */
+/* The value of self metric @name (its output="http[0]" series); NAN if unreadable. */
 static double
 self_metric(const char *name)
 {

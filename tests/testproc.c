@@ -227,7 +227,7 @@ testproc_output_metric(unsigned port, const char *name, const char *type)
     double v = NAN;
 
     if (testproc_get(port, "/metrics", &body) == 200) {
-        snprintf(prefix, sizeof(prefix), "%s{output=\"outputs[0]\",type=\"%s\"} ", name, type);
+        snprintf(prefix, sizeof(prefix), "%s{output=\"%s[0]\",type=\"%s\"} ", name, type, type);
         const char *p = strstr(body, prefix);
         if (p != NULL) {
             v = strtod(p + strlen(prefix), NULL);

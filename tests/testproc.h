@@ -15,8 +15,8 @@ double testproc_now_s(void);
 /* Forks and execs @argv with stdout and stderr appended to @log (asserts the fork worked). */
 pid_t testproc_spawn(char *const *argv, const char *log);
 /*
- * The value of self metric @name of output "outputs[0]" of type @type in the /metrics of the
- * pollster whose status server is on @port; NAN if unreadable.
+ * The value of self metric @name of output "TYPE[0]" (the first of type @type) in the /metrics of
+ * the pollster whose status server is on @port; NAN if unreadable.
  */
 double testproc_output_metric(unsigned port, const char *name, const char *type);
 /* Starts $POLLSTER_BIN -c @cfg with its output appended to @dir/pollster.log. */

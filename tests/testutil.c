@@ -141,7 +141,7 @@ testutil_once_setup(struct loop **lp, struct mock_server **mock, struct engine *
     fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
     fcntl(pipefd[1], F_SETPIPE_SZ, 1 << 20);
     struct output out = {.ops = &out_stdout_ops, .state = out_stdout_new(pipefd[1])};
-    ck_assert_int_eq(engine_add_output(*eng, &enc_json, &out), 0);
+    ck_assert_int_eq(engine_add_output(*eng, NULL, &enc_json, &out), 0);
 }
 
 void
