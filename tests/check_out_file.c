@@ -17,6 +17,7 @@
 
 #include "loop.h"
 #include "out_file.h"
+#include "testutil.h"
 
 static char dir[64];
 static char path[128];
@@ -110,17 +111,6 @@ START_TEST(test_logrotate_copytruncate)
 }
 END_TEST
 
-static uint64_t
-dropped_total(const struct output_stats *st)
-{
-    uint64_t n = 0;
-
-    for (int d = 0; d < OUTPUT_DROP__COUNT; d++) {
-        n += st->dropped[d];
-    }
-    return n;
-}
-
 /* The output's books, checked to balance (output.h) every time they are read. */
 static struct output_stats
 books(void *o)
@@ -129,8 +119,7 @@ books(void *o)
 
     out_file_ops.stats(o, &st);
     ck_assert_str_eq(st.type, "file");
-    ck_assert_uint_eq(st.collected + st.recovered,
-                      st.delivered + dropped_total(&st) + st.pending_samples);
+    testutil_assert_books(&st);
     return st;
 }
 
@@ -177,7 +166,7 @@ START_TEST(test_write_failure_kept_and_retried_in_order)
     ck_assert_uint_eq(st.requests, 4);
     ck_assert_uint_eq(st.pending_samples, 0);
     ck_assert_uint_eq(st.queue_bytes, 0);
-    ck_assert_uint_eq(dropped_total(&st), 0);
+    ck_assert_uint_eq(testutil_dropped_total(&st), 0);
     ck_assert(!st.failing);
     ck_assert(st.last_success > 0);
     ck_assert_str_eq(slurp(path), "one\ntwo\nthree\nfour\n");

@@ -18,6 +18,7 @@
 #include "clock.h"
 #include "loop.h"
 #include "out_stdout.h"
+#include "testutil.h"
 
 #define REC_LINES 10 /* samples (lines) per record */
 #define REC_LINE 100 /* bytes per line */
@@ -60,24 +61,6 @@ make_rec(char *buf, unsigned i)
     return n;
 }
 
-static uint64_t
-dropped_total(const struct output_stats *st)
-{
-    uint64_t n = 0;
-
-    for (int d = 0; d < OUTPUT_DROP__COUNT; d++) {
-        n += st->dropped[d];
-    }
-    return n;
-}
-
-static void
-check_books(const struct output_stats *st)
-{
-    ck_assert_uint_eq(st->collected + st->recovered,
-                      st->delivered + dropped_total(st) + st->pending_samples);
-}
-
 /*
  * Nobody reads the pipe: 200 records of 1000 bytes go to an output whose queue holds 16 KiB.
  * Every write returns at once, the queue stays within its bound, the rest is dropped as
@@ -100,7 +83,7 @@ START_TEST(test_stalled_reader_does_not_block)
         }
         out_stdout_ops.stats(o, &st);
         ck_assert_uint_le(st.queue_bytes, 16 * 1024);
-        check_books(&st);
+        testutil_assert_books(&st);
     }
     ck_assert_msg(worst < 50, "a write took %lld ms with a stalled reader", (long long)worst);
     out_stdout_ops.stats(o, &st);
@@ -144,7 +127,7 @@ START_TEST(test_reader_gets_whole_records_in_order)
         ngot += (size_t)n;
     }
     out_stdout_ops.stats(o, &st);
-    check_books(&st);
+    testutil_assert_books(&st);
     ck_assert_uint_eq(st.pending_samples, 0);
     ck_assert_uint_eq(st.queue_bytes, 0);
     ck_assert_uint_eq(ngot % REC_LINE, 0);
@@ -185,7 +168,7 @@ START_TEST(test_record_larger_than_queue)
     ck_assert_int_eq(out_stdout_ops.write(o, big, sizeof(big), 5), -ENOBUFS);
     out_stdout_ops.stats(o, &st);
     ck_assert_uint_eq(st.dropped[OUTPUT_DROP_QUEUE_FULL], 5);
-    check_books(&st);
+    testutil_assert_books(&st);
     out_stdout_ops.free(o);
 }
 END_TEST
@@ -205,7 +188,7 @@ START_TEST(test_closed_reader)
     pfd[0] = -1;
     ck_assert_int_eq(out_stdout_ops.write(o, rec, make_rec(rec, 20), REC_LINES), -EPIPE);
     out_stdout_ops.stats(o, &st);
-    check_books(&st);
+    testutil_assert_books(&st);
     ck_assert_uint_eq(st.pending_samples, 0);
     ck_assert_uint_gt(st.dropped[OUTPUT_DROP_WRITE_ERROR], REC_LINES);
     ck_assert(st.failing);

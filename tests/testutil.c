@@ -17,6 +17,7 @@
 #include "engine.h"
 #include "loop.h"
 #include "mock_server.h"
+#include "output.h"
 #include "out_stdout.h"
 #include "sample.h"
 #include "stats.h"
@@ -251,4 +252,27 @@ testutil_label_names(json_object *labels, const char **names, size_t max)
         }
     }
     return n;
+}
+
+uint64_t
+testutil_dropped_total(const struct output_stats *st)
+{
+    uint64_t n = 0;
+
+    for (int d = 0; d < OUTPUT_DROP__COUNT; d++) {
+        n += st->dropped[d];
+    }
+    return n;
+}
+
+void
+testutil_assert_books(const struct output_stats *st)
+{
+    ck_assert_msg(st->collected + st->recovered ==
+                      st->delivered + testutil_dropped_total(st) + st->pending_samples,
+                  "books: collected %llu + recovered %llu != delivered %llu + dropped %llu + "
+                  "pending %llu",
+                  (unsigned long long)st->collected, (unsigned long long)st->recovered,
+                  (unsigned long long)st->delivered, (unsigned long long)testutil_dropped_total(st),
+                  (unsigned long long)st->pending_samples);
 }
