@@ -955,6 +955,12 @@ drain_timeout_cb(evutil_socket_t fd, short what, void *arg)
     log_warn("engine: %s timeout reached with %u transfer(s) in flight%s; abandoning them",
              e->once ? "output flush" : "shutdown", loop_in_flight(e->loop),
              outputs_busy(e) ? " and outputs not flushed" : "");
+    for (size_t i = 0; i < e->noutputs && !e->once; i++) {
+        const struct output *o = &e->outputs[i].out;
+        if (o->ops->abandon != NULL) {
+            o->ops->abandon(o->state);
+        }
+    }
     loop_stop(e->loop);
 }
 

@@ -45,6 +45,7 @@ struct out_stdout {
     struct output_stats st;
     struct log_limit complain;
     bool failing;
+    bool abandoned; /* the shutdown deadline passed: the end no longer waits for the reader */
 };
 
 static void drain_cb(evutil_socket_t fd, short what, void *arg);
@@ -230,13 +231,35 @@ out_stdout_write(void *state, const char *data, size_t len, uint32_t nsamples)
     return settle(o, o->wev != NULL ? push_out(o) : push_waiting(o), 0);
 }
 
-/* The end: waits for the reader to take what is queued (as a blocking stdout always did). */
+/*
+ * The end: waits for the reader to take what is queued (as a blocking stdout always did), unless
+ * the shutdown deadline was abandoned: then what the reader cannot take now is dropped (reason
+ * shutdown), so a stalled reader cannot hold the exit forever.
+ */
 static int
 out_stdout_flush(void *state)
 {
     struct out_stdout *o = state;
 
-    return settle(o, push_waiting(o), 0);
+    if (!o->abandoned) {
+        return settle(o, push_waiting(o), 0);
+    }
+    int rc = settle(o, push_out(o), 0);
+    uint64_t lost = recq_drop_all(&o->q, OUTPUT_DROP_SHUTDOWN);
+    if (lost > 0) {
+        log_err("out_stdout: the reader is stalled past the shutdown deadline: dropped %llu "
+                "samples still queued",
+                (unsigned long long)lost);
+    }
+    return rc;
+}
+
+static void
+out_stdout_abandon(void *state)
+{
+    struct out_stdout *o = state;
+
+    o->abandoned = true;
 }
 
 static bool
@@ -277,6 +300,7 @@ const struct output_ops out_stdout_ops = {
     .name = "stdout",
     .write = out_stdout_write,
     .flush = out_stdout_flush,
+    .abandon = out_stdout_abandon,
     .busy = out_stdout_busy,
     .stats = out_stdout_stats,
     .free = out_stdout_free,
@@ -284,18 +308,45 @@ const struct output_ops out_stdout_ops = {
 
 /* The stdout output in the config: type stdout (the default output) */
 
+static void stdout_check(struct conf_ctx *x, void *base, const struct conf_node *map,
+                         const char *path);
+
 static const struct conf_field stdout_fields[] = {
     CONF_OUTPUT_FIELDS,
+    CONF_FLD("queue_max_bytes", CONF_FT_SIZE, struct out_stdout_conf, queue_max_bytes,
+             .flags = CONF_F_OPTS, .def = "64MiB",
+             .desc = "Memory for documents a slow reader has not taken yet; beyond it the oldest "
+                     "are dropped (reason queue_full)."),
 };
-static const struct conf_section stdout_section = {
-    .name = "outputs[] (type stdout)", .what = "output type stdout", CONF_FIELDS(stdout_fields)};
+static const struct conf_section stdout_section = {.name = "outputs[] (type stdout)",
+                                                   .what = "output type stdout",
+                                                   CONF_FIELDS(stdout_fields),
+                                                   .opts_off = offsetof(struct config_output, opts),
+                                                   .opts_size = sizeof(struct out_stdout_conf),
+                                                   .check = stdout_check};
+
+static void
+stdout_check(struct conf_ctx *x, void *base, const struct conf_node *map, const char *path)
+{
+    const struct config_output *o = base;
+    const struct out_stdout_conf *sc = o->opts;
+
+    (void)path;
+    if (sc->queue_max_bytes == 0) {
+        conf_err(x, conf_tree_get(map, "queue_max_bytes"),
+                 "queue_max_bytes must be greater than 0");
+    }
+}
 
 static int
 stdout_open(const struct config_output *co, const char *what, struct loop *l, struct output *out,
             char *err, size_t errlen)
 {
+    const struct out_stdout_conf *sc = co->opts;
+
     out->ops = &out_stdout_ops;
-    out->state = out_stdout_open(1, l, OUT_STDOUT_QUEUE_MAX);
+    out->state =
+        out_stdout_open(1, l, sc != NULL ? (size_t)sc->queue_max_bytes : OUT_STDOUT_QUEUE_MAX);
     if (out->state == NULL) {
         snprintf(err, errlen, "%s: out of memory", what);
         return -ENOMEM;
