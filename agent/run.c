@@ -524,6 +524,25 @@ run_status_open(struct run_ctx *ctx, const struct config *c, struct status **out
     return 0;
 }
 
+/* The status section's limits on @st (built-in defaults without a config). */
+static void
+run_status_limits(struct status *st, const struct config *c)
+{
+    struct status_limits lim = {.lifecycle = false,
+                                .max_connections = STATUS_MAX_CONNECTIONS,
+                                .request_timeout_ms = STATUS_REQUEST_TIMEOUT_MS};
+
+    if (st == NULL) {
+        return;
+    }
+    if (c != NULL) {
+        lim.lifecycle = c->status.enable_lifecycle;
+        lim.max_connections = (unsigned)c->status.max_connections;
+        lim.request_timeout_ms = c->status.request_timeout_ms;
+    }
+    status_set_limits(st, &lim);
+}
+
 /* Serves from @next from now on; the old server answers what it is answering, then goes. */
 static void
 run_status_move(struct run_ctx *ctx, struct status *next)
@@ -618,6 +637,7 @@ apply(struct run_ctx *ctx, const char *text, size_t len, const char *why, char *
     engine_reload_end(ctx->engine, &kept, &added, &removed);
     run_reload_log_diff(ctx, why);
     run_status_move(ctx, moved);
+    run_status_limits(ctx->status, c);
     run_log_apply(ctx, c);
     config_free(ctx->config);
     ctx->config = c;
@@ -996,6 +1016,7 @@ run_main(const struct run_opts *o, bool *forked_parent)
             exit_code = RUN_EXIT_USAGE;
             goto out;
         }
+        run_status_limits(ctx.status, ctx.config);
     }
     if (cli_http_build(o, &cli_http, err, sizeof(err)) != 0) {
         run_error("%s", err);
