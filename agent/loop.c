@@ -14,6 +14,8 @@
 #include "loop.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -304,18 +306,47 @@ multi_setup(struct loop *l)
     return 0;
 }
 
+#define LOOP_LIBEVENT_QUIET_MS (10 * 60 * 1000)
+
+/* A message's cause for the rate limiter: its text without digits (fds, counts), hashed. */
+static int
+message_cause(const char *msg)
+{
+    uint32_t h = 2166136261u;
+
+    for (const char *p = msg; *p != '\0'; p++) {
+        if (*p < '0' || *p > '9') {
+            h = (h ^ (unsigned char)*p) * 16777619u;
+        }
+    }
+    return (int)(h | 1u); /* never 0: 0 is "healthy" */
+}
+
+/*
+ * libevent's warnings and errors go through the rate limiter: a failing accept() or epoll call
+ * repeats its message as fast as the loop turns (333 MB of "accept(): Too many open files" in 8 s
+ * in issue 13). The same message (digits aside) is said once, then summarised at growing
+ * intervals. libevent may log from libnats' threads too: the limiter is locked.
+ */
 static void
 libevent_log_cb(int severity, const char *msg)
 {
-    if (severity >= EVENT_LOG_ERR) {
-        log_err("libevent: %s", msg);
-    }
-    else if (severity == EVENT_LOG_WARN) {
-        log_warn("libevent: %s", msg);
-    }
-    else {
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static struct log_limit limit;
+    static mono_ms last;
+    mono_ms now = clock_mono_ms();
+
+    if (severity < EVENT_LOG_WARN) {
         log_debug("libevent: %s", msg);
+        return;
     }
+    pthread_mutex_lock(&lock);
+    if (now - last > LOOP_LIBEVENT_QUIET_MS) {
+        memset(&limit, 0, sizeof(limit)); /* quiet for long: a new streak, said at once */
+    }
+    last = now;
+    log_complain(&limit, now, message_cause(msg), "libevent", "%s", msg);
+    pthread_mutex_unlock(&lock);
 }
 
 struct loop *
