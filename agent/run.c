@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -877,6 +878,12 @@ run_main(const struct run_opts *o, bool *forked_parent)
 
     *forked_parent = false;
     memset(&cli_http, 0, sizeof(cli_http));
+    /*
+     * In every mode, as --daemonize always did: what pollster creates (pidfile, spool, output
+     * files, SD cache) is never writable by the group nor readable by others, whatever the
+     * caller's umask.
+     */
+    umask(027);
 
     /* --once for people: a table on a terminal (or with --format table), JSON lines otherwise. */
     bool table_format = o->format != NULL && strcmp(o->format, "table") == 0;
