@@ -149,6 +149,16 @@ arm_sweep(struct status *st, int64_t ms)
     evtimer_add(st->sweep, &tv);
 }
 
+/* False once evhttp freed the connection: bufferevent_free() cleared its callbacks. */
+static bool
+conn_alive(struct status_conn *c)
+{
+    bufferevent_event_cb eventcb = NULL;
+
+    bufferevent_getcb(c->bev, NULL, NULL, &eventcb, NULL);
+    return eventcb != NULL;
+}
+
 /*
  * Lets go of the connections evhttp freed (bufferevent_free() cleared their callbacks; our
  * reference kept the memory), and closes the doomed and those past the deadline as evhttp's own
@@ -164,21 +174,19 @@ sweep_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     for (struct status_conn **pp = &st->conns; *pp != NULL;) {
         struct status_conn *c = *pp;
-        bufferevent_event_cb eventcb = NULL;
-        bufferevent_getcb(c->bev, NULL, NULL, &eventcb, NULL);
-        if (eventcb == NULL) {
+        if (!c->doomed && now - c->start >= st->limits.request_timeout_ms) {
+            c->doomed = true;
+        }
+        if (c->doomed && conn_alive(c)) {
+            /* evhttp frees the connection (its error callback), as after a read timeout. */
+            bufferevent_trigger_event(c->bev, BEV_EVENT_READING | BEV_EVENT_TIMEOUT, 0);
+        }
+        if (!conn_alive(c)) {
             *pp = c->next;
             bufferevent_decref(c->bev); /* the last reference: closes the descriptor */
             free(c);
             st->nconns--;
             continue;
-        }
-        if (!c->doomed && now - c->start >= st->limits.request_timeout_ms) {
-            c->doomed = true;
-        }
-        if (c->doomed) {
-            /* evhttp frees the connection (its error callback), as after a read timeout. */
-            bufferevent_trigger_event(c->bev, BEV_EVENT_READING | BEV_EVENT_TIMEOUT, 0);
         }
         pp = &c->next;
     }
