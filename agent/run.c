@@ -635,7 +635,10 @@ apply(struct run_ctx *ctx, const char *text, size_t len, const char *why, char *
         status_free(moved);
         goto refused;
     }
-    engine_reload_end(ctx->engine, &kept, &added, &removed);
+    if (engine_reload_end(ctx->engine, &kept, &added, &removed) != 0) {
+        /* The new configuration is in force, minus the targets named in the log. */
+        log_err("config: %s: some new targets could not be scheduled (out of memory)", why);
+    }
     run_reload_log_diff(ctx, why);
     run_status_move(ctx, moved);
     run_status_limits(ctx->status, c);

@@ -15,6 +15,7 @@
 #include "config.h"
 #include "enc_json.h"
 #include "engine.h"
+#include "job_probe.h"
 #include "loop.h"
 #include "mock_server.h"
 #include "output.h"
@@ -275,4 +276,29 @@ testutil_assert_books(const struct output_stats *st)
                   (unsigned long long)st->collected, (unsigned long long)st->recovered,
                   (unsigned long long)st->delivered, (unsigned long long)testutil_dropped_total(st),
                   (unsigned long long)st->pending_samples);
+}
+
+void
+testutil_add_probe(struct engine *eng, const char *job, const char *url, const struct label *labels,
+                   size_t nlabels, const char *identity)
+{
+    char err[256];
+    struct probe_opts po;
+
+    memset(&po, 0, sizeof(po));
+    void *st = job_probe_new(&po, err, sizeof(err));
+    ck_assert_msg(st != NULL, "%s", err);
+    struct target_spec spec = {
+        .job = job,
+        .url = url,
+        .labels = labels,
+        .nlabels = nlabels,
+        .timeout_ms = 2000,
+        .body_limit = 1 << 20,
+        .fresh_connect = true,
+        .kind = &job_probe,
+        .kind_state = st,
+        .identity = identity,
+    };
+    ck_assert_int_eq(engine_add_target(eng, &spec, err, sizeof(err)), 0);
 }
