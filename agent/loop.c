@@ -30,6 +30,7 @@ struct loop {
     struct event *curl_timer;    /* owned */
     struct event *rebuild_event; /* owned: deferred multi rebuild */
     struct loop_xfer *xfers;     /* borrowed: in-flight list */
+    struct loop_xfer *failing;   /* borrowed: failed by a rebuild, completion not delivered yet */
     unsigned in_flight;
     bool multi_failed;
     char multi_error[128];
@@ -207,31 +208,54 @@ check_multi_info(struct loop *l)
     }
 }
 
+/* Takes @x off the list of failures owed (cancelled, restarted or delivered). */
+static void
+fail_unlink(struct loop *l, struct loop_xfer *x)
+{
+    if (!x->fail_pending) {
+        return;
+    }
+    x->fail_pending = false;
+    if (x->fail_prev != NULL) {
+        x->fail_prev->fail_next = x->fail_next;
+    }
+    else {
+        l->failing = x->fail_next;
+    }
+    if (x->fail_next != NULL) {
+        x->fail_next->fail_prev = x->fail_prev;
+    }
+    x->fail_prev = x->fail_next = NULL;
+}
+
 /*
  * Deferred from the failing callback: fail every transfer, then rebuild the multi handle. The
  * transfers are taken off the list and made inactive before any completion callback runs, and
- * remembered in an array: a callback may cancel or restart another of them (an output
- * restarting its request), which must neither corrupt the walk nor get a stale failure.
+ * kept in a list of failures owed (no allocation: an array allocated here abandoned a transfer,
+ * and its target's every later tick, when memory was short): a callback may cancel or restart
+ * another of them (an output restarting its request), which takes it off that list, so it gets
+ * no stale failure and the walk never reaches it.
  */
 static void
 loop_rebuild_cb(evutil_socket_t fd, short kind, void *arg)
 {
     struct loop *l = arg;
-    unsigned n = l->in_flight;
-    struct loop_xfer **failed = n > 0 ? calloc(n, sizeof(*failed)) : NULL;
-    unsigned count = 0;
+    struct loop_xfer *tail = NULL;
 
     while (l->xfers != NULL) {
         struct loop_xfer *x = l->xfers;
         curl_multi_remove_handle(l->multi, x->easy);
         xfer_unlink(l, x);
-        if (failed != NULL && count < n) {
-            x->fail_pending = true;
-            failed[count++] = x;
+        x->fail_pending = true;
+        x->fail_next = NULL;
+        x->fail_prev = tail;
+        if (tail != NULL) {
+            tail->fail_next = x;
         }
         else {
-            log_err("loop: out of memory failing transfers; one is abandoned");
+            l->failing = x;
         }
+        tail = x;
     }
     curl_multi_cleanup(l->multi);
     l->multi = NULL;
@@ -240,19 +264,15 @@ loop_rebuild_cb(evutil_socket_t fd, short kind, void *arg)
         log_err("loop: cannot rebuild the curl multi handle; transfers will fail");
     }
     l->multi_failed = false;
-    for (unsigned i = 0; i < count; i++) {
-        struct loop_xfer *x = failed[i];
-        if (!x->fail_pending) {
-            continue; /* its owner cancelled or restarted it from another callback */
-        }
-        x->fail_pending = false;
+    while (l->failing != NULL) {
+        struct loop_xfer *x = l->failing;
+        fail_unlink(l, x);
         snprintf(x->errbuf, sizeof(x->errbuf), "%s", l->multi_error);
         x->done(x, CURLE_FAILED_INIT);
         if (l->after_done != NULL) {
             l->after_done(l->after_done_arg);
         }
     }
-    free(failed);
 }
 
 /*
@@ -437,7 +457,7 @@ loop_xfer_start(struct loop *l, struct loop_xfer *x)
     if (x->active) {
         return -EBUSY;
     }
-    x->fail_pending = false; /* restarted: a failure of its previous run is no longer owed */
+    fail_unlink(l, x); /* restarted: a failure of its previous run is no longer owed */
     x->errbuf[0] = '\0';
     curl_easy_setopt(x->easy, CURLOPT_PRIVATE, (char *)x);
     curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->errbuf);
@@ -461,7 +481,7 @@ loop_xfer_start(struct loop *l, struct loop_xfer *x)
 void
 loop_xfer_cancel(struct loop *l, struct loop_xfer *x)
 {
-    x->fail_pending = false;
+    fail_unlink(l, x);
     if (!x->active) {
         return;
     }
