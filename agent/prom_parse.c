@@ -49,10 +49,11 @@
  *
  * OpenMetrics. Tokens are separated by exactly one space; there are no blank lines and no
  * comments besides "# HELP", "# TYPE", "# UNIT" and the final "# EOF", after which nothing may
- * follow (a final '\n' after it is optional). Invalid escapes in label values and help text are
- * errors. Types add gaugehistogram (_bucket/_gsum/_gcount), stateset, info (_info) and unknown
- * (stored as untyped); counters also own _created, histograms and summaries _created. The
- * _created samples are kept as ordinary samples typed like their family. Timestamps are seconds
+ * follow (a final '\n' after it is optional). An unknown escape in a label value or help text is
+ * kept literally (the ABNF's "BS normal-char"), as in the text format; a lone backslash ending
+ * help text is an error. Types add gaugehistogram (_bucket/_gsum/_gcount), stateset, info (_info)
+ * and unknown (stored as untyped); counters also own _created, histograms and summaries _created.
+ * The _created samples are kept as ordinary samples typed like their family. Timestamps are seconds
  * (any float syntax but NaN and Inf), converted exactly from the decimal text to milliseconds,
  * truncated toward zero. An exemplar " # {labels} value [timestamp]" is checked and dropped.
  * Families must be contiguous and their metadata must come first, each kind at most once: a
@@ -66,7 +67,7 @@
  * pairs must be separated by commas (textparse also takes {a="1" b="2"}); a metric name must be
  * followed by a blank, '{' or the end of the line; label values with NUL bytes are rejected;
  * duplicate label names are rejected here rather than at append time; the OpenMetrics family
- * ordering rules above and invalid OpenMetrics escapes are enforced (textparse accepts them);
+ * ordering rules above and the OpenMetrics value rules below are enforced (textparse accepts them);
  * OpenMetrics timestamps are exact (textparse computes int64(ts*1000) in floating point, so
  * "1.001" becomes 1000 there and 1001 here); labels keep their exposition order (not sorted);
  * quoted UTF-8 metric names ({"my.metric"}) are not supported; the 128-character limit on
@@ -728,11 +729,7 @@ parse_labels(struct prom_parser *p, const char **ps, const char *e, const char *
                                            prom_parse_quote(q1, ln, lnl));
                 }
                 if (c != '\\' && c != '"' && c != 'n') {
-                    if (om) {
-                        return prom_parse_fail(p, "invalid escape %s in value of label %s",
-                                               prom_parse_quote(q2, s, 2),
-                                               prom_parse_quote(q1, ln, lnl));
-                    }
+                    /* Kept as the two characters, OpenMetrics too (ABNF: BS normal-char). */
                     if (c == '\0') {
                         return prom_parse_fail(p, "NUL byte in value of label %s",
                                                prom_parse_quote(q1, ln, lnl));

@@ -417,13 +417,14 @@ prom_parse_meta_om_line(struct prom_parser *p, const char *s, const char *e)
         }
         break;
     default:
+        /* An unknown escape is kept literally (ABNF: BS normal-char); a lone last one is not. */
         for (t = memchr(s, '\\', len); t != NULL; t = memchr(t, '\\', (size_t)(e - t))) {
-            if (t[1] != '\\' && t[1] != 'n' && t[1] != '"') {
+            if (t + 1 >= e) {
                 return prom_parse_fail(p, "invalid escape %s in help text of metric %s",
-                                       prom_parse_quote(q1, t, t + 1 < e ? 2 : 1),
+                                       prom_parse_quote(q1, t, 1),
                                        prom_parse_quote(q2, name, nlen));
             }
-            t += 2; /* a valid escape: t + 1 < e */
+            t += 2;
         }
         if (!prom_parse_utf8_valid(s, len)) {
             return prom_parse_fail(p, "help text of metric %s is not valid UTF-8",
