@@ -397,4 +397,14 @@ int prom_parse_meta_sample_family(struct prom_parser *p, const char *name, size_
 int prom_parse_meta_text_line(struct prom_parser *p, const char *s, const char *e);
 int prom_parse_meta_om_line(struct prom_parser *p, const char *s, const char *e);
 
+/* ---- prom_parse_om.c: OpenMetrics value rules ---- */
+
+/*
+ * OpenMetrics: checks the value @v of sample @name[@nlen] (labels in p->spans[0..@nl)) of the
+ * current family p->cur, of type @type (not untyped or gauge), against the per-sample rules of
+ * OpenMetrics 1.0. 0, or the error (prom_parse_fail()).
+ */
+int prom_parse_om_check_value(struct prom_parser *p, const char *name, size_t nlen, uint8_t type,
+                              size_t nl, double v);
+
 #endif /* PROM_PARSE_INTERNAL_H */

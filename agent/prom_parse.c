@@ -1045,6 +1045,12 @@ emit(struct prom_parser *p, const char *name, size_t nlen, size_t nl, double v, 
         p->last_type = type;
         p->last_type_ok = true;
     }
+    if (p->fmt == PROM_FORMAT_OPENMETRICS && type != SAMPLE_UNTYPED && type != SAMPLE_GAUGE) {
+        rc = prom_parse_om_check_value(p, name, nlen, type, nl, v);
+        if (rc != 0) {
+            return rc;
+        }
+    }
     if (!same) {
         char *d = arena_alloc(&b->arena, nlen + 1);
 
