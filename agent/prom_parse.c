@@ -1045,8 +1045,9 @@ emit(struct prom_parser *p, const char *name, size_t nlen, size_t nl, double v, 
         p->last_type = type;
         p->last_type_ok = true;
     }
-    if (p->fmt == PROM_FORMAT_OPENMETRICS && type != SAMPLE_UNTYPED && type != SAMPLE_GAUGE) {
-        rc = prom_parse_om_check_value(p, name, nlen, type, nl, v);
+    if (p->fmt == PROM_FORMAT_OPENMETRICS &&
+        (p->om_point.open || (type != SAMPLE_UNTYPED && type != SAMPLE_GAUGE))) {
+        rc = prom_parse_om_check_value(p, name, nlen, type, nl, v, has_ts, ts);
         if (rc != 0) {
             return rc;
         }
@@ -1811,6 +1812,7 @@ prom_parser_reset(struct prom_parser *p, enum prom_format fmt, struct batch *out
     p->last_lens = NULL;
     p->last_nlabels = 0;
     p->last_type_ok = false;
+    p->om_point.open = false;
 
     SHRINK(p->tail, p->tail_cap, TAIL_KEEP);
     SHRINK(p->spans, p->spans_cap, SPANS_KEEP);

@@ -362,7 +362,7 @@ prom_parse_meta_om_line(struct prom_parser *p, const char *s, const char *e)
 
     if (len == 5 && memcmp(s, "# EOF", 5) == 0) {
         p->after_eof = true;
-        return 0;
+        return prom_parse_om_end(p);
     }
     if (len >= 7 && memcmp(s, "# HELP ", 7) == 0) {
         kind = META_HELP;

@@ -5,8 +5,11 @@
  * summary counts and sums are never NaN nor negative; bucket and count values are integers;
  * buckets carry an "le" that is a number, not NaN; a summary's quantile samples carry a
  * "quantile" between 0 and 1 and a value that is not negative (NaN: no events); stateset values
- * are 0 or 1 and info values 1. Rules across samples (le order, +Inf bucket, count = +Inf
- * bucket) are not checked here.
+ * are 0 or 1 and info values 1. Across the samples of one histogram or gauge histogram
+ * MetricPoint (its samples are contiguous: same family, same labels but le, same timestamp):
+ * buckets sorted by increasing le, each le once, cumulative values, a +Inf bucket, and a _count
+ * (_gcount) equal to it. A MetricPoint is checked when the next sample is not of it, or at
+ * "# EOF".
  */
 #include "build-config.h"
 
@@ -76,13 +79,98 @@ check_nonneg(struct prom_parser *p, const char *name, size_t nlen, double v, con
     return 0;
 }
 
-/* A histogram or gauge histogram bucket: its le, then its value. */
+/* The Metric of the current line: its labels but le, in any order. */
+static uint64_t
+point_key(const struct prom_parser *p, size_t nl)
+{
+    uint64_t key = 0;
+
+    for (size_t i = 0; i < nl; i++) {
+        const struct span *sp = &p->spans[i];
+        uint64_t h = 14695981039346656037ull;
+        if (sp->nlen == 2 && memcmp(sp->name, "le", 2) == 0) {
+            continue;
+        }
+        for (uint32_t k = 0; k < sp->nlen; k++) {
+            h = (h ^ (unsigned char)sp->name[k]) * 1099511628211ull;
+        }
+        h = (h ^ '=') * 1099511628211ull;
+        for (uint32_t k = 0; k < sp->vlen; k++) {
+            h = (h ^ (unsigned char)sp->value[k]) * 1099511628211ull;
+        }
+        key += h; /* a sum: the same labels in another order are the same point */
+    }
+    return key;
+}
+
+/* The open MetricPoint is complete: its +Inf bucket, and its count equal to it. */
+static int
+point_close(struct prom_parser *p)
+{
+    char q1[QUOTE_MAX];
+
+    if (!p->om_point.open) {
+        return 0;
+    }
+    p->om_point.open = false;
+    const struct fam *f = &p->fams[p->om_point.fam];
+    const char *fname = prom_parse_quote(q1, p->names + f->off, f->len);
+    if (!p->om_point.inf) {
+        return prom_parse_fail(p, "histogram %s: the MetricPoint from line %zu has no +Inf bucket",
+                               fname, p->om_point.lineno);
+    }
+    if (p->om_point.count && p->om_point.count_value != p->om_point.inf_value) {
+        return prom_parse_fail(p,
+                               "histogram %s: the MetricPoint from line %zu has a count of %.17g "
+                               "and a +Inf bucket of %.17g",
+                               fname, p->om_point.lineno, p->om_point.count_value,
+                               p->om_point.inf_value);
+    }
+    return 0;
+}
+
+int
+prom_parse_om_end(struct prom_parser *p)
+{
+    return point_close(p);
+}
+
+/* A bucket of the open MetricPoint, threshold @th: sorted, cumulative; the +Inf one noted. */
+static int
+point_bucket(struct prom_parser *p, const char *name, size_t nlen, double th, double v)
+{
+    char q1[QUOTE_MAX];
+
+    if (p->om_point.any_bucket && !(th > p->om_point.le)) {
+        return prom_parse_fail(p,
+                               "bucket %s: le %.17g after le %.17g (buckets go by increasing le, "
+                               "each once)",
+                               prom_parse_quote(q1, name, nlen), th, p->om_point.le);
+    }
+    if (p->om_point.any_bucket && v < p->om_point.bucket) {
+        return prom_parse_fail(p,
+                               "bucket %s: %.17g is below the previous bucket's %.17g (buckets "
+                               "are cumulative)",
+                               prom_parse_quote(q1, name, nlen), v, p->om_point.bucket);
+    }
+    p->om_point.any_bucket = true;
+    p->om_point.le = th;
+    p->om_point.bucket = v;
+    if (isinf(th) && th > 0) {
+        p->om_point.inf = true;
+        p->om_point.inf_value = v;
+    }
+    return 0;
+}
+
+/* A histogram or gauge histogram bucket: its le, then its value, then its place in the point. */
 static int
 check_bucket(struct prom_parser *p, const char *name, size_t nlen, size_t nl, double v)
 {
     char q1[QUOTE_MAX], q2[QUOTE_MAX];
     const struct span *le = find_label(p, nl, "le");
     double th;
+    int rc;
 
     if (le == NULL) {
         return prom_parse_fail(p, "bucket %s has no le label", prom_parse_quote(q1, name, nlen));
@@ -92,7 +180,53 @@ check_bucket(struct prom_parser *p, const char *name, size_t nlen, size_t nl, do
                                prom_parse_quote(q1, name, nlen),
                                prom_parse_quote(q2, le->value, le->vlen));
     }
-    return check_nonneg(p, name, nlen, v, "bucket", true);
+    rc = check_nonneg(p, name, nlen, v, "bucket", true);
+    return rc != 0 ? rc : point_bucket(p, name, nlen, th, v);
+}
+
+/* The _count or _gcount of the open MetricPoint. */
+static int
+point_count(struct prom_parser *p, const char *name, size_t nlen, double v, const char *what)
+{
+    p->om_point.count = true;
+    p->om_point.count_value = v;
+    return check_nonneg(p, name, nlen, v, what, true);
+}
+
+/*
+ * Closes the open MetricPoint when the current sample is not of it, and opens one for a
+ * histogram or gauge histogram sample.
+ */
+static int
+point_track(struct prom_parser *p, uint8_t type, size_t nl, bool has_ts, int64_t ts)
+{
+    bool hist = type == SAMPLE_HISTOGRAM || type == SAMPLE_GAUGEHISTOGRAM;
+    uint64_t key = point_key(p, nl);
+    int rc;
+
+    /* Another timestamp is another MetricPoint of the same Metric (a sample without one is not). */
+    if (p->om_point.open && (!hist || p->cur_idx != p->om_point.fam || key != p->om_point.key ||
+                             (has_ts && p->om_point.has_ts && ts != p->om_point.ts))) {
+        rc = point_close(p);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    if (hist && !p->om_point.open) {
+        p->om_point.open = true;
+        p->om_point.fam = p->cur_idx;
+        p->om_point.key = key;
+        p->om_point.lineno = p->lineno;
+        p->om_point.any_bucket = false;
+        p->om_point.inf = false;
+        p->om_point.count = false;
+        p->om_point.has_ts = false;
+    }
+    if (hist && has_ts) {
+        p->om_point.has_ts = true;
+        p->om_point.ts = ts;
+    }
+    return 0;
 }
 
 static int
@@ -120,10 +254,14 @@ check_quantile(struct prom_parser *p, const char *name, size_t nlen, size_t nl, 
 
 int
 prom_parse_om_check_value(struct prom_parser *p, const char *name, size_t nlen, uint8_t type,
-                          size_t nl, double v)
+                          size_t nl, double v, bool has_ts, int64_t ts)
 {
     char q1[QUOTE_MAX];
+    int rc = point_track(p, type, nl, has_ts, ts);
 
+    if (rc != 0) {
+        return rc;
+    }
     switch (type) {
     case SAMPLE_COUNTER:
         return suffix_is(p, name, nlen, "_total") ? check_nonneg(p, name, nlen, v, "counter", false)
@@ -133,7 +271,7 @@ prom_parse_om_check_value(struct prom_parser *p, const char *name, size_t nlen, 
             return check_bucket(p, name, nlen, nl, v);
         }
         if (suffix_is(p, name, nlen, "_count")) {
-            return check_nonneg(p, name, nlen, v, "count", true);
+            return point_count(p, name, nlen, v, "count");
         }
         return suffix_is(p, name, nlen, "_sum") ? check_nonneg(p, name, nlen, v, "sum", false) : 0;
     case SAMPLE_GAUGEHISTOGRAM:
@@ -141,7 +279,7 @@ prom_parse_om_check_value(struct prom_parser *p, const char *name, size_t nlen, 
             return check_bucket(p, name, nlen, nl, v);
         }
         if (suffix_is(p, name, nlen, "_gcount")) {
-            return check_nonneg(p, name, nlen, v, "gcount", true);
+            return point_count(p, name, nlen, v, "gcount");
         }
         if (suffix_is(p, name, nlen, "_gsum") && isnan(v)) {
             return prom_parse_fail(p, "gsum %s must not be NaN", prom_parse_quote(q1, name, nlen));

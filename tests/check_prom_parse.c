@@ -277,6 +277,19 @@ static const struct valid_case valid_cases[] = {
       S("g_gsum", NOL, -3.5, SAMPLE_GAUGEHISTOGRAM),
       S("h_bucket", L("le", "1e-05"), 0, SAMPLE_HISTOGRAM),
       S("h_bucket", L("le", "+inf"), 17, SAMPLE_HISTOGRAM)}},
+    {"OM histogram MetricPoints: labels in any order, a new timestamp starts a new point",
+     OM,
+     "# TYPE h histogram\nh_bucket{a=\"x\",le=\"1\"} 1 10\nh_bucket{le=\"+Inf\",a=\"x\"} 2 10\n"
+     "h_count{a=\"x\"} 2 10\nh_bucket{a=\"x\",le=\"1\"} 3 20\nh_bucket{a=\"x\",le=\"+Inf\"} 4 20\n"
+     "h_count{a=\"x\"} 4 20\nh_bucket{a=\"y\",le=\"+Inf\"} 0\n# EOF\n",
+     7,
+     {STS("h_bucket", L("a", "x", "le", "1"), 1, SAMPLE_HISTOGRAM, 10000),
+      STS("h_bucket", L("le", "+Inf", "a", "x"), 2, SAMPLE_HISTOGRAM, 10000),
+      STS("h_count", L("a", "x"), 2, SAMPLE_HISTOGRAM, 10000),
+      STS("h_bucket", L("a", "x", "le", "1"), 3, SAMPLE_HISTOGRAM, 20000),
+      STS("h_bucket", L("a", "x", "le", "+Inf"), 4, SAMPLE_HISTOGRAM, 20000),
+      STS("h_count", L("a", "x"), 4, SAMPLE_HISTOGRAM, 20000),
+      S("h_bucket", L("a", "y", "le", "+Inf"), 0, SAMPLE_HISTOGRAM)}},
     {"OM families without metadata",
      OM,
      "x 1\nx{a=\"b\"} 2\ny_total 3\n# EOF\n",
@@ -462,6 +475,30 @@ static const struct invalid_case invalid_cases[] = {
      "parse error at line 2: stateset \"st\" value must be 0 or 1, got 2"},
     {OM, "# TYPE i info\ni_info{v=\"x\"} 0\n# EOF\n", 0,
      "parse error at line 2: info \"i_info\" value must be 1, got 0"},
+    /* Across one histogram MetricPoint. */
+    {OM, "# TYPE h histogram\nh_bucket{le=\"2\"} 1\nh_bucket{le=\"1\"} 1\n# EOF\n", 0,
+     "parse error at line 3: bucket \"h_bucket\": le 1 after le 2 (buckets go by increasing le, "
+     "each once)"},
+    {OM, "# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"1.0\"} 1\n# EOF\n", 0,
+     "parse error at line 3: bucket \"h_bucket\": le 1 after le 1 (buckets go by increasing le, "
+     "each once)"},
+    {OM, "# TYPE h histogram\nh_bucket{le=\"1\"} 5\nh_bucket{le=\"+Inf\"} 3\n# EOF\n", 0,
+     "parse error at line 3: bucket \"h_bucket\": 3 is below the previous bucket's 5 (buckets "
+     "are cumulative)"},
+    {OM, "# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_count 1\n# EOF\n", 0,
+     "parse error at line 4: histogram \"h\": the MetricPoint from line 2 has no +Inf bucket"},
+    {OM, "# TYPE h histogram\nh_sum 1\nh_count 0\n# EOF\n", 0,
+     "parse error at line 4: histogram \"h\": the MetricPoint from line 2 has no +Inf bucket"},
+    {OM, "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 3\nh_count 4\n# EOF\n", 0,
+     "parse error at line 4: histogram \"h\": the MetricPoint from line 2 has a count of 4 and a "
+     "+Inf bucket of 3"},
+    {OM, "# TYPE g gaugehistogram\ng_bucket{le=\"+Inf\"} 3\ng_gcount 2\nx 1\n# EOF\n", 0,
+     "parse error at line 4: histogram \"g\": the MetricPoint from line 2 has a count of 2 and a "
+     "+Inf bucket of 3"},
+    {OM,
+     "# TYPE h histogram\nh_bucket{a=\"x\",le=\"+Inf\"} 1\nh_bucket{a=\"y\",le=\"1\"} 1\n"
+     "# EOF\n",
+     0, "parse error at line 4: histogram \"h\": the MetricPoint from line 3 has no +Inf bucket"},
     {OM, "# HELP a\n# EOF\n", 0,
      "parse error at line 1: expected ' ' after metric name \"a\" in # HELP line, got \"\""},
     {OM, "# TYPE a  gauge\n# EOF\n", 0,
@@ -490,7 +527,7 @@ static const struct invalid_case invalid_cases[] = {
      "parse error at line 3: metric family \"a\" is interleaved with another family"},
     {OM, "# TYPE a gauge\na 1\n# TYPE b gauge\nb 1\na 2\n# EOF\n", 0,
      "parse error at line 5: metric family \"a\" is interleaved with another family"},
-    {OM, "# TYPE h histogram\nh_bucket{le=\"1\"} 1\nx 1\nh_count 1\n# EOF\n", 0,
+    {OM, "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\nx 1\nh_count 1\n# EOF\n", 0,
      "parse error at line 4: metric family \"h\" is interleaved with another family"},
     {OM, "x 1\ny 1\nx 2\n# EOF\n", 0,
      "parse error at line 3: metric family \"x\" is interleaved with another family"},
