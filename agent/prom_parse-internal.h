@@ -155,6 +155,7 @@ struct prom_parser {
         bool count; /* its _count / _gcount was seen, with count_value */
         double count_value;
     } om_point;
+    bool om_exemplar; /* the sample being parsed has an exemplar (checked and cleared by emit) */
 };
 
 /* Suffixes whose samples belong to a family of the given type, OpenMetrics flavour. */
@@ -429,6 +430,13 @@ int prom_parse_meta_om_line(struct prom_parser *p, const char *s, const char *e)
  */
 int prom_parse_om_check_value(struct prom_parser *p, const char *name, size_t nlen, uint8_t type,
                               size_t nl, double v, bool has_ts, int64_t ts);
+/*
+ * The labels p->spans[@from..p->nspans) of an exemplar of metric @name[@nlen]: at most 128 UTF-8
+ * characters of names and values together. Notes the exemplar for the sample's check. 0, or the
+ * error.
+ */
+int prom_parse_om_exemplar_labels(struct prom_parser *p, size_t from, const char *name,
+                                  size_t nlen);
 /* "# EOF": ends the open MetricPoint. 0, or the error. */
 int prom_parse_om_end(struct prom_parser *p);
 

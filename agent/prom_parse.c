@@ -810,6 +810,9 @@ parse_exemplar(struct prom_parser *p, const char *s, const char *e, const char *
     }
     s += 3;
     rc = parse_labels(p, &s, e, name, nlen, "exemplar of metric");
+    if (rc == 0) {
+        rc = prom_parse_om_exemplar_labels(p, base, name, nlen);
+    }
     p->nspans = base;
     if (rc != 0) {
         return rc;
@@ -1046,7 +1049,7 @@ emit(struct prom_parser *p, const char *name, size_t nlen, size_t nl, double v, 
         p->last_type_ok = true;
     }
     if (p->fmt == PROM_FORMAT_OPENMETRICS &&
-        (p->om_point.open || (type != SAMPLE_UNTYPED && type != SAMPLE_GAUGE))) {
+        (p->om_point.open || p->om_exemplar || (type != SAMPLE_UNTYPED && type != SAMPLE_GAUGE))) {
         rc = prom_parse_om_check_value(p, name, nlen, type, nl, v, has_ts, ts);
         if (rc != 0) {
             return rc;
@@ -1813,6 +1816,7 @@ prom_parser_reset(struct prom_parser *p, enum prom_format fmt, struct batch *out
     p->last_nlabels = 0;
     p->last_type_ok = false;
     p->om_point.open = false;
+    p->om_exemplar = false;
 
     SHRINK(p->tail, p->tail_cap, TAIL_KEEP);
     SHRINK(p->spans, p->spans_cap, SPANS_KEEP);

@@ -9,7 +9,8 @@
  * MetricPoint (its samples are contiguous: same family, same labels but le, same timestamp):
  * buckets sorted by increasing le, each le once, cumulative values, a +Inf bucket, and a _count
  * (_gcount) equal to it. A MetricPoint is checked when the next sample is not of it, or at
- * "# EOF".
+ * "# EOF". Exemplars: on counter totals and histogram buckets only, with at most 128 UTF-8
+ * characters of label names and values.
  */
 #include "build-config.h"
 
@@ -126,6 +127,43 @@ point_close(struct prom_parser *p)
                                fname, p->om_point.lineno, p->om_point.count_value,
                                p->om_point.inf_value);
     }
+    return 0;
+}
+
+/* UTF-8 characters in s[0..n), an escape pair counting as the one character it stands for. */
+static size_t
+utf8_chars(const char *s, size_t n, bool esc)
+{
+    size_t c = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        if (esc && s[i] == '\\') {
+            i++;
+        }
+        else if (((unsigned char)s[i] & 0xc0) == 0x80) {
+            continue; /* a continuation byte */
+        }
+        c++;
+    }
+    return c;
+}
+
+int
+prom_parse_om_exemplar_labels(struct prom_parser *p, size_t from, const char *name, size_t nlen)
+{
+    char q1[QUOTE_MAX];
+    size_t chars = 0;
+
+    for (size_t i = from; i < p->nspans; i++) {
+        const struct span *sp = &p->spans[i];
+        chars += sp->nlen + utf8_chars(sp->value, sp->vlen, sp->esc);
+    }
+    if (chars > 128) {
+        return prom_parse_fail(p,
+                               "exemplar of metric %s has %zu characters of labels (at most 128)",
+                               prom_parse_quote(q1, name, nlen), chars);
+    }
+    p->om_exemplar = true;
     return 0;
 }
 
@@ -261,6 +299,18 @@ prom_parse_om_check_value(struct prom_parser *p, const char *name, size_t nlen, 
 
     if (rc != 0) {
         return rc;
+    }
+    if (p->om_exemplar) {
+        /* The spec gives exemplars to counter totals and (gauge) histogram buckets only. */
+        p->om_exemplar = false;
+        if (!(type == SAMPLE_COUNTER && suffix_is(p, name, nlen, "_total")) &&
+            !((type == SAMPLE_HISTOGRAM || type == SAMPLE_GAUGEHISTOGRAM) &&
+              suffix_is(p, name, nlen, "_bucket"))) {
+            return prom_parse_fail(p,
+                                   "exemplar on %s: OpenMetrics allows them on counter totals "
+                                   "and histogram buckets only",
+                                   prom_parse_quote(q1, name, nlen));
+        }
     }
     switch (type) {
     case SAMPLE_COUNTER:

@@ -290,6 +290,28 @@ static const struct valid_case valid_cases[] = {
       STS("h_bucket", L("a", "x", "le", "+Inf"), 4, SAMPLE_HISTOGRAM, 20000),
       STS("h_count", L("a", "x"), 4, SAMPLE_HISTOGRAM, 20000),
       S("h_bucket", L("a", "y", "le", "+Inf"), 0, SAMPLE_HISTOGRAM)}},
+    {"OM exemplars on a counter total, 128 characters of labels (a multi-byte one counts once)",
+     OM,
+     "# TYPE c counter\nc_total 1 # "
+     "{a="
+     "\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"} 1\n"
+     "# TYPE d counter\nd_total 2 # "
+     "{a="
+     "\"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+     "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3"
+     "\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+     "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3"
+     "\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+     "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3"
+     "\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+     "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3"
+     "\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+     "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3"
+     "\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+     "\xc3\xa9\"} 1\n# EOF\n",
+     2,
+     {S("c_total", NOL, 1, SAMPLE_COUNTER), S("d_total", NOL, 2, SAMPLE_COUNTER)}},
     {"OM families without metadata",
      OM,
      "x 1\nx{a=\"b\"} 2\ny_total 3\n# EOF\n",
@@ -475,6 +497,24 @@ static const struct invalid_case invalid_cases[] = {
      "parse error at line 2: stateset \"st\" value must be 0 or 1, got 2"},
     {OM, "# TYPE i info\ni_info{v=\"x\"} 0\n# EOF\n", 0,
      "parse error at line 2: info \"i_info\" value must be 1, got 0"},
+    /* Exemplars: where the spec allows them, and their size. */
+    {OM, "# TYPE g gauge\ng 1 # {} 1\n# EOF\n", 0,
+     "parse error at line 2: exemplar on \"g\": OpenMetrics allows them on counter totals and "
+     "histogram buckets only"},
+    {OM, "u 1 # {} 1\n# EOF\n", 0,
+     "parse error at line 1: exemplar on \"u\": OpenMetrics allows them on counter totals and "
+     "histogram buckets only"},
+    {OM, "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\nh_count 1 # {} 1\n# EOF\n", 0,
+     "parse error at line 3: exemplar on \"h_count\": OpenMetrics allows them on counter totals "
+     "and histogram buckets only"},
+    {OM,
+     "# TYPE c counter\nc_total 1 # "
+     "{a="
+     "\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"} 1\n# EOF\n",
+     0,
+     "parse error at line 2: exemplar of metric \"c_total\" has 129 characters of labels (at "
+     "most 128)"},
     /* Across one histogram MetricPoint. */
     {OM, "# TYPE h histogram\nh_bucket{le=\"2\"} 1\nh_bucket{le=\"1\"} 1\n# EOF\n", 0,
      "parse error at line 3: bucket \"h_bucket\": le 1 after le 2 (buckets go by increasing le, "
