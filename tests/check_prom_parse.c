@@ -312,6 +312,11 @@ static const struct valid_case valid_cases[] = {
      "\xc3\xa9\"} 1\n# EOF\n",
      2,
      {S("c_total", NOL, 1, SAMPLE_COUNTER), S("d_total", NOL, 2, SAMPLE_COUNTER)}},
+    {"OM families that do not clash: a gauge owns no suffix",
+     OM,
+     "# TYPE foo gauge\nfoo 1\n# TYPE foo_total gauge\nfoo_total 2\n# EOF\n",
+     2,
+     {S("foo", NOL, 1, SAMPLE_GAUGE), S("foo_total", NOL, 2, SAMPLE_GAUGE)}},
     {"OM families without metadata",
      OM,
      "x 1\nx{a=\"b\"} 2\ny_total 3\n# EOF\n",
@@ -497,6 +502,16 @@ static const struct invalid_case invalid_cases[] = {
      "parse error at line 2: stateset \"st\" value must be 0 or 1, got 2"},
     {OM, "# TYPE i info\ni_info{v=\"x\"} 0\n# EOF\n", 0,
      "parse error at line 2: info \"i_info\" value must be 1, got 0"},
+    /* Family names whose samples would clash (OpenMetrics 1.0, "Suffixes"). */
+    {OM, "# TYPE foo counter\nfoo_total 1\n# TYPE foo_created gauge\nfoo_created 2\n# EOF\n", 0,
+     "parse error at line 3: metric family \"foo_created\" clashes with the samples of family "
+     "\"foo\""},
+    {OM, "# TYPE foo counter\n# TYPE foo_total gauge\n# EOF\n", 0,
+     "parse error at line 2: metric family \"foo_total\" clashes with the samples of family "
+     "\"foo\""},
+    {OM, "# TYPE h_count gauge\n# TYPE h histogram\n# EOF\n", 0,
+     "parse error at line 2: metric family \"h_count\" clashes with the samples of family "
+     "\"h\""},
     /* Exemplars: where the spec allows them, and their size. */
     {OM, "# TYPE g gauge\ng 1 # {} 1\n# EOF\n", 0,
      "parse error at line 2: exemplar on \"g\": OpenMetrics allows them on counter totals and "
