@@ -4,10 +4,11 @@
  * and the sample's suffix. Counter totals, histogram and gauge histogram buckets and counts, and
  * summary counts and sums are never NaN nor negative; bucket and count values are integers;
  * buckets carry an "le" that is a number, not NaN; a summary's quantile samples carry a
- * "quantile" between 0 and 1 and a value that is not negative (NaN: no events); stateset values
- * are 0 or 1 and info values 1. Across the samples of one histogram or gauge histogram
- * MetricPoint (its samples are contiguous: same family, same labels but le, same timestamp):
- * buckets sorted by increasing le, each le once, cumulative values, a +Inf bucket, and a _count
+ * "quantile" between 0 and 1 and a value that is not negative (NaN: no events); stateset samples
+ * name their state in a label named after the family, with a value 0 or 1; info values are 1.
+ * Across the samples of one histogram or gauge histogram MetricPoint (its samples are contiguous:
+ * same family, same labels but le, same timestamp): buckets sorted by increasing le, each le once,
+ * cumulative values, a +Inf bucket, and a _count
  * (_gcount) equal to it. A MetricPoint is checked when the next sample is not of it, or at
  * "# EOF". Exemplars: on counter totals and histogram buckets only, with at most 128 UTF-8
  * characters of label names and values.
@@ -23,12 +24,10 @@
 #include <math.h>
 #include <stdio.h>
 
-/* The value of label @lname among the line's first @nl labels, or NULL. */
+/* The label @lname[@len] among the line's first @nl labels, or NULL. */
 static const struct span *
-find_label(const struct prom_parser *p, size_t nl, const char *lname)
+find_label_n(const struct prom_parser *p, size_t nl, const char *lname, size_t len)
 {
-    size_t len = strlen(lname);
-
     for (size_t i = 0; i < nl; i++) {
         const struct span *sp = &p->spans[i];
         if (sp->nlen == len && memcmp(sp->name, lname, len) == 0) {
@@ -36,6 +35,12 @@ find_label(const struct prom_parser *p, size_t nl, const char *lname)
         }
     }
     return NULL;
+}
+
+static const struct span *
+find_label(const struct prom_parser *p, size_t nl, const char *lname)
+{
+    return find_label_n(p, nl, lname, strlen(lname));
 }
 
 /* The label value of @sp as a number (le, quantile); false when it is not one. */
@@ -344,6 +349,13 @@ prom_parse_om_check_value(struct prom_parser *p, const char *name, size_t nlen, 
         }
         return suffix_is(p, name, nlen, "") ? check_quantile(p, name, nlen, nl, v) : 0;
     case SAMPLE_STATESET:
+        /* Each state's sample names its state in a label named after the family. */
+        if (find_label_n(p, nl, p->cur, p->cur_len) == NULL) {
+            char q2[QUOTE_MAX];
+            return prom_parse_fail(p, "stateset %s has no label %s naming its state",
+                                   prom_parse_quote(q1, name, nlen),
+                                   prom_parse_quote(q2, p->cur, p->cur_len));
+        }
         if (v != 0 && v != 1) {
             return prom_parse_fail(p, "stateset %s value must be 0 or 1, got %.17g",
                                    prom_parse_quote(q1, name, nlen), v);

@@ -500,6 +500,8 @@ static const struct invalid_case invalid_cases[] = {
      "parse error at line 2: quantile value of \"s\" must not be negative, got -1"},
     {OM, "# TYPE st stateset\nst{st=\"a\"} 2\n# EOF\n", 0,
      "parse error at line 2: stateset \"st\" value must be 0 or 1, got 2"},
+    {OM, "# TYPE st stateset\nst{state=\"a\"} 1\n# EOF\n", 0,
+     "parse error at line 2: stateset \"st\" has no label \"st\" naming its state"},
     {OM, "# TYPE i info\ni_info{v=\"x\"} 0\n# EOF\n", 0,
      "parse error at line 2: info \"i_info\" value must be 1, got 0"},
     /* Family names whose samples would clash (OpenMetrics 1.0, "Suffixes"). */
