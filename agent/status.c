@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <event2/buffer.h>
@@ -38,6 +40,7 @@ struct status_conn {
     struct bufferevent *bev;  /* one reference owned */
     mono_ms start;            /* accepted, or the previous request dispatched */
     bool doomed;              /* over the cap, or past the deadline: closed by the sweep */
+    bool fd_checked;          /* its descriptor was checked against the reserve */
 };
 
 struct status {
@@ -63,6 +66,7 @@ struct status {
 #define STATUS_BACKOFF_MIN_MS 100
 #define STATUS_BACKOFF_MAX_MS 1000
 #define STATUS_SWEEP_MS 250
+#define STATUS_FD_RESERVE_MIN 16
 
 /*
  * evhttp's listener calls its error callback with evhttp's own argument, not ours: the (few)
@@ -149,6 +153,45 @@ arm_sweep(struct status *st, int64_t ms)
     evtimer_add(st->sweep, &tv);
 }
 
+/*
+ * Descriptors from here up are kept for scrapes and outputs: a quarter of RLIMIT_NOFILE, at
+ * least STATUS_FD_RESERVE_MIN. A status connection that got one is closed at once.
+ */
+static int
+fd_ceiling(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+        rl.rlim_cur > INT_MAX) {
+        return INT_MAX;
+    }
+    int n = (int)rl.rlim_cur;
+    int reserve = n / 4 > STATUS_FD_RESERVE_MIN ? n / 4 : STATUS_FD_RESERVE_MIN;
+    return n - reserve;
+}
+
+/* A new connection's descriptor is in the reserve: it is closed (logged at a bounded rate). */
+static void
+conn_check_fd(struct status *st, struct status_conn *c, mono_ms now)
+{
+    int fd = (int)bufferevent_getfd(c->bev);
+    int ceiling;
+
+    if (c->fd_checked || c->doomed || fd < 0) {
+        return;
+    }
+    c->fd_checked = true;
+    ceiling = fd_ceiling();
+    if (fd >= ceiling) {
+        c->doomed = true;
+        log_complain(&st->conn_limit, now, ENFILE, "status",
+                     "got descriptor %d, at or past %d (RLIMIT_NOFILE less a quarter): closing "
+                     "status connections there, the rest is kept for scrapes and outputs",
+                     fd, ceiling);
+    }
+}
+
 /* False once evhttp freed the connection: bufferevent_free() cleared its callbacks. */
 static bool
 conn_alive(struct status_conn *c)
@@ -177,6 +220,7 @@ sweep_cb(evutil_socket_t fd, short what, void *arg)
         if (!c->doomed && now - c->start >= st->limits.request_timeout_ms) {
             c->doomed = true;
         }
+        conn_check_fd(st, c, now);
         if (c->doomed && conn_alive(c)) {
             /* evhttp frees the connection (its error callback), as after a read timeout. */
             bufferevent_trigger_event(c->bev, BEV_EVENT_READING | BEV_EVENT_TIMEOUT, 0);
@@ -224,7 +268,7 @@ conn_new_cb(struct event_base *base, void *arg)
         if (st->nconns == 0) {
             log_release(&st->conn_limit, c->start, "status");
         }
-        arm_sweep(st, STATUS_SWEEP_MS);
+        arm_sweep(st, 0); /* its descriptor is checked against the reserve at once */
     }
     st->nconns++;
     return c->bev;

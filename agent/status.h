@@ -3,8 +3,9 @@
  * /metrics (the agent's own metrics in Prometheus text format), /api/v1/targets (per-target
  * state, JSON), POST /-/reload (only when the lifecycle API is enabled), and whatever its owner's
  * page hook serves (status_page.c). Bounded: read/write timeouts, a deadline per request, a cap
- * on open connections, header and body size limits, and a pause of accept() when descriptors run
- * out, so a stuck or hostile client cannot hold resources or spin the loop.
+ * on open connections, the last quarter of the descriptors left to scrapes, header and body size
+ * limits, and a pause of accept() when descriptors run out, so a stuck or hostile client cannot
+ * hold resources or spin the loop.
  */
 #ifndef POLLSTER_STATUS_H
 #define POLLSTER_STATUS_H

@@ -48,9 +48,12 @@ render(struct strbuf *sb, void *arg)
 
 static const struct status_hooks hooks = {.metrics = render};
 
-/* The child: a status server with 48 descriptors, for 9 s; then its log lines and CPU time. */
-static void
-child(int out)
+/*
+ * In a child: @nofile descriptors, log lines counted, a status server on *@base whose port goes
+ * to @out. Exits on any failure.
+ */
+static struct status *
+limited_server(rlim_t nofile, int out, struct event_base **base)
 {
     struct rlimit rl;
     char err[256];
@@ -60,13 +63,13 @@ child(int out)
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
         _exit(2);
     }
-    rl.rlim_cur = 48;
+    rl.rlim_cur = nofile;
     if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
         _exit(2);
     }
     log_set_sink(count_cb, NULL);
-    struct event_base *base = event_base_new();
-    struct status *st = status_new(base, "127.0.0.1:0", &hooks, NULL, err, sizeof(err));
+    *base = event_base_new();
+    struct status *st = status_new(*base, "127.0.0.1:0", &hooks, NULL, err, sizeof(err));
     if (st == NULL) {
         _exit(3);
     }
@@ -74,6 +77,15 @@ child(int out)
     if (write(out, &port, sizeof(port)) != sizeof(port)) {
         _exit(4);
     }
+    return st;
+}
+
+/* The child: a status server with 48 descriptors, for 9 s; then its log lines and CPU time. */
+static void
+child(int out)
+{
+    struct event_base *base;
+    struct status *st = limited_server(48, out, &base);
     struct timeval tv = {.tv_sec = 9, .tv_usec = 0};
     event_base_loopexit(base, &tv);
     event_base_dispatch(base);
@@ -171,6 +183,96 @@ serve_child(int out, const struct status_limits *lim, int secs)
     event_base_free(base);
     _exit(0);
 }
+
+static int sockets_ok = -1;
+
+static int connect_to(unsigned port);
+static bool closed_by_server(int fd, int ms);
+
+/* In the reserve child: can the process still open sockets (as its scrapes would)? */
+static void
+try_sockets_cb(evutil_socket_t fd, short what, void *arg)
+{
+    int s[8];
+
+    (void)fd;
+    (void)what;
+    (void)arg;
+    sockets_ok = 0;
+    for (int i = 0; i < 8; i++) {
+        s[i] = socket(AF_INET, SOCK_STREAM, 0);
+        sockets_ok += s[i] >= 0;
+    }
+    for (int i = 0; i < 8; i++) {
+        if (s[i] >= 0) {
+            close(s[i]);
+        }
+    }
+}
+
+/*
+ * The child of the reserve test: 64 descriptors, a status server, and after 3 s an attempt at 8
+ * sockets; their count on @out at the end (7 s).
+ */
+static void
+reserve_child(int out)
+{
+    struct event_base *base;
+    struct status *st = limited_server(64, out, &base);
+    struct timeval at = {.tv_sec = 3, .tv_usec = 0}, end = {.tv_sec = 7, .tv_usec = 0};
+    struct event *probe = evtimer_new(base, try_sockets_cb, NULL);
+    evtimer_add(probe, &at);
+    event_base_loopexit(base, &end);
+    event_base_dispatch(base);
+    long res[2] = {sockets_ok, lines};
+    if (write(out, res, sizeof(res)) != sizeof(res)) {
+        _exit(5);
+    }
+    event_free(probe);
+    status_free(st);
+    event_base_free(base);
+    _exit(0);
+}
+
+/*
+ * Descriptors are shared with the scrapes: with 64 and 56 idle status connections, the server
+ * keeps a quarter of them free (it closes the connections that got one), so the process can still
+ * open sockets; without the reserve the connections took all but a few.
+ */
+START_TEST(test_fd_reserve_for_scrapes)
+{
+    int pfd[2], socks[56], closed = 0;
+    unsigned port = 0;
+    long res[2] = {-1, -1};
+
+    ck_assert_int_eq(pipe(pfd), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        close(pfd[0]);
+        reserve_child(pfd[1]);
+    }
+    close(pfd[1]);
+    ck_assert_int_eq(read(pfd[0], &port, sizeof(port)), sizeof(port));
+    for (int i = 0; i < 56; i++) {
+        socks[i] = connect_to(port);
+    }
+    for (int i = 0; i < 56; i++) {
+        closed += closed_by_server(socks[i], 100);
+    }
+    ck_assert_int_eq(read(pfd[0], res, sizeof(res)), sizeof(res));
+    for (int i = 0; i < 56; i++) {
+        close(socks[i]);
+    }
+    close(pfd[0]);
+    int wst;
+    ck_assert_int_eq(waitpid(pid, &wst, 0), pid);
+    ck_assert(WIFEXITED(wst) && WEXITSTATUS(wst) == 0);
+    ck_assert_msg(res[0] == 8, "the server left %ld of 8 sockets to open", res[0]);
+    ck_assert_int_gt(closed, 0);
+    ck_assert_msg(res[1] >= 1 && res[1] <= 10, "%ld log lines", res[1]);
+}
+END_TEST
 
 /* Forks serve_child(@lim, @secs): its pid; its port in *@port. */
 static pid_t
@@ -360,6 +462,7 @@ status_limits_suite(void)
     tcase_add_test(tc, test_fd_exhaustion_backs_off);
     tcase_add_test(tc, test_slowloris_request_deadline);
     tcase_add_test(tc, test_connection_cap);
+    tcase_add_test(tc, test_fd_reserve_for_scrapes);
     tcase_add_test(tc, test_daemon_lifecycle_opt_in);
     suite_add_tcase(s, tc);
     return s;
