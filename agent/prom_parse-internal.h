@@ -154,6 +154,7 @@ struct prom_parser {
         double inf_value;
         bool count; /* its _count / _gcount was seen, with count_value */
         double count_value;
+        bool sum; /* its _sum / _gsum was seen */
     } om_point;
     bool om_exemplar; /* the sample being parsed has an exemplar (checked and cleared by emit) */
 };

@@ -8,8 +8,8 @@
  * name their state in a label named after the family, with a value 0 or 1; info values are 1.
  * Across the samples of one histogram or gauge histogram MetricPoint (its samples are contiguous:
  * same family, same labels but le, same timestamp): buckets sorted by increasing le, each le once,
- * cumulative values, a +Inf bucket, and a _count
- * (_gcount) equal to it. A MetricPoint is checked when the next sample is not of it, or at
+ * cumulative values, a +Inf bucket, a _count (_gcount) equal to it, and a count if and only if
+ * a sum (_sum, _gsum). A MetricPoint is checked when the next sample is not of it, or at
  * "# EOF". Exemplars: on counter totals and histogram buckets only, with at most 128 UTF-8
  * characters of label names and values.
  */
@@ -131,6 +131,13 @@ point_close(struct prom_parser *p)
                                "and a +Inf bucket of %.17g",
                                fname, p->om_point.lineno, p->om_point.count_value,
                                p->om_point.inf_value);
+    }
+    if (p->om_point.count != p->om_point.sum) {
+        return prom_parse_fail(p,
+                               "histogram %s: the MetricPoint from line %zu has a %s without a "
+                               "%s (both or neither)",
+                               fname, p->om_point.lineno, p->om_point.count ? "count" : "sum",
+                               p->om_point.count ? "sum" : "count");
     }
     return 0;
 }
@@ -263,6 +270,7 @@ point_track(struct prom_parser *p, uint8_t type, size_t nl, bool has_ts, int64_t
         p->om_point.any_bucket = false;
         p->om_point.inf = false;
         p->om_point.count = false;
+        p->om_point.sum = false;
         p->om_point.has_ts = false;
     }
     if (hist && has_ts) {
@@ -328,7 +336,11 @@ prom_parse_om_check_value(struct prom_parser *p, const char *name, size_t nlen, 
         if (suffix_is(p, name, nlen, "_count")) {
             return point_count(p, name, nlen, v, "count");
         }
-        return suffix_is(p, name, nlen, "_sum") ? check_nonneg(p, name, nlen, v, "sum", false) : 0;
+        if (suffix_is(p, name, nlen, "_sum")) {
+            p->om_point.sum = true;
+            return check_nonneg(p, name, nlen, v, "sum", false);
+        }
+        return 0;
     case SAMPLE_GAUGEHISTOGRAM:
         if (suffix_is(p, name, nlen, "_bucket")) {
             return check_bucket(p, name, nlen, nl, v);
@@ -336,8 +348,12 @@ prom_parse_om_check_value(struct prom_parser *p, const char *name, size_t nlen, 
         if (suffix_is(p, name, nlen, "_gcount")) {
             return point_count(p, name, nlen, v, "gcount");
         }
-        if (suffix_is(p, name, nlen, "_gsum") && isnan(v)) {
-            return prom_parse_fail(p, "gsum %s must not be NaN", prom_parse_quote(q1, name, nlen));
+        if (suffix_is(p, name, nlen, "_gsum")) {
+            p->om_point.sum = true;
+            if (isnan(v)) {
+                return prom_parse_fail(p, "gsum %s must not be NaN",
+                                       prom_parse_quote(q1, name, nlen));
+            }
         }
         return 0;
     case SAMPLE_SUMMARY:

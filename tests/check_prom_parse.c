@@ -269,26 +269,26 @@ static const struct valid_case valid_cases[] = {
       S("c_total", NOL, INFINITY, SAMPLE_COUNTER), S("c_created", NOL, NAN, SAMPLE_COUNTER)}},
     {"OM values the rules allow: negative le and gsum, float-rendered integer buckets",
      OM,
-     "# TYPE g gaugehistogram\ng_bucket{le=\"-1\"} 0\ng_bucket{le=\"+Inf\"} 2\ng_gsum -3.5\n"
+     "# TYPE g gaugehistogram\ng_bucket{le=\"-1\"} 0\ng_bucket{le=\"+Inf\"} 2\ng_gcount 2\n"
+     "g_gsum -3.5\n"
      "# TYPE h histogram\nh_bucket{le=\"1e-05\"} 0\nh_bucket{le=\"+inf\"} 17.0\n# EOF\n",
-     5,
+     6,
      {S("g_bucket", L("le", "-1"), 0, SAMPLE_GAUGEHISTOGRAM),
       S("g_bucket", L("le", "+Inf"), 2, SAMPLE_GAUGEHISTOGRAM),
-      S("g_gsum", NOL, -3.5, SAMPLE_GAUGEHISTOGRAM),
+      S("g_gcount", NOL, 2, SAMPLE_GAUGEHISTOGRAM), S("g_gsum", NOL, -3.5, SAMPLE_GAUGEHISTOGRAM),
       S("h_bucket", L("le", "1e-05"), 0, SAMPLE_HISTOGRAM),
       S("h_bucket", L("le", "+inf"), 17, SAMPLE_HISTOGRAM)}},
     {"OM histogram MetricPoints: labels in any order, a new timestamp starts a new point",
      OM,
      "# TYPE h histogram\nh_bucket{a=\"x\",le=\"1\"} 1 10\nh_bucket{le=\"+Inf\",a=\"x\"} 2 10\n"
-     "h_count{a=\"x\"} 2 10\nh_bucket{a=\"x\",le=\"1\"} 3 20\nh_bucket{a=\"x\",le=\"+Inf\"} 4 20\n"
-     "h_count{a=\"x\"} 4 20\nh_bucket{a=\"y\",le=\"+Inf\"} 0\n# EOF\n",
-     7,
+     "h_count{a=\"x\"} 2 10\nh_sum{a=\"x\"} 1.5 10\nh_bucket{a=\"x\",le=\"+Inf\"} 4 20\n"
+     "h_bucket{a=\"y\",le=\"+Inf\"} 0\n# EOF\n",
+     6,
      {STS("h_bucket", L("a", "x", "le", "1"), 1, SAMPLE_HISTOGRAM, 10000),
       STS("h_bucket", L("le", "+Inf", "a", "x"), 2, SAMPLE_HISTOGRAM, 10000),
       STS("h_count", L("a", "x"), 2, SAMPLE_HISTOGRAM, 10000),
-      STS("h_bucket", L("a", "x", "le", "1"), 3, SAMPLE_HISTOGRAM, 20000),
+      STS("h_sum", L("a", "x"), 1.5, SAMPLE_HISTOGRAM, 10000),
       STS("h_bucket", L("a", "x", "le", "+Inf"), 4, SAMPLE_HISTOGRAM, 20000),
-      STS("h_count", L("a", "x"), 4, SAMPLE_HISTOGRAM, 20000),
       S("h_bucket", L("a", "y", "le", "+Inf"), 0, SAMPLE_HISTOGRAM)}},
     {"OM exemplars on a counter total, 128 characters of labels (a multi-byte one counts once)",
      OM,
@@ -546,12 +546,18 @@ static const struct invalid_case invalid_cases[] = {
      "parse error at line 4: histogram \"h\": the MetricPoint from line 2 has no +Inf bucket"},
     {OM, "# TYPE h histogram\nh_sum 1\nh_count 0\n# EOF\n", 0,
      "parse error at line 4: histogram \"h\": the MetricPoint from line 2 has no +Inf bucket"},
-    {OM, "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 3\nh_count 4\n# EOF\n", 0,
-     "parse error at line 4: histogram \"h\": the MetricPoint from line 2 has a count of 4 and a "
+    {OM, "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 3\nh_count 4\nh_sum 1\n# EOF\n", 0,
+     "parse error at line 5: histogram \"h\": the MetricPoint from line 2 has a count of 4 and a "
      "+Inf bucket of 3"},
-    {OM, "# TYPE g gaugehistogram\ng_bucket{le=\"+Inf\"} 3\ng_gcount 2\nx 1\n# EOF\n", 0,
-     "parse error at line 4: histogram \"g\": the MetricPoint from line 2 has a count of 2 and a "
+    {OM, "# TYPE g gaugehistogram\ng_bucket{le=\"+Inf\"} 3\ng_gcount 2\ng_gsum 1\nx 1\n# EOF\n", 0,
+     "parse error at line 5: histogram \"g\": the MetricPoint from line 2 has a count of 2 and a "
      "+Inf bucket of 3"},
+    {OM, "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 3\nh_count 3\n# EOF\n", 0,
+     "parse error at line 4: histogram \"h\": the MetricPoint from line 2 has a count without a "
+     "sum (both or neither)"},
+    {OM, "# TYPE g gaugehistogram\ng_bucket{le=\"+Inf\"} 3\ng_gsum 3\n# EOF\n", 0,
+     "parse error at line 4: histogram \"g\": the MetricPoint from line 2 has a sum without a "
+     "count (both or neither)"},
     {OM,
      "# TYPE h histogram\nh_bucket{a=\"x\",le=\"+Inf\"} 1\nh_bucket{a=\"y\",le=\"1\"} 1\n"
      "# EOF\n",
