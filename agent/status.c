@@ -67,6 +67,7 @@ struct status {
 #define STATUS_BACKOFF_MAX_MS 1000
 #define STATUS_SWEEP_MS 250
 #define STATUS_FD_RESERVE_MIN 16
+#define STATUS_FD_GRACE_MS 1000
 
 /*
  * evhttp's listener calls its error callback with evhttp's own argument, not ours: the (few)
@@ -75,6 +76,8 @@ struct status {
 #define STATUS_MAX_SERVERS 8
 static struct status *servers[STATUS_MAX_SERVERS];
 
+static unsigned conns_release(struct status *st);
+
 static void
 backoff_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -82,6 +85,7 @@ backoff_cb(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
+    conns_release(st); /* the descriptors of connections evhttp freed meanwhile, first */
     evconnlistener_enable(st->lev);
 }
 
@@ -109,6 +113,7 @@ accept_error_cb(struct evconnlistener *lev, void *ctx)
                      : st->backoff_ms * 2 > STATUS_BACKOFF_MAX_MS ? STATUS_BACKOFF_MAX_MS
                                                                   : st->backoff_ms * 2;
     struct timeval tv = {.tv_sec = st->backoff_ms / 1000, .tv_usec = st->backoff_ms % 1000 * 1000};
+    conns_release(st);
     evconnlistener_disable(lev);
     evtimer_add(st->backoff, &tv);
     log_complain(&st->accept_limit, clock_mono_ms(), err, "status",
@@ -173,17 +178,26 @@ fd_ceiling(void)
 
 /* A new connection's descriptor is in the reserve: it is closed (logged at a bounded rate). */
 static void
-conn_check_fd(struct status *st, struct status_conn *c, mono_ms now)
+conn_check_fd(struct status *st, struct status_conn *c, mono_ms now, unsigned alive)
 {
     int fd = (int)bufferevent_getfd(c->bev);
     int ceiling;
 
-    if (c->fd_checked || c->doomed || fd < 0) {
+    /*
+     * After a grace period: a request sent at once (a health check just after a flood) is served;
+     * what holds a reserved descriptor longer is closed.
+     */
+    if (c->fd_checked || c->doomed || fd < 0 || now - c->start < STATUS_FD_GRACE_MS) {
         return;
     }
     c->fd_checked = true;
     ceiling = fd_ceiling();
-    if (fd >= ceiling) {
+    /*
+     * Only while the status server itself holds many descriptors: closing one of a few status
+     * connections frees nothing that matters to the scrapes, and a health check must still pass
+     * just after a flood.
+     */
+    if (fd >= ceiling && alive > STATUS_FD_RESERVE_MIN / 2) {
         c->doomed = true;
         log_complain(&st->conn_limit, now, ENFILE, "status",
                      "got descriptor %d, at or past %d (RLIMIT_NOFILE less a quarter): closing "
@@ -203,6 +217,30 @@ conn_alive(struct status_conn *c)
 }
 
 /*
+ * Lets go of the connections evhttp freed (their descriptors close now); the number of those
+ * left that are not doomed.
+ */
+static unsigned
+conns_release(struct status *st)
+{
+    unsigned alive = 0;
+
+    for (struct status_conn **pp = &st->conns; *pp != NULL;) {
+        struct status_conn *c = *pp;
+        if (!conn_alive(c)) {
+            *pp = c->next;
+            bufferevent_decref(c->bev); /* the last reference: closes the descriptor */
+            free(c);
+            st->nconns--;
+            continue;
+        }
+        alive += !c->doomed;
+        pp = &c->next;
+    }
+    return alive;
+}
+
+/*
  * Lets go of the connections evhttp freed (bufferevent_free() cleared their callbacks; our
  * reference kept the memory), and closes the doomed and those past the deadline as evhttp's own
  * timeout does. Never called from inside evhttp.
@@ -215,12 +253,13 @@ sweep_cb(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
+    unsigned alive = conns_release(st);
     for (struct status_conn **pp = &st->conns; *pp != NULL;) {
         struct status_conn *c = *pp;
         if (!c->doomed && now - c->start >= st->limits.request_timeout_ms) {
             c->doomed = true;
         }
-        conn_check_fd(st, c, now);
+        conn_check_fd(st, c, now, alive);
         if (c->doomed && conn_alive(c)) {
             /* evhttp frees the connection (its error callback), as after a read timeout. */
             bufferevent_trigger_event(c->bev, BEV_EVENT_READING | BEV_EVENT_TIMEOUT, 0);
@@ -244,8 +283,10 @@ static struct bufferevent *
 conn_new_cb(struct event_base *base, void *arg)
 {
     struct status *st = arg;
-    struct status_conn *c = calloc(1, sizeof(*c));
+    struct status_conn *c;
 
+    conns_release(st); /* the cap counts the connections evhttp still serves, not those it freed */
+    c = calloc(1, sizeof(*c));
     if (c == NULL) {
         return NULL;
     }
@@ -268,7 +309,7 @@ conn_new_cb(struct event_base *base, void *arg)
         if (st->nconns == 0) {
             log_release(&st->conn_limit, c->start, "status");
         }
-        arm_sweep(st, 0); /* its descriptor is checked against the reserve at once */
+        arm_sweep(st, STATUS_SWEEP_MS);
     }
     st->nconns++;
     return c->bev;
