@@ -313,6 +313,15 @@ static const struct conf_field status_fields[] = {
     CONF_FLD("listen", CONF_FT_STR, struct config_status, listen,
              .def = CONFIG_DEFAULT_STATUS_LISTEN, .flags = CONF_F_NONEMPTY,
              .desc = "ADDR:PORT or [V6ADDR]:PORT of the status server."),
+    CONF_FLD("enable_lifecycle", CONF_FT_BOOL, struct config_status, enable_lifecycle,
+             .def = "false",
+             .desc = "Serve POST /-/reload (as Prometheus' --web.enable-lifecycle); else 403."),
+    CONF_FLD("max_connections", CONF_FT_INT, struct config_status, max_connections, .def = "64",
+             .min = 1, .max = 65535,
+             .desc = "Connections open at once; more are closed as they come."),
+    CONF_FLD("request_timeout", CONF_FT_DURATION, struct config_status, request_timeout_ms,
+             .def = "30s",
+             .desc = "Longest time one request may take, headers, body and reply included."),
 };
 static const struct conf_section status_section = {
     .name = "status", CONF_FIELDS(status_fields), .check = status_check};
@@ -700,6 +709,10 @@ status_check(struct conf_ctx *x, void *base, const struct conf_node *map, const 
     if (n != NULL && s->listen != NULL &&
         units_parse_listen(s->listen, host, sizeof(host), &port, err, sizeof(err)) != 0) {
         conf_err(x, n, "%s", err);
+    }
+    if (s->request_timeout_ms == 0) {
+        conf_err(x, conf_tree_get(map, "request_timeout"),
+                 "request_timeout must be greater than 0");
     }
 }
 

@@ -341,6 +341,9 @@ struct config_global {
 
 struct config_status {
     char *listen; /* default CONFIG_DEFAULT_STATUS_LISTEN; valid for units_parse_listen() */
+    bool enable_lifecycle;      /* default false: POST /-/reload answers 403 */
+    int64_t max_connections;    /* default 64 (STATUS_MAX_CONNECTIONS) */
+    int64_t request_timeout_ms; /* default 30s (STATUS_REQUEST_TIMEOUT_MS) */
 };
 
 struct config_log {

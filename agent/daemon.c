@@ -31,11 +31,14 @@ static int
 pidfile_lock(const char *path, char *err, size_t errlen)
 {
     char buf[32] = "";
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    /* O_NOFOLLOW: a symlink planted there must not make pollster write elsewhere (as root). */
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
 
     if (fd < 0) {
-        snprintf(err, errlen, "cannot open pidfile \"%s\": %s", path, strerror(errno));
-        return -errno;
+        int e = errno;
+        snprintf(err, errlen, "cannot open pidfile \"%s\": %s", path,
+                 e == ELOOP ? "is a symbolic link (not followed)" : strerror(e));
+        return -e;
     }
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         int e = errno;

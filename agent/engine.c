@@ -90,9 +90,17 @@ struct engine_output {
 };
 
 struct engine {
-    struct loop *loop; /* borrowed */
-    struct target **targets;
+    struct loop *loop;       /* borrowed */
+    struct target **targets; /* owned: the array and the targets */
     size_t ntargets;
+    size_t targets_cap; /* grows by doubling: adding N targets costs O(N) */
+    /*
+     * During a reload: the stale targets by identity (open addressing, linear probing, a power
+     * of two slots), so matching N new targets to N old ones is O(N), not O(N^2). NULL: none
+     * could be allocated, find_stale() scans.
+     */
+    struct target **stale_slot;
+    size_t stale_mask;
     struct engine_output outputs[ENGINE_MAX_OUTPUTS];
     size_t noutputs;
     bool want_stale;   /* an output sends staleness markers: targets remember their series */
@@ -190,6 +198,7 @@ engine_free(struct engine *e)
         target_free(e->targets[i]);
     }
     free(e->targets);
+    free(e->stale_slot);
     for (size_t i = 0; i < e->nretired; i++) {
         target_free(e->retired[i]);
     }
@@ -753,11 +762,74 @@ target_schedule(struct engine *e, struct target *t)
     return 0;
 }
 
-/* During a reload: the stale target with this identity, or NULL. */
+/* FNV-1a, 64 bits: an identity's slot in the stale index. */
+static uint64_t
+identity_hash(const char *s)
+{
+    uint64_t h = 14695981039346656037ull;
+
+    for (; *s != '\0'; s++) {
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    }
+    return h;
+}
+
+/* At reload begin: indexes the (now all stale) targets that have an identity. */
+static void
+stale_index_build(struct engine *e)
+{
+    size_t n = 16;
+
+    free(e->stale_slot);
+    e->stale_slot = NULL;
+    while (n < 2 * e->ntargets) {
+        n *= 2;
+    }
+    e->stale_slot = calloc(n, sizeof(*e->stale_slot));
+    if (e->stale_slot == NULL) {
+        log_warn("engine: out of memory indexing %zu targets; the reload matches them slowly",
+                 e->ntargets);
+        return;
+    }
+    e->stale_mask = n - 1;
+    for (size_t i = 0; i < e->ntargets; i++) {
+        struct target *t = e->targets[i];
+        if (t->identity == NULL) {
+            continue;
+        }
+        size_t k = (size_t)identity_hash(t->identity) & e->stale_mask;
+        while (e->stale_slot[k] != NULL) {
+            k = (k + 1) & e->stale_mask;
+        }
+        e->stale_slot[k] = t;
+    }
+}
+
+static void
+stale_index_free(struct engine *e)
+{
+    free(e->stale_slot);
+    e->stale_slot = NULL;
+}
+
+/*
+ * During a reload: a stale target with this identity, or NULL. Targets of equal identity (the
+ * same target listed twice) are matched one each, in order.
+ */
 static struct target *
 find_stale(struct engine *e, const char *identity)
 {
     if (identity == NULL) {
+        return NULL;
+    }
+    if (e->stale_slot != NULL) {
+        for (size_t k = (size_t)identity_hash(identity) & e->stale_mask; e->stale_slot[k] != NULL;
+             k = (k + 1) & e->stale_mask) {
+            struct target *t = e->stale_slot[k];
+            if (t->stale && strcmp(t->identity, identity) == 0) {
+                return t;
+            }
+        }
         return NULL;
     }
     for (size_t i = 0; i < e->ntargets; i++) {
@@ -888,15 +960,22 @@ engine_add_target(struct engine *e, const struct target_spec *spec, char *err, s
         target_free(t);
         return -EINVAL;
     }
-    grown = realloc(e->targets, (e->ntargets + 1) * sizeof(*e->targets));
-    if (grown == NULL) {
-        goto oom;
+    if (e->ntargets == e->targets_cap) {
+        size_t cap = e->targets_cap > 0 ? 2 * e->targets_cap : 16;
+        grown = realloc(e->targets, cap * sizeof(*e->targets));
+        if (grown == NULL) {
+            goto oom;
+        }
+        e->targets = grown;
+        e->targets_cap = cap;
     }
-    e->targets = grown;
     e->targets[e->ntargets++] = t;
     t->fresh = e->reloading;
     if (e->running && !e->reloading && target_schedule(e, t) != 0) {
+        /* Not kept half-added: a target without its timer would never run. */
         snprintf(err, errlen, "%s: cannot create its timer", t->display_url);
+        e->ntargets--;
+        target_free(t);
         return -ENOMEM;
     }
     return 0;
@@ -970,6 +1049,12 @@ drain_timeout_cb(evutil_socket_t fd, short what, void *arg)
     log_warn("engine: %s timeout reached with %u transfer(s) in flight%s; abandoning them",
              e->once ? "output flush" : "shutdown", loop_in_flight(e->loop),
              outputs_busy(e) ? " and outputs not flushed" : "");
+    for (size_t i = 0; i < e->noutputs && !e->once; i++) {
+        const struct output *o = &e->outputs[i].out;
+        if (o->ops->abandon != NULL) {
+            o->ops->abandon(o->state);
+        }
+    }
     loop_stop(e->loop);
 }
 
@@ -1108,6 +1193,7 @@ engine_reload_begin(struct engine *e)
         e->targets[i]->stale = true;
         e->targets[i]->fresh = false;
     }
+    stale_index_build(e);
     dropped_set_clear(&e->dropped_old);
     e->dropped_old = e->dropped;
     e->dropped = (struct dropped_set){0};
@@ -1154,18 +1240,23 @@ engine_reload_end(struct engine *e, size_t *kept, size_t *added, size_t *removed
             (*removed)++;
         }
     }
-    for (size_t i = 0; i < e->ntargets; i++) {
+    stale_index_free(e);
+    /* Backwards: a target removed here is replaced by one already seen. */
+    for (size_t i = e->ntargets; i-- > 0;) {
         struct target *t = e->targets[i];
-        if (t->fresh) {
-            t->fresh = false;
-            (*added)++;
-            if (e->running && target_schedule(e, t) != 0) {
-                rc = -ENOMEM;
-            }
-        }
-        else {
+        if (!t->fresh) {
             (*kept)++;
+            continue;
         }
+        t->fresh = false;
+        if (e->running && target_schedule(e, t) != 0) {
+            /* Without its timer it would never run: not added, said, and the reload fails. */
+            log_err("engine: %s: cannot create its timer; not added", t->display_url);
+            target_remove_at(e, i);
+            rc = -ENOMEM;
+            continue;
+        }
+        (*added)++;
     }
     dropped_set_clear(&e->dropped_old);
     e->reloading = false;
@@ -1175,6 +1266,7 @@ engine_reload_end(struct engine *e, size_t *kept, size_t *added, size_t *removed
 void
 engine_reload_abort(struct engine *e)
 {
+    stale_index_free(e);
     for (size_t i = e->ntargets; i-- > 0;) {
         struct target *t = e->targets[i];
         if (t->fresh) {

@@ -103,7 +103,9 @@ int engine_reload(struct engine *e, char *err, size_t errlen);
  * existing target keeps that target (schedule phase, state, in-flight run) and frees the new
  * kind state; any other spec adds a new target. _end removes the targets not re-added (a run in
  * flight finishes first), schedules the new ones and reports the counts; _abort undoes
- * everything since _begin.
+ * everything since _begin. Matching is by an index of identities: O(targets) per reload. _end
+ * returns 0, or -ENOMEM when a new target's timer could not be created (that target is logged
+ * and left out, the rest is in force).
  */
 void engine_reload_begin(struct engine *e);
 int engine_reload_end(struct engine *e, size_t *kept, size_t *added, size_t *removed);

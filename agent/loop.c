@@ -14,6 +14,8 @@
 #include "loop.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +30,7 @@ struct loop {
     struct event *curl_timer;    /* owned */
     struct event *rebuild_event; /* owned: deferred multi rebuild */
     struct loop_xfer *xfers;     /* borrowed: in-flight list */
+    struct loop_xfer *failing;   /* borrowed: failed by a rebuild, completion not delivered yet */
     unsigned in_flight;
     bool multi_failed;
     char multi_error[128];
@@ -205,31 +208,54 @@ check_multi_info(struct loop *l)
     }
 }
 
+/* Takes @x off the list of failures owed (cancelled, restarted or delivered). */
+static void
+fail_unlink(struct loop *l, struct loop_xfer *x)
+{
+    if (!x->fail_pending) {
+        return;
+    }
+    x->fail_pending = false;
+    if (x->fail_prev != NULL) {
+        x->fail_prev->fail_next = x->fail_next;
+    }
+    else {
+        l->failing = x->fail_next;
+    }
+    if (x->fail_next != NULL) {
+        x->fail_next->fail_prev = x->fail_prev;
+    }
+    x->fail_prev = x->fail_next = NULL;
+}
+
 /*
  * Deferred from the failing callback: fail every transfer, then rebuild the multi handle. The
  * transfers are taken off the list and made inactive before any completion callback runs, and
- * remembered in an array: a callback may cancel or restart another of them (an output
- * restarting its request), which must neither corrupt the walk nor get a stale failure.
+ * kept in a list of failures owed (no allocation: an array allocated here abandoned a transfer,
+ * and its target's every later tick, when memory was short): a callback may cancel or restart
+ * another of them (an output restarting its request), which takes it off that list, so it gets
+ * no stale failure and the walk never reaches it.
  */
 static void
 loop_rebuild_cb(evutil_socket_t fd, short kind, void *arg)
 {
     struct loop *l = arg;
-    unsigned n = l->in_flight;
-    struct loop_xfer **failed = n > 0 ? calloc(n, sizeof(*failed)) : NULL;
-    unsigned count = 0;
+    struct loop_xfer *tail = NULL;
 
     while (l->xfers != NULL) {
         struct loop_xfer *x = l->xfers;
         curl_multi_remove_handle(l->multi, x->easy);
         xfer_unlink(l, x);
-        if (failed != NULL && count < n) {
-            x->fail_pending = true;
-            failed[count++] = x;
+        x->fail_pending = true;
+        x->fail_next = NULL;
+        x->fail_prev = tail;
+        if (tail != NULL) {
+            tail->fail_next = x;
         }
         else {
-            log_err("loop: out of memory failing transfers; one is abandoned");
+            l->failing = x;
         }
+        tail = x;
     }
     curl_multi_cleanup(l->multi);
     l->multi = NULL;
@@ -238,19 +264,15 @@ loop_rebuild_cb(evutil_socket_t fd, short kind, void *arg)
         log_err("loop: cannot rebuild the curl multi handle; transfers will fail");
     }
     l->multi_failed = false;
-    for (unsigned i = 0; i < count; i++) {
-        struct loop_xfer *x = failed[i];
-        if (!x->fail_pending) {
-            continue; /* its owner cancelled or restarted it from another callback */
-        }
-        x->fail_pending = false;
+    while (l->failing != NULL) {
+        struct loop_xfer *x = l->failing;
+        fail_unlink(l, x);
         snprintf(x->errbuf, sizeof(x->errbuf), "%s", l->multi_error);
         x->done(x, CURLE_FAILED_INIT);
         if (l->after_done != NULL) {
             l->after_done(l->after_done_arg);
         }
     }
-    free(failed);
 }
 
 /*
@@ -304,18 +326,47 @@ multi_setup(struct loop *l)
     return 0;
 }
 
+#define LOOP_LIBEVENT_QUIET_MS (10 * 60 * 1000)
+
+/* A message's cause for the rate limiter: its text without digits (fds, counts), hashed. */
+static int
+message_cause(const char *msg)
+{
+    uint32_t h = 2166136261u;
+
+    for (const char *p = msg; *p != '\0'; p++) {
+        if (*p < '0' || *p > '9') {
+            h = (h ^ (unsigned char)*p) * 16777619u;
+        }
+    }
+    return (int)(h | 1u); /* never 0: 0 is "healthy" */
+}
+
+/*
+ * libevent's warnings and errors go through the rate limiter: a failing accept() or epoll call
+ * repeats its message as fast as the loop turns (333 MB of "accept(): Too many open files" in 8 s
+ * in issue 13). The same message (digits aside) is said once, then summarised at growing
+ * intervals. libevent may log from libnats' threads too: the limiter is locked.
+ */
 static void
 libevent_log_cb(int severity, const char *msg)
 {
-    if (severity >= EVENT_LOG_ERR) {
-        log_err("libevent: %s", msg);
-    }
-    else if (severity == EVENT_LOG_WARN) {
-        log_warn("libevent: %s", msg);
-    }
-    else {
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static struct log_limit limit;
+    static mono_ms last;
+    mono_ms now = clock_mono_ms();
+
+    if (severity < EVENT_LOG_WARN) {
         log_debug("libevent: %s", msg);
+        return;
     }
+    pthread_mutex_lock(&lock);
+    if (now - last > LOOP_LIBEVENT_QUIET_MS) {
+        memset(&limit, 0, sizeof(limit)); /* quiet for long: a new streak, said at once */
+    }
+    last = now;
+    log_complain(&limit, now, message_cause(msg), "libevent", "%s", msg);
+    pthread_mutex_unlock(&lock);
 }
 
 struct loop *
@@ -406,7 +457,7 @@ loop_xfer_start(struct loop *l, struct loop_xfer *x)
     if (x->active) {
         return -EBUSY;
     }
-    x->fail_pending = false; /* restarted: a failure of its previous run is no longer owed */
+    fail_unlink(l, x); /* restarted: a failure of its previous run is no longer owed */
     x->errbuf[0] = '\0';
     curl_easy_setopt(x->easy, CURLOPT_PRIVATE, (char *)x);
     curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->errbuf);
@@ -430,7 +481,7 @@ loop_xfer_start(struct loop *l, struct loop_xfer *x)
 void
 loop_xfer_cancel(struct loop *l, struct loop_xfer *x)
 {
-    x->fail_pending = false;
+    fail_unlink(l, x);
     if (!x->active) {
         return;
     }

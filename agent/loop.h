@@ -34,6 +34,7 @@ struct loop_xfer {
     struct loop_xfer *prev, *next;
     bool active;
     bool fail_pending; /* failed by a multi rebuild, completion not delivered yet */
+    struct loop_xfer *fail_prev, *fail_next; /* in the loop's list of those, while fail_pending */
 };
 
 /* Creates the event base and the multi handle. NULL on failure (logged). */

@@ -109,7 +109,7 @@ usage(FILE *f)
             "\n"
             "Configuration:\n"
             "  -c, --config FILE           run the jobs of FILE (YAML or JSON; see\n"
-            "                              pollster.yaml(5)); SIGHUP or POST /-/reload reloads it\n"
+            "                              pollster.yaml(5)); SIGHUP reloads it\n"
             "      --check-config          validate the -c FILE, print a summary (exit 0) or\n"
             "                              every error as FILE:LINE:COL: message (exit 2);\n"
             "                              warnings (ignored keys) are printed, exit still 0\n"

@@ -1,8 +1,12 @@
 /*
  * File output. Each batch is written whole with write(2) on an O_APPEND descriptor. When a write
- * fails, what was not written goes to a pending buffer that is retried before every later write
- * (and at flush), so records keep their order; the buffer is bounded by OUT_FILE_PENDING_MAX and
- * only that bound ever drops data, counted and logged.
+ * fails, what was not written joins a queue of whole records (recq.h) that is retried before
+ * every later write (and at flush, and after a reopen), so records keep their order; the queue is
+ * bounded by OUT_FILE_PENDING_MAX and only that bound (queue_full) or the end of the process with
+ * records still queued (shutdown) ever drops data, counted in samples and logged at a bounded
+ * rate. The books and self metrics are the http output's (output.h): collected = delivered +
+ * dropped + pending, where delivered means written to the file (and, with fsync batch, handed to
+ * the sync that follows).
  */
 #include "build-config.h"
 
@@ -17,20 +21,21 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "conf.h"
 #include "log.h"
 #include "loop.h"
 #include "offload.h"
+#include "recq.h"
 #include "strbuf.h"
 
 struct out_file {
     char *path; /* owned */
     int fd;     /* -1 when closed (reopen failed) */
     enum out_file_fsync fsync_policy;
-    struct strbuf pending; /* owned: records not yet written, oldest first */
-    size_t pending_off;    /* bytes of pending already written */
-    uint64_t dropped;
-    bool failing;
+    struct recq q; /* owned: records not yet written, oldest first */
+    struct output_stats st;
+    struct log_limit complain; /* write failures and drops */
     /*
      * fsync batch with a loop: fdatasync runs on a worker thread of the output's own, on a dup()
      * of the descriptor (a reopen may close the original meanwhile). At most one sync is in
@@ -84,7 +89,8 @@ out_file_new(const char *path, enum out_file_fsync fsync_policy, char *err, size
     /* A file size limit must fail the write (EFBIG), not kill the agent. */
     signal(SIGXFSZ, SIG_IGN);
     o->fsync_policy = fsync_policy;
-    strbuf_init(&o->pending);
+    recq_init(&o->q, OUT_FILE_PENDING_MAX, &o->st);
+    o->st.type = "file";
     o->sync_fd = -1;
     o->fd = open_append(path);
     if (o->fd < 0) {
@@ -108,13 +114,17 @@ out_file_free(void *state)
     if (o->fd >= 0) {
         close(o->fd);
     }
-    strbuf_release(&o->pending);
+    uint64_t lost = recq_drop_all(&o->q, OUTPUT_DROP_SHUTDOWN);
+    if (lost > 0) {
+        log_err("out_file: %s: %llu samples not written at exit: dropped", o->path,
+                (unsigned long long)lost);
+    }
     free(o->path);
     free(o);
 }
 
 static void sync_start(struct out_file *o);
-static void note_failure(struct out_file *o, int err);
+static void note_failure(struct out_file *o, const char *call, int err);
 
 /* On the worker: the sync itself. */
 static void
@@ -135,7 +145,7 @@ sync_done(void *arg)
     o->sync_fd = -1;
     o->syncs++;
     if (o->sync_err != 0) {
-        note_failure(o, o->sync_err);
+        note_failure(o, "fdatasync()", o->sync_err);
     }
     if (o->sync_again) {
         o->sync_again = false;
@@ -153,7 +163,7 @@ sync_start(struct out_file *o)
     }
     o->sync_fd = fcntl(o->fd, F_DUPFD_CLOEXEC, 0);
     if (o->sync_fd < 0) {
-        note_failure(o, errno);
+        note_failure(o, "fcntl(F_DUPFD)", errno);
         return;
     }
     o->sync_err = 0;
@@ -165,8 +175,9 @@ sync_start(struct out_file *o)
 
 /* Writes as much of @data as the file takes; returns bytes written, or -errno with none. */
 static ssize_t
-write_some(struct out_file *o, const char *data, size_t len)
+write_some(void *arg, const char *data, size_t len)
 {
+    struct out_file *o = arg;
     size_t done = 0;
 
     if (o->fd < 0) {
@@ -195,67 +206,60 @@ write_some(struct out_file *o, const char *data, size_t len)
     return (ssize_t)done;
 }
 
+/* A write or sync failed: booked, logged at a bounded rate; the records stay queued. */
 static void
-note_failure(struct out_file *o, int err)
+note_failure(struct out_file *o, const char *call, int err)
 {
-    if (!o->failing) {
-        log_err("out_file: %s: write() failed: %s; keeping records in memory and retrying", o->path,
-                strerror(err));
-        o->failing = true;
+    o->st.failed_requests++;
+    o->st.failing = true;
+    log_complain(&o->complain, clock_mono_ms(), err, "out_file",
+                 "%s: %s failed: %s; %llu samples kept in memory and retried", o->path, call,
+                 strerror(err), (unsigned long long)o->st.pending_samples);
+}
+
+/* Writes went through again. */
+static void
+note_success(struct out_file *o)
+{
+    if (o->st.failing) {
+        o->st.failing = false;
+        log_release(&o->complain, clock_mono_ms(), "out_file");
     }
 }
 
-/* Retries the pending records. 0 when none are left. */
+/* Retries the queued records. 0 when none are left. */
 static int
 drain_pending(struct out_file *o)
 {
-    while (o->pending_off < o->pending.len) {
-        ssize_t n =
-            write_some(o, o->pending.data + o->pending_off, o->pending.len - o->pending_off);
-        if (n < 0) {
-            note_failure(o, (int)-n);
-            return (int)n;
-        }
-        o->pending_off += (size_t)n;
-        if ((size_t)n == 0) {
-            return -EIO;
-        }
+    int rc = recq_push(&o->q, write_some, o);
+
+    if (rc != 0) {
+        note_failure(o, "write()", -rc);
+        return rc;
     }
-    strbuf_reset(&o->pending);
-    o->pending_off = 0;
-    if (o->failing) {
-        log_info("out_file: %s: writing again", o->path);
-        o->failing = false;
-    }
+    note_success(o);
     return 0;
 }
 
-/* Keeps @data for later, dropping the oldest pending bytes beyond the bound. */
+/* Keeps the record @data (@done bytes of it written) for later, within the bound. */
 static void
-keep_pending(struct out_file *o, const char *data, size_t len)
+keep_pending(struct out_file *o, const char *data, size_t len, size_t done, uint32_t nsamples)
 {
-    size_t live = o->pending.len - o->pending_off;
+    uint64_t dropped = 0;
 
-    if (live + len > OUT_FILE_PENDING_MAX) {
-        /* Drop whole old records: cut at the first newline after the excess. */
-        size_t excess = live + len - OUT_FILE_PENDING_MAX;
-        const char *start = o->pending.data + o->pending_off;
-        const char *cut = excess < live ? memchr(start + excess, '\n', live - excess) : NULL;
-        size_t drop = cut != NULL ? (size_t)(cut - start) + 1 : live;
-        o->pending_off += drop;
-        o->dropped += drop;
-        log_err("out_file: %s: %zu bytes of records dropped: more than %u bytes waiting", o->path,
-                drop, OUT_FILE_PENDING_MAX);
+    /* A begun record must finish (a line is never cut), whatever the bound. */
+    if (done == 0 && !recq_make_room(&o->q, len, &dropped)) {
+        o->st.dropped[OUTPUT_DROP_QUEUE_FULL] += nsamples;
+        dropped += nsamples;
     }
-    if (o->pending_off > 0 && o->pending_off == o->pending.len) {
-        strbuf_reset(&o->pending);
-        o->pending_off = 0;
+    else if (recq_add(&o->q, data, len, done, nsamples) != 0) {
+        o->st.dropped[OUTPUT_DROP_QUEUE_FULL] += nsamples;
+        dropped += nsamples;
     }
-    strbuf_append(&o->pending, data, len);
-    if (o->pending.oom) {
-        o->dropped += len;
-        log_err("out_file: %s: out of memory keeping %zu bytes; dropped", o->path, len);
-        o->pending.oom = false;
+    if (dropped > 0) {
+        log_complain(&o->complain, clock_mono_ms(), ENOBUFS, "out_file",
+                     "%s: cannot write and more than %zu bytes waiting: dropped %llu samples",
+                     o->path, o->q.max_bytes, (unsigned long long)dropped);
     }
 }
 
@@ -264,19 +268,20 @@ out_file_write(void *state, const char *data, size_t len, uint32_t nsamples)
 {
     struct out_file *o = state;
 
-    (void)nsamples;
-
-    if (o->pending.len > o->pending_off && drain_pending(o) != 0) {
-        keep_pending(o, data, len);
+    o->st.collected += nsamples;
+    if (!recq_empty(&o->q) && drain_pending(o) != 0) {
+        keep_pending(o, data, len, 0, nsamples);
         return -EAGAIN;
     }
     ssize_t n = write_some(o, data, len);
     if (n < 0 || (size_t)n < len) {
         size_t done = n > 0 ? (size_t)n : 0;
-        note_failure(o, n < 0 ? (int)-n : ENOSPC);
-        keep_pending(o, data + done, len - done);
+        keep_pending(o, data, len, done, nsamples);
+        note_failure(o, "write()", n < 0 ? (int)-n : ENOSPC);
         return -EAGAIN;
     }
+    recq_delivered(&o->st, nsamples);
+    note_success(o);
     return 0;
 }
 
@@ -285,7 +290,7 @@ out_file_flush(void *state)
 {
     struct out_file *o = state;
 
-    return o->pending.len > o->pending_off ? drain_pending(o) : 0;
+    return recq_empty(&o->q) ? 0 : drain_pending(o);
 }
 
 static int
@@ -317,6 +322,14 @@ out_file_sync_on(void *state, struct loop *l)
     }
 }
 
+void
+out_file_set_queue_max(void *state, size_t max_bytes)
+{
+    struct out_file *o = state;
+
+    o->q.max_bytes = max_bytes;
+}
+
 uint64_t
 out_file_syncs(const void *state)
 {
@@ -334,20 +347,12 @@ out_file_busy(const void *state)
     return o->sync_fd >= 0;
 }
 
-size_t
-out_file_pending(const void *state)
+static void
+out_file_stats(const void *state, struct output_stats *st)
 {
     const struct out_file *o = state;
 
-    return o->pending.len - o->pending_off;
-}
-
-uint64_t
-out_file_dropped(const void *state)
-{
-    const struct out_file *o = state;
-
-    return o->dropped;
+    *st = o->st;
 }
 
 const struct output_ops out_file_ops = {
@@ -356,6 +361,7 @@ const struct output_ops out_file_ops = {
     .flush = out_file_flush,
     .reopen = out_file_reopen,
     .busy = out_file_busy,
+    .stats = out_file_stats,
     .free = out_file_free,
 };
 
@@ -380,6 +386,9 @@ static const struct conf_field file_fields[] = {
     FO("fsync", CONF_FT_ENUM, fsync, 0, .def = "never", .choices = fsync_choices,
        .desc = "never, batch (after every batch) or interval (every flush_interval; for a file: "
                "the same as batch)."),
+    FO("queue_max_bytes", CONF_FT_SIZE, queue_max_bytes, 0, .def = "64MiB",
+       .desc = "Memory for documents the file cannot take yet (full disk, I/O error); beyond it "
+               "the oldest are dropped (reason queue_full)."),
     FO("flush_interval", CONF_FT_DURATION, flush_interval_ms, 0, .def = "1s",
        .desc = "http: longest wait before sending a partial batch; file: accepted, unused."),
 };
@@ -401,6 +410,10 @@ file_check(struct conf_ctx *x, void *base, const struct conf_node *map, const ch
     if (fc->flush_interval_ms == 0) {
         conf_err(x, conf_tree_get(map, "flush_interval"), "flush_interval must be greater than 0");
     }
+    if (fc->queue_max_bytes == 0) {
+        conf_err(x, conf_tree_get(map, "queue_max_bytes"),
+                 "queue_max_bytes must be greater than 0");
+    }
     if (fc->path != NULL) {
         conf_claim(x, conf_tree_get(map, "path"), "path", fc->path, path);
     }
@@ -417,6 +430,7 @@ file_open(const struct config_output *co, const char *what, struct loop *l, stru
     if (out->state == NULL) {
         return -EINVAL;
     }
+    out_file_set_queue_max(out->state, (size_t)fc->queue_max_bytes);
     out_file_sync_on(out->state, l);
     return 0;
 }
@@ -434,7 +448,8 @@ file_identity(const struct config_output *co, struct strbuf *sb)
 {
     const struct out_file_conf *fc = co->opts;
 
-    strbuf_printf(sb, "%s\x1f%d", fc->path, (int)fc->fsync);
+    strbuf_printf(sb, "%s\x1f%d\x1f%llu", fc->path, (int)fc->fsync,
+                  (unsigned long long)fc->queue_max_bytes);
 }
 
 const struct output_type out_file_type = {

@@ -1,9 +1,10 @@
 /*
  * The file output: encoded batches appended to a file (JSON lines), opened with O_APPEND so
  * several writers and logrotate's copytruncate are safe, reopened on SIGHUP for logrotate's
- * create mode. A failing write (full disk, I/O error, file size limit) is logged once per streak
- * and the records are kept in memory, up to a bound, and retried before the next write: the
- * agent never stops because a disk filled up.
+ * create mode. A failing write (full disk, I/O error, file size limit) is logged at a bounded
+ * rate and the records are kept in memory, up to a bound, and retried before the next write: the
+ * agent never stops because a disk filled up. Its books and self metrics are those of every
+ * output (output_stats, through out_file_ops.stats).
  */
 #ifndef POLLSTER_OUT_FILE_H
 #define POLLSTER_OUT_FILE_H
@@ -32,6 +33,7 @@ struct out_file_conf {
     char *path;
     enum out_file_fsync fsync; /* default never ("interval" is batch for a file) */
     int64_t flush_interval_ms; /* default 1s */
+    uint64_t queue_max_bytes;  /* default 64MiB (OUT_FILE_PENDING_MAX) */
 };
 
 /* "never" | "batch"; 0 or -EINVAL. */
@@ -49,11 +51,9 @@ struct loop;
  * disk never stalls the loop (issue 13). Without this call they run inline.
  */
 void out_file_sync_on(void *state, struct loop *l);
+/* Bytes of documents kept while the file cannot take them (default OUT_FILE_PENDING_MAX). */
+void out_file_set_queue_max(void *state, size_t max_bytes);
 /* Syncs completed off the loop (tests). */
 uint64_t out_file_syncs(const void *state);
-/* Bytes waiting for the file to accept them (self metrics, tests). */
-size_t out_file_pending(const void *state);
-/* Bytes dropped because the pending bound was exceeded. */
-uint64_t out_file_dropped(const void *state);
 
 #endif

@@ -34,25 +34,18 @@
 #include "conf.h"
 #include "log.h"
 #include "loop.h"
-
-struct stdout_rec {
-    struct stdout_rec *next; /* owned */
-    size_t len;
-    size_t off; /* bytes already written: > 0 means the record has begun and must finish */
-    uint32_t nsamples;
-    char data[];
-};
+#include "recq.h"
 
 struct out_stdout {
     int fd;
     bool own_fd;       /* fd was opened here: closed on free */
     bool sock;         /* written with send(MSG_DONTWAIT) */
     struct event *wev; /* owned: EV_WRITE while the queue is not empty; NULL without a loop */
-    struct stdout_rec *head, *tail; /* owned: the queue, oldest first */
-    size_t max_bytes;
+    struct recq q;     /* owned: records the reader has not taken yet */
     struct output_stats st;
     struct log_limit complain;
     bool failing;
+    bool abandoned; /* the shutdown deadline passed: the end no longer waits for the reader */
 };
 
 static void drain_cb(evutil_socket_t fd, short what, void *arg);
@@ -67,7 +60,7 @@ stdout_new(int fd, struct event_base *base, size_t max_bytes)
         return NULL;
     }
     o->fd = fd;
-    o->max_bytes = max_bytes;
+    recq_init(&o->q, max_bytes, &o->st);
     o->st.type = "stdout";
     if (base == NULL) {
         return o;
@@ -114,8 +107,9 @@ out_stdout_open(int fd, struct loop *l, size_t max_bytes)
 
 /* One non-blocking write attempt: bytes written, or -errno (-EAGAIN: the reader is full). */
 static ssize_t
-write_once(struct out_stdout *o, const char *data, size_t len)
+write_once(void *arg, const char *data, size_t len)
 {
+    struct out_stdout *o = arg;
     ssize_t n;
 
     do {
@@ -127,58 +121,11 @@ write_once(struct out_stdout *o, const char *data, size_t len)
     return n == 0 && len > 0 ? -EIO : n;
 }
 
-/* Unlinks the record after @prev (the head when NULL) from the queue and its books. */
-static struct stdout_rec *
-take(struct out_stdout *o, struct stdout_rec *prev)
-{
-    struct stdout_rec *r = prev != NULL ? prev->next : o->head;
-
-    if (prev != NULL) {
-        prev->next = r->next;
-    }
-    else {
-        o->head = r->next;
-    }
-    if (o->tail == r) {
-        o->tail = prev;
-    }
-    o->st.pending_samples -= r->nsamples;
-    o->st.queue_bytes -= r->len;
-    return r;
-}
-
-/* Drops the record after @prev (the head when NULL), counted under @why; its sample count. */
-static uint32_t
-drop_after(struct out_stdout *o, struct stdout_rec *prev, enum output_drop why)
-{
-    struct stdout_rec *r = take(o, prev);
-    uint32_t n = r->nsamples;
-
-    o->st.dropped[why] += n;
-    free(r);
-    return n;
-}
-
 /* Writes queued records until the reader is full; 0, -EAGAIN (more left) or -errno (failed). */
 static int
 push_out(struct out_stdout *o)
 {
-    while (o->head != NULL) {
-        struct stdout_rec *r = o->head;
-        ssize_t n = write_once(o, r->data + r->off, r->len - r->off);
-        if (n < 0) {
-            return (int)n;
-        }
-        r->off += (size_t)n;
-        if (r->off == r->len) {
-            take(o, NULL);
-            o->st.delivered += r->nsamples;
-            o->st.requests++;
-            o->st.last_success = (double)clock_wall_ms() / 1000.0;
-            free(r);
-        }
-    }
-    return 0;
+    return recq_push(&o->q, write_once, o);
 }
 
 /* After a push: logs and books a failure, or re-arms EV_WRITE while records wait. */
@@ -194,9 +141,7 @@ settle(struct out_stdout *o, int rc, uint64_t extra)
     if (rc < 0) {
         uint64_t lost = o->st.pending_samples + extra;
         o->st.failed_requests++;
-        while (o->head != NULL) {
-            drop_after(o, NULL, OUTPUT_DROP_WRITE_ERROR);
-        }
+        recq_drop_all(&o->q, OUTPUT_DROP_WRITE_ERROR);
         log_complain(&o->complain, clock_mono_ms(), -rc, "out_stdout",
                      "write() failed: %s; dropped %llu samples", strerror(-rc),
                      (unsigned long long)lost);
@@ -245,41 +190,28 @@ static bool
 make_room(struct out_stdout *o, size_t len)
 {
     uint64_t dropped = 0;
+    bool fits = recq_make_room(&o->q, len, &dropped);
 
-    if (len > o->max_bytes) {
-        return false;
-    }
-    while (o->st.queue_bytes + len > o->max_bytes && o->head != NULL) {
-        /* A record being written must finish: drop the one after it instead. */
-        struct stdout_rec *begun = o->head->off > 0 ? o->head : NULL;
-        if (begun != NULL && begun->next == NULL) {
-            break;
-        }
-        dropped += drop_after(o, begun, OUTPUT_DROP_QUEUE_FULL);
-    }
     if (dropped > 0) {
         log_complain(&o->complain, clock_mono_ms(), 1000, "out_stdout",
                      "the reader is not keeping up: queue over %zu bytes, dropped the oldest "
                      "%llu samples",
-                     o->max_bytes, (unsigned long long)dropped);
+                     o->q.max_bytes, (unsigned long long)dropped);
     }
-    return o->st.queue_bytes + len <= o->max_bytes;
+    return fits;
 }
 
 static int
 out_stdout_write(void *state, const char *data, size_t len, uint32_t nsamples)
 {
     struct out_stdout *o = state;
-    struct stdout_rec *r;
     size_t off = 0;
 
     o->st.collected += nsamples;
-    if (o->head == NULL) {
+    if (recq_empty(&o->q)) {
         ssize_t n = write_once(o, data, len);
         if (n == (ssize_t)len) {
-            o->st.delivered += nsamples;
-            o->st.requests++;
-            o->st.last_success = (double)clock_wall_ms() / 1000.0;
+            recq_delivered(&o->st, nsamples);
             return settle(o, 0, 0);
         }
         if (n < 0 && n != -EAGAIN) {
@@ -293,39 +225,46 @@ out_stdout_write(void *state, const char *data, size_t len, uint32_t nsamples)
         log_complain(&o->complain, clock_mono_ms(), 1000, "out_stdout",
                      "a record of %zu bytes does not fit the queue (%zu bytes): dropped %u "
                      "samples",
-                     len, o->max_bytes, nsamples);
+                     len, o->q.max_bytes, nsamples);
         return -ENOBUFS;
     }
-    r = malloc(sizeof(*r) + len);
-    if (r == NULL) {
+    if (recq_add(&o->q, data, len, off, nsamples) != 0) {
         o->st.dropped[OUTPUT_DROP_QUEUE_FULL] += nsamples;
         log_err("out_stdout: out of memory queueing %zu bytes: dropped %u samples", len, nsamples);
         return -ENOMEM;
     }
-    memcpy(r->data, data, len);
-    r->len = len;
-    r->off = off;
-    r->nsamples = nsamples;
-    r->next = NULL;
-    if (o->tail != NULL) {
-        o->tail->next = r;
-    }
-    else {
-        o->head = r;
-    }
-    o->tail = r;
-    o->st.pending_samples += nsamples;
-    o->st.queue_bytes += len;
     return settle(o, o->wev != NULL ? push_out(o) : push_waiting(o), 0);
 }
 
-/* The end: waits for the reader to take what is queued (as a blocking stdout always did). */
+/*
+ * The end: waits for the reader to take what is queued (as a blocking stdout always did), unless
+ * the shutdown deadline was abandoned: then what the reader cannot take now is dropped (reason
+ * shutdown), so a stalled reader cannot hold the exit forever.
+ */
 static int
 out_stdout_flush(void *state)
 {
     struct out_stdout *o = state;
 
-    return settle(o, push_waiting(o), 0);
+    if (!o->abandoned) {
+        return settle(o, push_waiting(o), 0);
+    }
+    int rc = settle(o, push_out(o), 0);
+    uint64_t lost = recq_drop_all(&o->q, OUTPUT_DROP_SHUTDOWN);
+    if (lost > 0) {
+        log_err("out_stdout: the reader is stalled past the shutdown deadline: dropped %llu "
+                "samples still queued",
+                (unsigned long long)lost);
+    }
+    return rc;
+}
+
+static void
+out_stdout_abandon(void *state)
+{
+    struct out_stdout *o = state;
+
+    o->abandoned = true;
 }
 
 static bool
@@ -333,7 +272,7 @@ out_stdout_busy(const void *state)
 {
     const struct out_stdout *o = state;
 
-    return o->head != NULL;
+    return !recq_empty(&o->q);
 }
 
 static void
@@ -352,9 +291,7 @@ out_stdout_free(void *state)
     if (o == NULL) {
         return;
     }
-    while (o->head != NULL) {
-        drop_after(o, NULL, OUTPUT_DROP_SHUTDOWN);
-    }
+    recq_drop_all(&o->q, OUTPUT_DROP_SHUTDOWN);
     if (o->wev != NULL) {
         event_free(o->wev);
     }
@@ -368,6 +305,7 @@ const struct output_ops out_stdout_ops = {
     .name = "stdout",
     .write = out_stdout_write,
     .flush = out_stdout_flush,
+    .abandon = out_stdout_abandon,
     .busy = out_stdout_busy,
     .stats = out_stdout_stats,
     .free = out_stdout_free,
@@ -375,18 +313,45 @@ const struct output_ops out_stdout_ops = {
 
 /* The stdout output in the config: type stdout (the default output) */
 
+static void stdout_check(struct conf_ctx *x, void *base, const struct conf_node *map,
+                         const char *path);
+
 static const struct conf_field stdout_fields[] = {
     CONF_OUTPUT_FIELDS,
+    CONF_FLD("queue_max_bytes", CONF_FT_SIZE, struct out_stdout_conf, queue_max_bytes,
+             .flags = CONF_F_OPTS, .def = "64MiB",
+             .desc = "Memory for documents a slow reader has not taken yet; beyond it the oldest "
+                     "are dropped (reason queue_full)."),
 };
-static const struct conf_section stdout_section = {
-    .name = "outputs[] (type stdout)", .what = "output type stdout", CONF_FIELDS(stdout_fields)};
+static const struct conf_section stdout_section = {.name = "outputs[] (type stdout)",
+                                                   .what = "output type stdout",
+                                                   CONF_FIELDS(stdout_fields),
+                                                   .opts_off = offsetof(struct config_output, opts),
+                                                   .opts_size = sizeof(struct out_stdout_conf),
+                                                   .check = stdout_check};
+
+static void
+stdout_check(struct conf_ctx *x, void *base, const struct conf_node *map, const char *path)
+{
+    const struct config_output *o = base;
+    const struct out_stdout_conf *sc = o->opts;
+
+    (void)path;
+    if (sc->queue_max_bytes == 0) {
+        conf_err(x, conf_tree_get(map, "queue_max_bytes"),
+                 "queue_max_bytes must be greater than 0");
+    }
+}
 
 static int
 stdout_open(const struct config_output *co, const char *what, struct loop *l, struct output *out,
             char *err, size_t errlen)
 {
+    const struct out_stdout_conf *sc = co->opts;
+
     out->ops = &out_stdout_ops;
-    out->state = out_stdout_open(1, l, OUT_STDOUT_QUEUE_MAX);
+    out->state =
+        out_stdout_open(1, l, sc != NULL ? (size_t)sc->queue_max_bytes : OUT_STDOUT_QUEUE_MAX);
     if (out->state == NULL) {
         snprintf(err, errlen, "%s: out of memory", what);
         return -ENOMEM;

@@ -13,6 +13,11 @@ extern const struct output_type out_stdout_type;
 /* Bytes of records a stalled reader may leave queued before the oldest are dropped. */
 #define OUT_STDOUT_QUEUE_MAX ((size_t)64 * 1024 * 1024)
 
+/* A stdout output's settings: config_output.opts of a stdout output. */
+struct out_stdout_conf {
+    uint64_t queue_max_bytes; /* default 64MiB (OUT_STDOUT_QUEUE_MAX) */
+};
+
 struct loop;
 
 /*

@@ -88,6 +88,12 @@ struct output_ops {
      * timers. May be NULL.
      */
     void (*drain)(void *state);
+    /*
+     * The daemon's shutdown deadline passed with the output still busy: flush() must not wait
+     * for a peer any longer (what it cannot send at once is dropped or persisted, counted). May
+     * be NULL. Not called in once mode, where flush() may wait for a slow reader (| less).
+     */
+    void (*abandon)(void *state);
     /* True while the output has sending left that is worth waiting for. NULL = never. */
     bool (*busy)(const void *state);
     /* Fills the output's self metrics. May be NULL (stdout, file: nothing to report). */

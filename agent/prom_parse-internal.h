@@ -135,6 +135,28 @@ struct prom_parser {
     uint8_t last_type;
     /* Arena bytes for the current line's label array, its lengths and new strings; 0: share. */
     size_t label_bytes;
+
+    /*
+     * OpenMetrics: the histogram or gauge histogram MetricPoint being read (prom_parse_om.c):
+     * its samples are contiguous, so one is enough.
+     */
+    struct {
+        bool open;
+        size_t fam;   /* index in fams */
+        uint64_t key; /* labels but le */
+        bool has_ts;  /* a sample of it had a timestamp, ts */
+        int64_t ts;
+        size_t lineno;   /* of its first sample */
+        bool any_bucket; /* le and bucket below are the last bucket's */
+        double le;
+        double bucket;
+        bool inf; /* its +Inf bucket was seen, with inf_value */
+        double inf_value;
+        bool count; /* its _count / _gcount was seen, with count_value */
+        double count_value;
+        bool sum; /* its _sum / _gsum was seen */
+    } om_point;
+    bool om_exemplar; /* the sample being parsed has an exemplar (checked and cleared by emit) */
 };
 
 /* Suffixes whose samples belong to a family of the given type, OpenMetrics flavour. */
@@ -396,5 +418,27 @@ int prom_parse_meta_sample_family(struct prom_parser *p, const char *name, size_
                                   uint8_t *type);
 int prom_parse_meta_text_line(struct prom_parser *p, const char *s, const char *e);
 int prom_parse_meta_om_line(struct prom_parser *p, const char *s, const char *e);
+
+/* ---- prom_parse_om.c: OpenMetrics value rules ---- */
+
+/*
+ * OpenMetrics: checks the value @v of sample @name[@nlen] (labels in p->spans[0..@nl), its
+ * timestamp @ts when @has_ts) of the current family p->cur, of type @type, against the rules of
+ * OpenMetrics 1.0: those of single values, and those of a histogram MetricPoint's buckets
+ * (sorted, cumulative, +Inf present and equal to the count). Called for every sample of a type
+ * other than untyped and gauge, and for any sample while a MetricPoint is open. 0, or the error
+ * (prom_parse_fail()).
+ */
+int prom_parse_om_check_value(struct prom_parser *p, const char *name, size_t nlen, uint8_t type,
+                              size_t nl, double v, bool has_ts, int64_t ts);
+/*
+ * The labels p->spans[@from..p->nspans) of an exemplar of metric @name[@nlen]: at most 128 UTF-8
+ * characters of names and values together. Notes the exemplar for the sample's check. 0, or the
+ * error.
+ */
+int prom_parse_om_exemplar_labels(struct prom_parser *p, size_t from, const char *name,
+                                  size_t nlen);
+/* "# EOF": ends the open MetricPoint. 0, or the error. */
+int prom_parse_om_end(struct prom_parser *p);
 
 #endif /* PROM_PARSE_INTERNAL_H */

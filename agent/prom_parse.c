@@ -49,16 +49,19 @@
  *
  * OpenMetrics. Tokens are separated by exactly one space; there are no blank lines and no
  * comments besides "# HELP", "# TYPE", "# UNIT" and the final "# EOF", after which nothing may
- * follow (a final '\n' after it is optional). Invalid escapes in label values and help text are
- * errors. Types add gaugehistogram (_bucket/_gsum/_gcount), stateset, info (_info) and unknown
- * (stored as untyped); counters also own _created, histograms and summaries _created. The
- * _created samples are kept as ordinary samples typed like their family. Timestamps are seconds
+ * follow (a final '\n' after it is optional). An unknown escape in a label value or help text is
+ * kept literally (the ABNF's "BS normal-char"), as in the text format; a lone backslash ending
+ * help text is an error. Types add gaugehistogram (_bucket/_gsum/_gcount), stateset, info (_info)
+ * and unknown (stored as untyped); counters also own _created, histograms and summaries _created.
+ * The _created samples are kept as ordinary samples typed like their family. Timestamps are seconds
  * (any float syntax but NaN and Inf), converted exactly from the decimal text to milliseconds,
  * truncated toward zero. An exemplar " # {labels} value [timestamp]" is checked and dropped.
  * Families must be contiguous and their metadata must come first, each kind at most once: a
  * HELP/TYPE/UNIT line after samples of its family (also samples like "foo_total" before
  * "# TYPE foo counter"), a repeated one, or a family that resumes after another family started,
- * are errors. A UNIT must be a suffix of its metric name (as Prometheus checks).
+ * are errors. A UNIT must be a suffix of its metric name (as Prometheus checks). A family whose
+ * name another family's samples could take (a gauge "foo_created" beside a counter "foo") is an
+ * error. The value rules of each type are in prom_parse_om.c.
  *
  * Deliberate differences from Prometheus' textparse, all in the direction of rejecting input that
  * the text-format documentation calls invalid, or of exactness: text timestamps may be negative
@@ -66,7 +69,7 @@
  * pairs must be separated by commas (textparse also takes {a="1" b="2"}); a metric name must be
  * followed by a blank, '{' or the end of the line; label values with NUL bytes are rejected;
  * duplicate label names are rejected here rather than at append time; the OpenMetrics family
- * ordering rules above and invalid OpenMetrics escapes are enforced (textparse accepts them);
+ * ordering rules above and the OpenMetrics value rules below are enforced (textparse accepts them);
  * OpenMetrics timestamps are exact (textparse computes int64(ts*1000) in floating point, so
  * "1.001" becomes 1000 there and 1001 here); labels keep their exposition order (not sorted);
  * quoted UTF-8 metric names ({"my.metric"}) are not supported; the 128-character limit on
@@ -728,11 +731,7 @@ parse_labels(struct prom_parser *p, const char **ps, const char *e, const char *
                                            prom_parse_quote(q1, ln, lnl));
                 }
                 if (c != '\\' && c != '"' && c != 'n') {
-                    if (om) {
-                        return prom_parse_fail(p, "invalid escape %s in value of label %s",
-                                               prom_parse_quote(q2, s, 2),
-                                               prom_parse_quote(q1, ln, lnl));
-                    }
+                    /* Kept as the two characters, OpenMetrics too (ABNF: BS normal-char). */
                     if (c == '\0') {
                         return prom_parse_fail(p, "NUL byte in value of label %s",
                                                prom_parse_quote(q1, ln, lnl));
@@ -813,6 +812,9 @@ parse_exemplar(struct prom_parser *p, const char *s, const char *e, const char *
     }
     s += 3;
     rc = parse_labels(p, &s, e, name, nlen, "exemplar of metric");
+    if (rc == 0) {
+        rc = prom_parse_om_exemplar_labels(p, base, name, nlen);
+    }
     p->nspans = base;
     if (rc != 0) {
         return rc;
@@ -1047,6 +1049,13 @@ emit(struct prom_parser *p, const char *name, size_t nlen, size_t nl, double v, 
         }
         p->last_type = type;
         p->last_type_ok = true;
+    }
+    if (p->fmt == PROM_FORMAT_OPENMETRICS &&
+        (p->om_point.open || p->om_exemplar || (type != SAMPLE_UNTYPED && type != SAMPLE_GAUGE))) {
+        rc = prom_parse_om_check_value(p, name, nlen, type, nl, v, has_ts, ts);
+        if (rc != 0) {
+            return rc;
+        }
     }
     if (!same) {
         char *d = arena_alloc(&b->arena, nlen + 1);
@@ -1808,6 +1817,8 @@ prom_parser_reset(struct prom_parser *p, enum prom_format fmt, struct batch *out
     p->last_lens = NULL;
     p->last_nlabels = 0;
     p->last_type_ok = false;
+    p->om_point.open = false;
+    p->om_exemplar = false;
 
     SHRINK(p->tail, p->tail_cap, TAIL_KEEP);
     SHRINK(p->spans, p->spans_cap, SPANS_KEEP);

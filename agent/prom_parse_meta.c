@@ -144,6 +144,26 @@ meta_keyword(int kind)
     return kind == META_HELP ? "HELP" : kind == META_TYPE ? "TYPE" : "UNIT";
 }
 
+/*
+ * OpenMetrics: a family named @name[@nlen] would clash with the samples of an existing family
+ * (a gauge "foo_created" and a counter "foo", which writes "foo_created"): that family's index,
+ * or -1.
+ */
+static long
+clashing_base(struct prom_parser *p, const char *name, size_t nlen)
+{
+    for (const char *const *sfx = all_sfx; *sfx != NULL; sfx++) {
+        size_t sl = strlen(*sfx);
+        if (nlen > sl && memcmp(name + nlen - sl, *sfx, sl) == 0) {
+            long idx = fam_find(p, name, nlen - sl, "", 0, fnv1a(FNV_INIT, name, nlen - sl));
+            if (idx >= 0 && fam_match(name, nlen - sl, p->fams[idx].type, name, nlen, true)) {
+                return idx;
+            }
+        }
+    }
+    return -1;
+}
+
 /* OpenMetrics: a HELP/TYPE/UNIT line for family @name; @type only for TYPE. */
 static int
 om_family_meta(struct prom_parser *p, int kind, const char *name, size_t nlen, uint8_t type)
@@ -165,6 +185,12 @@ om_family_meta(struct prom_parser *p, int kind, const char *name, size_t nlen, u
         if (idx >= 0 && (p->fams[idx].flags & (FAM_SAMPLES | kind)) == 0) {
             return prom_parse_fail(p, "metric family %s is interleaved with another family",
                                    prom_parse_quote(q1, name, nlen));
+        }
+        if (idx < 0 && (sidx = clashing_base(p, name, nlen)) >= 0) {
+            const struct fam *bf = &p->fams[sidx];
+            return prom_parse_fail(p, "metric family %s clashes with the samples of family %s",
+                                   prom_parse_quote(q1, name, nlen),
+                                   prom_parse_quote(q2, p->names + bf->off, bf->len));
         }
         if (idx < 0) {
             idx = fam_insert(p, name, nlen, h);
@@ -190,12 +216,17 @@ om_family_meta(struct prom_parser *p, int kind, const char *name, size_t nlen, u
     if (kind == META_TYPE) {
         for (sfx = type_suffixes(type, true); *sfx != NULL; sfx++) {
             sidx = fam_find(p, name, nlen, *sfx, strlen(*sfx), fnv1a(h, *sfx, strlen(*sfx)));
-            if (sidx >= 0 && (p->fams[sidx].flags & FAM_SAMPLES)) {
+            if (sidx >= 0) {
                 const struct fam *sf = &p->fams[sidx];
 
-                return prom_parse_fail(p, "# TYPE line for metric %s after samples of %s",
-                                       prom_parse_quote(q1, name, nlen),
-                                       prom_parse_quote(q2, p->names + sf->off, sf->len));
+                if (sf->flags & FAM_SAMPLES) {
+                    return prom_parse_fail(p, "# TYPE line for metric %s after samples of %s",
+                                           prom_parse_quote(q1, name, nlen),
+                                           prom_parse_quote(q2, p->names + sf->off, sf->len));
+                }
+                return prom_parse_fail(p, "metric family %s clashes with the samples of family %s",
+                                       prom_parse_quote(q1, p->names + sf->off, sf->len),
+                                       prom_parse_quote(q2, name, nlen));
             }
         }
         f->type = type;
@@ -362,7 +393,7 @@ prom_parse_meta_om_line(struct prom_parser *p, const char *s, const char *e)
 
     if (len == 5 && memcmp(s, "# EOF", 5) == 0) {
         p->after_eof = true;
-        return 0;
+        return prom_parse_om_end(p);
     }
     if (len >= 7 && memcmp(s, "# HELP ", 7) == 0) {
         kind = META_HELP;
@@ -417,13 +448,14 @@ prom_parse_meta_om_line(struct prom_parser *p, const char *s, const char *e)
         }
         break;
     default:
+        /* An unknown escape is kept literally (ABNF: BS normal-char); a lone last one is not. */
         for (t = memchr(s, '\\', len); t != NULL; t = memchr(t, '\\', (size_t)(e - t))) {
-            if (t[1] != '\\' && t[1] != 'n' && t[1] != '"') {
+            if (t + 1 >= e) {
                 return prom_parse_fail(p, "invalid escape %s in help text of metric %s",
-                                       prom_parse_quote(q1, t, t + 1 < e ? 2 : 1),
+                                       prom_parse_quote(q1, t, 1),
                                        prom_parse_quote(q2, name, nlen));
             }
-            t += 2; /* a valid escape: t + 1 < e */
+            t += 2;
         }
         if (!prom_parse_utf8_valid(s, len)) {
             return prom_parse_fail(p, "help text of metric %s is not valid UTF-8",

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -586,6 +587,25 @@ run_status_open(struct run_ctx *ctx, const struct config *c, struct status **out
     return 0;
 }
 
+/* The status section's limits on @st (built-in defaults without a config). */
+static void
+run_status_limits(struct status *st, const struct config *c)
+{
+    struct status_limits lim = {.lifecycle = false,
+                                .max_connections = STATUS_MAX_CONNECTIONS,
+                                .request_timeout_ms = STATUS_REQUEST_TIMEOUT_MS};
+
+    if (st == NULL) {
+        return;
+    }
+    if (c != NULL) {
+        lim.lifecycle = c->status.enable_lifecycle;
+        lim.max_connections = (unsigned)c->status.max_connections;
+        lim.request_timeout_ms = c->status.request_timeout_ms;
+    }
+    status_set_limits(st, &lim);
+}
+
 /* Serves from @next from now on; the old server answers what it is answering, then goes. */
 static void
 run_status_move(struct run_ctx *ctx, struct status *next)
@@ -686,8 +706,12 @@ apply(struct run_ctx *ctx, const char *text, size_t len, const char *why, char *
         goto refused;
     }
     size_t changed = run_reload_log_diff(ctx, why);
-    engine_reload_end(ctx->engine, &kept, &added, &removed);
+    if (engine_reload_end(ctx->engine, &kept, &added, &removed) != 0) {
+        /* The new configuration is in force, minus the targets named in the log. */
+        log_err("config: %s: some new targets could not be scheduled (out of memory)", why);
+    }
     run_status_move(ctx, moved);
+    run_status_limits(ctx->status, c);
     run_log_apply(ctx, c);
     config_free(ctx->config);
     ctx->config = c;
@@ -928,6 +952,12 @@ run_main(const struct run_opts *o, bool *forked_parent)
 
     *forked_parent = false;
     memset(&cli_http, 0, sizeof(cli_http));
+    /*
+     * In every mode, as --daemonize always did: what pollster creates (pidfile, spool, output
+     * files, SD cache) is never writable by the group nor readable by others, whatever the
+     * caller's umask.
+     */
+    umask(027);
 
     /* --once for people: a table on a terminal (or with --format table), JSON lines otherwise. */
     bool table_format = o->format != NULL && strcmp(o->format, "table") == 0;
@@ -1070,6 +1100,7 @@ run_main(const struct run_opts *o, bool *forked_parent)
             exit_code = RUN_EXIT_USAGE;
             goto out;
         }
+        run_status_limits(ctx.status, ctx.config);
     }
     if (cli_http_build(o, &cli_http, err, sizeof(err)) != 0) {
         run_error("%s", err);

@@ -35,6 +35,7 @@ struct scrape {
     struct batch *batch; /* borrowed while a run is in flight */
     uint64_t body_bytes;
     bool body_started;
+    bool headers_done; /* the last response's headers ended (the timeout's phase) */
     bool too_large;
     bool kind_failed;   /* the kind failed the batch from a callback */
     double started;     /* clock_mono_s */
@@ -106,6 +107,20 @@ scrape_reason_for_status(long status)
     return REASON_INTERNAL;
 }
 
+/*
+ * CURLOPT_HEADERFUNCTION: notes where a response's headers end, so a timeout can say "headers
+ * received" rather than "receiving headers". A redirect's next response starts over.
+ */
+static size_t
+scrape_header_cb(char *data, size_t size, size_t nmemb, void *userp)
+{
+    struct scrape *s = userp;
+    size_t len = size * nmemb;
+
+    s->headers_done = len == 0 || data[0] == '\r' || data[0] == '\n';
+    return len;
+}
+
 /* CURLOPT_WRITEFUNCTION: count, cap, feed the kind. Must not call curl_multi_*(). */
 static size_t
 scrape_write_cb(char *data, size_t size, size_t nmemb, void *userp)
@@ -153,18 +168,25 @@ lower_first(char *buf, size_t len, const char *s)
     return buf;
 }
 
-/* "timeout after 5000 ms (connected, waiting for response, 0 bytes received)" and kin. */
+/*
+ * "timeout after 5000 ms (connected, waiting for response, 0 bytes received)" and kin: where the
+ * transfer was (resolving, before connect, TLS handshake, request not sent, waiting for response
+ * after the request went out, receiving headers, headers received, mid-body) and the body bytes.
+ */
 static void
 fail_timeout(struct scrape *s, struct batch *b)
 {
-    curl_off_t dns = 0, conn = 0, tls = 0, first = 0;
+    curl_off_t dns = 0, conn = 0, tls = 0, pre = 0, first = 0;
+    long code = 0;
     char *scheme = NULL;
     const char *where;
 
     curl_easy_getinfo(s->easy, CURLINFO_NAMELOOKUP_TIME_T, &dns);
     curl_easy_getinfo(s->easy, CURLINFO_CONNECT_TIME_T, &conn);
     curl_easy_getinfo(s->easy, CURLINFO_APPCONNECT_TIME_T, &tls);
+    curl_easy_getinfo(s->easy, CURLINFO_PRETRANSFER_TIME_T, &pre);
     curl_easy_getinfo(s->easy, CURLINFO_STARTTRANSFER_TIME_T, &first);
+    curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &code);
     curl_easy_getinfo(s->easy, CURLINFO_SCHEME, &scheme);
     if (conn == 0 && dns == 0) {
         where = "resolving the host name";
@@ -175,8 +197,17 @@ fail_timeout(struct scrape *s, struct batch *b)
     else if (tls == 0 && scheme != NULL && strcasecmp(scheme, "https") == 0) {
         where = "connected, during the TLS handshake";
     }
+    else if (pre == 0) {
+        where = "connected, request not sent";
+    }
     else if (first == 0) {
-        where = "connected, waiting for response";
+        where = "connected, waiting for response"; /* the request went out */
+    }
+    else if (code == 0 || !s->headers_done) {
+        where = "connected, receiving headers";
+    }
+    else if (s->body_bytes == 0) {
+        where = "connected, headers received";
     }
     else {
         where = "connected, mid-body";
@@ -311,6 +342,8 @@ easy_setup(struct scrape *s)
     SET(CURLOPT_ACCEPT_ENCODING, h->no_compression ? NULL : "");
     SET(CURLOPT_WRITEFUNCTION, scrape_write_cb);
     SET(CURLOPT_WRITEDATA, s);
+    SET(CURLOPT_HEADERFUNCTION, scrape_header_cb);
+    SET(CURLOPT_HEADERDATA, s);
     if (s->opts.body_limit > 0) {
         SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)s->opts.body_limit);
     }
@@ -488,6 +521,7 @@ scrape_start(struct scrape *s, struct batch *b)
     s->batch = b;
     s->body_bytes = 0;
     s->body_started = false;
+    s->headers_done = false;
     s->too_large = false;
     s->kind_failed = false;
     b->ts_ms = clock_wall_ms();

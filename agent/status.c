@@ -1,6 +1,13 @@
 /*
  * The status HTTP server. Runs on the same event_base as the collection loop: handlers only
  * format in-memory state, never block.
+ *
+ * evhttp (libevent 2.1) has no connection cap and only per-read/per-write timeouts, so a client
+ * sending a header line every few seconds could hold a connection for ever, and many such clients
+ * every descriptor. Each connection's bufferevent is made here (evhttp_set_bevcb) and kept with
+ * a reference: a sweep closes the connections past their deadline, or over the cap, the way
+ * evhttp's own timeout does (a timeout event on the bufferevent), and lets go of those evhttp
+ * freed (their event callback is gone).
  */
 #include "build-config.h"
 
@@ -12,9 +19,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -24,8 +34,23 @@
 #include "log.h"
 #include "units.h"
 
+/* One connection evhttp serves; its bufferevent is held by a reference of ours. */
+struct status_conn {
+    struct status_conn *next; /* owned */
+    struct bufferevent *bev;  /* one reference owned */
+    mono_ms start;            /* accepted, or the previous request dispatched */
+    bool doomed;              /* over the cap, or past the deadline: closed by the sweep */
+    bool fd_checked;          /* its descriptor was checked against the reserve */
+};
+
 struct status {
-    struct evhttp *http;              /* owned */
+    struct evhttp *http;     /* owned */
+    struct event_base *base; /* borrowed */
+    struct status_limits limits;
+    struct status_conn *conns; /* owned: every connection evhttp has not let go of */
+    unsigned nconns;           /* in conns and alive */
+    struct event *sweep;       /* owned: armed while conns is not empty */
+    struct log_limit conn_limit;
     const struct status_hooks *hooks; /* borrowed */
     void *arg;
     unsigned port;
@@ -40,6 +65,9 @@ struct status {
 
 #define STATUS_BACKOFF_MIN_MS 100
 #define STATUS_BACKOFF_MAX_MS 1000
+#define STATUS_SWEEP_MS 250
+#define STATUS_FD_RESERVE_MIN 16
+#define STATUS_FD_GRACE_MS 1000
 
 /*
  * evhttp's listener calls its error callback with evhttp's own argument, not ours: the (few)
@@ -48,6 +76,8 @@ struct status {
 #define STATUS_MAX_SERVERS 8
 static struct status *servers[STATUS_MAX_SERVERS];
 
+static unsigned conns_release(struct status *st);
+
 static void
 backoff_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -55,6 +85,7 @@ backoff_cb(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
+    conns_release(st); /* the descriptors of connections evhttp freed meanwhile, first */
     evconnlistener_enable(st->lev);
 }
 
@@ -82,6 +113,7 @@ accept_error_cb(struct evconnlistener *lev, void *ctx)
                      : st->backoff_ms * 2 > STATUS_BACKOFF_MAX_MS ? STATUS_BACKOFF_MAX_MS
                                                                   : st->backoff_ms * 2;
     struct timeval tv = {.tv_sec = st->backoff_ms / 1000, .tv_usec = st->backoff_ms % 1000 * 1000};
+    conns_release(st);
     evconnlistener_disable(lev);
     evtimer_add(st->backoff, &tv);
     log_complain(&st->accept_limit, clock_mono_ms(), err, "status",
@@ -119,6 +151,185 @@ watch_accept(struct status *st, struct event_base *base, struct evhttp_bound_soc
 }
 
 static void
+arm_sweep(struct status *st, int64_t ms)
+{
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = ms % 1000 * 1000};
+
+    evtimer_add(st->sweep, &tv);
+}
+
+/*
+ * Descriptors from here up are kept for scrapes and outputs: a quarter of RLIMIT_NOFILE, at
+ * least STATUS_FD_RESERVE_MIN. A status connection that got one is closed at once.
+ */
+static int
+fd_ceiling(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+        rl.rlim_cur > INT_MAX) {
+        return INT_MAX;
+    }
+    int n = (int)rl.rlim_cur;
+    int reserve = n / 4 > STATUS_FD_RESERVE_MIN ? n / 4 : STATUS_FD_RESERVE_MIN;
+    return n - reserve;
+}
+
+/* A new connection's descriptor is in the reserve: it is closed (logged at a bounded rate). */
+static void
+conn_check_fd(struct status *st, struct status_conn *c, mono_ms now, unsigned alive)
+{
+    int fd = (int)bufferevent_getfd(c->bev);
+    int ceiling;
+
+    /*
+     * After a grace period: a request sent at once (a health check just after a flood) is served;
+     * what holds a reserved descriptor longer is closed.
+     */
+    if (c->fd_checked || c->doomed || fd < 0 || now - c->start < STATUS_FD_GRACE_MS) {
+        return;
+    }
+    c->fd_checked = true;
+    ceiling = fd_ceiling();
+    /*
+     * Only while the status server itself holds many descriptors: closing one of a few status
+     * connections frees nothing that matters to the scrapes, and a health check must still pass
+     * just after a flood.
+     */
+    if (fd >= ceiling && alive > STATUS_FD_RESERVE_MIN / 2) {
+        c->doomed = true;
+        log_complain(&st->conn_limit, now, ENFILE, "status",
+                     "got descriptor %d, at or past %d (RLIMIT_NOFILE less a quarter): closing "
+                     "status connections there, the rest is kept for scrapes and outputs",
+                     fd, ceiling);
+    }
+}
+
+/* False once evhttp freed the connection: bufferevent_free() cleared its callbacks. */
+static bool
+conn_alive(struct status_conn *c)
+{
+    bufferevent_event_cb eventcb = NULL;
+
+    bufferevent_getcb(c->bev, NULL, NULL, &eventcb, NULL);
+    return eventcb != NULL;
+}
+
+/*
+ * Lets go of the connections evhttp freed (their descriptors close now); the number of those
+ * left that are not doomed.
+ */
+static unsigned
+conns_release(struct status *st)
+{
+    unsigned alive = 0;
+
+    for (struct status_conn **pp = &st->conns; *pp != NULL;) {
+        struct status_conn *c = *pp;
+        if (!conn_alive(c)) {
+            *pp = c->next;
+            bufferevent_decref(c->bev); /* the last reference: closes the descriptor */
+            free(c);
+            st->nconns--;
+            continue;
+        }
+        alive += !c->doomed;
+        pp = &c->next;
+    }
+    return alive;
+}
+
+/*
+ * Lets go of the connections evhttp freed (bufferevent_free() cleared their callbacks; our
+ * reference kept the memory), and closes the doomed and those past the deadline as evhttp's own
+ * timeout does. Never called from inside evhttp.
+ */
+static void
+sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct status *st = arg;
+    mono_ms now = clock_mono_ms();
+
+    (void)fd;
+    (void)what;
+    unsigned alive = conns_release(st);
+    for (struct status_conn **pp = &st->conns; *pp != NULL;) {
+        struct status_conn *c = *pp;
+        if (!c->doomed && now - c->start >= st->limits.request_timeout_ms) {
+            c->doomed = true;
+        }
+        conn_check_fd(st, c, now, alive);
+        if (c->doomed && conn_alive(c)) {
+            /* evhttp frees the connection (its error callback), as after a read timeout. */
+            bufferevent_trigger_event(c->bev, BEV_EVENT_READING | BEV_EVENT_TIMEOUT, 0);
+        }
+        if (!conn_alive(c)) {
+            *pp = c->next;
+            bufferevent_decref(c->bev); /* the last reference: closes the descriptor */
+            free(c);
+            st->nconns--;
+            continue;
+        }
+        pp = &c->next;
+    }
+    if (st->conns != NULL) {
+        arm_sweep(st, STATUS_SWEEP_MS);
+    }
+}
+
+/* evhttp accepted a connection: its bufferevent, counted and watched. NULL: evhttp fails it. */
+static struct bufferevent *
+conn_new_cb(struct event_base *base, void *arg)
+{
+    struct status *st = arg;
+    struct status_conn *c;
+
+    conns_release(st); /* the cap counts the connections evhttp still serves, not those it freed */
+    c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        return NULL;
+    }
+    c->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    if (c->bev == NULL) {
+        free(c);
+        return NULL;
+    }
+    bufferevent_incref(c->bev);
+    c->start = clock_mono_ms();
+    c->next = st->conns;
+    st->conns = c;
+    if (st->nconns >= st->limits.max_connections) {
+        c->doomed = true;
+        log_complain(&st->conn_limit, c->start, EMFILE, "status",
+                     "%u connections open (status.max_connections): closing new ones", st->nconns);
+        arm_sweep(st, 0);
+    }
+    else {
+        if (st->nconns == 0) {
+            log_release(&st->conn_limit, c->start, "status");
+        }
+        arm_sweep(st, STATUS_SWEEP_MS);
+    }
+    st->nconns++;
+    return c->bev;
+}
+
+/* A request arrived whole on @req's connection: its deadline starts again for the next one. */
+static void
+conn_request(struct status *st, struct evhttp_request *req)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    struct bufferevent *bev = evcon != NULL ? evhttp_connection_get_bufferevent(evcon) : NULL;
+
+    for (struct status_conn *c = st->conns; c != NULL && bev != NULL; c = c->next) {
+        if (c->bev == bev && !c->doomed) {
+            c->start = clock_mono_ms();
+        }
+    }
+}
+
+static void
 reply_text(struct evhttp_request *req, int code, const char *reason, const char *ctype,
            const char *body, size_t len)
 {
@@ -139,6 +350,7 @@ status_request_cb(struct evhttp_request *req, void *arg)
     const char *q = strchr(uri, '?');
 
     accept_ok(st);
+    conn_request(st, req);
     size_t plen = q != NULL ? (size_t)(q - uri) : strlen(uri);
 
     if (plen >= sizeof(path)) {
@@ -149,8 +361,12 @@ status_request_cb(struct evhttp_request *req, void *arg)
     path[plen] = '\0';
     if (strcmp(path, "/-/reload") == 0) {
         char err[1024] = "";
+        static const char off[] = "Lifecycle API is not enabled (status.enable_lifecycle).\n";
         if (cmd != EVHTTP_REQ_POST && cmd != EVHTTP_REQ_PUT) {
             reply_text(req, 405, "Method Not Allowed", "text/plain", "use POST\n", 9);
+        }
+        else if (!st->limits.lifecycle) {
+            reply_text(req, 403, "Forbidden", "text/plain", off, sizeof(off) - 1);
         }
         else if (st->hooks->reload == NULL) {
             reply_text(req, 404, "Not Found", "text/plain", "nothing to reload\n", 18);
@@ -241,6 +457,15 @@ status_new(struct event_base *base, const char *listen, const struct status_hook
     strbuf_init(&st->body);
     st->hooks = hooks;
     st->arg = arg;
+    st->base = base;
+    st->limits = (struct status_limits){.lifecycle = false,
+                                        .max_connections = STATUS_MAX_CONNECTIONS,
+                                        .request_timeout_ms = STATUS_REQUEST_TIMEOUT_MS};
+    st->sweep = evtimer_new(base, sweep_cb, st);
+    if (st->sweep == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
     st->http = evhttp_new(base);
     if (st->http == NULL) {
         snprintf(err, errlen, "evhttp_new() failed");
@@ -253,6 +478,7 @@ status_new(struct event_base *base, const char *listen, const struct status_hook
     evhttp_set_allowed_methods(st->http,
                                EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST | EVHTTP_REQ_PUT);
     evhttp_set_gencb(st->http, status_request_cb, st);
+    evhttp_set_bevcb(st->http, conn_new_cb, st);
     bound = evhttp_bind_socket_with_handle(st->http, host, (ev_uint16_t)port);
     if (bound == NULL) {
         snprintf(err, errlen, "cannot listen on %s: %s", listen, strerror(errno));
@@ -299,10 +525,28 @@ status_free(struct status *st)
         event_free(st->backoff);
     }
     if (st->http != NULL) {
-        evhttp_free(st->http);
+        evhttp_free(st->http); /* frees every connection's bufferevent (our references stay) */
+    }
+    while (st->conns != NULL) {
+        struct status_conn *c = st->conns;
+        st->conns = c->next;
+        bufferevent_decref(c->bev);
+        free(c);
+    }
+    if (st->sweep != NULL) {
+        event_free(st->sweep);
     }
     strbuf_release(&st->body);
     free(st);
+}
+
+void
+status_set_limits(struct status *st, const struct status_limits *lim)
+{
+    st->limits = *lim;
+    if (st->limits.max_connections == 0) {
+        st->limits.max_connections = 1;
+    }
 }
 
 unsigned

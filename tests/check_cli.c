@@ -19,6 +19,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -737,6 +738,55 @@ START_TEST(test_daemonize_pidfile)
     fclose(f);
     ck_assert_msg(strncmp(line, "{\"ts_ms\":", 9) == 0, "%s", line);
     unlink(out);
+    rmdir(dir);
+}
+END_TEST
+
+static char mode_path[160];
+static int seen_mode;
+
+static void
+stat_pidfile(pid_t pid)
+{
+    struct stat sb;
+
+    (void)pid;
+    seen_mode = stat(mode_path, &sb) == 0 ? (int)(sb.st_mode & 0777) : -1;
+}
+
+/*
+ * In the foreground too, pollster sets its umask (a caller's umask 0 does not make the pidfile
+ * world-writable), and a symlink at the pidfile path is refused rather than followed.
+ */
+START_TEST(test_pidfile_umask_and_symlink)
+{
+    struct cmd c;
+    char dir[] = "/tmp/pollster-pidfile-XXXXXX", victim[160];
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(mode_path, sizeof(mode_path), "%s/pollster.pid", dir);
+    snprintf(victim, sizeof(victim), "%s/victim", dir);
+    mode_t old = umask(0);
+    seen_mode = 0;
+    mid_fn[0] = stat_pidfile;
+    mid_at[0] = 0.8;
+    run(&c, 20, 2.0,
+        (const char *const[]){"--pidfile", mode_path, "--target", url("/ok"), "--interval", "200ms",
+                              "--timeout", "200ms", "--status-listen", "127.0.0.1:0",
+                              "--output-file", "/dev/null", NULL});
+    mid_fn[0] = NULL;
+    umask(old);
+    ck_assert_msg(c.status == 0, "exit %d: %s", c.status, c.err);
+    ck_assert_msg(seen_mode == 0640, "pidfile mode %o", (unsigned)seen_mode);
+
+    ck_assert_int_eq(symlink(victim, mode_path), 0);
+    run(&c, 20, 2.0,
+        (const char *const[]){"--pidfile", mode_path, "--target", url("/ok"), "--status-listen",
+                              "127.0.0.1:0", "--output-file", "/dev/null", NULL});
+    ck_assert_int_eq(c.status, 2);
+    ck_assert_msg(strstr(c.err, "is a symbolic link (not followed)") != NULL, "%s", c.err);
+    ck_assert_int_ne(access(victim, F_OK), 0);
+    unlink(mode_path);
     rmdir(dir);
 }
 END_TEST
@@ -1953,6 +2003,7 @@ cli_suite(void)
     tcase_add_test(tc, test_parse_errors);
     tcase_add_test(tc, test_daemonize_pidfile);
     tcase_add_test(tc, test_daemonize_failure_reported);
+    tcase_add_test(tc, test_pidfile_umask_and_symlink);
     tcase_add_test(tc, test_systemd_notify);
     tcase_add_test(tc, test_sigterm_waits_for_in_flight_run);
     tcase_add_test(tc, test_second_sigterm_exits_at_once);

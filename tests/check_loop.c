@@ -1,7 +1,8 @@
 /*
  * Tests for loop.c's failure path: when the multi handle fails, every transfer in flight gets
  * CURLE_FAILED_INIT exactly once, even when a completion callback cancels or restarts another
- * failed transfer (as the http output does when it moves its queue to the spool).
+ * failed transfer (as the http output does when it moves its queue to the spool). And libevent's
+ * own messages reach the log rate limited.
  */
 #include "build-config.h"
 
@@ -14,6 +15,7 @@
 #include <curl/curl.h>
 #include <event2/event.h>
 
+#include "log.h"
 #include "loop.h"
 #include "mock_server.h"
 
@@ -152,6 +154,45 @@ START_TEST(test_cancelled_transfer_gets_no_completion)
 }
 END_TEST
 
+static int log_lines;
+static char first_line[256];
+
+static void
+count_cb(enum log_level lvl, const char *line, void *arg)
+{
+    (void)lvl;
+    (void)arg;
+    if (log_lines++ == 0) {
+        snprintf(first_line, sizeof(first_line), "%s", line);
+    }
+}
+
+/*
+ * libevent's messages go through the log, rate limited: an event added without a base makes
+ * libevent warn on every call (as a failing accept() did, as fast as the loop turned).
+ */
+START_TEST(test_libevent_messages_rate_limited)
+{
+    struct loop *l = loop_new();
+    struct event *ev = calloc(1, event_get_struct_event_size());
+    uint64_t suppressed = log_suppressed_total();
+
+    ck_assert_ptr_nonnull(l);
+    ck_assert_ptr_nonnull(ev);
+    log_set_sink(count_cb, NULL);
+    for (int i = 0; i < 1000; i++) {
+        ck_assert_int_ne(event_add(ev, NULL), 0);
+    }
+    log_set_sink(NULL, NULL);
+    ck_assert_int_ge(log_lines, 1);
+    ck_assert_int_le(log_lines, 2);
+    ck_assert_msg(strncmp(first_line, "libevent: ", 10) == 0, "%s", first_line);
+    ck_assert_uint_ge(log_suppressed_total() - suppressed, 998);
+    free(ev);
+    loop_free(l);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -161,6 +202,9 @@ main(void)
     tcase_add_test(tc, test_failure_fails_each_transfer_once);
     tcase_add_test(tc, test_restarted_transfer_gets_no_stale_failure);
     tcase_add_test(tc, test_cancelled_transfer_gets_no_completion);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("log");
+    tcase_add_test(tc, test_libevent_messages_rate_limited);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_ENV);

@@ -1,6 +1,7 @@
 /*
  * Tests for out_file.c: appending, logrotate's create (rename + reopen) and copytruncate modes,
- * write failures kept in memory and retried in order, open errors, fsync policy names.
+ * write failures kept in memory and retried in order, the bounded queue and the books (output.h),
+ * open errors, fsync policy names.
  */
 #include "build-config.h"
 
@@ -16,6 +17,7 @@
 
 #include "loop.h"
 #include "out_file.h"
+#include "testutil.h"
 
 static char dir[64];
 static char path[128];
@@ -109,26 +111,101 @@ START_TEST(test_logrotate_copytruncate)
 }
 END_TEST
 
+/* The output's books, checked to balance (output.h) every time they are read. */
+static struct output_stats
+books(void *o)
+{
+    struct output_stats st;
+
+    out_file_ops.stats(o, &st);
+    ck_assert_str_eq(st.type, "file");
+    testutil_assert_books(&st);
+    return st;
+}
+
+/* The file may not grow past @bytes (writes beyond fail with EFBIG); @old gets the limit before. */
+static void
+limit_size(struct rlimit *old, rlim_t bytes)
+{
+    struct rlimit small;
+
+    ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, old), 0);
+    small = *old;
+    small.rlim_cur = bytes;
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &small), 0);
+}
+
+/*
+ * Writes fail: the records wait in memory, in the books as pending (in samples) and as failed
+ * requests; the next write after the disk has room writes them first, in order.
+ */
 START_TEST(test_write_failure_kept_and_retried_in_order)
 {
     char err[256];
-    struct rlimit old, small;
+    struct rlimit old;
+    struct output_stats st;
     void *o = out_file_new(path, OUT_FILE_FSYNC_NEVER, err, sizeof(err));
 
-    ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
     put(o, "one\n");
-    small = old;
-    small.rlim_cur = 4; /* the file may not grow past 4 bytes: writes fail with EFBIG */
-    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &small), 0);
-    ck_assert_int_eq(out_file_ops.write(o, "two\n", 4, 1), -EAGAIN);
-    ck_assert_int_eq(out_file_ops.write(o, "three\n", 6, 1), -EAGAIN);
-    ck_assert_uint_eq(out_file_pending(o), 10);
+    limit_size(&old, 4);
+    ck_assert_int_eq(out_file_ops.write(o, "two\n", 4, 2), -EAGAIN);
+    ck_assert_int_eq(out_file_ops.write(o, "three\n", 6, 3), -EAGAIN);
+    st = books(o);
+    ck_assert_uint_eq(st.collected, 6);
+    ck_assert_uint_eq(st.delivered, 1);
+    ck_assert_uint_eq(st.requests, 1);
+    ck_assert_uint_eq(st.pending_samples, 5);
+    ck_assert_uint_eq(st.queue_bytes, 10);
+    ck_assert_uint_ge(st.failed_requests, 2);
+    ck_assert(st.failing);
     ck_assert_int_ne(out_file_ops.flush(o), 0);
     ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
     put(o, "four\n");
-    ck_assert_uint_eq(out_file_pending(o), 0);
-    ck_assert_uint_eq(out_file_dropped(o), 0);
+    st = books(o);
+    ck_assert_uint_eq(st.delivered, 7);
+    ck_assert_uint_eq(st.requests, 4);
+    ck_assert_uint_eq(st.pending_samples, 0);
+    ck_assert_uint_eq(st.queue_bytes, 0);
+    ck_assert_uint_eq(testutil_dropped_total(&st), 0);
+    ck_assert(!st.failing);
+    ck_assert(st.last_success > 0);
     ck_assert_str_eq(slurp(path), "one\ntwo\nthree\nfour\n");
+    out_file_ops.free(o);
+}
+END_TEST
+
+/*
+ * The file takes nothing and the queue holds 16 bytes: each new record pushes out the oldest
+ * ones, counted as queue_full in samples; a record larger than the bound is dropped itself. When
+ * the file has room again the newest records that fit arrive, whole and in order.
+ */
+START_TEST(test_queue_bound_drops_oldest_counted)
+{
+    char err[256], line[16];
+    struct rlimit old;
+    struct output_stats st;
+    void *o = out_file_new(path, OUT_FILE_FSYNC_NEVER, err, sizeof(err));
+
+    out_file_set_queue_max(o, 16);
+    limit_size(&old, 0);
+    for (int i = 0; i < 5; i++) {
+        snprintf(line, sizeof(line), "rec %d\n", i); /* 6 bytes, 3 samples */
+        ck_assert_int_eq(out_file_ops.write(o, line, strlen(line), 3), -EAGAIN);
+        st = books(o);
+        ck_assert_uint_le(st.queue_bytes, 16);
+    }
+    ck_assert_int_eq(out_file_ops.write(o, "a record of 20 bytes\n", 21, 7), -EAGAIN);
+    st = books(o);
+    ck_assert_uint_eq(st.collected, 22);
+    ck_assert_uint_eq(st.pending_samples, 6); /* rec 3, rec 4 */
+    ck_assert_uint_eq(st.dropped[OUTPUT_DROP_QUEUE_FULL], 9 + 7);
+    ck_assert_uint_eq(st.delivered, 0);
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+    ck_assert_int_eq(out_file_ops.flush(o), 0);
+    st = books(o);
+    ck_assert_uint_eq(st.delivered, 6);
+    ck_assert_uint_eq(st.pending_samples, 0);
+    ck_assert_str_eq(slurp(path), "rec 3\nrec 4\n");
     out_file_ops.free(o);
 }
 END_TEST
@@ -227,6 +304,7 @@ out_file_suite(void)
     tcase_add_test(tc, test_logrotate_create);
     tcase_add_test(tc, test_logrotate_copytruncate);
     tcase_add_test(tc, test_write_failure_kept_and_retried_in_order);
+    tcase_add_test(tc, test_queue_bound_drops_oldest_counted);
     tcase_add_test(tc, test_flush_drains);
     tcase_add_test(tc, test_open_errors);
     tcase_add_test(tc, test_fsync_off_loop);

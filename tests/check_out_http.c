@@ -29,6 +29,7 @@
 #include "sample.h"
 #include "setup.h"
 #include "stats.h"
+#include "testutil.h"
 
 static struct loop *lp;
 static struct mock_sink *sink;
@@ -197,17 +198,6 @@ nothing_pending(void *arg)
     return st.pending_samples == 0;
 }
 
-static uint64_t
-dropped_total(const struct output_stats *st)
-{
-    uint64_t n = 0;
-
-    for (int i = 0; i < OUTPUT_DROP__COUNT; i++) {
-        n += st->dropped[i];
-    }
-    return n;
-}
-
 /* collected + recovered = delivered + dropped + pending, asserted. */
 static void
 assert_books(void *h)
@@ -215,13 +205,7 @@ assert_books(void *h)
     struct output_stats st;
 
     stats_of(h, &st);
-    ck_assert_msg(st.collected + st.recovered ==
-                      st.delivered + dropped_total(&st) + st.pending_samples,
-                  "books: collected %llu + recovered %llu != delivered %llu + dropped %llu + "
-                  "pending %llu",
-                  (unsigned long long)st.collected, (unsigned long long)st.recovered,
-                  (unsigned long long)st.delivered, (unsigned long long)dropped_total(&st),
-                  (unsigned long long)st.pending_samples);
+    testutil_assert_books(&st);
 }
 
 static void
@@ -332,7 +316,7 @@ START_TEST(test_retries_5xx_and_reset_then_delivers_in_order)
     ck_assert_uint_le(st.failed_requests, 3);
     ck_assert_uint_eq(st.retries, st.failed_requests);
     ck_assert_uint_eq(st.delivered, 40);
-    ck_assert_uint_eq(dropped_total(&st), 0);
+    ck_assert_uint_eq(testutil_dropped_total(&st), 0);
     ck_assert(!st.failing);
     ck_assert(st.failing_since == 0); /* back: the streak is over, its last error stays */
     ck_assert_msg(strstr(st.last_error, "HTTP 50") != NULL || strstr(st.last_error, "eset") != NULL,
@@ -527,7 +511,7 @@ START_TEST(test_memory_overflow_spills_to_spool_in_order)
     assert_lines(0, 40);
     stats_of(h, &st);
     ck_assert_uint_eq(st.delivered, 80);
-    ck_assert_uint_eq(dropped_total(&st), 0);
+    ck_assert_uint_eq(testutil_dropped_total(&st), 0);
     assert_books(h);
     out_http_ops.free(h);
 }
@@ -570,7 +554,7 @@ START_TEST(test_spool_outage_and_restart_lose_nothing)
     stats_of(h, &st);
     ck_assert_uint_eq(st.delivered, 120);
     ck_assert_uint_eq(st.pending_samples, 0);
-    ck_assert_uint_eq(dropped_total(&st), 0);
+    ck_assert_uint_eq(testutil_dropped_total(&st), 0);
     assert_books(h);
     out_http_ops.free(h);
 }

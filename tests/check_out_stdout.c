@@ -1,7 +1,8 @@
 /*
  * Tests for the stdout output (out_stdout.c): a stalled reader never blocks the loop, what it
  * cannot take is dropped whole records at a time and counted, the books balance, and records
- * that are written arrive whole and in order.
+ * that are written arrive whole and in order; the daemon with a stdout nobody reads keeps its loop
+ * running and shows the drops in /metrics.
  */
 #include "build-config.h"
 
@@ -10,6 +11,7 @@
 #include <event2/event.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +20,8 @@
 #include "clock.h"
 #include "loop.h"
 #include "out_stdout.h"
+#include "testproc.h"
+#include "testutil.h"
 
 #define REC_LINES 10 /* samples (lines) per record */
 #define REC_LINE 100 /* bytes per line */
@@ -60,24 +64,6 @@ make_rec(char *buf, unsigned i)
     return n;
 }
 
-static uint64_t
-dropped_total(const struct output_stats *st)
-{
-    uint64_t n = 0;
-
-    for (int d = 0; d < OUTPUT_DROP__COUNT; d++) {
-        n += st->dropped[d];
-    }
-    return n;
-}
-
-static void
-check_books(const struct output_stats *st)
-{
-    ck_assert_uint_eq(st->collected + st->recovered,
-                      st->delivered + dropped_total(st) + st->pending_samples);
-}
-
 /*
  * Nobody reads the pipe: 200 records of 1000 bytes go to an output whose queue holds 16 KiB.
  * Every write returns at once, the queue stays within its bound, the rest is dropped as
@@ -88,21 +74,16 @@ START_TEST(test_stalled_reader_does_not_block)
     void *o = out_stdout_open(pfd[1], l, 16 * 1024);
     char rec[REC_LINES * REC_LINE];
     struct output_stats st;
-    mono_ms t0, worst = 0;
 
     ck_assert_ptr_nonnull(o);
+    /* A write that waited for the reader would never return: the test's timeout would fail it. */
     for (unsigned i = 0; i < 200; i++) {
         size_t n = make_rec(rec, i);
-        t0 = clock_mono_ms();
         out_stdout_ops.write(o, rec, n, REC_LINES);
-        if (clock_mono_ms() - t0 > worst) {
-            worst = clock_mono_ms() - t0;
-        }
         out_stdout_ops.stats(o, &st);
         ck_assert_uint_le(st.queue_bytes, 16 * 1024);
-        check_books(&st);
+        testutil_assert_books(&st);
     }
-    ck_assert_msg(worst < 50, "a write took %lld ms with a stalled reader", (long long)worst);
     out_stdout_ops.stats(o, &st);
     ck_assert_str_eq(st.type, "stdout");
     ck_assert_uint_eq(st.collected, 200 * REC_LINES);
@@ -144,7 +125,7 @@ START_TEST(test_reader_gets_whole_records_in_order)
         ngot += (size_t)n;
     }
     out_stdout_ops.stats(o, &st);
-    check_books(&st);
+    testutil_assert_books(&st);
     ck_assert_uint_eq(st.pending_samples, 0);
     ck_assert_uint_eq(st.queue_bytes, 0);
     ck_assert_uint_eq(ngot % REC_LINE, 0);
@@ -185,7 +166,7 @@ START_TEST(test_record_larger_than_queue)
     ck_assert_int_eq(out_stdout_ops.write(o, big, sizeof(big), 5), -ENOBUFS);
     out_stdout_ops.stats(o, &st);
     ck_assert_uint_eq(st.dropped[OUTPUT_DROP_QUEUE_FULL], 5);
-    check_books(&st);
+    testutil_assert_books(&st);
     out_stdout_ops.free(o);
 }
 END_TEST
@@ -205,12 +186,100 @@ START_TEST(test_closed_reader)
     pfd[0] = -1;
     ck_assert_int_eq(out_stdout_ops.write(o, rec, make_rec(rec, 20), REC_LINES), -EPIPE);
     out_stdout_ops.stats(o, &st);
-    check_books(&st);
+    testutil_assert_books(&st);
     ck_assert_uint_eq(st.pending_samples, 0);
     ck_assert_uint_gt(st.dropped[OUTPUT_DROP_WRITE_ERROR], REC_LINES);
     ck_assert(st.failing);
     ck_assert_str_eq(output_drop_name(OUTPUT_DROP_WRITE_ERROR), "write_error");
     out_stdout_ops.free(o);
+}
+END_TEST
+
+/* Starts pollster with @cfg, its stdout the pipe end @out, its stderr appended to @log. */
+static pid_t
+spawn_with_stdout(const char *cfg, int out, const char *log)
+{
+    pid_t pid = fork();
+
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        close(pfd[0]); /* the test holds the only read end */
+        if (fd < 0 || dup2(out, 1) < 0 || dup2(fd, 2) < 0) {
+            _exit(126);
+        }
+        char *argv[] = {getenv("POLLSTER_BIN"), "-c", (char *)cfg, NULL};
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+/*
+ * The daemon, its stdout a pipe nobody reads: the loop goes on (runs keep being counted, /healthz
+ * answers), and what the reader cannot take shows in /metrics as dropped, reason queue_full.
+ * SIGTERM with the reader still stalled: the exit waits for it until shutdown_timeout only.
+ */
+START_TEST(test_daemon_with_stalled_reader_keeps_ticking)
+{
+    char dir[] = "/tmp/pollster-stdout-XXXXXX", cfg[128], log[128], series[256];
+    unsigned port = testproc_free_port();
+    double dropped = 0, runs = 0, start;
+
+    ck_assert_ptr_nonnull(getenv("POLLSTER_BIN"));
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(cfg, sizeof(cfg), "%s/pollster.yaml", dir);
+    snprintf(log, sizeof(log), "%s/pollster.log", dir);
+    FILE *f = fopen(cfg, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f,
+            "global: {scrape_interval: 200ms, scrape_timeout: 200ms, shutdown_timeout: 1s}\n"
+            "scrape_configs:\n"
+            "  - job_name: self\n"
+            "    static_configs: [{targets: ['127.0.0.1:%u']}]\n"
+            "outputs:\n"
+            "  - type: stdout\n"
+            "    queue_max_bytes: 64KiB\n"
+            "status: {listen: '127.0.0.1:%u'}\n",
+            port, port);
+    fclose(f);
+    pid_t p = spawn_with_stdout(cfg, pfd[1], log);
+    ck_assert_int_eq(testproc_wait_ready(port, "/healthz", 20), 0);
+
+    snprintf(series, sizeof(series),
+             "pollster_output_dropped_samples_total{output=\"stdout[0]\",type=\"stdout\","
+             "reason=\"queue_full\"}");
+    for (start = testproc_now_s(); testproc_now_s() - start < 60 && !(dropped > 0);) {
+        usleep(100 * 1000);
+        dropped = testproc_metric(port, series);
+    }
+    ck_assert_msg(dropped > 0, "nothing dropped as queue_full: %g (see %s)", dropped, log);
+    ck_assert(testproc_output_metric(port, "pollster_output_pending_samples", "stdout") > 0);
+
+    /* The reader is still stalled: ticks go on and the status server answers. */
+    const char *ok = "pollster_runs_total{job=\"self\",result=\"ok\"}";
+    double before = testproc_metric(port, ok);
+    ck_assert(before > 0);
+    for (start = testproc_now_s(); testproc_now_s() - start < 60 && !(runs >= before + 5);) {
+        usleep(100 * 1000);
+        ck_assert_int_eq(testproc_get(port, "/healthz", NULL), 200);
+        runs = testproc_metric(port, ok);
+    }
+    ck_assert_msg(runs >= before + 5, "runs went from %g to %g only", before, runs);
+    ck_assert(testproc_metric(port, series) >= dropped);
+
+    /* SIGTERM with the reader still stalled: the exit waits shutdown_timeout, not forever. */
+    testproc_stop(p);
+    f = fopen(log, "r");
+    ck_assert_ptr_nonnull(f);
+    char line[1024];
+    bool said = false;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        said = said || strstr(line, "reader is stalled past the shutdown deadline") != NULL;
+    }
+    fclose(f);
+    ck_assert_msg(said, "no shutdown drop in %s", log);
+    testproc_rmtree(dir);
 }
 END_TEST
 
@@ -225,6 +294,12 @@ out_stdout_suite(void)
     tcase_add_test(tc, test_reader_gets_whole_records_in_order);
     tcase_add_test(tc, test_record_larger_than_queue);
     tcase_add_test(tc, test_closed_reader);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("daemon");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 180);
+    tcase_add_test(tc, test_daemon_with_stalled_reader_keeps_ticking);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -97,6 +97,11 @@ static const struct valid_case valid_cases[] = {
      "a{x=\"q\\\"b\\\\c\\nd\"} 1\n",
      1,
      {S("a", L("x", "q\"b\\c\nd"), 1, SAMPLE_UNTYPED)}},
+    {"OpenMetrics: unknown escapes kept as two characters, in help text too",
+     OM,
+     "# HELP a bad \\t escape\na{x=\"\\t\\q\\\\\"} 1\n# EOF\n",
+     1,
+     {S("a", L("x", "\\t\\q\\"), 1, SAMPLE_UNTYPED)}},
     {"unknown escapes kept as two characters",
      TEXT,
      "a{x=\"\\t\\q\\\\\"} 1\n",
@@ -253,6 +258,65 @@ static const struct valid_case valid_cases[] = {
      {S("st", L("st", "a"), 1, SAMPLE_STATESET), S("st", L("st", "b"), 0, SAMPLE_STATESET),
       S("i_info", L("v", "1.0"), 1, SAMPLE_INFO), S("u", NOL, 7, SAMPLE_UNTYPED),
       S("g", NOL, NAN, SAMPLE_GAUGE)}},
+    /* The value rules (OpenMetrics 1.0, "Metric types"): what they allow. */
+    {"OM values the rules allow: quantile NaN (no events), +Inf total, any created",
+     OM,
+     "# TYPE s summary\ns{quantile=\"0\"} NaN\ns{quantile=\"1.0\"} 0\ns_created -5\n"
+     "# TYPE c counter\nc_total +Inf\nc_created NaN\n# EOF\n",
+     5,
+     {S("s", L("quantile", "0"), NAN, SAMPLE_SUMMARY),
+      S("s", L("quantile", "1.0"), 0, SAMPLE_SUMMARY), S("s_created", NOL, -5, SAMPLE_SUMMARY),
+      S("c_total", NOL, INFINITY, SAMPLE_COUNTER), S("c_created", NOL, NAN, SAMPLE_COUNTER)}},
+    {"OM values the rules allow: negative le and gsum, float-rendered integer buckets",
+     OM,
+     "# TYPE g gaugehistogram\ng_bucket{le=\"-1\"} 0\ng_bucket{le=\"+Inf\"} 2\ng_gcount 2\n"
+     "g_gsum -3.5\n"
+     "# TYPE h histogram\nh_bucket{le=\"1e-05\"} 0\nh_bucket{le=\"+inf\"} 17.0\n# EOF\n",
+     6,
+     {S("g_bucket", L("le", "-1"), 0, SAMPLE_GAUGEHISTOGRAM),
+      S("g_bucket", L("le", "+Inf"), 2, SAMPLE_GAUGEHISTOGRAM),
+      S("g_gcount", NOL, 2, SAMPLE_GAUGEHISTOGRAM), S("g_gsum", NOL, -3.5, SAMPLE_GAUGEHISTOGRAM),
+      S("h_bucket", L("le", "1e-05"), 0, SAMPLE_HISTOGRAM),
+      S("h_bucket", L("le", "+inf"), 17, SAMPLE_HISTOGRAM)}},
+    {"OM histogram MetricPoints: labels in any order, a new timestamp starts a new point",
+     OM,
+     "# TYPE h histogram\nh_bucket{a=\"x\",le=\"1\"} 1 10\nh_bucket{le=\"+Inf\",a=\"x\"} 2 10\n"
+     "h_count{a=\"x\"} 2 10\nh_sum{a=\"x\"} 1.5 10\nh_bucket{a=\"x\",le=\"+Inf\"} 4 20\n"
+     "h_bucket{a=\"y\",le=\"+Inf\"} 0\n# EOF\n",
+     6,
+     {STS("h_bucket", L("a", "x", "le", "1"), 1, SAMPLE_HISTOGRAM, 10000),
+      STS("h_bucket", L("le", "+Inf", "a", "x"), 2, SAMPLE_HISTOGRAM, 10000),
+      STS("h_count", L("a", "x"), 2, SAMPLE_HISTOGRAM, 10000),
+      STS("h_sum", L("a", "x"), 1.5, SAMPLE_HISTOGRAM, 10000),
+      STS("h_bucket", L("a", "x", "le", "+Inf"), 4, SAMPLE_HISTOGRAM, 20000),
+      S("h_bucket", L("a", "y", "le", "+Inf"), 0, SAMPLE_HISTOGRAM)}},
+    {"OM exemplars on a counter total, 128 characters of labels (a multi-byte one counts once)",
+     OM,
+     "# TYPE c counter\nc_total 1 # "
+     "{a="
+     "\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"} 1\n"
+     "# TYPE d counter\nd_total 2 # "
+     "{a="
+     "\"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+     "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3"
+     "\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+     "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3"
+     "\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+     "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3"
+     "\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+     "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3"
+     "\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+     "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3"
+     "\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+     "\xc3\xa9\"} 1\n# EOF\n",
+     2,
+     {S("c_total", NOL, 1, SAMPLE_COUNTER), S("d_total", NOL, 2, SAMPLE_COUNTER)}},
+    {"OM families that do not clash: a gauge owns no suffix",
+     OM,
+     "# TYPE foo gauge\nfoo 1\n# TYPE foo_total gauge\nfoo_total 2\n# EOF\n",
+     2,
+     {S("foo", NOL, 1, SAMPLE_GAUGE), S("foo_total", NOL, 2, SAMPLE_GAUGE)}},
     {"OM families without metadata",
      OM,
      "x 1\nx{a=\"b\"} 2\ny_total 3\n# EOF\n",
@@ -397,12 +461,107 @@ static const struct invalid_case invalid_cases[] = {
      "parse error at line 1: timestamp \"1e30\" out of range for metric \"a\""},
     {OM, "a 1 9223372036854775.808\n# EOF\n", 0,
      "parse error at line 1: timestamp \"9223372036854775.808\" out of range for metric \"a\""},
-    {OM, "a{x=\"\\t\"} 1\n# EOF\n", 0,
-     "parse error at line 1: invalid escape \"\\\\t\" in value of label \"x\""},
-    {OM, "# HELP a bad \\t escape\n# EOF\n", 0,
-     "parse error at line 1: invalid escape \"\\\\t\" in help text of metric \"a\""},
     {OM, "# HELP a ends with \\\n# EOF\n", 0,
      "parse error at line 1: invalid escape \"\\\\\" in help text of metric \"a\""},
+    /* The value rules (OpenMetrics 1.0, "Metric types"): what they refuse. */
+    {OM, "# TYPE c counter\nc_total -1\n# EOF\n", 0,
+     "parse error at line 2: counter \"c_total\" must not be NaN or negative, got -1"},
+    {OM, "# TYPE c counter\nc_total NaN\n# EOF\n", 0,
+     "parse error at line 2: counter \"c_total\" must not be NaN or negative, got nan"},
+    {OM, "# TYPE h histogram\nh_bucket 1\n# EOF\n", 0,
+     "parse error at line 2: bucket \"h_bucket\" has no le label"},
+    {OM, "# TYPE h histogram\nh_bucket{le=\"NaN\"} 1\n# EOF\n", 0,
+     "parse error at line 2: bucket \"h_bucket\" has an invalid le \"NaN\""},
+    {OM, "# TYPE h histogram\nh_bucket{le=\"one\"} 1\n# EOF\n", 0,
+     "parse error at line 2: bucket \"h_bucket\" has an invalid le \"one\""},
+    {OM, "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1.5\n# EOF\n", 0,
+     "parse error at line 2: bucket \"h_bucket\" must be a non-negative integer, got 1.5"},
+    {OM, "# TYPE h histogram\nh_bucket{le=\"+Inf\"} -2\n# EOF\n", 0,
+     "parse error at line 2: bucket \"h_bucket\" must be a non-negative integer, got -2"},
+    {OM, "# TYPE h histogram\nh_count NaN\n# EOF\n", 0,
+     "parse error at line 2: count \"h_count\" must be a non-negative integer, got nan"},
+    {OM, "# TYPE h histogram\nh_sum -0.5\n# EOF\n", 0,
+     "parse error at line 2: sum \"h_sum\" must not be NaN or negative, got -0.5"},
+    {OM, "# TYPE g gaugehistogram\ng_bucket{le=\"+Inf\"} NaN\n# EOF\n", 0,
+     "parse error at line 2: bucket \"g_bucket\" must be a non-negative integer, got nan"},
+    {OM, "# TYPE g gaugehistogram\ng_gcount -1\n# EOF\n", 0,
+     "parse error at line 2: gcount \"g_gcount\" must be a non-negative integer, got -1"},
+    {OM, "# TYPE g gaugehistogram\ng_gsum NaN\n# EOF\n", 0,
+     "parse error at line 2: gsum \"g_gsum\" must not be NaN"},
+    {OM, "# TYPE s summary\ns_count 1.5\n# EOF\n", 0,
+     "parse error at line 2: count \"s_count\" must be a non-negative integer, got 1.5"},
+    {OM, "# TYPE s summary\ns_sum NaN\n# EOF\n", 0,
+     "parse error at line 2: sum \"s_sum\" must not be NaN or negative, got nan"},
+    {OM, "# TYPE s summary\ns 1\n# EOF\n", 0,
+     "parse error at line 2: summary sample \"s\" has no quantile label"},
+    {OM, "# TYPE s summary\ns{quantile=\"1.5\"} 1\n# EOF\n", 0,
+     "parse error at line 2: quantile \"1.5\" of \"s\" is not a number between 0 and 1"},
+    {OM, "# TYPE s summary\ns{quantile=\"0.5\"} -1\n# EOF\n", 0,
+     "parse error at line 2: quantile value of \"s\" must not be negative, got -1"},
+    {OM, "# TYPE st stateset\nst{st=\"a\"} 2\n# EOF\n", 0,
+     "parse error at line 2: stateset \"st\" value must be 0 or 1, got 2"},
+    {OM, "# TYPE st stateset\nst{state=\"a\"} 1\n# EOF\n", 0,
+     "parse error at line 2: stateset \"st\" has no label \"st\" naming its state"},
+    {OM, "# TYPE i info\ni_info{v=\"x\"} 0\n# EOF\n", 0,
+     "parse error at line 2: info \"i_info\" value must be 1, got 0"},
+    /* Family names whose samples would clash (OpenMetrics 1.0, "Suffixes"). */
+    {OM, "# TYPE foo counter\nfoo_total 1\n# TYPE foo_created gauge\nfoo_created 2\n# EOF\n", 0,
+     "parse error at line 3: metric family \"foo_created\" clashes with the samples of family "
+     "\"foo\""},
+    {OM, "# TYPE foo counter\n# TYPE foo_total gauge\n# EOF\n", 0,
+     "parse error at line 2: metric family \"foo_total\" clashes with the samples of family "
+     "\"foo\""},
+    {OM, "# TYPE h_count gauge\n# TYPE h histogram\n# EOF\n", 0,
+     "parse error at line 2: metric family \"h_count\" clashes with the samples of family "
+     "\"h\""},
+    /* Exemplars: where the spec allows them, and their size. */
+    {OM, "# TYPE g gauge\ng 1 # {} 1\n# EOF\n", 0,
+     "parse error at line 2: exemplar on \"g\": OpenMetrics allows them on counter totals and "
+     "histogram buckets only"},
+    {OM, "u 1 # {} 1\n# EOF\n", 0,
+     "parse error at line 1: exemplar on \"u\": OpenMetrics allows them on counter totals and "
+     "histogram buckets only"},
+    {OM, "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\nh_count 1 # {} 1\n# EOF\n", 0,
+     "parse error at line 3: exemplar on \"h_count\": OpenMetrics allows them on counter totals "
+     "and histogram buckets only"},
+    {OM,
+     "# TYPE c counter\nc_total 1 # "
+     "{a="
+     "\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"} 1\n# EOF\n",
+     0,
+     "parse error at line 2: exemplar of metric \"c_total\" has 129 characters of labels (at "
+     "most 128)"},
+    /* Across one histogram MetricPoint. */
+    {OM, "# TYPE h histogram\nh_bucket{le=\"2\"} 1\nh_bucket{le=\"1\"} 1\n# EOF\n", 0,
+     "parse error at line 3: bucket \"h_bucket\": le 1 after le 2 (buckets go by increasing le, "
+     "each once)"},
+    {OM, "# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"1.0\"} 1\n# EOF\n", 0,
+     "parse error at line 3: bucket \"h_bucket\": le 1 after le 1 (buckets go by increasing le, "
+     "each once)"},
+    {OM, "# TYPE h histogram\nh_bucket{le=\"1\"} 5\nh_bucket{le=\"+Inf\"} 3\n# EOF\n", 0,
+     "parse error at line 3: bucket \"h_bucket\": 3 is below the previous bucket's 5 (buckets "
+     "are cumulative)"},
+    {OM, "# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_count 1\n# EOF\n", 0,
+     "parse error at line 4: histogram \"h\": the MetricPoint from line 2 has no +Inf bucket"},
+    {OM, "# TYPE h histogram\nh_sum 1\nh_count 0\n# EOF\n", 0,
+     "parse error at line 4: histogram \"h\": the MetricPoint from line 2 has no +Inf bucket"},
+    {OM, "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 3\nh_count 4\nh_sum 1\n# EOF\n", 0,
+     "parse error at line 5: histogram \"h\": the MetricPoint from line 2 has a count of 4 and a "
+     "+Inf bucket of 3"},
+    {OM, "# TYPE g gaugehistogram\ng_bucket{le=\"+Inf\"} 3\ng_gcount 2\ng_gsum 1\nx 1\n# EOF\n", 0,
+     "parse error at line 5: histogram \"g\": the MetricPoint from line 2 has a count of 2 and a "
+     "+Inf bucket of 3"},
+    {OM, "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 3\nh_count 3\n# EOF\n", 0,
+     "parse error at line 4: histogram \"h\": the MetricPoint from line 2 has a count without a "
+     "sum (both or neither)"},
+    {OM, "# TYPE g gaugehistogram\ng_bucket{le=\"+Inf\"} 3\ng_gsum 3\n# EOF\n", 0,
+     "parse error at line 4: histogram \"g\": the MetricPoint from line 2 has a sum without a "
+     "count (both or neither)"},
+    {OM,
+     "# TYPE h histogram\nh_bucket{a=\"x\",le=\"+Inf\"} 1\nh_bucket{a=\"y\",le=\"1\"} 1\n"
+     "# EOF\n",
+     0, "parse error at line 4: histogram \"h\": the MetricPoint from line 3 has no +Inf bucket"},
     {OM, "# HELP a\n# EOF\n", 0,
      "parse error at line 1: expected ' ' after metric name \"a\" in # HELP line, got \"\""},
     {OM, "# TYPE a  gauge\n# EOF\n", 0,
@@ -431,7 +590,7 @@ static const struct invalid_case invalid_cases[] = {
      "parse error at line 3: metric family \"a\" is interleaved with another family"},
     {OM, "# TYPE a gauge\na 1\n# TYPE b gauge\nb 1\na 2\n# EOF\n", 0,
      "parse error at line 5: metric family \"a\" is interleaved with another family"},
-    {OM, "# TYPE h histogram\nh_bucket{le=\"1\"} 1\nx 1\nh_count 1\n# EOF\n", 0,
+    {OM, "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\nx 1\nh_count 1\n# EOF\n", 0,
      "parse error at line 4: metric family \"h\" is interleaved with another family"},
     {OM, "x 1\ny 1\nx 2\n# EOF\n", 0,
      "parse error at line 3: metric family \"x\" is interleaved with another family"},

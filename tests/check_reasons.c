@@ -92,6 +92,21 @@ serve(int c, int *hung, int *nhung)
         hung[(*nhung)++] = c; /* accepted, request read, never answered */
         return;
     }
+    else if (strcmp(path, "/hangheaders") == 0 && *nhung < 16) {
+        SEND(c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n");
+        hung[(*nhung)++] = c; /* the headers, then nothing */
+        return;
+    }
+    else if (strcmp(path, "/hanghalfheaders") == 0 && *nhung < 16) {
+        SEND(c, "HTTP/1.1 200 OK\r\nContent-Le");
+        hung[(*nhung)++] = c;
+        return;
+    }
+    else if (strcmp(path, "/hangbody") == 0 && *nhung < 16) {
+        SEND(c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc 1\n");
+        hung[(*nhung)++] = c; /* 6 bytes of the body, then nothing */
+        return;
+    }
     close(c); /* /nothing: an empty reply */
 }
 
@@ -137,6 +152,9 @@ static const struct {
     {"/badgzip", "protocol", "protocol: "},
     {"/loop", "protocol", "too many redirects"},
     {"/hang", "timeout", "timeout after 1000 ms (connected, waiting for response, 0 bytes"},
+    {"/hanghalfheaders", "timeout", "timeout after 1000 ms (connected, receiving headers, 0 bytes"},
+    {"/hangheaders", "timeout", "timeout after 1000 ms (connected, headers received, 0 bytes"},
+    {"/hangbody", "timeout", "timeout after 1000 ms (connected, mid-body, 6 bytes received)"},
     {"/longline", "limit", "line 1 longer than 1000 bytes"}, /* line_size_limit: 1000 */
 };
 

@@ -28,6 +28,7 @@
 #include "rw_decode.h"
 #include "stale.h"
 #include "testproc.h"
+#include "testutil.h"
 
 static struct batch b;
 static const struct label tlabels[] = {{"env", "prod"}, {"Zone", "a"}, {"instance", "override"}};
@@ -426,11 +427,7 @@ assert_books(uint64_t delivered, uint64_t rejected)
     ck_assert_str_eq(st.type, "remote_write");
     ck_assert_uint_eq(st.delivered, delivered);
     ck_assert_uint_eq(st.dropped[OUTPUT_DROP_REJECTED], rejected);
-    uint64_t dropped = 0;
-    for (int d = 0; d < OUTPUT_DROP__COUNT; d++) {
-        dropped += st.dropped[d];
-    }
-    ck_assert_uint_eq(st.collected + st.recovered, st.delivered + dropped + st.pending_samples);
+    testutil_assert_books(&st);
 }
 
 START_TEST(test_request_headers_snappy_body_and_sample_bound)

@@ -186,6 +186,14 @@ START_TEST(test_serves_health_and_metrics)
     fetch(base, status_port(st), "/-/reload", &f);
     ck_assert_int_eq(f.code, 405);
     ck_assert_int_eq(reloads, 0);
+    /* Off by default (status.enable_lifecycle): a cross-site POST cannot reload. */
+    fetch_method(base, status_port(st), EVHTTP_REQ_POST, "/-/reload", &f);
+    ck_assert_int_eq(f.code, 403);
+    ck_assert_str_eq(f.body, "Lifecycle API is not enabled (status.enable_lifecycle).\n");
+    ck_assert_int_eq(reloads, 0);
+    struct status_limits lim = {
+        .lifecycle = true, .max_connections = 8, .request_timeout_ms = 30000};
+    status_set_limits(st, &lim);
     fetch_method(base, status_port(st), EVHTTP_REQ_POST, "/-/reload", &f);
     ck_assert_int_eq(f.code, 200);
     ck_assert_str_eq(f.body, "reloaded\n");

@@ -17,7 +17,6 @@
 #include "api_targets.h"
 #include "engine.h"
 #include "html.h"
-#include "job_probe.h"
 #include "loop.h"
 #include "mock_server.h"
 #include "enc_json.h"
@@ -33,25 +32,9 @@ TESTUTIL_ONCE_FIXTURE
 static void
 add(const char *job, const char *url)
 {
-    char err[256];
-    struct probe_opts po;
     static const struct label lab[] = {{"team", "<ops&co>"}};
 
-    memset(&po, 0, sizeof(po));
-    void *st = job_probe_new(&po, err, sizeof(err));
-    ck_assert_msg(st != NULL, "%s", err);
-    struct target_spec spec = {
-        .job = job,
-        .url = url,
-        .labels = lab,
-        .nlabels = 1,
-        .timeout_ms = 2000,
-        .body_limit = 1 << 20,
-        .fresh_connect = true,
-        .kind = &job_probe,
-        .kind_state = st,
-    };
-    ck_assert_int_eq(engine_add_target(eng, &spec, err, sizeof(err)), 0);
+    testutil_add_probe(eng, job, url, lab, 1, NULL);
 }
 
 /* A healthy and a failing target in job "web", run once, then a never-run one in job "db". */

@@ -220,14 +220,14 @@ testproc_port_open(unsigned port)
 }
 
 double
-testproc_output_metric(unsigned port, const char *name, const char *type)
+testproc_metric(unsigned port, const char *series)
 {
     char *body = NULL;
-    char prefix[256];
+    char prefix[512];
     double v = NAN;
 
     if (testproc_get(port, "/metrics", &body) == 200) {
-        snprintf(prefix, sizeof(prefix), "%s{output=\"%s[0]\",type=\"%s\"} ", name, type, type);
+        snprintf(prefix, sizeof(prefix), "\n%s ", series);
         const char *p = strstr(body, prefix);
         if (p != NULL) {
             v = strtod(p + strlen(prefix), NULL);
@@ -235,4 +235,13 @@ testproc_output_metric(unsigned port, const char *name, const char *type)
     }
     free(body);
     return v;
+}
+
+double
+testproc_output_metric(unsigned port, const char *name, const char *type)
+{
+    char series[256];
+
+    snprintf(series, sizeof(series), "%s{output=\"%s[0]\",type=\"%s\"}", name, type, type);
+    return testproc_metric(port, series);
 }

@@ -15,6 +15,12 @@ double testproc_now_s(void);
 /* Forks and execs @argv with stdout and stderr appended to @log (asserts the fork worked). */
 pid_t testproc_spawn(char *const *argv, const char *log);
 /*
+ * The value of the series @series (name and labels exactly as /metrics writes them, e.g.
+ * pollster_runs_total{job="self",result="ok"}) in the /metrics of the pollster whose status server
+ * is on @port; NAN if unreadable or absent.
+ */
+double testproc_metric(unsigned port, const char *series);
+/*
  * The value of self metric @name of output "TYPE[0]" (the first of type @type) in the /metrics of
  * the pollster whose status server is on @port; NAN if unreadable.
  */

@@ -15,8 +15,10 @@
 #include "config.h"
 #include "enc_json.h"
 #include "engine.h"
+#include "job_probe.h"
 #include "loop.h"
 #include "mock_server.h"
+#include "output.h"
 #include "out_stdout.h"
 #include "sample.h"
 #include "stats.h"
@@ -251,4 +253,52 @@ testutil_label_names(json_object *labels, const char **names, size_t max)
         }
     }
     return n;
+}
+
+uint64_t
+testutil_dropped_total(const struct output_stats *st)
+{
+    uint64_t n = 0;
+
+    for (int d = 0; d < OUTPUT_DROP__COUNT; d++) {
+        n += st->dropped[d];
+    }
+    return n;
+}
+
+void
+testutil_assert_books(const struct output_stats *st)
+{
+    ck_assert_msg(st->collected + st->recovered ==
+                      st->delivered + testutil_dropped_total(st) + st->pending_samples,
+                  "books: collected %llu + recovered %llu != delivered %llu + dropped %llu + "
+                  "pending %llu",
+                  (unsigned long long)st->collected, (unsigned long long)st->recovered,
+                  (unsigned long long)st->delivered, (unsigned long long)testutil_dropped_total(st),
+                  (unsigned long long)st->pending_samples);
+}
+
+void
+testutil_add_probe(struct engine *eng, const char *job, const char *url, const struct label *labels,
+                   size_t nlabels, const char *identity)
+{
+    char err[256];
+    struct probe_opts po;
+
+    memset(&po, 0, sizeof(po));
+    void *st = job_probe_new(&po, err, sizeof(err));
+    ck_assert_msg(st != NULL, "%s", err);
+    struct target_spec spec = {
+        .job = job,
+        .url = url,
+        .labels = labels,
+        .nlabels = nlabels,
+        .timeout_ms = 2000,
+        .body_limit = 1 << 20,
+        .fresh_connect = true,
+        .kind = &job_probe,
+        .kind_state = st,
+        .identity = identity,
+    };
+    ck_assert_int_eq(engine_add_target(eng, &spec, err, sizeof(err)), 0);
 }

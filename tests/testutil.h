@@ -7,11 +7,13 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <json-c/json.h>
 
 struct config;
 struct engine;
+struct output_stats;
 struct loop;
 struct mock_server;
 
@@ -72,5 +74,18 @@ char *testutil_http(const char *url, const char *post, long timeout_ms, long *co
 struct config *testutil_load_ok(const char *yaml);
 /* Asserts that @yaml does not load and that its first error reads @want. */
 void testutil_load_fails(const char *yaml, const char *want);
+
+/*
+ * Adds a probe target of job @job for @url to @eng (asserting it worked), with target labels
+ * @labels[@nlabels] and reload identity @identity (NULL: none).
+ */
+struct label;
+void testutil_add_probe(struct engine *eng, const char *job, const char *url,
+                        const struct label *labels, size_t nlabels, const char *identity);
+
+/* The samples an output dropped, all reasons together. */
+uint64_t testutil_dropped_total(const struct output_stats *st);
+/* Asserts an output's books balance: collected + recovered = delivered + dropped + pending. */
+void testutil_assert_books(const struct output_stats *st);
 
 #endif
