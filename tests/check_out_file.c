@@ -181,7 +181,7 @@ END_TEST
  */
 START_TEST(test_queue_bound_drops_oldest_counted)
 {
-    char err[256], line[16];
+    char err[256], line[32];
     struct rlimit old;
     struct output_stats st;
     void *o = out_file_new(path, OUT_FILE_FSYNC_NEVER, err, sizeof(err));
