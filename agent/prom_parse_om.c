@@ -251,8 +251,13 @@ static int
 point_track(struct prom_parser *p, uint8_t type, size_t nl, bool has_ts, int64_t ts)
 {
     bool hist = type == SAMPLE_HISTOGRAM || type == SAMPLE_GAUGEHISTOGRAM;
-    uint64_t key = point_key(p, nl);
+    uint64_t key;
     int rc;
+
+    if (!hist && !p->om_point.open) {
+        return 0; /* a counter, summary, ... sample with no point open: nothing to hash */
+    }
+    key = point_key(p, nl);
 
     /* Another timestamp is another MetricPoint of the same Metric (a sample without one is not). */
     if (p->om_point.open && (!hist || p->cur_idx != p->om_point.fam || key != p->om_point.key ||
