@@ -13,6 +13,7 @@
 
 #include "conf_http.h"
 #include "conf_tree.h"
+#include "fnv.h"
 #include "httpc.h"
 #include "log.h"
 #include "sdcache.h"
@@ -129,16 +130,11 @@ dns_check(struct conf_ctx *x, void *base, const struct conf_node *map, const cha
     }
 }
 
-/* FNV-1a, 64 bit, of the NUL-terminated @s (its NUL included: fields stay apart). */
+/* @h with the NUL-terminated @s mixed in, its NUL included: fields stay apart. */
 static uint64_t
 mix(uint64_t h, const char *s)
 {
-    for (const unsigned char *b = (const unsigned char *)s;; b++) {
-        h = (h ^ *b) * 1099511628211ull;
-        if (*b == '\0') {
-            return h;
-        }
-    }
+    return fnv64(h, s, strlen(s) + 1);
 }
 
 /*
@@ -149,7 +145,7 @@ mix(uint64_t h, const char *s)
 static char *
 key_dup(const char *job, const struct config_sd *sd)
 {
-    uint64_t h = 14695981039346656037ull;
+    uint64_t h = FNV64_INIT;
     char safe[48], num[24];
     size_t n = 0;
 

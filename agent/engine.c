@@ -20,6 +20,7 @@
 
 #include "clock.h"
 #include "daemon.h"
+#include "fnv.h"
 #include "log.h"
 #include "loop.h"
 #include "offload.h"
@@ -762,18 +763,6 @@ target_schedule(struct engine *e, struct target *t)
     return 0;
 }
 
-/* FNV-1a, 64 bits: an identity's slot in the stale index. */
-static uint64_t
-identity_hash(const char *s)
-{
-    uint64_t h = 14695981039346656037ull;
-
-    for (; *s != '\0'; s++) {
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    }
-    return h;
-}
-
 /* At reload begin: indexes the (now all stale) targets that have an identity. */
 static void
 stale_index_build(struct engine *e)
@@ -797,7 +786,7 @@ stale_index_build(struct engine *e)
         if (t->identity == NULL) {
             continue;
         }
-        size_t k = (size_t)identity_hash(t->identity) & e->stale_mask;
+        size_t k = (size_t)fnv64_str(FNV64_INIT, t->identity) & e->stale_mask;
         while (e->stale_slot[k] != NULL) {
             k = (k + 1) & e->stale_mask;
         }
@@ -823,8 +812,8 @@ find_stale(struct engine *e, const char *identity)
         return NULL;
     }
     if (e->stale_slot != NULL) {
-        for (size_t k = (size_t)identity_hash(identity) & e->stale_mask; e->stale_slot[k] != NULL;
-             k = (k + 1) & e->stale_mask) {
+        for (size_t k = (size_t)fnv64_str(FNV64_INIT, identity) & e->stale_mask;
+             e->stale_slot[k] != NULL; k = (k + 1) & e->stale_mask) {
             struct target *t = e->stale_slot[k];
             if (t->stale && strcmp(t->identity, identity) == 0) {
                 return t;

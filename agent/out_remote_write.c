@@ -18,6 +18,7 @@
 #include "conf_relabel.h"
 #include "conf_targets.h"
 #include "enc_remote_write.h"
+#include "fnv.h"
 #include "log.h"
 #include "out_http.h"
 #include "relabel.h"
@@ -102,13 +103,10 @@ static void *
 shard_of(const struct out_rw *w, const struct batch *b)
 {
     const char *parts[2] = {b->job, b->url};
-    uint64_t h = UINT64_C(14695981039346656037);
+    uint64_t h = FNV64_INIT;
 
     for (int i = 0; i < 2; i++) {
-        for (const char *p = parts[i] != NULL ? parts[i] : ""; *p != '\0'; p++) {
-            h = (h ^ (unsigned char)*p) * UINT64_C(1099511628211);
-        }
-        h = (h ^ 0xff) * UINT64_C(1099511628211);
+        h = fnv64(fnv64_str(h, parts[i]), "\xff", 1);
     }
     return w->http[(h ^ (h >> 32)) % w->nshards];
 }

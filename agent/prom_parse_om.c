@@ -24,6 +24,8 @@
 #include <math.h>
 #include <stdio.h>
 
+#include "fnv.h"
+
 /* The label @lname[@len] among the line's first @nl labels, or NULL. */
 static const struct span *
 find_label_n(const struct prom_parser *p, size_t nl, const char *lname, size_t len)
@@ -93,17 +95,11 @@ point_key(const struct prom_parser *p, size_t nl)
 
     for (size_t i = 0; i < nl; i++) {
         const struct span *sp = &p->spans[i];
-        uint64_t h = 14695981039346656037ull;
         if (sp->nlen == 2 && memcmp(sp->name, "le", 2) == 0) {
             continue;
         }
-        for (uint32_t k = 0; k < sp->nlen; k++) {
-            h = (h ^ (unsigned char)sp->name[k]) * 1099511628211ull;
-        }
-        h = (h ^ '=') * 1099511628211ull;
-        for (uint32_t k = 0; k < sp->vlen; k++) {
-            h = (h ^ (unsigned char)sp->value[k]) * 1099511628211ull;
-        }
+        uint64_t h = fnv64(FNV64_INIT, sp->name, sp->nlen);
+        h = fnv64(fnv64(h, "=", 1), sp->value, sp->vlen);
         key += h; /* a sum: the same labels in another order are the same point */
     }
     return key;
