@@ -57,7 +57,7 @@ static const uint16_t cls[256] = {
 #define CL(c) (cls[(unsigned char)(c)])
 
 /* Metadata line kinds; also the flag bits of a family. */
-enum { META_HELP = 1, META_TYPE = 2, META_UNIT = 4, FAM_SAMPLES = 8 };
+enum { META_HELP = 1, META_TYPE = 2, META_UNIT = 4, FAM_SAMPLES = 8, FAM_UNIT = 16 };
 
 /* One label of the line being parsed, pointing into the line. */
 struct span {
@@ -77,7 +77,7 @@ struct fam {
     uint32_t len;
     uint32_t hash;
     uint8_t type;  /* enum sample_type */
-    uint8_t flags; /* META_* | FAM_SAMPLES */
+    uint8_t flags; /* META_* | FAM_SAMPLES | FAM_UNIT (a unit that is not empty) */
 };
 
 struct prom_parser {
@@ -154,9 +154,12 @@ struct prom_parser {
         double inf_value;
         bool count; /* its _count / _gcount was seen, with count_value */
         double count_value;
-        bool sum; /* its _sum / _gsum was seen */
+        bool sum; /* its _sum / _gsum was seen, with sum_value */
+        double sum_value;
+        bool neg_le; /* a bucket with a negative threshold was seen */
     } om_point;
     bool om_exemplar; /* the sample being parsed has an exemplar (checked and cleared by emit) */
+    double om_exemplar_value;
 };
 
 /* Suffixes whose samples belong to a family of the given type, OpenMetrics flavour. */

@@ -841,6 +841,7 @@ parse_exemplar(struct prom_parser *p, const char *s, const char *e, const char *
                                prom_parse_quote(q1, tok, (size_t)(s - tok)),
                                prom_parse_quote(q2, name, nlen));
     }
+    p->om_exemplar_value = v; /* a bucket's is checked against its le */
     if (s == e) {
         return 0;
     }

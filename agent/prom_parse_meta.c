@@ -166,7 +166,8 @@ clashing_base(struct prom_parser *p, const char *name, size_t nlen)
 
 /* OpenMetrics: a HELP/TYPE/UNIT line for family @name; @type only for TYPE. */
 static int
-om_family_meta(struct prom_parser *p, int kind, const char *name, size_t nlen, uint8_t type)
+om_family_meta(struct prom_parser *p, int kind, const char *name, size_t nlen, uint8_t type,
+               bool unit)
 {
     char q1[QUOTE_MAX], q2[QUOTE_MAX];
     const char *const *sfx;
@@ -232,7 +233,15 @@ om_family_meta(struct prom_parser *p, int kind, const char *name, size_t nlen, u
         f->type = type;
         p->cur_type = type;
     }
-    f->flags |= (uint8_t)kind;
+    /* "MetricFamilies of type StateSet [Info] MUST have an empty Unit string." */
+    if (((kind == META_TYPE && (f->flags & FAM_UNIT)) ||
+         (kind == META_UNIT && unit && (f->flags & META_TYPE))) &&
+        (f->type == SAMPLE_STATESET || f->type == SAMPLE_INFO)) {
+        return prom_parse_fail(p, "%s family %s must not have a unit",
+                               f->type == SAMPLE_INFO ? "info" : "stateset",
+                               prom_parse_quote(q1, name, nlen));
+    }
+    f->flags |= (uint8_t)(kind | (unit ? FAM_UNIT : 0));
     return 0;
 }
 
@@ -463,5 +472,5 @@ prom_parse_meta_om_line(struct prom_parser *p, const char *s, const char *e)
         }
         break;
     }
-    return om_family_meta(p, kind, name, nlen, (uint8_t)type);
+    return om_family_meta(p, kind, name, nlen, (uint8_t)type, kind == META_UNIT && len > 0);
 }

@@ -10,8 +10,13 @@
  * same family, same labels but le, same timestamp): buckets sorted by increasing le, each le once,
  * cumulative values, a +Inf bucket, a _count (_gcount) equal to it, and a count if and only if
  * a sum (_sum, _gsum). A MetricPoint is checked when the next sample is not of it, or at
- * "# EOF". Exemplars: on counter totals and histogram buckets only, with at most 128 UTF-8
- * characters of label names and values.
+ * "# EOF". Negative buckets exclude a histogram's sum; a gauge histogram's gsum is negative only
+ * beside a negative bucket. Samples that are not buckets (quantiles) carry no "le" ("quantile")
+ * label. A _created value is a Timestamp: a finite number. Info and stateset families have no
+ * unit (prom_parse_meta.c). Exemplars: on counter totals and histogram buckets only, with at most
+ * 128 UTF-8 characters of label names and values, and on a bucket a value not above its le.
+ * An info MetricPoint's labels may not repeat its Metric's: in the text format both are one label
+ * set, where a repeated name is already a duplicate label (prom_parse.c).
  */
 #include "build-config.h"
 
@@ -135,6 +140,20 @@ point_close(struct prom_parser *p)
                                fname, p->om_point.lineno, p->om_point.count ? "count" : "sum",
                                p->om_point.count ? "sum" : "count");
     }
+    /* A sum of negative observations is no counter; a gauge histogram's may then go negative. */
+    if (f->type == SAMPLE_HISTOGRAM && p->om_point.sum && p->om_point.neg_le) {
+        return prom_parse_fail(p,
+                               "histogram %s: the MetricPoint from line %zu has buckets below 0 "
+                               "and a sum (a sum only without negative buckets)",
+                               fname, p->om_point.lineno);
+    }
+    if (f->type == SAMPLE_GAUGEHISTOGRAM && p->om_point.sum && p->om_point.sum_value < 0 &&
+        !p->om_point.neg_le) {
+        return prom_parse_fail(p,
+                               "gauge histogram %s: the MetricPoint from line %zu has a gsum of "
+                               "%.17g but no bucket below 0",
+                               fname, p->om_point.lineno, p->om_point.sum_value);
+    }
     return 0;
 }
 
@@ -200,6 +219,7 @@ point_bucket(struct prom_parser *p, const char *name, size_t nlen, double th, do
                                prom_parse_quote(q1, name, nlen), v, p->om_point.bucket);
     }
     p->om_point.any_bucket = true;
+    p->om_point.neg_le |= th < 0;
     p->om_point.le = th;
     p->om_point.bucket = v;
     if (isinf(th) && th > 0) {
@@ -209,9 +229,14 @@ point_bucket(struct prom_parser *p, const char *name, size_t nlen, double th, do
     return 0;
 }
 
-/* A histogram or gauge histogram bucket: its le, then its value, then its place in the point. */
+/*
+ * A histogram or gauge histogram bucket: its le, its value, its exemplar's value (a bucket covers
+ * the values up to its le: "the value of the exemplar MUST be within this range"), then its place
+ * in the point.
+ */
 static int
-check_bucket(struct prom_parser *p, const char *name, size_t nlen, size_t nl, double v)
+check_bucket(struct prom_parser *p, const char *name, size_t nlen, size_t nl, double v,
+             bool exemplar)
 {
     char q1[QUOTE_MAX], q2[QUOTE_MAX];
     const struct span *le = find_label(p, nl, "le");
@@ -224,6 +249,12 @@ check_bucket(struct prom_parser *p, const char *name, size_t nlen, size_t nl, do
     if (!label_number(p, le, &th) || isnan(th)) {
         return prom_parse_fail(p, "bucket %s has an invalid le %s",
                                prom_parse_quote(q1, name, nlen),
+                               prom_parse_quote(q2, le->value, le->vlen));
+    }
+    if (exemplar && !(p->om_exemplar_value <= th)) {
+        return prom_parse_fail(p,
+                               "exemplar value %.17g of bucket %s is not within the bucket (le %s)",
+                               p->om_exemplar_value, prom_parse_quote(q1, name, nlen),
                                prom_parse_quote(q2, le->value, le->vlen));
     }
     rc = check_nonneg(p, name, nlen, v, "bucket", true);
@@ -272,6 +303,7 @@ point_track(struct prom_parser *p, uint8_t type, size_t nl, bool has_ts, int64_t
         p->om_point.inf = false;
         p->om_point.count = false;
         p->om_point.sum = false;
+        p->om_point.neg_le = false;
         p->om_point.has_ts = false;
     }
     if (hist && has_ts) {
@@ -304,17 +336,102 @@ check_quantile(struct prom_parser *p, const char *name, size_t nlen, size_t nl, 
     return 0;
 }
 
+/*
+ * What every sample of a histogram's, gauge histogram's or summary's Metric but its buckets or
+ * quantiles lacks: the "le" ("quantile") label (the spec: "A Histogram's Metric's LabelSet MUST NOT
+ * have a "le" label name"; "A Quantile's Metric's LabelSet MUST NOT have "quantile" label name").
+ */
+static int
+check_no_label(struct prom_parser *p, const char *name, size_t nlen, size_t nl, const char *lname)
+{
+    char q1[QUOTE_MAX];
+
+    if (find_label(p, nl, lname) != NULL) {
+        return prom_parse_fail(p, "%s must not have a label \"%s\" (only its %s samples do)",
+                               prom_parse_quote(q1, name, nlen), lname,
+                               lname[0] == 'l' ? "_bucket" : "quantile");
+    }
+    return 0;
+}
+
+/* A _created sample's value is a Timestamp: a real number (negative ones allowed). */
+static int
+check_created(struct prom_parser *p, const char *name, size_t nlen, double v)
+{
+    char q1[QUOTE_MAX];
+
+    if (!isfinite(v)) {
+        return prom_parse_fail(p, "created %s must be a timestamp (a finite number), got %.17g",
+                               prom_parse_quote(q1, name, nlen), v);
+    }
+    return 0;
+}
+
+/* A histogram's or gauge histogram's sample (@gauge: the latter's _gcount and _gsum names). */
+static int
+check_histogram(struct prom_parser *p, const char *name, size_t nlen, size_t nl, double v,
+                bool gauge, bool exemplar)
+{
+    char q1[QUOTE_MAX];
+    int rc;
+
+    if (suffix_is(p, name, nlen, "_bucket")) {
+        return check_bucket(p, name, nlen, nl, v, exemplar);
+    }
+    rc = check_no_label(p, name, nlen, nl, "le");
+    if (rc != 0) {
+        return rc;
+    }
+    if (suffix_is(p, name, nlen, gauge ? "_gcount" : "_count")) {
+        return point_count(p, name, nlen, v, gauge ? "gcount" : "count");
+    }
+    if (suffix_is(p, name, nlen, gauge ? "_gsum" : "_sum")) {
+        p->om_point.sum = true;
+        p->om_point.sum_value = v;
+        if (!gauge) {
+            return check_nonneg(p, name, nlen, v, "sum", false);
+        }
+        if (isnan(v)) {
+            return prom_parse_fail(p, "gsum %s must not be NaN", prom_parse_quote(q1, name, nlen));
+        }
+        return 0;
+    }
+    return suffix_is(p, name, nlen, "_created") ? check_created(p, name, nlen, v) : 0;
+}
+
+static int
+check_summary(struct prom_parser *p, const char *name, size_t nlen, size_t nl, double v)
+{
+    int rc;
+
+    if (suffix_is(p, name, nlen, "")) {
+        return check_quantile(p, name, nlen, nl, v);
+    }
+    rc = check_no_label(p, name, nlen, nl, "quantile");
+    if (rc != 0) {
+        return rc;
+    }
+    if (suffix_is(p, name, nlen, "_count")) {
+        return check_nonneg(p, name, nlen, v, "count", true);
+    }
+    if (suffix_is(p, name, nlen, "_sum")) {
+        return check_nonneg(p, name, nlen, v, "sum", false);
+    }
+    return suffix_is(p, name, nlen, "_created") ? check_created(p, name, nlen, v) : 0;
+}
+
 int
 prom_parse_om_check_value(struct prom_parser *p, const char *name, size_t nlen, uint8_t type,
                           size_t nl, double v, bool has_ts, int64_t ts)
 {
     char q1[QUOTE_MAX];
+    bool exemplar = p->om_exemplar;
     int rc = point_track(p, type, nl, has_ts, ts);
 
     if (rc != 0) {
         return rc;
     }
-    if (p->om_exemplar) {
+    if (exemplar) {
         /* The spec gives exemplars to counter totals and (gauge) histogram buckets only. */
         p->om_exemplar = false;
         if (!(type == SAMPLE_COUNTER && suffix_is(p, name, nlen, "_total")) &&
@@ -328,43 +445,16 @@ prom_parse_om_check_value(struct prom_parser *p, const char *name, size_t nlen, 
     }
     switch (type) {
     case SAMPLE_COUNTER:
+        if (suffix_is(p, name, nlen, "_created")) {
+            return check_created(p, name, nlen, v);
+        }
         return suffix_is(p, name, nlen, "_total") ? check_nonneg(p, name, nlen, v, "counter", false)
                                                   : 0;
     case SAMPLE_HISTOGRAM:
-        if (suffix_is(p, name, nlen, "_bucket")) {
-            return check_bucket(p, name, nlen, nl, v);
-        }
-        if (suffix_is(p, name, nlen, "_count")) {
-            return point_count(p, name, nlen, v, "count");
-        }
-        if (suffix_is(p, name, nlen, "_sum")) {
-            p->om_point.sum = true;
-            return check_nonneg(p, name, nlen, v, "sum", false);
-        }
-        return 0;
     case SAMPLE_GAUGEHISTOGRAM:
-        if (suffix_is(p, name, nlen, "_bucket")) {
-            return check_bucket(p, name, nlen, nl, v);
-        }
-        if (suffix_is(p, name, nlen, "_gcount")) {
-            return point_count(p, name, nlen, v, "gcount");
-        }
-        if (suffix_is(p, name, nlen, "_gsum")) {
-            p->om_point.sum = true;
-            if (isnan(v)) {
-                return prom_parse_fail(p, "gsum %s must not be NaN",
-                                       prom_parse_quote(q1, name, nlen));
-            }
-        }
-        return 0;
+        return check_histogram(p, name, nlen, nl, v, type == SAMPLE_GAUGEHISTOGRAM, exemplar);
     case SAMPLE_SUMMARY:
-        if (suffix_is(p, name, nlen, "_count")) {
-            return check_nonneg(p, name, nlen, v, "count", true);
-        }
-        if (suffix_is(p, name, nlen, "_sum")) {
-            return check_nonneg(p, name, nlen, v, "sum", false);
-        }
-        return suffix_is(p, name, nlen, "") ? check_quantile(p, name, nlen, nl, v) : 0;
+        return check_summary(p, name, nlen, nl, v);
     case SAMPLE_STATESET:
         /* Each state's sample names its state in a label named after the family. */
         if (find_label_n(p, nl, p->cur, p->cur_len) == NULL) {

@@ -259,14 +259,22 @@ static const struct valid_case valid_cases[] = {
       S("i_info", L("v", "1.0"), 1, SAMPLE_INFO), S("u", NOL, 7, SAMPLE_UNTYPED),
       S("g", NOL, NAN, SAMPLE_GAUGE)}},
     /* The value rules (OpenMetrics 1.0, "Metric types"): what they allow. */
-    {"OM values the rules allow: quantile NaN (no events), +Inf total, any created",
+    {"OM values the rules allow: quantile NaN (no events), +Inf total, created before 1970",
      OM,
      "# TYPE s summary\ns{quantile=\"0\"} NaN\ns{quantile=\"1.0\"} 0\ns_created -5\n"
-     "# TYPE c counter\nc_total +Inf\nc_created NaN\n# EOF\n",
+     "# TYPE c counter\nc_total +Inf\nc_created 1.5e9\n# EOF\n",
      5,
      {S("s", L("quantile", "0"), NAN, SAMPLE_SUMMARY),
       S("s", L("quantile", "1.0"), 0, SAMPLE_SUMMARY), S("s_created", NOL, -5, SAMPLE_SUMMARY),
-      S("c_total", NOL, INFINITY, SAMPLE_COUNTER), S("c_created", NOL, NAN, SAMPLE_COUNTER)}},
+      S("c_total", NOL, INFINITY, SAMPLE_COUNTER), S("c_created", NOL, 1.5e9, SAMPLE_COUNTER)}},
+    {"OM exemplars within their bucket (at its le), a negative-le histogram without a sum",
+     OM,
+     "# TYPE h histogram\nh_bucket{le=\"-1\"} 1 # {} -2\nh_bucket{le=\"0.5\"} 1 # {} 0.5\n"
+     "h_bucket{le=\"+Inf\"} 2 # {} 1e300\n# TYPE u_seconds histogram\n# UNIT u_seconds seconds\n# EOF\n",
+     3,
+     {S("h_bucket", L("le", "-1"), 1, SAMPLE_HISTOGRAM),
+      S("h_bucket", L("le", "0.5"), 1, SAMPLE_HISTOGRAM),
+      S("h_bucket", L("le", "+Inf"), 2, SAMPLE_HISTOGRAM)}},
     {"OM values the rules allow: negative le and gsum, float-rendered integer buckets",
      OM,
      "# TYPE g gaugehistogram\ng_bucket{le=\"-1\"} 0\ng_bucket{le=\"+Inf\"} 2\ng_gcount 2\n"
@@ -504,6 +512,48 @@ static const struct invalid_case invalid_cases[] = {
      "parse error at line 2: stateset \"st\" has no label \"st\" naming its state"},
     {OM, "# TYPE i info\ni_info{v=\"x\"} 0\n# EOF\n", 0,
      "parse error at line 2: info \"i_info\" value must be 1, got 0"},
+    {OM, "# TYPE c counter\nc_total 1\nc_created NaN\n# EOF\n", 0,
+     "parse error at line 3: created \"c_created\" must be a timestamp (a finite number), got "
+     "nan"},
+    {OM, "# TYPE s summary\ns_created +Inf\n# EOF\n", 0,
+     "parse error at line 2: created \"s_created\" must be a timestamp (a finite number), got "
+     "inf"},
+    {OM, "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\nh_created -Inf\n# EOF\n", 0,
+     "parse error at line 3: created \"h_created\" must be a timestamp (a finite number), got "
+     "-inf"},
+    {OM, "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\nh_count{le=\"+Inf\"} 1\n# EOF\n", 0,
+     "parse error at line 3: \"h_count\" must not have a label \"le\" (only its _bucket samples "
+     "do)"},
+    {OM, "# TYPE h histogram\nh_created{le=\"1\"} 1\n# EOF\n", 0,
+     "parse error at line 2: \"h_created\" must not have a label \"le\" (only its _bucket "
+     "samples do)"},
+    {OM, "# TYPE g gaugehistogram\ng_gsum{le=\"1\"} 1\n# EOF\n", 0,
+     "parse error at line 2: \"g_gsum\" must not have a label \"le\" (only its _bucket samples "
+     "do)"},
+    {OM, "# TYPE s summary\ns_sum{quantile=\"0.5\"} 1\n# EOF\n", 0,
+     "parse error at line 2: \"s_sum\" must not have a label \"quantile\" (only its quantile "
+     "samples do)"},
+    {OM, "# TYPE i info\n# UNIT i seconds\n# EOF\n", 0,
+     "parse error at line 2: unit \"seconds\" is not a suffix of metric \"i\""},
+    {OM, "# TYPE i_seconds info\n# UNIT i_seconds seconds\n# EOF\n", 0,
+     "parse error at line 2: info family \"i_seconds\" must not have a unit"},
+    {OM, "# UNIT s_bytes bytes\n# TYPE s_bytes stateset\n# EOF\n", 0,
+     "parse error at line 2: stateset family \"s_bytes\" must not have a unit"},
+    {OM,
+     "# TYPE h histogram\nh_bucket{le=\"-1\"} 0\nh_bucket{le=\"+Inf\"} 1\nh_count 1\n"
+     "h_sum 0\n# EOF\n",
+     0,
+     "parse error at line 6: histogram \"h\": the MetricPoint from line 2 has buckets below 0 and "
+     "a sum (a sum only without negative buckets)"},
+    {OM, "# TYPE g gaugehistogram\ng_bucket{le=\"+Inf\"} 1\ng_gcount 1\ng_gsum -1\n# EOF\n", 0,
+     "parse error at line 5: gauge histogram \"g\": the MetricPoint from line 2 has a gsum of -1 "
+     "but no bucket below 0"},
+    {OM, "# TYPE h histogram\nh_bucket{le=\"1\"} 1 # {} 1.5\nh_bucket{le=\"+Inf\"} 1\n# EOF\n", 0,
+     "parse error at line 2: exemplar value 1.5 of bucket \"h_bucket\" is not within the bucket "
+     "(le \"1\")"},
+    {OM, "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1 # {} NaN\n# EOF\n", 0,
+     "parse error at line 2: exemplar value nan of bucket \"h_bucket\" is not within the bucket "
+     "(le \"+Inf\")"},
     /* Family names whose samples would clash (OpenMetrics 1.0, "Suffixes"). */
     {OM, "# TYPE foo counter\nfoo_total 1\n# TYPE foo_created gauge\nfoo_created 2\n# EOF\n", 0,
      "parse error at line 3: metric family \"foo_created\" clashes with the samples of family "
