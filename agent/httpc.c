@@ -390,3 +390,12 @@ httpc_check_curl(void)
     }
     return 0;
 }
+
+bool
+httpc_easy_worn(CURL *e, CURLcode rc)
+{
+    long connects = 0;
+
+    return rc != CURLE_OK || curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &connects) != CURLE_OK ||
+           connects > 0;
+}

@@ -98,6 +98,18 @@ bool httpc_url_is_loopback(const char *url);
 bool httpc_url_host_is_ip(const char *url);
 
 /*
+ * True when the easy handle @e, whose transfer just ended with @rc, must be set up afresh
+ * (curl_easy_reset or a new handle) before it is used again: its transfer failed or opened a
+ * connection. libcurl (7.88) retries a request whose reused connection died without an answer on a
+ * fresh connection, counting the retries in the handle, and resets that count only when it gives
+ * up ("Connection died, tried 5 times before giving up") or at curl_easy_reset(): a handle kept
+ * for every run of a target whose idle connections the server closes now and then fails every
+ * sixth such run that succeeded on a retry. A transfer that retried always opened a connection,
+ * which costs far more than the setup again; runs on a kept connection keep their handle.
+ */
+bool httpc_easy_worn(CURL *e, CURLcode rc);
+
+/*
  * Appends every setting of @h to @sb, secrets included (a reload keeps a target whose identity
  * did not change): never print it.
  */

@@ -69,6 +69,7 @@ struct out_http {
 
     /* the request */
     CURL *easy;
+    bool worn; /* made anew before the next request (httpc_easy_worn) */
     struct curl_slist *headers;
     struct curl_slist *proxy_headers; /* owned: CONNECT lines (proxy_connect_header) */
     struct oauth2 *oauth2;            /* owned: with http.oauth2 */
@@ -587,6 +588,16 @@ easy_prepare(struct out_http *h, const char *data, size_t len)
 {
     CURLcode rc = CURLE_OK;
 
+    if (h->easy != NULL && h->worn) {
+        /* Made anew below (httpc_easy_worn); the sink's connection stays in the multi's cache. */
+        curl_easy_cleanup(h->easy);
+        loop_conn_release(h->loop);
+        curl_slist_free_all(h->headers);
+        curl_slist_free_all(h->proxy_headers);
+        h->headers = h->proxy_headers = NULL;
+        h->easy = NULL;
+    }
+    h->worn = false;
     if (h->easy == NULL) {
         char ct[128];
         h->easy = curl_easy_init();
@@ -923,6 +934,7 @@ request_done(struct loop_xfer *x, CURLcode rc)
     curl_off_t retry_after = 0;
     char why[CURL_ERROR_SIZE + 64];
 
+    h->worn = httpc_easy_worn(h->easy, rc);
     if (rc == CURLE_OK) {
         curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, &status);
         curl_easy_getinfo(h->easy, CURLINFO_RETRY_AFTER, &retry_after);

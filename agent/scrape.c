@@ -1,6 +1,7 @@
 /*
  * One target's transfer. The easy handle is built once and reused run after run (the multi
- * handle already shares connections, DNS and TLS sessions between targets). Every bound the
+ * handle already shares connections and DNS between targets), and set up afresh after a run that
+ * failed or opened a connection (httpc_easy_worn: libcurl's retry count). Every bound the
  * engine promises is set here: connect and total deadlines, http/https only (redirects too), a
  * body cap enforced in the write callback, no signals, gzip accepted.
  */
@@ -41,6 +42,7 @@ struct scrape {
     double started;     /* clock_mono_s */
     bool conn_reserved; /* holds one idle connection in the loop's cache */
     uint64_t connects;  /* connections opened since scrape_take_connects() */
+    bool worn;          /* the handle is set up afresh before the next run (httpc_easy_worn) */
     scrape_done_fn *done;
     void *arg;
 };
@@ -295,6 +297,7 @@ scrape_xfer_done_cb(struct loop_xfer *x, CURLcode rc)
     if (curl_easy_getinfo(s->easy, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK && connects > 0) {
         s->connects += (uint64_t)connects;
     }
+    s->worn = !s->opts.fresh_connect && httpc_easy_worn(s->easy, rc);
     res.content_type = ct;
     b->duration_s = res.duration_s;
     b->http_status = (int)res.http_status;
@@ -528,6 +531,19 @@ scrape_start(struct scrape *s, struct batch *b)
     b->ok = false;
     b->reason = REASON_NONE;
     b->error[0] = '\0';
+    if (s->worn) {
+        /* Everything but the connections (the multi handle's) and TLS sessions starts anew. */
+        curl_easy_reset(s->easy);
+        curl_slist_free_all(s->headers);
+        curl_slist_free_all(s->proxy_headers);
+        s->headers = s->proxy_headers = NULL;
+        if (easy_setup(s) != 0) {
+            batch_fail(b, REASON_INTERNAL, "cannot set up the request again");
+            s->batch = NULL;
+            return -EINVAL;
+        }
+        s->worn = false;
+    }
     if (s->kind->prepare != NULL && s->kind->prepare(s->kind_state, s->easy, b) != 0) {
         if (b->reason == REASON_NONE) {
             batch_fail(b, REASON_INTERNAL, "%s: cannot prepare the request", s->kind->name);

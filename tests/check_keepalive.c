@@ -17,6 +17,7 @@
 #include <event2/http.h>
 
 #include "loop.h"
+#include "mock_oneshot.h"
 #include "sample.h"
 #include "scrape.h"
 
@@ -266,6 +267,38 @@ START_TEST(test_cache_size_survives_rebuild)
 }
 END_TEST
 
+/*
+ * Every run on a reused connection that dies succeeds on libcurl's retry, however many there are:
+ * the handle is set up afresh after a run that connected, so libcurl's retry count (kept in the
+ * handle, reset only when it gives up) never reaches its limit of 5. Before, the seventh run failed
+ * with "Connection died, tried 5 times before giving up".
+ */
+START_TEST(test_dying_kept_connections_never_fail_a_run)
+{
+    struct mock_oneshot *srv = mock_oneshot_new(loop_base(lp));
+    const unsigned runs = 15;
+
+    ck_assert_ptr_nonnull(srv);
+    struct target *t = &targets[0];
+    memset(t, 0, sizeof(*t));
+    batch_init(&t->b);
+    snprintf(t->url, sizeof(t->url), "http://127.0.0.1:%u/metrics", mock_oneshot_port(srv));
+    struct scrape_opts o = {.url = t->url, .timeout_ms = 5000};
+    t->s = scrape_new(lp, &o, &count_kind, &t->bytes, done_cb, t);
+    ck_assert_ptr_nonnull(t->s);
+    for (unsigned r = 0; r < runs; r++) {
+        scrape_one(0); /* fails the test with the run's error */
+    }
+    ck_assert_uint_eq(mock_oneshot_answered(srv), runs);
+    /* Each run after the first: the kept connection died, the retry opened a new one. */
+    ck_assert_uint_eq(mock_oneshot_accepted(srv), runs);
+    ck_assert_uint_eq(scrape_take_connects(t->s), runs);
+    scrape_free(t->s);
+    batch_release(&t->b);
+    mock_oneshot_free(srv);
+}
+END_TEST
+
 static Suite *
 keepalive_suite(void)
 {
@@ -278,6 +311,7 @@ keepalive_suite(void)
     tcase_add_test(tc, test_fresh_connect_counts_every_connection);
     tcase_add_test(tc, test_cache_resized_with_targets);
     tcase_add_test(tc, test_cache_size_survives_rebuild);
+    tcase_add_test(tc, test_dying_kept_connections_never_fail_a_run);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -24,6 +24,7 @@
 #include "httpc.h"
 #include "log.h"
 #include "loop.h"
+#include "mock_oneshot.h"
 #include "mock_sink.h"
 #include "out_http.h"
 #include "sample.h"
@@ -288,6 +289,50 @@ START_TEST(test_flush_interval_sends_partial_batch)
     ck_assert_str_eq(mock_sink_content_encoding(sink), "");
     assert_lines(0, 3);
     out_http_ops.free(h);
+}
+END_TEST
+
+static struct mock_oneshot *oneshot;
+static unsigned want_answered;
+
+static bool
+oneshot_answered_enough(void *arg)
+{
+    return mock_oneshot_answered(oneshot) >= want_answered && !out_http_ops.busy(arg);
+}
+
+/*
+ * A sink whose kept connection dies as each request reuses it: every request succeeds on
+ * libcurl's retry, the seventh too (libcurl counts retries in the easy handle, which is made anew
+ * after a request that connected; before, the seventh failed "Connection died, tried 5 times").
+ */
+START_TEST(test_dying_kept_connections_never_fail_a_request)
+{
+    struct out_http_opts o = opts("/", false);
+    struct output_stats st;
+    char err[256], url[128];
+    const unsigned requests = 15;
+
+    oneshot = mock_oneshot_new(loop_base(lp));
+    ck_assert_ptr_nonnull(oneshot);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u/", mock_oneshot_port(oneshot));
+    o.url = url;
+    o.flush_interval_ms = 1;
+    void *h = out_http_new(lp, &o, err, sizeof(err));
+    ck_assert_ptr_nonnull(h);
+    for (unsigned i = 0; i < requests; i++) {
+        write_lines(h, (int)i, (int)i + 1);
+        want_answered = i + 1;
+        ck_assert(run_until(oneshot_answered_enough, h, 5000));
+    }
+    stats_of(h, &st);
+    ck_assert_uint_eq(st.requests, requests);
+    ck_assert_msg(st.failed_requests == 0, "%llu failed requests: %s",
+                  (unsigned long long)st.failed_requests, st.last_error);
+    ck_assert_uint_eq(st.delivered, 2 * requests);
+    ck_assert_uint_eq(mock_oneshot_accepted(oneshot), requests);
+    out_http_ops.free(h);
+    mock_oneshot_free(oneshot);
 }
 END_TEST
 
@@ -683,6 +728,7 @@ out_http_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_delivers_in_order_batched_gzip);
     tcase_add_test(tc, test_flush_interval_sends_partial_batch);
+    tcase_add_test(tc, test_dying_kept_connections_never_fail_a_request);
     tcase_add_test(tc, test_retries_5xx_and_reset_then_delivers_in_order);
     tcase_add_test(tc, test_in_place_body_rewound_on_reset_connection);
     tcase_add_test(tc, test_retry_after_is_honoured);
