@@ -1835,6 +1835,25 @@ prom_parser_reset(struct prom_parser *p, enum prom_format fmt, struct batch *out
 }
 
 /*
+ * Frees every buffer of @p between scrapes (issue 16: a target that waits for its next run holds
+ * no parsing memory); the next prom_parser_reset() starts it again. Keeps the line limit.
+ */
+void
+prom_parser_idle(struct prom_parser *p)
+{
+    SHRINK(p->tail, p->tail_cap, 0);
+    SHRINK(p->spans, p->spans_cap, 0);
+    SHRINK(p->dup, p->dup_cap, 0);
+    SHRINK(p->num, p->num_cap, 0);
+    SHRINK(p->cur, p->cur_cap, 0);
+    SHRINK(p->names, p->names_cap, 0);
+    SHRINK(p->fams, p->fams_cap, 0);
+    SHRINK(p->slots, p->nslots, 0);
+    p->tail_len = p->nspans = p->cur_len = p->nfams = p->names_len = 0;
+    p->out = NULL;
+}
+
+/*
  * Parses the complete lines of @data in place (each is followed by its '\n', the scanners'
  * sentinel) and copies only an unfinished last line into the tail, which the next chunk's first
  * '\n' completes. One memrchr() finds where the complete lines end. 0, or the sticky -EINVAL /
