@@ -227,6 +227,12 @@ mem_pop(struct out_http *h)
     h->mem_samples -= r->nsamples;
     h->mem_count--;
     free(r);
+    if (h->mem_count == 0 && (h->pack.def_ready || h->pack.inf_ready)) {
+        /* The lag is over: so are the packing streams and buffers (~300 KiB). */
+        recpack_release(&h->pack);
+        strbuf_release(&h->packed);
+        strbuf_release(&h->unpacked);
+    }
     if (h->mem_count == 0 && h->mem_high > OUT_HTTP_GIVE_BACK_AT) {
         h->mem_high = 0;
         mem_give_back(); /* a lagging sink's backlog is gone: so is its memory */
@@ -283,7 +289,10 @@ mem_push(struct out_http *h, const char *data, size_t len, uint32_t nsamples)
     size_t n = len;
     uint32_t zlen = 0;
 
-    if (h->mem_held >= RECPACK_AT && len <= UINT32_MAX &&
+    /* Packing costs CPU: only for a lagging sink, when a full request waits behind the one in
+     * flight (a healthy sink takes each request before the next one fills). */
+    uint64_t unsent = h->mem_bytes - (h->in_flight && !h->from_spool ? h->req_bytes : 0);
+    if (unsent >= h->o.batch_max_bytes && unsent >= RECPACK_AT && len <= UINT32_MAX &&
         recpack_pack(&h->pack, &h->packed, data, len) == 0 && h->packed.len < len) {
         src = h->packed.data;
         n = zlen = (uint32_t)h->packed.len;
@@ -756,6 +765,13 @@ start_request(struct out_http *h)
     return loop_xfer_start(h->loop, &h->xfer);
 }
 
+/* Requests from memory are read in place: no compression, no transport of its own. */
+static bool
+reads_in_place(const struct out_http *h)
+{
+    return h->o.compress == NULL && !h->o.gzip && h->o.send == NULL;
+}
+
 static void
 send_next(struct out_http *h)
 {
@@ -782,12 +798,15 @@ send_next(struct out_http *h)
      * From memory and uncompressed, curl reads the records in place; else (and for a transport
      * of its own, such as nats, which publishes one buffer) one document.
      */
-    bool in_place = !h->from_spool && h->o.compress == NULL && !h->o.gzip && h->o.send == NULL;
+    bool in_place = !h->from_spool && reads_in_place(h);
     ssize_t seg_len = 0;
     if (!h->from_spool) {
         seg_len = segs_from_memory(h);
         rc = seg_len < 0 ? (int)seg_len : 0;
         in_place = in_place && !h->req_packed;
+        if (in_place && h->body.cap > 0) {
+            strbuf_release(&h->body); /* left by a request of packed records */
+        }
         for (size_t i = 0; rc == 0 && !in_place && i < h->nsegs; i++) {
             const struct body_seg *sg = &h->segs[i];
             if (sg->zlen != 0) {
@@ -865,6 +884,9 @@ settle(struct out_http *h, bool delivered)
         for (size_t i = 0; i < h->req_recs && h->head != NULL; i++) {
             samples += h->head->nsamples;
             mem_pop(h);
+        }
+        if (h->req_packed && h->mem_count == 0 && reads_in_place(h)) {
+            strbuf_release(&h->body); /* a lag's request of packed records: over */
         }
     }
     if (delivered) {
@@ -1149,6 +1171,15 @@ out_http_free(void *state)
     free(h->what);
     free(h->url);
     free(h);
+}
+
+size_t
+out_http_buffer_bytes(const void *state)
+{
+    const struct out_http *h = state;
+
+    return h->body.cap + h->gz.cap + h->packed.cap + h->unpacked.cap +
+           (h->pack.def_ready || h->pack.inf_ready ? sizeof(h->pack) : 0);
 }
 
 void *

@@ -1,8 +1,9 @@
 /*
  * Record packing (issue 16, memory): a record waiting in an output's memory queue while the sink
  * lags is kept deflated (raw deflate, level 1: metrics text shrinks 8-15x) rather than as text,
- * and inflated again when it goes into a request or the spool. Only a long queue pays for it:
- * the caller packs records pushed while the queue already holds RECPACK_AT bytes.
+ * and inflated again when it goes into a request or the spool. Only a lagging sink pays for it:
+ * the caller packs records pushed while a full request (and at least RECPACK_AT bytes) already
+ * waits behind the one in flight.
  */
 #ifndef POLLSTER_RECPACK_H
 #define POLLSTER_RECPACK_H
@@ -13,7 +14,7 @@
 
 struct strbuf;
 
-/* A queue holding at least this many bytes of text packs the records pushed onto it. */
+/* Unsent text below this is never packed. */
 #define RECPACK_AT (1024 * 1024)
 
 struct recpack {
