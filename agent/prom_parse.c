@@ -1835,21 +1835,15 @@ prom_parser_reset(struct prom_parser *p, enum prom_format fmt, struct batch *out
 }
 
 /*
- * Frees every buffer of @p between scrapes (issue 16: a target that waits for its next run holds
- * no parsing memory); the next prom_parser_reset() starts it again. Keeps the line limit.
+ * Frees the line tail of @p between scrapes (issue 16: TAIL_MIN bytes per waiting target, the
+ * bulk of a parser's memory; the smaller buffers stay, as regrowing them every run costs more
+ * CPU than they take). The next prom_parser_reset() starts it again.
  */
 void
 prom_parser_idle(struct prom_parser *p)
 {
     SHRINK(p->tail, p->tail_cap, 0);
-    SHRINK(p->spans, p->spans_cap, 0);
-    SHRINK(p->dup, p->dup_cap, 0);
-    SHRINK(p->num, p->num_cap, 0);
-    SHRINK(p->cur, p->cur_cap, 0);
-    SHRINK(p->names, p->names_cap, 0);
-    SHRINK(p->fams, p->fams_cap, 0);
-    SHRINK(p->slots, p->nslots, 0);
-    p->tail_len = p->nspans = p->cur_len = p->nfams = p->names_len = 0;
+    p->tail_len = 0;
     p->out = NULL;
 }
 

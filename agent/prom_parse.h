@@ -74,8 +74,9 @@ void prom_parser_set_line_max(struct prom_parser *p, size_t n);
  */
 void prom_parser_reset(struct prom_parser *p, enum prom_format fmt, struct batch *out);
 /*
- * Frees every buffer @p holds, between bodies: a parser that waits for its next body holds only
- * its struct. The next body starts with prom_parser_reset() as always.
+ * Frees the line tail @p holds (at least 4 KiB once a body was split mid-line), between bodies:
+ * a parser that waits for its next body holds only its struct and small buffers. The next body
+ * starts with prom_parser_reset() as always.
  */
 void prom_parser_idle(struct prom_parser *p);
 
