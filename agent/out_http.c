@@ -103,6 +103,7 @@ struct out_http {
     bool draining;
     struct log_limit complain;
     struct log_limit queue_complain;
+    uint64_t dropped_at_down; /* losses() when the sink went down (for the failure message) */
 
     struct output_stats st;
 };
@@ -420,7 +421,7 @@ fill_from_spool(struct out_http *h)
             break;
         }
         if (h->rec.oom) {
-            spool_rewind(h->spool);
+            spool_rewind(h->spool, &h->st.dropped[OUTPUT_DROP_SPOOL_FULL]);
             return -ENOMEM;
         }
         if (h->rec.len > 0) {
@@ -757,7 +758,7 @@ send_next(struct out_http *h)
     if (rc != 0) {
         log_err("out_http: %s: cannot send a request: %s; retrying later", h->what, strerror(-rc));
         if (h->from_spool) {
-            spool_rewind(h->spool);
+            spool_rewind(h->spool, &h->st.dropped[OUTPUT_DROP_SPOOL_FULL]);
         }
         h->req_recs = 0;
         h->failing = true;
@@ -837,6 +838,35 @@ answer_text(struct out_http *h)
  * the sink answered, @key tells failures apart for the log's rate limit, @retry_after_s is the
  * sink's Retry-After (0: none).
  */
+/* Samples dropped because the memory queue or the spool could not keep them. */
+static uint64_t
+losses(const struct out_http *h)
+{
+    return h->st.dropped[OUTPUT_DROP_QUEUE_FULL] + h->st.dropped[OUTPUT_DROP_SPOOL_FULL] +
+           h->st.dropped[OUTPUT_DROP_SPOOL_ERROR];
+}
+
+/*
+ * What happens to the batches while the sink fails, as true as the books say: kept in the spool,
+ * or, once the queue or the spool had to drop some, how many were dropped since the sink failed.
+ */
+static void
+kept_note(const struct out_http *h, char *buf, size_t size)
+{
+    uint64_t lost = losses(h) - h->dropped_at_down;
+
+    if (lost == 0) {
+        snprintf(buf, size, "%s",
+                 h->spool != NULL ? " (batches are kept in the spool)"
+                                  : " (batches wait in memory up to queue_max_bytes)");
+    }
+    else {
+        snprintf(buf, size, " (%s: %llu samples dropped since the sink failed)",
+                 h->spool != NULL ? "the spool is full or failing" : "queue_max_bytes reached",
+                 (unsigned long long)lost);
+    }
+}
+
 static void
 finish(struct out_http *h, enum out_http_result r, const char *why, int key, int64_t retry_after_s)
 {
@@ -877,12 +907,13 @@ finish(struct out_http *h, enum out_http_result r, const char *why, int key, int
         return;
     }
     if (h->from_spool) {
-        spool_rewind(h->spool);
+        spool_rewind(h->spool, &h->st.dropped[OUTPUT_DROP_SPOOL_FULL]);
     }
     h->req_recs = 0;
     h->failing = true;
     if (!h->sink_down) {
         h->st.failing_since = (double)clock_wall_ms() / 1000.0;
+        h->dropped_at_down = losses(h);
     }
     h->sink_down = true;
     h->attempt++;
@@ -896,9 +927,11 @@ finish(struct out_http *h, enum out_http_result r, const char *why, int key, int
     }
     log_debug("out_http: %s: request failed: %s; retry %u in %lld ms", h->what, why, h->attempt,
               (long long)delay);
+    char kept[160];
+    kept_note(h, kept, sizeof(kept));
     log_complain(&h->complain, now, key, h->what,
                  "sending to the sink failed: %s; retry %u in %lld ms%s", why, h->attempt,
-                 (long long)delay, h->spool != NULL ? " (batches are kept in the spool)" : "");
+                 (long long)delay, kept);
     if (h->draining && h->spool != NULL) {
         return; /* the data is safe in the spool; the drain does not wait for a failing sink */
     }
@@ -984,7 +1017,7 @@ out_http_flush(void *state)
     if (h->in_flight && h->from_spool) {
         loop_xfer_cancel(h->loop, &h->xfer);
         h->in_flight = false;
-        spool_rewind(h->spool);
+        spool_rewind(h->spool, &h->st.dropped[OUTPUT_DROP_SPOOL_FULL]);
     }
     spill(h); /* cancels a memory request in flight: its records go to the spool too */
     if (h->head != NULL) {
@@ -1114,7 +1147,8 @@ out_http_new(struct loop *l, const struct out_http_opts *o, char *err, size_t er
         }
         struct spool_stats ss;
         spool_stats(h->spool, &ss);
-        h->st.recovered = ss.samples;
+        /* Samples lost to bad records found at open are recovered and dropped as corrupt. */
+        h->st.recovered = ss.samples + ss.corrupt_samples;
         if (ss.records > 0) {
             log_info("out_http: %s: %llu batch(es), %llu samples left in the spool by an earlier "
                      "run; delivering them first",
