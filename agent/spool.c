@@ -136,6 +136,9 @@ struct spool {
     struct log_limit append_limit; /* writes that fail (a full disk) */
     struct log_limit room_limit;   /* segments deleted to stay within max_bytes */
     char prefix[64];               /* "spool: <what>", the key of both */
+    /* What room_limit's episode (from its first deletion until acks bring the spool under half
+     * its bound) deleted, for its lines. */
+    uint64_t room_segs, room_records, room_samples;
 };
 
 static void
@@ -417,12 +420,14 @@ ack_read(struct spool *s, uint64_t *id, uint64_t *off)
         n = pread(s->ackfd, buf, sizeof(buf) - 1, 0);
     } while (n < 0 && errno == EINTR);
     if (n < 0) {
-        log_warn("spool: %s: read(%s/ack) failed: %s; starting at the oldest record", s->what,
-                 s->dir, strerror(errno));
+        log_err("spool: %s: %s/ack is unreadable (read failed: %s): ignored; every record in the "
+                "spool is sent again from the oldest (the sink may get some twice)",
+                s->what, s->dir, strerror(errno));
         return false;
     }
     if (n == 0) {
-        log_info("spool: %s: %s/ack is missing or empty: starting at the oldest record", s->what,
+        /* How every spool starts: nothing acknowledged yet. */
+        log_info("spool: %s: %s/ack is missing or empty: starting from the oldest record", s->what,
                  s->dir);
         return false;
     }
@@ -443,7 +448,9 @@ ack_read(struct spool *s, uint64_t *id, uint64_t *off)
     }
     return true;
 garbage:
-    log_warn("spool: %s: %s/ack is unreadable: starting at the oldest record", s->what, s->dir);
+    log_err("spool: %s: %s/ack is unreadable (garbage): ignored; every record in the spool is sent "
+            "again from the oldest (the sink may get some twice)",
+            s->what, s->dir);
     return false;
 }
 
@@ -761,9 +768,10 @@ scan_dir(struct spool *s, bool have_ack, uint64_t ack_id, uint64_t ack_off, char
         }
         rewinddir(d);
         if (any && ack_id > newest + 1) {
-            log_warn("spool: %s: %s/ack names segment %016" PRIx64 ", beyond the newest one "
-                     "(%016" PRIx64 "): ignored, every record will be read again",
-                     s->what, s->dir, ack_id, newest);
+            log_err("spool: %s: %s/ack names segment %016" PRIx64 ", beyond the newest one "
+                    "(%016" PRIx64 "): ignored; every record in the spool is sent again from the "
+                    "oldest (the sink may get some twice)",
+                    s->what, s->dir, ack_id, newest);
             have_ack = false;
         }
     }
@@ -885,6 +893,7 @@ spool_open(const char *dir, uint64_t max_bytes, enum spool_fsync policy, const c
         goto fail;
     }
     snprintf(s->prefix, sizeof(s->prefix), "spool: %s", s->what);
+    s->append_limit.error = true; /* a full disk loses data: an error, once per episode */
     if (max_bytes == 0) {
         snprintf(err, errlen, "spool %s: max_bytes must be > 0", dir);
         goto fail;
@@ -1037,10 +1046,15 @@ make_room(struct spool *s, uint64_t need, uint64_t *dropped_samples)
         uint64_t in_flight = inflight_orphan_seg(s, g.id);
         uint64_t recs = g.records - g.ack_records;
         uint64_t samples = g.samples - g.ack_samples - in_flight;
+        s->room_segs++;
+        s->room_records += recs;
+        s->room_samples += samples;
         log_complain(&s->room_limit, clock_mono_ms(), 1, s->prefix,
                      "%s/%s deleted to stay within %" PRIu64 " bytes: dropped %" PRIu64
-                     " records with %" PRIu64 " samples",
-                     s->dir, name, s->max_bytes, recs, samples);
+                     " records with %" PRIu64 " samples (so far in this episode: %" PRIu64
+                     " segments, %" PRIu64 " records, %" PRIu64 " samples)",
+                     s->dir, name, s->max_bytes, recs, samples, s->room_segs, s->room_records,
+                     s->room_samples);
         if (dropped_samples != NULL) {
             *dropped_samples += samples;
         }
@@ -1454,6 +1468,14 @@ spool_ack(struct spool *s, uint64_t seq, uint64_t *acked_samples)
     /* The ack file first: if we die before the unlinks, reopening deletes those segments. */
     int rc = ack_write(s);
     reap(s);
+    if (s->room_segs > 0 && disk_bytes(s) < s->max_bytes / 2) {
+        /* The sink caught up: the episode of deletions is over. */
+        log_warn("spool: %s: back under half of spool_max_bytes; deleted to stay within it: "
+                 "%" PRIu64 " segments, %" PRIu64 " records, %" PRIu64 " samples",
+                 s->what, s->room_segs, s->room_records, s->room_samples);
+        s->room_limit = (struct log_limit){0};
+        s->room_segs = s->room_records = s->room_samples = 0;
+    }
     return rc;
 }
 

@@ -29,13 +29,14 @@
 #define REC(len) (SPOOL_HEADER_BYTES + (len))
 
 static char dir[64];
-static char logbuf[1 << 16]; /* every captured line, '\n'-separated */
+static char logbuf[1 << 16]; /* every captured line, '\n'-separated, after its level */
 static size_t loglen;
 
 static void
 capture_cb(enum log_level lvl, const char *line, void *arg)
 {
-    int n = snprintf(logbuf + loglen, sizeof(logbuf) - loglen, "%s\n", line);
+    static const char *const lvls[] = {"error", "warn", "info", "debug"};
+    int n = snprintf(logbuf + loglen, sizeof(logbuf) - loglen, "%s: %s\n", lvls[lvl], line);
 
     if (n > 0 && (size_t)n < sizeof(logbuf) - loglen) {
         loglen += (size_t)n;
@@ -517,8 +518,12 @@ static const struct {
     const char *ack;
     const char *log;
 } damaged_acks[] = {
-    {"0000000000000101 0\n", "beyond the newest one"}, /* a flipped bit: a plausible-looking id */
-    {"8000000000000001 0\n", "is unreadable"},         /* the top bit: no segment id can be so */
+    /* a flipped bit: a plausible-looking id */
+    {"0000000000000101 0\n", "names segment 0000000000000101, beyond "
+                             "the newest one"},
+    /* the top bit: no segment id can be so */
+    {"8000000000000001 0\n", "is unreadable (garbage): ignored; every "
+                             "record in the spool is sent again from the oldest"},
 };
 
 START_TEST(test_implausible_ack_ignored)
@@ -537,7 +542,9 @@ START_TEST(test_implausible_ack_ignored)
     fputs(damaged_acks[_i].ack, f);
     fclose(f);
     s = open_ok(SEG8_MAX, SPOOL_FSYNC_NEVER);
-    ck_assert_msg(strstr(logbuf, damaged_acks[_i].log) != NULL, "%s", logbuf);
+    char want[512];
+    snprintf(want, sizeof(want), "error: spool: test: %s/ack %s", dir, damaged_acks[_i].log);
+    ck_assert_msg(strstr(logbuf, want) != NULL, "no \"%s\" in:\n%s", want, logbuf);
     /* Everything is read again (at least once), nothing deleted. */
     for (uint32_t i = 0; i < 5; i++) {
         read_expect(s, i, &seq);
@@ -655,7 +662,12 @@ START_TEST(test_reopen_without_ack)
     }
     loglen = 0;
     s = open_ok(SEG8_MAX, SPOOL_FSYNC_NEVER);
-    ck_assert_ptr_nonnull(strstr(logbuf, "starting at the oldest record"));
+    /* A missing or empty ack file is how a spool starts: info. Anything else is an error. */
+    char want[256];
+    snprintf(want, sizeof(want), "%s: spool: test: %s/ack ",
+             bad_acks[_i] == NULL || bad_acks[_i][0] == '\0' ? "info" : "error", dir);
+    ck_assert_msg(strstr(logbuf, want) != NULL, "no \"%s\" in:\n%s", want, logbuf);
+    ck_assert_ptr_nonnull(strstr(logbuf, "from the oldest"));
     for (uint32_t i = 0; i < 5; i++) {
         read_expect(s, i, &seq);
         ck_assert_uint_eq(seq, i);
@@ -1236,7 +1248,7 @@ START_TEST(test_logs_rate_limited)
 {
     struct spool *s = open_ok(32u << 10, SPOOL_FSYNC_NEVER);
     unsigned char buf[1000];
-    uint64_t dropped = 0;
+    uint64_t dropped = 0, acked = 0, seq = 0;
     struct rlimit old, lim;
 
     for (uint32_t i = 0; i < 100; i++) {
@@ -1244,6 +1256,25 @@ START_TEST(test_logs_rate_limited)
     }
     ck_assert_uint_gt(dropped, 0);
     ck_assert_uint_eq(log_lines_with("deleted to stay within"), 1);
+    ck_assert_uint_eq(log_lines_with("warn: spool: test: "), 1);
+    /* The sink catches up: one line ends the episode, with its totals. */
+    while (!spool_all_read(s)) {
+        read_any(s, &seq, NULL);
+    }
+    ck_assert_int_eq(spool_ack(s, seq, &acked), 0);
+    ck_assert_uint_eq(acked + dropped, samples_of(0, 100));
+    char want[160];
+    snprintf(want, sizeof(want),
+             "deleted to stay within it: %" PRIu64 " segments, %" PRIu64 " records, %" PRIu64
+             " samples",
+             (uint64_t)(100 - 32) / 4, (uint64_t)(100 - 32), dropped);
+    /* (32 records of 1,016 bytes fit in 32 KiB: 8 segments of 4) */
+    ck_assert_msg(strstr(logbuf, want) != NULL, "no \"%s\" in:\n%s", want, logbuf);
+    /* A new episode is logged again. */
+    for (uint32_t i = 100; i < 140; i++) {
+        append_id(s, i, 1000);
+    }
+    ck_assert_uint_eq(log_lines_with("deleted to stay within 32768"), 2);
 
     ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
     lim = old;
@@ -1254,7 +1285,9 @@ START_TEST(test_logs_rate_limited)
         ck_assert_int_lt(spool_append(s, buf, sizeof(buf), 1, &dropped), 0);
     }
     ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+    /* A full disk (here a file size limit) loses data: one error line for the episode. */
     ck_assert_uint_eq(log_lines_with("writev("), 1);
+    ck_assert_uint_eq(log_lines_with("error: spool: test: writev("), 1);
     ck_assert_int_eq(spool_append(s, buf, sizeof(buf), 1, &dropped), 0);
     ck_assert_uint_eq(log_lines_with("recovered"), 1);
     spool_close(s);
