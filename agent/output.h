@@ -45,17 +45,19 @@ struct output_stats {
     uint64_t recovered; /* samples found in the spool at start */
     uint64_t delivered; /* samples the sink acknowledged */
     uint64_t dropped[OUTPUT_DROP__COUNT];
-    uint64_t pending_samples; /* in memory and in the spool */
-    uint64_t queue_bytes;     /* in memory */
-    uint64_t queue_samples;   /* in memory (the relay: what has not left it is not safe yet) */
-    uint64_t spool_bytes;     /* on disk */
-    uint64_t requests;        /* requests the sink acknowledged */
-    uint64_t failed_requests; /* requests that failed (each retried or dropped) */
-    uint64_t retries;         /* requests sent again after a failure */
-    double last_success;      /* unix time of the last acknowledged request, 0 = never */
-    bool failing;             /* the last request failed: backing off */
-    double failing_since;     /* unix time of the first failure while @failing, else 0 */
-    char last_error[160];     /* why the last failed request failed; "" = none since start */
+    uint64_t pending_samples;   /* in memory and in the spool */
+    uint64_t queue_bytes;       /* in memory */
+    uint64_t queue_samples;     /* in memory (the relay: what has not left it is not safe yet) */
+    uint64_t spool_bytes;       /* on disk */
+    uint64_t requests;          /* requests the sink acknowledged */
+    uint64_t failed_requests;   /* requests that failed (each retried or dropped) */
+    uint64_t retries;           /* requests sent again after a failure */
+    double last_success;        /* unix time of the last acknowledged request, 0 = never */
+    bool failing;               /* the last request failed: backing off */
+    double failing_since;       /* unix time of the first failure while @failing, else 0 */
+    char last_error[160];       /* why the last failed request failed; "" = none since start */
+    uint64_t memory_given_back; /* times the queue emptied after an episode that held much and
+                                   its memory went back to the system (http: shed_memory()) */
 };
 
 struct output_ops {
