@@ -120,7 +120,7 @@ static const char *const drop_names[OUTPUT_DROP__COUNT] = {
     [OUTPUT_DROP_QUEUE_FULL] = "queue_full",   [OUTPUT_DROP_SPOOL_FULL] = "spool_full",
     [OUTPUT_DROP_REJECTED] = "rejected",       [OUTPUT_DROP_SHUTDOWN] = "shutdown",
     [OUTPUT_DROP_SPOOL_ERROR] = "spool_error", [OUTPUT_DROP_CORRUPT] = "corrupt",
-    [OUTPUT_DROP_WRITE_ERROR] = "write_error",
+    [OUTPUT_DROP_WRITE_ERROR] = "write_error", [OUTPUT_DROP_NO_MEMORY] = "out_of_memory",
 };
 
 const char *
@@ -355,6 +355,15 @@ sync_cb(evutil_socket_t fd, short what, void *arg)
     arm_sync(h); /* a failed sync is tried again a flush_interval later */
 }
 
+void
+out_http_lost(void *state, uint32_t nsamples, enum output_drop why)
+{
+    struct out_http *h = state;
+
+    h->st.collected += nsamples;
+    h->st.dropped[why] += nsamples;
+}
+
 static int
 out_http_write(void *state, const char *data, size_t len, uint32_t nsamples)
 {
@@ -374,10 +383,7 @@ out_http_write(void *state, const char *data, size_t len, uint32_t nsamples)
     }
     if (rc != 0) {
         if (mem_push(h, data, len, nsamples) != 0) {
-            h->st.dropped[h->spool != NULL ? OUTPUT_DROP_SPOOL_ERROR : OUTPUT_DROP_QUEUE_FULL] +=
-                nsamples;
-            log_err("out_http: %s: out of memory: dropped a batch of %u samples", h->what,
-                    nsamples);
+            h->st.dropped[OUTPUT_DROP_NO_MEMORY] += nsamples; /* logged by the engine */
             return -ENOMEM;
         }
         if (h->mem_bytes > h->o.queue_max_bytes) {
