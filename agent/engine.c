@@ -11,6 +11,7 @@
 #include "dropped.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,9 +86,12 @@ struct target {
 };
 
 struct engine_output {
-    const struct encoder *enc;      /* borrowed */
-    struct output out;              /* state owned */
-    char name[OUTPUT_NAME_MAX + 1]; /* outputs[].name, default "http[0]" */
+    const struct encoder *enc;        /* borrowed */
+    struct output out;                /* state owned */
+    char name[OUTPUT_NAME_MAX + 1];   /* outputs[].name, default "http[0]" */
+    char prefix[OUTPUT_NAME_MAX + 8]; /* "output NAME", the key of its log lines */
+    uint64_t lost;                    /* samples never handed to it (output_lost()) */
+    struct log_limit complain;        /* batches it dropped (output_result()) */
 };
 
 struct engine {
@@ -297,6 +301,10 @@ engine_add_output(struct engine *e, const char *name, const struct encoder *enc,
         }
         snprintf(o->name, sizeof(o->name), "%s[%zu]", out->ops->name, same);
     }
+    memcpy(o->prefix, "output ", 7); /* fits: o->name is at most OUTPUT_NAME_MAX */
+    memcpy(o->prefix + 7, o->name, strlen(o->name) + 1);
+    o->lost = 0;
+    o->complain = (struct log_limit){0};
     e->noutputs++;
     e->want_stale = e->want_stale || out->ops->stale_markers;
     return 0;
@@ -355,6 +363,50 @@ engine_shed_memory(struct engine *e, size_t held)
     }
 }
 
+/*
+ * What handing @nsamples samples (from @from, "job/instance") to output @o came to, by the
+ * contract of output.h: 0 or -EAGAIN, taken; any other error, the output dropped them and counted
+ * them under a reason. Either way the engine carries on; a failure is logged once per episode
+ * of failures of that output (log_complain), with summaries, and its end once.
+ */
+static void
+output_result(struct engine_output *o, int rc, uint64_t nsamples, const char *job,
+              const char *instance)
+{
+    if (rc == 0 || rc == -EAGAIN) {
+        log_release(&o->complain, clock_mono_ms(), o->prefix);
+        return;
+    }
+    log_complain(&o->complain, clock_mono_ms(), -rc, o->prefix,
+                 "dropped a batch of %" PRIu64 " samples from %s/%s: %s (counted in "
+                 "pollster_output_dropped_samples_total)",
+                 nsamples, job, instance, strerror(-rc));
+}
+
+/*
+ * A batch the engine could not encode for output @o (out of memory): it never reached the
+ * output, so the engine counts it there, as collected and dropped{reason="out_of_memory"}
+ * (output_stats_of()), and logs it like a failed write.
+ */
+static void
+output_lost(struct engine_output *o, const struct batch *b)
+{
+    o->lost += b->nsamples;
+    output_result(o, -ENOMEM, b->nsamples, b->job, b->instance);
+}
+
+/* Output @o's books, with the samples the engine lost for it (output_lost()). */
+static void
+output_stats_of(const struct engine_output *o, struct output_stats *st)
+{
+    memset(st, 0, sizeof(*st));
+    if (o->out.ops->stats != NULL) {
+        o->out.ops->stats(o->out.state, st);
+    }
+    st->collected += o->lost;
+    st->dropped[OUTPUT_DROP_NO_MEMORY] += o->lost;
+}
+
 static void
 emit(struct engine *e, const struct batch *b)
 {
@@ -365,7 +417,8 @@ emit(struct engine *e, const struct batch *b)
     for (size_t i = 0; i < e->noutputs; i++) {
         struct engine_output *o = &e->outputs[i];
         if (o->out.ops->write_batch != NULL) {
-            o->out.ops->write_batch(o->out.state, b);
+            output_result(o, o->out.ops->write_batch(o->out.state, b), b->nsamples, b->job,
+                          b->instance);
             continue;
         }
         if (b->nsamples == 0 && b->nstale > 0) {
@@ -379,8 +432,7 @@ emit(struct engine *e, const struct batch *b)
             have_doc = false;
             strbuf_reset(&e->enc);
             if ((text ? o->enc->encode_text : o->enc->encode)(&e->enc, b) != 0 || e->enc.oom) {
-                log_err("engine: %s/%s: encoding as %s failed: out of memory", b->job, b->instance,
-                        o->enc->name);
+                output_lost(o, b);
                 continue;
             }
             last = o->enc;
@@ -396,14 +448,14 @@ emit(struct engine *e, const struct batch *b)
                 have_doc = !e->doc.oom;
             }
             if (!have_doc) {
-                log_err("engine: %s/%s: framing as %s failed: out of memory", b->job, b->instance,
-                        o->enc->name);
+                output_lost(o, b);
                 continue;
             }
             data = e->doc.data;
             len = e->doc.len;
         }
-        o->out.ops->write(o->out.state, data, len, (uint32_t)b->nsamples);
+        output_result(o, o->out.ops->write(o->out.state, data, len, (uint32_t)b->nsamples),
+                      b->nsamples, b->job, b->instance);
     }
 }
 
@@ -583,15 +635,17 @@ emit_job_done(void *arg)
     for (size_t i = 0; i < e->noutputs; i++) {
         struct engine_output *o = &e->outputs[i];
         if (o->out.ops->write_batch != NULL) {
-            o->out.ops->write_batch(o->out.state, b);
+            output_result(o, o->out.ops->write_batch(o->out.state, b), b->nsamples, b->job,
+                          b->instance);
         }
         else if (j->use[i] >= 0) {
             const struct strbuf *sb = &j->buf[j->use[i]];
-            o->out.ops->write(o->out.state, sb->data, sb->len, (uint32_t)b->nsamples);
+            output_result(o,
+                          o->out.ops->write(o->out.state, sb->data, sb->len, (uint32_t)b->nsamples),
+                          b->nsamples, b->job, b->instance);
         }
         else if (j->use[i] == -2) {
-            log_err("engine: %s/%s: encoding as %s failed: out of memory", b->job, b->instance,
-                    o->enc->name);
+            output_lost(o, b);
         }
     }
     for (size_t i = 0; i < e->noutputs; i++) {
@@ -988,12 +1042,8 @@ engine_outputs_dropped(const struct engine *e)
     uint64_t n = 0;
 
     for (size_t i = 0; i < e->noutputs; i++) {
-        const struct output *o = &e->outputs[i].out;
         struct output_stats st;
-        memset(&st, 0, sizeof(st));
-        if (o->ops->stats != NULL) {
-            o->ops->stats(o->state, &st);
-        }
+        output_stats_of(&e->outputs[i], &st);
         for (int d = 0; d < OUTPUT_DROP__COUNT; d++) {
             n += st.dropped[d];
         }
@@ -1304,7 +1354,8 @@ engine_relay_write(struct engine *e, const char *data, size_t len, uint32_t nsam
     for (size_t i = 0; i < e->noutputs; i++) {
         struct engine_output *o = &e->outputs[i];
         struct output_stats st = {0};
-        o->out.ops->write(o->out.state, data, len, nsamples);
+        output_result(o, o->out.ops->write(o->out.state, data, len, nsamples), nsamples, "relay",
+                      "input");
         if (o->out.ops->stats != NULL) {
             o->out.ops->stats(o->out.state, &st);
         }
@@ -1411,10 +1462,7 @@ engine_output_info(const struct engine *e, size_t i, const char **name, const ch
     *name = o->name;
     *type = o->out.ops->name;
     *format = o->enc != NULL ? o->enc->name : "";
-    memset(st, 0, sizeof(*st));
-    if (o->out.ops->stats != NULL) {
-        o->out.ops->stats(o->out.state, st);
-    }
+    output_stats_of(o, st);
     return 0;
 }
 
@@ -1514,11 +1562,8 @@ render_output_stats(struct strbuf *sb, const struct engine *e)
 
     memset(st, 0, sizeof(st));
     for (size_t i = 0; i < e->noutputs; i++) {
-        const struct output *o = &e->outputs[i].out;
-        if (o->ops->stats != NULL) {
-            o->ops->stats(o->state, &st[i]);
-            any += st[i].type != NULL;
-        }
+        output_stats_of(&e->outputs[i], &st[i]);
+        any += st[i].type != NULL;
     }
     if (any == 0) {
         return;

@@ -382,19 +382,20 @@ nats_write_batch(void *state, const struct batch *b)
     }
     subject = out_nats_subject_dup(n->subject, b->job);
     if (subject == NULL) {
-        return -ENOMEM;
+        out_http_lost(n->http, (uint32_t)b->nsamples, OUTPUT_DROP_NO_MEMORY);
+        return -ENOMEM; /* logged by the engine */
     }
     strbuf_reset(&n->rec);
     strbuf_reset(&n->msg);
     strbuf_printf(&n->msg, "%s %zu\n", subject, b->nsamples);
     free(subject);
     if (n->enc->encode(&n->rec, b) != 0 || n->rec.oom) {
-        log_err("out_nats: %s/%s: encoding as %s failed: out of memory", b->job, b->instance,
-                n->enc->name);
-        return -ENOMEM;
+        out_http_lost(n->http, (uint32_t)b->nsamples, OUTPUT_DROP_NO_MEMORY);
+        return -ENOMEM; /* logged by the engine */
     }
     encoder_document(n->enc, &n->msg, n->rec.data, n->rec.len);
     if (n->msg.oom) {
+        out_http_lost(n->http, (uint32_t)b->nsamples, OUTPUT_DROP_NO_MEMORY);
         return -ENOMEM;
     }
     return out_http_ops.write(n->http, n->msg.data, n->msg.len, (uint32_t)b->nsamples);

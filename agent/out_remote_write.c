@@ -128,9 +128,9 @@ rw_write_batch(void *state, const struct batch *b)
 
     strbuf_reset(&w->rec);
     if (enc_remote_write_encode(&w->rec, b, w->rules, w->nrules, &w->scratch, &n) != 0) {
-        log_err("out_remote_write: %s/%s: encoding failed: out of memory; %zu samples lost", b->job,
-                b->instance, b->nsamples + b->nstale);
-        return -ENOMEM;
+        /* How many write_relabel_configs would have kept is unknown: the batch's samples. */
+        out_http_lost(shard_of(w, b), (uint32_t)b->nsamples, OUTPUT_DROP_NO_MEMORY);
+        return -ENOMEM; /* logged by the engine */
     }
     if (n == 0) {
         return 0; /* everything dropped by write_relabel_configs: nothing to count or send */

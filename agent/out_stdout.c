@@ -229,9 +229,8 @@ out_stdout_write(void *state, const char *data, size_t len, uint32_t nsamples)
         return -ENOBUFS;
     }
     if (recq_add(&o->q, data, len, off, nsamples) != 0) {
-        o->st.dropped[OUTPUT_DROP_QUEUE_FULL] += nsamples;
-        log_err("out_stdout: out of memory queueing %zu bytes: dropped %u samples", len, nsamples);
-        return -ENOMEM;
+        o->st.dropped[OUTPUT_DROP_NO_MEMORY] += nsamples;
+        return -ENOMEM; /* logged by the engine (rate limited) */
     }
     return settle(o, o->wev != NULL ? push_out(o) : push_waiting(o), 0);
 }
