@@ -88,6 +88,19 @@ struct engine_output {
     const struct encoder *enc;      /* borrowed */
     struct output out;              /* state owned */
     char name[OUTPUT_NAME_MAX + 1]; /* outputs[].name, default "http[0]" */
+    /*
+     * The books of the instances a reload replaced under this name (counters only), so that
+     * pollster_output_* continue; @handed: samples those left in a spool this one took over,
+     * counted again in its recovered (the books subtract them).
+     */
+    struct output_stats base;
+    uint64_t handed;
+};
+
+/* An output a reload replaced or removed: it sends what it holds, until done or @deadline. */
+struct engine_gone {
+    struct engine_output o;
+    mono_ms deadline;
 };
 
 struct engine {
@@ -104,9 +117,13 @@ struct engine {
     size_t stale_mask;
     struct engine_output outputs[ENGINE_MAX_OUTPUTS];
     size_t noutputs;
-    bool want_stale;   /* an output sends staleness markers: targets remember their series */
-    struct strbuf enc; /* owned: reused encoding buffer (a record) */
-    struct strbuf doc; /* owned: a record framed as a document */
+    uint64_t out_gen; /* counts changes of the output table (a big batch encoded meanwhile) */
+    struct engine_gone gone[ENGINE_MAX_OUTPUTS]; /* draining, oldest first */
+    size_t ngone;
+    struct event *gone_timer; /* owned: checks the draining outputs */
+    bool want_stale;          /* an output sends staleness markers: targets remember their series */
+    struct strbuf enc;        /* owned: reused encoding buffer (a record) */
+    struct strbuf doc;        /* owned: a record framed as a document */
     struct batch *pool[ENGINE_BATCH_POOL]; /* owned: idle batches */
     struct offload *offload; /* owned: encodes big batches off the loop; NULL = on the loop */
     size_t npool;
@@ -138,6 +155,7 @@ struct engine {
 };
 
 static void after_done_cb(void *arg);
+static void gone_timer_cb(evutil_socket_t fd, short what, void *arg);
 
 static void
 target_free(struct target *t)
@@ -210,6 +228,14 @@ engine_free(struct engine *e)
         if (e->outputs[i].out.ops->free != NULL) {
             e->outputs[i].out.ops->free(e->outputs[i].out.state);
         }
+    }
+    for (size_t i = 0; i < e->ngone; i++) {
+        if (e->gone[i].o.out.ops->free != NULL) {
+            e->gone[i].o.out.ops->free(e->gone[i].o.out.state);
+        }
+    }
+    if (e->gone_timer != NULL) {
+        event_free(e->gone_timer);
     }
     if (e->sig_int != NULL) {
         event_free(e->sig_int);
@@ -300,6 +326,300 @@ engine_add_output(struct engine *e, const char *name, const struct encoder *enc,
     e->noutputs++;
     e->want_stale = e->want_stale || out->ops->stale_markers;
     return 0;
+}
+
+/* Adds the counters of @x to @st (the gauges are the running instance's). */
+static void
+books_add(struct output_stats *st, const struct output_stats *x)
+{
+    st->collected += x->collected;
+    st->recovered += x->recovered;
+    st->delivered += x->delivered;
+    for (int d = 0; d < OUTPUT_DROP__COUNT; d++) {
+        st->dropped[d] += x->dropped[d];
+    }
+    st->requests += x->requests;
+    st->failed_requests += x->failed_requests;
+    st->retries += x->retries;
+    if (x->last_success > st->last_success) {
+        st->last_success = x->last_success;
+    }
+}
+
+static void
+instance_stats(const struct output *out, struct output_stats *st)
+{
+    memset(st, 0, sizeof(*st));
+    if (out->ops->stats != NULL) {
+        out->ops->stats(out->state, st);
+    }
+}
+
+/*
+ * The books of output @o under its name: the running instance, the ones it replaced, and the
+ * replaced ones still draining. They balance as one instance's do.
+ */
+static void
+output_books(const struct engine *e, const struct engine_output *o, struct output_stats *st)
+{
+    uint64_t handed = o->handed;
+
+    instance_stats(&o->out, st);
+    books_add(st, &o->base);
+    for (size_t i = 0; i < e->ngone; i++) {
+        const struct engine_gone *g = &e->gone[i];
+        struct output_stats gs;
+        if (strcmp(g->o.name, o->name) != 0) {
+            continue;
+        }
+        instance_stats(&g->o.out, &gs);
+        books_add(st, &gs);
+        books_add(st, &g->o.base);
+        handed += g->o.handed;
+        st->pending_samples += gs.pending_samples;
+        st->queue_bytes += gs.queue_bytes;
+        st->queue_samples += gs.queue_samples;
+        st->spool_bytes += gs.spool_bytes;
+        if (st->type == NULL) {
+            st->type = gs.type;
+        }
+    }
+    st->recovered = st->recovered > handed ? st->recovered - handed : 0;
+}
+
+static struct engine_output *
+output_find(struct engine *e, const char *name)
+{
+    for (size_t i = 0; i < e->noutputs; i++) {
+        if (strcmp(e->outputs[i].name, name) == 0) {
+            return &e->outputs[i];
+        }
+    }
+    return NULL;
+}
+
+/*
+ * The last of an instance a reload let go of: flushed (what it still holds goes to its spool,
+ * or is dropped), its final books returned in @st with what it could not deliver counted as
+ * dropped for reason "reload" (unless @handing: then what is left in its spool is the next
+ * instance's to send), then freed.
+ */
+static void
+instance_close(struct engine *e, struct engine_output *o, bool handing, struct output_stats *st)
+{
+    const struct output *out = &o->out;
+
+    if (out->ops->flush != NULL) {
+        out->ops->flush(out->state);
+    }
+    instance_stats(out, st);
+    if (!e->draining) {
+        uint64_t lost = st->dropped[OUTPUT_DROP_SHUTDOWN] + (handing ? 0 : st->pending_samples);
+        st->dropped[OUTPUT_DROP_RELOAD] += lost;
+        st->dropped[OUTPUT_DROP_SHUTDOWN] = 0;
+        if (lost > 0) {
+            log_warn("engine: output %s: %llu samples of the replaced or removed instance were "
+                     "not delivered (dropped, reason reload%s)",
+                     o->name, (unsigned long long)lost,
+                     st->spool_bytes > 0 ? "; they stay in its spool directory" : "");
+        }
+    }
+    if (out->ops->free != NULL) {
+        out->ops->free(out->state);
+    }
+}
+
+/* A stopped output's slot, between engine_output_stop() and _restore() or _replace(). */
+static int
+stopped_write(void *state, const char *data, size_t len, uint32_t nsamples)
+{
+    (void)state;
+    (void)data;
+    (void)len;
+    (void)nsamples;
+    return -ESHUTDOWN;
+}
+
+static const struct output_ops stopped_ops = {.name = "stopped", .write = stopped_write};
+
+int
+engine_output_stop(struct engine *e, const char *name, bool handing)
+{
+    struct engine_output *o = output_find(e, name);
+    struct output_stats st;
+
+    if (o == NULL || o->out.ops == &stopped_ops) {
+        return -ENOENT;
+    }
+    if (o->out.ops->abandon != NULL) {
+        o->out.ops->abandon(o->out.state); /* requests in flight: not acknowledged, sent again */
+    }
+    instance_close(e, o, handing, &st);
+    books_add(&o->base, &st);
+    if (handing) {
+        o->handed += st.pending_samples;
+    }
+    o->out.ops = &stopped_ops;
+    o->out.state = NULL;
+    e->out_gen++;
+    return 0;
+}
+
+int
+engine_output_restore(struct engine *e, const char *name, const struct output *out)
+{
+    struct engine_output *o = output_find(e, name);
+
+    if (o == NULL || o->out.ops != &stopped_ops) {
+        if (out != NULL && out->ops->free != NULL) {
+            out->ops->free(out->state);
+        }
+        return -ENOENT;
+    }
+    e->out_gen++;
+    if (out != NULL) {
+        o->out = *out;
+        return 0;
+    }
+    size_t at = (size_t)(o - e->outputs);
+    memmove(o, o + 1, (e->noutputs - at - 1) * sizeof(*o));
+    e->noutputs--;
+    return 0;
+}
+
+/* Draining instance @i is done (or out of time: @late): closed, its books go to its name. */
+static void
+gone_finish(struct engine *e, size_t i, bool late)
+{
+    struct engine_gone *g = &e->gone[i];
+    struct output_stats st;
+
+    if (late) {
+        log_warn("engine: output %s: the replaced or removed instance could not deliver "
+                 "everything within %lld ms; giving up",
+                 g->o.name,
+                 (long long)(e->shutdown_timeout_ms > 0 ? e->shutdown_timeout_ms
+                                                        : ENGINE_DEFAULT_DRAIN_MS));
+        if (g->o.out.ops->abandon != NULL) {
+            g->o.out.ops->abandon(g->o.out.state);
+        }
+    }
+    instance_close(e, &g->o, false, &st);
+    struct engine_output *o = output_find(e, g->o.name);
+    if (o != NULL) {
+        books_add(&o->base, &st);
+        books_add(&o->base, &g->o.base);
+        o->handed += g->o.handed;
+    }
+    log_info("engine: output %s: the %s instance is closed", g->o.name,
+             o != NULL ? "replaced" : "removed");
+    memmove(g, g + 1, (e->ngone - i - 1) * sizeof(*g));
+    e->ngone--;
+}
+
+/* Closes the draining instances that are done or late; 100 ms later again while any is left. */
+static void
+gone_check(struct engine *e)
+{
+    mono_ms now = clock_mono_ms();
+    struct timeval tv = {.tv_sec = 0, .tv_usec = 100000};
+
+    for (size_t i = e->ngone; i-- > 0;) {
+        const struct output *out = &e->gone[i].o.out;
+        bool busy = out->ops->busy != NULL && out->ops->busy(out->state);
+        if (!busy || now >= e->gone[i].deadline) {
+            gone_finish(e, i, busy);
+        }
+    }
+    if (e->ngone == 0) {
+        return;
+    }
+    if (e->gone_timer == NULL) {
+        e->gone_timer = evtimer_new(loop_base(e->loop), gone_timer_cb, e);
+    }
+    if (e->gone_timer == NULL || evtimer_add(e->gone_timer, &tv) != 0) {
+        log_err("engine: cannot arm the timer of replaced outputs; closing them now");
+        while (e->ngone > 0) {
+            gone_finish(e, 0, true);
+        }
+    }
+}
+
+static void
+gone_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    gone_check(arg);
+}
+
+/* Output @o leaves the table: it drains what it holds, then goes (gone_check). */
+static void
+gone_add(struct engine *e, const struct engine_output *o)
+{
+    int64_t ms = e->shutdown_timeout_ms > 0 ? e->shutdown_timeout_ms : ENGINE_DEFAULT_DRAIN_MS;
+
+    if (e->ngone == ENGINE_MAX_OUTPUTS) {
+        gone_finish(e, 0, true); /* the oldest draining one makes room */
+    }
+    e->gone[e->ngone] = (struct engine_gone){.o = *o, .deadline = clock_mono_ms() + ms};
+    if (o->out.ops->drain != NULL) {
+        o->out.ops->drain(o->out.state);
+    }
+    e->ngone++;
+}
+
+void
+engine_outputs_replace(struct engine *e, const struct engine_output_spec *v, size_t n)
+{
+    struct engine_output next[ENGINE_MAX_OUTPUTS];
+    bool kept[ENGINE_MAX_OUTPUTS] = {false};
+    bool named[ENGINE_MAX_OUTPUTS] = {false};
+    size_t m = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        struct engine_output *old = output_find(e, v[i].name);
+        size_t k = old != NULL ? (size_t)(old - e->outputs) : 0;
+        if (m == ENGINE_MAX_OUTPUTS || (v[i].out.ops == NULL && old == NULL)) {
+            if (v[i].out.ops != NULL && v[i].out.ops->free != NULL) {
+                v[i].out.ops->free(v[i].out.state);
+            }
+            log_err("engine: output %s: %s; left out", v[i].name,
+                    m == ENGINE_MAX_OUTPUTS ? "too many outputs" : "nothing to keep");
+            continue;
+        }
+        if (v[i].out.ops == NULL) {
+            next[m++] = *old;
+            kept[k] = true;
+            continue;
+        }
+        next[m] = (struct engine_output){.enc = v[i].enc, .out = v[i].out};
+        snprintf(next[m].name, sizeof(next[m].name), "%s", v[i].name);
+        if (old != NULL) { /* the books continue under the same name */
+            next[m].base = old->base;
+            next[m].handed = old->handed;
+            named[k] = true;
+        }
+        m++;
+    }
+    for (size_t k = 0; k < e->noutputs; k++) {
+        struct engine_output *o = &e->outputs[k];
+        if (kept[k] || o->out.ops == &stopped_ops) {
+            continue; /* kept, or closed already (its books went on with its name) */
+        }
+        if (named[k]) {
+            memset(&o->base, 0, sizeof(o->base));
+            o->handed = 0;
+        }
+        gone_add(e, o);
+    }
+    memcpy(e->outputs, next, m * sizeof(next[0]));
+    e->noutputs = m;
+    e->out_gen++;
+    for (size_t i = 0; i < m; i++) {
+        e->want_stale = e->want_stale || e->outputs[i].out.ops->stale_markers;
+    }
+    gone_check(e);
 }
 
 /* The synthetic series every run yields, as Prometheus adds them to every scrape. */
@@ -437,8 +757,9 @@ outputs_busy(const struct engine *e)
     if (offload_pending(e->offload) > 0) {
         return true;
     }
-    for (size_t i = 0; i < e->noutputs; i++) {
-        const struct output *o = &e->outputs[i].out;
+    for (size_t i = 0; i < e->noutputs + e->ngone; i++) {
+        const struct output *o =
+            i < e->noutputs ? &e->outputs[i].out : &e->gone[i - e->noutputs].o.out;
         if (o->ops->busy != NULL && o->ops->busy(o->state)) {
             return true;
         }
@@ -524,35 +845,39 @@ struct emit_job {
     struct engine *e;
     struct target *t;
     struct batch *b;
+    /* The output table when the job was submitted: the worker reads only this copy. */
+    const struct output_ops *ops[ENGINE_MAX_OUTPUTS]; /* borrowed: static tables */
+    const struct encoder *enc[ENGINE_MAX_OUTPUTS];    /* borrowed */
+    size_t n;
+    uint64_t gen; /* e->out_gen then: a reload since makes emit() redo it */
     struct strbuf buf[ENGINE_MAX_OUTPUTS]; /* owned: what output i (or one like it) writes */
     int use[ENGINE_MAX_OUTPUTS];           /* buf index output i writes; -1 none; -2 oom */
 };
 
-/* How output @o wants @b: 0 skip, else 1 + (text) + 2 * (framed document). */
+/* How an output (@ops, @enc) wants @b: 0 skip, else 1 + (text) + 2 * (framed document). */
 static int
-emit_shape(const struct engine_output *o, const struct batch *b)
+emit_shape(const struct output_ops *ops, const struct encoder *enc, const struct batch *b)
 {
-    if (o->out.ops->write_batch != NULL || (b->nsamples == 0 && b->nstale > 0)) {
+    if (ops->write_batch != NULL || (b->nsamples == 0 && b->nstale > 0)) {
         return 0;
     }
-    bool text = !o->out.ops->records && o->enc->encode_text != NULL;
-    bool framed = o->enc->doc_open[0] != '\0' || o->enc->doc_close[0] != '\0';
-    return 1 + (text ? 1 : 0) + (!o->out.ops->records && framed ? 2 : 0);
+    bool text = !ops->records && enc->encode_text != NULL;
+    bool framed = enc->doc_open[0] != '\0' || enc->doc_close[0] != '\0';
+    return 1 + (text ? 1 : 0) + (!ops->records && framed ? 2 : 0);
 }
 
-/* On the worker: encodes for every output (only reads the batch and the output table). */
+/* On the worker: encodes for every output (only reads the batch and the job's output table). */
 static void
 emit_job_work(void *arg)
 {
     struct emit_job *j = arg;
-    const struct engine *e = j->e;
 
-    for (size_t i = 0; i < e->noutputs; i++) {
-        const struct engine_output *o = &e->outputs[i];
-        int shape = emit_shape(o, j->b);
+    for (size_t i = 0; i < j->n; i++) {
+        const struct encoder *enc = j->enc[i];
+        int shape = emit_shape(j->ops[i], enc, j->b);
         j->use[i] = -1;
         for (size_t k = 0; shape != 0 && k < i && j->use[i] == -1; k++) {
-            if (e->outputs[k].enc == o->enc && emit_shape(&e->outputs[k], j->b) == shape) {
+            if (j->enc[k] == enc && emit_shape(j->ops[k], j->enc[k], j->b) == shape) {
                 j->use[i] = j->use[k];
             }
         }
@@ -560,11 +885,11 @@ emit_job_work(void *arg)
             continue;
         }
         struct strbuf *sb = &j->buf[i];
-        int rc = ((shape - 1) & 1 ? o->enc->encode_text : o->enc->encode)(sb, j->b);
+        int rc = ((shape - 1) & 1 ? enc->encode_text : enc->encode)(sb, j->b);
         if (rc == 0 && !sb->oom && (shape - 1) & 2) {
             struct strbuf doc;
             strbuf_init(&doc);
-            encoder_document(o->enc, &doc, sb->data, sb->len);
+            encoder_document(enc, &doc, sb->data, sb->len);
             strbuf_release(sb);
             *sb = doc;
         }
@@ -580,7 +905,7 @@ emit_job_done(void *arg)
     struct engine *e = j->e;
     const struct batch *b = j->b;
 
-    for (size_t i = 0; i < e->noutputs; i++) {
+    for (size_t i = 0; i < e->noutputs && e->out_gen == j->gen; i++) {
         struct engine_output *o = &e->outputs[i];
         if (o->out.ops->write_batch != NULL) {
             o->out.ops->write_batch(o->out.state, b);
@@ -594,7 +919,10 @@ emit_job_done(void *arg)
                     o->enc->name);
         }
     }
-    for (size_t i = 0; i < e->noutputs; i++) {
+    if (e->out_gen != j->gen) {
+        emit(e, b); /* a reload changed the outputs meanwhile: encoded again, on the loop */
+    }
+    for (size_t i = 0; i < j->n; i++) {
         strbuf_release(&j->buf[i]);
     }
     j->t->sched.in_flight = false;
@@ -615,8 +943,12 @@ emit_offload(struct engine *e, struct target *t, struct batch *b)
     j->e = e;
     j->t = t;
     j->b = b;
+    j->n = e->noutputs;
+    j->gen = e->out_gen;
     for (size_t i = 0; i < ENGINE_MAX_OUTPUTS; i++) {
         strbuf_init(&j->buf[i]);
+        j->ops[i] = i < j->n ? e->outputs[i].out.ops : NULL;
+        j->enc[i] = i < j->n ? e->outputs[i].enc : NULL;
     }
     if (offload_submit(e->offload, emit_job_work, emit_job_done, j) != 0) {
         free(j);
@@ -988,12 +1320,8 @@ engine_outputs_dropped(const struct engine *e)
     uint64_t n = 0;
 
     for (size_t i = 0; i < e->noutputs; i++) {
-        const struct output *o = &e->outputs[i].out;
         struct output_stats st;
-        memset(&st, 0, sizeof(st));
-        if (o->ops->stats != NULL) {
-            o->ops->stats(o->state, &st);
-        }
+        output_books(e, &e->outputs[i], &st);
         for (int d = 0; d < OUTPUT_DROP__COUNT; d++) {
             n += st.dropped[d];
         }
@@ -1043,6 +1371,9 @@ drain_timeout_cb(evutil_socket_t fd, short what, void *arg)
         if (o->ops->abandon != NULL) {
             o->ops->abandon(o->state);
         }
+    }
+    while (e->ngone > 0) {
+        gone_finish(e, 0, true);
     }
     loop_stop(e->loop);
 }
@@ -1133,6 +1464,9 @@ engine_run(struct engine *e, int64_t shutdown_timeout_ms)
         }
     }
     rc = loop_run(e->loop);
+    while (e->ngone > 0) {
+        gone_finish(e, 0, false); /* replaced outputs still draining at exit: as the others */
+    }
     for (size_t i = 0; i < e->noutputs; i++) {
         if (e->outputs[i].out.ops->flush != NULL) {
             e->outputs[i].out.ops->flush(e->outputs[i].out.state);
@@ -1411,10 +1745,7 @@ engine_output_info(const struct engine *e, size_t i, const char **name, const ch
     *name = o->name;
     *type = o->out.ops->name;
     *format = o->enc != NULL ? o->enc->name : "";
-    memset(st, 0, sizeof(*st));
-    if (o->out.ops->stats != NULL) {
-        o->out.ops->stats(o->out.state, st);
-    }
+    output_books(e, o, st);
     return 0;
 }
 
@@ -1512,13 +1843,9 @@ render_output_stats(struct strbuf *sb, const struct engine *e)
     struct output_stats st[ENGINE_MAX_OUTPUTS];
     size_t any = 0;
 
-    memset(st, 0, sizeof(st));
     for (size_t i = 0; i < e->noutputs; i++) {
-        const struct output *o = &e->outputs[i].out;
-        if (o->ops->stats != NULL) {
-            o->ops->stats(o->state, &st[i]);
-            any += st[i].type != NULL;
-        }
+        output_books(e, &e->outputs[i], &st[i]);
+        any += st[i].type != NULL;
     }
     if (any == 0) {
         return;

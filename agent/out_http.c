@@ -111,7 +111,7 @@ static const char *const drop_names[OUTPUT_DROP__COUNT] = {
     [OUTPUT_DROP_QUEUE_FULL] = "queue_full",   [OUTPUT_DROP_SPOOL_FULL] = "spool_full",
     [OUTPUT_DROP_REJECTED] = "rejected",       [OUTPUT_DROP_SHUTDOWN] = "shutdown",
     [OUTPUT_DROP_SPOOL_ERROR] = "spool_error", [OUTPUT_DROP_CORRUPT] = "corrupt",
-    [OUTPUT_DROP_WRITE_ERROR] = "write_error",
+    [OUTPUT_DROP_RELOAD] = "reload",           [OUTPUT_DROP_WRITE_ERROR] = "write_error",
 };
 
 const char *
@@ -1315,7 +1315,8 @@ http_identity(const struct config_output *co, struct strbuf *sb)
     struct httpc_opts http;
     char err[64];
 
-    strbuf_printf(sb, "%s\x1f%d", hc->url, (int)hc->fsync);
+    strbuf_printf(sb, "%s\x1f%d\x1f%s", hc->url, (int)hc->fsync,
+                  hc->spool_dir != NULL ? hc->spool_dir : "");
     /* The client settings too: a reload with a new credential or proxy reopens the output. */
     if (conf_http_client(&hc->http, "", &http, err, sizeof(err)) == 0) {
         httpc_identity(sb, &http);
@@ -1326,6 +1327,12 @@ http_identity(const struct config_output *co, struct strbuf *sb)
     }
 }
 
+static const char *
+http_spool_dir(const struct config_output *co)
+{
+    return ((const struct out_http_conf *)co->opts)->spool_dir;
+}
+
 const struct output_type out_http_type = {
     .name = "http",
     .desc = "Batches POSTed to a sink, with a memory queue and a disk spool.",
@@ -1333,4 +1340,5 @@ const struct output_type out_http_type = {
     .open = http_open,
     .summary = http_summary,
     .identity = http_identity,
+    .spool_dir = http_spool_dir,
 };

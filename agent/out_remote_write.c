@@ -533,7 +533,14 @@ rw_identity(const struct config_output *co, struct strbuf *sb)
 {
     const struct out_rw_conf *rc = co->opts;
 
-    strbuf_printf(sb, "%s\x1f%d", rc->url, (int)rc->fsync);
+    strbuf_printf(sb, "%s\x1f%d\x1f%s", rc->url, (int)rc->fsync,
+                  rc->spool_dir != NULL ? rc->spool_dir : "");
+}
+
+static const char *
+rw_spool_dir(const struct config_output *co)
+{
+    return ((const struct out_rw_conf *)co->opts)->spool_dir;
 }
 
 const struct output_type out_remote_write_type = {
@@ -544,4 +551,5 @@ const struct output_type out_remote_write_type = {
     .open = rw_open,
     .summary = rw_summary,
     .identity = rw_identity,
+    .spool_dir = rw_spool_dir,
 };

@@ -29,6 +29,7 @@ enum output_drop {
     OUTPUT_DROP_SPOOL_ERROR,    /* the spool could not be written (disk full, I/O error) */
     OUTPUT_DROP_CORRUPT,        /* a spool record went bad on disk after it was written */
     OUTPUT_DROP_WRITE_ERROR,    /* stdout/file: write(2) failed (closed pipe, I/O error) */
+    OUTPUT_DROP_RELOAD, /* a reload replaced or removed the output and it could not deliver them */
     OUTPUT_DROP__COUNT
 };
 
