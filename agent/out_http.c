@@ -1315,8 +1315,13 @@ http_identity(const struct config_output *co, struct strbuf *sb)
     struct httpc_opts http;
     char err[64];
 
-    strbuf_printf(sb, "%s\x1f%d\x1f%s", hc->url, (int)hc->fsync,
-                  hc->spool_dir != NULL ? hc->spool_dir : "");
+    /* Every setting: a reload that changes any replaces the output (its books continue). */
+    strbuf_printf(
+        sb, "%s\x1f%d\x1f%s\x1f%lld\x1f%llu\x1f%lld\x1f%llu\x1f%llu\x1f%lld\x1f%lld\x1f%d", hc->url,
+        (int)hc->fsync, hc->spool_dir != NULL ? hc->spool_dir : "", (long long)hc->timeout_ms,
+        (unsigned long long)hc->batch_max_bytes, (long long)hc->flush_interval_ms,
+        (unsigned long long)hc->queue_max_bytes, (unsigned long long)hc->spool_max_bytes,
+        (long long)hc->retry_initial_ms, (long long)hc->retry_max_ms, (int)hc->compression);
     /* The client settings too: a reload with a new credential or proxy reopens the output. */
     if (conf_http_client(&hc->http, "", &http, err, sizeof(err)) == 0) {
         httpc_identity(sb, &http);

@@ -1186,6 +1186,14 @@ START_TEST(test_output_rename_is_a_change)
     setup_outputs_describe(e, f, plan, &sb);
     ck_assert_str_eq(sb.data,
                      "replaced h (http://127.0.0.1:1/a -> http://127.0.0.1:2/b), added stdout[0]");
+    /* any setting is a change; one the summary does not show reads "settings" */
+    struct config *g = load_ok("outputs: [{type: http, url: 'http://127.0.0.1:1/a', name: h,"
+                               " spool_dir: /tmp/s, flush_interval: 5s}]\n");
+    ck_assert(setup_outputs_changed(e, g));
+    setup_outputs_plan(e, g, plan);
+    strbuf_reset(&sb);
+    setup_outputs_describe(e, g, plan, &sb);
+    ck_assert_str_eq(sb.data, "replaced h (settings)");
     strbuf_release(&sb);
     config_free(a);
     config_free(b);
@@ -1193,6 +1201,7 @@ START_TEST(test_output_rename_is_a_change)
     config_free(d);
     config_free(e);
     config_free(f);
+    config_free(g);
 }
 END_TEST
 
