@@ -95,6 +95,7 @@ struct engine_output {
      */
     struct output_stats base;
     uint64_t handed;
+    uint64_t parked; /* stopped for a hand-off: samples in the spool, pending for no instance */
 };
 
 /* An output a reload replaced or removed: it sends what it holds, until done or @deadline. */
@@ -366,6 +367,7 @@ output_books(const struct engine *e, const struct engine_output *o, struct outpu
 
     instance_stats(&o->out, st);
     books_add(st, &o->base);
+    st->pending_samples += o->parked;
     for (size_t i = 0; i < e->ngone; i++) {
         const struct engine_gone *g = &e->gone[i];
         struct output_stats gs;
@@ -458,6 +460,7 @@ engine_output_stop(struct engine *e, const char *name, bool handing)
     books_add(&o->base, &st);
     if (handing) {
         o->handed += st.pending_samples;
+        o->parked = st.pending_samples;
     }
     o->out.ops = &stopped_ops;
     o->out.state = NULL;
@@ -479,6 +482,7 @@ engine_output_restore(struct engine *e, const char *name, const struct output *o
     e->out_gen++;
     if (out != NULL) {
         o->out = *out;
+        o->parked = 0;
         return 0;
     }
     size_t at = (size_t)(o - e->outputs);
@@ -618,6 +622,13 @@ engine_outputs_replace(struct engine *e, const struct engine_output_spec *v, siz
     e->out_gen++;
     for (size_t i = 0; i < m; i++) {
         e->want_stale = e->want_stale || e->outputs[i].out.ops->stale_markers;
+    }
+    /* An output that sends staleness markers came: the targets remember their series now. */
+    for (size_t i = 0; i < e->ntargets && e->want_stale; i++) {
+        struct target *t = e->targets[i];
+        if (t->series == NULL && (t->series = stale_series_new()) == NULL) {
+            log_err("engine: %s: out of memory: no staleness markers for it", t->prefix);
+        }
     }
     gone_check(e);
 }
@@ -1373,7 +1384,8 @@ drain_timeout_cb(evutil_socket_t fd, short what, void *arg)
         }
     }
     while (e->ngone > 0) {
-        gone_finish(e, 0, true);
+        const struct output *o = &e->gone[0].o.out;
+        gone_finish(e, 0, o->ops->busy != NULL && o->ops->busy(o->state));
     }
     loop_stop(e->loop);
 }
