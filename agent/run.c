@@ -667,6 +667,21 @@ struct run_outs {
     size_t n;
 };
 
+/* Whether the engine runs an output named @name (one a refused reload could not reopen does not).
+ */
+static bool
+run_has_output(const struct engine *e, const char *name)
+{
+    for (size_t i = 0; i < engine_output_count(e); i++) {
+        const char *n, *type, *format;
+        struct output_stats st;
+        if (engine_output_info(e, i, &n, &type, &format, &st) == 0 && strcmp(n, name) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /*
  * Opens the outputs @c adds or changes, except those whose spool directory a running output
  * still locks (run_outputs_handoff). 0, or a negative errno with the cause in @err (nothing
@@ -678,7 +693,8 @@ run_outputs_open(struct run_ctx *ctx, const struct config *c, struct run_outs *r
 {
     memset(ro, 0, sizeof(*ro));
     if (ctx->opts->format != NULL || ctx->opts->output_file != NULL ||
-        !setup_outputs_changed(ctx->config, c)) {
+        (!setup_outputs_changed(ctx->config, c) &&
+         engine_output_count(ctx->engine) == c->noutputs)) {
         return 0; /* the command line's outputs stay, or nothing changed */
     }
     if (ctx->ninputs > 0) {
@@ -696,8 +712,11 @@ run_outputs_open(struct run_ctx *ctx, const struct config *c, struct run_outs *r
     ro->n = c->noutputs;
     setup_outputs_plan(ctx->config, c, ro->plan);
     for (size_t i = 0; i < ro->n; i++) {
-        const struct setup_output_plan *p = &ro->plan[i];
+        struct setup_output_plan *p = &ro->plan[i];
         ro->spec[i] = (struct engine_output_spec){.name = p->co->name};
+        if (p->change == SETUP_OUTPUT_KEEP && !run_has_output(ctx->engine, p->co->name)) {
+            p->change = SETUP_OUTPUT_ADD; /* left out by a refused reload: opened again */
+        }
         if (p->change == SETUP_OUTPUT_KEEP || p->after != NULL) {
             continue;
         }
