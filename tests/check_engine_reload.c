@@ -210,6 +210,43 @@ START_TEST(test_output_stop_restore_books)
 }
 END_TEST
 
+static size_t stale_seen;
+
+/* An output that sends staleness markers: counts the markers it is handed. */
+static int
+marker_write_batch(void *state, const struct batch *b)
+{
+    (void)state;
+    stale_seen += b->nstale;
+    return 0;
+}
+
+static const struct output_ops marker_ops = {
+    .name = "marker", .write_batch = marker_write_batch, .stale_markers = true};
+
+/*
+ * A reload adds an output that sends staleness markers: targets that existed before remember
+ * their series from then on, so one removed later gets its markers.
+ */
+START_TEST(test_added_output_gets_staleness_markers)
+{
+    char url[96];
+    size_t kept, added, removed;
+
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u/simple", mock_server_port(mock));
+    testutil_add_probe(eng, "j", url, NULL, 0, "t");
+    struct engine_output_spec v[] = {{.name = "stdout[0]"},
+                                     {.name = "m", .enc = &enc_json, .out = {&marker_ops, NULL}}};
+    engine_outputs_replace(eng, v, 2);
+    ck_assert_int_ge(engine_run_once(eng), 0);
+    stale_seen = 0;
+    engine_reload_begin(eng);
+    ck_assert_int_eq(engine_reload_end(eng, &kept, &added, &removed), 0);
+    ck_assert_uint_eq(removed, 1);
+    ck_assert_uint_gt(stale_seen, 0);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -220,6 +257,7 @@ main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_reload_matches_by_identity);
     tcase_add_test(tc, test_output_stop_restore_books);
+    tcase_add_test(tc, test_added_output_gets_staleness_markers);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_ENV);
