@@ -329,6 +329,19 @@ engine_add_output(struct engine *e, const char *name, const struct encoder *enc,
     return 0;
 }
 
+/* A stopped output's slot, between engine_output_stop() and _restore() or _replace(). */
+static int
+stopped_write(void *state, const char *data, size_t len, uint32_t nsamples)
+{
+    (void)state;
+    (void)data;
+    (void)len;
+    (void)nsamples;
+    return -ESHUTDOWN;
+}
+
+static const struct output_ops stopped_ops = {.name = "stopped", .write = stopped_write};
+
 /* Adds the counters of @x to @st (the gauges are the running instance's). */
 static void
 books_add(struct output_stats *st, const struct output_stats *x)
@@ -389,6 +402,57 @@ output_books(const struct engine *e, const struct engine_output *o, struct outpu
     st->recovered = st->recovered > handed ? st->recovered - handed : 0;
 }
 
+/*
+ * The draining outputs no running one shares a name with (a reload removed them), oldest first,
+ * one per name, into @rows; their number.
+ */
+static size_t
+gone_rows(const struct engine *e, const struct engine_gone **rows)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < e->ngone; i++) {
+        const char *name = e->gone[i].o.name;
+        bool shown = false;
+        for (size_t k = 0; k < e->noutputs && !shown; k++) {
+            shown = strcmp(e->outputs[k].name, name) == 0;
+        }
+        for (size_t k = 0; k < n && !shown; k++) {
+            shown = strcmp(rows[k]->o.name, name) == 0;
+        }
+        if (!shown) {
+            rows[n++] = &e->gone[i];
+        }
+    }
+    return n;
+}
+
+/* Row @i of the output table: running outputs, then removed ones still draining. NULL: none. */
+static const struct engine_output *
+output_row(const struct engine *e, size_t i)
+{
+    const struct engine_gone *rows[ENGINE_MAX_OUTPUTS];
+
+    if (i < e->noutputs) {
+        return &e->outputs[i];
+    }
+    return i - e->noutputs < gone_rows(e, rows) ? &rows[i - e->noutputs]->o : NULL;
+}
+
+/* The books of row @o (output_row()): a draining one is summed over its name's instances. */
+static void
+row_books(const struct engine *e, const struct engine_output *o, struct output_stats *st)
+{
+    if (o >= e->outputs && o < e->outputs + e->noutputs) {
+        output_books(e, o, st);
+        return;
+    }
+    struct engine_output none = {.out = {.ops = &stopped_ops}};
+    snprintf(none.name, sizeof(none.name), "%s", o->name);
+    output_books(e, &none, st);
+    st->draining = true;
+}
+
 static struct engine_output *
 output_find(struct engine *e, const char *name)
 {
@@ -430,19 +494,6 @@ instance_close(struct engine *e, struct engine_output *o, bool handing, struct o
         out->ops->free(out->state);
     }
 }
-
-/* A stopped output's slot, between engine_output_stop() and _restore() or _replace(). */
-static int
-stopped_write(void *state, const char *data, size_t len, uint32_t nsamples)
-{
-    (void)state;
-    (void)data;
-    (void)len;
-    (void)nsamples;
-    return -ESHUTDOWN;
-}
-
-static const struct output_ops stopped_ops = {.name = "stopped", .write = stopped_write};
 
 int
 engine_output_stop(struct engine *e, const char *name, bool handing)
@@ -1740,7 +1791,9 @@ engine_target_info(const struct engine *e, size_t i, struct engine_target_info *
 size_t
 engine_output_count(const struct engine *e)
 {
-    return e->noutputs;
+    const struct engine_gone *rows[ENGINE_MAX_OUTPUTS];
+
+    return e->noutputs + gone_rows(e, rows);
 }
 
 /* A read-only view of output @i; see engine.h. */
@@ -1748,25 +1801,23 @@ int
 engine_output_info(const struct engine *e, size_t i, const char **name, const char **type,
                    const char **format, struct output_stats *st)
 {
-    const struct engine_output *o;
+    const struct engine_output *o = output_row(e, i);
 
-    if (i >= e->noutputs) {
+    if (o == NULL) {
         return -ENOENT;
     }
-    o = &e->outputs[i];
     *name = o->name;
     *type = o->out.ops->name;
     *format = o->enc != NULL ? o->enc->name : "";
-    output_books(e, o, st);
+    row_books(e, o, st);
     return 0;
 }
 
 /* One metric family over every output that reports stats (lines of a family stay together). */
 static void
-render_output_family(struct strbuf *sb, const struct engine *e, const struct output_stats *st,
-                     int which, const char *name, const char *type, const char *help)
+render_output_family(struct strbuf *sb, const char *const *names, const struct output_stats *st,
+                     size_t n, int which, const char *name, const char *type, const char *help)
 {
-    size_t n = e->noutputs;
 
     strbuf_printf(sb, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
     for (size_t i = 0; i < n; i++) {
@@ -1777,7 +1828,7 @@ render_output_family(struct strbuf *sb, const struct engine *e, const struct out
         if (which == 3) {
             for (int d = 0; d < OUTPUT_DROP__COUNT; d++) {
                 strbuf_printf(sb, "%s{output=\"%s\",type=\"%s\",reason=\"%s\"} %llu\n", name,
-                              e->outputs[i].name, o->type, output_drop_name((enum output_drop)d),
+                              names[i], o->type, output_drop_name((enum output_drop)d),
                               (unsigned long long)o->dropped[d]);
             }
             continue;
@@ -1823,8 +1874,7 @@ render_output_family(struct strbuf *sb, const struct engine *e, const struct out
         default:
             break;
         }
-        strbuf_printf(sb, "%s{output=\"%s\",type=\"%s\"} %.17g\n", name, e->outputs[i].name,
-                      o->type, v);
+        strbuf_printf(sb, "%s{output=\"%s\",type=\"%s\"} %.17g\n", name, names[i], o->type, v);
     }
 }
 
@@ -1852,18 +1902,21 @@ render_output_stats(struct strbuf *sb, const struct engine *e)
         {"pollster_output_failing_since_timestamp_seconds", "gauge",
          "Unix time the current failure began; 0 while the sink is not failing."},
     };
-    struct output_stats st[ENGINE_MAX_OUTPUTS];
-    size_t any = 0;
+    struct output_stats st[2 * ENGINE_MAX_OUTPUTS];
+    const char *names[2 * ENGINE_MAX_OUTPUTS];
+    const struct engine_output *o;
+    size_t any = 0, n = 0;
 
-    for (size_t i = 0; i < e->noutputs; i++) {
-        output_books(e, &e->outputs[i], &st[i]);
-        any += st[i].type != NULL;
+    while (n < 2 * ENGINE_MAX_OUTPUTS && (o = output_row(e, n)) != NULL) {
+        row_books(e, o, &st[n]);
+        names[n] = o->name;
+        any += st[n++].type != NULL;
     }
     if (any == 0) {
         return;
     }
     for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
-        render_output_family(sb, e, st, (int)f, fam[f].name, fam[f].type, fam[f].help);
+        render_output_family(sb, names, st, n, (int)f, fam[f].name, fam[f].type, fam[f].help);
     }
 }
 

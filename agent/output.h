@@ -57,6 +57,7 @@ struct output_stats {
     bool failing;             /* the last request failed: backing off */
     double failing_since;     /* unix time of the first failure while @failing, else 0 */
     char last_error[160];     /* why the last failed request failed; "" = none since start */
+    bool draining; /* set by the engine: a reload removed it; it sends what it holds, then goes */
 };
 
 struct output_ops {

@@ -667,19 +667,24 @@ struct run_outs {
     size_t n;
 };
 
-/* Whether the engine runs an output named @name (one a refused reload could not reopen does not).
+/*
+ * The outputs the engine runs named @name (NULL: all), not those a reload removed that still
+ * drain, nor one a refused reload could not reopen.
  */
-static bool
-run_has_output(const struct engine *e, const char *name)
+static size_t
+run_outputs_live(const struct engine *e, const char *name)
 {
+    size_t n = 0;
+
     for (size_t i = 0; i < engine_output_count(e); i++) {
-        const char *n, *type, *format;
+        const char *on, *type, *format;
         struct output_stats st;
-        if (engine_output_info(e, i, &n, &type, &format, &st) == 0 && strcmp(n, name) == 0) {
-            return true;
+        if (engine_output_info(e, i, &on, &type, &format, &st) == 0 && !st.draining &&
+            (name == NULL || strcmp(on, name) == 0)) {
+            n++;
         }
     }
-    return false;
+    return n;
 }
 
 /*
@@ -694,7 +699,7 @@ run_outputs_open(struct run_ctx *ctx, const struct config *c, struct run_outs *r
     memset(ro, 0, sizeof(*ro));
     if (ctx->opts->format != NULL || ctx->opts->output_file != NULL ||
         (!setup_outputs_changed(ctx->config, c) &&
-         engine_output_count(ctx->engine) == c->noutputs)) {
+         run_outputs_live(ctx->engine, NULL) == c->noutputs)) {
         return 0; /* the command line's outputs stay, or nothing changed */
     }
     if (ctx->ninputs > 0) {
@@ -714,7 +719,7 @@ run_outputs_open(struct run_ctx *ctx, const struct config *c, struct run_outs *r
     for (size_t i = 0; i < ro->n; i++) {
         struct setup_output_plan *p = &ro->plan[i];
         ro->spec[i] = (struct engine_output_spec){.name = p->co->name};
-        if (p->change == SETUP_OUTPUT_KEEP && !run_has_output(ctx->engine, p->co->name)) {
+        if (p->change == SETUP_OUTPUT_KEEP && run_outputs_live(ctx->engine, p->co->name) == 0) {
             p->change = SETUP_OUTPUT_ADD; /* left out by a refused reload: opened again */
         }
         if (p->change == SETUP_OUTPUT_KEEP || p->after != NULL) {

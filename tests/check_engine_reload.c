@@ -18,6 +18,8 @@
 #include "loop.h"
 #include "out_http.h"
 #include "spool.h"
+#include "status_page.h"
+#include "strbuf.h"
 #include "mock_server.h"
 #include "testproc.h"
 #include "testutil.h"
@@ -203,7 +205,24 @@ START_TEST(test_output_stop_restore_books)
     ck_assert_uint_eq(books_of("h").recovered, 20);
     /* and removed again: it drains (in the background), it is gone from the table at once */
     engine_outputs_replace(eng, v, 1);
-    ck_assert_uint_eq(engine_output_count(eng), 1);
+    ck_assert_uint_eq(engine_output_count(eng), 2); /* shown as draining until it is closed */
+    st = books_of("h");
+    ck_assert(st.draining);
+    ck_assert_uint_eq(st.pending_samples, 20);
+    ck_assert(!books_of("stdout[0]").draining);
+    struct strbuf sb;
+    strbuf_init(&sb);
+    engine_render_metrics(&sb, eng);
+    ck_assert_ptr_nonnull(
+        strstr(sb.data, "pollster_output_pending_samples{output=\"h\",type=\"http\"} 20\n"));
+    /* the status page says so */
+    struct status_page_view view = {.engine = eng};
+    int code = 200;
+    strbuf_reset(&sb);
+    ck_assert_ptr_nonnull(status_page_cb(&sb, "/outputs", "", &code, &view));
+    ck_assert_int_eq(code, 200);
+    ck_assert_ptr_nonnull(strstr(sb.data, "<td class=\"muted\">draining"));
+    strbuf_release(&sb);
     engine_free(eng);
     eng = NULL;
     testproc_rmtree(dir);
