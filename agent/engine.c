@@ -84,26 +84,6 @@ struct target {
     size_t hist_n, hist_pos;
 };
 
-struct engine_output {
-    const struct encoder *enc;      /* borrowed */
-    struct output out;              /* state owned */
-    char name[OUTPUT_NAME_MAX + 1]; /* outputs[].name, default "http[0]" */
-    /*
-     * The books of the instances a reload replaced under this name (counters only), so that
-     * pollster_output_* continue; @handed: samples those left in a spool this one took over,
-     * counted again in its recovered (the books subtract them).
-     */
-    struct output_stats base;
-    uint64_t handed;
-    uint64_t parked; /* stopped for a hand-off: samples in the spool, pending for no instance */
-};
-
-/* An output a reload replaced or removed: it sends what it holds, until done or @deadline. */
-struct engine_gone {
-    struct engine_output o;
-    mono_ms deadline;
-};
-
 struct engine {
     struct loop *loop;       /* borrowed */
     struct target **targets; /* owned: the array and the targets */
@@ -116,15 +96,10 @@ struct engine {
      */
     struct target **stale_slot;
     size_t stale_mask;
-    struct engine_output outputs[ENGINE_MAX_OUTPUTS];
-    size_t noutputs;
-    uint64_t out_gen; /* counts changes of the output table (a big batch encoded meanwhile) */
-    struct engine_gone gone[ENGINE_MAX_OUTPUTS]; /* draining, oldest first */
-    size_t ngone;
-    struct event *gone_timer; /* owned: checks the draining outputs */
-    bool want_stale;          /* an output sends staleness markers: targets remember their series */
-    struct strbuf enc;        /* owned: reused encoding buffer (a record) */
-    struct strbuf doc;        /* owned: a record framed as a document */
+    struct outset outs; /* the outputs (outset.h) */
+    bool want_stale;    /* an output sends staleness markers: targets remember their series */
+    struct strbuf enc;  /* owned: reused encoding buffer (a record) */
+    struct strbuf doc;  /* owned: a record framed as a document */
     struct batch *pool[ENGINE_BATCH_POOL]; /* owned: idle batches */
     struct offload *offload; /* owned: encodes big batches off the loop; NULL = on the loop */
     size_t npool;
@@ -156,7 +131,6 @@ struct engine {
 };
 
 static void after_done_cb(void *arg);
-static void gone_timer_cb(evutil_socket_t fd, short what, void *arg);
 
 static void
 target_free(struct target *t)
@@ -202,6 +176,7 @@ engine_new(struct loop *l)
     strbuf_init(&e->enc);
     strbuf_init(&e->doc);
     mem_policy_init();
+    outset_init(&e->outs, loop_base(l));
     e->offload = offload_new(loop_base(l)); /* NULL: big batches are encoded on the loop */
     return e;
 }
@@ -225,19 +200,7 @@ engine_free(struct engine *e)
     free(e->retired);
     dropped_set_clear(&e->dropped);
     dropped_set_clear(&e->dropped_old);
-    for (size_t i = 0; i < e->noutputs; i++) {
-        if (e->outputs[i].out.ops->free != NULL) {
-            e->outputs[i].out.ops->free(e->outputs[i].out.state);
-        }
-    }
-    for (size_t i = 0; i < e->ngone; i++) {
-        if (e->gone[i].o.out.ops->free != NULL) {
-            e->gone[i].o.out.ops->free(e->gone[i].o.out.state);
-        }
-    }
-    if (e->gone_timer != NULL) {
-        event_free(e->gone_timer);
-    }
+    outset_release(&e->outs);
     if (e->sig_int != NULL) {
         event_free(e->sig_int);
     }
@@ -303,376 +266,21 @@ int
 engine_add_output(struct engine *e, const char *name, const struct encoder *enc,
                   const struct output *out)
 {
-    struct engine_output *o;
-    size_t same = 0;
+    bool stale = out->ops->stale_markers;
 
-    if (e->noutputs == ENGINE_MAX_OUTPUTS) {
-        if (out->ops->free != NULL) {
-            out->ops->free(out->state);
-        }
+    if (outset_add(&e->outs, name, enc, out) != 0) {
         return -ENOMEM;
     }
-    o = &e->outputs[e->noutputs];
-    o->enc = enc;
-    o->out = *out;
-    if (name != NULL) {
-        snprintf(o->name, sizeof(o->name), "%s", name);
-    }
-    else {
-        for (size_t i = 0; i < e->noutputs; i++) {
-            same += e->outputs[i].out.ops == out->ops;
-        }
-        snprintf(o->name, sizeof(o->name), "%s[%zu]", out->ops->name, same);
-    }
-    e->noutputs++;
-    e->want_stale = e->want_stale || out->ops->stale_markers;
+    e->want_stale = e->want_stale || stale;
     return 0;
-}
-
-/* A stopped output's slot, between engine_output_stop() and _restore() or _replace(). */
-static int
-stopped_write(void *state, const char *data, size_t len, uint32_t nsamples)
-{
-    (void)state;
-    (void)data;
-    (void)len;
-    (void)nsamples;
-    return -ESHUTDOWN;
-}
-
-static const struct output_ops stopped_ops = {.name = "stopped", .write = stopped_write};
-
-/* Adds the counters of @x to @st (the gauges are the running instance's). */
-static void
-books_add(struct output_stats *st, const struct output_stats *x)
-{
-    st->collected += x->collected;
-    st->recovered += x->recovered;
-    st->delivered += x->delivered;
-    for (int d = 0; d < OUTPUT_DROP__COUNT; d++) {
-        st->dropped[d] += x->dropped[d];
-    }
-    st->requests += x->requests;
-    st->failed_requests += x->failed_requests;
-    st->retries += x->retries;
-    if (x->last_success > st->last_success) {
-        st->last_success = x->last_success;
-    }
-}
-
-static void
-instance_stats(const struct output *out, struct output_stats *st)
-{
-    memset(st, 0, sizeof(*st));
-    if (out->ops->stats != NULL) {
-        out->ops->stats(out->state, st);
-    }
-}
-
-/*
- * The books of output @o under its name: the running instance, the ones it replaced, and the
- * replaced ones still draining. They balance as one instance's do.
- */
-static void
-output_books(const struct engine *e, const struct engine_output *o, struct output_stats *st)
-{
-    uint64_t handed = o->handed;
-
-    instance_stats(&o->out, st);
-    books_add(st, &o->base);
-    st->pending_samples += o->parked;
-    for (size_t i = 0; i < e->ngone; i++) {
-        const struct engine_gone *g = &e->gone[i];
-        struct output_stats gs;
-        if (strcmp(g->o.name, o->name) != 0) {
-            continue;
-        }
-        instance_stats(&g->o.out, &gs);
-        books_add(st, &gs);
-        books_add(st, &g->o.base);
-        handed += g->o.handed;
-        st->pending_samples += gs.pending_samples;
-        st->queue_bytes += gs.queue_bytes;
-        st->queue_samples += gs.queue_samples;
-        st->spool_bytes += gs.spool_bytes;
-        if (st->type == NULL) {
-            st->type = gs.type;
-        }
-    }
-    st->recovered = st->recovered > handed ? st->recovered - handed : 0;
-}
-
-/*
- * The draining outputs no running one shares a name with (a reload removed them), oldest first,
- * one per name, into @rows; their number.
- */
-static size_t
-gone_rows(const struct engine *e, const struct engine_gone **rows)
-{
-    size_t n = 0;
-
-    for (size_t i = 0; i < e->ngone; i++) {
-        const char *name = e->gone[i].o.name;
-        bool shown = false;
-        for (size_t k = 0; k < e->noutputs && !shown; k++) {
-            shown = strcmp(e->outputs[k].name, name) == 0;
-        }
-        for (size_t k = 0; k < n && !shown; k++) {
-            shown = strcmp(rows[k]->o.name, name) == 0;
-        }
-        if (!shown) {
-            rows[n++] = &e->gone[i];
-        }
-    }
-    return n;
-}
-
-/* Row @i of the output table: running outputs, then removed ones still draining. NULL: none. */
-static const struct engine_output *
-output_row(const struct engine *e, size_t i)
-{
-    const struct engine_gone *rows[ENGINE_MAX_OUTPUTS];
-
-    if (i < e->noutputs) {
-        return &e->outputs[i];
-    }
-    return i - e->noutputs < gone_rows(e, rows) ? &rows[i - e->noutputs]->o : NULL;
-}
-
-/* The books of row @o (output_row()): a draining one is summed over its name's instances. */
-static void
-row_books(const struct engine *e, const struct engine_output *o, struct output_stats *st)
-{
-    if (o >= e->outputs && o < e->outputs + e->noutputs) {
-        output_books(e, o, st);
-        return;
-    }
-    struct engine_output none = {.out = {.ops = &stopped_ops}};
-    snprintf(none.name, sizeof(none.name), "%s", o->name);
-    output_books(e, &none, st);
-    st->draining = true;
-}
-
-static struct engine_output *
-output_find(struct engine *e, const char *name)
-{
-    for (size_t i = 0; i < e->noutputs; i++) {
-        if (strcmp(e->outputs[i].name, name) == 0) {
-            return &e->outputs[i];
-        }
-    }
-    return NULL;
-}
-
-/*
- * The last of an instance a reload let go of: flushed (what it still holds goes to its spool,
- * or is dropped), its final books returned in @st with what it could not deliver counted as
- * dropped for reason "reload" (unless @handing: then what is left in its spool is the next
- * instance's to send), then freed.
- */
-static void
-instance_close(struct engine *e, struct engine_output *o, bool handing, struct output_stats *st)
-{
-    const struct output *out = &o->out;
-
-    if (out->ops->flush != NULL) {
-        out->ops->flush(out->state);
-    }
-    instance_stats(out, st);
-    if (!e->draining) {
-        uint64_t lost = st->dropped[OUTPUT_DROP_SHUTDOWN] + (handing ? 0 : st->pending_samples);
-        st->dropped[OUTPUT_DROP_RELOAD] += lost;
-        st->dropped[OUTPUT_DROP_SHUTDOWN] = 0;
-        if (lost > 0) {
-            log_warn("engine: output %s: %llu samples of the replaced or removed instance were "
-                     "not delivered (dropped, reason reload%s)",
-                     o->name, (unsigned long long)lost,
-                     st->spool_bytes > 0 ? "; they stay in its spool directory" : "");
-        }
-    }
-    if (out->ops->free != NULL) {
-        out->ops->free(out->state);
-    }
-}
-
-int
-engine_output_stop(struct engine *e, const char *name, bool handing)
-{
-    struct engine_output *o = output_find(e, name);
-    struct output_stats st;
-
-    if (o == NULL || o->out.ops == &stopped_ops) {
-        return -ENOENT;
-    }
-    if (o->out.ops->abandon != NULL) {
-        o->out.ops->abandon(o->out.state); /* requests in flight: not acknowledged, sent again */
-    }
-    instance_close(e, o, handing, &st);
-    books_add(&o->base, &st);
-    if (handing) {
-        o->handed += st.pending_samples;
-        o->parked = st.pending_samples;
-    }
-    o->out.ops = &stopped_ops;
-    o->out.state = NULL;
-    e->out_gen++;
-    return 0;
-}
-
-int
-engine_output_restore(struct engine *e, const char *name, const struct output *out)
-{
-    struct engine_output *o = output_find(e, name);
-
-    if (o == NULL || o->out.ops != &stopped_ops) {
-        if (out != NULL && out->ops->free != NULL) {
-            out->ops->free(out->state);
-        }
-        return -ENOENT;
-    }
-    e->out_gen++;
-    if (out != NULL) {
-        o->out = *out;
-        o->parked = 0;
-        return 0;
-    }
-    size_t at = (size_t)(o - e->outputs);
-    memmove(o, o + 1, (e->noutputs - at - 1) * sizeof(*o));
-    e->noutputs--;
-    return 0;
-}
-
-/* Draining instance @i is done (or out of time: @late): closed, its books go to its name. */
-static void
-gone_finish(struct engine *e, size_t i, bool late)
-{
-    struct engine_gone *g = &e->gone[i];
-    struct output_stats st;
-
-    if (late) {
-        log_warn("engine: output %s: the replaced or removed instance could not deliver "
-                 "everything within %lld ms; giving up",
-                 g->o.name,
-                 (long long)(e->shutdown_timeout_ms > 0 ? e->shutdown_timeout_ms
-                                                        : ENGINE_DEFAULT_DRAIN_MS));
-        if (g->o.out.ops->abandon != NULL) {
-            g->o.out.ops->abandon(g->o.out.state);
-        }
-    }
-    instance_close(e, &g->o, false, &st);
-    struct engine_output *o = output_find(e, g->o.name);
-    if (o != NULL) {
-        books_add(&o->base, &st);
-        books_add(&o->base, &g->o.base);
-        o->handed += g->o.handed;
-    }
-    log_info("engine: output %s: the %s instance is closed", g->o.name,
-             o != NULL ? "replaced" : "removed");
-    memmove(g, g + 1, (e->ngone - i - 1) * sizeof(*g));
-    e->ngone--;
-}
-
-/* Closes the draining instances that are done or late; 100 ms later again while any is left. */
-static void
-gone_check(struct engine *e)
-{
-    mono_ms now = clock_mono_ms();
-    struct timeval tv = {.tv_sec = 0, .tv_usec = 100000};
-
-    for (size_t i = e->ngone; i-- > 0;) {
-        const struct output *out = &e->gone[i].o.out;
-        bool busy = out->ops->busy != NULL && out->ops->busy(out->state);
-        if (!busy || now >= e->gone[i].deadline) {
-            gone_finish(e, i, busy);
-        }
-    }
-    if (e->ngone == 0) {
-        return;
-    }
-    if (e->gone_timer == NULL) {
-        e->gone_timer = evtimer_new(loop_base(e->loop), gone_timer_cb, e);
-    }
-    if (e->gone_timer == NULL || evtimer_add(e->gone_timer, &tv) != 0) {
-        log_err("engine: cannot arm the timer of replaced outputs; closing them now");
-        while (e->ngone > 0) {
-            gone_finish(e, 0, true);
-        }
-    }
-}
-
-static void
-gone_timer_cb(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    gone_check(arg);
-}
-
-/* Output @o leaves the table: it drains what it holds, then goes (gone_check). */
-static void
-gone_add(struct engine *e, const struct engine_output *o)
-{
-    int64_t ms = e->shutdown_timeout_ms > 0 ? e->shutdown_timeout_ms : ENGINE_DEFAULT_DRAIN_MS;
-
-    if (e->ngone == ENGINE_MAX_OUTPUTS) {
-        gone_finish(e, 0, true); /* the oldest draining one makes room */
-    }
-    e->gone[e->ngone] = (struct engine_gone){.o = *o, .deadline = clock_mono_ms() + ms};
-    if (o->out.ops->drain != NULL) {
-        o->out.ops->drain(o->out.state);
-    }
-    e->ngone++;
 }
 
 void
 engine_outputs_replace(struct engine *e, const struct engine_output_spec *v, size_t n)
 {
-    struct engine_output next[ENGINE_MAX_OUTPUTS];
-    bool kept[ENGINE_MAX_OUTPUTS] = {false};
-    bool named[ENGINE_MAX_OUTPUTS] = {false};
-    size_t m = 0;
-
-    for (size_t i = 0; i < n; i++) {
-        struct engine_output *old = output_find(e, v[i].name);
-        size_t k = old != NULL ? (size_t)(old - e->outputs) : 0;
-        if (m == ENGINE_MAX_OUTPUTS || (v[i].out.ops == NULL && old == NULL)) {
-            if (v[i].out.ops != NULL && v[i].out.ops->free != NULL) {
-                v[i].out.ops->free(v[i].out.state);
-            }
-            log_err("engine: output %s: %s; left out", v[i].name,
-                    m == ENGINE_MAX_OUTPUTS ? "too many outputs" : "nothing to keep");
-            continue;
-        }
-        if (v[i].out.ops == NULL) {
-            next[m++] = *old;
-            kept[k] = true;
-            continue;
-        }
-        next[m] = (struct engine_output){.enc = v[i].enc, .out = v[i].out};
-        snprintf(next[m].name, sizeof(next[m].name), "%s", v[i].name);
-        if (old != NULL) { /* the books continue under the same name */
-            next[m].base = old->base;
-            next[m].handed = old->handed;
-            named[k] = true;
-        }
-        m++;
-    }
-    for (size_t k = 0; k < e->noutputs; k++) {
-        struct engine_output *o = &e->outputs[k];
-        if (kept[k] || o->out.ops == &stopped_ops) {
-            continue; /* kept, or closed already (its books went on with its name) */
-        }
-        if (named[k]) {
-            memset(&o->base, 0, sizeof(o->base));
-            o->handed = 0;
-        }
-        gone_add(e, o);
-    }
-    memcpy(e->outputs, next, m * sizeof(next[0]));
-    e->noutputs = m;
-    e->out_gen++;
-    for (size_t i = 0; i < m; i++) {
-        e->want_stale = e->want_stale || e->outputs[i].out.ops->stale_markers;
+    outset_replace(&e->outs, v, n);
+    for (size_t i = 0; i < e->outs.noutputs; i++) {
+        e->want_stale = e->want_stale || e->outs.outputs[i].out.ops->stale_markers;
     }
     /* An output that sends staleness markers came: the targets remember their series now. */
     for (size_t i = 0; i < e->ntargets && e->want_stale; i++) {
@@ -681,7 +289,18 @@ engine_outputs_replace(struct engine *e, const struct engine_output_spec *v, siz
             log_err("engine: %s: out of memory: no staleness markers for it", t->prefix);
         }
     }
-    gone_check(e);
+}
+
+int
+engine_output_stop(struct engine *e, const char *name, bool handing)
+{
+    return outset_stop(&e->outs, name, handing);
+}
+
+int
+engine_output_restore(struct engine *e, const char *name, const struct output *out)
+{
+    return outset_restore(&e->outs, name, out);
 }
 
 /* The synthetic series every run yields, as Prometheus adds them to every scrape. */
@@ -744,8 +363,8 @@ emit(struct engine *e, const struct batch *b)
     bool last_text = false;
     bool have_doc = false;
 
-    for (size_t i = 0; i < e->noutputs; i++) {
-        struct engine_output *o = &e->outputs[i];
+    for (size_t i = 0; i < e->outs.noutputs; i++) {
+        struct engine_output *o = &e->outs.outputs[i];
         if (o->out.ops->write_batch != NULL) {
             o->out.ops->write_batch(o->out.state, b);
             continue;
@@ -819,22 +438,15 @@ outputs_busy(const struct engine *e)
     if (offload_pending(e->offload) > 0) {
         return true;
     }
-    for (size_t i = 0; i < e->noutputs + e->ngone; i++) {
-        const struct output *o =
-            i < e->noutputs ? &e->outputs[i].out : &e->gone[i - e->noutputs].o.out;
-        if (o->ops->busy != NULL && o->ops->busy(o->state)) {
-            return true;
-        }
-    }
-    return false;
+    return outset_busy(&e->outs);
 }
 
 /* Tells every output to send what it holds now: the runs are over (shutdown or once). */
 static void
 outputs_drain(struct engine *e)
 {
-    for (size_t i = 0; i < e->noutputs; i++) {
-        const struct output *o = &e->outputs[i].out;
+    for (size_t i = 0; i < e->outs.noutputs; i++) {
+        const struct output *o = &e->outs.outputs[i].out;
         if (o->ops->drain != NULL) {
             o->ops->drain(o->state);
         }
@@ -865,6 +477,7 @@ engine_check_drained(struct engine *e)
 {
     if (e->once && e->pending == 0 && !e->draining) {
         e->draining = true;
+        e->outs.draining = true;
         outputs_drain(e);
         if (loop_in_flight(e->loop) > 0 || outputs_busy(e)) {
             arm_drain_timer(e);
@@ -911,7 +524,7 @@ struct emit_job {
     const struct output_ops *ops[ENGINE_MAX_OUTPUTS]; /* borrowed: static tables */
     const struct encoder *enc[ENGINE_MAX_OUTPUTS];    /* borrowed */
     size_t n;
-    uint64_t gen; /* e->out_gen then: a reload since makes emit() redo it */
+    uint64_t gen; /* e->outs.out_gen then: a reload since makes emit() redo it */
     struct strbuf buf[ENGINE_MAX_OUTPUTS]; /* owned: what output i (or one like it) writes */
     int use[ENGINE_MAX_OUTPUTS];           /* buf index output i writes; -1 none; -2 oom */
 };
@@ -967,8 +580,8 @@ emit_job_done(void *arg)
     struct engine *e = j->e;
     const struct batch *b = j->b;
 
-    for (size_t i = 0; i < e->noutputs && e->out_gen == j->gen; i++) {
-        struct engine_output *o = &e->outputs[i];
+    for (size_t i = 0; i < e->outs.noutputs && e->outs.out_gen == j->gen; i++) {
+        struct engine_output *o = &e->outs.outputs[i];
         if (o->out.ops->write_batch != NULL) {
             o->out.ops->write_batch(o->out.state, b);
         }
@@ -981,7 +594,7 @@ emit_job_done(void *arg)
                     o->enc->name);
         }
     }
-    if (e->out_gen != j->gen) {
+    if (e->outs.out_gen != j->gen) {
         emit(e, b); /* a reload changed the outputs meanwhile: encoded again, on the loop */
     }
     for (size_t i = 0; i < j->n; i++) {
@@ -1005,12 +618,12 @@ emit_offload(struct engine *e, struct target *t, struct batch *b)
     j->e = e;
     j->t = t;
     j->b = b;
-    j->n = e->noutputs;
-    j->gen = e->out_gen;
+    j->n = e->outs.noutputs;
+    j->gen = e->outs.out_gen;
     for (size_t i = 0; i < ENGINE_MAX_OUTPUTS; i++) {
         strbuf_init(&j->buf[i]);
-        j->ops[i] = i < j->n ? e->outputs[i].out.ops : NULL;
-        j->enc[i] = i < j->n ? e->outputs[i].enc : NULL;
+        j->ops[i] = i < j->n ? e->outs.outputs[i].out.ops : NULL;
+        j->enc[i] = i < j->n ? e->outs.outputs[i].enc : NULL;
     }
     if (offload_submit(e->offload, emit_job_work, emit_job_done, j) != 0) {
         free(j);
@@ -1381,9 +994,9 @@ engine_outputs_dropped(const struct engine *e)
 {
     uint64_t n = 0;
 
-    for (size_t i = 0; i < e->noutputs; i++) {
+    for (size_t i = 0; i < e->outs.noutputs; i++) {
         struct output_stats st;
-        output_books(e, &e->outputs[i], &st);
+        outset_books(&e->outs, &e->outs.outputs[i], &st);
         for (int d = 0; d < OUTPUT_DROP__COUNT; d++) {
             n += st.dropped[d];
         }
@@ -1395,6 +1008,7 @@ void
 engine_set_drain_timeout(struct engine *e, int64_t ms)
 {
     e->shutdown_timeout_ms = ms;
+    e->outs.drain_ms = ms > 0 ? ms : ENGINE_DEFAULT_DRAIN_MS;
 }
 
 int
@@ -1412,9 +1026,9 @@ engine_run_once(struct engine *e)
     if (more && loop_run(e->loop) != 0) {
         return -EIO;
     }
-    for (size_t i = 0; i < e->noutputs; i++) {
-        if (e->outputs[i].out.ops->flush != NULL) {
-            e->outputs[i].out.ops->flush(e->outputs[i].out.state);
+    for (size_t i = 0; i < e->outs.noutputs; i++) {
+        if (e->outs.outputs[i].out.ops->flush != NULL) {
+            e->outs.outputs[i].out.ops->flush(e->outs.outputs[i].out.state);
         }
     }
     return e->failed;
@@ -1428,16 +1042,13 @@ drain_timeout_cb(evutil_socket_t fd, short what, void *arg)
     log_warn("engine: %s timeout reached with %u transfer(s) in flight%s; abandoning them",
              e->once ? "output flush" : "shutdown", loop_in_flight(e->loop),
              outputs_busy(e) ? " and outputs not flushed" : "");
-    for (size_t i = 0; i < e->noutputs && !e->once; i++) {
-        const struct output *o = &e->outputs[i].out;
+    for (size_t i = 0; i < e->outs.noutputs && !e->once; i++) {
+        const struct output *o = &e->outs.outputs[i].out;
         if (o->ops->abandon != NULL) {
             o->ops->abandon(o->state);
         }
     }
-    while (e->ngone > 0) {
-        const struct output *o = &e->gone[0].o.out;
-        gone_finish(e, 0, o->ops->busy != NULL && o->ops->busy(o->state));
-    }
+    outset_close_gone(&e->outs);
     loop_stop(e->loop);
 }
 
@@ -1456,9 +1067,9 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
         char err[256];
         log_info("engine: SIGHUP received: reopening output files%s",
                  e->reload_fn != NULL ? " and reloading the configuration" : "");
-        for (size_t i = 0; i < e->noutputs; i++) {
-            if (e->outputs[i].out.ops->reopen != NULL) {
-                e->outputs[i].out.ops->reopen(e->outputs[i].out.state);
+        for (size_t i = 0; i < e->outs.noutputs; i++) {
+            if (e->outs.outputs[i].out.ops->reopen != NULL) {
+                e->outs.outputs[i].out.ops->reopen(e->outs.outputs[i].out.state);
             }
         }
         if (e->reload_fn != NULL && !e->draining) {
@@ -1472,6 +1083,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
         return;
     }
     e->draining = true;
+    e->outs.draining = true;
     if (notify_enabled()) {
         notify_send("STOPPING=1");
     }
@@ -1496,6 +1108,7 @@ engine_run(struct engine *e, int64_t shutdown_timeout_ms)
     int rc = 0;
 
     e->shutdown_timeout_ms = shutdown_timeout_ms;
+    e->outs.drain_ms = shutdown_timeout_ms > 0 ? shutdown_timeout_ms : ENGINE_DEFAULT_DRAIN_MS;
     e->sig_int = evsignal_new(base, SIGINT, signal_cb, e);
     e->sig_term = evsignal_new(base, SIGTERM, signal_cb, e);
     e->sig_hup = evsignal_new(base, SIGHUP, signal_cb, e);
@@ -1527,12 +1140,10 @@ engine_run(struct engine *e, int64_t shutdown_timeout_ms)
         }
     }
     rc = loop_run(e->loop);
-    while (e->ngone > 0) {
-        gone_finish(e, 0, false); /* replaced outputs still draining at exit: as the others */
-    }
-    for (size_t i = 0; i < e->noutputs; i++) {
-        if (e->outputs[i].out.ops->flush != NULL) {
-            e->outputs[i].out.ops->flush(e->outputs[i].out.state);
+    outset_close_gone(&e->outs); /* replaced outputs still draining at exit: as the others */
+    for (size_t i = 0; i < e->outs.noutputs; i++) {
+        if (e->outs.outputs[i].out.ops->flush != NULL) {
+            e->outs.outputs[i].out.ops->flush(e->outs.outputs[i].out.state);
         }
     }
     return rc;
@@ -1679,8 +1290,8 @@ engine_add_dropped(struct engine *e, const char *job, const struct label *labels
 const char *
 engine_relay_check(const struct engine *e, const char *format, char *buf, size_t len)
 {
-    for (size_t i = 0; i < e->noutputs; i++) {
-        const struct engine_output *o = &e->outputs[i];
+    for (size_t i = 0; i < e->outs.noutputs; i++) {
+        const struct engine_output *o = &e->outs.outputs[i];
         if (o->out.ops->write_batch != NULL || strcmp(o->enc->name, format) != 0 ||
             o->enc->doc_open[0] != '\0' || o->enc->doc_close[0] != '\0') {
             snprintf(buf, len,
@@ -1698,8 +1309,8 @@ void
 engine_relay_write(struct engine *e, const char *data, size_t len, uint32_t nsamples,
                    uint64_t marks[ENGINE_MAX_OUTPUTS])
 {
-    for (size_t i = 0; i < e->noutputs; i++) {
-        struct engine_output *o = &e->outputs[i];
+    for (size_t i = 0; i < e->outs.noutputs; i++) {
+        struct engine_output *o = &e->outs.outputs[i];
         struct output_stats st = {0};
         o->out.ops->write(o->out.state, data, len, nsamples);
         if (o->out.ops->stats != NULL) {
@@ -1712,8 +1323,8 @@ engine_relay_write(struct engine *e, const char *data, size_t len, uint32_t nsam
 bool
 engine_relay_safe(const struct engine *e, const uint64_t marks[ENGINE_MAX_OUTPUTS])
 {
-    for (size_t i = 0; i < e->noutputs; i++) {
-        const struct engine_output *o = &e->outputs[i];
+    for (size_t i = 0; i < e->outs.noutputs; i++) {
+        const struct engine_output *o = &e->outs.outputs[i];
         struct output_stats st = {0};
         if (o->out.ops->stats == NULL) {
             continue; /* stdout, file: written when write() returned */
@@ -1791,9 +1402,12 @@ engine_target_info(const struct engine *e, size_t i, struct engine_target_info *
 size_t
 engine_output_count(const struct engine *e)
 {
-    const struct engine_gone *rows[ENGINE_MAX_OUTPUTS];
+    size_t n = 0;
 
-    return e->noutputs + gone_rows(e, rows);
+    while (outset_row(&e->outs, n) != NULL) {
+        n++;
+    }
+    return n;
 }
 
 /* A read-only view of output @i; see engine.h. */
@@ -1801,7 +1415,7 @@ int
 engine_output_info(const struct engine *e, size_t i, const char **name, const char **type,
                    const char **format, struct output_stats *st)
 {
-    const struct engine_output *o = output_row(e, i);
+    const struct engine_output *o = outset_row(&e->outs, i);
 
     if (o == NULL) {
         return -ENOENT;
@@ -1809,115 +1423,8 @@ engine_output_info(const struct engine *e, size_t i, const char **name, const ch
     *name = o->name;
     *type = o->out.ops->name;
     *format = o->enc != NULL ? o->enc->name : "";
-    row_books(e, o, st);
+    outset_row_books(&e->outs, o, st);
     return 0;
-}
-
-/* One metric family over every output that reports stats (lines of a family stay together). */
-static void
-render_output_family(struct strbuf *sb, const char *const *names, const struct output_stats *st,
-                     size_t n, int which, const char *name, const char *type, const char *help)
-{
-
-    strbuf_printf(sb, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-    for (size_t i = 0; i < n; i++) {
-        const struct output_stats *o = &st[i];
-        if (o->type == NULL) {
-            continue;
-        }
-        if (which == 3) {
-            for (int d = 0; d < OUTPUT_DROP__COUNT; d++) {
-                strbuf_printf(sb, "%s{output=\"%s\",type=\"%s\",reason=\"%s\"} %llu\n", name,
-                              names[i], o->type, output_drop_name((enum output_drop)d),
-                              (unsigned long long)o->dropped[d]);
-            }
-            continue;
-        }
-        double v = 0;
-        switch (which) {
-        case 0:
-            v = (double)o->collected;
-            break;
-        case 1:
-            v = (double)o->recovered;
-            break;
-        case 2:
-            v = (double)o->delivered;
-            break;
-        case 4:
-            v = (double)o->pending_samples;
-            break;
-        case 5:
-            v = (double)o->queue_bytes;
-            break;
-        case 6:
-            v = (double)o->spool_bytes;
-            break;
-        case 7:
-            v = (double)o->requests;
-            break;
-        case 8:
-            v = (double)o->failed_requests;
-            break;
-        case 9:
-            v = (double)o->retries;
-            break;
-        case 10:
-            v = o->last_success;
-            break;
-        case 11:
-            v = o->failing ? 1 : 0;
-            break;
-        case 12:
-            v = o->failing_since;
-            break;
-        default:
-            break;
-        }
-        strbuf_printf(sb, "%s{output=\"%s\",type=\"%s\"} %.17g\n", name, names[i], o->type, v);
-    }
-}
-
-static void
-render_output_stats(struct strbuf *sb, const struct engine *e)
-{
-    static const struct {
-        const char *name, *type, *help;
-    } fam[] = {
-        {"pollster_output_samples_total", "counter", "Samples handed to the output."},
-        {"pollster_output_recovered_samples_total", "counter",
-         "Samples found in the spool at start (left by an earlier run)."},
-        {"pollster_output_delivered_samples_total", "counter", "Samples the sink acknowledged."},
-        {"pollster_output_dropped_samples_total", "counter",
-         "Samples dropped, by reason. samples + recovered = delivered + dropped + pending."},
-        {"pollster_output_pending_samples", "gauge", "Samples in the memory queue and the spool."},
-        {"pollster_output_queue_bytes", "gauge", "Bytes in the memory queue."},
-        {"pollster_output_spool_bytes", "gauge", "Bytes in the disk spool."},
-        {"pollster_output_requests_total", "counter", "Requests the sink acknowledged."},
-        {"pollster_output_failed_requests_total", "counter", "Requests that failed."},
-        {"pollster_output_retries_total", "counter", "Requests sent again after a failure."},
-        {"pollster_output_last_success_timestamp_seconds", "gauge",
-         "Unix time of the last acknowledged request."},
-        {"pollster_output_failing", "gauge", "1 while the sink is failing and retries back off."},
-        {"pollster_output_failing_since_timestamp_seconds", "gauge",
-         "Unix time the current failure began; 0 while the sink is not failing."},
-    };
-    struct output_stats st[2 * ENGINE_MAX_OUTPUTS];
-    const char *names[2 * ENGINE_MAX_OUTPUTS];
-    const struct engine_output *o;
-    size_t any = 0, n = 0;
-
-    while (n < 2 * ENGINE_MAX_OUTPUTS && (o = output_row(e, n)) != NULL) {
-        row_books(e, o, &st[n]);
-        names[n] = o->name;
-        any += st[n++].type != NULL;
-    }
-    if (any == 0) {
-        return;
-    }
-    for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
-        render_output_family(sb, names, st, n, (int)f, fam[f].name, fam[f].type, fam[f].help);
-    }
 }
 
 void
@@ -1926,5 +1433,5 @@ engine_render_metrics(struct strbuf *sb, void *engine)
     struct engine *e = engine;
 
     stats_render(sb, loop_in_flight(e->loop));
-    render_output_stats(sb, e);
+    outset_render(sb, &e->outs);
 }

@@ -16,6 +16,7 @@
 #include "encoder.h"
 #include "job.h"
 #include "output.h"
+#include "outset.h"
 #include "sample.h"
 #include "scrape.h"
 
@@ -57,12 +58,6 @@ int engine_add_output(struct engine *e, const char *name, const struct encoder *
  * A reload's outputs (run.c orders the steps; nothing here fails). An output is known by its
  * name: the books (pollster_output_*) of a name continue across instances.
  */
-struct engine_output_spec {
-    const char *name;          /* borrowed */
-    const struct encoder *enc; /* borrowed */
-    struct output out;         /* ops NULL: keep the running output of that name; else owned */
-};
-
 /*
  * Makes @v (in order) the outputs. A running output not kept stops taking batches, sends what it
  * holds until done or the shutdown timeout, and is then closed (what it could not deliver is
@@ -200,9 +195,6 @@ struct engine_target_info {
     double history_s[ENGINE_HISTORY];
     bool history_ok[ENGINE_HISTORY];
 };
-
-/* At most this many outputs: the size of a relay's marks. */
-#define ENGINE_MAX_OUTPUTS 16
 
 /*
  * The relay (in_nats.c) hands records it did not collect to the outputs. Every output must take
