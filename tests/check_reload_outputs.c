@@ -466,6 +466,41 @@ START_TEST(test_reload_refused_when_output_cannot_open)
 }
 END_TEST
 
+/*
+ * With inputs (a relay) the outputs are not replaced: a relay acknowledges records by each
+ * output's books. The reload is refused, saying so, and counts as failed.
+ */
+START_TEST(test_reload_with_relay_refuses_output_change)
+{
+    char text[1024];
+    unsigned nats = mock_closed_port(); /* the relay never connects: it needs not */
+    FILE *f;
+
+    for (int round = 0; round < 2; round++) {
+        snprintf(text, sizeof(text),
+                 "status: {listen: '127.0.0.1:%u'}\n"
+                 "scrape_configs: []\n"
+                 "inputs:\n"
+                 "  - {type: nats, url: 'nats://127.0.0.1:%u', format: json, stream: m,"
+                 " subject: 'm.*'}\n"
+                 "outputs:\n"
+                 "  - {type: http, name: a, url: '%s'}\n",
+                 status_port, nats, url_of(round == 0 ? sink_a : sink_b));
+        f = fopen(cfg, "w");
+        ck_assert_ptr_nonnull(f);
+        fputs(text, f);
+        ck_assert_int_eq(fclose(f), 0);
+        if (round == 0) {
+            start();
+        }
+    }
+    reload("config: reload failed: the outputs changed, but inputs relay records to them");
+    ck_assert_double_eq(testproc_metric(status_port, "pollster_config_last_reload_successful"), 0);
+    ck_assert_double_eq(books("a", "samples_total"), 0); /* still there, untouched */
+    stop();
+}
+END_TEST
+
 int
 main(void)
 {
@@ -479,6 +514,7 @@ main(void)
     tcase_add_test(tc, test_reload_changes_url_books_continue);
     tcase_add_test(tc, test_reload_hands_spool_over);
     tcase_add_test(tc, test_reload_refused_when_output_cannot_open);
+    tcase_add_test(tc, test_reload_with_relay_refuses_output_change);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_ENV);
