@@ -1194,6 +1194,25 @@ START_TEST(test_output_rename_is_a_change)
     strbuf_reset(&sb);
     setup_outputs_describe(e, g, plan, &sb);
     ck_assert_str_eq(sb.data, "replaced h (settings)");
+    /* remote_write: its rules, queue and client settings count too */
+    struct config *r1 = load_ok("remote_write: [{url: 'http://127.0.0.1:1/w'}]\n");
+    struct config *r2 =
+        load_ok("remote_write: [{url: 'http://127.0.0.1:1/w', write_relabel_configs:"
+                " [{source_labels: [__name__], regex: 'go_.*', action: drop}]}]\n");
+    struct config *r3 = load_ok("remote_write: [{url: 'http://127.0.0.1:1/w',"
+                                " queue_config: {max_shards: 2}}]\n");
+    struct config *r4 = load_ok("remote_write: [{url: 'http://127.0.0.1:1/w',"
+                                " headers: {X-Scope-OrgID: a}}]\n");
+    struct config *r5 = load_ok("remote_write: [{url: 'http://127.0.0.1:1/w'}]\n");
+    ck_assert(setup_outputs_changed(r1, r2));
+    ck_assert(setup_outputs_changed(r1, r3));
+    ck_assert(setup_outputs_changed(r1, r4));
+    ck_assert(!setup_outputs_changed(r1, r5));
+    config_free(r1);
+    config_free(r2);
+    config_free(r3);
+    config_free(r4);
+    config_free(r5);
     strbuf_release(&sb);
     config_free(a);
     config_free(b);
