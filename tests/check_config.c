@@ -1208,6 +1208,11 @@ START_TEST(test_output_rename_is_a_change)
     ck_assert(setup_outputs_changed(r1, r3));
     ck_assert(setup_outputs_changed(r1, r4));
     ck_assert(!setup_outputs_changed(r1, r5));
+    struct config *s0 = load_ok("outputs: [{type: stdout}]\n");
+    struct config *s1 = load_ok("outputs: [{type: stdout, queue_max_bytes: 1MiB}]\n");
+    ck_assert(setup_outputs_changed(s0, s1) && !setup_outputs_changed(s1, s1));
+    config_free(s0);
+    config_free(s1);
     config_free(r1);
     config_free(r2);
     config_free(r3);
