@@ -237,6 +237,9 @@ outset_stop(struct outset *os, const char *name, bool handing)
     if (handing) {
         o->handed += st.pending_samples;
         o->parked = st.pending_samples;
+        log_info("engine: output %s: the replaced instance closed its spool with %llu samples "
+                 "for the new instance to send",
+                 name, (unsigned long long)st.pending_samples);
     }
     o->out.ops = &stopped_ops;
     o->out.state = NULL;

@@ -409,6 +409,9 @@ START_TEST(test_reload_hands_spool_over)
     snprintf(want, sizeof(want), "outputs: replaced h (%s -> %s)", down, url_of(sink_b));
     reload(want);
     ck_assert_double_ge(books("h", "samples_total"), before);
+    ck_assert_msg(
+        strstr(plog(), "engine: output h: the replaced instance closed its spool with ") != NULL,
+        "%s", plog());
     write_cfg(false,
               "  - {type: http, name: h, url: '%s', flush_interval: 100ms, spool_dir: '%s',"
               " retry_initial: 100ms, retry_max: 200ms}\n",
