@@ -262,10 +262,29 @@ reload(const char *want)
     ck_assert_msg(pump(10 * slowdown(), log_has, want), "no \"%s\" in: %s", want, plog());
 }
 
+/* Starts pollster -c cfg; under VALGRIND=valgrind make check it runs under valgrind too. */
 static void
 start(void)
 {
-    pid = testproc_pollster(dir, cfg);
+    const char *vg = getenv("VALGRIND");
+    char log[160];
+    char *argv[12];
+    size_t n = 0;
+
+    if (vg != NULL && *vg != '\0') {
+        argv[n++] = (char *)vg;
+        argv[n++] = "--quiet";
+        argv[n++] = "--error-exitcode=99";
+        argv[n++] = "--leak-check=full";
+        argv[n++] = "--errors-for-leak-kinds=definite,indirect,possible";
+    }
+    argv[n++] = getenv("POLLSTER_BIN");
+    ck_assert_ptr_nonnull(argv[n - 1]);
+    argv[n++] = "-c";
+    argv[n++] = cfg;
+    argv[n] = NULL;
+    snprintf(log, sizeof(log), "%s/pollster.log", dir);
+    pid = testproc_spawn(argv, log);
     ck_assert_msg(testproc_wait_ready(status_port, "/-/ready", 10 * slowdown()) == 0, "%s", plog());
 }
 
@@ -283,7 +302,7 @@ START_TEST(test_reload_adds_output)
               url_of(sink_a));
     start();
     struct want_accepted wa = {sink_a, 2};
-    ck_assert_msg(pump(10, accepted_at_least, &wa), "%s", plog());
+    ck_assert_msg(pump(10 * slowdown(), accepted_at_least, &wa), "%s", plog());
     write_cfg(true,
               "  - {type: http, name: a, url: '%s', flush_interval: 100ms}\n"
               "  - {type: http, name: b, url: '%s', flush_interval: 100ms}\n",
@@ -291,8 +310,8 @@ START_TEST(test_reload_adds_output)
     reload("outputs: kept a, added b");
     struct want_accepted wb = {sink_b, 2};
     wa.n = mock_sink_accepted(sink_a) + 2;
-    ck_assert_msg(pump(10, accepted_at_least, &wb), "%s", plog());
-    ck_assert_msg(pump(10, accepted_at_least, &wa), "%s", plog());
+    ck_assert_msg(pump(10 * slowdown(), accepted_at_least, &wb), "%s", plog());
+    ck_assert_msg(pump(10 * slowdown(), accepted_at_least, &wa), "%s", plog());
     ck_assert_double_eq(testproc_metric(status_port, "pollster_config_last_reload_successful"), 1);
     ck_assert_ptr_null(strstr(plog(), "reload failed"));
     stop();
@@ -311,7 +330,7 @@ START_TEST(test_reload_removes_output_after_draining)
               url_of(sink_a), url_of(sink_b));
     start();
     struct want_accepted wa = {sink_a, 3};
-    ck_assert_msg(pump(10, accepted_at_least, &wa), "%s", plog());
+    ck_assert_msg(pump(10 * slowdown(), accepted_at_least, &wa), "%s", plog());
     ck_assert_uint_eq(mock_sink_accepted(sink_b), 0); /* b holds its batches (flush_interval) */
     double held = books("b", "pending_samples");
     ck_assert_msg(held > 0, "b holds nothing: %s", plog());
@@ -319,8 +338,9 @@ START_TEST(test_reload_removes_output_after_draining)
     write_cfg(true, "  - {type: http, name: a, url: '%s', flush_interval: 100ms}\n",
               url_of(sink_a));
     reload("outputs: kept a, removed b");
-    ck_assert_msg(pump(10, log_has, "engine: output b: the removed instance is closed"), "%s",
-                  plog());
+    ck_assert_msg(
+        pump(10 * slowdown(), log_has, "engine: output b: the removed instance is closed"), "%s",
+        plog());
     ck_assert_uint_ge(mock_sink_accepted(sink_b), 1);
     size_t unique, total = sink_samples(&sink_b, 1, &unique);
     ck_assert_uint_ge(unique, (size_t)held); /* what it held, and what came until the reload */
@@ -331,7 +351,7 @@ START_TEST(test_reload_removes_output_after_draining)
     /* from now on nothing reaches b's sink; a still gets batches */
     size_t b_then = mock_sink_accepted(sink_b);
     wa.n = mock_sink_accepted(sink_a) + 3;
-    ck_assert_msg(pump(10, accepted_at_least, &wa), "%s", plog());
+    ck_assert_msg(pump(10 * slowdown(), accepted_at_least, &wa), "%s", plog());
     ck_assert_uint_eq(mock_sink_accepted(sink_b), b_then);
     stop();
 }
@@ -349,7 +369,7 @@ START_TEST(test_reload_changes_url_books_continue)
               url_of(sink_a));
     start();
     struct want_accepted wa = {sink_a, 2};
-    ck_assert_msg(pump(10, accepted_at_least, &wa), "%s", plog());
+    ck_assert_msg(pump(10 * slowdown(), accepted_at_least, &wa), "%s", plog());
     double before = books("h", "samples_total");
     ck_assert(before > 0);
 
@@ -359,13 +379,13 @@ START_TEST(test_reload_changes_url_books_continue)
     reload(want);
     ck_assert_double_ge(books("h", "samples_total"), before); /* not reset */
     struct want_accepted wb = {sink_b, 2};
-    ck_assert_msg(pump(10, accepted_at_least, &wb), "%s", plog());
+    ck_assert_msg(pump(10 * slowdown(), accepted_at_least, &wb), "%s", plog());
 
     /* collection stops (h is kept as it is): everything h took must be at one sink or the other */
     write_cfg(false, "  - {type: http, name: h, url: '%s', flush_interval: 500ms}\n",
               url_of(sink_b));
     reload("targets kept, 0 added, 1 removed");
-    ck_assert_msg(pump(10, settled, "h"), "%s", plog());
+    ck_assert_msg(pump(10 * slowdown(), settled, "h"), "%s", plog());
     struct mock_sink *both[] = {sink_a, sink_b};
     size_t unique, total = sink_samples(both, 2, &unique);
     double collected = books("h", "samples_total");
@@ -394,7 +414,7 @@ START_TEST(test_reload_hands_spool_over)
               " retry_initial: 100ms, retry_max: 200ms}\n",
               down, spool);
     start();
-    double end = testproc_now_s() + 10;
+    double end = testproc_now_s() + 10 * slowdown();
     while (testproc_now_s() < end &&
            !(books("h", "spool_bytes") > 0 && books("h", "samples_total") >= 60)) {
         pump(0.2, NULL, NULL);
@@ -417,7 +437,7 @@ START_TEST(test_reload_hands_spool_over)
               " retry_initial: 100ms, retry_max: 200ms}\n",
               url_of(sink_b), spool);
     reload("targets kept, 0 added, 1 removed");
-    ck_assert_msg(pump(15, settled, "h"), "%s", plog());
+    ck_assert_msg(pump(15 * slowdown(), settled, "h"), "%s", plog());
     size_t unique;
     sink_samples(&sink_b, 1, &unique); /* duplicates allowed: at least once */
     double collected = books("h", "samples_total");
@@ -450,7 +470,7 @@ START_TEST(test_reload_refused_when_output_cannot_open)
               url_of(sink_a));
     start();
     struct want_accepted wa = {sink_a, 2};
-    ck_assert_msg(pump(10, accepted_at_least, &wa), "%s", plog());
+    ck_assert_msg(pump(10 * slowdown(), accepted_at_least, &wa), "%s", plog());
     write_cfg(false,
               "  - {type: http, name: a, url: '%s', flush_interval: 200ms}\n"
               "  - {type: http, name: b, url: '%s', spool_dir: '%s'}\n",
@@ -462,7 +482,7 @@ START_TEST(test_reload_refused_when_output_cannot_open)
     ck_assert(isnan(books("b", "samples_total")));
     /* the old config in force: a still sends to sink A, the job still runs */
     wa.n = mock_sink_accepted(sink_a) + 3;
-    ck_assert_msg(pump(10, accepted_at_least, &wa), "%s", plog());
+    ck_assert_msg(pump(10 * slowdown(), accepted_at_least, &wa), "%s", plog());
     ck_assert_uint_eq(mock_sink_accepted(sink_b), 0);
     close(fd);
     stop();
@@ -504,6 +524,39 @@ START_TEST(test_reload_with_relay_refuses_output_change)
 }
 END_TEST
 
+/*
+ * An output opened for a reload that fails later (the new status address is taken) is closed
+ * again: the old output keeps its sink, the new sink gets nothing.
+ */
+START_TEST(test_reload_refused_later_closes_new_outputs)
+{
+    char text[1024];
+    FILE *f;
+
+    write_cfg(true, "  - {type: http, name: a, url: '%s', flush_interval: 100ms}\n",
+              url_of(sink_a));
+    start();
+    struct want_accepted wa = {sink_a, 2};
+    ck_assert_msg(pump(10 * slowdown(), accepted_at_least, &wa), "%s", plog());
+    snprintf(text, sizeof(text),
+             "status: {listen: '127.0.0.1:%u'}\n"
+             "scrape_configs: []\n"
+             "outputs:\n"
+             "  - {type: http, name: a, url: '%s', flush_interval: 100ms}\n",
+             mock_server_port(target), url_of(sink_b)); /* the target's port: taken */
+    f = fopen(cfg, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    ck_assert_int_eq(fclose(f), 0);
+    reload("config: reload failed: status.listen: ");
+    wa.n = mock_sink_accepted(sink_a) + 3;
+    ck_assert_msg(pump(10 * slowdown(), accepted_at_least, &wa), "%s", plog());
+    ck_assert_uint_eq(mock_sink_accepted(sink_b), 0);
+    ck_assert_uint_eq(mock_sink_requests(sink_b), 0);
+    stop();
+}
+END_TEST
+
 int
 main(void)
 {
@@ -518,6 +571,7 @@ main(void)
     tcase_add_test(tc, test_reload_hands_spool_over);
     tcase_add_test(tc, test_reload_refused_when_output_cannot_open);
     tcase_add_test(tc, test_reload_with_relay_refuses_output_change);
+    tcase_add_test(tc, test_reload_refused_later_closes_new_outputs);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_ENV);
