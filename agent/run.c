@@ -23,6 +23,7 @@
 #include <event2/event.h>
 
 #include "clock.h"
+#include "conf.h"
 #include "config.h"
 #include "daemon.h"
 #include "enc_json.h"
@@ -793,6 +794,25 @@ run_outputs_undo(struct run_ctx *ctx, struct run_outs *ro)
 }
 
 /*
+ * global.shutdown_timeout from the new config (unless --shutdown-timeout set it): how long the
+ * drain at exit, and an output a reload replaces or removes, may take.
+ */
+static void
+run_shutdown_apply(struct run_ctx *ctx, const struct config *c)
+{
+    char a[32], b[32];
+    int64_t was = ctx->config->global.shutdown_timeout_ms;
+    int64_t now = c->global.shutdown_timeout_ms;
+
+    if (ctx->opts->shutdown_timeout_set || was == now) {
+        return;
+    }
+    log_info("config: shutdown_timeout %s -> %s", conf_fmt_ms(was, a, sizeof(a)),
+             conf_fmt_ms(now, b, sizeof(b)));
+    engine_set_drain_timeout(ctx->engine, now);
+}
+
+/*
  * Builds a config from the file (@text NULL) or from @text (the file as last loaded), swaps it in
  * atomically, or keeps the old one and logs why.
  */
@@ -840,6 +860,7 @@ apply(struct run_ctx *ctx, const char *text, size_t len, const char *why, char *
         status_free(moved);
         goto refused;
     }
+    run_shutdown_apply(ctx, c);
     struct strbuf outlog;
     strbuf_init(&outlog);
     if (outs.active) {

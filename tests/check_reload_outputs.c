@@ -88,38 +88,46 @@ url_of(const struct mock_sink *m)
     return buf;
 }
 
+/* Writes @text as the config (atomically). */
+static void
+write_text(const char *text)
+{
+    char tmp[160];
+    FILE *f;
+
+    snprintf(tmp, sizeof(tmp), "%s.tmp", cfg);
+    f = fopen(tmp, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    ck_assert_int_eq(fclose(f), 0);
+    ck_assert_int_eq(rename(tmp, cfg), 0);
+}
+
 /*
  * Writes the config (atomically): the status server, job "a" scraping /series/3 every 200 ms
  * unless @jobs is false, and @outputs (YAML list items, printf-style).
  */
 static void __attribute__((format(printf, 2, 3))) write_cfg(bool jobs, const char *outputs, ...)
 {
-    char tmp[160], list[2048];
+    char list[2048], job[256] = "scrape_configs: []\n", text[3072];
     va_list ap;
-    FILE *f;
 
     va_start(ap, outputs);
     vsnprintf(list, sizeof(list), outputs, ap);
     va_end(ap);
-    snprintf(tmp, sizeof(tmp), "%s.tmp", cfg);
-    f = fopen(tmp, "w");
-    ck_assert_ptr_nonnull(f);
-    fprintf(f, "status: {listen: '127.0.0.1:%u'}\n", status_port);
-    fprintf(f, "global: {scrape_interval: 200ms, scrape_timeout: 200ms}\n");
     if (jobs) {
-        fprintf(f,
-                "scrape_configs:\n"
-                "  - job_name: a\n"
-                "    metrics_path: /series/3\n"
-                "    static_configs: [{targets: ['127.0.0.1:%u']}]\n",
-                mock_server_port(target));
+        snprintf(job, sizeof(job),
+                 "scrape_configs:\n"
+                 "  - job_name: a\n"
+                 "    metrics_path: /series/3\n"
+                 "    static_configs: [{targets: ['127.0.0.1:%u']}]\n",
+                 mock_server_port(target));
     }
-    else {
-        fprintf(f, "scrape_configs: []\n");
-    }
-    fprintf(f, "outputs:\n%s", list);
-    ck_assert_int_eq(fclose(f), 0);
-    ck_assert_int_eq(rename(tmp, cfg), 0);
+    snprintf(text, sizeof(text),
+             "status: {listen: '127.0.0.1:%u'}\n"
+             "global: {scrape_interval: 200ms, scrape_timeout: 200ms}\n%soutputs:\n%s",
+             status_port, job, list);
+    write_text(text);
 }
 
 /* The log of the pollster under test (a static buffer). */
@@ -497,7 +505,6 @@ START_TEST(test_reload_with_relay_refuses_output_change)
 {
     char text[1024];
     unsigned nats = mock_closed_port(); /* the relay never connects: it needs not */
-    FILE *f;
 
     for (int round = 0; round < 2; round++) {
         snprintf(text, sizeof(text),
@@ -509,10 +516,7 @@ START_TEST(test_reload_with_relay_refuses_output_change)
                  "outputs:\n"
                  "  - {type: http, name: a, url: '%s'}\n",
                  status_port, nats, url_of(round == 0 ? sink_a : sink_b));
-        f = fopen(cfg, "w");
-        ck_assert_ptr_nonnull(f);
-        fputs(text, f);
-        ck_assert_int_eq(fclose(f), 0);
+        write_text(text);
         if (round == 0) {
             start();
         }
@@ -531,7 +535,6 @@ END_TEST
 START_TEST(test_reload_refused_later_closes_new_outputs)
 {
     char text[1024];
-    FILE *f;
 
     write_cfg(true, "  - {type: http, name: a, url: '%s', flush_interval: 100ms}\n",
               url_of(sink_a));
@@ -544,15 +547,74 @@ START_TEST(test_reload_refused_later_closes_new_outputs)
              "outputs:\n"
              "  - {type: http, name: a, url: '%s', flush_interval: 100ms}\n",
              mock_server_port(target), url_of(sink_b)); /* the target's port: taken */
-    f = fopen(cfg, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(text, f);
-    ck_assert_int_eq(fclose(f), 0);
+    write_text(text);
     reload("config: reload failed: status.listen: ");
     wa.n = mock_sink_accepted(sink_a) + 3;
     ck_assert_msg(pump(10 * slowdown(), accepted_at_least, &wa), "%s", plog());
     ck_assert_uint_eq(mock_sink_accepted(sink_b), 0);
     ck_assert_uint_eq(mock_sink_requests(sink_b), 0);
+    stop();
+}
+END_TEST
+
+/*
+ * Writes the config: job "a", output a to sink A, and with @down output b to that URL; @global
+ * extra keys of global (", key: value").
+ */
+static void
+write_ab(const char *global, const char *down)
+{
+    char text[1400], b[256] = "";
+
+    if (down != NULL) {
+        snprintf(b, sizeof(b),
+                 "  - {type: http, name: b, url: '%s', flush_interval: 100ms,"
+                 " retry_initial: 100ms, retry_max: 100ms}\n",
+                 down);
+    }
+    snprintf(text, sizeof(text),
+             "status: {listen: '127.0.0.1:%u'}\n"
+             "global: {scrape_interval: 200ms, scrape_timeout: 200ms%s}\n"
+             "scrape_configs:\n"
+             "  - job_name: a\n"
+             "    metrics_path: /series/3\n"
+             "    static_configs: [{targets: ['127.0.0.1:%u']}]\n"
+             "outputs:\n"
+             "  - {type: http, name: a, url: '%s', flush_interval: 100ms}\n%s",
+             status_port, global, mock_server_port(target), url_of(sink_a), b);
+    write_text(text);
+}
+
+/*
+ * A removed output whose sink is down (no spool) cannot deliver what it holds: after the
+ * shutdown timeout (changed by the same reload, 5s -> 1s) it gives up and counts it dropped,
+ * reason reload.
+ */
+START_TEST(test_reload_removed_output_gives_up_after_timeout)
+{
+    char down[64];
+
+    snprintf(down, sizeof(down), "http://127.0.0.1:%u/write", mock_closed_port());
+    write_ab("", down);
+    start();
+    double end = testproc_now_s() + 10 * slowdown();
+    while (testproc_now_s() < end && !(books("b", "pending_samples") > 0)) {
+        pump(0.2, NULL, NULL);
+    }
+    ck_assert_msg(books("b", "pending_samples") > 0, "%s", plog());
+
+    write_ab(", shutdown_timeout: 1s", NULL);
+    reload("outputs: kept a, removed b");
+    ck_assert(strstr(plog(), "config: shutdown_timeout 5s -> 1s") != NULL);
+    ck_assert_msg(pump(10 * slowdown(), log_has,
+                       "engine: output b: the replaced or removed instance could not deliver "
+                       "everything within 1000 ms; giving up"),
+                  "%s", plog());
+    ck_assert_msg(strstr(plog(), "samples of the replaced or removed instance were not delivered "
+                                 "(dropped, reason reload)") != NULL,
+                  "%s", plog());
+    ck_assert(strstr(plog(), "engine: output b: the removed instance is closed") != NULL);
+    ck_assert(isnan(books("b", "samples_total")));
     stop();
 }
 END_TEST
@@ -572,6 +634,7 @@ main(void)
     tcase_add_test(tc, test_reload_refused_when_output_cannot_open);
     tcase_add_test(tc, test_reload_with_relay_refuses_output_change);
     tcase_add_test(tc, test_reload_refused_later_closes_new_outputs);
+    tcase_add_test(tc, test_reload_removed_output_gives_up_after_timeout);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_ENV);
