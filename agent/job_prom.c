@@ -854,16 +854,7 @@ prom_identity(const struct config_job *job, struct strbuf *sb)
     if (sc->target_limit > 0 && job->ntargets > (uint64_t)sc->target_limit) {
         strbuf_printf(sb, "TL%zu,%lld\x1f", job->ntargets, (long long)sc->target_limit);
     }
-    for (size_t i = 0; i < sc->nrelabels; i++) {
-        const struct config_relabel *r = &sc->relabels[i];
-        strbuf_printf(sb, "M%d|%s|%s|%s|%s|%lld|", (int)r->action, r->separator ? r->separator : "",
-                      r->regex ? r->regex : "", r->target_label ? r->target_label : "",
-                      r->replacement ? r->replacement : "", (long long)r->modulus);
-        for (size_t k = 0; k < r->nsource_labels; k++) {
-            strbuf_printf(sb, "%s,", r->source_labels[k]);
-        }
-        strbuf_putc(sb, '\x1f');
-    }
+    conf_relabel_identity(sc->relabels, sc->nrelabels, sb);
 }
 
 static void

@@ -122,6 +122,7 @@ static const char *const drop_names[OUTPUT_DROP__COUNT] = {
     [OUTPUT_DROP_REJECTED] = "rejected",       [OUTPUT_DROP_SHUTDOWN] = "shutdown",
     [OUTPUT_DROP_SPOOL_ERROR] = "spool_error", [OUTPUT_DROP_CORRUPT] = "corrupt",
     [OUTPUT_DROP_WRITE_ERROR] = "write_error", [OUTPUT_DROP_NO_MEMORY] = "out_of_memory",
+    [OUTPUT_DROP_RELOAD] = "reload",
 };
 
 const char *
@@ -1421,7 +1422,13 @@ http_identity(const struct config_output *co, struct strbuf *sb)
     struct httpc_opts http;
     char err[64];
 
-    strbuf_printf(sb, "%s\x1f%d", hc->url, (int)hc->fsync);
+    /* Every setting: a reload that changes any replaces the output (its books continue). */
+    strbuf_printf(
+        sb, "%s\x1f%d\x1f%s\x1f%lld\x1f%llu\x1f%lld\x1f%llu\x1f%llu\x1f%lld\x1f%lld\x1f%d", hc->url,
+        (int)hc->fsync, hc->spool_dir != NULL ? hc->spool_dir : "", (long long)hc->timeout_ms,
+        (unsigned long long)hc->batch_max_bytes, (long long)hc->flush_interval_ms,
+        (unsigned long long)hc->queue_max_bytes, (unsigned long long)hc->spool_max_bytes,
+        (long long)hc->retry_initial_ms, (long long)hc->retry_max_ms, (int)hc->compression);
     /* The client settings too: a reload with a new credential or proxy reopens the output. */
     if (conf_http_client(&hc->http, "", &http, err, sizeof(err)) == 0) {
         httpc_identity(sb, &http);
@@ -1432,6 +1439,12 @@ http_identity(const struct config_output *co, struct strbuf *sb)
     }
 }
 
+static const char *
+http_spool_dir(const struct config_output *co)
+{
+    return ((const struct out_http_conf *)co->opts)->spool_dir;
+}
+
 const struct output_type out_http_type = {
     .name = "http",
     .desc = "Batches POSTed to a sink, with a memory queue and a disk spool.",
@@ -1439,4 +1452,5 @@ const struct output_type out_http_type = {
     .open = http_open,
     .summary = http_summary,
     .identity = http_identity,
+    .spool_dir = http_spool_dir,
 };

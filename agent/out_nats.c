@@ -771,6 +771,12 @@ nats_identity(const struct config_output *co, struct strbuf *sb)
                   c->spool_dir != NULL ? c->spool_dir : "", (int)c->fsync);
 }
 
+static const char *
+nats_spool_dir(const struct config_output *co)
+{
+    return ((const struct out_nats_conf *)co->opts)->spool_dir;
+}
+
 const struct output_type out_nats_type = {
     .name = "nats",
     .desc = "NATS JetStream: one message per batch, acknowledged by the stream, with the http "
@@ -779,4 +785,5 @@ const struct output_type out_nats_type = {
     .open = nats_open,
     .summary = nats_summary,
     .identity = nats_identity,
+    .spool_dir = nats_spool_dir,
 };

@@ -358,9 +358,18 @@ stdout_open(const struct config_output *co, const char *what, struct loop *l, st
     return 0;
 }
 
+static void
+stdout_identity(const struct config_output *co, struct strbuf *sb)
+{
+    const struct out_stdout_conf *sc = co->opts;
+
+    strbuf_printf(sb, "%llu", sc != NULL ? (unsigned long long)sc->queue_max_bytes : 0ULL);
+}
+
 const struct output_type out_stdout_type = {
     .name = "stdout",
     .desc = "Batches to standard output, one document per batch.",
     .conf = &stdout_section,
     .open = stdout_open,
+    .identity = stdout_identity,
 };

@@ -30,6 +30,7 @@ enum output_drop {
     OUTPUT_DROP_CORRUPT,        /* a spool record went bad on disk after it was written */
     OUTPUT_DROP_WRITE_ERROR,    /* stdout/file: write(2) failed (closed pipe, I/O error) */
     OUTPUT_DROP_NO_MEMORY,      /* the batch could not be encoded or queued: out of memory */
+    OUTPUT_DROP_RELOAD, /* a reload replaced or removed the output and it could not deliver them */
     OUTPUT_DROP__COUNT
 };
 
@@ -59,6 +60,7 @@ struct output_stats {
     char last_error[160];       /* why the last failed request failed; "" = none since start */
     uint64_t memory_given_back; /* times the queue emptied after an episode that held much and
                                    its memory went back to the system (http: shed_memory()) */
+    bool draining; /* set by the engine: a reload removed it; it sends what it holds, then goes */
 };
 
 struct output_ops {
