@@ -502,6 +502,12 @@ loop_hold(struct loop *l)
     l->held++;
 }
 
+unsigned
+loop_held(const struct loop *l)
+{
+    return l->held;
+}
+
 void
 loop_release(struct loop *l)
 {

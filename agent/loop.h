@@ -59,6 +59,8 @@ unsigned loop_in_flight(const struct loop *l);
  */
 void loop_hold(struct loop *l);
 void loop_release(struct loop *l);
+/* Of loop_in_flight(), the runs held after their transfer. */
+unsigned loop_held(const struct loop *l);
 
 /*
  * Sets a function called after every transfer's completion callback (the engine re-checks

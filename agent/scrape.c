@@ -431,7 +431,6 @@ static void
 run_continue(struct scrape *s)
 {
     struct batch *b = s->batch;
-    double t0 = clock_mono_s();
 
     if (s->wait_head != NULL) {
         feed_waiting(s, false);
@@ -453,10 +452,14 @@ run_continue(struct scrape *s)
             s->kind->finish(s->kind_state, &s->res, s->easy, b);
         }
     }
+    double t0 = clock_mono_s();
     /* What finish left, slice by slice: on in this turn while its time lasts. */
-    while (s->kind->finish_more != NULL && s->kind->finish_more(s->kind_state, b)) {
-        if (clock_mono_s() - t0 >= SCRAPE_SLICE_S && slice_arm(s) == 0) {
+    while (s->kind->finish_more != NULL) {
+        if (clock_mono_s() - t0 + s->fed_s >= SCRAPE_SLICE_S && slice_arm(s) == 0) {
             return;
+        }
+        if (!s->kind->finish_more(s->kind_state, b)) {
+            break;
         }
     }
     run_done(s);
