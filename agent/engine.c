@@ -328,10 +328,13 @@ give_back_work(void *arg)
     mem_give_back();
 }
 
+static void engine_check_drained(struct engine *e);
+
+/* A drain (shutdown, the end of --once) that waited for it may be complete now. */
 static void
 give_back_done(void *arg)
 {
-    (void)arg;
+    engine_check_drained(arg);
 }
 
 /*
@@ -352,7 +355,7 @@ engine_shed_memory(struct engine *e, size_t held)
     }
     if (held > ENGINE_GIVE_BACK_AT &&
         (e->offload == NULL ||
-         offload_submit(e->offload, give_back_work, give_back_done, NULL) != 0)) {
+         offload_submit(e->offload, give_back_work, give_back_done, e) != 0)) {
         mem_give_back();
     }
 }
