@@ -270,7 +270,8 @@ static const struct valid_case valid_cases[] = {
     {"OM exemplars within their bucket (at its le), a negative-le histogram without a sum",
      OM,
      "# TYPE h histogram\nh_bucket{le=\"-1\"} 1 # {} -2\nh_bucket{le=\"0.5\"} 1 # {} 0.5\n"
-     "h_bucket{le=\"+Inf\"} 2 # {} 1e300\n# TYPE u_seconds histogram\n# UNIT u_seconds seconds\n# EOF\n",
+     "h_bucket{le=\"+Inf\"} 2 # {} 1e300\n# TYPE u_seconds histogram\n# UNIT u_seconds seconds\n# "
+     "EOF\n",
      3,
      {S("h_bucket", L("le", "-1"), 1, SAMPLE_HISTOGRAM),
       S("h_bucket", L("le", "0.5"), 1, SAMPLE_HISTOGRAM),
