@@ -16,6 +16,7 @@
 
 #include "conf_regex.h"
 #include "relabel.h"
+#include "strbuf.h"
 
 #define SAME(a) _Static_assert((int)CONFIG_##a == (int)a, "relabel action order: " #a)
 SAME(RELABEL_REPLACE);
@@ -175,4 +176,19 @@ conf_relabel_rules_free(struct relabel_rule *rules, size_t n)
         relabel_rule_release(&rules[i]);
     }
     free(rules);
+}
+
+void
+conf_relabel_identity(const struct config_relabel *c, size_t n, struct strbuf *sb)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct config_relabel *r = &c[i];
+        strbuf_printf(sb, "M%d|%s|%s|%s|%s|%lld|", (int)r->action, r->separator ? r->separator : "",
+                      r->regex ? r->regex : "", r->target_label ? r->target_label : "",
+                      r->replacement ? r->replacement : "", (long long)r->modulus);
+        for (size_t k = 0; k < r->nsource_labels; k++) {
+            strbuf_printf(sb, "%s,", r->source_labels[k]);
+        }
+        strbuf_putc(sb, '\x1f');
+    }
 }

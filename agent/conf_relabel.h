@@ -20,4 +20,8 @@ int conf_relabel_rules(const struct config_relabel *c, size_t n, struct relabel_
 /* Releases @n rules and the array (accepts NULL). */
 void conf_relabel_rules_free(struct relabel_rule *rules, size_t n);
 
+struct strbuf;
+/* Appends every setting of the @n rules @c to a reload identity (never printed). */
+void conf_relabel_identity(const struct config_relabel *c, size_t n, struct strbuf *sb);
+
 #endif

@@ -11,6 +11,7 @@
 #include "dropped.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,12 +85,6 @@ struct target {
     size_t hist_n, hist_pos;
 };
 
-struct engine_output {
-    const struct encoder *enc;      /* borrowed */
-    struct output out;              /* state owned */
-    char name[OUTPUT_NAME_MAX + 1]; /* outputs[].name, default "http[0]" */
-};
-
 struct engine {
     struct loop *loop;       /* borrowed */
     struct target **targets; /* owned: the array and the targets */
@@ -102,11 +97,10 @@ struct engine {
      */
     struct target **stale_slot;
     size_t stale_mask;
-    struct engine_output outputs[ENGINE_MAX_OUTPUTS];
-    size_t noutputs;
-    bool want_stale;   /* an output sends staleness markers: targets remember their series */
-    struct strbuf enc; /* owned: reused encoding buffer (a record) */
-    struct strbuf doc; /* owned: a record framed as a document */
+    struct outset outs; /* the outputs (outset.h) */
+    bool want_stale;    /* an output sends staleness markers: targets remember their series */
+    struct strbuf enc;  /* owned: reused encoding buffer (a record) */
+    struct strbuf doc;  /* owned: a record framed as a document */
     struct batch *pool[ENGINE_BATCH_POOL]; /* owned: idle batches */
     struct offload *offload; /* owned: encodes big batches off the loop; NULL = on the loop */
     size_t npool;
@@ -183,6 +177,7 @@ engine_new(struct loop *l)
     strbuf_init(&e->enc);
     strbuf_init(&e->doc);
     mem_policy_init();
+    outset_init(&e->outs, loop_base(l));
     e->offload = offload_new(loop_base(l)); /* NULL: big batches are encoded on the loop */
     return e;
 }
@@ -206,11 +201,7 @@ engine_free(struct engine *e)
     free(e->retired);
     dropped_set_clear(&e->dropped);
     dropped_set_clear(&e->dropped_old);
-    for (size_t i = 0; i < e->noutputs; i++) {
-        if (e->outputs[i].out.ops->free != NULL) {
-            e->outputs[i].out.ops->free(e->outputs[i].out.state);
-        }
-    }
+    outset_release(&e->outs);
     if (e->sig_int != NULL) {
         event_free(e->sig_int);
     }
@@ -276,30 +267,41 @@ int
 engine_add_output(struct engine *e, const char *name, const struct encoder *enc,
                   const struct output *out)
 {
-    struct engine_output *o;
-    size_t same = 0;
+    bool stale = out->ops->stale_markers;
 
-    if (e->noutputs == ENGINE_MAX_OUTPUTS) {
-        if (out->ops->free != NULL) {
-            out->ops->free(out->state);
-        }
+    if (outset_add(&e->outs, name, enc, out) != 0) {
         return -ENOMEM;
     }
-    o = &e->outputs[e->noutputs];
-    o->enc = enc;
-    o->out = *out;
-    if (name != NULL) {
-        snprintf(o->name, sizeof(o->name), "%s", name);
-    }
-    else {
-        for (size_t i = 0; i < e->noutputs; i++) {
-            same += e->outputs[i].out.ops == out->ops;
-        }
-        snprintf(o->name, sizeof(o->name), "%s[%zu]", out->ops->name, same);
-    }
-    e->noutputs++;
-    e->want_stale = e->want_stale || out->ops->stale_markers;
+    e->want_stale = e->want_stale || stale;
     return 0;
+}
+
+void
+engine_outputs_replace(struct engine *e, const struct engine_output_spec *v, size_t n)
+{
+    outset_replace(&e->outs, v, n);
+    for (size_t i = 0; i < e->outs.noutputs; i++) {
+        e->want_stale = e->want_stale || e->outs.outputs[i].out.ops->stale_markers;
+    }
+    /* An output that sends staleness markers came: the targets remember their series now. */
+    for (size_t i = 0; i < e->ntargets && e->want_stale; i++) {
+        struct target *t = e->targets[i];
+        if (t->series == NULL && (t->series = stale_series_new()) == NULL) {
+            log_err("engine: %s: out of memory: no staleness markers for it", t->prefix);
+        }
+    }
+}
+
+int
+engine_output_stop(struct engine *e, const char *name, bool handing)
+{
+    return outset_stop(&e->outs, name, handing);
+}
+
+int
+engine_output_restore(struct engine *e, const char *name, const struct output *out)
+{
+    return outset_restore(&e->outs, name, out);
 }
 
 /* The synthetic series every run yields, as Prometheus adds them to every scrape. */
@@ -326,10 +328,13 @@ give_back_work(void *arg)
     mem_give_back();
 }
 
+static void engine_check_drained(struct engine *e);
+
+/* A drain (shutdown, the end of --once) that waited for it may be complete now. */
 static void
 give_back_done(void *arg)
 {
-    (void)arg;
+    engine_check_drained(arg);
 }
 
 /*
@@ -350,9 +355,46 @@ engine_shed_memory(struct engine *e, size_t held)
     }
     if (held > ENGINE_GIVE_BACK_AT &&
         (e->offload == NULL ||
-         offload_submit(e->offload, give_back_work, give_back_done, NULL) != 0)) {
+         offload_submit(e->offload, give_back_work, give_back_done, e) != 0)) {
         mem_give_back();
     }
+}
+
+/*
+ * What handing @nsamples samples (from @from, "job/instance") to output @o came to, by the
+ * contract of output.h: 0 or -EAGAIN, taken; any other error, the output dropped them and counted
+ * them under a reason. Either way the engine carries on; a failure is logged once per episode
+ * of failures of that output (log_complain), with summaries, and its end once.
+ */
+static void
+output_result(struct engine_output *o, int rc, uint64_t nsamples, const char *job,
+              const char *instance)
+{
+    char prefix[OUTPUT_NAME_MAX + 8];
+
+    snprintf(prefix, sizeof(prefix), "output %s", o->name);
+    if (rc == 0 || rc == -EAGAIN) {
+        log_release(&o->complain, clock_mono_ms(), prefix);
+        return;
+    }
+    log_complain(&o->complain, clock_mono_ms(), -rc, prefix,
+                 "dropped a batch of %" PRIu64 " samples from %s/%s: %s (counted in "
+                 "pollster_output_dropped_samples_total)",
+                 nsamples, job, instance, strerror(-rc));
+}
+
+/*
+ * A batch the engine could not encode for output @o (out of memory): it never reached the
+ * output, so the engine counts it in the books of its name (o->base, which outset_books() adds
+ * and a replacement carries on) as collected and dropped{reason="out_of_memory"}, and logs it
+ * like a failed write.
+ */
+static void
+output_lost(struct engine_output *o, const struct batch *b)
+{
+    o->base.collected += b->nsamples;
+    o->base.dropped[OUTPUT_DROP_NO_MEMORY] += b->nsamples;
+    output_result(o, -ENOMEM, b->nsamples, b->job, b->instance);
 }
 
 static void
@@ -362,10 +404,11 @@ emit(struct engine *e, const struct batch *b)
     bool last_text = false;
     bool have_doc = false;
 
-    for (size_t i = 0; i < e->noutputs; i++) {
-        struct engine_output *o = &e->outputs[i];
+    for (size_t i = 0; i < e->outs.noutputs; i++) {
+        struct engine_output *o = &e->outs.outputs[i];
         if (o->out.ops->write_batch != NULL) {
-            o->out.ops->write_batch(o->out.state, b);
+            output_result(o, o->out.ops->write_batch(o->out.state, b), b->nsamples, b->job,
+                          b->instance);
             continue;
         }
         if (b->nsamples == 0 && b->nstale > 0) {
@@ -379,8 +422,7 @@ emit(struct engine *e, const struct batch *b)
             have_doc = false;
             strbuf_reset(&e->enc);
             if ((text ? o->enc->encode_text : o->enc->encode)(&e->enc, b) != 0 || e->enc.oom) {
-                log_err("engine: %s/%s: encoding as %s failed: out of memory", b->job, b->instance,
-                        o->enc->name);
+                output_lost(o, b);
                 continue;
             }
             last = o->enc;
@@ -396,14 +438,14 @@ emit(struct engine *e, const struct batch *b)
                 have_doc = !e->doc.oom;
             }
             if (!have_doc) {
-                log_err("engine: %s/%s: framing as %s failed: out of memory", b->job, b->instance,
-                        o->enc->name);
+                output_lost(o, b);
                 continue;
             }
             data = e->doc.data;
             len = e->doc.len;
         }
-        o->out.ops->write(o->out.state, data, len, (uint32_t)b->nsamples);
+        output_result(o, o->out.ops->write(o->out.state, data, len, (uint32_t)b->nsamples),
+                      b->nsamples, b->job, b->instance);
     }
 }
 
@@ -437,21 +479,15 @@ outputs_busy(const struct engine *e)
     if (offload_pending(e->offload) > 0) {
         return true;
     }
-    for (size_t i = 0; i < e->noutputs; i++) {
-        const struct output *o = &e->outputs[i].out;
-        if (o->ops->busy != NULL && o->ops->busy(o->state)) {
-            return true;
-        }
-    }
-    return false;
+    return outset_busy(&e->outs);
 }
 
 /* Tells every output to send what it holds now: the runs are over (shutdown or once). */
 static void
 outputs_drain(struct engine *e)
 {
-    for (size_t i = 0; i < e->noutputs; i++) {
-        const struct output *o = &e->outputs[i].out;
+    for (size_t i = 0; i < e->outs.noutputs; i++) {
+        const struct output *o = &e->outs.outputs[i].out;
         if (o->ops->drain != NULL) {
             o->ops->drain(o->state);
         }
@@ -482,6 +518,7 @@ engine_check_drained(struct engine *e)
 {
     if (e->once && e->pending == 0 && !e->draining) {
         e->draining = true;
+        e->outs.draining = true;
         outputs_drain(e);
         if (loop_in_flight(e->loop) > 0 || outputs_busy(e)) {
             arm_drain_timer(e);
@@ -524,35 +561,39 @@ struct emit_job {
     struct engine *e;
     struct target *t;
     struct batch *b;
+    /* The output table when the job was submitted: the worker reads only this copy. */
+    const struct output_ops *ops[ENGINE_MAX_OUTPUTS]; /* borrowed: static tables */
+    const struct encoder *enc[ENGINE_MAX_OUTPUTS];    /* borrowed */
+    size_t n;
+    uint64_t gen; /* e->outs.out_gen then: a reload since makes emit() redo it */
     struct strbuf buf[ENGINE_MAX_OUTPUTS]; /* owned: what output i (or one like it) writes */
     int use[ENGINE_MAX_OUTPUTS];           /* buf index output i writes; -1 none; -2 oom */
 };
 
-/* How output @o wants @b: 0 skip, else 1 + (text) + 2 * (framed document). */
+/* How an output (@ops, @enc) wants @b: 0 skip, else 1 + (text) + 2 * (framed document). */
 static int
-emit_shape(const struct engine_output *o, const struct batch *b)
+emit_shape(const struct output_ops *ops, const struct encoder *enc, const struct batch *b)
 {
-    if (o->out.ops->write_batch != NULL || (b->nsamples == 0 && b->nstale > 0)) {
+    if (ops->write_batch != NULL || (b->nsamples == 0 && b->nstale > 0)) {
         return 0;
     }
-    bool text = !o->out.ops->records && o->enc->encode_text != NULL;
-    bool framed = o->enc->doc_open[0] != '\0' || o->enc->doc_close[0] != '\0';
-    return 1 + (text ? 1 : 0) + (!o->out.ops->records && framed ? 2 : 0);
+    bool text = !ops->records && enc->encode_text != NULL;
+    bool framed = enc->doc_open[0] != '\0' || enc->doc_close[0] != '\0';
+    return 1 + (text ? 1 : 0) + (!ops->records && framed ? 2 : 0);
 }
 
-/* On the worker: encodes for every output (only reads the batch and the output table). */
+/* On the worker: encodes for every output (only reads the batch and the job's output table). */
 static void
 emit_job_work(void *arg)
 {
     struct emit_job *j = arg;
-    const struct engine *e = j->e;
 
-    for (size_t i = 0; i < e->noutputs; i++) {
-        const struct engine_output *o = &e->outputs[i];
-        int shape = emit_shape(o, j->b);
+    for (size_t i = 0; i < j->n; i++) {
+        const struct encoder *enc = j->enc[i];
+        int shape = emit_shape(j->ops[i], enc, j->b);
         j->use[i] = -1;
         for (size_t k = 0; shape != 0 && k < i && j->use[i] == -1; k++) {
-            if (e->outputs[k].enc == o->enc && emit_shape(&e->outputs[k], j->b) == shape) {
+            if (j->enc[k] == enc && emit_shape(j->ops[k], j->enc[k], j->b) == shape) {
                 j->use[i] = j->use[k];
             }
         }
@@ -560,11 +601,11 @@ emit_job_work(void *arg)
             continue;
         }
         struct strbuf *sb = &j->buf[i];
-        int rc = ((shape - 1) & 1 ? o->enc->encode_text : o->enc->encode)(sb, j->b);
+        int rc = ((shape - 1) & 1 ? enc->encode_text : enc->encode)(sb, j->b);
         if (rc == 0 && !sb->oom && (shape - 1) & 2) {
             struct strbuf doc;
             strbuf_init(&doc);
-            encoder_document(o->enc, &doc, sb->data, sb->len);
+            encoder_document(enc, &doc, sb->data, sb->len);
             strbuf_release(sb);
             *sb = doc;
         }
@@ -580,21 +621,26 @@ emit_job_done(void *arg)
     struct engine *e = j->e;
     const struct batch *b = j->b;
 
-    for (size_t i = 0; i < e->noutputs; i++) {
-        struct engine_output *o = &e->outputs[i];
+    for (size_t i = 0; i < e->outs.noutputs && e->outs.out_gen == j->gen; i++) {
+        struct engine_output *o = &e->outs.outputs[i];
         if (o->out.ops->write_batch != NULL) {
-            o->out.ops->write_batch(o->out.state, b);
+            output_result(o, o->out.ops->write_batch(o->out.state, b), b->nsamples, b->job,
+                          b->instance);
         }
         else if (j->use[i] >= 0) {
             const struct strbuf *sb = &j->buf[j->use[i]];
-            o->out.ops->write(o->out.state, sb->data, sb->len, (uint32_t)b->nsamples);
+            output_result(o,
+                          o->out.ops->write(o->out.state, sb->data, sb->len, (uint32_t)b->nsamples),
+                          b->nsamples, b->job, b->instance);
         }
         else if (j->use[i] == -2) {
-            log_err("engine: %s/%s: encoding as %s failed: out of memory", b->job, b->instance,
-                    o->enc->name);
+            output_lost(o, b);
         }
     }
-    for (size_t i = 0; i < e->noutputs; i++) {
+    if (e->outs.out_gen != j->gen) {
+        emit(e, b); /* a reload changed the outputs meanwhile: encoded again, on the loop */
+    }
+    for (size_t i = 0; i < j->n; i++) {
         strbuf_release(&j->buf[i]);
     }
     j->t->sched.in_flight = false;
@@ -615,8 +661,12 @@ emit_offload(struct engine *e, struct target *t, struct batch *b)
     j->e = e;
     j->t = t;
     j->b = b;
+    j->n = e->outs.noutputs;
+    j->gen = e->outs.out_gen;
     for (size_t i = 0; i < ENGINE_MAX_OUTPUTS; i++) {
         strbuf_init(&j->buf[i]);
+        j->ops[i] = i < j->n ? e->outs.outputs[i].out.ops : NULL;
+        j->enc[i] = i < j->n ? e->outs.outputs[i].enc : NULL;
     }
     if (offload_submit(e->offload, emit_job_work, emit_job_done, j) != 0) {
         free(j);
@@ -987,13 +1037,9 @@ engine_outputs_dropped(const struct engine *e)
 {
     uint64_t n = 0;
 
-    for (size_t i = 0; i < e->noutputs; i++) {
-        const struct output *o = &e->outputs[i].out;
+    for (size_t i = 0; i < e->outs.noutputs; i++) {
         struct output_stats st;
-        memset(&st, 0, sizeof(st));
-        if (o->ops->stats != NULL) {
-            o->ops->stats(o->state, &st);
-        }
+        outset_books(&e->outs, &e->outs.outputs[i], &st);
         for (int d = 0; d < OUTPUT_DROP__COUNT; d++) {
             n += st.dropped[d];
         }
@@ -1005,6 +1051,7 @@ void
 engine_set_drain_timeout(struct engine *e, int64_t ms)
 {
     e->shutdown_timeout_ms = ms;
+    e->outs.drain_ms = ms > 0 ? ms : ENGINE_DEFAULT_DRAIN_MS;
 }
 
 int
@@ -1022,9 +1069,9 @@ engine_run_once(struct engine *e)
     if (more && loop_run(e->loop) != 0) {
         return -EIO;
     }
-    for (size_t i = 0; i < e->noutputs; i++) {
-        if (e->outputs[i].out.ops->flush != NULL) {
-            e->outputs[i].out.ops->flush(e->outputs[i].out.state);
+    for (size_t i = 0; i < e->outs.noutputs; i++) {
+        if (e->outs.outputs[i].out.ops->flush != NULL) {
+            e->outs.outputs[i].out.ops->flush(e->outs.outputs[i].out.state);
         }
     }
     return e->failed;
@@ -1038,12 +1085,13 @@ drain_timeout_cb(evutil_socket_t fd, short what, void *arg)
     log_warn("engine: %s timeout reached with %u transfer(s) in flight%s; abandoning them",
              e->once ? "output flush" : "shutdown", loop_in_flight(e->loop),
              outputs_busy(e) ? " and outputs not flushed" : "");
-    for (size_t i = 0; i < e->noutputs && !e->once; i++) {
-        const struct output *o = &e->outputs[i].out;
+    for (size_t i = 0; i < e->outs.noutputs && !e->once; i++) {
+        const struct output *o = &e->outs.outputs[i].out;
         if (o->ops->abandon != NULL) {
             o->ops->abandon(o->state);
         }
     }
+    outset_close_gone(&e->outs);
     loop_stop(e->loop);
 }
 
@@ -1062,9 +1110,9 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
         char err[256];
         log_info("engine: SIGHUP received: reopening output files%s",
                  e->reload_fn != NULL ? " and reloading the configuration" : "");
-        for (size_t i = 0; i < e->noutputs; i++) {
-            if (e->outputs[i].out.ops->reopen != NULL) {
-                e->outputs[i].out.ops->reopen(e->outputs[i].out.state);
+        for (size_t i = 0; i < e->outs.noutputs; i++) {
+            if (e->outs.outputs[i].out.ops->reopen != NULL) {
+                e->outs.outputs[i].out.ops->reopen(e->outs.outputs[i].out.state);
             }
         }
         if (e->reload_fn != NULL && !e->draining) {
@@ -1078,6 +1126,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
         return;
     }
     e->draining = true;
+    e->outs.draining = true;
     if (notify_enabled()) {
         notify_send("STOPPING=1");
     }
@@ -1102,6 +1151,7 @@ engine_run(struct engine *e, int64_t shutdown_timeout_ms)
     int rc = 0;
 
     e->shutdown_timeout_ms = shutdown_timeout_ms;
+    e->outs.drain_ms = shutdown_timeout_ms > 0 ? shutdown_timeout_ms : ENGINE_DEFAULT_DRAIN_MS;
     e->sig_int = evsignal_new(base, SIGINT, signal_cb, e);
     e->sig_term = evsignal_new(base, SIGTERM, signal_cb, e);
     e->sig_hup = evsignal_new(base, SIGHUP, signal_cb, e);
@@ -1133,9 +1183,10 @@ engine_run(struct engine *e, int64_t shutdown_timeout_ms)
         }
     }
     rc = loop_run(e->loop);
-    for (size_t i = 0; i < e->noutputs; i++) {
-        if (e->outputs[i].out.ops->flush != NULL) {
-            e->outputs[i].out.ops->flush(e->outputs[i].out.state);
+    outset_close_gone(&e->outs); /* replaced outputs still draining at exit: as the others */
+    for (size_t i = 0; i < e->outs.noutputs; i++) {
+        if (e->outs.outputs[i].out.ops->flush != NULL) {
+            e->outs.outputs[i].out.ops->flush(e->outs.outputs[i].out.state);
         }
     }
     return rc;
@@ -1282,8 +1333,8 @@ engine_add_dropped(struct engine *e, const char *job, const struct label *labels
 const char *
 engine_relay_check(const struct engine *e, const char *format, char *buf, size_t len)
 {
-    for (size_t i = 0; i < e->noutputs; i++) {
-        const struct engine_output *o = &e->outputs[i];
+    for (size_t i = 0; i < e->outs.noutputs; i++) {
+        const struct engine_output *o = &e->outs.outputs[i];
         if (o->out.ops->write_batch != NULL || strcmp(o->enc->name, format) != 0 ||
             o->enc->doc_open[0] != '\0' || o->enc->doc_close[0] != '\0') {
             snprintf(buf, len,
@@ -1301,10 +1352,11 @@ void
 engine_relay_write(struct engine *e, const char *data, size_t len, uint32_t nsamples,
                    uint64_t marks[ENGINE_MAX_OUTPUTS])
 {
-    for (size_t i = 0; i < e->noutputs; i++) {
-        struct engine_output *o = &e->outputs[i];
+    for (size_t i = 0; i < e->outs.noutputs; i++) {
+        struct engine_output *o = &e->outs.outputs[i];
         struct output_stats st = {0};
-        o->out.ops->write(o->out.state, data, len, nsamples);
+        output_result(o, o->out.ops->write(o->out.state, data, len, nsamples), nsamples, "relay",
+                      "input");
         if (o->out.ops->stats != NULL) {
             o->out.ops->stats(o->out.state, &st);
         }
@@ -1315,8 +1367,8 @@ engine_relay_write(struct engine *e, const char *data, size_t len, uint32_t nsam
 bool
 engine_relay_safe(const struct engine *e, const uint64_t marks[ENGINE_MAX_OUTPUTS])
 {
-    for (size_t i = 0; i < e->noutputs; i++) {
-        const struct engine_output *o = &e->outputs[i];
+    for (size_t i = 0; i < e->outs.noutputs; i++) {
+        const struct engine_output *o = &e->outs.outputs[i];
         struct output_stats st = {0};
         if (o->out.ops->stats == NULL) {
             continue; /* stdout, file: written when write() returned */
@@ -1394,7 +1446,12 @@ engine_target_info(const struct engine *e, size_t i, struct engine_target_info *
 size_t
 engine_output_count(const struct engine *e)
 {
-    return e->noutputs;
+    size_t n = 0;
+
+    while (outset_row(&e->outs, n) != NULL) {
+        n++;
+    }
+    return n;
 }
 
 /* A read-only view of output @i; see engine.h. */
@@ -1402,130 +1459,16 @@ int
 engine_output_info(const struct engine *e, size_t i, const char **name, const char **type,
                    const char **format, struct output_stats *st)
 {
-    const struct engine_output *o;
+    const struct engine_output *o = outset_row(&e->outs, i);
 
-    if (i >= e->noutputs) {
+    if (o == NULL) {
         return -ENOENT;
     }
-    o = &e->outputs[i];
     *name = o->name;
     *type = o->out.ops->name;
     *format = o->enc != NULL ? o->enc->name : "";
-    memset(st, 0, sizeof(*st));
-    if (o->out.ops->stats != NULL) {
-        o->out.ops->stats(o->out.state, st);
-    }
+    outset_row_books(&e->outs, o, st);
     return 0;
-}
-
-/* One metric family over every output that reports stats (lines of a family stay together). */
-static void
-render_output_family(struct strbuf *sb, const struct engine *e, const struct output_stats *st,
-                     int which, const char *name, const char *type, const char *help)
-{
-    size_t n = e->noutputs;
-
-    strbuf_printf(sb, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-    for (size_t i = 0; i < n; i++) {
-        const struct output_stats *o = &st[i];
-        if (o->type == NULL) {
-            continue;
-        }
-        if (which == 3) {
-            for (int d = 0; d < OUTPUT_DROP__COUNT; d++) {
-                strbuf_printf(sb, "%s{output=\"%s\",type=\"%s\",reason=\"%s\"} %llu\n", name,
-                              e->outputs[i].name, o->type, output_drop_name((enum output_drop)d),
-                              (unsigned long long)o->dropped[d]);
-            }
-            continue;
-        }
-        double v = 0;
-        switch (which) {
-        case 0:
-            v = (double)o->collected;
-            break;
-        case 1:
-            v = (double)o->recovered;
-            break;
-        case 2:
-            v = (double)o->delivered;
-            break;
-        case 4:
-            v = (double)o->pending_samples;
-            break;
-        case 5:
-            v = (double)o->queue_bytes;
-            break;
-        case 6:
-            v = (double)o->spool_bytes;
-            break;
-        case 7:
-            v = (double)o->requests;
-            break;
-        case 8:
-            v = (double)o->failed_requests;
-            break;
-        case 9:
-            v = (double)o->retries;
-            break;
-        case 10:
-            v = o->last_success;
-            break;
-        case 11:
-            v = o->failing ? 1 : 0;
-            break;
-        case 12:
-            v = o->failing_since;
-            break;
-        default:
-            break;
-        }
-        strbuf_printf(sb, "%s{output=\"%s\",type=\"%s\"} %.17g\n", name, e->outputs[i].name,
-                      o->type, v);
-    }
-}
-
-static void
-render_output_stats(struct strbuf *sb, const struct engine *e)
-{
-    static const struct {
-        const char *name, *type, *help;
-    } fam[] = {
-        {"pollster_output_samples_total", "counter", "Samples handed to the output."},
-        {"pollster_output_recovered_samples_total", "counter",
-         "Samples found in the spool at start (left by an earlier run)."},
-        {"pollster_output_delivered_samples_total", "counter", "Samples the sink acknowledged."},
-        {"pollster_output_dropped_samples_total", "counter",
-         "Samples dropped, by reason. samples + recovered = delivered + dropped + pending."},
-        {"pollster_output_pending_samples", "gauge", "Samples in the memory queue and the spool."},
-        {"pollster_output_queue_bytes", "gauge", "Bytes in the memory queue."},
-        {"pollster_output_spool_bytes", "gauge", "Bytes in the disk spool."},
-        {"pollster_output_requests_total", "counter", "Requests the sink acknowledged."},
-        {"pollster_output_failed_requests_total", "counter", "Requests that failed."},
-        {"pollster_output_retries_total", "counter", "Requests sent again after a failure."},
-        {"pollster_output_last_success_timestamp_seconds", "gauge",
-         "Unix time of the last acknowledged request."},
-        {"pollster_output_failing", "gauge", "1 while the sink is failing and retries back off."},
-        {"pollster_output_failing_since_timestamp_seconds", "gauge",
-         "Unix time the current failure began; 0 while the sink is not failing."},
-    };
-    struct output_stats st[ENGINE_MAX_OUTPUTS];
-    size_t any = 0;
-
-    memset(st, 0, sizeof(st));
-    for (size_t i = 0; i < e->noutputs; i++) {
-        const struct output *o = &e->outputs[i].out;
-        if (o->ops->stats != NULL) {
-            o->ops->stats(o->state, &st[i]);
-            any += st[i].type != NULL;
-        }
-    }
-    if (any == 0) {
-        return;
-    }
-    for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
-        render_output_family(sb, e, st, (int)f, fam[f].name, fam[f].type, fam[f].help);
-    }
 }
 
 void
@@ -1534,5 +1477,5 @@ engine_render_metrics(struct strbuf *sb, void *engine)
     struct engine *e = engine;
 
     stats_render(sb, loop_in_flight(e->loop));
-    render_output_stats(sb, e);
+    outset_render(sb, &e->outs);
 }

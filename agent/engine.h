@@ -16,6 +16,7 @@
 #include "encoder.h"
 #include "job.h"
 #include "output.h"
+#include "outset.h"
 #include "sample.h"
 #include "scrape.h"
 
@@ -52,6 +53,32 @@ void engine_free(struct engine *e);
  */
 int engine_add_output(struct engine *e, const char *name, const struct encoder *enc,
                       const struct output *out);
+
+/*
+ * A reload's outputs (run.c orders the steps; nothing here fails). An output is known by its
+ * name: the books (pollster_output_*) of a name continue across instances.
+ */
+/*
+ * Makes @v (in order) the outputs. A running output not kept stops taking batches, sends what it
+ * holds until done or the shutdown timeout, and is then closed (what it could not deliver is
+ * dropped, reason "reload", unless it stays in its spool for the same name's new instance).
+ */
+void engine_outputs_replace(struct engine *e, const struct engine_output_spec *v, size_t n);
+
+/*
+ * Closes the running output named @name now, to hand its spool over: its requests in flight are
+ * abandoned unacknowledged, its memory queue goes to its spool, and the slot stays, without an
+ * instance, until engine_outputs_replace() names it or engine_output_restore(). With @handing,
+ * what is left in its spool is the next instance's (same name) to send; otherwise it is counted
+ * dropped (reason "reload"). 0, or -ENOENT.
+ */
+int engine_output_stop(struct engine *e, const char *name, bool handing);
+
+/*
+ * A reload was refused after engine_output_stop(): @out (the old settings, opened again; owned)
+ * takes the slot back, or with @out NULL the slot goes. 0, or -ENOENT.
+ */
+int engine_output_restore(struct engine *e, const char *name, const struct output *out);
 
 /* Adds a target. 0, or -EINVAL / -ENOMEM with a message in @err. */
 int engine_add_target(struct engine *e, const struct target_spec *spec, char *err, size_t errlen);
@@ -168,9 +195,6 @@ struct engine_target_info {
     double history_s[ENGINE_HISTORY];
     bool history_ok[ENGINE_HISTORY];
 };
-
-/* At most this many outputs: the size of a relay's marks. */
-#define ENGINE_MAX_OUTPUTS 16
 
 /*
  * The relay (in_nats.c) hands records it did not collect to the outputs. Every output must take

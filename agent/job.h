@@ -6,6 +6,7 @@
 #ifndef POLLSTER_JOB_H
 #define POLLSTER_JOB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <curl/curl.h>
@@ -60,6 +61,14 @@ struct job_kind {
      * that succeeded at transport level (bad status, parse error at end of body).
      */
     void (*finish)(void *state, const struct scrape_result *res, CURL *easy, struct batch *b);
+
+    /*
+     * Optional: what finish left to do (the prometheus kind's pass over the samples), a slice
+     * at a time: each call does a bounded part (about SCRAPE_SLICE_S) and returns true while
+     * more is left. scrape.c calls it right after finish, again in the same loop turn while the
+     * turn's slice lasts, then from later turns; the run ends after the call that returned false.
+     */
+    bool (*finish_more)(void *state, struct batch *b);
 
     /* Frees the kind's per-target state (accepts NULL). */
     void (*free)(void *state);

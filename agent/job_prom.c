@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "conf.h"
 #include "conf_http.h"
 #include "conf_relabel.h"
@@ -26,7 +27,13 @@ struct prom_job {
     char *accept;               /* owned: the Accept header value, or NULL */
     struct prom_opts opts;      /* rules owned */
     bool parsing;               /* the body is being parsed (2xx response) */
+    /* finish's pass over the samples, in slices: the next sample, those kept before it. */
+    bool semantics; /* a pass is in progress */
+    size_t next, kept;
 };
+
+/* Samples between two looks at the clock in a slice of the pass. */
+#define PROM_SLICE_CHECK 256
 
 static void
 prom_free(void *state)
@@ -325,19 +332,29 @@ drop_empty_labels(struct sample *s, struct arena *a)
     return true;
 }
 
-/* One pass over the samples: empty labels, relabel, drop, conflicts, timestamps, limits. */
-static void
-apply_semantics(struct prom_job *j, struct batch *b)
+/*
+ * One pass over the samples: empty labels, relabel, drop, conflicts, timestamps, limits. A big
+ * batch takes it a slice at a time (issue 13 item 2): semantics_step() does the samples from
+ * j->next on for about SCRAPE_SLICE_S and says whether some are left.
+ */
+static bool
+semantics_step(struct prom_job *j, struct batch *b)
 {
-    size_t kept = 0;
+    double t0 = clock_mono_s();
+    size_t kept = j->kept;
 
-    b->samples_scraped = (int64_t)b->nsamples;
-    for (size_t i = 0; i < b->nsamples; i++) {
+    for (size_t i = j->next; i < b->nsamples; i++) {
         struct sample *s = &b->samples[i];
+        if ((i - j->next) % PROM_SLICE_CHECK == PROM_SLICE_CHECK - 1 &&
+            clock_mono_s() - t0 >= SCRAPE_SLICE_S) {
+            j->next = i;
+            j->kept = kept;
+            return true;
+        }
         if (!drop_empty_labels(s, &b->arena)) {
             batch_fail(b, REASON_INTERNAL, "out of memory dropping empty labels");
             b->nsamples = 0;
-            return;
+            return false;
         }
         if (j->opts.nrules > 0 && !relabel_apply(j->opts.rules, j->opts.nrules, s, &b->arena)) {
             continue;
@@ -347,19 +364,19 @@ apply_semantics(struct prom_job *j, struct batch *b)
             batch_fail(b, REASON_PARSE,
                        "metric_relabel_configs removed the metric name (__name__) of a sample");
             b->nsamples = 0;
-            return;
+            return false;
         }
         if (!j->opts.honor_labels && s->nlabels > 0 && rename_conflicts(s, b) != 0) {
             batch_fail(b, REASON_INTERNAL, "out of memory applying honor_labels");
             b->nsamples = 0;
-            return;
+            return false;
         }
         if (!j->opts.honor_timestamps) {
             s->has_ts = false;
         }
         if (!labels_fit(&j->opts, s, b)) {
             b->nsamples = 0;
-            return;
+            return false;
         }
         b->samples[kept++] = *s;
     }
@@ -372,6 +389,7 @@ apply_semantics(struct prom_job *j, struct batch *b)
                    (unsigned long long)j->opts.sample_limit);
         b->nsamples = 0;
     }
+    return false;
 }
 
 static void
@@ -379,6 +397,7 @@ prom_finish(void *state, const struct scrape_result *res, CURL *easy, struct bat
 {
     struct prom_job *j = state;
 
+    j->semantics = false;
     if (b->ok && scrape_reason_for_status(res->http_status) != REASON_NONE) {
         batch_fail(b, scrape_reason_for_status(res->http_status), "HTTP %ld", res->http_status);
     }
@@ -401,7 +420,22 @@ prom_finish(void *state, const struct scrape_result *res, CURL *easy, struct bat
         b->nsamples = 0;
         return;
     }
-    apply_semantics(j, b);
+    b->samples_scraped = (int64_t)b->nsamples;
+    j->next = 0;
+    j->kept = 0;
+    j->semantics = true; /* prom_finish_more() makes the pass */
+}
+
+/* The semantics of a big batch, a slice more (job.h finish_more). */
+static bool
+prom_finish_more(void *state, struct batch *b)
+{
+    struct prom_job *j = state;
+
+    if (j->semantics) {
+        j->semantics = semantics_step(j, b);
+    }
+    return j->semantics;
 }
 
 const struct job_kind job_prom = {
@@ -411,6 +445,7 @@ const struct job_kind job_prom = {
     .body_start = prom_body_start,
     .feed = prom_feed,
     .finish = prom_finish,
+    .finish_more = prom_finish_more,
     .free = prom_free,
 };
 
@@ -855,16 +890,7 @@ prom_identity(const struct config_job *job, struct strbuf *sb)
     if (sc->target_limit > 0 && job->ntargets > (uint64_t)sc->target_limit) {
         strbuf_printf(sb, "TL%zu,%lld\x1f", job->ntargets, (long long)sc->target_limit);
     }
-    for (size_t i = 0; i < sc->nrelabels; i++) {
-        const struct config_relabel *r = &sc->relabels[i];
-        strbuf_printf(sb, "M%d|%s|%s|%s|%s|%lld|", (int)r->action, r->separator ? r->separator : "",
-                      r->regex ? r->regex : "", r->target_label ? r->target_label : "",
-                      r->replacement ? r->replacement : "", (long long)r->modulus);
-        for (size_t k = 0; k < r->nsource_labels; k++) {
-            strbuf_printf(sb, "%s,", r->source_labels[k]);
-        }
-        strbuf_putc(sb, '\x1f');
-    }
+    conf_relabel_identity(sc->relabels, sc->nrelabels, sb);
 }
 
 static void

@@ -517,25 +517,26 @@ log_format_duration(char *buf, size_t size, mono_ms ms)
     }
 }
 
-/* Writes "<prefix>: <fmt...><suffix>" at warn. @suffix survives truncation of the message. */
-static void log_complain_emit(const char *prefix, const char *suffix, const char *fmt, va_list ap)
-    __attribute__((format(printf, 3, 0)));
+/* Writes "<prefix>: <fmt...><suffix>" at @lvl. @suffix survives truncation of the message. */
+static void log_complain_emit(enum log_level lvl, const char *prefix, const char *suffix,
+                              const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
 
 static void
-log_complain_emit(const char *prefix, const char *suffix, const char *fmt, va_list ap)
+log_complain_emit(enum log_level lvl, const char *prefix, const char *suffix, const char *fmt,
+                  va_list ap)
 {
     int saved_errno = errno;
     size_t reserve = strlen(suffix);
     struct log_line ln;
 
-    log_line_start(&ln, LOG_LVL_WARN);
+    log_line_start(&ln, lvl);
     if (prefix != NULL && *prefix != '\0') {
         log_line_add(&ln, reserve, "%s: ", prefix);
     }
     errno = saved_errno;
     log_line_vadd(&ln, reserve, fmt, ap);
     log_line_add_suffix(&ln, suffix);
-    log_line_emit(&ln, LOG_LVL_WARN);
+    log_line_emit(&ln, lvl);
     errno = saved_errno;
 }
 
@@ -567,7 +568,9 @@ log_complain(struct log_limit *l, mono_ms now, int cause, const char *prefix, co
     }
     suffix[0] = '\0';
     if (l->cause == 0) {
+        bool error = l->error;
         memset(l, 0, sizeof(*l));
+        l->error = error;
         l->cause = cause;
         l->since = now;
         l->failures = 1;
@@ -610,12 +613,13 @@ log_complain(struct log_limit *l, mono_ms now, int cause, const char *prefix, co
         }
         l->next = now + l->interval;
     }
-    if (log_current_level < LOG_LVL_WARN) {
+    enum log_level lvl = l->error ? LOG_LVL_ERR : LOG_LVL_WARN;
+    if (log_current_level < lvl) {
         return;
     }
     errno = saved_errno;
     va_start(ap, fmt);
-    log_complain_emit(prefix, suffix, fmt, ap);
+    log_complain_emit(lvl, prefix, suffix, fmt, ap);
     va_end(ap);
 }
 
@@ -635,7 +639,9 @@ log_release(struct log_limit *l, mono_ms now, const char *prefix)
     if (l->cause == 0) {
         return;
     }
+    bool error = l->error;
     memset(l, 0, sizeof(*l));
+    l->error = error;
     log_format_duration(dur, sizeof(dur), now - since);
     if (prefix != NULL && *prefix != '\0') {
         log_info("%s: recovered after %s (%" PRIu64 " %s)", prefix, dur, failures,

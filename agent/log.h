@@ -83,11 +83,13 @@ struct log_limit {
     mono_ms interval;    /* current summary interval */
     uint64_t failures;   /* failures in this streak */
     uint64_t suppressed; /* failures not logged since the last line */
+    bool error; /* set by the owner: lines at error level, not warn (kept across streaks) */
 };
 
 /*
- * Reports a failure with @cause (non-zero) at @now; logs @fmt at warn level when the limiter
- * allows it, otherwise counts it as suppressed. @prefix names the key ("job/instance").
+ * Reports a failure with @cause (non-zero) at @now; logs @fmt at warn level (error with
+ * l->error) when the limiter allows it, otherwise counts it as suppressed. @prefix names the key
+ * ("job/instance").
  */
 void log_complain(struct log_limit *l, mono_ms now, int cause, const char *prefix, const char *fmt,
                   ...) __attribute__((format(printf, 5, 6)));

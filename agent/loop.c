@@ -32,6 +32,7 @@ struct loop {
     struct loop_xfer *xfers;     /* borrowed: in-flight list */
     struct loop_xfer *failing;   /* borrowed: failed by a rebuild, completion not delivered yet */
     unsigned in_flight;
+    unsigned held; /* loop_hold(): runs after their transfer */
     bool multi_failed;
     char multi_error[128];
     loop_hook_fn *after_done; /* called after every completion callback */
@@ -492,7 +493,27 @@ loop_xfer_cancel(struct loop *l, struct loop_xfer *x)
 unsigned
 loop_in_flight(const struct loop *l)
 {
-    return l->in_flight;
+    return l->in_flight + l->held;
+}
+
+void
+loop_hold(struct loop *l)
+{
+    l->held++;
+}
+
+unsigned
+loop_held(const struct loop *l)
+{
+    return l->held;
+}
+
+void
+loop_release(struct loop *l)
+{
+    if (l->held > 0) {
+        l->held--;
+    }
 }
 
 int

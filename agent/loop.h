@@ -51,8 +51,16 @@ struct event_base *loop_base(struct loop *l);
 int loop_xfer_start(struct loop *l, struct loop_xfer *x);
 /* Aborts an active transfer without calling done (shutdown, target removal). */
 void loop_xfer_cancel(struct loop *l, struct loop_xfer *x);
-/* Transfers in flight now. */
+/* Transfers in flight now, and runs whose transfer ended but whose results are still made. */
 unsigned loop_in_flight(const struct loop *l);
+/*
+ * A run goes on after its transfer ended (its body parsed in slices): counted in
+ * loop_in_flight() until loop_release(), so a drain waits for it.
+ */
+void loop_hold(struct loop *l);
+void loop_release(struct loop *l);
+/* Of loop_in_flight(), the runs held after their transfer. */
+unsigned loop_held(const struct loop *l);
 
 /*
  * Sets a function called after every transfer's completion callback (the engine re-checks

@@ -86,6 +86,12 @@ enum out_http_result { OUT_HTTP_OK = 0, OUT_HTTP_RETRY, OUT_HTTP_DROP };
  */
 void out_http_sent(void *state, enum out_http_result r, const char *why);
 
+/*
+ * Counts a batch of @nsamples that an output built on this one (remote_write, nats) could not
+ * hand to write(): collected, and dropped for @why (output.h's contract for write()).
+ */
+void out_http_lost(void *state, uint32_t nsamples, enum output_drop why);
+
 extern const struct output_ops out_http_ops;
 
 /* The spool's fsync choices (never, batch, interval), for the sections of outputs that spool. */

@@ -382,19 +382,20 @@ nats_write_batch(void *state, const struct batch *b)
     }
     subject = out_nats_subject_dup(n->subject, b->job);
     if (subject == NULL) {
-        return -ENOMEM;
+        out_http_lost(n->http, (uint32_t)b->nsamples, OUTPUT_DROP_NO_MEMORY);
+        return -ENOMEM; /* logged by the engine */
     }
     strbuf_reset(&n->rec);
     strbuf_reset(&n->msg);
     strbuf_printf(&n->msg, "%s %zu\n", subject, b->nsamples);
     free(subject);
     if (n->enc->encode(&n->rec, b) != 0 || n->rec.oom) {
-        log_err("out_nats: %s/%s: encoding as %s failed: out of memory", b->job, b->instance,
-                n->enc->name);
-        return -ENOMEM;
+        out_http_lost(n->http, (uint32_t)b->nsamples, OUTPUT_DROP_NO_MEMORY);
+        return -ENOMEM; /* logged by the engine */
     }
     encoder_document(n->enc, &n->msg, n->rec.data, n->rec.len);
     if (n->msg.oom) {
+        out_http_lost(n->http, (uint32_t)b->nsamples, OUTPUT_DROP_NO_MEMORY);
         return -ENOMEM;
     }
     return out_http_ops.write(n->http, n->msg.data, n->msg.len, (uint32_t)b->nsamples);
@@ -770,6 +771,12 @@ nats_identity(const struct config_output *co, struct strbuf *sb)
                   c->spool_dir != NULL ? c->spool_dir : "", (int)c->fsync);
 }
 
+static const char *
+nats_spool_dir(const struct config_output *co)
+{
+    return ((const struct out_nats_conf *)co->opts)->spool_dir;
+}
+
 const struct output_type out_nats_type = {
     .name = "nats",
     .desc = "NATS JetStream: one message per batch, acknowledged by the stream, with the http "
@@ -778,4 +785,5 @@ const struct output_type out_nats_type = {
     .open = nats_open,
     .summary = nats_summary,
     .identity = nats_identity,
+    .spool_dir = nats_spool_dir,
 };

@@ -128,9 +128,9 @@ rw_write_batch(void *state, const struct batch *b)
 
     strbuf_reset(&w->rec);
     if (enc_remote_write_encode(&w->rec, b, w->rules, w->nrules, &w->scratch, &n) != 0) {
-        log_err("out_remote_write: %s/%s: encoding failed: out of memory; %zu samples lost", b->job,
-                b->instance, b->nsamples + b->nstale);
-        return -ENOMEM;
+        /* How many write_relabel_configs would have kept is unknown: the batch's samples. */
+        out_http_lost(shard_of(w, b), (uint32_t)b->nsamples, OUTPUT_DROP_NO_MEMORY);
+        return -ENOMEM; /* logged by the engine */
     }
     if (n == 0) {
         return 0; /* everything dropped by write_relabel_configs: nothing to count or send */
@@ -532,8 +532,32 @@ static void
 rw_identity(const struct config_output *co, struct strbuf *sb)
 {
     const struct out_rw_conf *rc = co->opts;
+    const struct out_rw_queue *q = &rc->queue;
+    struct httpc_opts http;
+    char err[64];
 
-    strbuf_printf(sb, "%s\x1f%d", rc->url, (int)rc->fsync);
+    /* Every setting that shapes what is sent: a reload that changes one replaces the output. */
+    strbuf_printf(sb, "%s\x1f%d\x1f%s\x1f%lld\x1f%llu\x1f%llu\x1f%lld,%lld,%lld,%lld,%lld,%d\x1f",
+                  rc->url, (int)rc->fsync, rc->spool_dir != NULL ? rc->spool_dir : "",
+                  (long long)rc->timeout_ms, (unsigned long long)rc->queue_max_bytes,
+                  (unsigned long long)rc->spool_max_bytes, (long long)q->max_shards,
+                  (long long)q->max_samples_per_send, (long long)q->batch_send_deadline_ms,
+                  (long long)q->min_backoff_ms, (long long)q->max_backoff_ms,
+                  (int)q->retry_on_http_429);
+    conf_relabel_identity(rc->relabels, rc->nrelabels, sb);
+    if (conf_http_client(&rc->http, "", &http, err, sizeof(err)) == 0) {
+        httpc_identity(sb, &http);
+        httpc_opts_release(&http);
+    }
+    else {
+        sb->oom = true;
+    }
+}
+
+static const char *
+rw_spool_dir(const struct config_output *co)
+{
+    return ((const struct out_rw_conf *)co->opts)->spool_dir;
 }
 
 const struct output_type out_remote_write_type = {
@@ -544,4 +568,5 @@ const struct output_type out_remote_write_type = {
     .open = rw_open,
     .summary = rw_summary,
     .identity = rw_identity,
+    .spool_dir = rw_spool_dir,
 };

@@ -229,9 +229,8 @@ out_stdout_write(void *state, const char *data, size_t len, uint32_t nsamples)
         return -ENOBUFS;
     }
     if (recq_add(&o->q, data, len, off, nsamples) != 0) {
-        o->st.dropped[OUTPUT_DROP_QUEUE_FULL] += nsamples;
-        log_err("out_stdout: out of memory queueing %zu bytes: dropped %u samples", len, nsamples);
-        return -ENOMEM;
+        o->st.dropped[OUTPUT_DROP_NO_MEMORY] += nsamples;
+        return -ENOMEM; /* logged by the engine (rate limited) */
     }
     return settle(o, o->wev != NULL ? push_out(o) : push_waiting(o), 0);
 }
@@ -359,9 +358,18 @@ stdout_open(const struct config_output *co, const char *what, struct loop *l, st
     return 0;
 }
 
+static void
+stdout_identity(const struct config_output *co, struct strbuf *sb)
+{
+    const struct out_stdout_conf *sc = co->opts;
+
+    strbuf_printf(sb, "%llu", sc != NULL ? (unsigned long long)sc->queue_max_bytes : 0ULL);
+}
+
 const struct output_type out_stdout_type = {
     .name = "stdout",
     .desc = "Batches to standard output, one document per batch.",
     .conf = &stdout_section,
     .open = stdout_open,
+    .identity = stdout_identity,
 };

@@ -29,6 +29,8 @@ enum output_drop {
     OUTPUT_DROP_SPOOL_ERROR,    /* the spool could not be written (disk full, I/O error) */
     OUTPUT_DROP_CORRUPT,        /* a spool record went bad on disk after it was written */
     OUTPUT_DROP_WRITE_ERROR,    /* stdout/file: write(2) failed (closed pipe, I/O error) */
+    OUTPUT_DROP_NO_MEMORY,      /* the batch could not be encoded or queued: out of memory */
+    OUTPUT_DROP_RELOAD, /* a reload replaced or removed the output and it could not deliver them */
     OUTPUT_DROP__COUNT
 };
 
@@ -45,17 +47,20 @@ struct output_stats {
     uint64_t recovered; /* samples found in the spool at start */
     uint64_t delivered; /* samples the sink acknowledged */
     uint64_t dropped[OUTPUT_DROP__COUNT];
-    uint64_t pending_samples; /* in memory and in the spool */
-    uint64_t queue_bytes;     /* in memory */
-    uint64_t queue_samples;   /* in memory (the relay: what has not left it is not safe yet) */
-    uint64_t spool_bytes;     /* on disk */
-    uint64_t requests;        /* requests the sink acknowledged */
-    uint64_t failed_requests; /* requests that failed (each retried or dropped) */
-    uint64_t retries;         /* requests sent again after a failure */
-    double last_success;      /* unix time of the last acknowledged request, 0 = never */
-    bool failing;             /* the last request failed: backing off */
-    double failing_since;     /* unix time of the first failure while @failing, else 0 */
-    char last_error[160];     /* why the last failed request failed; "" = none since start */
+    uint64_t pending_samples;   /* in memory and in the spool */
+    uint64_t queue_bytes;       /* in memory */
+    uint64_t queue_samples;     /* in memory (the relay: what has not left it is not safe yet) */
+    uint64_t spool_bytes;       /* on disk */
+    uint64_t requests;          /* requests the sink acknowledged */
+    uint64_t failed_requests;   /* requests that failed (each retried or dropped) */
+    uint64_t retries;           /* requests sent again after a failure */
+    double last_success;        /* unix time of the last acknowledged request, 0 = never */
+    bool failing;               /* the last request failed: backing off */
+    double failing_since;       /* unix time of the first failure while @failing, else 0 */
+    char last_error[160];       /* why the last failed request failed; "" = none since start */
+    uint64_t memory_given_back; /* times the queue emptied after an episode that held much and
+                                   its memory went back to the system (http: shed_memory()) */
+    bool draining; /* set by the engine: a reload removed it; it sends what it holds, then goes */
 };
 
 struct output_ops {
@@ -63,7 +68,12 @@ struct output_ops {
     bool records; /* write() takes bare records, not documents */
     /*
      * Takes @len bytes holding @nsamples samples (copied or written before returning). Returns
-     * 0, or a negative errno after logging; the engine carries on.
+     * 0 when the output took them (written, queued, or kept to be retried: -EAGAIN means the
+     * same). Any other negative errno means this output dropped the batch, and has counted it:
+     * in collected and in dropped under a reason (out of memory: OUTPUT_DROP_NO_MEMORY). The
+     * engine logs such failures (rate limited, per output) and carries on; a batch it could not
+     * even encode for an output it counts itself, as dropped{reason="out_of_memory"} of that
+     * output (engine.c, output_lost()).
      */
     int (*write)(void *state, const char *data, size_t len, uint32_t nsamples);
     /*

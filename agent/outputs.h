@@ -36,6 +36,11 @@ struct output_type {
     void (*summary)(FILE *f, const struct config_output *co);
     /* Appends what a reload cannot change without reopening the output. Never printed. */
     void (*identity)(const struct config_output *co, struct strbuf *sb);
+    /*
+     * Optional: the spool directory @co locks while open (NULL: none). A reload closes the
+     * instance that holds it before another opens it.
+     */
+    const char *(*spool_dir)(const struct config_output *co);
 };
 
 /* The types; the first is the default output (a config without `outputs`). */

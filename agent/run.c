@@ -23,6 +23,7 @@
 #include <event2/event.h>
 
 #include "clock.h"
+#include "conf.h"
 #include "config.h"
 #include "daemon.h"
 #include "enc_json.h"
@@ -655,6 +656,162 @@ run_log_apply(struct run_ctx *ctx, const struct config *c)
     }
 }
 
+struct run_outs;
+static void run_outputs_undo(struct run_ctx *ctx, struct run_outs *ro);
+
+/* A reload's outputs: opened (run_outputs_open, _handoff), then committed or undone. */
+struct run_outs {
+    bool active; /* the outputs change */
+    struct setup_output_plan plan[ENGINE_MAX_OUTPUTS];
+    struct engine_output_spec spec[ENGINE_MAX_OUTPUTS]; /* out.ops NULL: kept, or not open yet */
+    bool stopped[ENGINE_MAX_OUTPUTS]; /* outputs of the old config closed for a hand-off */
+    size_t n;
+};
+
+/*
+ * The outputs the engine runs named @name (NULL: all), not those a reload removed that still
+ * drain, nor one a refused reload could not reopen.
+ */
+static size_t
+run_outputs_live(const struct engine *e, const char *name)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < engine_output_count(e); i++) {
+        const char *on, *type, *format;
+        struct output_stats st;
+        if (engine_output_info(e, i, &on, &type, &format, &st) == 0 && !st.draining &&
+            (name == NULL || strcmp(on, name) == 0)) {
+            n++;
+        }
+    }
+    return n;
+}
+
+/*
+ * Opens the outputs @c adds or changes, except those whose spool directory a running output
+ * still locks (run_outputs_handoff). 0, or a negative errno with the cause in @err (nothing
+ * left open).
+ */
+static int
+run_outputs_open(struct run_ctx *ctx, const struct config *c, struct run_outs *ro, char *err,
+                 size_t errlen)
+{
+    memset(ro, 0, sizeof(*ro));
+    if (ctx->opts->format != NULL || ctx->opts->output_file != NULL ||
+        (!setup_outputs_changed(ctx->config, c) &&
+         run_outputs_live(ctx->engine, NULL) == c->noutputs)) {
+        return 0; /* the command line's outputs stay, or nothing changed */
+    }
+    if (ctx->ninputs > 0) {
+        snprintf(err, errlen,
+                 "the outputs changed, but inputs relay records to them and acknowledge them by "
+                 "each output's books: outputs are not replaced while inputs are configured "
+                 "(nothing of the new file was applied)");
+        return -EINVAL;
+    }
+    if (c->noutputs > ENGINE_MAX_OUTPUTS) {
+        snprintf(err, errlen, "more than %d outputs", ENGINE_MAX_OUTPUTS);
+        return -EINVAL;
+    }
+    ro->active = true;
+    ro->n = c->noutputs;
+    setup_outputs_plan(ctx->config, c, ro->plan);
+    for (size_t i = 0; i < ro->n; i++) {
+        struct setup_output_plan *p = &ro->plan[i];
+        ro->spec[i] = (struct engine_output_spec){.name = p->co->name};
+        if (p->change == SETUP_OUTPUT_KEEP && run_outputs_live(ctx->engine, p->co->name) == 0) {
+            p->change = SETUP_OUTPUT_ADD; /* left out by a refused reload: opened again */
+        }
+        if (p->change == SETUP_OUTPUT_KEEP || p->after != NULL) {
+            continue;
+        }
+        if (setup_output_open(p->co, ctx->loop, &ro->spec[i], err, errlen) != 0) {
+            ro->spec[i].out.ops = NULL;
+            run_outputs_undo(ctx, ro);
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
+/*
+ * The last fallible step: each running output that locks a spool directory a new one opens is
+ * closed (its unacknowledged records stay on disk), then the new one opens it and sends them.
+ * 0, or a negative errno with the cause in @err (then run_outputs_undo()).
+ */
+static int
+run_outputs_handoff(struct run_ctx *ctx, struct run_outs *ro, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < ro->n; i++) {
+        const struct setup_output_plan *p = &ro->plan[i];
+        if (p->after == NULL) {
+            continue;
+        }
+        size_t k = (size_t)(p->after - ctx->config->outputs);
+        if (!ro->stopped[k]) {
+            engine_output_stop(ctx->engine, p->after->name,
+                               strcmp(p->after->name, p->co->name) == 0);
+            ro->stopped[k] = true;
+        }
+        if (setup_output_open(p->co, ctx->loop, &ro->spec[i], err, errlen) != 0) {
+            ro->spec[i].out.ops = NULL;
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
+/* The reload is refused: what was opened is closed, what was closed is opened again. */
+static void
+run_outputs_undo(struct run_ctx *ctx, struct run_outs *ro)
+{
+    char why[512];
+
+    for (size_t i = 0; i < ro->n; i++) {
+        const struct output *o = &ro->spec[i].out;
+        if (o->ops != NULL && o->ops->free != NULL) {
+            o->ops->free(o->state);
+        }
+        ro->spec[i].out.ops = NULL;
+    }
+    for (size_t k = 0; k < ctx->config->noutputs; k++) {
+        const struct config_output *co = &ctx->config->outputs[k];
+        struct engine_output_spec spec;
+        if (!ro->stopped[k]) {
+            continue;
+        }
+        if (setup_output_open(co, ctx->loop, &spec, why, sizeof(why)) != 0) {
+            log_err("config: %s: cannot be opened again: %s; it is left out until the next "
+                    "reload (its records stay in its spool)",
+                    co->name, why);
+            engine_output_restore(ctx->engine, co->name, NULL);
+            continue;
+        }
+        engine_output_restore(ctx->engine, co->name, &spec.out);
+    }
+    ro->active = false;
+}
+
+/*
+ * global.shutdown_timeout from the new config (unless --shutdown-timeout set it): how long the
+ * drain at exit, and an output a reload replaces or removes, may take.
+ */
+static void
+run_shutdown_apply(struct run_ctx *ctx, const struct config *c)
+{
+    char a[32], b[32];
+    int64_t was = ctx->config->global.shutdown_timeout_ms;
+    int64_t now = c->global.shutdown_timeout_ms;
+
+    if (ctx->opts->shutdown_timeout_set || was == now) {
+        return;
+    }
+    log_info("config: shutdown_timeout %s -> %s", conf_fmt_ms(was, a, sizeof(a)),
+             conf_fmt_ms(now, b, sizeof(b)));
+    engine_set_drain_timeout(ctx->engine, now);
+}
+
 /*
  * Builds a config from the file (@text NULL) or from @text (the file as last loaded), swaps it in
  * atomically, or keeps the old one and logs why.
@@ -685,25 +842,30 @@ apply(struct run_ctx *ctx, const char *text, size_t len, const char *why, char *
         log_config_warnings(&errs); /* a file_sd refresh re-reads the same text: said already */
     }
     config_errors_release(&errs);
-    char what[192];
     struct status *moved = NULL;
-    bool cli_outputs = ctx->opts->format != NULL || ctx->opts->output_file != NULL;
-    if (!cli_outputs && setup_outputs_changed(ctx->config, c, what, sizeof(what))) {
-        /* Refused as a whole: half a configuration in force would be worse. */
-        snprintf(err, errlen,
-                 "%s changed: outputs are not replaced while running; restart pollster to "
-                 "apply the new file (nothing of it was applied)",
-                 what);
+    struct run_outs outs;
+    /* Every fallible step before anything is committed: refused as a whole, or applied. */
+    if (run_outputs_open(ctx, c, &outs, err, errlen) != 0) {
         goto refused;
     }
     if (run_status_open(ctx, c, &moved, err, errlen) != 0) {
+        run_outputs_undo(ctx, &outs);
         goto refused;
     }
     engine_reload_begin(ctx->engine);
-    if (setup_targets(ctx->engine, c, ctx->opts->only_job, err, errlen) != 0) {
+    if (setup_targets(ctx->engine, c, ctx->opts->only_job, err, errlen) != 0 ||
+        run_outputs_handoff(ctx, &outs, err, errlen) != 0) {
+        run_outputs_undo(ctx, &outs);
         engine_reload_abort(ctx->engine);
         status_free(moved);
         goto refused;
+    }
+    run_shutdown_apply(ctx, c);
+    struct strbuf outlog;
+    strbuf_init(&outlog);
+    if (outs.active) {
+        setup_outputs_describe(ctx->config, c, outs.plan, &outlog);
+        engine_outputs_replace(ctx->engine, outs.spec, outs.n);
     }
     size_t changed = run_reload_log_diff(ctx, why);
     if (engine_reload_end(ctx->engine, &kept, &added, &removed) != 0) {
@@ -723,8 +885,10 @@ apply(struct run_ctx *ctx, const char *text, size_t len, const char *why, char *
     stats_set_reload(true);
     page_note_reload(ctx, why, true, "");
     changed = changed <= added && changed <= removed ? changed : 0;
-    log_info("config: %s of %s: %zu targets kept, %zu added, %zu removed, %zu changed", why,
-             ctx->opts->config_path, kept, added - changed, removed - changed, changed);
+    log_info("config: %s of %s: %zu targets kept, %zu added, %zu removed, %zu changed%s%s", why,
+             ctx->opts->config_path, kept, added - changed, removed - changed, changed,
+             outlog.len > 0 ? "; outputs: " : "", outlog.len > 0 ? outlog.data : "");
+    strbuf_release(&outlog);
     if (notify_enabled()) {
         notify_send("READY=1");
     }

@@ -5,6 +5,13 @@
  * handle keeps the connections and the DNS cache between runs. Every bound the
  * engine promises is set here: connect and total deadlines, http/https only (redirects too), a
  * body cap enforced in the write callback, no signals, gzip accepted.
+ *
+ * Body bytes are parsed as they arrive, but never more than a slice (SCRAPE_SLICE_S of feeding)
+ * per loop turn (issue 13 item 2): past it, arriving bytes wait in a list of chunks that a
+ * zero-delay timer feeds a slice at a time, so timers and I/O of other targets run in between.
+ * A run whose transfer ended then finishes the same way: its waiting bytes first, then the
+ * kind's finish and, for a big batch, the kind's finish_more slices; the run ends (done) after
+ * the last one. Meanwhile the scrape holds the loop (loop_hold) so a drain waits for it.
  */
 #include "build-config.h"
 
@@ -12,6 +19,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +29,13 @@
 #include "log.h"
 #include "loop.h"
 #include "oauth2.h"
+
+/* Body bytes that arrived while the slice was used up: fed in order by the slice timer. */
+struct chunk {
+    struct chunk *next; /* owned */
+    size_t len;
+    char data[];
+};
 
 struct scrape {
     struct loop *loop;                /* borrowed */
@@ -47,6 +62,17 @@ struct scrape {
     uint64_t connects;  /* connections opened since scrape_take_connects() */
     scrape_done_fn *done;
     void *arg;
+
+    /* Slicing (see the top of the file). */
+    struct chunk *wait_head, *wait_tail; /* owned: bytes not fed yet, in order */
+    size_t wait_bytes;
+    double fed_s;           /* time spent feeding since the slice timer last ran */
+    struct event *slice_ev; /* owned: the zero-delay timer; NULL until first needed */
+    bool ended;             /* the transfer ended (rc, res below), the run has not */
+    bool finished;          /* the kind's finish ran: finish_more slices left */
+    bool held;              /* loop_hold() taken for this run */
+    CURLcode rc;
+    struct scrape_result res;
 };
 
 enum reason
@@ -125,6 +151,87 @@ scrape_header_cb(char *data, size_t size, size_t nmemb, void *userp)
     return len;
 }
 
+static void slice_cb(evutil_socket_t fd, short what, void *arg);
+static void xfer_result(struct scrape *s, CURLcode rc);
+
+/* Arms the zero-delay slice timer (it runs after the timers and I/O already due). 0 or -errno. */
+static int
+slice_arm(struct scrape *s)
+{
+    static const struct timeval now = {0, 0};
+
+    if (s->slice_ev == NULL) {
+        s->slice_ev = evtimer_new(loop_base(s->loop), slice_cb, s);
+        if (s->slice_ev == NULL) {
+            return -ENOMEM;
+        }
+    }
+    return evtimer_pending(s->slice_ev, NULL) || evtimer_add(s->slice_ev, &now) == 0 ? 0 : -EIO;
+}
+
+static int
+wait_add(struct scrape *s, const char *data, size_t len)
+{
+    struct chunk *c = malloc(sizeof(*c) + len);
+
+    if (c == NULL) {
+        return -ENOMEM;
+    }
+    c->next = NULL;
+    c->len = len;
+    memcpy(c->data, data, len);
+    if (s->wait_tail != NULL) {
+        s->wait_tail->next = c;
+    }
+    else {
+        s->wait_head = c;
+    }
+    s->wait_tail = c;
+    s->wait_bytes += len;
+    return 0;
+}
+
+static void
+wait_clear(struct scrape *s)
+{
+    while (s->wait_head != NULL) {
+        struct chunk *c = s->wait_head;
+        s->wait_head = c->next;
+        free(c);
+    }
+    s->wait_tail = NULL;
+    s->wait_bytes = 0;
+}
+
+/*
+ * Feeds waiting chunks to the kind, oldest first, until none is left or this turn's slice is
+ * used up (@whole: no bound). After the kind failed, the rest is dropped: it would not be parsed
+ * either. Returns 0, or -1 when the kind failed (s->kind_failed).
+ */
+static int
+feed_waiting(struct scrape *s, bool whole)
+{
+    while (s->wait_head != NULL && !s->kind_failed && (whole || s->fed_s < SCRAPE_SLICE_S)) {
+        struct chunk *c = s->wait_head;
+        double t0 = clock_mono_s();
+        s->wait_head = c->next;
+        if (s->wait_head == NULL) {
+            s->wait_tail = NULL;
+        }
+        s->wait_bytes -= c->len;
+        if (s->kind->feed(s->kind_state, c->data, c->len, s->batch) != 0) {
+            s->kind_failed = true;
+        }
+        free(c);
+        s->fed_s += clock_mono_s() - t0;
+    }
+    if (s->kind_failed) {
+        wait_clear(s);
+        return -1;
+    }
+    return 0;
+}
+
 /* CURLOPT_WRITEFUNCTION: count, cap, feed the kind. Must not call curl_multi_*(). */
 static size_t
 scrape_write_cb(char *data, size_t size, size_t nmemb, void *userp)
@@ -146,9 +253,28 @@ scrape_write_cb(char *data, size_t size, size_t nmemb, void *userp)
         return 0;
     }
     s->body_bytes += len;
-    if (s->kind->feed != NULL && s->kind->feed(s->kind_state, data, len, s->batch) != 0) {
+    if (s->kind->feed == NULL) {
+        return len;
+    }
+    if (s->wait_head != NULL || s->fed_s >= SCRAPE_SLICE_S) {
+        /* The slice is used up: the bytes wait for the next one, within a bound. */
+        if (s->wait_bytes + len <= SCRAPE_WAIT_MAX && slice_arm(s) == 0 &&
+            wait_add(s, data, len) == 0) {
+            return len;
+        }
+        /* Over the bound (or out of memory): feed here, in order, as before slicing. */
+        if (feed_waiting(s, true) != 0) {
+            return 0;
+        }
+    }
+    double t0 = clock_mono_s();
+    if (s->kind->feed(s->kind_state, data, len, s->batch) != 0) {
         s->kind_failed = true;
         return 0;
+    }
+    s->fed_s += clock_mono_s() - t0;
+    if (s->fed_s >= SCRAPE_SLICE_S && slice_arm(s) != 0) {
+        s->fed_s = 0; /* no timer: feed on at once, as before slicing */
     }
     return len;
 }
@@ -291,39 +417,133 @@ easy_give_back(struct scrape *s)
     s->xfer.easy = NULL;
 }
 
+/* The run is over: its handle goes back to the pool, the engine gets the batch. */
 static void
-scrape_xfer_done_cb(struct loop_xfer *x, CURLcode rc)
+run_done(struct scrape *s)
 {
-    struct scrape *s = x->arg;
     struct batch *b = s->batch;
-    struct scrape_result res = {.rc = rc};
-    char *ct = NULL;
-    long connects = 0;
 
-    /* Microsecond resolution: more digits would be clock noise in every output line. */
-    res.duration_s = (double)(long long)((clock_mono_s() - s->started) * 1e6 + 0.5) / 1e6;
-    res.body_bytes = s->body_bytes;
-    curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &res.http_status);
-    curl_easy_getinfo(s->easy, CURLINFO_CONTENT_TYPE, &ct);
-    if (curl_easy_getinfo(s->easy, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK && connects > 0) {
-        s->connects += (uint64_t)connects;
-    }
-    res.content_type = ct;
-    b->duration_s = res.duration_s;
-    b->http_status = (int)res.http_status;
-    if (rc != CURLE_OK || s->too_large || s->kind_failed) {
-        classify_failure(s, rc, b);
-    }
-    else {
-        b->ok = true;
-        b->reason = REASON_NONE;
-    }
-    if (s->kind->finish != NULL) {
-        s->kind->finish(s->kind_state, &res, s->easy, b);
+    s->ended = false;
+    s->finished = false;
+    if (s->held) {
+        s->held = false;
+        loop_release(s->loop);
     }
     easy_give_back(s);
     s->batch = NULL;
     s->done(s, b, s->arg);
+}
+
+/*
+ * Takes the run on after its transfer ended, as far as one slice goes: the waiting bytes, the
+ * failure's reason, the kind's finish, its finish_more slices. Ends the run when all is done;
+ * otherwise the slice timer calls again (or, without a timer, the rest is done at once).
+ */
+static void
+run_continue(struct scrape *s)
+{
+    struct batch *b = s->batch;
+
+    if (s->wait_head != NULL) {
+        feed_waiting(s, false);
+        if (s->wait_head != NULL && slice_arm(s) == 0) {
+            return;
+        }
+        feed_waiting(s, true);
+    }
+    if (!s->finished) {
+        s->finished = true;
+        if (s->rc != CURLE_OK || s->too_large || s->kind_failed) {
+            classify_failure(s, s->rc, b);
+        }
+        else {
+            b->ok = true;
+            b->reason = REASON_NONE;
+        }
+        if (s->kind->finish != NULL) {
+            s->kind->finish(s->kind_state, &s->res, s->easy, b);
+        }
+    }
+    double t0 = clock_mono_s();
+    /* What finish left, slice by slice: on in this turn while its time lasts. */
+    while (s->kind->finish_more != NULL) {
+        if (clock_mono_s() - t0 + s->fed_s >= SCRAPE_SLICE_S && slice_arm(s) == 0) {
+            return;
+        }
+        if (!s->kind->finish_more(s->kind_state, b)) {
+            break;
+        }
+    }
+    run_done(s);
+}
+
+/* The transfer ended: the run goes on now, or from the slice timer when it needs slices. */
+static void
+run_ended(struct scrape *s)
+{
+    s->ended = true;
+    s->finished = false;
+    if (!s->held) {
+        s->held = true;
+        loop_hold(s->loop);
+    }
+    run_continue(s);
+}
+
+static void
+slice_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct scrape *s = arg;
+
+    (void)fd;
+    (void)what;
+    s->fed_s = 0;
+    if (s->ended) {
+        run_continue(s);
+        return;
+    }
+    if (feed_waiting(s, false) != 0) {
+        /* The body cannot be parsed: stop the transfer rather than read on to its end. */
+        loop_xfer_cancel(s->loop, &s->xfer);
+        xfer_result(s, CURLE_WRITE_ERROR);
+        run_ended(s);
+        return;
+    }
+    if (s->wait_head != NULL && slice_arm(s) != 0) {
+        feed_waiting(s, true); /* no timer: the rest now (a failure aborts in the write callback) */
+    }
+}
+
+/* The transport outcome of the transfer that just ended (or was stopped) with @rc. */
+static void
+xfer_result(struct scrape *s, CURLcode rc)
+{
+    struct batch *b = s->batch;
+    char *ct = NULL;
+    long connects = 0;
+
+    s->rc = rc;
+    s->res = (struct scrape_result){.rc = rc};
+    /* Microsecond resolution: more digits would be clock noise in every output line. */
+    s->res.duration_s = (double)(long long)((clock_mono_s() - s->started) * 1e6 + 0.5) / 1e6;
+    s->res.body_bytes = s->body_bytes;
+    curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &s->res.http_status);
+    curl_easy_getinfo(s->easy, CURLINFO_CONTENT_TYPE, &ct);
+    if (curl_easy_getinfo(s->easy, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK && connects > 0) {
+        s->connects += (uint64_t)connects;
+    }
+    s->res.content_type = ct;
+    b->duration_s = s->res.duration_s;
+    b->http_status = (int)s->res.http_status;
+}
+
+static void
+scrape_xfer_done_cb(struct loop_xfer *x, CURLcode rc)
+{
+    struct scrape *s = x->arg;
+
+    xfer_result(s, rc);
+    run_ended(s);
 }
 
 static int easy_setup(struct scrape *s);
@@ -455,6 +675,13 @@ scrape_free(struct scrape *s)
     if (s->xfer.active) {
         loop_xfer_cancel(s->loop, &s->xfer);
     }
+    if (s->slice_ev != NULL) {
+        event_free(s->slice_ev);
+    }
+    wait_clear(s);
+    if (s->held) {
+        loop_release(s->loop);
+    }
     if (s->conn_reserved) {
         loop_conn_release(s->loop);
     }
@@ -484,7 +711,7 @@ scrape_take_connects(struct scrape *s)
 bool
 scrape_busy(const struct scrape *s)
 {
-    return s->xfer.active || s->token_wait;
+    return s->xfer.active || s->token_wait || s->ended;
 }
 
 /* Starts the transfer of the run in s->batch; on failure the batch says why. */
@@ -542,6 +769,8 @@ scrape_token_cb(void *arg, const char *line, enum reason reason, const char *err
         struct scrape_result res = {.rc = CURLE_LOGIN_DENIED, .duration_s = b->duration_s};
         s->kind->finish(s->kind_state, &res, s->blank, b);
     }
+    while (s->kind->finish_more != NULL && s->kind->finish_more(s->kind_state, b)) {
+    }
     easy_give_back(s);
     s->batch = NULL;
     s->done(s, b, s->arg);
@@ -560,6 +789,7 @@ scrape_start(struct scrape *s, struct batch *b)
     s->headers_done = false;
     s->too_large = false;
     s->kind_failed = false;
+    s->fed_s = 0;
     b->ts_ms = clock_wall_ms();
     b->ok = false;
     b->reason = REASON_NONE;

@@ -19,6 +19,17 @@
 struct loop;
 struct scrape;
 
+/*
+ * At most this long (seconds) of parsing a body, or finishing a run, per loop turn: the rest
+ * follows from a zero-delay timer, after the other targets' timers and I/O (issue 13 item 2).
+ */
+#define SCRAPE_SLICE_S 0.001
+/*
+ * Body bytes that may wait for their slice; past it bytes are parsed as they arrive (the parse
+ * then paces the transfer), so an endless body cannot pile up unparsed.
+ */
+#define SCRAPE_WAIT_MAX (16u << 20)
+
 struct scrape_opts {
     const char *url;               /* borrowed: outlives the scrape */
     int64_t timeout_ms;            /* connect and total deadline, > 0 */

@@ -64,38 +64,170 @@ setup_same_outputs(const struct config *a, const struct config *b)
     return same;
 }
 
-bool
-setup_outputs_changed(const struct config *a, const struct config *b, char *what, size_t len)
+static bool
+output_same(const struct config_output *a, const struct config_output *b)
 {
     struct strbuf x, y;
-    bool changed = false;
+    bool same;
 
-    if (a->noutputs != b->noutputs) {
-        snprintf(what, len, "the number of outputs (%zu -> %zu)", a->noutputs, b->noutputs);
-        return true;
+    strbuf_init(&x);
+    strbuf_init(&y);
+    output_identity(a, &x);
+    output_identity(b, &y);
+    same = !x.oom && !y.oom && x.len == y.len && memcmp(x.data, y.data, x.len) == 0;
+    strbuf_release(&x);
+    strbuf_release(&y);
+    return same;
+}
+
+static const struct config_output *
+output_named(const struct config *c, const char *name)
+{
+    for (size_t i = 0; i < c->noutputs; i++) {
+        if (strcmp(c->outputs[i].name, name) == 0) {
+            return &c->outputs[i];
+        }
+    }
+    return NULL;
+}
+
+static const char *
+output_spool(const struct config_output *o)
+{
+    return o->type->spool_dir != NULL ? o->type->spool_dir(o) : NULL;
+}
+
+void
+setup_outputs_plan(const struct config *old, const struct config *c, struct setup_output_plan *plan)
+{
+    for (size_t i = 0; i < c->noutputs; i++) {
+        const struct config_output *co = &c->outputs[i];
+        const struct config_output *was = output_named(old, co->name);
+        const char *dir = output_spool(co);
+        struct setup_output_plan *p = &plan[i];
+
+        *p = (struct setup_output_plan){.co = co, .old = was, .change = SETUP_OUTPUT_ADD};
+        if (was != NULL) {
+            p->change = output_same(was, co) ? SETUP_OUTPUT_KEEP : SETUP_OUTPUT_REPLACE;
+        }
+        for (size_t k = 0; k < old->noutputs && dir != NULL && p->change != SETUP_OUTPUT_KEEP;
+             k++) {
+            const char *held = output_spool(&old->outputs[k]);
+            if (held != NULL && strcmp(held, dir) == 0) {
+                p->after = &old->outputs[k]; /* it goes (the new config has it elsewhere) */
+            }
+        }
+    }
+}
+
+/* Runs @o's --check-config summary into @sb (its settings as people read them). */
+static void
+output_summary(const struct config_output *o, struct strbuf *sb)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+
+    if (f == NULL) {
+        return;
+    }
+    if (o->type->summary != NULL) {
+        o->type->summary(f, o);
+    }
+    fclose(f);
+    strbuf_append(sb, text, len);
+    free(text);
+}
+
+/* The next line of @s (at @*at), without the leading ": " or spaces; "" at the end. */
+static size_t
+summary_line(const char *s, size_t len, size_t *at, const char **line)
+{
+    size_t i = *at, n;
+
+    while (i < len && (s[i] == ' ' || s[i] == ':')) {
+        i++;
+    }
+    for (n = 0; i + n < len && s[i + n] != '\n'; n++) {
+    }
+    *line = s + i;
+    *at = i + n + (i + n < len);
+    return n;
+}
+
+/* What differs between @a and @b, as " (format json -> vm)", " (URL -> URL)", ... */
+static void
+output_what_changed(const struct config_output *a, const struct config_output *b, struct strbuf *sb)
+{
+    struct strbuf x, y;
+    size_t ax = 0, ay = 0, shown = 0;
+
+    if (a->type != b->type) {
+        strbuf_printf(sb, " (type %s -> %s)", a->type->name, b->type->name);
+        return;
+    }
+    if (strcmp(a->format, b->format) != 0) {
+        strbuf_printf(sb, " (format %s -> %s)", a->format, b->format);
+        return;
     }
     strbuf_init(&x);
     strbuf_init(&y);
-    for (size_t i = 0; i < a->noutputs && !changed; i++) {
-        strbuf_reset(&x);
-        strbuf_reset(&y);
-        output_identity(&a->outputs[i], &x);
-        output_identity(&b->outputs[i], &y);
-        changed = x.oom || y.oom || x.len != y.len || memcmp(x.data, y.data, x.len) != 0;
-        if (changed && a->outputs[i].type == b->outputs[i].type &&
-            strcmp(a->outputs[i].name, b->outputs[i].name) != 0) {
-            snprintf(what, len, "the name of outputs[%zu] (%s -> %s)", i, a->outputs[i].name,
-                     b->outputs[i].name);
+    output_summary(a, &x);
+    output_summary(b, &y);
+    strbuf_puts(sb, " (");
+    while ((ax < x.len || ay < y.len) && !x.oom && !y.oom) {
+        const char *la, *lb;
+        size_t na = summary_line(x.data, x.len, &ax, &la);
+        size_t nb = summary_line(y.data, y.len, &ay, &lb);
+        if (na == nb && memcmp(la, lb, na) == 0) {
+            continue;
         }
-        else if (changed) {
-            snprintf(what, len, "outputs[%zu] (%s%s%s)", i, a->outputs[i].type->name,
-                     a->outputs[i].type == b->outputs[i].type ? "" : " -> ",
-                     a->outputs[i].type == b->outputs[i].type ? "" : b->outputs[i].type->name);
+        if (na == 0) {
+            la = "(none)";
+            na = strlen(la);
         }
+        if (nb == 0) {
+            lb = "(none)";
+            nb = strlen(lb);
+        }
+        strbuf_printf(sb, "%s%.*s -> %.*s", shown++ > 0 ? ", " : "", (int)na, la, (int)nb, lb);
     }
+    strbuf_puts(sb, shown > 0 ? ")" : "settings)");
     strbuf_release(&x);
     strbuf_release(&y);
-    return changed;
+}
+
+void
+setup_outputs_describe(const struct config *old, const struct config *c,
+                       const struct setup_output_plan *plan, struct strbuf *sb)
+{
+    static const char *const words[] = {"kept", "added", "replaced"};
+
+    for (size_t i = 0; i < c->noutputs; i++) {
+        strbuf_printf(sb, "%s%s %s", i > 0 ? ", " : "", words[plan[i].change], plan[i].co->name);
+        if (plan[i].change == SETUP_OUTPUT_REPLACE) {
+            output_what_changed(plan[i].old, plan[i].co, sb);
+        }
+    }
+    for (size_t k = 0; k < old->noutputs; k++) {
+        if (output_named(c, old->outputs[k].name) == NULL) {
+            strbuf_printf(sb, "%sremoved %s", sb->len > 0 ? ", " : "", old->outputs[k].name);
+        }
+    }
+}
+
+bool
+setup_outputs_changed(const struct config *a, const struct config *b)
+{
+    if (a->noutputs != b->noutputs) {
+        return true;
+    }
+    for (size_t i = 0; i < a->noutputs; i++) {
+        if (!output_same(&a->outputs[i], &b->outputs[i])) {
+            return true;
+        }
+    }
+    return false;
 }
 
 int
@@ -252,22 +384,27 @@ setup_targets(struct engine *e, const struct config *c, const char *only_job, ch
 }
 
 int
+setup_output_open(const struct config_output *co, struct loop *l, struct engine_output_spec *spec,
+                  char *err, size_t errlen)
+{
+    *spec = (struct engine_output_spec){.name = co->name, .enc = encoder_find(co->format)};
+    if (spec->enc == NULL) {
+        snprintf(err, errlen, "%s: format %s has no encoder", co->name, co->format);
+        return -EINVAL;
+    }
+    return co->type->open(co, co->name, l, &spec->out, err, errlen);
+}
+
+int
 setup_outputs(struct engine *e, struct loop *l, const struct config *c, char *err, size_t errlen)
 {
     for (size_t i = 0; i < c->noutputs; i++) {
-        const struct config_output *co = &c->outputs[i];
-        const struct encoder *enc = encoder_find(co->format);
-        struct output out = {0};
-        int rc;
-        if (enc == NULL) {
-            snprintf(err, errlen, "outputs[%zu]: format %s has no encoder", i, co->format);
-            return -EINVAL;
-        }
-        rc = co->type->open(co, co->name, l, &out, err, errlen);
+        struct engine_output_spec spec;
+        int rc = setup_output_open(&c->outputs[i], l, &spec, err, errlen);
         if (rc != 0) {
             return rc;
         }
-        if (engine_add_output(e, co->name, enc, &out) != 0) {
+        if (engine_add_output(e, spec.name, spec.enc, &spec.out) != 0) {
             snprintf(err, errlen, "out of memory");
             return -ENOMEM;
         }

@@ -35,11 +35,41 @@ int setup_outputs(struct engine *e, struct loop *l, const struct config *c, char
  * does not apply). */
 bool setup_same_outputs(const struct config *a, const struct config *b);
 
+/* True when the outputs of @a and @b differ in anything (a reload then replaces some). */
+bool setup_outputs_changed(const struct config *a, const struct config *b);
+
+/* What a reload does to one output of the new configuration. */
+enum setup_output_change {
+    SETUP_OUTPUT_KEEP,    /* the same settings: the running one stays */
+    SETUP_OUTPUT_ADD,     /* a new name */
+    SETUP_OUTPUT_REPLACE, /* the name was there with other settings: a new instance takes over */
+};
+
+struct setup_output_plan {
+    const struct config_output *co;  /* borrowed: in the new configuration */
+    const struct config_output *old; /* borrowed: the same name in the old one; NULL when added */
+    enum setup_output_change change;
+    /*
+     * Not kept, and a running output (of the old configuration, not kept either) locks the spool
+     * directory this one opens: that one is closed first. NULL: none.
+     */
+    const struct config_output *after;
+};
+
+/* Fills @plan (@c->noutputs entries, in order) for a reload from @old to @c. */
+void setup_outputs_plan(const struct config *old, const struct config *c,
+                        struct setup_output_plan *plan);
+
 /*
- * True when the outputs of @a and @b differ in anything that needs them reopened; @what then
- * names the first difference ("outputs[1] (http)", "the number of outputs (1 -> 2)").
+ * Appends what the plan does, for the reload's log line: "kept stdout[0], replaced http[0]
+ * (http://a/ -> http://b/), added b, removed c".
  */
-bool setup_outputs_changed(const struct config *a, const struct config *b, char *what, size_t len);
+void setup_outputs_describe(const struct config *old, const struct config *c,
+                            const struct setup_output_plan *plan, struct strbuf *sb);
+
+/* Opens output @co into @spec (its name borrowed from @co). 0, or a negative errno and @err. */
+int setup_output_open(const struct config_output *co, struct loop *l,
+                      struct engine_output_spec *spec, char *err, size_t errlen);
 
 /* True when @c has a job named @name. */
 int setup_has_job(const struct config *c, const char *name);

@@ -11,6 +11,13 @@
  *   - The reader is never behind the acknowledged position: acks only cover records read.
  *   - A segment without unacknowledged records is deleted (reap()), except when unlink() fails:
  *     then it stays listed, counted as acknowledged, and is retried at the next ack.
+ *   - A segment's holes (bad regions with a whole record after them) lie in [0, valid), never
+ *     overlap, and are skipped by the reader wherever it meets them; records, samples and valid
+ *     never include them. A bad region at a segment's end is no hole: valid ends before it.
+ *   - Records lost in a hole the reader found stay in records/samples until the reader passes
+ *     the segment's end (read_end()), which is why such a segment is sealed for appends.
+ *   - In-flight records whose segment was deleted (orphans) are in no segment; they stay in
+ *     stats.records/samples until acked or rewound.
  *
  * Decisions the header leaves open:
  *   - The ack file holds the segment id as the 16 hex digits of its file name and the offset in
@@ -22,9 +29,11 @@
  *   - stats.bytes is the segment files' size minus the corrupt tails found (corrupt_bytes); the
  *     bound is kept on the real file sizes, so the disk use never exceeds max_bytes through new
  *     appends. Data over the bound at open (max_bytes lowered) is dropped by the next append.
- *   - A record that fails its check when read (it went bad on disk after open) ends its segment's
- *     extent like a bad record found at open. Its samples and those of the records after it in
- *     that segment were in the books, so they are counted in stats.corrupt_samples.
+ *   - A record that fails its check when read (it went bad on disk after open) is resynced past
+ *     like a bad record found at open; its samples were in the books, so the exact count lost
+ *     goes to stats.corrupt_samples at the segment's end.
+ *   - Resync candidates are the bytes "PLSR"; each is checked whole (CRC), so a false magic in a
+ *     payload costs a CRC pass, never a wrong record.
  *   - Acks only cover records handed out by spool_read(); a higher @seq acknowledges up to the
  *     last record read.
  */
@@ -58,18 +67,26 @@
 #define SPOOL_SEG_NAME_LEN 20 /* 16 hex digits + ".seg" */
 #define SPOOL_ACK_MAX 64
 
+/* A bad region skipped inside a segment: a valid record starts at off + len. */
+struct spool_hole {
+    uint64_t off, len;
+    uint64_t lost_records, lost_samples; /* found at open: what its headers tell (scan only) */
+};
+
 struct spool_seg {
     uint64_t id;
-    uint64_t size;        /* bytes in the file */
-    uint64_t valid;       /* end of the last good record: records live in [0, valid) */
-    uint64_t corrupt;     /* bytes after valid found bad (in corrupt_bytes, not in bytes) */
-    uint64_t records;     /* records in [0, valid), acknowledged ones included */
-    uint64_t samples;     /* their samples */
-    uint64_t ack_off;     /* start of the first unacknowledged record (valid if none) */
-    uint64_t ack_records; /* records before ack_off */
-    uint64_t ack_samples; /* their samples */
-    uint64_t first_seq;   /* sequence number of the record at ack_off */
-    bool written;         /* created by this process: every record in it came from our writev */
+    uint64_t size;            /* bytes in the file */
+    uint64_t valid;           /* end of the last good record: records live in [0, valid) */
+    uint64_t corrupt;         /* bytes after valid found bad (in corrupt_bytes, not in bytes) */
+    uint64_t records;         /* records in [0, valid), acknowledged ones included */
+    uint64_t samples;         /* their samples */
+    uint64_t ack_off;         /* start of the first unacknowledged record (valid if none) */
+    uint64_t ack_records;     /* records before ack_off */
+    uint64_t ack_samples;     /* their samples */
+    uint64_t first_seq;       /* sequence number of the record at ack_off */
+    bool written;             /* created by this process: every record in it came from our writev */
+    struct spool_hole *holes; /* owned: bad regions inside [0, valid), sorted by offset */
+    size_t nholes;
 };
 
 /* A record handed out by spool_read() and not acknowledged yet. */
@@ -78,6 +95,7 @@ struct spool_inflight {
     uint64_t seg_id;
     uint64_t end; /* offset just past the record in its segment */
     uint32_t nsamples;
+    bool orphan; /* its segment was deleted for room while the record was in flight */
 };
 
 struct spool {
@@ -111,11 +129,16 @@ struct spool {
     uint64_t corrupt_bytes;
     uint64_t corrupt_records;
     uint64_t corrupt_samples;
+    uint64_t orphan_records; /* in-flight records whose segment is gone (still pending) */
+    uint64_t orphan_samples;
 
     /* Repeated failures are logged once, then summarised (log.h): not a line per batch. */
     struct log_limit append_limit; /* writes that fail (a full disk) */
     struct log_limit room_limit;   /* segments deleted to stay within max_bytes */
     char prefix[64];               /* "spool: <what>", the key of both */
+    /* What room_limit's episode (from its first deletion until acks bring the spool under half
+     * its bound) deleted, for its lines. */
+    uint64_t room_segs, room_records, room_samples;
 };
 
 static void
@@ -293,6 +316,7 @@ seg_forget(struct spool *s, size_t i)
     else if (i < s->read_idx) {
         s->read_idx--;
     }
+    free(s->segs[i].holes);
     memmove(&s->segs[i], &s->segs[i + 1], (s->nsegs - i - 1) * sizeof(s->segs[0]));
     s->nsegs--;
 }
@@ -396,12 +420,14 @@ ack_read(struct spool *s, uint64_t *id, uint64_t *off)
         n = pread(s->ackfd, buf, sizeof(buf) - 1, 0);
     } while (n < 0 && errno == EINTR);
     if (n < 0) {
-        log_warn("spool: %s: read(%s/ack) failed: %s; starting at the oldest record", s->what,
-                 s->dir, strerror(errno));
+        log_err("spool: %s: %s/ack is unreadable (read failed: %s): ignored; every record in the "
+                "spool is sent again from the oldest (the sink may get some twice)",
+                s->what, s->dir, strerror(errno));
         return false;
     }
     if (n == 0) {
-        log_info("spool: %s: %s/ack is missing or empty: starting at the oldest record", s->what,
+        /* How every spool starts: nothing acknowledged yet. */
+        log_info("spool: %s: %s/ack is missing or empty: starting from the oldest record", s->what,
                  s->dir);
         return false;
     }
@@ -422,28 +448,246 @@ ack_read(struct spool *s, uint64_t *id, uint64_t *off)
     }
     return true;
 garbage:
-    log_warn("spool: %s: %s/ack is unreadable: starting at the oldest record", s->what, s->dir);
+    log_err("spool: %s: %s/ack is unreadable (garbage): ignored; every record in the spool is sent "
+            "again from the oldest (the sink may get some twice)",
+            s->what, s->dir);
     return false;
 }
 
 /*
- * Scans segment @g (open as @fd, size already set) up to its first bad record, setting its
- * extent, counts and, when @ack_off is a record boundary, its acknowledged prefix (else the
- * prefix stays empty: the segment is read from its start, at-least-once). Returns whether
- * @ack_off was a boundary. Never fails: an unreadable part is a bad record.
+ * Checks the record at @off of @fd, which must end by @end: 0 with *@len and *@ns set when it is
+ * whole (magic, a length that fits, its CRC), else 1 with the cause in @cause. @buf holds
+ * SPOOL_SCAN_CHUNK bytes: big payloads are checked chunk by chunk, never loaded whole.
  */
-static bool
+static int
+record_check(int fd, uint64_t off, uint64_t end, unsigned char *buf, uint32_t *len, uint32_t *ns,
+             char *cause, size_t causelen)
+{
+    unsigned char hdr[SPOOL_HEADER_BYTES];
+    uint64_t left = end - off;
+    int rc;
+
+    if (left < SPOOL_HEADER_BYTES) {
+        snprintf(cause, causelen, "truncated header");
+        return 1;
+    }
+    rc = pread_full(fd, hdr, sizeof(hdr), off);
+    if (rc != 0) {
+        snprintf(cause, causelen, "read failed: %s", strerror(-rc));
+        return 1;
+    }
+    if (get_le32(hdr) != SPOOL_MAGIC) {
+        snprintf(cause, causelen, "bad magic");
+        return 1;
+    }
+    *len = get_le32(hdr + 4);
+    *ns = get_le32(hdr + 8);
+    if (*len > left - SPOOL_HEADER_BYTES) {
+        snprintf(cause, causelen, "truncated payload: %" PRIu32 " bytes, %" PRIu64 " left", *len,
+                 left - SPOOL_HEADER_BYTES);
+        return 1;
+    }
+    uLong crc = record_crc(hdr + 8, NULL, 0);
+    for (uint32_t done = 0; done < *len;) {
+        uint32_t chunk = *len - done < SPOOL_SCAN_CHUNK ? *len - done : SPOOL_SCAN_CHUNK;
+        rc = pread_full(fd, buf, chunk, off + SPOOL_HEADER_BYTES + done);
+        if (rc != 0) {
+            snprintf(cause, causelen, "read failed: %s", strerror(-rc));
+            return 1;
+        }
+        crc = crc32(crc, buf, chunk);
+        done += chunk;
+    }
+    if ((uint32_t)crc != get_le32(hdr + 12)) {
+        snprintf(cause, causelen, "CRC mismatch");
+        return 1;
+    }
+    return 0;
+}
+
+/*
+ * Resynchronises after a bad record: the first offset in [@from, @end) where a whole record
+ * starts (record_check()), or @end when there is none. @win and @buf hold SPOOL_SCAN_CHUNK
+ * bytes each. Every candidate is a "PLSR" in the bytes; a false one costs its CRC check.
+ */
+static uint64_t
+resync(int fd, uint64_t from, uint64_t end, unsigned char *win, unsigned char *buf)
+{
+    uint64_t pos = from;
+
+    while (pos + SPOOL_HEADER_BYTES <= end) {
+        size_t want = end - pos < SPOOL_SCAN_CHUNK ? (size_t)(end - pos) : SPOOL_SCAN_CHUNK;
+        if (pread_full(fd, win, want, pos) != 0) {
+            return end;
+        }
+        for (size_t k = 0; k + 4 <= want; k++) {
+            unsigned char *m = memchr(win + k, 'P', want - k - 3);
+            if (m == NULL) {
+                break;
+            }
+            k = (size_t)(m - win);
+            if (get_le32(m) == SPOOL_MAGIC) {
+                char cause[96];
+                uint32_t len, ns;
+                if (record_check(fd, pos + k, end, buf, &len, &ns, cause, sizeof(cause)) == 0) {
+                    return pos + k;
+                }
+            }
+        }
+        if (pos + want >= end) {
+            break;
+        }
+        pos += want - 3; /* a magic across the window's edge is seen whole in the next one */
+    }
+    return end;
+}
+
+/*
+ * What the bad region [@off, @end) of @fd held, as far as its headers tell: from its start, each
+ * header with the magic whose length fits the region counts its records and samples (the first
+ * is the damaged record itself; its count is what its header says), and so does a last header
+ * whose payload was cut off by the end of the file (@size: a torn tail). Bytes no header
+ * describes (garbage, a damaged header) are one record of unknown samples, counted as 0.
+ */
+static void
+hole_estimate(int fd, uint64_t off, uint64_t end, uint64_t size, struct spool_hole *h)
+{
+    unsigned char hdr[SPOOL_HEADER_BYTES];
+
+    h->lost_records = 0;
+    h->lost_samples = 0;
+    while (off + SPOOL_HEADER_BYTES <= end && pread_full(fd, hdr, sizeof(hdr), off) == 0 &&
+           get_le32(hdr) == SPOOL_MAGIC) {
+        uint32_t len = get_le32(hdr + 4);
+        bool fits = len <= end - off - SPOOL_HEADER_BYTES;
+        if (!fits && end != size) {
+            break; /* a damaged length: the rest is unknown */
+        }
+        h->lost_records++;
+        h->lost_samples += get_le32(hdr + 8);
+        if (!fits) {
+            return;
+        }
+        off += SPOOL_HEADER_BYTES + len;
+    }
+    if (off < end) {
+        h->lost_records++;
+    }
+}
+
+static int
+hole_push(struct spool_seg *g, uint64_t off, uint64_t len)
+{
+    struct spool_hole *n = realloc(g->holes, (g->nholes + 1) * sizeof(*n));
+
+    if (n == NULL) {
+        return -ENOMEM;
+    }
+    g->holes = n;
+    g->holes[g->nholes++] = (struct spool_hole){.off = off, .len = len};
+    return 0;
+}
+
+/* @off, or the end of the known hole starting there (a valid record or the valid end follows). */
+static uint64_t
+hole_skip(const struct spool_seg *g, uint64_t off)
+{
+    for (size_t i = 0; i < g->nholes; i++) {
+        if (g->holes[i].off == off) {
+            return off + g->holes[i].len;
+        }
+    }
+    return off;
+}
+
+/* Payload and header bytes of the known holes at or after @off. */
+static uint64_t
+hole_bytes_from(const struct spool_seg *g, uint64_t off)
+{
+    uint64_t n = 0;
+
+    for (size_t i = 0; i < g->nholes; i++) {
+        if (g->holes[i].off >= off) {
+            n += g->holes[i].len;
+        }
+    }
+    return n;
+}
+
+/* The number of bad regions logged per segment; the rest are summed up in one line. */
+#define SPOOL_HOLES_LOGGED 3
+
+/*
+ * Counts and logs the bad regions found by seg_scan() after the acknowledged position @ack_off
+ * (those before it were dealt with by the run that acknowledged past them), and drops a bad
+ * region at the end of the segment from the list (the valid extent ends before it).
+ */
+static void
+seg_scan_report(struct spool *s, struct spool_seg *g, const char *name, uint64_t ack_off,
+                const char *first_cause)
+{
+    uint64_t more = 0, more_bytes = 0;
+    size_t logged = 0;
+
+    for (size_t i = 0; i < g->nholes; i++) {
+        const struct spool_hole *h = &g->holes[i];
+        g->corrupt += h->len;
+        if (h->off + h->len <= ack_off) {
+            log_debug("spool: %s: %s/%s: bad region of %" PRIu64 " bytes at offset %" PRIu64
+                      " before the acknowledged position: skipped",
+                      s->what, s->dir, name, h->len, h->off);
+            continue;
+        }
+        s->corrupt_bytes += h->len;
+        s->corrupt_records += h->lost_records;
+        s->corrupt_samples += h->lost_samples;
+        if (logged == SPOOL_HOLES_LOGGED) {
+            more++;
+            more_bytes += h->len;
+            continue;
+        }
+        char where[64];
+        if (h->off + h->len == g->size) {
+            snprintf(where, sizeof(where), "to the end of the segment");
+        }
+        else {
+            snprintf(where, sizeof(where), "to the next valid record at offset %" PRIu64,
+                     h->off + h->len);
+        }
+        log_warn("spool: %s: %s/%s: bad record at offset %" PRIu64 " (%s): skipping %" PRIu64
+                 " bytes %s, losing %" PRIu64 " record(s) with %" PRIu64 " samples",
+                 s->what, s->dir, name, h->off, logged == 0 ? first_cause : "bad record", h->len,
+                 where, h->lost_records, h->lost_samples);
+        logged++;
+    }
+    if (more > 0) {
+        log_warn("spool: %s: %s/%s: %" PRIu64 " more bad regions skipped (%" PRIu64 " bytes)",
+                 s->what, s->dir, name, more, more_bytes);
+    }
+    if (g->nholes > 0 && g->holes[g->nholes - 1].off >= g->valid) {
+        g->nholes--;
+    }
+}
+
+/*
+ * Scans segment @g (open as @fd, size already set): every record's CRC is checked; after a bad
+ * one the scan resynchronises on the next whole record (resync()) and the bad region becomes a
+ * hole of the segment. Sets its extent (valid: the end of the last whole record), counts and,
+ * when @ack_off is a record boundary or the start of a hole, its acknowledged prefix (else the
+ * prefix stays empty: the segment is read from its start, at-least-once). Returns whether
+ * @ack_off was such a boundary. Fails only for lack of memory: an unreadable part is a hole.
+ */
+static int
 seg_scan(struct spool *s, int fd, struct spool_seg *g, const char *name, uint64_t ack_off,
-         unsigned char *buf)
+         unsigned char *buf, unsigned char *win, bool *found)
 {
     uint64_t off = 0;
-    bool found = false;
-    const char *cause = NULL;
-    char causebuf[96];
+    char cause[96], first_cause[96] = "";
 
+    *found = false;
     for (;;) {
         if (off == ack_off) {
-            found = true;
+            *found = true;
             g->ack_off = off;
             g->ack_records = g->records;
             g->ack_samples = g->samples;
@@ -451,62 +695,26 @@ seg_scan(struct spool *s, int fd, struct spool_seg *g, const char *name, uint64_
         if (off == g->size) {
             break;
         }
-        unsigned char hdr[SPOOL_HEADER_BYTES];
-        uint64_t left = g->size - off;
-        if (left < SPOOL_HEADER_BYTES) {
-            cause = "truncated header";
-            break;
+        uint32_t len = 0, ns = 0;
+        if (record_check(fd, off, g->size, buf, &len, &ns, cause, sizeof(cause)) == 0) {
+            off += SPOOL_HEADER_BYTES + len;
+            g->records++;
+            g->samples += ns;
+            g->valid = off;
+            continue;
         }
-        int rc = pread_full(fd, hdr, sizeof(hdr), off);
-        if (rc != 0) {
-            snprintf(causebuf, sizeof(causebuf), "read failed: %s", strerror(-rc));
-            cause = causebuf;
-            break;
+        if (first_cause[0] == '\0') {
+            snprintf(first_cause, sizeof(first_cause), "%s", cause);
         }
-        if (get_le32(hdr) != SPOOL_MAGIC) {
-            cause = "bad magic";
-            break;
+        uint64_t next = resync(fd, off + 1, g->size, win, buf);
+        if (hole_push(g, off, next - off) != 0) {
+            return -ENOMEM;
         }
-        uint32_t len = get_le32(hdr + 4);
-        if (len > left - SPOOL_HEADER_BYTES) {
-            snprintf(causebuf, sizeof(causebuf),
-                     "truncated payload: %" PRIu32 " bytes, %" PRIu64 " left", len,
-                     left - SPOOL_HEADER_BYTES);
-            cause = causebuf;
-            break;
-        }
-        uLong crc = record_crc(hdr + 8, NULL, 0);
-        for (uint32_t done = 0; done < len && rc == 0;) {
-            uint32_t chunk = len - done < SPOOL_SCAN_CHUNK ? len - done : SPOOL_SCAN_CHUNK;
-            rc = pread_full(fd, buf, chunk, off + SPOOL_HEADER_BYTES + done);
-            if (rc == 0) {
-                crc = crc32(crc, buf, chunk);
-                done += chunk;
-            }
-        }
-        if (rc != 0) {
-            snprintf(causebuf, sizeof(causebuf), "read failed: %s", strerror(-rc));
-            cause = causebuf;
-            break;
-        }
-        if ((uint32_t)crc != get_le32(hdr + 12)) {
-            cause = "CRC mismatch";
-            break;
-        }
-        off += SPOOL_HEADER_BYTES + len;
-        g->records++;
-        g->samples += get_le32(hdr + 8);
+        hole_estimate(fd, off, next, g->size, &g->holes[g->nholes - 1]);
+        off = next;
     }
-    g->valid = off;
-    if (cause != NULL) {
-        log_warn("spool: %s: %s/%s: bad record at offset %" PRIu64 " (%s): skipping %" PRIu64
-                 " bytes to the end of the segment",
-                 s->what, s->dir, name, off, cause, g->size - off);
-        g->corrupt = g->size - off;
-        s->corrupt_records++;
-        s->corrupt_bytes += g->corrupt;
-    }
-    return found;
+    seg_scan_report(s, g, name, *found ? ack_off : 0, first_cause);
+    return 0;
 }
 
 static int
@@ -526,12 +734,13 @@ scan_dir(struct spool *s, bool have_ack, uint64_t ack_id, uint64_t ack_off, char
          size_t errlen)
 {
     unsigned char *buf = malloc(SPOOL_SCAN_CHUNK);
+    unsigned char *win = malloc(SPOOL_SCAN_CHUNK);
     int dfd2 = openat(s->dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     DIR *d = dfd2 >= 0 ? fdopendir(dfd2) : NULL;
     uint64_t max_seen = 0;
     int rc = 0;
 
-    if (buf == NULL) {
+    if (buf == NULL || win == NULL) {
         snprintf(err, errlen, "spool %s: out of memory", s->dir);
         rc = -ENOMEM;
         goto out;
@@ -559,9 +768,10 @@ scan_dir(struct spool *s, bool have_ack, uint64_t ack_id, uint64_t ack_off, char
         }
         rewinddir(d);
         if (any && ack_id > newest + 1) {
-            log_warn("spool: %s: %s/ack names segment %016" PRIx64 ", beyond the newest one "
-                     "(%016" PRIx64 "): ignored, every record will be read again",
-                     s->what, s->dir, ack_id, newest);
+            log_err("spool: %s: %s/ack names segment %016" PRIx64 ", beyond the newest one "
+                    "(%016" PRIx64 "): ignored; every record in the spool is sent again from the "
+                    "oldest (the sink may get some twice)",
+                    s->what, s->dir, ack_id, newest);
             have_ack = false;
         }
     }
@@ -625,8 +835,13 @@ scan_dir(struct spool *s, bool have_ack, uint64_t ack_id, uint64_t ack_off, char
             close(fd);
             continue;
         }
-        bool at = seg_scan(s, fd, g, name, have_ack && id == ack_id ? ack_off : 0, buf);
+        bool at = false;
+        rc = seg_scan(s, fd, g, name, have_ack && id == ack_id ? ack_off : 0, buf, win, &at);
         close(fd);
+        if (rc != 0) {
+            snprintf(err, errlen, "spool %s: out of memory", s->dir);
+            goto out;
+        }
         if (have_ack && id == ack_id && !at) {
             log_warn("spool: %s: %s/ack: offset %" PRIu64 " is not a record boundary of %s: "
                      "reading that segment from its start",
@@ -654,6 +869,7 @@ out:
         close(dfd2);
     }
     free(buf);
+    free(win);
     return rc;
 }
 
@@ -677,6 +893,7 @@ spool_open(const char *dir, uint64_t max_bytes, enum spool_fsync policy, const c
         goto fail;
     }
     snprintf(s->prefix, sizeof(s->prefix), "spool: %s", s->what);
+    s->append_limit.error = true; /* a full disk loses data: an error, once per episode */
     if (max_bytes == 0) {
         snprintf(err, errlen, "spool %s: max_bytes must be > 0", dir);
         goto fail;
@@ -754,6 +971,9 @@ spool_close(struct spool *s)
     close_fd(&s->ackfd);
     close_fd(&s->lockfd);
     close_fd(&s->dfd);
+    for (size_t i = 0; i < s->nsegs; i++) {
+        free(s->segs[i].holes);
+    }
     free(s->segs);
     free(s->fl);
     free(s->dir);
@@ -761,18 +981,25 @@ spool_close(struct spool *s)
     free(s);
 }
 
-/* Removes the in-flight entries of a dropped segment: a later ack must not count them. */
-static void
-inflight_drop_seg(struct spool *s, uint64_t seg_id)
+/*
+ * Marks the in-flight entries of a segment deleted for room as orphans: their records are in a
+ * request, so they are not dropped yet; an ack delivers them, a rewind drops them (they cannot
+ * be read again). Returns their samples.
+ */
+static uint64_t
+inflight_orphan_seg(struct spool *s, uint64_t seg_id)
 {
-    size_t w = s->fl_head;
+    uint64_t samples = 0;
 
     for (size_t r = s->fl_head; r < s->fl_head + s->fl_len; r++) {
-        if (s->fl[r].seg_id != seg_id) {
-            s->fl[w++] = s->fl[r];
+        if (!s->fl[r].orphan && s->fl[r].seg_id == seg_id) {
+            s->fl[r].orphan = true;
+            s->orphan_records++;
+            s->orphan_samples += s->fl[r].nsamples;
+            samples += s->fl[r].nsamples;
         }
     }
-    s->fl_len = w - s->fl_head;
+    return samples;
 }
 
 static int
@@ -816,16 +1043,21 @@ make_room(struct spool *s, uint64_t need, uint64_t *dropped_samples)
             return rc;
         }
         seg_name(name, sizeof(name), g.id);
+        uint64_t in_flight = inflight_orphan_seg(s, g.id);
         uint64_t recs = g.records - g.ack_records;
-        uint64_t samples = g.samples - g.ack_samples;
+        uint64_t samples = g.samples - g.ack_samples - in_flight;
+        s->room_segs++;
+        s->room_records += recs;
+        s->room_samples += samples;
         log_complain(&s->room_limit, clock_mono_ms(), 1, s->prefix,
                      "%s/%s deleted to stay within %" PRIu64 " bytes: dropped %" PRIu64
-                     " records with %" PRIu64 " samples",
-                     s->dir, name, s->max_bytes, recs, samples);
+                     " records with %" PRIu64 " samples (so far in this episode: %" PRIu64
+                     " segments, %" PRIu64 " records, %" PRIu64 " samples)",
+                     s->dir, name, s->max_bytes, recs, samples, s->room_segs, s->room_records,
+                     s->room_samples);
         if (dropped_samples != NULL) {
             *dropped_samples += samples;
         }
-        inflight_drop_seg(s, g.id);
         seg_forget(s, 0);
     }
     return 0;
@@ -980,30 +1212,83 @@ spool_append(struct spool *s, const void *data, size_t len, uint32_t nsamples,
     return 0;
 }
 
-/* Ends segs[read_idx]'s extent at the reader's offset after a bad record there. */
+/*
+ * After a bad record at the reader's offset, found when reading it (it went bad after open, or
+ * the file vanished): resynchronises on the next whole record of segs[read_idx] (resync()) and
+ * makes the bad region a hole the reader skips from now on, or, when no whole record follows,
+ * ends the segment's valid extent at the reader. The records lost are counted when the reader
+ * reaches the end of the segment (read_end()).
+ */
 static void
 read_corrupt(struct spool *s, const char *name, const char *cause)
 {
     struct spool_seg *g = &s->segs[s->read_idx];
-    uint64_t lost_bytes = g->valid - s->read_off;
-    uint64_t lost_records = g->records - s->read_records;
-    uint64_t lost_samples = g->samples > s->read_samples ? g->samples - s->read_samples : 0;
+    uint64_t next = g->valid;
 
+    if (s->rfd >= 0) {
+        unsigned char *win = malloc(SPOOL_SCAN_CHUNK);
+        unsigned char *buf = malloc(SPOOL_SCAN_CHUNK);
+        if (win != NULL && buf != NULL) {
+            next = resync(s->rfd, s->read_off + 1, g->valid, win, buf);
+        }
+        free(win);
+        free(buf);
+    }
+    if (next < g->valid && hole_push(g, s->read_off, next - s->read_off) != 0) {
+        next = g->valid; /* out of memory: the rest of the segment goes, as without resync */
+    }
+    uint64_t lost_bytes = next - s->read_off;
+    char where[64];
+    if (next < g->valid) {
+        snprintf(where, sizeof(where), "to the next valid record at offset %" PRIu64, next);
+    }
+    else {
+        snprintf(where, sizeof(where), "to the end of the segment");
+    }
     log_warn("spool: %s: %s/%s: bad record at offset %" PRIu64 " (%s): skipping %" PRIu64
-             " bytes to the end of the segment, losing %" PRIu64 " records with %" PRIu64
-             " samples",
-             s->what, s->dir, name, s->read_off, cause, lost_bytes, lost_records, lost_samples);
-    s->corrupt_records++;
+             " bytes %s",
+             s->what, s->dir, name, s->read_off, cause, lost_bytes, where);
     s->corrupt_bytes += lost_bytes;
-    s->corrupt_samples += lost_samples;
     g->corrupt += lost_bytes;
-    g->valid = s->read_off;
-    g->records = s->read_records;
-    g->samples = s->read_samples;
+    if (next < g->valid) {
+        s->read_off = next;
+    }
+    else {
+        g->valid = s->read_off;
+    }
     if (is_write_seg(s, s->read_idx)) {
-        /* Nothing may be appended after a bad record: the next append starts a new segment. */
+        /* The reader must see this segment's end to count the losses: the next append starts
+         * a new segment. */
         seal_write_seg(s);
     }
+}
+
+/*
+ * The reader reached the end of segs[read_idx]. Records the index counted there that the reader
+ * did not get were in bad regions found when reading: their number and samples are exactly the
+ * index's counts minus those read, which the books had as pending; now they are corrupt.
+ * Returns whether any were.
+ */
+static bool
+read_end(struct spool *s)
+{
+    struct spool_seg *g = &s->segs[s->read_idx];
+    char name[SPOOL_SEG_NAME_LEN + 1];
+
+    if (s->read_records >= g->records) {
+        return false;
+    }
+    uint64_t lost_records = g->records - s->read_records;
+    uint64_t lost_samples = g->samples > s->read_samples ? g->samples - s->read_samples : 0;
+    seg_name(name, sizeof(name), g->id);
+    log_warn("spool: %s: %s/%s: %" PRIu64 " record(s) with %" PRIu64
+             " samples lost in the bad region(s) of this segment",
+             s->what, s->dir, name, lost_records, lost_samples);
+    s->corrupt_records += lost_records;
+    s->corrupt_samples += lost_samples;
+    g->records = s->read_records;
+    g->samples = s->read_samples;
+    return true;
 }
 
 int
@@ -1025,12 +1310,19 @@ spool_read(struct spool *s, struct strbuf *out, uint32_t *nsamples, uint64_t *se
             s->read_seq = g->first_seq;
             close_fd(&s->rfd);
         }
+        s->read_off = hole_skip(g, s->read_off);
         if (s->read_off >= g->valid) {
             if (is_write_seg(s, s->read_idx)) {
                 return 0;
             }
+            uint64_t id = g->id;
+            if (read_end(s)) {
+                reap(s);
+            }
             close_fd(&s->rfd);
-            s->read_idx++;
+            if (s->read_idx < s->nsegs && s->segs[s->read_idx].id == id) {
+                s->read_idx++;
+            }
             s->read_fresh = true;
             continue;
         }
@@ -1039,7 +1331,6 @@ spool_read(struct spool *s, struct strbuf *out, uint32_t *nsamples, uint64_t *se
             s->rfd = openat(s->dfd, name, O_RDONLY | O_CLOEXEC);
             if (s->rfd < 0 && errno == ENOENT) {
                 read_corrupt(s, name, "segment file vanished");
-                reap(s);
                 continue;
             }
             if (s->rfd < 0) {
@@ -1051,7 +1342,6 @@ spool_read(struct spool *s, struct strbuf *out, uint32_t *nsamples, uint64_t *se
                 /* EACCES, EIO...: it will not get better; waiting would stop all delivery. */
                 snprintf(cause, sizeof(cause), "cannot open it: %s", strerror(-rc));
                 read_corrupt(s, name, cause);
-                reap(s);
                 continue;
             }
         }
@@ -1125,14 +1415,18 @@ spool_read(struct spool *s, struct strbuf *out, uint32_t *nsamples, uint64_t *se
             }
         }
         read_corrupt(s, name, cause);
-        reap(s);
     }
     return 0;
 }
 
 void
-spool_rewind(struct spool *s)
+spool_rewind(struct spool *s, uint64_t *dropped_samples)
 {
+    if (dropped_samples != NULL) {
+        *dropped_samples += s->orphan_samples;
+    }
+    s->orphan_records = 0;
+    s->orphan_samples = 0;
     s->fl_head = 0;
     s->fl_len = 0;
     close_fd(&s->rfd);
@@ -1149,10 +1443,14 @@ spool_ack(struct spool *s, uint64_t seq, uint64_t *acked_samples)
         struct spool_inflight e = s->fl[s->fl_head];
         s->fl_head++;
         s->fl_len--;
-        for (size_t i = 0; i < s->nsegs; i++) {
+        if (e.orphan) {
+            s->orphan_records--;
+            s->orphan_samples -= e.nsamples;
+        }
+        for (size_t i = 0; i < s->nsegs && !e.orphan; i++) {
             struct spool_seg *g = &s->segs[i];
             if (g->id == e.seg_id) {
-                g->ack_off = e.end;
+                g->ack_off = hole_skip(g, e.end);
                 g->ack_records++;
                 g->ack_samples += e.nsamples;
                 g->first_seq = e.seq + 1;
@@ -1170,12 +1468,23 @@ spool_ack(struct spool *s, uint64_t seq, uint64_t *acked_samples)
     /* The ack file first: if we die before the unlinks, reopening deletes those segments. */
     int rc = ack_write(s);
     reap(s);
+    if (s->room_segs > 0 && disk_bytes(s) < s->max_bytes / 2) {
+        /* The sink caught up: the episode of deletions is over. */
+        log_warn("spool: %s: back under half of spool_max_bytes; deleted to stay within it: "
+                 "%" PRIu64 " segments, %" PRIu64 " records, %" PRIu64 " samples",
+                 s->what, s->room_segs, s->room_records, s->room_samples);
+        s->room_limit = (struct log_limit){0};
+        s->room_segs = s->room_records = s->room_samples = 0;
+    }
     return rc;
 }
 
 bool
 spool_empty(const struct spool *s)
 {
+    if (s->orphan_records > 0) {
+        return false;
+    }
     for (size_t i = 0; i < s->nsegs; i++) {
         if (s->segs[i].ack_records < s->segs[i].records) {
             return false;
@@ -1228,8 +1537,13 @@ spool_stats(const struct spool *s, struct spool_stats *st)
         bool at = i == s->read_idx && !s->read_fresh;
         uint64_t from = at ? s->read_off : g->ack_off;
         uint64_t recs = g->records - (at ? s->read_records : g->ack_records);
-        st->unread_bytes += g->valid - from - recs * SPOOL_HEADER_BYTES;
+        uint64_t gone = hole_bytes_from(g, from) + recs * SPOOL_HEADER_BYTES;
+        /* Records lost in a bad region found by the reader stay counted until it passes the
+         * segment's end (read_end()): the figure is then an estimate, never below 0. */
+        st->unread_bytes += g->valid - from > gone ? g->valid - from - gone : 0;
     }
+    st->records += s->orphan_records;
+    st->samples += s->orphan_samples;
     st->segments = s->nsegs;
     st->corrupt_bytes = s->corrupt_bytes;
     st->corrupt_records = s->corrupt_records;

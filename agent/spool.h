@@ -16,19 +16,39 @@
  *       len bytes payload
  *
  * A record is written with one write() (writev), so kill -9 can tear at most the last record of
- * the last segment. On open every segment is scanned and every record's CRC checked; the first
- * bad record (wrong magic, truncated, CRC mismatch) ends its segment's valid extent: it is
- * logged with the file, offset and cause, the rest of that segment is skipped and counted in
- * corrupt_bytes, and everything before it is delivered. Appends always go to a new segment
- * after open, never after a torn tail.
+ * the last segment. On open every segment is scanned and every record's CRC checked. A bad
+ * record (wrong magic, truncated, CRC mismatch) does not end its segment: the scan resynchronises
+ * on the next offset where a whole record starts (the magic, a length that fits the file, a
+ * matching CRC), and the bytes in between are a hole, skipped by the reader and counted in
+ * corrupt_bytes; only a torn or damaged tail loses the rest of a segment. A record that goes bad
+ * after open is found by the reader, which resynchronises the same way.
+ *
+ * Samples lost to corruption (corrupt_samples), as exactly as the data allows:
+ *   - found by the reader: exact. The index counted the segment's records and samples when they
+ *     were appended or scanned; when the reader reaches the segment's end, what it did not get
+ *     is what the holes held. Until then those samples stay pending.
+ *   - found at open: a hole's records are walked by their headers from its start: each header
+ *     with the magic and a length that fits the hole (or is cut off by the end of the file)
+ *     counts one record and the samples it states (the CRC that failed also covers that count:
+ *     an estimate). Bytes no header describes count as one record of 0 samples (unknowable).
+ * Holes before the acknowledged position are not counted again at a later open.
+ *
+ * Acknowledgement across holes: DIR/ack still holds one offset, the first unacknowledged
+ * record's. Holes are not written down anywhere: the scan is deterministic, so every open finds
+ * the same holes and the same record boundaries after them, and the acknowledged offset is one
+ * of those boundaries (when the records before a hole are acknowledged the offset moves past the
+ * hole, to the record the resync found). Appends always go to a new segment after open, never
+ * after a torn tail.
  *
  * Records get sequence numbers in memory only (from 0 at open, in order): the reader hands
  * them out, the output acks by sequence number after the sink accepted them.
  *
  * Bound: when an append would take the spool over max_bytes, whole segments are deleted oldest
- * first (never the one being appended to) until it fits; their unacknowledged samples are added
- * to the caller's dropped count and logged. Records already read but not acked that are dropped
- * this way stay dropped: a later ack that covers them does not count them as delivered.
+ * first (never the one being appended to) until it fits; their unread and unacknowledged samples
+ * are added to the caller's dropped count and logged (rate limited: one line per episode, then
+ * summaries). Records of a deleted segment that are in flight (read, not acked) are counted once:
+ * they stay pending; a later ack covering them counts them as acknowledged (the sink has them),
+ * a rewind adds them to its dropped count (they cannot be read again).
  *
  * Not thread-safe; used from the loop thread. Calls block on disk I/O (local files only).
  */
@@ -56,9 +76,9 @@ struct spool_stats {
     uint64_t unread_bytes;    /* payload bytes of the records not read yet */
     uint64_t segments;        /* segment files */
     uint64_t corrupt_bytes;   /* skipped as corrupt since open (not in bytes) */
-    uint64_t corrupt_records; /* bad records found since open (each ends a segment's extent) */
-    uint64_t corrupt_samples; /* samples lost to records that went bad after open (a bad record
-                                 found at open has an untrusted count: not in here) */
+    uint64_t corrupt_records; /* records lost to corruption since open (see above) */
+    uint64_t corrupt_samples; /* their samples (see above): those found at open were never in
+                                 samples; those found later were, until found */
 };
 
 struct spool;
@@ -92,8 +112,12 @@ int spool_append(struct spool *s, const void *data, size_t len, uint32_t nsample
  */
 int spool_read(struct spool *s, struct strbuf *out, uint32_t *nsamples, uint64_t *seq);
 
-/* Makes the oldest unacknowledged record the next one read (after a failed send). */
-void spool_rewind(struct spool *s);
+/*
+ * Makes the oldest unacknowledged record the next one read (after a failed send). Records read
+ * from a segment deleted since (the bound) cannot be read again: their samples are added to
+ * *@dropped_samples (may be NULL).
+ */
+void spool_rewind(struct spool *s, uint64_t *dropped_samples);
 
 /*
  * Acknowledges every record with sequence number <= @seq: deletes segments all of whose records

@@ -316,6 +316,11 @@ put_output_state(struct strbuf *sb, const struct output_stats *st)
     char a[64], b[64];
     int64_t since = (int64_t)(st->failing_since * 1000);
 
+    if (st->draining) {
+        strbuf_puts(sb, "<td class=\"muted\">draining <span class=\"muted\">(removed by a "
+                        "reload: sends what it holds, then goes)</span></td>");
+        return;
+    }
     if (!st->failing) {
         strbuf_puts(sb, "<td class=\"up\">ok</td>");
         return;

@@ -1,8 +1,9 @@
 /*
  * End-to-end tests of the pollster binary ($POLLSTER_BIN): command-line errors and exit codes,
  * --once against mock targets served by a forked child on loopback (JSON fields asserted after
- * parsing with json-c), concurrency of several targets, the built-in default, and a daemon run
- * stopped by SIGTERM.
+ * parsing with json-c), concurrency of several targets, the built-in default, configs, reloads
+ * and SIGTERM during a run. The harness is cli_harness.c; daemon mode (--daemonize, pidfiles,
+ * systemd notification, log reopening) is tested in check_cli_daemon.c.
  */
 #include "build-config.h"
 
@@ -10,17 +11,14 @@
 #include <dirent.h>
 #include <stdbool.h>
 #include <errno.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,214 +26,9 @@
 #include <curl/curl.h>
 #include <json-c/json.h>
 
+#include "cli_harness.h"
 #include "mock_server.h"
 #include "testutil.h"
-
-struct cmd {
-    int status; /* exit code, or 128 + signal */
-    char out[1 << 18];
-    size_t outlen;
-    char err[1 << 14];
-    size_t errlen;
-    double elapsed;
-};
-
-static double
-now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/*
- * Runs pollster with @args (NULL-terminated, without argv[0]). When @term_after > 0, sends
- * SIGTERM after that many seconds. Kills it after @limit seconds (a hang fails the test).
- */
-static double slowdown(void);
-
-/* Optional actions while pollster runs: at mid_at[i] seconds, mid_fn[i](pid). */
-typedef void mid_action_fn(pid_t pid);
-static mid_action_fn *mid_fn[4];
-static double mid_at[4];
-
-static void
-run(struct cmd *c, double limit, double term_after, const char *const *args)
-{
-    bool mid_done[4] = {false, false, false, false};
-    const char *bin = getenv("POLLSTER_BIN");
-    const char *argv[64];
-    int out[2], err[2];
-    size_t n = 0;
-    bool termed = false;
-
-    memset(c, 0, sizeof(*c));
-    ck_assert_msg(bin != NULL, "POLLSTER_BIN not set");
-    /* Under VALGRIND=valgrind make check the binary runs under valgrind too, and slower. */
-    const char *vg = getenv("VALGRIND");
-    if (vg != NULL && *vg != '\0') {
-        argv[n++] = vg;
-        argv[n++] = "--quiet";
-        argv[n++] = "--error-exitcode=99";
-        argv[n++] = "--leak-check=full";
-        argv[n++] = "--errors-for-leak-kinds=definite,indirect,possible";
-        limit *= 4;
-        term_after *= 4;
-    }
-    argv[n++] = bin;
-    for (size_t i = 0; args[i] != NULL && n < 63; i++) {
-        argv[n++] = args[i];
-    }
-    argv[n] = NULL;
-    ck_assert_int_eq(pipe(out), 0);
-    ck_assert_int_eq(pipe(err), 0);
-    double start = now_s();
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        dup2(out[1], 1);
-        dup2(err[1], 2);
-        close(out[0]);
-        close(err[0]);
-        close(out[1]);
-        close(err[1]);
-        execvp(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    close(out[1]);
-    close(err[1]);
-    struct pollfd p[2] = {{.fd = out[0], .events = POLLIN}, {.fd = err[0], .events = POLLIN}};
-    int open_fds = 2;
-    while (open_fds > 0) {
-        double t = now_s() - start;
-        if (t > limit) {
-            kill(pid, SIGKILL);
-            break;
-        }
-        for (int i = 0; i < 4; i++) {
-            if (mid_fn[i] != NULL && !mid_done[i] && t > mid_at[i] * slowdown()) {
-                mid_fn[i](pid);
-                mid_done[i] = true;
-            }
-        }
-        if (term_after > 0 && !termed && t > term_after) {
-            kill(pid, SIGTERM);
-            termed = true;
-        }
-        if (poll(p, 2, 20) <= 0) {
-            continue;
-        }
-        for (int i = 0; i < 2; i++) {
-            if (p[i].revents == 0 || p[i].fd < 0) {
-                continue;
-            }
-            char *buf = i == 0 ? c->out : c->err;
-            size_t *len = i == 0 ? &c->outlen : &c->errlen;
-            size_t cap = i == 0 ? sizeof(c->out) : sizeof(c->err);
-            ssize_t r = read(p[i].fd, buf + *len, cap - 1 - *len);
-            if (r <= 0) {
-                close(p[i].fd);
-                p[i].fd = -1;
-                open_fds--;
-            }
-            else {
-                *len += (size_t)r;
-                buf[*len] = '\0';
-            }
-        }
-    }
-    for (int i = 0; i < 2; i++) {
-        if (p[i].fd >= 0) {
-            close(p[i].fd);
-        }
-    }
-    int st;
-    waitpid(pid, &st, 0);
-    c->elapsed = now_s() - start;
-    c->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    ck_assert_msg(c->elapsed < limit, "pollster did not finish within %.1f s", limit);
-}
-
-/* Time allowance factor: 4 under valgrind. */
-static double
-slowdown(void)
-{
-    const char *vg = getenv("VALGRIND");
-
-    return vg != NULL && *vg != '\0' ? 4.0 : 1.0;
-}
-
-static unsigned mock_port;
-static pid_t mock_pid;
-
-/*
- * The test process adopts every orphan it causes: a --daemonize run's detached daemon is
- * reparented here rather than to the machine's init (or whatever supervises the test run), and
- * is reaped here with its exit status checked. Nothing a test starts outlives it unseen.
- */
-static void
-setup(void)
-{
-    ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
-    mock_pid = mock_server_spawn(&mock_port, 60);
-    ck_assert_int_gt(mock_pid, 0);
-}
-
-/* Reaps adopted orphans that have exited (the mock server is reaped by mock_server_stop). */
-static void
-reap_orphans(void)
-{
-    while (waitpid(-1, NULL, WNOHANG) > 0) {
-    }
-}
-
-static void
-teardown(void)
-{
-    mock_server_stop(mock_pid);
-    reap_orphans();
-}
-
-/* Waits up to @secs for the adopted process @pid to exit; returns its exit code or 128+signal. */
-static int
-wait_adopted(pid_t pid, double secs)
-{
-    double start = now_s();
-    int st;
-
-    while (now_s() - start < secs) {
-        pid_t r = waitpid(pid, &st, WNOHANG);
-        if (r == pid) {
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        }
-        if (r < 0) {
-            return -1;
-        }
-        usleep(20000);
-    }
-    return -2;
-}
-
-static const char *
-url(const char *path)
-{
-    static char buf[8][128];
-    static int i;
-
-    i = (i + 1) % 8;
-    snprintf(buf[i], sizeof(buf[i]), "http://127.0.0.1:%u%s", mock_port, path);
-    return buf[i];
-}
-
-static bool
-bool_field(json_object *o, const char *key)
-{
-    json_object *v = NULL;
-
-    ck_assert_msg(json_object_object_get_ex(o, key, &v), "no field %s", key);
-    return json_object_get_boolean(v);
-}
 
 START_TEST(test_help_and_version)
 {
@@ -575,24 +368,6 @@ START_TEST(test_once_builtin_default)
 }
 END_TEST
 
-START_TEST(test_daemon_runs_and_drains_on_sigterm)
-{
-    struct cmd c;
-
-    run(&c, 20, 1.6,
-        (const char *const[]){"--target", url("/ok"), "--target", url("/slow/300"), "--interval",
-                              "300ms", "--timeout", "300ms", "--status-listen", "127.0.0.1:0",
-                              NULL});
-    ck_assert_msg(c.status == 0, "exit %d: %s", c.status, c.err);
-    json_object *lines = testutil_parse_lines(c.out);
-    /* ~1.6 s at 300 ms per target: 4 to 6 runs each. */
-    size_t n = json_object_array_length(lines);
-    ck_assert_msg(n >= (slowdown() > 1 ? 2 : 7) && n <= 12 * slowdown(), "%zu runs", n);
-    ck_assert_ptr_nonnull(strstr(c.err, "SIGTERM received"));
-    json_object_put(lines);
-}
-END_TEST
-
 START_TEST(test_once_json_kind)
 {
     struct cmd c;
@@ -673,178 +448,6 @@ START_TEST(test_parse_errors)
 }
 END_TEST
 
-/* Polls @path until it holds a pid, for up to @secs. */
-static long
-wait_pidfile(const char *path, double secs)
-{
-    double start = now_s();
-
-    while (now_s() - start < secs) {
-        FILE *f = fopen(path, "r");
-        long pid = 0;
-        if (f != NULL) {
-            if (fscanf(f, "%ld", &pid) != 1) {
-                pid = 0;
-            }
-            fclose(f);
-        }
-        if (pid > 0) {
-            return pid;
-        }
-        usleep(20000);
-    }
-    return 0;
-}
-
-START_TEST(test_daemonize_pidfile)
-{
-    struct cmd c;
-    char dir[] = "/tmp/pollster-daemon-XXXXXX";
-    char pidfile[128], out[128];
-
-    if (slowdown() > 1) {
-        return; /* the daemon's fork would escape valgrind's watch; covered natively and by ASan */
-    }
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(pidfile, sizeof(pidfile), "%s/pollster.pid", dir);
-    snprintf(out, sizeof(out), "%s/out.jsonl", dir);
-    run(&c, 10, 0,
-        (const char *const[]){"--daemonize", "--pidfile", pidfile, "--output-file", out, "--target",
-                              url("/ok"), "--interval", "200ms", "--timeout", "200ms",
-                              "--status-listen", "127.0.0.1:0", NULL});
-    ck_assert_msg(c.status == 0, "exit %d: %s", c.status, c.err);
-    long pid = wait_pidfile(pidfile, 5);
-    ck_assert_int_gt(pid, 0);
-    ck_assert_int_eq(kill((pid_t)pid, 0), 0);
-
-    /* A second instance with the same pidfile refuses to start, naming the running one. */
-    run(&c, 10, 0,
-        (const char *const[]){"--daemonize", "--pidfile", pidfile, "--target", url("/ok"),
-                              "--status-listen", "127.0.0.1:0", NULL});
-    ck_assert_int_eq(c.status, 2);
-    ck_assert_msg(strstr(c.err, "already running") != NULL, "%s", c.err);
-
-    usleep(700000);
-    ck_assert_int_eq(kill((pid_t)pid, SIGTERM), 0);
-    /* The daemon was reparented to this (subreaper) process: its exit status is ours to see. */
-    int st = wait_adopted((pid_t)pid, 5);
-    ck_assert_msg(st == 0, "daemon after SIGTERM: %d (-2: still running)", st);
-    ck_assert_msg(access(pidfile, F_OK) != 0, "pidfile left behind");
-    /* It collected while detached: JSON lines in the output file. */
-    FILE *f = fopen(out, "r");
-    ck_assert_ptr_nonnull(f);
-    char line[4096];
-    ck_assert_ptr_nonnull(fgets(line, sizeof(line), f));
-    fclose(f);
-    ck_assert_msg(strncmp(line, "{\"ts_ms\":", 9) == 0, "%s", line);
-    unlink(out);
-    rmdir(dir);
-}
-END_TEST
-
-static char mode_path[160];
-static int seen_mode;
-
-static void
-stat_pidfile(pid_t pid)
-{
-    struct stat sb;
-
-    (void)pid;
-    seen_mode = stat(mode_path, &sb) == 0 ? (int)(sb.st_mode & 0777) : -1;
-}
-
-/*
- * In the foreground too, pollster sets its umask (a caller's umask 0 does not make the pidfile
- * world-writable), and a symlink at the pidfile path is refused rather than followed.
- */
-START_TEST(test_pidfile_umask_and_symlink)
-{
-    struct cmd c;
-    char dir[] = "/tmp/pollster-pidfile-XXXXXX", victim[160];
-
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(mode_path, sizeof(mode_path), "%s/pollster.pid", dir);
-    snprintf(victim, sizeof(victim), "%s/victim", dir);
-    mode_t old = umask(0);
-    seen_mode = 0;
-    mid_fn[0] = stat_pidfile;
-    mid_at[0] = 0.8;
-    run(&c, 20, 2.0,
-        (const char *const[]){"--pidfile", mode_path, "--target", url("/ok"), "--interval", "200ms",
-                              "--timeout", "200ms", "--status-listen", "127.0.0.1:0",
-                              "--output-file", "/dev/null", NULL});
-    mid_fn[0] = NULL;
-    umask(old);
-    ck_assert_msg(c.status == 0, "exit %d: %s", c.status, c.err);
-    ck_assert_msg(seen_mode == 0640, "pidfile mode %o", (unsigned)seen_mode);
-
-    ck_assert_int_eq(symlink(victim, mode_path), 0);
-    run(&c, 20, 2.0,
-        (const char *const[]){"--pidfile", mode_path, "--target", url("/ok"), "--status-listen",
-                              "127.0.0.1:0", "--output-file", "/dev/null", NULL});
-    ck_assert_int_eq(c.status, 2);
-    ck_assert_msg(strstr(c.err, "is a symbolic link (not followed)") != NULL, "%s", c.err);
-    ck_assert_int_ne(access(victim, F_OK), 0);
-    unlink(mode_path);
-    rmdir(dir);
-}
-END_TEST
-
-START_TEST(test_daemonize_failure_reported)
-{
-    struct cmd c;
-
-    if (slowdown() > 1) {
-        return;
-    }
-    /* The status port is taken: the detached daemon fails, and the command says so. */
-    run(&c, 10, 0,
-        (const char *const[]){"--daemonize", "--target", url("/ok"), "--status-listen",
-                              "256.0.0.1:1", NULL});
-    ck_assert_int_eq(c.status, 1);
-    /* The detached daemon that failed was adopted here and has exited: reap it. */
-    for (int i = 0; i < 100 && waitpid(-1, NULL, WNOHANG) == 0; i++) {
-        usleep(20000);
-    }
-}
-END_TEST
-
-START_TEST(test_systemd_notify)
-{
-    struct cmd c;
-    char dir[] = "/tmp/pollster-notify-XXXXXX";
-    char sock[96], msgs[1024] = "";
-    size_t off = 0;
-
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(sock, sizeof(sock), "%s/notify", dir);
-    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    setenv("NOTIFY_SOCKET", sock, 1);
-    run(&c, 20, 1.0,
-        (const char *const[]){"--target", url("/ok"), "--interval", "300ms", "--timeout", "300ms",
-                              "--status-listen", "127.0.0.1:0", NULL});
-    unsetenv("NOTIFY_SOCKET");
-    ck_assert_int_eq(c.status, 0);
-    for (;;) {
-        ssize_t n = recv(fd, msgs + off, sizeof(msgs) - 1 - off, MSG_DONTWAIT);
-        if (n <= 0) {
-            break;
-        }
-        off += (size_t)n;
-        msgs[off++] = '|';
-    }
-    msgs[off] = '\0';
-    ck_assert_str_eq(msgs, "READY=1\nSTATUS=collecting|STOPPING=1|");
-    close(fd);
-    unlink(sock);
-    rmdir(dir);
-}
-END_TEST
-
 static char cfg_dir[64], cfg_path[128];
 
 static void
@@ -905,6 +508,18 @@ reload_add_b(pid_t pid)
     }
 }
 
+/* Wall-clock ms when reload_broken and reload_only_b sent their SIGHUP (runs carry ts_ms). */
+static int64_t broken_sent_ms, only_b_sent_ms;
+
+static int64_t
+wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void
 reload_only_b(pid_t pid)
 {
@@ -916,6 +531,7 @@ reload_only_b(pid_t pid)
              "    urls: ['http://127.0.0.1:%u/ok']\n",
              mock_port);
     write_config(jobs);
+    only_b_sent_ms = wall_ms();
     if (pid > 0) {
         kill(pid, SIGHUP);
     }
@@ -925,6 +541,7 @@ static void
 reload_broken(pid_t pid)
 {
     write_config("scrape_configs:\n  - job_name: a\n    scrape_intervall: 1s\n");
+    broken_sent_ms = wall_ms();
     if (pid > 0) {
         kill(pid, SIGHUP);
     }
@@ -933,7 +550,7 @@ reload_broken(pid_t pid)
 static void
 config_setup(void)
 {
-    setup();
+    cli_setup();
     snprintf(cfg_dir, sizeof(cfg_dir), "/tmp/pollster-cfg-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(cfg_dir));
     snprintf(cfg_path, sizeof(cfg_path), "%s/pollster.yaml", cfg_dir);
@@ -945,7 +562,7 @@ config_teardown(void)
 {
     unlink(cfg_path);
     rmdir(cfg_dir);
-    teardown();
+    cli_teardown();
 }
 
 START_TEST(test_config_once_and_job_filter)
@@ -1239,6 +856,7 @@ START_TEST(test_config_reload)
     struct cmd c;
 
     job_a_only();
+    broken_sent_ms = only_b_sent_ms = 0;
     mid_fn[0] = reload_add_b;
     mid_at[0] = 1.0;
     mid_fn[1] = reload_broken;
@@ -1256,20 +874,18 @@ START_TEST(test_config_reload)
                   "%s", c.err);
     json_object *lines = testutil_parse_lines(c.out);
     size_t n = json_object_array_length(lines), a_after_broken = 0, b = 0, a_after_removal = 0;
-    int64_t first_ts = 0;
+    /* Windows from the signals' times, not from the start: pollster starts slowly under load. */
+    ck_assert(broken_sent_ms > 0 && only_b_sent_ms > broken_sent_ms);
     for (size_t i = 0; i < n; i++) {
         json_object *l = json_object_array_get_idx(lines, i);
         int64_t ts = json_object_get_int64(testutil_field(l, "ts_ms"));
-        if (first_ts == 0) {
-            first_ts = ts;
-        }
         if (strcmp(testutil_str(l, "job"), "b") == 0) {
             b++;
         }
-        else if (ts - first_ts > 3300 * slowdown()) {
-            a_after_removal++;
+        else if (ts > only_b_sent_ms + (int64_t)(300 * slowdown())) {
+            a_after_removal++; /* started after the reload had time to apply */
         }
-        else if (ts - first_ts > 2300 * slowdown()) {
+        else if (ts > broken_sent_ms && ts < only_b_sent_ms) {
             a_after_broken++;
         }
     }
@@ -1475,7 +1091,7 @@ reload_move_status(pid_t pid)
     kill(pid, SIGHUP);
 }
 
-/* An output changes: refused as a whole, and the page says so. */
+/* The output changes (stdout -> file): applied too, and the page says so. */
 static void
 reload_change_output(pid_t pid)
 {
@@ -1499,7 +1115,7 @@ reload_fetch_page(pid_t pid)
     http_get(reload_port_b, "/", reload_page, sizeof(reload_page));
 }
 
-START_TEST(test_reload_applies_status_and_log_refuses_outputs)
+START_TEST(test_reload_applies_status_log_and_outputs)
 {
     struct cmd c;
     char text[512], page_a[256];
@@ -1533,13 +1149,16 @@ START_TEST(test_reload_applies_status_and_log_refuses_outputs)
     ck_assert_msg(strstr(c.err, "config: reload: target added: a/localhost:") != NULL, "%s", c.err);
     ck_assert_msg(strstr(c.err, " debug engine: a/localhost:") != NULL, "debug not applied: %s",
                   c.err);
-    ck_assert_msg(strstr(c.err, "config: reload failed: outputs[0] (stdout -> file) changed: "
-                                "outputs are not replaced while running") != NULL,
+    ck_assert_msg(strstr(c.err, "; outputs: added file[0], removed stdout[0]") != NULL, "%s",
+                  c.err);
+    ck_assert_msg(strstr(c.err, "engine: output stdout[0]: the removed instance is closed") != NULL,
                   "%s", c.err);
-    /* the old address is let go, the new one serves the page with the failed reload */
+    ck_assert_ptr_null(strstr(c.err, "reload failed"));
+    /* the old address is let go, the new one serves the page with the new output */
     ck_assert_int_eq(http_get(reload_port_a, "/healthz", text, sizeof(text)), -1);
-    ck_assert_msg(strstr(reload_page, "<span class=\"down\">failed</span>") != NULL &&
-                      strstr(reload_page, "outputs[0] (stdout -&gt; file) changed") != NULL,
+    ck_assert_msg(strstr(reload_page, "<span class=\"up\">successful</span>") != NULL &&
+                      strstr(reload_page, "file[0]") != NULL &&
+                      strstr(reload_page, "stdout[0]") == NULL,
                   "%s", reload_page);
 }
 END_TEST
@@ -1622,78 +1241,6 @@ START_TEST(test_sigterm_waits_for_in_flight_run)
     /* The run in flight at SIGTERM finished and was written before exit. */
     ck_assert(json_object_get_boolean(testutil_field(last, "ok")));
     json_object_put(lines);
-}
-END_TEST
-
-static char rot_path[160];
-
-static void
-rotate(pid_t pid)
-{
-    char to[200];
-
-    snprintf(to, sizeof(to), "%s.1", rot_path);
-    ck_assert_int_eq(rename(rot_path, to), 0);
-    kill(pid, SIGHUP);
-}
-
-static char *
-read_all(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    char *buf = calloc(1, 1 << 20);
-    size_t n = 0;
-
-    if (f != NULL) {
-        n = fread(buf, 1, (1 << 20) - 1, f);
-        fclose(f);
-    }
-    buf[n] = '\0';
-    return buf;
-}
-
-START_TEST(test_logrotate_no_line_lost_or_duplicated)
-{
-    struct cmd c;
-    char dir[] = "/tmp/pollster-rot-XXXXXX";
-    char rotated[200];
-
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(rot_path, sizeof(rot_path), "%s/out.jsonl", dir);
-    snprintf(rotated, sizeof(rotated), "%s.1", rot_path);
-    memset(mid_fn, 0, sizeof(mid_fn));
-    mid_fn[0] = rotate;
-    mid_at[0] = 1.0;
-    run(&c, 30, 2.0,
-        (const char *const[]){"--target", url("/ok"), "--interval", "100ms", "--timeout", "100ms",
-                              "--output-file", rot_path, "--status-listen", "127.0.0.1:0", NULL});
-    mid_fn[0] = NULL;
-    ck_assert_msg(c.status == 0, "exit %d: %s", c.status, c.err);
-    char *before = read_all(rotated), *after = read_all(rot_path);
-    json_object *a = testutil_parse_lines(before), *b = testutil_parse_lines(after);
-    size_t na = json_object_array_length(a), nb = json_object_array_length(b);
-    ck_assert_msg(na >= 3 && nb >= 3, "%zu lines before rotation, %zu after", na, nb);
-    /* One target every 100 ms: consecutive runs across both files are one interval apart. */
-    int64_t prev = 0;
-    for (size_t i = 0; i < na + nb; i++) {
-        json_object *l =
-            i < na ? json_object_array_get_idx(a, i) : json_object_array_get_idx(b, i - na);
-        int64_t ts = json_object_get_int64(testutil_field(l, "ts_ms"));
-        if (prev != 0) {
-            ck_assert_msg(ts > prev, "line %zu duplicated or out of order", i);
-            ck_assert_msg(ts - prev < 160 * slowdown(),
-                          "a run is missing before line %zu (%lld ms gap)", i,
-                          (long long)(ts - prev));
-        }
-        prev = ts;
-    }
-    json_object_put(a);
-    json_object_put(b);
-    free(before);
-    free(after);
-    unlink(rotated);
-    unlink(rot_path);
-    rmdir(dir);
 }
 END_TEST
 
@@ -1985,7 +1532,7 @@ cli_suite(void)
     Suite *s = suite_create("cli");
     TCase *tc = tcase_create("binary");
 
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, cli_setup, cli_teardown);
     tcase_add_test(tc, test_help_and_version);
     tcase_add_test(tc, test_bad_usage_exit_2);
     tcase_add_test(tc, test_once_closed_port);
@@ -1996,18 +1543,12 @@ cli_suite(void)
     tcase_add_test(tc, test_once_ok);
     tcase_add_test(tc, test_once_concurrent);
     tcase_add_test(tc, test_once_builtin_default);
-    tcase_add_test(tc, test_daemon_runs_and_drains_on_sigterm);
     tcase_add_test(tc, test_parse_fixture);
     tcase_add_test(tc, test_once_json_kind);
     tcase_add_test(tc, test_once_formats);
     tcase_add_test(tc, test_parse_errors);
-    tcase_add_test(tc, test_daemonize_pidfile);
-    tcase_add_test(tc, test_daemonize_failure_reported);
-    tcase_add_test(tc, test_pidfile_umask_and_symlink);
-    tcase_add_test(tc, test_systemd_notify);
     tcase_add_test(tc, test_sigterm_waits_for_in_flight_run);
     tcase_add_test(tc, test_second_sigterm_exits_at_once);
-    tcase_add_test(tc, test_logrotate_no_line_lost_or_duplicated);
     tcase_set_timeout(tc, 120);
     suite_add_tcase(s, tc);
 
@@ -2018,7 +1559,7 @@ cli_suite(void)
     tcase_add_test(tconf, test_config_reload);
     tcase_add_test(tconf, test_log_format_and_debug_runs);
     tcase_add_test(tconf, test_debug_logs_sd_refresh);
-    tcase_add_test(tconf, test_reload_applies_status_and_log_refuses_outputs);
+    tcase_add_test(tconf, test_reload_applies_status_log_and_outputs);
     tcase_add_test(tconf, test_log_format_from_config_and_reload);
     tcase_add_test(tconf, test_reload_logs_target_changes);
     tcase_add_test(tconf, test_down_sink_does_not_slow_collection);

@@ -1148,24 +1148,84 @@ START_TEST(test_output_names)
 }
 END_TEST
 
-/* A reload that renames an output is refused, and the message says which and how. */
+/* A reload's output plan: kept, added, removed, replaced by name, and what changed. */
 START_TEST(test_output_rename_is_a_change)
 {
     struct config *a = load_ok("outputs: [{type: stdout}, {type: stdout, name: b}]\n");
     struct config *b = load_ok("outputs: [{type: stdout}, {type: stdout, name: c}]\n");
     struct config *c = load_ok("outputs: [{type: stdout}, {type: file, path: /tmp/x, name: b}]\n");
     struct config *d = load_ok("outputs: [{type: stdout}, {type: stdout, name: b}]\n");
-    char what[192];
+    struct config *e = load_ok("outputs: [{type: http, url: 'http://127.0.0.1:1/a', name: h,"
+                               " spool_dir: /tmp/s}]\n");
+    struct config *f = load_ok("outputs: [{type: http, url: 'http://127.0.0.1:2/b', name: h,"
+                               " spool_dir: /tmp/s}, {type: stdout}]\n");
+    struct setup_output_plan plan[4];
+    struct strbuf sb;
 
-    ck_assert(setup_outputs_changed(a, b, what, sizeof(what)));
-    ck_assert_str_eq(what, "the name of outputs[1] (b -> c)");
-    ck_assert(setup_outputs_changed(a, c, what, sizeof(what)));
-    ck_assert_str_eq(what, "outputs[1] (stdout -> file)");
-    ck_assert(!setup_outputs_changed(a, d, what, sizeof(what)));
+    strbuf_init(&sb);
+    ck_assert(setup_outputs_changed(a, b));
+    setup_outputs_plan(a, b, plan);
+    ck_assert_int_eq(plan[0].change, SETUP_OUTPUT_KEEP);
+    ck_assert_int_eq(plan[1].change, SETUP_OUTPUT_ADD);
+    setup_outputs_describe(a, b, plan, &sb);
+    ck_assert_str_eq(sb.data, "kept stdout[0], added c, removed b");
+    ck_assert(setup_outputs_changed(a, c));
+    setup_outputs_plan(a, c, plan);
+    ck_assert_int_eq(plan[1].change, SETUP_OUTPUT_REPLACE);
+    ck_assert_ptr_null(plan[1].after);
+    strbuf_reset(&sb);
+    setup_outputs_describe(a, c, plan, &sb);
+    ck_assert_str_eq(sb.data, "kept stdout[0], replaced b (type stdout -> file)");
+    ck_assert(!setup_outputs_changed(a, d));
+    /* the same spool directory: the old instance closes before the new one opens it */
+    setup_outputs_plan(e, f, plan);
+    ck_assert_int_eq(plan[0].change, SETUP_OUTPUT_REPLACE);
+    ck_assert_ptr_eq(plan[0].after, &e->outputs[0]);
+    ck_assert_int_eq(plan[1].change, SETUP_OUTPUT_ADD);
+    strbuf_reset(&sb);
+    setup_outputs_describe(e, f, plan, &sb);
+    ck_assert_str_eq(sb.data,
+                     "replaced h (http://127.0.0.1:1/a -> http://127.0.0.1:2/b), added stdout[0]");
+    /* any setting is a change; one the summary does not show reads "settings" */
+    struct config *g = load_ok("outputs: [{type: http, url: 'http://127.0.0.1:1/a', name: h,"
+                               " spool_dir: /tmp/s, flush_interval: 5s}]\n");
+    ck_assert(setup_outputs_changed(e, g));
+    setup_outputs_plan(e, g, plan);
+    strbuf_reset(&sb);
+    setup_outputs_describe(e, g, plan, &sb);
+    ck_assert_str_eq(sb.data, "replaced h (settings)");
+    /* remote_write: its rules, queue and client settings count too */
+    struct config *r1 = load_ok("remote_write: [{url: 'http://127.0.0.1:1/w'}]\n");
+    struct config *r2 =
+        load_ok("remote_write: [{url: 'http://127.0.0.1:1/w', write_relabel_configs:"
+                " [{source_labels: [__name__], regex: 'go_.*', action: drop}]}]\n");
+    struct config *r3 = load_ok("remote_write: [{url: 'http://127.0.0.1:1/w',"
+                                " queue_config: {max_shards: 2}}]\n");
+    struct config *r4 = load_ok("remote_write: [{url: 'http://127.0.0.1:1/w',"
+                                " headers: {X-Scope-OrgID: a}}]\n");
+    struct config *r5 = load_ok("remote_write: [{url: 'http://127.0.0.1:1/w'}]\n");
+    ck_assert(setup_outputs_changed(r1, r2));
+    ck_assert(setup_outputs_changed(r1, r3));
+    ck_assert(setup_outputs_changed(r1, r4));
+    ck_assert(!setup_outputs_changed(r1, r5));
+    struct config *s0 = load_ok("outputs: [{type: stdout}]\n");
+    struct config *s1 = load_ok("outputs: [{type: stdout, queue_max_bytes: 1MiB}]\n");
+    ck_assert(setup_outputs_changed(s0, s1) && !setup_outputs_changed(s1, s1));
+    config_free(s0);
+    config_free(s1);
+    config_free(r1);
+    config_free(r2);
+    config_free(r3);
+    config_free(r4);
+    config_free(r5);
+    strbuf_release(&sb);
     config_free(a);
     config_free(b);
     config_free(c);
     config_free(d);
+    config_free(e);
+    config_free(f);
+    config_free(g);
 }
 END_TEST
 

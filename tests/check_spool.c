@@ -29,13 +29,14 @@
 #define REC(len) (SPOOL_HEADER_BYTES + (len))
 
 static char dir[64];
-static char logbuf[1 << 16]; /* every captured line, '\n'-separated */
+static char logbuf[1 << 16]; /* every captured line, '\n'-separated, after its level */
 static size_t loglen;
 
 static void
 capture_cb(enum log_level lvl, const char *line, void *arg)
 {
-    int n = snprintf(logbuf + loglen, sizeof(logbuf) - loglen, "%s\n", line);
+    static const char *const lvls[] = {"error", "warn", "info", "debug"};
+    int n = snprintf(logbuf + loglen, sizeof(logbuf) - loglen, "%s: %s\n", lvls[lvl], line);
 
     if (n > 0 && (size_t)n < sizeof(logbuf) - loglen) {
         loglen += (size_t)n;
@@ -160,6 +161,17 @@ read_expect(struct spool *s, uint32_t id, uint64_t *seq)
     ck_assert_msg(got == id, "read record %u, expected %u", got, id);
     if (seq != NULL) {
         *seq = sq;
+    }
+}
+
+/* Reads records @first .. @first + @n - 1 in order, except @skip (UINT32_MAX: none). */
+static void
+read_ids(struct spool *s, uint32_t first, uint32_t n, uint32_t skip, uint64_t *seq)
+{
+    for (uint32_t i = first; i < first + n; i++) {
+        if (i != skip) {
+            read_expect(s, i, seq);
+        }
     }
 }
 
@@ -305,6 +317,18 @@ read_file(const char *name)
     return buf;
 }
 
+/* Lines of the captured log that contain @needle. */
+static size_t
+log_lines_with(const char *needle)
+{
+    size_t n = 0;
+
+    for (const char *p = logbuf; (p = strstr(p, needle)) != NULL; p += strlen(needle)) {
+        n++;
+    }
+    return n;
+}
+
 /* ---- round trips ---- */
 
 START_TEST(test_round_trip)
@@ -396,7 +420,7 @@ START_TEST(test_rewind)
         read_expect(s, i, &seq[i]);
     }
     /* The send failed: the same records come again, with the same sequence numbers. */
-    spool_rewind(s);
+    spool_rewind(s, NULL);
     ck_assert(!spool_all_read(s));
     for (uint32_t i = 0; i < 3; i++) {
         read_expect(s, i, &again);
@@ -404,7 +428,7 @@ START_TEST(test_rewind)
     }
     ck_assert_int_eq(spool_ack(s, seq[1], &acked), 0);
     ck_assert_uint_eq(acked, samples_of(0, 2));
-    spool_rewind(s);
+    spool_rewind(s, NULL);
     read_expect(s, 2, &again);
     ck_assert_uint_eq(again, seq[2]);
     read_expect(s, 3, NULL);
@@ -415,7 +439,7 @@ START_TEST(test_rewind)
     ck_assert_int_eq(spool_ack(s, seq[1], &acked), 0);
     ck_assert_uint_eq(acked, 0);
     /* An ack past the last record read covers only the records read. */
-    spool_rewind(s);
+    spool_rewind(s, NULL);
     read_expect(s, 2, NULL);
     ck_assert_int_eq(spool_ack(s, seq[4] + 100, &acked), 0);
     ck_assert_uint_eq(acked, ns_of(2));
@@ -494,8 +518,12 @@ static const struct {
     const char *ack;
     const char *log;
 } damaged_acks[] = {
-    {"0000000000000101 0\n", "beyond the newest one"}, /* a flipped bit: a plausible-looking id */
-    {"8000000000000001 0\n", "is unreadable"},         /* the top bit: no segment id can be so */
+    /* a flipped bit: a plausible-looking id */
+    {"0000000000000101 0\n", "names segment 0000000000000101, beyond "
+                             "the newest one"},
+    /* the top bit: no segment id can be so */
+    {"8000000000000001 0\n", "is unreadable (garbage): ignored; every "
+                             "record in the spool is sent again from the oldest"},
 };
 
 START_TEST(test_implausible_ack_ignored)
@@ -514,7 +542,9 @@ START_TEST(test_implausible_ack_ignored)
     fputs(damaged_acks[_i].ack, f);
     fclose(f);
     s = open_ok(SEG8_MAX, SPOOL_FSYNC_NEVER);
-    ck_assert_msg(strstr(logbuf, damaged_acks[_i].log) != NULL, "%s", logbuf);
+    char want[512];
+    snprintf(want, sizeof(want), "error: spool: test: %s/ack %s", dir, damaged_acks[_i].log);
+    ck_assert_msg(strstr(logbuf, want) != NULL, "no \"%s\" in:\n%s", want, logbuf);
     /* Everything is read again (at least once), nothing deleted. */
     for (uint32_t i = 0; i < 5; i++) {
         read_expect(s, i, &seq);
@@ -632,7 +662,12 @@ START_TEST(test_reopen_without_ack)
     }
     loglen = 0;
     s = open_ok(SEG8_MAX, SPOOL_FSYNC_NEVER);
-    ck_assert_ptr_nonnull(strstr(logbuf, "starting at the oldest record"));
+    /* A missing or empty ack file is how a spool starts: info. Anything else is an error. */
+    char want[256];
+    snprintf(want, sizeof(want), "%s: spool: test: %s/ack ",
+             bad_acks[_i] == NULL || bad_acks[_i][0] == '\0' ? "info" : "error", dir);
+    ck_assert_msg(strstr(logbuf, want) != NULL, "no \"%s\" in:\n%s", want, logbuf);
+    ck_assert_ptr_nonnull(strstr(logbuf, "from the oldest"));
     for (uint32_t i = 0; i < 5; i++) {
         read_expect(s, i, &seq);
         ck_assert_uint_eq(seq, i);
@@ -722,6 +757,8 @@ START_TEST(test_torn_tail)
     ck_assert_uint_eq(st.samples, samples_of(0, complete));
     ck_assert_uint_eq(st.corrupt_records, torn_cases[_i].corrupt ? 1 : 0);
     ck_assert_uint_eq(st.corrupt_bytes, torn);
+    /* The torn record's samples are known when its header survived the cut. */
+    ck_assert_uint_eq(st.corrupt_samples, torn >= SPOOL_HEADER_BYTES ? ns_of(complete) : 0);
     ck_assert_uint_eq(st.bytes, complete * REC(TORN_LEN));
     if (torn_cases[_i].corrupt) {
         char want[128];
@@ -798,7 +835,12 @@ START_TEST(test_junk_files)
 }
 END_TEST
 
-/* Three segments of 8 records; @mangle damages the middle one at record @rec. */
+/*
+ * Three segments of 8 records; the middle one is damaged at record @rec (its magic, or a byte
+ * of its payload). The open resynchronises on the next record: only record 8 + @rec is lost,
+ * counted as corrupt (its samples only when its header was intact), and everything else is
+ * delivered and acknowledged.
+ */
 static void
 corrupt_middle(uint32_t rec, bool magic)
 {
@@ -819,23 +861,33 @@ corrupt_middle(uint32_t rec, bool magic)
     }
     loglen = 0;
     s = open_ok(SEG8_MAX, SPOOL_FSYNC_NEVER);
-    char want[128];
-    snprintf(want, sizeof(want), "%s: bad record at offset %" PRIu64 " (%s)", names[1], off,
-             magic ? "bad magic" : "CRC mismatch");
-    ck_assert_msg(strstr(logbuf, want) != NULL, "no \"%s\" in:\n%s", want, logbuf);
+    char want[256];
+    snprintf(want, sizeof(want),
+             "%s: bad record at offset %" PRIu64 " (%s): skipping %u bytes to %s, losing 1 "
+             "record(s) with %u samples",
+             names[1], off, magic ? "bad magic" : "CRC mismatch", REC(SEG8_LEN),
+             rec + 1 < SEG8_PER ? "the next valid record" : "the end of the segment",
+             magic ? 0 : ns_of(8 + rec));
+    ck_assert_msg(strstr(logbuf, want) != NULL || rec + 1 < SEG8_PER, "no \"%s\" in:\n%s", want,
+                  logbuf);
+    if (rec + 1 < SEG8_PER) {
+        snprintf(want, sizeof(want),
+                 "%s: bad record at offset %" PRIu64 " (%s): skipping %u bytes to the next "
+                 "valid record at offset %" PRIu64 ", losing 1 record(s) with %u samples",
+                 names[1], off, magic ? "bad magic" : "CRC mismatch", REC(SEG8_LEN),
+                 off + REC(SEG8_LEN), magic ? 0 : ns_of(8 + rec));
+        ck_assert_msg(strstr(logbuf, want) != NULL, "no \"%s\" in:\n%s", want, logbuf);
+    }
     spool_stats(s, &st);
     ck_assert_uint_eq(st.corrupt_records, 1);
-    ck_assert_uint_eq(st.corrupt_bytes, (SEG8_PER - rec) * REC(SEG8_LEN));
-    ck_assert_uint_eq(st.records, 24 - (SEG8_PER - rec));
-    for (uint32_t i = 0; i < 8 + rec; i++) {
-        read_expect(s, i, &seq);
-    }
-    for (uint32_t i = 16; i < 24; i++) {
-        read_expect(s, i, &seq);
-    }
+    ck_assert_uint_eq(st.corrupt_bytes, REC(SEG8_LEN));
+    ck_assert_uint_eq(st.corrupt_samples, magic ? 0 : ns_of(8 + rec));
+    ck_assert_uint_eq(st.records, 23);
+    ck_assert_uint_eq(st.samples, samples_of(0, 24) - ns_of(8 + rec));
+    read_ids(s, 0, 24, 8 + rec, &seq);
     read_none(s);
     ck_assert_int_eq(spool_ack(s, seq, &acked), 0);
-    ck_assert_uint_eq(acked, samples_of(0, 8 + rec) + samples_of(16, 8));
+    ck_assert_uint_eq(acked, samples_of(0, 24) - ns_of(8 + rec));
     ck_assert(spool_empty(s));
     ck_assert_uint_eq(count_segs(), 0); /* the damaged segment too, once the rest is acked */
     ck_assert_int_eq(spool_append(s, "abcd", 4, 1, &dropped), 0);
@@ -866,8 +918,17 @@ START_TEST(test_bad_magic_middle)
 }
 END_TEST
 
-/* A record that goes bad after open ends its segment's extent when read; its samples and the
- * following ones of that segment are counted as corrupt, the books still balance. */
+START_TEST(test_crc_corruption_last)
+{
+    corrupt_middle(SEG8_PER - 1, false);
+}
+END_TEST
+
+/*
+ * A record that goes bad after open is found when read: the reader resynchronises on the next
+ * record, and at the end of the segment the lost record's samples (in the books since the open)
+ * are counted as corrupt, exactly; the books still balance.
+ */
 START_TEST(test_read_time_corruption)
 {
     struct spool *s = open_ok(SEG8_MAX, SPOOL_FSYNC_NEVER);
@@ -884,20 +945,40 @@ START_TEST(test_read_time_corruption)
     ck_assert_uint_eq(list_segs(names, NULL), 1);
     flip(names[0], 4 * REC(100) + SPOOL_HEADER_BYTES + 10);
     read_expect(s, 2, NULL);
-    read_expect(s, 3, &seq);
+    read_expect(s, 3, NULL);
+    read_expect(s, 5, NULL);
+    char want[160];
+    snprintf(want, sizeof(want),
+             "bad record at offset %u (CRC mismatch): skipping %u bytes to the next valid "
+             "record at offset %u",
+             4 * REC(100), REC(100), 5 * REC(100));
+    ck_assert_msg(strstr(logbuf, want) != NULL, "no \"%s\" in:\n%s", want, logbuf);
+    spool_stats(s, &st);
+    ck_assert_uint_eq(st.corrupt_bytes, REC(100));
+    /* Counted once the reader passed the segment's end: until then they are pending. */
+    ck_assert_uint_eq(st.corrupt_samples, 0);
+    ck_assert_uint_eq(samples_of(0, 8), acked + st.corrupt_samples + st.samples);
+    read_expect(s, 6, NULL);
+    read_expect(s, 7, &seq);
     read_none(s);
-    ck_assert_ptr_nonnull(strstr(logbuf, "CRC mismatch"));
     spool_stats(s, &st);
     ck_assert_uint_eq(st.corrupt_records, 1);
-    ck_assert_uint_eq(st.corrupt_bytes, 4 * REC(100));
-    ck_assert_uint_eq(st.corrupt_samples, samples_of(4, 4));
-    ck_assert_uint_eq(st.records, 4);
+    ck_assert_uint_eq(st.corrupt_samples, ns_of(4));
+    ck_assert_uint_eq(st.records, 7);
     ck_assert_uint_eq(samples_of(0, 8), acked + st.corrupt_samples + st.samples);
+    ck_assert_ptr_nonnull(strstr(logbuf, "1 record(s) with"));
+    /* Read again after a rewind: the hole is known, nothing is counted twice. */
+    spool_rewind(s, NULL);
+    read_ids(s, 0, 8, 4, &seq);
+    read_none(s);
+    spool_stats(s, &st);
+    ck_assert_uint_eq(st.corrupt_bytes, REC(100));
+    ck_assert_uint_eq(st.corrupt_samples, ns_of(4));
     /* Appends never follow the bad record: a new segment. */
     append_range(s, 8, 1, 100);
     ck_assert_uint_eq(count_segs(), 2);
     ck_assert_int_eq(spool_ack(s, seq, &acked), 0);
-    ck_assert_uint_eq(acked, samples_of(0, 4));
+    ck_assert_uint_eq(acked, samples_of(0, 8) - ns_of(4));
     ck_assert_uint_eq(count_segs(), 1);
     read_expect(s, 8, &seq);
     read_none(s);
@@ -907,21 +988,26 @@ START_TEST(test_read_time_corruption)
 }
 END_TEST
 
-/* A bad header found when reading a record appended after open (valid extent check). */
+/* A bad header found when reading a record appended after open: the reader resyncs past it. */
 START_TEST(test_read_time_bad_magic)
 {
     struct spool *s = open_ok(SEG8_MAX, SPOOL_FSYNC_NEVER);
     char names[MAX_SEGS][32];
     struct spool_stats st;
+    uint64_t seq, acked = 0;
 
     append_range(s, 0, 3, 100);
     ck_assert_uint_eq(list_segs(names, NULL), 1);
     poke(names[0], REC(100), "\xff\xff\xff\xff", 4);
     read_expect(s, 0, NULL);
+    read_expect(s, 2, &seq);
     read_none(s);
     ck_assert_ptr_nonnull(strstr(logbuf, "bad magic"));
     spool_stats(s, &st);
-    ck_assert_uint_eq(st.corrupt_samples, samples_of(1, 2));
+    ck_assert_uint_eq(st.corrupt_samples, ns_of(1));
+    ck_assert_int_eq(spool_ack(s, seq, &acked), 0);
+    ck_assert_uint_eq(acked, ns_of(0) + ns_of(2));
+    ck_assert(spool_empty(s));
     spool_close(s);
 }
 END_TEST
@@ -946,6 +1032,170 @@ START_TEST(test_read_time_vanished)
     ck_assert_int_eq(spool_ack(s, seq, &acked), 0);
     spool_stats(s, &st);
     ck_assert_uint_eq(samples_of(0, 12), acked + st.corrupt_samples + st.samples);
+    spool_close(s);
+}
+END_TEST
+
+/* Overwrites @len bytes at @off of file @name with a pattern that is no record. */
+static void
+smear(const char *name, uint64_t off, size_t len)
+{
+    unsigned char junk[256];
+
+    ck_assert_uint_le(len, sizeof(junk));
+    for (size_t k = 0; k < len; k++) {
+        junk[k] = (unsigned char)(0xa5 ^ k);
+    }
+    poke(name, off, junk, len);
+}
+
+/*
+ * The issue's case: 64 bytes flipped in the middle of a segment, across the end of one record
+ * and the header of the next. Both are lost (the first with the samples its header states, the
+ * second with a damaged header: unknown, counted as 0); every record after them is delivered.
+ */
+START_TEST(test_flip_mid_segment)
+{
+    struct spool *s = open_ok(SEG8_MAX, SPOOL_FSYNC_NEVER);
+    char names[MAX_SEGS][32];
+    uint64_t seq, acked = 0;
+    struct spool_stats st;
+
+    append_range(s, 0, 8, SEG8_LEN);
+    spool_close(s);
+    ck_assert_uint_eq(list_segs(names, NULL), 1);
+    smear(names[0], 4 * REC(SEG8_LEN) - 32, 64); /* the end of record 3, the header of 4 */
+    s = open_ok(SEG8_MAX, SPOOL_FSYNC_NEVER);
+    spool_stats(s, &st);
+    ck_assert_uint_eq(st.corrupt_bytes, 2 * REC(SEG8_LEN));
+    ck_assert_uint_eq(st.corrupt_records, 2);
+    ck_assert_uint_eq(st.corrupt_samples, ns_of(3));
+    ck_assert_uint_eq(st.records, 6);
+    ck_assert_uint_eq(st.bytes, 6 * REC(SEG8_LEN));
+    for (uint32_t i = 0; i < 8; i++) {
+        if (i != 3 && i != 4) {
+            read_expect(s, i, &seq);
+        }
+    }
+    read_none(s);
+    ck_assert_int_eq(spool_ack(s, seq, &acked), 0);
+    ck_assert_uint_eq(acked + st.corrupt_samples, samples_of(0, 8) - ns_of(4));
+    ck_assert(spool_empty(s));
+    spool_close(s);
+}
+END_TEST
+
+/* Garbage before the first record (and between records): skipped, everything delivered. */
+START_TEST(test_garbage_at_start)
+{
+    struct spool *s = open_ok(SEG8_MAX, SPOOL_FSYNC_NEVER);
+    char names[MAX_SEGS][32], p[128];
+    uint64_t seq;
+    struct spool_stats st;
+
+    append_range(s, 0, 4, 200);
+    spool_close(s);
+    ck_assert_uint_eq(list_segs(names, NULL), 1);
+    path_of(p, sizeof(p), names[0]);
+    /* The file again with 100 bytes of junk (holding a false "PLSR") in front. */
+    FILE *f = fopen(p, "r");
+    ck_assert_ptr_nonnull(f);
+    unsigned char buf[100 + 4 * REC(200)];
+    memset(buf, 'x', 100);
+    memcpy(buf + 40, "PLSR\x10\x00\x00\x00", 8);
+    ck_assert_uint_eq(fread(buf + 100, 1, 4 * REC(200), f), 4 * REC(200));
+    fclose(f);
+    f = fopen(p, "w");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(buf, 1, sizeof(buf), f), sizeof(buf));
+    fclose(f);
+    loglen = 0;
+    s = open_ok(SEG8_MAX, SPOOL_FSYNC_NEVER);
+    ck_assert_ptr_nonnull(strstr(logbuf, "bad record at offset 0 (bad magic): skipping 100 bytes "
+                                         "to the next valid record at offset 100"));
+    spool_stats(s, &st);
+    ck_assert_uint_eq(st.corrupt_bytes, 100);
+    ck_assert_uint_eq(st.corrupt_records, 1);
+    ck_assert_uint_eq(st.corrupt_samples, 0);
+    ck_assert_uint_eq(st.records, 4);
+    read_ids(s, 0, 4, UINT32_MAX, &seq);
+    read_none(s);
+    spool_close(s);
+}
+END_TEST
+
+/*
+ * Acknowledgements across a hole: the ack file names the first unacknowledged record, which
+ * after a hole is the record the resync found (a hole right after the acknowledged records is
+ * skipped by the ack position). A reopen scans the segment the same way and finds that offset a
+ * boundary; the hole before it is not counted again, the records after it are read once.
+ */
+START_TEST(test_ack_across_hole)
+{
+    struct spool *s = open_ok(SEG8_MAX, SPOOL_FSYNC_NEVER);
+    char names[MAX_SEGS][32];
+    uint64_t seq, acked = 0;
+    struct spool_stats st;
+
+    append_range(s, 0, 8, SEG8_LEN);
+    spool_close(s);
+    ck_assert_uint_eq(list_segs(names, NULL), 1);
+    flip(names[0], 3 * REC(SEG8_LEN) + 100); /* record 3 */
+    s = open_ok(SEG8_MAX, SPOOL_FSYNC_NEVER);
+    read_expect(s, 0, NULL);
+    read_expect(s, 1, NULL);
+    read_expect(s, 2, &seq);
+    ck_assert_int_eq(spool_ack(s, seq, &acked), 0);
+    /* The ack names the record after the hole ("ID OFFSET", the id without ".seg"). */
+    char expect[64];
+    snprintf(expect, sizeof(expect), "%.16s %u\n", names[0], 4 * REC(SEG8_LEN));
+    ck_assert_str_eq(read_file("ack"), expect);
+    spool_close(s);
+
+    loglen = 0;
+    s = open_ok(SEG8_MAX, SPOOL_FSYNC_NEVER);
+    spool_stats(s, &st);
+    ck_assert_uint_eq(st.corrupt_bytes, 0);
+    ck_assert_uint_eq(st.corrupt_samples, 0);
+    ck_assert_uint_eq(st.records, 4);
+    ck_assert_ptr_null(strstr(logbuf, "bad record"));
+    read_expect(s, 4, NULL);
+    read_expect(s, 5, &seq);
+    ck_assert_int_eq(spool_ack(s, seq, &acked), 0);
+    spool_close(s);
+
+    /* Acked in the middle after the hole: the rest again, once. */
+    s = open_ok(SEG8_MAX, SPOOL_FSYNC_NEVER);
+    read_expect(s, 6, NULL);
+    read_expect(s, 7, &seq);
+    read_none(s);
+    ck_assert_int_eq(spool_ack(s, seq, &acked), 0);
+    ck_assert_uint_eq(acked, samples_of(0, 8) - ns_of(3));
+    ck_assert_uint_eq(count_segs(), 0);
+    spool_close(s);
+}
+END_TEST
+
+/* Many bad regions in one segment: a few lines each, then one line for the rest. */
+START_TEST(test_many_holes_logged_once)
+{
+    struct spool *s = open_ok(SEG8_MAX, SPOOL_FSYNC_NEVER);
+    char names[MAX_SEGS][32];
+    struct spool_stats st;
+
+    append_range(s, 0, 40, 100);
+    spool_close(s);
+    ck_assert_uint_eq(list_segs(names, NULL), 1);
+    for (uint32_t i = 1; i < 40; i += 2) {
+        flip(names[0], i * REC(100) + SPOOL_HEADER_BYTES + 1);
+    }
+    loglen = 0;
+    s = open_ok(SEG8_MAX, SPOOL_FSYNC_NEVER);
+    spool_stats(s, &st);
+    ck_assert_uint_eq(st.corrupt_records, 20);
+    ck_assert_uint_eq(st.records, 20);
+    ck_assert_uint_eq(log_lines_with("bad record at offset"), 3);
+    ck_assert_ptr_nonnull(strstr(logbuf, "17 more bad regions skipped"));
     spool_close(s);
 }
 END_TEST
@@ -989,18 +1239,6 @@ START_TEST(test_max_bytes_drops_oldest)
 }
 END_TEST
 
-/* Lines of the captured log that contain @needle. */
-static size_t
-log_lines_with(const char *needle)
-{
-    size_t n = 0;
-
-    for (const char *p = logbuf; (p = strstr(p, needle)) != NULL; p += strlen(needle)) {
-        n++;
-    }
-    return n;
-}
-
 /*
  * A spool forced to delete segment after segment, or whose writes keep failing (a full disk:
  * here a file size limit), logs the first of each once, then only summaries (log.h), and
@@ -1010,7 +1248,7 @@ START_TEST(test_logs_rate_limited)
 {
     struct spool *s = open_ok(32u << 10, SPOOL_FSYNC_NEVER);
     unsigned char buf[1000];
-    uint64_t dropped = 0;
+    uint64_t dropped = 0, acked = 0, seq = 0;
     struct rlimit old, lim;
 
     for (uint32_t i = 0; i < 100; i++) {
@@ -1018,6 +1256,25 @@ START_TEST(test_logs_rate_limited)
     }
     ck_assert_uint_gt(dropped, 0);
     ck_assert_uint_eq(log_lines_with("deleted to stay within"), 1);
+    ck_assert_uint_eq(log_lines_with("warn: spool: test: "), 1);
+    /* The sink catches up: one line ends the episode, with its totals. */
+    while (!spool_all_read(s)) {
+        read_any(s, &seq, NULL);
+    }
+    ck_assert_int_eq(spool_ack(s, seq, &acked), 0);
+    ck_assert_uint_eq(acked + dropped, samples_of(0, 100));
+    char want[160];
+    snprintf(want, sizeof(want),
+             "deleted to stay within it: %" PRIu64 " segments, %" PRIu64 " records, %" PRIu64
+             " samples",
+             (uint64_t)(100 - 32) / 4, (uint64_t)(100 - 32), dropped);
+    /* (32 records of 1,016 bytes fit in 32 KiB: 8 segments of 4) */
+    ck_assert_msg(strstr(logbuf, want) != NULL, "no \"%s\" in:\n%s", want, logbuf);
+    /* A new episode is logged again. */
+    for (uint32_t i = 100; i < 140; i++) {
+        append_id(s, i, 1000);
+    }
+    ck_assert_uint_eq(log_lines_with("deleted to stay within 32768"), 2);
 
     ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
     lim = old;
@@ -1028,40 +1285,64 @@ START_TEST(test_logs_rate_limited)
         ck_assert_int_lt(spool_append(s, buf, sizeof(buf), 1, &dropped), 0);
     }
     ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+    /* A full disk (here a file size limit) loses data: one error line for the episode. */
     ck_assert_uint_eq(log_lines_with("writev("), 1);
+    ck_assert_uint_eq(log_lines_with("error: spool: test: writev("), 1);
     ck_assert_int_eq(spool_append(s, buf, sizeof(buf), 1, &dropped), 0);
     ck_assert_uint_eq(log_lines_with("recovered"), 1);
     spool_close(s);
 }
 END_TEST
 
-/* Records read but not acknowledged that get dropped stay dropped: a later ack skips them. */
+/*
+ * Records read (in a request) when their segment is deleted to make room are counted once: the
+ * unread ones of that segment are dropped at once; the ones in flight stay pending, and are
+ * delivered by a later ack (the request succeeded: the sink has them) or dropped by a rewind
+ * (the request failed: they cannot be read again). Never both (issue 13 item 7).
+ */
 START_TEST(test_drop_read_records)
 {
     const uint64_t max = 32u << 10;
     struct spool *s = open_ok(max, SPOOL_FSYNC_NEVER);
     uint64_t dropped = 0, acked = 0, seq = 0, seq1;
+    struct spool_stats st;
     uint32_t n = 0;
+    bool fail = _i == 1;
 
     append_range(s, 0, 8, 1000);
     read_expect(s, 0, NULL);
     read_expect(s, 1, &seq1);
-    /* Fill until the first segment (records 0-3) is dropped. */
+    /* Fill until the first segment (records 0-3) is deleted. */
     for (n = 8; dropped == 0; n++) {
         dropped += append_id(s, n, 1000);
     }
-    ck_assert_uint_eq(dropped, samples_of(0, 4));
-    ck_assert_int_eq(spool_ack(s, seq1, &acked), 0);
-    ck_assert_uint_eq(acked, 0);
-    /* The reader moved to the next segment's start. */
-    read_expect(s, 4, &seq);
-    ck_assert_int_eq(spool_ack(s, seq, &acked), 0);
-    ck_assert_uint_eq(acked, ns_of(4));
-    struct spool_stats st;
+    ck_assert_uint_eq(dropped, samples_of(2, 2));
     spool_stats(s, &st);
     ck_assert_uint_eq(samples_of(0, n), acked + dropped + st.samples);
-    spool_rewind(s);
+    ck_assert(!spool_empty(s));
+    if (fail) {
+        spool_rewind(s, &dropped);
+        ck_assert_uint_eq(dropped, samples_of(0, 4));
+        ck_assert_int_eq(spool_ack(s, seq1, &acked), 0);
+        ck_assert_uint_eq(acked, 0);
+        read_expect(s, 4, &seq);
+    }
+    else {
+        ck_assert_int_eq(spool_ack(s, seq1, &acked), 0);
+        ck_assert_uint_eq(acked, samples_of(0, 2));
+        /* The reader moved to the next segment's start. */
+        read_expect(s, 4, &seq);
+    }
+    spool_stats(s, &st);
+    ck_assert_uint_eq(samples_of(0, n), acked + dropped + st.samples);
+    ck_assert_int_eq(spool_ack(s, seq, &acked), 0);
+    ck_assert_uint_eq(acked, (fail ? 0 : samples_of(0, 2)) + ns_of(4));
+    spool_stats(s, &st);
+    ck_assert_uint_eq(samples_of(0, n), acked + dropped + st.samples);
+    spool_rewind(s, &dropped);
     read_expect(s, 5, NULL);
+    spool_stats(s, &st);
+    ck_assert_uint_eq(samples_of(0, n), acked + dropped + st.samples);
     spool_close(s);
 }
 END_TEST
@@ -1214,12 +1495,15 @@ START_TEST(test_books)
             }
         }
         else if (op < 97) {
-            spool_rewind(s);
+            spool_rewind(s, &dropped);
             last_read_id = last_acked_id;
             have_read = false;
         }
         else {
             struct spool_stats before, after;
+            /* As the http output does before closing: records in flight whose segment was
+             * deleted for room can no longer be kept. */
+            spool_rewind(s, &dropped);
             spool_stats(s, &before);
             spool_close(s);
             s = open_ok(max, SPOOL_FSYNC_NEVER);
@@ -1281,6 +1565,11 @@ spool_suite(void)
     tcase_add_test(tc, test_crc_corruption_first);
     tcase_add_test(tc, test_bad_magic);
     tcase_add_test(tc, test_bad_magic_middle);
+    tcase_add_test(tc, test_crc_corruption_last);
+    tcase_add_test(tc, test_flip_mid_segment);
+    tcase_add_test(tc, test_garbage_at_start);
+    tcase_add_test(tc, test_ack_across_hole);
+    tcase_add_test(tc, test_many_holes_logged_once);
     tcase_add_test(tc, test_read_time_corruption);
     tcase_add_test(tc, test_read_time_bad_magic);
     tcase_add_test(tc, test_read_time_vanished);
@@ -1289,7 +1578,7 @@ spool_suite(void)
     tc = tcase_create("bound");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_max_bytes_drops_oldest);
-    tcase_add_test(tc, test_drop_read_records);
+    tcase_add_loop_test(tc, test_drop_read_records, 0, 2);
     tcase_add_test(tc, test_too_big);
     tcase_add_test(tc, test_logs_rate_limited);
     suite_add_tcase(s, tc);

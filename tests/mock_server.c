@@ -213,10 +213,13 @@ mock_cb(struct evhttp_request *req, void *arg)
     }
     else if (sscanf(uri, "/series/%ld", &n) == 1) {
         struct evbuffer *out = evhttp_request_get_output_buffer(req);
+        const char *bad = strstr(uri, "/bad/");
+        long bad_line = bad != NULL ? atol(bad + 5) : 0;
         evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
                           "text/plain; version=0.0.4");
         for (long i = 0; i < n; i++) {
-            evbuffer_add_printf(out, "s{i=\"%ld\"} %ld\n", i, i);
+            evbuffer_add_printf(out, i + 1 == bad_line ? "s{i=\"%ld\" %ld\n" : "s{i=\"%ld\"} %ld\n",
+                                i, i);
         }
         evhttp_send_reply(req, 200, "OK", NULL);
     }

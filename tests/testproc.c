@@ -40,7 +40,7 @@ testproc_spawn(char *const *argv, const char *log)
             dup2(fd, 1);
             dup2(fd, 2);
         }
-        execv(argv[0], argv);
+        execvp(argv[0], argv); /* a bare name too: VALGRIND=valgrind */
         _exit(127);
     }
     return pid;

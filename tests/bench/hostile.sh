@@ -11,6 +11,10 @@
 #                     the big phase; the mean lag of the healthy job over the big phase (from
 #                     the _sum and _count deltas)
 #   big scrape        samples per big scrape and the body size (memory per scrape vs. body)
+#   healthy intervals how far the starts of consecutive runs of a healthy target were from
+#                     its interval apart over the big phase (p50, p99, max), from pollster's
+#                     debug line of each run (its time minus the run's duration; each healthy
+#                     target has its own instance label for that)
 #
 #   tests/bench/hostile.sh [HEALTHY [INTERVAL_S [BIG_S [SERIES]]]]   (defaults: 200 5 30 200000)
 #   POLLSTER=/path/to/pollster AFTER_IV=2 KEEP=1 tests/bench/hostile.sh
@@ -99,7 +103,7 @@ timeout_s=$(( interval > 10 ? 10 : interval ))
     echo "  - job_name: node"
     echo "    static_configs:"
     for i in $(seq 1 "$healthy"); do
-        echo "      - {targets: ['127.0.0.1:$port'], labels: {__metrics_path__: /t/$i/metrics, t: '$i'}}"
+        echo "      - {targets: ['127.0.0.1:$port'], labels: {__metrics_path__: /t/$i/metrics, t: '$i', instance: 'h$i'}}"
     done
     echo "  - job_name: big"
     echo "    metrics_path: /big/metrics"
@@ -109,7 +113,7 @@ timeout_s=$(( interval > 10 ? 10 : interval ))
     echo "  - {type: stdout}"
     echo "status: {listen: '127.0.0.1:$status_port'}"
 } > "$work/pollster.yaml"
-"$pollster" -c "$work/pollster.yaml" --log-level warn > /dev/null 2> "$work/pollster.log" &
+"$pollster" -c "$work/pollster.yaml" --log-level debug > /dev/null 2> "$work/pollster.log" &
 pollster_pid=$!
 
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$pollster_pid/status"; }
@@ -118,6 +122,7 @@ sleep $(( interval * warm_iv ))
 metrics_warm=$(curl -fs "http://127.0.0.1:$status_port/metrics")
 rss_warm=$(rss_kb)
 cp "$work/big.full" "$work/big"
+big_from_ms=$(date +%s%3N)
 max_big=0
 end=$(( $(date +%s) + big_s ))
 while [ "$(date +%s)" -lt "$end" ]; do
@@ -126,6 +131,7 @@ while [ "$(date +%s)" -lt "$end" ]; do
     sleep 0.5
 done
 metrics_big=$(curl -fs "http://127.0.0.1:$status_port/metrics")
+big_to_ms=$(date +%s%3N)
 cp "$work/big.small" "$work/big"
 sleep $(( interval * after_iv + 1 ))
 rss_after=$(rss_kb)
@@ -148,8 +154,9 @@ python3 - "$healthy" "$interval" "$big_s" "$series" "$body_bytes" "$hwm" "$max_b
     "$(get 'pollster_skipped_late_total{job="node"}' "$metrics")" \
     "$(get 'pollster_schedule_lag_max_seconds{job="node"}' "$metrics_warm")" \
     "$(get 'pollster_schedule_lag_seconds_sum{job="node"}' "$metrics_warm")" \
-    "$(get 'pollster_schedule_lag_seconds_count{job="node"}' "$metrics_warm")" "$rss_warm" <<'PY'
-import sys
+    "$(get 'pollster_schedule_lag_seconds_count{job="node"}' "$metrics_warm")" "$rss_warm" \
+    "$work/pollster.log" "$big_from_ms" "$big_to_ms" <<'PY'
+import calendar, re, sys, time
 a = sys.argv[1:]
 healthy, iv, big_s, series, body = int(a[0]), float(a[1]), float(a[2]), int(a[3]), int(a[4])
 hwm, max_big, after, after_iv = int(a[5]), int(a[6]), int(a[7]), int(a[8])
@@ -167,4 +174,23 @@ print(f"schedule lag node    max {warm_max*1000:.1f} ms after warm-up (start inc
       f"max {lag_max*1000:.1f} ms at the end of the big phase")
 print(f"                     mean {(lag_sum-warm_sum)/max(1,lag_n-warm_n)*1000:.2f} ms over the big phase ({int(lag_n-warm_n)} runs)")
 print(f"schedule lag big     max {big_lag*1000:.1f} ms")
+# Healthy intervals: consecutive runs of a target (node/hN) during the big phase.
+log_file, big_from, big_to = a[22], int(a[23]), int(a[24])
+last, dev = {}, []
+line_re = re.compile(r'^(\S+)T(\S+)\.(\d{3})Z debug engine: node/(h\d+): run \w+ in ([0-9.e+-]+)ms')
+with open(log_file, errors="replace") as fh:
+    for line in fh:
+        m = line_re.match(line)
+        if m is None:
+            continue
+        end = calendar.timegm(time.strptime(m.group(1) + " " + m.group(2), "%Y-%m-%d %H:%M:%S"))
+        ts = end * 1000 + int(m.group(3)) - float(m.group(5))
+        t = m.group(4)
+        if t in last and big_from <= last[t] and ts <= big_to:
+            dev.append(abs(ts - last[t] - iv * 1000))
+        last[t] = ts
+dev.sort()
+q = lambda p: dev[min(len(dev) - 1, int(p * len(dev)))] if dev else float("nan")
+print(f"healthy intervals    deviation p50 {q(0.5):.0f} ms, p99 {q(0.99):.0f} ms, "
+      f"max {dev[-1] if dev else float('nan'):.0f} ms over the big phase ({len(dev)} intervals)")
 PY
