@@ -413,6 +413,7 @@ prom_finish(void *state, const struct scrape_result *res, CURL *easy, struct bat
         }
     }
     j->parsing = false;
+    prom_parser_idle(j->parser); /* the samples are in @b's arena: none in the parser */
     if (!b->ok) {
         /* A failed scrape forwards no partial samples (and, as in Prometheus, counts none). */
         b->samples_scraped = 0;

@@ -31,6 +31,8 @@
 #include "conf_targets.h"
 #include "log.h"
 #include "loop.h"
+#include "recpack.h"
+#include "sample.h"
 
 /* Fastest deflate level: on metrics text it keeps most of the ratio at a fraction of the CPU. */
 #define OUT_HTTP_GZIP_LEVEL 1
@@ -48,15 +50,20 @@
 /* A batch waiting in the memory queue (no spool, or the spool could not take it). */
 struct rec {
     struct rec *next;
-    size_t len;
+    size_t len; /* of the text */
     uint32_t nsamples;
+    uint32_t zlen; /* 0: data is the text; else data is the text packed into zlen bytes */
     char data[];
 };
+
+/* The bytes @r holds. */
+#define REC_HELD(r) ((r)->zlen != 0 ? (uint64_t)(r)->zlen : (uint64_t)(r)->len)
 
 /* A piece of a request body read in place: framing text or a queued record. */
 struct body_seg {
     const char *p;
     size_t len;
+    uint32_t zlen; /* a packed record: p holds zlen bytes that unpack to len */
 };
 
 struct out_http {
@@ -72,6 +79,11 @@ struct out_http {
     struct rec *head, *tail;
     uint64_t mem_bytes, mem_samples;
     size_t mem_count;
+    uint64_t mem_held;      /* bytes the records take: mem_bytes less what packing saved */
+    struct recpack pack;    /* records pushed onto a long queue are kept packed (recpack.h) */
+    struct strbuf packed;   /* a record being packed */
+    struct strbuf unpacked; /* a packed record's text on its way to the spool */
+    bool req_packed;        /* the request has packed records: not read in place */
 
     /* the request */
     CURL *easy;
@@ -217,6 +229,7 @@ mem_pop(struct out_http *h)
         h->tail = NULL;
     }
     h->mem_bytes -= r->len;
+    h->mem_held -= REC_HELD(r);
     h->mem_samples -= r->nsamples;
     h->mem_count--;
     free(r);
@@ -229,7 +242,7 @@ mem_bound(struct out_http *h)
     size_t keep = h->in_flight && !h->from_spool ? h->req_recs : 0;
     uint64_t samples = 0, records = 0;
 
-    while (h->mem_bytes > h->o.queue_max_bytes && h->mem_count > keep) {
+    while (h->mem_held > h->o.queue_max_bytes && h->mem_count > keep) {
         /* Unlink the record after the request's ones (or the head). */
         struct rec **pp = &h->head;
         for (size_t i = 0; i < keep; i++) {
@@ -244,6 +257,7 @@ mem_bound(struct out_http *h)
             }
         }
         h->mem_bytes -= r->len;
+        h->mem_held -= REC_HELD(r);
         h->mem_samples -= r->nsamples;
         h->mem_count--;
         samples += r->nsamples;
@@ -267,15 +281,27 @@ mem_bound(struct out_http *h)
 static int
 mem_push(struct out_http *h, const char *data, size_t len, uint32_t nsamples)
 {
-    struct rec *r = malloc(sizeof(*r) + len);
+    const char *src = data;
+    size_t n = len;
+    uint32_t zlen = 0;
 
+    /* Packing costs CPU: only for a lagging sink, when a full request waits behind the one in
+     * flight (a healthy sink takes each request before the next one fills). */
+    uint64_t unsent = h->mem_bytes - (h->in_flight && !h->from_spool ? h->req_bytes : 0);
+    if (unsent >= h->o.batch_max_bytes && unsent >= RECPACK_AT && len <= UINT32_MAX &&
+        recpack_pack(&h->pack, &h->packed, data, len) == 0 && h->packed.len < len) {
+        src = h->packed.data;
+        n = zlen = (uint32_t)h->packed.len;
+    }
+    struct rec *r = malloc(sizeof(*r) + n);
     if (r == NULL) {
         return -ENOMEM;
     }
     r->next = NULL;
     r->len = len;
     r->nsamples = nsamples;
-    memcpy(r->data, data, len);
+    r->zlen = zlen;
+    memcpy(r->data, src, n);
     if (h->tail != NULL) {
         h->tail->next = r;
     }
@@ -286,10 +312,27 @@ mem_push(struct out_http *h, const char *data, size_t len, uint32_t nsamples)
     h->mem_bytes += len;
     h->mem_samples += nsamples;
     h->mem_count++;
+    h->mem_held += n;
     if (h->mem_bytes >= OUT_HTTP_SHED_AT) {
         h->grew = true;
     }
     return 0;
+}
+
+/* The text of the record at the head of the queue: in place, or unpacked into h->unpacked. */
+static int
+head_text(struct out_http *h, const char **text)
+{
+    const struct rec *r = h->head;
+
+    *text = r->data;
+    if (r->zlen == 0) {
+        return 0;
+    }
+    strbuf_reset(&h->unpacked);
+    int rc = recpack_unpack(&h->pack, &h->unpacked, r->data, r->zlen, r->len);
+    *text = h->unpacked.data; /* after the unpack: it may move or allocate the buffer */
+    return rc;
 }
 
 /* Moves the whole memory queue, oldest first, to the end of the spool (see the order above). */
@@ -301,7 +344,12 @@ spill(struct out_http *h)
     }
     while (h->head != NULL) {
         uint64_t dropped = 0;
-        int rc = spool_append(h->spool, h->head->data, h->head->len, h->head->nsamples, &dropped);
+        const char *text;
+        int rc = head_text(h, &text);
+        if (rc != 0) {
+            break; /* out of memory: it stays in memory, bounded by queue_max_bytes */
+        }
+        rc = spool_append(h->spool, text, h->head->len, h->head->nsamples, &dropped);
         h->st.dropped[OUTPUT_DROP_SPOOL_FULL] += dropped;
         if (rc == -EFBIG && h->in_flight && !h->from_spool) {
             break; /* the request in flight may still deliver it: decide when it ends */
@@ -388,7 +436,7 @@ out_http_write(void *state, const char *data, size_t len, uint32_t nsamples)
             h->st.dropped[OUTPUT_DROP_NO_MEMORY] += nsamples; /* logged by the engine */
             return -ENOMEM;
         }
-        if (h->mem_bytes > h->o.queue_max_bytes) {
+        if (h->mem_held > h->o.queue_max_bytes) {
             spill(h);
             mem_bound(h); /* what the spool could not take, or no spool */
         }
@@ -518,7 +566,7 @@ seg_add(struct out_http *h, const char *p, size_t len)
         h->segs = n;
         h->segs_cap = cap;
     }
-    h->segs[h->nsegs++] = (struct body_seg){p, len};
+    h->segs[h->nsegs++] = (struct body_seg){p, len, 0};
     return 0;
 }
 
@@ -536,6 +584,7 @@ segs_from_memory(struct out_http *h)
     int rc = 0;
 
     h->nsegs = h->seg_i = h->seg_off = 0;
+    h->req_packed = false;
     for (struct rec *r = h->head; r != NULL; r = r->next) {
         if (h->req_recs > 0 &&
             (total + r->len > h->o.batch_max_bytes || over_samples(h, r->nsamples))) {
@@ -545,6 +594,10 @@ segs_from_memory(struct out_http *h)
             const char *frame = total == 0 ? enc->doc_open : enc->doc_sep;
             rc |= seg_add(h, frame, strlen(frame));
             rc |= seg_add(h, r->data, r->len);
+            if (rc == 0 && r->zlen != 0) {
+                h->segs[h->nsegs - 1].zlen = r->zlen;
+                h->req_packed = true;
+            }
             total += strlen(frame) + r->len;
         }
         h->req_recs++;
@@ -717,6 +770,13 @@ start_request(struct out_http *h)
     return loop_xfer_start(h->loop, &h->xfer);
 }
 
+/* Requests from memory are read in place: no compression, no transport of its own. */
+static bool
+reads_in_place(const struct out_http *h)
+{
+    return h->o.compress == NULL && !h->o.gzip && h->o.send == NULL;
+}
+
 static void
 send_next(struct out_http *h)
 {
@@ -743,13 +803,23 @@ send_next(struct out_http *h)
      * From memory and uncompressed, curl reads the records in place; else (and for a transport
      * of its own, such as nats, which publishes one buffer) one document.
      */
-    bool in_place = !h->from_spool && h->o.compress == NULL && !h->o.gzip && h->o.send == NULL;
+    bool in_place = !h->from_spool && reads_in_place(h);
     ssize_t seg_len = 0;
     if (!h->from_spool) {
         seg_len = segs_from_memory(h);
         rc = seg_len < 0 ? (int)seg_len : 0;
+        in_place = in_place && !h->req_packed;
+        if (in_place && h->body.cap > 0) {
+            strbuf_release(&h->body); /* left by a request of packed records */
+        }
         for (size_t i = 0; rc == 0 && !in_place && i < h->nsegs; i++) {
-            strbuf_append(&h->body, h->segs[i].p, h->segs[i].len);
+            const struct body_seg *sg = &h->segs[i];
+            if (sg->zlen != 0) {
+                rc = recpack_unpack(&h->pack, &h->body, sg->p, sg->zlen, sg->len);
+            }
+            else {
+                strbuf_append(&h->body, sg->p, sg->len);
+            }
         }
     }
     if (rc == 0 && h->req_recs == 0) {
@@ -825,6 +895,10 @@ shed_memory(struct out_http *h)
     }
     buf_shrink(&h->body);
     buf_shrink(&h->gz);
+    /* The lag is over: so are the packing streams and buffers (~300 KiB). */
+    recpack_release(&h->pack);
+    strbuf_release(&h->packed);
+    strbuf_release(&h->unpacked);
     buf_shrink(&h->rec);
     buf_shrink(&h->answer);
     if (h->segs_cap * sizeof(h->segs[0]) > OUT_HTTP_BUF_KEEP) {
@@ -1121,7 +1195,7 @@ out_http_stats(const void *state, struct output_stats *st)
     *st = h->st;
     st->type = h->o.type != NULL ? h->o.type : "http";
     st->pending_samples = h->mem_samples;
-    st->queue_bytes = h->mem_bytes;
+    st->queue_bytes = h->mem_held;
     st->queue_samples = h->mem_samples;
     st->failing = h->sink_down;
     if (h->spool != NULL) {
@@ -1166,6 +1240,9 @@ out_http_free(void *state)
         deflateEnd(&h->zs);
     }
     strbuf_release(&h->body);
+    recpack_release(&h->pack);
+    strbuf_release(&h->packed);
+    strbuf_release(&h->unpacked);
     free(h->segs);
     strbuf_release(&h->gz);
     strbuf_release(&h->rec);
@@ -1174,6 +1251,15 @@ out_http_free(void *state)
     free(h->what);
     free(h->url);
     free(h);
+}
+
+size_t
+out_http_buffer_bytes(const void *state)
+{
+    const struct out_http *h = state;
+
+    return h->body.cap + h->gz.cap + h->packed.cap + h->unpacked.cap +
+           (h->pack.def_ready || h->pack.inf_ready ? sizeof(h->pack) : 0);
 }
 
 void *
@@ -1195,6 +1281,9 @@ out_http_new(struct loop *l, const struct out_http_opts *o, char *err, size_t er
     h->what = strdup(o->what);
     h->url = strdup(o->url);
     strbuf_init(&h->body);
+    strbuf_init(&h->packed);
+    strbuf_init(&h->unpacked);
+    recpack_init(&h->pack);
     strbuf_init(&h->gz);
     strbuf_init(&h->rec);
     strbuf_init(&h->answer);

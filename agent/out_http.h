@@ -151,5 +151,10 @@ struct out_http_conf {
 
 /* NULL with a message in @err (spool cannot be opened, out of memory). */
 void *out_http_new(struct loop *l, const struct out_http_opts *o, char *err, size_t errlen);
+/*
+ * The bytes of the output's request and packing buffers (not its queue): what a lagging sink
+ * left behind once it caught up (tests).
+ */
+size_t out_http_buffer_bytes(const void *state);
 
 #endif

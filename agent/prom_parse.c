@@ -1835,6 +1835,19 @@ prom_parser_reset(struct prom_parser *p, enum prom_format fmt, struct batch *out
 }
 
 /*
+ * Frees the line tail of @p between scrapes (issue 16: TAIL_MIN bytes per waiting target, the
+ * bulk of a parser's memory; the smaller buffers stay, as regrowing them every run costs more
+ * CPU than they take). The next prom_parser_reset() starts it again.
+ */
+void
+prom_parser_idle(struct prom_parser *p)
+{
+    SHRINK(p->tail, p->tail_cap, 0);
+    p->tail_len = 0;
+    p->out = NULL;
+}
+
+/*
  * Parses the complete lines of @data in place (each is followed by its '\n', the scanners'
  * sentinel) and copies only an unfinished last line into the tail, which the next chunk's first
  * '\n' completes. One memrchr() finds where the complete lines end. 0, or the sticky -EINVAL /

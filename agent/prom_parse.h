@@ -73,6 +73,12 @@ void prom_parser_set_line_max(struct prom_parser *p, size_t n);
  * body made unusually large.
  */
 void prom_parser_reset(struct prom_parser *p, enum prom_format fmt, struct batch *out);
+/*
+ * Frees the line tail @p holds (at least 4 KiB once a body was split mid-line), between bodies:
+ * a parser that waits for its next body holds only its struct and small buffers. The next body
+ * starts with prom_parser_reset() as always.
+ */
+void prom_parser_idle(struct prom_parser *p);
 
 /*
  * Feeds the next @len bytes of the body (any split). Complete lines are parsed at once and their

@@ -1,7 +1,8 @@
 /*
- * One target's transfer. The easy handle is built once and reused run after run (the multi
- * handle already shares connections and DNS between targets), and set up afresh after a run that
- * failed or opened a connection (httpc_easy_worn: libcurl's retry count). Every bound the
+ * One target's transfer. A run takes an easy handle from the pool (easypool.h) and sets it up for
+ * the target, and gives it back when it ends: idle targets hold no handle, and every run starts
+ * from a reset handle (so libcurl's retry count never carries over: httpc_easy_worn). The multi
+ * handle keeps the connections and the DNS cache between runs. Every bound the
  * engine promises is set here: connect and total deadlines, http/https only (redirects too), a
  * body cap enforced in the write callback, no signals, gzip accepted.
  *
@@ -24,6 +25,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "easypool.h"
 #include "log.h"
 #include "loop.h"
 #include "oauth2.h"
@@ -46,7 +48,7 @@ struct scrape {
     const struct job_kind *kind;      /* borrowed */
     void *kind_state;                 /* borrowed: owned by the target */
     struct scrape_opts opts;          /* strings borrowed */
-    CURL *easy;                       /* owned */
+    CURL *easy;                       /* from the pool while a run holds it; else NULL */
     struct loop_xfer xfer;
     struct batch *batch; /* borrowed while a run is in flight */
     uint64_t body_bytes;
@@ -56,8 +58,8 @@ struct scrape {
     bool kind_failed;   /* the kind failed the batch from a callback */
     double started;     /* clock_mono_s */
     bool conn_reserved; /* holds one idle connection in the loop's cache */
+    bool pooled;        /* a user of the easy handle pool */
     uint64_t connects;  /* connections opened since scrape_take_connects() */
-    bool worn;          /* the handle is set up afresh before the next run (httpc_easy_worn) */
     scrape_done_fn *done;
     void *arg;
 
@@ -406,7 +408,16 @@ classify_failure(struct scrape *s, CURLcode rc, struct batch *b)
     }
 }
 
-/* The run is over: the engine gets the batch. */
+/* The run's handle back to the pool (accepts none). */
+static void
+easy_give_back(struct scrape *s)
+{
+    easypool_put(s->easy);
+    s->easy = NULL;
+    s->xfer.easy = NULL;
+}
+
+/* The run is over: its handle goes back to the pool, the engine gets the batch. */
 static void
 run_done(struct scrape *s)
 {
@@ -418,6 +429,7 @@ run_done(struct scrape *s)
         s->held = false;
         loop_release(s->loop);
     }
+    easy_give_back(s);
     s->batch = NULL;
     s->done(s, b, s->arg);
 }
@@ -520,7 +532,6 @@ xfer_result(struct scrape *s, CURLcode rc)
     if (curl_easy_getinfo(s->easy, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK && connects > 0) {
         s->connects += (uint64_t)connects;
     }
-    s->worn = !s->opts.fresh_connect && httpc_easy_worn(s->easy, rc);
     s->res.content_type = ct;
     b->duration_s = s->res.duration_s;
     b->http_status = (int)s->res.http_status;
@@ -533,6 +544,23 @@ scrape_xfer_done_cb(struct loop_xfer *x, CURLcode rc)
 
     xfer_result(s, rc);
     run_ended(s);
+}
+
+static int easy_setup(struct scrape *s);
+
+/* A handle from the pool, set up for the target (header lists made anew). 0 or -errno. */
+static int
+easy_take(struct scrape *s)
+{
+    s->easy = easypool_get();
+    if (s->easy == NULL) {
+        return -ENOMEM;
+    }
+    s->xfer.easy = s->easy;
+    curl_slist_free_all(s->headers);
+    curl_slist_free_all(s->proxy_headers);
+    s->headers = s->proxy_headers = NULL;
+    return easy_setup(s);
 }
 
 static int
@@ -615,18 +643,20 @@ scrape_new(struct loop *l, const struct scrape_opts *opts, const struct job_kind
     s->kind_state = kind_state;
     s->done = done;
     s->arg = arg;
-    s->easy = curl_easy_init();
+    easypool_ref();
+    s->pooled = true;
     if (s->opts.http != NULL && s->opts.http->oauth2 != NULL &&
         ((s->oauth2 = oauth2_new(l, s->opts.http->oauth2)) == NULL ||
          (s->blank = curl_easy_init()) == NULL)) {
         scrape_free(s);
         return NULL;
     }
-    if (s->easy == NULL || easy_setup(s) != 0) {
+    /* The options are checked once here; each run sets them up again on its handle. */
+    if (easy_take(s) != 0) {
         scrape_free(s);
         return NULL;
     }
-    s->xfer.easy = s->easy;
+    easy_give_back(s);
     s->xfer.done = scrape_xfer_done_cb;
     s->xfer.arg = s;
     if (!s->opts.fresh_connect) {
@@ -659,8 +689,9 @@ scrape_free(struct scrape *s)
     if (s->blank != NULL) {
         curl_easy_cleanup(s->blank);
     }
-    if (s->easy != NULL) {
-        curl_easy_cleanup(s->easy);
+    easy_give_back(s);
+    if (s->pooled) {
+        easypool_unref();
     }
     curl_slist_free_all(s->headers);
     curl_slist_free_all(s->proxy_headers);
@@ -692,6 +723,7 @@ xfer_start(struct scrape *s)
 
     if (err != 0) {
         batch_fail(b, REASON_INTERNAL, "%s", s->xfer.errbuf);
+        easy_give_back(s);
         s->batch = NULL;
     }
     return err;
@@ -739,6 +771,7 @@ scrape_token_cb(void *arg, const char *line, enum reason reason, const char *err
     }
     while (s->kind->finish_more != NULL && s->kind->finish_more(s->kind_state, b)) {
     }
+    easy_give_back(s);
     s->batch = NULL;
     s->done(s, b, s->arg);
 }
@@ -761,23 +794,17 @@ scrape_start(struct scrape *s, struct batch *b)
     b->ok = false;
     b->reason = REASON_NONE;
     b->error[0] = '\0';
-    if (s->worn) {
-        /* Everything but the connections (the multi handle's) and TLS sessions starts anew. */
-        curl_easy_reset(s->easy);
-        curl_slist_free_all(s->headers);
-        curl_slist_free_all(s->proxy_headers);
-        s->headers = s->proxy_headers = NULL;
-        if (easy_setup(s) != 0) {
-            batch_fail(b, REASON_INTERNAL, "cannot set up the request again");
-            s->batch = NULL;
-            return -EINVAL;
-        }
-        s->worn = false;
+    if (easy_take(s) != 0) {
+        easy_give_back(s);
+        batch_fail(b, REASON_INTERNAL, "cannot set up the request");
+        s->batch = NULL;
+        return -EINVAL;
     }
     if (s->kind->prepare != NULL && s->kind->prepare(s->kind_state, s->easy, b) != 0) {
         if (b->reason == REASON_NONE) {
             batch_fail(b, REASON_INTERNAL, "%s: cannot prepare the request", s->kind->name);
         }
+        easy_give_back(s);
         s->batch = NULL;
         return -EINVAL;
     }
@@ -790,6 +817,7 @@ scrape_start(struct scrape *s, struct batch *b)
                 oauth2_fetch(s->oauth2, s->opts.timeout_ms, scrape_token_cb, s, why, sizeof(why));
             if (err != 0) {
                 batch_fail(b, REASON_INTERNAL, "%s", why);
+                easy_give_back(s);
                 s->batch = NULL;
                 return err;
             }
@@ -801,6 +829,7 @@ scrape_start(struct scrape *s, struct batch *b)
         curl_easy_setopt(s->easy, CURLOPT_TIMEOUT_MS, (long)s->opts.timeout_ms);
         if (oauth2_set_header(line, s->easy, s->headers, &s->auth_headers) != 0) {
             batch_fail(b, REASON_INTERNAL, "out of memory");
+            easy_give_back(s);
             s->batch = NULL;
             return -ENOMEM;
         }

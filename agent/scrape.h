@@ -1,8 +1,8 @@
 /*
- * One transfer of one target: owns a reusable curl easy handle configured with every bound the
- * engine promises (deadlines, body cap, protocols, no signals), streams body bytes to the job
- * kind as they arrive, classifies failures into the fixed reason set with an error text that
- * says what happened, and hands the finished batch to a callback.
+ * One transfer of one target: each run sets up a pooled curl easy handle (easypool.h) with
+ * every bound the engine promises (deadlines, body cap, protocols, no signals), streams body
+ * bytes to the job kind as they arrive, classifies failures into the fixed reason set with an
+ * error text that says what happened, and hands the finished batch to a callback.
  */
 #ifndef POLLSTER_SCRAPE_H
 #define POLLSTER_SCRAPE_H

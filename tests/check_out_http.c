@@ -27,9 +27,11 @@
 #include "mock_oneshot.h"
 #include "mock_sink.h"
 #include "out_http.h"
+#include "recpack.h"
 #include "sample.h"
 #include "setup.h"
 #include "stats.h"
+#include "strbuf.h"
 #include "testutil.h"
 
 static struct loop *lp;
@@ -851,6 +853,124 @@ START_TEST(test_bad_spool_dir_is_an_error)
 }
 END_TEST
 
+/* Record @i of the packing tests: 100 lines of about 80 bytes, like an encoded batch. */
+static size_t
+big_record(char *buf, size_t cap, int i)
+{
+    size_t n = 0;
+
+    for (int k = 0; k < 100; k++) {
+        n += (size_t)snprintf(buf + n, cap - n,
+                              "{\"n\":%d,\"k\":%d,\"instance\":\"127.0.0.1:9100\",\"v\":%d}\n", i,
+                              k, i * k);
+    }
+    return n;
+}
+
+static bool
+sink_got_request(void *arg)
+{
+    (void)arg;
+    return mock_sink_requests(sink) > 0;
+}
+
+/* Writes records @from..@to-1 and appends their text to @want. */
+static void
+write_big(void *h, int from, int to, struct strbuf *want)
+{
+    char buf[16384];
+
+    for (int i = from; i < to; i++) {
+        size_t n = big_record(buf, sizeof(buf), i);
+        ck_assert_int_eq(out_http_ops.write(h, buf, n, 100), 0);
+        strbuf_append(want, buf, n);
+    }
+}
+
+/*
+ * While the sink lags, records pushed onto a queue past RECPACK_AT are kept packed (the queue
+ * holds far fewer bytes than their text), and reach the sink whole and in order, read in place
+ * or not; once the queue is empty it holds nothing.
+ */
+static void
+packed_queue_delivers(bool gzip)
+{
+    struct out_http_opts o = opts("/", false);
+    struct strbuf want;
+    struct output_stats st;
+    char err[256];
+
+    strbuf_init(&want);
+    mock_sink_script(sink, (struct mock_sink_answer){.status = 503, .delay_ms = 300});
+    o.gzip = gzip;
+    o.batch_max_bytes = 256 * 1024;
+    void *h = out_http_new(lp, &o, err, sizeof(err));
+    ck_assert_msg(h != NULL, "%s", err);
+    write_big(h, 0, 1, &want);
+    ck_assert(run_until(sink_got_request, NULL, 5000)); /* it hangs, then fails */
+    write_big(h, 1, 600, &want);
+    stats_of(h, &st);
+    ck_assert_uint_gt(out_http_buffer_bytes(h), 0);
+    ck_assert_uint_gt(want.len, 3 * RECPACK_AT);
+    ck_assert_msg(st.queue_bytes < RECPACK_AT + want.len / 4, "queue %llu bytes for %zu of text",
+                  (unsigned long long)st.queue_bytes, want.len);
+    ck_assert(run_until(nothing_pending, h, 10000));
+    ck_assert_msg(strcmp(mock_sink_all(sink), want.data) == 0, "the sink got other data");
+    stats_of(h, &st);
+    ck_assert_uint_eq(st.queue_bytes, 0);
+    /* Caught up: the packing state and (read in place) the request body are gone; gzip keeps
+     * its compressed body's buffer for the next request. */
+    if (!gzip) {
+        ck_assert_uint_eq(out_http_buffer_bytes(h), 0);
+    }
+    ck_assert_uint_eq(st.delivered, 600 * 100);
+    ck_assert_uint_eq(testutil_dropped_total(&st), 0);
+    assert_books(h);
+    out_http_ops.free(h);
+    strbuf_release(&want);
+}
+
+START_TEST(test_long_queue_is_packed_in_place_path)
+{
+    packed_queue_delivers(false);
+}
+END_TEST
+
+START_TEST(test_long_queue_is_packed_gzip_path)
+{
+    packed_queue_delivers(true);
+}
+END_TEST
+
+/* Packed records spilled to the spool go there as text, in order with the rest. */
+START_TEST(test_packed_records_spill_as_text)
+{
+    struct out_http_opts o = opts("/", true);
+    struct strbuf want;
+    struct output_stats st;
+    char err[256];
+
+    strbuf_init(&want);
+    mock_sink_script(sink, (struct mock_sink_answer){.status = 503, .delay_ms = 300});
+    o.queue_max_bytes = RECPACK_AT + RECPACK_AT / 4;
+    void *h = out_http_new(lp, &o, err, sizeof(err));
+    ck_assert_msg(h != NULL, "%s", err);
+    write_big(h, 0, 1, &want);
+    ck_assert(run_until(sink_got_request, NULL, 5000));
+    write_big(h, 1, 600, &want);
+    stats_of(h, &st);
+    ck_assert_uint_gt(st.spool_bytes, 0);
+    ck_assert(run_until(nothing_pending, h, 10000));
+    ck_assert_msg(strcmp(mock_sink_all(sink), want.data) == 0, "the sink got other data");
+    stats_of(h, &st);
+    ck_assert_uint_eq(st.delivered, 600 * 100);
+    ck_assert_uint_eq(testutil_dropped_total(&st), 0);
+    assert_books(h);
+    out_http_ops.free(h);
+    strbuf_release(&want);
+}
+END_TEST
+
 static Suite *
 out_http_suite(void)
 {
@@ -878,6 +998,9 @@ out_http_suite(void)
     tcase_add_test(tc, test_otlp_documents_frame_records);
     tcase_add_test(tc, test_bad_spool_dir_is_an_error);
     tcase_add_test(tc, test_auth_and_headers_reach_the_sink);
+    tcase_add_test(tc, test_long_queue_is_packed_in_place_path);
+    tcase_add_test(tc, test_long_queue_is_packed_gzip_path);
+    tcase_add_test(tc, test_packed_records_spill_as_text);
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
     return s;

@@ -1182,6 +1182,32 @@ heap_in_use(void)
 #endif
 }
 
+/* Between bodies the parser holds no line tail, and parses as before afterwards. */
+START_TEST(test_idle_frees_buffers)
+{
+    static const char in[] = "# HELP a x\n# TYPE a counter\na_total{l=\"1\"} 1\n"
+                             "a_total{l=\"2\"} 2\nb{x=\"y\",z=\"w\"} 3\n";
+
+    struct prom_parser *fresh = prom_parser_new();
+    ck_assert_ptr_nonnull(fresh);
+    size_t bare = prom_parser_mem_size(fresh);
+    prom_parser_free(fresh);
+    for (int round = 0; round < 3; round++) {
+        /* in pieces of 7 bytes: the tail buffer is used */
+        ck_assert_int_eq(parse_split(tp, &tb, TEXT, in, sizeof(in) - 1, 0, 7), 0);
+        ck_assert_uint_eq(tb.nsamples, 3);
+        ck_assert_str_eq(tb.samples[2].name, "b");
+        size_t busy = prom_parser_mem_size(tp);
+        ck_assert_uint_gt(busy, bare + 4000);
+        prom_parser_idle(tp);
+        ck_assert_uint_le(prom_parser_mem_size(tp) + 4000, busy);
+        /* the samples are the batch's */
+        ck_assert_str_eq(tb.samples[2].labels[1].value, "w");
+    }
+    ck_assert_int_eq(prom_parser_feed(tp, "c 1\n", 4), -EINVAL); /* reset comes first */
+}
+END_TEST
+
 /* A 2 MiB line fed in 64 KiB chunks fails once it passes 1 MiB, holding at most ~1 MiB. */
 START_TEST(test_long_line_chunked)
 {
@@ -1390,6 +1416,7 @@ prom_parse_suite(void)
     tcase_add_loop_test(tc, test_valid_split, 0, sizeof(valid_cases) / sizeof(valid_cases[0]));
     tcase_add_test(tc, test_shared_strings);
     tcase_add_test(tc, test_many_labels);
+    tcase_add_test(tc, test_idle_frees_buffers);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("invalid");

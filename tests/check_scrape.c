@@ -17,6 +17,7 @@
 #include "loop.h"
 #include "mock_server.h"
 #include "sample.h"
+#include "easypool.h"
 #include "scrape.h"
 
 /* A job kind for the tests: keeps the body and the transport result. */
@@ -343,6 +344,45 @@ START_TEST(test_handle_reused_across_runs)
 }
 END_TEST
 
+START_TEST(test_idle_targets_hold_no_handle)
+{
+    struct run r[3];
+    uint64_t made = easypool_made();
+    size_t idle = easypool_idle();
+
+    /* Runs in flight hold a handle each; when they end the handles wait in the pool. */
+    for (int i = 0; i < 3; i++) {
+        run_start(&r[i], "/slow/50", 2000, 0);
+    }
+    ck_assert_uint_eq(easypool_idle(), idle > 3 ? idle - 3 : 0);
+    ck_assert_uint_le(easypool_made() - made, 3);
+    loop_run(lp);
+    uint64_t made_all = easypool_made();
+    ck_assert_uint_ge(easypool_idle(), 3);
+    /* One run at a time, target after target: they share the pool's handles, no new one. */
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < 3; i++) {
+            ck_assert(r[i].b.ok);
+            ck_assert_str_eq(r[i].k.body, "slow hello\n");
+            batch_clear(&r[i].b);
+            r[i].k.len = 0;
+            ck_assert_int_eq(scrape_start(r[i].s, &r[i].b), 0);
+            pending++;
+            loop_run(lp);
+            ck_assert(r[i].done);
+        }
+    }
+    ck_assert_uint_eq(easypool_made(), made_all);
+    ck_assert_uint_ge(easypool_idle(), 3);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(r[i].k.finished, 4);
+        run_free(&r[i]);
+    }
+    /* The last scrape gone, the pool holds nothing. */
+    ck_assert_uint_eq(easypool_idle(), 0);
+}
+END_TEST
+
 START_TEST(test_reason_table)
 {
     ck_assert_int_eq(scrape_reason_for(CURLE_OK), REASON_NONE);
@@ -385,6 +425,7 @@ scrape_suite(void)
     tcase_add_test(tc, test_gzip_chunked);
     tcase_add_test(tc, test_hanging_target_does_not_delay_others);
     tcase_add_test(tc, test_handle_reused_across_runs);
+    tcase_add_test(tc, test_idle_targets_hold_no_handle);
     tcase_add_test(tc, test_reason_table);
     tcase_set_timeout(tc, 30);
     suite_add_tcase(s, tc);
