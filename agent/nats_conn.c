@@ -148,14 +148,23 @@ nats_conn_options(natsOptions *o, const struct nats_conn_conf *c, char *err, siz
 }
 
 void
+nats_conn_format_error(char *why, size_t len, natsStatus s, const char *e)
+{
+    if (s == NATS_OK) {
+        snprintf(why, len, "not connected to NATS yet"); /* no error to tell (was "yetOK") */
+        return;
+    }
+    snprintf(why, len, "not connected to NATS yet (%.200s)",
+             e != NULL && e[0] != '\0' ? e : natsStatus_GetText(s));
+}
+
+void
 nats_conn_last_error(natsConnection *nc, char *why, size_t len)
 {
     const char *e = NULL;
     natsStatus s = natsConnection_GetLastError(nc, &e);
 
-    snprintf(why, len, "not connected to NATS yet%s%.200s%s", s != NATS_OK ? " (" : "",
-             s != NATS_OK && e != NULL && e[0] != '\0' ? e : natsStatus_GetText(s),
-             s != NATS_OK ? ")" : "");
+    nats_conn_format_error(why, len, s, e);
 }
 
 void

@@ -77,6 +77,8 @@ natsStatus nats_conn_options(natsOptions *o, const struct nats_conn_conf *c, cha
                              size_t errlen);
 /* "not connected to NATS yet", with @nc's last error (wrong credentials...), into @why. */
 void nats_conn_last_error(natsConnection *nc, char *why, size_t len);
+/* The same from a last error's status @s and text @e (NULL or "": the status's text). */
+void nats_conn_format_error(char *why, size_t len, natsStatus s, const char *e);
 /*
  * Counts the users of libnats (the loop's thread only): call nats_conn_hold() before the first
  * libnats call of an output or input, nats_conn_drop() after its last; the last one closes

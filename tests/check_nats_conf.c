@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "engine.h"
+#include "nats_conn.h"
 #include "out_nats.h"
 #include "testutil.h"
 
@@ -123,6 +124,20 @@ START_TEST(test_errors)
 }
 END_TEST
 
+/* The "not connected" text: the last error when there is one, nothing run together without. */
+START_TEST(test_not_connected_text)
+{
+    char why[256];
+
+    nats_conn_format_error(why, sizeof(why), NATS_OK, NULL);
+    ck_assert_str_eq(why, "not connected to NATS yet");
+    nats_conn_format_error(why, sizeof(why), NATS_NOT_PERMITTED, "Authorization Violation");
+    ck_assert_str_eq(why, "not connected to NATS yet (Authorization Violation)");
+    nats_conn_format_error(why, sizeof(why), NATS_NO_SERVER, "");
+    ck_assert_str_eq(why, "not connected to NATS yet (No server available for connection)");
+}
+END_TEST
+
 START_TEST(test_inputs)
 {
     char *s = summary("inputs:\n"
@@ -195,6 +210,7 @@ nats_conf_suite(void)
     tcase_add_test(tc, test_subject_template);
     tcase_add_test(tc, test_url_one_or_a_list);
     tcase_add_test(tc, test_errors);
+    tcase_add_test(tc, test_not_connected_text);
     tcase_add_test(tc, test_inputs);
     tcase_add_test(tc, test_relay_outputs);
     suite_add_tcase(s, tc);
