@@ -42,6 +42,9 @@
 #define ENGINE_OFFLOAD_MIN 20000
 /* How long a --once run waits for its outputs to deliver when no shutdown_timeout is set. */
 #define ENGINE_DEFAULT_DRAIN_MS 5000
+/* How often a drain in progress is checked again (outputs that end their sending without a
+ * transfer). */
+#define ENGINE_DRAIN_POLL_MS 20
 
 struct target {
     struct engine *engine; /* borrowed */
@@ -127,7 +130,10 @@ struct engine {
     struct event *sig_term;    /* owned */
     struct event *sig_hup;     /* owned */
     struct event *drain_timer; /* owned */
-    struct event *watchdog;    /* owned: systemd WATCHDOG=1 pings, when asked for */
+    /* owned: re-checks a drain every ENGINE_DRAIN_POLL_MS (an output may finish without a transfer)
+     */
+    struct event *drain_poll;
+    struct event *watchdog; /* owned: systemd WATCHDOG=1 pings, when asked for */
     int64_t shutdown_timeout_ms;
 };
 
@@ -210,6 +216,9 @@ engine_free(struct engine *e)
     }
     if (e->sig_hup != NULL) {
         event_free(e->sig_hup);
+    }
+    if (e->drain_poll != NULL) {
+        event_free(e->drain_poll);
     }
     if (e->drain_timer != NULL) {
         event_free(e->drain_timer);
@@ -514,6 +523,14 @@ arm_drain_timer(struct engine *e)
  * and no output with sending left. In once mode the drain begins when the last run ended.
  */
 static void
+drain_poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    engine_check_drained(arg);
+}
+
+static void
 engine_check_drained(struct engine *e)
 {
     if (e->once && e->pending == 0 && !e->draining) {
@@ -529,6 +546,20 @@ engine_check_drained(struct engine *e)
             log_info("engine: drained, stopping");
         }
         loop_stop(e->loop);
+    }
+    else if (e->draining) {
+        /*
+         * Transfers that end call back here; an output that finishes its sending otherwise (stdout
+         * or a file taking the last queued record on EV_WRITE) does not: look again shortly
+         * rather than wait for the drain deadline.
+         */
+        struct timeval tv = {.tv_sec = 0, .tv_usec = ENGINE_DRAIN_POLL_MS * 1000};
+        if (e->drain_poll == NULL) {
+            e->drain_poll = evtimer_new(loop_base(e->loop), drain_poll_cb, e);
+        }
+        if (e->drain_poll != NULL && !evtimer_pending(e->drain_poll, NULL)) {
+            evtimer_add(e->drain_poll, &tv);
+        }
     }
 }
 

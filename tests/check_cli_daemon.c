@@ -19,6 +19,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <poll.h>
+
 #include <json-c/json.h>
 
 #include "cli_harness.h"
@@ -272,6 +274,83 @@ START_TEST(test_logrotate_no_line_lost_or_duplicated)
 }
 END_TEST
 
+/* Reads @fd to its end into @buf (at most @cap - 1 bytes kept, NUL-terminated; @total counts all);
+ * false when @deadline passed first. */
+static bool
+read_to_end(int fd, char *buf, size_t cap, size_t *total, double deadline)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    char chunk[65536];
+    size_t kept = 0;
+
+    *total = 0;
+    while (now_s() < deadline) {
+        if (poll(&p, 1, 50) <= 0) {
+            continue;
+        }
+        ssize_t n = read(fd, chunk, sizeof(chunk));
+        if (n <= 0) {
+            buf[kept] = '\0';
+            return true;
+        }
+        size_t room = cap - 1 - kept;
+        size_t take = (size_t)n < room ? (size_t)n : room;
+        memcpy(buf + kept, chunk, take);
+        kept += take;
+        *total += (size_t)n;
+    }
+    buf[kept] = '\0';
+    return false;
+}
+
+/*
+ * --once with stdout a pipe whose reader starts late: the record (about 1 MB of JSON) waits in
+ * the stdout output's queue; once the reader has taken it, pollster exits, not at the drain
+ * deadline (before, an output that finished sending on EV_WRITE did not end the drain: it waited
+ * out --shutdown-timeout and warned "output flush timeout reached").
+ */
+START_TEST(test_once_ends_when_a_late_reader_took_the_record)
+{
+    const char *bin = getenv("POLLSTER_BIN");
+    static char out_buf[4096], err_buf[16384];
+    size_t out_total = 0, err_total = 0;
+    int out[2], err[2], status = -1;
+
+    ck_assert_ptr_nonnull(bin);
+    ck_assert_int_eq(pipe(out), 0);
+    ck_assert_int_eq(pipe(err), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(out[1], 1);
+        dup2(err[1], 2);
+        close(out[0]);
+        close(err[0]);
+        close(out[1]);
+        close(err[1]);
+        execl(bin, bin, "--once", "--kind", "prometheus", "--shutdown-timeout", "60s",
+              url("/series/20000"), (char *)NULL);
+        _exit(127);
+    }
+    close(out[1]);
+    close(err[1]);
+    usleep((useconds_t)(500000 * slowdown())); /* the pipe fills; the rest waits in the queue */
+    bool ended =
+        read_to_end(out[0], out_buf, sizeof(out_buf), &out_total, now_s() + 20 * slowdown());
+    if (!ended) {
+        kill(pid, SIGKILL);
+    }
+    read_to_end(err[0], err_buf, sizeof(err_buf), &err_total, now_s() + 5 * slowdown());
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    close(out[0]);
+    close(err[0]);
+    ck_assert_msg(ended, "still writing after 20 s: %s", err_buf);
+    ck_assert_msg(out_total > 65536, "only %zu bytes: the pipe never filled", out_total);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d: %s", status, err_buf);
+    ck_assert_msg(strstr(err_buf, "flush timeout") == NULL, "waited for the deadline: %s", err_buf);
+}
+END_TEST
+
 static Suite *
 cli_daemon_suite(void)
 {
@@ -285,6 +364,7 @@ cli_daemon_suite(void)
     tcase_add_test(tc, test_pidfile_umask_and_symlink);
     tcase_add_test(tc, test_systemd_notify);
     tcase_add_test(tc, test_logrotate_no_line_lost_or_duplicated);
+    tcase_add_test(tc, test_once_ends_when_a_late_reader_took_the_record);
     tcase_set_timeout(tc, 120);
     suite_add_tcase(s, tc);
     return s;
