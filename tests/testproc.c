@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -105,19 +106,69 @@ testproc_wait_ready(unsigned port, const char *path, double secs)
     return -1;
 }
 
-/* One bind to port 0: the port the kernel picked. */
+/* The low end of the kernel's ephemeral port range (where bind to port 0 picks), or 32768. */
 static unsigned
-pick_port(void)
+ephemeral_low(void)
+{
+    unsigned lo = 32768, hi = 60999;
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+
+    if (f != NULL) {
+        if (fscanf(f, "%u %u", &lo, &hi) != 2) {
+            lo = 32768;
+        }
+        fclose(f);
+    }
+    return lo;
+}
+
+/* Whether @port binds on 127.0.0.1 now (0: let the kernel pick; *port gets the port). */
+static bool
+try_bind(unsigned *port)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof(sa);
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    bool ok;
 
     ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    sa.sin_port = htons((uint16_t)*port);
+    ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+         getsockname(fd, (struct sockaddr *)&sa, &len) == 0;
     close(fd);
-    return ntohs(sa.sin_port);
+    *port = ntohs(sa.sin_port);
+    return ok;
+}
+
+/*
+ * A free port below the ephemeral range: a server started on it later cannot lose it to a
+ * process that binds port 0 meanwhile (tests running beside this one, or the programs it starts,
+ * get their ports from the ephemeral range). Random from a per-process seed, so two test
+ * programs picking at once rarely try the same; the kernel's pick when none binds.
+ */
+static unsigned
+pick_port(void)
+{
+    static uint64_t seed;
+    unsigned lo = 20000, hi = ephemeral_low();
+    unsigned port = 0;
+
+    if (seed == 0) {
+        seed =
+            ((uint64_t)getpid() << 32) ^ (uint64_t)(testproc_now_s() * 1e6) ^ 0x9e3779b97f4a7c15ull;
+    }
+    for (int tries = 0; hi > lo + 100 && tries < 200; tries++) {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        port = lo + (unsigned)(seed % (hi - lo));
+        if (try_bind(&port)) {
+            return port;
+        }
+    }
+    port = 0;
+    ck_assert(try_bind(&port));
+    return port;
 }
 
 unsigned
