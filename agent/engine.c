@@ -380,9 +380,13 @@ output_result(struct engine_output *o, int rc, uint64_t nsamples, const char *jo
               const char *instance)
 {
     char prefix[OUTPUT_NAME_MAX + 8];
+    bool taken = rc == 0 || rc == -EAGAIN;
 
+    if (taken && o->complain.cause == 0) {
+        return; /* the usual case, per batch and output: nothing to format, no clock to read */
+    }
     snprintf(prefix, sizeof(prefix), "output %s", o->name);
-    if (rc == 0 || rc == -EAGAIN) {
+    if (taken) {
         log_release(&o->complain, clock_mono_ms(), prefix);
         return;
     }
