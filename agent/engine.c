@@ -80,8 +80,8 @@ struct target {
     bool last_ok;
     enum reason last_reason;
     size_t last_samples;
-    char last_error[BATCH_ERROR_MAX];
-    char last_warning[BATCH_ERROR_MAX];
+    char *last_error;   /* owned; NULL: none (most targets: no 2 x 256 bytes each) */
+    char *last_warning; /* owned; NULL: none */
     /* A ring of the last runs for the status page (hist_pos: the next slot). */
     double hist_s[ENGINE_HISTORY];
     bool hist_ok[ENGINE_HISTORY];
@@ -166,6 +166,8 @@ target_free(struct target *t)
     free(t->url);
     free(t->instance);
     free(t->display_url);
+    free(t->last_error);
+    free(t->last_warning);
     stale_series_free(t->series);
     free(t);
 }
@@ -711,6 +713,20 @@ emit_offload(struct engine *e, struct target *t, struct batch *b)
     return true;
 }
 
+/*
+ * Keeps a copy of @text in *@slot (NULL for ""; also out of memory: the text is only shown by
+ * the status page and the API, never needed for collection).
+ */
+static void
+keep_text(char **slot, const char *text)
+{
+    if (*slot != NULL && strcmp(*slot, text) == 0) {
+        return;
+    }
+    free(*slot);
+    *slot = text[0] != '\0' ? strdup(text) : NULL;
+}
+
 /* Everything that happens to a finished run, whether it ended in a transfer or not. */
 static void
 run_finished(struct target *t, struct batch *b)
@@ -723,8 +739,8 @@ run_finished(struct target *t, struct batch *b)
     t->last_ok = b->ok;
     t->last_reason = b->reason;
     t->last_samples = b->nsamples;
-    memcpy(t->last_error, b->error, sizeof(t->last_error));
-    memcpy(t->last_warning, b->warning, sizeof(t->last_warning));
+    keep_text(&t->last_error, b->error);
+    keep_text(&t->last_warning, b->warning);
     t->hist_s[t->hist_pos] = b->duration_s;
     t->hist_ok[t->hist_pos] = b->ok;
     t->hist_pos = (t->hist_pos + 1) % ENGINE_HISTORY;
@@ -1460,8 +1476,8 @@ engine_target_info(const struct engine *e, size_t i, struct engine_target_info *
     out->last_duration_s = t->last_duration_s;
     out->last_samples = t->last_samples;
     out->last_reason = out->health == ENGINE_HEALTH_DOWN ? t->last_reason : REASON_NONE;
-    out->last_error = t->last_error;
-    out->last_warning = t->last_warning;
+    out->last_error = t->last_error != NULL ? t->last_error : "";
+    out->last_warning = t->last_warning != NULL ? t->last_warning : "";
 
     if (t->sched.ev != NULL && !e->draining) {
         out->next_ts_ms = clock_wall_ms() + (sched_next_at(&t->sched) - clock_mono_ms());

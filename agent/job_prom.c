@@ -23,7 +23,7 @@
 #include "scrape.h"
 
 struct prom_job {
-    struct prom_parser *parser; /* owned */
+    struct prom_parser *parser; /* owned while a body is parsed (parser_take), else NULL */
     char *accept;               /* owned: the Accept header value, or NULL */
     struct prom_opts opts;      /* rules owned */
     bool parsing;               /* the body is being parsed (2xx response) */
@@ -35,6 +35,72 @@ struct prom_job {
 /* Samples between two looks at the clock in a slice of the pass. */
 #define PROM_SLICE_CHECK 256
 
+/*
+ * Parsers are taken for a body and given back once it is parsed, so only the runs being parsed
+ * hold one: one per target was ~0.7 MiB of the agent's ~20 MiB at 500 targets (issue 16). The
+ * free list is process-wide and used on the loop only, as the arenas' block cache.
+ */
+#define PROM_PARSER_POOL 16
+static struct prom_parser *parser_pool[PROM_PARSER_POOL];
+static size_t parser_npool;
+
+/* A parser for a body of @j, from the free list or new; NULL when out of memory. */
+static struct prom_parser *
+parser_take(const struct prom_job *j)
+{
+    struct prom_parser *p = parser_npool > 0 ? parser_pool[--parser_npool] : prom_parser_new();
+
+    if (p != NULL) {
+        prom_parser_set_line_max(p,
+                                 j->opts.line_size_limit > 0 ? (size_t)j->opts.line_size_limit : 0);
+    }
+    return p;
+}
+
+/* Gives @j's parser back (it keeps nothing of the body: the samples are in the batch). */
+static void
+parser_give_back(struct prom_job *j)
+{
+    if (j->parser == NULL) {
+        return;
+    }
+    prom_parser_idle(j->parser);
+    if (parser_npool < PROM_PARSER_POOL) {
+        parser_pool[parser_npool++] = j->parser;
+    }
+    else {
+        prom_parser_free(j->parser);
+    }
+    j->parser = NULL;
+}
+
+void
+job_prom_free_cache(void)
+{
+    while (parser_npool > 0) {
+        prom_parser_free(parser_pool[--parser_npool]);
+    }
+}
+
+size_t
+job_prom_cached_parsers(void)
+{
+    return parser_npool;
+}
+
+/* Starts parsing a body into @b with a parser taken for it; false (@b failed) without memory. */
+static bool
+parse_start(struct prom_job *j, const char *content_type, struct batch *b)
+{
+    if (j->parser == NULL && (j->parser = parser_take(j)) == NULL) {
+        batch_fail(b, REASON_INTERNAL, "out of memory for the parser");
+        return false;
+    }
+    prom_parser_reset(j->parser, prom_parse_format_from_content_type(content_type), b);
+    j->parsing = true;
+    return true;
+}
+
 static void
 prom_free(void *state)
 {
@@ -43,7 +109,7 @@ prom_free(void *state)
     if (j == NULL) {
         return;
     }
-    prom_parser_free(j->parser);
+    parser_give_back(j);
     free(j->accept);
     conf_relabel_rules_free(j->opts.rules, j->opts.nrules);
     free(j);
@@ -73,16 +139,9 @@ job_prom_new(const struct prom_opts *opts)
     }
     j->opts = *opts;
     j->opts.accept = NULL;
-    j->parser = prom_parser_new();
-    if (opts->accept != NULL) {
-        j->accept = strdup(opts->accept);
-    }
-    if (j->parser == NULL || (opts->accept != NULL && j->accept == NULL)) {
+    if (opts->accept != NULL && (j->accept = strdup(opts->accept)) == NULL) {
         prom_free(j);
         return NULL;
-    }
-    if (opts->line_size_limit > 0) {
-        prom_parser_set_line_max(j->parser, (size_t)opts->line_size_limit);
     }
     return j;
 }
@@ -132,9 +191,7 @@ prom_body_start(void *state, CURL *easy, struct batch *b)
         return 0; /* not metrics: the status fails the scrape in finish */
     }
     curl_easy_getinfo(easy, CURLINFO_CONTENT_TYPE, &ct);
-    prom_parser_reset(j->parser, prom_parse_format_from_content_type(ct), b);
-    j->parsing = true;
-    return 0;
+    return parse_start(j, ct, b) ? 0 : -ENOMEM;
 }
 
 /* The reason of a parser failure: a line over line_size_limit is a limit (issue 13). */
@@ -403,8 +460,7 @@ prom_finish(void *state, const struct scrape_result *res, CURL *easy, struct bat
     }
     if (b->ok && !j->parsing) {
         /* 2xx with an empty body: no write callback ran. Parse the empty body. */
-        prom_parser_reset(j->parser, prom_parse_format_from_content_type(res->content_type), b);
-        j->parsing = true;
+        parse_start(j, res->content_type, b);
     }
     if (b->ok) {
         int rc = prom_parser_finish(j->parser);
@@ -413,7 +469,7 @@ prom_finish(void *state, const struct scrape_result *res, CURL *easy, struct bat
         }
     }
     j->parsing = false;
-    prom_parser_idle(j->parser); /* the samples are in @b's arena: none in the parser */
+    parser_give_back(j); /* the samples are in @b's arena: none in the parser */
     if (!b->ok) {
         /* A failed scrape forwards no partial samples (and, as in Prometheus, counts none). */
         b->samples_scraped = 0;

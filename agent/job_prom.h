@@ -84,6 +84,13 @@ void job_prom_target_defaults(const struct config_job *job, int64_t interval_ms,
 void *job_prom_new(const struct prom_opts *opts);
 
 /*
+ * Frees the process-wide free list of parsers (called at exit, and by tests, so valgrind sees
+ * nothing left); jobs keep working afterwards. The second returns how many it holds.
+ */
+void job_prom_free_cache(void);
+size_t job_prom_cached_parsers(void);
+
+/*
  * The Accept header value for the scrape_protocols @protos (Prometheus names, validated) in
  * preference order, with Prometheus' q-values: the first gets q=0.6, each next one 0.1 less,
  * then "*" "/" "*" with the next one. Appended to @sb.

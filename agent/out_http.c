@@ -195,11 +195,16 @@ unsent_samples(const struct out_http *h)
     return h->mem_samples - (h->in_flight && !h->from_spool ? h->req_samples : 0);
 }
 
-/* Whether a full request is waiting: batch_max_bytes, or batch_max_samples when set. */
+/*
+ * Whether a request should leave now: OUT_HTTP_SEND_AT bytes are waiting (batch_max_bytes when
+ * smaller), or batch_max_samples when set. It then carries what waits, up to batch_max_bytes.
+ */
 static bool
-request_full(const struct out_http *h)
+request_ready(const struct out_http *h)
 {
-    return unsent_bytes(h) >= h->o.batch_max_bytes ||
+    uint64_t at = h->o.batch_max_bytes < OUT_HTTP_SEND_AT ? h->o.batch_max_bytes : OUT_HTTP_SEND_AT;
+
+    return unsent_bytes(h) >= at ||
            (h->o.batch_max_samples > 0 && unsent_samples(h) >= h->o.batch_max_samples);
 }
 
@@ -210,7 +215,7 @@ kick(struct out_http *h)
     if (h->in_flight || h->failing || !has_unsent(h)) {
         return;
     }
-    if (h->draining || spool_has_unread(h) || request_full(h)) {
+    if (h->draining || spool_has_unread(h) || request_ready(h)) {
         evtimer_del(h->timer);
         send_next(h);
     }

@@ -1370,6 +1370,7 @@ out:
     curl_global_cleanup();
     stats_free_all();
     arena_free_cache();
+    job_prom_free_cache();
     daemon_cleanup();
     return exit_code;
 }

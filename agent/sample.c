@@ -39,8 +39,7 @@
 
 #define ARENA_BLOCK_SIZE (64 * 1024) /* malloc size of a standard block, header included */
 #define ARENA_ALIGN 8
-#define ARENA_CACHE_MAX 32 /* blocks kept on the free list: 2 MiB */
-#define BATCH_MIN_CAP 256  /* first sample array size */
+#define BATCH_MIN_CAP 256 /* first sample array size */
 /* Allocations at least this large are mmapped, so freeing them gives the memory back at once. */
 #define MEM_MMAP_THRESHOLD (256 * 1024)
 

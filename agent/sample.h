@@ -82,6 +82,11 @@ char *arena_strdup(struct arena *a, const char *s);
 void arena_release(struct arena *a);
 /* Frees the process-wide free list of blocks (at exit, so valgrind sees no leaks). */
 void arena_free_cache(void);
+/*
+ * Blocks (of 64 KiB) the free list keeps: 512 KiB, about the batches of eight runs at once. 32
+ * kept a startup burst's 1 MiB for good at 500 targets (issue 16); more runs at once malloc.
+ */
+#define ARENA_CACHE_MAX 8
 /* Number of blocks on the process-wide free list (for a self metric and for tests). */
 size_t arena_cached_blocks(void);
 

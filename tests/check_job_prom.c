@@ -453,6 +453,36 @@ START_TEST(test_metric_relabel)
 }
 END_TEST
 
+/*
+ * Targets share parsers: a parser goes back to a small free list once its body is parsed, and
+ * the next body gets it with its own target's line_size_limit (not the previous target's).
+ */
+START_TEST(test_parsers_are_shared_with_each_targets_limit)
+{
+    json_object *lines;
+    struct prom_opts po = {.honor_timestamps = true, .line_size_limit = 40};
+
+    job_prom_free_cache();
+    add("/file/node_exporter.prom", &po, false);
+    json_object *b = run_one(&lines);
+    ck_assert(!json_object_get_boolean(testutil_field(b, "ok")));
+    ck_assert_str_eq(testutil_str(b, "reason"), "limit");
+    json_object_put(lines);
+    ck_assert_uint_eq(job_prom_cached_parsers(), 1);
+    teardown();
+    setup();
+    add("/file/node_exporter.prom", NULL, false);
+    b = run_one(&lines);
+    ck_assert_msg(json_object_get_boolean(testutil_field(b, "ok")), "%s", testutil_str(b, "error"));
+    ck_assert(testutil_sample_value(b, "scrape_samples_scraped", NULL, NULL) ==
+              (double)count_lines_without_comments("node_exporter.prom"));
+    json_object_put(lines);
+    ck_assert_uint_eq(job_prom_cached_parsers(), 1);
+    job_prom_free_cache();
+    ck_assert_uint_eq(job_prom_cached_parsers(), 0);
+}
+END_TEST
+
 static Suite *
 job_prom_suite(void)
 {
@@ -477,6 +507,7 @@ job_prom_suite(void)
     tcase_add_loop_test(tc, test_label_limits, 0,
                         (int)(sizeof(limit_cases) / sizeof(limit_cases[0])));
     tcase_add_test(tc, test_metric_relabel);
+    tcase_add_test(tc, test_parsers_are_shared_with_each_targets_limit);
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
     return s;

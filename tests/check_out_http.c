@@ -930,6 +930,52 @@ packed_queue_delivers(bool gzip)
     strbuf_release(&want);
 }
 
+/*
+ * A request leaves once OUT_HTTP_SEND_AT bytes wait, not batch_max_bytes (1 MiB here, with a
+ * flush interval too long to matter), so little waits in memory behind a sink that answers
+ * fast; behind a slow answer what gathered leaves in the next request, past OUT_HTTP_SEND_AT,
+ * so one request per round trip still carries up to batch_max_bytes.
+ */
+START_TEST(test_request_leaves_at_send_threshold_and_grows_behind_slow_sink)
+{
+    struct out_http_opts o = opts("/", false);
+    struct strbuf want;
+    size_t len0, len1, rec = big_record((char[16384]){0}, 16384, 0);
+    char err[256];
+
+    strbuf_init(&want);
+    o.gzip = false;
+    o.flush_interval_ms = 60000;
+    ck_assert_uint_eq(o.batch_max_bytes, 1 << 20);
+    mock_sink_script(sink, (struct mock_sink_answer){.delay_ms = 400});
+    void *h = out_http_new(lp, &o, err, sizeof(err));
+    ck_assert_msg(h != NULL, "%s", err);
+    int first = (int)(OUT_HTTP_SEND_AT / rec) + 1;
+    write_big(h, 0, first, &want);
+    ck_assert(run_until(sink_got_request, NULL, 3000));
+    /* While the first waits for its answer, three times as much gathers. */
+    write_big(h, first, 4 * first, &want);
+    want_accepted = 1;
+    ck_assert(run_until(accepted_enough, NULL, 3000));
+    mock_sink_body(sink, 0, &len0);
+    ck_assert_uint_ge(len0, OUT_HTTP_SEND_AT);
+    ck_assert_uint_lt(len0, OUT_HTTP_SEND_AT + 2 * rec);
+    want_accepted = 2;
+    ck_assert(run_until(accepted_enough, NULL, 3000));
+    mock_sink_body(sink, 1, &len1);
+    ck_assert_msg(len1 >= 2 * OUT_HTTP_SEND_AT && len1 <= o.batch_max_bytes,
+                  "second request %zu bytes", len1);
+    /* The rest, less than a request's worth, waits for the flush interval (or a drain). */
+    ck_assert_uint_eq(mock_sink_requests(sink), 2);
+    out_http_ops.drain(h);
+    ck_assert(run_until(nothing_pending, h, 5000));
+    ck_assert_msg(strcmp(mock_sink_all(sink), want.data) == 0, "the sink got other data");
+    assert_books(h);
+    out_http_ops.free(h);
+    strbuf_release(&want);
+}
+END_TEST
+
 START_TEST(test_long_queue_is_packed_in_place_path)
 {
     packed_queue_delivers(false);
@@ -998,6 +1044,7 @@ out_http_suite(void)
     tcase_add_test(tc, test_otlp_documents_frame_records);
     tcase_add_test(tc, test_bad_spool_dir_is_an_error);
     tcase_add_test(tc, test_auth_and_headers_reach_the_sink);
+    tcase_add_test(tc, test_request_leaves_at_send_threshold_and_grows_behind_slow_sink);
     tcase_add_test(tc, test_long_queue_is_packed_in_place_path);
     tcase_add_test(tc, test_long_queue_is_packed_gzip_path);
     tcase_add_test(tc, test_packed_records_spill_as_text);
