@@ -1,7 +1,8 @@
 /*
  * The /api/v1/targets renderer (see api_targets.h): one JSON document per request, written with
  * jsonw from the engine's target views and its dropped targets. The field order and formats are an
- * API: tests/check_cli.c, tests/check_status.c and tests/check_api_targets.c read them.
+ * API: tests/check_cli.c, tests/check_status.c, tests/check_prom_relabel.c and tests/check_shard.c
+ * read them.
  */
 #include "build-config.h"
 
