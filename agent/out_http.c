@@ -1185,8 +1185,10 @@ out_http_flush(void *state)
         spool_sync(h->spool);
         spool_stats(h->spool, &ss);
         if (ss.samples > 0) {
-            log_info("out_http: %s: %llu samples kept in the spool for the next start", h->what,
-                     (unsigned long long)ss.samples);
+            /* At exit the next start opens it; on a reload, the output replacing this one. */
+            log_info("out_http: %s: %llu samples kept in spool_dir %s, sent when it is opened "
+                     "again",
+                     h->what, (unsigned long long)ss.samples, h->o.spool_dir);
         }
     }
     return 0;
