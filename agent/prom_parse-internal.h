@@ -123,12 +123,14 @@ struct prom_parser {
 
     /*
      * The previous sample's strings in the batch's arena, shared when equal, and the lengths of
-     * its label strings (name, value, name, value, ...; in the arena after the label array).
+     * its label strings (name, value, name, value, ...), kept here rather than beside every
+     * label array in the arena: only the last sample's are ever read (8 bytes a label less).
      */
     const char *last_name;
     size_t last_nlen;
     const struct label *last_labels;
-    const uint32_t *last_lens;
+    uint32_t *last_lens; /* owned: 2 * lens_cap; valid for last_nlabels labels */
+    size_t lens_cap;
     uint32_t last_nlabels;
     /* The previous sample's type, valid while no '#' line came since: same name, same type. */
     bool last_type_ok;

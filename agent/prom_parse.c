@@ -902,8 +902,8 @@ unescape_to(char *d, const char *s, size_t n)
     return (size_t)(o - d);
 }
 
-/* Arena bytes for a label array of @nl labels and the lengths of its strings (label_bytes). */
-#define LABELS_BYTES(nl) ((nl) * (sizeof(struct label) + 2 * sizeof(uint32_t)))
+/* Arena bytes for a label array of @nl labels (label_bytes; the strings come on top). */
+#define LABELS_BYTES(nl) ((nl) * sizeof(struct label))
 
 /*
  * Sets the SHARE_* bits of label @i of the current line, p->spans[i]: a name or value equal to
@@ -954,13 +954,14 @@ mark_shared(struct prom_parser *p, size_t nl)
  * The label array of the current line (marked by mark_shared() or the fast path) in the arena:
  * the previous sample's array when every label equals the previous one's, else a new array that
  * still points to the previous sample's strings where they are equal. One arena allocation holds
- * the array, the lengths of its strings and the strings that are new. NULL when out of memory.
+ * the array and the strings that are new; the lengths of its strings replace the previous
+ * sample's in p->last_lens (entry i is read, for a shared value, before it is written). NULL when
+ * out of memory.
  */
 static const struct label *
 build_labels(struct prom_parser *p, size_t nl)
 {
     const struct label *prev = p->last_labels;
-    const uint32_t *plen = p->last_lens;
     struct label *arr;
     uint32_t *lens;
     size_t i, n;
@@ -969,12 +970,21 @@ build_labels(struct prom_parser *p, size_t nl)
     if (p->label_bytes == 0) {
         return prev;
     }
+    if (nl > p->lens_cap) {
+        size_t cap = p->lens_cap;
+        uint32_t *nb = grow(p->last_lens, &cap, nl, 2 * sizeof(uint32_t), 16);
+        if (nb == NULL) {
+            return NULL;
+        }
+        p->last_lens = nb;
+        p->lens_cap = cap;
+    }
     arr = arena_alloc(&p->out->arena, p->label_bytes);
     if (arr == NULL) {
         return NULL;
     }
-    lens = (uint32_t *)(arr + nl);
-    str = (char *)(lens + 2 * nl);
+    lens = p->last_lens;
+    str = (char *)(arr + nl);
     for (i = 0; i < nl; i++) {
         const struct span *l = &p->spans[i];
 
@@ -989,8 +999,7 @@ build_labels(struct prom_parser *p, size_t nl)
         }
         lens[2 * i] = l->nlen;
         if (l->share & SHARE_VALUE) {
-            arr[i].value = prev[i].value;
-            lens[2 * i + 1] = plen[2 * i + 1];
+            arr[i].value = prev[i].value; /* lens[2 * i + 1] is its length already */
         }
         else if (l->vlen == 0) {
             arr[i].value = "";
@@ -1008,7 +1017,6 @@ build_labels(struct prom_parser *p, size_t nl)
         }
     }
     p->last_labels = arr;
-    p->last_lens = lens;
     p->last_nlabels = (uint32_t)nl;
     return arr;
 }
@@ -1777,6 +1785,7 @@ prom_parser_free(struct prom_parser *p)
     }
     free(p->tail);
     free(p->spans);
+    free(p->last_lens);
     free(p->dup);
     free(p->num);
     free(p->cur);
@@ -1815,7 +1824,6 @@ prom_parser_reset(struct prom_parser *p, enum prom_format fmt, struct batch *out
     p->last_name = NULL;
     p->last_nlen = 0;
     p->last_labels = NULL;
-    p->last_lens = NULL;
     p->last_nlabels = 0;
     p->last_type_ok = false;
     p->om_point.open = false;
@@ -1823,6 +1831,7 @@ prom_parser_reset(struct prom_parser *p, enum prom_format fmt, struct batch *out
 
     SHRINK(p->tail, p->tail_cap, TAIL_KEEP);
     SHRINK(p->spans, p->spans_cap, SPANS_KEEP);
+    SHRINK(p->last_lens, p->lens_cap, SPANS_KEEP);
     SHRINK(p->dup, p->dup_cap, SLOTS_KEEP);
     SHRINK(p->num, p->num_cap, TAIL_KEEP);
     SHRINK(p->cur, p->cur_cap, TAIL_KEEP);
