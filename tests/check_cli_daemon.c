@@ -311,39 +311,23 @@ read_to_end(int fd, char *buf, size_t cap, size_t *total, double deadline)
  */
 START_TEST(test_once_ends_when_a_late_reader_took_the_record)
 {
-    const char *bin = getenv("POLLSTER_BIN");
     static char out_buf[4096], err_buf[16384];
     size_t out_total = 0, err_total = 0;
-    int out[2], err[2], status = -1;
+    int out_fd, err_fd, status = -1;
+    const char *args[] = {
+        "--once", "--kind", "prometheus", "--shutdown-timeout", "60s", url("/series/20000"), NULL};
 
-    ck_assert_ptr_nonnull(bin);
-    ck_assert_int_eq(pipe(out), 0);
-    ck_assert_int_eq(pipe(err), 0);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        dup2(out[1], 1);
-        dup2(err[1], 2);
-        close(out[0]);
-        close(err[0]);
-        close(out[1]);
-        close(err[1]);
-        execl(bin, bin, "--once", "--kind", "prometheus", "--shutdown-timeout", "60s",
-              url("/series/20000"), (char *)NULL);
-        _exit(127);
-    }
-    close(out[1]);
-    close(err[1]);
+    pid_t pid = cli_spawn(args, &out_fd, &err_fd);
     usleep((useconds_t)(500000 * slowdown())); /* the pipe fills; the rest waits in the queue */
     bool ended =
-        read_to_end(out[0], out_buf, sizeof(out_buf), &out_total, now_s() + 20 * slowdown());
+        read_to_end(out_fd, out_buf, sizeof(out_buf), &out_total, now_s() + 20 * slowdown());
     if (!ended) {
         kill(pid, SIGKILL);
     }
-    read_to_end(err[0], err_buf, sizeof(err_buf), &err_total, now_s() + 5 * slowdown());
+    read_to_end(err_fd, err_buf, sizeof(err_buf), &err_total, now_s() + 5 * slowdown());
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    close(out[0]);
-    close(err[0]);
+    close(out_fd);
+    close(err_fd);
     ck_assert_msg(ended, "still writing after 20 s: %s", err_buf);
     ck_assert_msg(out_total > 65536, "only %zu bytes: the pipe never filled", out_total);
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d: %s", status, err_buf);

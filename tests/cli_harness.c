@@ -32,17 +32,14 @@ mid_action_fn *mid_fn[4];
 double mid_at[4];
 bool mid_again;
 
-void
-run(struct cmd *c, double limit, double term_after, const char *const *args)
+pid_t
+cli_spawn(const char *const *args, int *out_fd, int *err_fd)
 {
-    bool mid_done[4] = {false, false, false, false};
     const char *bin = getenv("POLLSTER_BIN");
     const char *argv[64];
     int out[2], err[2];
     size_t n = 0;
-    bool termed = false;
 
-    memset(c, 0, sizeof(*c));
     ck_assert_msg(bin != NULL, "POLLSTER_BIN not set");
     /* Under VALGRIND=valgrind make check the binary runs under valgrind too, and slower. */
     const char *vg = getenv("VALGRIND");
@@ -52,8 +49,6 @@ run(struct cmd *c, double limit, double term_after, const char *const *args)
         argv[n++] = "--error-exitcode=99";
         argv[n++] = "--leak-check=full";
         argv[n++] = "--errors-for-leak-kinds=definite,indirect,possible";
-        limit *= 4;
-        term_after *= 4;
     }
     argv[n++] = bin;
     for (size_t i = 0; args[i] != NULL && n < 63; i++) {
@@ -62,7 +57,6 @@ run(struct cmd *c, double limit, double term_after, const char *const *args)
     argv[n] = NULL;
     ck_assert_int_eq(pipe(out), 0);
     ck_assert_int_eq(pipe(err), 0);
-    double start = now_s();
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
@@ -77,7 +71,24 @@ run(struct cmd *c, double limit, double term_after, const char *const *args)
     }
     close(out[1]);
     close(err[1]);
-    struct pollfd p[2] = {{.fd = out[0], .events = POLLIN}, {.fd = err[0], .events = POLLIN}};
+    *out_fd = out[0];
+    *err_fd = err[0];
+    return pid;
+}
+
+void
+run(struct cmd *c, double limit, double term_after, const char *const *args)
+{
+    bool mid_done[4] = {false, false, false, false};
+    int out_fd, err_fd;
+    bool termed = false;
+
+    memset(c, 0, sizeof(*c));
+    limit *= slowdown();
+    term_after *= slowdown();
+    double start = now_s();
+    pid_t pid = cli_spawn(args, &out_fd, &err_fd);
+    struct pollfd p[2] = {{.fd = out_fd, .events = POLLIN}, {.fd = err_fd, .events = POLLIN}};
     int open_fds = 2;
     while (open_fds > 0) {
         double t = now_s() - start;

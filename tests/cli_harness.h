@@ -34,6 +34,13 @@ double now_s(void);
 void run(struct cmd *c, double limit, double term_after, const char *const *args);
 
 /*
+ * Starts pollster with @args (as run(), under valgrind too with VALGRIND=valgrind) with its
+ * stdout and stderr on pipes, whose read ends it stores in *@out_fd and *@err_fd (the caller
+ * closes them and reaps the pid it returns).
+ */
+pid_t cli_spawn(const char *const *args, int *out_fd, int *err_fd);
+
+/*
  * Optional actions while pollster runs: at mid_at[i] seconds (times slowdown()), mid_fn[i](pid);
  * an action that sets mid_again (what it looks for is not there yet) runs again at the next poll.
  * A test that sets one clears it after its run().
