@@ -59,6 +59,7 @@ struct scrape {
     double started;     /* clock_mono_s */
     bool conn_reserved; /* holds one idle connection in the loop's cache */
     bool pooled;        /* a user of the easy handle pool */
+    bool host_is_ip;    /* the URL's host is an address literal (parsed once, not every run) */
     uint64_t connects;  /* connections opened since scrape_take_connects() */
     scrape_done_fn *done;
     void *arg;
@@ -604,7 +605,7 @@ easy_setup(struct scrape *s)
      * the end of every transfer (Curl_hostcache_prune in multi_done), about a tenth of the CPU
      * with 500 targets on distinct ports. Through a proxy the proxy's name is looked up: kept.
      */
-    if (h->proxy == NULL && !h->proxy_from_env && httpc_url_host_is_ip(s->opts.url)) {
+    if (h->proxy == NULL && !h->proxy_from_env && s->host_is_ip) {
         SET(CURLOPT_DNS_CACHE_TIMEOUT, -1L);
     }
     if (s->opts.fresh_connect) {
@@ -636,6 +637,7 @@ scrape_new(struct loop *l, const struct scrape_opts *opts, const struct job_kind
     }
     s->loop = l;
     s->opts = *opts;
+    s->host_is_ip = httpc_url_host_is_ip(opts->url);
     if (s->opts.max_redirects <= 0) {
         s->opts.max_redirects = HTTPC_MAX_REDIRECTS;
     }
