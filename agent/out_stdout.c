@@ -13,6 +13,11 @@
  * own, non-blocking; a socket (journald's stream) is written with send(MSG_DONTWAIT); a regular
  * file is written as it is (it never says EAGAIN). Without a loop (out_stdout_new(), tests) each
  * write waits for the reader as the output always did.
+ *
+ * Two instances on one descriptor (a reload replaced the output while the old one still holds
+ * records for a slow reader) write in the order they were opened: an instance writes only while
+ * no older one on the same descriptor has records queued, so a record the old one has begun is
+ * never cut by the new one's bytes; the old one's last record written, the next one goes on.
  */
 #include "build-config.h"
 
@@ -38,10 +43,12 @@
 
 struct out_stdout {
     int fd;
-    bool own_fd;       /* fd was opened here: closed on free */
-    bool sock;         /* written with send(MSG_DONTWAIT) */
-    struct event *wev; /* owned: EV_WRITE while the queue is not empty; NULL without a loop */
-    struct recq q;     /* owned: records the reader has not taken yet */
+    int dest;                /* the descriptor it was opened on (fd may be a reopened one) */
+    struct out_stdout *next; /* the instances opened after it, in order (all descriptors) */
+    bool own_fd;             /* fd was opened here: closed on free */
+    bool sock;               /* written with send(MSG_DONTWAIT) */
+    struct event *wev;       /* owned: EV_WRITE while the queue is not empty; NULL without a loop */
+    struct recq q;           /* owned: records the reader has not taken yet */
     struct output_stats st;
     struct log_limit complain;
     bool failing;
@@ -49,6 +56,33 @@ struct out_stdout {
 };
 
 static void drain_cb(evutil_socket_t fd, short what, void *arg);
+
+/* Every instance, oldest first; used on the loop thread only. */
+static struct out_stdout *instances;
+
+/* Whether @o may write: no older instance on its descriptor has records waiting. */
+static bool
+my_turn(const struct out_stdout *o)
+{
+    for (const struct out_stdout *x = instances; x != NULL && x != o; x = x->next) {
+        if (x->dest == o->dest && !recq_empty(&x->q)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The instances after @o on its descriptor may have been waiting for it: they try now. */
+static void
+wake_next(const struct out_stdout *o)
+{
+    for (struct out_stdout *x = o->next; x != NULL; x = x->next) {
+        if (x->dest == o->dest && !recq_empty(&x->q) && x->wev != NULL) {
+            event_active(x->wev, EV_WRITE, 0);
+            return; /* it wakes the one after it when its queue empties */
+        }
+    }
+}
 
 static void *
 stdout_new(int fd, struct event_base *base, size_t max_bytes)
@@ -60,10 +94,11 @@ stdout_new(int fd, struct event_base *base, size_t max_bytes)
         return NULL;
     }
     o->fd = fd;
+    o->dest = fd;
     recq_init(&o->q, max_bytes, &o->st);
     o->st.type = "stdout";
     if (base == NULL) {
-        return o;
+        return o; /* no loop, no reload: not in the instances' order */
     }
     if (fstat(fd, &sb) == 0 && S_ISSOCK(sb.st_mode)) {
         o->sock = true;
@@ -90,6 +125,11 @@ stdout_new(int fd, struct event_base *base, size_t max_bytes)
         free(o);
         return NULL;
     }
+    struct out_stdout **tail = &instances;
+    while (*tail != NULL) {
+        tail = &(*tail)->next;
+    }
+    *tail = o;
     return o;
 }
 
@@ -121,17 +161,30 @@ write_once(void *arg, const char *data, size_t len)
     return n == 0 && len > 0 ? -EIO : n;
 }
 
-/* Writes queued records until the reader is full; 0, -EAGAIN (more left) or -errno (failed). */
+/*
+ * Writes queued records until the reader is full; 0, -EAGAIN (more left) or -errno (failed).
+ * Not its turn: -EINPROGRESS (an older instance wakes it when its queue empties).
+ */
 static int
 push_out(struct out_stdout *o)
 {
-    return recq_push(&o->q, write_once, o);
+    if (o->wev != NULL && !my_turn(o)) {
+        return -EINPROGRESS;
+    }
+    int rc = recq_push(&o->q, write_once, o);
+    if (rc != -EAGAIN && o->wev != NULL) {
+        wake_next(o);
+    }
+    return rc;
 }
 
 /* After a push: logs and books a failure, or re-arms EV_WRITE while records wait. */
 static int
 settle(struct out_stdout *o, int rc, uint64_t extra)
 {
+    if (rc == -EINPROGRESS) {
+        return 0; /* waits for its turn */
+    }
     if (rc == -EAGAIN) {
         if (o->wev != NULL) {
             event_add(o->wev, NULL);
@@ -208,7 +261,7 @@ out_stdout_write(void *state, const char *data, size_t len, uint32_t nsamples)
     size_t off = 0;
 
     o->st.collected += nsamples;
-    if (recq_empty(&o->q)) {
+    if (recq_empty(&o->q) && (o->wev == NULL || my_turn(o))) {
         ssize_t n = write_once(o, data, len);
         if (n == (ssize_t)len) {
             recq_delivered(&o->st, nsamples);
@@ -246,6 +299,18 @@ out_stdout_flush(void *state)
     struct out_stdout *o = state;
 
     if (!o->abandoned) {
+        /* Older instances on the descriptor first: their records come before these. */
+        for (struct out_stdout *x = instances; x != NULL && x != o; x = x->next) {
+            if (x->dest != o->dest || recq_empty(&x->q)) {
+                continue;
+            }
+            if (x->abandoned) {
+                recq_drop_all(&x->q, OUTPUT_DROP_SHUTDOWN); /* never waited for again */
+            }
+            else {
+                settle(x, push_waiting(x), 0);
+            }
+        }
         return settle(o, push_waiting(o), 0);
     }
     int rc = settle(o, push_out(o), 0);
@@ -292,6 +357,13 @@ out_stdout_free(void *state)
     }
     recq_drop_all(&o->q, OUTPUT_DROP_SHUTDOWN);
     if (o->wev != NULL) {
+        wake_next(o);
+        for (struct out_stdout **p = &instances; *p != NULL; p = &(*p)->next) {
+            if (*p == o) {
+                *p = o->next;
+                break;
+            }
+        }
         event_free(o->wev);
     }
     if (o->own_fd) {

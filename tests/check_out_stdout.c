@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -195,6 +196,96 @@ START_TEST(test_closed_reader)
 }
 END_TEST
 
+/* Reads the pipe while running the loop until @o1 and @o2 are idle; the bytes read. */
+static size_t
+drain_both(void *o1, void *o2, char *got, size_t cap)
+{
+    size_t ngot = 0;
+
+    fcntl(pfd[0], F_SETFL, O_NONBLOCK);
+    for (int spin = 0; spin < 10000 && (out_stdout_ops.busy(o1) || out_stdout_ops.busy(o2));
+         spin++) {
+        ssize_t n = read(pfd[0], got + ngot, cap - ngot);
+        if (n > 0) {
+            ngot += (size_t)n;
+        }
+        event_base_loop(loop_base(l), EVLOOP_NONBLOCK);
+    }
+    for (ssize_t n; (n = read(pfd[0], got + ngot, cap - ngot)) > 0;) {
+        ngot += (size_t)n;
+    }
+    return ngot;
+}
+
+/*
+ * A reload's two instances on one descriptor: the old one has begun a record the reader has not
+ * taken; the new one's records wait for it, so the reader gets the old record whole and then the
+ * new ones (before, the new one wrote at once, into the middle of the old one's line). At the
+ * end, flushing the new one writes the old one's queue first.
+ */
+START_TEST(test_instances_on_one_descriptor_write_in_order)
+{
+    static char big[16 * 1024], got[1 << 16];
+    char rec[REC_LINES * REC_LINE];
+    struct output_stats st;
+
+    memset(big, 'o', sizeof(big));
+    big[sizeof(big) - 1] = '\n';
+    void *old = out_stdout_open(pfd[1], l, 1 << 20);
+    void *new = out_stdout_open(pfd[1], l, 1 << 20);
+    ck_assert_ptr_nonnull(old);
+    ck_assert_ptr_nonnull(new);
+    /* The pipe takes 4 KiB of it: begun, the rest queued. */
+    ck_assert_int_eq(out_stdout_ops.write(old, big, sizeof(big), 1), 0);
+    ck_assert(out_stdout_ops.busy(old));
+    for (unsigned i = 0; i < 3; i++) {
+        ck_assert_int_eq(out_stdout_ops.write(new, rec, make_rec(rec, i), REC_LINES), 0);
+    }
+    ck_assert(out_stdout_ops.busy(new));
+    size_t ngot = drain_both(old, new, got, sizeof(got));
+    ck_assert_uint_eq(ngot, sizeof(big) + 3 * sizeof(rec));
+    ck_assert_msg(memcmp(got, big, sizeof(big)) == 0, "the old record was cut: %.80s", got + 4096);
+    for (unsigned i = 0; i < 3; i++) {
+        unsigned r, k;
+        ck_assert_int_eq(sscanf(got + sizeof(big) + i * sizeof(rec), "rec %u line %u ", &r, &k), 2);
+        ck_assert_uint_eq(r, i);
+    }
+    out_stdout_ops.stats(new, &st);
+    testutil_assert_books(&st);
+    ck_assert_uint_eq(st.delivered, 3 * REC_LINES);
+
+    /* Again, ended by flushing the new instance while the old one still holds its record. */
+    ck_assert_int_eq(out_stdout_ops.write(old, big, sizeof(big), 1), 0);
+    size_t nrec = make_rec(rec, 7);
+    ck_assert_int_eq(out_stdout_ops.write(new, rec, nrec, REC_LINES), 0);
+    pid_t reader = fork();
+    ck_assert_int_ge(reader, 0);
+    if (reader == 0) {
+        /* A slow reader, so that the flush waits for it: exits 0 when the order is right. */
+        size_t want = sizeof(big) + nrec, n = 0;
+        fcntl(pfd[0], F_SETFL, 0);
+        usleep(100000);
+        while (n < want) {
+            ssize_t r = read(pfd[0], got + n, want - n);
+            if (r <= 0) {
+                _exit(2);
+            }
+            n += (size_t)r;
+        }
+        _exit(memcmp(got, big, sizeof(big)) == 0 && memcmp(got + sizeof(big), rec, nrec) == 0 ? 0
+                                                                                              : 3);
+    }
+    ck_assert_int_eq(out_stdout_ops.flush(new), 0);
+    ck_assert(!out_stdout_ops.busy(old));
+    ck_assert(!out_stdout_ops.busy(new));
+    int status;
+    ck_assert_int_eq(waitpid(reader, &status, 0), reader);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "reader status %d", status);
+    out_stdout_ops.free(new);
+    out_stdout_ops.free(old);
+}
+END_TEST
+
 /* Starts pollster with @cfg, its stdout the pipe end @out, its stderr appended to @log. */
 static pid_t
 spawn_with_stdout(const char *cfg, int out, const char *log)
@@ -294,6 +385,7 @@ out_stdout_suite(void)
     tcase_add_test(tc, test_reader_gets_whole_records_in_order);
     tcase_add_test(tc, test_record_larger_than_queue);
     tcase_add_test(tc, test_closed_reader);
+    tcase_add_test(tc, test_instances_on_one_descriptor_write_in_order);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("daemon");
