@@ -197,15 +197,19 @@ unsent_samples(const struct out_http *h)
 
 /*
  * Whether a request should leave now: OUT_HTTP_SEND_AT bytes are waiting (batch_max_bytes when
- * smaller), or batch_max_samples when set. It then carries what waits, up to batch_max_bytes.
+ * smaller). It then carries what waits, up to batch_max_bytes. An output type that counts
+ * requests in samples (batch_max_samples: remote_write's max_samples_per_send) sends at that
+ * count, or at batch_max_bytes, its memory guard.
  */
 static bool
 request_ready(const struct out_http *h)
 {
-    uint64_t at = h->o.batch_max_bytes < OUT_HTTP_SEND_AT ? h->o.batch_max_bytes : OUT_HTTP_SEND_AT;
-
-    return unsent_bytes(h) >= at ||
-           (h->o.batch_max_samples > 0 && unsent_samples(h) >= h->o.batch_max_samples);
+    if (h->o.batch_max_samples > 0) {
+        return unsent_samples(h) >= h->o.batch_max_samples ||
+               unsent_bytes(h) >= h->o.batch_max_bytes;
+    }
+    return unsent_bytes(h) >=
+           (h->o.batch_max_bytes < OUT_HTTP_SEND_AT ? h->o.batch_max_bytes : OUT_HTTP_SEND_AT);
 }
 
 /* Sends now when a request's worth is waiting or we drain; else within a flush interval. */

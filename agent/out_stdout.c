@@ -14,10 +14,11 @@
  * file is written as it is (it never says EAGAIN). Without a loop (out_stdout_new(), tests) each
  * write waits for the reader as the output always did.
  *
- * Two instances on one descriptor (a reload replaced the output while the old one still holds
- * records for a slow reader) write in the order they were opened: an instance writes only while
- * no older one on the same descriptor has records queued, so a record the old one has begun is
- * never cut by the new one's bytes; the old one's last record written, the next one goes on.
+ * Several instances on one descriptor (two stdout outputs, or a reload's new instance while the
+ * old one still holds records for a slow reader) never cut each other's records: an instance
+ * writes only while no other one there has a record begun (part of it written); the one that
+ * finishes its begun record, or drops it, wakes the others that wait. Whole records of different
+ * instances may alternate.
  */
 #include "build-config.h"
 
@@ -44,7 +45,7 @@
 struct out_stdout {
     int fd;
     int dest;                /* the descriptor it was opened on (fd may be a reopened one) */
-    struct out_stdout *next; /* the instances opened after it, in order (all descriptors) */
+    struct out_stdout *next; /* the next instance (all descriptors) */
     bool own_fd;             /* fd was opened here: closed on free */
     bool sock;               /* written with send(MSG_DONTWAIT) */
     struct event *wev;       /* owned: EV_WRITE while the queue is not empty; NULL without a loop */
@@ -60,26 +61,38 @@ static void drain_cb(evutil_socket_t fd, short what, void *arg);
 /* Every instance, oldest first; used on the loop thread only. */
 static struct out_stdout *instances;
 
-/* Whether @o may write: no older instance on its descriptor has records waiting. */
+/* Another instance on @o's descriptor with a record begun, or NULL (at most one has). */
+static struct out_stdout *
+begun_other(const struct out_stdout *o)
+{
+    for (struct out_stdout *x = instances; x != NULL; x = x->next) {
+        if (x != o && x->dest == o->dest && recq_begun(&x->q)) {
+            return x;
+        }
+    }
+    return NULL;
+}
+
+/* Whether @o may write now: no other instance on its descriptor is in the middle of a record. */
 static bool
 my_turn(const struct out_stdout *o)
 {
-    for (const struct out_stdout *x = instances; x != NULL && x != o; x = x->next) {
-        if (x->dest == o->dest && !recq_empty(&x->q)) {
-            return false;
-        }
-    }
-    return true;
+    return o->wev == NULL || begun_other(o) == NULL;
 }
 
-/* The instances after @o on its descriptor may have been waiting for it: they try now. */
+/*
+ * When @o has no record begun (finished, dropped, or it goes away), the other instances on its
+ * descriptor that wait with records try now.
+ */
 static void
-wake_next(const struct out_stdout *o)
+wake_others(const struct out_stdout *o)
 {
-    for (struct out_stdout *x = o->next; x != NULL; x = x->next) {
-        if (x->dest == o->dest && !recq_empty(&x->q) && x->wev != NULL) {
+    if (o->wev == NULL || recq_begun(&o->q)) {
+        return;
+    }
+    for (struct out_stdout *x = instances; x != NULL; x = x->next) {
+        if (x != o && x->dest == o->dest && !recq_empty(&x->q) && x->wev != NULL) {
             event_active(x->wev, EV_WRITE, 0);
-            return; /* it wakes the one after it when its queue empties */
         }
     }
 }
@@ -163,18 +176,19 @@ write_once(void *arg, const char *data, size_t len)
 
 /*
  * Writes queued records until the reader is full; 0, -EAGAIN (more left) or -errno (failed).
- * Not its turn: -EINPROGRESS (an older instance wakes it when its queue empties).
+ * Another instance in the middle of a record: -EINPROGRESS (it wakes this one when done).
  */
 static int
 push_out(struct out_stdout *o)
 {
-    if (o->wev != NULL && !my_turn(o)) {
+    if (recq_empty(&o->q)) {
+        return 0;
+    }
+    if (!my_turn(o)) {
         return -EINPROGRESS;
     }
     int rc = recq_push(&o->q, write_once, o);
-    if (rc != -EAGAIN && o->wev != NULL) {
-        wake_next(o);
-    }
+    wake_others(o);
     return rc;
 }
 
@@ -195,6 +209,7 @@ settle(struct out_stdout *o, int rc, uint64_t extra)
         uint64_t lost = o->st.pending_samples + extra;
         o->st.failed_requests++;
         recq_drop_all(&o->q, OUTPUT_DROP_WRITE_ERROR);
+        wake_others(o);
         log_complain(&o->complain, clock_mono_ms(), -rc, "out_stdout",
                      "write() failed: %s; dropped %llu samples", strerror(-rc),
                      (unsigned long long)lost);
@@ -225,15 +240,28 @@ drain_cb(evutil_socket_t fd, short what, void *arg)
     settle(o, push_out(o), 0);
 }
 
-/* Without a loop: waits for the reader (poll) until the queue is written or a write fails. */
+/*
+ * Without a loop, or at the end: waits for the reader (poll) until the queue is written (0) or a
+ * write fails (-errno). Another instance in the middle of a record goes first: its queue is
+ * written the same way (or dropped, when its shutdown deadline was abandoned).
+ */
 static int
 push_waiting(struct out_stdout *o)
 {
     int rc;
 
-    while ((rc = push_out(o)) == -EAGAIN) {
-        struct pollfd pfd = {.fd = o->fd, .events = POLLOUT};
-        poll(&pfd, 1, 1000);
+    while ((rc = push_out(o)) == -EAGAIN || rc == -EINPROGRESS) {
+        struct out_stdout *x = rc == -EINPROGRESS ? begun_other(o) : NULL;
+        if (x != NULL && x->abandoned) {
+            recq_drop_all(&x->q, OUTPUT_DROP_SHUTDOWN);
+        }
+        else if (x != NULL) {
+            settle(x, push_waiting(x), 0); /* it has the begun record: never -EINPROGRESS */
+        }
+        else {
+            struct pollfd pfd = {.fd = o->fd, .events = POLLOUT};
+            poll(&pfd, 1, 1000);
+        }
     }
     return rc;
 }
@@ -261,7 +289,7 @@ out_stdout_write(void *state, const char *data, size_t len, uint32_t nsamples)
     size_t off = 0;
 
     o->st.collected += nsamples;
-    if (recq_empty(&o->q) && (o->wev == NULL || my_turn(o))) {
+    if (recq_empty(&o->q) && my_turn(o)) {
         ssize_t n = write_once(o, data, len);
         if (n == (ssize_t)len) {
             recq_delivered(&o->st, nsamples);
@@ -299,22 +327,11 @@ out_stdout_flush(void *state)
     struct out_stdout *o = state;
 
     if (!o->abandoned) {
-        /* Older instances on the descriptor first: their records come before these. */
-        for (struct out_stdout *x = instances; x != NULL && x != o; x = x->next) {
-            if (x->dest != o->dest || recq_empty(&x->q)) {
-                continue;
-            }
-            if (x->abandoned) {
-                recq_drop_all(&x->q, OUTPUT_DROP_SHUTDOWN); /* never waited for again */
-            }
-            else {
-                settle(x, push_waiting(x), 0);
-            }
-        }
         return settle(o, push_waiting(o), 0);
     }
     int rc = settle(o, push_out(o), 0);
     uint64_t lost = recq_drop_all(&o->q, OUTPUT_DROP_SHUTDOWN);
+    wake_others(o);
     if (lost > 0) {
         log_err("out_stdout: the reader is stalled past the shutdown deadline: dropped %llu "
                 "samples still queued",
@@ -357,7 +374,7 @@ out_stdout_free(void *state)
     }
     recq_drop_all(&o->q, OUTPUT_DROP_SHUTDOWN);
     if (o->wev != NULL) {
-        wake_next(o);
+        wake_others(o);
         for (struct out_stdout **p = &instances; *p != NULL; p = &(*p)->next) {
             if (*p == o) {
                 *p = o->next;

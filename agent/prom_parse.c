@@ -1954,5 +1954,5 @@ prom_parser_mem_size(const struct prom_parser *p)
 {
     return sizeof(*p) + p->tail_cap + p->spans_cap * sizeof(*p->spans) +
            p->dup_cap * sizeof(*p->dup) + p->num_cap + p->cur_cap + p->fams_cap * sizeof(*p->fams) +
-           p->nslots * sizeof(*p->slots) + p->names_cap;
+           p->nslots * sizeof(*p->slots) + p->names_cap + p->lens_cap * 2 * sizeof(*p->last_lens);
 }

@@ -35,6 +35,12 @@ recq_empty(const struct recq *q)
     return q->head == NULL;
 }
 
+bool
+recq_begun(const struct recq *q)
+{
+    return q->head != NULL && q->head->off > 0;
+}
+
 /* Unlinks the record after @prev (the head when NULL) from the queue and its books. */
 static struct recq_rec *
 take(struct recq *q, struct recq_rec *prev)

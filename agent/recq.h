@@ -29,6 +29,9 @@ void recq_init(struct recq *q, size_t max_bytes, struct output_stats *st);
 /* True when nothing waits. */
 bool recq_empty(const struct recq *q);
 
+/* True when the oldest record has begun to go out (part of it written: the rest must follow). */
+bool recq_begun(const struct recq *q);
+
 /*
  * Drops the oldest records not yet begun until @len more bytes fit the bound, booking them as
  * queue_full; adds their samples to *@dropped. False when @len cannot fit (larger than the bound,

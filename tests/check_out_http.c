@@ -976,6 +976,36 @@ START_TEST(test_request_leaves_at_send_threshold_and_grows_behind_slow_sink)
 }
 END_TEST
 
+/*
+ * An output type that counts requests in samples (remote_write's max_samples_per_send) sends at
+ * that count, not at OUT_HTTP_SEND_AT bytes: its batch_max_bytes only guards memory.
+ */
+START_TEST(test_sample_counted_requests_leave_at_their_count)
+{
+    struct out_http_opts o = opts("/", false);
+    struct strbuf want;
+    char err[256];
+
+    strbuf_init(&want);
+    o.gzip = false;
+    o.flush_interval_ms = 60000;
+    o.batch_max_bytes = 8 << 20;
+    o.batch_max_samples = 10000;
+    void *h = out_http_new(lp, &o, err, sizeof(err));
+    ck_assert_msg(h != NULL, "%s", err);
+    write_big(h, 0, 90, &want); /* 9,000 samples in ~490 KB: past OUT_HTTP_SEND_AT */
+    ck_assert_uint_gt(want.len, OUT_HTTP_SEND_AT);
+    run_until(never, NULL, 300);
+    ck_assert_uint_eq(mock_sink_requests(sink), 0);
+    write_big(h, 90, 100, &want); /* 10,000 */
+    want_accepted = 1;
+    ck_assert(run_until(accepted_enough, h, 3000));
+    ck_assert_msg(strcmp(mock_sink_all(sink), want.data) == 0, "the sink got other data");
+    out_http_ops.free(h);
+    strbuf_release(&want);
+}
+END_TEST
+
 START_TEST(test_long_queue_is_packed_in_place_path)
 {
     packed_queue_delivers(false);
@@ -1045,6 +1075,7 @@ out_http_suite(void)
     tcase_add_test(tc, test_bad_spool_dir_is_an_error);
     tcase_add_test(tc, test_auth_and_headers_reach_the_sink);
     tcase_add_test(tc, test_request_leaves_at_send_threshold_and_grows_behind_slow_sink);
+    tcase_add_test(tc, test_sample_counted_requests_leave_at_their_count);
     tcase_add_test(tc, test_long_queue_is_packed_in_place_path);
     tcase_add_test(tc, test_long_queue_is_packed_gzip_path);
     tcase_add_test(tc, test_packed_records_spill_as_text);

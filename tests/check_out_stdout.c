@@ -286,6 +286,58 @@ START_TEST(test_instances_on_one_descriptor_write_in_order)
 }
 END_TEST
 
+/*
+ * The other direction, two live stdout outputs: the newer one has begun a record; the older
+ * one's record waits for it rather than landing in its middle.
+ */
+START_TEST(test_older_instance_does_not_cut_a_newer_ones_record)
+{
+    static char big[16 * 1024], got[1 << 16];
+    const char small[] = "from the older one\n";
+
+    memset(big, 'n', sizeof(big));
+    big[sizeof(big) - 1] = '\n';
+    void *older = out_stdout_open(pfd[1], l, 1 << 20);
+    void *newer = out_stdout_open(pfd[1], l, 1 << 20);
+    ck_assert_ptr_nonnull(older);
+    ck_assert_ptr_nonnull(newer);
+    ck_assert_int_eq(out_stdout_ops.write(newer, big, sizeof(big), 1), 0);
+    ck_assert(out_stdout_ops.busy(newer)); /* begun: 4 KiB in the pipe */
+    ck_assert_int_eq(out_stdout_ops.write(older, small, sizeof(small) - 1, 1), 0);
+    ck_assert(out_stdout_ops.busy(older)); /* waits */
+    size_t ngot = drain_both(older, newer, got, sizeof(got));
+    ck_assert_uint_eq(ngot, sizeof(big) + sizeof(small) - 1);
+    ck_assert_msg(memcmp(got, big, sizeof(big)) == 0, "the newer record was cut: %.40s",
+                  got + 4096);
+    ck_assert_int_eq(memcmp(got + sizeof(big), small, sizeof(small) - 1), 0);
+    out_stdout_ops.free(newer);
+    out_stdout_ops.free(older);
+}
+END_TEST
+
+/*
+ * Closing an idle instance (a reload's replaced one) while another has a record begun for a
+ * stalled reader returns at once: it has nothing to wait for (a wait would stall the loop).
+ */
+START_TEST(test_idle_instance_flush_does_not_wait_for_another)
+{
+    static char big[16 * 1024];
+
+    memset(big, 'a', sizeof(big));
+    void *busy = out_stdout_open(pfd[1], l, 1 << 20);
+    void *idle = out_stdout_open(pfd[1], l, 1 << 20);
+    ck_assert_ptr_nonnull(busy);
+    ck_assert_ptr_nonnull(idle);
+    ck_assert_int_eq(out_stdout_ops.write(busy, big, sizeof(big), 1), 0);
+    ck_assert(out_stdout_ops.busy(busy));
+    ck_assert_int_eq(out_stdout_ops.flush(idle), 0); /* a wait here never ends: nobody reads */
+    out_stdout_ops.free(idle);
+    out_stdout_ops.abandon(busy);
+    ck_assert_int_eq(out_stdout_ops.flush(busy), 0);
+    out_stdout_ops.free(busy);
+}
+END_TEST
+
 /* Starts pollster with @cfg, its stdout the pipe end @out, its stderr appended to @log. */
 static pid_t
 spawn_with_stdout(const char *cfg, int out, const char *log)
@@ -386,6 +438,8 @@ out_stdout_suite(void)
     tcase_add_test(tc, test_record_larger_than_queue);
     tcase_add_test(tc, test_closed_reader);
     tcase_add_test(tc, test_instances_on_one_descriptor_write_in_order);
+    tcase_add_test(tc, test_older_instance_does_not_cut_a_newer_ones_record);
+    tcase_add_test(tc, test_idle_instance_flush_does_not_wait_for_another);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("daemon");
