@@ -481,8 +481,9 @@ static const struct conf_field rw_fields[] = {
     RO("send_native_histograms", CONF_FT_BOOL, send_native_histograms, 0, .def = "false",
        .desc = "Accepted, ignored: native histograms are not scraped."),
     RO("queue_max_bytes", CONF_FT_SIZE, queue_max_bytes, 0, .def = "64MiB",
-       .desc = "pollster: memory queue bound; beyond it the queue moves to the spool, or "
-               "without one the oldest batches are dropped and counted."),
+       .desc = "pollster: memory queue bound (batches are queued snappy-compressed); beyond "
+               "it the queue moves to the spool, or without one the oldest batches are "
+               "dropped and counted."),
     RO("spool_dir", CONF_FT_PATH, spool_dir, CONF_F_NONEMPTY,
        .desc = "pollster: disk spool directory (as the http output's)."),
     RO("spool_max_bytes", CONF_FT_SIZE, spool_max_bytes, 0, .def = "1GiB",
