@@ -3,7 +3,8 @@
  * protobuf-c packing the same WriteRequest (built here from a naive reference of the label
  * rules: job, instance, target labels, sample labels, later names winning, __name__ from the
  * sample's name, empty values left out, sorted by name) for a table of batches (NaN, infinities,
- * staleness markers, negative timestamps, many labels, empty values, unicode, long values);
+ * staleness markers, negative timestamps, many labels, empty values, unicode, long values,
+ * label names shared by consecutive samples);
  * and the queued form: records snappy-compressed one by one (out_remote_write_pack) and joined
  * into a request body (out_remote_write_snappy) decode to exactly the records joined, framed and
  * bare records mixed, while cut or corrupt framed records are refused.
@@ -155,6 +156,9 @@ static const struct label tl_override[] = {
     {"instance", "override"}, {"job", "other"}, {"__name__", "never"}, {"empty", ""}};
 static const struct label tl_unicode[] = {{"région", "Île-de-France"}, {"zz", "日本語"}};
 
+/* Label names as one string each, so that consecutive samples share them as parsed ones do. */
+static const char s_job[] = "job", s_x[] = "x", s_env[] = "env";
+
 /* Row @row of the table into b (values are never 0: proto3 packing leaves zeros out). */
 static void
 table_row(int row)
@@ -226,12 +230,24 @@ table_row(int row)
         }
         ck_assert_int_eq(batch_add(&b, "bare", SAMPLE_GAUGE, 5, 0), 0);
         break;
+    case 4: /* the same label name strings in a row (a template reused), values empty or not */
+        b.target_labels = tl_plain;
+        b.ntarget_labels = 2;
+        for (int i = 0; i < 8; i++) {
+            static const char *const vals[] = {"", "v"};
+            ck_assert_int_eq(batch_add(&b, i < 4 ? "m" : "n", SAMPLE_GAUGE, i + 1, 3, s_job,
+                                       vals[i & 1], s_x, vals[(i >> 1) & 1], s_env, vals[i >> 2]),
+                             0);
+        }
+        ck_assert_int_eq(batch_add(&b, "n", SAMPLE_GAUGE, 9, 2, s_job, "j", s_x, "x"), 0);
+        ck_assert_int_eq(batch_add(&b, "n", SAMPLE_GAUGE, 10, 2, s_x, "x", s_job, "j"), 0);
+        break;
     default:
         ck_abort_msg("no row %d", row);
     }
 }
 
-#define NROWS 4
+#define NROWS 5
 
 /* Encodes the batch into @sb; the number of series. */
 static uint32_t
