@@ -79,14 +79,52 @@ str_hash(const char *p, uint64_t h)
     return h ^ (h >> 29);
 }
 
+/*
+ * The last hashes series_id() computed, by string address: the parser shares a family's name
+ * and a label's strings with the previous sample's (position by position), so most of a
+ * sample's strings were hashed for the sample before. Valid for one batch (its strings stay
+ * put while it is tracked).
+ */
+#define STALE_MEMO_LABELS 8
+struct stale_memo {
+    const char *name;
+    uint64_t name_h;
+    struct {
+        const char *name, *value;
+        uint64_t h;
+    } l[STALE_MEMO_LABELS];
+};
+
+/* The hash of label @l, as series_id() sums them (mix of its value's over its name's). */
+static inline uint64_t
+label_hash(const struct label *l)
+{
+    return mix(str_hash(l->value, str_hash(l->name, STALE_SEED_LABEL)));
+}
+
 /* The id of @s's series: its name and its labels, summed so label order does not matter. */
 static uint64_t
-series_id(const struct sample *s)
+series_id(const struct sample *s, struct stale_memo *m)
 {
-    uint64_t id = mix(str_hash(s->name, STALE_SEED_NAME));
+    if (s->name != m->name || m->name == NULL) {
+        m->name = s->name;
+        m->name_h = mix(str_hash(s->name, STALE_SEED_NAME));
+    }
+    uint64_t id = m->name_h;
 
     for (uint32_t i = 0; i < s->nlabels; i++) {
-        id += mix(str_hash(s->labels[i].value, str_hash(s->labels[i].name, STALE_SEED_LABEL)));
+        const struct label *l = &s->labels[i];
+        if (i >= STALE_MEMO_LABELS) {
+            id += label_hash(l);
+            continue;
+        }
+        if (l->name != m->l[i].name || l->value != m->l[i].value || l->name == NULL ||
+            l->value == NULL) {
+            m->l[i].name = l->name;
+            m->l[i].value = l->value;
+            m->l[i].h = label_hash(l);
+        }
+        id += m->l[i].h;
     }
     return id != 0 ? id : 1; /* 0 marks an empty slot of the set */
 }
@@ -288,9 +326,10 @@ stale_series_track(struct stale_series *s, struct batch *b)
     if (grow_u64(&s->next, &s->ncap, n0 > 0 ? n0 : 1) != 0) {
         return -ENOMEM;
     }
+    struct stale_memo memo = {0};
     for (size_t i = 0; i < n0; i++) {
         if (!b->samples[i].has_ts) {
-            s->next[m++] = series_id(&b->samples[i]);
+            s->next[m++] = series_id(&b->samples[i], &memo);
         }
     }
     if (m == s->n && (m == 0 || memcmp(s->next, s->ids, m * sizeof(*s->ids)) == 0)) {
