@@ -69,11 +69,19 @@ str_hash(const char *p, uint64_t h)
         h = (h ^ w) * STALE_K1;
         h ^= h >> 29;
     }
+    /* The last 1-7 bytes, read in registers (copying them to the stack and reading 8 bytes
+       back stalls store forwarding): two overlapping 4-byte reads placed where the bytes are
+       (the little-endian value of all n bytes, exactly), or 3 single bytes that cover them. */
     w = (uint64_t)n << 56;
-    if (n > 0) {
-        uint64_t t = 0;
-        memcpy(&t, p, n);
-        w ^= t;
+    if (n >= 4) {
+        uint32_t lo, hi;
+        memcpy(&lo, p, 4);
+        memcpy(&hi, p + n - 4, 4);
+        w ^= (uint64_t)lo | (uint64_t)hi << (8 * (n - 4));
+    }
+    else if (n > 0) {
+        const unsigned char *u = (const unsigned char *)p;
+        w ^= (uint64_t)u[0] | (uint64_t)u[n / 2] << 8 | (uint64_t)u[n - 1] << 16;
     }
     h = (h ^ w) * STALE_K1;
     return h ^ (h >> 29);

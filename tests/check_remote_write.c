@@ -301,6 +301,50 @@ START_TEST(test_stale_ids_of_shared_strings)
 }
 END_TEST
 
+/* Adds the series of the table below but @skip (-1: none) to b. */
+static void
+add_byte_series(char (*v)[16], int n, int skip)
+{
+    for (int i = 0; i < n; i++) {
+        if (i != skip) {
+            ck_assert_int_eq(batch_add(&b, "m", SAMPLE_GAUGE, 1, 1, "v", v[i]), 0);
+        }
+    }
+}
+
+START_TEST(test_stale_ids_tell_every_byte_apart)
+{
+    /* Values of 1 to 13 bytes, and each with one byte changed, at every position. */
+    static char v[13 * 14 / 2 + 13][16];
+    int n = 0;
+    struct stale_series *s = stale_series_new();
+
+    ck_assert_ptr_nonnull(s);
+    for (int len = 1; len <= 13; len++) {
+        memset(v[n], 'a', (size_t)len);
+        v[n++][len] = '\0';
+        for (int k = 0; k < len; k++) {
+            memset(v[n], 'a', (size_t)len);
+            v[n][k] = 'b';
+            n++;
+        }
+    }
+    add_byte_series(v, n, -1);
+    ck_assert_int_eq(stale_series_track(s, &b), 0);
+    for (int x = 0; x < n; x++) {
+        batch_clear(&b);
+        add_byte_series(v, n, x);
+        ck_assert_int_eq(stale_series_track(s, &b), 0);
+        ck_assert_msg(b.nstale == 1, "no marker for \"%s\" alone", v[x]);
+        ck_assert_str_eq(b.samples[b.nsamples].labels[0].value, v[x]);
+        batch_clear(&b);
+        add_byte_series(v, n, -1);
+        ck_assert_int_eq(stale_series_track(s, &b), 0);
+    }
+    stale_series_free(s);
+}
+END_TEST
+
 static struct config *
 load(const char *yaml, struct config_errors *errs)
 {
@@ -667,6 +711,7 @@ remote_write_suite(void)
     tcase_add_test(tc, test_text_dump);
     tcase_add_test(tc, test_stale_markers_for_vanished_series_and_removed_target);
     tcase_add_test(tc, test_stale_ids_of_shared_strings);
+    tcase_add_test(tc, test_stale_ids_tell_every_byte_apart);
     suite_add_tcase(s, tc);
     tc = tcase_create("config");
     tcase_add_test(tc, test_config_prometheus_remote_write_list);
