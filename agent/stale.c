@@ -22,9 +22,9 @@ struct stale_series {
     size_t ncap;
     struct sample *kept; /* owned: the last run's series (name and labels; n of them) */
     size_t kcap;
-    struct arena arena; /* owned: kept's strings and label arrays */
-    uint64_t *tab;      /* owned: scratch, open addressing set of this run's ids (0 = empty) */
-    size_t tabcap;      /* a power of two */
+    char *blob;    /* owned: kept's label arrays and strings, in one block of the size they take */
+    uint64_t *tab; /* owned: scratch, open addressing set of this run's ids (0 = empty) */
+    size_t tabcap; /* a power of two */
 };
 
 double
@@ -142,9 +142,6 @@ stale_series_new(void)
 {
     struct stale_series *s = calloc(1, sizeof(*s));
 
-    if (s != NULL) {
-        arena_init(&s->arena);
-    }
     return s;
 }
 
@@ -158,7 +155,7 @@ stale_series_free(struct stale_series *s)
     free(s->next);
     free(s->kept);
     free(s->tab);
-    arena_release(&s->arena);
+    free(s->blob);
     free(s);
 }
 
@@ -214,6 +211,82 @@ copy_series(struct sample *dst, const struct sample *src, struct arena *a)
     dst->labels = l;
     dst->nlabels = src->nlabels;
     return 0;
+}
+
+/* Where remember() puts the copies: counting (base NULL), then filling an exact block. */
+struct keep_buf {
+    char *base;
+    size_t off;
+};
+
+static void *
+keep_take(struct keep_buf *k, size_t n, size_t align)
+{
+    k->off = (k->off + align - 1) & ~(align - 1);
+    void *p = k->base != NULL ? k->base + k->off : NULL;
+    k->off += n;
+    return p;
+}
+
+/* @have when @same (the copy kept for an equal pointer), else a copy of @str. */
+static const char *
+keep_str(struct keep_buf *k, bool same, const char *have, const char *str)
+{
+    if (same) {
+        return have;
+    }
+    str = str != NULL ? str : "";
+    size_t n = strlen(str) + 1;
+    char *p = keep_take(k, n, 1);
+    if (p != NULL) {
+        memcpy(p, str, n);
+    }
+    return p;
+}
+
+/*
+ * Copies @src's name and labels into @k as @dst, or only counts their bytes (k->base NULL).
+ * @ps, when not NULL, is the sample kept just before as @pd: the strings and the label array
+ * @src shares with it (the parser shares a family's name and a label's strings with the
+ * previous sample's, position by position) are shared with @pd's copies, not copied again.
+ */
+static void
+keep_series(struct sample *dst, const struct sample *src, const struct sample *ps,
+            const struct sample *pd, struct keep_buf *k)
+{
+    bool fill = k->base != NULL;
+    const char *name = keep_str(k, ps != NULL && src->name == ps->name,
+                                fill && ps != NULL ? pd->name : NULL, src->name);
+
+    if (fill) {
+        memset(dst, 0, sizeof(*dst));
+        dst->name = name;
+        dst->nlabels = src->nlabels;
+    }
+    if (src->nlabels == 0) {
+        return;
+    }
+    if (ps != NULL && src->labels == ps->labels && src->nlabels == ps->nlabels) {
+        if (fill) {
+            dst->labels = pd->labels;
+        }
+        return;
+    }
+    struct label *l = keep_take(k, src->nlabels * sizeof(*l), _Alignof(struct label));
+    for (uint32_t i = 0; i < src->nlabels; i++) {
+        const struct label *sl = &src->labels[i];
+        bool prev = ps != NULL && i < ps->nlabels;
+        const char *n = keep_str(k, prev && sl->name == ps->labels[i].name,
+                                 fill && prev ? pd->labels[i].name : NULL, sl->name);
+        const char *v = keep_str(k, prev && sl->value == ps->labels[i].value,
+                                 fill && prev ? pd->labels[i].value : NULL, sl->value);
+        if (fill) {
+            l[i] = (struct label){n, v};
+        }
+    }
+    if (fill) {
+        dst->labels = l;
+    }
 }
 
 /* Appends a marker for the remembered series @k to @b (counted in b->nsamples for now). */
@@ -301,7 +374,8 @@ remember(struct stale_series *s, const struct batch *b, size_t n0, size_t m)
     s->next = t;
     s->ncap = tc;
     s->n = 0;
-    arena_release(&s->arena);
+    free(s->blob);
+    s->blob = NULL;
     if (m > s->kcap) {
         struct sample *k = realloc(s->kept, m * sizeof(*k));
         if (k == NULL) {
@@ -310,16 +384,26 @@ remember(struct stale_series *s, const struct batch *b, size_t n0, size_t m)
         s->kept = k;
         s->kcap = m;
     }
-    size_t j = 0;
-    for (size_t i = 0; i < n0; i++) {
-        if (b->samples[i].has_ts) {
-            continue;
+    /* Twice: the bytes the copies take, then the copies into one block of that size. */
+    struct keep_buf k = {0};
+    for (int pass = 0; pass < 2; pass++) {
+        const struct sample *ps = NULL;
+        size_t j = 0;
+        if (pass == 1 && k.off > 0) {
+            s->blob = malloc(k.off);
+            if (s->blob == NULL) {
+                return -ENOMEM;
+            }
+            k = (struct keep_buf){.base = s->blob};
         }
-        if (copy_series(&s->kept[j], &b->samples[i], &s->arena) != 0) {
-            arena_release(&s->arena);
-            return -ENOMEM;
+        for (size_t i = 0; i < n0; i++) {
+            if (b->samples[i].has_ts) {
+                continue;
+            }
+            keep_series(&s->kept[j], &b->samples[i], ps, j > 0 ? &s->kept[j - 1] : NULL, &k);
+            ps = &b->samples[i];
+            j++;
         }
-        j++;
     }
     s->n = m;
     return 0;
@@ -369,6 +453,7 @@ stale_series_end(struct stale_series *s, struct batch *b, int64_t ts_ms)
     }
     seal_markers(b, n0);
     s->n = 0;
-    arena_release(&s->arena);
+    free(s->blob);
+    s->blob = NULL;
     return rc;
 }
