@@ -415,17 +415,36 @@ stale_series_track(struct stale_series *s, struct batch *b)
     size_t n0 = b->nsamples, m = 0;
     int rc = 0;
 
-    if (grow_u64(&s->next, &s->ncap, n0 > 0 ? n0 : 1) != 0) {
-        return -ENOMEM;
-    }
+    /* While the ids match the last run's, in order, nothing is stored: the scratch array
+       (next) is only needed, and only allocated, once the set changed. */
     struct stale_memo memo = {0};
+    bool same = true;
     for (size_t i = 0; i < n0; i++) {
-        if (!b->samples[i].has_ts) {
-            s->next[m++] = series_id(&b->samples[i], &memo);
+        if (b->samples[i].has_ts) {
+            continue;
         }
+        uint64_t id = series_id(&b->samples[i], &memo);
+        if (same && m < s->n && s->ids[m] == id) {
+            m++;
+            continue;
+        }
+        if (same) {
+            same = false;
+            if (grow_u64(&s->next, &s->ncap, n0) != 0) {
+                return -ENOMEM;
+            }
+            memcpy(s->next, s->ids, m * sizeof(*s->ids));
+        }
+        s->next[m++] = id;
     }
-    if (m == s->n && (m == 0 || memcmp(s->next, s->ids, m * sizeof(*s->ids)) == 0)) {
+    if (same && m == s->n) {
         return 0; /* the same series in the same order: nothing vanished, nothing to copy */
+    }
+    if (same) { /* fewer series, the first ones unchanged */
+        if (grow_u64(&s->next, &s->ncap, m > 0 ? m : 1) != 0) {
+            return -ENOMEM;
+        }
+        memcpy(s->next, s->ids, m * sizeof(*s->ids));
     }
     if (s->n > 0) {
         rc = tab_fill(s, m);
@@ -435,6 +454,9 @@ stale_series_track(struct stale_series *s, struct batch *b)
             }
         }
         seal_markers(b, n0);
+        free(s->tab); /* needed again only when the set changes again */
+        s->tab = NULL;
+        s->tabcap = 0;
     }
     if (rc == 0) {
         rc = remember(s, b, n0, m);
