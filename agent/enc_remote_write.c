@@ -43,6 +43,9 @@ enc_rw_scratch_release(struct enc_rw_scratch *x)
     free(x->tmp);
     free(x->pieces);
     free(x->coff);
+    free(x->idx);
+    free(x->tpl);
+    free(x->tpl_names);
     strbuf_release(&x->cenc);
     if (x->arena_ready) {
         arena_release(&x->arena);
@@ -79,7 +82,10 @@ scratch_grow(struct enc_rw_scratch *x, size_t n)
         grow_one((void **)&x->lens, sizeof(*x->lens), 2 * c) != 0 ||
         grow_one((void **)&x->clens, sizeof(*x->clens), 2 * c) != 0 ||
         grow_one((void **)&x->pieces, sizeof(*x->pieces), 2 * c + 2) != 0 ||
-        grow_one((void **)&x->coff, sizeof(*x->coff), c + 1) != 0) {
+        grow_one((void **)&x->coff, sizeof(*x->coff), c + 1) != 0 ||
+        grow_one((void **)&x->idx, sizeof(*x->idx), c) != 0 ||
+        grow_one((void **)&x->tpl, sizeof(*x->tpl), 2 * c + 2) != 0 ||
+        grow_one((void **)&x->tpl_names, sizeof(*x->tpl_names), c) != 0) {
         return -ENOMEM; /* the arrays that grew stay usable; cap is unchanged */
     }
     x->cap = c;
@@ -210,6 +216,8 @@ common_init(struct enc_rw_scratch *x, const struct batch *b)
     }
     n = sort_dedup(c, n);
     x->ncommon = n;
+    x->tpl_ok = false; /* the template's runs are this batch's */
+    x->name_ptr = NULL;
     x->name_pos = 0;
     strbuf_reset(&x->cenc);
     for (size_t i = 0; i < n; i++) {
@@ -242,21 +250,101 @@ emit_label(struct enc_rw_scratch *x, size_t *n, struct label l, size_t nlen, siz
     (*n)++;
 }
 
-/* Appends a piece: the common run [@a, @b), when not empty. */
+/* Appends a slot: the common run [@a, @b), when not empty. */
 static inline void
-piece_run(struct enc_rw_scratch *x, size_t *np, size_t a, size_t b)
+slot_run(struct enc_rw_scratch *x, size_t a, size_t b)
 {
     if (b > a) {
-        x->pieces[(*np)++] = (struct enc_rw_piece){.a = (uint32_t)a, .b = (uint32_t)b};
+        x->tpl[x->ntpl++] = (struct enc_rw_slot){.a = (uint32_t)a, .b = (uint32_t)b};
     }
 }
 
-/* Appends a piece: one label of the series' own, unless its value is empty (= no label). */
-static inline void
-piece_label(struct enc_rw_scratch *x, size_t *np, const char *name, size_t nlen, const char *value)
+/*
+ * The template of @s's series (x->tpl): common_init()'s labels merged with @s's (sorted, the
+ * sample's winning on equal names, the last of its own equal names), __name__ at its place.
+ * Runs of common labels stay runs, so their encoded bytes are copied whole.
+ */
+static void
+tpl_build(struct enc_rw_scratch *x, const struct sample *s)
 {
-    size_t vlen = strlen(value);
+    const struct label *l = s->labels;
+    uint32_t *t = x->idx, m = 0, k = 0;
+    size_t ci = 0, si = 0, run = 0;
+    bool name_left = true;
 
+    for (uint32_t i = 0; i < s->nlabels; i++) {
+        x->tpl_names[i] = l[i].name;
+        if (!is_name_label(str_or_empty(l[i].name))) {
+            t[m++] = i;
+        }
+    }
+    for (uint32_t i = 1; i < m; i++) { /* stable insertion sort, as sort_dedup */
+        uint32_t v = t[i], j = i;
+        while (j > 0 && strcmp(str_or_empty(l[t[j - 1]].name), str_or_empty(l[v].name)) > 0) {
+            t[j] = t[j - 1];
+            j--;
+        }
+        t[j] = v;
+    }
+    for (uint32_t i = 0; i < m; i++) {
+        if (i + 1 < m && strcmp(str_or_empty(l[t[i]].name), str_or_empty(l[t[i + 1]].name)) == 0) {
+            continue;
+        }
+        t[k++] = t[i];
+    }
+    x->ntpl = 0;
+    for (;;) {
+        bool name_now = ci == x->name_pos && name_left;
+        const char *cn = name_now ? RW_NAME : ci < x->ncommon ? x->common[ci].name : NULL;
+        if (cn == NULL && si == k) {
+            break;
+        }
+        const char *sn = si < k ? str_or_empty(l[t[si]].name) : NULL;
+        int cmp = cn == NULL ? 1 : sn == NULL ? -1 : strcmp(cn, sn);
+        if (cmp < 0 && !name_now) {
+            ci++; /* the run goes on */
+            continue;
+        }
+        slot_run(x, run, ci);
+        if (cmp < 0) {
+            x->tpl[x->ntpl++] =
+                (struct enc_rw_slot){.j = ENC_RW_SLOT_NAME, .nlen = sizeof(RW_NAME) - 1};
+            name_left = false;
+        }
+        else {
+            if (cmp == 0 && !name_now) {
+                ci++; /* the sample's label replaces the common one */
+            }
+            x->tpl[x->ntpl++] = (struct enc_rw_slot){.j = t[si], .nlen = strlen(sn)};
+            si++;
+        }
+        run = ci;
+    }
+    slot_run(x, run, ci);
+    x->tpl_n = s->nlabels;
+    x->tpl_ok = true;
+}
+
+/* Whether the template was made for @s's label names (the same strings, in the same order). */
+static inline bool
+tpl_fits(const struct enc_rw_scratch *x, const struct sample *s)
+{
+    if (!x->tpl_ok || s->nlabels != x->tpl_n) {
+        return false;
+    }
+    for (uint32_t i = 0; i < s->nlabels; i++) {
+        if (s->labels[i].name != x->tpl_names[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Appends a piece: one label, unless its value is empty (= no label). */
+static inline void
+piece_label(struct enc_rw_scratch *x, size_t *np, const char *name, size_t nlen, const char *value,
+            size_t vlen)
+{
     if (vlen > 0) {
         x->pieces[(*np)++] =
             (struct enc_rw_piece){.name = name, .value = value, .nlen = nlen, .vlen = vlen};
@@ -264,50 +352,41 @@ piece_label(struct enc_rw_scratch *x, size_t *np, const char *name, size_t nlen,
 }
 
 /*
- * The series of @s as sent, as pieces (x->pieces): common_init()'s labels merged with @s's
- * (sorted, the sample's winning on equal names), __name__ at its place. Runs of common labels
- * stay runs, so their encoded bytes are copied whole. Returns the number of pieces.
+ * The series of @s as sent, as pieces (x->pieces): its template (made anew when its label names
+ * changed) filled with @s's values. Returns the number of pieces.
  */
 static size_t
 pieces_build(struct enc_rw_scratch *x, const struct sample *s)
 {
-    size_t m = 0, np = 0, ci = 0, si = 0, run = 0;
-    const char *name = str_or_empty(s->name);
-    struct label *t = x->tmp;
+    size_t np = 0;
 
-    for (uint32_t i = 0; i < s->nlabels; i++) {
-        const char *ln = str_or_empty(s->labels[i].name);
-        if (!is_name_label(ln)) {
-            t[m++] = (struct label){ln, str_or_empty(s->labels[i].value)};
-        }
+    if (!tpl_fits(x, s)) {
+        tpl_build(x, s);
     }
-    m = sort_dedup(t, m);
-    for (;;) {
-        bool name_now = ci == x->name_pos && name != NULL;
-        const char *cn = name_now ? RW_NAME : ci < x->ncommon ? x->common[ci].name : NULL;
-        if (cn == NULL && si == m) {
-            break;
+    for (size_t i = 0; i < x->ntpl; i++) {
+        const struct enc_rw_slot *sl = &x->tpl[i];
+        if (sl->b > 0) {
+            if (np > 0 && x->pieces[np - 1].b == sl->a && sl->a > 0) {
+                x->pieces[np - 1].b = sl->b; /* joins the run before (a label between was empty) */
+            }
+            else {
+                x->pieces[np++] = (struct enc_rw_piece){.a = sl->a, .b = sl->b};
+            }
         }
-        int cmp = cn == NULL ? 1 : si == m ? -1 : strcmp(cn, t[si].name);
-        if (cmp < 0 && !name_now) {
-            ci++; /* the run goes on */
-            continue;
-        }
-        piece_run(x, &np, run, ci);
-        if (cmp < 0) {
-            piece_label(x, &np, RW_NAME, sizeof(RW_NAME) - 1, name);
-            name = NULL;
+        else if (sl->j == ENC_RW_SLOT_NAME) {
+            const char *name = str_or_empty(s->name);
+            if (name != x->name_ptr) {
+                x->name_ptr = name;
+                x->name_len = strlen(name);
+            }
+            piece_label(x, &np, RW_NAME, sl->nlen, name, x->name_len);
         }
         else {
-            if (cmp == 0 && !name_now) {
-                ci++; /* the sample's label replaces the common one */
-            }
-            piece_label(x, &np, t[si].name, strlen(t[si].name), t[si].value);
-            si++;
+            const struct label *l = &s->labels[sl->j];
+            const char *v = str_or_empty(l->value);
+            piece_label(x, &np, str_or_empty(l->name), sl->nlen, v, strlen(v));
         }
-        run = ci;
     }
-    piece_run(x, &np, run, ci);
     return np;
 }
 

@@ -35,6 +35,18 @@ struct enc_rw_piece {
     size_t nlen, vlen;
 };
 
+/*
+ * A slot of a series' template: a run [a, b) of common labels (b > a), or (b == 0) the
+ * sample's own label j, or __name__ (j == ENC_RW_SLOT_NAME); nlen is the label name's length.
+ * Which slots a series has depends only on its label names, so samples whose label names are
+ * the same strings as the previous sample's (the parser shares them within a family) reuse it.
+ */
+struct enc_rw_slot {
+    uint32_t a, b, j;
+    size_t nlen;
+};
+#define ENC_RW_SLOT_NAME UINT32_MAX
+
 /* Reusable working memory of the encoder (label sets); zero-initialised is empty. */
 struct enc_rw_scratch {
     struct enc_rw_piece *pieces; /* owned: 2 * cap + 2 of them */
@@ -45,7 +57,15 @@ struct enc_rw_scratch {
     struct label *common; /* owned: job, instance and the target labels, sorted, once per batch */
     size_t *clens;        /* owned: their lengths, as lens */
     struct label *tmp;    /* owned: a sample's own labels, sorted */
-    size_t cap;           /* entries of each label array (each lens array has 2 * cap) */
+    uint32_t *idx;        /* owned: indexes of a sample's own labels, sorted by name */
+    struct enc_rw_slot *tpl; /* owned: 2 * cap + 2 slots, the template of the last series */
+    const char **tpl_names;  /* owned: cap label names the template was made for */
+    size_t ntpl;             /* slots in tpl */
+    uint32_t tpl_n;          /* entries of tpl_names */
+    bool tpl_ok;             /* tpl holds this batch's template for tpl_names */
+    const char *name_ptr;    /* the last series' name and its length */
+    size_t name_len;
+    size_t cap; /* entries of each label array (each lens array has 2 * cap) */
     size_t ncommon;
     size_t name_pos;    /* where __name__ goes among common: the number of names before it */
     struct arena arena; /* owned: what relabeling allocates; released after every batch */

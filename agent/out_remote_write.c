@@ -74,24 +74,175 @@ struct out_rw {
     size_t nrules;
     struct enc_rw_scratch scratch; /* owned */
     struct strbuf rec;             /* owned: one batch's record */
+    struct strbuf packed;          /* owned: rec compressed, as queued */
 };
 
 static const char *const rw_headers[] = {"X-Prometheus-Remote-Write-Version: 0.1.0", NULL};
 
+/*
+ * Queued records (out_remote_write.h): OUT_RW_REC_SNAPPY, the block's length (4 bytes,
+ * little-endian), a snappy block. A bare record (timeseries entries) starts with their key,
+ * 0x0a, never with this byte (field 0 does not exist in protobuf).
+ */
+#define OUT_RW_REC_SNAPPY 0x00
+#define OUT_RW_REC_HEAD 5
+#define OUT_RW_KEY_TIMESERIES 0x0a
+
 int
-out_remote_write_snappy(struct strbuf *out, const char *in, size_t len)
+out_remote_write_pack(struct strbuf *out, const char *rec, size_t len)
 {
     size_t max = snappy_max_compressed_length(len), n = max;
 
-    strbuf_reset(out);
-    if (strbuf_reserve(out, max) != 0) {
+    if (max > UINT32_MAX || max < len) {
+        strbuf_append(out, rec, len); /* too big to frame: left bare, compressed when sent */
+        return out->oom ? -ENOMEM : 0;
+    }
+    if (!strbuf_room(out, OUT_RW_REC_HEAD + max)) {
         return -ENOMEM;
     }
-    if (snappy_compress(in, len, out->data, &n) != SNAPPY_OK) {
+    unsigned char *p = (unsigned char *)out->data + out->len;
+    if (snappy_compress(rec, len, (char *)p + OUT_RW_REC_HEAD, &n) != SNAPPY_OK) {
         return -EIO;
     }
-    out->len = n;
+    p[0] = OUT_RW_REC_SNAPPY;
+    for (int i = 0; i < 4; i++) {
+        p[1 + i] = (unsigned char)(n >> (8 * i));
+    }
+    out->len += OUT_RW_REC_HEAD + n;
+    out->data[out->len] = '\0';
     return 0;
+}
+
+/* Reads a varint of at most @max bytes at @p into *@v: its length, or 0 when malformed. */
+static size_t
+get_varint(const unsigned char *p, size_t max, uint64_t *v)
+{
+    *v = 0;
+    for (size_t i = 0; i < max && i < 10; i++) {
+        *v |= (uint64_t)(p[i] & 0x7f) << (7 * i);
+        if ((p[i] & 0x80) == 0) {
+            return i + 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * One piece of a request's records at @in + *@pos (@len bytes in all), moving *@pos past it: a
+ * framed block (*@framed; [*@a, *@b) its elements, *@ulen the bytes they decode to) or a run of
+ * bare records ([*@a, *@b), as many as follow one another; bytes that do not parse as records
+ * run to the end). Returns 0, or -EIO for a framed record that is cut short or not snappy.
+ */
+static int
+piece_next(const unsigned char *in, size_t len, size_t *pos, bool *framed, size_t *a, size_t *b,
+           uint64_t *ulen)
+{
+    size_t p = *pos;
+
+    *framed = in[p] == OUT_RW_REC_SNAPPY;
+    if (*framed) {
+        uint64_t clen = 0, u;
+        for (int i = 0; i < 4 && p + 1 + (size_t)i < len; i++) {
+            clen |= (uint64_t)in[p + 1 + (size_t)i] << (8 * i);
+        }
+        if (len - p < OUT_RW_REC_HEAD || clen > len - p - OUT_RW_REC_HEAD) {
+            return -EIO;
+        }
+        size_t k = get_varint(in + p + OUT_RW_REC_HEAD, (size_t)clen, &u);
+        if (k == 0 || u > UINT32_MAX) {
+            return -EIO;
+        }
+        *a = p + OUT_RW_REC_HEAD + k;
+        *b = *pos = p + OUT_RW_REC_HEAD + (size_t)clen;
+        *ulen = u;
+        return 0;
+    }
+    *a = p;
+    while (p < len && in[p] == OUT_RW_KEY_TIMESERIES) {
+        uint64_t n;
+        size_t k = get_varint(in + p + 1, len - p - 1, &n);
+        if (k == 0 || n > len - p - 1 - k) {
+            p = len;
+            break;
+        }
+        p += 1 + k + (size_t)n;
+    }
+    if (p == *a) {
+        p = len; /* not a record: sent as it is, as before */
+    }
+    *b = *pos = p;
+    *ulen = p - *a;
+    return 0;
+}
+
+/* Appends @v as a varint. */
+static void
+put_varint(struct strbuf *sb, uint64_t v)
+{
+    while (v >= 0x80) {
+        strbuf_putc(sb, (char)(v | 0x80));
+        v >>= 7;
+    }
+    strbuf_putc(sb, (char)v);
+}
+
+/* Appends the elements of the snappy block of the bare bytes [@a, @a + @n). */
+static int
+put_compressed(struct strbuf *out, const char *a, size_t n)
+{
+    size_t max = snappy_max_compressed_length(n), z = max;
+    uint64_t u;
+
+    if (!strbuf_room(out, max)) {
+        return -ENOMEM;
+    }
+    char *p = out->data + out->len;
+    if (snappy_compress(a, n, p, &z) != SNAPPY_OK) {
+        return -EIO;
+    }
+    size_t k = get_varint((const unsigned char *)p, z, &u);
+    if (k == 0) {
+        return -EIO;
+    }
+    memmove(p, p + k, z - k); /* the block's own preamble out: the body has one */
+    out->len += z - k;
+    out->data[out->len] = '\0';
+    return 0;
+}
+
+int
+out_remote_write_snappy(struct strbuf *out, const char *in, size_t len)
+{
+    const unsigned char *u = (const unsigned char *)in;
+    uint64_t total = 0, ulen;
+    size_t room = 10, pos = 0, a, b;
+    bool framed;
+
+    strbuf_reset(out);
+    while (pos < len) {
+        if (piece_next(u, len, &pos, &framed, &a, &b, &ulen) != 0) {
+            return -EIO;
+        }
+        total += ulen;
+        room += framed ? b - a : snappy_max_compressed_length(b - a);
+    }
+    if (total > UINT32_MAX) {
+        return -E2BIG;
+    }
+    if (strbuf_reserve(out, room) != 0) {
+        return -ENOMEM;
+    }
+    put_varint(out, total);
+    for (pos = 0; pos < len;) {
+        (void)piece_next(u, len, &pos, &framed, &a, &b, &ulen);
+        if (framed) {
+            strbuf_append(out, in + a, b - a);
+        }
+        else if (put_compressed(out, in + a, b - a) != 0) {
+            return -EIO;
+        }
+    }
+    return out->oom ? -ENOMEM : 0;
 }
 
 /*
@@ -135,7 +286,12 @@ rw_write_batch(void *state, const struct batch *b)
     if (n == 0) {
         return 0; /* everything dropped by write_relabel_configs: nothing to count or send */
     }
-    return out_http_ops.write(shard_of(w, b), w->rec.data, w->rec.len, n);
+    strbuf_reset(&w->packed);
+    if (out_remote_write_pack(&w->packed, w->rec.data, w->rec.len) != 0) {
+        out_http_lost(shard_of(w, b), n, OUTPUT_DROP_NO_MEMORY);
+        return -ENOMEM;
+    }
+    return out_http_ops.write(shard_of(w, b), w->packed.data, w->packed.len, n);
 }
 
 static int
@@ -223,6 +379,7 @@ rw_free(void *state)
     conf_relabel_rules_free(w->rules, w->nrules);
     enc_rw_scratch_release(&w->scratch);
     strbuf_release(&w->rec);
+    strbuf_release(&w->packed);
     free(w);
 }
 
@@ -324,8 +481,9 @@ static const struct conf_field rw_fields[] = {
     RO("send_native_histograms", CONF_FT_BOOL, send_native_histograms, 0, .def = "false",
        .desc = "Accepted, ignored: native histograms are not scraped."),
     RO("queue_max_bytes", CONF_FT_SIZE, queue_max_bytes, 0, .def = "64MiB",
-       .desc = "pollster: memory queue bound; beyond it the queue moves to the spool, or "
-               "without one the oldest batches are dropped and counted."),
+       .desc = "pollster: memory queue bound (batches are queued snappy-compressed); beyond "
+               "it the queue moves to the spool, or without one the oldest batches are "
+               "dropped and counted."),
     RO("spool_dir", CONF_FT_PATH, spool_dir, CONF_F_NONEMPTY,
        .desc = "pollster: disk spool directory (as the http output's)."),
     RO("spool_max_bytes", CONF_FT_SIZE, spool_max_bytes, 0, .def = "1GiB",
@@ -437,6 +595,7 @@ rw_open(const struct config_output *co, const char *what, struct loop *l, struct
         return -ENOMEM;
     }
     strbuf_init(&w->rec);
+    strbuf_init(&w->packed);
     int r = conf_relabel_rules(rc->relabels, rc->nrelabels, &w->rules, &w->nrules, e2, sizeof(e2));
     if (r != 0) {
         snprintf(err, errlen, "%s: write_relabel_configs%s", what, e2);

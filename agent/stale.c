@@ -22,9 +22,9 @@ struct stale_series {
     size_t ncap;
     struct sample *kept; /* owned: the last run's series (name and labels; n of them) */
     size_t kcap;
-    struct arena arena; /* owned: kept's strings and label arrays */
-    uint64_t *tab;      /* owned: scratch, open addressing set of this run's ids (0 = empty) */
-    size_t tabcap;      /* a power of two */
+    char *blob;    /* owned: kept's label arrays and strings, in one block of the size they take */
+    uint64_t *tab; /* owned: scratch, open addressing set of this run's ids (0 = empty) */
+    size_t tabcap; /* a power of two */
 };
 
 double
@@ -69,24 +69,70 @@ str_hash(const char *p, uint64_t h)
         h = (h ^ w) * STALE_K1;
         h ^= h >> 29;
     }
+    /* The last 1-7 bytes, read in registers (copying them to the stack and reading 8 bytes
+       back stalls store forwarding): two overlapping 4-byte reads placed where the bytes are
+       (the little-endian value of all n bytes, exactly), or 3 single bytes that cover them. */
     w = (uint64_t)n << 56;
-    if (n > 0) {
-        uint64_t t = 0;
-        memcpy(&t, p, n);
-        w ^= t;
+    if (n >= 4) {
+        uint32_t lo, hi;
+        memcpy(&lo, p, 4);
+        memcpy(&hi, p + n - 4, 4);
+        w ^= (uint64_t)lo | (uint64_t)hi << (8 * (n - 4));
+    }
+    else if (n > 0) {
+        const unsigned char *u = (const unsigned char *)p;
+        w ^= (uint64_t)u[0] | (uint64_t)u[n / 2] << 8 | (uint64_t)u[n - 1] << 16;
     }
     h = (h ^ w) * STALE_K1;
     return h ^ (h >> 29);
 }
 
+/*
+ * The last hashes series_id() computed, by string address: the parser shares a family's name
+ * and a label's strings with the previous sample's (position by position), so most of a
+ * sample's strings were hashed for the sample before. Valid for one batch (its strings stay
+ * put while it is tracked).
+ */
+#define STALE_MEMO_LABELS 8
+struct stale_memo {
+    const char *name;
+    uint64_t name_h;
+    struct {
+        const char *name, *value;
+        uint64_t h;
+    } l[STALE_MEMO_LABELS];
+};
+
+/* The hash of label @l, as series_id() sums them (mix of its value's over its name's). */
+static inline uint64_t
+label_hash(const struct label *l)
+{
+    return mix(str_hash(l->value, str_hash(l->name, STALE_SEED_LABEL)));
+}
+
 /* The id of @s's series: its name and its labels, summed so label order does not matter. */
 static uint64_t
-series_id(const struct sample *s)
+series_id(const struct sample *s, struct stale_memo *m)
 {
-    uint64_t id = mix(str_hash(s->name, STALE_SEED_NAME));
+    if (s->name != m->name || m->name == NULL) {
+        m->name = s->name;
+        m->name_h = mix(str_hash(s->name, STALE_SEED_NAME));
+    }
+    uint64_t id = m->name_h;
 
     for (uint32_t i = 0; i < s->nlabels; i++) {
-        id += mix(str_hash(s->labels[i].value, str_hash(s->labels[i].name, STALE_SEED_LABEL)));
+        const struct label *l = &s->labels[i];
+        if (i >= STALE_MEMO_LABELS) {
+            id += label_hash(l);
+            continue;
+        }
+        if (l->name != m->l[i].name || l->value != m->l[i].value || l->name == NULL ||
+            l->value == NULL) {
+            m->l[i].name = l->name;
+            m->l[i].value = l->value;
+            m->l[i].h = label_hash(l);
+        }
+        id += m->l[i].h;
     }
     return id != 0 ? id : 1; /* 0 marks an empty slot of the set */
 }
@@ -96,9 +142,6 @@ stale_series_new(void)
 {
     struct stale_series *s = calloc(1, sizeof(*s));
 
-    if (s != NULL) {
-        arena_init(&s->arena);
-    }
     return s;
 }
 
@@ -112,7 +155,7 @@ stale_series_free(struct stale_series *s)
     free(s->next);
     free(s->kept);
     free(s->tab);
-    arena_release(&s->arena);
+    free(s->blob);
     free(s);
 }
 
@@ -168,6 +211,82 @@ copy_series(struct sample *dst, const struct sample *src, struct arena *a)
     dst->labels = l;
     dst->nlabels = src->nlabels;
     return 0;
+}
+
+/* Where remember() puts the copies: counting (base NULL), then filling an exact block. */
+struct keep_buf {
+    char *base;
+    size_t off;
+};
+
+static void *
+keep_take(struct keep_buf *k, size_t n, size_t align)
+{
+    k->off = (k->off + align - 1) & ~(align - 1);
+    void *p = k->base != NULL ? k->base + k->off : NULL;
+    k->off += n;
+    return p;
+}
+
+/* @have when @same (the copy kept for an equal pointer), else a copy of @str. */
+static const char *
+keep_str(struct keep_buf *k, bool same, const char *have, const char *str)
+{
+    if (same) {
+        return have;
+    }
+    str = str != NULL ? str : "";
+    size_t n = strlen(str) + 1;
+    char *p = keep_take(k, n, 1);
+    if (p != NULL) {
+        memcpy(p, str, n);
+    }
+    return p;
+}
+
+/*
+ * Copies @src's name and labels into @k as @dst, or only counts their bytes (k->base NULL).
+ * @ps, when not NULL, is the sample kept just before as @pd: the strings and the label array
+ * @src shares with it (the parser shares a family's name and a label's strings with the
+ * previous sample's, position by position) are shared with @pd's copies, not copied again.
+ */
+static void
+keep_series(struct sample *dst, const struct sample *src, const struct sample *ps,
+            const struct sample *pd, struct keep_buf *k)
+{
+    bool fill = k->base != NULL;
+    const char *name = keep_str(k, ps != NULL && src->name == ps->name,
+                                fill && ps != NULL ? pd->name : NULL, src->name);
+
+    if (fill) {
+        memset(dst, 0, sizeof(*dst));
+        dst->name = name;
+        dst->nlabels = src->nlabels;
+    }
+    if (src->nlabels == 0) {
+        return;
+    }
+    if (ps != NULL && src->labels == ps->labels && src->nlabels == ps->nlabels) {
+        if (fill) {
+            dst->labels = pd->labels;
+        }
+        return;
+    }
+    struct label *l = keep_take(k, src->nlabels * sizeof(*l), _Alignof(struct label));
+    for (uint32_t i = 0; i < src->nlabels; i++) {
+        const struct label *sl = &src->labels[i];
+        bool prev = ps != NULL && i < ps->nlabels;
+        const char *n = keep_str(k, prev && sl->name == ps->labels[i].name,
+                                 fill && prev ? pd->labels[i].name : NULL, sl->name);
+        const char *v = keep_str(k, prev && sl->value == ps->labels[i].value,
+                                 fill && prev ? pd->labels[i].value : NULL, sl->value);
+        if (fill) {
+            l[i] = (struct label){n, v};
+        }
+    }
+    if (fill) {
+        dst->labels = l;
+    }
 }
 
 /* Appends a marker for the remembered series @k to @b (counted in b->nsamples for now). */
@@ -255,7 +374,8 @@ remember(struct stale_series *s, const struct batch *b, size_t n0, size_t m)
     s->next = t;
     s->ncap = tc;
     s->n = 0;
-    arena_release(&s->arena);
+    free(s->blob);
+    s->blob = NULL;
     if (m > s->kcap) {
         struct sample *k = realloc(s->kept, m * sizeof(*k));
         if (k == NULL) {
@@ -264,16 +384,26 @@ remember(struct stale_series *s, const struct batch *b, size_t n0, size_t m)
         s->kept = k;
         s->kcap = m;
     }
-    size_t j = 0;
-    for (size_t i = 0; i < n0; i++) {
-        if (b->samples[i].has_ts) {
-            continue;
+    /* Twice: the bytes the copies take, then the copies into one block of that size. */
+    struct keep_buf k = {0};
+    for (int pass = 0; pass < 2; pass++) {
+        const struct sample *ps = NULL;
+        size_t j = 0;
+        if (pass == 1 && k.off > 0) {
+            s->blob = malloc(k.off);
+            if (s->blob == NULL) {
+                return -ENOMEM;
+            }
+            k = (struct keep_buf){.base = s->blob};
         }
-        if (copy_series(&s->kept[j], &b->samples[i], &s->arena) != 0) {
-            arena_release(&s->arena);
-            return -ENOMEM;
+        for (size_t i = 0; i < n0; i++) {
+            if (b->samples[i].has_ts) {
+                continue;
+            }
+            keep_series(&s->kept[j], &b->samples[i], ps, j > 0 ? &s->kept[j - 1] : NULL, &k);
+            ps = &b->samples[i];
+            j++;
         }
-        j++;
     }
     s->n = m;
     return 0;
@@ -285,16 +415,36 @@ stale_series_track(struct stale_series *s, struct batch *b)
     size_t n0 = b->nsamples, m = 0;
     int rc = 0;
 
-    if (grow_u64(&s->next, &s->ncap, n0 > 0 ? n0 : 1) != 0) {
-        return -ENOMEM;
-    }
+    /* While the ids match the last run's, in order, nothing is stored: the scratch array
+       (next) is only needed, and only allocated, once the set changed. */
+    struct stale_memo memo = {0};
+    bool same = true;
     for (size_t i = 0; i < n0; i++) {
-        if (!b->samples[i].has_ts) {
-            s->next[m++] = series_id(&b->samples[i]);
+        if (b->samples[i].has_ts) {
+            continue;
         }
+        uint64_t id = series_id(&b->samples[i], &memo);
+        if (same && m < s->n && s->ids[m] == id) {
+            m++;
+            continue;
+        }
+        if (same) {
+            same = false;
+            if (grow_u64(&s->next, &s->ncap, n0) != 0) {
+                return -ENOMEM;
+            }
+            memcpy(s->next, s->ids, m * sizeof(*s->ids));
+        }
+        s->next[m++] = id;
     }
-    if (m == s->n && (m == 0 || memcmp(s->next, s->ids, m * sizeof(*s->ids)) == 0)) {
+    if (same && m == s->n) {
         return 0; /* the same series in the same order: nothing vanished, nothing to copy */
+    }
+    if (same) { /* fewer series, the first ones unchanged */
+        if (grow_u64(&s->next, &s->ncap, m > 0 ? m : 1) != 0) {
+            return -ENOMEM;
+        }
+        memcpy(s->next, s->ids, m * sizeof(*s->ids));
     }
     if (s->n > 0) {
         rc = tab_fill(s, m);
@@ -304,6 +454,9 @@ stale_series_track(struct stale_series *s, struct batch *b)
             }
         }
         seal_markers(b, n0);
+        free(s->tab); /* needed again only when the set changes again */
+        s->tab = NULL;
+        s->tabcap = 0;
     }
     if (rc == 0) {
         rc = remember(s, b, n0, m);
@@ -322,6 +475,7 @@ stale_series_end(struct stale_series *s, struct batch *b, int64_t ts_ms)
     }
     seal_markers(b, n0);
     s->n = 0;
-    arena_release(&s->arena);
+    free(s->blob);
+    s->blob = NULL;
     return rc;
 }

@@ -253,6 +253,98 @@ START_TEST(test_stale_markers_for_vanished_series_and_removed_target)
 }
 END_TEST
 
+/* Adds sample @name{@n0=@v0, @n1=@v1} whose strings are the ones given (borrowed). */
+static void
+add_shared(const char *name, const char *n0, const char *v0, const char *n1, const char *v1)
+{
+    struct sample *m = batch_push(&b);
+    struct label *l = arena_alloc(&b.arena, 2 * sizeof(*l));
+
+    ck_assert(m != NULL && l != NULL);
+    l[0] = (struct label){n0, v0};
+    l[1] = (struct label){n1, v1};
+    *m = (struct sample){.name = name, .labels = l, .nlabels = 2, .value = 1};
+}
+
+START_TEST(test_stale_ids_of_shared_strings)
+{
+    /* As the parser makes them: one string per family name, label strings reused in a row. */
+    static const char m[] = "m", n[] = "n", cpu[] = "cpu", mode[] = "mode", c0[] = "0", c1[] = "1",
+                      idle[] = "idle", user[] = "user", other[] = "other";
+    static const char m2[] = "m", cpu2[] = "cpu", mode2[] = "mode", c02[] = "0", c12[] = "1",
+                      idle2[] = "idle", user2[] = "user";
+    struct stale_series *s = stale_series_new();
+
+    ck_assert_ptr_nonnull(s);
+    add_shared(m, cpu, c0, mode, idle);
+    add_shared(m, cpu, c0, mode, user);
+    add_shared(m, cpu, c1, mode, idle);
+    add_shared(m, cpu, c1, mode, user);
+    add_shared(m, other, c1, mode, user); /* the same value, another name */
+    add_shared(n, cpu, c1, mode, user);   /* the same labels, another name */
+    ck_assert_int_eq(stale_series_track(s, &b), 0);
+    ck_assert_uint_eq(stale_series_count(s), 6);
+    /* The same series in copies of the strings, but m{cpu=1,mode=idle} and m{other=1,...}. */
+    batch_clear(&b);
+    add_shared(m2, cpu2, c02, mode2, idle2);
+    add_shared(m2, cpu2, c02, mode2, user2);
+    add_shared(m2, cpu2, c12, mode2, user2);
+    add_shared(n, cpu2, c12, mode2, user2);
+    ck_assert_int_eq(stale_series_track(s, &b), 0);
+    ck_assert_uint_eq(b.nsamples, 4);
+    ck_assert_uint_eq(b.nstale, 2);
+    ck_assert_str_eq(b.samples[4].labels[0].name, "cpu");
+    ck_assert_str_eq(b.samples[4].labels[0].value, "1");
+    ck_assert_str_eq(b.samples[4].labels[1].value, "idle");
+    ck_assert_str_eq(b.samples[5].labels[0].name, "other");
+    stale_series_free(s);
+}
+END_TEST
+
+/* Adds the series of the table below but @skip (-1: none) to b. */
+static void
+add_byte_series(char (*v)[16], int n, int skip)
+{
+    for (int i = 0; i < n; i++) {
+        if (i != skip) {
+            ck_assert_int_eq(batch_add(&b, "m", SAMPLE_GAUGE, 1, 1, "v", v[i]), 0);
+        }
+    }
+}
+
+START_TEST(test_stale_ids_tell_every_byte_apart)
+{
+    /* Values of 1 to 13 bytes, and each with one byte changed, at every position. */
+    static char v[13 * 14 / 2 + 13][16];
+    int n = 0;
+    struct stale_series *s = stale_series_new();
+
+    ck_assert_ptr_nonnull(s);
+    for (int len = 1; len <= 13; len++) {
+        memset(v[n], 'a', (size_t)len);
+        v[n++][len] = '\0';
+        for (int k = 0; k < len; k++) {
+            memset(v[n], 'a', (size_t)len);
+            v[n][k] = 'b';
+            n++;
+        }
+    }
+    add_byte_series(v, n, -1);
+    ck_assert_int_eq(stale_series_track(s, &b), 0);
+    for (int x = 0; x < n; x++) {
+        batch_clear(&b);
+        add_byte_series(v, n, x);
+        ck_assert_int_eq(stale_series_track(s, &b), 0);
+        ck_assert_msg(b.nstale == 1, "no marker for \"%s\" alone", v[x]);
+        ck_assert_str_eq(b.samples[b.nsamples].labels[0].value, v[x]);
+        batch_clear(&b);
+        add_byte_series(v, n, -1);
+        ck_assert_int_eq(stale_series_track(s, &b), 0);
+    }
+    stale_series_free(s);
+}
+END_TEST
+
 static struct config *
 load(const char *yaml, struct config_errors *errs)
 {
@@ -618,6 +710,8 @@ remote_write_suite(void)
     tcase_add_test(tc, test_snappy_round_trip_and_concatenated_records);
     tcase_add_test(tc, test_text_dump);
     tcase_add_test(tc, test_stale_markers_for_vanished_series_and_removed_target);
+    tcase_add_test(tc, test_stale_ids_of_shared_strings);
+    tcase_add_test(tc, test_stale_ids_tell_every_byte_apart);
     suite_add_tcase(s, tc);
     tc = tcase_create("config");
     tcase_add_test(tc, test_config_prometheus_remote_write_list);
