@@ -579,6 +579,8 @@ seg_add(struct out_http *h, const char *p, size_t len)
     return 0;
 }
 
+static void settle(struct out_http *h, int why);
+
 /*
  * The request's records from the memory queue, oldest first, up to batch_max_bytes and
  * batch_max_samples (a record is never split; the first always goes), as segments over the
@@ -842,8 +844,10 @@ send_next(struct out_http *h)
     }
     const char *data = in_place ? NULL : h->body.data;
     size_t len = in_place ? (size_t)seg_len : h->body.len;
+    bool damaged = false;
     if (rc == 0 && h->o.compress != NULL) {
         rc = h->o.compress(&h->gz, h->body.data, h->body.len);
+        damaged = rc == -EIO;
         data = h->gz.data;
         len = h->gz.len;
     }
@@ -863,6 +867,16 @@ send_next(struct out_http *h)
             h->xfer.arg = h;
             rc = start_request(h);
         }
+    }
+    if (damaged) {
+        /* Its records cannot make a body (the compress hook found a damaged record): retried,
+         * it would fail for ever and hold everything behind it. The next request follows. */
+        log_err("out_http: %s: a request of %llu samples cannot be built from its records (a "
+                "damaged record); dropped as corrupt",
+                h->what, (unsigned long long)h->req_samples);
+        settle(h, OUTPUT_DROP_CORRUPT);
+        arm_timer(h, 1);
+        return;
     }
     if (rc != 0) {
         log_err("out_http: %s: cannot send a request: %s; retrying later", h->what, strerror(-rc));
@@ -926,9 +940,12 @@ shed_memory(struct out_http *h)
     }
 }
 
-/* Takes the request's records off the queue: the sink has them, or will never take them. */
+/*
+ * Takes the request's records off the queue: the sink has them (@why < 0), or they are dropped
+ * under reason @why (the sink will never take them, or they cannot be sent).
+ */
 static void
-settle(struct out_http *h, bool delivered)
+settle(struct out_http *h, int why)
 {
     uint64_t samples = 0;
 
@@ -945,11 +962,11 @@ settle(struct out_http *h, bool delivered)
             mem_pop(h);
         }
     }
-    if (delivered) {
+    if (why < 0) {
         h->st.delivered += samples;
     }
     else {
-        h->st.dropped[OUTPUT_DROP_REJECTED] += samples;
+        h->st.dropped[why] += samples;
     }
     h->req_recs = 0;
     shed_memory(h);
@@ -1033,7 +1050,7 @@ finish(struct out_http *h, enum out_http_result r, const char *why, int key, int
         h->st.last_success = (double)time(NULL);
         log_debug("out_http: %s: request acknowledged%s", h->what,
                   h->attempt > 0 ? " after retries" : "");
-        settle(h, true);
+        settle(h, -1);
         if (h->sink_down || h->attempt > 0) {
             log_release(&h->complain, now, h->what);
         }
@@ -1050,7 +1067,7 @@ finish(struct out_http *h, enum out_http_result r, const char *why, int key, int
         log_err("out_http: %s: the sink refused a request of %llu samples: %s; dropped (not "
                 "retried)",
                 h->what, (unsigned long long)h->req_samples, why);
-        settle(h, false);
+        settle(h, OUTPUT_DROP_REJECTED);
         /* The sink answered: it is up, whatever it thought of these batches. */
         if (h->sink_down || h->attempt > 0) {
             log_release(&h->complain, now, h->what);
@@ -1214,7 +1231,7 @@ out_http_stats(const void *state, struct output_stats *st)
         spool_stats(h->spool, &ss);
         st->pending_samples += ss.samples;
         st->spool_bytes = ss.bytes;
-        st->dropped[OUTPUT_DROP_CORRUPT] = ss.corrupt_samples;
+        st->dropped[OUTPUT_DROP_CORRUPT] += ss.corrupt_samples;
     }
 }
 

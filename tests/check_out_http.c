@@ -1006,6 +1006,49 @@ START_TEST(test_sample_counted_requests_leave_at_their_count)
 }
 END_TEST
 
+/* A compress hook that refuses a body holding "BAD" (a damaged record), else copies it. */
+static int
+refuse_bad(struct strbuf *out, const char *in, size_t len)
+{
+    strbuf_reset(out);
+    if (memmem(in, len, "BAD", 3) != NULL) {
+        return -EIO;
+    }
+    strbuf_append(out, in, len);
+    return out->oom ? -ENOMEM : 0;
+}
+
+/*
+ * A request whose records cannot make a body (the compress hook says -EIO: a damaged record) is
+ * dropped as corrupt, counted, and the next ones go on; before, it was retried for ever and
+ * held everything behind it.
+ */
+START_TEST(test_request_that_cannot_be_built_is_dropped_as_corrupt)
+{
+    struct out_http_opts o = opts("/", false);
+    struct output_stats st;
+    char err[256];
+
+    o.gzip = false;
+    o.compress = refuse_bad;
+    o.content_encoding = "identity";
+    o.batch_max_bytes = 1; /* one record a request */
+    void *h = out_http_new(lp, &o, err, sizeof(err));
+    ck_assert_msg(h != NULL, "%s", err);
+    write_lines(h, 0, 2);
+    ck_assert_int_eq(out_http_ops.write(h, "{\"BAD\":1}\n", 10, 5), 0);
+    write_lines(h, 2, 4);
+    ck_assert(run_until(nothing_pending, h, 5000));
+    assert_lines(0, 4);
+    stats_of(h, &st);
+    ck_assert_uint_eq(st.dropped[OUTPUT_DROP_CORRUPT], 5);
+    ck_assert_uint_eq(st.delivered, 4 * 2);
+    ck_assert_msg(strstr(logbuf, "dropped as corrupt") != NULL, "%s", logbuf);
+    assert_books(h);
+    out_http_ops.free(h);
+}
+END_TEST
+
 START_TEST(test_long_queue_is_packed_in_place_path)
 {
     packed_queue_delivers(false);
@@ -1076,6 +1119,7 @@ out_http_suite(void)
     tcase_add_test(tc, test_auth_and_headers_reach_the_sink);
     tcase_add_test(tc, test_request_leaves_at_send_threshold_and_grows_behind_slow_sink);
     tcase_add_test(tc, test_sample_counted_requests_leave_at_their_count);
+    tcase_add_test(tc, test_request_that_cannot_be_built_is_dropped_as_corrupt);
     tcase_add_test(tc, test_long_queue_is_packed_in_place_path);
     tcase_add_test(tc, test_long_queue_is_packed_gzip_path);
     tcase_add_test(tc, test_packed_records_spill_as_text);
