@@ -1051,9 +1051,12 @@ emit(struct prom_parser *p, const char *name, size_t nlen, size_t nl, double v, 
         p->last_type = type;
         p->last_type_ok = true;
     }
-    if (p->fmt == PROM_FORMAT_OPENMETRICS &&
-        (p->om_point.open || p->om_exemplar || (type != SAMPLE_UNTYPED && type != SAMPLE_GAUGE))) {
-        rc = prom_parse_om_check_value(p, name, nlen, type, nl, v, has_ts, ts);
+    if (p->fmt == PROM_FORMAT_OPENMETRICS) {
+        rc = prom_parse_metric_sample(p, name, nlen, type, nl, has_ts, ts);
+        if (rc == 0 && (p->om_point.open || p->om_exemplar ||
+                        (type != SAMPLE_UNTYPED && type != SAMPLE_GAUGE))) {
+            rc = prom_parse_om_check_value(p, name, nlen, type, nl, v, has_ts, ts);
+        }
         if (rc != 0) {
             return rc;
         }
@@ -1783,6 +1786,8 @@ prom_parser_free(struct prom_parser *p)
     free(p->fams);
     free(p->slots);
     free(p->names);
+    free(p->om_mtab);
+    free(p->om_ments);
     if (p->c_locale != (locale_t)0) {
         freelocale(p->c_locale);
     }
@@ -1820,6 +1825,7 @@ prom_parser_reset(struct prom_parser *p, enum prom_format fmt, struct batch *out
     p->last_type_ok = false;
     p->om_point.open = false;
     p->om_exemplar = false;
+    prom_parse_metric_reset(p, false);
 
     SHRINK(p->tail, p->tail_cap, TAIL_KEEP);
     SHRINK(p->spans, p->spans_cap, SPANS_KEEP);
@@ -1844,6 +1850,7 @@ prom_parser_idle(struct prom_parser *p)
 {
     SHRINK(p->tail, p->tail_cap, 0);
     p->tail_len = 0;
+    prom_parse_metric_reset(p, true);
     p->out = NULL;
 }
 
@@ -1945,5 +1952,6 @@ prom_parser_mem_size(const struct prom_parser *p)
 {
     return sizeof(*p) + p->tail_cap + p->spans_cap * sizeof(*p->spans) +
            p->dup_cap * sizeof(*p->dup) + p->num_cap + p->cur_cap + p->fams_cap * sizeof(*p->fams) +
-           p->nslots * sizeof(*p->slots) + p->names_cap;
+           p->nslots * sizeof(*p->slots) + p->names_cap + p->om_mcap * sizeof(*p->om_mtab) +
+           p->om_ments_cap * sizeof(*p->om_ments);
 }

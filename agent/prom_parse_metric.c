@@ -1,0 +1,616 @@
+/*
+ * OpenMetrics 1.0: Metrics and MetricPoints (the parser's fourth file; see prom_parse.c). The
+ * specification (prometheus/docs, docs/specs/om/open_metrics_spec.md) says, under "Data Model":
+ * "Metrics are defined by a unique LabelSet within a MetricFamily" and "If more than one
+ * MetricPoint is exposed for a Metric, then its MetricPoints MUST have monotonically increasing
+ * timestamps"; under "MetricFamily": "Every Metric within a MetricFamily MUST have a unique
+ * LabelSet"; and under "Text format": "Metrics MUST NOT be interleaved" and "MetricPoints MUST NOT
+ * be interleaved", with examples of both. Here:
+ *
+ * - A Metric is the run of its family's samples with one LabelSet: the sample's labels but those
+ *   of its MetricPoint, "le" on a (gauge) histogram's _bucket, "quantile" on a summary's quantile
+ *   and, on a stateset, the label named after the family. Labels with an empty value count as
+ *   absent ("Empty label values SHOULD be treated as if the label was not present"). Once the
+ *   samples move on to another LabelSet, an earlier one of the family may not come back: every
+ *   Metric of the body is kept as a 64-bit hash of its LabelSet (a sum over its labels, so any
+ *   order is the same set) in an open-addressing table, with the index of its first sample in the
+ *   batch and its line. A hash found again is compared label by label with that sample before the
+ *   error is given: a collision is no error (nor is a LabelSet too large to compare).
+ * - A MetricPoint is a run of samples of one Metric: a sample whose name was already seen in the
+ *   current MetricPoint (a bucket, quantile or state: the same series again, just before), or
+ *   that has another timestamp than the MetricPoint, starts the next one. Its samples share one
+ *   timestamp; one without a timestamp stays in the current MetricPoint (leniency: only differing
+ *   timestamps split). A second MetricPoint needs a timestamp above the previous one's, and both
+ *   need one: so a sample repeated without a timestamp ("foo 1" then "foo 2") is a duplicate, and
+ *   a sample of an earlier MetricPoint (its timestamp) after a later one is an error.
+ */
+#include "build-config.h"
+
+#include "prom_parse-internal.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+
+/* Table slots (4 bytes) and noted Metrics (12) above these are given back at reset and idle. */
+#define METRIC_SLOTS_KEEP 65536
+#define METRIC_ENTS_KEEP 16384
+/* LabelSets with more labels than this are not compared (then no error is given). */
+#define METRIC_CMP_MAX 4096
+
+/* The sample kinds of a family, by suffix; bit KIND_x of prom_parser.om_metric.seen. */
+enum {
+    KIND_BARE,
+    KIND_TOTAL,
+    KIND_CREATED,
+    KIND_BUCKET,
+    KIND_COUNT,
+    KIND_SUM,
+    KIND_GCOUNT,
+    KIND_GSUM,
+    KIND_INFO,
+    KIND_OTHER,
+};
+
+static const char *const kind_sfx[] = {
+    [KIND_BARE] = "",          [KIND_TOTAL] = "_total", [KIND_CREATED] = "_created",
+    [KIND_BUCKET] = "_bucket", [KIND_COUNT] = "_count", [KIND_SUM] = "_sum",
+    [KIND_GCOUNT] = "_gcount", [KIND_GSUM] = "_gsum",   [KIND_INFO] = "_info",
+};
+
+/* ---- hashing: 8 bytes a step, the same result for the same bytes whichever way they come ---- */
+
+struct mhash {
+    uint64_t h;
+    uint64_t acc; /* bytes not yet mixed, little-endian */
+    unsigned n;   /* how many */
+};
+
+static inline uint64_t
+mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= UINT64_C(0xbf58476d1ce4e5b9);
+    x ^= x >> 27;
+    x *= UINT64_C(0x94d049bb133111eb);
+    return x ^ (x >> 31);
+}
+
+static inline void
+mh_word(struct mhash *m, uint64_t w)
+{
+    m->h = (m->h ^ w) * UINT64_C(0x9e3779b97f4a7c15);
+    m->h ^= m->h >> 29;
+}
+
+static inline void
+mh_byte(struct mhash *m, unsigned char c)
+{
+    m->acc |= (uint64_t)c << (8 * m->n);
+    if (++m->n == 8) {
+        mh_word(m, m->acc);
+        m->acc = 0;
+        m->n = 0;
+    }
+}
+
+static inline void
+mh_bytes(struct mhash *m, const char *s, size_t n)
+{
+    uint64_t w;
+
+    if (m->n == 0) {
+        for (; n >= 8; s += 8, n -= 8) {
+            memcpy(&w, s, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+            w = __builtin_bswap64(w);
+#endif
+            mh_word(m, w);
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        mh_byte(m, (unsigned char)s[i]);
+    }
+}
+
+static inline uint64_t
+mh_end(struct mhash *m, size_t len)
+{
+    if (m->n != 0) {
+        mh_word(m, m->acc);
+    }
+    return mix64(m->h ^ len);
+}
+
+/* The hash of a label value: its bytes with the escapes resolved as prom_parse.c does. */
+static uint64_t
+value_hash(uint64_t seed, const struct span *sp)
+{
+    struct mhash m = {seed, 0, 0};
+    size_t len = 0;
+
+    if (!sp->esc) {
+        mh_bytes(&m, sp->value, sp->vlen);
+        return mh_end(&m, sp->vlen);
+    }
+    for (size_t i = 0; i < sp->vlen; i++, len++) {
+        char c = sp->value[i];
+        if (c == '\\') {
+            c = sp->value[++i];
+            if (c == 'n') {
+                c = '\n';
+            }
+            else if (c != '\\' && c != '"') {
+                mh_byte(&m, '\\'); /* an unknown escape is kept as it is */
+                len++;
+            }
+        }
+        mh_byte(&m, (unsigned char)c);
+    }
+    return mh_end(&m, len);
+}
+
+/* ---- which samples and labels ---- */
+
+/* The length of the family's name without the suffix its samples may repeat (counter, info). */
+static size_t
+family_base(const struct prom_parser *p, uint8_t type)
+{
+    const char *strip = type == SAMPLE_COUNTER ? "_total" : type == SAMPLE_INFO ? "_info" : NULL;
+    size_t sl = strip != NULL ? strlen(strip) : 0;
+
+    if (sl != 0 && p->cur_len > sl && memcmp(p->cur + p->cur_len - sl, strip, sl) == 0) {
+        return p->cur_len - sl;
+    }
+    return p->cur_len;
+}
+
+static unsigned
+sample_kind(const struct prom_parser *p, uint8_t type, const char *name, size_t nlen)
+{
+    size_t base = family_base(p, type);
+
+    if (nlen < base) {
+        return KIND_OTHER;
+    }
+    for (unsigned k = 0; k < KIND_OTHER; k++) {
+        if (span_is(name + base, nlen - base, kind_sfx[k])) {
+            return k;
+        }
+    }
+    return KIND_OTHER;
+}
+
+/* The label of the MetricPoint rather than the Metric on a sample of this kind, or NULL. */
+static const char *
+point_label(const struct prom_parser *p, uint8_t type, unsigned kind, size_t *len)
+{
+    const char *l = NULL;
+
+    if ((type == SAMPLE_HISTOGRAM || type == SAMPLE_GAUGEHISTOGRAM) && kind == KIND_BUCKET) {
+        l = "le";
+    }
+    else if (type == SAMPLE_SUMMARY && kind == KIND_BARE) {
+        l = "quantile";
+    }
+    else if (type == SAMPLE_STATESET) {
+        *len = p->cur_len;
+        return p->cur;
+    }
+    *len = l != NULL ? strlen(l) : 0;
+    return l;
+}
+
+/* Whether label @sp is of the Metric: not the point label @pl[@pll], not empty. */
+static inline bool
+of_metric(const struct span *sp, const char *pl, size_t pll)
+{
+    return sp->vlen != 0 && !(pl != NULL && sp->nlen == pll && memcmp(sp->name, pl, pll) == 0);
+}
+
+/* The hash of the LabelSet of the line's Metric: a sum over its labels, so any order is one. */
+static uint64_t
+labelset_hash(const struct prom_parser *p, size_t nl, const char *pl, size_t pll)
+{
+    uint64_t key = 0;
+
+    for (size_t i = 0; i < nl; i++) {
+        const struct span *sp = &p->spans[i];
+        if (of_metric(sp, pl, pll)) {
+            struct mhash m = {UINT64_C(0x243f6a8885a308d3), 0, 0};
+            mh_bytes(&m, sp->name, sp->nlen);
+            key += value_hash(mh_end(&m, sp->nlen), sp);
+        }
+    }
+    return key;
+}
+
+/* Raw label value @sp (escapes resolved) == the C string @v. */
+static bool
+value_eq(const struct span *sp, const char *v)
+{
+    size_t j = 0;
+
+    if (!sp->esc) {
+        return strncmp(v, sp->value, sp->vlen) == 0 && v[sp->vlen] == '\0';
+    }
+    for (size_t i = 0; i < sp->vlen; i++) {
+        char c = sp->value[i];
+        if (c == '\\') {
+            c = sp->value[++i];
+            if (c == 'n') {
+                c = '\n';
+            }
+            else if (c != '\\' && c != '"') {
+                if (v[j++] != '\\') {
+                    return false;
+                }
+            }
+        }
+        if (v[j++] != c) {
+            return false;
+        }
+    }
+    return v[j] == '\0';
+}
+
+/*
+ * Whether the line's Metric (labels p->spans[0..@nl) but @pl) has the LabelSet of the Metric of
+ * batch sample @si, of the current family. False when it cannot tell (too many labels).
+ */
+static bool
+same_labelset(const struct prom_parser *p, size_t nl, const char *pl, size_t pll, size_t si,
+              uint8_t type)
+{
+    const struct sample *s = &p->out->samples[si];
+    size_t spl, mine = 0, theirs = 0;
+    const char *sp_l;
+
+    if (nl > METRIC_CMP_MAX || s->nlabels > METRIC_CMP_MAX ||
+        !fam_match(p->cur, p->cur_len, type, s->name, strlen(s->name), true)) {
+        return false;
+    }
+    sp_l = point_label(p, type, sample_kind(p, type, s->name, strlen(s->name)), &spl);
+    for (uint32_t j = 0; j < s->nlabels; j++) {
+        const struct label *l = &s->labels[j];
+        theirs += l->value[0] != '\0' &&
+                  !(sp_l != NULL && strlen(l->name) == spl && memcmp(l->name, sp_l, spl) == 0);
+    }
+    for (size_t i = 0; i < nl; i++) {
+        const struct span *sp = &p->spans[i];
+        uint32_t j;
+
+        if (!of_metric(sp, pl, pll)) {
+            continue;
+        }
+        mine++;
+        /* Mostly in the same order: look at the same index first. */
+        for (j = 0; j < s->nlabels; j++) {
+            uint32_t k = (uint32_t)((i + j) % s->nlabels);
+            if (strncmp(s->labels[k].name, sp->name, sp->nlen) == 0 &&
+                s->labels[k].name[sp->nlen] == '\0') {
+                if (!value_eq(sp, s->labels[k].value)) {
+                    return false;
+                }
+                break;
+            }
+        }
+        if (j == s->nlabels) {
+            return false;
+        }
+    }
+    return mine == theirs;
+}
+
+/* ---- errors ---- */
+
+/*
+ * Appends s[0..n) to @buf at *@o as error text: printable ASCII and (already validated) UTF-8 as
+ * they are, other control characters as \t, \r or \xNN. False, having stopped at a character
+ * boundary, when fewer than 5 bytes (for "...}") would be left of @size.
+ */
+static bool
+text_put(char *buf, size_t size, size_t *o, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        size_t adv = c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+        char piece[8];
+        size_t plen = adv;
+
+        if (c == '\t' || c == '\r') {
+            piece[0] = '\\';
+            piece[1] = c == '\t' ? 't' : 'r';
+            plen = 2;
+        }
+        else if (c < 0x20 || c == 0x7f) {
+            snprintf(piece, sizeof(piece), "\\x%02x", c);
+            plen = 4;
+        }
+        else {
+            adv = adv > n - i ? n - i : adv;
+            plen = adv;
+            memcpy(piece, s + i, adv);
+        }
+        if (*o + plen + 5 > size) {
+            return false;
+        }
+        memcpy(buf + *o, piece, plen);
+        *o += plen;
+        i += adv;
+    }
+    return true;
+}
+
+/* "{a=\"b\",...}": the line's Metric as written, cut with "...}" to fit @size bytes. */
+static const char *
+labelset_text(char *buf, size_t size, const struct prom_parser *p, size_t nl, const char *pl,
+              size_t pll)
+{
+    size_t o = 0;
+    bool first = true, fits = true;
+
+    buf[o++] = '{';
+    for (size_t i = 0; i < nl && fits; i++) {
+        const struct span *sp = &p->spans[i];
+        if (of_metric(sp, pl, pll)) {
+            fits = text_put(buf, size, &o, ",", first ? 0 : 1) &&
+                   text_put(buf, size, &o, sp->name, sp->nlen) &&
+                   text_put(buf, size, &o, "=\"", 2) &&
+                   text_put(buf, size, &o, sp->value, sp->vlen) && text_put(buf, size, &o, "\"", 1);
+            first = false;
+        }
+    }
+    memcpy(buf + o, fits ? "}" : "...}", fits ? 2 : 5);
+    return buf;
+}
+
+/* A timestamp in milliseconds as the seconds it was written in: "123", "1.5", "-0.25". */
+static const char *
+ts_text(char *buf, size_t size, int64_t ts)
+{
+    uint64_t u = ts < 0 ? (uint64_t)0 - (uint64_t)ts : (uint64_t)ts;
+    unsigned ms = (unsigned)(u % 1000);
+    int n = snprintf(buf, size, "%s%" PRIu64, ts < 0 ? "-" : "", u / 1000);
+
+    if (ms != 0 && n > 0 && (size_t)n < size) {
+        snprintf(buf + n, size - (size_t)n, ".%03u", ms);
+        for (char *e = buf + strlen(buf) - 1; *e == '0'; e--) {
+            *e = '\0';
+        }
+    }
+    return buf;
+}
+
+/* ---- the table of the body's Metrics ---- */
+
+static uint64_t
+slot_hash(const struct prom_parser *p, uint64_t key)
+{
+    return mix64(key ^ ((uint64_t)p->cur_idx * UINT64_C(0x9e3779b97f4a7c15)));
+}
+
+static int
+table_grow(struct prom_parser *p)
+{
+    size_t ncap = p->om_mcap != 0 ? p->om_mcap * 2 : 256;
+    uint32_t *t = calloc(ncap, sizeof(*t));
+
+    if (t == NULL) {
+        return prom_parse_oom(p);
+    }
+    for (size_t i = 0; i < p->om_mcap; i++) {
+        uint32_t tag = p->om_mtab[i];
+        if (tag != 0) {
+            size_t j = (size_t)(tag >> 1) & (ncap - 1);
+            while (t[j] != 0) {
+                j = (j + 1) & (ncap - 1);
+            }
+            t[j] = tag;
+        }
+    }
+    free(p->om_mtab);
+    p->om_mtab = t;
+    p->om_mcap = ncap;
+    return 0;
+}
+
+/*
+ * The Metric noted with tag @tag whose LabelSet is the line's, or NULL. The tag is in the table,
+ * so rarely that a look through the list of Metrics costs nothing to speak of.
+ */
+static const struct om_metric_ent *
+find_noted(const struct prom_parser *p, uint32_t tag, size_t nl, const char *pl, size_t pll,
+           uint8_t type)
+{
+    for (size_t i = 0; i < p->om_mn; i++) {
+        const struct om_metric_ent *e = &p->om_ments[i];
+        if (e->tag == tag && same_labelset(p, nl, pl, pll, e->sample, type)) {
+            return e;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * The line starts a Metric of the current family: an error when its LabelSet (@key) had one
+ * before in this body, else it is noted. The table holds 4 bytes a Metric (at most 4/5 full), so
+ * that it stays in the caches; the list, written in order, is read only when a tag is found.
+ */
+static int
+metric_enter(struct prom_parser *p, uint64_t key, size_t nl, const char *pl, size_t pll,
+             uint8_t type)
+{
+    char q1[QUOTE_MAX], q2[QUOTE_MAX];
+    uint32_t tag = (uint32_t)(slot_hash(p, key) >> 32) | 1u;
+    size_t j, si = p->out->nsamples;
+    struct om_metric_ent *ne;
+    bool looked = false;
+    int rc;
+
+    if (si > UINT32_MAX) {
+        return 0; /* not noted: no error can be confirmed for it */
+    }
+    if ((p->om_mn + 1) * 5 > p->om_mcap * 4) {
+        rc = table_grow(p);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    if (p->om_mn == p->om_ments_cap) {
+        ne = grow(p->om_ments, &p->om_ments_cap, p->om_mn + 1, sizeof(*ne), 64);
+        if (ne == NULL) {
+            return prom_parse_oom(p);
+        }
+        p->om_ments = ne;
+    }
+    for (j = (size_t)(tag >> 1) & (p->om_mcap - 1); p->om_mtab[j] != 0;
+         j = (j + 1) & (p->om_mcap - 1)) {
+        if (p->om_mtab[j] == tag && !looked) {
+            const struct om_metric_ent *e = find_noted(p, tag, nl, pl, pll, type);
+            if (e != NULL) {
+                return prom_parse_fail(p,
+                                       "metric family %s: the Metric %s from line %" PRIu32
+                                       " is interleaved with others (another began on line %zu)",
+                                       prom_parse_quote(q1, p->cur, p->cur_len),
+                                       labelset_text(q2, sizeof(q2), p, nl, pl, pll), e->lineno,
+                                       p->om_metric.lineno);
+            }
+            looked = true; /* every Metric with this tag is another LabelSet */
+        }
+    }
+    p->om_mtab[j] = tag;
+    p->om_ments[p->om_mn++] = (struct om_metric_ent){
+        .tag = tag,
+        .sample = (uint32_t)si,
+        .lineno = p->lineno > UINT32_MAX ? UINT32_MAX : (uint32_t)p->lineno,
+    };
+    return 0;
+}
+
+/*
+ * The line starts another MetricPoint of the current Metric: it needs a timestamp above the
+ * previous MetricPoint's, which needs one too.
+ */
+static int
+point_next(struct prom_parser *p, size_t nl, const char *pl, size_t pll, uint8_t type, bool has_ts,
+           int64_t ts)
+{
+    char q1[QUOTE_MAX], q2[QUOTE_MAX], t1[32], t2[32];
+    struct om_metric_state *m = &p->om_metric;
+
+    if (!has_ts || !m->has_ts || ts <= m->ts) {
+        /* Only for the same LabelSet, not for another one with the same hash. */
+        if (!same_labelset(p, nl, pl, pll, m->sample, type)) {
+            return 1;
+        }
+        if (!has_ts || !m->has_ts) {
+            return prom_parse_fail(p,
+                                   "metric family %s: the Metric %s has another MetricPoint after "
+                                   "the one from line %zu, without timestamps (a Metric's "
+                                   "MetricPoints need increasing timestamps)",
+                                   prom_parse_quote(q1, p->cur, p->cur_len),
+                                   labelset_text(q2, sizeof(q2), p, nl, pl, pll), m->pt_lineno);
+        }
+        return prom_parse_fail(
+            p,
+            "metric family %s: the Metric %s has a MetricPoint at timestamp %s "
+            "after the one from line %zu at %s (MetricPoints are not "
+            "interleaved and go by increasing timestamp)",
+            prom_parse_quote(q1, p->cur, p->cur_len), labelset_text(q2, sizeof(q2), p, nl, pl, pll),
+            ts_text(t1, sizeof(t1), ts), m->pt_lineno, ts_text(t2, sizeof(t2), m->ts));
+    }
+    return 0;
+}
+
+/* The line starts a MetricPoint (of a new Metric when @metric). */
+static void
+point_start(struct prom_parser *p, bool metric, uint64_t key, unsigned kind, bool has_ts,
+            int64_t ts)
+{
+    struct om_metric_state *m = &p->om_metric;
+
+    if (metric) {
+        m->open = true;
+        m->fam = p->cur_idx;
+        m->key = key;
+        m->sample = p->out->nsamples;
+        m->lineno = p->lineno;
+    }
+    m->seen = 1u << kind;
+    m->has_ts = has_ts;
+    m->ts = ts;
+    m->pt_lineno = p->lineno;
+}
+
+/* Whether the line's sample is the previous sample's series again: same name, same labels. */
+static bool
+same_series(const struct prom_parser *p, const char *name, size_t nlen, size_t nl)
+{
+    const struct batch *b = p->out;
+    const struct sample *prev;
+
+    if (b->nsamples == 0 || p->last_name == NULL) {
+        return false;
+    }
+    prev = &b->samples[b->nsamples - 1];
+    return prev->name == p->last_name && p->last_nlen == nlen && mem_eq(prev->name, name, nlen) &&
+           prev->nlabels == nl &&
+           (nl == 0 || (prev->labels == p->last_labels && p->label_bytes == 0));
+}
+
+int
+prom_parse_metric_sample(struct prom_parser *p, const char *name, size_t nlen, uint8_t type,
+                         size_t nl, bool has_ts, int64_t ts)
+{
+    struct om_metric_state *m = &p->om_metric;
+    unsigned kind = sample_kind(p, type, name, nlen);
+    size_t pll;
+    const char *pl = point_label(p, type, kind, &pll);
+    uint64_t key = labelset_hash(p, nl, pl, pll);
+    bool repeat;
+    int rc;
+
+    if (!m->open || m->fam != p->cur_idx || m->key != key) {
+        rc = metric_enter(p, key, nl, pl, pll, type);
+        if (rc == 0) {
+            point_start(p, true, key, kind, has_ts, ts);
+        }
+        return rc;
+    }
+    /* The same Metric: this MetricPoint, or the next one. */
+    repeat = pl != NULL ? same_series(p, name, nlen, nl) : (m->seen >> kind) & 1u;
+    if (repeat || (has_ts && m->has_ts && ts != m->ts)) {
+        rc = point_next(p, nl, pl, pll, type, has_ts, ts);
+        if (rc < 0) {
+            return rc;
+        }
+        /* rc 1: another LabelSet after all (a hash collision): a new Metric. */
+        point_start(p, rc == 1, key, kind, has_ts, ts);
+        return 0;
+    }
+    m->seen |= 1u << kind;
+    if (has_ts && !m->has_ts) {
+        m->has_ts = true;
+        m->ts = ts;
+    }
+    return 0;
+}
+
+void
+prom_parse_metric_reset(struct prom_parser *p, bool idle)
+{
+    p->om_metric.open = false;
+    if (p->om_mcap > METRIC_SLOTS_KEEP || p->om_ments_cap > METRIC_ENTS_KEEP ||
+        (idle && p->om_mn == 0)) {
+        free(p->om_mtab);
+        p->om_mtab = NULL;
+        p->om_mcap = 0;
+        free(p->om_ments);
+        p->om_ments = NULL;
+        p->om_ments_cap = 0;
+    }
+    else if (p->om_mn != 0) {
+        memset(p->om_mtab, 0, p->om_mcap * sizeof(*p->om_mtab));
+    }
+    p->om_mn = 0;
+}
