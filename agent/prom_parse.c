@@ -61,7 +61,8 @@
  * "# TYPE foo counter"), a repeated one, or a family that resumes after another family started,
  * are errors. A UNIT must be a suffix of its metric name (as Prometheus checks). A family whose
  * name another family's samples could take (a gauge "foo_created" beside a counter "foo") is an
- * error. The value rules of each type are in prom_parse_om.c.
+ * error. The value rules of each type are in prom_parse_om.c; Metrics and MetricPoints (not
+ * interleaved, increasing timestamps) in prom_parse_metric.c.
  *
  * Deliberate differences from Prometheus' textparse, all in the direction of rejecting input that
  * the text-format documentation calls invalid, or of exactness: text timestamps may be negative
