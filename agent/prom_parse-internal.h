@@ -89,6 +89,10 @@ struct om_metric_state {
     bool has_ts;   /* the MetricPoint's timestamp, ts */
     int64_t ts;
     size_t pt_lineno; /* of the MetricPoint's first sample */
+    /* The last noted Metric is not looked up yet (prom_parse_metric_flush()). */
+    bool pending;
+    size_t pend_fam;         /* its family's index in fams */
+    size_t pend_prev_lineno; /* of the first sample of the Metric before it */
 };
 
 /* An OpenMetrics metric family seen in the current body. */
@@ -186,6 +190,8 @@ struct prom_parser {
     struct om_metric_ent *om_ments; /* owned */
     size_t om_ments_cap;
     size_t om_mn;
+    size_t om_mlast;   /* om_mn of the previous body */
+    bool om_mbody;     /* a body runs: reset, not idle since */
     uint32_t *om_mtab; /* owned */
     size_t om_mcap;    /* 0 or a power of two */
     struct om_metric_state om_metric;
@@ -484,6 +490,12 @@ int prom_parse_om_end(struct prom_parser *p);
  */
 int prom_parse_metric_sample(struct prom_parser *p, const char *name, size_t nlen, uint8_t type,
                              size_t nl, bool has_ts, int64_t ts);
+/*
+ * Looks up the Metric that the last sample started, if not yet: one line late, so that its slot
+ * of the table is in the cache by then. The error is given at that Metric's line. 0, or the
+ * error. Called for each sample (first) and at "# EOF".
+ */
+int prom_parse_metric_flush(struct prom_parser *p);
 /*
  * Forgets the body's Metrics (at reset; @idle between scrapes), giving back a large table, and
  * when @idle one that was not used.

@@ -93,6 +93,24 @@ mh_byte(struct mhash *m, unsigned char c)
     }
 }
 
+/* s[0..n), n < 8, as a little-endian word, with overlapping loads like mem_eq(). */
+static inline uint64_t
+tail_word(const char *s, size_t n)
+{
+    uint32_t lo, hi;
+
+    if (n >= 4) {
+        memcpy(&lo, s, 4);
+        memcpy(&hi, s + n - 4, 4);
+        return (uint64_t)lo | ((uint64_t)hi << (8 * (n - 4)));
+    }
+    if (n == 0) {
+        return 0;
+    }
+    return (uint64_t)(unsigned char)s[0] | ((uint64_t)(unsigned char)s[n / 2] << (8 * (n / 2))) |
+           ((uint64_t)(unsigned char)s[n - 1] << (8 * (n - 1)));
+}
+
 static inline void
 mh_bytes(struct mhash *m, const char *s, size_t n)
 {
@@ -106,6 +124,12 @@ mh_bytes(struct mhash *m, const char *s, size_t n)
 #endif
             mh_word(m, w);
         }
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        /* The last bytes at once, as mh_byte() would have gathered them: in registers. */
+        m->acc = tail_word(s, n);
+        m->n = (unsigned)n;
+        return;
+#endif
     }
     for (size_t i = 0; i < n; i++) {
         mh_byte(m, (unsigned char)s[i]);
@@ -151,23 +175,38 @@ value_hash(uint64_t seed, const struct span *sp)
 
 /* ---- which samples and labels ---- */
 
+/* A family: its name and type (the current one, or that of a Metric noted earlier). */
+struct famv {
+    const char *name;
+    size_t len;
+    uint8_t type;
+};
+
+static struct famv
+cur_fam(const struct prom_parser *p, uint8_t type)
+{
+    return (struct famv){p->cur, p->cur_len, type};
+}
+
 /* The length of the family's name without the suffix its samples may repeat (counter, info). */
 static size_t
-family_base(const struct prom_parser *p, uint8_t type)
+family_base(struct famv f)
 {
-    const char *strip = type == SAMPLE_COUNTER ? "_total" : type == SAMPLE_INFO ? "_info" : NULL;
+    const char *strip = f.type == SAMPLE_COUNTER ? "_total"
+                        : f.type == SAMPLE_INFO  ? "_info"
+                                                 : NULL;
     size_t sl = strip != NULL ? strlen(strip) : 0;
 
-    if (sl != 0 && p->cur_len > sl && memcmp(p->cur + p->cur_len - sl, strip, sl) == 0) {
-        return p->cur_len - sl;
+    if (sl != 0 && f.len > sl && memcmp(f.name + f.len - sl, strip, sl) == 0) {
+        return f.len - sl;
     }
-    return p->cur_len;
+    return f.len;
 }
 
 static unsigned
-sample_kind(const struct prom_parser *p, uint8_t type, const char *name, size_t nlen)
+sample_kind(struct famv f, const char *name, size_t nlen)
 {
-    size_t base = family_base(p, type);
+    size_t base = family_base(f);
 
     if (nlen < base) {
         return KIND_OTHER;
@@ -182,22 +221,88 @@ sample_kind(const struct prom_parser *p, uint8_t type, const char *name, size_t 
 
 /* The label of the MetricPoint rather than the Metric on a sample of this kind, or NULL. */
 static const char *
-point_label(const struct prom_parser *p, uint8_t type, unsigned kind, size_t *len)
+point_label(struct famv f, unsigned kind, size_t *len)
 {
     const char *l = NULL;
 
-    if ((type == SAMPLE_HISTOGRAM || type == SAMPLE_GAUGEHISTOGRAM) && kind == KIND_BUCKET) {
+    if ((f.type == SAMPLE_HISTOGRAM || f.type == SAMPLE_GAUGEHISTOGRAM) && kind == KIND_BUCKET) {
         l = "le";
     }
-    else if (type == SAMPLE_SUMMARY && kind == KIND_BARE) {
+    else if (f.type == SAMPLE_SUMMARY && kind == KIND_BARE) {
         l = "quantile";
     }
-    else if (type == SAMPLE_STATESET) {
-        *len = p->cur_len;
-        return p->cur;
+    else if (f.type == SAMPLE_STATESET) {
+        *len = f.len;
+        return f.name;
     }
     *len = l != NULL ? strlen(l) : 0;
     return l;
+}
+
+/* The point label of batch sample @s of family @f, or NULL. */
+static const char *
+sample_point_label(struct famv f, const struct sample *s, size_t *len)
+{
+    return point_label(f, sample_kind(f, s->name, strlen(s->name)), len);
+}
+
+/* Whether label @l of a sample is of its Metric: not its point label @pl[@pll], not empty. */
+static bool
+label_of_metric(const struct label *l, const char *pl, size_t pll)
+{
+    return l->value[0] != '\0' &&
+           !(pl != NULL && strncmp(l->name, pl, pll) == 0 && l->name[pll] == '\0');
+}
+
+/* The Metric's labels of sample @s of family @f; false when too many to compare. */
+static bool
+count_of_metric(struct famv f, const struct sample *s, size_t *n)
+{
+    size_t pll;
+    const char *pl = sample_point_label(f, s, &pll);
+
+    *n = 0;
+    if (s->nlabels > METRIC_CMP_MAX) {
+        return false;
+    }
+    for (uint32_t j = 0; j < s->nlabels; j++) {
+        *n += label_of_metric(&s->labels[j], pl, pll);
+    }
+    return true;
+}
+
+/* Whether batch samples @a and @b of family @f have the same Metric (false: cannot tell). */
+static bool
+same_metric_samples(struct famv f, const struct sample *a, const struct sample *b)
+{
+    size_t na, nb, pll;
+    const char *pl = sample_point_label(f, a, &pll);
+
+    if (!fam_match(f.name, f.len, f.type, b->name, strlen(b->name), true) ||
+        !count_of_metric(f, a, &na) || !count_of_metric(f, b, &nb) || na != nb) {
+        return false;
+    }
+    for (uint32_t i = 0; i < a->nlabels; i++) {
+        const struct label *l = &a->labels[i];
+        uint32_t j;
+
+        if (!label_of_metric(l, pl, pll)) {
+            continue;
+        }
+        for (j = 0; j < b->nlabels; j++) {
+            const struct label *m = &b->labels[(i + j) % b->nlabels];
+            if (strcmp(m->name, l->name) == 0) {
+                if (strcmp(m->value, l->value) != 0) {
+                    return false;
+                }
+                break;
+            }
+        }
+        if (j == b->nlabels) {
+            return false;
+        }
+    }
+    return true;
 }
 
 /* Whether label @sp is of the Metric: not the point label @pl[@pll], not empty. */
@@ -269,7 +374,7 @@ same_labelset(const struct prom_parser *p, size_t nl, const char *pl, size_t pll
         !fam_match(p->cur, p->cur_len, type, s->name, strlen(s->name), true)) {
         return false;
     }
-    sp_l = point_label(p, type, sample_kind(p, type, s->name, strlen(s->name)), &spl);
+    sp_l = sample_point_label(cur_fam(p, type), s, &spl);
     for (uint32_t j = 0; j < s->nlabels; j++) {
         const struct label *l = &s->labels[j];
         theirs += l->value[0] != '\0' &&
@@ -389,10 +494,18 @@ slot_hash(const struct prom_parser *p, uint64_t key)
     return mix64(key ^ ((uint64_t)p->cur_idx * UINT64_C(0x9e3779b97f4a7c15)));
 }
 
+/*
+ * Doubles the table, or makes the body's first one: room for as many Metrics as the previous
+ * body had, so that a big body does not grow it step by step every time.
+ */
 static int
 table_grow(struct prom_parser *p)
 {
     size_t ncap = p->om_mcap != 0 ? p->om_mcap * 2 : 256;
+
+    while (p->om_mcap == 0 && (p->om_mlast + 1) * 5 > ncap * 4) {
+        ncap *= 2;
+    }
     uint32_t *t = calloc(ncap, sizeof(*t));
 
     if (t == NULL) {
@@ -415,36 +528,63 @@ table_grow(struct prom_parser *p)
 }
 
 /*
- * The Metric noted with tag @tag whose LabelSet is the line's, or NULL. The tag is in the table,
- * so rarely that a look through the list of Metrics costs nothing to speak of.
+ * The Metric noted before entry @ent, with its tag, whose LabelSet is that of entry @ent (of
+ * family @f), or NULL. A tag is found in the table so rarely that a look through the list of
+ * Metrics costs nothing to speak of.
  */
 static const struct om_metric_ent *
-find_noted(const struct prom_parser *p, uint32_t tag, size_t nl, const char *pl, size_t pll,
-           uint8_t type)
+find_noted(const struct prom_parser *p, struct famv f, size_t ent)
 {
-    for (size_t i = 0; i < p->om_mn; i++) {
+    const struct om_metric_ent *x = &p->om_ments[ent];
+    const struct sample *xs = &p->out->samples[x->sample];
+
+    for (size_t i = 0; i < ent; i++) {
         const struct om_metric_ent *e = &p->om_ments[i];
-        if (e->tag == tag && same_labelset(p, nl, pl, pll, e->sample, type)) {
+        if (e->tag == x->tag && same_metric_samples(f, xs, &p->out->samples[e->sample])) {
             return e;
         }
     }
     return NULL;
 }
 
+/* "{a=\"b\",...}": the Metric of batch sample @s of family @f, cut with "...}" to fit @size. */
+static const char *
+sample_labelset_text(char *buf, size_t size, struct famv f, const struct sample *s)
+{
+    size_t o = 0, pll;
+    const char *pl = sample_point_label(f, s, &pll);
+    bool first = true, fits = true;
+
+    buf[o++] = '{';
+    for (uint32_t i = 0; i < s->nlabels && fits; i++) {
+        const struct label *l = &s->labels[i];
+        if (label_of_metric(l, pl, pll)) {
+            fits = text_put(buf, size, &o, ",", first ? 0 : 1) &&
+                   text_put(buf, size, &o, l->name, strlen(l->name)) &&
+                   text_put(buf, size, &o, "=\"", 2) &&
+                   text_put(buf, size, &o, l->value, strlen(l->value)) &&
+                   text_put(buf, size, &o, "\"", 1);
+            first = false;
+        }
+    }
+    memcpy(buf + o, fits ? "}" : "...}", fits ? 2 : 5);
+    return buf;
+}
+
 /*
- * The line starts a Metric of the current family: an error when its LabelSet (@key) had one
- * before in this body, else it is noted. The table holds 4 bytes a Metric (at most 4/5 full), so
- * that it stays in the caches; the list, written in order, is read only when a tag is found.
+ * The line starts a Metric of the current family, with the LabelSet of hash @key: it is noted,
+ * and its slot in the table fetched into the cache while the parser goes on to the next line;
+ * prom_parse_metric_flush() looks it up then. The table holds 4 bytes a Metric (at most 4/5
+ * full), so that it mostly stays in the caches; the list, written in order, is read only when a
+ * tag is found.
  */
 static int
-metric_enter(struct prom_parser *p, uint64_t key, size_t nl, const char *pl, size_t pll,
-             uint8_t type)
+metric_enter(struct prom_parser *p, uint64_t key)
 {
-    char q1[QUOTE_MAX], q2[QUOTE_MAX];
+    struct om_metric_state *m = &p->om_metric;
     uint32_t tag = (uint32_t)(slot_hash(p, key) >> 32) | 1u;
-    size_t j, si = p->out->nsamples;
+    size_t si = p->out->nsamples;
     struct om_metric_ent *ne;
-    bool looked = false;
     int rc;
 
     if (si > UINT32_MAX) {
@@ -457,33 +597,66 @@ metric_enter(struct prom_parser *p, uint64_t key, size_t nl, const char *pl, siz
         }
     }
     if (p->om_mn == p->om_ments_cap) {
-        ne = grow(p->om_ments, &p->om_ments_cap, p->om_mn + 1, sizeof(*ne), 64);
+        ne = grow(p->om_ments, &p->om_ments_cap,
+                  p->om_mn + 1 > p->om_mlast ? p->om_mn + 1 : p->om_mlast, sizeof(*ne), 64);
         if (ne == NULL) {
             return prom_parse_oom(p);
         }
         p->om_ments = ne;
     }
-    for (j = (size_t)(tag >> 1) & (p->om_mcap - 1); p->om_mtab[j] != 0;
-         j = (j + 1) & (p->om_mcap - 1)) {
-        if (p->om_mtab[j] == tag && !looked) {
-            const struct om_metric_ent *e = find_noted(p, tag, nl, pl, pll, type);
-            if (e != NULL) {
-                return prom_parse_fail(p,
-                                       "metric family %s: the Metric %s from line %" PRIu32
-                                       " is interleaved with others (another began on line %zu)",
-                                       prom_parse_quote(q1, p->cur, p->cur_len),
-                                       labelset_text(q2, sizeof(q2), p, nl, pl, pll), e->lineno,
-                                       p->om_metric.lineno);
-            }
-            looked = true; /* every Metric with this tag is another LabelSet */
-        }
-    }
-    p->om_mtab[j] = tag;
+    __builtin_prefetch(&p->om_mtab[(tag >> 1) & (p->om_mcap - 1)], 1);
+    m->pending = true;
+    m->pend_fam = p->cur_idx;
+    m->pend_prev_lineno = m->open ? m->lineno : 0;
     p->om_ments[p->om_mn++] = (struct om_metric_ent){
         .tag = tag,
         .sample = (uint32_t)si,
         .lineno = p->lineno > UINT32_MAX ? UINT32_MAX : (uint32_t)p->lineno,
     };
+    return 0;
+}
+
+int
+prom_parse_metric_flush(struct prom_parser *p)
+{
+    struct om_metric_state *m = &p->om_metric;
+    const struct om_metric_ent *x, *e;
+    char q1[QUOTE_MAX], q2[QUOTE_MAX];
+    bool looked = false;
+    size_t j, ent;
+
+    if (!m->pending) {
+        return 0;
+    }
+    m->pending = false;
+    ent = p->om_mn - 1;
+    x = &p->om_ments[ent];
+    for (j = (size_t)(x->tag >> 1) & (p->om_mcap - 1); p->om_mtab[j] != 0;
+         j = (j + 1) & (p->om_mcap - 1)) {
+        if (p->om_mtab[j] == x->tag && !looked) {
+            const struct fam *fm = &p->fams[m->pend_fam];
+            struct famv f = {p->names + fm->off, fm->len, fm->type};
+
+            e = find_noted(p, f, ent);
+            if (e != NULL) {
+                size_t here = p->lineno;
+                int rc;
+
+                p->lineno = x->lineno; /* the error is that line's */
+                rc = prom_parse_fail(
+                    p,
+                    "metric family %s: the Metric %s from line %" PRIu32
+                    " is interleaved with others (another began on line %zu)",
+                    prom_parse_quote(q1, f.name, f.len),
+                    sample_labelset_text(q2, sizeof(q2), f, &p->out->samples[x->sample]), e->lineno,
+                    m->pend_prev_lineno);
+                p->lineno = here;
+                return rc;
+            }
+            looked = true; /* every Metric with this tag has another LabelSet */
+        }
+    }
+    p->om_mtab[j] = x->tag;
     return 0;
 }
 
@@ -563,15 +736,19 @@ prom_parse_metric_sample(struct prom_parser *p, const char *name, size_t nlen, u
                          size_t nl, bool has_ts, int64_t ts)
 {
     struct om_metric_state *m = &p->om_metric;
-    unsigned kind = sample_kind(p, type, name, nlen);
+    struct famv f = cur_fam(p, type);
+    unsigned kind = sample_kind(f, name, nlen);
     size_t pll;
-    const char *pl = point_label(p, type, kind, &pll);
+    const char *pl = point_label(f, kind, &pll);
     uint64_t key = labelset_hash(p, nl, pl, pll);
     bool repeat;
-    int rc;
+    int rc = prom_parse_metric_flush(p);
 
+    if (rc != 0) {
+        return rc;
+    }
     if (!m->open || m->fam != p->cur_idx || m->key != key) {
-        rc = metric_enter(p, key, nl, pl, pll, type);
+        rc = metric_enter(p, key);
         if (rc == 0) {
             point_start(p, true, key, kind, has_ts, ts);
         }
@@ -600,6 +777,11 @@ void
 prom_parse_metric_reset(struct prom_parser *p, bool idle)
 {
     p->om_metric.open = false;
+    p->om_metric.pending = false;
+    if (p->om_mbody) {
+        p->om_mlast = p->om_mn; /* the body that ends */
+    }
+    p->om_mbody = !idle;
     if (p->om_mcap > METRIC_SLOTS_KEEP || p->om_ments_cap > METRIC_ENTS_KEEP ||
         (idle && p->om_mn == 0)) {
         free(p->om_mtab);
