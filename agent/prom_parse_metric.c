@@ -145,30 +145,46 @@ mh_end(struct mhash *m, size_t len)
     return mix64(m->h ^ len);
 }
 
-/* The hash of a label value: its bytes with the escapes resolved as prom_parse.c does. */
+/*
+ * The byte(s) that the escaped value of @sp has at raw offset *@i, as prom_parse.c resolves them
+ * (\\ \" \n; any other pair is kept as it is), in @out; advances *@i. Returns 1 or 2.
+ */
+static size_t
+resolve_at(const struct span *sp, size_t *i, char out[2])
+{
+    char c = sp->value[(*i)++];
+
+    if (c != '\\') {
+        out[0] = c;
+        return 1;
+    }
+    c = sp->value[(*i)++]; /* a backslash is never last: it would have escaped the quote */
+    if (c == 'n' || c == '\\' || c == '"') {
+        out[0] = c == 'n' ? '\n' : c;
+        return 1;
+    }
+    out[0] = '\\';
+    out[1] = c;
+    return 2;
+}
+
+/* The hash of a label value: its bytes with the escapes resolved. */
 static uint64_t
 value_hash(uint64_t seed, const struct span *sp)
 {
     struct mhash m = {seed, 0, 0};
     size_t len = 0;
+    char r[2];
 
     if (!sp->esc) {
         mh_bytes(&m, sp->value, sp->vlen);
         return mh_end(&m, sp->vlen);
     }
-    for (size_t i = 0; i < sp->vlen; i++, len++) {
-        char c = sp->value[i];
-        if (c == '\\') {
-            c = sp->value[++i];
-            if (c == 'n') {
-                c = '\n';
-            }
-            else if (c != '\\' && c != '"') {
-                mh_byte(&m, '\\'); /* an unknown escape is kept as it is */
-                len++;
-            }
+    for (size_t i = 0; i < sp->vlen;) {
+        size_t k = resolve_at(sp, &i, r);
+        for (size_t x = 0; x < k; x++, len++) {
+            mh_byte(&m, (unsigned char)r[x]);
         }
-        mh_byte(&m, (unsigned char)c);
     }
     return mh_end(&m, len);
 }
@@ -334,25 +350,17 @@ static bool
 value_eq(const struct span *sp, const char *v)
 {
     size_t j = 0;
+    char r[2];
 
     if (!sp->esc) {
         return strncmp(v, sp->value, sp->vlen) == 0 && v[sp->vlen] == '\0';
     }
-    for (size_t i = 0; i < sp->vlen; i++) {
-        char c = sp->value[i];
-        if (c == '\\') {
-            c = sp->value[++i];
-            if (c == 'n') {
-                c = '\n';
+    for (size_t i = 0; i < sp->vlen;) {
+        size_t k = resolve_at(sp, &i, r);
+        for (size_t x = 0; x < k; x++) {
+            if (v[j++] != r[x]) {
+                return false;
             }
-            else if (c != '\\' && c != '"') {
-                if (v[j++] != '\\') {
-                    return false;
-                }
-            }
-        }
-        if (v[j++] != c) {
-            return false;
         }
     }
     return v[j] == '\0';

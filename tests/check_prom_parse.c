@@ -807,6 +807,14 @@ static const struct invalid_case invalid_cases[] = {
     {OM, "x{a=\"\\\\q\"} 1\nx{a=\"z\"} 1\nx{a=\"\\q\"} 1\n# EOF\n", 0,
      "parse error at line 3: metric family \"x\": the Metric {a=\"\\q\"} from line 1 is "
      "interleaved with others (another began on line 2)"},
+    {OM, "x{a=\"\\\\q\"} 1\nx{a=\"\\q\"} 2\n# EOF\n", 0,
+     "parse error at line 2: metric family \"x\": the Metric {a=\"\\q\"} has another MetricPoint "
+     "after the one from line 1, without timestamps (a Metric's MetricPoints need increasing "
+     "timestamps)"},
+    {OM, "x{a=\"\\\"\\n\\\\\",b=\"1\"} 1 2\nx{b=\"1\",a=\"\\\"\\n\\\\\"} 2 1\n# EOF\n", 0,
+     "parse error at line 2: metric family \"x\": the Metric {b=\"1\",a=\"\\\"\\n\\\\\"} has a "
+     "MetricPoint at timestamp 1 after the one from line 1 at 2 (MetricPoints are not "
+     "interleaved and go by increasing timestamp)"},
     {OM, "a 1 # x\n# EOF\n", 0,
      "parse error at line 1: expected \"# {\" to start an exemplar after metric \"a\", got \"# "
      "x\""},
