@@ -89,6 +89,7 @@ struct om_metric_state {
     bool has_ts;   /* the MetricPoint's timestamp, ts */
     int64_t ts;
     size_t pt_lineno; /* of the MetricPoint's first sample */
+    size_t pt_sample; /* index in the batch of the MetricPoint's first sample */
     /* The last noted Metric is not looked up yet (prom_parse_metric_flush()). */
     bool pending;
     size_t pend_fam;         /* its family's index in fams */
@@ -190,10 +191,11 @@ struct prom_parser {
     struct om_metric_ent *om_ments; /* owned */
     size_t om_ments_cap;
     size_t om_mn;
-    size_t om_mlast;   /* om_mn of the previous body */
-    bool om_mbody;     /* a body runs: reset, not idle since */
-    uint32_t *om_mtab; /* owned */
-    size_t om_mcap;    /* 0 or a power of two */
+    size_t om_mlast;       /* om_mn of the previous body */
+    bool om_mbody;         /* a body runs: reset, not idle since */
+    uint64_t om_mkey_drop; /* bits cleared from every LabelSet hash: 0 (tests force collisions) */
+    uint32_t *om_mtab;     /* owned */
+    size_t om_mcap;        /* 0 or a power of two */
     struct om_metric_state om_metric;
     double om_exemplar_value;
 };

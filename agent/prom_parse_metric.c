@@ -680,9 +680,14 @@ point_next(struct prom_parser *p, size_t nl, const char *pl, size_t pll, uint8_t
     struct om_metric_state *m = &p->om_metric;
 
     if (!has_ts || !m->has_ts || ts <= m->ts) {
-        /* Only for the same LabelSet, not for another one with the same hash. */
-        if (!same_labelset(p, nl, pl, pll, m->sample, type)) {
-            return 1;
+        /*
+         * Only when every sample of the MetricPoint has the line's LabelSet: not when one of
+         * another LabelSet with the same hash took part in it.
+         */
+        for (size_t i = m->pt_sample; i < p->out->nsamples; i++) {
+            if (!same_labelset(p, nl, pl, pll, i, type)) {
+                return 1;
+            }
         }
         if (!has_ts || !m->has_ts) {
             return prom_parse_fail(p,
@@ -721,6 +726,7 @@ point_start(struct prom_parser *p, bool metric, uint64_t key, unsigned kind, boo
     m->has_ts = has_ts;
     m->ts = ts;
     m->pt_lineno = p->lineno;
+    m->pt_sample = p->out->nsamples;
 }
 
 /* Whether the line's sample is the previous sample's series again: same name, same labels. */
@@ -748,7 +754,7 @@ prom_parse_metric_sample(struct prom_parser *p, const char *name, size_t nlen, u
     unsigned kind = sample_kind(f, name, nlen);
     size_t pll;
     const char *pl = point_label(f, kind, &pll);
-    uint64_t key = labelset_hash(p, nl, pl, pll);
+    uint64_t key = labelset_hash(p, nl, pl, pll) & ~p->om_mkey_drop;
     bool repeat;
     int rc = prom_parse_metric_flush(p);
 

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "prom_parse.h"
+#include "prom_parse-internal.h" /* om_mkey_drop: LabelSet hashes that collide */
 
 #if defined(__has_include)
 #if __has_include(<valgrind/valgrind.h>)
@@ -1383,6 +1384,64 @@ START_TEST(test_om_many_metrics)
 }
 END_TEST
 
+/*
+ * Hash collisions give no false error: with most bits of every LabelSet hash dropped (then all
+ * of them), each valid OpenMetrics input parses as before, and so do 2,000 Metrics in one family.
+ */
+START_TEST(test_om_collisions_no_false_error)
+{
+    static const uint64_t drops[] = {~UINT64_C(3), ~UINT64_C(0)};
+    struct batch ref;
+    char why[256], line[64];
+    size_t cap = 64 * 2000 + 64, len = 0;
+    char *in = malloc(cap);
+
+    ck_assert_ptr_nonnull(in);
+    len += (size_t)snprintf(in + len, cap - len, "# TYPE m counter\n");
+    for (size_t i = 0; i < 2000; i++) {
+        snprintf(line, sizeof(line), "m_total{i=\"%zu\"} %zu\n", (i * 7) % 2000, i);
+        len += (size_t)snprintf(in + len, cap - len, "%s", line);
+    }
+    len += (size_t)snprintf(in + len, cap - len, "# EOF\n");
+    batch_init(&ref);
+    for (size_t d = 0; d < sizeof(drops) / sizeof(drops[0]); d++) {
+        for (size_t c = 0; c < sizeof(valid_cases) / sizeof(valid_cases[0]); c++) {
+            const struct valid_case *vc = &valid_cases[c];
+            size_t n = strlen(vc->in);
+            if (vc->fmt != OM) {
+                continue;
+            }
+            tp->om_mkey_drop = 0;
+            ck_assert_int_eq(parse_split(tp, &ref, OM, vc->in, n, n, 0), 0);
+            tp->om_mkey_drop = drops[d];
+            ck_assert_msg(parse_split(tp, &tb, OM, vc->in, n, n, 0) == 0, "%s: %s", vc->desc,
+                          prom_parser_error(tp));
+            ck_assert_msg(same_samples(&ref, &tb, why, sizeof(why)), "%s: %s", vc->desc, why);
+        }
+        tp->om_mkey_drop = drops[d];
+        ck_assert_msg(parse_split(tp, &tb, OM, in, len, len, 0) == 0, "%s", prom_parser_error(tp));
+        ck_assert_uint_eq(tb.nsamples, 2000);
+    }
+    /* Two LabelSets with one hash read as one Metric: the second's _sum is no repeat. */
+    static const char merged[] = "# TYPE s summary\ns_count{a=\"1\"} 1\ns_sum{a=\"2\"} 1\n"
+                                 "s_sum{a=\"1\"} 1\n# EOF\n";
+    tp->om_mkey_drop = ~UINT64_C(0);
+    ck_assert_msg(parse_split(tp, &tb, OM, merged, strlen(merged), strlen(merged), 0) == 0, "%s",
+                  prom_parser_error(tp));
+    /* With a few bits left, a Metric that comes back is still found. */
+    tp->om_mkey_drop = ~UINT64_C(3);
+    len -= 6;
+    len += (size_t)snprintf(in + len, cap - len, "m_total{i=\"0\"} 1\n# EOF\n");
+    ck_assert_int_eq(parse_split(tp, &tb, OM, in, len, len, 0), -EINVAL);
+    ck_assert_str_eq(
+        prom_parser_error(tp),
+        "parse error at line 2002: metric family \"m\": the Metric {i=\"0\"} from line "
+        "2 is interleaved with others (another began on line 2001)");
+    batch_release(&ref);
+    free(in);
+}
+END_TEST
+
 /* ---- the line length limit ---- */
 
 #define MIB (1024 * 1024)
@@ -1655,6 +1714,7 @@ prom_parse_suite(void)
     tcase_add_test(tc, test_fixture_node_exporter_samples);
     tcase_add_test(tc, test_fixture_as_openmetrics);
     tcase_add_test(tc, test_om_many_metrics);
+    tcase_add_test(tc, test_om_collisions_no_false_error);
     suite_add_tcase(s, tc);
 
     /* Tens of thousands of full parses per fixture: seconds natively, minutes under valgrind. */
