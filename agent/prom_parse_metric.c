@@ -11,11 +11,14 @@
  *   of its MetricPoint, "le" on a (gauge) histogram's _bucket, "quantile" on a summary's quantile
  *   and, on a stateset, the label named after the family. Labels with an empty value count as
  *   absent ("Empty label values SHOULD be treated as if the label was not present"). Once the
- *   samples move on to another LabelSet, an earlier one of the family may not come back: every
- *   Metric of the body is kept as a 64-bit hash of its LabelSet (a sum over its labels, so any
- *   order is the same set) in an open-addressing table, with the index of its first sample in the
- *   batch and its line. A hash found again is compared label by label with that sample before the
- *   error is given: a collision is no error (nor is a LabelSet too large to compare).
+ *   samples move on to another LabelSet, an earlier one of the family may not come back. A
+ *   LabelSet's hash is a 64-bit sum over its labels (any order is the same set); every Metric of
+ *   the body is noted in a list (its tag, the index of its first sample in the batch, its line)
+ *   and its 32-bit tag in an open-addressing table of 4 bytes a slot, looked up one line late
+ *   with its slot prefetched (a table of 200,000 Metrics is not in the caches). A tag found again
+ *   is compared label by label with the samples noted under it before the error is given: a
+ *   collision is no error (nor is a LabelSet too large to compare). Likewise an error about a
+ *   MetricPoint is given only when all of its samples have the line's LabelSet.
  * - A MetricPoint is a run of samples of one Metric: a sample whose name was already seen in the
  *   current MetricPoint (a bucket, quantile or state: the same series again, just before), or
  *   that has another timestamp than the MetricPoint, starts the next one. Its samples share one
