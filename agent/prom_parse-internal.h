@@ -71,6 +71,31 @@ struct span {
 
 enum { SHARE_NAME = 1, SHARE_VALUE = 2 };
 
+/* An OpenMetrics Metric seen in the current body (prom_parse_metric.c). */
+struct om_metric_ent {
+    uint32_t tag;    /* its tag in prom_parser.om_mtab */
+    uint32_t sample; /* index in the batch of its first sample */
+    uint32_t lineno; /* of its first sample */
+};
+
+/* OpenMetrics: the Metric being read and its current MetricPoint (prom_parse_metric.c). */
+struct om_metric_state {
+    bool open;
+    size_t fam;    /* index in fams */
+    uint64_t key;  /* hash of its LabelSet */
+    size_t sample; /* index in the batch of its first sample */
+    size_t lineno; /* of its first sample */
+    uint32_t seen; /* kinds of sample (by suffix) of its MetricPoint so far */
+    bool has_ts;   /* the MetricPoint's timestamp, ts */
+    int64_t ts;
+    size_t pt_lineno; /* of the MetricPoint's first sample */
+    size_t pt_sample; /* index in the batch of the MetricPoint's first sample */
+    /* The last noted Metric is not looked up yet (prom_parse_metric_flush()). */
+    bool pending;
+    size_t pend_fam;         /* its family's index in fams */
+    size_t pend_prev_lineno; /* of the first sample of the Metric before it */
+};
+
 /* An OpenMetrics metric family seen in the current body. */
 struct fam {
     uint32_t off; /* of the name in prom_parser.names */
@@ -161,6 +186,19 @@ struct prom_parser {
         bool neg_le; /* a bucket with a negative threshold was seen */
     } om_point;
     bool om_exemplar; /* the sample being parsed has an exemplar (checked and cleared by emit) */
+    /*
+     * OpenMetrics: the body's Metrics, in order, and their tags (upper half of the hash of the
+     * LabelSet, | 1; 0: empty) in an open-addressing table, slot (tag >> 1) & (om_mcap - 1).
+     */
+    struct om_metric_ent *om_ments; /* owned */
+    size_t om_ments_cap;
+    size_t om_mn;
+    size_t om_mlast;       /* om_mn of the previous body */
+    bool om_mbody;         /* a body runs: reset, not idle since */
+    uint64_t om_mkey_drop; /* bits cleared from every LabelSet hash: 0 (tests force collisions) */
+    uint32_t *om_mtab;     /* owned */
+    size_t om_mcap;        /* 0 or a power of two */
+    struct om_metric_state om_metric;
     double om_exemplar_value;
 };
 
@@ -445,5 +483,27 @@ int prom_parse_om_exemplar_labels(struct prom_parser *p, size_t from, const char
                                   size_t nlen);
 /* "# EOF": ends the open MetricPoint. 0, or the error. */
 int prom_parse_om_end(struct prom_parser *p);
+
+/* ---- prom_parse_metric.c: OpenMetrics Metrics and MetricPoints ---- */
+
+/*
+ * OpenMetrics: sample @name[@nlen] (labels in p->spans[0..@nl), SHARE_* bits and label_bytes set,
+ * timestamp @ts when @has_ts) of the current family, of type @type, before it is appended to the
+ * batch: its Metric does not come back after another one (not interleaved), and it starts a
+ * MetricPoint only with a timestamp above the previous MetricPoint's. 0, or the error.
+ */
+int prom_parse_metric_sample(struct prom_parser *p, const char *name, size_t nlen, uint8_t type,
+                             size_t nl, bool has_ts, int64_t ts);
+/*
+ * Looks up the Metric that the last sample started, if not yet: one line late, so that its slot
+ * of the table is in the cache by then. The error is given at that Metric's line. 0, or the
+ * error. Called for each sample (first) and at "# EOF".
+ */
+int prom_parse_metric_flush(struct prom_parser *p);
+/*
+ * Forgets the body's Metrics (at reset; @idle between scrapes), giving back a large table, and
+ * when @idle one that was not used.
+ */
+void prom_parse_metric_reset(struct prom_parser *p, bool idle);
 
 #endif /* PROM_PARSE_INTERNAL_H */

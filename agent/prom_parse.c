@@ -61,7 +61,8 @@
  * "# TYPE foo counter"), a repeated one, or a family that resumes after another family started,
  * are errors. A UNIT must be a suffix of its metric name (as Prometheus checks). A family whose
  * name another family's samples could take (a gauge "foo_created" beside a counter "foo") is an
- * error. The value rules of each type are in prom_parse_om.c.
+ * error. The value rules of each type are in prom_parse_om.c; Metrics and MetricPoints (not
+ * interleaved, increasing timestamps) in prom_parse_metric.c.
  *
  * Deliberate differences from Prometheus' textparse, all in the direction of rejecting input that
  * the text-format documentation calls invalid, or of exactness: text timestamps may be negative
@@ -1059,9 +1060,12 @@ emit(struct prom_parser *p, const char *name, size_t nlen, size_t nl, double v, 
         p->last_type = type;
         p->last_type_ok = true;
     }
-    if (p->fmt == PROM_FORMAT_OPENMETRICS &&
-        (p->om_point.open || p->om_exemplar || (type != SAMPLE_UNTYPED && type != SAMPLE_GAUGE))) {
-        rc = prom_parse_om_check_value(p, name, nlen, type, nl, v, has_ts, ts);
+    if (p->fmt == PROM_FORMAT_OPENMETRICS) {
+        rc = prom_parse_metric_sample(p, name, nlen, type, nl, has_ts, ts);
+        if (rc == 0 && (p->om_point.open || p->om_exemplar ||
+                        (type != SAMPLE_UNTYPED && type != SAMPLE_GAUGE))) {
+            rc = prom_parse_om_check_value(p, name, nlen, type, nl, v, has_ts, ts);
+        }
         if (rc != 0) {
             return rc;
         }
@@ -1792,6 +1796,8 @@ prom_parser_free(struct prom_parser *p)
     free(p->fams);
     free(p->slots);
     free(p->names);
+    free(p->om_mtab);
+    free(p->om_ments);
     if (p->c_locale != (locale_t)0) {
         freelocale(p->c_locale);
     }
@@ -1828,6 +1834,7 @@ prom_parser_reset(struct prom_parser *p, enum prom_format fmt, struct batch *out
     p->last_type_ok = false;
     p->om_point.open = false;
     p->om_exemplar = false;
+    prom_parse_metric_reset(p, false);
 
     SHRINK(p->tail, p->tail_cap, TAIL_KEEP);
     SHRINK(p->spans, p->spans_cap, SPANS_KEEP);
@@ -1853,6 +1860,7 @@ prom_parser_idle(struct prom_parser *p)
 {
     SHRINK(p->tail, p->tail_cap, 0);
     p->tail_len = 0;
+    prom_parse_metric_reset(p, true);
     p->out = NULL;
 }
 
@@ -1954,5 +1962,6 @@ prom_parser_mem_size(const struct prom_parser *p)
 {
     return sizeof(*p) + p->tail_cap + p->spans_cap * sizeof(*p->spans) +
            p->dup_cap * sizeof(*p->dup) + p->num_cap + p->cur_cap + p->fams_cap * sizeof(*p->fams) +
-           p->nslots * sizeof(*p->slots) + p->names_cap + p->lens_cap * 2 * sizeof(*p->last_lens);
+           p->nslots * sizeof(*p->slots) + p->names_cap + p->lens_cap * 2 * sizeof(*p->last_lens) +
+           p->om_mcap * sizeof(*p->om_mtab) + p->om_ments_cap * sizeof(*p->om_ments);
 }

@@ -197,7 +197,9 @@ prom_parse_om_exemplar_labels(struct prom_parser *p, size_t from, const char *na
 int
 prom_parse_om_end(struct prom_parser *p)
 {
-    return point_close(p);
+    int rc = prom_parse_metric_flush(p);
+
+    return rc != 0 ? rc : point_close(p);
 }
 
 /* A bucket of the open MetricPoint, threshold @th: sorted, cumulative; the +Inf one noted. */

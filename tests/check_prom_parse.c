@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "prom_parse.h"
+#include "prom_parse-internal.h" /* om_mkey_drop: LabelSet hashes that collide */
 
 #if defined(__has_include)
 #if __has_include(<valgrind/valgrind.h>)
@@ -337,6 +338,102 @@ static const struct valid_case valid_cases[] = {
      "a{x=\"\\\\\\\"\\n\xc3\xa9\"} -Inf\n# EOF\n",
      1,
      {S("a", L("x", "\\\"\n\xc3\xa9"), -INFINITY, SAMPLE_UNTYPED)}},
+    /*
+     * Metrics and MetricPoints (OpenMetrics 1.0, "Text format" > "MetricPoint": the spec's
+     * correct example verbatim; "Metric types": its stateset, info and gauge examples).
+     */
+    {"OM the spec's MetricPoints example: two Metrics of two MetricPoints each",
+     OM,
+     "# TYPE foo_seconds summary\n# UNIT foo_seconds seconds\n"
+     "foo_seconds_count{a=\"bb\"} 0 123\nfoo_seconds_sum{a=\"bb\"} 0 123\n"
+     "foo_seconds_count{a=\"bb\"} 0 456\nfoo_seconds_sum{a=\"bb\"} 0 456\n"
+     "foo_seconds_count{a=\"ccc\"} 0 123\nfoo_seconds_sum{a=\"ccc\"} 0 123\n"
+     "foo_seconds_count{a=\"ccc\"} 0 456\nfoo_seconds_sum{a=\"ccc\"} 0 456\n# EOF\n",
+     8,
+     {STS("foo_seconds_count", L("a", "bb"), 0, SAMPLE_SUMMARY, 123000),
+      STS("foo_seconds_sum", L("a", "bb"), 0, SAMPLE_SUMMARY, 123000),
+      STS("foo_seconds_count", L("a", "bb"), 0, SAMPLE_SUMMARY, 456000),
+      STS("foo_seconds_sum", L("a", "bb"), 0, SAMPLE_SUMMARY, 456000),
+      STS("foo_seconds_count", L("a", "ccc"), 0, SAMPLE_SUMMARY, 123000),
+      STS("foo_seconds_sum", L("a", "ccc"), 0, SAMPLE_SUMMARY, 123000),
+      STS("foo_seconds_count", L("a", "ccc"), 0, SAMPLE_SUMMARY, 456000),
+      STS("foo_seconds_sum", L("a", "ccc"), 0, SAMPLE_SUMMARY, 456000)}},
+    {"OM stateset Metrics: the state label is the MetricPoint's, not the Metric's",
+     OM,
+     "# TYPE foo stateset\nfoo{entity=\"controller\",foo=\"a\"} 1.0\n"
+     "foo{entity=\"controller\",foo=\"bb\"} 0.0\nfoo{foo=\"ccc\",entity=\"controller\"} 0.0\n"
+     "foo{entity=\"replica\",foo=\"a\"} 1.0\nfoo{entity=\"replica\",foo=\"bb\"} 0.0\n"
+     "foo{entity=\"replica\",foo=\"ccc\"} 1.0\n# EOF\n",
+     6,
+     {S("foo", L("entity", "controller", "foo", "a"), 1, SAMPLE_STATESET),
+      S("foo", L("entity", "controller", "foo", "bb"), 0, SAMPLE_STATESET),
+      S("foo", L("foo", "ccc", "entity", "controller"), 0, SAMPLE_STATESET),
+      S("foo", L("entity", "replica", "foo", "a"), 1, SAMPLE_STATESET),
+      S("foo", L("entity", "replica", "foo", "bb"), 0, SAMPLE_STATESET),
+      S("foo", L("entity", "replica", "foo", "ccc"), 1, SAMPLE_STATESET)}},
+    {"OM info Metrics, gauge MetricPoints with increasing timestamps, counter total and created",
+     OM,
+     "# TYPE foo info\nfoo_info{entity=\"controller\",name=\"pretty name\",version=\"8.2.7\"} 1.0\n"
+     "foo_info{entity=\"replica\",name=\"prettier name\",version=\"8.1.9\"} 1.0\n"
+     "# TYPE g gauge\ng 17.0 123\ng 18.0 456\ng{a=\"\"} 19.0 789\n"
+     "# TYPE c counter\nc_total 17.0 1520879607.789\nc_created 1520430000.123 1520879607.789\n"
+     "c_total 18 1520879608\n# EOF\n",
+     8,
+     {S("foo_info", L("entity", "controller", "name", "pretty name", "version", "8.2.7"), 1,
+        SAMPLE_INFO),
+      S("foo_info", L("entity", "replica", "name", "prettier name", "version", "8.1.9"), 1,
+        SAMPLE_INFO),
+      STS("g", NOL, 17, SAMPLE_GAUGE, 123000), STS("g", NOL, 18, SAMPLE_GAUGE, 456000),
+      STS("g", L("a", ""), 19, SAMPLE_GAUGE, 789000),
+      STS("c_total", NOL, 17, SAMPLE_COUNTER, 1520879607789),
+      STS("c_created", NOL, 1520430000.123, SAMPLE_COUNTER, 1520879607789),
+      STS("c_total", NOL, 18, SAMPLE_COUNTER, 1520879608000)}},
+    {"OM histogram with several Metrics, quantiles of two summary Metrics",
+     OM,
+     "# TYPE h histogram\nh_bucket{a=\"x\",le=\"1\"} 0\nh_bucket{a=\"x\",le=\"+Inf\"} 1\n"
+     "h_created{a=\"x\"} 5\nh_bucket{le=\"+Inf\",a=\"y\"} 2\nh_bucket{a=\"z\",le=\"+Inf\"} 3\n"
+     "# TYPE s summary\ns{quantile=\"0.5\",b=\"1\"} 1\ns{b=\"1\",quantile=\"0.9\"} 2\n"
+     "s{quantile=\"0.5\",b=\"2\"} 3\n# EOF\n",
+     8,
+     {S("h_bucket", L("a", "x", "le", "1"), 0, SAMPLE_HISTOGRAM),
+      S("h_bucket", L("a", "x", "le", "+Inf"), 1, SAMPLE_HISTOGRAM),
+      S("h_created", L("a", "x"), 5, SAMPLE_HISTOGRAM),
+      S("h_bucket", L("le", "+Inf", "a", "y"), 2, SAMPLE_HISTOGRAM),
+      S("h_bucket", L("a", "z", "le", "+Inf"), 3, SAMPLE_HISTOGRAM),
+      S("s", L("quantile", "0.5", "b", "1"), 1, SAMPLE_SUMMARY),
+      S("s", L("b", "1", "quantile", "0.9"), 2, SAMPLE_SUMMARY),
+      S("s", L("quantile", "0.5", "b", "2"), 3, SAMPLE_SUMMARY)}},
+    /* The text format stays lenient: what OpenMetrics refuses below is fine there. */
+    {"text: the spec's Metrics interleaved",
+     TEXT,
+     "# TYPE foo_seconds summary\n# UNIT foo_seconds seconds\n"
+     "foo_seconds_count{a=\"bb\"} 0 123\nfoo_seconds_count{a=\"ccc\"} 0 123\n"
+     "foo_seconds_count{a=\"bb\"} 0 456\nfoo_seconds_count{a=\"ccc\"} 0 456\n",
+     4,
+     {STS("foo_seconds_count", L("a", "bb"), 0, SAMPLE_SUMMARY, 123),
+      STS("foo_seconds_count", L("a", "ccc"), 0, SAMPLE_SUMMARY, 123),
+      STS("foo_seconds_count", L("a", "bb"), 0, SAMPLE_SUMMARY, 456),
+      STS("foo_seconds_count", L("a", "ccc"), 0, SAMPLE_SUMMARY, 456)}},
+    {"text: the spec's MetricPoints interleaved",
+     TEXT,
+     "# TYPE foo_seconds summary\n# UNIT foo_seconds seconds\n"
+     "foo_seconds_count{a=\"bb\"} 0 123\nfoo_seconds_count{a=\"bb\"} 0 456\n"
+     "foo_seconds_sum{a=\"bb\"} 0 123\nfoo_seconds_sum{a=\"bb\"} 0 456\n",
+     4,
+     {STS("foo_seconds_count", L("a", "bb"), 0, SAMPLE_SUMMARY, 123),
+      STS("foo_seconds_count", L("a", "bb"), 0, SAMPLE_SUMMARY, 456),
+      STS("foo_seconds_sum", L("a", "bb"), 0, SAMPLE_SUMMARY, 123),
+      STS("foo_seconds_sum", L("a", "bb"), 0, SAMPLE_SUMMARY, 456)}},
+    {"text: repeated samples, timestamps going back, a histogram Metric coming back",
+     TEXT,
+     "foo 1\nfoo 2\nbar 1 20\nbar 2 10\n# TYPE h histogram\nh_bucket{a=\"x\",le=\"+Inf\"} 1\n"
+     "h_bucket{a=\"y\",le=\"+Inf\"} 1\nh_bucket{a=\"x\",le=\"+Inf\"} 1\n",
+     7,
+     {S("foo", NOL, 1, SAMPLE_UNTYPED), S("foo", NOL, 2, SAMPLE_UNTYPED),
+      STS("bar", NOL, 1, SAMPLE_UNTYPED, 20), STS("bar", NOL, 2, SAMPLE_UNTYPED, 10),
+      S("h_bucket", L("a", "x", "le", "+Inf"), 1, SAMPLE_HISTOGRAM),
+      S("h_bucket", L("a", "y", "le", "+Inf"), 1, SAMPLE_HISTOGRAM),
+      S("h_bucket", L("a", "x", "le", "+Inf"), 1, SAMPLE_HISTOGRAM)}},
 };
 
 struct invalid_case {
@@ -645,6 +742,80 @@ static const struct invalid_case invalid_cases[] = {
      "parse error at line 4: metric family \"h\" is interleaved with another family"},
     {OM, "x 1\ny 1\nx 2\n# EOF\n", 0,
      "parse error at line 3: metric family \"x\" is interleaved with another family"},
+    /* Metrics and MetricPoints: the spec's incorrect examples verbatim, then the other types. */
+    {OM,
+     "# TYPE foo_seconds summary\n# UNIT foo_seconds seconds\n"
+     "foo_seconds_count{a=\"bb\"} 0 123\nfoo_seconds_count{a=\"ccc\"} 0 123\n"
+     "foo_seconds_count{a=\"bb\"} 0 456\nfoo_seconds_count{a=\"ccc\"} 0 456\n# EOF\n",
+     0,
+     "parse error at line 5: metric family \"foo_seconds\": the Metric {a=\"bb\"} from line 3 is "
+     "interleaved with others (another began on line 4)"},
+    {OM,
+     "# TYPE foo_seconds summary\n# UNIT foo_seconds seconds\n"
+     "foo_seconds_count{a=\"bb\"} 0 123\nfoo_seconds_count{a=\"bb\"} 0 456\n"
+     "foo_seconds_sum{a=\"bb\"} 0 123\nfoo_seconds_sum{a=\"bb\"} 0 456\n# EOF\n",
+     0,
+     "parse error at line 5: metric family \"foo_seconds\": the Metric {a=\"bb\"} has a "
+     "MetricPoint at timestamp 123 after the one from line 4 at 456 (MetricPoints are not "
+     "interleaved and go by increasing timestamp)"},
+    {OM, "# TYPE foo gauge\nfoo 1\nfoo 2\n# EOF\n", 0,
+     "parse error at line 3: metric family \"foo\": the Metric {} has another MetricPoint after "
+     "the one from line 2, without timestamps (a Metric's MetricPoints need increasing "
+     "timestamps)"},
+    {OM, "foo{a=\"\"} 1 5\nfoo 2\n# EOF\n", 0,
+     "parse error at line 2: metric family \"foo\": the Metric {} has another MetricPoint after "
+     "the one from line 1, without timestamps (a Metric's MetricPoints need increasing "
+     "timestamps)"},
+    {OM, "# TYPE foo gauge\nfoo 1 5\nfoo 2 5\n# EOF\n", 0,
+     "parse error at line 3: metric family \"foo\": the Metric {} has a MetricPoint at timestamp "
+     "5 after the one from line 2 at 5 (MetricPoints are not interleaved and go by increasing "
+     "timestamp)"},
+    {OM, "# TYPE c counter\nc_total{x=\"1\"} 1 1.5\nc_total{x=\"1\"} 2 -0.25\n# EOF\n", 0,
+     "parse error at line 3: metric family \"c\": the Metric {x=\"1\"} has a MetricPoint at "
+     "timestamp -0.25 after the one from line 2 at 1.5 (MetricPoints are not interleaved and go "
+     "by increasing timestamp)"},
+    {OM, "# TYPE st stateset\nst{e=\"a\",st=\"x\"} 1\nst{e=\"a\",st=\"x\"} 1\n# EOF\n", 0,
+     "parse error at line 3: metric family \"st\": the Metric {e=\"a\"} has another MetricPoint "
+     "after the one from line 2, without timestamps (a Metric's MetricPoints need increasing "
+     "timestamps)"},
+    {OM,
+     "# TYPE st stateset\nst{e=\"a\",st=\"x\"} 1\nst{e=\"b\",st=\"x\"} 1\nst{st=\"y\",e=\"a\"} 0\n"
+     "# EOF\n",
+     0,
+     "parse error at line 4: metric family \"st\": the Metric {e=\"a\"} from line 2 is "
+     "interleaved with others (another began on line 3)"},
+    {OM, "# TYPE i info\ni_info{v=\"1\"} 1\ni_info{v=\"1\"} 1\n# EOF\n", 0,
+     "parse error at line 3: metric family \"i\": the Metric {v=\"1\"} has another MetricPoint "
+     "after the one from line 2, without timestamps (a Metric's MetricPoints need increasing "
+     "timestamps)"},
+    {OM, "# TYPE s summary\ns{quantile=\"0.5\"} 1\ns{quantile=\"0.5\"} 1\n# EOF\n", 0,
+     "parse error at line 3: metric family \"s\": the Metric {} has another MetricPoint after "
+     "the one from line 2, without timestamps (a Metric's MetricPoints need increasing "
+     "timestamps)"},
+    {OM, "# TYPE s summary\ns_count 1\ns_sum 1\ns_count 1\n# EOF\n", 0,
+     "parse error at line 4: metric family \"s\": the Metric {} has another MetricPoint after "
+     "the one from line 2, without timestamps (a Metric's MetricPoints need increasing "
+     "timestamps)"},
+    {OM,
+     "# TYPE h histogram\nh_bucket{a=\"x\",le=\"+Inf\"} 1\nh_count{a=\"x\"} 1\nh_sum{a=\"x\"} 1\n"
+     "h_bucket{a=\"y\",le=\"+Inf\"} 1\nh_bucket{le=\"+Inf\",a=\"x\"} 1 9\n# EOF\n",
+     0,
+     "parse error at line 6: metric family \"h\": the Metric {a=\"x\"} from line 2 is "
+     "interleaved with others (another began on line 5)"},
+    {OM, "x{a=\"1\",b=\"2\"} 1\nx{c=\"3\"} 1\nx{b=\"2\",a=\"1\"} 1\n# EOF\n", 0,
+     "parse error at line 3: metric family \"x\": the Metric {b=\"2\",a=\"1\"} from line 1 is "
+     "interleaved with others (another began on line 2)"},
+    {OM, "x{a=\"\\\\q\"} 1\nx{a=\"z\"} 1\nx{a=\"\\q\"} 1\n# EOF\n", 0,
+     "parse error at line 3: metric family \"x\": the Metric {a=\"\\q\"} from line 1 is "
+     "interleaved with others (another began on line 2)"},
+    {OM, "x{a=\"\\\\q\"} 1\nx{a=\"\\q\"} 2\n# EOF\n", 0,
+     "parse error at line 2: metric family \"x\": the Metric {a=\"\\q\"} has another MetricPoint "
+     "after the one from line 1, without timestamps (a Metric's MetricPoints need increasing "
+     "timestamps)"},
+    {OM, "x{a=\"\\\"\\n\\\\\",b=\"1\"} 1 2\nx{b=\"1\",a=\"\\\"\\n\\\\\"} 2 1\n# EOF\n", 0,
+     "parse error at line 2: metric family \"x\": the Metric {b=\"1\",a=\"\\\"\\n\\\\\"} has a "
+     "MetricPoint at timestamp 1 after the one from line 1 at 2 (MetricPoints are not "
+     "interleaved and go by increasing timestamp)"},
     {OM, "a 1 # x\n# EOF\n", 0,
      "parse error at line 1: expected \"# {\" to start an exemplar after metric \"a\", got \"# "
      "x\""},
@@ -1168,6 +1339,109 @@ START_TEST(test_fixture_as_openmetrics)
 }
 END_TEST
 
+/*
+ * OpenMetrics: tens of thousands of Metrics in one family (the table of Metrics grows), in an
+ * order that is not sorted; one that comes back at the end is found, and named with its line.
+ * The table is given back when the parser goes idle.
+ */
+START_TEST(test_om_many_metrics)
+{
+    const size_t n = 50000;
+    size_t cap = 64 * n + 256, len = 0;
+    char *in = malloc(cap);
+    int rc;
+
+    ck_assert_ptr_nonnull(in);
+    len += (size_t)snprintf(in + len, cap - len, "# TYPE m gauge\n");
+    for (size_t i = 0; i < n; i++) {
+        len +=
+            (size_t)snprintf(in + len, cap - len, "m{i=\"%zu\",j=\"x\"} %zu\n", (i * 7919) % n, i);
+    }
+    memcpy(in + len, "# EOF\n", 7);
+    rc = parse_split(tp, &tb, OM, in, len + 6, len + 6, 0);
+    ck_assert_msg(rc == 0, "%s", prom_parser_error(tp));
+    ck_assert_uint_eq(tb.nsamples, n);
+    size_t busy = prom_parser_mem_size(tp);
+    ck_assert_uint_gt(busy, n * 4);
+    prom_parser_idle(tp);
+    ck_assert_uint_lt(prom_parser_mem_size(tp) + n * 4, busy);
+
+    /* Line 2 is m{i="0"}: it comes back on line n + 2, after line n + 1's Metric. */
+    len += (size_t)snprintf(in + len, cap - len, "m{j=\"x\",i=\"0\"} 1\n# EOF\n");
+    rc = parse_split(tp, &tb, OM, in, strlen(in), strlen(in), 0);
+    ck_assert_int_eq(rc, -EINVAL);
+    char want[256];
+    snprintf(want, sizeof(want),
+             "parse error at line %zu: metric family \"m\": the Metric {j=\"x\",i=\"0\"} from line "
+             "2 is interleaved with others (another began on line %zu)",
+             n + 2, n + 1);
+    ck_assert_str_eq(prom_parser_error(tp), want);
+    /* The text format takes it. */
+    in[len - 6] = '\0';
+    ck_assert_int_eq(parse_split(tp, &tb, TEXT, in, len - 6, len - 6, 0), 0);
+    ck_assert_uint_eq(tb.nsamples, n + 1);
+    free(in);
+}
+END_TEST
+
+/*
+ * Hash collisions give no false error: with most bits of every LabelSet hash dropped (then all
+ * of them), each valid OpenMetrics input parses as before, and so do 2,000 Metrics in one family.
+ */
+START_TEST(test_om_collisions_no_false_error)
+{
+    static const uint64_t drops[] = {~UINT64_C(3), ~UINT64_C(0)};
+    struct batch ref;
+    char why[256], line[64];
+    size_t cap = 64 * 2000 + 64, len = 0;
+    char *in = malloc(cap);
+
+    ck_assert_ptr_nonnull(in);
+    len += (size_t)snprintf(in + len, cap - len, "# TYPE m counter\n");
+    for (size_t i = 0; i < 2000; i++) {
+        snprintf(line, sizeof(line), "m_total{i=\"%zu\"} %zu\n", (i * 7) % 2000, i);
+        len += (size_t)snprintf(in + len, cap - len, "%s", line);
+    }
+    len += (size_t)snprintf(in + len, cap - len, "# EOF\n");
+    batch_init(&ref);
+    for (size_t d = 0; d < sizeof(drops) / sizeof(drops[0]); d++) {
+        for (size_t c = 0; c < sizeof(valid_cases) / sizeof(valid_cases[0]); c++) {
+            const struct valid_case *vc = &valid_cases[c];
+            size_t n = strlen(vc->in);
+            if (vc->fmt != OM) {
+                continue;
+            }
+            tp->om_mkey_drop = 0;
+            ck_assert_int_eq(parse_split(tp, &ref, OM, vc->in, n, n, 0), 0);
+            tp->om_mkey_drop = drops[d];
+            ck_assert_msg(parse_split(tp, &tb, OM, vc->in, n, n, 0) == 0, "%s: %s", vc->desc,
+                          prom_parser_error(tp));
+            ck_assert_msg(same_samples(&ref, &tb, why, sizeof(why)), "%s: %s", vc->desc, why);
+        }
+        tp->om_mkey_drop = drops[d];
+        ck_assert_msg(parse_split(tp, &tb, OM, in, len, len, 0) == 0, "%s", prom_parser_error(tp));
+        ck_assert_uint_eq(tb.nsamples, 2000);
+    }
+    /* Two LabelSets with one hash read as one Metric: the second's _sum is no repeat. */
+    static const char merged[] = "# TYPE s summary\ns_count{a=\"1\"} 1\ns_sum{a=\"2\"} 1\n"
+                                 "s_sum{a=\"1\"} 1\n# EOF\n";
+    tp->om_mkey_drop = ~UINT64_C(0);
+    ck_assert_msg(parse_split(tp, &tb, OM, merged, strlen(merged), strlen(merged), 0) == 0, "%s",
+                  prom_parser_error(tp));
+    /* With a few bits left, a Metric that comes back is still found. */
+    tp->om_mkey_drop = ~UINT64_C(3);
+    len -= 6;
+    len += (size_t)snprintf(in + len, cap - len, "m_total{i=\"0\"} 1\n# EOF\n");
+    ck_assert_int_eq(parse_split(tp, &tb, OM, in, len, len, 0), -EINVAL);
+    ck_assert_str_eq(
+        prom_parser_error(tp),
+        "parse error at line 2002: metric family \"m\": the Metric {i=\"0\"} from line "
+        "2 is interleaved with others (another began on line 2001)");
+    batch_release(&ref);
+    free(in);
+}
+END_TEST
+
 /* ---- the line length limit ---- */
 
 #define MIB (1024 * 1024)
@@ -1439,6 +1713,8 @@ prom_parse_suite(void)
     tcase_add_loop_test(tc, test_fixture_counts, 0, NFIXTURES);
     tcase_add_test(tc, test_fixture_node_exporter_samples);
     tcase_add_test(tc, test_fixture_as_openmetrics);
+    tcase_add_test(tc, test_om_many_metrics);
+    tcase_add_test(tc, test_om_collisions_no_false_error);
     suite_add_tcase(s, tc);
 
     /* Tens of thousands of full parses per fixture: seconds natively, minutes under valgrind. */
