@@ -433,7 +433,9 @@ stale_series_track(struct stale_series *s, struct batch *b)
             if (grow_u64(&s->next, &s->ncap, n0) != 0) {
                 return -ENOMEM;
             }
-            memcpy(s->next, s->ids, m * sizeof(*s->ids));
+            if (m > 0) { /* s->ids is NULL before the first run */
+                memcpy(s->next, s->ids, m * sizeof(*s->ids));
+            }
         }
         s->next[m++] = id;
     }
@@ -444,7 +446,9 @@ stale_series_track(struct stale_series *s, struct batch *b)
         if (grow_u64(&s->next, &s->ncap, m > 0 ? m : 1) != 0) {
             return -ENOMEM;
         }
-        memcpy(s->next, s->ids, m * sizeof(*s->ids));
+        if (m > 0) {
+            memcpy(s->next, s->ids, m * sizeof(*s->ids));
+        }
     }
     if (s->n > 0) {
         rc = tab_fill(s, m);
