@@ -34,6 +34,8 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+#include "wordhash.h"
+
 /* Table slots (4 bytes) and noted Metrics (12) above these are given back at reset and idle. */
 #define METRIC_SLOTS_KEEP 65536
 #define METRIC_ENTS_KEEP 16384
@@ -81,8 +83,7 @@ mix64(uint64_t x)
 static inline void
 mh_word(struct mhash *m, uint64_t w)
 {
-    m->h = (m->h ^ w) * UINT64_C(0x9e3779b97f4a7c15);
-    m->h ^= m->h >> 29;
+    m->h = wordhash_step(m->h, w);
 }
 
 static inline void
@@ -94,24 +95,6 @@ mh_byte(struct mhash *m, unsigned char c)
         m->acc = 0;
         m->n = 0;
     }
-}
-
-/* s[0..n), n < 8, as a little-endian word, with overlapping loads like mem_eq(). */
-static inline uint64_t
-tail_word(const char *s, size_t n)
-{
-    uint32_t lo, hi;
-
-    if (n >= 4) {
-        memcpy(&lo, s, 4);
-        memcpy(&hi, s + n - 4, 4);
-        return (uint64_t)lo | ((uint64_t)hi << (8 * (n - 4)));
-    }
-    if (n == 0) {
-        return 0;
-    }
-    return (uint64_t)(unsigned char)s[0] | ((uint64_t)(unsigned char)s[n / 2] << (8 * (n / 2))) |
-           ((uint64_t)(unsigned char)s[n - 1] << (8 * (n - 1)));
 }
 
 static inline void
@@ -129,7 +112,7 @@ mh_bytes(struct mhash *m, const char *s, size_t n)
         }
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
         /* The last bytes at once, as mh_byte() would have gathered them: in registers. */
-        m->acc = tail_word(s, n);
+        m->acc = wordhash_tail(s, n);
         m->n = (unsigned)n;
         return;
 #endif
@@ -502,7 +485,7 @@ ts_text(char *buf, size_t size, int64_t ts)
 static uint64_t
 slot_hash(const struct prom_parser *p, uint64_t key)
 {
-    return mix64(key ^ ((uint64_t)p->cur_idx * UINT64_C(0x9e3779b97f4a7c15)));
+    return mix64(key ^ ((uint64_t)p->cur_idx * WORDHASH_K));
 }
 
 /*

@@ -10,7 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define STALE_K1 UINT64_C(0x9e3779b97f4a7c15)
+#include "wordhash.h"
+
 #define STALE_SEED_NAME UINT64_C(0x243f6a8885a308d3)
 #define STALE_SEED_LABEL UINT64_C(0x13198a2e03707344)
 
@@ -66,25 +67,10 @@ str_hash(const char *p, uint64_t h)
 
     for (; n >= 8; n -= 8, p += 8) {
         memcpy(&w, p, 8);
-        h = (h ^ w) * STALE_K1;
-        h ^= h >> 29;
+        h = wordhash_step(h, w);
     }
-    /* The last 1-7 bytes, read in registers (copying them to the stack and reading 8 bytes
-       back stalls store forwarding): two overlapping 4-byte reads placed where the bytes are
-       (the little-endian value of all n bytes, exactly), or 3 single bytes that cover them. */
-    w = (uint64_t)n << 56;
-    if (n >= 4) {
-        uint32_t lo, hi;
-        memcpy(&lo, p, 4);
-        memcpy(&hi, p + n - 4, 4);
-        w ^= (uint64_t)lo | (uint64_t)hi << (8 * (n - 4));
-    }
-    else if (n > 0) {
-        const unsigned char *u = (const unsigned char *)p;
-        w ^= (uint64_t)u[0] | (uint64_t)u[n / 2] << 8 | (uint64_t)u[n - 1] << 16;
-    }
-    h = (h ^ w) * STALE_K1;
-    return h ^ (h >> 29);
+    /* The last 0-7 bytes in registers, with their count. */
+    return wordhash_step(h, wordhash_tail(p, n) ^ (uint64_t)n << 56);
 }
 
 /*
