@@ -97,6 +97,48 @@ START_TEST(test_stalled_reader_does_not_block)
 }
 END_TEST
 
+/* Reads the pipe while running the loop until @o1 and @o2 are idle; the bytes read. */
+static size_t
+drain_both(void *o1, void *o2, char *got, size_t cap)
+{
+    size_t ngot = 0;
+
+    fcntl(pfd[0], F_SETFL, O_NONBLOCK);
+    for (int spin = 0; spin < 10000 && (out_stdout_ops.busy(o1) || out_stdout_ops.busy(o2));
+         spin++) {
+        ssize_t n = read(pfd[0], got + ngot, cap - ngot);
+        if (n > 0) {
+            ngot += (size_t)n;
+        }
+        event_base_loop(loop_base(l), EVLOOP_NONBLOCK);
+    }
+    for (ssize_t n; (n = read(pfd[0], got + ngot, cap - ngot)) > 0;) {
+        ngot += (size_t)n;
+    }
+    return ngot;
+}
+
+/* Two instances on the pipe, in the order they are opened. */
+static void
+open_two(void **first, void **second)
+{
+    *first = out_stdout_open(pfd[1], l, 1 << 20);
+    *second = out_stdout_open(pfd[1], l, 1 << 20);
+    ck_assert_ptr_nonnull(*first);
+    ck_assert_ptr_nonnull(*second);
+}
+
+/* Writes @n bytes of @fill ending in a newline (into @big) to @o: the 4 KiB pipe takes part of
+ * it, so the record has begun and the rest waits. */
+static void
+write_begun(void *o, char *big, size_t n, char fill)
+{
+    memset(big, fill, n);
+    big[n - 1] = '\n';
+    ck_assert_int_eq(out_stdout_ops.write(o, big, n, 1), 0);
+    ck_assert(out_stdout_ops.busy(o));
+}
+
 /*
  * The reader comes back: the loop drains the queue, and what arrives is whole records, in
  * order, exactly the ones counted delivered.
@@ -106,25 +148,14 @@ START_TEST(test_reader_gets_whole_records_in_order)
     void *o = out_stdout_open(pfd[1], l, 16 * 1024);
     char rec[REC_LINES * REC_LINE];
     static char got[1 << 20];
-    size_t ngot = 0;
     struct output_stats st;
 
     ck_assert_ptr_nonnull(o);
-    fcntl(pfd[0], F_SETFL, O_NONBLOCK);
     for (unsigned i = 0; i < 100; i++) {
         out_stdout_ops.write(o, rec, make_rec(rec, i), REC_LINES);
     }
-    for (int spin = 0; spin < 10000 && out_stdout_ops.busy(o); spin++) {
-        ssize_t n = read(pfd[0], got + ngot, sizeof(got) - ngot);
-        if (n > 0) {
-            ngot += (size_t)n;
-        }
-        event_base_loop(loop_base(l), EVLOOP_NONBLOCK);
-    }
+    size_t ngot = drain_both(o, o, got, sizeof(got));
     ck_assert(!out_stdout_ops.busy(o));
-    for (ssize_t n; (n = read(pfd[0], got + ngot, sizeof(got) - ngot)) > 0;) {
-        ngot += (size_t)n;
-    }
     out_stdout_ops.stats(o, &st);
     testutil_assert_books(&st);
     ck_assert_uint_eq(st.pending_samples, 0);
@@ -196,27 +227,6 @@ START_TEST(test_closed_reader)
 }
 END_TEST
 
-/* Reads the pipe while running the loop until @o1 and @o2 are idle; the bytes read. */
-static size_t
-drain_both(void *o1, void *o2, char *got, size_t cap)
-{
-    size_t ngot = 0;
-
-    fcntl(pfd[0], F_SETFL, O_NONBLOCK);
-    for (int spin = 0; spin < 10000 && (out_stdout_ops.busy(o1) || out_stdout_ops.busy(o2));
-         spin++) {
-        ssize_t n = read(pfd[0], got + ngot, cap - ngot);
-        if (n > 0) {
-            ngot += (size_t)n;
-        }
-        event_base_loop(loop_base(l), EVLOOP_NONBLOCK);
-    }
-    for (ssize_t n; (n = read(pfd[0], got + ngot, cap - ngot)) > 0;) {
-        ngot += (size_t)n;
-    }
-    return ngot;
-}
-
 /*
  * A reload's two instances on one descriptor: the old one has begun a record the reader has not
  * taken; the new one's records wait for it, so the reader gets the old record whole and then the
@@ -229,15 +239,10 @@ START_TEST(test_instances_on_one_descriptor_write_in_order)
     char rec[REC_LINES * REC_LINE];
     struct output_stats st;
 
-    memset(big, 'o', sizeof(big));
-    big[sizeof(big) - 1] = '\n';
-    void *old = out_stdout_open(pfd[1], l, 1 << 20);
-    void *new = out_stdout_open(pfd[1], l, 1 << 20);
-    ck_assert_ptr_nonnull(old);
-    ck_assert_ptr_nonnull(new);
-    /* The pipe takes 4 KiB of it: begun, the rest queued. */
-    ck_assert_int_eq(out_stdout_ops.write(old, big, sizeof(big), 1), 0);
-    ck_assert(out_stdout_ops.busy(old));
+    void *old, *new;
+
+    open_two(&old, &new);
+    write_begun(old, big, sizeof(big), 'o');
     for (unsigned i = 0; i < 3; i++) {
         ck_assert_int_eq(out_stdout_ops.write(new, rec, make_rec(rec, i), REC_LINES), 0);
     }
@@ -295,14 +300,10 @@ START_TEST(test_older_instance_does_not_cut_a_newer_ones_record)
     static char big[16 * 1024], got[1 << 16];
     const char small[] = "from the older one\n";
 
-    memset(big, 'n', sizeof(big));
-    big[sizeof(big) - 1] = '\n';
-    void *older = out_stdout_open(pfd[1], l, 1 << 20);
-    void *newer = out_stdout_open(pfd[1], l, 1 << 20);
-    ck_assert_ptr_nonnull(older);
-    ck_assert_ptr_nonnull(newer);
-    ck_assert_int_eq(out_stdout_ops.write(newer, big, sizeof(big), 1), 0);
-    ck_assert(out_stdout_ops.busy(newer)); /* begun: 4 KiB in the pipe */
+    void *older, *newer;
+
+    open_two(&older, &newer);
+    write_begun(newer, big, sizeof(big), 'n');
     ck_assert_int_eq(out_stdout_ops.write(older, small, sizeof(small) - 1, 1), 0);
     ck_assert(out_stdout_ops.busy(older)); /* waits */
     size_t ngot = drain_both(older, newer, got, sizeof(got));
@@ -323,13 +324,10 @@ START_TEST(test_idle_instance_flush_does_not_wait_for_another)
 {
     static char big[16 * 1024];
 
-    memset(big, 'a', sizeof(big));
-    void *busy = out_stdout_open(pfd[1], l, 1 << 20);
-    void *idle = out_stdout_open(pfd[1], l, 1 << 20);
-    ck_assert_ptr_nonnull(busy);
-    ck_assert_ptr_nonnull(idle);
-    ck_assert_int_eq(out_stdout_ops.write(busy, big, sizeof(big), 1), 0);
-    ck_assert(out_stdout_ops.busy(busy));
+    void *busy, *idle;
+
+    open_two(&busy, &idle);
+    write_begun(busy, big, sizeof(big), 'a');
     ck_assert_int_eq(out_stdout_ops.flush(idle), 0); /* a wait here never ends: nobody reads */
     out_stdout_ops.free(idle);
     out_stdout_ops.abandon(busy);
