@@ -776,7 +776,8 @@ static void
 run_end(struct target *t, struct batch *b)
 {
     struct engine *e = t->engine;
-    size_t held = batch_footprint(b);
+    /* A run in parts held its body and windows meanwhile: about a sample array's worth. */
+    size_t held = batch_footprint(b) + b->nforwarded * sizeof(struct sample);
 
     batch_give_back(e, b);
     engine_shed_memory(e, held);
