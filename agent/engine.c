@@ -738,7 +738,7 @@ run_finished(struct target *t, struct batch *b)
     t->last_duration_s = b->duration_s;
     t->last_ok = b->ok;
     t->last_reason = b->reason;
-    t->last_samples = b->nsamples;
+    t->last_samples = b->nforwarded + b->nsamples;
     keep_text(&t->last_error, b->error);
     keep_text(&t->last_warning, b->warning);
     t->hist_s[t->hist_pos] = b->duration_s;
@@ -752,7 +752,8 @@ run_finished(struct target *t, struct batch *b)
     }
     stats_record_run(t->stats, b);
     log_debug("engine: %s: run %s in %.3gms: HTTP %d, %zu samples%s%s%s%s", t->prefix,
-              b->ok ? "ok" : "failed", b->duration_s * 1000, b->http_status, b->nsamples,
+              b->ok ? "ok" : "failed", b->duration_s * 1000, b->http_status,
+              b->nforwarded + b->nsamples,
               b->ok ? "" : ", reason=", b->ok ? "" : reason_name(b->reason),
               b->ok ? "" : ", error: ", b->ok ? "" : b->error);
     if (!b->ok) {
@@ -775,7 +776,8 @@ static void
 run_end(struct target *t, struct batch *b)
 {
     struct engine *e = t->engine;
-    size_t held = batch_footprint(b);
+    /* A run in parts held its body and windows meanwhile: about a sample array's worth. */
+    size_t held = batch_footprint(b) + b->nforwarded * sizeof(struct sample);
 
     batch_give_back(e, b);
     engine_shed_memory(e, held);
@@ -802,6 +804,19 @@ scrape_done_cb(struct scrape *s, struct batch *b, void *arg)
     run_finished(t, b);
 }
 
+/*
+ * A part of a big run (sample.h, parts_ok): the outputs have it now, on the loop (a part is a
+ * bounded number of samples); the run's figures, synthetic samples and books come at its end.
+ */
+static void
+scrape_part_cb(struct scrape *s, struct batch *b, void *arg)
+{
+    struct target *t = arg;
+
+    (void)s;
+    emit(t->engine, b);
+}
+
 static void
 target_run(struct target *t)
 {
@@ -818,6 +833,8 @@ target_run(struct target *t)
         return;
     }
     t->sched.in_flight = true;
+    /* Staleness needs a run's series together: a run comes in parts only without it. */
+    t->batch->parts_ok = t->series == NULL;
     if (scrape_start(t->scrape, t->batch) != 0) {
         /* Not started: the batch says why; finish it here so it is counted and emitted. */
         run_finished(t, t->batch);
@@ -1050,6 +1067,7 @@ engine_add_target(struct engine *e, const struct target_spec *spec, char *err, s
         target_free(t);
         return -EINVAL;
     }
+    scrape_set_part(t->scrape, scrape_part_cb);
     if (e->ntargets == e->targets_cap) {
         size_t cap = e->targets_cap > 0 ? 2 * e->targets_cap : 16;
         grown = realloc(e->targets, cap * sizeof(*e->targets));

@@ -67,6 +67,9 @@ struct job_kind {
      * at a time: each call does a bounded part (about SCRAPE_SLICE_S) and returns true while
      * more is left. scrape.c calls it right after finish, again in the same loop turn while the
      * turn's slice lasts, then from later turns; the run ends after the call that returned false.
+     * When @b->parts_ok, a call may return true with @b->part set: @b holds a part of the run,
+     * which the caller hands on (scrape.h, scrape_set_part) before the next call; the kind then
+     * drops those samples itself (adding them to @b->nforwarded).
      */
     bool (*finish_more)(void *state, struct batch *b);
 

@@ -30,10 +30,39 @@ struct prom_job {
     /* finish's pass over the samples, in slices: the next sample, those kept before it. */
     bool semantics; /* a pass is in progress */
     size_t next, kept;
+    size_t kept_before; /* kept in the windows before this one (a body in windows), else 0 */
+
+    /*
+     * A big body in windows (issue 13: memory per scrape at most 3x the body). When the batch
+     * may come in parts (b->parts_ok) and a text-format body passes PROM_WINDOW samples, the
+     * first window stays in the batch with its semantics applied, the parser goes on into a
+     * scratch batch that is checked and emptied every PROM_WINDOW samples (so every limit and
+     * error is known before anything is handed on: a failed scrape still forwards nothing), and
+     * the body from the end of the first window is kept. Once the body is complete the first
+     * window is handed on as a part, and the kept rest is parsed again from the mark, a window
+     * at a time, each handed on as a part but the last, which ends the run. Held: the body once,
+     * about two windows, never the whole batch.
+     */
+    enum fmt_kind { FMT_NONE, FMT_TEXT, FMT_OTHER } fmt;
+    bool windowed;               /* the body passed a window: first pass in windows */
+    struct batch *scratch;       /* owned: first pass, the window after the first */
+    struct prom_parse_mark mark; /* owned: where the kept body starts */
+    char *keep;                  /* owned: the body from the mark on */
+    size_t keep_len, keep_cap, keep_off;
+    size_t parsed;  /* samples parsed in the windows before the current one */
+    size_t rest;    /* first pass: samples parsed after the first window */
+    bool again;     /* second pass: the first window is to be handed on, or was */
+    bool resumed;   /* second pass: the parser goes on from the mark */
+    bool handed;    /* the batch holds a part handed on: it is dropped at the next call */
+    bool body_done; /* second pass: the kept body is parsed to its end */
 };
 
 /* Samples between two looks at the clock in a slice of the pass. */
 #define PROM_SLICE_CHECK 256
+/* Samples of a window of a big body (about 1-2 ms of semantics and encoding on the loop). */
+#define PROM_WINDOW 8192
+/* Kept body bytes parsed per call in the second pass (a slice is checked between calls). */
+#define PROM_PIECE 16384
 
 /*
  * Parsers are taken for a body and given back once it is parsed, so only the runs being parsed
@@ -89,16 +118,67 @@ job_prom_cached_parsers(void)
 }
 
 /* Starts parsing a body into @b with a parser taken for it; false (@b failed) without memory. */
+static void windows_end(struct prom_job *j);
+
 static bool
 parse_start(struct prom_job *j, const char *content_type, struct batch *b)
 {
+    if (j->windowed) {
+        windows_end(j); /* left by a run that was cancelled */
+    }
     if (j->parser == NULL && (j->parser = parser_take(j)) == NULL) {
         batch_fail(b, REASON_INTERNAL, "out of memory for the parser");
         return false;
     }
-    prom_parser_reset(j->parser, prom_parse_format_from_content_type(content_type), b);
+    enum prom_format fmt = prom_parse_format_from_content_type(content_type);
+
+    prom_parser_reset(j->parser, fmt, b);
+    j->fmt = fmt == PROM_FORMAT_TEXT ? FMT_TEXT : FMT_OTHER;
     j->parsing = true;
+    j->kept_before = 0;
+    j->parsed = 0;
     return true;
+}
+
+/* Ends a body in windows (any stage; also when there was none) and gives the parser back. */
+static void
+windows_end(struct prom_job *j)
+{
+    if (j->scratch != NULL) {
+        batch_release(j->scratch);
+        free(j->scratch);
+        j->scratch = NULL;
+    }
+    prom_parse_mark_release(&j->mark);
+    free(j->keep);
+    j->keep = NULL;
+    j->keep_len = j->keep_cap = j->keep_off = 0;
+    j->windowed = j->again = j->resumed = j->handed = j->body_done = false;
+    j->parsed = j->rest = 0;
+    parser_give_back(j);
+}
+
+/* Appends @len body bytes to the kept body. 0 or -ENOMEM. */
+static int
+keep_add(struct prom_job *j, const char *data, size_t len)
+{
+    if (j->keep_len + len > j->keep_cap) {
+        size_t cap = j->keep_cap > 0 ? j->keep_cap : 65536;
+        while (cap < j->keep_len + len) {
+            cap *= 2;
+        }
+        char *k = realloc(j->keep, cap);
+        if (k == NULL) {
+            return -ENOMEM;
+        }
+        j->keep = k;
+        j->keep_cap = cap;
+    }
+    if (len > 0) {
+        memcpy(j->keep + j->keep_len, data, len);
+        j->keep_len += len;
+    }
+    return 0;
 }
 
 static void
@@ -109,7 +189,7 @@ prom_free(void *state)
     if (j == NULL) {
         return;
     }
-    parser_give_back(j);
+    windows_end(j);
     free(j->accept);
     conf_relabel_rules_free(j->opts.rules, j->opts.nrules);
     free(j);
@@ -199,28 +279,6 @@ static enum reason
 parse_reason(int rc)
 {
     return rc == -ENOMEM ? REASON_INTERNAL : rc == -E2BIG ? REASON_LIMIT : REASON_PARSE;
-}
-
-static int
-prom_feed(void *state, const char *data, size_t len, struct batch *b)
-{
-    struct prom_job *j = state;
-
-    if (!j->parsing) {
-        return 0;
-    }
-    int rc = prom_parser_feed(j->parser, data, len);
-    if (rc != 0) {
-        batch_fail(b, parse_reason(rc), "%s", prom_parser_error(j->parser));
-        return rc;
-    }
-    /* Without relabel rules the limit can stop a huge body early. */
-    if (j->opts.sample_limit > 0 && j->opts.nrules == 0 && b->nsamples > j->opts.sample_limit) {
-        batch_fail(b, REASON_LIMIT, "sample_limit exceeded: more than %llu samples",
-                   (unsigned long long)j->opts.sample_limit);
-        return -E2BIG;
-    }
-    return 0;
 }
 
 static bool
@@ -438,15 +496,119 @@ semantics_step(struct prom_job *j, struct batch *b)
         b->samples[kept++] = *s;
     }
     b->nsamples = kept;
+    kept += j->kept_before;
     if (j->opts.nrules > 0) {
         b->samples_post_relabel = (int64_t)kept;
     }
     if (j->opts.sample_limit > 0 && kept > j->opts.sample_limit) {
-        batch_fail(b, REASON_LIMIT, "sample_limit exceeded: %zu samples (limit %llu)", kept,
-                   (unsigned long long)j->opts.sample_limit);
+        if (j->windowed) { /* found in a window: the body may hold more */
+            batch_fail(b, REASON_LIMIT, "sample_limit exceeded: more than %llu samples",
+                       (unsigned long long)j->opts.sample_limit);
+        }
+        else {
+            batch_fail(b, REASON_LIMIT, "sample_limit exceeded: %zu samples (limit %llu)", kept,
+                       (unsigned long long)j->opts.sample_limit);
+        }
         b->nsamples = 0;
     }
     return false;
+}
+
+/*
+ * The whole pass over @b's samples at once (a window: bounded). Whether it broke no rule (@b is
+ * not ok yet while its body arrives: the reason says).
+ */
+static bool
+semantics_all(struct prom_job *j, struct batch *b)
+{
+    j->next = 0;
+    j->kept = 0;
+    while (semantics_step(j, b)) {
+    }
+    return b->reason == REASON_NONE;
+}
+
+/* A window of the first pass is checked and dropped; @b is failed when it breaks a rule. */
+static int
+window_check(struct prom_job *j, struct batch *b)
+{
+    struct batch *w = j->scratch;
+    size_t n = w->nsamples;
+
+    if (!semantics_all(j, w)) {
+        batch_fail(b, w->reason, "%s", w->error);
+        return -E2BIG;
+    }
+    j->parsed += n;
+    j->rest += n;
+    j->kept_before += w->nsamples;
+    w->nsamples = 0;
+    arena_release(&w->arena);
+    prom_parser_set_out(j->parser, w);
+    return 0;
+}
+
+/*
+ * The body passed its first window: its semantics are applied where it lies, in @b, and the
+ * parse goes on into a scratch batch, the body kept from here (the unfinished line first).
+ */
+static int
+windows_start(struct prom_job *j, struct batch *b)
+{
+    size_t n = b->nsamples, tail_len;
+    const char *tail;
+
+    j->windowed = true;
+    if (!semantics_all(j, b)) {
+        return -E2BIG;
+    }
+    j->parsed = n;
+    j->kept_before = b->nsamples;
+    j->scratch = malloc(sizeof(*j->scratch));
+    if (j->scratch == NULL || prom_parser_mark(j->parser, &j->mark, &tail, &tail_len) != 0 ||
+        keep_add(j, tail, tail_len) != 0) {
+        batch_fail(b, REASON_INTERNAL, "out of memory keeping a big body");
+        return -ENOMEM;
+    }
+    batch_init(j->scratch);
+    j->scratch->job = b->job;
+    j->scratch->instance = b->instance;
+    j->scratch->url = b->url;
+    j->scratch->target_labels = b->target_labels;
+    j->scratch->ntarget_labels = b->ntarget_labels;
+    prom_parser_set_out(j->parser, j->scratch);
+    return 0;
+}
+
+static int
+prom_feed(void *state, const char *data, size_t len, struct batch *b)
+{
+    struct prom_job *j = state;
+
+    if (!j->parsing) {
+        return 0;
+    }
+    struct batch *cur = j->scratch != NULL ? j->scratch : b;
+    int rc = prom_parser_feed(j->parser, data, len);
+    if (rc != 0) {
+        batch_fail(b, parse_reason(rc), "%s", prom_parser_error(j->parser));
+        return rc;
+    }
+    if (j->scratch != NULL && keep_add(j, data, len) != 0) {
+        batch_fail(b, REASON_INTERNAL, "out of memory keeping a big body");
+        return -ENOMEM;
+    }
+    /* Without relabel rules the limit can stop a huge body early. */
+    if (j->opts.sample_limit > 0 && j->opts.nrules == 0 &&
+        j->parsed + cur->nsamples > j->opts.sample_limit) {
+        batch_fail(b, REASON_LIMIT, "sample_limit exceeded: more than %llu samples",
+                   (unsigned long long)j->opts.sample_limit);
+        return -E2BIG;
+    }
+    if (cur->nsamples >= PROM_WINDOW && b->parts_ok && j->fmt == FMT_TEXT) {
+        return j->scratch == NULL ? windows_start(j, b) : window_check(j, b);
+    }
+    return 0;
 }
 
 static void
@@ -467,22 +629,93 @@ prom_finish(void *state, const struct scrape_result *res, CURL *easy, struct bat
         if (rc != 0) {
             batch_fail(b, parse_reason(rc), "%s", prom_parser_error(j->parser));
         }
+        else if (j->scratch != NULL) {
+            window_check(j, b); /* the last window of the first pass */
+        }
     }
     j->parsing = false;
-    parser_give_back(j); /* the samples are in @b's arena: none in the parser */
     if (!b->ok) {
         /* A failed scrape forwards no partial samples (and, as in Prometheus, counts none). */
+        windows_end(j);
         b->samples_scraped = 0;
         b->nsamples = 0;
         return;
     }
+    if (j->windowed) {
+        b->samples_scraped = (int64_t)j->parsed;
+        if (j->rest == 0) {
+            windows_end(j); /* nothing after the first window: it is the run */
+            return;
+        }
+        batch_release(j->scratch);
+        free(j->scratch);
+        j->scratch = NULL;
+        j->kept_before = 0; /* the second pass counts again, from the first window's hand-on */
+        j->again = true;    /* prom_finish_more() hands the windows on */
+        return;
+    }
+    parser_give_back(j); /* the samples are in @b's arena: none in the parser */
     b->samples_scraped = (int64_t)b->nsamples;
     j->next = 0;
     j->kept = 0;
     j->semantics = true; /* prom_finish_more() makes the pass */
 }
 
-/* The semantics of a big batch, a slice more (job.h finish_more). */
+/*
+ * The second pass over a body in windows, a bounded step: drops the part handed on, parses a
+ * piece of the kept body and, when a window is full or the body ends, starts its semantics.
+ */
+static bool
+windows_step(struct prom_job *j, struct batch *b)
+{
+    if (j->handed) {
+        j->handed = false;
+        j->kept_before += b->nsamples;
+        b->nforwarded += b->nsamples;
+        b->nsamples = 0;
+        arena_release(&b->arena);
+        if (!j->resumed) {
+            j->resumed = true;
+            if (prom_parser_resume(j->parser, &j->mark, b) != 0) {
+                batch_fail(b, REASON_INTERNAL, "out of memory parsing a big body");
+                windows_end(j);
+                return false;
+            }
+        }
+        else {
+            prom_parser_set_out(j->parser, b);
+        }
+    }
+    else if (!j->resumed) {
+        b->part = true; /* the first window */
+        j->handed = true;
+        return true;
+    }
+    size_t n = j->keep_len - j->keep_off < PROM_PIECE ? j->keep_len - j->keep_off : PROM_PIECE;
+    int rc = prom_parser_feed(j->parser, j->keep + j->keep_off, n);
+
+    j->keep_off += n;
+    if (rc == 0 && j->keep_off == j->keep_len) {
+        rc = prom_parser_finish(j->parser);
+        j->body_done = true;
+    }
+    if (rc != 0) {
+        /* The first pass parsed the same bytes: only memory can fail here. */
+        batch_fail(b, parse_reason(rc), "%s (parsing a big body again)",
+                   prom_parser_error(j->parser));
+        b->nsamples = 0;
+        windows_end(j);
+        return false;
+    }
+    if (b->nsamples >= PROM_WINDOW || j->body_done) {
+        j->next = 0;
+        j->kept = 0;
+        j->semantics = true;
+    }
+    return true;
+}
+
+/* The semantics of a big batch, a slice more, or the next step of a body in windows (job.h). */
 static bool
 prom_finish_more(void *state, struct batch *b)
 {
@@ -490,8 +723,18 @@ prom_finish_more(void *state, struct batch *b)
 
     if (j->semantics) {
         j->semantics = semantics_step(j, b);
+        if (j->semantics || !j->again) {
+            return j->semantics;
+        }
+        if (b->ok && !j->body_done) {
+            b->part = true;
+            j->handed = true;
+            return true;
+        }
+        windows_end(j); /* the last window ends the run */
+        return false;
     }
-    return j->semantics;
+    return j->again && windows_step(j, b);
 }
 
 const struct job_kind job_prom = {

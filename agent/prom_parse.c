@@ -1949,6 +1949,54 @@ prom_parser_finish(struct prom_parser *p)
     return 0;
 }
 
+void
+prom_parser_set_out(struct prom_parser *p, struct batch *out)
+{
+    p->out = out;
+    p->last_name = NULL;
+    p->last_nlen = 0;
+    p->last_labels = NULL;
+    p->last_nlabels = 0;
+    p->last_type_ok = false;
+}
+
+int
+prom_parser_mark(const struct prom_parser *p, struct prom_parse_mark *m, const char **tail,
+                 size_t *tail_len)
+{
+    *m = (struct prom_parse_mark){
+        .lineno = p->lineno, .have_cur = p->have_cur, .cur_type = p->cur_type};
+    if (p->have_cur) {
+        m->cur = malloc(p->cur_len + 1);
+        if (m->cur == NULL) {
+            return -ENOMEM;
+        }
+        memcpy(m->cur, p->cur, p->cur_len);
+        m->cur_len = p->cur_len;
+    }
+    *tail = p->tail;
+    *tail_len = p->tail_len;
+    return 0;
+}
+
+int
+prom_parser_resume(struct prom_parser *p, const struct prom_parse_mark *m, struct batch *out)
+{
+    prom_parser_reset(p, PROM_FORMAT_TEXT, out);
+    p->lineno = m->lineno;
+    if (m->have_cur && prom_parse_meta_set_cur(p, m->cur, m->cur_len, m->cur_type) != 0) {
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+void
+prom_parse_mark_release(struct prom_parse_mark *m)
+{
+    free(m->cur);
+    *m = (struct prom_parse_mark){0};
+}
+
 /* The message of the sticky error, "" when there is none; borrowed from @p. */
 const char *
 prom_parser_error(const struct prom_parser *p)

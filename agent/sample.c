@@ -326,6 +326,9 @@ batch_clear(struct batch *b)
     b->nstale = 0;
     b->samples_scraped = -1;
     b->samples_post_relabel = -1;
+    b->parts_ok = false;
+    b->part = false;
+    b->nforwarded = 0;
 }
 
 /* Bytes held by @b's sample array and arena blocks (headers included). */

@@ -123,6 +123,16 @@ struct batch {
     /* Set by job kinds that filter samples (-1 = not set: the engine uses nsamples). */
     int64_t samples_scraped;      /* samples in the body, before metric relabeling */
     int64_t samples_post_relabel; /* after metric relabeling; -1 when there are no rules */
+
+    /*
+     * A run in parts (issue 13: a big body is not held whole). parts_ok: set by whoever runs the
+     * batch when it can hand a part of a run on (the engine, when no output wants staleness
+     * markers); part: set by a job kind's finish_more when the batch holds a part to hand on
+     * now, more of the run following; nforwarded: samples of this run handed on in parts before.
+     */
+    bool parts_ok;
+    bool part;
+    size_t nforwarded;
 };
 
 /*

@@ -62,6 +62,7 @@ struct scrape {
     bool host_is_ip;    /* the URL's host is an address literal (parsed once, not every run) */
     uint64_t connects;  /* connections opened since scrape_take_connects() */
     scrape_done_fn *done;
+    scrape_done_fn *part; /* NULL: the kind's parts are not asked for (b->parts_ok is cleared) */
     void *arg;
 
     /* Slicing (see the top of the file). */
@@ -154,6 +155,20 @@ scrape_header_cb(char *data, size_t size, size_t nmemb, void *userp)
 
 static void slice_cb(evutil_socket_t fd, short what, void *arg);
 static void xfer_result(struct scrape *s, CURLcode rc);
+
+/* One finish_more call; a part it leaves in @b is handed on. Whether more is left. */
+static bool
+finish_more_step(struct scrape *s, struct batch *b)
+{
+    if (!s->kind->finish_more(s->kind_state, b)) {
+        return false;
+    }
+    if (b->part) {
+        b->part = false;
+        s->part(s, b, s->arg);
+    }
+    return true;
+}
 
 /* Arms the zero-delay slice timer (it runs after the timers and I/O already due). 0 or -errno. */
 static int
@@ -471,7 +486,7 @@ run_continue(struct scrape *s)
         if (clock_mono_s() - t0 + s->fed_s >= SCRAPE_SLICE_S && slice_arm(s) == 0) {
             return;
         }
-        if (!s->kind->finish_more(s->kind_state, b)) {
+        if (!finish_more_step(s, b)) {
             break;
         }
     }
@@ -771,11 +786,17 @@ scrape_token_cb(void *arg, const char *line, enum reason reason, const char *err
         struct scrape_result res = {.rc = CURLE_LOGIN_DENIED, .duration_s = b->duration_s};
         s->kind->finish(s->kind_state, &res, s->blank, b);
     }
-    while (s->kind->finish_more != NULL && s->kind->finish_more(s->kind_state, b)) {
+    while (s->kind->finish_more != NULL && finish_more_step(s, b)) {
     }
     easy_give_back(s);
     s->batch = NULL;
     s->done(s, b, s->arg);
+}
+
+void
+scrape_set_part(struct scrape *s, scrape_done_fn *part)
+{
+    s->part = part;
 }
 
 int
@@ -786,6 +807,7 @@ scrape_start(struct scrape *s, struct batch *b)
         return -EBUSY;
     }
     s->batch = b;
+    b->parts_ok = b->parts_ok && s->part != NULL;
     s->body_bytes = 0;
     s->body_started = false;
     s->headers_done = false;

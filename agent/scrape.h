@@ -49,6 +49,12 @@ typedef void scrape_done_fn(struct scrape *s, struct batch *b, void *arg);
 struct scrape *scrape_new(struct loop *l, const struct scrape_opts *opts,
                           const struct job_kind *kind, void *kind_state, scrape_done_fn *done,
                           void *arg);
+/*
+ * Lets runs come in parts (sample.h, parts_ok): @part is called from the loop with a batch that
+ * holds a part of the run (its samples only; the run's figures come with done), which it hands
+ * on and must not keep or change.
+ */
+void scrape_set_part(struct scrape *s, scrape_done_fn *part);
 /* Cancels a run in flight (done is not called) and frees the handle. Accepts NULL. */
 void scrape_free(struct scrape *s);
 

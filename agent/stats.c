@@ -97,7 +97,7 @@ stats_record_run(struct stats_job *sj, const struct batch *b)
         sj->runs_failed++;
         sj->failures[b->reason < REASON__COUNT ? b->reason : REASON_INTERNAL]++;
     }
-    sj->samples += b->nsamples;
+    sj->samples += b->nforwarded + b->nsamples;
     sj->duration_sum += b->duration_s;
     for (i = 0; i < STATS_DURATION_BUCKETS - 1 && b->duration_s > duration_bounds[i]; i++) {
     }

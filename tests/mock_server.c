@@ -215,11 +215,37 @@ mock_cb(struct evhttp_request *req, void *arg)
         struct evbuffer *out = evhttp_request_get_output_buffer(req);
         const char *bad = strstr(uri, "/bad/");
         long bad_line = bad != NULL ? atol(bad + 5) : 0;
+        bool om = strstr(uri, "/om") != NULL;
         evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-                          "text/plain; version=0.0.4");
+                          om ? "application/openmetrics-text; version=1.0.0; charset=utf-8"
+                             : "text/plain; version=0.0.4");
         for (long i = 0; i < n; i++) {
             evbuffer_add_printf(out, i + 1 == bad_line ? "s{i=\"%ld\" %ld\n" : "s{i=\"%ld\"} %ld\n",
                                 i, i);
+        }
+        if (om) {
+            evbuffer_add_printf(out, "# EOF\n");
+        }
+        evhttp_send_reply(req, 200, "OK", NULL);
+    }
+    else if (sscanf(uri, "/families/%ld", &n) == 1) {
+        struct evbuffer *out = evhttp_request_get_output_buffer(req);
+        const char *bad = strstr(uri, "/bad/");
+        long bad_line = bad != NULL ? atol(bad + 5) : 0, line = 0;
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                          "text/plain; version=0.0.4");
+        for (long i = 0; i < n; i++) {
+            long f = i / 100;
+            const char *p = f % 3 == 0 ? "c" : f % 3 == 1 ? "g" : "u";
+            if (i % 100 == 0 && f % 3 != 2) {
+                evbuffer_add_printf(out, "# HELP %s%ld family %ld\n# TYPE %s%ld %s\n", p, f, f, p,
+                                    f, f % 3 == 0 ? "counter" : "gauge");
+                line += 2;
+            }
+            evbuffer_add_printf(out,
+                                ++line == bad_line ? "%s%ld{a=\"x\",i=\"%ld\" %ld\n"
+                                                   : "%s%ld{a=\"x\",i=\"%ld\"} %ld\n",
+                                p, f, i, i);
         }
         evhttp_send_reply(req, 200, "OK", NULL);
     }
