@@ -708,7 +708,7 @@ windows_step(struct prom_job *j, struct batch *b)
         }
     }
     else if (!j->resumed) {
-        b->part = true; /* the first window */
+        b->part = b->nsamples > 0; /* the first window (relabeling may have left none) */
         j->handed = true;
         return true;
     }
@@ -748,7 +748,7 @@ prom_finish_more(void *state, struct batch *b)
             return j->semantics;
         }
         if (b->ok && !j->body_done) {
-            b->part = true;
+            b->part = b->nsamples > 0; /* an empty window is no part */
             j->handed = true;
             return true;
         }

@@ -29,6 +29,7 @@ static struct engine *eng;
 struct capture {
     unsigned calls;  /* batches (parts and the end) */
     unsigned failed; /* of them not ok */
+    unsigned empty;  /* of them without a sample */
     size_t next;     /* the body sample expected next */
     size_t wrong;    /* body samples not the expected one */
     char first_wrong[256];
@@ -77,6 +78,7 @@ capture_batch(void *state, const struct batch *b)
     (void)state;
     cap.calls++;
     cap.failed += !b->ok;
+    cap.empty += b->nsamples == 0;
     if (!b->ok) {
         snprintf(cap.error, sizeof(cap.error), "%s", b->error);
     }
@@ -273,6 +275,29 @@ START_TEST(test_relabel_in_windows)
 }
 END_TEST
 
+/* Windows that relabeling left empty are no parts: no empty batch reaches the outputs. */
+START_TEST(test_empty_windows_are_no_parts)
+{
+    char err[256];
+    struct relabel_rule *rules = calloc(1, sizeof(*rules));
+    const char *name[] = {"__name__"};
+
+    start(&parts_ops);
+    ck_assert_ptr_nonnull(rules);
+    ck_assert_int_eq(relabel_rule_init(&rules[0], RELABEL_KEEP, name, 1, NULL, "c300|up|scrape_.*",
+                                       NULL, NULL, err, sizeof(err)),
+                     0);
+    struct prom_opts po = {.honor_timestamps = true, .rules = rules, .nrules = 1};
+    run("/families/50000", &po);
+    ck_assert_msg(cap.failed == 0, "%s", cap.error);
+    ck_assert_uint_eq(cap.next, 100); /* c300's samples */
+    ck_assert(cap.scraped == 50000 && cap.post == 100 && cap.up == 1);
+    ck_assert_uint_eq(cap.empty, 0);
+    ck_assert_uint_le(cap.calls, 2);
+    stop();
+}
+END_TEST
+
 /*
  * A rule broken in a later window (sample_limit with relabel rules, so only the pass finds it)
  * or a bad line near the end: the run fails with its true error and nothing was handed on.
@@ -323,6 +348,7 @@ windows_suite(void)
     tcase_add_test(tc, test_openmetrics_metric_interleaved_across_windows);
     tcase_add_test(tc, test_openmetrics_histograms_cut_by_windows);
     tcase_add_test(tc, test_relabel_in_windows);
+    tcase_add_test(tc, test_empty_windows_are_no_parts);
     tcase_add_test(tc, test_late_failure_hands_nothing_on);
     suite_add_tcase(s, tc);
     return s;
