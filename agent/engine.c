@@ -746,7 +746,8 @@ run_finished(struct target *t, struct batch *b)
     t->hist_pos = (t->hist_pos + 1) % ENGINE_HISTORY;
     t->hist_n += t->hist_n < ENGINE_HISTORY;
     add_synthetic(t, b);
-    if (t->series != NULL && stale_series_track(t->series, b) != 0) {
+    /* A run in parts (an output wanting markers came with a reload meanwhile) is not tracked. */
+    if (t->series != NULL && b->nforwarded == 0 && stale_series_track(t->series, b) != 0) {
         log_err("engine: %s: out of memory: staleness markers of this run may be missing",
                 t->prefix);
     }

@@ -34,7 +34,7 @@ struct prom_job {
 
     /*
      * A big body in windows (issue 13: memory per scrape at most 3x the body). When the batch
-     * may come in parts (b->parts_ok) and a text-format body passes PROM_WINDOW samples, the
+     * may come in parts (b->parts_ok) and a body passes PROM_WINDOW samples, the
      * first window stays in the batch with its semantics applied, the parser goes on into a
      * scratch batch that is checked and emptied every PROM_WINDOW samples (so every limit and
      * error is known before anything is handed on: a failed scrape still forwards nothing), and
@@ -43,7 +43,6 @@ struct prom_job {
      * at a time, each handed on as a part but the last, which ends the run. Held: the body once,
      * about two windows, never the whole batch.
      */
-    enum fmt_kind { FMT_NONE, FMT_TEXT, FMT_OTHER } fmt;
     bool windowed;               /* the body passed a window: first pass in windows */
     struct batch *scratch;       /* owned: first pass, the window after the first */
     struct prom_parse_mark mark; /* owned: where the kept body starts */
@@ -130,10 +129,7 @@ parse_start(struct prom_job *j, const char *content_type, struct batch *b)
         batch_fail(b, REASON_INTERNAL, "out of memory for the parser");
         return false;
     }
-    enum prom_format fmt = prom_parse_format_from_content_type(content_type);
-
-    prom_parser_reset(j->parser, fmt, b);
-    j->fmt = fmt == PROM_FORMAT_TEXT ? FMT_TEXT : FMT_OTHER;
+    prom_parser_reset(j->parser, prom_parse_format_from_content_type(content_type), b);
     j->parsing = true;
     j->kept_before = 0;
     j->parsed = 0;
@@ -528,13 +524,29 @@ semantics_all(struct prom_job *j, struct batch *b)
     return b->reason == REASON_NONE;
 }
 
+/* The parser leaves its batch for @out, before those samples change: 0, or @b failed. */
+static int
+parser_move(struct prom_job *j, struct batch *out, struct batch *b)
+{
+    int rc = prom_parser_set_out(j->parser, out);
+
+    if (rc != 0) {
+        batch_fail(b, parse_reason(rc), "%s", prom_parser_error(j->parser));
+    }
+    return rc;
+}
+
 /* A window of the first pass is checked and dropped; @b is failed when it breaks a rule. */
 static int
 window_check(struct prom_job *j, struct batch *b)
 {
     struct batch *w = j->scratch;
     size_t n = w->nsamples;
+    int rc = parser_move(j, w, b);
 
+    if (rc != 0) {
+        return rc;
+    }
     if (!semantics_all(j, w)) {
         batch_fail(b, w->reason, "%s", w->error);
         return -E2BIG;
@@ -544,29 +556,23 @@ window_check(struct prom_job *j, struct batch *b)
     j->kept_before += w->nsamples;
     w->nsamples = 0;
     arena_release(&w->arena);
-    prom_parser_set_out(j->parser, w);
     return 0;
 }
 
 /*
- * The body passed its first window: its semantics are applied where it lies, in @b, and the
- * parse goes on into a scratch batch, the body kept from here (the unfinished line first).
+ * The body passed its first window: the parse goes on into a scratch batch, the body kept from
+ * here (the unfinished line first), and the first window's semantics are applied where it lies.
  */
 static int
 windows_start(struct prom_job *j, struct batch *b)
 {
     size_t n = b->nsamples, tail_len;
     const char *tail;
+    int rc;
 
     j->windowed = true;
-    if (!semantics_all(j, b)) {
-        return -E2BIG;
-    }
-    j->parsed = n;
-    j->kept_before = b->nsamples;
     j->scratch = malloc(sizeof(*j->scratch));
-    if (j->scratch == NULL || prom_parser_mark(j->parser, &j->mark, &tail, &tail_len) != 0 ||
-        keep_add(j, tail, tail_len) != 0) {
+    if (j->scratch == NULL) {
         batch_fail(b, REASON_INTERNAL, "out of memory keeping a big body");
         return -ENOMEM;
     }
@@ -576,7 +582,20 @@ windows_start(struct prom_job *j, struct batch *b)
     j->scratch->url = b->url;
     j->scratch->target_labels = b->target_labels;
     j->scratch->ntarget_labels = b->ntarget_labels;
-    prom_parser_set_out(j->parser, j->scratch);
+    rc = parser_move(j, j->scratch, b);
+    if (rc != 0) {
+        return rc;
+    }
+    if (prom_parser_mark(j->parser, &j->mark, &tail, &tail_len) != 0 ||
+        keep_add(j, tail, tail_len) != 0) {
+        batch_fail(b, REASON_INTERNAL, "out of memory keeping a big body");
+        return -ENOMEM;
+    }
+    if (!semantics_all(j, b)) {
+        return -E2BIG;
+    }
+    j->parsed = n;
+    j->kept_before = b->nsamples;
     return 0;
 }
 
@@ -605,7 +624,7 @@ prom_feed(void *state, const char *data, size_t len, struct batch *b)
                    (unsigned long long)j->opts.sample_limit);
         return -E2BIG;
     }
-    if (cur->nsamples >= PROM_WINDOW && b->parts_ok && j->fmt == FMT_TEXT) {
+    if (cur->nsamples >= PROM_WINDOW && b->parts_ok) {
         return j->scratch == NULL ? windows_start(j, b) : window_check(j, b);
     }
     return 0;
@@ -682,12 +701,14 @@ windows_step(struct prom_job *j, struct batch *b)
                 return false;
             }
         }
-        else {
-            prom_parser_set_out(j->parser, b);
+        else if (parser_move(j, b, b) != 0) {
+            b->nsamples = 0;
+            windows_end(j);
+            return false;
         }
     }
     else if (!j->resumed) {
-        b->part = true; /* the first window */
+        b->part = b->nsamples > 0; /* the first window (relabeling may have left none) */
         j->handed = true;
         return true;
     }
@@ -727,7 +748,7 @@ prom_finish_more(void *state, struct batch *b)
             return j->semantics;
         }
         if (b->ok && !j->body_done) {
-            b->part = true;
+            b->part = b->nsamples > 0; /* an empty window is no part */
             j->handed = true;
             return true;
         }

@@ -73,9 +73,11 @@ enum { SHARE_NAME = 1, SHARE_VALUE = 2 };
 
 /* An OpenMetrics Metric seen in the current body (prom_parse_metric.c). */
 struct om_metric_ent {
+    uint64_t key;    /* the hash of its LabelSet (a window's cut took its sample: compared) */
     uint32_t tag;    /* its tag in prom_parser.om_mtab */
-    uint32_t sample; /* index in the batch of its first sample */
+    uint32_t sample; /* index in the body of its first sample (prom_parser.base) */
     uint32_t lineno; /* of its first sample */
+    uint32_t fam;    /* its family's index in fams */
 };
 
 /* OpenMetrics: the Metric being read and its current MetricPoint (prom_parse_metric.c). */
@@ -83,13 +85,13 @@ struct om_metric_state {
     bool open;
     size_t fam;    /* index in fams */
     uint64_t key;  /* hash of its LabelSet */
-    size_t sample; /* index in the batch of its first sample */
+    size_t sample; /* index in the body of its first sample */
     size_t lineno; /* of its first sample */
     uint32_t seen; /* kinds of sample (by suffix) of its MetricPoint so far */
     bool has_ts;   /* the MetricPoint's timestamp, ts */
     int64_t ts;
     size_t pt_lineno; /* of the MetricPoint's first sample */
-    size_t pt_sample; /* index in the batch of the MetricPoint's first sample */
+    size_t pt_sample; /* index in the body of the MetricPoint's first sample */
     /* The last noted Metric is not looked up yet (prom_parse_metric_flush()). */
     bool pending;
     size_t pend_fam;         /* its family's index in fams */
@@ -108,8 +110,15 @@ struct fam {
 struct prom_parser {
     enum prom_format fmt;
     struct batch *out; /* borrowed: set by reset */
-    int err;           /* sticky: 0, -EINVAL, -E2BIG (line too long) or -ENOMEM */
-    size_t line_max;   /* longest line, <= PROM_PARSE_LINE_MAX (prom_parser_set_line_max) */
+    /*
+     * Samples of the body handed on before the first one in out (prom_parser_set_out): body
+     * sample i is out->samples[i - base]. checked: the body was checked in a first pass (a
+     * second pass from a mark): OpenMetrics' rules across lines are not applied again.
+     */
+    size_t base;
+    bool checked;
+    int err;         /* sticky: 0, -EINVAL, -E2BIG (line too long) or -ENOMEM */
+    size_t line_max; /* longest line, <= PROM_PARSE_LINE_MAX (prom_parser_set_line_max) */
     bool finished;
     bool after_eof; /* OpenMetrics: "# EOF" seen */
     size_t lineno;  /* of the line being parsed */
@@ -457,6 +466,8 @@ bool prom_parse_utf8_valid(const char *str, size_t n);
 /* ---- prom_parse_meta.c: '#' lines and families ---- */
 
 int prom_parse_meta_set_cur(struct prom_parser *p, const char *name, size_t nlen, uint8_t type);
+int prom_parse_meta_restore_cur(struct prom_parser *p, const char *name, size_t nlen, uint8_t type,
+                                uint8_t flags);
 int prom_parse_meta_sample_family(struct prom_parser *p, const char *name, size_t nlen,
                                   uint8_t *type);
 int prom_parse_meta_text_line(struct prom_parser *p, const char *s, const char *e);

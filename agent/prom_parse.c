@@ -1060,7 +1060,10 @@ emit(struct prom_parser *p, const char *name, size_t nlen, size_t nl, double v, 
         p->last_type = type;
         p->last_type_ok = true;
     }
-    if (p->fmt == PROM_FORMAT_OPENMETRICS) {
+    if (p->fmt == PROM_FORMAT_OPENMETRICS && p->checked) {
+        p->om_exemplar = false;
+    }
+    else if (p->fmt == PROM_FORMAT_OPENMETRICS) {
         rc = prom_parse_metric_sample(p, name, nlen, type, nl, has_ts, ts);
         if (rc == 0 && (p->om_point.open || p->om_exemplar ||
                         (type != SAMPLE_UNTYPED && type != SAMPLE_GAUGE))) {
@@ -1814,6 +1817,8 @@ prom_parser_reset(struct prom_parser *p, enum prom_format fmt, struct batch *out
 {
     p->fmt = fmt;
     p->out = out;
+    p->base = 0;
+    p->checked = false;
     p->err = 0;
     p->errmsg[0] = '\0';
     p->finished = false;
@@ -1947,54 +1952,6 @@ prom_parser_finish(struct prom_parser *p)
         return prom_parse_fail(p, "missing \"# EOF\"");
     }
     return 0;
-}
-
-void
-prom_parser_set_out(struct prom_parser *p, struct batch *out)
-{
-    p->out = out;
-    p->last_name = NULL;
-    p->last_nlen = 0;
-    p->last_labels = NULL;
-    p->last_nlabels = 0;
-    p->last_type_ok = false;
-}
-
-int
-prom_parser_mark(const struct prom_parser *p, struct prom_parse_mark *m, const char **tail,
-                 size_t *tail_len)
-{
-    *m = (struct prom_parse_mark){
-        .lineno = p->lineno, .have_cur = p->have_cur, .cur_type = p->cur_type};
-    if (p->have_cur) {
-        m->cur = malloc(p->cur_len + 1);
-        if (m->cur == NULL) {
-            return -ENOMEM;
-        }
-        memcpy(m->cur, p->cur, p->cur_len);
-        m->cur_len = p->cur_len;
-    }
-    *tail = p->tail;
-    *tail_len = p->tail_len;
-    return 0;
-}
-
-int
-prom_parser_resume(struct prom_parser *p, const struct prom_parse_mark *m, struct batch *out)
-{
-    prom_parser_reset(p, PROM_FORMAT_TEXT, out);
-    p->lineno = m->lineno;
-    if (m->have_cur && prom_parse_meta_set_cur(p, m->cur, m->cur_len, m->cur_type) != 0) {
-        return -ENOMEM;
-    }
-    return 0;
-}
-
-void
-prom_parse_mark_release(struct prom_parse_mark *m)
-{
-    free(m->cur);
-    *m = (struct prom_parse_mark){0};
 }
 
 /* The message of the sticky error, "" when there is none; borrowed from @p. */

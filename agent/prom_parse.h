@@ -109,27 +109,31 @@ int prom_parser_finish(struct prom_parser *p);
 const char *prom_parser_error(const struct prom_parser *p);
 
 /*
- * A big text-format body in windows (job_prom.c): the batch is handed on (or cleared) between
- * feeds and the parse goes on into another, or the body's rest is parsed again later from where
- * a window ended. Prometheus text format only: an OpenMetrics parse checks each Metric against
- * samples it keeps reading from the batch.
+ * A big body in windows (job_prom.c): the batch is handed on (or cleared) between feeds and the
+ * parse goes on into another, or the body's rest is parsed again later from where a window ended.
  *
- * prom_parser_set_out() goes on appending to @out: the parser forgets the strings of the batch it
- * filled, so that batch may be cleared or handed on. The mark is the state a parse needs at the
- * end of the complete lines fed so far (the current family from TYPE lines, the line number);
- * prom_parser_mark() takes it and borrows the unfinished line the rest starts with into
- * *@tail, *@tail_len (valid until the next feed). prom_parser_resume() starts a text-format body
- * at a mark, appending to @out: feed it the tail, then what followed. Both return 0 or -ENOMEM.
+ * prom_parser_set_out() goes on appending to @out (empty): the parser forgets the samples of the
+ * batch it filled, which may then be changed, cleared or handed on (call it before touching
+ * them). In OpenMetrics a Metric seen before the cut is then compared by its LabelSet's 64-bit
+ * hash (prom_parse_metric.c). 0, or the parse error it found (the last Metric is checked then).
+ * The mark is the state a parse needs at the end of the complete lines fed so far (the current
+ * family, the line number); prom_parser_mark() takes it and borrows the unfinished line the rest
+ * starts with into *@tail, *@tail_len (valid until the next feed). prom_parser_resume() starts a
+ * second pass over the body's rest at a mark, appending to @out: feed it the tail, then what
+ * followed. The rules across lines are not checked again (the first pass did: without what came
+ * before the mark, a MetricPoint across it would look broken). Both return 0 or -ENOMEM.
  */
 struct prom_parse_mark {
+    enum prom_format fmt;
     size_t lineno;
     bool have_cur;
     uint8_t cur_type;
-    char *cur; /* owned: the current family's name, cur_len bytes */
+    uint8_t cur_flags; /* OpenMetrics: its metadata so far */
+    char *cur;         /* owned: the current family's name, cur_len bytes */
     size_t cur_len;
 };
 
-void prom_parser_set_out(struct prom_parser *p, struct batch *out);
+int prom_parser_set_out(struct prom_parser *p, struct batch *out);
 int prom_parser_mark(const struct prom_parser *p, struct prom_parse_mark *m, const char **tail,
                      size_t *tail_len);
 int prom_parser_resume(struct prom_parser *p, const struct prom_parse_mark *m, struct batch *out);

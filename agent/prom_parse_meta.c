@@ -138,6 +138,22 @@ prom_parse_meta_set_cur(struct prom_parser *p, const char *name, size_t nlen, ui
     return 0;
 }
 
+/* A second pass from a mark: the current family as it was there (prom_parser_resume()). */
+int
+prom_parse_meta_restore_cur(struct prom_parser *p, const char *name, size_t nlen, uint8_t type,
+                            uint8_t flags)
+{
+    long idx = fam_insert(p, name, nlen, fnv1a(FNV_INIT, name, nlen));
+
+    if (idx < 0) {
+        return prom_parse_oom(p);
+    }
+    p->fams[idx].type = type;
+    p->fams[idx].flags = flags;
+    p->cur_idx = (size_t)idx;
+    return prom_parse_meta_set_cur(p, name, nlen, type);
+}
+
 static const char *
 meta_keyword(int kind)
 {

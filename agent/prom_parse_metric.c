@@ -530,11 +530,21 @@ static const struct om_metric_ent *
 find_noted(const struct prom_parser *p, struct famv f, size_t ent)
 {
     const struct om_metric_ent *x = &p->om_ments[ent];
-    const struct sample *xs = &p->out->samples[x->sample];
+    const struct sample *xs = &p->out->samples[x->sample - p->base];
 
     for (size_t i = 0; i < ent; i++) {
         const struct om_metric_ent *e = &p->om_ments[i];
-        if (e->tag == x->tag && same_metric_samples(f, xs, &p->out->samples[e->sample])) {
+        if (e->tag != x->tag) {
+            continue;
+        }
+        /*
+         * A Metric whose first sample a window's cut took (a big body: job_prom.c) is compared
+         * by family and 64-bit LabelSet hash: a false error then needs two LabelSets of one
+         * family with the same hash (about 1 in 10^9 for a body of 200,000 Metrics).
+         */
+        if (e->sample < p->base
+                ? e->fam == x->fam && e->key == x->key
+                : same_metric_samples(f, xs, &p->out->samples[e->sample - p->base])) {
             return e;
         }
     }
@@ -577,11 +587,11 @@ metric_enter(struct prom_parser *p, uint64_t key)
 {
     struct om_metric_state *m = &p->om_metric;
     uint32_t tag = (uint32_t)(slot_hash(p, key) >> 32) | 1u;
-    size_t si = p->out->nsamples;
+    size_t si = p->base + p->out->nsamples;
     struct om_metric_ent *ne;
     int rc;
 
-    if (si > UINT32_MAX) {
+    if (si > UINT32_MAX || p->cur_idx > UINT32_MAX) {
         return 0; /* not noted: no error can be confirmed for it */
     }
     if ((p->om_mn + 1) * 5 > p->om_mcap * 4) {
@@ -603,9 +613,11 @@ metric_enter(struct prom_parser *p, uint64_t key)
     m->pend_fam = p->cur_idx;
     m->pend_prev_lineno = m->open ? m->lineno : 0;
     p->om_ments[p->om_mn++] = (struct om_metric_ent){
+        .key = key,
         .tag = tag,
         .sample = (uint32_t)si,
         .lineno = p->lineno > UINT32_MAX ? UINT32_MAX : (uint32_t)p->lineno,
+        .fam = (uint32_t)p->cur_idx,
     };
     return 0;
 }
@@ -642,8 +654,8 @@ prom_parse_metric_flush(struct prom_parser *p)
                     "metric family %s: the Metric %s from line %" PRIu32
                     " is interleaved with others (another began on line %zu)",
                     prom_parse_quote(q1, f.name, f.len),
-                    sample_labelset_text(q2, sizeof(q2), f, &p->out->samples[x->sample]), e->lineno,
-                    m->pend_prev_lineno);
+                    sample_labelset_text(q2, sizeof(q2), f, &p->out->samples[x->sample - p->base]),
+                    e->lineno, m->pend_prev_lineno);
                 p->lineno = here;
                 return rc;
             }
@@ -670,7 +682,9 @@ point_next(struct prom_parser *p, size_t nl, const char *pl, size_t pll, uint8_t
          * Only when every sample of the MetricPoint has the line's LabelSet: not when one of
          * another LabelSet with the same hash took part in it.
          */
-        for (size_t i = m->pt_sample; i < p->out->nsamples; i++) {
+        /* Those a window's cut took are not looked at (prom_parser_set_out). */
+        for (size_t i = m->pt_sample > p->base ? m->pt_sample - p->base : 0; i < p->out->nsamples;
+             i++) {
             if (!same_labelset(p, nl, pl, pll, i, type)) {
                 return 1;
             }
@@ -705,14 +719,14 @@ point_start(struct prom_parser *p, bool metric, uint64_t key, unsigned kind, boo
         m->open = true;
         m->fam = p->cur_idx;
         m->key = key;
-        m->sample = p->out->nsamples;
+        m->sample = p->base + p->out->nsamples;
         m->lineno = p->lineno;
     }
     m->seen = 1u << kind;
     m->has_ts = has_ts;
     m->ts = ts;
     m->pt_lineno = p->lineno;
-    m->pt_sample = p->out->nsamples;
+    m->pt_sample = p->base + p->out->nsamples;
 }
 
 /* Whether the line's sample is the previous sample's series again: same name, same labels. */

@@ -115,10 +115,24 @@ add_file_output(struct engine *eng, const struct encoder *enc, const char *path)
     ck_assert_int_eq(engine_add_output(eng, NULL, enc, &out), 0);
 }
 
+/* An output that wants staleness markers: the engine then keeps runs whole (no parts). */
+static size_t marked_samples;
+
+static int
+marked_write(void *state, const struct batch *b)
+{
+    (void)state;
+    marked_samples += b->nsamples;
+    return 0;
+}
+
+static const struct output_ops marked_ops = {
+    .name = "marked", .write_batch = marked_write, .stale_markers = true};
+
 /*
  * A 30,000-series scrape goes through the worker: three file outputs (json, vm, json again: the
- * second json output shares the first's encoding) each get the whole batch, once. OpenMetrics:
- * a big text-format body would come in windows (check_prom_windows), none big enough.
+ * second json output shares the first's encoding) each get the whole batch, once. A fourth
+ * output wants staleness markers, so the run is not taken in windows (check_prom_windows).
  */
 START_TEST(test_big_batch_encoded_off_loop)
 {
@@ -136,7 +150,9 @@ START_TEST(test_big_batch_encoded_off_loop)
     add_file_output(eng, &enc_json, pa);
     add_file_output(eng, &enc_vm, pb);
     add_file_output(eng, &enc_json, pc);
-    snprintf(url, sizeof(url), "http://127.0.0.1:%u/series/30000/om", mock_server_port(mock));
+    struct output marked = {.ops = &marked_ops, .state = NULL};
+    ck_assert_int_eq(engine_add_output(eng, NULL, &enc_json, &marked), 0);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u/series/30000", mock_server_port(mock));
     struct target_spec spec = {.job = "big",
                                .url = url,
                                .instance = "big:1",
@@ -155,6 +171,7 @@ START_TEST(test_big_batch_encoded_off_loop)
     ck_assert_uint_eq(testutil_count_samples(batch, "s"), 30000);
     ck_assert_double_eq(testutil_sample_value(batch, "s", "i", "29999"), 29999);
     ck_assert_double_eq(testutil_sample_value(batch, "up", NULL, NULL), 1);
+    ck_assert_uint_eq(marked_samples, 30004);
     json_object_put(lines);
     size_t nl = 0;
     for (const char *p = b; *p != '\0'; p++) {

@@ -223,6 +223,10 @@ mock_cb(struct evhttp_request *req, void *arg)
             evbuffer_add_printf(out, i + 1 == bad_line ? "s{i=\"%ld\" %ld\n" : "s{i=\"%ld\"} %ld\n",
                                 i, i);
         }
+        if (strstr(uri, "/dup/") != NULL) {
+            long k = atol(strstr(uri, "/dup/") + 5);
+            evbuffer_add_printf(out, "s{i=\"%ld\"} %ld\n", k, k);
+        }
         if (om) {
             evbuffer_add_printf(out, "# EOF\n");
         }
@@ -232,21 +236,41 @@ mock_cb(struct evhttp_request *req, void *arg)
         struct evbuffer *out = evhttp_request_get_output_buffer(req);
         const char *bad = strstr(uri, "/bad/");
         long bad_line = bad != NULL ? atol(bad + 5) : 0, line = 0;
+        bool om = strstr(uri, "/om") != NULL;
         evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-                          "text/plain; version=0.0.4");
+                          om ? "application/openmetrics-text; version=1.0.0; charset=utf-8"
+                             : "text/plain; version=0.0.4");
         for (long i = 0; i < n; i++) {
             long f = i / 100;
             const char *p = f % 3 == 0 ? "c" : f % 3 == 1 ? "g" : "u";
+            const char *sfx = om && f % 3 == 0 ? "_total" : "";
             if (i % 100 == 0 && f % 3 != 2) {
                 evbuffer_add_printf(out, "# HELP %s%ld family %ld\n# TYPE %s%ld %s\n", p, f, f, p,
                                     f, f % 3 == 0 ? "counter" : "gauge");
                 line += 2;
             }
             evbuffer_add_printf(out,
-                                ++line == bad_line ? "%s%ld{a=\"x\",i=\"%ld\" %ld\n"
-                                                   : "%s%ld{a=\"x\",i=\"%ld\"} %ld\n",
-                                p, f, i, i);
+                                ++line == bad_line ? "%s%ld%s{a=\"x\",i=\"%ld\" %ld\n"
+                                                   : "%s%ld%s{a=\"x\",i=\"%ld\"} %ld\n",
+                                p, f, sfx, i, i);
         }
+        if (om) {
+            evbuffer_add_printf(out, "# EOF\n");
+        }
+        evhttp_send_reply(req, 200, "OK", NULL);
+    }
+    else if (sscanf(uri, "/histograms/%ld", &n) == 1) {
+        struct evbuffer *out = evhttp_request_get_output_buffer(req);
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                          "application/openmetrics-text; version=1.0.0; charset=utf-8");
+        evbuffer_add_printf(out, "# TYPE h histogram\n");
+        for (long i = 0; i < n; i++) {
+            evbuffer_add_printf(out,
+                                "h_bucket{i=\"%ld\",le=\"1\"} %ld\nh_bucket{i=\"%ld\",le=\"+Inf\"} "
+                                "%ld\nh_count{i=\"%ld\"} %ld\nh_sum{i=\"%ld\"} %ld\n",
+                                i, i, i, i + 1, i, i + 1, i, i);
+        }
+        evbuffer_add_printf(out, "# EOF\n");
         evhttp_send_reply(req, 200, "OK", NULL);
     }
     else if (sscanf(uri, "/big/%ld", &n) == 1) {

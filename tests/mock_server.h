@@ -13,11 +13,15 @@
  *   /midbody            headers and 5 body bytes, then nothing
  *   /slow/MS            200 after MS milliseconds
  *   /big/N              200 with an N-byte body (Content-Length)
+ *   /histograms/N       200 with N OpenMetrics histograms h{i="K"}: buckets le 1 (K) and +Inf,
+ *                       _count (K + 1), _sum (K), "# EOF"
  *   /families/N         200 with N samples in families of 100: family F (from 0) is a counter
  *                       cF (HELP and TYPE lines), a gauge gF, or untyped uF (no lines), by F % 3;
- *                       sample K is NAME{a="x",i="K"} K. /families/N/bad/L: line L is cut.
+ *                       sample K is NAME{a="x",i="K"} K. /families/N/bad/L: line L is cut;
+ *                       /families/N/om: OpenMetrics (counter samples cF_total), with "# EOF"
  *   /series/N           200 with N series s{i="K"} K, K = 0..N-1 (Prometheus text);
- *                       /series/N/om: the same in OpenMetrics, with "# EOF"
+ *                       /series/N/om: the same in OpenMetrics, with "# EOF";
+ *                       /series/N/dup/K (/om/dup/K): series K once more at the end
  *   /bigchunked/N       200 with an N-byte chunked body (no Content-Length)
  *   /redirect/N         302 to /redirect/N-1; /redirect/0 redirects to /ok
  *   /gzip               200 chunked, Content-Encoding: gzip, body "compressed hello\n" x 100
