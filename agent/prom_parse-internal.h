@@ -205,8 +205,23 @@ struct prom_parser {
     size_t om_mlast;       /* om_mn of the previous body */
     bool om_mbody;         /* a body runs: reset, not idle since */
     uint64_t om_mkey_drop; /* bits cleared from every LabelSet hash: 0 (tests force collisions) */
-    uint32_t *om_mtab;     /* owned */
-    size_t om_mcap;        /* 0 or a power of two */
+    /*
+     * OpenMetrics: the last sample before a window's cut (prom_parser_set_out), for the next
+     * line's "same series again" test: its name, label count and the hash of its labels.
+     */
+    bool cut_ok;
+    char *cut_name; /* owned */
+    size_t cut_nlen, cut_cap;
+    uint32_t cut_nl;
+    uint64_t cut_key;
+    /*
+     * The error the lookup of the last noted Metric found at a cut (it needs that Metric's
+     * sample), reported where the parse of a whole body reports it: at the next lookup.
+     */
+    int cut_err;
+    char cut_msg[BATCH_ERROR_MAX];
+    uint32_t *om_mtab; /* owned */
+    size_t om_mcap;    /* 0 or a power of two */
     struct om_metric_state om_metric;
     double om_exemplar_value;
 };
@@ -511,6 +526,8 @@ int prom_parse_metric_sample(struct prom_parser *p, const char *name, size_t nle
  * error. Called for each sample (first) and at "# EOF".
  */
 int prom_parse_metric_flush(struct prom_parser *p);
+/* A window's cut: notes the batch's last sample for the line after it (0 or -ENOMEM). */
+int prom_parse_metric_cut(struct prom_parser *p);
 /*
  * Forgets the body's Metrics (at reset; @idle between scrapes), giving back a large table, and
  * when @idle one that was not used.

@@ -1796,6 +1796,7 @@ prom_parser_free(struct prom_parser *p)
     free(p->dup);
     free(p->num);
     free(p->cur);
+    free(p->cut_name);
     free(p->fams);
     free(p->slots);
     free(p->names);
@@ -1819,6 +1820,8 @@ prom_parser_reset(struct prom_parser *p, enum prom_format fmt, struct batch *out
     p->out = out;
     p->base = 0;
     p->checked = false;
+    p->cut_ok = false;
+    p->cut_err = 0;
     p->err = 0;
     p->errmsg[0] = '\0';
     p->finished = false;

@@ -13,8 +13,22 @@
 int
 prom_parser_set_out(struct prom_parser *p, struct batch *out)
 {
-    /* A Metric noted last is looked up while its sample is still there. */
-    int rc = p->err == 0 ? prom_parse_metric_flush(p) : p->err;
+    /*
+     * A Metric noted last is looked up while its sample is still there; an error it finds is
+     * told where a whole body's parse would tell it (prom_parse_metric_flush()).
+     */
+    int rc = p->err;
+
+    if (rc == 0 && p->om_metric.pending && prom_parse_metric_flush(p) != 0) {
+        p->cut_err = p->err;
+        memcpy(p->cut_msg, p->errmsg, sizeof(p->cut_msg));
+        p->err = 0;
+        p->errmsg[0] = '\0';
+    }
+
+    if (rc == 0 && p->fmt == PROM_FORMAT_OPENMETRICS && !p->checked) {
+        rc = prom_parse_metric_cut(p);
+    }
 
     p->base += p->out->nsamples;
     p->out = out;

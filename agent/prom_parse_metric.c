@@ -632,7 +632,12 @@ prom_parse_metric_flush(struct prom_parser *p)
     size_t j, ent;
 
     if (!m->pending) {
-        return 0;
+        if (p->cut_err != 0) { /* found at a window's cut (prom_parser_set_out()) */
+            p->err = p->cut_err;
+            memcpy(p->errmsg, p->cut_msg, sizeof(p->errmsg));
+            p->cut_err = 0;
+        }
+        return p->err;
     }
     m->pending = false;
     ent = p->om_mn - 1;
@@ -729,6 +734,54 @@ point_start(struct prom_parser *p, bool metric, uint64_t key, unsigned kind, boo
     m->pt_sample = p->base + p->out->nsamples;
 }
 
+/* The hash labelset_hash() gives a line with the labels of batch sample @s (none is a point's). */
+static uint64_t
+sample_labels_hash(const struct sample *s)
+{
+    uint64_t key = 0;
+
+    for (uint32_t i = 0; i < s->nlabels; i++) {
+        size_t nl = strlen(s->labels[i].name), vl = strlen(s->labels[i].value);
+        struct mhash m = {UINT64_C(0x243f6a8885a308d3), 0, 0};
+        if (vl == 0) {
+            continue;
+        }
+        mh_bytes(&m, s->labels[i].name, nl);
+        struct mhash v = {mh_end(&m, nl), 0, 0};
+        mh_bytes(&v, s->labels[i].value, vl);
+        key += mh_end(&v, vl);
+    }
+    return key;
+}
+
+int
+prom_parse_metric_cut(struct prom_parser *p)
+{
+    const struct batch *b = p->out;
+    const struct sample *s;
+    size_t nlen;
+
+    p->cut_ok = false;
+    if (b->nsamples == 0) {
+        return 0;
+    }
+    s = &b->samples[b->nsamples - 1];
+    nlen = strlen(s->name);
+    if (nlen > p->cut_cap) {
+        char *nb = grow(p->cut_name, &p->cut_cap, nlen, 1, 128);
+        if (nb == NULL) {
+            return prom_parse_oom(p);
+        }
+        p->cut_name = nb;
+    }
+    memcpy(p->cut_name, s->name, nlen);
+    p->cut_nlen = nlen;
+    p->cut_nl = s->nlabels;
+    p->cut_key = sample_labels_hash(s);
+    p->cut_ok = true;
+    return 0;
+}
+
 /* Whether the line's sample is the previous sample's series again: same name, same labels. */
 static bool
 same_series(const struct prom_parser *p, const char *name, size_t nlen, size_t nl)
@@ -736,7 +789,13 @@ same_series(const struct prom_parser *p, const char *name, size_t nlen, size_t n
     const struct batch *b = p->out;
     const struct sample *prev;
 
-    if (b->nsamples == 0 || p->last_name == NULL) {
+    if (b->nsamples == 0) {
+        /* Right after a window's cut: by the hash of the labels (a false match needs a 64-bit
+           collision between two series of one Metric). */
+        return p->cut_ok && p->cut_nlen == nlen && mem_eq(p->cut_name, name, nlen) &&
+               p->cut_nl == nl && labelset_hash(p, nl, NULL, 0) == p->cut_key;
+    }
+    if (p->last_name == NULL) {
         return false;
     }
     prev = &b->samples[b->nsamples - 1];

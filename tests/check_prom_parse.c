@@ -1678,6 +1678,60 @@ START_TEST(test_error_quoting)
 }
 END_TEST
 
+/*
+ * A big body in windows (prom_parser_set_out() after every sample here): the same outcome as the
+ * whole body's parse, also where a rule needs the sample before the cut: a series repeated right
+ * after it, a Metric interleaved whose lookup the cut makes early (a syntax error on the next
+ * line is still the one told, as in the whole parse).
+ */
+static const char *const window_cases[] = {
+    "# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 1\n"
+    "h_count 1\nh_sum 1\n# EOF\n",
+    "a{x=\"1\"} 1\na{x=\"2\"} 1\na{x=\"1\"} 1\nb{ 1\n# EOF\n",
+    "a{x=\"1\"} 1\na{x=\"2\"} 1\na{x=\"1\"} 1\n# EOF\n",
+};
+
+START_TEST(test_windows_same_as_whole)
+{
+    const char *body = window_cases[_i];
+    struct prom_parser *whole = prom_parser_new(), *win = prom_parser_new();
+    struct batch bw, bx[2];
+    int rw, rx = 0, cur = 0;
+
+    ck_assert(whole != NULL && win != NULL);
+    batch_init(&bw);
+    batch_init(&bx[0]);
+    batch_init(&bx[1]);
+    prom_parser_reset(whole, PROM_FORMAT_OPENMETRICS, &bw);
+    rw = prom_parser_feed(whole, body, strlen(body));
+    if (rw == 0) {
+        rw = prom_parser_finish(whole);
+    }
+    ck_assert_int_ne(rw, 0);
+    prom_parser_reset(win, PROM_FORMAT_OPENMETRICS, &bx[0]);
+    for (const char *l = body; *l != '\0' && rx == 0;) {
+        const char *nl = strchr(l, '\n');
+        rx = prom_parser_feed(win, l, (size_t)(nl - l) + 1);
+        l = nl + 1;
+        if (rx == 0 && bx[cur].nsamples > 0) {
+            cur = !cur;
+            batch_clear(&bx[cur]);
+            rx = prom_parser_set_out(win, &bx[cur]);
+        }
+    }
+    if (rx == 0) {
+        rx = prom_parser_finish(win);
+    }
+    ck_assert_int_eq(rx, rw);
+    ck_assert_str_eq(prom_parser_error(win), prom_parser_error(whole));
+    prom_parser_free(whole);
+    prom_parser_free(win);
+    batch_release(&bw);
+    batch_release(&bx[0]);
+    batch_release(&bx[1]);
+}
+END_TEST
+
 static Suite *
 prom_parse_suite(void)
 {
@@ -1735,6 +1789,8 @@ prom_parse_suite(void)
 
     tc = tcase_create("api");
     tcase_add_test(tc, test_content_type);
+    tcase_add_loop_test(tc, test_windows_same_as_whole, 0,
+                        (int)(sizeof(window_cases) / sizeof(window_cases[0])));
     suite_add_tcase(s, tc);
 
     return s;
