@@ -564,18 +564,20 @@ put_series_text(struct strbuf *sb, const struct enc_rw_scratch *x, size_t n, dou
     STRBUF_PUT_LIT(sb, "\n");
 }
 
+/* Samples [@from, @to) of @b's samples and staleness markers. */
 static int
-encode_series(struct strbuf *sb, const struct batch *b, const struct relabel_rule *rules,
-              size_t nrules, struct enc_rw_scratch *x, uint32_t *nseries, bool text)
+encode_series(struct strbuf *sb, const struct batch *b, size_t from, size_t to,
+              const struct relabel_rule *rules, size_t nrules, struct enc_rw_scratch *x,
+              uint32_t *nseries, bool text)
 {
-    size_t start = sb->len, all = b->nsamples + b->nstale;
+    size_t start = sb->len;
     uint32_t written = 0;
     int rc = 0;
 
     if (common_init(x, b) != 0) {
         return -ENOMEM;
     }
-    for (size_t i = 0; i < all && !sb->oom; i++) {
+    for (size_t i = from; i < to && !sb->oom; i++) {
         const struct sample *s = &b->samples[i];
         int64_t ts = s->has_ts ? s->ts_ms : b->ts_ms;
         if (!text && nrules == 0) {
@@ -623,14 +625,22 @@ int
 enc_remote_write_encode(struct strbuf *sb, const struct batch *b, const struct relabel_rule *rules,
                         size_t nrules, struct enc_rw_scratch *x, uint32_t *nseries)
 {
-    return encode_series(sb, b, rules, nrules, x, nseries, false);
+    return encode_series(sb, b, 0, b->nsamples + b->nstale, rules, nrules, x, nseries, false);
+}
+
+int
+enc_remote_write_encode_range(struct strbuf *sb, const struct batch *b, size_t from, size_t to,
+                              const struct relabel_rule *rules, size_t nrules,
+                              struct enc_rw_scratch *x, uint32_t *nseries)
+{
+    return encode_series(sb, b, from, to, rules, nrules, x, nseries, false);
 }
 
 static int
 encode_rw(struct strbuf *sb, const struct batch *b)
 {
     struct enc_rw_scratch x = {0};
-    int rc = encode_series(sb, b, NULL, 0, &x, NULL, false);
+    int rc = encode_series(sb, b, 0, b->nsamples + b->nstale, NULL, 0, &x, NULL, false);
 
     enc_rw_scratch_release(&x);
     return rc;
@@ -640,7 +650,7 @@ static int
 encode_rw_text(struct strbuf *sb, const struct batch *b)
 {
     struct enc_rw_scratch x = {0};
-    int rc = encode_series(sb, b, NULL, 0, &x, NULL, true);
+    int rc = encode_series(sb, b, 0, b->nsamples + b->nstale, NULL, 0, &x, NULL, true);
 
     enc_rw_scratch_release(&x);
     return rc;

@@ -83,5 +83,9 @@ void enc_rw_scratch_release(struct enc_rw_scratch *x);
 int enc_remote_write_encode(struct strbuf *sb, const struct batch *b,
                             const struct relabel_rule *rules, size_t nrules,
                             struct enc_rw_scratch *x, uint32_t *nseries);
+/* The same for samples [@from, @to) of @b's samples and staleness markers only. */
+int enc_remote_write_encode_range(struct strbuf *sb, const struct batch *b, size_t from, size_t to,
+                                  const struct relabel_rule *rules, size_t nrules,
+                                  struct enc_rw_scratch *x, uint32_t *nseries);
 
 #endif

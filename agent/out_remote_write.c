@@ -73,8 +73,9 @@ struct out_rw {
     struct relabel_rule *rules; /* owned */
     size_t nrules;
     struct enc_rw_scratch scratch; /* owned */
-    struct strbuf rec;             /* owned: one batch's record */
+    struct strbuf rec;             /* owned: one record (max_samples_per_send samples at most) */
     struct strbuf packed;          /* owned: rec compressed, as queued */
+    size_t per_record;             /* samples of a batch a record takes: max_samples_per_send */
 };
 
 static const char *const rw_headers[] = {"X-Prometheus-Remote-Write-Version: 0.1.0", NULL};
@@ -270,28 +271,46 @@ rw_write(void *state, const char *data, size_t len, uint32_t nsamples)
     return out_http_ops.write(w->http[0], data, len, nsamples);
 }
 
-/* Encodes @b with this output's rules and queues it (the engine calls this, not write()). */
+/*
+ * Encodes @b with this output's rules and queues it (the engine calls this, not write()): in
+ * records of at most max_samples_per_send samples, each compressed as it is made, so a big batch
+ * never lies encoded whole in memory (a 200,000-series batch took two 32 MiB buffers), and a
+ * request carries about max_samples_per_send samples, as in Prometheus.
+ */
 static int
 rw_write_batch(void *state, const struct batch *b)
 {
     struct out_rw *w = state;
-    uint32_t n = 0;
+    void *shard = shard_of(w, b);
+    size_t all = b->nsamples + b->nstale;
+    int ret = 0;
 
-    strbuf_reset(&w->rec);
-    if (enc_remote_write_encode(&w->rec, b, w->rules, w->nrules, &w->scratch, &n) != 0) {
-        /* How many write_relabel_configs would have kept is unknown: the batch's samples. */
-        out_http_lost(shard_of(w, b), (uint32_t)b->nsamples, OUTPUT_DROP_NO_MEMORY);
-        return -ENOMEM; /* logged by the engine */
+    for (size_t from = 0; from < all; from += w->per_record) {
+        size_t to = all - from > w->per_record ? from + w->per_record : all;
+        uint32_t n = 0;
+        int rc;
+
+        strbuf_reset(&w->rec);
+        if (enc_remote_write_encode_range(&w->rec, b, from, to, w->rules, w->nrules, &w->scratch,
+                                          &n) != 0) {
+            /* How many write_relabel_configs would have kept is unknown: the samples left. */
+            out_http_lost(shard, (uint32_t)(all - from), OUTPUT_DROP_NO_MEMORY);
+            return -ENOMEM; /* logged by the engine */
+        }
+        if (n == 0) {
+            continue; /* everything dropped by write_relabel_configs: nothing to count or send */
+        }
+        strbuf_reset(&w->packed);
+        if (out_remote_write_pack(&w->packed, w->rec.data, w->rec.len) != 0) {
+            out_http_lost(shard, (uint32_t)(all - from), OUTPUT_DROP_NO_MEMORY);
+            return -ENOMEM;
+        }
+        rc = out_http_ops.write(shard, w->packed.data, w->packed.len, n);
+        if (rc != 0 && (ret == 0 || ret == -EAGAIN)) {
+            ret = rc; /* the first failure, else -EAGAIN (taken, to be retried) */
+        }
     }
-    if (n == 0) {
-        return 0; /* everything dropped by write_relabel_configs: nothing to count or send */
-    }
-    strbuf_reset(&w->packed);
-    if (out_remote_write_pack(&w->packed, w->rec.data, w->rec.len) != 0) {
-        out_http_lost(shard_of(w, b), n, OUTPUT_DROP_NO_MEMORY);
-        return -ENOMEM;
-    }
-    return out_http_ops.write(shard_of(w, b), w->packed.data, w->packed.len, n);
+    return ret;
 }
 
 static int
@@ -402,7 +421,7 @@ static const struct output_ops out_rw_ops = {
 static const struct conf_field queue_fields[] = {
     QC("max_samples_per_send", CONF_FT_INT, max_samples_per_send, .def = "2000", .min = 1,
        .max = INT64_MAX,
-       .desc = "Samples in one request (batches are not split: a request holds at least one)."),
+       .desc = "Samples in one request (a batch is queued in records of this many samples)."),
     QC("batch_send_deadline", CONF_FT_DURATION, batch_send_deadline_ms, .def = "5s",
        .desc = "Longest wait before sending a partial request."),
     QC("min_backoff", CONF_FT_DURATION, min_backoff_ms, .def = "30ms",
@@ -596,6 +615,8 @@ rw_open(const struct config_output *co, const char *what, struct loop *l, struct
     }
     strbuf_init(&w->rec);
     strbuf_init(&w->packed);
+    w->per_record =
+        rc->queue.max_samples_per_send > 0 ? (size_t)rc->queue.max_samples_per_send : 2000;
     int r = conf_relabel_rules(rc->relabels, rc->nrelabels, &w->rules, &w->nrules, e2, sizeof(e2));
     if (r != 0) {
         snprintf(err, errlen, "%s: write_relabel_configs%s", what, e2);

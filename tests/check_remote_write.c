@@ -556,6 +556,38 @@ START_TEST(test_request_headers_snappy_body_and_sample_bound)
 }
 END_TEST
 
+/*
+ * A big batch is queued in records of max_samples_per_send samples: no request passes the bound
+ * (a record holding the whole batch made one request of it, encoded whole in memory), and the
+ * samples keep their order.
+ */
+START_TEST(test_big_batch_in_records_of_max_samples_per_send)
+{
+    open_rw("    queue_config: {batch_send_deadline: 20ms, max_samples_per_send: 3, "
+            "max_shards: 1}\n");
+    write_batch(8);
+    run_until_requests(3);
+    run_for(100);
+    ck_assert_uint_eq(mock_sink_accepted(sink), 3);
+    size_t next = 0;
+    for (size_t r = 0; r < 3; r++) {
+        size_t len;
+        const char *body = mock_sink_body(sink, r, &len);
+        Prometheus__WriteRequest *w = rw_decode(body, len, true);
+        ck_assert_ptr_nonnull(w);
+        ck_assert_uint_le(w->n_timeseries, 3);
+        for (size_t i = 0; i < w->n_timeseries; i++) {
+            char name[16];
+            snprintf(name, sizeof(name), "m%zu", next++);
+            ck_assert_str_eq(w->timeseries[i]->labels[1]->value, name); /* after Zone */
+        }
+        rw_decode_free(w);
+    }
+    ck_assert_uint_eq(next, 8);
+    assert_books(8, 0);
+}
+END_TEST
+
 START_TEST(test_a_full_request_leaves_before_the_deadline)
 {
     open_rw(
@@ -720,6 +752,7 @@ remote_write_suite(void)
     tc = tcase_create("output");
     tcase_add_checked_fixture(tc, out_setup, out_teardown);
     tcase_add_test(tc, test_request_headers_snappy_body_and_sample_bound);
+    tcase_add_test(tc, test_big_batch_in_records_of_max_samples_per_send);
     tcase_add_test(tc, test_a_full_request_leaves_before_the_deadline);
     tcase_add_test(tc, test_5xx_retried_429_rejected_when_told);
     tcase_add_test(tc, test_429_retried_by_default);
