@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "strbuf.h"
 #include "wordhash.h"
 
 #define STALE_SEED_NAME UINT64_C(0x243f6a8885a308d3)
@@ -19,11 +20,10 @@ struct stale_series {
     uint64_t *ids; /* owned: the last run's series, in batch order */
     size_t n;
     size_t cap;
-    uint64_t *next; /* owned: scratch, this run's ids (swapped with ids when remembered) */
+    uint64_t *next; /* owned: scratch, this run's ids while the set changes (then ids), or NULL */
     size_t ncap;
-    struct sample *kept; /* owned: the last run's series (name and labels; n of them) */
-    size_t kcap;
-    char *blob;    /* owned: kept's label arrays and strings, in one block of the size they take */
+    unsigned char *blob; /* owned: the last run's series, names and labels (see put_series()) */
+    size_t blob_len;
     uint64_t *tab; /* owned: scratch, open addressing set of this run's ids (0 = empty) */
     size_t tabcap; /* a power of two */
 };
@@ -139,7 +139,6 @@ stale_series_free(struct stale_series *s)
     }
     free(s->ids);
     free(s->next);
-    free(s->kept);
     free(s->tab);
     free(s->blob);
     free(s);
@@ -167,132 +166,6 @@ grow_u64(uint64_t **a, size_t *cap, size_t n)
     }
     *a = p;
     *cap = c;
-    return 0;
-}
-
-/* Copies @src's name and labels into @a as @dst (value, type and timestamp are not copied). */
-static int
-copy_series(struct sample *dst, const struct sample *src, struct arena *a)
-{
-    struct label *l = NULL;
-
-    memset(dst, 0, sizeof(*dst));
-    dst->name = arena_strdup(a, src->name != NULL ? src->name : "");
-    if (dst->name == NULL) {
-        return -ENOMEM;
-    }
-    if (src->nlabels > 0) {
-        l = arena_alloc(a, src->nlabels * sizeof(*l));
-        if (l == NULL) {
-            return -ENOMEM;
-        }
-        for (uint32_t i = 0; i < src->nlabels; i++) {
-            l[i].name = arena_strdup(a, src->labels[i].name != NULL ? src->labels[i].name : "");
-            l[i].value = arena_strdup(a, src->labels[i].value != NULL ? src->labels[i].value : "");
-            if (l[i].name == NULL || l[i].value == NULL) {
-                return -ENOMEM;
-            }
-        }
-    }
-    dst->labels = l;
-    dst->nlabels = src->nlabels;
-    return 0;
-}
-
-/* Where remember() puts the copies: counting (base NULL), then filling an exact block. */
-struct keep_buf {
-    char *base;
-    size_t off;
-};
-
-static void *
-keep_take(struct keep_buf *k, size_t n, size_t align)
-{
-    k->off = (k->off + align - 1) & ~(align - 1);
-    void *p = k->base != NULL ? k->base + k->off : NULL;
-    k->off += n;
-    return p;
-}
-
-/* @have when @same (the copy kept for an equal pointer), else a copy of @str. */
-static const char *
-keep_str(struct keep_buf *k, bool same, const char *have, const char *str)
-{
-    if (same) {
-        return have;
-    }
-    str = str != NULL ? str : "";
-    size_t n = strlen(str) + 1;
-    char *p = keep_take(k, n, 1);
-    if (p != NULL) {
-        memcpy(p, str, n);
-    }
-    return p;
-}
-
-/*
- * Copies @src's name and labels into @k as @dst, or only counts their bytes (k->base NULL).
- * @ps, when not NULL, is the sample kept just before as @pd: the strings and the label array
- * @src shares with it (the parser shares a family's name and a label's strings with the
- * previous sample's, position by position) are shared with @pd's copies, not copied again.
- */
-static void
-keep_series(struct sample *dst, const struct sample *src, const struct sample *ps,
-            const struct sample *pd, struct keep_buf *k)
-{
-    bool fill = k->base != NULL;
-    const char *name = keep_str(k, ps != NULL && src->name == ps->name,
-                                fill && ps != NULL ? pd->name : NULL, src->name);
-
-    if (fill) {
-        memset(dst, 0, sizeof(*dst));
-        dst->name = name;
-        dst->nlabels = src->nlabels;
-    }
-    if (src->nlabels == 0) {
-        return;
-    }
-    if (ps != NULL && src->labels == ps->labels && src->nlabels == ps->nlabels) {
-        if (fill) {
-            dst->labels = pd->labels;
-        }
-        return;
-    }
-    struct label *l = keep_take(k, src->nlabels * sizeof(*l), _Alignof(struct label));
-    for (uint32_t i = 0; i < src->nlabels; i++) {
-        const struct label *sl = &src->labels[i];
-        bool prev = ps != NULL && i < ps->nlabels;
-        const char *n = keep_str(k, prev && sl->name == ps->labels[i].name,
-                                 fill && prev ? pd->labels[i].name : NULL, sl->name);
-        const char *v = keep_str(k, prev && sl->value == ps->labels[i].value,
-                                 fill && prev ? pd->labels[i].value : NULL, sl->value);
-        if (fill) {
-            l[i] = (struct label){n, v};
-        }
-    }
-    if (fill) {
-        dst->labels = l;
-    }
-}
-
-/* Appends a marker for the remembered series @k to @b (counted in b->nsamples for now). */
-static int
-push_marker(struct batch *b, const struct sample *k, int64_t ts_ms)
-{
-    struct sample *m = batch_push(b);
-
-    if (m == NULL) {
-        return -ENOMEM;
-    }
-    /* The batch's arena: the marker outlives this memory's next rebuild. */
-    if (copy_series(m, k, &b->arena) != 0) {
-        b->nsamples--;
-        return -ENOMEM;
-    }
-    m->type = SAMPLE_UNTYPED;
-    m->value = stale_nan();
-    m->has_ts = true;
-    m->ts_ms = ts_ms;
     return 0;
 }
 
@@ -348,48 +221,236 @@ tab_fill(struct stale_series *s, size_t m)
     return 0;
 }
 
+/*
+ * The last run's series are kept for their markers in one block of the size it takes: per
+ * series its label count, then its strings (name, each label's name and value), each as the
+ * length of the prefix it shares with the same string of the series before and the rest
+ * (LEB128 lengths, then the bytes). A series mostly shares its name and much of its labels with
+ * the one before: about 10-20 bytes a node_exporter series, against about 90 as samples, label
+ * arrays and strings (issue 16: at 500 targets those copies were a third of the agent's memory).
+ * Markers are rare: the block is read in order, only when a series vanished.
+ */
+static void
+put_varint(struct strbuf *sb, uint64_t v)
+{
+    while (v >= 0x80) {
+        strbuf_putc(sb, (char)(0x80 | (v & 0x7f)));
+        v >>= 7;
+    }
+    strbuf_putc(sb, (char)v);
+}
+
+/* @str after the @prev string of the series before (NULL: none there). */
+static void
+put_field(struct strbuf *sb, const char *prev, const char *str)
+{
+    size_t p = 0;
+
+    str = str != NULL ? str : "";
+    if (prev != NULL) {
+        while (str[p] != '\0' && str[p] == prev[p]) {
+            p++;
+        }
+    }
+    size_t n = strlen(str + p);
+    put_varint(sb, p);
+    put_varint(sb, n);
+    strbuf_append(sb, str + p, n);
+}
+
+static void
+put_series(struct strbuf *sb, const struct sample *x, const struct sample *ps)
+{
+    put_varint(sb, x->nlabels);
+    put_field(sb, ps != NULL ? ps->name : NULL, x->name);
+    for (uint32_t i = 0; i < x->nlabels; i++) {
+        bool prev = ps != NULL && i < ps->nlabels;
+        put_field(sb, prev ? ps->labels[i].name : NULL, x->labels[i].name);
+        put_field(sb, prev ? ps->labels[i].value : NULL, x->labels[i].value);
+    }
+}
+
+/* Reads the block in order: the strings of the current series (0 name, 1 + 2i, 2 + 2i labels). */
+struct stale_dec {
+    const unsigned char *p, *end;
+    struct {
+        char *s; /* owned */
+        size_t len, cap;
+    } * f;
+    size_t nf;   /* allocated */
+    size_t have; /* strings of the series before */
+    uint32_t nl;
+};
+
+static int
+get_varint(struct stale_dec *d, uint64_t *v)
+{
+    *v = 0;
+    for (unsigned shift = 0; shift < 64 && d->p < d->end; shift += 7) {
+        unsigned char c = *d->p++;
+        *v |= (uint64_t)(c & 0x7f) << shift;
+        if ((c & 0x80) == 0) {
+            return 0;
+        }
+    }
+    return -EIO;
+}
+
+/* String @i of the next series. 0, -EIO (a block this file did not write) or -ENOMEM. */
+static int
+get_field(struct stale_dec *d, size_t i)
+{
+    uint64_t p, n;
+
+    if (get_varint(d, &p) != 0 || get_varint(d, &n) != 0 || n > (size_t)(d->end - d->p) ||
+        (p > 0 && (i >= d->have || p > d->f[i].len))) {
+        return -EIO;
+    }
+    if (p + n + 1 > d->f[i].cap) {
+        char *ns = realloc(d->f[i].s, p + n + 1);
+        if (ns == NULL) {
+            return -ENOMEM;
+        }
+        d->f[i].s = ns;
+        d->f[i].cap = p + n + 1;
+    }
+    memcpy(d->f[i].s + p, d->p, n);
+    d->f[i].s[p + n] = '\0';
+    d->f[i].len = p + n;
+    d->p += n;
+    return 0;
+}
+
+static int
+dec_next(struct stale_dec *d)
+{
+    uint64_t nl;
+    size_t nf;
+    int rc;
+
+    if (get_varint(d, &nl) != 0 || nl > UINT32_MAX / 2) {
+        return -EIO;
+    }
+    nf = 1 + 2 * (size_t)nl;
+    if (nf > d->nf) {
+        void *f = realloc(d->f, nf * sizeof(*d->f));
+        if (f == NULL) {
+            return -ENOMEM;
+        }
+        d->f = f;
+        memset(d->f + d->nf, 0, (nf - d->nf) * sizeof(*d->f));
+        d->nf = nf;
+    }
+    for (size_t i = 0; i < nf; i++) {
+        if ((rc = get_field(d, i)) != 0) {
+            return rc;
+        }
+    }
+    d->have = nf;
+    d->nl = (uint32_t)nl;
+    return 0;
+}
+
+static void
+dec_release(struct stale_dec *d)
+{
+    for (size_t i = 0; i < d->nf; i++) {
+        free(d->f[i].s);
+    }
+    free(d->f);
+}
+
+/* Appends a marker for the series @d read last to @b (counted in b->nsamples for now). */
+static int
+push_marker(struct batch *b, const struct stale_dec *d, int64_t ts_ms)
+{
+    struct sample *m = batch_push(b);
+    struct label *l = NULL;
+
+    if (m == NULL) {
+        return -ENOMEM;
+    }
+    /* The batch's arena: the marker outlives this memory's next rebuild. */
+    memset(m, 0, sizeof(*m));
+    m->name = arena_strndup(&b->arena, d->f[0].s, d->f[0].len);
+    if (d->nl > 0) {
+        l = arena_alloc(&b->arena, d->nl * sizeof(*l));
+    }
+    bool oom = m->name == NULL || (d->nl > 0 && l == NULL);
+    for (uint32_t i = 0; i < d->nl && !oom; i++) {
+        l[i].name = arena_strndup(&b->arena, d->f[1 + 2 * i].s, d->f[1 + 2 * i].len);
+        l[i].value = arena_strndup(&b->arena, d->f[2 + 2 * i].s, d->f[2 + 2 * i].len);
+        oom = l[i].name == NULL || l[i].value == NULL;
+    }
+    if (oom) {
+        b->nsamples--;
+        return -ENOMEM;
+    }
+    m->labels = l;
+    m->nlabels = d->nl;
+    m->type = SAMPLE_UNTYPED;
+    m->value = stale_nan();
+    m->has_ts = true;
+    m->ts_ms = ts_ms;
+    return 0;
+}
+
+/*
+ * Markers, timestamped @ts_ms, for the remembered series whose ids are not in this run's set
+ * (@all: every one, the target goes away).
+ */
+static int
+push_markers(struct stale_series *s, struct batch *b, int64_t ts_ms, bool all)
+{
+    struct stale_dec d = {.p = s->blob, .end = s->blob + s->blob_len};
+    int rc = 0;
+
+    for (size_t k = 0; k < s->n && rc == 0; k++) {
+        rc = dec_next(&d);
+        if (rc == 0 && (all || !tab_has(s, s->ids[k]))) {
+            rc = push_marker(b, &d, ts_ms);
+        }
+    }
+    dec_release(&d);
+    return rc;
+}
+
 /* Remembers the untimestamped samples of @b (its first @n0) as the last run's series. */
 static int
 remember(struct stale_series *s, const struct batch *b, size_t n0, size_t m)
 {
     uint64_t *t = s->ids;
-    size_t tc = s->cap;
+    const struct sample *ps = NULL;
+    struct strbuf sb;
 
     s->ids = s->next;
     s->cap = s->ncap;
-    s->next = t;
-    s->ncap = tc;
+    /* The scratch is needed again only when the set changes again: 8 bytes a series less. */
+    free(t);
+    s->next = NULL;
+    s->ncap = 0;
     s->n = 0;
     free(s->blob);
     s->blob = NULL;
-    if (m > s->kcap) {
-        struct sample *k = realloc(s->kept, m * sizeof(*k));
-        if (k == NULL) {
-            return -ENOMEM;
-        }
-        s->kept = k;
-        s->kcap = m;
-    }
-    /* Twice: the bytes the copies take, then the copies into one block of that size. */
-    struct keep_buf k = {0};
-    for (int pass = 0; pass < 2; pass++) {
-        const struct sample *ps = NULL;
-        size_t j = 0;
-        if (pass == 1 && k.off > 0) {
-            s->blob = malloc(k.off);
-            if (s->blob == NULL) {
-                return -ENOMEM;
-            }
-            k = (struct keep_buf){.base = s->blob};
-        }
-        for (size_t i = 0; i < n0; i++) {
-            if (b->samples[i].has_ts) {
-                continue;
-            }
-            keep_series(&s->kept[j], &b->samples[i], ps, j > 0 ? &s->kept[j - 1] : NULL, &k);
+    s->blob_len = 0;
+    strbuf_init(&sb);
+    for (size_t i = 0; i < n0; i++) {
+        if (!b->samples[i].has_ts) {
+            put_series(&sb, &b->samples[i], ps);
             ps = &b->samples[i];
-            j++;
         }
+    }
+    if (sb.oom) {
+        strbuf_release(&sb);
+        return -ENOMEM;
+    }
+    /* The block of the size it takes (kept until the set changes again). */
+    unsigned char *fit = sb.len > 0 ? realloc(sb.data, sb.len) : NULL;
+    s->blob = fit != NULL ? fit : (unsigned char *)sb.data;
+    s->blob_len = sb.len;
+    if (sb.len == 0) {
+        free(sb.data);
+        s->blob = NULL;
     }
     s->n = m;
     return 0;
@@ -438,10 +499,8 @@ stale_series_track(struct stale_series *s, struct batch *b)
     }
     if (s->n > 0) {
         rc = tab_fill(s, m);
-        for (size_t k = 0; k < s->n && rc == 0; k++) {
-            if (!tab_has(s, s->ids[k])) {
-                rc = push_marker(b, &s->kept[k], b->ts_ms);
-            }
+        if (rc == 0) {
+            rc = push_markers(s, b, b->ts_ms, false);
         }
         seal_markers(b, n0);
         free(s->tab); /* needed again only when the set changes again */
@@ -458,14 +517,12 @@ int
 stale_series_end(struct stale_series *s, struct batch *b, int64_t ts_ms)
 {
     size_t n0 = b->nsamples;
-    int rc = 0;
+    int rc = push_markers(s, b, ts_ms, true);
 
-    for (size_t k = 0; k < s->n && rc == 0; k++) {
-        rc = push_marker(b, &s->kept[k], ts_ms);
-    }
     seal_markers(b, n0);
     s->n = 0;
     free(s->blob);
     s->blob = NULL;
+    s->blob_len = 0;
     return rc;
 }

@@ -7,12 +7,12 @@
  * Per target, a struct stale_series remembers the last run's series: a 64-bit id per series
  * (a hash of its name and labels, independent of label order) and a copy of its name and
  * labels, which are the only thing a marker needs once the batch that held them is gone (one
- * block of the size it takes; strings a sample shares with the one before are shared in the
- * copy too). A target whose series set did not change (the usual case: an exporter writes the
- * same series in the same order every time) costs one hash per sample (strings shared with
- * the previous sample are not hashed again) and one compare; the copy is rebuilt only when
- * the set changes. Samples with their own timestamp are not tracked
- * (Prometheus does not mark those stale either). The engine keeps this memory only when an
+ * compact block of the size it takes: each string written after the prefix it shares with the
+ * same string of the series before, about 10-20 bytes a series). A target whose series set did not
+ * change (the usual case: an exporter writes the same series in the same order every time) costs
+ * one hash per sample (strings shared with the previous sample are not hashed again) and one
+ * compare; the copy is rebuilt only when the set changes. Samples with their own timestamp are not
+ * tracked (Prometheus does not mark those stale either). The engine keeps this memory only when an
  * output wants markers (output.h, stale_markers).
  */
 #ifndef POLLSTER_STALE_H

@@ -253,6 +253,99 @@ START_TEST(test_stale_markers_for_vanished_series_and_removed_target)
 }
 END_TEST
 
+/* Series @i of the compact-memory test: names, label counts and strings that vary. */
+static void
+add_series(int i)
+{
+    char v[400], num[16];
+    const char *w;
+
+    snprintf(num, sizeof(num), "%d", i);
+    w = arena_strdup(&b.arena, num); /* batch_add() borrows the strings */
+    ck_assert_ptr_nonnull(w);
+    switch (i % 4) {
+    case 0:
+        ck_assert_int_eq(batch_add(&b, "node_cpu_seconds_total", SAMPLE_COUNTER, i, 2, "cpu", w,
+                                   "mode", i % 8 == 0 ? "idle" : "user"),
+                         0);
+        break;
+    case 1:
+        ck_assert_int_eq(batch_add(&b, i % 3 == 0 ? "up" : "upx", SAMPLE_GAUGE, i, 0), 0);
+        break;
+    case 2:
+        memset(v, 'v', sizeof(v) - 1);
+        v[sizeof(v) - 1] = '\0';
+        snprintf(v + (i % 300), sizeof(v) - (size_t)(i % 300), "%d", i);
+        ck_assert_int_eq(
+            batch_add(&b, "long", SAMPLE_GAUGE, i, 1, "value", arena_strdup(&b.arena, v)), 0);
+        break;
+    default:
+        ck_assert_int_eq(batch_add(&b, "node_filesystem_avail_bytes", SAMPLE_GAUGE, i, 3, "device",
+                                   w, "fstype", "", "mountpoint", "/"),
+                         0);
+    }
+}
+
+/* Whether marker @m is series @i exactly (name and labels). */
+static bool
+marker_is_series(const struct sample *m, int i)
+{
+    struct batch one;
+    bool same;
+
+    batch_init(&one);
+    struct batch saved = b;
+    b = one;
+    add_series(i);
+    one = b;
+    b = saved;
+    const struct sample *x = &one.samples[0];
+    same = stale_is_marker(m->value) && strcmp(m->name, x->name) == 0 && m->nlabels == x->nlabels;
+    for (uint32_t k = 0; same && k < x->nlabels; k++) {
+        same = strcmp(m->labels[k].name, x->labels[k].name) == 0 &&
+               strcmp(m->labels[k].value, x->labels[k].value) == 0;
+    }
+    batch_release(&one);
+    return same;
+}
+
+/*
+ * The memory of the last run's series is a compact block (each string after the same one of the
+ * series before): every marker comes back with its series' name and labels exactly, whatever
+ * the label counts, empty values and long values around it.
+ */
+START_TEST(test_stale_compact_memory_gives_series_back)
+{
+    struct stale_series *s = stale_series_new();
+
+    ck_assert_ptr_nonnull(s);
+    for (int i = 0; i < 600; i++) {
+        add_series(i);
+    }
+    ck_assert_int_eq(stale_series_track(s, &b), 0);
+    /* run 2: the odd series are gone */
+    batch_clear(&b);
+    b.ts_ms = 2000;
+    for (int i = 0; i < 600; i += 2) {
+        add_series(i);
+    }
+    ck_assert_int_eq(stale_series_track(s, &b), 0);
+    ck_assert_uint_eq(b.nsamples, 300);
+    ck_assert_uint_eq(b.nstale, 300);
+    for (int k = 0; k < 300; k++) {
+        ck_assert_msg(marker_is_series(&b.samples[300 + k], 2 * k + 1), "marker %d", k);
+    }
+    /* the target goes away: the even ones, remembered from run 2 */
+    batch_clear(&b);
+    ck_assert_int_eq(stale_series_end(s, &b, 3000), 0);
+    ck_assert_uint_eq(b.nstale, 300);
+    for (int k = 0; k < 300; k++) {
+        ck_assert_msg(marker_is_series(&b.samples[k], 2 * k), "end marker %d", k);
+    }
+    stale_series_free(s);
+}
+END_TEST
+
 /* Adds sample @name{@n0=@v0, @n1=@v1} whose strings are the ones given (borrowed). */
 static void
 add_shared(const char *name, const char *n0, const char *v0, const char *n1, const char *v1)
@@ -742,6 +835,7 @@ remote_write_suite(void)
     tcase_add_test(tc, test_snappy_round_trip_and_concatenated_records);
     tcase_add_test(tc, test_text_dump);
     tcase_add_test(tc, test_stale_markers_for_vanished_series_and_removed_target);
+    tcase_add_test(tc, test_stale_compact_memory_gives_series_back);
     tcase_add_test(tc, test_stale_ids_of_shared_strings);
     tcase_add_test(tc, test_stale_ids_tell_every_byte_apart);
     suite_add_tcase(s, tc);
