@@ -1685,8 +1685,8 @@ END_TEST
  * line is still the one told, as in the whole parse).
  */
 static const char *const window_cases[] = {
-    "# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 1\n"
-    "h_count 1\nh_sum 1\n# EOF\n",
+    ("# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 1\n"
+     "h_count 1\nh_sum 1\n# EOF\n"),
     "a{x=\"1\"} 1\na{x=\"2\"} 1\na{x=\"1\"} 1\nb{ 1\n# EOF\n",
     "a{x=\"1\"} 1\na{x=\"2\"} 1\na{x=\"1\"} 1\n# EOF\n",
 };
