@@ -746,8 +746,7 @@ run_finished(struct target *t, struct batch *b)
     t->hist_pos = (t->hist_pos + 1) % ENGINE_HISTORY;
     t->hist_n += t->hist_n < ENGINE_HISTORY;
     add_synthetic(t, b);
-    /* A run in parts (an output wanting markers came with a reload meanwhile) is not tracked. */
-    if (t->series != NULL && b->nforwarded == 0 && stale_series_track(t->series, b) != 0) {
+    if (t->series != NULL && stale_series_track(t->series, b) != 0) {
         log_err("engine: %s: out of memory: staleness markers of this run may be missing",
                 t->prefix);
     }
@@ -815,6 +814,10 @@ scrape_part_cb(struct scrape *s, struct batch *b, void *arg)
     struct target *t = arg;
 
     (void)s;
+    if (t->series != NULL && stale_series_part(t->series, b) != 0) {
+        log_err("engine: %s: out of memory: staleness markers of this run may be missing",
+                t->prefix);
+    }
     emit(t->engine, b);
 }
 
@@ -834,8 +837,7 @@ target_run(struct target *t)
         return;
     }
     t->sched.in_flight = true;
-    /* Staleness needs a run's series together: a run comes in parts only without it. */
-    t->batch->parts_ok = t->series == NULL;
+    t->batch->parts_ok = true;
     if (scrape_start(t->scrape, t->batch) != 0) {
         /* Not started: the batch says why; finish it here so it is counted and emitted. */
         run_finished(t, t->batch);

@@ -126,8 +126,8 @@ struct batch {
 
     /*
      * A run in parts (issue 13: a big body is not held whole). parts_ok: set by whoever runs the
-     * batch when it can hand a part of a run on (the engine, when no output wants staleness
-     * markers); part: set by a job kind's finish_more when the batch holds a part to hand on
+     * batch when it can hand a part of a run on (the engine does: stale.h tracks a run in
+     * parts); part: set by a job kind's finish_more when the batch holds a part to hand on
      * now, more of the run following; nforwarded: samples of this run handed on in parts before.
      */
     bool parts_ok;

@@ -26,6 +26,12 @@ struct stale_series {
     size_t blob_len;
     uint64_t *tab; /* owned: scratch, open addressing set of this run's ids (0 = empty) */
     size_t tabcap; /* a power of two */
+    /* The run being added (a run in parts: stale_series_part(), then stale_series_track()). */
+    bool run;         /* a part of it was added */
+    bool failed;      /* adding a part ran out of memory: the run is not remembered */
+    bool same;        /* its ids so far are the last run's first m, in order */
+    size_t m;         /* its series so far */
+    struct strbuf nb; /* owned: its series as a block, once the set changed */
 };
 
 double
@@ -128,8 +134,14 @@ stale_series_new(void)
 {
     struct stale_series *s = calloc(1, sizeof(*s));
 
+    if (s != NULL) {
+        s->same = true;
+        strbuf_init(&s->nb);
+    }
     return s;
 }
+
+static void run_reset(struct stale_series *s);
 
 void
 stale_series_free(struct stale_series *s)
@@ -137,8 +149,8 @@ stale_series_free(struct stale_series *s)
     if (s == NULL) {
         return;
     }
+    run_reset(s);
     free(s->ids);
-    free(s->next);
     free(s->tab);
     free(s->blob);
     free(s);
@@ -415,90 +427,137 @@ push_markers(struct stale_series *s, struct batch *b, int64_t ts_ms, bool all)
     return rc;
 }
 
-/* Remembers the untimestamped samples of @b (its first @n0) as the last run's series. */
-static int
-remember(struct stale_series *s, const struct batch *b, size_t n0, size_t m)
+/* Forgets the run being added (what is remembered stays). */
+static void
+run_reset(struct stale_series *s)
 {
-    uint64_t *t = s->ids;
-    const struct sample *ps = NULL;
-    struct strbuf sb;
-
-    s->ids = s->next;
-    s->cap = s->ncap;
-    /* The scratch is needed again only when the set changes again: 8 bytes a series less. */
-    free(t);
+    s->run = false;
+    s->failed = false;
+    s->same = true;
+    s->m = 0;
+    strbuf_release(&s->nb);
+    free(s->next); /* needed again only when the set changes again: 8 bytes a series less */
     s->next = NULL;
     s->ncap = 0;
-    s->n = 0;
-    free(s->blob);
-    s->blob = NULL;
-    s->blob_len = 0;
-    strbuf_init(&sb);
-    for (size_t i = 0; i < n0; i++) {
-        if (!b->samples[i].has_ts) {
-            put_series(&sb, &b->samples[i], ps);
-            ps = &b->samples[i];
-        }
-    }
-    if (sb.oom) {
-        strbuf_release(&sb);
+}
+
+/*
+ * The run's series differ from the last run's from its series s->m on: the scratch takes the
+ * ids before it and the block the series before it (the same bytes as the remembered block's).
+ */
+static int
+run_diverge(struct stale_series *s)
+{
+    struct stale_dec d = {.p = s->blob, .end = s->blob + s->blob_len};
+    int rc = 0;
+
+    s->same = false;
+    if (grow_u64(&s->next, &s->ncap, s->m > 0 ? s->m : 1) != 0) {
         return -ENOMEM;
     }
+    if (s->m > 0) { /* s->ids is NULL before the first run */
+        memcpy(s->next, s->ids, s->m * sizeof(*s->ids));
+    }
+    for (size_t k = 0; k < s->m && rc == 0; k++) {
+        rc = dec_next(&d);
+    }
+    dec_release(&d);
+    strbuf_reset(&s->nb);
+    if (rc == 0 && d.p > s->blob) {
+        strbuf_append(&s->nb, (const char *)s->blob, (size_t)(d.p - s->blob));
+    }
+    return rc != 0 ? rc : s->nb.oom ? -ENOMEM : 0;
+}
+
+/* Adds the untimestamped samples of @b (its first @n0) to the run being added. */
+static int
+run_add(struct stale_series *s, const struct batch *b, size_t n0)
+{
+    /* While the ids match the last run's, in order, nothing is stored: the scratch array
+       (next) and the block are only needed, and only made, once the set changed. */
+    struct stale_memo memo = {0};
+    const struct sample *ps = NULL;
+
+    s->run = true;
+    for (size_t i = 0; i < n0; i++) {
+        const struct sample *x = &b->samples[i];
+        if (x->has_ts) {
+            continue;
+        }
+        uint64_t id = series_id(x, &memo);
+        if (s->same && s->m < s->n && s->ids[s->m] == id) {
+            s->m++;
+            continue;
+        }
+        if ((s->same && run_diverge(s) != 0) || grow_u64(&s->next, &s->ncap, s->m + 1) != 0) {
+            return -ENOMEM;
+        }
+        s->next[s->m++] = id;
+        /* Within a batch after the sample before; the first one of a part after none. */
+        put_series(&s->nb, x, ps);
+        ps = x;
+    }
+    return s->nb.oom ? -ENOMEM : 0;
+}
+
+/* The run's series become the remembered ones (scratch ids and block). */
+static void
+run_keep(struct stale_series *s)
+{
+    free(s->ids);
+    s->ids = s->next;
+    s->cap = s->ncap;
+    s->next = NULL;
+    s->ncap = 0;
+    free(s->blob);
     /* The block of the size it takes (kept until the set changes again). */
-    unsigned char *fit = sb.len > 0 ? realloc(sb.data, sb.len) : NULL;
-    s->blob = fit != NULL ? fit : (unsigned char *)sb.data;
-    s->blob_len = sb.len;
-    if (sb.len == 0) {
-        free(sb.data);
+    unsigned char *fit = s->nb.len > 0 ? realloc(s->nb.data, s->nb.len) : NULL;
+    s->blob = fit != NULL ? fit : (unsigned char *)s->nb.data;
+    s->blob_len = s->nb.len;
+    if (s->nb.len == 0) {
+        free(s->nb.data);
         s->blob = NULL;
     }
-    s->n = m;
-    return 0;
+    strbuf_init(&s->nb); /* its data is the block now */
+    s->n = s->m;
+}
+
+int
+stale_series_part(struct stale_series *s, const struct batch *b)
+{
+    if (b->nforwarded > 0 && !s->run) {
+        return 0; /* a memory made during the run (a reload) missed its first parts */
+    }
+    if (!s->failed && run_add(s, b, b->nsamples) != 0) {
+        s->failed = true;
+    }
+    s->run = true;
+    return s->failed ? -ENOMEM : 0;
 }
 
 int
 stale_series_track(struct stale_series *s, struct batch *b)
 {
-    size_t n0 = b->nsamples, m = 0;
+    size_t n0 = b->nsamples;
     int rc = 0;
 
-    /* While the ids match the last run's, in order, nothing is stored: the scratch array
-       (next) is only needed, and only allocated, once the set changed. */
-    struct stale_memo memo = {0};
-    bool same = true;
-    for (size_t i = 0; i < n0; i++) {
-        if (b->samples[i].has_ts) {
-            continue;
-        }
-        uint64_t id = series_id(&b->samples[i], &memo);
-        if (same && m < s->n && s->ids[m] == id) {
-            m++;
-            continue;
-        }
-        if (same) {
-            same = false;
-            if (grow_u64(&s->next, &s->ncap, n0) != 0) {
-                return -ENOMEM;
-            }
-            if (m > 0) { /* s->ids is NULL before the first run */
-                memcpy(s->next, s->ids, m * sizeof(*s->ids));
-            }
-        }
-        s->next[m++] = id;
+    if (b->nforwarded > 0 && !s->run) {
+        return 0; /* a memory made during the run (a reload) missed its first parts */
     }
-    if (same && m == s->n) {
+    if (s->failed || run_add(s, b, n0) != 0) {
+        run_reset(s);
+        return -ENOMEM;
+    }
+    if (s->same && s->m == s->n) {
+        run_reset(s);
         return 0; /* the same series in the same order: nothing vanished, nothing to copy */
     }
-    if (same) { /* fewer series, the first ones unchanged */
-        if (grow_u64(&s->next, &s->ncap, m > 0 ? m : 1) != 0) {
-            return -ENOMEM;
-        }
-        if (m > 0) {
-            memcpy(s->next, s->ids, m * sizeof(*s->ids));
-        }
+    if (s->same && run_diverge(s) != 0) { /* fewer series, the first ones unchanged */
+        run_reset(s);
+        return -ENOMEM;
     }
     if (s->n > 0) {
-        rc = tab_fill(s, m);
+        rc = tab_fill(s, s->m);
         if (rc == 0) {
             rc = push_markers(s, b, b->ts_ms, false);
         }
@@ -508,8 +567,9 @@ stale_series_track(struct stale_series *s, struct batch *b)
         s->tabcap = 0;
     }
     if (rc == 0) {
-        rc = remember(s, b, n0, m);
+        run_keep(s);
     }
+    run_reset(s);
     return rc;
 }
 
@@ -517,7 +577,10 @@ int
 stale_series_end(struct stale_series *s, struct batch *b, int64_t ts_ms)
 {
     size_t n0 = b->nsamples;
-    int rc = push_markers(s, b, ts_ms, true);
+    int rc;
+
+    run_reset(s); /* a run in parts that will not end */
+    rc = push_markers(s, b, ts_ms, true);
 
     seal_markers(b, n0);
     s->n = 0;

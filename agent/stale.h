@@ -45,6 +45,13 @@ void stale_series_free(struct stale_series *s);
  * or empty). Called on the loop thread once the batch is complete (synthetic series included).
  */
 int stale_series_track(struct stale_series *s, struct batch *b);
+/*
+ * A run in parts (sample.h): each part but the last is added with stale_series_part() (its
+ * series noted, nothing appended), the last batch then goes to stale_series_track() as above.
+ * A memory made while a run was in parts (a reload) skips that run. Returns 0 or -ENOMEM (the
+ * run is then not remembered: stale_series_track() says so too).
+ */
+int stale_series_part(struct stale_series *s, const struct batch *b);
 
 /*
  * The target goes away: appends to @b a marker, timestamped @ts_ms, for every remembered series

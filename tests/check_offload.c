@@ -17,7 +17,7 @@
 #include "enc_json.h"
 #include "enc_vm.h"
 #include "engine.h"
-#include "job_prom.h"
+#include "job_json.h"
 #include "loop.h"
 #include "mock_server.h"
 #include "offload.h"
@@ -115,24 +115,10 @@ add_file_output(struct engine *eng, const struct encoder *enc, const char *path)
     ck_assert_int_eq(engine_add_output(eng, NULL, enc, &out), 0);
 }
 
-/* An output that wants staleness markers: the engine then keeps runs whole (no parts). */
-static size_t marked_samples;
-
-static int
-marked_write(void *state, const struct batch *b)
-{
-    (void)state;
-    marked_samples += b->nsamples;
-    return 0;
-}
-
-static const struct output_ops marked_ops = {
-    .name = "marked", .write_batch = marked_write, .stale_markers = true};
-
 /*
  * A 30,000-series scrape goes through the worker: three file outputs (json, vm, json again: the
- * second json output shares the first's encoding) each get the whole batch, once. A fourth
- * output wants staleness markers, so the run is not taken in windows (check_prom_windows).
+ * second json output shares the first's encoding) each get the whole batch, once. A json job:
+ * a Prometheus body that big comes in windows (check_prom_windows), a json document whole.
  */
 START_TEST(test_big_batch_encoded_off_loop)
 {
@@ -141,7 +127,8 @@ START_TEST(test_big_batch_encoded_off_loop)
     struct mock_server *mock = mock_server_new(loop_base(lp));
     struct engine *eng = engine_new(lp);
     char dir[] = "/tmp/check_offload.XXXXXX", pa[64], pb[64], pc[64], url[128], err[256];
-    struct prom_opts po = {.honor_timestamps = true, .timeout_ms = 5000};
+    struct job_json_metric_opts m = {
+        .name = "s", .path = "s.*", .type = SAMPLE_GAUGE, .label = "i"};
 
     ck_assert_ptr_nonnull(mkdtemp(dir));
     snprintf(pa, sizeof(pa), "%s/a.json", dir);
@@ -150,16 +137,15 @@ START_TEST(test_big_batch_encoded_off_loop)
     add_file_output(eng, &enc_json, pa);
     add_file_output(eng, &enc_vm, pb);
     add_file_output(eng, &enc_json, pc);
-    struct output marked = {.ops = &marked_ops, .state = NULL};
-    ck_assert_int_eq(engine_add_output(eng, NULL, &enc_json, &marked), 0);
-    snprintf(url, sizeof(url), "http://127.0.0.1:%u/series/30000", mock_server_port(mock));
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u/jsonmap/30000", mock_server_port(mock));
     struct target_spec spec = {.job = "big",
                                .url = url,
                                .instance = "big:1",
                                .timeout_ms = 5000,
                                .body_limit = 1 << 24,
-                               .kind = &job_prom,
-                               .kind_state = job_prom_new(&po)};
+                               .kind = &job_json,
+                               .kind_state = job_json_new(&m, 1, err, sizeof(err))};
+    ck_assert_msg(spec.kind_state != NULL, "%s", err);
     ck_assert_int_eq(engine_add_target(eng, &spec, err, sizeof(err)), 0);
     ck_assert_int_eq(engine_run_once(eng), 0);
 
@@ -171,7 +157,6 @@ START_TEST(test_big_batch_encoded_off_loop)
     ck_assert_uint_eq(testutil_count_samples(batch, "s"), 30000);
     ck_assert_double_eq(testutil_sample_value(batch, "s", "i", "29999"), 29999);
     ck_assert_double_eq(testutil_sample_value(batch, "up", NULL, NULL), 1);
-    ck_assert_uint_eq(marked_samples, 30004);
     json_object_put(lines);
     size_t nl = 0;
     for (const char *p = b; *p != '\0'; p++) {

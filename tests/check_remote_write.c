@@ -270,7 +270,8 @@ add_series(int i)
                          0);
         break;
     case 1:
-        ck_assert_int_eq(batch_add(&b, i % 3 == 0 ? "up" : "upx", SAMPLE_GAUGE, i, 0), 0);
+        snprintf(v, sizeof(v), "up_%d", i); /* no labels */
+        ck_assert_int_eq(batch_add(&b, arena_strdup(&b.arena, v), SAMPLE_GAUGE, i, 0), 0);
         break;
     case 2:
         memset(v, 'v', sizeof(v) - 1);
@@ -342,6 +343,83 @@ START_TEST(test_stale_compact_memory_gives_series_back)
     for (int k = 0; k < 300; k++) {
         ck_assert_msg(marker_is_series(&b.samples[k], 2 * k), "end marker %d", k);
     }
+    stale_series_free(s);
+}
+END_TEST
+
+/* Series @from..@to (step 1) of add_series() as a part of a run after @forwarded samples. */
+static void
+part_of(int from, int to, size_t forwarded, int skip)
+{
+    batch_clear(&b);
+    for (int i = from; i < to; i++) {
+        if (i != skip) {
+            add_series(i);
+        }
+    }
+    b.nforwarded = forwarded;
+}
+
+/*
+ * A run in parts (a big scrape in windows): the parts' series are noted as they pass and the
+ * last batch gets the markers of the series that vanished from any part; a memory made during
+ * a run in parts (a reload) skips that run.
+ */
+START_TEST(test_stale_markers_of_runs_in_parts)
+{
+    struct stale_series *s = stale_series_new();
+
+    ck_assert_ptr_nonnull(s);
+    /* run 1: 0..300 in three parts */
+    part_of(0, 100, 0, -1);
+    ck_assert_int_eq(stale_series_part(s, &b), 0);
+    part_of(100, 200, 100, -1);
+    ck_assert_int_eq(stale_series_part(s, &b), 0);
+    part_of(200, 300, 200, -1);
+    ck_assert_int_eq(stale_series_track(s, &b), 0);
+    ck_assert_uint_eq(b.nstale, 0);
+    ck_assert_uint_eq(stale_series_count(s), 300);
+    /* run 2: the same in other parts: nothing vanished */
+    part_of(0, 150, 0, -1);
+    ck_assert_int_eq(stale_series_part(s, &b), 0);
+    part_of(150, 300, 150, -1);
+    ck_assert_int_eq(stale_series_track(s, &b), 0);
+    ck_assert_uint_eq(b.nstale, 0);
+    /* run 3: series 130 (second part) and 250..300 (the end) are gone */
+    part_of(0, 100, 0, -1);
+    ck_assert_int_eq(stale_series_part(s, &b), 0);
+    part_of(100, 200, 100, 130);
+    ck_assert_int_eq(stale_series_part(s, &b), 0);
+    part_of(200, 250, 199, -1);
+    b.ts_ms = 3000;
+    ck_assert_int_eq(stale_series_track(s, &b), 0);
+    ck_assert_uint_eq(b.nsamples, 50);
+    ck_assert_uint_eq(b.nstale, 51);
+    ck_assert(marker_is_series(&b.samples[50], 130));
+    for (int k = 1; k < 51; k++) {
+        ck_assert_msg(marker_is_series(&b.samples[50 + k], 249 + k), "marker %d", k);
+    }
+    ck_assert_int_eq(b.samples[50].ts_ms, 3000);
+    ck_assert_uint_eq(stale_series_count(s), 249);
+    /* the target goes away in the middle of a run in parts: the remembered 249 */
+    part_of(0, 10, 0, -1);
+    ck_assert_int_eq(stale_series_part(s, &b), 0);
+    batch_clear(&b);
+    ck_assert_int_eq(stale_series_end(s, &b, 4000), 0);
+    ck_assert_uint_eq(b.nstale, 249);
+    stale_series_free(s);
+
+    /* a memory made during a run in parts skips it, then tracks the next one */
+    s = stale_series_new();
+    ck_assert_ptr_nonnull(s);
+    part_of(100, 200, 100, -1);
+    ck_assert_int_eq(stale_series_part(s, &b), 0);
+    part_of(200, 300, 200, -1);
+    ck_assert_int_eq(stale_series_track(s, &b), 0);
+    ck_assert_uint_eq(stale_series_count(s), 0);
+    part_of(0, 300, 0, -1);
+    ck_assert_int_eq(stale_series_track(s, &b), 0);
+    ck_assert_uint_eq(stale_series_count(s), 300);
     stale_series_free(s);
 }
 END_TEST
@@ -836,6 +914,7 @@ remote_write_suite(void)
     tcase_add_test(tc, test_text_dump);
     tcase_add_test(tc, test_stale_markers_for_vanished_series_and_removed_target);
     tcase_add_test(tc, test_stale_compact_memory_gives_series_back);
+    tcase_add_test(tc, test_stale_markers_of_runs_in_parts);
     tcase_add_test(tc, test_stale_ids_of_shared_strings);
     tcase_add_test(tc, test_stale_ids_tell_every_byte_apart);
     suite_add_tcase(s, tc);

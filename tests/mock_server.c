@@ -259,6 +259,17 @@ mock_cb(struct evhttp_request *req, void *arg)
         }
         evhttp_send_reply(req, 200, "OK", NULL);
     }
+    else if (sscanf(uri, "/jsonmap/%ld", &n) == 1) {
+        struct evbuffer *out = evhttp_request_get_output_buffer(req);
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                          "application/json");
+        evbuffer_add_printf(out, "{\"s\":{");
+        for (long i = 0; i < n; i++) {
+            evbuffer_add_printf(out, "%s\"%ld\":%ld", i > 0 ? "," : "", i, i);
+        }
+        evbuffer_add_printf(out, "}}\n");
+        evhttp_send_reply(req, 200, "OK", NULL);
+    }
     else if (sscanf(uri, "/histograms/%ld", &n) == 1) {
         struct evbuffer *out = evhttp_request_get_output_buffer(req);
         evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",

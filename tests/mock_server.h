@@ -13,6 +13,7 @@
  *   /midbody            headers and 5 body bytes, then nothing
  *   /slow/MS            200 after MS milliseconds
  *   /big/N              200 with an N-byte body (Content-Length)
+ *   /jsonmap/N          200 with the JSON document {"s":{"0":0,"1":1,...}} of N members
  *   /histograms/N       200 with N OpenMetrics histograms h{i="K"}: buckets le 1 (K) and +Inf,
  *                       _count (K + 1), _sum (K), "# EOF"
  *   /families/N         200 with N samples in families of 100: family F (from 0) is a counter
