@@ -183,16 +183,17 @@ put_label_entry(char *p, const char *name, size_t nlen, const char *value, size_
 }
 
 /*
- * Once per batch: job, instance and the target labels (a target label overrides job and
- * instance), sorted, with their lengths, and where __name__ falls among them. The label of a
- * name "__name__" is left out (the sample's name wins). Returns 0 or -ENOMEM.
+ * Once per record (samples [@from, @to) of @b): job, instance and the target labels (a target
+ * label overrides job and instance), sorted, with their lengths, and where __name__ falls among
+ * them. The label of a name "__name__" is left out (the sample's name wins). Only the record's
+ * samples are looked at (a batch in records is not scanned once per record). 0 or -ENOMEM.
  */
 static int
-common_init(struct enc_rw_scratch *x, const struct batch *b)
+common_init(struct enc_rw_scratch *x, const struct batch *b, size_t from, size_t to)
 {
     size_t n = 0, most = 0;
 
-    for (size_t i = 0; i < b->nsamples + b->nstale; i++) {
+    for (size_t i = from; i < to; i++) {
         if (b->samples[i].nlabels > most) {
             most = b->samples[i].nlabels;
         }
@@ -574,7 +575,7 @@ encode_series(struct strbuf *sb, const struct batch *b, size_t from, size_t to,
     uint32_t written = 0;
     int rc = 0;
 
-    if (common_init(x, b) != 0) {
+    if (common_init(x, b, from, to) != 0) {
         return -ENOMEM;
     }
     for (size_t i = from; i < to && !sb->oom; i++) {

@@ -307,7 +307,7 @@ rw_write_batch(void *state, const struct batch *b)
         }
         rc = out_http_ops.write(shard, w->packed.data, w->packed.len, n);
         if (rc != 0 && (ret == 0 || ret == -EAGAIN)) {
-            ret = rc; /* the first failure, else -EAGAIN (taken, to be retried) */
+            ret = rc; /* a failure, else -EAGAIN (taken, to be retried): as the engine reads it */
         }
     }
     return ret;
@@ -615,8 +615,13 @@ rw_open(const struct config_output *co, const char *what, struct loop *l, struct
     }
     strbuf_init(&w->rec);
     strbuf_init(&w->packed);
-    w->per_record =
-        rc->queue.max_samples_per_send > 0 ? (size_t)rc->queue.max_samples_per_send : 2000;
+    /* max_samples_per_send is at least 1 (config.c); past SIZE_MAX / 2, a record is a batch. */
+    w->per_record = (uint64_t)rc->queue.max_samples_per_send > SIZE_MAX / 2
+                        ? SIZE_MAX / 2
+                        : (size_t)rc->queue.max_samples_per_send;
+    if (w->per_record == 0) {
+        w->per_record = 2000;
+    }
     int r = conf_relabel_rules(rc->relabels, rc->nrelabels, &w->rules, &w->nrules, e2, sizeof(e2));
     if (r != 0) {
         snprintf(err, errlen, "%s: write_relabel_configs%s", what, e2);

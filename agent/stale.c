@@ -528,11 +528,15 @@ stale_series_part(struct stale_series *s, const struct batch *b)
     if (b->nforwarded > 0 && !s->run) {
         return 0; /* a memory made during the run (a reload) missed its first parts */
     }
-    if (!s->failed && run_add(s, b, b->nsamples) != 0) {
-        s->failed = true;
+    if (s->failed) {
+        return 0; /* said once, at the part that failed (stale_series_track() says it again) */
     }
     s->run = true;
-    return s->failed ? -ENOMEM : 0;
+    if (run_add(s, b, b->nsamples) != 0) {
+        s->failed = true;
+        return -ENOMEM;
+    }
+    return 0;
 }
 
 int

@@ -48,8 +48,8 @@ int stale_series_track(struct stale_series *s, struct batch *b);
 /*
  * A run in parts (sample.h): each part but the last is added with stale_series_part() (its
  * series noted, nothing appended), the last batch then goes to stale_series_track() as above.
- * A memory made while a run was in parts (a reload) skips that run. Returns 0 or -ENOMEM (the
- * run is then not remembered: stale_series_track() says so too).
+ * A memory made while a run was in parts (a reload) skips that run. Returns 0, or -ENOMEM at the
+ * part that ran out of memory (the run is then not remembered: stale_series_track() says so too).
  */
 int stale_series_part(struct stale_series *s, const struct batch *b);
 
