@@ -136,15 +136,22 @@ parse_start(struct prom_job *j, const char *content_type, struct batch *b)
     return true;
 }
 
-/* Ends a body in windows (any stage; also when there was none) and gives the parser back. */
+/* Frees the first pass's scratch batch (accepts none). */
 static void
-windows_end(struct prom_job *j)
+scratch_free(struct prom_job *j)
 {
     if (j->scratch != NULL) {
         batch_release(j->scratch);
         free(j->scratch);
         j->scratch = NULL;
     }
+}
+
+/* Ends a body in windows (any stage; also when there was none) and gives the parser back. */
+static void
+windows_end(struct prom_job *j)
+{
+    scratch_free(j);
     prom_parse_mark_release(&j->mark);
     free(j->keep);
     j->keep = NULL;
@@ -666,9 +673,7 @@ prom_finish(void *state, const struct scrape_result *res, CURL *easy, struct bat
             windows_end(j); /* nothing after the first window: it is the run */
             return;
         }
-        batch_release(j->scratch);
-        free(j->scratch);
-        j->scratch = NULL;
+        scratch_free(j);
         j->kept_before = 0; /* the second pass counts again, from the first window's hand-on */
         j->again = true;    /* prom_finish_more() hands the windows on */
         return;
@@ -678,6 +683,18 @@ prom_finish(void *state, const struct scrape_result *res, CURL *easy, struct bat
     j->next = 0;
     j->kept = 0;
     j->semantics = true; /* prom_finish_more() makes the pass */
+}
+
+/*
+ * The window in @b is handed on as a part (not when relabeling left it empty: no empty batch
+ * reaches the outputs); the next step drops it. True: more steps follow.
+ */
+static bool
+hand_on(struct prom_job *j, struct batch *b)
+{
+    b->part = b->nsamples > 0;
+    j->handed = true;
+    return true;
 }
 
 /*
@@ -708,9 +725,7 @@ windows_step(struct prom_job *j, struct batch *b)
         }
     }
     else if (!j->resumed) {
-        b->part = b->nsamples > 0; /* the first window (relabeling may have left none) */
-        j->handed = true;
-        return true;
+        return hand_on(j, b); /* the first window */
     }
     size_t n = j->keep_len - j->keep_off < PROM_PIECE ? j->keep_len - j->keep_off : PROM_PIECE;
     int rc = prom_parser_feed(j->parser, j->keep + j->keep_off, n);
@@ -748,9 +763,7 @@ prom_finish_more(void *state, struct batch *b)
             return j->semantics;
         }
         if (b->ok && !j->body_done) {
-            b->part = b->nsamples > 0; /* an empty window is no part */
-            j->handed = true;
-            return true;
+            return hand_on(j, b);
         }
         windows_end(j); /* the last window ends the run */
         return false;

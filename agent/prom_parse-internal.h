@@ -480,6 +480,17 @@ bool prom_parse_utf8_valid(const char *str, size_t n);
 
 /* ---- prom_parse_meta.c: '#' lines and families ---- */
 
+/* Forgets the previous sample (its strings in the batch are no longer shared or compared). */
+static inline void
+prom_parse_forget_last(struct prom_parser *p)
+{
+    p->last_name = NULL;
+    p->last_nlen = 0;
+    p->last_labels = NULL;
+    p->last_nlabels = 0;
+    p->last_type_ok = false;
+}
+
 int prom_parse_meta_set_cur(struct prom_parser *p, const char *name, size_t nlen, uint8_t type);
 int prom_parse_meta_restore_cur(struct prom_parser *p, const char *name, size_t nlen, uint8_t type,
                                 uint8_t flags);

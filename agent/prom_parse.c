@@ -1835,11 +1835,7 @@ prom_parser_reset(struct prom_parser *p, enum prom_format fmt, struct batch *out
     p->cur_idx = 0;
     p->nfams = 0;
     p->names_len = 0;
-    p->last_name = NULL;
-    p->last_nlen = 0;
-    p->last_labels = NULL;
-    p->last_nlabels = 0;
-    p->last_type_ok = false;
+    prom_parse_forget_last(p);
     p->om_point.open = false;
     p->om_exemplar = false;
     prom_parse_metric_reset(p, false);

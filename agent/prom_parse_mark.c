@@ -32,11 +32,7 @@ prom_parser_set_out(struct prom_parser *p, struct batch *out)
 
     p->base += p->out->nsamples;
     p->out = out;
-    p->last_name = NULL;
-    p->last_nlen = 0;
-    p->last_labels = NULL;
-    p->last_nlabels = 0;
-    p->last_type_ok = false;
+    prom_parse_forget_last(p);
     return rc;
 }
 

@@ -70,16 +70,6 @@ struct mhash {
     unsigned n;   /* how many */
 };
 
-static inline uint64_t
-mix64(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= UINT64_C(0xbf58476d1ce4e5b9);
-    x ^= x >> 27;
-    x *= UINT64_C(0x94d049bb133111eb);
-    return x ^ (x >> 31);
-}
-
 static inline void
 mh_word(struct mhash *m, uint64_t w)
 {
@@ -128,7 +118,7 @@ mh_end(struct mhash *m, size_t len)
     if (m->n != 0) {
         mh_word(m, m->acc);
     }
-    return mix64(m->h ^ len);
+    return wordhash_mix(m->h ^ len);
 }
 
 /*
@@ -485,7 +475,7 @@ ts_text(char *buf, size_t size, int64_t ts)
 static uint64_t
 slot_hash(const struct prom_parser *p, uint64_t key)
 {
-    return mix64(key ^ ((uint64_t)p->cur_idx * WORDHASH_K));
+    return wordhash_mix(key ^ ((uint64_t)p->cur_idx * WORDHASH_K));
 }
 
 /*

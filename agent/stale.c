@@ -53,17 +53,6 @@ stale_is_marker(double v)
     return bits == STALE_NAN_BITS;
 }
 
-static inline uint64_t
-mix(uint64_t h)
-{
-    h ^= h >> 33;
-    h *= UINT64_C(0xff51afd7ed558ccd);
-    h ^= h >> 33;
-    h *= UINT64_C(0xc4ceb9fe1a85ec53);
-    h ^= h >> 33;
-    return h;
-}
-
 /* A fast string hash, eight bytes at a time (not for adversarial input: ids stay per target). */
 static inline uint64_t
 str_hash(const char *p, uint64_t h)
@@ -99,7 +88,7 @@ struct stale_memo {
 static inline uint64_t
 label_hash(const struct label *l)
 {
-    return mix(str_hash(l->value, str_hash(l->name, STALE_SEED_LABEL)));
+    return wordhash_mix(str_hash(l->value, str_hash(l->name, STALE_SEED_LABEL)));
 }
 
 /* The id of @s's series: its name and its labels, summed so label order does not matter. */
@@ -108,7 +97,7 @@ series_id(const struct sample *s, struct stale_memo *m)
 {
     if (s->name != m->name || m->name == NULL) {
         m->name = s->name;
-        m->name_h = mix(str_hash(s->name, STALE_SEED_NAME));
+        m->name_h = wordhash_mix(str_hash(s->name, STALE_SEED_NAME));
     }
     uint64_t id = m->name_h;
 

@@ -42,4 +42,15 @@ wordhash_tail(const char *s, size_t n)
            ((uint64_t)(unsigned char)s[n - 1] << (8 * (n - 1)));
 }
 
+/* The 64-bit finalizer (MurmurHash3's fmix64): every input bit reaches every output bit. */
+static inline uint64_t
+wordhash_mix(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= UINT64_C(0xff51afd7ed558ccd);
+    h ^= h >> 33;
+    h *= UINT64_C(0xc4ceb9fe1a85ec53);
+    return h ^ (h >> 33);
+}
+
 #endif
