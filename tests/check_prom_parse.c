@@ -1732,6 +1732,43 @@ START_TEST(test_windows_same_as_whole)
 }
 END_TEST
 
+/*
+ * A second pass from a mark inside an OpenMetrics histogram's MetricPoint (after its +Inf
+ * bucket): the rules across lines are not checked again (the first pass did), so the rest of the
+ * MetricPoint, without its buckets, parses.
+ */
+START_TEST(test_resume_inside_a_metricpoint)
+{
+    static const char head[] =
+        "# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 1\n";
+    static const char rest[] = "h_count 1\nh_sum 1\n# EOF\n";
+    struct prom_parser *first = prom_parser_new(), *again = prom_parser_new();
+    struct prom_parse_mark m;
+    struct batch b1, b2;
+    const char *tail;
+    size_t tail_len;
+
+    ck_assert(first != NULL && again != NULL);
+    batch_init(&b1);
+    batch_init(&b2);
+    prom_parser_reset(first, PROM_FORMAT_OPENMETRICS, &b1);
+    ck_assert_int_eq(prom_parser_feed(first, head, strlen(head)), 0);
+    ck_assert_int_eq(prom_parser_mark(first, &m, &tail, &tail_len), 0);
+    ck_assert_uint_eq(tail_len, 0);
+    ck_assert_int_eq(prom_parser_resume(again, &m, &b2), 0);
+    ck_assert_int_eq(prom_parser_feed(again, rest, strlen(rest)), 0);
+    ck_assert_msg(prom_parser_finish(again) == 0, "%s", prom_parser_error(again));
+    ck_assert_uint_eq(b2.nsamples, 2);
+    ck_assert_str_eq(b2.samples[1].name, "h_sum");
+    ck_assert_uint_eq(b2.samples[1].type, SAMPLE_HISTOGRAM);
+    prom_parse_mark_release(&m);
+    prom_parser_free(first);
+    prom_parser_free(again);
+    batch_release(&b1);
+    batch_release(&b2);
+}
+END_TEST
+
 static Suite *
 prom_parse_suite(void)
 {
@@ -1789,6 +1826,7 @@ prom_parse_suite(void)
 
     tc = tcase_create("api");
     tcase_add_test(tc, test_content_type);
+    tcase_add_test(tc, test_resume_inside_a_metricpoint);
     tcase_add_loop_test(tc, test_windows_same_as_whole, 0,
                         (int)(sizeof(window_cases) / sizeof(window_cases[0])));
     suite_add_tcase(s, tc);
